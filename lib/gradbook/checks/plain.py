@@ -1,0 +1,129 @@
+"""Plain data: what crosses the boundary between a student's process and the grader.
+
+A student's function may return anything: an ndarray subclass, a torch tensor, an
+object whose ``__eq__`` always says yes. `to_plain` turns what it returned into
+nested tuples/lists/dicts of plain ndarrays and Python scalars (or an explicit
+"unsupported" marker), and `save`/`load` store that as an ``.npz`` file read with
+``allow_pickle=False``: loading one can never run code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Plain = Any  # None | bool | int | float | str | np.ndarray | list | tuple | dict[str, Plain] | Unsupported
+
+_SCALARS = (bool, int, float, str, type(None))
+
+
+class Unsupported:
+    """Stands for a value that is not plain data; keeps only its type's name."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unsupported) and other.type_name == self.type_name
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name}>"
+
+
+def to_plain(value: Any, _depth: int = 0) -> Plain:
+    """Convert a returned value to plain data, copying arrays so later mutation cannot leak in."""
+    if _depth > 20:
+        return Unsupported("too deeply nested value")
+    if type(value) in _SCALARS:
+        return value
+    if isinstance(value, np.generic):
+        return value.item() if value.dtype.kind != "O" else Unsupported(type(value).__name__)
+    if isinstance(value, np.ndarray):
+        array = np.array(value, copy=True, subok=False)
+        return array if array.dtype.kind in "biufcSU" else Unsupported(f"ndarray of {array.dtype}")
+    if type(value) in (list, tuple):
+        items = [to_plain(v, _depth + 1) for v in value]
+        return items if type(value) is list else tuple(items)
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {k: to_plain(v, _depth + 1) for k, v in value.items()}
+    if _is_torch_tensor(value):
+        return to_plain(value.detach().cpu().numpy(), _depth + 1)
+    return Unsupported(type(value).__name__)
+
+
+def _is_torch_tensor(value: Any) -> bool:
+    module = type(value).__module__ or ""
+    return module.startswith("torch") and hasattr(value, "detach")
+
+
+def _encode(value: Plain, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, np.ndarray):
+        key = f"a{len(arrays)}"
+        arrays[key] = value
+        return {"__array__": key}
+    if isinstance(value, Unsupported):
+        return {"__unsupported__": value.type_name}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, arrays) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, arrays) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": {k: _encode(v, arrays) for k, v in value.items()}}
+    if isinstance(value, float) and not np.isfinite(value):
+        return {"__float__": repr(value)}
+    return value
+
+
+def _decode(node: Any, arrays: dict[str, np.ndarray]) -> Plain:
+    if isinstance(node, list):
+        return [_decode(v, arrays) for v in node]
+    if isinstance(node, dict):
+        if "__array__" in node:
+            return arrays[node["__array__"]]
+        if "__unsupported__" in node:
+            return Unsupported(str(node["__unsupported__"]))
+        if "__tuple__" in node:
+            return tuple(_decode(v, arrays) for v in node["__tuple__"])
+        if "__float__" in node:
+            return float(node["__float__"])
+        if "__dict__" in node:
+            return {str(k): _decode(v, arrays) for k, v in node["__dict__"].items()}
+        raise ValueError(f"not a plain-data record: unexpected keys {sorted(node)}")
+    if isinstance(node, (bool, int, float, str)) or node is None:
+        return node
+    raise ValueError(f"not a plain-data record: {type(node).__name__}")
+
+
+def dumps(value: Plain) -> bytes:
+    """Serialise plain data to ``.npz`` bytes."""
+    arrays: dict[str, np.ndarray] = {}
+    structure = json.dumps(_encode(value, arrays))
+    buffer = io.BytesIO()
+    np.savez(buffer, __structure__=np.array(structure), **arrays)
+    return buffer.getvalue()
+
+
+def loads(data: bytes) -> Plain:
+    """Read what `dumps` wrote; never unpickles, so an untrusted file cannot run code."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+        raise ValueError(f"not a plain-data record: {error}") from error
+    if "__structure__" not in arrays:
+        raise ValueError("not a plain-data record: no structure")
+    structure = json.loads(str(arrays.pop("__structure__")))
+    return _decode(structure, arrays)
+
+
+def save(path: Path | str, value: Plain) -> None:
+    Path(path).write_bytes(dumps(value))
+
+
+def load(path: Path | str) -> Plain:
+    return loads(Path(path).read_bytes())
