@@ -287,7 +287,8 @@ def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float) 
         return None
     if np.any(expected != 0) and np.allclose(got_a, -expected, rtol=rtol, atol=atol):
         return "the values have the right size but the opposite sign. Check the sign of your formula."
-    diff = np.abs(got_a.astype(float) - expected.astype(float))
+    with np.errstate(invalid="ignore"):  # inf - inf where both sides overflowed
+        diff = np.abs(got_a.astype(float) - expected.astype(float))
     worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(diff), np.inf, diff))), diff.shape) if diff.ndim else ()
     if not expected.shape:
         return f"expected {expected.item()!r}, got {got_a.item()!r}."
