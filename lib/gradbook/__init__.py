@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "reference", "torch_path", "datasets", "checks", "widgets", "grader",
-    "models", "layers", "optimizers", "losses", "activations", "utils",
+    "models", "layers", "optimizers", "losses", "activations", "utils", "surfaces",
 }
 
 

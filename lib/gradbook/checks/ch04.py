@@ -1,0 +1,442 @@
+"""Chapter 4 checks: backpropagation by hand through a 2-layer sigmoid network.
+
+The network (samples are rows, ``W`` of shape (inputs, units), ``b`` of shape (units,)):
+
+    Z1 = X @ W1 + b1    a1 = sigmoid(Z1)    Z2 = a1 @ W2 + b2    a2 = sigmoid(Z2)
+    loss = mean over samples of -(y log a2 + (1 - y) log(1 - a2))
+
+and its gradients, from the output back:
+
+    dZ2 = (a2 - y) / m    dW2 = a1.T @ dZ2    db2 = dZ2.sum(axis=0)
+    da1 = dZ2 @ W2.T      dZ1 = da1 * a1 * (1 - a1)    dW1 = X.T @ dZ1    db1 = dZ1.sum(axis=0)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from gradbook.checks.core import Case, Exercise, Mistake, compare_values
+from gradbook.checks.plain import Plain
+
+Params = dict[str, np.ndarray]
+Cache = dict[str, np.ndarray]
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+def _unpack(result: Any, names: str) -> tuple:
+    """The tuple the exercise asks for, or an error that says what shape of answer is expected."""
+    count = len(names.split(","))
+    if not isinstance(result, (tuple, list)) or len(result) != count:
+        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
+        raise TypeError(f"return the {count} values ({names}); got {got}")
+    return tuple(result)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def init_params(n_in: int, n_hidden: int, seed: int = 0, scale: float = 1.0) -> Params:
+    """Small random weights, zero biases: the same initialisation the notebook gives the student."""
+    rng = np.random.default_rng(seed)
+    return {
+        "W1": rng.normal(size=(n_in, n_hidden)) * scale,
+        "b1": np.zeros(n_hidden),
+        "W2": rng.normal(size=(n_hidden, 1)) * scale,
+        "b2": np.zeros(1),
+    }
+
+
+def _problem(rng: np.random.Generator, m: int, n_in: int, n_hidden: int) -> tuple[np.ndarray, np.ndarray, Params]:
+    X = rng.normal(size=(m, n_in))
+    y = rng.integers(0, 2, size=(m, 1)).astype(float)
+    params = {
+        "W1": rng.normal(size=(n_in, n_hidden)),
+        "b1": rng.normal(size=n_hidden) * 0.5,
+        "W2": rng.normal(size=(n_hidden, 1)),
+        "b2": rng.normal(size=1) * 0.5,
+    }
+    return X, y, params
+
+
+def _shapes(hidden: bool) -> list[tuple[int, int, int]]:
+    """(m, n_in, n_hidden): never m == n_hidden, so a sum over the wrong axis shows in the shape."""
+    return [(5, 2, 3), (8, 3, 4)] + ([(32, 4, 6), (17, 2, 10)] if hidden else [])
+
+
+# --- forward --------------------------------------------------------------------------------
+
+
+def _forward(X: np.ndarray, params: Params) -> tuple[np.ndarray, Cache]:
+    Z1 = X @ params["W1"] + params["b1"]
+    a1 = sigmoid(Z1)
+    Z2 = a1 @ params["W2"] + params["b2"]
+    a2 = sigmoid(Z2)
+    return a2, {"Z1": Z1, "a1": a1, "Z2": Z2, "a2": a2}
+
+
+def _run_forward(student: Any, case: Case) -> dict[str, Any]:
+    a2, cache = _unpack(student(*case.args), "a2, cache")
+    if not isinstance(cache, dict) or not all(k in cache for k in ("Z1", "a1", "Z2")):
+        raise KeyError("forward must return (a2, cache) with cache a dict holding 'Z1', 'a1', 'Z2' and 'a2'")
+    return {"a2": a2, "Z1": cache["Z1"], "a1": cache["a1"], "Z2": cache["Z2"]}
+
+
+def _forward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = []
+    for m, n_in, n_hidden in _shapes(hidden):
+        X, _, params = _problem(rng, m, n_in, n_hidden)
+        cases.append(Case((X, params), label=f"X {X.shape}, {n_hidden} hidden units"))
+    return cases
+
+
+def _forward_relu(X: np.ndarray, params: Params) -> tuple[np.ndarray, Cache]:
+    Z1 = X @ params["W1"] + params["b1"]
+    a1 = np.maximum(Z1, 0)
+    Z2 = a1 @ params["W2"] + params["b2"]
+    return sigmoid(Z2), {"Z1": Z1, "a1": a1, "Z2": Z2, "a2": sigmoid(Z2)}
+
+
+def _forward_no_bias(X: np.ndarray, params: Params) -> tuple[np.ndarray, Cache]:
+    Z1 = X @ params["W1"]
+    a1 = sigmoid(Z1)
+    Z2 = a1 @ params["W2"]
+    return sigmoid(Z2), {"Z1": Z1, "a1": a1, "Z2": Z2, "a2": sigmoid(Z2)}
+
+
+def _forward_logits(X: np.ndarray, params: Params) -> tuple[np.ndarray, Cache]:
+    _, cache = _forward(X, params)
+    return cache["Z2"], cache
+
+
+forward = Exercise(
+    "ch04.forward",
+    title="forward",
+    reference=_forward,
+    cases=_forward_cases,
+    run=_run_forward,
+    mistakes=[
+        Mistake(_forward_relu, "the hidden layer uses relu; this network uses sigmoid in both layers."),
+        Mistake(_forward_no_bias, "the biases are missing: Z1 = X @ W1 + b1 and Z2 = a1 @ W2 + b2."),
+        Mistake(_forward_logits, "a2 is Z2 without the sigmoid: the output a2 = sigmoid(Z2) is a probability."),
+    ],
+)
+
+
+# --- bce_loss -------------------------------------------------------------------------------
+
+
+def _bce_loss(a2: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2)))
+
+
+def _bce_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = [Case((np.array([[0.9], [0.2], [0.6]]), np.array([[1.0], [0.0], [0.0]])), label="a2=[[0.9], [0.2], [0.6]], y=[[1], [0], [0]]")]
+    for m in (10, 50) if hidden else (6,):
+        cases.append(
+            Case((rng.uniform(0.02, 0.98, size=(m, 1)), rng.integers(0, 2, size=(m, 1)).astype(float)), label=f"{m} random predictions")
+        )
+    return cases
+
+
+bce_loss = Exercise(
+    "ch04.bce_loss",
+    title="bce_loss",
+    reference=_bce_loss,
+    cases=_bce_cases,
+    mistakes=[
+        Mistake(
+            lambda a2, y: float(-np.sum(y * np.log(a2) + (1 - y) * np.log(1 - a2))),
+            "the loss is summed over the samples; average it (np.mean) so it does not grow with the batch size.",
+        ),
+        Mistake(
+            lambda a2, y: float(np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2))),
+            "the minus sign is missing: log of a probability is negative, the loss -log(p) is positive.",
+        ),
+        Mistake(
+            lambda a2, y: float(-np.mean(y * np.log(a2))),
+            "the (1 - y) * log(1 - a2) term is missing: samples with label 0 must cost something too.",
+        ),
+    ],
+)
+
+
+# --- backward -------------------------------------------------------------------------------
+
+
+def _backward(X: np.ndarray, y: np.ndarray, params: Params, cache: Cache, *, sign: float = 1.0,
+              scale_by_m: bool = True, sum_axis: int = 0, transpose: bool = False,
+              derivative_of: str = "a1") -> dict[str, np.ndarray]:
+    """The reference, and (through its switches) the plausible mistakes."""
+    m = X.shape[0]
+    a1, a2 = cache["a1"], cache["a2"]
+    dZ2 = sign * (a2 - y) / (m if scale_by_m else 1)
+    dW2 = dZ2.T @ a1 if transpose else a1.T @ dZ2
+    db2 = dZ2.sum(axis=sum_axis)
+    da1 = dZ2 @ params["W2"].T
+    s = cache[derivative_of]
+    dZ1 = da1 * s * (1 - s)
+    dW1 = dZ1.T @ X if transpose else X.T @ dZ1
+    db1 = dZ1.sum(axis=sum_axis)
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+
+
+def _reference_backward(X: np.ndarray, y: np.ndarray, params: Params, cache: Cache) -> dict[str, np.ndarray]:
+    return _backward(X, y, params, cache)
+
+
+def _mistake(**switches: Any) -> Callable[..., dict[str, np.ndarray]]:
+    return lambda X, y, params, cache: _backward(X, y, params, cache, **switches)
+
+
+def _run_backward(student: Any, case: Case) -> Any:
+    """Keep the four gradients; extra entries (dZ1, da1, ...) are the student's business."""
+    grads = student(*case.args)
+    if not isinstance(grads, dict):
+        return grads
+    return {k: grads[k] for k in ("dW1", "db1", "dW2", "db2") if k in grads}
+
+
+def _backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = []
+    for m, n_in, n_hidden in _shapes(hidden):
+        X, y, params = _problem(rng, m, n_in, n_hidden)
+        _, cache = _forward(X, params)
+        cases.append(Case((X, y, params, cache), label=f"X {X.shape}, {n_hidden} hidden units"))
+    return cases
+
+
+backward = Exercise(
+    "ch04.backward",
+    title="backward",
+    reference=_reference_backward,
+    cases=_backward_cases,
+    run=_run_backward,
+    mistakes=[
+        Mistake(_mistake(scale_by_m=False), "dZ2 is missing the 1/m: the loss is a mean, so dZ2 = (a2 - y) / m."),
+        Mistake(_mistake(sign=-1.0), "the gradient has a flipped sign: dZ2 = (a2 - y) / m, prediction minus target."),
+        Mistake(
+            _mistake(sum_axis=1),
+            "db is summed over the wrong axis: sum over the samples (axis=0) so db has one entry per unit.",
+        ),
+        Mistake(_mistake(transpose=True), "dW is transposed: dW2 = a1.T @ dZ2 has the shape of W2 (inputs, units)."),
+        Mistake(
+            _mistake(derivative_of="Z1"),
+            "the sigmoid derivative uses Z1: it is a1 * (1 - a1), written with the activation a1 = sigmoid(Z1).",
+        ),
+    ],
+)
+
+
+# --- numerical_gradient ---------------------------------------------------------------------
+
+
+def _numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Central differences, one coordinate at a time; x is left as it was."""
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        f_plus = f(x)
+        x[i] = old - eps
+        f_minus = f(x)
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def _one_sided(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    grad = np.zeros_like(x, dtype=float)
+    f_x = f(x.copy())
+    for i in np.ndindex(x.shape):
+        shifted = x.copy()
+        shifted[i] += eps
+        grad[i] = (f(shifted) - f_x) / eps
+    return grad
+
+
+def _big_eps(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    return _numerical_gradient(f, x.copy(), eps=0.1)
+
+
+def _half(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    return _numerical_gradient(f, x.copy(), eps) * 2
+
+
+def cubic(x: np.ndarray) -> float:
+    """sum(x**3 - 2x): curved enough that one-sided differences are visibly off."""
+    return float(np.sum(x**3 - 2 * x))
+
+
+def wavy(x: np.ndarray) -> float:
+    return float(np.sum(np.sin(3 * x) * x**2))
+
+
+class NetworkLoss:
+    """The chapter's loss as a function of one parameter array (the others held fixed)."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, params: Params, name: str) -> None:
+        self.X, self.y, self.params, self.name = X, y, params, name
+
+    def __call__(self, value: np.ndarray) -> float:
+        a2, _ = _forward(self.X, {**self.params, self.name: value})
+        return _bce_loss(a2, self.y)
+
+    def __repr__(self) -> str:
+        return f"loss as a function of {self.name}"
+
+
+def _numgrad_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    x1 = rng.uniform(0.5, 2.0, size=4)
+    cases = [
+        Case((cubic, x1), label=f"f(x) = sum(x**3 - 2x) at x={np.round(x1, 3).tolist()} (default eps)"),
+        Case((wavy, rng.uniform(-2, 2, size=(2, 3))), {"eps": 1e-4}, label="f(x) = sum(sin(3x) x**2), x of shape (2, 3), eps=1e-4"),
+    ]
+    X, y, params = _problem(rng, 6, 2, 3)
+    cases.append(Case((NetworkLoss(X, y, params, "W1"), params["W1"].copy()), label="the network's loss as a function of W1 (2, 3)"))
+    if hidden:
+        cases.append(Case((cubic, rng.uniform(1.0, 3.0, size=(3, 3))), {"eps": 1e-5}, label="f(x) = sum(x**3 - 2x), x (3, 3)"))
+    return cases
+
+
+numerical_gradient = Exercise(
+    "ch04.numerical_gradient",
+    title="numerical_gradient",
+    reference=_numerical_gradient,
+    cases=_numgrad_cases,
+    rtol=1e-7,
+    atol=1e-9,
+    mistakes=[
+        Mistake(
+            _one_sided,
+            "one-sided differences (f(x+eps) - f(x)) / eps are only accurate to O(eps); "
+            "use central differences (f(x+eps) - f(x-eps)) / (2 eps), accurate to O(eps**2).",
+        ),
+        Mistake(_big_eps, "eps is too large (or the eps argument is ignored): use the eps you are given, e.g. 1e-5."),
+        Mistake(_half, "the difference is divided by eps, not by 2 * eps: x+eps and x-eps are 2 * eps apart."),
+    ],
+)
+
+
+# --- relative_error -------------------------------------------------------------------------
+
+
+def _relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))
+
+
+def _relerr_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = [
+        Case((np.array([3.0, 4.0]), np.array([3.0, 4.0]) * (1 + 1e-6)), label="a=[3, 4], b=a*(1+1e-6)"),
+        Case((np.array([1e-3, -2e-3]), np.array([1.5e-3, -2e-3])), label="small gradients a=[1e-3, -2e-3], b=[1.5e-3, -2e-3]"),
+        Case((np.array([100.0, 0.0]), np.array([0.0, 100.0])), label="a=[100, 0], b=[0, 100]"),
+    ]
+    for _ in range(3 if hidden else 1):
+        a = rng.normal(size=(3, 4)) * 10 ** rng.uniform(-4, 2)
+        cases.append(Case((a, a + rng.normal(size=(3, 4)) * 1e-3 * np.abs(a).mean()), label=f"arrays of shape {a.shape}"))
+    return cases
+
+
+relative_error = Exercise(
+    "ch04.relative_error",
+    title="relative_error",
+    reference=_relative_error,
+    cases=_relerr_cases,
+    mistakes=[
+        Mistake(
+            lambda a, b: float(np.linalg.norm(a - b)),
+            "that is the absolute error ||a - b||; divide by ||a|| + ||b|| so the answer does not depend on the scale.",
+        ),
+        Mistake(
+            lambda a, b: float(np.max(np.abs(a - b))),
+            "that is the largest absolute difference; the relative error is ||a - b|| / (||a|| + ||b||).",
+        ),
+        Mistake(
+            lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(a + b)),
+            "the denominator is ||a + b||; it is ||a|| + ||b|| (the norms added, never less than ||a - b||).",
+        ),
+    ],
+)
+
+
+# --- train ----------------------------------------------------------------------------------
+
+
+def _train(X: np.ndarray, y: np.ndarray, params: Params, epochs: int = 100, lr: float = 0.5,
+           *, sign: float = 1.0, update_biases: bool = True) -> tuple[Params, list[float]]:
+    params = {k: v.copy() for k, v in params.items()}
+    losses = []
+    for _ in range(epochs):
+        a2, cache = _forward(X, params)
+        losses.append(_bce_loss(a2, y))
+        grads = _backward(X, y, params, cache)
+        for name in PARAM_NAMES:
+            if update_biases or name.startswith("W"):
+                params[name] = params[name] - sign * lr * grads["d" + name]
+    return params, losses
+
+
+def _reference_train(X: np.ndarray, y: np.ndarray, params: Params, epochs: int = 100, lr: float = 0.5) -> tuple[Params, list[float]]:
+    return _train(X, y, params, epochs, lr)
+
+
+def _run_train(student: Any, case: Case) -> dict[str, Any]:
+    params, losses = _unpack(student(*case.args, **case.kwargs), "params, losses")
+    out: dict[str, Any] = {"losses": np.asarray(losses, dtype=float).ravel()}
+    if isinstance(params, dict):
+        out.update({k: params[k] for k in PARAM_NAMES if k in params})
+    return out
+
+
+def moons(n: int, seed: int, noise: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving half circles (like scikit-learn's make_moons); y has shape (n, 1)."""
+    rng = np.random.default_rng(seed)
+    n_top = n // 2
+    t_top = rng.uniform(0, np.pi, n_top)
+    t_bottom = rng.uniform(0, np.pi, n - n_top)
+    X = np.concatenate([
+        np.stack([np.cos(t_top), np.sin(t_top)], axis=1),
+        np.stack([1 - np.cos(t_bottom), 0.5 - np.sin(t_bottom)], axis=1),
+    ])
+    X += rng.normal(scale=noise, size=X.shape)
+    y = np.concatenate([np.zeros(n_top), np.ones(n - n_top)])[:, None]
+    order = rng.permutation(n)
+    return X[order], y[order]
+
+
+def _train_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    seed = int(rng.integers(1000))
+    X, y = moons(40 if hidden else 20, seed=seed)
+    params = init_params(2, 4, seed=seed)
+    return [Case((X, y, params), {"epochs": 30, "lr": 0.5}, label=f"{len(X)} moons points, 4 hidden units, epochs=30, lr=0.5")]
+
+
+def _compare_train(expected: Plain, got: Plain, case: Case) -> str | None:
+    problem = compare_values(expected, got, rtol=1e-6, atol=1e-9)
+    if problem and isinstance(got, dict) and "losses" in got:
+        losses = np.asarray(got["losses"])
+        if losses.size > 1 and losses[-1] > losses[0]:
+            problem += " Your loss went up during training."
+    return problem
+
+
+train = Exercise(
+    "ch04.train",
+    title="train",
+    reference=_reference_train,
+    cases=_train_cases,
+    run=_run_train,
+    compare=_compare_train,
+    mistakes=[
+        Mistake(
+            lambda X, y, params, epochs=100, lr=0.5: _train(X, y, params, epochs, lr, sign=-1.0),
+            "the update goes uphill: gradient descent subtracts, params[name] = params[name] - lr * grads['d' + name].",
+        ),
+        Mistake(
+            lambda X, y, params, epochs=100, lr=0.5: _train(X, y, params, epochs, lr, update_biases=False),
+            "the biases b1 and b2 are never updated; update all four parameters.",
+        ),
+    ],
+)

@@ -1,0 +1,400 @@
+"""Chapter 5 checks: softmax, cross-entropy, the p - y gradient, and the MNIST model's parts.
+
+Conventions the student is told: classes are on the last axis; a batch of logits has shape
+(m, k); labels are one-hot of the same shape; losses are means over the samples;
+probabilities are clipped to [1e-7, 1 - 1e-7] before the log, as Keras does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from gradbook.checks.core import Case, Exercise, Mistake
+from gradbook.checks.plain import Plain
+
+EPSILON = 1e-7  # Keras's backend epsilon
+
+
+def _unpack(result: Any, names: str) -> tuple:
+    """The tuple the exercise asks for, or an error that says what shape of answer is expected."""
+    count = len(names.split(","))
+    if not isinstance(result, (tuple, list)) or len(result) != count:
+        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
+        raise TypeError(f"return the {count} values ({names}); got {got}")
+    return tuple(result)
+
+
+def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a deliberately unstable mistake without numpy's overflow warnings."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _one_hot(labels: np.ndarray, k: int) -> np.ndarray:
+    return np.eye(k)[labels]
+
+
+def _logits(rng: np.random.Generator, m: int, k: int, scale: float = 3.0) -> np.ndarray:
+    return rng.normal(size=(m, k)) * scale
+
+
+# --- softmax --------------------------------------------------------------------------------
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _softmax_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = [
+        Case((np.array([1.0, 2.0, 3.0]),), label="z=[1, 2, 3]"),
+        Case((_logits(rng, 4, 3),), label="a batch of 4 samples, 3 classes"),
+        Case((np.array([1000.0, 1001.0, 1002.0]),), label="large logits z=[1000, 1001, 1002]"),
+    ]
+    if hidden:
+        cases += [
+            Case((_logits(rng, 20, 10, scale=10.0),), label="a batch of 20 samples, 10 classes"),
+            Case((np.array([[-1000.0, -999.0], [500.0, -500.0], [0.0, 0.0]]),), label="very large and very negative logits"),
+        ]
+    return cases
+
+
+softmax = Exercise(
+    "ch05.softmax",
+    title="softmax",
+    reference=_softmax,
+    cases=_softmax_cases,
+    mistakes=[
+        Mistake(
+            _quiet(lambda z: np.exp(z) / np.sum(np.exp(z), axis=-1, keepdims=True)),
+            "softmax without the max shift: np.exp(1000) overflows to inf. Subtract the row's max first, "
+            "z - z.max(axis=-1, keepdims=True); softmax is unchanged by a shift.",
+        ),
+        Mistake(
+            lambda z: (lambda e: e / np.sum(e, axis=0, keepdims=True))(np.exp(z - np.max(z, axis=0, keepdims=True))),
+            "softmax over the wrong axis: each sample (row) must sum to 1, so use axis=-1 (the classes), not axis=0.",
+        ),
+        Mistake(
+            lambda z: (lambda e: e / np.sum(e))(np.exp(z - np.max(z))),
+            "the whole batch is normalised at once: sum over the classes of each sample, np.sum(e, axis=-1, keepdims=True).",
+        ),
+    ],
+)
+
+
+# --- log_softmax ----------------------------------------------------------------------------
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def _log_softmax_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = [
+        Case((np.array([1.0, 2.0, 3.0]),), label="z=[1, 2, 3]"),
+        Case((_logits(rng, 4, 5),), label="a batch of 4 samples, 5 classes"),
+        Case((np.array([[1000.0, 0.0, -1000.0]]),), label="logits far apart, [[1000, 0, -1000]]"),
+    ]
+    if hidden:
+        cases.append(Case((_logits(rng, 16, 10, scale=50.0),), label="a batch of 16 samples with large logits"))
+    return cases
+
+
+log_softmax = Exercise(
+    "ch05.log_softmax",
+    title="log_softmax",
+    reference=_log_softmax,
+    cases=_log_softmax_cases,
+    mistakes=[
+        Mistake(
+            _quiet(lambda z: np.log(_softmax(z))),
+            "log(softmax(z)) loses small probabilities: softmax rounds exp(-2000) to 0 and log(0) = -inf. "
+            "Compute it directly: (z - max) - log(sum(exp(z - max))).",
+        ),
+        Mistake(
+            _quiet(lambda z: z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))),
+            "log-sum-exp without the max shift: np.exp(1000) overflows. Use (z - max) - log(sum(exp(z - max))).",
+        ),
+        Mistake(
+            lambda z: (lambda s: s - np.log(np.sum(np.exp(s), axis=0, keepdims=True)))(z - np.max(z, axis=-1, keepdims=True)),
+            "the log-sum-exp is taken over the wrong axis: sum over the classes, axis=-1 with keepdims=True.",
+        ),
+    ],
+)
+
+
+# --- categorical_crossentropy ---------------------------------------------------------------
+
+
+def _cce(y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False) -> float:
+    if from_logits:
+        log_p = _log_softmax(y_pred)
+    else:
+        log_p = np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))
+    return float(-np.mean(np.sum(y_true * log_p, axis=-1)))
+
+
+def _cce_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    y = _one_hot(np.array([0, 2, 1]), 3)
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]])
+    cases = [Case((y, p), label="3 samples, probabilities, from_logits=False")]
+    for m, k in ((5, 4), (30, 10)) if hidden else ((5, 4),):
+        y = _one_hot(rng.integers(0, k, size=m), k)
+        cases.append(Case((y, _softmax(_logits(rng, m, k))), label=f"{m} samples, {k} classes, probabilities"))
+        cases.append(Case((y, _logits(rng, m, k)), {"from_logits": True}, label=f"{m} samples, {k} classes, logits, from_logits=True"))
+    cases.append(Case((_one_hot(np.array([1, 0]), 2), np.array([[1.0, 0.0], [0.5, 0.5]])),
+                      label="a probability of exactly 0 on the true class (clip before the log)"))
+    cases.append(Case((_one_hot(np.array([0, 1]), 2), np.array([[800.0, 0.0], [800.0, 0.0]])), {"from_logits": True},
+                      label="large logits [[800, 0], [800, 0]], from_logits=True"))
+    return cases
+
+
+def _cce_ignores_logits(y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False) -> float:
+    return _cce(y_true, y_pred)
+
+
+categorical_crossentropy = Exercise(
+    "ch05.categorical_crossentropy",
+    title="categorical_crossentropy",
+    reference=_cce,
+    cases=_cce_cases,
+    mistakes=[
+        Mistake(
+            lambda y_true, y_pred, from_logits=False: float(
+                -np.sum(y_true * (_log_softmax(y_pred) if from_logits else np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))))
+            ),
+            "the loss sums over the samples; it is the mean over the samples of -sum(y * log p) over the classes.",
+        ),
+        Mistake(
+            _cce_ignores_logits,
+            "from_logits is ignored: with from_logits=True, y_pred are logits; turn them into log-probabilities "
+            "with your log_softmax, not np.log.",
+        ),
+        Mistake(
+            _quiet(lambda y_true, y_pred, from_logits=False: float(
+                -np.mean(np.sum(y_true * (_log_softmax(y_pred) if from_logits else np.log(y_pred)), axis=-1))
+            )),
+            "log(0) = -inf: clip the probabilities first, np.clip(y_pred, 1e-7, 1 - 1e-7), as Keras does.",
+        ),
+        Mistake(
+            _quiet(lambda y_true, y_pred, from_logits=False: float(-np.mean(np.sum(y_true * np.log(y_pred), axis=-1)))),
+            "from_logits is ignored: with from_logits=True, y_pred are logits; turn them into log-probabilities "
+            "with your log_softmax, not np.log.",
+        ),
+        Mistake(
+            lambda y_true, y_pred, from_logits=False: -_cce(y_true, y_pred, from_logits),
+            "the minus sign is missing: log p is negative, so the loss is -mean(sum(y * log p)).",
+        ),
+    ],
+)
+
+
+# --- softmax_ce_grad ------------------------------------------------------------------------
+
+
+def _softmax_ce_grad(logits: np.ndarray, y_true: np.ndarray) -> np.ndarray:
+    return (_softmax(logits) - y_true) / logits.shape[0]
+
+
+def _grad_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = []
+    for m, k in ((4, 3), (32, 10)) if hidden else ((4, 3), (6, 5)):
+        cases.append(Case((_logits(rng, m, k), _one_hot(rng.integers(0, k, size=m), k)), label=f"{m} samples, {k} classes"))
+    cases.append(Case((np.array([[1000.0, 0.0], [0.0, 1000.0]]), np.eye(2)), label="large logits"))
+    return cases
+
+
+softmax_ce_grad = Exercise(
+    "ch05.softmax_ce_grad",
+    title="softmax_ce_grad",
+    reference=_softmax_ce_grad,
+    cases=_grad_cases,
+    mistakes=[
+        Mistake(
+            lambda logits, y: (y - _softmax(logits)) / logits.shape[0],
+            "the gradient has a flipped sign: it is p - y (prediction minus target), not y - p.",
+        ),
+        Mistake(
+            lambda logits, y: _softmax(logits) - y,
+            "the 1/m is missing: the loss is a mean over the m samples, so the gradient is (p - y) / m.",
+        ),
+        Mistake(
+            lambda logits, y: (logits - y) / logits.shape[0],
+            "the softmax is missing: the gradient is (softmax(logits) - y) / m, with probabilities, not logits.",
+        ),
+    ],
+)
+
+
+# --- multilabel_predict ---------------------------------------------------------------------
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def _multilabel_predict(logits: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    return (_sigmoid(logits) > threshold).astype(int)
+
+
+def _multilabel_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = [
+        Case((np.array([[2.0, 2.0, -3.0, 0.2]]),), label="one photo, logits [[2, 2, -3, 0.2]]"),
+        Case((np.array([[2.0, 1.0, -1.0], [-2.0, 0.5, 3.0], [0.1, -0.1, 0.4]]),), {"threshold": 0.6}, label="3 samples, threshold=0.6"),
+    ]
+    for m in (8, 40) if hidden else (5,):
+        cases.append(Case((_logits(rng, m, 6, scale=2.0),), label=f"{m} samples, 6 labels"))
+    return cases
+
+
+multilabel_predict = Exercise(
+    "ch05.multilabel_predict",
+    title="multilabel_predict",
+    reference=_multilabel_predict,
+    cases=_multilabel_cases,
+    mistakes=[
+        Mistake(
+            lambda logits, threshold=0.5: (_softmax(logits) > threshold).astype(int),
+            "softmax makes the labels compete (they sum to 1), so at most one passes 0.5. "
+            "In multi-label problems each label is its own yes/no: use a sigmoid per label.",
+        ),
+        Mistake(
+            lambda logits, threshold=0.5: _one_hot(np.argmax(logits, axis=-1), logits.shape[-1]).astype(int),
+            "argmax picks exactly one label per sample; a photo can have several: sigmoid each label and threshold it.",
+        ),
+        Mistake(
+            lambda logits, threshold=0.5: (logits > threshold).astype(int),
+            "the threshold is compared with the logits; compare it with the probabilities sigmoid(logits).",
+        ),
+    ],
+)
+
+
+# --- output_activations (a value) -----------------------------------------------------------
+
+ACTIVATION_ANSWERS = {
+    "house price": "linear",
+    "spam or not": "sigmoid",
+    "digit 0-9": "softmax",
+    "photo tags": "sigmoid",
+    "hidden layer": "relu",
+}
+WHY = {
+    "house price": "a price can be any size: a linear output; sigmoid squashes it into (0, 1) and softmax makes it sum to 1.",
+    "spam or not": "one yes/no probability: a single sigmoid unit.",
+    "digit 0-9": "exactly one of 10 classes: softmax gives 10 probabilities that sum to 1.",
+    "photo tags": "a photo can have several tags: softmax forces them to compete; use a sigmoid per tag.",
+    "hidden layer": "hidden layers use relu: cheap, and it does not saturate for large inputs the way sigmoid does.",
+}
+
+
+def _answers() -> dict[str, str]:
+    return dict(ACTIVATION_ANSWERS)
+
+
+def _run_answers(student: Any, case: Case) -> Any:
+    answer = student()
+    if isinstance(answer, dict) and any(v is None for v in answer.values()):
+        raise NotImplementedError()  # the notebook starts with every answer set to None
+    if isinstance(answer, dict):
+        return {str(k): str(v).strip().lower() for k, v in answer.items()}
+    return answer
+
+
+def _compare_answers(expected: Plain, got: Plain, case: Case) -> str | None:
+    if not isinstance(got, dict) or set(got) != set(expected):
+        return f"expected a dict with the keys {sorted(expected)} (keep the keys as given), got {got!r}."
+    wrong = [key for key in expected if got[key] != expected[key]]
+    if not wrong:
+        return None
+    return "\n".join(f"{key!r}: you chose {got[key]!r}. Hint: {WHY[key]}" for key in wrong)
+
+
+def _with(**changes: str) -> Callable[[], dict[str, str]]:
+    return lambda: {**ACTIVATION_ANSWERS, **{k.replace("_", " "): v for k, v in changes.items()}}
+
+
+output_activations = Exercise(
+    "ch05.output_activations",
+    title="output_activations",
+    reference=_answers,
+    value=True,
+    run=_run_answers,
+    compare=_compare_answers,
+    mistakes=[
+        Mistake(_with(photo_tags="softmax"), WHY["photo tags"]),
+        Mistake(_with(house_price="sigmoid"), WHY["house price"]),
+        Mistake(_with(hidden_layer="sigmoid"), WHY["hidden layer"]),
+        Mistake(_with(spam_or_not="softmax"), WHY["spam or not"]),
+    ],
+)
+
+
+# --- loss_and_grads: the MNIST model's forward and backward ---------------------------------
+
+
+def _loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
+                    *, relu_grad: bool = True, scale: bool = True) -> tuple[float, dict[str, np.ndarray]]:
+    """Dense(relu) -> Dense -> softmax + categorical cross-entropy, and its gradients."""
+    Z1 = X @ params["W1"] + params["b1"]
+    A1 = np.maximum(Z1, 0)
+    logits = A1 @ params["W2"] + params["b2"]
+    loss = _cce(Y, logits, from_logits=True)
+    dZ2 = (_softmax(logits) - Y) / (X.shape[0] if scale else 1)
+    dA1 = dZ2 @ params["W2"].T
+    dZ1 = dA1 * (Z1 > 0) if relu_grad else dA1
+    grads = {"dW1": X.T @ dZ1, "db1": dZ1.sum(axis=0), "dW2": A1.T @ dZ2, "db2": dZ2.sum(axis=0)}
+    return loss, grads
+
+
+def _reference_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+    return _loss_and_grads(params, X, Y)
+
+
+def _run_loss_and_grads(student: Any, case: Case) -> Any:
+    loss, grads = _unpack(student(*case.args), "loss, grads")
+    if not isinstance(grads, dict):
+        return {"loss": loss, "grads": grads}
+    return {"loss": loss} | {k: grads[k] for k in ("dW1", "db1", "dW2", "db2") if k in grads}
+
+
+def _mlp_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = []
+    for m, n, h, k in ((6, 8, 5, 4),) + (((32, 20, 12, 10),) if hidden else ((10, 12, 7, 10),)):
+        params = {
+            "W1": rng.normal(size=(n, h)) * 0.5,
+            "b1": rng.normal(size=h) * 0.5,
+            "W2": rng.normal(size=(h, k)) * 0.5,
+            "b2": rng.normal(size=k) * 0.5,
+        }
+        X = rng.uniform(0, 1, size=(m, n))
+        Y = _one_hot(rng.integers(0, k, size=m), k)
+        cases.append(Case((params, X, Y), label=f"X {X.shape}, {h} hidden units, {k} classes"))
+    return cases
+
+
+loss_and_grads = Exercise(
+    "ch05.loss_and_grads",
+    title="loss_and_grads",
+    reference=_reference_loss_and_grads,
+    cases=_mlp_cases,
+    run=_run_loss_and_grads,
+    mistakes=[
+        Mistake(
+            lambda params, X, Y: _loss_and_grads(params, X, Y, relu_grad=False),
+            "the relu's derivative is missing: dZ1 = dA1 * (Z1 > 0); the gradient stops where the relu was off.",
+        ),
+        Mistake(
+            lambda params, X, Y: _loss_and_grads(params, X, Y, scale=False),
+            "the 1/m is missing from the output gradient: use your softmax_ce_grad, (p - y) / m.",
+        ),
+    ],
+)

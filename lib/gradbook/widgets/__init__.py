@@ -1,0 +1,23 @@
+"""Interactive widgets for the chapters (ipywidgets 8 + matplotlib).
+
+    from gradbook.widgets import optimizer_race, training_loop, softmax_temperature, kernel_explorer
+    optimizer_race("rosenbrock")          # chapter 6: optimisers racing on a loss surface
+    training_loop("xor")                  # chapters 0 and 3: a small MLP's decision boundary as it trains
+    softmax_temperature([2, 1, 0.5])      # chapter 5: softmax(logits / T)
+    kernel_explorer()                     # chapter 7: 3x3 kernels on an MNIST digit
+
+Each returns an object whose state is in plain attributes (``race.paths``,
+``trainer.losses``, ...), with ``step(n)`` / ``reset()`` where that makes sense and
+its controls as attributes (``race.lr_sliders["Adam"]``, ``trainer.hidden_slider``),
+so it can be driven from code and tested headlessly. A cell that ends with it
+shows it. Figures are PNG images under the inline backend, and interactive ipympl
+canvases after ``%matplotlib widget`` (then a click on the surface sets the start).
+"""
+
+from gradbook.widgets.kernels import KernelExplorer, kernel_explorer
+from gradbook.widgets.race import OptimizerRace, optimizer_race
+from gradbook.widgets.softmax import SoftmaxTemperature, softmax_temperature
+from gradbook.widgets.trainer import TrainingLoop, training_loop
+
+__all__ = ["KernelExplorer", "OptimizerRace", "SoftmaxTemperature", "TrainingLoop",
+           "kernel_explorer", "optimizer_race", "softmax_temperature", "training_loop"]
