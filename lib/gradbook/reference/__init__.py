@@ -1,0 +1,20 @@
+"""The NumPy reference engine: readable, vectorised, checked against PyTorch (never imports it).
+
+    from gradbook.reference import Sequential, Dense, Conv2D, MaxPool2D, Flatten
+    from gradbook.reference import activations, losses, optimizers, gradcheck
+
+Layers follow the CS231n contract (``forward`` keeps a cache, ``backward(dout)``
+returns ``dx`` and fills ``layer.grads``); optimisers update ``params`` dicts in
+place with ``opt.step(params, grads)``; `Sequential` is the Keras-style model.
+"""
+
+from gradbook.reference import activations, gradcheck, layers, losses, optimizers
+from gradbook.reference.layers import Activation, Conv2D, Dense, Flatten, Layer, MaxPool2D, MaxPooling2D
+from gradbook.reference.model import History, Sequential, load_model
+from gradbook.reference.optimizers import SGD, Adam, Optimizer, RMSprop
+
+__all__ = [
+    "activations", "gradcheck", "layers", "losses", "optimizers",
+    "Activation", "Conv2D", "Dense", "Flatten", "Layer", "MaxPool2D", "MaxPooling2D",
+    "History", "Sequential", "load_model", "SGD", "Adam", "Optimizer", "RMSprop",
+]

@@ -1,0 +1,96 @@
+"""Optimisers of the reference engine: Keras' update formulas by hand, and agreement with torch.optim."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gradbook.reference import optimizers as O
+
+# (ours, torch class name, torch kwargs). Torch puts epsilon elsewhere in RMSprop (sqrt(v) + eps) and
+# Adam (added to the bias-corrected sqrt(v)), so those cases use an epsilon of ~0 in both.
+CASES = [
+    (lambda: O.SGD(0.1), "SGD", {"lr": 0.1}),
+    (lambda: O.SGD(0.1, momentum=0.9), "SGD", {"lr": 0.1, "momentum": 0.9}),
+    (lambda: O.SGD(0.1, momentum=0.9, nesterov=True), "SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    (lambda: O.RMSprop(0.01, epsilon=1e-14), "RMSprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-14}),
+    (lambda: O.RMSprop(0.01, rho=0.8, momentum=0.5, epsilon=1e-14), "RMSprop",
+     {"lr": 0.01, "alpha": 0.8, "momentum": 0.5, "eps": 1e-14}),
+    (lambda: O.Adam(0.01, epsilon=1e-12), "Adam", {"lr": 0.01, "eps": 1e-12}),
+    (lambda: O.Adam(0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-12), "Adam",
+     {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-12}),
+]
+
+
+@pytest.mark.parametrize("make,torch_name,torch_kwargs", CASES)
+def test_steps_match_torch_optim(make, torch_name, torch_kwargs) -> None:
+    import torch
+
+    rng = np.random.default_rng(0)
+    params = {"layers.0.W": rng.standard_normal((4, 3)), "layers.0.b": rng.standard_normal(3)}
+    tparams = [torch.tensor(p.copy(), requires_grad=True) for p in params.values()]
+    topt = getattr(torch.optim, torch_name)(tparams, **torch_kwargs)
+    opt = make()
+    for _ in range(4):
+        grads = {k: rng.standard_normal(p.shape) for k, p in params.items()}
+        for tp, g in zip(tparams, grads.values()):
+            tp.grad = torch.tensor(g)
+        topt.step()
+        opt.step(params, grads)
+    for p, tp in zip(params.values(), tparams):
+        np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-9, atol=1e-12)
+    assert opt.iterations == 4
+
+
+def test_rmsprop_step_by_hand_with_keras_epsilon() -> None:
+    p, g = np.array([1.0, -2.0]), np.array([2.0, 0.0])
+    O.RMSprop().step({"p": p}, {"p": g})
+    # v = 0.1 g^2, p -= 0.001 g / sqrt(v + 1e-7)
+    np.testing.assert_allclose(p, [1.0 - 0.001 * 2 / math.sqrt(0.4 + 1e-7), -2.0], rtol=1e-15)
+
+
+def test_adam_steps_by_hand_with_bias_correction() -> None:
+    p, g1, g2 = np.array([0.5]), np.array([3.0]), np.array([-1.0])
+    opt = O.Adam()
+    opt.step({"p": p}, {"p": g1})
+    m, v = 0.1 * 3.0, 0.001 * 9.0
+    expected = 0.5 - 0.001 * math.sqrt(1 - 0.999) / (1 - 0.9) * m / (math.sqrt(v) + 1e-7)
+    np.testing.assert_allclose(p, [expected], rtol=1e-14)
+    opt.step({"p": p}, {"p": g2})
+    m, v = 0.9 * m + 0.1 * -1.0, 0.999 * v + 0.001 * 1.0
+    expected -= 0.001 * math.sqrt(1 - 0.999**2) / (1 - 0.9**2) * m / (math.sqrt(v) + 1e-7)
+    np.testing.assert_allclose(p, [expected], rtol=1e-14)
+
+
+def test_sgd_momentum_by_hand() -> None:
+    p = np.array([1.0])
+    opt = O.SGD(learning_rate=0.1, momentum=0.5)
+    opt.step({"p": p}, {"p": np.array([1.0])})  # m = -0.1
+    opt.step({"p": p}, {"p": np.array([1.0])})  # m = 0.5 * -0.1 - 0.1 = -0.15
+    np.testing.assert_allclose(p, [1.0 - 0.1 - 0.15])
+
+
+def test_keras_defaults_and_strings() -> None:
+    assert O.get("rmsprop").get_config() == {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-7}
+    assert O.get("adam").get_config() == {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
+    assert O.get("SGD").get_config() == {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False}
+    opt = O.Adam(0.1)
+    assert O.get(opt) is opt
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adagrad'; valid optimizers: sgd, rmsprop, adam"):
+        O.get("adagrad")
+
+
+def test_float32_parameters_stay_float32_and_are_updated_in_place() -> None:
+    p = np.ones(3, np.float32)
+    same = p
+    O.Adam().step({"p": p}, {"p": np.ones(3, np.float32)})
+    assert same is p and p.dtype == np.float32 and np.all(p < 1)
+
+
+def test_mismatched_gradients_are_reported() -> None:
+    with pytest.raises(ValueError, match=r"gradient of 'w' has shape \(2,\); the parameter has \(3,\)"):
+        O.SGD().step({"w": np.zeros(3)}, {"w": np.zeros(2)})
+    with pytest.raises(ValueError, match="same keys"):
+        O.SGD().step({"w": np.zeros(3)}, {"v": np.zeros(3)})
