@@ -149,9 +149,12 @@ def load_workbook() -> ModuleType:
 
 
 def readme_commands() -> list[str]:
-    """The lines of the README's ```bash block, comments included."""
-    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
-    assert len(blocks) == 1, "README.md should have exactly one ```bash block: the two commands"
+    """The lines of the ```bash block in the README's Quick start section, comments included."""
+    text = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Quick start\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M)
+    assert section, "README.md needs a '## Quick start' section with the two commands"
+    blocks = re.findall(r"```bash\n(.*?)```", section.group(1), flags=re.S)
+    assert len(blocks) == 1, "Quick start should have exactly one ```bash block: the two commands"
     return [line.strip() for line in blocks[0].splitlines() if line.strip()]
 
 

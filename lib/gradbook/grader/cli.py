@@ -1,0 +1,116 @@
+"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report).
+
+    gradbook-grader release [ASSIGNMENT ...]
+    gradbook-grader grade SUBMISSIONS [--assignment A] [--workers N] [--db URL] [--force]
+    gradbook-grader feedback [--assignment A] [--student S]
+    gradbook-grader export --csv grades.csv
+    gradbook-grader report [--assignment A] [--student S]
+
+Works from any directory: the course is the repository's autograder/ unless --course
+(or $GRADBOOK_COURSE) says otherwise. The gradebook is autograder/gradebook.db unless
+--db gives a database URL (sqlite:///path or postgresql://user@host:port/db).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gradbook.grader.course import Course, GraderError, find_course
+from gradbook.grader.types import Limits
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course", type=Path, help="the nbgrader course directory (default: the repository's autograder/)")
+    common.add_argument("--db", default="", metavar="URL", help="gradebook database URL (default: sqlite in the course)")
+
+    parser = argparse.ArgumentParser(
+        prog="gradbook-grader", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    release = commands.add_parser("release", parents=[common], help="generate notebooks/ from solutions/")
+    release.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
+
+    grade = commands.add_parser("grade", parents=[common], help="grade a folder of submissions")
+    grade.add_argument("submissions", type=Path, help="submitted/<student>/<assignment>/*.ipynb, or <student>.ipynb files")
+    grade.add_argument("--assignment", help="grade only this assignment (required for a flat folder)")
+    grade.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
+    grade.add_argument("--force", action="store_true", help="regrade submissions already in the journal")
+    grade.add_argument("--timeout", type=float, help="wall-clock seconds per submission")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    for name, text in [("feedback", "write feedback HTML per graded submission"), ("report", "print grades and reasons")]:
+        sub = commands.add_parser(name, parents=[common], help=text)
+        sub.add_argument("--assignment")
+        sub.add_argument("--student")
+
+    export = commands.add_parser("export", parents=[common], help="export the gradebook as CSV")
+    export.add_argument("--csv", type=Path, required=True, metavar="FILE")
+    return parser
+
+
+def _grade(course: Course, args: argparse.Namespace) -> int:
+    from gradbook.grader.batch import discover, grade_assignment
+
+    if args.assignment is not None:
+        course.source(args.assignment)  # unknown assignment: say so before any work
+    found, skipped = discover(args.submissions, args.assignment, course.assignments)
+    for line in skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    limits = Limits(total_timeout=args.timeout) if args.timeout else Limits()
+    failed = 0
+    for assignment in sorted({s.assignment for s in found}):
+        report = grade_assignment(
+            course, assignment, found, workers=args.workers, limits=limits, force=args.force, progress=not args.no_progress
+        )
+        failed += len(report.errors)
+        print(
+            f"{assignment}: {len(report.results)} submissions ({report.graded} graded, {report.reused} unchanged since "
+            f"the last run), {len(report.errors)} could not be graded, {report.seconds:.1f} s"
+        )
+        for result in report.errors:
+            print(f"  {result.student}: {result.error}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        course = find_course(args.course, args.db)
+        if args.command == "release":
+            from gradbook.grader.course import release
+
+            for path in release(course, args.assignments or None):
+                print(f"wrote {path}")
+            return 0
+        if args.command == "grade":
+            return _grade(course, args)
+        if args.command == "feedback":
+            from gradbook.grader.feedback import write_feedback
+
+            paths = write_feedback(course, args.assignment, args.student)
+            print(f"wrote {len(paths)} feedback files under {course.root / 'feedback'}")
+            return 0
+        if args.command == "export":
+            from gradbook.grader.export import export_csv
+
+            print(f"wrote {export_csv(course, args.csv)} rows to {args.csv}")
+            return 0
+        if args.command == "report":
+            from gradbook.grader.batch import journal
+            from gradbook.grader.feedback import report_text
+
+            results = [r for r in journal(course, args.assignment) if args.student in (None, r.student)]
+            print(report_text(results) if results else "nothing graded yet: run `gradbook-grader grade` first")
+            return 0
+    except GraderError as error:
+        print(f"gradbook-grader: {error}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

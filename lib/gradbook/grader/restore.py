@@ -1,0 +1,331 @@
+"""Restore a submission against the instructor's source notebook.
+
+Modelled on nbgrader's OverwriteCells, done simply and defensively:
+
+* the submission is parsed from untrusted bytes (invalid JSON, not a notebook, an old
+  nbformat, missing keys) into a v4 notebook, or an explicit error;
+* every locked or graded cell (by ``metadata.nbgrader.grade_id``) is taken from the
+  source: its source text, metadata and points. A deleted one is re-inserted where the
+  source has it; edits, deletions, changed points, changed flags and reordering are
+  reported as tamper events;
+* solution cells keep the student's text (matched by grade_id), with the source's
+  metadata; a missing one becomes the stub the student was given;
+* the student's own cells (no nbgrader metadata) are kept, after the graded cell they
+  followed. nbgrader cells are put back in the source's order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+from nbformat.v4 import new_notebook
+
+MAX_SUBMISSION_BYTES = 50_000_000
+
+BEGIN_SOLUTION = re.compile(r"^[ \t]*#+[ \t]*BEGIN SOLUTION.*$", re.M)
+_SOLUTION_REGION = re.compile(
+    r"^([ \t]*)#+[ \t]*BEGIN SOLUTION[^\n]*\n.*?^[ \t]*#+[ \t]*END SOLUTION[^\n]*(\n|$)", re.M | re.S
+)
+_HIDDEN_REGION = re.compile(
+    r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS[^\n]*\n.*?^[ \t]*#+[ \t]*END HIDDEN TESTS[^\n]*(\n|$)", re.M | re.S
+)
+_HIDDEN_BEGIN = re.compile(r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS.*$", re.M)
+
+
+class SubmissionError(ValueError):
+    """The submission cannot be graded at all (not JSON, not a notebook, too large, ...)."""
+
+
+@dataclass
+class Restored:
+    notebook: NotebookNode
+    events: list[str] = field(default_factory=list)
+    missing_solutions: set[str] = field(default_factory=set)  # grade_ids replaced by the stub
+
+
+def nbgrader_meta(cell: Any) -> dict:
+    try:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+    except AttributeError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def grade_id(cell: Any) -> str | None:
+    gid = nbgrader_meta(cell).get("grade_id")
+    return gid if isinstance(gid, str) and gid else None
+
+
+def is_solution(cell: Any) -> bool:
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def is_graded(cell: Any) -> bool:
+    return bool(nbgrader_meta(cell).get("grade"))
+
+
+def is_locked(cell: Any) -> bool:
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("locked")) or (bool(meta.get("grade")) and not meta.get("solution"))
+
+
+def is_test_cell(cell: Any) -> bool:
+    """A graded, locked code cell that the autograder scores (not a manually graded answer)."""
+    return cell.get("cell_type") == "code" and is_graded(cell) and not is_solution(cell)
+
+
+def points(cell: Any) -> float:
+    try:
+        return float(nbgrader_meta(cell).get("points", 0) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def strip_hidden_tests(source: str) -> str:
+    """Remove ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` regions (as nbgrader's ClearHiddenTests)."""
+    stripped = _HIDDEN_REGION.sub("", source)
+    # an unterminated region: drop everything after its start, never leak it
+    match = _HIDDEN_BEGIN.search(stripped)
+    if match:
+        stripped = stripped[: match.start()]
+    return stripped.rstrip("\n")
+
+
+def stub_solution(source: str, language: str = "python") -> str:
+    """The student version of a solution cell: each solution region becomes a NotImplementedError."""
+
+    def replace(match: re.Match) -> str:
+        indent = match.group(1)
+        return f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()\n"
+
+    stubbed = _SOLUTION_REGION.sub(replace, source)
+    if BEGIN_SOLUTION.search(stubbed):  # unterminated region: never leak the rest of the solution
+        stubbed = stubbed[: BEGIN_SOLUTION.search(stubbed).start()] + "# YOUR CODE HERE\nraise NotImplementedError()"
+    return stubbed.rstrip("\n")
+
+
+def parse_submission(submission: Path | str | bytes | NotebookNode | dict) -> NotebookNode:
+    """Untrusted bytes (or a path, or a notebook) to a v4 notebook; `SubmissionError` if impossible."""
+    if isinstance(submission, (Path, str)) and not (isinstance(submission, str) and submission.lstrip().startswith("{")):
+        path = Path(submission)
+        try:
+            size = path.stat().st_size
+        except OSError as error:
+            raise SubmissionError(f"cannot read the submission: {error}") from None
+        if size > MAX_SUBMISSION_BYTES:
+            raise SubmissionError(f"the submission is {size:,} bytes, more than the {MAX_SUBMISSION_BYTES:,} allowed")
+        try:
+            submission = path.read_bytes()
+        except OSError as error:
+            raise SubmissionError(f"cannot read the submission: {error}") from None
+    if isinstance(submission, NotebookNode) or isinstance(submission, dict):
+        data: Any = json.loads(json.dumps(submission))  # a private copy, plain types
+    else:
+        raw = submission.encode("utf-8") if isinstance(submission, str) else bytes(submission)
+        if len(raw) > MAX_SUBMISSION_BYTES:
+            raise SubmissionError(f"the submission is {len(raw):,} bytes, more than the {MAX_SUBMISSION_BYTES:,} allowed")
+        try:
+            data = json.loads(raw.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise SubmissionError(f"the submission is not valid notebook JSON: {str(error)[:200]}") from None
+    if not isinstance(data, dict):
+        raise SubmissionError("the submission is not a notebook (the JSON is not an object)")
+    major = data.get("nbformat")
+    if not isinstance(major, int):
+        if isinstance(data.get("cells"), list):
+            data["nbformat"], data["nbformat_minor"] = 4, 4
+            major = 4
+        else:
+            raise SubmissionError("the submission is not a notebook (no nbformat version and no cells)")
+    if major < 4:
+        if major != 3 or not isinstance(data.get("worksheets"), list):
+            raise SubmissionError(f"the submission uses nbformat {major}, which cannot be read")
+    elif not isinstance(data.get("cells"), list):
+        raise SubmissionError("the submission is not a notebook (no list of cells)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # missing/duplicate ids and the like: repaired below
+            nb = nbformat.reads(json.dumps(data), as_version=4)
+    except Exception as error:  # nbformat raises many kinds on odd input
+        raise SubmissionError(f"the submission is not a readable notebook: {str(error)[:200]}") from None
+    cells = []
+    for cell in nb.get("cells", []):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            continue
+        src = cell.get("source", "")
+        if isinstance(src, list):
+            src = "".join(s for s in src if isinstance(s, str))
+        if not isinstance(src, str):
+            src = ""
+        cell["source"] = src
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = NotebookNode()
+        cells.append(cell)
+    nb["cells"] = cells
+    return nb
+
+
+def _norm(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def _source_cell(cell: NotebookNode) -> NotebookNode:
+    """A fresh copy of a source cell, without outputs."""
+    fresh = nbformat.from_dict(json.loads(json.dumps(cell)))
+    if fresh.cell_type == "code":
+        fresh.outputs = []
+        fresh.execution_count = None
+    fresh.pop("id", None)
+    return fresh
+
+
+def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
+    """Rebuild the notebook to grade: the source's locked/graded cells, the student's answers and own cells."""
+    events: list[str] = []
+    missing: set[str] = set()
+    source_ids = [grade_id(c) for c in source.cells]
+    source_by_id = {gid: c for gid, c in zip(source_ids, source.cells) if gid}
+
+    # the submission in segments: leading free cells, then per nbgrader cell the free cells after it
+    leading: list[NotebookNode] = []
+    found: dict[str, NotebookNode] = {}
+    after: dict[str, list[NotebookNode]] = {}
+    order: list[str] = []
+    current: list[NotebookNode] = leading
+    for cell in submission.cells:
+        gid = grade_id(cell)
+        if gid is None and nbgrader_meta(cell):
+            cell.metadata.pop("nbgrader", None)
+        if gid is not None and gid not in source_by_id:
+            events.append(f"cell with unknown grade_id {gid!r}: kept as an ungraded cell")
+            cell.metadata.pop("nbgrader", None)
+            gid = None
+        if gid is None:
+            current.append(cell)
+            continue
+        if gid in found:
+            events.append(f"cell {gid} appears more than once: only the first copy is graded")
+            cell.metadata.pop("nbgrader", None)
+            current.append(cell)
+            continue
+        found[gid] = cell
+        order.append(gid)
+        current = after.setdefault(gid, [])
+
+    expected_order = [gid for gid in source_ids if gid and gid in found]
+    if order != expected_order:
+        events.append("graded cells were moved: the source's order is restored")
+
+    known_text = {c.source for c in source.cells if c.cell_type != "code"}
+
+    def own(cell: NotebookNode) -> NotebookNode:
+        fresh = _plain_cell(cell)
+        if fresh.get("cell_type") != "code" and fresh.get("source") not in known_text:
+            fresh["source"] = defuse_html(fresh.get("source", ""))
+        return fresh
+
+    cells: list[NotebookNode] = [own(c) for c in leading]
+    for src in source.cells:
+        gid = grade_id(src)
+        if gid is None:
+            continue  # the source's plain cells reach the student as plain cells; theirs are in the segments
+        sub = found.get(gid)
+        if is_solution(src):
+            cell = _source_cell(src)
+            if sub is None:
+                cell.source = stub_solution(src.source)
+                missing.add(gid)
+                events.append(f"solution cell {gid} is missing: graded as not answered")
+            else:
+                if sub.get("cell_type") != src.cell_type:
+                    events.append(f"solution cell {gid} changed type: the source's type is restored")
+                cell.source = sub.get("source", "")
+                _report_meta_changes(gid, src, sub, events)
+        else:
+            cell = _source_cell(src)
+            if sub is None:
+                events.append(f"cell {gid} was deleted: restored from source")
+            else:
+                student_view = strip_hidden_tests(src.source) if is_test_cell(src) else src.source
+                theirs = _norm(sub.get("source", ""))
+                if theirs not in (_norm(student_view), _norm(src.source)) or sub.get("cell_type") != src.cell_type:
+                    events.append(f"cell {gid} was edited: restored from source")
+                _report_meta_changes(gid, src, sub, events)
+        if cell.cell_type != "code" and cell.source not in known_text:
+            cell.source = defuse_html(cell.source)  # a written answer: the student's text
+        cells.append(cell)
+        cells.extend(own(c) for c in after.get(gid, []))
+
+    nb = new_notebook(metadata=json.loads(json.dumps(source.get("metadata", {}))))
+    nb.cells = cells
+    assign_ids(nb)
+    return Restored(nb, events, missing)
+
+
+_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def assign_ids(nb: NotebookNode) -> None:
+    """Give every cell a valid, unique id (nbformat 4.5)."""
+    seen: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        cid = cell.get("id")
+        if not isinstance(cid, str) or not _ID.match(cid) or cid in seen:
+            cid = f"cell-{i}"
+            while cid in seen:
+                cid += "x"
+        cell["id"] = cid
+        seen.add(cid)
+
+
+def defuse_html(text: str) -> str:
+    """The student's own Markdown/raw text, with raw HTML shown as text, not run, in feedback
+    an instructor opens (no <script>, no onerror=...). Markdown renders ``&lt;`` as ``<``."""
+    return text.replace("<", "&lt;")
+
+
+def _report_meta_changes(gid: str, src: NotebookNode, sub: NotebookNode, events: list[str]) -> None:
+    theirs = nbgrader_meta(sub)
+    ours = nbgrader_meta(src)
+    if is_graded(src) and points(sub) != points(src):
+        events.append(f"points of cell {gid} changed ({points(src):g} -> {theirs.get('points')!r}): restored from source")
+    for flag in ("grade", "solution", "locked"):
+        if bool(theirs.get(flag)) != bool(ours.get(flag)):
+            events.append(f"nbgrader flag {flag!r} of cell {gid} changed: restored from source")
+
+
+def _plain_cell(cell: NotebookNode) -> NotebookNode:
+    fresh = nbformat.from_dict(json.loads(json.dumps(cell)))
+    fresh.pop("id", None)
+    fresh.get("metadata", {}).pop("nbgrader", None)
+    if fresh.get("cell_type") == "code":
+        fresh["outputs"] = []
+        fresh["execution_count"] = None
+    fresh.pop("attachments", None) if fresh.get("cell_type") == "code" else None
+    return fresh
+
+
+def graded_cells(source: NotebookNode) -> dict[str, NotebookNode]:
+    """Every graded cell of the source, by grade_id."""
+    return {grade_id(c): c for c in source.cells if grade_id(c) and is_graded(c)}
+
+
+def student_version(source: NotebookNode) -> NotebookNode:
+    """The release version of a source notebook (solutions stubbed, hidden tests removed); for tests."""
+    nb = nbformat.from_dict(json.loads(json.dumps(source)))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        if is_solution(cell):
+            cell.source = stub_solution(cell.source)
+        if is_test_cell(cell):
+            cell.source = strip_hidden_tests(cell.source)
+    return nb

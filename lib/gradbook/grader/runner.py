@@ -1,0 +1,344 @@
+"""Runs INSIDE the sandbox: execute notebook cells one by one with IPython, no Jupyter kernel.
+
+    python -s -E -m gradbook.grader.runner
+
+Protocol (JSON lines). The supervisor sends one cell at a time on stdin, so a cell's
+code never has the later cells (or their hidden tests) in its process:
+
+    -> {"op": "run", "cell": 7, "source": "...", "record_dir": "/scratch/.gradbook/r/<nonce>-7"}
+    <- {"type": "done", "cell": 7, "status": "ok" | "error", "outputs": [...], "records": [...]}
+    -> {"op": "exit"}
+
+Answers go to a private duplicate of the original stdout; fds 0/1 of the student's code are
+/dev/null and stderr. EVERYTHING this process says is untrusted once student code has run:
+the supervisor validates and size-limits it and judges only the plain-data records.
+
+Standalone use for debugging: ``python -m gradbook.grader.runner notebook.ipynb outdir``
+runs every code cell and writes ``outdir/results.jsonl`` plus the records.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+
+_UID_ENV = "GRADBOOK_SANDBOX_UID"
+
+
+def _drop_privileges() -> None:
+    """In a root-run sandbox, become the unprivileged uid before any student code (RLIMIT_NPROC needs it)."""
+    uid = os.environ.pop(_UID_ENV, "")
+    if not uid or os.getuid() != 0:
+        return
+    n = int(uid)
+    os.setgroups([])
+    os.setgid(n)
+    os.setuid(n)
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise SystemExit("gradbook runner: could not drop root privileges")
+
+
+_drop_privileges()
+
+from IPython.core.displayhook import DisplayHook  # noqa: E402
+from IPython.core.displaypub import DisplayPublisher  # noqa: E402
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+
+OUTPUT_BUDGET = int(os.environ.pop("GRADBOOK_OUTPUT_BUDGET", "1000000"))
+MAX_RECORDS_PER_CELL = 200
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+MAX_RECORDS_BYTES_PER_CELL = 48 * 1024 * 1024
+TRUNCATED = "\n[output truncated: the submission printed more than {:,} bytes]\n"
+
+
+class Sink:
+    """The current cell's outputs, nbformat-shaped, under a per-submission byte budget."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.outputs: list[dict] = []
+        self.truncated = False
+
+    def reset(self) -> None:
+        self.outputs = []
+
+    def _mark(self) -> None:
+        """Say once, where it happens, that output was cut."""
+        if not self.truncated:
+            self.truncated = True
+            self.outputs.append({"output_type": "stream", "name": "stderr", "text": TRUNCATED.format(OUTPUT_BUDGET)})
+        self.budget = 0
+
+    def _take(self, n: int) -> bool:
+        if n <= self.budget:
+            self.budget -= n
+            return True
+        self._mark()
+        return False
+
+    def stream(self, name: str, text: str) -> None:
+        cut = len(text) > self.budget
+        if cut:
+            text = text[: self.budget]
+        self.budget -= len(text)
+        if text:
+            last = self.outputs[-1] if self.outputs else None
+            if last and last["output_type"] == "stream" and last["name"] == name:
+                last["text"] += text
+            else:
+                self.outputs.append({"output_type": "stream", "name": name, "text": text})
+        if cut:
+            self._mark()
+
+    def rich(self, output_type: str, data: dict, metadata: dict | None, count: int | None = None) -> None:
+        data = {str(k): v if isinstance(v, str) else json.dumps(v, default=str) for k, v in (data or {}).items()}
+        if not self._take(64 + sum(len(v) for v in data.values())):  # every output costs something
+            return
+        out = {"output_type": output_type, "data": data, "metadata": {}}
+        if output_type == "execute_result":
+            out["execution_count"] = count
+        self.outputs.append(out)
+
+    def error(self, ename: str, evalue: str, traceback: list[str]) -> None:
+        text = "\n".join(traceback)
+        if not self._take(min(len(text), 20_000) + len(evalue[:2000])):
+            return
+        self.outputs.append(
+            {"output_type": "error", "ename": ename[:200], "evalue": evalue[:2000], "traceback": [text[-20_000:]]}
+        )
+
+    def clear(self) -> None:
+        self.outputs = []
+
+
+SINK = Sink(OUTPUT_BUDGET)
+
+
+class Stream:
+    """sys.stdout / sys.stderr for student code."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: object) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        SINK.stream(self.name, text)
+        return len(text)
+
+    def writelines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return 2
+
+    def readable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+
+class Hook(DisplayHook):
+    def write_output_prompt(self) -> None:
+        pass
+
+    def write_format_data(self, format_dict: dict, md_dict: dict | None = None) -> None:
+        SINK.rich("execute_result", format_dict, md_dict, self.prompt_count)
+
+    def finish_displayhook(self) -> None:
+        pass
+
+
+class Publisher(DisplayPublisher):
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs) -> None:  # noqa: ANN001
+        SINK.rich("display_data", data, metadata)
+
+    def clear_output(self, wait: bool = False) -> None:
+        SINK.clear()
+
+
+class Shell(InteractiveShell):
+    def _showtraceback(self, etype, evalue, stb) -> None:  # noqa: ANN001
+        SINK.error(getattr(etype, "__name__", str(etype)), str(evalue), list(stb))
+
+    def enable_gui(self, gui=None) -> None:  # noqa: ANN001 - no event loops in a batch run
+        pass
+
+
+def _make_shell() -> InteractiveShell:
+    from traitlets.config import Config
+
+    config = Config({"HistoryManager": {"enabled": False}})
+    shell = Shell.instance(
+        config=config,
+        displayhook_class=Hook,
+        display_pub_class=Publisher,
+        colors="NoColor",
+        cache_size=1000,
+    )
+    return shell
+
+
+def _read_records(directory: str) -> list[dict]:
+    records: list[dict] = []
+    total = 0
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return records
+    for name in names[:MAX_RECORDS_PER_CELL]:
+        if not name.endswith(".npz"):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            if not os.path.isfile(path) or os.path.islink(path):
+                continue
+            size = os.path.getsize(path)
+            if size > MAX_RECORD_BYTES or total + size > MAX_RECORDS_BYTES_PER_CELL:
+                continue
+            with open(path, "rb") as f:
+                data = f.read(MAX_RECORD_BYTES + 1)
+        except OSError:
+            continue
+        total += len(data)
+        records.append({"name": name, "data": base64.b64encode(data).decode("ascii")})
+    return records
+
+
+def _forget(shell: InteractiveShell, source: str, shown: str) -> None:
+    """Replace a test cell's full source (hidden tests) by what the student may see, wherever IPython
+    keeps it: In/_ih/_i*, and linecache (for tracebacks). Defence in depth: the supervisor also
+    removes hidden test lines from everything it returns."""
+    import linecache
+
+    ns = shell.user_ns
+    for key in ("In", "_ih"):
+        history = ns.get(key)
+        if isinstance(history, list):
+            for i, entry in enumerate(history):
+                if entry == source or entry == source + "\n":
+                    history[i] = shown
+    for key, value in list(ns.items()):
+        if key.startswith("_i") and value == source:
+            ns[key] = shown
+    for key, entry in list(linecache.cache.items()):
+        try:
+            if "".join(entry[2]) in (source, source + "\n"):
+                lines = [line + "\n" for line in shown.splitlines()]
+                linecache.cache[key] = (len(shown), None, lines, key)
+        except (TypeError, IndexError):
+            continue
+
+
+def run_cell(shell: InteractiveShell, index: int, source: str, record_dir: str, shown: str | None = None) -> dict:
+    try:
+        os.makedirs(record_dir, exist_ok=True)
+    except OSError:
+        pass  # the checks will fail to record, and the grader will say so
+    os.environ["GRADBOOK_RECORD_DIR"] = record_dir
+    SINK.reset()
+    status = "ok"
+    try:
+        result = shell.run_cell(source, store_history=True)
+        if not result.success:
+            status = "error"
+    except BaseException as exc:  # a SystemExit or KeyboardInterrupt that escaped IPython
+        status = "error"
+        SINK.error(type(exc).__name__, str(exc), [f"{type(exc).__name__}: {exc}"])
+    finally:
+        sys.stdout, sys.stderr = STDOUT, STDERR
+        if shown is not None:
+            try:
+                _forget(shell, source, shown)
+            except Exception:  # noqa: BLE001 - best effort; the supervisor redacts anyway
+                pass
+    return {
+        "type": "done",
+        "cell": index,
+        "status": status,
+        "outputs": SINK.outputs,
+        "records": _read_records(record_dir),
+    }
+
+
+STDOUT = Stream("stdout")
+STDERR = Stream("stderr")
+
+
+def _setup_process() -> tuple[object, object]:
+    """Keep private copies of the protocol pipes; give student code /dev/null and stderr."""
+    proto_in = os.fdopen(os.dup(0), "r", encoding="utf-8", errors="replace")
+    proto_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    os.close(devnull)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
+    sys.stdout, sys.stderr = STDOUT, STDERR
+    return proto_in, proto_out
+
+
+def serve() -> None:
+    proto_in, proto_out = _setup_process()
+    shell = _make_shell()
+
+    def send(message: dict) -> None:
+        proto_out.write(json.dumps(message, default=str) + "\n")
+        proto_out.flush()
+
+    send({"type": "ready", "uid": os.getuid()})
+    for line in proto_in:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            continue
+        if request.get("op") == "exit":
+            break
+        if request.get("op") == "run":
+            shown = request.get("shown")
+            send(run_cell(shell, int(request["cell"]), str(request["source"]), str(request["record_dir"]),
+                          shown if isinstance(shown, str) else None))
+    proto_out.flush()
+    os._exit(0)  # skip atexit handlers registered by student code
+
+
+def standalone(notebook: str, outdir: str) -> None:
+    with open(notebook, encoding="utf-8") as f:
+        nb = json.load(f)
+    os.makedirs(outdir, exist_ok=True)
+    shell = _make_shell()
+    sys.stdout, sys.stderr = STDOUT, STDERR
+    with open(os.path.join(outdir, "results.jsonl"), "w", encoding="utf-8") as out:
+        for index, cell in enumerate(nb.get("cells", [])):
+            if cell.get("cell_type") != "code":
+                continue
+            src = cell.get("source", "")
+            src = "".join(src) if isinstance(src, list) else src
+            message = run_cell(shell, index, src, os.path.join(outdir, "records", f"cell-{index}"))
+            out.write(json.dumps(message, default=str) + "\n")
+            out.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2:
+        standalone(args[0], args[1])
+    else:
+        serve()
+
+
+if __name__ == "__main__":
+    main()

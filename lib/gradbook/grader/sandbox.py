@@ -1,0 +1,294 @@
+"""The sandbox a submission runs in: bubblewrap, rlimits, an unprivileged uid.
+
+What the student's process gets (bwrap available):
+
+* read-only: /usr (and the /bin, /lib* links), the few /etc files the dynamic loader needs,
+  the Python installation (sys.base_prefix, sys.prefix) and the gradbook library;
+  optionally a data directory and extra files named by the grader;
+* writable: /scratch (its cwd and HOME), /tmp, /dev/shm and /run/gradbook (where the checks
+  record), each a size-limited tmpfs that lives only as long as the sandbox; nothing on the
+  host is writable;
+* nothing else: not the course directory, the instructor's sources, the gradebook, other
+  submissions, /etc/passwd, /root, /home. No network (own empty network namespace), own
+  pid/ipc/uts namespaces, a new session (no TIOCSTI), dies with the supervisor;
+* rlimits: address space, CPU seconds, file size, processes; when the grader runs as
+  root the runner drops to a fresh unprivileged uid before any student code, so
+  RLIMIT_NPROC is enforced and a fork bomb stops.
+
+Without bwrap (macOS, no user namespaces) it runs unsandboxed with the rlimits that
+apply, and says so loudly (`UnsandboxedWarning`, an event in the result).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from gradbook.grader.types import Limits
+
+log = logging.getLogger("gradbook.grader")
+
+SCRATCH = "/scratch"
+RECORDS = "/run/gradbook"  # its own small tmpfs: a student who fills /scratch does not lose the records
+RECORDS_MB = 64
+DATA = "/data"
+SANDBOX_ENV = "GRADBOOK_SANDBOX"  # "auto" (default), "bwrap" (required), "none" (unsandboxed)
+_ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "mime.types")
+_UID_BASE = 1_000_000
+_uid_counter = itertools.count()
+_uid_lock = threading.Lock()
+
+
+class UnsandboxedWarning(UserWarning):
+    """Student code is about to run without a sandbox."""
+
+
+@dataclass
+class Command:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    preexec: object
+    sandboxed: bool
+    scratch: Path | None  # host scratch dir (unsandboxed only)
+    events: list[str] = field(default_factory=list)
+
+
+def _python_roots() -> list[Path]:
+    """Directories the runner's Python needs: its installation, the venv, the gradbook library."""
+    import gradbook
+
+    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent.parent}
+    # the package itself, not its parent: an editable install's parent may be the course repository
+    roots.add(Path(gradbook.__file__).resolve().parent)
+    for entry in sys.path:
+        path = Path(entry or ".").resolve()
+        if path.is_dir() and ("site-packages" in path.parts or "dist-packages" in path.parts):
+            roots.add(path)
+    # keep only the outermost; never bind /, /root, /home, the cwd
+    out: list[Path] = []
+    for root in sorted(roots, key=lambda p: len(p.parts)):
+        if len(root.parts) < 2 or any(root == o or o in root.parents for o in out):
+            continue
+        out.append(root)
+    return out
+
+
+def _lib_dirs() -> list[str]:
+    return [d for d in ("/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin") if os.path.lexists(d)]
+
+
+@lru_cache(maxsize=1)
+def bwrap_problem() -> str | None:
+    """None when bwrap works here; otherwise why not (cached)."""
+    if os.environ.get(SANDBOX_ENV, "auto") == "none":
+        return f"{SANDBOX_ENV}=none"
+    exe = shutil.which("bwrap")
+    if not exe:
+        return "bwrap (bubblewrap) is not installed"
+    try:
+        argv = [exe, *_base_args(exe, Limits(), None, {}), "--", sys.executable, "-s", "-E", "-c", "pass"]
+        proc = subprocess.run(argv, capture_output=True, timeout=30, env=_base_env(Limits()))
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"bwrap does not run: {error}"
+    if proc.returncode != 0:
+        return f"bwrap does not run: {proc.stderr.decode(errors='replace').strip()[:300]}"
+    return None
+
+
+def _parents(path: Path) -> list[str]:
+    return [str(p) for p in reversed(path.parents) if str(p) != "/"]
+
+
+def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dict[str, Path]) -> list[str]:
+    root = os.geteuid() == 0
+    args = ["--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+    if root:
+        # privileged bwrap: keep only what the runner needs to drop to an unprivileged uid
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args += ["--unshare-user"]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for d in _lib_dirs():
+        target = os.readlink(d) if os.path.islink(d) else None
+        args += ["--symlink", target, d] if target else ["--ro-bind", d, d]
+    args += ["--perms", "0755", "--dir", "/etc"]
+    for name in _ETC_FILES:
+        if os.path.exists(f"/etc/{name}"):
+            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    made: set[str] = {"/etc", "/usr"}
+    for root_dir in _python_roots():
+        if str(root_dir).startswith("/usr/"):
+            continue
+        for parent in _parents(root_dir):
+            if parent not in made:
+                args += ["--perms", "0755", "--dir", parent]
+                made.add(parent)
+        args += ["--ro-bind", str(root_dir), str(root_dir)]
+        made.add(str(root_dir))
+    size = str(limits.max_file_mb * 1024 * 1024)
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "01777", "--size", str(min(64, limits.max_file_mb) * 1024 * 1024), "--tmpfs", "/dev/shm",
+             "--perms", "01777", "--size", size, "--tmpfs", "/tmp",
+             "--perms", "01777", "--size", size, "--tmpfs", SCRATCH,
+             "--perms", "0755", "--dir", "/run",
+             "--perms", "01777", "--size", str(RECORDS_MB * 1024 * 1024), "--tmpfs", RECORDS]
+    if data_dir is not None and data_dir.is_dir():
+        args += ["--ro-bind", str(data_dir.resolve()), DATA]
+    for name, path in extra_files.items():
+        target = f"{SCRATCH}/{_safe_name(name)}"
+        args += ["--ro-bind", str(Path(path).resolve()), target]
+    args += ["--chdir", SCRATCH]
+    return args
+
+
+def _safe_name(name: str) -> str:
+    parts = [p for p in Path(name).parts if p not in ("", ".", "..", "/")]
+    if not parts or parts[0] == ".gradbook":
+        raise ValueError(f"bad extra file name {name!r}")
+    return "/".join(parts)
+
+
+def _base_env(limits: Limits, home: str = SCRATCH) -> dict[str, str]:
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "USER": "student",
+        "LOGNAME": "student",
+        "TMPDIR": "/tmp" if home == SCRATCH else home,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTHONIOENCODING": "utf-8",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "MPLCONFIGDIR": f"{home}/.config/matplotlib",
+        "OMP_NUM_THREADS": str(limits.threads),
+        "OPENBLAS_NUM_THREADS": str(limits.threads),
+        "MKL_NUM_THREADS": str(limits.threads),
+        "NUMEXPR_NUM_THREADS": str(limits.threads),
+        "GRADBOOK_OFFLINE": "1",
+        "GRADBOOK_GRADING": "1",
+        "GRADBOOK_OUTPUT_BUDGET": str(limits.max_output_bytes),
+    }
+    return env
+
+
+def _nproc_now(uid: int) -> int:
+    """Processes and threads the user already has (RLIMIT_NPROC counts them all)."""
+    count = 0
+    try:
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    if entry.stat().st_uid == uid:
+                        count += len(os.listdir(f"/proc/{entry.name}/task"))
+                except OSError:
+                    pass
+    except OSError:
+        return 0
+    return count
+
+
+def _rlimits(limits: Limits, sandbox_uid: int | None):  # noqa: ANN202
+    import resource
+
+    nproc = limits.max_processes
+    if sandbox_uid is None and os.geteuid() != 0:
+        nproc += _nproc_now(os.geteuid())  # the instructor's own processes count too
+    memory = limits.memory_mb * 1024 * 1024
+    fsize = limits.max_file_mb * 1024 * 1024
+
+    def apply() -> None:
+        def cap(kind: int, value: int) -> None:
+            try:
+                soft, hard = resource.getrlimit(kind)
+                value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+                resource.setrlimit(kind, (value, value))
+            except (ValueError, OSError):
+                pass
+
+        cap(resource.RLIMIT_AS, memory)
+        cap(resource.RLIMIT_CPU, int(limits.cpu_seconds))
+        cap(resource.RLIMIT_FSIZE, fsize)
+        cap(resource.RLIMIT_CORE, 0)
+        if os.geteuid() != 0 or sandbox_uid is not None:
+            cap(resource.RLIMIT_NPROC, nproc)
+
+    return apply
+
+
+def next_uid() -> int:
+    """A fresh unprivileged uid per sandbox, so parallel sandboxes don't share RLIMIT_NPROC."""
+    with _uid_lock:
+        n = next(_uid_counter) % 64
+    return _UID_BASE + (os.getpid() % 4_000_000) * 64 + n
+
+
+def sandbox_mode(requested: str | None = None) -> str:
+    mode = (requested or os.environ.get(SANDBOX_ENV) or "auto").lower()
+    if mode not in ("auto", "bwrap", "none"):
+        raise ValueError(f"unknown sandbox mode {mode!r} (auto, bwrap, none)")
+    return mode
+
+
+def build_command(
+    limits: Limits,
+    *,
+    mode: str | None = None,
+    data_dir: Path | None = None,
+    extra_files: dict[str, Path] | None = None,
+    host_scratch: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Command:
+    """The command that starts the runner for one submission, sandboxed when possible."""
+    extra_files = dict(extra_files or {})
+    mode = sandbox_mode(mode)
+    problem = None if mode != "none" else f"sandbox disabled ({SANDBOX_ENV}=none or sandbox='none')"
+    if problem is None:
+        problem = bwrap_problem()
+        if problem and mode == "bwrap":
+            raise RuntimeError(f"a sandbox was required but {problem}")
+    runner = [sys.executable, "-s", "-E", "-m", "gradbook.grader.runner"]
+    if problem is None:
+        exe = shutil.which("bwrap") or "bwrap"
+        uid = next_uid() if os.geteuid() == 0 else None
+        full_env = {**_base_env(limits), **(env or {})}
+        if data_dir is not None:
+            full_env["GRADBOOK_DATA"] = DATA
+        if uid is not None:
+            full_env["GRADBOOK_SANDBOX_UID"] = str(uid)
+        argv = [exe, *_base_args(exe, limits, data_dir, extra_files), "--", *runner]
+        return Command(argv, full_env, "/", _rlimits(limits, uid), True, None)
+
+    message = (
+        f"NO SANDBOX: {problem}. The submission runs with the grader's own rights "
+        "(it can read and write what the grader can); only rlimits and timeouts apply."
+    )
+    warnings.warn(message, UnsandboxedWarning, stacklevel=3)
+    log.warning(message)
+    print(f"gradbook-grader WARNING: {message}", file=sys.stderr)
+    assert host_scratch is not None, "an unsandboxed run needs a host scratch directory"
+    host_scratch.mkdir(parents=True, exist_ok=True)
+    full_env = {**_base_env(limits, home=str(host_scratch)), **(env or {})}
+    if data_dir is not None:
+        full_env["GRADBOOK_DATA"] = str(data_dir)
+    for name, path in extra_files.items():
+        target = host_scratch / _safe_name(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if Path(path).is_dir():
+            shutil.copytree(path, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(path, target)
+    return Command(runner, full_env, str(host_scratch), _rlimits(limits, None), False, host_scratch,
+                   [f"no sandbox available: ran unsandboxed ({problem})"])

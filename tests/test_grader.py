@@ -1,0 +1,279 @@
+"""The grader end to end: release, sandboxed parallel grading into nbgrader's gradebook, feedback,
+export, report, resume after a crash, bad submissions, and the CLI from anywhere."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gradbook.grader.batch import JOURNAL_NAME, BatchReport, Result, grade_assignment, read_journal
+from gradbook.grader.course import Course, find_course
+from gradbook.grader.export import export_csv
+from gradbook.grader.feedback import hidden_lines, report_text, visible_text, write_feedback
+from gradbook.grader.gradebook import open_gradebook
+
+from grader_helpers import CH02, ROOT, answered, scratch_course, student_notebook, submit
+
+pytestmark = pytest.mark.slow
+
+RELU_ABS = '''
+def naive_relu(x):
+    """relu of a 2-D array, entry by entry, with loops."""
+    return np.abs(x)
+'''
+DOT_NO_SUM = '''
+def naive_vector_dot(x, y):
+    z = x * y
+    return z
+'''
+HINT_RELU = "this is the absolute value |x|"
+HINT_DOT = "this is the element-wise product x * y"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Course:
+    return scratch_course(tmp_path_factory.mktemp("course"))
+
+
+@pytest.fixture(scope="module")
+def batch(course: Course, tmp_path_factory: pytest.TempPathFactory) -> BatchReport:
+    """One class of ch02 submissions, honest and otherwise, graded with two workers."""
+    folder = tmp_path_factory.mktemp("submitted")
+    honest = answered(course, CH02)
+    submit(folder, "honest", CH02, honest)
+    submit(folder, "untouched", CH02, student_notebook(course, CH02))
+    submit(folder, "partial", CH02, answered(course, CH02, {"naive-relu": RELU_ABS, "naive-vector-dot": DOT_NO_SUM}))
+    noisy = answered(course, CH02)
+    for cell in noisy.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "naive-add":
+            cell.source = "import sys, warnings\n" + cell.source + "\nprint('deprecated, beware', file=sys.stderr)\nwarnings.warn('a warning')"
+    submit(folder, "stderr", CH02, noisy)
+    submit(folder, "notjson", CH02, b"{ this is not json")
+    submit(folder, "nbformat3", CH02, nbformat.writes(nbformat.convert(honest, 3)))
+    submit(folder, "nocells", CH02, nbformat.writes(nbformat.v4.new_notebook()))
+    tests_deleted = answered(course, CH02)
+    tests_deleted.cells = [c for c in tests_deleted.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+    submit(folder, "deleted", CH02, tests_deleted)
+    tests_edited = answered(course, CH02, {"naive-relu": RELU_ABS})
+    for cell in tests_edited.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.source = "print('all checks passed')"
+    submit(folder, "edited", CH02, tests_edited)
+    (folder / "missing" / CH02).mkdir(parents=True)  # a submission folder without its notebook
+    (folder / "link" / CH02).mkdir(parents=True)
+    (folder / "link" / CH02 / f"{CH02}.ipynb").symlink_to("/etc/passwd")  # never followed
+    return grade_assignment(course, CH02, folder, workers=2, progress=False)
+
+
+def by_student(report: BatchReport) -> dict[str, Result]:
+    return {r.student: r for r in report.results}
+
+
+def test_every_submission_gets_a_result(batch: BatchReport) -> None:
+    assert sorted(by_student(batch)) == sorted(
+        ["honest", "untouched", "partial", "stderr", "notjson", "nbformat3", "nocells", "deleted", "edited", "missing", "link"]
+    )
+    assert batch.graded == 11 and batch.reused == 0
+
+
+def test_honest_submission_scores_full_marks_without_warnings(batch: BatchReport) -> None:
+    honest = by_student(batch)["honest"]
+    assert honest.error is None
+    assert honest.max_score == 10 and honest.score == honest.max_score
+    assert all(c.passed for c in honest.cells.values())
+    assert honest.events == [], "an honest submission must raise no checksum or tamper warnings"
+
+
+def test_untouched_student_notebook_scores_zero(batch: BatchReport) -> None:
+    untouched = by_student(batch)["untouched"]
+    assert untouched.score == 0 and untouched.max_score == 10
+    assert all("not implemented" in c.message for c in untouched.cells.values())
+
+
+def test_plausible_wrong_answers_get_partial_credit_and_hints(batch: BatchReport) -> None:
+    partial = by_student(batch)["partial"]
+    assert partial.score == partial.max_score - 2
+    assert not partial.cells["test-naive-relu"].passed and HINT_RELU in partial.cells["test-naive-relu"].message
+    assert not partial.cells["test-naive-vector-dot"].passed and HINT_DOT in partial.cells["test-naive-vector-dot"].message
+    assert partial.cells["test-naive-matrix-dot"].points == 2
+
+
+def test_correct_answer_writing_to_stderr_scores_full_marks(batch: BatchReport) -> None:
+    noisy = by_student(batch)["stderr"]
+    assert noisy.error is None and noisy.score == noisy.max_score
+
+
+def test_unusable_submissions_get_an_explicit_error(batch: BatchReport) -> None:
+    results = by_student(batch)
+    for student in ("notjson", "missing", "link"):
+        assert results[student].error, f"{student} must record why it could not be graded"
+        assert results[student].score == 0 and results[student].max_score == 10
+        assert set(results[student].cells) == set(results["honest"].cells)
+    assert "JSON" in results["notjson"].error or "json" in results["notjson"].error
+    assert "missing" in results["missing"].error
+    assert "symbolic link" in results["link"].error
+
+
+def test_old_format_and_empty_notebooks_are_graded_or_explained(batch: BatchReport) -> None:
+    results = by_student(batch)
+    assert results["nbformat3"].score == 10 or results["nbformat3"].error
+    nocells = results["nocells"]
+    assert nocells.score == 0 and (nocells.error or nocells.events)
+
+
+def test_deleted_or_edited_tests_are_restored_and_reported(batch: BatchReport) -> None:
+    results = by_student(batch)
+    assert results["deleted"].score == 10, "the restored tests pass on the correct solutions"
+    assert results["deleted"].events, "deleting test cells is a tamper event"
+    edited = results["edited"]
+    assert edited.score == 9 and not edited.cells["test-naive-relu"].passed, "edited tests are replaced by the source's"
+    assert edited.events
+
+
+def test_grades_of_both_workers_are_all_in_nbgraders_gradebook(batch: BatchReport, course: Course) -> None:
+    with open_gradebook(course) as gb:
+        stored = {s.student_id: s for s in gb.find_assignment(CH02).submissions}
+        assert sorted(stored) == sorted(by_student(batch))
+        for student, result in by_student(batch).items():
+            assert stored[student].score == pytest.approx(result.score), student
+            grades = {g.name: g.score for nb in stored[student].notebooks for g in nb.grades}
+            assert grades == {name: cell.points for name, cell in result.cells.items()}
+
+
+def test_graded_notebooks_and_journal_are_written(batch: BatchReport, course: Course) -> None:
+    for result in batch.results:
+        assert read_journal(course, result.student, CH02) == result
+    graded = nbformat.read(course.autograded("honest", CH02) / f"{CH02}.ipynb", as_version=4)
+    assert any(c.get("outputs") for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade"))
+
+
+def test_feedback_shows_hints_and_never_hidden_tests(batch: BatchReport, course: Course) -> None:
+    paths = write_feedback(course, CH02)
+    assert len(paths) == len(batch.results)
+    hidden = hidden_lines(nbformat.read(course.source(CH02), as_version=4))
+    assert hidden, "ch02 has hidden tests, so this test can see them leak"
+    for path in paths:
+        text = visible_text(path.read_text())
+        assert "HIDDEN TESTS" not in text
+        assert not [line for line in hidden if line in text], path
+    partial = visible_text((course.feedback_dir("partial", CH02) / f"{CH02}.html").read_text())
+    assert HINT_RELU in partial and HINT_DOT in partial
+
+
+def test_report_lists_lost_points_and_events(batch: BatchReport) -> None:
+    text = report_text(batch.results)
+    assert "partial / 02-tensor-operations: 8 / 10" in text
+    assert HINT_RELU in text
+    assert any(f"event: {e}" in text for e in by_student(batch)["edited"].events)
+
+
+def test_csv_export(batch: BatchReport, course: Course, tmp_path: Path) -> None:
+    target = tmp_path / "grades.csv"
+    assert export_csv(course, target) == len(batch.results)
+    rows = {r["student"]: r for r in csv.DictReader(target.open())}
+    assert list(next(csv.reader(target.open())))[:5] == ["student", "assignment", "score", "max_score", "error"]
+    assert rows["partial"]["score"] == "8" and rows["partial"]["max_score"] == "10"
+    assert rows["partial"]["test-naive-relu"] == "0" and rows["partial"]["test-naive-matrix-dot"] == "2"
+    assert rows["honest"]["score"] == "10" and rows["honest"]["error"] == ""
+    assert rows["notjson"]["error"]
+
+
+def test_unchanged_submissions_are_not_regraded_and_force_regrades(batch: BatchReport, course: Course, tmp_path: Path) -> None:
+    folder = tmp_path / "again"
+    submit(folder, "honest", CH02, answered(course, CH02))
+    again = grade_assignment(course, CH02, folder, workers=1, progress=False)
+    assert (again.graded, again.reused) == (0, 1)
+    assert again.results[0].graded_at == by_student(batch)["honest"].graded_at
+    forced = grade_assignment(course, CH02, folder, workers=1, progress=False, force=True)
+    assert forced.graded == 1 and forced.results[0].graded_at > by_student(batch)["honest"].graded_at
+
+
+def test_resume_after_a_crash_skips_what_was_graded(tmp_path: Path) -> None:
+    course = scratch_course(tmp_path / "resume")
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    for n in range(4):
+        nbformat.write(answered(course, CH02), folder / f"s{n}.ipynb")
+    script = (
+        "import sys; from pathlib import Path; from gradbook.grader.batch import grade_assignment; "
+        "from gradbook.grader.course import Course; "
+        "c = Course(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]); "
+        f"grade_assignment(c, {CH02!r}, Path(sys.argv[5]), workers=1, progress=False)"
+    )
+    args = [str(course.root), str(course.solutions), str(course.notebooks), course.db_url, str(folder)]
+    child = subprocess.Popen([sys.executable, "-c", script, *args], start_new_session=True)
+    journals = lambda: sorted(course.root.glob(f"autograded/*/{CH02}/{JOURNAL_NAME}"))  # noqa: E731
+    try:
+        while len(journals()) < 2 and child.poll() is None:
+            time.sleep(0.05)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # the crash: the batch and its worker, mid-run
+        child.wait()
+    done = {p.parent.parent.name: json.loads(p.read_text())["graded_at"] for p in journals()}
+    assert 2 <= len(done) < 4, "the crash must come after some, before all submissions"
+
+    report = grade_assignment(course, CH02, folder, workers=1, progress=False)
+    assert report.reused == len(done) and report.graded == 4 - len(done)
+    results = by_student(report)
+    for student, graded_at in done.items():
+        assert results[student].graded_at == graded_at, f"{student} was graded again after the crash"
+    assert all(r.score == 10 for r in report.results)
+    with open_gradebook(course) as gb:
+        assert sorted(s.student_id for s in gb.find_assignment(CH02).submissions) == ["s0", "s1", "s2", "s3"]
+
+
+def test_cli_works_from_another_directory_without_the_venv_on_path(course: Course, tmp_path: Path) -> None:
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    nbformat.write(answered(course, CH02, {"naive-relu": RELU_ABS}), folder / "cli-student.ipynb")
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}  # no venv: nbgrader's `alembic` must be found anyway
+    cli = [str(Path(sys.executable).parent / "gradbook-grader")]
+    common = ["--course", str(course.root), "--db", f"sqlite:///{tmp_path / 'fresh.db'}"]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*cli, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+    graded = run("grade", str(folder), "--assignment", CH02, "--no-progress", *common)
+    assert graded.returncode == 0, graded.stderr
+    assert "1 submissions (1 graded" in graded.stdout
+    exported = run("export", "--csv", "out.csv", *common)
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert [(r["student"], r["score"]) for r in rows] == [("cli-student", "9")]
+    report = run("report", "--student", "cli-student", *common)
+    assert report.returncode == 0 and HINT_RELU in report.stdout
+    flat_without_assignment = run("grade", str(folder), *common)
+    assert flat_without_assignment.returncode == 1 and "--assignment" in flat_without_assignment.stderr
+    bad_db = run("export", "--csv", "x.csv", "--course", str(course.root), "--db", "postgresql://nobody@127.0.0.1:1/none")
+    assert bad_db.returncode == 1 and "cannot open the gradebook" in bad_db.stderr
+
+
+@pytest.mark.parametrize("assignment", sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb")))
+def test_each_solution_scores_full_marks_and_each_untouched_notebook_zero(
+    assignment: str, course: Course, tmp_path: Path
+) -> None:
+    folder = tmp_path / "submitted"
+    submit(folder, "solution", assignment, nbformat.read(course.source(assignment), as_version=4))
+    submit(folder, "student", assignment, answered(course, assignment))
+    submit(folder, "untouched", assignment, student_notebook(course, assignment))
+    results = by_student(grade_assignment(course, assignment, folder, workers=2, progress=False))
+    assert results["solution"].max_score > 0
+    for student in ("solution", "student"):
+        assert results[student].error is None and results[student].score == results[student].max_score, (
+            student, {c.grade_id: c.message for c in results[student].cells.values() if not c.passed})
+    assert results["untouched"].score == 0
+
+
+def test_default_course_is_the_repository_whatever_the_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GRADBOOK_COURSE", raising=False)
+    assert find_course().root == ROOT / "autograder"

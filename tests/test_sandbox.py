@@ -1,0 +1,229 @@
+"""The grader's sandbox: what a submission's code can and cannot do (needs bubblewrap).
+
+Each test runs small notebooks through `gradbook.grader.execute.run_notebook`, the same
+path `grade_submission` uses, and looks at what came back.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from conftest import ROOT, require
+from gradbook.grader import sandbox
+from gradbook.grader.execute import grade_submission, run_notebook
+from gradbook.grader.types import Limits
+from gradbook.grader.verdict import build_manifest
+
+LIMITS = Limits(cell_timeout=10, total_timeout=60, memory_mb=1024, max_output_bytes=100_000, max_file_mb=50)
+SOURCE = ROOT / "solutions" / "02-tensor-operations.ipynb"
+
+
+
+def needs_bwrap() -> None:
+    require(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    problem = sandbox.bwrap_problem()
+    require(problem is None, f"bwrap does not work here: {problem}")
+
+
+def run(*sources: str, limits: Limits = LIMITS):
+    needs_bwrap()
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    result = run_notebook(nb, limits, seed=7, sandbox_mode="bwrap")
+    assert result.sandboxed
+    return result
+
+
+def text(result, index: int) -> str:
+    cell = result.cells[index]
+    parts = []
+    for out in cell.outputs:
+        parts.append(out.get("text", "") + out.get("evalue", "") + out.get("ename", ""))
+        parts.extend(out.get("data", {}).values())
+    return "".join(parts) + cell.reason
+
+
+@pytest.mark.sandbox
+def test_runs_as_unprivileged_user_with_numpy_and_gradbook() -> None:
+    r = run("import os, numpy, gradbook.checks\nprint(os.getuid(), os.getcwd())")
+    uid, cwd = text(r, 0).split()
+    assert int(uid) != 0
+    assert cwd == "/scratch"
+
+
+@pytest.mark.sandbox
+def test_network_is_blocked() -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    try:
+        r = run(
+            "import socket\n"
+            "for host in [('127.0.0.1', %d), ('1.1.1.1', 80)]:\n"
+            "    try:\n"
+            "        socket.create_connection(host, timeout=3); print('CONNECTED', host)\n"
+            "    except OSError as e:\n"
+            "        print('blocked', type(e).__name__)\n" % port
+        )
+    finally:
+        server.close()
+    out = text(r, 0)
+    assert "CONNECTED" not in out
+    assert out.count("blocked") == 2
+
+
+@pytest.mark.sandbox
+def test_sensitive_files_are_not_readable(tmp_path: Path) -> None:
+    r = run(
+        "import os\n"
+        f"for p in ['/etc/passwd', '/etc/shadow', {str(SOURCE)!r}, {str(ROOT / 'pyproject.toml')!r}, '/root/.bashrc']:\n"
+        "    try:\n"
+        "        open(p).read(1); print('READ', p)\n"
+        "    except OSError as e:\n"
+        "        print('denied', type(e).__name__)\n"
+        f"print(sorted(os.listdir('/')))\n"
+        f"print(os.path.exists({str(ROOT / 'solutions')!r}), os.path.exists('/home'))"
+    )
+    out = text(r, 0)
+    assert "READ" not in out, out
+    assert out.count("denied") == 5
+    assert "False False" in out
+
+
+@pytest.mark.sandbox
+def test_writes_outside_scratch_fail() -> None:
+    r = run(
+        "import os\n"
+        f"for p in ['/usr/x', '/etc/x', {str(ROOT / 'lib' / 'x')!r}, '/x', '/proc/x']:\n"
+        "    try:\n"
+        "        open(p, 'w').write('x'); print('WROTE', p)\n"
+        "    except OSError as e:\n"
+        "        print('denied', type(e).__name__)\n"
+        "open('/scratch/ok.txt', 'w').write('fine'); open('/tmp/ok.txt', 'w').write('fine'); print('scratch ok')"
+    )
+    out = text(r, 0)
+    assert "WROTE" not in out, out
+    assert out.count("denied") == 5 and "scratch ok" in out
+    assert not (ROOT / "lib" / "x").exists()
+
+
+@pytest.mark.sandbox
+def test_memory_bomb_is_stopped_and_reported() -> None:
+    r = run("x = bytearray(3 * 1024**3)", "print('after')")
+    assert r.cells[0].status == "error"
+    assert "MemoryError" in text(r, 0)
+    assert any("memory limit hit in cell 0" in e for e in r.events)
+    assert "after" in text(r, 1)  # the notebook goes on
+
+
+@pytest.mark.sandbox
+def test_fork_bomb_is_stopped() -> None:
+    start = time.monotonic()
+    r = run(
+        "import os\n"
+        "n = 0\n"
+        "try:\n"
+        "    while True:\n"
+        "        if os.fork() == 0:\n"
+        "            import time; time.sleep(30); os._exit(0)\n"
+        "        n += 1\n"
+        "except OSError as e:\n"
+        "    print('stopped after', n, type(e).__name__)",
+        limits=Limits(cell_timeout=10, total_timeout=30, memory_mb=1024, max_processes=32),
+    )
+    out = text(r, 0)
+    assert "stopped after" in out, out
+    assert int(out.split("stopped after")[1].split()[0]) <= 32
+    assert time.monotonic() - start < 25
+
+
+@pytest.mark.sandbox
+def test_infinite_loop_ignoring_sigint_is_killed_and_later_cells_score_zero() -> None:
+    needs_bwrap()
+    source = nbformat.read(SOURCE, as_version=4)
+    limits = Limits(cell_timeout=4, total_timeout=120, memory_mb=1024)
+    manifest = build_manifest(source, limits)
+    sub = nbformat.from_dict(source)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in sub.cells]
+    at = ids.index("naive-add")
+    sub.cells[at].source = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    start = time.monotonic()
+    g = grade_submission(sub, source, manifest, limits=limits, sandbox_mode="bwrap")
+    assert time.monotonic() - start < 30
+    assert g.cells["test-naive-relu"].points == 1  # before the loop: graded normally
+    for gid in ("test-naive-add", "test-naive-transpose", "test-naive-matrix-dot"):
+        assert g.cells[gid].points == 0
+        assert "timed out after 4 s" in g.cells[gid].message
+    assert any("killed: cell" in e and "exceeded 4 s" in e for e in g.events)
+
+
+@pytest.mark.sandbox
+def test_huge_output_is_truncated() -> None:
+    r = run("for i in range(10**6):\n    print('x' * 1000)", "print('y' * 10**7)", "print('still running')")
+    total = sum(len(text(r, i)) for i in r.cells)
+    assert total < 2 * LIMITS.max_output_bytes
+    assert "truncated" in text(r, 0)
+    assert any("output truncated" in e for e in r.events)
+
+
+@pytest.mark.sandbox
+def test_disk_filling_is_stopped() -> None:
+    r = run(
+        "chunk = b'x' * 2**20\n"
+        "n = 0\n"
+        "try:\n"
+        "    with open('/scratch/big', 'wb') as f:\n"
+        "        while True:\n"
+        "            f.write(chunk); f.flush(); n += 1\n"
+        "except OSError as e:\n"
+        "    print('stopped at', n, 'MB:', e)\n"
+        "import os\n"
+        "try:\n"
+        "    for i in range(10**6):\n"
+        "        open(f'/tmp/f{i}', 'wb').write(chunk)\n"
+        "except OSError as e:\n"
+        "    print('tmp stopped at', i, e)"
+    )
+    out = text(r, 0)
+    assert "stopped at" in out and "tmp stopped at" in out, out
+    assert int(out.split("stopped at ")[1].split()[0]) <= LIMITS.max_file_mb
+    assert any("disk limit hit" in e for e in r.events)
+
+
+def test_unsandboxed_fallback_warns(tmp_path: Path) -> None:
+    nb = new_notebook(cells=[new_code_cell("print('hello')")])
+    with pytest.warns(sandbox.UnsandboxedWarning):
+        r = run_notebook(nb, LIMITS, seed=1, sandbox_mode="none", workdir=tmp_path)
+    assert not r.sandboxed
+    assert any("no sandbox available: ran unsandboxed" in e for e in r.events)
+    assert "hello" in text(r, 0)
+
+
+@pytest.mark.sandbox
+def test_extra_files_and_data_are_read_only_inside(tmp_path: Path) -> None:
+    needs_bwrap()
+    helper = tmp_path / "helper.py"
+    helper.write_text("VALUE = 42\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "x.txt").write_text("dataset")
+    nb = new_notebook(cells=[new_code_cell(
+        "import os, helper\n"
+        "print('helper', helper.VALUE, open(os.environ['GRADBOOK_DATA'] + '/x.txt').read())\n"
+        "for p in ['helper.py', os.environ['GRADBOOK_DATA'] + '/x.txt']:\n"
+        "    try:\n"
+        "        open(p, 'a').write('x'); print('WROTE', p)\n"
+        "    except OSError as e:\n"
+        "        print('read-only', type(e).__name__)\n"
+    )])
+    r = run_notebook(nb, LIMITS, seed=1, sandbox_mode="bwrap", extra_files={"helper.py": helper}, data_dir=data)
+    out = text(r, 0)
+    assert "helper 42 dataset" in out and "WROTE" not in out and out.count("read-only") == 2, out
+    assert helper.read_text() == "VALUE = 42\n"
