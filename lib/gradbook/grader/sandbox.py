@@ -126,7 +126,17 @@ def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dic
     for name in _ETC_FILES:
         if os.path.exists(f"/etc/{name}"):
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    made: set[str] = {"/etc", "/usr"}
+    # The sandbox's own filesystems come before the Python roots: bwrap mounts in order, and a
+    # venv or checkout that lives under /tmp (as a CI clone may) must be bound on top of the
+    # fresh /tmp, not hidden beneath it.
+    size = str(limits.max_file_mb * 1024 * 1024)
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "01777", "--size", str(min(64, limits.max_file_mb) * 1024 * 1024), "--tmpfs", "/dev/shm",
+             "--perms", "01777", "--size", size, "--tmpfs", "/tmp",
+             "--perms", "01777", "--size", size, "--tmpfs", SCRATCH,
+             "--perms", "0755", "--dir", "/run",
+             "--perms", "01777", "--size", str(RECORDS_MB * 1024 * 1024), "--tmpfs", RECORDS]
+    made: set[str] = {"/etc", "/usr", "/proc", "/dev", "/tmp", SCRATCH, "/run"}
     for root_dir in _python_roots():
         if str(root_dir).startswith("/usr/"):
             continue
@@ -136,13 +146,6 @@ def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dic
                 made.add(parent)
         args += ["--ro-bind", str(root_dir), str(root_dir)]
         made.add(str(root_dir))
-    size = str(limits.max_file_mb * 1024 * 1024)
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "01777", "--size", str(min(64, limits.max_file_mb) * 1024 * 1024), "--tmpfs", "/dev/shm",
-             "--perms", "01777", "--size", size, "--tmpfs", "/tmp",
-             "--perms", "01777", "--size", size, "--tmpfs", SCRATCH,
-             "--perms", "0755", "--dir", "/run",
-             "--perms", "01777", "--size", str(RECORDS_MB * 1024 * 1024), "--tmpfs", RECORDS]
     if data_dir is not None and data_dir.is_dir():
         args += ["--ro-bind", str(data_dir.resolve()), DATA]
     for name, path in extra_files.items():
