@@ -1,11 +1,12 @@
-"""The optimiser race in a real JupyterLab, driven by headless Chromium.
+"""Chapter 6's optimiser race in a real JupyterLab, driven by headless Chromium.
 
 Starts JupyterLab on 127.0.0.1 (free port, token auth) over a temporary copy of
-tests/fixtures/widgets-demo.ipynb, runs the notebook, presses "step", moves the GD
-learning-rate slider with the keyboard and types an exact value into it, and checks
-what the kernel computed came back to the page: the status line's GD loss equals
-gradient descent recomputed here, and the figure's image was replaced. The last
-screenshot is kept in test-artifacts/ for a human to look at.
+solutions/06-optimizers.ipynb, runs the whole chapter, presses the race's "step",
+moves the SGD learning-rate slider with the keyboard and types an exact value into
+it, and checks what the kernel computed came back to the page: the status line's
+SGD loss equals gradient descent on the Rosenbrock surface recomputed here, and the
+figure's image was replaced. The last screenshot is kept in test-artifacts/ for a
+human to look at.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ from gradbook import surfaces
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-DEMO = ROOT / "tests" / "fixtures" / "widgets-demo.ipynb"
+CHAPTER = ROOT / "solutions" / "06-optimizers.ipynb"
+SURFACE = surfaces.rosenbrock  # what the chapter races on
+RACER = "SGD"  # the chapter's own plain gradient-descent optimiser
+TYPED_LR = 0.0005
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -48,26 +52,31 @@ def free_port() -> int:
 
 
 def gd_loss(lr: float, steps: int) -> float:
-    """The bowl's loss after `steps` of plain gradient descent from its start, computed here."""
-    p = np.array(surfaces.bowl.start, dtype=float)
+    """The surface's loss after `steps` of plain gradient descent from its start, computed here."""
+    p = np.array(SURFACE.start, dtype=float)
     for _ in range(steps):
-        p = p - lr * surfaces.bowl.grad(p)
-    return float(surfaces.bowl.f(p))
+        p = p - lr * SURFACE.grad(p)
+    return float(SURFACE.f(p))
 
 
 @pytest.fixture
 def jupyter_lab() -> Iterator[str]:
-    """A JupyterLab server over a temp dir holding the demo notebook; yields its base URL with the token."""
+    """A JupyterLab server over a temp dir holding the chapter notebook; yields its base URL with the token."""
     require(importlib.util.find_spec("jupyterlab") is not None, "jupyterlab is not installed")
     work = Path(tempfile.mkdtemp(prefix="gradbook-browser-"))
     notebooks = work / "root"
     notebooks.mkdir()
-    shutil.copy(DEMO, notebooks / DEMO.name)
+    shutil.copy(CHAPTER, notebooks / CHAPTER.name)
     # No "Jupyter news?" toast over the widget, and no fetching of news or updates.
     settings = work / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # Render every cell: JupyterLab 4 otherwise leaves cells far below the fold out of the page,
+    # and the race sits near the end of the chapter.
+    notebook_settings = work / "settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True)
+    (notebook_settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, MPLBACKEND="Agg",  # the widget's inline (PNG) view, whatever the user's config
                JUPYTER_CONFIG_DIR=str(work / "config"), JUPYTER_RUNTIME_DIR=str(work / "runtime"))
@@ -92,7 +101,7 @@ def jupyter_lab() -> Iterator[str]:
                 if time.monotonic() > deadline:
                     pytest.fail("JupyterLab did not answer within 60 s")
                 time.sleep(0.3)
-        yield f"{base}/lab/tree/{DEMO.name}?token={token}"
+        yield f"{base}/lab/tree/{CHAPTER.name}?token={token}"
     finally:
         # /api/shutdown stops the kernels too; the process group is the fallback.
         try:
@@ -107,7 +116,7 @@ def jupyter_lab() -> Iterator[str]:
 
 
 def gd_loss_shown(page) -> float:
-    match = re.search(r"GD: loss ([-+0-9.e]+)", page.inner_text(".gb-status"))
+    match = re.search(rf"(?<![A-Za-z]){RACER}: loss ([-+0-9.e]+)", page.inner_text(".gb-status"))
     assert match, page.inner_text(".gb-status")
     return float(match.group(1))
 
@@ -128,19 +137,19 @@ def test_optimizer_race_reacts_to_its_learning_rate_slider(jupyter_lab: str, cap
             page.wait_for_selector("text=/Python 3 \\(ipykernel\\) \\| Idle/", timeout=60_000)
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-            page.wait_for_selector(".gb-status", timeout=60_000)
+            page.wait_for_selector(".gb-status", timeout=120_000)  # after the whole chapter ran
             assert "step 0" in page.inner_text(".gb-status")
 
             page.locator("button", has_text="step").first.click()
             page.wait_for_function("document.querySelector('.gb-status').innerText.includes('step 10')",
                                    timeout=30_000)
-            lr = float(page.inner_text(".gb-lr-GD .widget-readout"))
+            lr = float(page.inner_text(f".gb-lr-{RACER} .widget-readout"))
             assert gd_loss_shown(page) == pytest.approx(gd_loss(lr, STEPS_PER_CLICK), rel=2e-3)
             status, image = page.inner_text(".gb-status"), page.get_attribute(".gb-figure", "src")
 
             # Move the slider: five presses of the left arrow on its handle.
             start = time.perf_counter()
-            page.focus(".gb-lr-GD .noUi-handle")
+            page.focus(f".gb-lr-{RACER} .noUi-handle")
             for _ in range(5):
                 page.keyboard.press("ArrowLeft")
             page.wait_for_function(f"document.querySelector('.gb-status').innerText !== {json.dumps(status)}",
@@ -150,7 +159,7 @@ def test_optimizer_race_reacts_to_its_learning_rate_slider(jupyter_lab: str, cap
             with capsys.disabled():
                 print(f"\nbrowser: first slider key press -> new loss and figure on the page in "
                       f"{time.perf_counter() - start:.2f} s")
-            moved_lr = float(page.inner_text(".gb-lr-GD .widget-readout"))
+            moved_lr = float(page.inner_text(f".gb-lr-{RACER} .widget-readout"))
             assert moved_lr < lr
             assert "step 10" in page.inner_text(".gb-status")  # the path was replayed, not restarted
             assert gd_loss_shown(page) != pytest.approx(gd_loss(lr, STEPS_PER_CLICK), rel=1e-3)
@@ -159,17 +168,17 @@ def test_optimizer_race_reacts_to_its_learning_rate_slider(jupyter_lab: str, cap
             # (Waiting for this exact text, not for any change: the key presses' updates may still be
             # arriving.)
             image = page.get_attribute(".gb-figure", "src")
-            readout = page.locator(".gb-lr-GD .widget-readout")
+            readout = page.locator(f".gb-lr-{RACER} .widget-readout")
             readout.click()
             page.keyboard.press("Control+A")
-            page.keyboard.type("0.02")
+            page.keyboard.type(str(TYPED_LR))
             page.keyboard.press("Enter")
-            expected = f"GD: loss {gd_loss(0.02, STEPS_PER_CLICK):.4g}"
+            expected = f"{RACER}: loss {gd_loss(TYPED_LR, STEPS_PER_CLICK):.4g}"
             page.wait_for_function(
                 f"document.querySelector('.gb-status').innerText.includes({json.dumps(expected)})", timeout=30_000)
             assert page.get_attribute(".gb-figure", "src") != image
             # The kernel sends the figure before the status line, so the figure on the page is the
-            # 0.02 one by now; wait for the kernel to go idle so the screenshot shows the final state.
+            # TYPED_LR one by now; wait for the kernel to go idle so the screenshot shows the final state.
             page.wait_for_selector("text=/Python 3 \\(ipykernel\\) \\| Idle/", timeout=30_000)
         finally:
             page.locator(".gb-figure").scroll_into_view_if_needed()
