@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.register_assert_rewrite("notebook_helpers")  # its checks report like the tests' own asserts
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -37,3 +39,20 @@ def shared_mnist() -> Path:
     """The real MNIST test set and training labels (../shared/data/mnist)."""
     require(SHARED_MNIST.is_dir(), f"real MNIST files not found in {SHARED_MNIST}")
     return SHARED_MNIST
+
+
+@pytest.fixture(scope="module")
+def offline_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The parsed offline digits, built once a module: `data_dir` copies them to skip the slow CSV parse."""
+    from gradbook.datasets import mnist
+
+    directory = tmp_path_factory.mktemp("offline")
+    mnist.load_data(source="offline", data_dir=directory)
+    return directory / mnist.OFFLINE_CACHE
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, offline_cache: Path) -> Path:
+    """A fresh data directory that already holds the offline digits' cache."""
+    shutil.copy(offline_cache, tmp_path / offline_cache.name)
+    return tmp_path

@@ -8,22 +8,20 @@ passes, the stub fails and every Mistake is rejected with its hint.
 
 from __future__ import annotations
 
-import json
-import re
-import time
-from pathlib import Path
-
 import numpy as np
 import pytest
+from notebook_helpers import (
+    assert_each_exercise_graded_once,
+    assert_solution_runs_and_learns,
+    assert_stub_fails_every_graded_cell,
+)
 
-from gradbook.checks import REGISTRY, ch03, ch04, ch05
+from gradbook.checks import ch03, ch04, ch05
 
-ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = {
-    "ch03": SOLUTIONS / "03-perceptron-and-xor.ipynb",
-    "ch04": SOLUTIONS / "04-backprop-by-hand.ipynb",
-    "ch05": SOLUTIONS / "05-softmax-and-classification.ipynb",
+    "ch03": "03-perceptron-and-xor",
+    "ch04": "04-backprop-by-hand",
+    "ch05": "05-softmax-and-classification",
 }
 # Accuracy variables each notebook leaves behind, and the least each must reach.
 ACCURACIES = {
@@ -31,102 +29,23 @@ ACCURACIES = {
     "ch04": {"moons_accuracy": 0.9},
     "ch05": {"mnist_accuracy": 0.85},
 }
-CHECK_CALL = re.compile(r"^check\.(\w+)\((.*)\)$")
-
-
-def _read(chapter: str):
-    import nbformat
-
-    return nbformat.read(NOTEBOOKS[chapter], as_version=4)
-
-
-def _graded_cells(nb) -> list:
-    return [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")]
-
-
-def _execute(nb, *, allow_errors: bool) -> float:
-    from nbclient import NotebookClient
-
-    start = time.perf_counter()
-    NotebookClient(
-        nb, timeout=300, kernel_name="python3", allow_errors=allow_errors,
-        resources={"metadata": {"path": str(SOLUTIONS)}},
-    ).execute()
-    return time.perf_counter() - start
-
-
-def _errors(cell) -> list:
-    return [out for out in cell.get("outputs", []) if out.output_type == "error"]
-
-
-# --- the notebooks' structure (fast) ---------------------------------------------------------
-
-
-def _check_calls(text: str) -> list[re.Match | None]:
-    lines = [line.strip() for line in text.splitlines()]
-    return [CHECK_CALL.match(line) for line in lines if line and not line.startswith(("from ", "#"))]
 
 
 @pytest.mark.parametrize("chapter", sorted(NOTEBOOKS))
 def test_every_exercise_has_one_graded_cell_with_visible_and_hidden_checks(chapter: str) -> None:
-    nb = _read(chapter)
-    exercises = sorted(name.split(".")[1] for name in REGISTRY if name.startswith(chapter + "."))
-    graded = []
-    for cell in _graded_cells(nb):
-        meta = cell.metadata["nbgrader"]
-        assert meta["locked"] and meta["points"] > 0 and not meta["solution"], meta
-        assert "assert " not in cell.source and not cell.get("outputs"), "checks only, no stored outputs"
-        visible, rest = cell.source.split("### BEGIN HIDDEN TESTS")
-        hidden, after = rest.split("### END HIDDEN TESTS")
-        assert f"from gradbook.checks import {chapter} as check" in visible and not after.strip()
-        visible_calls, hidden_calls = _check_calls(visible), _check_calls(hidden)
-        assert visible_calls and hidden_calls and all(visible_calls + hidden_calls), f"checks only:\n{cell.source}"
-        assert all("hidden=True" not in m.group(2) for m in visible_calls)
-        assert all(m.group(2).endswith(", hidden=True") for m in hidden_calls)
-        names = {m.group(1) for m in visible_calls + hidden_calls}
-        assert len(names) == 1, names
-        graded.append(names.pop())
-    assert sorted(graded) == exercises, "each exercise of the chapter is graded exactly once"
-
-
-# --- the notebooks run (slow) ----------------------------------------------------------------
+    assert_each_exercise_graded_once(chapter, NOTEBOOKS[chapter])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", sorted(NOTEBOOKS))
 def test_solution_notebook_runs_and_learns(chapter: str, record_property) -> None:
-    from nbformat.v4 import new_code_cell
-
-    nb = _read(chapter)
-    names = sorted(ACCURACIES[chapter])
-    nb.cells.append(new_code_cell("import json; print(json.dumps({%s}))" % ", ".join(f"{n!r}: float({n})" for n in names)))
-    seconds = _execute(nb, allow_errors=False)
-    reached = json.loads(nb.cells[-1].outputs[-1].text)
-    record_property("seconds", round(seconds, 2))
-    record_property("accuracies", reached)
-    print(f"\n{NOTEBOOKS[chapter].name}: executed in {seconds:.1f} s; accuracies {reached}")
-    for cell in _graded_cells(nb):
-        assert "\u2714" in "".join(out.get("text", "") for out in cell.outputs), cell.source
-    for name, least in ACCURACIES[chapter].items():
-        assert reached[name] >= least, f"{name} = {reached[name]:.3f}, expected at least {least}"
+    assert_solution_runs_and_learns(NOTEBOOKS[chapter], ACCURACIES[chapter], record_property)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", sorted(NOTEBOOKS))
 def test_stub_notebook_fails_every_graded_cell(chapter: str) -> None:
-    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
-
-    nb, resources = _read(chapter), {"metadata": {"path": str(SOLUTIONS)}}
-    for preprocessor in (ClearSolutions(), ClearHiddenTests()):  # as `nbgrader generate_assignment` does
-        nb, resources = preprocessor.preprocess(nb, resources)
-    assert "### BEGIN SOLUTION" not in "".join(cell.source for cell in nb.cells)
-    _execute(nb, allow_errors=True)
-    graded = _graded_cells(nb)
-    assert graded
-    for cell in graded:
-        errors = _errors(cell)
-        assert errors, f"this graded cell passed in the unfilled notebook:\n{cell.source}"
-        assert errors[0].ename == "AssertionError" and "not implemented yet" in errors[0].evalue, errors[0].evalue
+    assert_stub_fails_every_graded_cell(NOTEBOOKS[chapter])
 
 
 # --- chapter 3: the perceptron ---------------------------------------------------------------

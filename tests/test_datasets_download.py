@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
-import shutil
 import socket
 import struct
 import threading
@@ -82,20 +81,6 @@ def mirror(shared_mnist: Path) -> Iterator[Mirror]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def offline_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The parsed offline digits, built once: the fallback tests copy it to skip a slow parse."""
-    directory = tmp_path_factory.mktemp("offline")
-    mnist.load_data(source="offline", data_dir=directory)
-    return directory / mnist.OFFLINE_CACHE
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, offline_cache: Path) -> Path:
-    shutil.copy(offline_cache, tmp_path / offline_cache.name)
-    return tmp_path
 
 
 @pytest.fixture(autouse=True)

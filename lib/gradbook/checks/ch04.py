@@ -17,21 +17,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradbook.checks.core import Case, Exercise, Mistake, compare_values
+from gradbook.checks.core import Case, Exercise, Mistake, compare_values, unpack
 from gradbook.checks.plain import Plain
 
 Params = dict[str, np.ndarray]
 Cache = dict[str, np.ndarray]
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
-
-
-def _unpack(result: Any, names: str) -> tuple:
-    """The tuple the exercise asks for, or an error that says what shape of answer is expected."""
-    count = len(names.split(","))
-    if not isinstance(result, (tuple, list)) or len(result) != count:
-        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
-        raise TypeError(f"return the {count} values ({names}); got {got}")
-    return tuple(result)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -78,7 +69,7 @@ def _forward(X: np.ndarray, params: Params) -> tuple[np.ndarray, Cache]:
 
 
 def _run_forward(student: Any, case: Case) -> dict[str, Any]:
-    a2, cache = _unpack(student(*case.args), "a2, cache")
+    a2, cache = unpack(student(*case.args), "a2, cache")
     if not isinstance(cache, dict) or not all(k in cache for k in ("Z1", "a1", "Z2")):
         raise KeyError("forward must return (a2, cache) with cache a dict holding 'Z1', 'a1', 'Z2' and 'a2'")
     return {"a2": a2, "Z1": cache["Z1"], "a1": cache["a1"], "Z2": cache["Z2"]}
@@ -383,7 +374,7 @@ def _reference_train(X: np.ndarray, y: np.ndarray, params: Params, epochs: int =
 
 
 def _run_train(student: Any, case: Case) -> dict[str, Any]:
-    params, losses = _unpack(student(*case.args, **case.kwargs), "params, losses")
+    params, losses = unpack(student(*case.args, **case.kwargs), "params, losses")
     out: dict[str, Any] = {"losses": np.asarray(losses, dtype=float).ravel()}
     if isinstance(params, dict):
         out.update({k: params[k] for k in PARAM_NAMES if k in params})

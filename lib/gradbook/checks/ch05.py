@@ -11,19 +11,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradbook.checks.core import Case, Exercise, Mistake
+from gradbook.checks.core import Case, Exercise, Mistake, unpack
 from gradbook.checks.plain import Plain
 
 EPSILON = 1e-7  # Keras's backend epsilon
-
-
-def _unpack(result: Any, names: str) -> tuple:
-    """The tuple the exercise asks for, or an error that says what shape of answer is expected."""
-    count = len(names.split(","))
-    if not isinstance(result, (tuple, list)) or len(result) != count:
-        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
-        raise TypeError(f"return the {count} values ({names}); got {got}")
-    return tuple(result)
 
 
 def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -360,7 +351,7 @@ def _reference_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: n
 
 
 def _run_loss_and_grads(student: Any, case: Case) -> Any:
-    loss, grads = _unpack(student(*case.args), "loss, grads")
+    loss, grads = unpack(student(*case.args), "loss, grads")
     if not isinstance(grads, dict):
         return {"loss": loss, "grads": grads}
     return {"loss": loss} | {k: grads[k] for k in ("dW1", "db1", "dW2", "db2") if k in grads}

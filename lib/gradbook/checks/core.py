@@ -72,6 +72,15 @@ def call(student: Any, case: Case) -> Any:
     return student(*case.args, **case.kwargs)
 
 
+def unpack(result: Any, names: str) -> tuple:
+    """The tuple the exercise asks for, or an error that says what shape of answer is expected."""
+    count = len(names.split(","))
+    if not isinstance(result, (tuple, list)) or len(result) != count:
+        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
+        raise TypeError(f"return the {count} values ({names}); got {got}")
+    return tuple(result)
+
+
 def _default_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     return [Case()]
 

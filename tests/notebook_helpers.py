@@ -1,0 +1,118 @@
+"""Shared by the chapter tests: read a solution notebook, run it in a fresh kernel, make its
+student version as `gradbook-grader release` does (nbgrader's ClearSolutions and
+ClearHiddenTests), and the checks that chapters 3-8 make of each notebook."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+from gradbook.checks import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+CHECK_CALL = re.compile(r"^check\.(\w+)\((.*)\)$")
+
+
+def nbgrader(cell: nbformat.NotebookNode) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def load(name: str) -> nbformat.NotebookNode:
+    """The solution notebook solutions/<name>.ipynb."""
+    return nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
+
+
+def graded_cells(nb: nbformat.NotebookNode) -> list:
+    return [cell for cell in nb.cells if nbgrader(cell).get("grade")]
+
+
+def execute(nb: nbformat.NotebookNode, *, allow_errors: bool) -> float:
+    """Run the notebook in a fresh python3 kernel (this venv's ipykernel) from solutions/; the seconds it took."""
+    client = NotebookClient(
+        nb, timeout=300, kernel_name="python3", allow_errors=allow_errors, resources={"metadata": {"path": str(SOLUTIONS)}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - start
+
+
+def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """What students get: solution regions replaced by the stub, hidden tests removed."""
+    resources = {"metadata": {"path": str(SOLUTIONS)}}
+    for preprocessor in (ClearSolutions(), ClearHiddenTests()):
+        nb, resources = preprocessor.preprocess(nb, resources)
+    return nb
+
+
+def errors(cell: nbformat.NotebookNode) -> list:
+    """The cell's error outputs (each has .ename and .evalue)."""
+    return [out for out in cell.get("outputs", []) if out.output_type == "error"]
+
+
+# --- chapters 3-8: every graded cell calls one exercise's checks, visible and hidden ----------
+
+
+def check_calls(text: str) -> list[re.Match | None]:
+    lines = [line.strip() for line in text.splitlines()]
+    return [CHECK_CALL.match(line) for line in lines if line and not line.startswith(("from ", "#"))]
+
+
+def assert_each_exercise_graded_once(chapter: str, name: str) -> None:
+    """solutions/<name>.ipynb grades each of the chapter's exercises in exactly one locked cell."""
+    nb = load(name)
+    exercises = sorted(exercise.split(".")[1] for exercise in REGISTRY if exercise.startswith(chapter + "."))
+    graded = []
+    for cell in graded_cells(nb):
+        meta = cell.metadata["nbgrader"]
+        assert meta["locked"] and meta["points"] > 0 and not meta["solution"], meta
+        assert "assert " not in cell.source and not cell.get("outputs"), "checks only, no stored outputs"
+        visible, rest = cell.source.split("### BEGIN HIDDEN TESTS")
+        hidden, after = rest.split("### END HIDDEN TESTS")
+        assert f"from gradbook.checks import {chapter} as check" in visible and not after.strip()
+        visible_calls, hidden_calls = check_calls(visible), check_calls(hidden)
+        assert visible_calls and hidden_calls and all(visible_calls + hidden_calls), f"checks only:\n{cell.source}"
+        assert all("hidden=True" not in m.group(2) for m in visible_calls)
+        assert all(m.group(2).endswith(", hidden=True") for m in hidden_calls)
+        names = {m.group(1) for m in visible_calls + hidden_calls}
+        assert len(names) == 1, names
+        graded.append(names.pop())
+    assert sorted(graded) == exercises, "each exercise of the chapter is graded exactly once"
+
+
+def assert_solution_runs_and_learns(name: str, least: dict[str, float], record_property) -> None:
+    """Run solutions/<name>.ipynb: every graded cell prints a passing check, and each expression
+    in `least` (evaluated in the kernel at the end) reaches at least its value."""
+    nb = load(name)
+    exprs = sorted(least)
+    nb.cells.append(new_code_cell("import json; print(json.dumps({%s}))" % ", ".join(f"{e!r}: float({e})" for e in exprs)))
+    seconds = execute(nb, allow_errors=False)
+    reached = json.loads(nb.cells[-1].outputs[-1].text)
+    record_property("seconds", round(seconds, 2))
+    record_property("accuracies", reached)
+    print(f"\n{name}.ipynb: executed in {seconds:.1f} s; accuracies {reached}")
+    for cell in graded_cells(nb):
+        assert "\u2714" in "".join(out.get("text", "") for out in cell.outputs), cell.source
+    for expr, value in least.items():
+        assert reached[expr] >= value, f"{expr} = {reached[expr]:.3f}, expected at least {value}"
+
+
+def assert_stub_fails_every_graded_cell(name: str) -> None:
+    """The student version of solutions/<name>.ipynb fails every graded cell with "not implemented yet"."""
+    nb = student_version(load(name))
+    assert "### BEGIN SOLUTION" not in "".join(cell.source for cell in nb.cells)
+    execute(nb, allow_errors=True)
+    graded = graded_cells(nb)
+    assert graded
+    for cell in graded:
+        cell_errors = errors(cell)
+        assert cell_errors, f"this graded cell passed in the unfilled notebook:\n{cell.source}"
+        first = cell_errors[0]
+        assert first.ename == "AssertionError" and "not implemented yet" in first.evalue, first.evalue
