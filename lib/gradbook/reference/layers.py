@@ -442,9 +442,10 @@ LAYERS: dict[str, type[Layer]] = {
 
 
 def layer_class_name(layer: Layer) -> str:
-    """The name a layer is saved under (the keys of `LAYERS`)."""
+    """The name a layer is saved under (the keys of `LAYERS`), on either engine: the torch
+    path's layers subclass these under the same class names."""
     for name, cls in LAYERS.items():
-        if type(layer) is cls:
+        if isinstance(layer, cls) and type(layer).__name__ == cls.__name__:
             return name
     raise ValueError(f"{type(layer).__name__} cannot be saved; savable layers: {', '.join(LAYERS)}")
 

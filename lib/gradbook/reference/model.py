@@ -290,10 +290,7 @@ class Sequential:
         rng = np.random.default_rng(seed)
         n = len(x)
         steps = -(-n // batch_size)
-        names = ["loss", *self.metrics]
-        history = History({k: [] for k in names}, [], {"epochs": epochs, "steps": steps, "batch_size": batch_size})
-        if validation_data is not None:
-            history.history.update({f"val_{k}": [] for k in names})
+        names, history = self._new_history(epochs, steps, batch_size, validation_data is not None)
         for epoch in range(epochs):
             order = rng.permutation(n) if shuffle else None
             totals = np.zeros(len(names))
@@ -309,17 +306,31 @@ class Sequential:
                 if verbose:
                     bar.set_postfix({k: f"{v / seen:.4f}" for k, v in zip(names, totals)}, refresh=False)
                     bar.update()
-            for k, v in zip(names, totals):
-                history.history[k].append(float(v / seen))
-            if validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=batch_size)
-                for k, v in zip(names, np.atleast_1d(val)):
-                    history.history[f"val_{k}"].append(float(v))
-            if verbose:
-                bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in history.history.items()}, refresh=False)
-            bar.close()
-            history.epoch.append(epoch)
+            self._end_epoch(history, epoch, totals / seen, validation_data, batch_size, bar, verbose)
         return history
+
+    def _new_history(self, epochs: int, steps: int, batch_size: int, validation: bool) -> tuple[list[str], History]:
+        """The names `fit` tracks (loss, then metrics) and an empty Keras-style history for them."""
+        names = ["loss", *self.metrics]
+        history = History({k: [] for k in names}, [], {"epochs": epochs, "steps": steps, "batch_size": batch_size})
+        if validation:
+            history.history.update({f"val_{k}": [] for k in names})
+        return names, history
+
+    def _end_epoch(self, history: History, epoch: int, means: Sequence[float],
+                   validation_data: tuple[Array, Array] | None, batch_size: int, bar: Any, verbose: int) -> None:
+        """Record an epoch's mean loss and metrics (and validation figures), and close its progress bar."""
+        names = ["loss", *self.metrics]
+        for k, v in zip(names, means):
+            history.history[k].append(float(v))
+        if validation_data is not None:
+            val = self.evaluate(*validation_data, batch_size=batch_size)
+            for k, v in zip(names, np.atleast_1d(val)):
+                history.history[f"val_{k}"].append(float(v))
+        if verbose:
+            bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in history.history.items()}, refresh=False)
+        bar.close()
+        history.epoch.append(epoch)
 
     def evaluate(self, x: Array, y: Array, batch_size: int = 32, verbose: int = 0) -> float | list[float]:
         """The loss over (x, y), or [loss, *metrics] when compiled with metrics (Keras' return value)."""

@@ -93,7 +93,7 @@ class Layer:
 
     def to_reference(self) -> reference.Layer:
         """The same layer, with a copy of its weights, on the NumPy reference engine."""
-        layer = reference.from_config({"class": layer_class_name(self), "config": self.get_config()})
+        layer = reference.from_config({"class": reference.layer_class_name(self), "config": self.get_config()})
         if self.built:
             layer.build(self.input_shape, dtype=self.dtype)
             for name, value in self.params.items():
@@ -242,14 +242,6 @@ Convolution2D = Conv2D
 LAYERS: dict[str, type[Layer]] = {
     "Dense": Dense, "Conv2D": Conv2D, "MaxPool2D": MaxPool2D, "Flatten": Flatten, "Activation": ActivationLayer,
 }
-
-
-def layer_class_name(layer: Layer) -> str:
-    """The name a layer is saved under (the keys of `LAYERS`, the same as the reference's)."""
-    for name, cls in LAYERS.items():
-        if type(layer) is cls:
-            return name
-    raise ValueError(f"{type(layer).__name__} cannot be saved; savable layers: {', '.join(LAYERS)}")
 
 
 def from_config(entry: dict[str, Any], device: devices.DeviceLike = "auto") -> Layer:

@@ -185,10 +185,7 @@ class Sequential(reference.Sequential):
         x, y, targets = self._data(x, y, seed)
         n = len(x)
         steps = -(-n // batch_size)
-        names = ["loss", *self.metrics]
-        history = History({k: [] for k in names}, [], {"epochs": epochs, "steps": steps, "batch_size": batch_size})
-        if validation_data is not None:
-            history.history.update({f"val_{k}": [] for k in names})
+        names, history = self._new_history(epochs, steps, batch_size, validation_data is not None)
         generator = torch.Generator(device=self.device)
         if seed is not None:
             generator.manual_seed(seed)
@@ -221,16 +218,7 @@ class Sequential(reference.Sequential):
                             totals[i] += metric(yb, out) * size
                     bar.update()
                 means = (totals / n).tolist()  # the one read of the epoch
-                for k, v in zip(names, means):
-                    history.history[k].append(float(v))
-                if validation_data is not None:
-                    val = self.evaluate(*validation_data, batch_size=batch_size)
-                    for k, v in zip(names, np.atleast_1d(val)):
-                        history.history[f"val_{k}"].append(float(v))
-                if verbose:
-                    bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in history.history.items()}, refresh=False)
-                bar.close()
-                history.epoch.append(epoch)
+                self._end_epoch(history, epoch, means, validation_data, batch_size, bar, verbose)
         return history
 
     @torch.no_grad()

@@ -31,15 +31,12 @@ from gradbook.reference import optimizers as reference
 Tensor = torch.Tensor
 
 
-class Optimizer:
-    """Base class: subclasses name their state slots and define ``_update`` over lists of tensors."""
+class Optimizer(reference.Optimizer):
+    """The reference optimiser's settings, validation and config, with a multi-tensor ``step``.
 
-    def __init__(self, learning_rate: float) -> None:
-        if learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive; got {learning_rate!r}")
-        self.learning_rate = float(learning_rate)
-        self.iterations = 0
-        self.state: dict[str, dict[str, Tensor]] = {}
+    Subclasses also inherit from their reference twin (``SGD(Optimizer, reference.SGD)``), so
+    the constructors, slots and ``get_config`` are the reference's; only ``_update`` is torch.
+    """
 
     @torch.no_grad()
     def step(self, params: dict[str, Tensor], grads: dict[str, Tensor]) -> None:
@@ -57,34 +54,16 @@ class Optimizer:
         slots = {k: [self.state[name][k] for name in params] for k in self._slots()}
         self._update(ps, gs, slots)
 
-    def _slots(self) -> tuple[str, ...]:
-        return ()
-
-    def _update(self, ps: list[Tensor], gs: list[Tensor], slots: dict[str, list[Tensor]]) -> None:
+    def _update(self, ps: list[Tensor], gs: list[Tensor], slots: dict[str, list[Tensor]]) -> None:  # type: ignore[override]
         raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate}
 
     def to_reference(self) -> reference.Optimizer:
         """An optimiser with the same settings on the NumPy engine (fresh state)."""
         return reference.from_config({"class": type(self).__name__, "config": self.get_config()})
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()) + ")"
 
-
-class SGD(Optimizer):
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
-        super().__init__(learning_rate)
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"momentum must be in [0, 1]; got {momentum!r}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
-
-    def _slots(self) -> tuple[str, ...]:
-        return ("momentum",) if self.momentum else ()
-
-    def _update(self, ps: list[Tensor], gs: list[Tensor], slots: dict[str, list[Tensor]]) -> None:
+class SGD(Optimizer, reference.SGD):
+    def _update(self, ps: list[Tensor], gs: list[Tensor], slots: dict[str, list[Tensor]]) -> None:  # type: ignore[override]
         lr = self.learning_rate
         if not self.momentum:
             torch._foreach_add_(ps, gs, alpha=-lr)  # p -= lr·g
@@ -98,20 +77,9 @@ class SGD(Optimizer):
         else:
             torch._foreach_add_(ps, ms)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate, "momentum": self.momentum, "nesterov": self.nesterov}
 
-
-class RMSprop(Optimizer):
-    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-7) -> None:
-        super().__init__(learning_rate)
-        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
-
-    def _slots(self) -> tuple[str, ...]:
-        return ("velocity", "momentum") if self.momentum else ("velocity",)
-
-    def _update(self, ps: list[Tensor], gs: list[Tensor], slots: dict[str, list[Tensor]]) -> None:
+class RMSprop(Optimizer, reference.RMSprop):
+    def _update(self, ps: list[Tensor], gs: list[Tensor], slots: dict[str, list[Tensor]]) -> None:  # type: ignore[override]
         vs = slots["velocity"]
         torch._foreach_mul_(vs, self.rho)
         torch._foreach_addcmul_(vs, gs, gs, value=1 - self.rho)  # v = rho·v + (1 - rho)·g²
@@ -125,21 +93,9 @@ class RMSprop(Optimizer):
         else:
             torch._foreach_addcdiv_(ps, gs, denominators, value=-self.learning_rate)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate, "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon}
 
-
-class Adam(Optimizer):
-    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7) -> None:
-        super().__init__(learning_rate)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
-
-    def _slots(self) -> tuple[str, ...]:
-        return ("m", "v")
-
-    def _update(self, ps: list[Tensor], gs: list[Tensor], slots: dict[str, list[Tensor]]) -> None:
+class Adam(Optimizer, reference.Adam):
+    def _update(self, ps: list[Tensor], gs: list[Tensor], slots: dict[str, list[Tensor]]) -> None:  # type: ignore[override]
         ms, vs = slots["m"], slots["v"]
         t = self.iterations
         alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)  # bias correction
@@ -150,10 +106,6 @@ class Adam(Optimizer):
         denominators = torch._foreach_sqrt(vs)
         torch._foreach_add_(denominators, self.epsilon)  # sqrt(v) + eps, v not bias-corrected: Keras' form
         torch._foreach_addcdiv_(ps, ms, denominators, value=-alpha)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
