@@ -21,6 +21,13 @@ Per configuration it prints the median over the timed epochs of
 * the NumPy reference engine on the CPU, timed on a slice of the epoch and
   scaled to 60,000 images (a full epoch of the CNN takes minutes).
 
+Then, per model, the host side of one training step, which is what a GPU waits
+on at small batches: the kernels a step launches (operators reaching the device,
+counted on PyTorch's meta device) and the microseconds Python and the dispatcher
+take to issue them (on the CPU with the layers at a negligible size). Both are
+measurable without a GPU; on a machine without one they are the best evidence of
+how the two loops compare when the GPU is launch-bound.
+
 Targets: torch path <= 1.2x the hand-written loop; the CNN >= 15x faster than
 the NumPy engine on a GPU. Figures are printed, never asserted.
 """
@@ -39,6 +46,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils._pytree import tree_leaves
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from gradbook.reference import layers as R
 from gradbook.reference import model as reference
@@ -76,9 +85,10 @@ def tiled(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]
 
 # ---------------------------------------------------------------- the models, three ways
 
-def gradbook_layers(L, kind: str) -> list:
+def gradbook_layers(L, kind: str, hidden: int = 512) -> list:
     if kind == "mlp":
-        return [L.Flatten(input_shape=(1, 28, 28)), L.Dense(512, activation="relu"), L.Dense(10, activation="softmax")]
+        return [L.Flatten(input_shape=(1, 28, 28)), L.Dense(hidden, activation="relu"),
+                L.Dense(10, activation="softmax")]
     return [L.Conv2D(8, 3, activation="relu", input_shape=(1, 28, 28)), L.MaxPool2D(),
             L.Conv2D(16, 3, activation="relu"), L.MaxPool2D(), L.Flatten(), L.Dense(10, activation="softmax")]
 
@@ -86,40 +96,46 @@ def gradbook_layers(L, kind: str) -> list:
 OPTIMIZER = {"mlp": "rmsprop", "cnn": "adam"}
 
 
-def torch_module(kind: str) -> nn.Module:
+def torch_module(kind: str, hidden: int = 512) -> nn.Module:
     if kind == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
     return nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.ReLU(),
                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 5 * 5, 10))
 
 
-def hand_written_epoch(kind: str, device: torch.device, x: torch.Tensor, y: torch.Tensor,
-                       batch_size: int) -> Callable[[], float]:
-    """One epoch of the plain PyTorch loop a practitioner would write (returns the mean loss)."""
-    net = torch_module(kind).to(device)
-    if kind == "mlp":
-        opt = torch.optim.RMSprop(net.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
-    else:
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
-    n = len(x)
+class HandWritten:
+    """The plain PyTorch loop a practitioner would write: nn modules, torch.optim (multi-tensor, Keras' epsilon),
+    data already on the device, device-side shuffling, loss and accuracy summed on the device."""
 
-    def epoch() -> float:
-        order = torch.randperm(n, device=device)
-        totals = torch.zeros(2, device=device, dtype=torch.float64)
-        for start in range(0, n, batch_size):
-            index = order[start:start + batch_size]
-            xb, yb = x[index], y[index]
-            logits = net(xb)
+    def __init__(self, kind: str, device: torch.device, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                 hidden: int = 512) -> None:
+        self.net = torch_module(kind, hidden).to(device)
+        # foreach=True is what torch.optim picks on a GPU anyway; on the CPU it is the faster choice too.
+        if kind == "mlp":
+            self.opt = torch.optim.RMSprop(self.net.parameters(), lr=1e-3, alpha=0.9, eps=1e-7, foreach=True)
+        else:
+            self.opt = torch.optim.Adam(self.net.parameters(), lr=1e-3, eps=1e-7, foreach=True)
+        self.device, self.x, self.y, self.batch_size = device, x, y, batch_size
+
+    def epoch_loop(self, order: torch.Tensor, totals: torch.Tensor) -> None:
+        """One pass over the data in ``order``; sums loss and hits into ``totals`` without reading them."""
+        for start in range(0, len(self.x), self.batch_size):
+            index = order[start:start + self.batch_size]
+            xb, yb = self.x[index], self.y[index]
+            logits = self.net(xb)
             loss = F.cross_entropy(logits, yb)
-            opt.zero_grad(set_to_none=True)
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
+            self.opt.step()
             with torch.no_grad():
                 totals[0] += loss * len(yb)
                 totals[1] += (logits.argmax(1) == yb).sum()
-        return float(totals[0] / n)  # the one read per epoch, as in the torch path
 
-    return epoch
+    def epoch(self) -> float:
+        """One epoch; returns the mean loss (the one read per epoch, as in the torch path)."""
+        totals = torch.zeros(2, device=self.device, dtype=torch.float64)
+        self.epoch_loop(torch.randperm(len(self.x), device=self.device), totals)
+        return float(totals[0] / len(self.x))
 
 
 def median_seconds(runs: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict[str, float]:
@@ -137,6 +153,71 @@ def median_seconds(runs: dict[str, Callable[[], object]], repeats: int, device: 
                 torch.cuda.synchronize(device)
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+# ---------------------------------------------------------------- the host side of a step
+
+class DeviceOps(TorchDispatchMode):
+    """Counts the operators that reach tensors on ``device`` and do work there: on a GPU each one is a
+    kernel launch. Views launch nothing and are not counted, nor is host-only bookkeeping (such as
+    torch.optim's step counters, which live on the CPU)."""
+
+    def __init__(self, device: str) -> None:
+        super().__init__()
+        self.device, self.count = device, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        out = func(*args, **(kwargs or {}))
+        tensors = [t for t in tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
+        if not func.is_view and any(t.device.type == self.device for t in tensors):
+            self.count += 1
+        return out
+
+
+def step_loops(kind: str, device: torch.device, batch_size: int, steps: int,
+               hidden: int = 512) -> dict[str, Callable[[], None]]:
+    """One epoch of ``steps`` training steps of each contender on ``device``, reading nothing back."""
+    n = steps * batch_size
+    x = torch.rand(n, 1, 28, 28, device=device)
+    model = models.Sequential(gradbook_layers(T, kind, hidden), seed=0, device=device)
+    model.compile(OPTIMIZER[kind], "sparse_categorical_crossentropy", ["accuracy"])
+    x, y, targets = model._data(x, np.random.default_rng(0).integers(0, 10, n))
+    params = model._named_parameters()
+    hand = HandWritten(kind, device, x, y, batch_size, hidden)
+    totals = torch.zeros(2, dtype=torch.float64, device=device)
+    return {
+        "ours": lambda: model._train_epoch(params, x, y, targets, batch_size, torch.randperm(n, device=device),
+                                           totals),
+        "hand": lambda: hand.epoch_loop(torch.randperm(n, device=device), totals),
+    }
+
+
+def kernels_per_step(kind: str, steps: int = 20) -> dict[str, float]:
+    """Operators reaching the device per training step, counted on PyTorch's "meta" device.
+
+    There each operator runs only its shape logic, so every one on a device tensor is seen and
+    host-side bookkeeping is not. On a GPU each is a kernel launch.
+    """
+    counts = {}
+    for name, run in step_loops(kind, torch.device("meta"), 128, steps).items():
+        counter = DeviceOps("meta")
+        with counter:
+            run()
+        counts[name] = counter.count / steps
+    return counts
+
+
+def host_microseconds_per_step(kind: str, steps: int = 200, repeats: int = 5) -> dict[str, float]:
+    """Microseconds to issue one training step: on the CPU, one thread, with the same layers at a
+    negligible size (batch 4, the MLP 16 units wide), so that issuing the step is nearly all there is."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cpu = torch.device("cpu")
+        seconds = median_seconds(step_loops(kind, cpu, 4, steps, hidden=16), repeats, cpu)
+    finally:
+        torch.set_num_threads(threads)
+    return {name: s / steps * 1e6 for name, s in seconds.items()}
 
 
 # ---------------------------------------------------------------- main
@@ -188,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
             model.compile(OPTIMIZER[kind], "sparse_categorical_crossentropy", ["accuracy"])
             timed = median_seconds({
                 "ours": lambda: model.fit(x_dev, y_np, batch_size=batch_size, verbose=0),
-                "hand": hand_written_epoch(kind, device, x_dev, y_dev, batch_size),
+                "hand": HandWritten(kind, device, x_dev, y_dev, batch_size).epoch,
             }, repeats, device)
             ours, hand = timed["ours"] * scale_torch, timed["hand"] * scale_torch
             ref = reference.Sequential(gradbook_layers(R, kind), seed=0)
@@ -200,6 +281,17 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print("ratio = torch path / hand-written torch (target <= 1.2); "
           "speed-up = NumPy engine on CPU / torch path (target for the CNN on a GPU: >= 15)")
+    print()
+    print("The host side of one training step, which bounds a GPU at small batches (launch-bound):")
+    print("kernels = operators reaching the device per step (counted on the meta device); "
+          "host = microseconds to issue a step (CPU, 1 thread, layers at negligible size)")
+    header = f"{'model':<5} | {'kernels: ours':>13} {'hand':>5} {'ratio':>6} | {'host: ours':>10} {'hand':>7} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    for kind in ("mlp", "cnn"):
+        (ops, hand_ops), (us, hand_us) = kernels_per_step(kind).values(), host_microseconds_per_step(kind).values()
+        print(f"{kind:<5} | {ops:>13.1f} {hand_ops:>5.1f} {ops / hand_ops:>5.2f}x | "
+              f"{us:>8.0f}us {hand_us:>5.0f}us {us / hand_us:>5.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -94,7 +94,9 @@ def assert_solution_runs_and_learns(name: str, least: dict[str, float], record_p
     exprs = sorted(least)
     nb.cells.append(new_code_cell("import json; print(json.dumps({%s}))" % ", ".join(f"{e!r}: float({e})" for e in exprs)))
     seconds = execute(nb, allow_errors=False)
-    reached = json.loads(nb.cells[-1].outputs[-1].text)
+    # A kernel may send one print as several stream messages (the text, then its newline): join them.
+    stdout = "".join(out.get("text", "") for out in nb.cells[-1].outputs if out.get("name") == "stdout")
+    reached = json.loads(stdout)
     record_property("seconds", round(seconds, 2))
     record_property("accuracies", reached)
     print(f"\n{name}.ipynb: executed in {seconds:.1f} s; accuracies {reached}")

@@ -97,6 +97,22 @@ def test_layer_forward_backward_agree_with_reference(case: str, dtype: str, devi
             assert_close(layer.grads[name], ref.grads[name], dtype, device)
 
 
+@pytest.mark.parametrize("case", LAYER_CASES)
+def test_layers_run_on_another_device_without_touching_the_cpu(case: str) -> None:
+    """PyTorch's "meta" device stands in for a GPU: it mixes with CPU tensors no more than CUDA does."""
+    make, input_shape = LAYER_CASES[case]
+    ref = make()
+    ref.build(input_shape, np.random.default_rng(7), "float32")
+    layer = layers.from_reference(ref, device="meta")
+    out = layer.forward(np.zeros((5, *input_shape), dtype=np.float32))
+    dx = layer.backward(np.ones(out.shape, dtype=np.float32))
+    assert out.device.type == dx.device.type == "meta"
+    assert tuple(out.shape) == ref.forward(np.zeros((5, *input_shape), dtype=np.float32)).shape
+    assert all(g.device.type == "meta" for g in layer.grads.values())
+    if hasattr(layer, "backward_preactivation"):
+        assert layer.backward_preactivation(np.ones(out.shape, dtype=np.float32)).device.type == "meta"
+
+
 def test_maxpool_ties_route_to_first_max_only() -> None:
     """On an all-zero window the whole gradient goes to its first cell (the mask x == max would copy it 4x)."""
     pool = layers.MaxPool2D(device="cpu")
@@ -149,6 +165,13 @@ def _loss_cases(rng: np.random.Generator):
         "categorical-logits": ("categorical_crossentropy", {"from_logits": True}, onehot, logits),
         "sparse": ("sparse_categorical_crossentropy", {}, labels, probs),
         "sparse-logits": ("sparse_categorical_crossentropy", {"from_logits": True}, labels, logits),
+        # (n, d, k) predictions, as from Dense on (n, d, features): the classes are the last axis
+        "sparse-per-position": ("sparse_categorical_crossentropy", {}, labels.reshape(3, 2), probs.reshape(3, 2, k)),
+        "sparse-logits-per-position": ("sparse_categorical_crossentropy", {"from_logits": True},
+                                       labels.reshape(3, 2), logits.reshape(3, 2, k)),
+        "sparse-(n,1)-labels": ("sparse_categorical_crossentropy", {}, labels[:, None], probs),
+        "categorical-logits-per-position": ("categorical_crossentropy", {"from_logits": True},
+                                            onehot.reshape(3, 2, k), logits.reshape(3, 2, k)),
     }
 
 

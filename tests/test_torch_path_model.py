@@ -7,10 +7,12 @@ history and final weights are the independent source.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +22,8 @@ from gradbook.reference import layers as R
 from gradbook.reference import model as ref_model
 from gradbook.reference import optimizers as ref_optimizers
 from gradbook.torch_path import devices, layers as T, models
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CUDA = pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU")])
@@ -45,6 +49,9 @@ def data(kind: str, n: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray
         return x, (x[:, :1] + x[:, 1:2] > 0).astype(float)
     if kind == "regression":
         return x, x[:, :2] * 0.5 - x[:, 2:4]
+    if kind == "sequences":  # a label per position: (n, 4 positions, 6 features) -> (n, 4) labels
+        x = rng.standard_normal((n, 4, 6))
+        return x, (x[..., 0] > 0).astype(np.int64) + (x[..., 1] > 0.5)
     return x, np.eye(3)[rng.integers(0, 3, n)]  # one-hot
 
 
@@ -64,6 +71,9 @@ MODELS = {
     "mlp-nesterov-mse": (
         lambda L: [L.Dense(7, activation="sigmoid", input_shape=(6,)), L.Dense(2)],
         "regression", lambda O: O.SGD(learning_rate=0.05, momentum=0.5, nesterov=True), "mse", []),
+    "per-position-sparse-labels": (
+        lambda L: [L.Dense(8, activation="tanh", input_shape=(4, 6)), L.Dense(3, activation="softmax")],
+        "sequences", lambda O: O.Adam(learning_rate=0.02), "sparse_categorical_crossentropy", ["accuracy"]),
     "activation-layer-logits-loss": (
         lambda L: [L.Dense(3, input_shape=(6,)), L.Activation("softmax")],
         "onehot", lambda O: O.RMSprop(learning_rate=0.01, momentum=0.5), "categorical_crossentropy",
@@ -203,6 +213,46 @@ def test_fit_does_not_synchronise_the_gpu_per_step() -> None:
         return sum("synchroniz" in str(w.message) for w in caught)
 
     assert syncs(8) == syncs(80)
+
+
+# ---------------------------------------------------------------- a device that is not the CPU, without a GPU
+
+# PyTorch's "meta" device keeps shapes and no values. Its tensors mix with CPU tensors no more than
+# CUDA tensors do, and reading one back raises. So a training epoch that completes on it kept every
+# tensor on the model's device and read nothing back: the step loop never waits for the device.
+
+@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffled", "in-order"])
+@pytest.mark.parametrize("name", MODELS)
+def test_an_epoch_on_another_device_stays_there_and_reads_nothing_back(name: str, shuffle: bool) -> None:
+    make_layers, kind, make_opt, loss, metrics = MODELS[name]
+    model = models.Sequential(make_layers(T), seed=3, device="meta")
+    model.compile(make_opt(ref_optimizers), loss, metrics)
+    x, y, targets = model._data(*data(kind, n=40))
+    params = model._named_parameters()
+    totals = torch.zeros(1 + len(metrics), dtype=torch.float64, device="meta")
+    order = torch.randperm(len(x), device="meta") if shuffle else None
+    model._train_epoch(params, x, y, targets, 16, order, totals)
+
+    assert model.optimizer.iterations == 3  # 40 samples in batches of 16
+    state = [t for slots in model.optimizer.state.values() for t in slots.values()]
+    assert {t.device.type for t in [*params.values(), *state, totals, model.predict_tensor(x[:5])]} == {"meta"}
+    with pytest.raises((NotImplementedError, RuntimeError)):
+        totals.tolist()  # the device really cannot be read: the epoch above read nothing back
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("bench_torch_path", ROOT / "bench" / "bench_torch_path.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_a_step_launches_no_more_kernels_than_a_hand_written_pytorch_loop(kind: str) -> None:
+    """At small batches a GPU step is launch-bound: its time is the kernels it launches. Counted, not timed."""
+    counts = _bench_module().kernels_per_step(kind, steps=4)
+    assert counts["hand"] > 20  # forward, backward and the optimiser were all seen
+    assert counts["ours"] <= counts["hand"], counts
 
 
 # ---------------------------------------------------------------- save / load / convert

@@ -155,6 +155,10 @@ class SparseCategoricalCrossentropy(Loss):
 
     def prepare_target(self, y_true: Array, pred_shape: tuple[int, ...]) -> Array:
         """Integer labels of shape ``pred_shape[:-1]`` (or with a trailing 1) become a one-hot array."""
+        return self.labels(y_true, pred_shape)[..., None] == np.arange(pred_shape[-1])
+
+    def labels(self, y_true: Array, pred_shape: tuple[int, ...]) -> Array:
+        """``y_true`` checked against the prediction shape, as int64 labels of shape ``pred_shape[:-1]``."""
         y_true = np.asarray(y_true)
         labels_shape = tuple(pred_shape[:-1])
         if y_true.shape == labels_shape + (1,):
@@ -171,7 +175,7 @@ class SparseCategoricalCrossentropy(Loss):
         labels = y_true.astype(np.int64)
         if labels.size and (labels.min() < 0 or labels.max() >= k or np.any(labels != y_true)):
             raise ValueError(f"{self.name} expects integer labels in [0, {k}); got values in [{y_true.min()}, {y_true.max()}]")
-        return labels[..., None] == np.arange(k)
+        return labels
 
     def _from_logits(self, y_true: Array, z: Array) -> tuple[float, Array]:
         return CategoricalCrossentropy._from_logits(self, y_true, z)

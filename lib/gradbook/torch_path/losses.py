@@ -71,14 +71,18 @@ class Loss:
         """Check ``y_true`` against the prediction shape, as the reference does, and return it in NumPy."""
         return self.to_reference().prepare_target(_as_numpy(y_true), tuple(pred_shape))
 
+    def target_dtype(self, pred_dtype: torch.dtype) -> torch.dtype:
+        """The dtype a prepared target is computed in: the prediction's (labels override this)."""
+        return pred_dtype
+
     def target_tensor(self, y_true: Any, pred: Tensor) -> Tensor:
-        """The checked target (`prepare_target`) as a tensor of ``pred``'s dtype on ``pred``'s device."""
+        """The checked target (`prepare_target`) as a tensor on ``pred``'s device, in `target_dtype`."""
         prepared = self.prepare_target(y_true, tuple(pred.shape))
-        return torch.as_tensor(prepared, device=pred.device).to(pred.dtype)
+        return torch.as_tensor(prepared, device=pred.device).to(self.target_dtype(pred.dtype))
 
     def _target(self, y_true: Any, pred: Tensor, prepared: bool) -> Tensor:
         if prepared:
-            return _as_tensor(y_true, like=pred).to(pred.dtype)
+            return _as_tensor(y_true, like=pred).to(self.target_dtype(pred.dtype))
         return self.target_tensor(y_true, pred)
 
     # -- the torch path's API: differentiable scalars
@@ -148,10 +152,31 @@ class CategoricalCrossentropy(Loss):
         return -torch.sum(target * torch.log_softmax(z, dim=-1)) / _batch_size(z)
 
 
-class SparseCategoricalCrossentropy(CategoricalCrossentropy):
-    """Integer labels; `prepare_target` turns them into one-hot rows, as the reference does."""
+class SparseCategoricalCrossentropy(Loss):
+    """The categorical cross-entropy of integer labels, which stay labels (the reference one-hots them).
+
+    ``-mean log p[label]``: a one-hot target would cost a multiply, a sum and a
+    division per step where picking one log-probability per row is one gather
+    (inside ``F.cross_entropy`` for logits), so a GPU step launches fewer kernels.
+    The labels are checked by the reference, with its messages.
+    """
 
     name = "sparse_categorical_crossentropy"
+    link = "softmax"
+
+    def prepare_target(self, y_true: Any, pred_shape: tuple[int, ...]) -> np.ndarray:
+        return reference.SparseCategoricalCrossentropy().labels(_as_numpy(y_true), tuple(pred_shape))
+
+    def target_dtype(self, pred_dtype: torch.dtype) -> torch.dtype:
+        return torch.int64
+
+    def value(self, target: Tensor, y_pred: Tensor) -> Tensor:
+        q = torch.clamp(y_pred.gather(-1, target[..., None]), EPSILON, 1 - EPSILON)
+        return -torch.sum(torch.log(q)) / _batch_size(y_pred)
+
+    def value_from_logits(self, target: Tensor, z: Tensor) -> Tensor:
+        # cross_entropy wants the classes on dim 1 ((n, k, d...)); an unbatched (k,) row is allowed as it is.
+        return F.cross_entropy(z.movedim(-1, 1) if z.ndim > 2 else z, target)
 
 
 LOSSES: dict[str, type[Loss]] = {
