@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -253,6 +254,19 @@ def test_a_step_launches_no_more_kernels_than_a_hand_written_pytorch_loop(kind: 
     counts = _bench_module().kernels_per_step(kind, steps=4)
     assert counts["hand"] > 20  # forward, backward and the optimiser were all seen
     assert counts["ours"] <= counts["hand"], counts
+
+
+@pytest.mark.slow
+def test_the_benchmark_prints_every_figure_it_promises(capsys: pytest.CaptureFixture[str]) -> None:
+    """A smoke run of the script a GPU session will run: every row is there, every figure a number."""
+    _bench_module().main(["--device", "cpu", "--quick", "--batch-sizes", "1024", "--repeats", "1",
+                          "--numpy-images", "256"])
+    out = capsys.readouterr().out
+    epoch_rows = re.findall(r"^(mlp|cnn) +1024 \| +([\d.]+)s +([\d.]+)s +([\d.]+)x \| +([\d.]+)s +([\d.]+)x$", out, re.M)
+    step_rows = re.findall(r"^(mlp|cnn) +\| +([\d.]+) +([\d.]+) +([\d.]+)x \| +(\d+)us +(\d+)us +([\d.]+)x$", out, re.M)
+    assert [row[0] for row in epoch_rows] == ["mlp", "cnn"], out
+    assert [row[0] for row in step_rows] == ["mlp", "cnn"], out
+    assert all(float(v) > 0 for row in epoch_rows + step_rows for v in row[1:]), out
 
 
 # ---------------------------------------------------------------- save / load / convert
