@@ -239,10 +239,14 @@ class Sequential(reference.Sequential):
             grads = torch.autograd.grad(loss, list(params.values()))
             self.optimizer.step(params, dict(zip(params, grads)))
             with torch.no_grad():
-                totals[0].add_(loss.detach(), alpha=len(xb))
-                for i, metric in enumerate(self._metric_fns, start=1):
-                    totals[i] += metric(yb, out)
+                self._add_batch_sums(totals, loss, yb, out, len(xb))
             progress()
+
+    def _add_batch_sums(self, totals: Tensor, loss: Tensor, y: Tensor, out: Tensor | None, size: int) -> None:
+        """Add a batch's loss (times its size) and metric sums to ``totals``, on the device."""
+        totals[0].add_(loss.detach(), alpha=size)
+        for i, metric in enumerate(self._metric_fns, start=1):
+            totals[i] += metric(y, out)
 
     @torch.no_grad()
     def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 0) -> float | list[float]:
@@ -254,10 +258,9 @@ class Sequential(reference.Sequential):
         totals = torch.zeros(1 + len(self._metric_fns), dtype=torch.float64, device=self.device)
         for start in tqdm(range(0, len(x), batch_size), disable=not verbose, desc="evaluate", unit="batch"):
             batch = slice(start, start + batch_size)
-            loss, out = self._batch_loss(targets[batch], x[batch], bool(self._metric_fns))
-            totals[0].add_(loss, alpha=len(x[batch]))
-            for i, metric in enumerate(self._metric_fns, start=1):
-                totals[i] += metric(y[batch], out)
+            xb = x[batch]
+            loss, out = self._batch_loss(targets[batch], xb, bool(self._metric_fns))
+            self._add_batch_sums(totals, loss, y[batch], out, len(xb))
         results = (totals / len(x)).tolist()
         return results if self.metrics else results[0]
 
