@@ -31,7 +31,7 @@ def venv_python() -> Path:
 
 def fingerprint(extra: str) -> str:
     digest = hashlib.sha256(extra.encode())
-    for path in (ROOT / "pyproject.toml", CONSTRAINTS):
+    for path in (ROOT / "pyproject.toml", ROOT / "autograder" / "pyproject.toml", CONSTRAINTS):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -49,7 +49,9 @@ def ensure_environment(extra: str) -> Path:
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
     try:
         subprocess.run([*pip, "--quiet", "--upgrade", "pip", "setuptools", "wheel"], check=True)
-        subprocess.run([*pip, "-c", str(CONSTRAINTS), "-e", f"{ROOT}[{extra}]"], check=True)
+        # The grader is its own distribution (autograder/), so a student's environment never has it.
+        grader = ["-e", str(ROOT / "autograder")] if extra == "dev" else []
+        subprocess.run([*pip, "-c", str(CONSTRAINTS), "-e", f"{ROOT}[{extra}]", *grader], check=True)
     except subprocess.CalledProcessError as error:
         sys.exit(
             f"gradbook: installing dependencies failed ({error}). Check the network connection "

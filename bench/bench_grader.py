@@ -49,9 +49,9 @@ def plain_execution(paths: list[Path]) -> float:
 
 
 def main() -> int:
-    from gradbook.grader.batch import grade_assignment, load_manifest
-    from gradbook.grader.course import Course, release
-    from gradbook.grader.types import Limits
+    from gradbook_grader.batch import grade_assignment, load_manifest
+    from gradbook_grader.course import Course, release
+    from gradbook_grader.types import Limits
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=4, help="submissions per assignment (default 4)")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from gradbook.grader.course import Course, release
+from gradbook_grader.course import Course, release
 
 ROOT = Path(__file__).resolve().parents[1]
 CH02 = "02-tensor-operations"

@@ -15,11 +15,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gradbook.grader.batch import JOURNAL_NAME, BatchReport, Result, grade_assignment, read_journal
-from gradbook.grader.course import Course, find_course
-from gradbook.grader.export import export_csv
-from gradbook.grader.feedback import hidden_lines, report_text, visible_text, write_feedback
-from gradbook.grader.gradebook import open_gradebook
+from gradbook_grader.batch import JOURNAL_NAME, BatchReport, Result, grade_assignment, read_journal
+from gradbook_grader.course import Course, GraderError, find_course
+from gradbook_grader.export import export_csv
+from gradbook_grader.feedback import hidden_lines, report_text, visible_text, write_feedback
+from gradbook_grader.gradebook import open_gradebook
 
 from grader_helpers import CH02, ROOT, answered, scratch_course, student_notebook, submit
 
@@ -204,8 +204,8 @@ def test_resume_after_a_crash_skips_what_was_graded(tmp_path: Path) -> None:
     for n in range(4):
         nbformat.write(answered(course, CH02), folder / f"s{n}.ipynb")
     script = (
-        "import sys; from pathlib import Path; from gradbook.grader.batch import grade_assignment; "
-        "from gradbook.grader.course import Course; "
+        "import sys; from pathlib import Path; from gradbook_grader.batch import grade_assignment; "
+        "from gradbook_grader.course import Course; "
         "c = Course(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]); "
         f"grade_assignment(c, {CH02!r}, Path(sys.argv[5]), workers=1, progress=False)"
     )
@@ -273,7 +273,13 @@ def test_each_solution_scores_full_marks_and_each_untouched_notebook_zero(
     assert results["untouched"].score == 0
 
 
-def test_default_course_is_the_repository_whatever_the_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_course_comes_from_configuration_not_from_the_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GRADBOOK_COURSE", raising=False)
+    monkeypatch.chdir(ROOT / "solutions")  # a parent holds autograder/
     assert find_course().root == ROOT / "autograder"
+    monkeypatch.setenv("GRADBOOK_COURSE", str(ROOT))
+    monkeypatch.chdir(tmp_path)
+    assert find_course().root == ROOT / "autograder"
+    monkeypatch.delenv("GRADBOOK_COURSE")
+    with pytest.raises(GraderError, match="--course PATH"):  # tmp_path is no course, whatever the install
+        find_course()

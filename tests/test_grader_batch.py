@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gradbook.grader.batch import Result, Submission, _Job, _run_pool, discover
-from gradbook.grader.course import GraderError
-from gradbook.grader.types import CellGrade
+from gradbook_grader.batch import Result, Submission, _Job, _run_pool, discover
+from gradbook_grader.course import GraderError
+from gradbook_grader.types import CellGrade
 
 from grader_helpers import crashing_task
 
@@ -64,7 +64,7 @@ def test_journal_entry_round_trips() -> None:
 def test_feedback_html_never_runs_what_the_student_wrote() -> None:
     import nbformat
 
-    from gradbook.grader.feedback import render
+    from gradbook_grader.feedback import render
 
     source = nbformat.v4.new_notebook()
     source.cells.append(nbformat.v4.new_markdown_cell("# Chapter <b>two</b>"))

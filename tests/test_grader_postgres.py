@@ -14,9 +14,9 @@ import nbformat
 import pytest
 
 from conftest import require
-from gradbook.grader.batch import grade_assignment
-from gradbook.grader.course import Course
-from gradbook.grader.gradebook import open_gradebook
+from gradbook_grader.batch import grade_assignment
+from gradbook_grader.course import Course
+from gradbook_grader.gradebook import open_gradebook
 
 from grader_helpers import CH02, answered, scratch_course, student_notebook
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gradbook.grader.course import Course, release
+from gradbook_grader.course import Course, release
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))

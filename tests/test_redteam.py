@@ -18,11 +18,11 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from conftest import ROOT, require
-from gradbook.grader import sandbox
-from gradbook.grader.execute import grade_submission
-from gradbook.grader.restore import grade_id, is_test_cell, strip_hidden_tests, student_version
-from gradbook.grader.types import Limits, SubmissionGrade
-from gradbook.grader.verdict import build_manifest
+from gradbook_grader import sandbox
+from gradbook_grader.execute import grade_submission
+from gradbook_grader.restore import grade_id, is_test_cell, strip_hidden_tests, student_version
+from gradbook_grader.types import Limits, SubmissionGrade
+from gradbook_grader.verdict import build_manifest
 
 SOURCE = ROOT / "solutions" / "02-tensor-operations.ipynb"
 LIMITS = Limits(cell_timeout=8, total_timeout=120, memory_mb=1024, max_output_bytes=200_000,
@@ -437,8 +437,8 @@ def test_batch_grades_a_hostile_class_and_the_gradebook_stays_intact(tmp_path) -
 
     from grader_helpers import CH02, scratch_course, submit
 
-    from gradbook.grader.batch import grade_assignment
-    from gradbook.grader.gradebook import open_gradebook
+    from gradbook_grader.batch import grade_assignment
+    from gradbook_grader.gradebook import open_gradebook
 
     course = scratch_course(tmp_path)
     db = tmp_path / "gradebook.db"
@@ -506,7 +506,7 @@ def test_hostile_record_files_are_rejected_not_loaded() -> None:
     import numpy as np
 
     from gradbook.checks import plain
-    from gradbook.grader.verdict import load_record
+    from gradbook_grader.verdict import load_record
 
     good = plain.dumps({"exercise": "ch02.naive_relu", "seed": 0, "hidden": False, "results": []})
     assert load_record("ok.npz", good).problem is None
@@ -534,8 +534,8 @@ def test_hostile_record_files_are_rejected_not_loaded() -> None:
 def test_records_with_a_foreign_seed_or_a_failing_copy_do_not_pass() -> None:
     from gradbook.checks import load_all, plain
     from gradbook.checks.core import collect
-    from gradbook.grader.types import Expectation
-    from gradbook.grader.verdict import judge_records, load_record
+    from gradbook_grader.types import Expectation
+    from gradbook_grader.verdict import judge_records, load_record
 
     import numpy as np
 
@@ -560,14 +560,14 @@ def test_records_with_a_foreign_seed_or_a_failing_copy_do_not_pass() -> None:
 @pytest.mark.parametrize("data", [b"", b"{", b"null", b"[]", b'{"nbformat": 4}', b'{"nbformat": 2, "worksheets": []}',
                                   b"\xff\xfe garbage", b'{"cells": "no"}'])
 def test_unreadable_submissions_are_explicit_errors(data: bytes) -> None:
-    from gradbook.grader.restore import SubmissionError, parse_submission
+    from gradbook_grader.restore import SubmissionError, parse_submission
 
     with pytest.raises(SubmissionError):
         parse_submission(data)
 
 
 def test_restore_puts_back_locked_cells_and_keeps_the_students_work() -> None:
-    from gradbook.grader.restore import parse_submission, restore
+    from gradbook_grader.restore import parse_submission, restore
 
     source = nbformat.read(SOURCE, as_version=4)
     nb = honest()

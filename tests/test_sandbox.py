@@ -1,6 +1,6 @@
 """The grader's sandbox: what a submission's code can and cannot do (needs bubblewrap).
 
-Each test runs small notebooks through `gradbook.grader.execute.run_notebook`, the same
+Each test runs small notebooks through `gradbook_grader.execute.run_notebook`, the same
 path `grade_submission` uses, and looks at what came back.
 """
 
@@ -16,10 +16,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from conftest import ROOT, require
-from gradbook.grader import sandbox
-from gradbook.grader.execute import grade_submission, run_notebook
-from gradbook.grader.types import Limits
-from gradbook.grader.verdict import build_manifest
+from gradbook_grader import sandbox
+from gradbook_grader.execute import grade_submission, run_notebook
+from gradbook_grader.types import Limits
+from gradbook_grader.verdict import build_manifest
 
 LIMITS = Limits(cell_timeout=10, total_timeout=60, memory_mb=1024, max_output_bytes=100_000, max_file_mb=50)
 SOURCE = ROOT / "solutions" / "02-tensor-operations.ipynb"

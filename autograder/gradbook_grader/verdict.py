@@ -19,8 +19,8 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from gradbook.grader.restore import grade_id, is_graded, is_solution, is_test_cell, points
-from gradbook.grader.types import Expectation, Limits, Manifest
+from gradbook_grader.restore import grade_id, is_graded, is_solution, is_test_cell, points
+from gradbook_grader.types import Expectation, Limits, Manifest
 
 MANIFEST_SEED = 20_240_601
 MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -169,7 +169,7 @@ def judge_records(
 def build_manifest(source_nb: NotebookNode, limits: Limits = Limits(), **run_options: Any) -> "Manifest":
     """Run the instructor's solution once in the same sandbox; record which checks each test cell makes."""
     from gradbook.checks import load_all
-    from gradbook.grader.execute import run_notebook, strip_outputs
+    from gradbook_grader.execute import run_notebook, strip_outputs
 
     registry = load_all()
     nb = strip_outputs(source_nb)

@@ -29,8 +29,8 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from gradbook.grader import sandbox
-from gradbook.grader.restore import (
+from gradbook_grader import sandbox
+from gradbook_grader.restore import (
     SubmissionError,
     grade_id,
     is_graded,
@@ -39,8 +39,8 @@ from gradbook.grader.restore import (
     restore,
     strip_hidden_tests,
 )
-from gradbook.grader.types import CellGrade, Limits, Manifest, SubmissionGrade
-from gradbook.grader.verdict import judge_records, load_record, manual_cell, source_digest
+from gradbook_grader.types import CellGrade, Limits, Manifest, SubmissionGrade
+from gradbook_grader.verdict import judge_records, load_record, manual_cell, source_digest
 
 STARTUP_TIMEOUT = 60.0
 MAX_RECORDS_PER_CELL = 200

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gradbook.grader.batch import Result, _write_atomic, journal
-from gradbook.grader.course import Course, GraderError
+from gradbook_grader.batch import Result, _write_atomic, journal
+from gradbook_grader.course import Course, GraderError
 
 if TYPE_CHECKING:
     import nbformat

@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from gradbook.grader.course import Course, GraderError, find_course
-from gradbook.grader.types import CellGrade, Limits, Manifest, SubmissionGrade
+from gradbook_grader.course import Course, GraderError, find_course
+from gradbook_grader.types import CellGrade, Limits, Manifest, SubmissionGrade
 
 JOURNAL_NAME = "gradbook-result.json"
 JOURNAL_VERSION = 1
@@ -177,7 +177,7 @@ def load_manifest(course: Course, assignment: str, limits: Limits) -> Manifest:
         pass  # no cache, or a broken one: build it again
     import nbformat
 
-    from gradbook.grader.verdict import build_manifest
+    from gradbook_grader.verdict import build_manifest
 
     manifest = build_manifest(nbformat.reads(source_bytes.decode("utf-8"), as_version=4), limits)
     if manifest.problems:
@@ -200,7 +200,7 @@ def submission_key(submission_bytes: bytes | None, source_digest: str, manifest:
 
 def _read_submission(path: Path) -> tuple[bytes | None, str | None]:
     """The submission's bytes, or why it cannot be graded (missing, a link, too large)."""
-    from gradbook.grader.restore import MAX_SUBMISSION_BYTES
+    from gradbook_grader.restore import MAX_SUBMISSION_BYTES
 
     try:
         if path.is_symlink():  # could point at any file of the grader's machine
@@ -254,7 +254,7 @@ def _init_worker(source_json: str, manifest_json: str, limits: Limits) -> None:
     """Runs once per worker: the imports and the parsed source/manifest are reused for every submission."""
     import nbformat
 
-    from gradbook.grader import execute
+    from gradbook_grader import execute
 
     _WORKER.update(
         grade=execute.grade_submission,
@@ -389,7 +389,7 @@ def grade_assignment(
     import nbformat
     from tqdm import tqdm
 
-    from gradbook.grader.gradebook import graded_cells, open_gradebook, register_assignment, store
+    from gradbook_grader.gradebook import graded_cells, open_gradebook, register_assignment, store
 
     started = time.perf_counter()
     course = course_root if isinstance(course_root, Course) else find_course(course_root, db_url or "")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any, Iterator
 
-from gradbook.grader.course import COURSE_ID, Course, GraderError, ensure_tools_on_path
+from gradbook_grader.course import COURSE_ID, Course, GraderError, ensure_tools_on_path
 
 if TYPE_CHECKING:
     import nbformat
     from nbgrader.api import Gradebook
 
-    from gradbook.grader.batch import Result
+    from gradbook_grader.batch import Result
 
 
 def open_gradebook(course: Course) -> "Gradebook":

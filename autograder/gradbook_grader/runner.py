@@ -1,6 +1,6 @@
 """Runs INSIDE the sandbox: execute notebook cells one by one with IPython, no Jupyter kernel.
 
-    python -s -E -m gradbook.grader.runner
+    python -s -E -m gradbook_grader.runner
 
 Protocol (JSON lines). The supervisor sends one cell at a time on stdin, so a cell's
 code never has the later cells (or their hidden tests) in its process:
@@ -13,7 +13,7 @@ Answers go to a private duplicate of the original stdout; fds 0/1 of the student
 /dev/null and stderr. EVERYTHING this process says is untrusted once student code has run:
 the supervisor validates and size-limits it and judges only the plain-data records.
 
-Standalone use for debugging: ``python -m gradbook.grader.runner notebook.ipynb outdir``
+Standalone use for debugging: ``python -m gradbook_grader.runner notebook.ipynb outdir``
 runs every code cell and writes ``outdir/results.jsonl`` plus the records.
 """
 

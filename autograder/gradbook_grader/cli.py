@@ -6,8 +6,8 @@
     gradbook-grader export --csv grades.csv
     gradbook-grader report [--assignment A] [--student S]
 
-Works from any directory: the course is the repository's autograder/ unless --course
-(or $GRADBOOK_COURSE) says otherwise. The gradebook is autograder/gradebook.db unless
+The course is --course PATH, else $GRADBOOK_COURSE, else the nbgrader course in the current
+directory or a parent (a repository root finds its autograder/). The gradebook is autograder/gradebook.db unless
 --db gives a database URL (sqlite:///path or postgresql://user@host:port/db).
 """
 
@@ -17,13 +17,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from gradbook.grader.course import Course, GraderError, find_course
-from gradbook.grader.types import Limits
+from gradbook_grader.course import Course, GraderError, find_course
+from gradbook_grader.types import Limits
 
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--course", type=Path, help="the nbgrader course directory (default: the repository's autograder/)")
+    common.add_argument("--course", type=Path, help="the nbgrader course directory (default: $GRADBOOK_COURSE, else found from the current directory)")
     common.add_argument("--db", default="", metavar="URL", help="gradebook database URL (default: sqlite in the course)")
 
     parser = argparse.ArgumentParser(
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _grade(course: Course, args: argparse.Namespace) -> int:
-    from gradbook.grader.batch import discover, grade_assignment
+    from gradbook_grader.batch import discover, grade_assignment
 
     if args.assignment is not None:
         course.source(args.assignment)  # unknown assignment: say so before any work
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         course = find_course(args.course, args.db)
         if args.command == "release":
-            from gradbook.grader.course import release
+            from gradbook_grader.course import release
 
             for path in release(course, args.assignments or None):
                 print(f"wrote {path}")
@@ -89,19 +89,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "grade":
             return _grade(course, args)
         if args.command == "feedback":
-            from gradbook.grader.feedback import write_feedback
+            from gradbook_grader.feedback import write_feedback
 
             paths = write_feedback(course, args.assignment, args.student)
             print(f"wrote {len(paths)} feedback files under {course.root / 'feedback'}")
             return 0
         if args.command == "export":
-            from gradbook.grader.export import export_csv
+            from gradbook_grader.export import export_csv
 
             print(f"wrote {export_csv(course, args.csv)} rows to {args.csv}")
             return 0
         if args.command == "report":
-            from gradbook.grader.batch import journal
-            from gradbook.grader.feedback import report_text
+            from gradbook_grader.batch import journal
+            from gradbook_grader.feedback import report_text
 
             results = [r for r in journal(course, args.assignment) if args.student in (None, r.student)]
             print(report_text(results) if results else "nothing graded yet: run `gradbook-grader grade` first")

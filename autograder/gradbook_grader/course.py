@@ -1,6 +1,8 @@
 """The nbgrader course: where things live, nbgrader's API with the course config, and release.
 
-The course directory is `autograder/` in the repository (nbgrader_config.py there). Every
+A course is a directory with an nbgrader_config.py (this repository's is `autograder/`), found
+from configuration: `--course PATH`, `$GRADBOOK_COURSE`, or the nbgrader course in the current
+directory or one of its parents; never from where this package is installed. Every
 notebook `solutions/NN-topic.ipynb` is one assignment named after its stem; nbgrader expects
 `source/<assignment>/<notebook>.ipynb`, so `link_sources` makes that a symlink into
 solutions/ (a copy where symlinks are not allowed) and solutions/ stays the one source.
@@ -20,8 +22,6 @@ if TYPE_CHECKING:  # nbgrader is imported lazily: it costs seconds (see DESIGN.m
 
 COURSE_ID = "gradbook"
 CONFIG_FILE = "nbgrader_config.py"
-# lib/gradbook/grader/course.py -> the repository root, when gradbook is installed editable.
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class GraderError(Exception):
@@ -75,10 +75,10 @@ def _with_driver(url: str) -> str:
 
 
 def find_course(root: Path | None = None, db_url: str = "") -> Course:
-    """The course at `root` (the autograder/ dir or the repository holding it), else the repository's own.
+    """The course at `root` (the autograder/ dir or the repository holding it).
 
-    Independent of the current directory: the default is found from this file's location,
-    then $GRADBOOK_COURSE, then the current directory and its parents.
+    Without `root`: $GRADBOOK_COURSE, else the nbgrader course in the current directory or one
+    of its parents (as nbgrader finds its own), each also tried with `autograder/` below it.
     """
     candidates: list[Path] = []
     if root is not None:
@@ -87,8 +87,8 @@ def find_course(root: Path | None = None, db_url: str = "") -> Course:
         if os.environ.get("GRADBOOK_COURSE"):
             env = Path(os.environ["GRADBOOK_COURSE"])
             candidates += [env, env / "autograder"]
-        candidates.append(REPO_ROOT / "autograder")
-        candidates += [p / "autograder" for p in [Path.cwd(), *Path.cwd().parents]]
+        for here in [Path.cwd(), *Path.cwd().parents]:
+            candidates += [here, here / "autograder"]
     for candidate in candidates:
         if (candidate / CONFIG_FILE).is_file():
             course_root = candidate.resolve()

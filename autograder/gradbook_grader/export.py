@@ -6,9 +6,9 @@ import csv
 import io
 from pathlib import Path
 
-from gradbook.grader.batch import _write_atomic, journal
-from gradbook.grader.course import Course
-from gradbook.grader.gradebook import graded_cells, open_gradebook, rows
+from gradbook_grader.batch import _write_atomic, journal
+from gradbook_grader.course import Course
+from gradbook_grader.gradebook import graded_cells, open_gradebook, rows
 
 FIXED = ["student", "assignment", "score", "max_score", "error"]
 

@@ -59,7 +59,7 @@ class Expectation:
 class Manifest:
     """What the instructor's solution produced: per graded test cell (grade_id), the checks it recorded.
 
-    Built once per assignment by `gradbook.grader.verdict.build_manifest`; JSON-serialisable so
+    Built once per assignment by `gradbook_grader.verdict.build_manifest`; JSON-serialisable so
     the batch layer can cache it.
     """
 

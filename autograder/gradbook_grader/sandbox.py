@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from gradbook.grader.types import Limits
+from gradbook_grader.types import Limits
 
-log = logging.getLogger("gradbook.grader")
+log = logging.getLogger("gradbook_grader")
 
 SCRATCH = "/scratch"
 RECORDS = "/run/gradbook"  # its own small tmpfs: a student who fills /scratch does not lose the records
@@ -66,10 +66,12 @@ class Command:
 def _python_roots() -> list[Path]:
     """Directories the runner's Python needs: its installation, the venv, the gradbook library."""
     import gradbook
+    import gradbook_grader
 
     roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent.parent}
     # the package itself, not its parent: an editable install's parent may be the course repository
     roots.add(Path(gradbook.__file__).resolve().parent)
+    roots.add(Path(gradbook_grader.__file__).resolve().parent)  # the runner
     for entry in sys.path:
         path = Path(entry or ".").resolve()
         if path.is_dir() and ("site-packages" in path.parts or "dist-packages" in path.parts):
@@ -262,7 +264,7 @@ def build_command(
         problem = bwrap_problem()
         if problem and mode == "bwrap":
             raise RuntimeError(f"a sandbox was required but {problem}")
-    runner = [sys.executable, "-s", "-E", "-m", "gradbook.grader.runner"]
+    runner = [sys.executable, "-s", "-E", "-m", "gradbook_grader.runner"]
     if problem is None:
         exe = shutil.which("bwrap") or "bwrap"
         uid = next_uid() if os.geteuid() == 0 else None
