@@ -4,76 +4,198 @@
     python3 workbook.py lab     # open the workbook in JupyterLab
     python3 workbook.py test    # run the whole test suite
 
-Each command creates or updates the virtual environment `.venv/` on first use and
-then works offline: the install is skipped while pyproject.toml and the pins are
-unchanged. Extra arguments go to JupyterLab or pytest.
+The first command you run installs everything both commands need into `.venv/`
+(once, about 2 minutes, needs the network); after that both work offline. The
+install runs again only when pyproject.toml or the pins change. Extra arguments
+go to JupyterLab or pytest.
+
+`lab` opens your own copies of the chapters, in `my-work/`: each chapter is copied
+there from `notebooks/` once, and never overwritten, so `git pull` can bring course
+updates without touching your work (`lab` says when a chapter you have has changed).
+`lab --instructor` opens the whole repository instead, with nbgrader's instructor
+tools (the Nbgrader menu, Create Assignment, Formgrader) shown.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
+STAMP = VENV / ".gradbook-installed"
+INSTALL_LOG = VENV / "install.log"
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
-# What each command needs installed: the workbook for students, everything for tests.
-PROFILES = {"lab": "lab", "test": "dev"}
+# What `pip install -e` gets, as (project directory, extras): the library with every extra that
+# `lab` and `test` need, and the instructor's grader when this checkout has it. One list, one
+# environment, one stamp: whichever command runs first installs everything for both.
+EDITABLE: list[tuple[Path, str]] = [
+    (ROOT, "[dev]"),
+    (ROOT / "autograder", ""),
+]
+# The build backend pyproject.toml asks for, installed into .venv so that a later reinstall
+# builds without reaching the package index (pip's build isolation would fetch it again).
+BUILD_REQUIREMENTS = ["pip>=24", "setuptools>=77"]
+# Jupyter config for the students' JupyterLab: nbgrader's instructor tools hidden, Validate kept.
+STUDENT_JUPYTER_CONFIG = ROOT / "jupyter" / "student"
+NOTEBOOKS = ROOT / "notebooks"  # the chapters as released (git keeps them current)
+WORK = ROOT / "my-work"  # the student's own copies (git ignores them)
+COPIED = ".gradbook-copied.json"  # in WORK: which release of each chapter was copied
+COMMANDS = {"lab": "open the workbook in JupyterLab", "test": "run the whole test suite"}
+EXPECTED_INSTALL = "about 2 minutes"
+EXPECTED_SUITE = "about 25 minutes on 2 cores"  # the slow tests: notebooks, browser, a fresh install
+
+
+def say(message: str) -> None:
+    print(f"gradbook: {message}", flush=True)
 
 
 def venv_python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def fingerprint(extra: str) -> str:
-    digest = hashlib.sha256(extra.encode())
-    for path in (ROOT / "pyproject.toml", ROOT / "autograder" / "pyproject.toml", CONSTRAINTS):
-        digest.update(path.read_bytes())
+def editable_projects() -> list[tuple[Path, str]]:
+    """The entries of EDITABLE that exist in this checkout."""
+    return [(path, extras) for path, extras in EDITABLE if (path / "pyproject.toml").is_file()]
+
+
+def fingerprint() -> str:
+    """Changes whenever what should be installed changes: the projects, their pyproject.toml, the pins."""
+    digest = hashlib.sha256(repr(BUILD_REQUIREMENTS).encode())
+    for path, extras in editable_projects():
+        digest.update(f"{path.relative_to(ROOT)}{extras}".encode())
+        digest.update((path / "pyproject.toml").read_bytes())
+    digest.update(CONSTRAINTS.read_bytes())
     return digest.hexdigest()
 
 
-def ensure_environment(extra: str) -> Path:
+def install_commands(python: Path) -> list[list[str]]:
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+    projects = [arg for path, extras in editable_projects() for arg in ("-e", f"{path}{extras}")]
+    return [
+        [*pip, "--upgrade", *BUILD_REQUIREMENTS],
+        [*pip, "--no-build-isolation", "-c", str(CONSTRAINTS), *projects],
+    ]
+
+
+def run_logged(commands: list[list[str]], log_path: Path) -> int:
+    """Run the commands one after another with their output in `log_path`; one progress line meanwhile."""
+    start = time.monotonic()
+    live = sys.stdout.isatty()
+    with open(log_path, "w", encoding="utf-8") as log:
+        for command in commands:
+            log.write(f"$ {' '.join(command)}\n")
+            log.flush()
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            while True:
+                try:
+                    code = process.wait(timeout=1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if live:  # one line, rewritten in place
+                        print(f"\rgradbook: installing ... {time.monotonic() - start:4.0f} s", end="", flush=True)
+            if code != 0:
+                break
+    if live:
+        print("\r" + " " * 40 + "\r", end="", flush=True)
+    return code
+
+
+def ensure_environment() -> Path:
+    """The virtual environment with everything both commands need; installed once, then offline."""
     python = venv_python()
-    if not python.exists():
-        print(f"gradbook: creating the virtual environment in {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
-    stamp = VENV / f".gradbook-{extra}.stamp"
-    wanted = fingerprint(extra)
-    if stamp.exists() and stamp.read_text() == wanted:
+    wanted = fingerprint()
+    if python.exists() and STAMP.exists() and STAMP.read_text() == wanted:
         return python
-    print(f"gradbook: installing gradbook[{extra}] (first run or changed dependencies)", flush=True)
-    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
-    try:
-        subprocess.run([*pip, "--quiet", "--upgrade", "pip", "setuptools", "wheel"], check=True)
-        # The grader is its own distribution (autograder/), so a student's environment never has it.
-        grader = ["-e", str(ROOT / "autograder")] if extra == "dev" else []
-        subprocess.run([*pip, "-c", str(CONSTRAINTS), "-e", f"{ROOT}[{extra}]", *grader], check=True)
-    except subprocess.CalledProcessError as error:
-        sys.exit(
-            f"gradbook: installing dependencies failed ({error}). Check the network connection "
-            "(needed once, for the first install), then run the same command again."
-        )
-    stamp.write_text(wanted)
+    say(f"installing what `lab` and `test` need into {VENV.name}/ ({EXPECTED_INSTALL} the first time; "
+        f"needs the network once; the details go to {INSTALL_LOG.relative_to(ROOT)})")
+    start = time.monotonic()
+    if not python.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    code = run_logged(install_commands(python), INSTALL_LOG)
+    if code != 0:
+        tail = INSTALL_LOG.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+        print("\n".join(tail), file=sys.stderr)
+        sys.exit(f"gradbook: installing failed (pip exited with {code}; the whole log is in {INSTALL_LOG}). "
+                 "Check the network connection, needed for the first install, and run the same command again.")
+    STAMP.write_text(wanted)
+    say(f"installed in {time.monotonic() - start:.0f} s; `lab` and `test` now work offline")
     return python
 
 
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def prepare_work(notebooks: Path = NOTEBOOKS, work: Path = WORK) -> list[str]:
+    """Copy each chapter that `work` lacks from `notebooks`, never overwriting one; return what to tell
+    the student: the chapters copied, and those whose release changed since their copy was made."""
+    work.mkdir(exist_ok=True)
+    record_path = work / COPIED
+    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    copied, changed = [], []
+    for source in sorted(notebooks.glob("*.ipynb")):
+        target, digest = work / source.name, file_digest(source)
+        if not target.exists():
+            shutil.copyfile(source, target)
+            record[source.name] = digest
+            copied.append(source.name)
+        elif record.get(source.name) != digest:
+            changed.append(source.name)
+    record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
+    messages = [f"copied {', '.join(copied)} from {notebooks.name}/ into {work.name}/"] if copied else []
+    messages += [f"{notebooks.name}/{name} has changed since your copy in {work.name}/ was made: to take the new "
+                 f"version, rename {work.name}/{name} (your work stays in it) and run lab again" for name in changed]
+    return messages
+
+
+def lab_command(python: Path, rest: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The JupyterLab command line and environment: the student's `my-work/`, or with `--instructor`
+    in `rest` the whole repository with nbgrader's instructor tools."""
+    instructor = "--instructor" in rest
+    rest = [arg for arg in rest if arg != "--instructor"]
+    args = [str(python), "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT if instructor else WORK}", *rest]
+    env = dict(os.environ)
+    if instructor:
+        say("instructor view: nbgrader's menu, Create Assignment and Formgrader are shown")
+    else:  # a config path before .venv's own: the student view wins over what the packages enable
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+            p for p in (str(STUDENT_JUPYTER_CONFIG), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p)
+    if getattr(os, "geteuid", lambda: -1)() == 0 and "--allow-root" not in rest:
+        say("running as root (as in a container): starting JupyterLab with --allow-root")
+        args.append("--allow-root")
+    return args, env
+
+
+def test_command(python: Path, rest: list[str]) -> list[str]:
+    if not rest:
+        say(f"running the whole test suite ({EXPECTED_SUITE}; `test -m \"not slow\"` runs the quick part)")
+    # Workers for every core unless told otherwise: the suite is sized for a 2-core machine.
+    workers = [] if any(a.startswith("-n") for a in rest) else ["-n", "auto"]
+    return [str(python), "-m", "pytest", *workers, *rest]
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in PROFILES:
+    if not argv or argv[0] not in COMMANDS:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
-    python = ensure_environment(PROFILES[command])
+    python = ensure_environment()
     if command == "lab":
-        args = [str(python), "-m", "jupyter", "lab", f"--notebook-dir={ROOT / 'notebooks'}", *rest]
-    else:
-        # Two workers by default: the suite is sized for a 2-core machine.
-        workers = [] if any(a.startswith("-n") for a in rest) else ["-n", "auto"]
-        args = [str(python), "-m", "pytest", *workers, *rest]
-    return subprocess.call(args, cwd=ROOT)
+        if "--instructor" not in rest:
+            for message in prepare_work():
+                say(message)
+            say(f"your notebooks are in {WORK.name}/: save with Ctrl+S, hand in the .ipynb files")
+        args, env = lab_command(python, rest)
+        return subprocess.call(args, cwd=ROOT, env=env)
+    return subprocess.call(test_command(python, rest), cwd=ROOT)
 
 
 if __name__ == "__main__":

@@ -181,13 +181,12 @@ def step_loops(kind: str, device: torch.device, batch_size: int, steps: int,
     x = torch.rand(n, 1, 28, 28, device=device)
     model = models.Sequential(gradbook_layers(T, kind, hidden), seed=0, device=device)
     model.compile(OPTIMIZER[kind], "sparse_categorical_crossentropy", ["accuracy"])
-    x, y, targets = model._data(x, np.random.default_rng(0).integers(0, 10, n))
-    params = model._named_parameters()
-    hand = HandWritten(kind, device, x, y, batch_size, hidden)
+    x, labels = model._data(x, np.random.default_rng(0).integers(0, 10, n))
+    params = model._named()
+    hand = HandWritten(kind, device, x, labels, batch_size, hidden)
     totals = torch.zeros(2, dtype=torch.float64, device=device)
     return {
-        "ours": lambda: model._train_epoch(params, x, y, targets, batch_size, torch.randperm(n, device=device),
-                                           totals),
+        "ours": lambda: model._train_epoch(params, x, labels, batch_size, torch.randperm(n, device=device), totals),
         "hand": lambda: hand.epoch_loop(torch.randperm(n, device=device), totals),
     }
 

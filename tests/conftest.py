@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
 import tempfile
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -56,3 +61,39 @@ def data_dir(tmp_path: Path, offline_cache: Path) -> Path:
     """A fresh data directory that already holds the offline digits' cache."""
     shutil.copy(offline_cache, tmp_path / offline_cache.name)
     return tmp_path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def await_jupyter(server: subprocess.Popen, port: int) -> str:
+    """Wait for a Jupyter server started with stdout=PIPE, text=True (stderr merged) to take connections
+    on `port`; return what it printed. It prints its address just before binding the port in its
+    event loop's first callback, so after the address only a moment's retrying remains."""
+    printed = []
+    for line in server.stdout:
+        printed.append(line)
+        if f":{port}/" in line:
+            break
+    while server.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            threading.Thread(target=server.stdout.read, daemon=True).start()  # keep its pipe drained
+            return "".join(printed)
+        except ConnectionRefusedError:
+            time.sleep(0.02)  # the bind is one event-loop callback away
+    pytest.fail(f"the Jupyter server exited with {server.returncode}:\n{''.join(printed)[-3000:]}")
+
+
+def stop_jupyter(server: subprocess.Popen, base: str, token: str) -> None:
+    """Stop a Jupyter server and its kernels (/api/shutdown); kill its process group if that fails."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST"),
+                               timeout=10)
+        server.wait(timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        os.killpg(server.pid, 9)
+        server.wait(timeout=30)

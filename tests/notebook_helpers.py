@@ -57,6 +57,19 @@ def errors(cell: nbformat.NotebookNode) -> list:
     return [out for out in cell.get("outputs", []) if out.output_type == "error"]
 
 
+def output_text(cell: nbformat.NotebookNode) -> str:
+    """Everything the cell printed or raised, as text (streams, plain-text results, error values)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type == "error":
+            parts.append(f"{out.ename}: {out.evalue}")
+        else:
+            parts.append(out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
 # --- chapters 3-8: every graded cell calls one exercise's checks, visible and hidden ----------
 
 
@@ -102,19 +115,27 @@ def assert_solution_runs_and_learns(name: str, least: dict[str, float], record_p
     print(f"\n{name}.ipynb: executed in {seconds:.1f} s; accuracies {reached}")
     for cell in graded_cells(nb):
         assert "\u2714" in "".join(out.get("text", "") for out in cell.outputs), cell.source
+    stand_ins = [cell.source for cell in nb.cells if "isn't done yet" in output_text(cell)]
+    assert not stand_ins, f"a finished chapter's demos must use its own answers:\n{stand_ins}"
     for expr, value in least.items():
         assert reached[expr] >= value, f"{expr} = {reached[expr]:.3f}, expected at least {value}"
 
 
 def assert_stub_fails_every_graded_cell(name: str) -> None:
-    """The student version of solutions/<name>.ipynb fails every graded cell with "not implemented yet"."""
+    """The student version of solutions/<name>.ipynb, run as JupyterLab's Run All runs it (stopping at
+    the first cell whose reply is an error), reaches its last cell: every graded cell fails with "not
+    implemented yet" (nbgrader reads that error output), and every other cell runs."""
     nb = student_version(load(name))
     assert "### BEGIN SOLUTION" not in "".join(cell.source for cell in nb.cells)
-    execute(nb, allow_errors=True)
+    execute(nb, allow_errors=False)  # raises CellExecutionError at the first cell that stops Run All
     graded = graded_cells(nb)
     assert graded
     for cell in graded:
-        cell_errors = errors(cell)
-        assert cell_errors, f"this graded cell passed in the unfilled notebook:\n{cell.source}"
-        first = cell_errors[0]
-        assert first.ename == "AssertionError" and "not implemented yet" in first.evalue, first.evalue
+        assert errors(cell), f"this graded cell passed in the unfilled notebook:\n{cell.source}"
+        text = output_text(cell)
+        # A function's check says "not implemented yet"; a value never assigned is a NameError.
+        assert "not implemented yet" in text or "NameError" in text, text
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code[-1].get("execution_count") is not None, "Run All did not reach the last cell"
+    notes = [output_text(cell) for cell in code if "isn't done yet" in output_text(cell)]
+    assert notes, "an untouched chapter's demos say that they use the library's answers"

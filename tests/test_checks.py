@@ -28,7 +28,7 @@ def verdict_of(exercise: Exercise, student, hidden: bool = False):
 @pytest.mark.parametrize("hidden", [False, True])
 def test_reference_passes(name: str, hidden: bool) -> None:
     exercise = EXERCISES[name]
-    answer = exercise.reference if not exercise.value else exercise.run(exercise.reference, exercise.make_cases(0, False)[0])
+    answer = exercise.reference if not exercise.value else exercise.answer(exercise.reference, exercise.make_cases(0, False)[0])
     student = (lambda *a, **k: answer) if exercise.value else exercise.reference
     verdict = verdict_of(exercise, student, hidden)
     assert verdict.passed, verdict.message
@@ -56,7 +56,7 @@ def test_mistake_is_rejected_with_its_hint(name: str, index: int) -> None:
     mistake = exercise.mistakes[index]
     student = mistake.wrong
     if exercise.value:
-        wrong = exercise.run(mistake.wrong, exercise.make_cases(0, False)[0])
+        wrong = exercise.answer(mistake.wrong, exercise.make_cases(0, False)[0])
         student = lambda *a, **k: wrong  # noqa: E731
     for hidden in (False, True):
         verdict = verdict_of(exercise, student, hidden)
@@ -125,3 +125,138 @@ def test_plain_records_never_unpickle(tmp_path) -> None:
     path.write_bytes(pickle.dumps({"x": 1}))
     with pytest.raises(ValueError):
         plain.load(path)
+
+
+# --- test inputs reach the student's code as copies ------------------------------------------
+
+
+def _digests(name: str) -> list[str]:
+    from gradbook.checks.core import digest
+
+    return [digest((case.args, case.kwargs)) for case in EXERCISES[name].make_cases(0, False)]
+
+
+def test_an_in_place_answer_cannot_corrupt_the_cases_or_the_message() -> None:
+    from gradbook.checks import ch02
+
+    before = _digests("ch02.naive_add")
+    square = ch02.SQUARE.copy()
+
+    def add_in_place(x, y):
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                x[i, j] += y[i, j]
+        return x
+
+    verdict = verdict_of(EXERCISES["ch02.naive_add"], add_in_place)
+    assert not verdict.passed and "changed its input array in place" in verdict.message
+    assert "the values are right, but" in verdict.message  # judged against the inputs as given
+    assert f"  x        = {np.array2string(square, separator=', ').splitlines()[0]}" in verdict.message
+    assert _digests("ch02.naive_add") == before and np.array_equal(ch02.SQUARE, square)
+    assert verdict_of(EXERCISES["ch02.naive_transpose"], ch02._naive_transpose).passed  # later checks see SQUARE
+
+    def softmax_in_place(z):
+        z -= np.max(z, axis=-1, keepdims=True)
+        np.exp(z, out=z)
+        z /= np.sum(z, axis=-1, keepdims=True)
+        return z
+
+    before = _digests("ch05.softmax")
+    verdict = verdict_of(EXERCISES["ch05.softmax"], softmax_in_place)
+    assert not verdict.passed and "changed its input array in place" in verdict.message
+    assert _digests("ch05.softmax") == before
+
+
+# --- what the student sees: a plain terminal, and IPython (JupyterLab's kernel) ----------------
+
+WRONG_RELU = "def naive_relu(x):\n    z = x.copy()\n    for i in range(x.shape[0]):\n        for j in range(x.shape[1]):\n            z[i, j] = abs(x[i, j])\n    return z\n"
+RIGHT_RELU = WRONG_RELU.replace("abs(x[i, j])", "max(x[i, j], 0)")
+
+
+def test_in_a_terminal_a_pass_is_one_line_and_a_failure_raises_the_lesson(capsys) -> None:
+    from gradbook.checks import CheckFailed, ch01, ch02
+
+    namespace: dict = {}
+    exec(RIGHT_RELU, namespace)
+    assert ch02.naive_relu(namespace["naive_relu"]) is None  # no Verdict for a notebook to echo
+    assert capsys.readouterr().out == f"\u2714 naive_relu: {len(EXERCISES['ch02.naive_relu'].make_cases(0, False))} cases passed\n"
+    ch01.ndims([0, 1, 2, 3])
+    assert capsys.readouterr().out == "\u2714 ndims: 1 case passed\n"  # one case, singular
+
+    exec(WRONG_RELU, namespace)
+    with pytest.raises(CheckFailed) as failed:
+        ch02.naive_relu(namespace["naive_relu"])
+    assert isinstance(failed.value, AssertionError)  # nbgrader and plain asserts see a failure
+    assert str(failed.value) == verdict_of(EXERCISES["ch02.naive_relu"], namespace["naive_relu"]).message
+    assert "Hint: this is the absolute value |x|" in str(failed.value)
+
+
+def test_in_a_python_process_the_failure_is_the_lesson_as_text(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "student.py"
+    script.write_text("from gradbook.checks import ch02 as check\n" + WRONG_RELU + "check.naive_relu(naive_relu)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "CheckFailed: naive_relu is not right yet:" in run.stderr
+    assert "  expected = [[1., 0.]," in run.stderr and "Hint: this is the absolute value |x|" in run.stderr
+
+
+@pytest.fixture
+def ipython():
+    """An IPython shell in this process, with gradbook's handlers installed as a notebook import would."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from gradbook.checks import display
+
+    shell = InteractiveShell.instance()
+    display.install_in_ipython()
+    shell.run_cell("from gradbook.checks import ch02 as check")
+    yield shell
+    InteractiveShell.clear_instance()
+
+
+def run_cell(shell, source: str):
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        result = shell.run_cell(source)
+    return result, captured
+
+
+def test_in_ipython_a_failure_is_a_panel_and_one_line_not_a_traceback(ipython) -> None:
+    from gradbook.checks import CheckFailed
+
+    result, captured = run_cell(ipython, WRONG_RELU + "check.naive_relu(naive_relu)")
+    assert isinstance(result.error_in_exec, CheckFailed)  # the cell fails
+    assert result.result is None
+    (panel,) = captured.outputs
+    html, text = panel.data["text/html"], panel.data["text/plain"]
+    assert 'class="gb-check gb-check-failed"' in html
+    assert "\u2718 naive_relu is not right yet:" in html and "<b>Hint:</b> this is the absolute value |x|" in html
+    assert "<pre" in html and "expected = [[1., 0.]," in html  # the case, whole
+    assert text.startswith("\u2718 naive_relu is not right yet:") and "Hint: this is the absolute value |x|" in text
+    assert "\u2718 naive_relu" in captured.stdout and "shown above" in captured.stdout
+    assert "Traceback" not in captured.stdout and "core.py" not in captured.stdout and "CheckFailed" not in captured.stdout
+
+
+def test_in_ipython_a_pass_is_one_line_and_no_verdict_repr(ipython) -> None:
+    result, captured = run_cell(ipython, RIGHT_RELU + "check.naive_relu(naive_relu)")
+    assert result.success and result.result is None
+    assert captured.stdout == f"\u2714 naive_relu: {len(EXERCISES['ch02.naive_relu'].make_cases(0, False))} cases passed\n"
+    assert not captured.outputs and "Verdict" not in captured.stdout
+
+
+def test_in_ipython_a_stub_cell_says_not_implemented_yet_and_fails(ipython) -> None:
+    result, captured = run_cell(ipython, "# YOUR CODE HERE\nraise NotImplementedError()")
+    assert isinstance(result.error_in_exec, NotImplementedError)
+    assert NOT_IMPLEMENTED in captured.stdout and "Traceback" not in captured.stdout
+
+    result, captured = run_cell(ipython, "def relu(x):\n    raise NotImplementedError()\nrelu(1)")
+    assert isinstance(result.error_in_exec, NotImplementedError) and NOT_IMPLEMENTED in captured.stdout
+
+    # A NotImplementedError from a library is not the student's stub: its traceback stays.
+    result, captured = run_cell(ipython, "import numbers\nnumbers.Complex.real.fget(1.0)")
+    assert isinstance(result.error_in_exec, NotImplementedError)
+    assert NOT_IMPLEMENTED not in captured.stdout and "numbers.py" in captured.stdout

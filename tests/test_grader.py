@@ -28,11 +28,17 @@ pytestmark = pytest.mark.slow
 RELU_ABS = '''
 def naive_relu(x):
     """relu of a 2-D array, entry by entry, with loops."""
-    return np.abs(x)
+    z = x.copy()
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i, j] = abs(x[i, j])
+    return z
 '''
 DOT_NO_SUM = '''
 def naive_vector_dot(x, y):
-    z = x * y
+    z = x.copy()
+    for i in range(x.shape[0]):
+        z[i] = x[i] * y[i]
     return z
 '''
 HINT_RELU = "this is the absolute value |x|"

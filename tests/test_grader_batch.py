@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gradbook_grader.batch import Result, Submission, _Job, _run_pool, discover
+from gradbook_grader.submissions import load
 from gradbook_grader.course import GraderError
 from gradbook_grader.types import CellGrade
 
@@ -37,22 +38,26 @@ def test_discover_both_layouts(tmp_path: Path) -> None:
     (nested / "ann" / "02-x" / "02-x.ipynb").write_text("{}")
     (nested / "ann" / "02-x" / "timestamp.txt").write_text("2026-11-20 10:00:00.000000 UTC")
     (nested / "bob" / "02-x").mkdir(parents=True)
-    (nested / "bob" / "02-x" / "renamed.ipynb").write_text("{}")
+    (nested / "bob" / "02-x" / "renamed.ipynb").write_text('{"bob": 1}')
     (nested / "bob" / "99-unknown").mkdir()
     found, skipped = discover(nested, None, ["02-x"])
-    assert [(s.student, s.path.name, s.timestamp) for s in found] == [
-        ("ann", "02-x.ipynb", "2026-11-20 10:00:00.000000 UTC"), ("bob", "renamed.ipynb", None)]
+    loaded = {s.student: load(s) for s in found}
+    assert [(s.student, s.problem) for s in found] == [("ann", None), ("bob", None)]
+    assert (loaded["ann"].data, loaded["ann"].timestamp) == (b"{}", "2026-11-20 10:00:00.000000 UTC")
+    assert (loaded["bob"].data, loaded["bob"].timestamp) == (b'{"bob": 1}', None)  # a renamed notebook is graded
     assert skipped == ["bob/99-unknown/: no assignment '99-unknown' in solutions/"]
 
     flat = tmp_path / "flat"
     flat.mkdir()
-    for name in ("carl", "dora", ".hidden", "bad name"):
+    for name in ("carl", "dora", ".hidden", "bad name", "<b>x"):
         (flat / f"{name}.ipynb").write_text("{}")
     with pytest.raises(GraderError, match="--assignment"):
         discover(flat, None, ["02-x"])
     found, skipped = discover(flat, "02-x", ["02-x"])
-    assert [s.student for s in found] == ["carl", "dora"]
-    assert len(skipped) == 2 and all("not a usable student id" in s for s in skipped)
+    assert {s.student: s.problem for s in found if s.problem is None} == {n: None for n in ("carl", "dora", ".hidden", "bad name")}
+    refused = {s.student: s.problem for s in found if s.problem}
+    assert list(refused) == ["<b>x"] and "'<'" in refused["<b>x"] and "'>'" in refused["<b>x"]
+    assert skipped == []
 
 
 def test_journal_entry_round_trips() -> None:

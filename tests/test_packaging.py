@@ -1,18 +1,28 @@
 """Packaging promises: environment.yml mirrors pyproject.toml, `import gradbook` stays free of
-torch, and the README, workbook.py and CI agree on the commands."""
+torch, the README, workbook.py and CI agree on the commands, and workbook.py gives students one
+environment for both commands, their own copies of the chapters, and a JupyterLab without
+nbgrader's instructor tools (the fresh-clone test at the end runs it for real)."""
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import await_jupyter, free_port, stop_jupyter
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -163,7 +173,7 @@ def test_readme_commands_are_what_workbook_accepts() -> None:
     argvs = [shlex.split(line, comments=True) for line in lines]
     assert [argv[:2] for argv in argvs] == [["python3", "workbook.py"]] * len(argvs)
     assert all(len(argv) == 3 for argv in argvs), f"each README command is one word: {lines}"
-    assert sorted(argv[2] for argv in argvs) == sorted(load_workbook().PROFILES)
+    assert sorted(argv[2] for argv in argvs) == sorted(load_workbook().COMMANDS)
     # The usage workbook.py prints shows the same lines, with the same explanations.
     usage = subprocess.run([sys.executable, "workbook.py"], capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
     for line in lines:
@@ -196,3 +206,218 @@ def test_ci_runs_the_readme_test_command_and_nothing_weaker() -> None:
     # Exactly the README command: no -m/-k/--deselect, no `|| true`, not inside an if, and last.
     assert suite_runs == [(0, test_command)], f".ci/run runs the suite as {suite_runs}"
     assert commands[-1] == (0, test_command), "the test command must be the last thing CI runs (its exit status)"
+
+
+# ---------------------------------------------------------------- workbook.py: one environment, the student's lab
+
+
+def test_one_environment_serves_both_commands() -> None:
+    workbook = load_workbook()
+    extras = pyproject()["project"]["optional-dependencies"]
+    # The dev extra, which the one install gets, holds what `lab` needs and what `test` needs.
+    dev = {canonicalize_name(Requirement(r).name): Requirement(r) for r in extras["dev"]}
+    assert dev["gradbook"].extras >= {"lab", "grader"} and {"pytest", "pytest-xdist"} <= set(dev)
+    assert (workbook.ROOT, "[dev]") in workbook.EDITABLE
+    installed = workbook.editable_projects()
+    assert installed[0] == (workbook.ROOT, "[dev]")
+    assert all((path / "pyproject.toml").is_file() for path, _ in installed)
+    assert not inspect.signature(workbook.ensure_environment).parameters  # the same install whatever the command
+    commands = workbook.install_commands(Path("python"))
+    final = commands[-1]
+    assert "--quiet" in final and "--no-build-isolation" in final and str(workbook.CONSTRAINTS) in final
+    for path, extras in installed:
+        assert f"{path}{extras}" in final
+
+
+def test_the_build_backend_installed_in_the_venv_is_the_one_pyproject_asks_for() -> None:
+    # With --no-build-isolation the venv's setuptools builds gradbook: it must satisfy build-system.requires,
+    # which must be new enough for the SPDX license string (setuptools 77, PEP 639).
+    workbook = load_workbook()
+    (required,) = [Requirement(r) for r in pyproject()["build-system"]["requires"] if r.startswith("setuptools")]
+    (installed,) = [Requirement(r) for r in workbook.BUILD_REQUIREMENTS if r.startswith("setuptools")]
+    assert required.specifier.contains("77") and not required.specifier.contains("76.9")
+    assert str(installed.specifier) == str(required.specifier)
+    assert pyproject()["project"]["license"] == "MIT"
+
+
+def test_building_gradbook_raises_no_deprecation_warning_of_ours(tmp_path: Path) -> None:
+    build = ("import warnings, setuptools.build_meta as backend\n"
+             "warnings.simplefilter('error')\n"
+             "print(backend.prepare_metadata_for_build_editable(%r))\n" % str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", build], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Warning" not in result.stderr, result.stderr[-3000:]
+
+
+def test_lab_as_root_allows_root_and_hides_the_instructor_tools(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    workbook = load_workbook()
+    monkeypatch.setattr(workbook.os, "geteuid", lambda: 0, raising=False)
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", "/somewhere/else")
+    args, env = workbook.lab_command(Path("python"), ["--port=9999"])
+    assert args[-2:] == ["--port=9999", "--allow-root"] and f"--ServerApp.root_dir={workbook.WORK}" in args
+    assert "--allow-root" in capsys.readouterr().out  # and it says so
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(workbook.STUDENT_JUPYTER_CONFIG), "/somewhere/else"]
+    args, env = workbook.lab_command(Path("python"), ["--instructor"])
+    assert "--instructor" not in args and f"--ServerApp.root_dir={workbook.ROOT}" in args
+    assert env["JUPYTER_CONFIG_PATH"] == "/somewhere/else"
+    monkeypatch.setattr(workbook.os, "geteuid", lambda: 1000, raising=False)
+    assert "--allow-root" not in workbook.lab_command(Path("python"), [])[0]
+
+
+INSTRUCTOR_PLUGINS = {"@jupyter/nbgrader:menu", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:formgrader",
+                      "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:assignment-list"}
+STUDENT_PLUGINS = {"@jupyter/nbgrader:validate-assignment"}
+
+
+def lab_page_config(env: dict[str, str]) -> dict:
+    """The page config JupyterLab would serve with this environment (jupyterlab_server's own code)."""
+    probe = ("import json\nfrom jupyter_core.paths import jupyter_path\n"
+             "from jupyterlab_server.config import get_page_config\n"
+             "print(json.dumps(get_page_config(jupyter_path('labextensions'), None)))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_students_lab_disables_nbgraders_instructor_plugins_and_the_instructors_does_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_module("jupyterlab_server")
+    from jupyter_core.paths import jupyter_path
+
+    # The plugin ids are nbgrader's own: a renamed plugin would otherwise silently reappear.
+    shipped = "".join(p.read_text(errors="replace") for d in jupyter_path("labextensions")
+                      for p in (Path(d) / "@jupyter" / "nbgrader" / "static").glob("*.js"))
+    assert shipped, "nbgrader's labextension is not installed"
+    for plugin in INSTRUCTOR_PLUGINS | STUDENT_PLUGINS:
+        assert f'"{plugin}"' in shipped, plugin
+    workbook = load_workbook()
+    monkeypatch.delenv("JUPYTER_CONFIG_PATH", raising=False)
+    own_config = {"JUPYTER_CONFIG_DIR": str(tmp_path / "config")}  # not this machine's ~/.jupyter
+    student = lab_page_config(workbook.lab_command(Path("python"), [])[1] | own_config)
+    instructor = lab_page_config(workbook.lab_command(Path("python"), ["--instructor"])[1] | own_config)
+    assert INSTRUCTOR_PLUGINS <= set(student.get("disabledExtensions", []))
+    assert not STUDENT_PLUGINS & set(student.get("disabledExtensions", []))
+    assert not (INSTRUCTOR_PLUGINS | STUDENT_PLUGINS) & set(instructor.get("disabledExtensions", []))
+
+
+def require_module(name: str) -> None:
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} is not installed")
+
+
+def test_lab_copies_each_chapter_once_and_never_overwrites_the_students_work(tmp_path: Path) -> None:
+    workbook = load_workbook()
+    notebooks, work = tmp_path / "notebooks", tmp_path / "my-work"
+    notebooks.mkdir()
+    (notebooks / "00-a.ipynb").write_text("release 1 of chapter 0")
+    (notebooks / "01-b.ipynb").write_text("release 1 of chapter 1")
+    assert workbook.prepare_work(notebooks, work) == ["copied 00-a.ipynb, 01-b.ipynb from notebooks/ into my-work/"]
+    (work / "00-a.ipynb").write_text("my answers")
+    assert workbook.prepare_work(notebooks, work) == []  # nothing new: nothing said, nothing touched
+    # A course update: chapter 0 corrected, chapter 2 added.
+    (notebooks / "00-a.ipynb").write_text("release 2 of chapter 0")
+    (notebooks / "02-c.ipynb").write_text("release 1 of chapter 2")
+    messages = workbook.prepare_work(notebooks, work)
+    assert messages[0] == "copied 02-c.ipynb from notebooks/ into my-work/"
+    assert "notebooks/00-a.ipynb has changed" in messages[1] and "rename my-work/00-a.ipynb" in messages[1]
+    assert (work / "00-a.ipynb").read_text() == "my answers"
+    # The student takes the new release and keeps the old work beside it.
+    (work / "00-a.ipynb").rename(work / "00-a-mine.ipynb")
+    assert workbook.prepare_work(notebooks, work) == ["copied 00-a.ipynb from notebooks/ into my-work/"]
+    assert (work / "00-a.ipynb").read_text() == "release 2 of chapter 0"
+    assert (work / "00-a-mine.ipynb").read_text() == "my answers"
+    assert workbook.prepare_work(notebooks, work) == []
+
+
+def test_my_work_is_ignored_by_git() -> None:
+    result = subprocess.run(["git", "check-ignore", "-q", "my-work/00-what-is-deep-learning.ipynb"], cwd=ROOT)
+    assert result.returncode == 0, "my-work/ must be in .gitignore, so that git pull never touches it"
+
+
+# ---------------------------------------------------------------- a fresh clone, as a student gets it
+
+
+def copy_checkout(target: Path) -> None:
+    """The files a clone of this working tree would have: tracked and new files, not ignored ones."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():  # a tracked file deleted in the working tree is not there
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def offline(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """`env` with every package source out of reach: no index, no find-links, no pip config files."""
+    empty = tmp_path / "no-packages"
+    empty.mkdir(exist_ok=True)
+    return env | {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_INDEX_URL": "http://127.0.0.1:9/",
+                  "PIP_EXTRA_INDEX_URL": "", "PIP_FIND_LINKS": str(empty)}
+
+
+@pytest.mark.slow
+def test_fresh_clone_test_installs_once_then_lab_starts_offline(tmp_path: Path, capsys) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    clone = tmp_path / "gradbook"
+    copy_checkout(clone)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "VIRTUAL_ENV", "JUPYTER"))}
+    env |= {"JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+            "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data")}  # nothing from this machine's ~/.jupyter
+
+    # 1. The README's `test`: installs everything (quietly), then runs pytest (collecting one file: enough
+    #    to show that pytest and the suite's imports work from the new environment).
+    started = time.monotonic()
+    test = subprocess.run([sys.executable, "workbook.py", "test", "-n", "0", "-q", "--co", "tests/test_packaging.py"],
+                          cwd=clone, env=env, capture_output=True, text=True, timeout=1800)
+    install_seconds = time.monotonic() - started
+    assert test.returncode == 0, test.stdout[-3000:] + test.stderr[-3000:]
+    lines = test.stdout.splitlines()
+    assert lines[0].startswith("gradbook: installing what `lab` and `test` need") and "about 2 minutes" in lines[0]
+    assert lines[1].startswith("gradbook: installed in ") and "tests collected" in test.stdout
+    noise = [line for line in lines + test.stderr.splitlines()
+             if re.search(r"^(Collecting|Requirement already|Installing|Successfully)|Warning", line)]
+    assert not noise, noise[:10]  # pip's chatter and warnings went to .venv/install.log
+
+    # 2. `lab` with every package source out of reach: nothing to install, JupyterLab answers.
+    port, token = free_port(), "t" + os.urandom(8).hex()
+    lab = subprocess.Popen([sys.executable, "workbook.py", "lab", f"--ServerApp.port={port}",
+                            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+                            "--ServerApp.open_browser=False"],
+                           cwd=clone, env=offline(env, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, start_new_session=True)
+    watchdog = threading.Timer(600, lab.kill)  # a safety net only: the wait below is for an event
+    watchdog.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        said = await_jupyter(lab, port)
+        status = json.loads(urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=60).read())
+        assert "started" in status
+        page = urllib.request.urlopen(f"{base}/lab?token={token}", timeout=60).read().decode()
+        assert '"@jupyter/nbgrader:menu"' in page.split('"disabledExtensions"')[1].split("]")[0]
+        with pytest.raises(urllib.error.HTTPError, match="404"):  # no formgrader for students
+            urllib.request.urlopen(f"{base}/formgrader?token={token}", timeout=60)
+    finally:
+        stop_jupyter(lab, base, token)
+        watchdog.cancel()
+    output = said
+    assert "installing" not in output  # the one environment was already complete
+    if os.geteuid() == 0:
+        assert "--allow-root" in output
+    assert sorted(p.name for p in (clone / "my-work").glob("*.ipynb")) == sorted(
+        p.name for p in (clone / "notebooks").glob("*.ipynb"))
+    with capsys.disabled():
+        print(f"\nfresh clone: `workbook.py test` installed and collected in {install_seconds:.0f} s")
+    remove_in_background(clone)
+
+
+def remove_in_background(path: Path) -> None:
+    """Delete a directory tree without waiting: a whole environment (2 GB of small files) takes a minute or
+    more to delete on a busy machine, and nothing in the test depends on it being gone."""
+    if os.name == "posix":
+        subprocess.Popen(["rm", "-rf", str(path)], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+

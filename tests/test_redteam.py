@@ -8,6 +8,7 @@ grade, and no hidden test ever appears in anything the grader returns.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -83,6 +84,7 @@ class Case:
     output_lacks: tuple[str, ...] = ()
     anywhere_lacks: tuple[str, ...] = ()  # not in the returned notebook at all (sources included)
     error: bool = False
+    integrity: tuple[str, ...] = ()  # substrings of the integrity evidence (and none when empty)
 
 
 # --- attacks -----------------------------------------------------------------------------
@@ -170,7 +172,47 @@ FORGE_RECORDS = (
     "        os.makedirs(os.path.dirname(d) + '/guess-99', exist_ok=True)\n"
     "    return x.copy()\n"
 )
-SEED_CHANGE = "import os\nos.environ['GRADBOOK_SEED'] = '0'  # hidden cases become known ones"
+SEED_CHANGE = "import os\nos.environ['GRADBOOK_SEED'] = '0'  # once, the hidden seed was read from here"
+STUB = "def {name}(*args, **kwargs):\n    raise NotImplementedError()\n"
+STUBS = {gid[5:]: STUB.format(name=gid[5:].replace("-", "_")) for gid in ALL}
+MONKEYPATCH_COLLECT = (  # the check, run in the student's process, made to observe the reference
+    "import gradbook.checks.core as core\n"
+    "orig = core.collect\n"
+    "core.collect = lambda ex, s, seed, h: orig(ex, ex.reference, seed, h)\n"
+)
+FORGE_MAKEDIRS = (  # fill every record directory the runner makes with the references' observations
+    "import os, numpy as np\n"
+    "real = os.makedirs\n"
+    "def makedirs(path, *a, **k):\n"
+    "    real(path, *a, **k)\n"
+    "    from gradbook.checks import core, load_all, plain\n"
+    "    for ex in load_all().values():\n"
+    "        for seed in (0, int(os.environ.get('GRADBOOK_SEED', 1))):\n"
+    "            for hidden in (False, True):\n"
+    "                plain.save(f'{path}/{ex.name}-{seed}-{hidden}.npz', core.collect(ex, ex.reference, seed, hidden))\n"
+    "os.makedirs = makedirs\n"
+)
+FORGE_CHMOD = (  # write forged records where the checks once wrote theirs, then make the place read-only
+    "import os, stat\n"
+    "d = os.environ.get('GRADBOOK_RECORD_DIR', '/run/gradbook')\n"
+    "print('RECORD DIR', os.environ.get('GRADBOOK_RECORD_DIR'), 'SEED', os.environ.get('GRADBOOK_SEED'))\n"
+    "try:\n"
+    "    os.makedirs(d, exist_ok=True); os.chmod(d, stat.S_IRUSR | stat.S_IXUSR)\n"
+    "except OSError as e:\n"
+    "    print('denied', type(e).__name__)\n"
+)
+COPY_CHECK_REFERENCE = (
+    "from gradbook.checks import ch02 as check\n"
+    "naive_relu = check.naive_relu.reference\n"
+)
+IMPORT_CHECK_ANSWERS = "from gradbook.checks.ch02 import naive_add as check_of_add\nnaive_add = check_of_add.reference\n"
+LIBRARY_REFERENCE = "from gradbook.reference.activations import relu as naive_relu\n"
+INDIRECT_IMPORT = (
+    "import importlib\n"
+    "m = importlib.import_module('gradbook.' + 'refer' + 'ence.activations')\n"
+    "def naive_relu(x):\n"
+    "    return m.relu(x)\n"
+)
 SNOOP = (
     "import glob, os, sys\n"
     "found = []\n"
@@ -190,15 +232,17 @@ SNOOP = (
     "leak += [k for k, v in vars(sys.modules['__main__']).items() if isinstance(v, str) and marker in v and k != 'marker']\n"
     "print('LEAKED', leak, [k for k, v in os.environ.items() if '/work' in v or 'solutions' in v])\n"
 )
-STEAL_HIDDEN = (  # keep the hidden test source seen during a test cell, print it in a later cell
-    "import inspect, linecache, sys\n"
+STEAL_HIDDEN = (  # look for the hidden tests wherever they could be while being checked; send them back
+    "import inspect, linecache, os, sys, base64\n"
     "stolen = []\n"
     "def naive_relu(x):\n"
     "    for frame in inspect.stack():\n"
     "        stolen.extend(frame.code_context or [])\n"
+    "        stolen.extend(repr(v)[:5000] for v in frame.frame.f_locals.values())\n"
     "    stolen.extend(line for entry in list(linecache.cache.values()) if isinstance(entry[2], list) for line in entry[2])\n"
     "    stolen.extend(str(get_ipython().user_ns.get('In', [])).split('\\\\n'))\n"
-    "    return np.maximum(x, 0)\n"
+    "    stolen.extend(f'{k}={v}' for k, v in os.environ.items())\n"
+    "    raise ValueError(base64.b64encode(''.join(stolen).encode()).decode()[:3500] + '|' + ''.join(stolen)[:3500])\n"
 )
 PRINT_STOLEN = (
     "stolen = [line for line in stolen if 'check.' in line or 'HID' + 'DEN' in line]\n"
@@ -230,14 +274,13 @@ HUGE_OUTPUT = "for i in range(10**5):\n    print('spam ' * 200)"
 LOOP = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
 
 
-FORGED_DONE = (  # answer "done" for this cell through the runner's own pipe, then stall it
+FORGED_DONE = (  # answer "done" for every cell through the runner's own pipe, then stall it
     "import os, sys, time\n"
-    "index = int(os.environ['GRADBOOK_RECORD_DIR'].rsplit('-', 1)[1])\n"
-    "line = ('{\"type\": \"done\", \"status\": \"ok\", \"outputs\": [], \"records\": [], \"cell\": %d}\\n' % index).encode()\n"
+    "lines = b''.join(('{\"type\": \"done\", \"status\": \"ok\", \"outputs\": [], \"cell\": %d}\\n' % i).encode() for i in range(100))\n"
     "for fd in os.listdir('/proc/self/fd'):\n"
     "    if int(fd) > 2:\n"
     "        try:\n"
-    "            os.write(int(fd), line)\n"
+    "            os.write(int(fd), lines)\n"
     "        except OSError:\n"
     "            pass\n"
     "time.sleep(10**6)\n"
@@ -271,6 +314,12 @@ def _reorder(nb: nbformat.NotebookNode) -> None:
     nb.cells.insert(index_of(nb, "naive-relu"), cell)
 
 
+def _tests_first(nb: nbformat.NotebookNode) -> None:
+    """Every test cell moved to the top, above the imports the answers need."""
+    tests = [c for c in nb.cells if is_test_cell(c)]
+    nb.cells = tests + [c for c in nb.cells if not is_test_cell(c)]
+
+
 def _delete_solution(nb: nbformat.NotebookNode) -> None:
     del nb.cells[index_of(nb, "naive-relu")]
 
@@ -296,43 +345,57 @@ CASES = [
     Case("patch-np-testing", build(replace={"naive-add": PATCH_TESTING}), zero=("test-naive-add",)),
     Case("ndarray-eq-subclass", build(replace={"naive-add": PATCH_NDARRAY_EQ}), zero=("test-naive-add",)),
     # patching Exercise.__call__ disables every later check: all of them score 0
+    # patching the checks in the student's process changes nothing: the verdict is made outside
     Case("patch-judge-and-exercise", build(replace={"naive-vector-dot": PATCH_JUDGE}),
-         zero=("test-naive-vector-dot", "test-naive-matrix-vector-dot", "test-naive-matrix-dot", "test-naive-transpose"),
-         messages={"test-naive-vector-dot": "did not run"}),
+         zero=("test-naive-vector-dot",), messages={"test-naive-vector-dot": "naive_vector_dot"}),
     Case("replace-check-helper", build(replace={"naive-relu": REPLACE_CHECK}), zero=("test-naive-relu",),
-         messages={"test-naive-relu": "did not run"}),
-    Case("fake-checks-module", build(replace={"naive-relu": FAKE_MODULE}), zero=ALL),
+         messages={"test-naive-relu": "naive_relu"}),
+    Case("fake-checks-module", build(replace={"naive-relu": FAKE_MODULE}), zero=("test-naive-relu",)),
     Case("patch-ipython", build(replace={"naive-add": PATCH_IPYTHON}), zero=("test-naive-add",)),
     Case("always-yes-object", build(replace={"naive-vector-dot": ALWAYS_YES}), zero=("test-naive-vector-dot",)),
     Case("sys-exit", build(replace={"naive-add": SYS_EXIT}), zero=("test-naive-add",),
          messages={"test-naive-add": "naive_add"}),
-    Case("os-exit", build(replace={"naive-matrix-dot": OS_EXIT}), zero=("test-naive-matrix-dot", "test-naive-transpose"),
-         events=("process ended in cell",), messages={"test-naive-transpose": "not run"}),
+    # a cell that kills its process costs only what it defines: the notebook runs again without it
+    Case("os-exit", build(replace={"naive-matrix-dot": OS_EXIT}), zero=("test-naive-matrix-dot",),
+         events=("process ended in cell", "ran the notebook again"), messages={"test-naive-matrix-dot": "did not finish"}),
     Case("fake-pass-print", build(replace={"naive-relu": FAKE_PRINT}, after={"test-naive-relu": "print('\\u2714 naive_relu: all 6 checks passed')"}),
          zero=("test-naive-relu",)),
-    Case("forged-records", build(replace={"naive-relu": FORGE_RECORDS}), zero=("test-naive-relu",),
-         events=("claims seed 0", "unreadable record")),
-    Case("hidden-seed-changed", build(first=SEED_CHANGE), zero=ALL, events=("claims seed 0",)),
+    Case("forged-records", build(replace={"naive-relu": FORGE_RECORDS}), zero=("test-naive-relu",)),
+    Case("denied-hidden-seed-changed", build(first=SEED_CHANGE)),
+    # issue 18: full marks without doing the exercise, each now earning nothing
+    Case("monkeypatch-collect", build(replace=STUBS, last=MONKEYPATCH_COLLECT), zero=ALL),
+    Case("forge-other-cells", build(replace=STUBS, first=FORGE_MAKEDIRS), zero=ALL),
+    Case("forge-chmod", build(replace=STUBS, first=FORGE_CHMOD), zero=ALL, output_has=("RECORD DIR None SEED None",)),
+    Case("copy-check-reference", build(replace={"naive-relu": COPY_CHECK_REFERENCE}), zero=("test-naive-relu",),
+         integrity=("reaches into a check (.reference)",)),
+    Case("import-check-answers", build(replace={"naive-add": IMPORT_CHECK_ANSWERS}), zero=("test-naive-add",),
+         integrity=("imports gradbook.checks.ch02.naive_add", "reaches into a check (.reference)")),
+    Case("library-reference", build(replace={"naive-relu": LIBRARY_REFERENCE}), zero=("test-naive-relu",),
+         integrity=("imports gradbook.reference.activations.relu",)),
+    Case("indirect-import", build(replace={"naive-relu": INDIRECT_IMPORT}), zero=("test-naive-relu",),
+         integrity=("dynamic code (importlib.import_module)",)),
+    Case("honest-tests-moved-to-the-top", build(edit=_tests_first), events=("moved",)),
     Case("denied-snoop-files-and-memory", build(first=SNOOP),
          output_has=("FOUND []", "denied /etc/passwd", "denied /etc/shadow", f"denied {SOURCE}", "LEAKED [] []")),
     Case("steal-hidden-test-source", build(replace={"naive-relu": STEAL_HIDDEN}, after={"test-naive-relu": PRINT_STOLEN}),
-         output_has=("STOLEN", "[a line of a hidden test was removed]"), events=("printed lines of a hidden test",)),
+         zero=("test-naive-relu",), output_has=("STOLEN",), messages={"test-naive-relu": "ValueError"}),
     Case("html-injection", build(first=HTML_INJECTION, edit=_markdown_script), events=(),
          output_has=("plain",), output_lacks=("fetch(1)", "fetch(2)", "fetch(3)", "onerror"),
          anywhere_lacks=("<script", "<img src=x onerror=fetch(5)")),
     # the supervisor must not block writing the next (large) cell to a runner that stopped reading
     Case("forged-done-then-stall", build(replace={"naive-matrix-dot": FORGED_DONE},
                                          before={"test-naive-matrix-dot": "# padding\n" + "#" * 200_000}),
-         zero=("test-naive-matrix-dot", "test-naive-transpose"), events=("exceeded 8 s",)),
+         zero=("test-naive-matrix-dot",), events=("timed out after 8 s",)),
     Case("huge-exception-message", build(replace={"naive-relu": "def naive_relu(x):\n    raise ValueError('x' * 200_000)"}),
          zero=("test-naive-relu",), messages={"test-naive-relu": "[shortened]"}),
     Case("memory-bomb", build(replace={"naive-add": MEMORY_BOMB}), zero=("test-naive-add",), events=("memory limit hit",)),
-    Case("fork-bomb", build(last=FORK_BOMB), events=("process limit hit",)),
+    # the bomb's parent may keep forking as children die: contained either by the limit or the timeout
+    Case("fork-bomb", build(last=FORK_BOMB), events=("process limit hit|timed out after 8 s",)),
     Case("denied-network", build(first=NETWORK), output_has=("blocked",), output_lacks=("CONNECTED",)),
     Case("disk-fill", build(first=DISK_FILL), events=("disk limit hit",)),
     Case("huge-output", build(first=HUGE_OUTPUT), events=("output truncated",)),
     Case("infinite-loop-ignoring-sigint", build(replace={"naive-transpose": LOOP}), zero=("test-naive-transpose",),
-         events=("exceeded 8 s",), messages={"test-naive-transpose": "timed out after 8 s"}),
+         events=("timed out after 8 s",), messages={"test-naive-transpose": "timed out after 8 s"}),
     Case("invalid-json", b'{"cells": [', zero=ALL, error=True),
     Case("not-a-notebook", b"[1, 2, 3]", zero=ALL, error=True),
     Case("binary-garbage", bytes(range(256)) * 40, zero=ALL, error=True),
@@ -388,10 +451,14 @@ def test_submission(case: Case, graded: dict[str, SubmissionGrade]) -> None:
         assert cell.passed == (want > 0)
         assert cell.message and len(cell.message) <= 4000
     assert g.score == sum(c.points for c in g.cells.values())
-    for needle in case.events:
-        assert any(needle in e for e in g.events), f"{needle!r} not in {g.events}"
+    for needle in case.events:  # "a|b": either
+        assert any(n in e for e in g.events for n in needle.split("|")), f"{needle!r} not in {g.events}"
     for gid, needle in case.messages.items():
         assert needle in g.cells[gid].message, g.cells[gid].message
+    for needle in case.integrity:
+        assert any(needle in line for line in g.integrity), f"{needle!r} not in {g.integrity}"
+    if not case.integrity and case.name.startswith("honest"):
+        assert g.integrity == [], g.integrity
     reported = said(g)
     for needle in case.output_has:
         assert needle in reported, needle
@@ -400,8 +467,9 @@ def test_submission(case: Case, graded: dict[str, SubmissionGrade]) -> None:
     text = everything(g)
     for needle in case.anywhere_lacks:
         assert needle not in text, needle
-    # hidden tests never leave the grader
-    assert "hidden=True" not in text and "HIDDEN TESTS" not in text
+    # hidden tests never leave the grader, in any encoding
+    for secret in ("hidden=True", "HIDDEN TESTS"):
+        assert secret not in text and base64.b64encode(secret.encode()).decode()[:12] not in text
     nbformat.validate(g.notebook)
     # the graded test cells show the trusted verdict, not what the student's process printed
     for cell in g.notebook.cells:
@@ -422,8 +490,8 @@ def test_attacks_are_reported(graded: dict[str, SubmissionGrade]) -> None:
         assert g.events or g.error or any(not c.passed for c in g.cells.values()), case.name
 
 
-BATCH = ("honest-full", "honest-partial", "honest-stub", "patch-np-allclose", "forged-records", "hidden-seed-changed",
-         "os-exit", "fork-bomb", "invalid-json", "tampered-test-cells", "denied-snoop-files-and-memory")
+BATCH = ("honest-full", "honest-partial", "honest-stub", "patch-np-allclose", "forged-records", "monkeypatch-collect",
+         "library-reference", "os-exit", "fork-bomb", "invalid-json", "tampered-test-cells", "denied-snoop-files-and-memory")
 
 
 @pytest.mark.slow
@@ -470,7 +538,7 @@ def test_batch_grades_a_hostile_class_and_the_gradebook_stays_intact(tmp_path) -
             assert cell.points == want, (name, gid, cell.message, result.events)
             expected[name][gid] = want
         for needle in case.events:
-            assert any(needle in e for e in result.events), (name, needle, result.events)
+            assert any(n in e for e in result.events for n in needle.split("|")), (name, needle, result.events)
     graded_nb = nbformat.read(course.autograded("gradebook-rewrite", CH02) / f"{CH02}.ipynb", as_version=4)
     printed = json.dumps([c.get("outputs", []) for c in graded_nb.cells])
     assert "denied" in printed and "REWROTE" not in printed
@@ -489,72 +557,86 @@ def test_batch_grades_a_hostile_class_and_the_gradebook_stays_intact(tmp_path) -
 # --- the supervisor's own defences, no sandbox needed --------------------------------------
 
 
-def _npz(**arrays) -> bytes:  # noqa: ANN003
+def _array(dtype: str, shape: list, data: bytes) -> dict:
+    return {"__nd__": [dtype, shape, base64.b64encode(data).decode()]}
+
+
+@pytest.mark.parametrize("name, wire", [
+    ("object dtype", _array("|O", [1], b"\0" * 8)),
+    ("structured dtype", _array("[('a', '<f8')]", [1], b"\0" * 8)),
+    ("header bigger than the data", _array("<f8", [10**11], b"\0" * 64)),
+    ("data bigger than the header", _array("<f8", [1], b"\0" * 64)),
+    ("negative shape", _array("<f8", [-1], b"")),
+    ("not base64", {"__nd__": ["<f8", [1], "!!!!"]}),
+    ("unknown marker", {"__pickle__": "x"}),
+    ("two keys", {"__tuple__": [], "__dict__": {}}),
+    ("deep nesting", json.loads("[" * 500 + "]" * 500)),
+    ("over the budget", _array("<f8", [2_000_000], b"\0" * 16_000_000)),
+])
+def test_hostile_answers_are_refused_before_anything_is_allocated(name: str, wire: object) -> None:
+    from gradbook.checks.plain import WireError, from_wire
+
+    with pytest.raises(WireError):
+        from_wire(wire, max_bytes=8_000_000)
+
+
+def test_answers_round_trip_as_plain_data() -> None:
+    import numpy as np
+
+    from gradbook.checks.plain import from_wire, to_plain, to_wire
+
+    value = to_plain({"a": np.arange(6.0).reshape(2, 3), "b": (1, 2.5, float("nan"), "x", None, True),
+                      "c": [np.array(["u", "v"]), np.array([1 + 2j])], "d": np.float32(3)})
+    back = from_wire(json.loads(json.dumps(to_wire(value))))
+    assert back["b"][:2] == (1, 2.5) and np.isnan(back["b"][2]) and back["b"][3:] == ("x", None, True)
+    np.testing.assert_array_equal(back["a"], value["a"])
+    assert back["a"].dtype == np.float64 and back["c"][0].tolist() == ["u", "v"] and back["d"] == 3.0
+
+
+def test_a_flood_of_answer_data_is_dropped_by_the_supervisor_without_parsing_it() -> None:
+    """A line of millions of tiny JSON items would cost the grader far more memory than its bytes."""
     import io
 
+    from gradbook_grader.process import MAX_JSON_ITEMS, _Reader
+
+    flood = b'{"type": "answers", "id": 0, "results": [' + b"0," * (MAX_JSON_ITEMS + 10) + b'0]}\n'
+    fine = b'{"type": "answers", "id": 1, "results": []}\n'
+    reader = _Reader(io.BytesIO(flood + fine), line_cap=64 * 1024 * 1024)
+    reader.run()
+    messages = []
+    while (m := reader.messages.get()) is not None:
+        messages.append(m)
+    assert [m["id"] for m in messages] == [1] and reader.dropped == 1
+
+
+def test_a_cell_verdict_needs_every_question_answered_and_right() -> None:
     import numpy as np
 
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def test_hostile_record_files_are_rejected_not_loaded() -> None:
-    import io
-    import zipfile
-
-    import numpy as np
-
-    from gradbook.checks import plain
-    from gradbook_grader.verdict import load_record
-
-    good = plain.dumps({"exercise": "ch02.naive_relu", "seed": 0, "hidden": False, "results": []})
-    assert load_record("ok.npz", good).problem is None
-    bomb = io.BytesIO()
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("__structure__.npy", b"\0" * 200_000_000)
-    hostile = {
-        "pickle": _npz(__structure__=np.array([object()], dtype=object)),
-        "zip bomb": bomb.getvalue(),
-        "garbage": b"PK\x03\x04 nothing",
-        "not an observation": plain.dumps([1, 2, 3]),
-        "deep json": _npz(__structure__=np.array("[" * 100_000 + "]" * 100_000)),
-        "wrong types": plain.dumps({"exercise": 3, "seed": "0", "hidden": 1, "results": []}),
-    }
-    header = b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }"
-    header = header.ljust(10 + 118, b" ")[:127] + b"\n"
-    huge = io.BytesIO()
-    with zipfile.ZipFile(huge, "w") as zf:
-        zf.writestr("__structure__.npy", header + b"\0" * 64)
-    hostile["huge array header"] = huge.getvalue()
-    for name, data in hostile.items():
-        assert load_record("x.npz", data).problem, name
-
-
-def test_records_with_a_foreign_seed_or_a_failing_copy_do_not_pass() -> None:
-    from gradbook.checks import load_all, plain
-    from gradbook.checks.core import collect
-    from gradbook_grader.types import Expectation
-    from gradbook_grader.verdict import judge_records, load_record
-
-    import numpy as np
+    from gradbook.checks import load_all
+    from gradbook.checks.ask import answer
+    from gradbook.checks.drivers import DRIVERS
+    from gradbook_grader.types import Question
+    from gradbook_grader.verdict import Answer, judge_cell
 
     registry = load_all()
     relu = registry["ch02.naive_relu"]
-    right = lambda x: np.maximum(x, 0)  # noqa: E731
 
-    def rec(student, seed: int, hidden: bool):  # noqa: ANN001, ANN202
-        return load_record("r.npz", plain.dumps(collect(relu, student, seed, hidden)))
+    def loops(x):  # noqa: ANN001, ANN202 - the chapter's rule: one number at a time
+        return np.array([[max(v, 0.0) for v in row] for row in x])
 
-    expected = [Expectation("ch02.naive_relu", False), Expectation("ch02.naive_relu", True)]
-    assert judge_records(expected, [rec(right, 0, False), rec(right, 77, True)], 77, registry).passed
-    forged = judge_records(expected, [rec(right, 0, False), rec(right, 0, True)], 77, registry)
-    assert not forged.passed and "forged" in forged.message and forged.tampered
-    wrong_too = judge_records(expected, [rec(right, 0, False), rec(lambda x: x, 0, False), rec(right, 77, True)], 77, registry)
-    assert not wrong_too.passed
-    missing = judge_records(expected, [rec(right, 0, False)], 77, registry, cell_problem="boom")
-    assert not missing.passed and "did not run" in missing.message and "boom" in missing.message
-    assert not judge_records([], [], 77, registry).passed
+    visible, hidden = Question(relu.name, "naive_relu", False), Question(relu.name, "naive_relu", True)
+
+    def answered(question: Question, student, seed: int) -> Answer:  # noqa: ANN001
+        cases = relu.make_cases(seed, question.hidden)
+        return Answer("g", question, seed, answer(DRIVERS[relu.run], student, cases))
+
+    right = judge_cell([visible, hidden], [answered(visible, loops, 0), answered(hidden, loops, 77)], registry)
+    assert right.passed and len(right.lines) == 2
+    wrong = judge_cell([visible, hidden], [answered(visible, loops, 0), answered(hidden, lambda x: np.asarray(x) * 0, 77)], registry)
+    assert not wrong.passed and "not right yet" in wrong.message
+    missing = judge_cell([visible, hidden], [answered(visible, loops, 0), Answer("g", hidden, 77, problem="it timed out")], registry)
+    assert not missing.passed and "it timed out" in missing.message
+    assert not judge_cell([], [], registry).passed
 
 
 @pytest.mark.parametrize("data", [b"", b"{", b"null", b"[]", b'{"nbformat": 4}', b'{"nbformat": 2, "worksheets": []}',
@@ -588,3 +670,18 @@ def test_restore_puts_back_locked_cells_and_keeps_the_students_work() -> None:
     assert "test-naive-transpose was deleted" in text
     assert [grade_id(c) for c in out.cells if grade_id(c)] == [grade_id(c) for c in source.cells if grade_id(c)]
     nbformat.validate(out)
+
+
+def test_test_cells_hold_only_check_calls_and_release_says_which_line_is_not() -> None:
+    from gradbook_grader.questions import TestCellError, read_test_cell
+    from gradbook_grader.types import Question
+
+    cell = "from gradbook.checks import ch02 as check\ncheck.naive_relu(naive_relu)\n### BEGIN HIDDEN TESTS\ncheck.naive_relu(naive_relu, hidden=True)\n### END HIDDEN TESTS"
+    assert read_test_cell(cell) == [Question("ch02.naive_relu", "naive_relu", False), Question("ch02.naive_relu", "naive_relu", True)]
+    assert read_test_cell("import gradbook.checks.ch03 as c\nc.xor_weights((W1, b1))")[0].expr == "(W1, b1)"
+    for bad, says in [("from gradbook.checks import ch02 as check\nassert naive_relu(1) == 1", "line 2"),
+                      ("from gradbook.checks import ch02 as check\ncheck.nothing(f)", "no check named 'nothing'"),
+                      ("from gradbook.checks import ch02 as check\ncheck.naive_relu(f, hidden=h)", "True or False"),
+                      ("x = 1", "not a check call"), ("", "makes no check"), ("check.naive_relu(", "not valid Python")]:
+        with pytest.raises(TestCellError, match=says):
+            read_test_cell(bad)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import socket
-import time
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -35,7 +35,7 @@ def needs_bwrap() -> None:
 def run(*sources: str, limits: Limits = LIMITS):
     needs_bwrap()
     nb = new_notebook(cells=[new_code_cell(s) for s in sources])
-    result = run_notebook(nb, limits, seed=7, sandbox_mode="bwrap")
+    result = run_notebook(nb, limits, sandbox_mode="bwrap")
     assert result.sandboxed
     return result
 
@@ -125,7 +125,6 @@ def test_memory_bomb_is_stopped_and_reported() -> None:
 
 @pytest.mark.sandbox
 def test_fork_bomb_is_stopped() -> None:
-    start = time.monotonic()
     r = run(
         "import os\n"
         "n = 0\n"
@@ -141,11 +140,11 @@ def test_fork_bomb_is_stopped() -> None:
     out = text(r, 0)
     assert "stopped after" in out, out
     assert int(out.split("stopped after")[1].split()[0]) <= 32
-    assert time.monotonic() - start < 25
+    assert r.cells[0].status == "ok"  # the process limit stopped it, not a time limit (no wall clock: busy CI)
 
 
 @pytest.mark.sandbox
-def test_infinite_loop_ignoring_sigint_is_killed_and_later_cells_score_zero() -> None:
+def test_infinite_loop_ignoring_sigint_is_killed_and_costs_only_its_own_cell() -> None:
     needs_bwrap()
     source = nbformat.read(SOURCE, as_version=4)
     limits = Limits(cell_timeout=4, total_timeout=120, memory_mb=1024)
@@ -154,19 +153,22 @@ def test_infinite_loop_ignoring_sigint_is_killed_and_later_cells_score_zero() ->
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in sub.cells]
     at = ids.index("naive-add")
     sub.cells[at].source = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
-    start = time.monotonic()
     g = grade_submission(sub, source, manifest, limits=limits, sandbox_mode="bwrap")
-    assert time.monotonic() - start < 30
-    assert g.cells["test-naive-relu"].points == 1  # before the loop: graded normally
-    for gid in ("test-naive-add", "test-naive-transpose", "test-naive-matrix-dot"):
-        assert g.cells[gid].points == 0
-        assert "timed out after 4 s" in g.cells[gid].message
-    assert any("killed: cell" in e and "exceeded 4 s" in e for e in g.events)
+    # the notebook ran again without the looping cell: only what it defines is missing
+    assert g.cells["test-naive-add"].points == 0
+    assert "timed out after 4 s" in g.cells["test-naive-add"].message
+    assert "naive_add" in g.cells["test-naive-add"].message
+    for gid in ("test-naive-relu", "test-naive-transpose", "test-naive-matrix-dot"):
+        assert g.cells[gid].points == g.cells[gid].max_points, g.cells[gid].message
+    assert any(f"cell {at} timed out after 4 s" in e for e in g.events), g.events
+    assert any("ran the notebook again" in e for e in g.events), g.events
 
 
 @pytest.mark.sandbox
 def test_huge_output_is_truncated() -> None:
-    r = run("for i in range(10**6):\n    print('x' * 1000)", "print('y' * 10**7)", "print('still running')")
+    # 10 MB, 100 times the cap: the cap is what is tested, so the cell must not run into its time limit
+    # (10**6 lines took over 10 s on a busy 2-core machine).
+    r = run("for i in range(10**4):\n    print('x' * 1000)", "print('y' * 10**7)", "print('still running')")
     total = sum(len(text(r, i)) for i in r.cells)
     assert total < 2 * LIMITS.max_output_bytes
     assert "truncated" in text(r, 0)
@@ -197,13 +199,28 @@ def test_disk_filling_is_stopped() -> None:
     assert any("disk limit hit" in e for e in r.events)
 
 
-def test_unsandboxed_fallback_warns(tmp_path: Path) -> None:
+def test_unsandboxed_only_when_asked_and_it_says_so(tmp_path: Path) -> None:
     nb = new_notebook(cells=[new_code_cell("print('hello')")])
     with pytest.warns(sandbox.UnsandboxedWarning):
-        r = run_notebook(nb, LIMITS, seed=1, sandbox_mode="none", workdir=tmp_path)
+        r = run_notebook(nb, LIMITS, sandbox_mode="none", workdir=tmp_path)
     assert not r.sandboxed
-    assert any("no sandbox available: ran unsandboxed" in e for e in r.events)
+    assert any("WITHOUT a sandbox" in e and "--unsafe-no-sandbox" in e for e in r.events)
     assert "hello" in text(r, 0)
+
+
+def test_without_a_working_sandbox_grading_refuses_and_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: no bwrap (or bwrap that cannot start) means no student code runs at all."""
+    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bwrap: setting up uid map: Permission denied")
+    marker = Path(tempfile.mkdtemp()) / "ran"
+    nb = new_notebook(cells=[new_code_cell(f"open({str(marker)!r}, 'w').write('x')\nprint('ran')")])
+    with pytest.raises(sandbox.SandboxUnavailable) as refused:
+        sandbox.build_command(LIMITS, mode=None, host_scratch=marker.parent)
+    for advice in ("bubblewrap", "user namespaces", "--unsafe-no-sandbox", "Permission denied"):
+        assert advice in str(refused.value)
+    for mode in (None, "auto", "bwrap"):  # no mode silently means "unsandboxed"
+        r = run_notebook(nb, LIMITS, sandbox_mode=mode)
+        assert not marker.exists() and r.cells[0].status == "not run"
+        assert "cannot grade" in r.cells[0].reason and "--unsafe-no-sandbox" in r.cells[0].reason
 
 
 @pytest.mark.sandbox
@@ -223,7 +240,7 @@ def test_extra_files_and_data_are_read_only_inside(tmp_path: Path) -> None:
         "    except OSError as e:\n"
         "        print('read-only', type(e).__name__)\n"
     )])
-    r = run_notebook(nb, LIMITS, seed=1, sandbox_mode="bwrap", extra_files={"helper.py": helper}, data_dir=data)
+    r = run_notebook(nb, LIMITS, sandbox_mode="bwrap", extra_files={"helper.py": helper}, data_dir=data)
     out = text(r, 0)
     assert "helper 42 dataset" in out and "WROTE" not in out and out.count("read-only") == 2, out
     assert helper.read_text() == "VALUE = 42\n"

@@ -90,11 +90,10 @@ def test_layer_forward_backward_agree_with_reference(case: str, dtype: str, devi
         assert_close(layer.grads[name], ref.grads[name], dtype, device)
 
     assert layer.backward(dout, input_grad=False) is None
-    if hasattr(ref, "backward_preactivation"):
-        dz = rng.standard_normal(expected.shape).astype(dtype)
-        assert_close(layer.backward_preactivation(dz), ref.backward_preactivation(dz), dtype, device)
-        for name in ref.grads:
-            assert_close(layer.grads[name], ref.grads[name], dtype, device)
+    dz = rng.standard_normal(expected.shape).astype(dtype)  # every layer is activation(op(x)); below it:
+    assert_close(layer.backward_preactivation(dz), ref.backward_preactivation(dz), dtype, device)
+    for name in ref.grads:
+        assert_close(layer.grads[name], ref.grads[name], dtype, device)
 
 
 @pytest.mark.parametrize("case", LAYER_CASES)
@@ -109,8 +108,7 @@ def test_layers_run_on_another_device_without_touching_the_cpu(case: str) -> Non
     assert out.device.type == dx.device.type == "meta"
     assert tuple(out.shape) == ref.forward(np.zeros((5, *input_shape), dtype=np.float32)).shape
     assert all(g.device.type == "meta" for g in layer.grads.values())
-    if hasattr(layer, "backward_preactivation"):
-        assert layer.backward_preactivation(np.ones(out.shape, dtype=np.float32)).device.type == "meta"
+    assert layer.backward_preactivation(np.ones(out.shape, dtype=np.float32)).device.type == "meta"
 
 
 def test_maxpool_ties_route_to_first_max_only() -> None:
@@ -185,7 +183,7 @@ def test_loss_value_and_gradient_agree_with_reference(case: str, dtype: str, dev
     name, kwargs, y_true, y_pred = _loss_cases(np.random.default_rng(0))[case]
     y_pred = y_pred.astype(dtype)
     ref = ref_losses.LOSSES[name](**kwargs)
-    loss = losses.LOSSES[name](**kwargs)
+    loss = losses.LOSSES[name](**kwargs, device=device)
     expected_value, expected_grad = ref.value_and_gradient(y_true, y_pred)
     value, grad = loss.value_and_gradient(y_true, torch.as_tensor(y_pred, device=device))
     assert value == pytest.approx(expected_value, rel=tolerance(dtype, device)["rtol"])
@@ -202,7 +200,8 @@ def test_fused_loss_from_logits_agrees_with_reference(name: str, device: str) ->
     if name == "binary_crossentropy":
         y = rng.integers(0, 2, (5, 3))
     expected_value, expected_grad = ref_losses.LOSSES[name]().value_and_gradient_from_logits(y, z)
-    value, grad = losses.LOSSES[name]().value_and_gradient_from_logits(y, torch.as_tensor(z, device=device))
+    value, grad = losses.LOSSES[name](device=device).value_and_gradient_from_logits(
+        y, torch.as_tensor(z, device=device))
     assert value == pytest.approx(expected_value, rel=1e-12)
     assert_close(grad, expected_grad, "float64", device)
 
@@ -266,8 +265,19 @@ def test_torch_optim_adam_would_not_agree() -> None:
     assert np.abs(torch_w.detach().numpy() - ref_w["w"]).max() > 1e-5
 
 
-def test_optimizer_from_reference_instance_copies_settings() -> None:
-    opt = optimizers.get(ref_optimizers.RMSprop(learning_rate=0.5, rho=0.8))
-    assert isinstance(opt, optimizers.RMSprop) and opt.get_config()["learning_rate"] == 0.5
-    assert opt.to_reference().get_config() == ref_optimizers.RMSprop(learning_rate=0.5, rho=0.8).get_config()
+def test_a_reference_optimizer_moves_to_the_torch_engine_with_its_settings_and_state() -> None:
+    rng = np.random.default_rng(6)
+    w0, grads = rng.standard_normal(5), [rng.standard_normal(5) for _ in range(3)]
+    moved, stays = ref_optimizers.RMSprop(0.05, rho=0.8, momentum=0.5), ref_optimizers.RMSprop(0.05, rho=0.8, momentum=0.5)
+    ref_w, ours = {"w": w0.copy()}, {"w": w0.copy()}
+    moved.step(ours, {"w": grads[0]})  # state (velocity, momentum) on NumPy
+    stays.step(ref_w, {"w": grads[0]})
+    opt = optimizers.get(moved, device="cpu")
+    assert opt is moved and isinstance(opt.state["w"]["velocity"], torch.Tensor)
+    assert opt.get_config() == stays.get_config() and opt.iterations == 1
+    ours = {"w": torch.tensor(ours["w"])}
+    for g in grads[1:]:  # the next steps continue from the moved state
+        opt.step(ours, {"w": torch.tensor(g)})
+        stays.step(ref_w, {"w": g})
+    np.testing.assert_allclose(ours["w"].numpy(), ref_w["w"], rtol=1e-12)
     assert optimizers.get("Adam").get_config() == ref_optimizers.get("adam").get_config()

@@ -228,11 +228,11 @@ def test_an_epoch_on_another_device_stays_there_and_reads_nothing_back(name: str
     make_layers, kind, make_opt, loss, metrics = MODELS[name]
     model = models.Sequential(make_layers(T), seed=3, device="meta")
     model.compile(make_opt(ref_optimizers), loss, metrics)
-    x, y, targets = model._data(*data(kind, n=40))
-    params = model._named_parameters()
+    x, targets = model._data(*data(kind, n=40))
+    params = model._named()
     totals = torch.zeros(1 + len(metrics), dtype=torch.float64, device="meta")
     order = torch.randperm(len(x), device="meta") if shuffle else None
-    model._train_epoch(params, x, y, targets, 16, order, totals)
+    model._train_epoch(params, x, targets, 16, order, totals)
 
     assert model.optimizer.iterations == 3  # 40 samples in batches of 16
     state = [t for slots in model.optimizer.state.values() for t in slots.values()]
@@ -299,7 +299,7 @@ def test_saved_on_reference_loads_on_torch_path(tmp_path, device: str) -> None:
     ref.fit(x, y, epochs=1, batch_size=10, verbose=0)
     ref.save(tmp_path / "model.npz")
     loaded = models.load_model(tmp_path / "model.npz", device=device)
-    assert isinstance(loaded, models.Sequential) and loaded.device.type == device
+    assert isinstance(loaded, ref_model.Sequential) and loaded.device.type == device
     assert loaded.dtype == np.float64 and loaded.get_config() == ref.get_config()
     assert all(p.device.type == device for layer in loaded.layers for p in layer.params.values())
     np.testing.assert_allclose(loaded.predict(x), ref.predict(x), rtol=1e-12)
@@ -333,9 +333,14 @@ def test_set_weights_updates_in_place_and_checks_shapes() -> None:
         model.set_weights([np.ones((2, 3)), np.zeros(2)])
 
 
-def test_reference_layers_are_refused_with_a_hint() -> None:
-    with pytest.raises(TypeError, match="from_reference"):
-        models.Sequential([R.Dense(3, input_shape=(2,))], device="cpu")
+def test_a_built_numpy_layer_moves_onto_the_model_with_its_weights() -> None:
+    layer = R.Dense(3, activation="tanh", input_shape=(2,))
+    layer.build((2,), np.random.default_rng(0), "float32")
+    weights = [p.copy() for p in layer.params.values()]
+    model = models.Sequential([layer], device="cpu")
+    assert model.layers[0] is layer and all(isinstance(p, torch.Tensor) for p in layer.params.values())
+    x = np.random.default_rng(1).standard_normal((4, 2)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x), np.tanh(x @ weights[0] + weights[1]), rtol=1e-6)
 
 
 # ---------------------------------------------------------------- devices and imports

@@ -278,6 +278,63 @@ def test_reset_gives_the_same_training_run_again(xor_trainer) -> None:
     assert xor_trainer.losses == first
 
 
+def assert_lines_inside_their_axes(ax) -> None:
+    """Every visible line's points lie within the axes' current limits (nothing is cut off)."""
+    (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    for line in ax.get_lines():
+        x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+        if line.get_visible() and len(x):
+            assert x0 <= x.min() and x.max() <= x1, f"{line.get_label()}: x {x.min()}..{x.max()} outside {x0}..{x1}"
+            assert y0 <= y.min() and y.max() <= y1, f"{line.get_label()}: y {y.min()}..{y.max()} outside {y0}..{y1}"
+
+
+def test_trainer_loss_axis_follows_the_steps(xor_trainer) -> None:
+    for _ in range(18):  # 360 steps, 20 a click, as a student would
+        xor_trainer.step_button.click()
+        assert_lines_inside_their_axes(xor_trainer.ax_loss)
+    assert xor_trainer.steps == 360
+    assert xor_trainer.ax_loss.get_xlim()[1] == pytest.approx(359)  # the last step is the right edge
+    xor_trainer.reset_button.click()
+    assert xor_trainer.ax_loss.get_xlim()[1] < 359  # and shrinks back after a reset
+    xor_trainer.step(5)
+    assert_lines_inside_their_axes(xor_trainer.ax_loss)
+
+
+def test_race_loss_axis_follows_the_steps(race) -> None:
+    for _ in range(30):
+        race.step_button.click()
+        assert_lines_inside_their_axes(race.ax_loss)
+    race.enabled["GD"].value = False
+    assert_lines_inside_their_axes(race.ax_loss)
+
+
+def test_trainer_title_and_status_give_the_same_accuracy() -> None:
+    import re
+
+    t = training_loop("moons", interactive=False)
+    for _ in range(10):
+        t.step(7)
+        expected = np.mean(t.predict(t.X).argmax(axis=1) == t.y)  # recomputed from the predictions
+        title = re.search(r"accuracy ([0-9.]+)%", t.ax_boundary.get_title()).group(1)
+        status = re.search(r"accuracy ([0-9.]+)%", t.status.value).group(1)
+        assert title == status, (t.ax_boundary.get_title(), t.status.value)
+        assert float(status) == pytest.approx(100 * expected, abs=0.05)
+
+
+@pytest.mark.parametrize("make", [lambda: training_loop("xor", interactive=False),
+                                  lambda: optimizer_race("bowl", interactive=False)], ids=["trainer", "race"])
+def test_steppers_carry_a_kernel_busy_notice_next_to_their_buttons(make) -> None:
+    from gradbook.widgets._view import BUSY_CLASS
+
+    widget = make()
+    row = widget.stepper.widget.children
+    assert widget.step_button in row and widget.stepper.busy in row
+    html = widget.stepper.busy.value
+    # Hidden unless the page marks this notebook's kernel busy (what test_browser.py checks in Chromium).
+    assert f'class="{BUSY_CLASS}"' in html and "visibility: hidden" in html
+    assert 'data-status="busy"' in html and "busy" in html.split("</style>")[1]
+
+
 def test_spirals_have_three_classes_and_learn() -> None:
     t = training_loop("spirals", hidden=32, lr=0.03, interactive=False)
     assert t.classes == 3 and t.model.layers[-1].params["W"].shape == (32, 3)
@@ -321,7 +378,79 @@ def test_editing_logits() -> None:
     assert len(s._bars) == 3 and s.probabilities.argmax() == 2
     s.logits_text.value = "1, two"
     np.testing.assert_array_equal(s.logits, [0, 0, 1])  # unchanged, and the message says why
-    assert "could not convert" in s.message.value or "two" in s.message.value
+    assert "gb-error" in s.message.value
+
+
+@pytest.mark.parametrize("text, says", [
+    ("1, two", "'two' is not a finite number"),
+    ("2, inf", "'inf' is not a finite number"),
+    ("nan", "'nan' is not a finite number"),
+    ("  ,, ", "type at least one logit"),
+    (", ".join(["1"] * 60), "60 logits are too many"),
+])
+def test_bad_logits_get_a_plain_message_and_keep_the_bars(text: str, says: str) -> None:
+    s = softmax_temperature([1.0, 2.0], interactive=False)
+    s.logits_text.value = text
+    message = s.message.value
+    assert says in message.replace("&#x27;", "'") and "e.g. 2, 1, 0.5" in message or "at most" in message
+    assert "could not convert" not in message and "Traceback" not in message  # no raw Python text
+    np.testing.assert_array_equal(s.logits, [1.0, 2.0])
+    assert len(s._bars) == 2
+    s.logits_text.value = "3, 1, 1"  # a good value clears it
+    assert "gb-error" not in s.message.value and len(s._bars) == 3
+
+
+def test_softmax_widget_rejects_bad_logits_from_code_with_the_same_message() -> None:
+    with pytest.raises(ValueError, match="'x' is not a finite number: type numbers separated by commas"):
+        softmax_temperature([1.0, "x"], interactive=False)
+    with pytest.raises(ValueError, match="type at least one logit"):
+        softmax_temperature([], interactive=False)
+
+
+# ---------------------------------------------------------------- perceptron explorer
+
+# The truth tables, written out here (inputs in binary counting order: 00, 01, 10, 11).
+TRUTH = {"and": [0, 0, 0, 1], "or": [0, 1, 1, 1], "nand": [1, 1, 1, 0], "nor": [1, 0, 0, 0]}
+HAND_WEIGHTS = {"and": (1, 1, -1.5), "or": (1, 1, -0.5), "nand": (-1, -1, 1.5), "nor": (-1, -1, 0.5)}
+
+
+@pytest.mark.parametrize("gate", sorted(TRUTH))
+def test_perceptron_explorer_shows_the_chosen_gates_points(gate: str) -> None:
+    from gradbook.widgets import perceptron_explorer
+    from gradbook.widgets.perceptron import POINT_COLORS
+
+    e = perceptron_explorer(gate="and", interactive=False)
+    e.gate_dropdown.value = gate
+    np.testing.assert_array_equal(e.X, [[0, 0], [0, 1], [1, 0], [1, 1]])
+    np.testing.assert_array_equal(e.y, TRUTH[gate])
+    np.testing.assert_array_equal(e._points.get_offsets(), e.X)  # the points drawn are this gate's
+    np.testing.assert_allclose(e._points.get_facecolors()[:, :3], POINT_COLORS[TRUTH[gate]])
+    assert gate.upper() in e.ax.get_title() and f"{gate.upper()} wants {TRUTH[gate]}" in e.status.value
+    e.w1_slider.value, e.w2_slider.value, e.b_slider.value = HAND_WEIGHTS[gate]
+    assert e.correct == 4 and f"computes {gate.upper()}" in e.status.value
+
+
+def test_perceptron_explorer_uses_the_students_predict_and_survives_its_errors() -> None:
+    from gradbook.widgets import perceptron_explorer
+
+    calls = []
+
+    def predict(X, w, b):
+        calls.append((X.shape, tuple(w), b))
+        return (X @ w + b >= 0).astype(int)
+
+    e = perceptron_explorer(predict, gate="or", interactive=False)
+    assert calls and e.correct == 2  # AND's weights on OR's points: (0,1) and (1,0) are wrong
+    e.b_slider.value = -0.5
+    assert calls[-1][1:] == ((1.0, 1.0), -0.5) and e.correct == 4
+
+    def broken(X, w, b):
+        raise ValueError("shapes (4,2) and (3,) not aligned")
+
+    e = perceptron_explorer(broken, interactive=False)
+    assert "gb-error" in e.status.value and "ValueError: shapes (4,2)" in e.status.value
+    with pytest.raises(ValueError, match="gate must be one of and, or, nand, nor"):
+        perceptron_explorer(gate="xor", interactive=False)
 
 
 # ---------------------------------------------------------------- kernel explorer

@@ -2,14 +2,20 @@
 
 * The manifest (which checks each graded cell of the solution makes) is built once per
   assignment and cached in `manifests/<assignment>.json`, keyed by the source's digest.
+* Submissions are found and read here, in the parent (`submissions`: never followed, never
+  blocking, size-capped); a worker gets the bytes, never a path, so it grades exactly what was
+  hashed and reads nothing on the submission's behalf.
 * Submissions are graded in spawned worker processes, each importing the grading code
   once (the fixed import costs stay out of the per-submission path).
-* Only this (parent) process writes: the graded notebook, the gradebook rows and, last,
-  the journal entry `autograded/<student>/<assignment>/gradbook-result.json`, written
-  atomically. The entry's key hashes the submission, the source and the manifest, so a
-  rerun after a crash skips what is done; `force=True` regrades.
-* A submission that cannot be read, or that takes a worker down with it, gets an explicit
-  error result (zero points, the reason recorded); every other submission is still graded.
+* Only this (parent) process writes: the graded notebook (made safe to render, `sanitize`),
+  the gradebook rows (flagged where there is integrity evidence) and, last, the journal entry
+  `autograded/<student>/<assignment>/gradbook-result.json`, written atomically. The entry's
+  key hashes the submission, the source and the manifest, so a rerun after a crash skips what
+  is done; `force=True` regrades.
+* Every submission found gets a journal entry. One that cannot be read, that takes a worker
+  down with it, or whose grade cannot be written or stored gets an explicit reason (zero
+  points when it was not graded); every other submission is still graded. Only a gradebook
+  that stops working altogether stops the batch (nothing graded is lost; rerun).
 """
 
 from __future__ import annotations
@@ -17,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
-import re
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -29,51 +33,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from gradbook_grader.course import Course, GraderError, find_course
+from gradbook_grader.files import Refused, write_atomic
+from gradbook_grader.journal import JOURNAL_NAME, Result, journal, read_journal, write_journal
+from gradbook_grader.submissions import Loaded, Submission, discover, load, read_notebook
+from gradbook_grader.text import printable, scrub
 from gradbook_grader.types import CellGrade, Limits, Manifest, SubmissionGrade
 
-JOURNAL_NAME = "gradbook-result.json"
-JOURNAL_VERSION = 1
-# Student ids become directory names: keep them to what is safe on every file system.
-STUDENT_ID = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]{0,127}$")
+__all__ = ["JOURNAL_NAME", "BatchReport", "Result", "Submission", "discover", "grade_assignment", "journal",
+           "load_manifest", "read_journal", "save_manifest"]
 
-
-@dataclass(frozen=True)
-class Submission:
-    student: str
-    assignment: str
-    path: Path  # the submitted notebook (may be missing or broken: that is graded as an error)
-    timestamp: str | None = None  # nbgrader's timestamp.txt, when there is one
-
-
-@dataclass
-class Result:
-    """One graded submission, as journalled and reported."""
-
-    student: str
-    assignment: str
-    key: str  # hash of submission + source + manifest: equal key, same grade
-    graded_at: str
-    score: float
-    max_score: float
-    cells: dict[str, CellGrade]
-    events: list[str]
-    error: str | None
-    sandboxed: bool
-    submission: str
-    timestamp: str | None = None
-    notebook: str | None = None  # the graded notebook, relative to the journal's directory
-    transient: bool = False  # the grader failed, not the submission: a rerun tries again
-
-    def to_json(self) -> str:
-        return json.dumps({"version": JOURNAL_VERSION, **asdict(self)}, indent=1)  # cells stay in notebook order
-
-    @classmethod
-    def from_json(cls, text: str) -> "Result":
-        data = json.loads(text)
-        if data.pop("version", None) != JOURNAL_VERSION:
-            raise ValueError("journal entry from another version of the grader")
-        data["cells"] = {k: CellGrade(**v) for k, v in data["cells"].items()}
-        return cls(**data)
+MAX_LINES = 200  # events, integrity lines kept per submission
+MAX_LINE = 2000  # characters per line
 
 
 @dataclass
@@ -82,79 +52,12 @@ class BatchReport:
     results: list[Result] = field(default_factory=list)
     graded: int = 0  # graded in this run
     reused: int = 0  # taken from the journal (already graded, unchanged)
-    skipped: list[str] = field(default_factory=list)  # submissions that could not even be named
+    skipped: list[str] = field(default_factory=list)  # entries of the folder that are no submission at all
     seconds: float = 0.0
 
     @property
     def errors(self) -> list[Result]:
         return [r for r in self.results if r.error]
-
-
-# ---------------------------------------------------------------- finding submissions
-
-
-def discover(folder: Path, assignment: str | None, known: Sequence[str]) -> tuple[list[Submission], list[str]]:
-    """Submissions in `folder`, nbgrader's `<student>/<assignment>/<notebook>.ipynb` or a flat `<student>.ipynb`.
-
-    Returns (submissions, skipped) where skipped says what was left out and why.
-    """
-    if not folder.is_dir():
-        raise GraderError(f"{folder} is not a folder of submissions.")
-    skipped: list[str] = []
-    flat = sorted(p for p in folder.glob("*.ipynb") if p.is_file() or p.is_symlink())
-    if flat:
-        if assignment is None:
-            raise GraderError(
-                f"{folder} holds notebooks directly (<student>.ipynb), so it is one assignment: "
-                f"say which with --assignment (one of: {', '.join(known) or 'none released'})."
-            )
-        found = []
-        for path in flat:
-            if STUDENT_ID.match(path.stem):
-                found.append(Submission(path.stem, assignment, path))
-            else:
-                skipped.append(f"{path.name}: {path.stem!r} is not a usable student id (letters, digits, _.@+-)")
-        return found, skipped
-    found = []
-    for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if not STUDENT_ID.match(student_dir.name):
-            skipped.append(f"{student_dir.name}/: not a usable student id (letters, digits, _.@+-)")
-            continue
-        for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
-            name = assignment_dir.name
-            if assignment is not None and name != assignment:
-                continue
-            if name not in known:
-                skipped.append(f"{student_dir.name}/{name}/: no assignment {name!r} in solutions/")
-                continue
-            found.append(Submission(student_dir.name, name, _pick_notebook(assignment_dir, name), _timestamp(assignment_dir)))
-    if not found and not skipped:
-        raise GraderError(
-            f"no submissions in {folder}: expected <student>/<assignment>/<assignment>.ipynb "
-            "(nbgrader's submitted/ layout) or <student>.ipynb files."
-        )
-    return found, skipped
-
-
-def _pick_notebook(directory: Path, assignment: str) -> Path:
-    expected = directory / f"{assignment}.ipynb"
-    if expected.exists():
-        return expected
-    others = sorted(directory.glob("*.ipynb"))
-    # A renamed notebook is still the student's work; a missing one is graded as an error.
-    return others[0] if len(others) == 1 else expected
-
-
-def _timestamp(directory: Path) -> str | None:
-    try:
-        text = (directory / "timestamp.txt").read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    try:
-        datetime.fromisoformat(text.replace(" UTC", "+00:00").replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return text
 
 
 # ---------------------------------------------------------------- manifest and keys
@@ -168,12 +71,11 @@ def load_manifest(course: Course, assignment: str, limits: Limits) -> Manifest:
     """The cached manifest if it was built from this very source, else build (runs the solution once)."""
     source_bytes = course.source(assignment).read_bytes()
     digest = _sha256(source_bytes)
-    cache = course.manifest_path(assignment)
     try:
-        cached = json.loads(cache.read_text(encoding="utf-8"))
+        cached = json.loads(course.manifest_path(assignment).read_text(encoding="utf-8"))
         if cached.get("source_sha256") == digest:
             return Manifest.from_json(cached["manifest"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache, or a broken one: build it again
     import nbformat
 
@@ -185,32 +87,29 @@ def load_manifest(course: Course, assignment: str, limits: Limits) -> Manifest:
             f"the solution of {assignment} does not grade cleanly, fix solutions/{assignment}.ipynb first:\n  "
             + "\n  ".join(manifest.problems)
         )
-    _write_atomic(cache, json.dumps({"source_sha256": digest, "manifest": manifest.to_json()}))
+    save_manifest(course, assignment, manifest)
     return manifest
 
 
-def submission_key(submission_bytes: bytes | None, source_digest: str, manifest: Manifest, limits: Limits) -> str:
-    h = hashlib.sha256(b"gradbook-grade-v1\0")
-    h.update(b"missing" if submission_bytes is None else _sha256(submission_bytes).encode())
+def save_manifest(course: Course, assignment: str, manifest: Manifest) -> None:
+    """Cache `manifest` as the one of the assignment's current source."""
+    digest = _sha256(course.source(assignment).read_bytes())
+    write_atomic(course.manifest_path(assignment), json.dumps({"source_sha256": digest, "manifest": manifest.to_json()}))
+
+
+def submission_key(submission_bytes: bytes | None, source_digest: str, manifest: Manifest, limits: Limits,
+                   refused: str | None = None, timestamp: str | None = None) -> str:
+    """Equal keys, equal grades: the submission (or why it was refused), its timestamp, the source, the manifest."""
+    h = hashlib.sha256(b"gradbook-grade-v2\0")
+    if submission_bytes is None:
+        h.update(b"refused\0" + (refused or "missing").encode("utf-8", "replace"))
+    else:
+        h.update(_sha256(submission_bytes).encode())
+    h.update(b"\0" + (timestamp or "").encode())
     h.update(source_digest.encode())
     h.update(manifest.to_json().encode())
     h.update(json.dumps(asdict(limits), sort_keys=True).encode())
     return h.hexdigest()
-
-
-def _read_submission(path: Path) -> tuple[bytes | None, str | None]:
-    """The submission's bytes, or why it cannot be graded (missing, a link, too large)."""
-    from gradbook_grader.restore import MAX_SUBMISSION_BYTES
-
-    try:
-        if path.is_symlink():  # could point at any file of the grader's machine
-            return None, f"the submitted notebook is a symbolic link, which is not followed: {path}"
-        size = path.stat().st_size
-        if size > MAX_SUBMISSION_BYTES:
-            return None, f"the submitted notebook is {size:,} bytes, over the limit of {MAX_SUBMISSION_BYTES:,}: {path}"
-        return path.read_bytes(), None
-    except OSError as exc:
-        return None, f"the submitted notebook is missing or unreadable ({exc.strerror or exc}): {path}"
 
 
 def _seed(key: str) -> int:
@@ -218,82 +117,84 @@ def _seed(key: str) -> int:
     return int(key[:8], 16) % (2**31 - 1)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def read_journal(course: Course, student: str, assignment: str) -> Result | None:
-    try:
-        return Result.from_json((course.autograded(student, assignment) / JOURNAL_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-
-
-def journal(course: Course, assignment: str | None = None) -> list[Result]:
-    """Every journalled result in the course (optionally of one assignment), by student."""
-    results = []
-    for path in sorted((course.root / "autograded").glob(f"*/{assignment or '*'}/{JOURNAL_NAME}")):
-        result = read_journal(course, path.parent.parent.name, path.parent.name)
-        if result is not None:
-            results.append(result)
-    return results
-
-
 # ---------------------------------------------------------------- workers
 
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(source_json: str, manifest_json: str, limits: Limits) -> None:
-    """Runs once per worker: the imports and the parsed source/manifest are reused for every submission."""
+def _init_worker(source_json: str, manifest_json: str, limits: Limits,
+                 grade: Callable[..., SubmissionGrade] | None = None) -> None:
+    """Runs once per worker: the imports and the parsed source/manifest are reused for every submission.
+
+    `grade` replaces `execute.grade_submission` (a module-level function: it travels by name).
+    """
     import nbformat
 
-    from gradbook_grader import execute
-
+    if grade is None:
+        from gradbook_grader.execute import grade_submission as grade
     _WORKER.update(
-        grade=execute.grade_submission,
+        grade=grade,
         source=nbformat.reads(source_json, as_version=4),
         manifest=Manifest.from_json(manifest_json),
         limits=limits,
     )
 
 
-def _grade_in_worker(path: str, seed: int) -> SubmissionGrade:
-    return _WORKER["grade"](
-        Path(path), _WORKER["source"], _WORKER["manifest"], limits=_WORKER["limits"], seed=seed
-    )
+def _grade_in_worker(data: bytes, seed: int) -> SubmissionGrade:
+    return _WORKER["grade"](data, _WORKER["source"], _WORKER["manifest"], limits=_WORKER["limits"], seed=seed)
 
 
 @dataclass
 class _Job:
     submission: Submission
     key: str
+    loaded: Loaded = field(default_factory=lambda: Loaded(None))  # its timestamp and notes; `data` is not kept
+    digest: str = ""  # sha256 of the bytes that were keyed
+
+    def payload(self) -> bytes:
+        """The submission's bytes, read again now (no batch holds every notebook in memory), as keyed."""
+        data = read_notebook(self.submission)
+        if _sha256(data) != self.digest:
+            raise Refused("the submission changed while the batch was running; grade again")
+        return data
+
+
+def _path(job: _Job) -> str:
+    return str(job.submission.path)
 
 
 def _run_pool(
     jobs: Iterable[_Job],
     init_args: tuple,
     workers: int,
-    task: Callable[[str, int], Any],
+    task: Callable[[Any, int], Any],
     initializer: Callable[..., None] | None,
     on_grade: Callable[[_Job, SubmissionGrade], None],
     on_error: Callable[[_Job, str], None],
     pool: ProcessPoolExecutor | None = None,
+    payload: Callable[[_Job], Any] = _path,
 ) -> None:
     """Grade `jobs` on `workers` processes; at most `workers` in flight, so a crash has few suspects.
 
-    `pool`, if given, is used first (see `_start_pool`). When a worker dies, the pool is
-    gone and every job in flight with it fails. Those jobs are retried one at a time in a
-    fresh pool: the one that kills a worker alone gets an error result, the others their grade.
+    A job is handed over as `task(payload(job), seed)`; a payload that raises `Refused` is that
+    job's error. `pool`, if given, is used first (see `_start_pool`). When a worker dies, the
+    pool is gone and every job in flight with it fails. Those jobs are retried one at a time in
+    a fresh pool: the one that kills a worker alone gets an error result, the others their grade.
     """
     queue = deque(jobs)
     suspects: deque[_Job] = deque()
+
+    def hand_over(pool: ProcessPoolExecutor, waiting: deque[_Job], alone: bool) -> None:
+        job = waiting[0]
+        try:
+            data = payload(job)
+        except Refused as refused:
+            waiting.popleft()
+            on_error(job, f"not graded: {refused}")
+            return
+        future = pool.submit(task, data, _seed(job.key))  # BrokenProcessPool: the job stays queued
+        in_flight[future] = (waiting.popleft(), alone)
+
     while queue or suspects:
         in_flight: dict[Future, tuple[_Job, bool]] = {}
         broken = False
@@ -301,14 +202,14 @@ def _run_pool(
             while not broken and (queue or suspects or in_flight):
                 try:
                     if suspects and not in_flight:
-                        future = pool.submit(task, str(suspects[0].submission.path), _seed(suspects[0].key))
-                        in_flight[future] = (suspects.popleft(), True)
+                        hand_over(pool, suspects, True)
                     while not suspects and queue and len(in_flight) < workers:
-                        future = pool.submit(task, str(queue[0].submission.path), _seed(queue[0].key))
-                        in_flight[future] = (queue.popleft(), False)
+                        hand_over(pool, queue, False)
                 except BrokenProcessPool:  # it broke before this job was handed over: the job stays queued
                     broken = True
                     break
+                if not in_flight:
+                    continue
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     job, alone = in_flight.pop(future)
@@ -384,12 +285,16 @@ def grade_assignment(
     limits: Limits | None = None,
     force: bool = False,
     progress: bool = True,
+    grade: Callable[..., SubmissionGrade] | None = None,
 ) -> BatchReport:
-    """Grade every submission of one assignment; store grades, graded notebooks and the journal."""
+    """Grade every submission of one assignment; store grades, graded notebooks and the journal.
+
+    `grade` replaces `execute.grade_submission` in the workers (a module-level function, for tests).
+    """
     import nbformat
     from tqdm import tqdm
 
-    from gradbook_grader.gradebook import graded_cells, open_gradebook, register_assignment, store
+    from gradbook_grader.gradebook import open_gradebook, register_assignment
 
     started = time.perf_counter()
     course = course_root if isinstance(course_root, Course) else find_course(course_root, db_url or "")
@@ -409,60 +314,30 @@ def grade_assignment(
     manifest = load_manifest(course, assignment, limits)
     source_digest = _sha256(source_bytes)
 
-    init_args = (nbformat.writes(source), manifest.to_json(), limits)
+    init_args = (nbformat.writes(source), manifest.to_json(), limits, grade)
     # Workers start while this process opens the gradebook and reads the journal.
     pool = _start_pool(min(workers, len(found)), _init_worker, init_args) if found else None
     gb = open_gradebook(course)
     try:
         register_assignment(gb, assignment, source)
         bar = tqdm(total=len(found), desc=f"grading {assignment}", unit="submission", disable=not progress)
-
-        def store_or_explain(result: Result) -> None:
-            try:
-                store(gb, result)
-            except Exception as exc:  # the database, not the submission: stop, nothing is lost
-                raise GraderError(
-                    f"could not store the grades of {result.student} in the gradebook: {type(exc).__name__}: {exc}. "
-                    "What was graded before is in the journal; fix the database and run the same command "
-                    "again (finished submissions are not graded twice)."
-                ) from exc
-
-        rank = {grade_id: n for n, (grade_id, _, _) in enumerate(graded_cells(source))}
-
-        def finish(result: Result, graded: SubmissionGrade | None) -> None:
-            result.cells = dict(sorted(result.cells.items(), key=lambda item: rank.get(item[0], len(rank))))
-            directory = course.autograded(result.student, result.assignment)
-            if graded is not None and graded.notebook is not None:
-                result.notebook = f"{assignment}.ipynb"
-                _write_atomic(directory / result.notebook, nbformat.writes(graded.notebook))
-            store_or_explain(result)
-            _write_atomic(directory / JOURNAL_NAME, result.to_json())  # last: the entry means "done"
-            report.results.append(result)
-            report.graded += 1
-            bar.update()
-
-        def on_grade(job: _Job, graded: SubmissionGrade) -> None:
-            finish(_result(job, graded, manifest), graded)
-
-        def on_error(job: _Job, message: str, transient: bool = True) -> None:
-            finish(_error_result(job, message, manifest, transient), None)
-
+        writer = _Writer(course, gb, source, manifest, report, bar.update)
         jobs = []
         for submission in found:
-            data, problem = _read_submission(submission.path)
-            job = _Job(submission, submission_key(data, source_digest, manifest, limits))
+            loaded = load(submission)
+            key = submission_key(loaded.data, source_digest, manifest, limits, loaded.problem, loaded.timestamp)
+            job = _Job(submission, key, Loaded(None, loaded.problem, loaded.timestamp, loaded.notes),
+                       _sha256(loaded.data) if loaded.data is not None else "")
             previous = None if force else read_journal(course, submission.student, assignment)
             if previous is not None and previous.key == job.key and not previous.transient:
-                store_or_explain(previous)  # cheap, and puts it in a new --db too
-                report.results.append(previous)
-                report.reused += 1
-                bar.update()
-            elif problem is not None:
-                on_error(job, problem, False)
+                writer.reuse(previous)
+            elif loaded.data is None:
+                writer.finish(job, None, loaded.problem or "not graded", loaded.transient)
             else:
                 jobs.append(job)
         if jobs:
-            _run_pool(jobs, init_args, min(workers, len(jobs)), _grade_in_worker, _init_worker, on_grade, on_error, pool)
+            _run_pool(jobs, init_args, min(workers, len(jobs)), _grade_in_worker, _init_worker, writer.on_grade,
+                      writer.on_error, pool, payload=_Job.payload)
             pool = None  # _run_pool shut it down
         bar.close()
     finally:
@@ -474,14 +349,131 @@ def grade_assignment(
     return report
 
 
+@dataclass
+class _Writer:
+    """The one writer (this process): every stage of a submission after its grade, each guarded.
+
+    What fails for one submission (its grade does not hold together, its graded notebook or
+    its journal entry cannot be written, the gradebook refuses its row) becomes that
+    submission's error or note; only a gradebook that stops working stops the batch.
+    """
+
+    course: Course
+    gb: Any  # nbgrader's Gradebook
+    source: Any  # the source notebook
+    manifest: Manifest
+    report: BatchReport
+    progress: Callable[[], Any]
+
+    def on_grade(self, job: _Job, graded: SubmissionGrade) -> None:
+        self.finish(job, graded, "", False)
+
+    def on_error(self, job: _Job, message: str) -> None:
+        self.finish(job, None, message, True)
+
+    def finish(self, job: _Job, graded: SubmissionGrade | None, message: str, transient: bool) -> None:
+        import nbformat
+
+        from gradbook_grader.gradebook import graded_cells
+        from gradbook_grader.sanitize import safe_notebook
+        from gradbook_grader.submissions import student_id_problem
+
+        result = None
+        if graded is not None:
+            try:
+                result = _result(job, graded, self.manifest)
+            except Exception as exc:  # the execution side's answer does not hold together
+                graded, transient = None, True
+                message = f"internal grader error: the grade could not be read ({type(exc).__name__}: {exc})"
+        result = result or _error_result(job, message, self.manifest, transient)
+        result.in_gradebook = student_id_problem(result.student) is None
+        rank = {grade_id: n for n, (grade_id, _, _) in enumerate(graded_cells(self.source))}
+        result.cells = dict(sorted(result.cells.items(), key=lambda item: rank.get(item[0], len(rank))))
+        name = f"{result.assignment}.ipynb"
+        target = self.course.autograded(result.student, result.assignment) / name
+        try:
+            if graded is not None:
+                write_atomic(target, nbformat.writes(safe_notebook(graded.notebook, self.source)))
+                result.notebook = name
+            else:  # no graded notebook of an older run may stand beside this result
+                target.unlink(missing_ok=True)
+        except Exception as exc:
+            result.notes.append(f"the graded notebook could not be written ({_why(exc)})")
+        self.store(result)
+        self.journal(result)
+        self.report.graded += 1
+
+    def reuse(self, previous: Result) -> None:
+        """An unchanged submission's journalled result: stored again (cheap, and fills a new --db too)."""
+        self.store(previous)
+        if previous.transient:  # the store failed this time: journal that, so the next run retries
+            self.journal(previous)
+        else:
+            self.report.results.append(previous)
+            self.progress()
+        self.report.reused += 1
+
+    def store(self, result: Result) -> None:
+        """Store the row; a failure of this row alone is noted on it, a database gone stops the batch."""
+        from gradbook_grader.gradebook import store, usable
+
+        if not result.in_gradebook:
+            return
+        try:
+            store(self.gb, result)
+        except Exception as exc:
+            if not usable(self.gb):  # the database, not the submission: stop, nothing is lost
+                raise GraderError(
+                    f"could not store the grades of {printable(result.student)} in the gradebook: {_why(exc)}. "
+                    "What was graded before is in the journal; fix the database and run the same command again "
+                    "(finished submissions are not graded twice)."
+                ) from exc
+            result.in_gradebook, result.transient = False, True
+            result.notes.append(f"not stored in nbgrader's gradebook ({_why(exc)}); the next run tries again")
+
+    def journal(self, result: Result) -> None:
+        try:
+            write_journal(self.course, result)  # last: the entry means "done"
+        except Exception as exc:
+            result.notes.append(f"the journal entry could not be written ({_why(exc)}); the next run grades this again")
+        self.report.results.append(result)
+        self.progress()
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {printable(str(exc))[:300]}"
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+def _lines(values: Any) -> list[str]:
+    """Untrusted text lines (events, evidence) as a bounded list of scrubbed strings."""
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"expected a list of lines, got {type(values).__name__}")
+    lines = [scrub(v if isinstance(v, str) else repr(v))[:MAX_LINE] for v in values[:MAX_LINES]]
+    return lines + ([f"... and {len(values) - MAX_LINES} more"] if len(values) > MAX_LINES else [])
+
+
+def _cell(grade_id: str, max_points: float, cell: Any) -> CellGrade:
+    """A cell's grade as the execution side gave it, checked: the points are the manifest's, or none."""
+    if not isinstance(cell, CellGrade):
+        raise TypeError(f"the grade of {grade_id} is a {type(cell).__name__}")
+    points = float(cell.points)
+    if not 0.0 <= points <= max_points:  # NaN included
+        raise ValueError(f"{grade_id} scored {points!r} of {max_points:g}")
+    message = cell.message if isinstance(cell.message, str) else repr(cell.message)
+    return CellGrade(grade_id, points, max_points, bool(cell.passed), scrub(message))
+
+
 def _result(job: _Job, graded: SubmissionGrade, manifest: Manifest) -> Result:
-    cells = dict(graded.cells)
-    for grade_id, points in manifest.points.items():  # every graded cell has a row, even after a crash
-        cells.setdefault(grade_id, CellGrade(grade_id, 0.0, points, False, graded.error or "not graded"))
+    error = graded.error if graded.error is None else scrub(str(graded.error))
+    cells = {}
+    for grade_id, max_points in manifest.points.items():  # every graded cell has a row, even after a crash
+        cell = graded.cells.get(grade_id) if isinstance(graded.cells, dict) else None
+        cells[grade_id] = (CellGrade(grade_id, 0.0, float(max_points), False, error or "not graded") if cell is None
+                           else _cell(grade_id, float(max_points), cell))
     return Result(
         student=job.submission.student,
         assignment=job.submission.assignment,
@@ -490,28 +482,32 @@ def _result(job: _Job, graded: SubmissionGrade, manifest: Manifest) -> Result:
         score=sum(c.points for c in cells.values()),
         max_score=sum(c.max_points for c in cells.values()),
         cells=cells,
-        events=list(graded.events),
-        error=graded.error,
-        sandboxed=graded.sandboxed,
+        events=_lines(graded.events),
+        error=error,
+        sandboxed=bool(graded.sandboxed),
         submission=str(job.submission.path),
-        timestamp=job.submission.timestamp,
+        timestamp=job.loaded.timestamp,
+        integrity=_lines(getattr(graded, "integrity", [])),
+        notes=list(job.loaded.notes),
     )
 
 
 def _error_result(job: _Job, message: str, manifest: Manifest, transient: bool) -> Result:
-    cells = {g: CellGrade(g, 0.0, p, False, message) for g, p in manifest.points.items()}
+    message = scrub(message)
+    cells = {g: CellGrade(g, 0.0, float(p), False, message) for g, p in manifest.points.items()}
     return Result(
         student=job.submission.student,
         assignment=job.submission.assignment,
         key=job.key,
         graded_at=_now(),
         score=0.0,
-        max_score=sum(manifest.points.values()),
+        max_score=sum(c.max_points for c in cells.values()),
         cells=cells,
         events=[],
         error=message,
         sandboxed=False,
         submission=str(job.submission.path),
-        timestamp=job.submission.timestamp,
+        timestamp=job.loaded.timestamp,
         transient=transient,
+        notes=list(job.loaded.notes),
     )

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from gradbook_grader.course import Course, GraderError, find_course
+from gradbook_grader.text import printable
 from gradbook_grader.types import Limits
 
 
@@ -59,20 +60,25 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
         course.source(args.assignment)  # unknown assignment: say so before any work
     found, skipped = discover(args.submissions, args.assignment, course.assignments)
     for line in skipped:
-        print(f"skipped {line}", file=sys.stderr)
+        print(f"skipped {printable(line)}", file=sys.stderr)
     limits = Limits(total_timeout=args.timeout) if args.timeout else Limits()
-    failed = 0
     for assignment in sorted({s.assignment for s in found}):
         report = grade_assignment(
             course, assignment, found, workers=args.workers, limits=limits, force=args.force, progress=not args.no_progress
         )
-        failed += len(report.errors)
+        flagged = [r for r in report.results if r.evidence]
         print(
             f"{assignment}: {len(report.results)} submissions ({report.graded} graded, {report.reused} unchanged since "
-            f"the last run), {len(report.errors)} could not be graded, {report.seconds:.1f} s"
+            f"the last run), {len(report.errors)} could not be graded, {len(flagged)} flagged for a look, "
+            f"{report.seconds:.1f} s"
         )
         for result in report.errors:
-            print(f"  {result.student}: {result.error}")
+            print(f"  {printable(result.student)}: {printable(result.error or '')}")
+        for result in report.results:
+            for note in result.notes:
+                print(f"  {printable(result.student)}: {printable(note)}")
+        if flagged:
+            print(f"  flagged (see `gradbook-grader report`): {', '.join(printable(r.student) for r in flagged)}")
     return 0
 
 
@@ -89,10 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "grade":
             return _grade(course, args)
         if args.command == "feedback":
-            from gradbook_grader.feedback import write_feedback
+            from gradbook_grader.feedback import run_feedback
 
-            paths = write_feedback(course, args.assignment, args.student)
-            print(f"wrote {len(paths)} feedback files under {course.root / 'feedback'}")
+            run = run_feedback(course, args.assignment, args.student)
+            print(f"wrote {len(run.written)} feedback files under {course.root / 'feedback'}")
+            for (student, assignment), why in run.failed.items():
+                print(f"  no feedback for {printable(student)} / {printable(assignment)}: {printable(why)}", file=sys.stderr)
             return 0
         if args.command == "export":
             from gradbook_grader.export import export_csv
@@ -100,14 +108,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {export_csv(course, args.csv)} rows to {args.csv}")
             return 0
         if args.command == "report":
-            from gradbook_grader.batch import journal
             from gradbook_grader.feedback import report_text
+            from gradbook_grader.journal import journal
 
             results = [r for r in journal(course, args.assignment) if args.student in (None, r.student)]
             print(report_text(results) if results else "nothing graded yet: run `gradbook-grader grade` first")
             return 0
     except GraderError as error:
-        print(f"gradbook-grader: {error}", file=sys.stderr)
+        print(f"gradbook-grader: {printable(str(error), newlines=True)}", file=sys.stderr)
         return 1
     return 2
 

@@ -11,16 +11,20 @@ solutions/ (a copy where symlinks are not allowed) and solutions/ stays the one 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-if TYPE_CHECKING:  # nbgrader is imported lazily: it costs seconds (see DESIGN.md)
+if TYPE_CHECKING:  # nbgrader is imported lazily: importing it costs seconds
+    import nbformat
     from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
 
 COURSE_ID = "gradbook"
+_EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception): .+)$", re.M)
 CONFIG_FILE = "nbgrader_config.py"
 
 
@@ -126,19 +130,71 @@ def link_sources(course: Course, assignments: Iterable[str] | None = None) -> No
             shutil.copy2(target, link)
 
 
-def nbgrader_api(course: Course) -> "NbGraderAPI":
-    """nbgrader's Python API configured from the course's nbgrader_config.py, rooted at `course.root`."""
+def nbgrader_config(course: Course) -> "Config":
+    """The course's nbgrader_config.py, rooted at `course.root`, with the course's gradebook."""
     ensure_tools_on_path()
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader(CONFIG_FILE, path=str(course.root)).load_config()
     config.CourseDirectory.root = str(course.root)
     config.CourseDirectory.db_url = course.gradebook_url
     config.CourseDirectory.course_id = COURSE_ID
+    return config
+
+
+def nbgrader_api(course: Course) -> "NbGraderAPI":
+    """nbgrader's Python API configured from the course's nbgrader_config.py, rooted at `course.root`."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = nbgrader_config(course)
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def released_answers(course: Course, source: "nbformat.NotebookNode") -> dict[str, str]:
+    """What each written-answer cell holds in the students' notebook (nbgrader's ClearSolutions, as configured)."""
+    import copy
+
+    from nbgrader.preprocessors import ClearSolutions
+
+    from gradbook_grader.nbcells import grade_id, is_graded, is_solution
+
+    released, _ = ClearSolutions(config=nbgrader_config(course)).preprocess(copy.deepcopy(source), {})
+    return {str(grade_id(c)): c.source for c in released.cells
+            if c.cell_type == "markdown" and is_graded(c) and is_solution(c) and grade_id(c)}
+
+
+def _written_answer_problems(source: "nbformat.NotebookNode") -> list[str]:
+    """A written answer's model answer must sit between the solution markers.
+
+    What is outside them is what a submission that lost the cell is graded with (and shown)."""
+    from gradbook_grader.nbcells import BEGIN_SOLUTION, grade_id, is_graded, is_solution
+
+    return [f"written answer {grade_id(c)}: put the model answer between `### BEGIN SOLUTION` and "
+            "`### END SOLUTION` lines (students must never receive it)"
+            for c in source.cells
+            if c.cell_type == "markdown" and is_graded(c) and is_solution(c) and not BEGIN_SOLUTION.search(c.source)]
+
+
+def validate_sources(course: Course, names: Iterable[str]) -> None:
+    """Every graded cell of every source can be graded, before any student sees it: test cells make only
+    check calls, written answers keep their model answer between the solution markers."""
+    import nbformat
+
+    from gradbook_grader.verdict import static_manifest
+
+    problems = []
+    for name in names:
+        try:
+            source = nbformat.read(course.source(name), as_version=4)
+        except (OSError, ValueError) as error:
+            problems.append(f"{name}: {course.source(name)} is not a readable notebook ({error})")
+            continue
+        problems += [f"{name}: {p}" for p in static_manifest(source).problems + _written_answer_problems(source)]
+    if problems:
+        raise GraderError("not released: fix these cells first (docs/authoring.md says what a graded cell holds):\n  "
+                          + "\n  ".join(problems))
 
 
 def release(course: Course, assignments: Iterable[str] | None = None) -> list[Path]:
@@ -152,6 +208,7 @@ def release(course: Course, assignments: Iterable[str] | None = None) -> list[Pa
     names = list(assignments) if assignments is not None else course.assignments
     if not names:
         raise GraderError(f"no notebooks in {course.solutions}: nothing to release.")
+    validate_sources(course, names)
     link_sources(course, names)
     api = nbgrader_api(course)
     course.notebooks.mkdir(parents=True, exist_ok=True)
@@ -159,8 +216,11 @@ def release(course: Course, assignments: Iterable[str] | None = None) -> list[Pa
     for name in names:
         result = api.generate_assignment(name, force=True, create=True)
         if not result.get("success"):
-            detail = result.get("error") or result.get("log") or "no details"
-            raise GraderError(f"nbgrader could not generate {name!r} from {course.source(name)}:\n{detail}")
+            # nbgrader's "error" is often just "Please see the above traceback"; its log has the cause
+            detail = "\n".join(str(result.get(k) or "").strip() for k in ("log", "error")).strip() or "no details"
+            causes = [m.group(1) for m in _EXCEPTION_LINE.finditer(detail) if "above traceback" not in m.group(1)]
+            said = "\n  ".join(dict.fromkeys(causes)) or detail[-4000:]
+            raise GraderError(f"nbgrader could not generate {name!r} from {course.source(name)}:\n  {said}")
         generated = course.root / "release" / name / f"{name}.ipynb"
         nb = nbformat.read(generated, as_version=4)
         target = course.notebooks / f"{name}.ipynb"

@@ -1,59 +1,46 @@
-"""The supervisor: run one submission in the sandbox, cell by cell, and grade it from plain data.
+"""Grade one submission: restore it, run it in the sandbox, ask it the checks' questions, judge outside.
 
-`grade_submission` never raises for a bad submission: invalid JSON, a notebook that
-kills its own process, loops forever, eats memory or disk, prints gigabytes or lies about
-its results all end as a `SubmissionGrade` with reasons. What the sandboxed process
-says is untrusted: outputs are validated and size-limited, records are plain data judged
-here, and each graded test cell's outputs are replaced by the trusted verdict.
+The trust model (docs/architecture.md, "What a grade guarantees"):
+
+1. The notebook runs in the sandbox, cell by cell, except its graded test cells: their text
+   (hidden tests included) never enters the student's process.
+2. Then the grader asks. For every check of every test cell (read from the instructor's
+   source by `questions`), it builds the cases here, from a seed the sandbox never sees, and
+   sends only their inputs; the sandboxed process calls the student's answer on them through
+   the exercise's driver and sends back plain outputs.
+3. Here, `gradbook.checks.judge` compares those outputs with the reference, which the sandbox
+   does not have. A cell earns its points iff every one of its checks passes.
+
+So the grade depends only on what the student's code computes on inputs it could not know in
+advance. `grade_submission` never raises for a bad submission: invalid JSON, a notebook that
+kills its own process, loops forever, eats memory or disk, prints gigabytes or answers
+nonsense all end as a `SubmissionGrade` with reasons.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import os
-import queue
-import re
 import secrets
-import shutil
-import signal
-import subprocess
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import nbformat
 from nbformat import NotebookNode
 
-from gradbook_grader import sandbox
-from gradbook_grader.restore import (
-    SubmissionError,
-    grade_id,
-    is_graded,
-    is_test_cell,
-    parse_submission,
-    restore,
-    strip_hidden_tests,
-)
+from gradbook_grader.integrity import scan as integrity_scan
+from gradbook_grader.nbcells import grade_id, is_graded, is_test_cell, strip_hidden_tests
+from gradbook_grader.outputs import FAIL, cap, sanitize_outputs, verdict_outputs
+from gradbook_grader.process import RunnerProcess
+from gradbook_grader.restore import SubmissionError, parse_submission, restore
 from gradbook_grader.types import CellGrade, Limits, Manifest, SubmissionGrade
-from gradbook_grader.verdict import judge_records, load_record, manual_cell, source_digest
+from gradbook_grader.verdict import Answer, judge_cell, manual_cell, source_digest
 
-STARTUP_TIMEOUT = 60.0
-MAX_RECORDS_PER_CELL = 200
-MAX_RECORD_BYTES = 16 * 1024 * 1024
-MAX_MESSAGES = 100_000
 MAX_MESSAGE = 4000  # a cell's verdict text (the student's exception text can be long)
 MAX_EVENTS = 100
-MAX_RECORDS_TOTAL = 256 * 1024 * 1024  # per submission, held in the supervisor's memory
-_RECORD_SLACK = 70 * 1024 * 1024  # base64 records may ride on one protocol line
-_ALLOWED_MIME = ("text/plain", "image/png", "image/jpeg", "text/latex", "text/markdown")
-
-_TRUNCATED = "\n[output truncated: the submission's output is over the grader's limit]\n"
-_FAIL = "\u2718"
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # plain data of one question's answers, decoded
+MAX_SUBMISSION_ANSWER_BYTES = 64 * 1024 * 1024  # all answers of one submission, held until judged
 
 
 @dataclass
@@ -61,7 +48,6 @@ class CellRun:
     index: int
     status: str  # ok | error | timeout | died | not run
     outputs: list[dict] = field(default_factory=list)
-    records: list[tuple[str, bytes]] = field(default_factory=list)
     reason: str = ""  # why it did not finish / did not run
     seconds: float = 0.0
 
@@ -84,478 +70,187 @@ def strip_outputs(nb: NotebookNode) -> NotebookNode:
     return copy
 
 
-class _Reader(threading.Thread):
-    """Reads the runner's JSON lines with a cap on every line; untrusted input."""
-
-    def __init__(self, stream: Any, line_cap: int) -> None:
-        super().__init__(daemon=True)
-        self.stream = stream
-        self.line_cap = line_cap
-        self.messages: queue.Queue = queue.Queue()
-        self.dropped = 0
-        self.bytes = 0
-        self.count = 0
-
-    def run(self) -> None:
-        buf = bytearray()
-        skipping = False
-        try:
-            while True:
-                chunk = self.stream.read1(1 << 16) if hasattr(self.stream, "read1") else self.stream.read(1 << 16)
-                if not chunk:
-                    break
-                self.bytes += len(chunk)
-                start = 0
-                while True:
-                    nl = chunk.find(b"\n", start)
-                    piece = chunk[start:] if nl < 0 else chunk[start:nl]
-                    if not skipping:
-                        buf += piece
-                        if len(buf) > self.line_cap:
-                            buf.clear()
-                            skipping = True
-                            self.dropped += 1
-                    if nl < 0:
-                        break
-                    if not skipping and buf:
-                        self._parse(bytes(buf))
-                    buf.clear()
-                    skipping = False
-                    start = nl + 1
-        except (OSError, ValueError):
-            pass
-        finally:
-            self.messages.put(None)  # EOF
-
-    def _parse(self, line: bytes) -> None:
-        try:
-            message = json.loads(line)
-        except (ValueError, RecursionError):
-            self.dropped += 1
-            return
-        if isinstance(message, dict):
-            self.count += 1
-            if self.count > MAX_MESSAGES:  # a flood: keep only what can end the wait
-                if message.get("type") != "done":
-                    self.dropped += 1
-                    return
-            self.messages.put(message)
-
-
-class _Drain(threading.Thread):
-    """Keeps the head of the sandbox's stderr (diagnostics), discards the rest."""
-
-    def __init__(self, stream: Any, keep: int = 16_384) -> None:
-        super().__init__(daemon=True)
-        self.stream, self.keep, self.head = stream, keep, bytearray()
-
-    def run(self) -> None:
-        try:
-            while True:
-                chunk = self.stream.read(1 << 16)
-                if not chunk:
-                    break
-                if len(self.head) < self.keep:
-                    self.head += chunk[: self.keep - len(self.head)]
-        except (OSError, ValueError):
-            pass
-
-
-def _kill(proc: subprocess.Popen) -> None:
+def _default_data_dir() -> Path | None:
+    """The datasets cache ($GRADBOOK_DATA or the user cache), mounted read-only at /data."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, OSError):
-        pass
-    try:
-        proc.kill()
-    except OSError:
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
+        from gradbook.datasets.mnist import data_directory
+
+        candidate = data_directory()
+        return candidate if candidate.is_dir() else None
+    except Exception:  # noqa: BLE001 - no datasets: notebooks fall back or say what is missing
+        return None
 
 
-def _dir_usage(path: Path, max_entries: int = 20_000) -> tuple[int, int]:
-    total, entries = 0, 0
-    stack = [str(path)]
-    while stack and entries < max_entries:
-        try:
-            with os.scandir(stack.pop()) as it:
-                for entry in it:
-                    entries += 1
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    total += getattr(st, "st_blocks", 0) * 512 or st.st_size
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-        except OSError:
-            pass
-    return total, entries
-
-
-def _describe_exit(code: int | None, limits: Limits) -> str:
-    if code is None:
-        return "it did not exit"
-    sig = -code if code < 0 else (code - 128 if code > 128 else 0)
-    if sig:
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
-        hint = {
-            "SIGXCPU": f" (CPU time limit of {limits.cpu_seconds} s)",
-            "SIGKILL": f" (killed; a memory limit of {limits.memory_mb} MB or a time limit is the likely cause)",
-            "SIGSEGV": " (crashed; running out of memory is a likely cause)",
-            "SIGABRT": " (aborted; running out of memory is a likely cause)",
-            "SIGXFSZ": f" (file size limit of {limits.max_file_mb} MB)",
-        }.get(name, "")
-        return f"it was ended by {name}{hint}"
-    return f"it exited with status {code}"
+MAX_RESTARTS = 3
 
 
 def run_notebook(
     nb: NotebookNode,
     limits: Limits = Limits(),
     *,
-    seed: int,
+    skip: frozenset[int] | set[int] = frozenset(),
+    asks: list[dict] | None = None,
+    receive: Callable[[int, dict | str], None] = lambda n, reply: None,
     sandbox_mode: str | None = None,
     data_dir: Path | None = None,
     extra_files: dict[str, Path] | None = None,
     workdir: Path | None = None,
 ) -> Run:
-    """Execute the code cells of `nb` in a fresh sandboxed runner; per-cell outputs and records."""
+    """Execute the code cells of `nb` (except `skip`) in a sandboxed runner, then send `asks`.
+
+    Each ask's reply (or why there is none) goes to `receive` as it arrives, so the grader
+    holds at most one raw reply at a time.
+
+    A cell that kills its process or never finishes costs what depends on it, not the rest:
+    the notebook is run again in a fresh sandbox without that cell (at most `MAX_RESTARTS`
+    times, within the submission's total time), and the remaining questions are asked there.
+    A question whose answer kills the process is answered by that, and the others are asked
+    in a fresh run.
+    """
     start = time.monotonic()
     deadline = start + limits.total_timeout
-    events: list[str] = []
-    code_cells = [i for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
+    code_cells = [i for i, c in enumerate(nb.cells) if c.get("cell_type") == "code" and i not in skip]
     cells: dict[int, CellRun] = {}
-    own_tmp = None
-    if workdir is None:
-        own_tmp = Path(tempfile.mkdtemp(prefix="gradbook-run-"))
-        workdir = own_tmp
-    host_scratch = Path(workdir) / "scratch"
-    if data_dir is None:  # the datasets cache ($GRADBOOK_DATA or the user cache), read-only at /data
-        try:
-            from gradbook.datasets.mnist import data_directory
-
-            candidate = data_directory()
-            data_dir = candidate if candidate.is_dir() else None
-        except Exception:  # noqa: BLE001 - no datasets: notebooks fall back or say what is missing
-            data_dir = None
-    try:
-        cmd = sandbox.build_command(
-            limits, mode=sandbox_mode, data_dir=data_dir, extra_files=extra_files,
-            host_scratch=host_scratch, env={"GRADBOOK_SEED": str(seed)},
-        )
-    except (RuntimeError, ValueError, OSError) as error:
-        for i in code_cells:
-            cells[i] = CellRun(i, "not run", reason=f"not run: {error}")
-        if own_tmp:
-            shutil.rmtree(own_tmp, ignore_errors=True)
-        return Run(cells, [str(error)], False, str(error))
-    events.extend(cmd.events)
-    records_root = sandbox.RECORDS if cmd.sandboxed else str(host_scratch / ".gradbook")
-
-    try:
-        proc = subprocess.Popen(
-            cmd.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=cmd.env, cwd=cmd.cwd, preexec_fn=cmd.preexec, start_new_session=True, close_fds=True,  # noqa: PLW1509
-        )
-    except (OSError, ValueError, subprocess.SubprocessError) as error:
-        reason = f"the sandbox could not be started: {error}"
-        for i in code_cells:
-            cells[i] = CellRun(i, "not run", reason=f"not run: {reason}")
-        if own_tmp:
-            shutil.rmtree(own_tmp, ignore_errors=True)
-        return Run(cells, [*events, reason], cmd.sandboxed, reason)
-    reader = _Reader(proc.stdout, limits.max_output_bytes + _RECORD_SLACK)
-    drain = _Drain(proc.stderr)
-    reader.start()
-    drain.start()
-    # writes go through a thread: a runner that stops reading (its code forged a "done" and is still
-    # busy) must never block the supervisor past its deadlines
-    outbox: queue.Queue = queue.Queue()
-
-    def write_loop() -> None:
-        while True:
-            data = outbox.get()
-            try:
-                if data is None:
-                    proc.stdin.close()
-                    return
-                proc.stdin.write(data)
-                proc.stdin.flush()
-            except (BrokenPipeError, OSError, ValueError):
-                return
-
-    writer = threading.Thread(target=write_loop, daemon=True)
-    writer.start()
-    stopped: str | None = None
-    eof = False
     budget = [limits.max_output_bytes + 4096]  # the runner's own truncation notes fit
-    records_budget = [MAX_RECORDS_TOTAL]
     truncated = [False]
-
-    def next_message(until: float) -> dict | None | str:
-        """A message, None at EOF, 'timeout' at the deadline, 'disk' when scratch overflows."""
-        nonlocal eof
-        last_check = 0.0
-        while True:
-            now = time.monotonic()
-            if now >= until:
-                return "timeout"
-            if not cmd.sandboxed and now - last_check > 0.5:
-                last_check = now
-                used, entries = _dir_usage(host_scratch)
-                if used > limits.max_file_mb * 1024 * 1024 or entries >= 20_000:
-                    return "disk"
-            try:
-                message = reader.messages.get(timeout=min(0.25, max(until - now, 0.01)))
-            except queue.Empty:
-                continue
-            if message is None:
-                eof = True
-                return None
-            return message
-
-    try:
-        ready = next_message(min(deadline, start + STARTUP_TIMEOUT))
-        if not isinstance(ready, dict) or ready.get("type") != "ready":
-            detail = drain.head.decode("utf-8", "replace").strip()[-1500:]
-            stopped = f"the sandboxed Python did not start ({_describe_exit(proc.poll(), limits)}): {detail}"
-            events.append(stopped)
-        elif cmd.sandboxed and os.geteuid() == 0 and ready.get("uid") == 0:
-            stopped = "the sandboxed runner still runs as root: refusing to run student code"
-            events.append(stopped)
-        for n, index in enumerate(code_cells):
-            if stopped:
-                cells[index] = CellRun(index, "not run", reason=f"not run: {stopped}")
-                continue
-            cell = nb.cells[index]
-            record_dir = f"{records_root}/{secrets.token_hex(8)}-{index}"
-            request = {"op": "run", "cell": index, "source": cell.get("source", ""), "record_dir": record_dir}
-            if "HIDDEN TESTS" in request["source"]:
-                request["shown"] = strip_hidden_tests(request["source"])
-            cell_start = time.monotonic()
-            outbox.put((json.dumps(request) + "\n").encode())
-            cell_deadline = min(deadline, cell_start + limits.cell_timeout)
-            while True:
-                message = next_message(cell_deadline)
-                if isinstance(message, dict) and (message.get("type") != "done" or message.get("cell") != index):
-                    continue  # stale or forged chatter
-                break
-            elapsed = time.monotonic() - cell_start
-            if isinstance(message, dict):
-                run = CellRun(index, "error" if message.get("status") != "ok" else "ok", seconds=elapsed)
-                run.outputs = _sanitize_outputs(message.get("outputs"), budget, truncated)
-                run.records = _decode_records(message.get("records"))
-                size = sum(len(d) for _, d in run.records)
-                if size > records_budget[0]:
-                    events.append(f"cell {index}: records over the grader's limit of {MAX_RECORDS_TOTAL:,} bytes were dropped")
-                    run.records = []
-                records_budget[0] -= size if run.records else 0
+    pending = list(asks or [])
+    bad: set[int] = set()
+    events: list[str] = []
+    sandboxed, stopped = False, None
+    for attempt in range(MAX_RESTARTS + 1):
+        with RunnerProcess(limits, sandbox_mode=sandbox_mode, data_dir=data_dir or _default_data_dir(),
+                           extra_files=extra_files, workdir=workdir, deadline=deadline) as runner:
+            sandboxed = runner.sandboxed
+            broke = False
+            for index in code_cells:
+                if index in bad:
+                    continue
+                began = time.monotonic()
+                reply, status = runner.request(
+                    {"op": "run", "cell": index, "source": nb.cells[index].get("source", "")},
+                    lambda m, i=index: m.get("type") == "done" and m.get("cell") == i,  # type: ignore[misc]
+                    f"cell {index}",
+                )
+                if reply is None:
+                    if status != "not run":
+                        bad.add(index)
+                        cells[index] = CellRun(index, status, reason=runner.stopped or status, seconds=time.monotonic() - began)
+                    broke = True
+                    break
+                if index in cells:
+                    continue  # a re-run: the first run's outputs are what the student's notebook shows
+                run = CellRun(index, "ok" if reply.get("status") == "ok" else "error", seconds=time.monotonic() - began)
+                run.outputs = sanitize_outputs(reply.get("outputs"), budget, truncated)
                 cells[index] = run
-                errors = [o for o in run.outputs if o["output_type"] == "error"]
-                said = " ".join(f"{o.get('ename')} {o.get('evalue')}" for o in errors)
-                said += " ".join(o.get("text", "") for o in run.outputs if o["output_type"] == "stream")[-4000:]
-                if any(o.get("ename") == "MemoryError" for o in errors) or "Cannot allocate memory" in said:
-                    events.append(f"memory limit hit in cell {index} ({limits.memory_mb} MB)")
-                if "No space left on device" in said or "File too large" in said:
-                    events.append(f"disk limit hit in cell {index} ({limits.max_file_mb} MB)")
-                if any(o.get("ename") == "BlockingIOError" for o in errors) or "can't start new thread" in said:
-                    events.append(f"process limit hit in cell {index} ({limits.max_processes} processes)")
-                continue
-            if message == "timeout":
-                if time.monotonic() >= deadline - 1e-3 and deadline < cell_start + limits.cell_timeout:
-                    stopped = f"cell {index} timed out: the submission's total time limit of {limits.total_timeout:g} s was reached"
-                    events.append(f"killed: total time limit of {limits.total_timeout:g} s reached in cell {index}")
-                else:
-                    stopped = f"cell {index} timed out after {limits.cell_timeout:g} s"
-                    events.append(f"killed: cell {index} exceeded {limits.cell_timeout:g} s")
-                status = "timeout"
-            elif message == "disk":
-                stopped = f"cell {index} wrote more than {limits.max_file_mb} MB to disk"
-                events.append(f"killed: disk limit hit in cell {index} ({limits.max_file_mb} MB)")
-                status = "died"
-            else:  # EOF: the process ended
-                _kill(proc)
-                stopped = f"the notebook's process ended in cell {index}: {_describe_exit(proc.returncode, limits)}"
-                events.append(stopped)
-                status = "died"
-            _kill(proc)
-            cells[index] = CellRun(index, status, reason=stopped, seconds=elapsed)
-        if not stopped:
-            outbox.put(b'{"op": "exit"}\n')
-            outbox.put(None)
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                pass
-    finally:
-        _kill(proc)
-        outbox.put(None)
-        writer.join(timeout=5)
-        reader.join(timeout=5)
-        drain.join(timeout=5)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            try:
-                stream.close()
-            except (OSError, ValueError):
-                pass
-        if own_tmp:
-            shutil.rmtree(own_tmp, ignore_errors=True)
-    if reader.dropped:
-        events.append(f"{reader.dropped} oversized or malformed message(s) from the sandbox were dropped")
+                runner.events.extend(_limit_events(run, limits))
+            while pending and not broke:
+                ask = pending.pop(0)
+                reply, status = runner.request(
+                    ask, lambda m, n=ask["id"]: m.get("type") == "answers" and m.get("id") == n,  # type: ignore[misc]
+                    f"the check of `{ask['expr']}`",
+                )
+                receive(ask["id"], reply if reply is not None else (runner.stopped or status))
+                broke = reply is None
+        events.extend(e for e in runner.events if e not in events)
+        stopped = stopped or runner.stopped
+        if not broke or runner.stopped is None or time.monotonic() >= deadline - 1:
+            break
+        if "could not be started" in runner.stopped or "did not start" in runner.stopped or "root" in runner.stopped:
+            break  # the sandbox itself is broken: another run would say the same
+        events.append(f"ran the notebook again without the cells that stopped it (cells {sorted(bad)})")
+    for index in code_cells:
+        cells.setdefault(index, CellRun(index, "not run", reason=f"not run: {stopped}" if stopped else "not run"))
+    for ask in pending:
+        receive(ask["id"], stopped or "not asked")
     if truncated[0]:
         events.append(f"output truncated (limit {limits.max_output_bytes:,} bytes)")
-    return Run(cells, events, cmd.sandboxed, stopped, time.monotonic() - start)
+    return Run(cells, events, sandboxed, stopped, time.monotonic() - start)
 
 
-def _text(value: Any, cap: int) -> str:
-    if isinstance(value, list):
-        value = "".join(v for v in value if isinstance(v, str))
-    return value[:cap] if isinstance(value, str) else ""
+def _limit_events(run: CellRun, limits: Limits) -> list[str]:
+    """Name the limit a cell ran into, from what it printed, for the instructor's report."""
+    errors = [o for o in run.outputs if o["output_type"] == "error"]
+    said = " ".join(f"{o.get('ename')} {o.get('evalue')}" for o in errors)
+    said += " ".join(o.get("text", "") for o in run.outputs if o["output_type"] == "stream")[-4000:]
+    events = []
+    if any(o.get("ename") == "MemoryError" for o in errors) or "Cannot allocate memory" in said:
+        events.append(f"memory limit hit in cell {run.index} ({limits.memory_mb} MB)")
+    if "No space left on device" in said or "File too large" in said:
+        events.append(f"disk limit hit in cell {run.index} ({limits.max_file_mb} MB)")
+    if any(o.get("ename") == "BlockingIOError" for o in errors) or "can't start new thread" in said:
+        events.append(f"process limit hit in cell {run.index} ({limits.max_processes} processes)")
+    return events
 
 
-def _sanitize_outputs(outputs: Any, budget: list[int], truncated: list[bool]) -> list[dict]:
-    """Untrusted outputs to valid nbformat outputs: known types, known safe MIME types, within budget."""
-    clean: list[dict] = []
-    if not isinstance(outputs, list):
-        return clean
-    for out in outputs[:1000]:
-        if budget[0] <= 0:
-            truncated[0] = True
-            clean.append({"output_type": "stream", "name": "stderr", "text": _TRUNCATED})
-            break
-        if not isinstance(out, dict):
-            continue
-        kind = out.get("output_type")
-        if kind == "stream":
-            text = _text(out.get("text"), budget[0])
-            if len(text) < len(_text(out.get("text"), budget[0] + 1)):
-                truncated[0] = True
-                text += _TRUNCATED
-            name = "stderr" if out.get("name") == "stderr" else "stdout"
-            if "[output truncated" in text:  # the runner's own note
-                truncated[0] = True
-            item: dict = {"output_type": "stream", "name": name, "text": text}
-            cost = len(text)
-        elif kind in ("display_data", "execute_result"):
-            data = out.get("data") if isinstance(out.get("data"), dict) else {}
-            safe = {}
-            for mime in _ALLOWED_MIME:
-                value = _text(data.get(mime), budget[0] + 1)
-                if not value:
-                    continue
-                if mime.startswith("image/"):
-                    try:
-                        base64.b64decode(value, validate=True)
-                    except (binascii.Error, ValueError):
-                        continue
-                safe[mime] = value
-            if not safe:
-                continue
-            item = {"output_type": kind, "data": safe, "metadata": {}}
-            if kind == "execute_result":
-                count = out.get("execution_count")
-                item["execution_count"] = count if type(count) is int else None
-            cost = sum(len(v) for v in safe.values())
-            if cost > budget[0]:
-                truncated[0] = True
-                item = {"output_type": "stream", "name": "stderr", "text": _TRUNCATED}
-        elif kind == "error":
-            tb = out.get("traceback")
-            tb = [t[:20_000] for t in tb[:50] if isinstance(t, str)] if isinstance(tb, list) else []
-            item = {"output_type": "error", "ename": _text(out.get("ename"), 200) or "Error",
-                    "evalue": _text(out.get("evalue"), 2000), "traceback": tb}
-            cost = len(item["evalue"]) + sum(len(t) for t in tb)
-        else:
-            continue
-        budget[0] -= cost
-        clean.append(item)
-    return [nbformat.from_dict(o) for o in clean]
+def _questions(nb: NotebookNode, manifest: Manifest, seed: int, registry: dict[str, Any]) -> tuple[list[dict], dict[int, Answer]]:
+    """The asks for every check of every graded test cell, with the cases made here from `seed`."""
+    from gradbook.checks.core import VISIBLE_SEED
+    from gradbook.checks.plain import to_wire
 
-
-def _decode_records(records: Any) -> list[tuple[str, bytes]]:
-    out: list[tuple[str, bytes]] = []
-    if not isinstance(records, list):
-        return out
-    for rec in records[:MAX_RECORDS_PER_CELL]:
-        if not isinstance(rec, dict) or not isinstance(rec.get("name"), str) or not isinstance(rec.get("data"), str):
-            continue
-        if len(rec["data"]) > MAX_RECORD_BYTES * 4 // 3 + 8:
-            continue
-        try:
-            out.append((rec["name"][:200], base64.b64decode(rec["data"], validate=True)))
-        except (binascii.Error, ValueError):
-            continue
-    return out
-
-
-_HIDDEN_BLOCK = re.compile(r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*#+[ \t]*END HIDDEN TESTS", re.M | re.S)
-REDACTED = "[a line of a hidden test was removed]"
-
-
-def hidden_lines(nb: NotebookNode) -> list[str]:
-    """The lines of every hidden test region (stripped), to keep them out of whatever is returned."""
-    lines = {"BEGIN HIDDEN TESTS", "END HIDDEN TESTS"}
+    asks: list[dict] = []
+    pending: dict[int, Answer] = {}
     for cell in nb.cells:
-        for block in _HIDDEN_BLOCK.findall(cell.get("source", "")):
-            lines.update(line.strip() for line in block.splitlines() if len(line.strip()) >= 6)
-    return sorted(lines, key=len, reverse=True)
+        gid = grade_id(cell)
+        if not gid or not is_test_cell(cell):
+            continue
+        for question in manifest.expected.get(gid, []):
+            exercise = registry.get(question.exercise)
+            if exercise is None:
+                continue  # judge_cell says so
+            case_seed = seed if question.hidden else VISIBLE_SEED
+            cases = exercise.make_cases(case_seed, question.hidden)
+            n = len(asks)
+            asks.append({"op": "ask", "id": n, "expr": question.expr, "driver": exercise.run,
+                         "value": bool(exercise.value),
+                         "cases": to_wire([(case.args, case.kwargs) for case in cases])})
+            pending[n] = Answer(gid, question, case_seed)
+    return asks, pending
 
 
-def redact(text: str, lines: list[str]) -> str:
-    if not text or not any(line in text for line in lines):
-        return text
-    return "\n".join(REDACTED if any(h in row for h in lines) else row for row in text.split("\n"))
+def _read_reply(answer: Answer, reply: Any, left: list[int]) -> Answer:
+    """The runner's untrusted reply to one ask, as plain results, or the reason there are none.
+
+    `left` is what the submission may still send in all (bytes of plain data): past it, answers
+    are refused, so one submission's answers never hold more than that of the grader's memory.
+    """
+    from gradbook.checks.plain import WireError, from_wire
+
+    if isinstance(reply, str):
+        answer.problem = reply
+        return answer
+    results = reply.get("results") if isinstance(reply, dict) else None
+    if not isinstance(results, list):
+        answer.problem = "the sandbox sent no answers"
+        return answer
+    budget = min(MAX_ANSWER_BYTES, left[0])
+    clean = []
+    try:
+        for item in results[:1000]:
+            if not isinstance(item, dict):
+                raise WireError("an answer is not an object")
+            out = from_wire(item.get("out"), max_bytes=budget)
+            budget -= _size(out)
+            left[0] -= _size(out)
+            error = item.get("error")
+            inputs = item.get("inputs")
+            clean.append({"out": out, "error": error[:4000] if isinstance(error, str) else None,
+                          "inputs": inputs[:128] if isinstance(inputs, str) else ""})
+    except (WireError, RecursionError) as error:
+        answer.problem = f"the answer could not be read: {str(error)[:200]}"
+        answer.tampered = True
+        return answer
+    answer.results = clean
+    return answer
 
 
-def _redact_outputs(outputs: list, lines: list[str]) -> bool:
-    """Remove hidden test lines from outputs, in place; True if there were any."""
-    changed = False
-
-    def clean(text: Any) -> Any:
-        nonlocal changed
-        if not isinstance(text, str):
-            return text
-        cleaned = redact(text, lines)
-        changed |= cleaned != text
-        return cleaned
-
-    for out in outputs:
-        if "text" in out:
-            out["text"] = clean(out["text"])
-        if out.get("output_type") == "error":
-            out["evalue"] = clean(out.get("evalue", ""))
-            out["traceback"] = [clean(t) for t in out.get("traceback", [])]
-        for mime, value in list(out.get("data", {}).items()):
-            if not mime.startswith("image/"):
-                out["data"][mime] = clean(value)
-    return changed
-
-
-def _cap(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 20] + " ... [shortened]"
-
-
-def _verdict_outputs(passed: bool, message: str) -> list[NotebookNode]:
-    if passed:
-        return [nbformat.v4.new_output("stream", name="stdout", text=message.rstrip("\n") + "\n")]
-    lines = message.splitlines() or [message]
-    return [nbformat.v4.new_output("error", ename="AssertionError", evalue=message,
-                                   traceback=[f"{_FAIL} AssertionError: {lines[0]}", *lines[1:]])]
-
-
-def _cell_problem(run: CellRun | None) -> str | None:
-    if run is None:
-        return "the cell did not run"
-    if run.status in ("not run", "timeout", "died"):
-        return run.reason
-    for out in run.outputs:
-        if out.get("output_type") == "error":
-            return f"the test cell stopped with {out.get('ename')}: {str(out.get('evalue'))[:300]}"
-    return None
+def _size(value: Any) -> int:
+    if hasattr(value, "nbytes"):
+        return int(value.nbytes)
+    if isinstance(value, (list, tuple)):
+        return sum(_size(v) for v in value) + 8
+    if isinstance(value, dict):
+        return sum(_size(v) for v in value.values()) + 8
+    return 8
 
 
 def grade_submission(
@@ -570,7 +265,7 @@ def grade_submission(
     sandbox_mode: str | None = None,
     data_dir: Path | None = None,
 ) -> SubmissionGrade:
-    """Restore, execute in the sandbox, judge outside it. Never raises for a bad submission."""
+    """Restore, run in the sandbox, ask, judge outside. Never raises for a bad submission."""
     from gradbook.checks import load_all
 
     registry = load_all()
@@ -587,15 +282,24 @@ def grade_submission(
     restored = restore(submitted, source_nb)
     events.extend(restored.events)
     nb = restored.notebook
+    integrity = [f"tampering: {t}" for t in restored.tamper]
+    integrity += integrity_scan(nb, source_nb) if error is None else []
 
     run: Run | None = None
+    answers: dict[int, Answer] = {}
     if error is None:
-        run = run_notebook(nb, limits, seed=seed, sandbox_mode=sandbox_mode, data_dir=data_dir,
-                           extra_files=extra_files, workdir=workdir)
+        asks, answers = _questions(nb, manifest, seed, registry)
+        tests = frozenset(i for i, c in enumerate(nb.cells) if is_test_cell(c))
+        budget = [MAX_SUBMISSION_ANSWER_BYTES]
+        run = run_notebook(nb, limits, skip=tests, asks=asks, sandbox_mode=sandbox_mode, data_dir=data_dir,
+                           extra_files=extra_files, workdir=workdir,
+                           receive=lambda n, reply: _read_reply(answers[n], reply, budget))
         events.extend(run.events)
 
+    stops = [f"\nNote: cell {c.index} of the notebook did not finish ({c.reason}), so nothing it defines was there."
+             for c in (run.cells.values() if run else []) if c.status in ("timeout", "died")]
     cells: dict[str, CellGrade] = {}
-    for index, cell in enumerate(nb.cells):
+    for cell in nb.cells:
         gid = grade_id(cell)
         if not gid or not is_graded(cell):
             continue
@@ -606,65 +310,55 @@ def grade_submission(
         if not is_test_cell(cell):
             continue
         if error is not None:
-            cells[gid] = CellGrade(gid, 0.0, max_points, False, f"not graded: {error}")
-            cell.outputs = _verdict_outputs(False, f"not graded: {error}")
-            continue
-        cell_run = run.cells.get(index) if run else None
-        records = [load_record(n, d) for n, d in (cell_run.records if cell_run else [])]
-        if cell_run is not None and cell_run.status == "not run":
-            judgement_passed, message, tampered = False, cell_run.reason, []
+            message, passed = f"not graded: {error}", False
         else:
-            j = judge_records(manifest.expected.get(gid, []), records, seed, registry,
-                              cell_problem=_cell_problem(cell_run))
-            judgement_passed, message, tampered = j.passed, j.message, j.tampered
-        message = _cap(message, MAX_MESSAGE)
-        for t in tampered:
-            events.append(f"cell {gid}: {t}")
-        cells[gid] = CellGrade(gid, max_points if judgement_passed else 0.0, max_points, judgement_passed, message)
-        cell.outputs = _verdict_outputs(judgement_passed, message)
+            judgement = judge_cell(manifest.expected.get(gid, []), [a for a in answers.values() if a.gid == gid], registry)
+            message, passed = judgement.message, judgement.passed
+            message += "" if passed else "".join(stops)
+            events.extend(f"cell {gid}: {t}" for t in judgement.tampered)
+            integrity.extend(f"tampering: cell {gid}: {t}" for t in judgement.tampered)
+        message = cap(message, MAX_MESSAGE)
+        cells[gid] = CellGrade(gid, max_points if passed else 0.0, max_points, passed, message)
+        cell.outputs = verdict_outputs(passed, message)
+        cell.source = strip_hidden_tests(cell.source)
         cell.metadata["gradbook"] = {"trusted_verdict": True}
 
-    # missing graded cells of the source (cannot happen after restore, but never silently)
-    for gid, pts in manifest.points.items():
+    for gid, pts in manifest.points.items():  # never silently: cannot happen after restore
         if gid not in cells:
             cells[gid] = CellGrade(gid, 0.0, float(pts), False, "this graded cell was not found")
 
+    _fill_outputs(nb, run)
+    sandboxed = bool(run and run.sandboxed)
+    events = [cap(e, 500) for e in events[:MAX_EVENTS]] + (
+        [f"... and {len(events) - MAX_EVENTS} more events"] if len(events) > MAX_EVENTS else []
+    )
+    score = sum(c.points for c in cells.values())
+    max_score = sum(c.max_points for c in cells.values())
+    return SubmissionGrade(nb, cells, events, error, sandboxed, score, max_score, integrity)
+
+
+def _fill_outputs(nb: NotebookNode, run: Run | None) -> None:
+    """The graded notebook: each executed cell's (sanitised) outputs and a count; test cells keep their verdict."""
     count = 0
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
         count += 1
         cell_run = run.cells.get(index) if run else None
-        if cell_run is not None and cell_run.status != "not run":
-            cell.execution_count = count
         if is_test_cell(cell):
-            cell.source = strip_hidden_tests(cell.source)
+            cell.execution_count = count if run else None
             continue
         if cell_run is None:
             continue
+        if cell_run.status != "not run":
+            cell.execution_count = count
         outputs = list(cell_run.outputs)
         if cell_run.status in ("timeout", "died", "not run"):
             outputs.append(nbformat.v4.new_output("error", ename="GraderStop", evalue=cell_run.reason,
-                                                  traceback=[f"{_FAIL} {cell_run.reason}"]))
+                                                  traceback=[f"{FAIL} {cell_run.reason}"]))
         cell.outputs = outputs
-    sandboxed = bool(run and run.sandboxed)
-    if run is not None and not sandboxed:
+    if run is not None and not run.sandboxed:
         first = next((c for c in nb.cells if c.get("cell_type") == "code"), None)
         if first is not None:
             first.outputs.insert(0, nbformat.v4.new_output(
                 "stream", name="stderr", text="WARNING: this submission was graded WITHOUT a sandbox.\n"))
-    # hidden tests never leave the grader: not in sources, outputs, messages or events
-    secret = hidden_lines(source_nb)
-    for cell in nb.cells:
-        if "HIDDEN TESTS" in cell.get("source", ""):
-            cell.source = strip_hidden_tests(cell.source)
-        if _redact_outputs(cell.get("outputs", []), secret) and not is_test_cell(cell):
-            events.append(f"cell {nb.cells.index(cell)} printed lines of a hidden test: removed from the output")
-    for grade in cells.values():
-        grade.message = _cap(redact(grade.message, secret), MAX_MESSAGE)
-    events = [_cap(redact(e, secret), 500) for e in events[:MAX_EVENTS]] + (
-        [f"... and {len(events) - MAX_EVENTS} more events"] if len(events) > MAX_EVENTS else []
-    )
-    score = sum(c.points for c in cells.values())
-    max_score = sum(c.max_points for c in cells.values())
-    return SubmissionGrade(nb, cells, events, error, sandboxed, score, max_score)

@@ -2,21 +2,25 @@
 
 Grades are stored the way nbgrader's own autograder stores them (students, submissions,
 one `Grade.auto_score` per graded cell), so nbgrader's formgrader and `nbgrader export`
-see them too.
+see them too. A submission with integrity evidence (`Result.evidence`) gets nbgrader's
+"flagged" set for the instructor; the grader never clears a flag (a person may have set it)
+and never changes a score because of one.
 """
 
 from __future__ import annotations
 
 import warnings
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
 from gradbook_grader.course import COURSE_ID, Course, GraderError, ensure_tools_on_path
+from gradbook_grader.submissions import TIMESTAMP_FORMAT
 
 if TYPE_CHECKING:
     import nbformat
     from nbgrader.api import Gradebook
 
-    from gradbook_grader.batch import Result
+    from gradbook_grader.journal import Result
 
 
 def open_gradebook(course: Course) -> "Gradebook":
@@ -78,7 +82,8 @@ def _store(gb: "Gradebook", result: "Result") -> None:
     from nbgrader.api import MissingEntry
 
     gb.update_or_create_student(result.student)
-    kwargs: dict[str, Any] = {"timestamp": result.timestamp} if result.timestamp else {}
+    # A datetime (UTC), already checked: nbgrader's own parser overflows on odd strings.
+    kwargs: dict[str, Any] = {"timestamp": datetime.strptime(result.timestamp, TIMESTAMP_FORMAT)} if result.timestamp else {}
     submission = gb.update_or_create_submission(result.assignment, result.student, **kwargs)
     notebook = result.assignment  # one notebook per assignment, named like it
     try:
@@ -96,11 +101,25 @@ def _store(gb: "Gradebook", result: "Result") -> None:
         grade.auto_score = cell.points if cell is not None else 0.0
         # nbgrader's rule: a grader's manual score wins and needs a look again.
         grade.needs_manual_grade = grade.manual_score is not None
+    if result.evidence:
+        gb.find_submission_notebook(notebook, result.assignment, result.student).flagged = True
     gb.db.commit()
 
 
+def usable(gb: "Gradebook") -> bool:
+    """After a failed store: is the database itself still there (then the failure was that row's)?"""
+    from sqlalchemy import text
+
+    try:
+        gb.db.rollback()
+        gb.db.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
 def rows(gb: "Gradebook") -> Iterator[dict[str, Any]]:
-    """Every stored submission: student, assignment, score, max_score and points per graded cell."""
+    """Every stored submission: student, assignment, score, max_score, flagged and points per graded cell."""
     for assignment in gb.assignments:
         for submission in assignment.submissions:
             row: dict[str, Any] = {
@@ -108,6 +127,7 @@ def rows(gb: "Gradebook") -> Iterator[dict[str, Any]]:
                 "assignment": assignment.name,
                 "score": submission.score,
                 "max_score": submission.max_score,
+                "flagged": any(notebook.flagged for notebook in submission.notebooks),
                 "cells": {},
             }
             for notebook in submission.notebooks:

@@ -27,17 +27,20 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_notebook
 
+from gradbook_grader.nbcells import (
+    BEGIN_SOLUTION,
+    grade_id,
+    is_graded,
+    is_locked,
+    is_solution,
+    is_test_cell,
+    nbgrader_meta,
+    points,
+    strip_hidden_tests,
+    stub_solution,
+)
+
 MAX_SUBMISSION_BYTES = 50_000_000
-
-BEGIN_SOLUTION = re.compile(r"^[ \t]*#+[ \t]*BEGIN SOLUTION.*$", re.M)
-_SOLUTION_REGION = re.compile(
-    r"^([ \t]*)#+[ \t]*BEGIN SOLUTION[^\n]*\n.*?^[ \t]*#+[ \t]*END SOLUTION[^\n]*(\n|$)", re.M | re.S
-)
-_HIDDEN_REGION = re.compile(
-    r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS[^\n]*\n.*?^[ \t]*#+[ \t]*END HIDDEN TESTS[^\n]*(\n|$)", re.M | re.S
-)
-_HIDDEN_BEGIN = re.compile(r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS.*$", re.M)
-
 
 class SubmissionError(ValueError):
     """The submission cannot be graded at all (not JSON, not a notebook, too large, ...)."""
@@ -48,67 +51,7 @@ class Restored:
     notebook: NotebookNode
     events: list[str] = field(default_factory=list)
     missing_solutions: set[str] = field(default_factory=set)  # grade_ids replaced by the stub
-
-
-def nbgrader_meta(cell: Any) -> dict:
-    try:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-    except AttributeError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def grade_id(cell: Any) -> str | None:
-    gid = nbgrader_meta(cell).get("grade_id")
-    return gid if isinstance(gid, str) and gid else None
-
-
-def is_solution(cell: Any) -> bool:
-    return bool(nbgrader_meta(cell).get("solution"))
-
-
-def is_graded(cell: Any) -> bool:
-    return bool(nbgrader_meta(cell).get("grade"))
-
-
-def is_locked(cell: Any) -> bool:
-    meta = nbgrader_meta(cell)
-    return bool(meta.get("locked")) or (bool(meta.get("grade")) and not meta.get("solution"))
-
-
-def is_test_cell(cell: Any) -> bool:
-    """A graded, locked code cell that the autograder scores (not a manually graded answer)."""
-    return cell.get("cell_type") == "code" and is_graded(cell) and not is_solution(cell)
-
-
-def points(cell: Any) -> float:
-    try:
-        return float(nbgrader_meta(cell).get("points", 0) or 0)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def strip_hidden_tests(source: str) -> str:
-    """Remove ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` regions (as nbgrader's ClearHiddenTests)."""
-    stripped = _HIDDEN_REGION.sub("", source)
-    # an unterminated region: drop everything after its start, never leak it
-    match = _HIDDEN_BEGIN.search(stripped)
-    if match:
-        stripped = stripped[: match.start()]
-    return stripped.rstrip("\n")
-
-
-def stub_solution(source: str, language: str = "python") -> str:
-    """The student version of a solution cell: each solution region becomes a NotImplementedError."""
-
-    def replace(match: re.Match) -> str:
-        indent = match.group(1)
-        return f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()\n"
-
-    stubbed = _SOLUTION_REGION.sub(replace, source)
-    if BEGIN_SOLUTION.search(stubbed):  # unterminated region: never leak the rest of the solution
-        stubbed = stubbed[: BEGIN_SOLUTION.search(stubbed).start()] + "# YOUR CODE HERE\nraise NotImplementedError()"
-    return stubbed.rstrip("\n")
+    tamper: list[str] = field(default_factory=list)  # locked cells edited, deleted, re-pointed: also in events
 
 
 def parse_submission(submission: Path | str | bytes | NotebookNode | dict) -> NotebookNode:
@@ -189,6 +132,7 @@ def _source_cell(cell: NotebookNode) -> NotebookNode:
 def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
     """Rebuild the notebook to grade: the source's locked/graded cells, the student's answers and own cells."""
     events: list[str] = []
+    tamper: list[str] = []
     missing: set[str] = set()
     source_ids = [grade_id(c) for c in source.cells]
     source_by_id = {gid: c for gid, c in zip(source_ids, source.cells) if gid}
@@ -204,14 +148,14 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
         if gid is None and nbgrader_meta(cell):
             cell.metadata.pop("nbgrader", None)
         if gid is not None and gid not in source_by_id:
-            events.append(f"cell with unknown grade_id {gid!r}: kept as an ungraded cell")
+            tamper.append(f"cell with unknown grade_id {gid!r}: kept as an ungraded cell")
             cell.metadata.pop("nbgrader", None)
             gid = None
         if gid is None:
             current.append(cell)
             continue
         if gid in found:
-            events.append(f"cell {gid} appears more than once: only the first copy is graded")
+            tamper.append(f"cell {gid} appears more than once: only the first copy is graded")
             cell.metadata.pop("nbgrader", None)
             current.append(cell)
             continue
@@ -247,17 +191,17 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
                 if sub.get("cell_type") != src.cell_type:
                     events.append(f"solution cell {gid} changed type: the source's type is restored")
                 cell.source = sub.get("source", "")
-                _report_meta_changes(gid, src, sub, events)
+                _report_meta_changes(gid, src, sub, tamper)
         else:
             cell = _source_cell(src)
             if sub is None:
-                events.append(f"cell {gid} was deleted: restored from source")
+                tamper.append(f"cell {gid} was deleted: restored from source")
             else:
                 student_view = strip_hidden_tests(src.source) if is_test_cell(src) else src.source
                 theirs = _norm(sub.get("source", ""))
                 if theirs not in (_norm(student_view), _norm(src.source)) or sub.get("cell_type") != src.cell_type:
-                    events.append(f"cell {gid} was edited: restored from source")
-                _report_meta_changes(gid, src, sub, events)
+                    tamper.append(f"cell {gid} was edited: restored from source")
+                _report_meta_changes(gid, src, sub, tamper)
         if cell.cell_type != "code" and cell.source not in known_text:
             cell.source = defuse_html(cell.source)  # a written answer: the student's text
         cells.append(cell)
@@ -266,7 +210,7 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
     nb = new_notebook(metadata=json.loads(json.dumps(source.get("metadata", {}))))
     nb.cells = cells
     assign_ids(nb)
-    return Restored(nb, events, missing)
+    return Restored(nb, events + tamper, missing, tamper)
 
 
 _ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -295,10 +239,10 @@ def _report_meta_changes(gid: str, src: NotebookNode, sub: NotebookNode, events:
     theirs = nbgrader_meta(sub)
     ours = nbgrader_meta(src)
     if is_graded(src) and points(sub) != points(src):
-        events.append(f"points of cell {gid} changed ({points(src):g} -> {theirs.get('points')!r}): restored from source")
+        tamper.append(f"points of cell {gid} changed ({points(src):g} -> {theirs.get('points')!r}): restored from source")
     for flag in ("grade", "solution", "locked"):
         if bool(theirs.get(flag)) != bool(ours.get(flag)):
-            events.append(f"nbgrader flag {flag!r} of cell {gid} changed: restored from source")
+            tamper.append(f"nbgrader flag {flag!r} of cell {gid} changed: restored from source")
 
 
 def _plain_cell(cell: NotebookNode) -> NotebookNode:

@@ -1,25 +1,30 @@
 """Runs INSIDE the sandbox: execute notebook cells one by one with IPython, no Jupyter kernel.
 
-    python -s -E -m gradbook_grader.runner
+    python -s -E /opt/gradbook/runner.py      (this file, bound alone into the sandbox)
 
-Protocol (JSON lines). The supervisor sends one cell at a time on stdin, so a cell's
-code never has the later cells (or their hidden tests) in its process:
+It imports nothing of the grader: only IPython and `gradbook.checks` (the sandbox's answer-free
+view), so the grader's package and where it is installed stay outside the sandbox.
 
-    -> {"op": "run", "cell": 7, "source": "...", "record_dir": "/scratch/.gradbook/r/<nonce>-7"}
-    <- {"type": "done", "cell": 7, "status": "ok" | "error", "outputs": [...], "records": [...]}
+Protocol (JSON lines). The supervisor sends the notebook's cells one at a time on stdin (never
+the test cells), then asks the checks' questions, one at a time, with inputs it made outside:
+
+    -> {"op": "run", "cell": 7, "source": "..."}
+    <- {"type": "done", "cell": 7, "status": "ok" | "error", "outputs": [...]}
+    -> {"op": "ask", "id": 3, "expr": "naive_relu", "driver": "call", "value": false, "cases": [...]}
+    <- {"type": "answers", "id": 3, "results": [{"out": ..., "error": ..., "inputs": "<digest>"}]}
     -> {"op": "exit"}
 
-Answers go to a private duplicate of the original stdout; fds 0/1 of the student's code are
-/dev/null and stderr. EVERYTHING this process says is untrusted once student code has run:
-the supervisor validates and size-limits it and judges only the plain-data records.
+Cases and outputs travel as plain data (`gradbook.checks.plain.to_wire`). Replies go to a private
+duplicate of the original stdout; fds 0/1 of the student's code are /dev/null and stderr.
+EVERYTHING this process says is untrusted once student code has run: the supervisor validates and
+size-limits it and judges the answers itself, outside.
 
 Standalone use for debugging: ``python -m gradbook_grader.runner notebook.ipynb outdir``
-runs every code cell and writes ``outdir/results.jsonl`` plus the records.
+runs every code cell and writes ``outdir/results.jsonl``.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sys
@@ -47,9 +52,7 @@ from IPython.core.displaypub import DisplayPublisher  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 
 OUTPUT_BUDGET = int(os.environ.pop("GRADBOOK_OUTPUT_BUDGET", "1000000"))
-MAX_RECORDS_PER_CELL = 200
-MAX_RECORD_BYTES = 16 * 1024 * 1024
-MAX_RECORDS_BYTES_PER_CELL = 48 * 1024 * 1024
+MAX_ANSWER_BYTES = 4 * 1024 * 1024  # below the supervisor's line cap (process.MAX_ANSWER_LINE)
 TRUNCATED = "\n[output truncated: the submission printed more than {:,} bytes]\n"
 
 
@@ -192,63 +195,7 @@ def _make_shell() -> InteractiveShell:
     return shell
 
 
-def _read_records(directory: str) -> list[dict]:
-    records: list[dict] = []
-    total = 0
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
-        return records
-    for name in names[:MAX_RECORDS_PER_CELL]:
-        if not name.endswith(".npz"):
-            continue
-        path = os.path.join(directory, name)
-        try:
-            if not os.path.isfile(path) or os.path.islink(path):
-                continue
-            size = os.path.getsize(path)
-            if size > MAX_RECORD_BYTES or total + size > MAX_RECORDS_BYTES_PER_CELL:
-                continue
-            with open(path, "rb") as f:
-                data = f.read(MAX_RECORD_BYTES + 1)
-        except OSError:
-            continue
-        total += len(data)
-        records.append({"name": name, "data": base64.b64encode(data).decode("ascii")})
-    return records
-
-
-def _forget(shell: InteractiveShell, source: str, shown: str) -> None:
-    """Replace a test cell's full source (hidden tests) by what the student may see, wherever IPython
-    keeps it: In/_ih/_i*, and linecache (for tracebacks). Defence in depth: the supervisor also
-    removes hidden test lines from everything it returns."""
-    import linecache
-
-    ns = shell.user_ns
-    for key in ("In", "_ih"):
-        history = ns.get(key)
-        if isinstance(history, list):
-            for i, entry in enumerate(history):
-                if entry == source or entry == source + "\n":
-                    history[i] = shown
-    for key, value in list(ns.items()):
-        if key.startswith("_i") and value == source:
-            ns[key] = shown
-    for key, entry in list(linecache.cache.items()):
-        try:
-            if "".join(entry[2]) in (source, source + "\n"):
-                lines = [line + "\n" for line in shown.splitlines()]
-                linecache.cache[key] = (len(shown), None, lines, key)
-        except (TypeError, IndexError):
-            continue
-
-
-def run_cell(shell: InteractiveShell, index: int, source: str, record_dir: str, shown: str | None = None) -> dict:
-    try:
-        os.makedirs(record_dir, exist_ok=True)
-    except OSError:
-        pass  # the checks will fail to record, and the grader will say so
-    os.environ["GRADBOOK_RECORD_DIR"] = record_dir
+def run_cell(shell: InteractiveShell, index: int, source: str) -> dict:
     SINK.reset()
     status = "ok"
     try:
@@ -260,18 +207,40 @@ def run_cell(shell: InteractiveShell, index: int, source: str, record_dir: str, 
         SINK.error(type(exc).__name__, str(exc), [f"{type(exc).__name__}: {exc}"])
     finally:
         sys.stdout, sys.stderr = STDOUT, STDERR
-        if shown is not None:
-            try:
-                _forget(shell, source, shown)
-            except Exception:  # noqa: BLE001 - best effort; the supervisor redacts anyway
-                pass
-    return {
-        "type": "done",
-        "cell": index,
-        "status": status,
-        "outputs": SINK.outputs,
-        "records": _read_records(record_dir),
-    }
+    return {"type": "done", "cell": index, "status": status, "outputs": SINK.outputs}
+
+
+def answer_question(shell: InteractiveShell, request: dict) -> dict:
+    """Call the student's answer on the grader's cases through the exercise's driver; plain outputs back."""
+    from gradbook.checks.ask import answer
+    from gradbook.checks.diagnose import describe_exception
+    from gradbook.checks.core import Case
+    from gradbook.checks.drivers import DRIVERS
+    from gradbook.checks.plain import from_wire, to_wire
+
+    cases = [Case(tuple(args), dict(kwargs)) for args, kwargs in from_wire(request["cases"])]
+    try:
+        student = eval(compile(str(request["expr"]), "<the check's answer>", "eval"), shell.user_ns)  # noqa: S307
+    except BaseException as exc:  # noqa: BLE001 - not defined, or it raised: the student's problem
+        error = describe_exception(exc)
+        if isinstance(exc, NameError):
+            error += ": the notebook never defined it (did its cell run without errors?)"
+        results = [{"out": None, "error": error, "inputs": ""}]
+    else:
+        if request.get("value"):
+            constant = student
+            student = lambda *args, **kwargs: constant  # noqa: E731 - the answer is a value
+        SINK.reset()
+        try:
+            results = answer(DRIVERS[str(request["driver"])], student, cases)
+        finally:
+            sys.stdout, sys.stderr = STDOUT, STDERR
+            SINK.reset()  # what the answer printed is not part of the notebook's output
+    wire = [{"out": to_wire(r["out"]), "error": r["error"], "inputs": r["inputs"]} for r in results]
+    size = len(json.dumps(wire))
+    if size > MAX_ANSWER_BYTES:  # the grader would drop the line; say why instead
+        wire = [{"out": None, "error": f"the answer is too large to check ({size:,} bytes of data)", "inputs": ""}]
+    return {"type": "answers", "id": request.get("id"), "results": wire}
 
 
 STDOUT = Stream("stdout")
@@ -292,10 +261,16 @@ def _setup_process() -> tuple[object, object]:
 
 
 def serve() -> None:
+    if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
+        sys.path[0] = ""  # the notebook's folder, as in a kernel: files beside it import; the runner's do not
     proto_in, proto_out = _setup_process()
     shell = _make_shell()
 
+    me = os.getpid()
+
     def send(message: dict) -> None:
+        if os.getpid() != me:  # a child the student's code forked, back in this loop: it must not speak
+            os._exit(0)
         proto_out.write(json.dumps(message, default=str) + "\n")
         proto_out.flush()
 
@@ -308,9 +283,9 @@ def serve() -> None:
         if request.get("op") == "exit":
             break
         if request.get("op") == "run":
-            shown = request.get("shown")
-            send(run_cell(shell, int(request["cell"]), str(request["source"]), str(request["record_dir"]),
-                          shown if isinstance(shown, str) else None))
+            send({**run_cell(shell, int(request["cell"]), str(request["source"])), "nonce": request.get("nonce")})
+        elif request.get("op") == "ask":
+            send({**answer_question(shell, request), "nonce": request.get("nonce")})
     proto_out.flush()
     os._exit(0)  # skip atexit handlers registered by student code
 
@@ -327,7 +302,7 @@ def standalone(notebook: str, outdir: str) -> None:
                 continue
             src = cell.get("source", "")
             src = "".join(src) if isinstance(src, list) else src
-            message = run_cell(shell, index, src, os.path.join(outdir, "records", f"cell-{index}"))
+            message = run_cell(shell, index, src)
             out.write(json.dumps(message, default=str) + "\n")
             out.flush()
 

@@ -15,33 +15,53 @@ What the student's process gets (bwrap available):
   root the runner drops to a fresh unprivileged uid before any student code, so
   RLIMIT_NPROC is enforced and a fork bomb stops.
 
-Without bwrap (macOS, no user namespaces) it runs unsandboxed with the rlimits that
-apply, and says so loudly (`UnsandboxedWarning`, an event in the result).
+* no answers: the library's `gradbook.checks` is replaced by a view without the chapters'
+  reference answers, mistakes and case generators (`checks_view`); the grader asks its
+  questions from outside;
+* a control group per sandbox (`cgroups`), where the host allows one: memory for all its
+  processes together, a process count and one CPU's share, so one submission cannot take
+  more than its share of the host; rlimits stay as the per-process fallback.
+
+Fail closed: when bwrap cannot run here, `build_command` raises `SandboxUnavailable` with what
+to do. Student code runs without a sandbox only when the instructor asked for it explicitly
+(`mode="none"`, the CLI's `--unsafe-no-sandbox`), and every such grade says so.
 """
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
+from gradbook_grader import cgroups
 from gradbook_grader.types import Limits
 
 log = logging.getLogger("gradbook_grader")
 
 SCRATCH = "/scratch"
-RECORDS = "/run/gradbook"  # its own small tmpfs: a student who fills /scratch does not lose the records
-RECORDS_MB = 64
 DATA = "/data"
-SANDBOX_ENV = "GRADBOOK_SANDBOX"  # "auto" (default), "bwrap" (required), "none" (unsandboxed)
+RUNNER = Path(__file__).resolve().parent / "runner.py"
+RUNNER_IN_SANDBOX = "/opt/gradbook/runner.py"
+UNSANDBOXED = "none"  # the one mode that runs student code without a sandbox; only when asked for
+ANSWER_MODULE = re.compile(r"ch\d\d\.py")  # the chapters' checks: references, mistakes, case generators
+FIX = (
+    "Install bubblewrap (`apt-get install bubblewrap`), allow user namespaces "
+    "(`sysctl -w kernel.unprivileged_userns_clone=1`, or `kernel.apparmor_restrict_unprivileged_userns=0` "
+    "on Ubuntu 24.04), or run the grader as root or in the container of docs/grading-on-a-cluster.md. "
+    "To run student code WITHOUT a sandbox anyway (only for submissions you trust), pass --unsafe-no-sandbox."
+)
 _ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "mime.types")
 _UID_BASE = 1_000_000
 _uid_counter = itertools.count()
@@ -49,7 +69,11 @@ _uid_lock = threading.Lock()
 
 
 class UnsandboxedWarning(UserWarning):
-    """Student code is about to run without a sandbox."""
+    """Student code is about to run without a sandbox (the instructor asked for it)."""
+
+
+class SandboxUnavailable(RuntimeError):
+    """No sandbox can be started here: grading refuses, and the message says how to fix it."""
 
 
 @dataclass
@@ -61,17 +85,27 @@ class Command:
     sandboxed: bool
     scratch: Path | None  # host scratch dir (unsandboxed only)
     events: list[str] = field(default_factory=list)
+    group: cgroups.Cgroup | None = None
+
+    def finished(self) -> list[str]:
+        """Whatever the sandbox left running goes; returns events (a memory limit that was hit)."""
+        events = []
+        if self.group is not None:
+            if self.group.hit_memory_limit():
+                mb = (self.group.memory_peak() or 0) // (1 << 20)
+                events.append(f"memory limit of the whole sandbox hit (all its processes together: peak {mb:,} MB)")
+            self.group.destroy()
+            self.group = None
+        return events
 
 
 def _python_roots() -> list[Path]:
     """Directories the runner's Python needs: its installation, the venv, the gradbook library."""
     import gradbook
-    import gradbook_grader
 
     roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent.parent}
     # the package itself, not its parent: an editable install's parent may be the course repository
     roots.add(Path(gradbook.__file__).resolve().parent)
-    roots.add(Path(gradbook_grader.__file__).resolve().parent)  # the runner
     for entry in sys.path:
         path = Path(entry or ".").resolve()
         if path.is_dir() and ("site-packages" in path.parts or "dist-packages" in path.parts):
@@ -92,13 +126,12 @@ def _lib_dirs() -> list[str]:
 @lru_cache(maxsize=1)
 def bwrap_problem() -> str | None:
     """None when bwrap works here; otherwise why not (cached)."""
-    if os.environ.get(SANDBOX_ENV, "auto") == "none":
-        return f"{SANDBOX_ENV}=none"
     exe = shutil.which("bwrap")
     if not exe:
         return "bwrap (bubblewrap) is not installed"
     try:
-        argv = [exe, *_base_args(exe, Limits(), None, {}), "--", sys.executable, "-s", "-E", "-c", "pass"]
+        argv = [exe, *_base_args(exe, Limits(), None, {}), "--", sys.executable, "-s", "-E", "-c",
+                "import gradbook.checks.core"]
         proc = subprocess.run(argv, capture_output=True, timeout=30, env=_base_env(Limits()))
     except (OSError, subprocess.SubprocessError) as error:
         return f"bwrap does not run: {error}"
@@ -136,8 +169,7 @@ def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dic
              "--perms", "01777", "--size", str(min(64, limits.max_file_mb) * 1024 * 1024), "--tmpfs", "/dev/shm",
              "--perms", "01777", "--size", size, "--tmpfs", "/tmp",
              "--perms", "01777", "--size", size, "--tmpfs", SCRATCH,
-             "--perms", "0755", "--dir", "/run",
-             "--perms", "01777", "--size", str(RECORDS_MB * 1024 * 1024), "--tmpfs", RECORDS]
+             "--perms", "0755", "--dir", "/run"]
     made: set[str] = {"/etc", "/usr", "/proc", "/dev", "/tmp", SCRATCH, "/run"}
     for root_dir in _python_roots():
         if str(root_dir).startswith("/usr/"):
@@ -148,6 +180,10 @@ def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dic
                 made.add(parent)
         args += ["--ro-bind", str(root_dir), str(root_dir)]
         made.add(str(root_dir))
+    import gradbook.checks
+
+    args += ["--ro-bind", str(checks_view()), str(Path(gradbook.checks.__file__).resolve().parent)]
+    args += ["--perms", "0755", "--dir", "/opt/gradbook", "--ro-bind", str(RUNNER), RUNNER_IN_SANDBOX]
     if data_dir is not None and data_dir.is_dir():
         args += ["--ro-bind", str(data_dir.resolve()), DATA]
     for name, path in extra_files.items():
@@ -155,6 +191,42 @@ def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dic
         args += ["--ro-bind", str(Path(path).resolve()), target]
     args += ["--chdir", SCRATCH]
     return args
+
+
+@lru_cache(maxsize=1)
+def checks_view() -> Path:
+    """`gradbook.checks` as a submission sees it while graded: no answers, only what asks and answers.
+
+    Every module of the package except the chapters' (`chNN.py`: reference answers, mistakes,
+    case generators) is copied; each chapter module becomes a stub whose checks are names
+    (`GradedOutside`) and which re-exports the helpers the chapter gives students (`HELPERS`).
+    """
+    import gradbook.checks
+    from gradbook.checks import load_all
+    from gradbook.checks.core import Exercise
+
+    real = Path(gradbook.checks.__file__).resolve().parent
+    view = Path(tempfile.mkdtemp(prefix="gradbook-checks-view-"))
+    atexit.register(shutil.rmtree, view, True)
+    for path in real.glob("*.py"):
+        if not ANSWER_MODULE.fullmatch(path.name):
+            shutil.copy2(path, view / path.name)
+    load_all()
+    for path in sorted(real.glob("ch*.py")):
+        if not ANSWER_MODULE.fullmatch(path.name):
+            continue
+        module = sys.modules[f"gradbook.checks.{path.stem}"]
+        lines = [f'"""{module.__name__} while a submission is graded: the grader checks from outside."""',
+                 "from gradbook.checks.ask import GradedOutside"]
+        helpers = tuple(getattr(module, "HELPERS", ()))
+        if helpers:
+            lines.append(f"from gradbook.checks.drivers import {', '.join(helpers)}")
+        for attr, value in sorted(vars(module).items()):
+            if isinstance(value, Exercise):
+                lines.append(f"{attr} = GradedOutside({value.name!r}, {value.title!r})")
+        (view / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    view.chmod(0o755)
+    return view
 
 
 def _safe_name(name: str) -> str:
@@ -241,10 +313,29 @@ def next_uid() -> int:
 
 
 def sandbox_mode(requested: str | None = None) -> str:
-    mode = (requested or os.environ.get(SANDBOX_ENV) or "auto").lower()
-    if mode not in ("auto", "bwrap", "none"):
-        raise ValueError(f"unknown sandbox mode {mode!r} (auto, bwrap, none)")
+    """"bwrap" (the default: a sandbox or nothing) or "none" (unsandboxed, only when asked for)."""
+    mode = (requested or "bwrap").lower()
+    if mode == "auto":
+        mode = "bwrap"  # "auto" once meant "unsandboxed when bwrap is missing"; now it fails closed
+    if mode not in ("bwrap", UNSANDBOXED):
+        raise ValueError(f"unknown sandbox mode {mode!r} (bwrap, or none to run without a sandbox)")
     return mode
+
+
+def require_sandbox() -> None:
+    """Raise `SandboxUnavailable` (with what to do) unless a sandbox can be started here."""
+    problem = bwrap_problem()
+    if problem:
+        raise SandboxUnavailable(f"cannot grade: no sandbox can be started here ({problem}). {FIX}")
+
+
+def _with_group(apply_rlimits: Callable[[], None], group: cgroups.Cgroup | None) -> Callable[[], None]:
+    def preexec() -> None:
+        if group is not None:
+            group.join()  # before exec: nothing the sandbox starts is ever outside the group
+        apply_rlimits()
+
+    return preexec
 
 
 def build_command(
@@ -256,16 +347,16 @@ def build_command(
     host_scratch: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> Command:
-    """The command that starts the runner for one submission, sandboxed when possible."""
+    """The command that starts the runner for one submission in the sandbox.
+
+    Raises `SandboxUnavailable` when there is no sandbox here, unless `mode="none"` asked for
+    an unsandboxed run (recorded as an event of the run).
+    """
     extra_files = dict(extra_files or {})
     mode = sandbox_mode(mode)
-    problem = None if mode != "none" else f"sandbox disabled ({SANDBOX_ENV}=none or sandbox='none')"
-    if problem is None:
-        problem = bwrap_problem()
-        if problem and mode == "bwrap":
-            raise RuntimeError(f"a sandbox was required but {problem}")
-    runner = [sys.executable, "-s", "-E", "-m", "gradbook_grader.runner"]
-    if problem is None:
+    if mode != UNSANDBOXED:
+        runner = [sys.executable, "-s", "-E", RUNNER_IN_SANDBOX]
+        require_sandbox()
         exe = shutil.which("bwrap") or "bwrap"
         uid = next_uid() if os.geteuid() == 0 else None
         full_env = {**_base_env(limits), **(env or {})}
@@ -274,11 +365,14 @@ def build_command(
         if uid is not None:
             full_env["GRADBOOK_SANDBOX_UID"] = str(uid)
         argv = [exe, *_base_args(exe, limits, data_dir, extra_files), "--", *runner]
-        return Command(argv, full_env, "/", _rlimits(limits, uid), True, None)
+        group, why = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes + 8, limits.cpus)
+        events = [] if group else [f"no control group for this sandbox ({why}): memory and CPU are capped per process only"]
+        return Command(argv, full_env, "/", _with_group(_rlimits(limits, uid), group), True, None, events, group)
 
+    runner = [sys.executable, "-s", "-E", str(RUNNER)]
     message = (
-        f"NO SANDBOX: {problem}. The submission runs with the grader's own rights "
-        "(it can read and write what the grader can); only rlimits and timeouts apply."
+        "NO SANDBOX (--unsafe-no-sandbox): the submission runs with the grader's own rights "
+        "(it can read and write what the grader can, and import the checks' answers); only rlimits and timeouts apply."
     )
     warnings.warn(message, UnsandboxedWarning, stacklevel=3)
     log.warning(message)
@@ -296,4 +390,4 @@ def build_command(
         else:
             shutil.copy2(path, target)
     return Command(runner, full_env, str(host_scratch), _rlimits(limits, None), False, host_scratch,
-                   [f"no sandbox available: ran unsandboxed ({problem})"])
+                   ["graded WITHOUT a sandbox: the instructor passed --unsafe-no-sandbox"])

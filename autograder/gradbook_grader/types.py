@@ -19,12 +19,13 @@ class Limits:
 
     cell_timeout: float = 60.0  # wall seconds per cell
     total_timeout: float = 600.0  # wall seconds per submission
-    memory_mb: int = 2048  # address space cap of the student's process
+    memory_mb: int = 2048  # address space of each process, and memory of the whole sandbox where a control group can be made
     cpu_seconds: int = 600
     max_processes: int = 64
     max_output_bytes: int = 1_000_000  # per submission, stdout/stderr/display combined
     max_file_mb: int = 200  # largest file written / scratch size
     threads: int = 1  # BLAS/OpenMP threads in the sandbox; 1 because parallelism comes from the workers
+    cpus: float = 1.0  # CPU share of the whole sandbox (its control group), so no submission slows another
 
 
 @dataclass
@@ -34,6 +35,10 @@ class CellGrade:
     max_points: float
     passed: bool
     message: str  # the teaching verdict, or the reason for lost points
+    # Set by the batch, outside the sandbox (the execution side leaves them at their defaults):
+    manual: bool = False  # a written answer, scored by a person in the formgrader
+    exercise: str | None = None  # the check a failing test cell failed ("chNN.what")
+    mistake: int | None = None  # index in that exercise's `mistakes` of the known mistake it made
 
 
 @dataclass
@@ -45,34 +50,39 @@ class SubmissionGrade:
     sandboxed: bool
     score: float
     max_score: float
+    # Integrity evidence for the instructor (answers that call or copy the library's reference or
+    # check code): each line says what and where. It never changes the score; the batch sets
+    # nbgrader's "flagged" on the submission and the report lists the evidence.
+    integrity: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class Expectation:
-    """One check that the solution's run of a test cell recorded."""
+class Question:
+    """One check of a graded test cell, as the grader asks it of the sandboxed notebook."""
 
-    exercise: str
+    exercise: str  # the Exercise's stable name, "chNN.what"
+    expr: str  # the Python expression, in the student's namespace, that is their answer
     hidden: bool
 
 
 @dataclass
 class Manifest:
-    """What the instructor's solution produced: per graded test cell (grade_id), the checks it recorded.
+    """Per graded test cell (grade_id), the questions it asks; the points of every graded cell.
 
-    Built once per assignment by `gradbook_grader.verdict.build_manifest`; JSON-serialisable so
-    the batch layer can cache it.
+    Read from the instructor's source by `gradbook_grader.verdict.static_manifest` (and validated
+    by grading the solution, `build_manifest`); JSON-serialisable so the batch layer can cache it.
     """
 
-    expected: dict[str, list[Expectation]] = field(default_factory=dict)
+    expected: dict[str, list[Question]] = field(default_factory=dict)
     points: dict[str, float] = field(default_factory=dict)  # every graded cell of the source, by grade_id
     source_digest: str = ""  # digest of the source notebook the manifest was built from
-    problems: list[str] = field(default_factory=list)  # e.g. "test cell test-x recorded no checks"
+    problems: list[str] = field(default_factory=list)  # e.g. "test cell test-x: line 3 is not a check call"
 
     def to_json(self) -> str:
         return json.dumps(
             {
-                "version": 1,
-                "expected": {k: [asdict(e) for e in v] for k, v in self.expected.items()},
+                "version": 2,
+                "expected": {k: [asdict(q) for q in v] for k, v in self.expected.items()},
                 "points": self.points,
                 "source_digest": self.source_digest,
                 "problems": self.problems,
@@ -84,9 +94,11 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str | bytes) -> "Manifest":
         data: dict[str, Any] = json.loads(text)
+        if data.get("version") != 2:
+            raise ValueError("a manifest of an older grader: build it again")
         return cls(
             expected={
-                str(k): [Expectation(str(e["exercise"]), bool(e["hidden"])) for e in v]
+                str(k): [Question(str(q["exercise"]), str(q["expr"]), bool(q["hidden"])) for q in v]
                 for k, v in data.get("expected", {}).items()
             },
             points={str(k): float(v) for k, v in data.get("points", {}).items()},

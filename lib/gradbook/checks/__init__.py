@@ -20,7 +20,13 @@ from gradbook.checks.core import (
     judge,
 )
 
-__all__ = ["REGISTRY", "Case", "Exercise", "Mistake", "Verdict", "collect", "compare_values", "judge", "load_all"]
+from gradbook.checks.display import CheckFailed, install_in_ipython
+
+__all__ = [
+    "REGISTRY", "Case", "CheckFailed", "Exercise", "Mistake", "Verdict", "collect", "compare_values", "judge", "load_all",
+]
+
+install_in_ipython()  # in a notebook, a stub's bare `raise NotImplementedError()` says "not implemented yet"
 
 
 def load_all() -> dict[str, Exercise]:

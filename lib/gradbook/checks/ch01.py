@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradbook.checks.core import Case, Exercise, Mistake, compare_values
+from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.drivers import Case
 from gradbook.checks.plain import Plain
 
+HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 Array = np.ndarray
 
 
@@ -62,20 +64,23 @@ def _to_categorical(labels: Array, num_classes: int) -> Array:
 
 def _image_batches(rng: np.random.Generator, hidden: bool) -> list[Case]:
     ramp = (np.arange(3 * 28 * 28) % 256).astype(np.uint8).reshape(3, 28, 28)
-    sizes = [5] + ([1, 20, 64] if hidden else [])
+    sizes = [5, 1] + ([20, 64] if hidden else [])
     cases = [Case((ramp,), label="3 images of shape (28, 28) holding 0, 1, ..., 255, 0, 1, ...")]
     cases += [Case((rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8),), label=f"{n} random uint8 images of shape (28, 28)") for n in sizes]
+    # A dark batch: its brightest pixel is not 255, so dividing by the batch's max shows.
+    brightest = int(rng.integers(60, 200))
+    cases.append(Case((rng.integers(0, brightest + 1, size=(4, 28, 28), dtype=np.uint8),),
+                      label=f"4 dark uint8 images (no pixel brighter than {brightest})"))
     if hidden:
         cases.append(Case((np.full((2, 28, 28), 255, dtype=np.uint8),), label="2 images of all 255 (white)"))
     return cases
 
 
 def _label_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    cases = [Case((np.array([0, 3, 9, 1]), 10)), Case((np.array([2, 0, 1]), 4))]
+    cases = [Case((np.array([0, 3, 9, 1]), 10)), Case((np.array([2, 0, 1]), 4)), Case((np.array([1]), 2))]
     cases += [Case((rng.integers(0, 10, size=12).astype(np.uint8), 10), label="12 random uint8 labels 0-9, num_classes=10")]
     if hidden:
         cases += [
-            Case((np.array([1]), 2)),
             Case((np.array([4, 4, 4]), 5)),
             Case((rng.integers(0, 7, size=100), 7), label="100 random labels 0-6, num_classes=7"),
         ]
@@ -147,6 +152,10 @@ def _prepare_by_256(images: Array) -> Array:
 
 def _prepare_float64(images: Array) -> Array:
     return images.reshape((len(images), 28 * 28)) / 255
+
+
+def _prepare_by_batch_max(images: Array) -> Array:
+    return images.reshape((len(images), 28 * 28)).astype("float32") / images.max()
 
 
 def _prepare_unscaled(images: Array) -> Array:
@@ -230,6 +239,8 @@ prepare_images = Exercise(
         Mistake(_prepare_by_256, "the values were divided by 256; pixels go from 0 to 255, so divide by 255 to map 255 to 1.0."),
         Mistake(_prepare_float64, "the values are float64 (NumPy's default for division); convert with .astype('float32')."),
         Mistake(_prepare_unscaled, "the values still go from 0 to 255; divide by 255 to scale them to [0, 1]."),
+        Mistake(_prepare_by_batch_max, "the values were divided by this batch's brightest pixel; divide by 255, the "
+                "largest value a pixel can have, so the same pixel becomes the same number in every batch."),
     ],
 )
 

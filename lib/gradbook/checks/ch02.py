@@ -4,16 +4,23 @@ The student writes each operation with explicit Python loops, the way the hardwa
 would do it, then sees how much faster NumPy's vectorised version is. The checks
 compare with NumPy on fixed small inputs (square first, then wide, then tall, so a
 loop over the wrong axis shows up as wrong values before it shows up as an
-IndexError), then on random ones; hidden cases add 1x1, negative-only and larger
-non-square inputs.
+IndexError), then on random ones, single rows and columns and a negative-only matrix;
+hidden cases add 1x1 and larger inputs.
+
+The chapter's rule, loops over the indices reading single entries, is checked: the
+inputs arrive as `drivers.LoopArray`s, which refuse whole-array operations
+(``np.where``, ``np.dot``, ``x @ y``, ``x.T``...), and the message cites the rule.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from gradbook.checks.core import Case, Exercise, Mistake
+from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.drivers import VECTORISED, Case
+from gradbook.checks.plain import Plain
 
+HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 Array = np.ndarray
 
 
@@ -85,50 +92,58 @@ def _naive_transpose(x: Array) -> Array:
 
 # --- cases ----------------------------------------------------------------------------
 
+# Cases take copies (`SQUARE.copy()`), so an answer that writes into its input changes nothing later.
 SQUARE = np.array([[1.0, -2.0], [-3.0, 4.0]])
 WIDE = np.array([[0.5, -1.0, 2.0], [-0.25, 3.0, -4.0]])
 TALL = WIDE.T.copy()
 
 
 def _shapes(rng: np.random.Generator, hidden: bool) -> list[tuple[int, int]]:
-    """Random matrix shapes: square, wide and tall; hidden adds 1x1, single row/column, larger."""
-    shapes = [(3, 3), (2, 5), (4, 3)]
+    """Random matrix shapes: square, wide, tall, a single row and a single column; hidden adds more."""
+    shapes = [(3, 3), (2, 5), (4, 3), (1, 6), (7, 1)]
     if hidden:
-        shapes += [(1, 1), (1, 6), (7, 1), tuple(int(n) for n in rng.integers(5, 12, size=2)), (9, 4)]
+        shapes += [(1, 1), tuple(int(n) for n in rng.integers(5, 12, size=2)), (9, 4)]
     return shapes
 
 
 def _one_matrix_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    cases = [Case((SQUARE,)), Case((WIDE,)), Case((TALL,))]
+    cases = [Case((SQUARE.copy(),)), Case((WIDE.copy(),)), Case((TALL.copy(),))]
     cases += [Case((rng.normal(size=s),)) for s in _shapes(rng, hidden)]
-    if hidden:
-        cases.append(Case((-rng.uniform(0.1, 2.0, size=(3, 4)),), label="a 3x4 matrix of negative numbers"))
+    cases.append(Case((-rng.uniform(0.1, 2.0, size=(3, 4)),), label="a 3x4 matrix of negative numbers"))
     return cases
 
 
 def _two_matrix_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    cases = [Case((SQUARE, np.array([[10.0, 20.0], [30.0, 40.0]]))), Case((WIDE, 2 * WIDE + 1)), Case((TALL, TALL - 1))]
+    cases = [
+        Case((SQUARE.copy(), np.array([[10.0, 20.0], [30.0, 40.0]]))),
+        Case((WIDE.copy(), 2 * WIDE + 1)),
+        Case((TALL.copy(), TALL - 1)),
+    ]
     return cases + [Case((rng.normal(size=s), rng.normal(size=s))) for s in _shapes(rng, hidden)]
 
 
 def _matrix_vector_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    cases = [Case((SQUARE, np.array([10.0, 100.0]))), Case((WIDE, np.array([1.0, 10.0, 100.0]))), Case((TALL, np.array([1.0, -1.0])))]
+    cases = [
+        Case((SQUARE.copy(), np.array([10.0, 100.0]))),
+        Case((WIDE.copy(), np.array([1.0, 10.0, 100.0]))),
+        Case((TALL.copy(), np.array([1.0, -1.0]))),
+    ]
     return cases + [Case((rng.normal(size=s), rng.normal(size=s[1]))) for s in _shapes(rng, hidden)]
 
 
 def _vector_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [Case((np.array([1.0, 2.0, 3.0]), np.array([4.0, -5.0, 6.0]))), Case((np.array([-2.0, 0.5]), np.array([3.0, 8.0])))]
-    sizes = [4, 10] + ([1, 25, int(rng.integers(30, 60))] if hidden else [])
+    sizes = [4, 10, 1] + ([25, int(rng.integers(30, 60))] if hidden else [])
     return cases + [Case((rng.normal(size=n), rng.normal(size=n))) for n in sizes]
 
 
 def _matrix_dot_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
-        Case((SQUARE, np.array([[1.0, 2.0], [3.0, 5.0]]))),
-        Case((WIDE, TALL)),  # (2, 3) . (3, 2) -> (2, 2)
-        Case((TALL, np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 1.0]]))),  # (3, 2) . (2, 3) -> (3, 3)
+        Case((SQUARE.copy(), np.array([[1.0, 2.0], [3.0, 5.0]]))),
+        Case((WIDE.copy(), TALL.copy())),  # (2, 3) . (3, 2) -> (2, 2)
+        Case((TALL.copy(), np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 1.0]]))),  # (3, 2) . (2, 3) -> (3, 3)
     ]
-    shapes = [(2, 3, 4), (3, 3, 3)] + ([(1, 1, 1), (1, 4, 1), (5, 1, 3), (6, 4, 7)] if hidden else [])
+    shapes = [(2, 3, 4), (3, 3, 3), (1, 4, 1), (5, 1, 3)] + ([(1, 1, 1), (6, 4, 7)] if hidden else [])
     return cases + [Case((rng.normal(size=(n, k)), rng.normal(size=(k, m)))) for n, k, m in shapes]
 
 
@@ -136,11 +151,19 @@ def _matrix_dot_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 
 def _relu_abs(x: Array) -> Array:
-    return np.abs(x)
+    z = x.copy()
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i, j] = abs(x[i, j])
+    return z
 
 
 def _relu_mask(x: Array) -> Array:
-    return (x > 0).astype(x.dtype)
+    z = x.copy()
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i, j] = 1.0 if x[i, j] > 0 else 0.0
+    return z
 
 
 def _relu_rows_twice(x: Array) -> Array:
@@ -183,7 +206,10 @@ def _add_vector_first_row_only(x: Array, y: Array) -> Array:
 
 
 def _dot_no_sum(x: Array, y: Array) -> Array:
-    return x * y
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        z[i] = x[i] * y[i]
+    return z
 
 
 def _dot_overwrites(x: Array, y: Array) -> float:
@@ -232,11 +258,71 @@ def _matdot_no_reset(x: Array, y: Array) -> Array:
 
 
 def _matdot_elementwise(x: Array, y: Array) -> Array:
-    return x * y
+    z = np.zeros((x.shape[0], y.shape[1]))
+    for i in range(x.shape[0]):
+        for j in range(y.shape[1]):
+            z[i, j] = x[i, j] * y[i, j]
+    return z
 
 
 def _transpose_by_reshape(x: Array) -> Array:
-    return x.reshape(x.shape[1], x.shape[0])
+    """The entries in reading order, poured into the transposed shape (what reshape does)."""
+    n, m = x.shape
+    z = np.zeros((m, n), dtype=x.dtype)
+    for k in range(n * m):
+        z[k // n, k % n] = x[k // m, k % m]
+    return z
+
+
+# Whole-array NumPy: right numbers, but not what the chapter asks for.
+def _relu_np_maximum(x: Array) -> Array:
+    return np.maximum(x, 0)
+
+
+def _relu_np_where(x: Array) -> Array:
+    return np.where(x > 0, x, 0.0)
+
+
+def _add_operator(x: Array, y: Array) -> Array:
+    return x + y
+
+
+def _dot_np_dot(x: Array, y: Array) -> Array:
+    return np.dot(x, y)
+
+
+def _matvec_operator(x: Array, y: Array) -> Array:
+    return x @ y
+
+
+def _matdot_einsum(x: Array, y: Array) -> Array:
+    return np.einsum("ik,kj->ij", x, y)
+
+
+def _transpose_attribute(x: Array) -> Array:
+    return x.T.copy()
+
+
+# --- comparing: the values, and the rule ---------------------------------------------
+
+LOOPS_ONLY = (
+    "this chapter's rule is loops only: write it with `for` loops over the indices, reading single "
+    "entries (x[i, j]), as the hardware does one number at a time. NumPy's whole-array operations "
+    "come afterwards, when you time them against your loops."
+)
+
+
+def _compare_loops(expected: Plain, got: Plain, case: Case) -> str | None:
+    """The values as usual; an answer that used a whole-array operation gets the rule it broke."""
+    if isinstance(got, str) and got.startswith(VECTORISED):
+        return f"you used {got[len(VECTORISED):]}, which works on whole arrays at once.\nHint: {LOOPS_ONLY}"
+    return compare_values(expected, got)
+
+
+def _exercise(name: str, reference: object, cases: object, mistakes: list[Mistake]) -> Exercise:
+    """A chapter 2 exercise: arrays arrive as `drivers.LoopArray`s, which refuse whole-array operations."""
+    return Exercise(f"ch02.{name}", reference=reference, cases=cases, title=name, run="ch02.loops",
+                    compare=_compare_loops, mistakes=mistakes)
 
 
 # --- exercises ------------------------------------------------------------------------
@@ -246,76 +332,76 @@ SAME_AXIS_TWICE = (
     "some columns are never visited. The inner loop must use x.shape[1]."
 )
 
-naive_relu = Exercise(
-    "ch02.naive_relu",
-    reference=_naive_relu,
-    cases=_one_matrix_cases,
-    title="naive_relu",
-    mistakes=[
+naive_relu = _exercise(
+    "naive_relu",
+    _naive_relu,
+    _one_matrix_cases,
+    [
         Mistake(_relu_abs, "this is the absolute value |x|: relu keeps positive entries and sets negative ones to 0, it does not flip their sign."),
         Mistake(_relu_mask, "this returns 1 where x > 0 (a mask, the derivative of relu) instead of the value x itself."),
         Mistake(_relu_rows_twice, SAME_AXIS_TWICE),
+        Mistake(_relu_np_maximum, LOOPS_ONLY),
+        Mistake(_relu_np_where, LOOPS_ONLY),
     ],
 )
 
-naive_add = Exercise(
-    "ch02.naive_add",
-    reference=_naive_add,
-    cases=_two_matrix_cases,
-    title="naive_add",
-    mistakes=[
+naive_add = _exercise(
+    "naive_add",
+    _naive_add,
+    _two_matrix_cases,
+    [
         Mistake(_add_rows_twice, SAME_AXIS_TWICE),
         Mistake(_add_y_transposed, "the indices of y are swapped (y[j, i]): element-wise means x[i, j] + y[i, j], same position in both."),
+        Mistake(_add_operator, LOOPS_ONLY),
     ],
 )
 
-naive_add_matrix_and_vector = Exercise(
-    "ch02.naive_add_matrix_and_vector",
-    reference=_naive_add_matrix_and_vector,
-    cases=_matrix_vector_cases,
-    title="naive_add_matrix_and_vector",
-    mistakes=[
+naive_add_matrix_and_vector = _exercise(
+    "naive_add_matrix_and_vector",
+    _naive_add_matrix_and_vector,
+    _matrix_vector_cases,
+    [
         Mistake(
             _add_vector_wrong_axis,
             "y is broadcast along the wrong axis: you added y[i] (indexed by the row). y has one entry per "
             "column, so x[i, j] gets y[j]: the vector is repeated for every row.",
         ),
         Mistake(_add_vector_first_row_only, "only the first row got y: broadcasting repeats y for every row of x."),
+        Mistake(_add_operator, LOOPS_ONLY),
     ],
 )
 
-naive_vector_dot = Exercise(
-    "ch02.naive_vector_dot",
-    reference=_naive_vector_dot,
-    cases=_vector_cases,
-    title="naive_vector_dot",
-    mistakes=[
+naive_vector_dot = _exercise(
+    "naive_vector_dot",
+    _naive_vector_dot,
+    _vector_cases,
+    [
         Mistake(_dot_no_sum, "this is the element-wise product x * y; the dot product also adds those products up into one number."),
         Mistake(_dot_overwrites, "each step overwrites z (`z = ...`) so only the last product is left; accumulate with `z += ...`."),
+        Mistake(_dot_np_dot, LOOPS_ONLY),
     ],
 )
 
-naive_matrix_vector_dot = Exercise(
-    "ch02.naive_matrix_vector_dot",
-    reference=_naive_matrix_vector_dot,
-    cases=_matrix_vector_cases,
-    title="naive_matrix_vector_dot",
-    mistakes=[
+naive_matrix_vector_dot = _exercise(
+    "naive_matrix_vector_dot",
+    _naive_matrix_vector_dot,
+    _matrix_vector_cases,
+    [
         Mistake(
             _matvec_no_reset,
             "the accumulator is never reset: each z[i] also contains the sums of the rows before it. "
             "Start every row's sum at 0 (or accumulate straight into z[i]).",
         ),
         Mistake(_matvec_columns, "this walks down the columns (x[j, i]), which computes x.T . y; z[i] is row i of x dotted with y."),
+        Mistake(_matvec_operator, LOOPS_ONLY),
     ],
 )
 
-naive_matrix_dot = Exercise(
-    "ch02.naive_matrix_dot",
-    reference=_naive_matrix_dot,
-    cases=_matrix_dot_cases,
-    title="naive_matrix_dot",
-    mistakes=[
+naive_matrix_dot = _exercise(
+    "naive_matrix_dot",
+    _naive_matrix_dot,
+    _matrix_dot_cases,
+    [
         Mistake(_matdot_transposed, "the indices of z are swapped (z[j, i]), which gives the transposed result; z[i, j] is row i of x dotted with column j of y."),
         Mistake(
             _matdot_no_reset,
@@ -323,19 +409,20 @@ naive_matrix_dot = Exercise(
             "Start every sum at 0 (or accumulate straight into z[i, j]).",
         ),
         Mistake(_matdot_elementwise, "this is the element-wise product x * y, not the dot product: z[i, j] = sum over k of x[i, k] * y[k, j]."),
+        Mistake(_matdot_einsum, LOOPS_ONLY),
     ],
 )
 
-naive_transpose = Exercise(
-    "ch02.naive_transpose",
-    reference=_naive_transpose,
-    cases=_one_matrix_cases,
-    title="naive_transpose",
-    mistakes=[
+naive_transpose = _exercise(
+    "naive_transpose",
+    _naive_transpose,
+    _one_matrix_cases,
+    [
         Mistake(
             _transpose_by_reshape,
             "reshape is not transpose: reshape keeps the entries in reading order and only changes the shape; "
             "transposing moves x[i, j] to z[j, i].",
         ),
+        Mistake(_transpose_attribute, LOOPS_ONLY),
     ],
 )

@@ -17,8 +17,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradbook.checks.core import Case, Exercise, Mistake, compare_values, unpack
+from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.drivers import Case, TestFunction
 from gradbook.checks.plain import Plain
+
+HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 
 Params = dict[str, np.ndarray]
 Cache = dict[str, np.ndarray]
@@ -68,13 +71,6 @@ def _forward(X: np.ndarray, params: Params) -> tuple[np.ndarray, Cache]:
     return a2, {"Z1": Z1, "a1": a1, "Z2": Z2, "a2": a2}
 
 
-def _run_forward(student: Any, case: Case) -> dict[str, Any]:
-    a2, cache = unpack(student(*case.args), "a2, cache")
-    if not isinstance(cache, dict) or not all(k in cache for k in ("Z1", "a1", "Z2")):
-        raise KeyError("forward must return (a2, cache) with cache a dict holding 'Z1', 'a1', 'Z2' and 'a2'")
-    return {"a2": a2, "Z1": cache["Z1"], "a1": cache["a1"], "Z2": cache["Z2"]}
-
-
 def _forward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
     for m, n_in, n_hidden in _shapes(hidden):
@@ -107,7 +103,7 @@ forward = Exercise(
     title="forward",
     reference=_forward,
     cases=_forward_cases,
-    run=_run_forward,
+    run="ch04.forward",
     mistakes=[
         Mistake(_forward_relu, "the hidden layer uses relu; this network uses sigmoid in both layers."),
         Mistake(_forward_no_bias, "the biases are missing: Z1 = X @ W1 + b1 and Z2 = a1 @ W2 + b2."),
@@ -182,14 +178,6 @@ def _mistake(**switches: Any) -> Callable[..., dict[str, np.ndarray]]:
     return lambda X, y, params, cache: _backward(X, y, params, cache, **switches)
 
 
-def _run_backward(student: Any, case: Case) -> Any:
-    """Keep the four gradients; extra entries (dZ1, da1, ...) are the student's business."""
-    grads = student(*case.args)
-    if not isinstance(grads, dict):
-        return grads
-    return {k: grads[k] for k in ("dW1", "db1", "dW2", "db2") if k in grads}
-
-
 def _backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
     for m, n_in, n_hidden in _shapes(hidden):
@@ -204,7 +192,7 @@ backward = Exercise(
     title="backward",
     reference=_reference_backward,
     cases=_backward_cases,
-    run=_run_backward,
+    run="ch04.gradients",
     mistakes=[
         Mistake(_mistake(scale_by_m=False), "dZ2 is missing the 1/m: the loss is a mean, so dZ2 = (a2 - y) / m."),
         Mistake(_mistake(sign=-1.0), "the gradient has a flipped sign: dZ2 = (a2 - y) / m, prediction minus target."),
@@ -252,43 +240,34 @@ def _big_eps(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5)
     return _numerical_gradient(f, x.copy(), eps=0.1)
 
 
+def _ignores_eps(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    return _numerical_gradient(f, x, eps=1e-5)
+
+
 def _half(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     return _numerical_gradient(f, x.copy(), eps) * 2
 
 
-def cubic(x: np.ndarray) -> float:
-    """sum(x**3 - 2x): curved enough that one-sided differences are visibly off."""
-    return float(np.sum(x**3 - 2 * x))
-
-
-def wavy(x: np.ndarray) -> float:
-    return float(np.sum(np.sin(3 * x) * x**2))
-
-
-class NetworkLoss:
-    """The chapter's loss as a function of one parameter array (the others held fixed)."""
-
-    def __init__(self, X: np.ndarray, y: np.ndarray, params: Params, name: str) -> None:
-        self.X, self.y, self.params, self.name = X, y, params, name
-
-    def __call__(self, value: np.ndarray) -> float:
-        a2, _ = _forward(self.X, {**self.params, self.name: value})
-        return _bce_loss(a2, self.y)
-
-    def __repr__(self) -> str:
-        return f"loss as a function of {self.name}"
+# The functions to differentiate are described as plain data; the driver builds them
+# (`drivers.TestFunction`): sum(x**3 - 2x) is curved enough that one-sided differences are
+# visibly off; sum(tanh(X @ W) * c) is a layer's weighted output as a function of its weights.
+CUBIC, WAVY = {"f": "cubic"}, {"f": "wavy"}
+cubic, wavy = TestFunction(CUBIC), TestFunction(WAVY)
 
 
 def _numgrad_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     x1 = rng.uniform(0.5, 2.0, size=4)
     cases = [
-        Case((cubic, x1), label=f"f(x) = sum(x**3 - 2x) at x={np.round(x1, 3).tolist()} (default eps)"),
-        Case((wavy, rng.uniform(-2, 2, size=(2, 3))), {"eps": 1e-4}, label="f(x) = sum(sin(3x) x**2), x of shape (2, 3), eps=1e-4"),
+        Case((CUBIC, x1), label=f"f(x) = sum(x**3 - 2x) at x={np.round(x1, 3).tolist()} (default eps)"),
+        Case((WAVY, rng.uniform(-2, 2, size=(2, 3))), {"eps": 1e-4}, label="f(x) = sum(sin(3x) x**2), x of shape (2, 3), eps=1e-4"),
     ]
-    X, y, params = _problem(rng, 6, 2, 3)
-    cases.append(Case((NetworkLoss(X, y, params, "W1"), params["W1"].copy()), label="the network's loss as a function of W1 (2, 3)"))
+    x2 = rng.uniform(0.5, 2.0, size=3)
+    cases.append(Case((CUBIC, x2), {"eps": 1e-2}, label=f"f(x) = sum(x**3 - 2x) at x={np.round(x2, 3).tolist()}, "
+                      "eps=0.01 (large enough that the answer shows which eps was used)"))
+    layer = {"f": "tanh_layer", "X": rng.normal(size=(6, 2)), "c": rng.normal(size=(6, 3))}
+    cases.append(Case((layer, rng.normal(size=(2, 3))), label="f(W) = sum(tanh(X @ W) * c), a layer's weighted output, W (2, 3)"))
     if hidden:
-        cases.append(Case((cubic, rng.uniform(1.0, 3.0, size=(3, 3))), {"eps": 1e-5}, label="f(x) = sum(x**3 - 2x), x (3, 3)"))
+        cases.append(Case((CUBIC, rng.uniform(1.0, 3.0, size=(3, 3))), {"eps": 1e-5}, label="f(x) = sum(x**3 - 2x), x (3, 3)"))
     return cases
 
 
@@ -297,6 +276,7 @@ numerical_gradient = Exercise(
     title="numerical_gradient",
     reference=_numerical_gradient,
     cases=_numgrad_cases,
+    run="ch04.numerical_gradient",
     rtol=1e-7,
     atol=1e-9,
     mistakes=[
@@ -307,6 +287,7 @@ numerical_gradient = Exercise(
         ),
         Mistake(_big_eps, "eps is too large (or the eps argument is ignored): use the eps you are given, e.g. 1e-5."),
         Mistake(_half, "the difference is divided by eps, not by 2 * eps: x+eps and x-eps are 2 * eps apart."),
+        Mistake(_ignores_eps, "the eps argument is ignored: step by the eps you are given, x[i] + eps and x[i] - eps."),
     ],
 )
 
@@ -373,14 +354,6 @@ def _reference_train(X: np.ndarray, y: np.ndarray, params: Params, epochs: int =
     return _train(X, y, params, epochs, lr)
 
 
-def _run_train(student: Any, case: Case) -> dict[str, Any]:
-    params, losses = unpack(student(*case.args, **case.kwargs), "params, losses")
-    out: dict[str, Any] = {"losses": np.asarray(losses, dtype=float).ravel()}
-    if isinstance(params, dict):
-        out.update({k: params[k] for k in PARAM_NAMES if k in params})
-    return out
-
-
 def moons(n: int, seed: int, noise: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles (like scikit-learn's make_moons); y has shape (n, 1)."""
     rng = np.random.default_rng(seed)
@@ -418,7 +391,7 @@ train = Exercise(
     title="train",
     reference=_reference_train,
     cases=_train_cases,
-    run=_run_train,
+    run="ch04.train",
     compare=_compare_train,
     mistakes=[
         Mistake(

@@ -11,8 +11,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradbook.checks.core import Case, Exercise, Mistake, unpack
+from gradbook.checks.core import Exercise, Mistake
+from gradbook.checks.drivers import Case
 from gradbook.checks.plain import Plain
+
+HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 
 EPSILON = 1e-7  # Keras's backend epsilon
 
@@ -43,19 +46,33 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
+def _far_apart_rows(rng: np.random.Generator, k: int) -> np.ndarray:
+    """Rows of very different scales (one near 800, one near 0, one near -800): a max or a sum over
+    the whole batch instead of each row sends whole rows to exp(-1600) = 0."""
+    return np.round(rng.normal(size=(3, k)), 2) + np.array([[800.0], [0.0], [-800.0]])
+
+
 def _softmax_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
         Case((np.array([1.0, 2.0, 3.0]),), label="z=[1, 2, 3]"),
         Case((_logits(rng, 4, 3),), label="a batch of 4 samples, 3 classes"),
         Case((np.array([1000.0, 1001.0, 1002.0]),), label="large logits z=[1000, 1001, 1002]"),
+        Case((np.array([[-1000.0, -999.0], [500.0, -500.0], [0.0, 0.0]]),), label="very large and very negative logits"),
+        Case((_far_apart_rows(rng, 4),), label="3 samples whose logits are near 800, 0 and -800"),
     ]
     if hidden:
         cases += [
             Case((_logits(rng, 20, 10, scale=10.0),), label="a batch of 20 samples, 10 classes"),
-            Case((np.array([[-1000.0, -999.0], [500.0, -500.0], [0.0, 0.0]]),), label="very large and very negative logits"),
+            Case((_far_apart_rows(rng, 10),), label="3 samples whose logits are near 800, 0 and -800"),
         ]
     return cases
 
+
+BATCH_MAX = (
+    "the max is taken over the whole batch, np.max(z), not over each row: a row whose logits are far below "
+    "the batch's max becomes exp(-1600) = 0 everywhere. Shift each row by its own max, "
+    "np.max(z, axis=-1, keepdims=True)."
+)
 
 softmax = Exercise(
     "ch05.softmax",
@@ -76,6 +93,10 @@ softmax = Exercise(
             lambda z: (lambda e: e / np.sum(e))(np.exp(z - np.max(z))),
             "the whole batch is normalised at once: sum over the classes of each sample, np.sum(e, axis=-1, keepdims=True).",
         ),
+        Mistake(
+            _quiet(lambda z: (lambda e: e / np.sum(e, axis=-1, keepdims=True))(np.exp(z - np.max(z)))),
+            BATCH_MAX,
+        ),
     ],
 )
 
@@ -93,9 +114,11 @@ def _log_softmax_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         Case((np.array([1.0, 2.0, 3.0]),), label="z=[1, 2, 3]"),
         Case((_logits(rng, 4, 5),), label="a batch of 4 samples, 5 classes"),
         Case((np.array([[1000.0, 0.0, -1000.0]]),), label="logits far apart, [[1000, 0, -1000]]"),
+        Case((_far_apart_rows(rng, 5),), label="3 samples whose logits are near 800, 0 and -800"),
     ]
     if hidden:
         cases.append(Case((_logits(rng, 16, 10, scale=50.0),), label="a batch of 16 samples with large logits"))
+        cases.append(Case((_far_apart_rows(rng, 10),), label="3 samples whose logits are near 800, 0 and -800"))
     return cases
 
 
@@ -117,6 +140,10 @@ log_softmax = Exercise(
         Mistake(
             lambda z: (lambda s: s - np.log(np.sum(np.exp(s), axis=0, keepdims=True)))(z - np.max(z, axis=-1, keepdims=True)),
             "the log-sum-exp is taken over the wrong axis: sum over the classes, axis=-1 with keepdims=True.",
+        ),
+        Mistake(
+            _quiet(lambda z: (lambda s: s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True)))(z - np.max(z))),
+            BATCH_MAX,
         ),
     ],
 )
@@ -291,15 +318,6 @@ def _answers() -> dict[str, str]:
     return dict(ACTIVATION_ANSWERS)
 
 
-def _run_answers(student: Any, case: Case) -> Any:
-    answer = student()
-    if isinstance(answer, dict) and any(v is None for v in answer.values()):
-        raise NotImplementedError()  # the notebook starts with every answer set to None
-    if isinstance(answer, dict):
-        return {str(k): str(v).strip().lower() for k, v in answer.items()}
-    return answer
-
-
 def _compare_answers(expected: Plain, got: Plain, case: Case) -> str | None:
     if not isinstance(got, dict) or set(got) != set(expected):
         return f"expected a dict with the keys {sorted(expected)} (keep the keys as given), got {got!r}."
@@ -318,7 +336,7 @@ output_activations = Exercise(
     title="output_activations",
     reference=_answers,
     value=True,
-    run=_run_answers,
+    run="ch05.output_activations",
     compare=_compare_answers,
     mistakes=[
         Mistake(_with(photo_tags="softmax"), WHY["photo tags"]),
@@ -350,13 +368,6 @@ def _reference_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: n
     return _loss_and_grads(params, X, Y)
 
 
-def _run_loss_and_grads(student: Any, case: Case) -> Any:
-    loss, grads = unpack(student(*case.args), "loss, grads")
-    if not isinstance(grads, dict):
-        return {"loss": loss, "grads": grads}
-    return {"loss": loss} | {k: grads[k] for k in ("dW1", "db1", "dW2", "db2") if k in grads}
-
-
 def _mlp_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
     for m, n, h, k in ((6, 8, 5, 4),) + (((32, 20, 12, 10),) if hidden else ((10, 12, 7, 10),)):
@@ -377,7 +388,7 @@ loss_and_grads = Exercise(
     title="loss_and_grads",
     reference=_reference_loss_and_grads,
     cases=_mlp_cases,
-    run=_run_loss_and_grads,
+    run="ch05.loss_and_grads",
     mistakes=[
         Mistake(
             lambda params, X, Y: _loss_and_grads(params, X, Y, relu_grad=False),

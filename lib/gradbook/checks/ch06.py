@@ -5,17 +5,25 @@ parameter array in place, as in the reference engine. A check runs the student's
 class for several steps on a quadratic loss whose gradient depends on where the
 parameters are, so each step builds on the previous ones (momentum, running
 averages, bias correction) and compares the whole trajectory with the reference.
+What is compared are the model's own arrays, the ones the optimiser was given: a step
+that puts new arrays in the list (``params[i] = params[i] - lr * g``) moves nothing.
+Adam is also accepted in Keras's folded form, which the notebook calls equivalent.
+``minibatches`` is run from generators with equal and with different seeds, so the
+order must come from the given rng.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from gradbook import surfaces
-from gradbook.checks.core import Case, Exercise, Mistake, compare_values
-from gradbook.checks.plain import Plain
+from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.drivers import Case, run_optimizer  # noqa: F401 - run_optimizer: used by tests and notebooks
+from gradbook.checks.plain import Plain, to_plain
+
+HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 
 # --------------------------------------------------------------------------- gradient descent
 
@@ -43,12 +51,29 @@ def _gd_no_start(grad, w0, lr, steps):
     return _gradient_descent(grad, w0, lr, steps)[1:]
 
 
+# Each surface's gradient as polynomial terms, one table per component, rows (coefficient,
+# power of x, power of y): plain data the driver turns back into `grad` (`PolynomialGradient`).
+GRADIENT_TERMS: dict[str, tuple[np.ndarray, np.ndarray]] = {
+    "bowl": (np.array([[1.0, 1, 0]]), np.array([[surfaces.BOWL_CONDITION, 0, 1]])),
+    "saddle": (np.array([[2.0, 1, 0]]), np.array([[1.0, 0, 3], [-1.0, 0, 1]])),
+    # d/dx (1 - x)^2 + 100 (y - x^2)^2 = -2 + 2x - 400xy + 400x^3;  d/dy = 200y - 200x^2
+    "rosenbrock": (np.array([[-2.0, 0, 0], [2.0, 1, 0], [-400.0, 1, 1], [400.0, 3, 0]]),
+                   np.array([[200.0, 0, 1], [-200.0, 2, 0]])),
+}
+
+
+def surface_gradient(name: str) -> dict:
+    """The plain description of a surface's gradient that a case carries."""
+    return {"name": name, "terms": GRADIENT_TERMS[name]}
+
+
 def _gd_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
     for surface in (surfaces.bowl, surfaces.saddle, surfaces.rosenbrock):
         start = np.array(surface.start) + (rng.normal(scale=0.1, size=2) if hidden else 0.0)
         steps = 40 if hidden else 15
-        cases.append(Case((surface.grad, start, surface.lr, steps), label=f"the {surface.name} surface, {steps} steps"))
+        cases.append(Case((surface_gradient(surface.name), start, surface.lr, steps),
+                          label=f"the {surface.name} surface, {steps} steps"))
     return cases
 
 
@@ -57,6 +82,7 @@ gradient_descent = Exercise(
     title="gradient_descent",
     reference=_gradient_descent,
     cases=_gd_cases,
+    run="ch06.gradient_descent",
     mistakes=[
         Mistake(_gd_ascent, "you stepped along the gradient (w + lr * g), which climbs the hill; "
                 "gradient descent steps against it: w - lr * g."),
@@ -91,30 +117,47 @@ def _mb_fixed_seed(n, batch_size, rng):
     return _minibatches(n, batch_size, np.random.default_rng(42))
 
 
-def _run_two_epochs(student: Any, case: Case) -> Any:
-    n, batch_size, seed = case.args
-    rng = np.random.default_rng(seed)
-    return [student(n, batch_size, rng) for _ in range(2)]
+def _mb_global_rng(n, batch_size, rng):
+    order = np.random.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _mb_own_generator(n, batch_size, rng, _generator=np.random.default_rng(7)):
+    return _minibatches(n, batch_size, _generator)
 
 
 def _mb_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     sizes = [(10, 3), (64, 16), (100, 32)] + ([(1000, 128), (257, 64)] if hidden else [])
     return [
-        Case((n, b, int(rng.integers(1 << 30))), label=f"n={n}, batch_size={b}, two epochs with one rng")
+        Case((n, b, int(rng.integers(1 << 30))),
+             label=f"n={n}, batch_size={b}: two epochs from one rng, and again from a generator with the same seed "
+                   "and one with another")
         for n, b in sizes
     ]
 
 
+NOT_THE_GIVEN_RNG = ("the order must come from the rng you were given: with two generators made from the same "
+                     "seed, your batches differed. Shuffle with the given generator, rng.permutation(n), not "
+                     "np.random or a generator of your own.")
+IGNORES_THE_RNG = ("generators with different seeds gave the same batches: the order must come from the rng you "
+                   "were given (rng.permutation(n)).")
+
+
 def _mb_compare(expected: Plain, got: Plain, case: Case) -> str | None:
-    """Any shuffle is right: accept the reference's exact batches or any valid partition."""
+    """Any shuffle is right if it is a valid partition, new every epoch, and decided by the given rng.
+
+    The driver returns three runs of two epochs: from a generator with the case's seed, from a
+    fresh one with the same seed, and from one with another seed.
+    """
     if compare_values(expected, got) is None:
         return None
     n, batch_size, _ = case.args
-    if not isinstance(got, list) or len(got) != 2:
+    if not (isinstance(got, list) and len(got) == 3 and all(isinstance(run, list) and len(run) == 2 for run in got)):
         return "expected a list of index arrays from each call."
+    first, again, other = got
     sizes = [min(batch_size, n - i) for i in range(0, n, batch_size)]
     epochs = []
-    for epoch in got:
+    for epoch in first:
         if not isinstance(epoch, (list, tuple)) or not all(isinstance(b, np.ndarray) for b in epoch):
             return "minibatches should return a list of index arrays (one array per batch)."
         if [b.size for b in epoch] != sizes:
@@ -127,6 +170,10 @@ def _mb_compare(expected: Plain, got: Plain, case: Case) -> str | None:
         return "the batches are in the original order 0, 1, 2, ...: they are not shuffled."
     if np.array_equal(epochs[0], epochs[1]):
         return "two calls with the same rng gave the same order: each epoch must be shuffled anew."
+    if compare_values(first, again) is not None:
+        return f"Hint: {NOT_THE_GIVEN_RNG}"
+    if compare_values(first, other) is None:
+        return f"Hint: {IGNORES_THE_RNG}"
     return None
 
 
@@ -139,7 +186,7 @@ minibatches = Exercise(
     title="minibatches",
     reference=_minibatches,
     cases=_mb_cases,
-    run=_run_two_epochs,
+    run="ch06.minibatches",
     compare=_mb_compare,
     mistakes=[
         Mistake(_mb_in_order, "the indices are not shuffled. Shuffle once per epoch with rng.permutation(n), "
@@ -150,6 +197,8 @@ minibatches = Exercise(
                 "the remaining samples still form a batch."),
         Mistake(_mb_fixed_seed, "you made a new generator with a fixed seed, so every epoch has the same order. "
                 "Use the rng you were given."),
+        Mistake(_mb_global_rng, NOT_THE_GIVEN_RNG),
+        Mistake(_mb_own_generator, NOT_THE_GIVEN_RNG),
     ],
 )
 
@@ -230,6 +279,36 @@ class _SGDRebinds(SGD):
             p = p - self.lr * g  # noqa: F841 - the mistake: a new array, the parameter is untouched
 
 
+class _SGDRebindsListEntry(SGD):
+    def step(self, params, grads):
+        for i, g in enumerate(grads):
+            params[i] = params[i] - self.lr * g  # the mistake: the list now holds a new array; the model's is untouched
+
+
+class _MomentumRebindsListEntry(Momentum):
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for i, (g, v) in enumerate(zip(grads, self.velocities)):
+            v *= self.beta
+            v -= self.lr * g
+            params[i] = params[i] + v
+
+
+class _AdamRebindsListEntry(Adam):
+    def step(self, params, grads):
+        if self.m is None or self.v is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        self.t += 1
+        for i, (g, m, v) in enumerate(zip(grads, self.m, self.v)):
+            m[...] = self.beta_1 * m + (1 - self.beta_1) * g
+            v[...] = self.beta_2 * v + (1 - self.beta_2) * g**2
+            m_hat = m / (1 - self.beta_1**self.t)
+            v_hat = v / (1 - self.beta_2**self.t)
+            params[i] = params[i] - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
 class _SGDAscent(SGD):
     def step(self, params, grads):
         for p, g in zip(params, grads):
@@ -285,6 +364,33 @@ class _AdamNoBiasCorrection(Adam):
             p -= self.lr * m / (np.sqrt(v) + self.eps)
 
 
+class _AdamKeras(Adam):
+    """Keras's form, which the notebook calls equivalent: both bias corrections folded into the
+    learning rate, ``lr_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, applied to
+    ``m / (sqrt(v) + eps)``. It differs from the textbook form only in where eps sits (and
+    measurably here, where sqrt(v) is a few thousandths in the first steps), so it is accepted
+    explicitly."""
+
+    def step(self, params, grads):
+        if self.m is None or self.v is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        self.t += 1
+        lr_t = self.lr * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
+        for p, g, m, v in zip(params, grads, self.m, self.v):
+            m[...] = self.beta_1 * m + (1 - self.beta_1) * g
+            v[...] = self.beta_2 * v + (1 - self.beta_2) * g**2
+            p -= lr_t * m / (np.sqrt(v) + self.eps)
+
+
+def _adam_compare(expected: Plain, got: Plain, case: Case) -> str | None:
+    """The textbook trajectory, or Keras's (the same steps but for where eps sits)."""
+    problem = compare_values(expected, got)
+    if problem is None or compare_values(to_plain(run_optimizer(_AdamKeras, case)), got) is None:
+        return None
+    return problem
+
+
 class _AdamStuckClock(Adam):
     def step(self, params, grads):
         self.t = 0  # the mistake: t is never advanced past the first step
@@ -305,24 +411,6 @@ class _AdamClockPerParameter(Adam):
             p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-def run_optimizer(optimizer_class: Any, case: Case) -> np.ndarray:
-    """Build the optimiser with the case's settings and take steps on a quadratic loss.
-
-    The loss is ``sum(c * (p - target)**2) / 2`` for each parameter, so its gradient,
-    ``c * (p - target)``, depends on where the previous steps went. Returns the
-    parameters (flattened, concatenated) after every step: shape ``(steps, size)``.
-    """
-    starts, curvatures, targets, steps = case.args
-    optimizer = optimizer_class(**case.kwargs)
-    params = [np.array(p, dtype=float) for p in starts]
-    path = []
-    for _ in range(steps):
-        grads = [c * (p - t) for p, c, t in zip(params, curvatures, targets)]
-        optimizer.step(params, grads)
-        path.append(np.concatenate([p.ravel() for p in params]))
-    return np.array(path)
-
-
 def _optimizer_cases(settings: list[dict], scale: float = 1.0) -> Callable[[np.random.Generator, bool], list[Case]]:
     def cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         out = []
@@ -339,15 +427,20 @@ def _optimizer_cases(settings: list[dict], scale: float = 1.0) -> Callable[[np.r
     return cases
 
 
+NEVER_MOVED = (
+    "the model's parameters never changed: `p = p - lr * g` (or `params[i] = params[i] - ...`) makes a new "
+    "array, and the model keeps its own. Update the arrays in place: `p -= lr * g` (or `p[...] = ...`)."
+)
+
 sgd = Exercise(
     "ch06.sgd",
     title="SGD",
     reference=SGD,
-    run=run_optimizer,
+    run="ch06.optimizer",
     cases=_optimizer_cases([{"lr": 0.1}, {"lr": 0.01}]),
     mistakes=[
-        Mistake(_SGDRebinds, "the parameters never changed: `p = p - lr * g` makes a new array and leaves the "
-                "model's array alone. Update in place: `p -= lr * g`."),
+        Mistake(_SGDRebinds, NEVER_MOVED),
+        Mistake(_SGDRebindsListEntry, NEVER_MOVED),
         Mistake(_SGDAscent, "you added the gradient (p += lr * g): that climbs the loss. Subtract it."),
     ],
 )
@@ -356,13 +449,14 @@ momentum = Exercise(
     "ch06.momentum",
     title="Momentum",
     reference=Momentum,
-    run=run_optimizer,
+    run="ch06.optimizer",
     cases=_optimizer_cases([{"lr": 0.05, "beta": 0.9}, {"lr": 0.1, "beta": 0.5}]),
     mistakes=[
         Mistake(_MomentumSignFlipped, "the velocity has the wrong sign: with v = beta * v - lr * g the update "
                 "is w += v (or, equivalently, v = beta * v + lr * g and w -= v); you pushed uphill."),
         Mistake(_MomentumForgets, "your velocity starts from zero on every step, which is plain SGD. Keep one "
                 "velocity per parameter in self and update it in place, step after step."),
+        Mistake(_MomentumRebindsListEntry, NEVER_MOVED),
     ],
 )
 
@@ -370,7 +464,7 @@ rmsprop = Exercise(
     "ch06.rmsprop",
     title="RMSprop",
     reference=RMSprop,
-    run=run_optimizer,
+    run="ch06.optimizer",
     cases=_optimizer_cases([{"lr": 0.01, "rho": 0.9, "eps": 1e-7}, {"lr": 0.001, "rho": 0.8, "eps": 1e-7}], scale=1e-3),
     mistakes=[
         Mistake(_RMSpropEpsInside, "eps is inside the square root, sqrt(s + eps); this exercise's formula "
@@ -385,10 +479,12 @@ adam = Exercise(
     "ch06.adam",
     title="Adam",
     reference=Adam,
-    run=run_optimizer,
+    run="ch06.optimizer",
     cases=_optimizer_cases([{"lr": 0.1, "beta_1": 0.9, "beta_2": 0.999, "eps": 1e-7},
                             {"lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "eps": 1e-7}]),
+    compare=_adam_compare,
     mistakes=[
+        Mistake(_AdamRebindsListEntry, NEVER_MOVED),
         Mistake(_AdamNoBiasCorrection, "no bias correction: m and v start at zero, so early on they are far too "
                 "small. Divide by (1 - beta_1**t) and (1 - beta_2**t), with t the number of steps so far."),
         Mistake(_AdamStuckClock, "the step counter t never advances, so the bias correction always uses t = 1. "

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradbook.checks.core import Case, Exercise, Mistake
+from gradbook.checks.core import Exercise, Mistake
+from gradbook.checks.drivers import Case, col2im, out_size
 
-
-def out_size(size: int, k: int, stride: int = 1, pad: int = 0) -> int:
-    return (size + 2 * pad - k) // stride + 1
+HELPERS = ("col2im",)  # given to the student (the notebook imports it from here); the sandbox's stub re-exports it
 
 
 def _pad(x: np.ndarray, pad: int) -> np.ndarray:
@@ -53,18 +52,6 @@ def _im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> n
             window = xp[:, :, i : i + stride * Ho : stride, j : j + stride * Wo : stride]
             cols[:, i, j] = window.transpose(1, 0, 2, 3)
     return cols.reshape(C * kh * kw, N * Ho * Wo)
-
-
-def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
-    """The adjoint of im2col: add every column back to where its patch came from."""
-    N, C, H, Wd = x_shape
-    Ho, Wo = out_size(H, kh, stride, pad), out_size(Wd, kw, stride, pad)
-    xp = np.zeros((N, C, H + 2 * pad, Wd + 2 * pad), dtype=cols.dtype)
-    patches = cols.reshape(C, kh, kw, N, Ho, Wo)
-    for i in range(kh):
-        for j in range(kw):
-            xp[:, :, i : i + stride * Ho : stride, j : j + stride * Wo : stride] += patches[:, i, j].transpose(1, 0, 2, 3)
-    return xp[:, :, pad : pad + H, pad : pad + Wd]
 
 
 def _conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -195,6 +182,16 @@ def _pool_window_not_strided(x, size=2, stride=2):
     return out
 
 
+def _pool_integer_buffer(x, size=2, stride=2):
+    N, C, H, Wd = x.shape
+    Ho, Wo = out_size(H, size, stride), out_size(Wd, size, stride)
+    out = np.zeros((N, C, Ho, Wo), dtype=int)
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i, j] = x[:, :, i * stride : i * stride + size, j * stride : j * stride + size].max(axis=(2, 3))
+    return out
+
+
 def _pool_size_by_division(x, size=2, stride=2):
     return _maxpool_forward(x, size, stride)[:, :, : x.shape[2] // size, : x.shape[3] // size]
 
@@ -272,9 +269,16 @@ def _backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     return cases
 
 
+TIED_LEVELS = np.array([0.0, 0.35, 1.7, 2.25])
+
+
 def tied_images(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Images with the flat background and exact ties of real MNIST digits."""
-    x = rng.integers(0, 3, size=shape).astype(float)
+    """Images with the flat background and exact ties of real MNIST digits.
+
+    The levels are not whole numbers, so an integer buffer (which would round every maximum
+    down) cannot pass by luck; a few of them make many exact ties.
+    """
+    x = TIED_LEVELS[rng.integers(0, len(TIED_LEVELS), size=shape)]
     x[..., : shape[-2] // 2, : shape[-1] // 2] = 0.0  # a blank corner: every cell of a window ties
     return x
 
@@ -365,6 +369,8 @@ maxpool_forward = Exercise(
                 "row i * stride and column j * stride."),
         Mistake(_pool_size_by_division, "the output size is (H - size) // stride + 1, not H // size "
                 "(they differ when stride != size)."),
+        Mistake(_pool_integer_buffer, "the output array holds integers, so every maximum lost its fractional part "
+                "(np.zeros(shape, dtype=int)); make it like the input: np.zeros(shape, dtype=x.dtype)."),
     ],
 )
 

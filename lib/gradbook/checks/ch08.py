@@ -9,18 +9,36 @@ student's class, from the reference, or from torch tensors (tests/).
 Programs: leaves come first; each instruction is ``(op, a, b)`` where ``a``/``b``
 are indices of earlier results, or a plain number for the ``...c`` / ``r...`` ops
 (``("subc", 3, 2.0)`` is ``v3 - 2.0``, ``("rsub", 2.0, 3)`` is ``2.0 - v3``).
+
+`topological_order` and `backward` get a graph as plain data (`plain_graph`, built here with
+the reference), which the grading sandbox links back up with no reference `Value`
+(`drivers.graph_nodes`). "No recursion" is checked by watching the calls
+(`drivers.without_recursion`), whatever the recursion limit is set to.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from typing import Any, Callable, Union
 
 import numpy as np
 
-from gradbook.checks.core import Case, Exercise, Mistake, compare_values
+from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.drivers import (  # noqa: F401 - build, random_program, chain_program, evaluate, RECURSION_ERROR: re-exported
+    RECURSION_ERROR,
+    RECURSIVE,
+    Case,
+    build,
+    chain_program,
+    evaluate,
+    random_program,
+    run_topological_order,
+)
 from gradbook.checks.plain import Plain
 
+HELPERS = ("build", "random_program")  # the notebook imports these from here; the sandbox's stub re-exports them
 Number = Union[int, float]
 
 # --------------------------------------------------------------------------- reference autograd
@@ -149,202 +167,63 @@ def _topological_order(root: Any) -> list:
     return order
 
 
-# --------------------------------------------------------------------------- building expressions
-
-BINARY = {"add", "mul", "sub", "div"}
-WITH_CONSTANT = {"addc", "mulc", "subc", "divc", "pow"}
-REFLECTED = {"radd", "rmul", "rsub", "rdiv"}
-UNARY = {"relu", "tanh", "exp", "neg"}
+# --------------------------------------------------------------------------- graphs as plain data
 
 
-def apply(op: str, a: Any, b: Any = None) -> Any:
-    """One instruction on values that support Python's operators (Value, float, torch tensor)."""
-    if op in ("add", "addc", "radd"):
-        return a + b
-    if op in ("mul", "mulc", "rmul"):
-        return a * b
-    if op in ("sub", "subc", "rsub"):
-        return a - b
-    if op in ("div", "divc", "rdiv"):
-        return a / b
-    if op == "pow":
-        return a**b
-    if op == "neg":
-        return -a
-    if op in ("relu", "tanh", "exp"):
-        return getattr(a, op)()
-    raise ValueError(f"unknown op {op!r}")
+def plain_graph(leaves: list[float], program: list[tuple]) -> dict[str, Any]:
+    """The expression's graph as plain data (what `drivers.graph_nodes` links back up).
 
-
-def build(make: Callable[[float], Any], leaves: list[float], program: list[tuple]) -> list:
-    """Every intermediate result of the program, leaves first, built with `make` for leaves."""
-    nodes = [make(v) for v in leaves]
-    for op, *args in program:
-        if op in BINARY:
-            nodes.append(apply(op, nodes[args[0]], nodes[args[1]]))
-        elif op in WITH_CONSTANT:
-            nodes.append(apply(op, nodes[args[0]], args[1]))
-        elif op in REFLECTED:
-            nodes.append(apply(op, args[0], nodes[args[1]]))
-        else:
-            nodes.append(apply(op, nodes[args[0]]))
-    return nodes
-
-
-def random_program(rng: np.random.Generator, n_leaves: int, n_ops: int) -> tuple[list[float], list[tuple]]:
-    """A random expression that reuses results (diamonds) and stays where every op is smooth.
-
-    Expressions whose output does not depend on the inputs (a relu of a negative number at
-    the end, say) teach nothing about gradients and are drawn again.
+    Built with the reference `Value`, so it has every node the output depends on, also the
+    ones ``a - b`` and ``a / b`` make; numbered in the reference's topological order (the
+    output is last). Node k's children are ``prev[offsets[k]:offsets[k+1]]``, in `_prev`'s
+    order, and ``local[e]`` is d node / d child, measured with the node's own `_backward`
+    (a child listed twice, as in x * x, gets its whole derivative at its first place).
+    ``named[i]`` is the number of the program's i-th result (-1: the output does not use it).
     """
-    while True:
-        leaves, program = _random_program(rng, n_leaves, n_ops)
-        nodes = build(Value, leaves, program)
-        nodes[-1].backward()
-        if all(abs(node.grad) > 1e-6 for node in nodes[:n_leaves]):
-            return leaves, program
-
-
-def _random_program(rng: np.random.Generator, n_leaves: int, n_ops: int) -> tuple[list[float], list[tuple]]:
-    leaves = [float(v) for v in np.round(rng.uniform(-2, 2, size=n_leaves), 3)]
-    values = list(leaves)
-    program: list[tuple] = []
-    for k in range(1, n_leaves):  # start by combining the inputs, so the output depends on all of them
-        program.append(("mul" if k % 2 else "add", 0 if k == 1 else len(values) - 1, k))
-        values.append(build(_Float, values, [program[-1]])[-1])
-    ops = sorted(BINARY | WITH_CONSTANT | REFLECTED | UNARY)
-    while len(program) < n_ops:
-        op = str(rng.choice(ops))
-        i = int(rng.integers(len(values)))
-        # Favour recent results, so the expression is deep, not a pile of leaves.
-        i = max(i, len(values) - 1 - int(rng.integers(3)))
-        j = int(rng.integers(n_leaves)) if rng.random() < 0.5 else int(rng.integers(len(values)))
-        c = float(np.round(rng.uniform(0.5, 2.0) * rng.choice([-1, 1]), 2))
-        a = values[i]
-        if abs(a) > 20:
-            op = "tanh"
-        if op in BINARY:
-            instr: tuple = (op, i, j)
-            if op == "div" and abs(values[j]) < 0.5:
-                continue
-        elif op == "pow":
-            n = [2, 3, -1, 0.5][int(rng.integers(4))]
-            if (n == -1 and abs(a) < 0.5) or (n == 0.5 and a < 0.1):
-                continue
-            instr = ("pow", i, n)
-        elif op in WITH_CONSTANT:
-            instr = (op, i, c)
-        elif op in REFLECTED:
-            if op == "rdiv" and abs(a) < 0.5:
-                continue
-            instr = (op, c, i)
-        else:
-            if (op == "exp" and a > 3) or (op == "relu" and abs(a) < 1e-3):
-                continue
-            instr = (op, i)
-        values.append(build(_Float, values, [instr])[-1])
-        program.append(instr)
-    return leaves, program
-
-
-class _Float(float):
-    """A float with the unary methods, to compute a program's values while generating it."""
-
-    def relu(self) -> float:
-        return _Float(max(self, 0.0))
-
-    def tanh(self) -> float:
-        return _Float(math.tanh(self))
-
-    def exp(self) -> float:
-        return _Float(math.exp(self))
-
-
-def chain_program(length: int) -> tuple[list[float], list[tuple]]:
-    """A chain ``length`` operations deep: v = tanh(v * 0.9 + x) over and over (x used at every step)."""
-    program: list[tuple] = []
-    for k in range(length):
-        prev = 0 if k == 0 else len(program)  # index of the previous result (leaf 0 first)
-        program.append(("mulc", prev, 0.9))
-        program.append(("add", len(program), 0))
-        program.append(("tanh", len(program)))
-    return [0.3], program
-
-
-# --------------------------------------------------------------------------- drivers
-
-
-def _output_index(leaves: list, program: list) -> int:
-    return len(leaves) + len(program) - 1
-
-
-def run_forward(value_class: Any, case: Case) -> np.ndarray:
-    """Build the expression with the student's class; return the data of every node."""
-    leaves, program = case.args
-    return np.array([node.data for node in build(value_class, leaves, program)], dtype=float)
-
-
-def run_local_gradients(value_class: Any, case: Case) -> np.ndarray:
-    """Build with the student's class, then call each `_backward` in an order computed here."""
-    leaves, program = case.args
-    nodes = build(value_class, leaves, program)
-    out = nodes[-1]
-    out.grad = 1.0
-    for node in reversed(_topological_order(out)):
+    nodes = build(Value, leaves, program)
+    order = _topological_order(nodes[-1])
+    number = {id(node): k for k, node in enumerate(order)}
+    offsets, prev, local = [0], [], []
+    for node in order:
+        for child in node._prev:
+            child.grad = 0.0
+        node.grad = 1.0
         node._backward()
-    return np.array([node.grad for node in nodes], dtype=float)
+        seen: set[int] = set()
+        for child in node._prev:
+            prev.append(number[id(child)])
+            local.append(0.0 if id(child) in seen else child.grad)
+            seen.add(id(child))
+        offsets.append(len(prev))
+    return {
+        "data": np.array([node.data for node in order], dtype=float),
+        "offsets": np.array(offsets, dtype=np.int64),
+        "prev": np.array(prev, dtype=np.int64),
+        "local": np.array(local, dtype=float),
+        "named": np.array([number.get(id(node), -1) for node in nodes], dtype=np.int64),
+        "operations": len(program),
+    }
 
 
-RECURSION_ERROR = "RecursionError"
+def graph_case(leaves: list[float], program: list[tuple], label: str = "") -> Case:
+    return Case((plain_graph(leaves, program),), label=label)
 
 
-def _graph(case: Case) -> list:
-    leaves, program = case.args
-    return build(Value, leaves, program)
-
-
-def run_topological_order(student: Any, case: Case) -> Any:
-    """Call the student's function on a graph built from the reference `Value`; return node numbers.
-
-    Every node the output depends on (constants wrapped in a `Value` too) is numbered by its
-    place in the reference's order, so the reference returns 0, 1, 2, ... and -1 marks an
-    object that is not a node of the graph.
-    """
-    root = _graph(case)[-1]
-    number = {id(node): k for k, node in enumerate(_topological_order(root))}
-    try:
-        order = student(root)
-    except RecursionError:
-        return RECURSION_ERROR
-    return [number.get(id(node), -1) for node in order]
-
-
-def run_backward(student_backward: Any, case: Case) -> Any:
-    """Attach the student's `backward` to the reference `Value`; return every node's gradient."""
-    leaves, program = case.args
-    value_class = type("Value", (Value,), {"backward": student_backward})
-    nodes = build(value_class, leaves, program)
-    try:
-        nodes[-1].backward()
-    except RecursionError:
-        return RECURSION_ERROR
-    return np.array([node.grad for node in nodes], dtype=float)
-
-
-def run_autograd(value_class: Any, case: Case) -> Any:
-    """The student's whole class: the output's value and the gradient of every leaf."""
-    leaves, program = case.args
-    nodes = build(value_class, leaves, program)
-    try:
-        nodes[-1].backward()
-    except RecursionError:
-        return RECURSION_ERROR
-    return nodes[-1].data, np.array([node.grad for node in nodes[: len(leaves)]], dtype=float)
+def _operations(case: Case) -> int:
+    first = case.args[0]
+    if isinstance(first, dict):
+        return int(first["operations"]) if "operations" in first else 3 * int(first["chain"])
+    return len(case.args[1])
 
 
 def _recursion_compare(expected: Plain, got: Plain, case: Case) -> str | None:
-    if isinstance(got, str) and got == RECURSION_ERROR and not (isinstance(expected, str) and expected == RECURSION_ERROR):
-        return (f"it hit Python's recursion limit on an expression {len(case.args[1])} operations deep. "
+    if isinstance(got, str) and got in (RECURSIVE, RECURSION_ERROR) and not (isinstance(expected, str) and expected == got):
+        if got == RECURSIVE:
+            return ("the exercise says no recursion, and your code calls a function from inside itself. A recursive "
+                    "graph walk needs one Python frame per level of the graph, and Python stops at about 1,000; the "
+                    "graphs of real networks (a recurrent network unrolled over a long sequence) are far deeper. "
+                    "Use a loop and a list as your own stack.")
+        return (f"it hit Python's recursion limit on an expression {_operations(case):,} operations deep. "
                 "A recursive graph walk needs one Python frame per level; use a loop and your own stack.")
     if isinstance(got, str) and got == expected:
         return None
@@ -380,10 +259,10 @@ def _topo_compare(expected: Plain, got: Plain, case: Case) -> str | None:
 
 
 def _children(case: Case) -> list[list[int]]:
-    """For every node, in the numbering of `run_topological_order`, the numbers of its children."""
-    order = _topological_order(_graph(case)[-1])
-    number = {id(node): k for k, node in enumerate(order)}
-    return [[number[id(child)] for child in node._prev] for node in order]
+    """For every node, in the graph's numbering, the numbers of its children."""
+    graph = case.args[0]
+    offsets, prev = graph["offsets"].tolist(), graph["prev"].tolist()
+    return [prev[offsets[k] : offsets[k + 1]] for k in range(len(offsets) - 1)]
 
 
 # --------------------------------------------------------------------------- cases
@@ -405,9 +284,8 @@ def _expression_cases(rng: np.random.Generator, hidden: bool, deep: int = 0) -> 
     for _ in range(6 if hidden else 3):
         leaves, program = random_program(rng, n_leaves=3, n_ops=int(rng.integers(8, 25)))
         cases.append(Case((leaves, program), label=f"a random expression of {len(program)} operations on 3 inputs"))
-    if deep:
-        leaves, program = chain_program(deep)
-        cases.append(Case((leaves, program), label=f"a chain {len(program):,} operations deep"))
+    if deep:  # the driver makes the chain (`drivers.expression`)
+        cases.append(Case(({"chain": deep},), label=f"a chain {3 * deep:,} operations deep"))
     return cases
 
 
@@ -415,8 +293,36 @@ def _forward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     return _expression_cases(rng, hidden)
 
 
+def _deep_depth(hidden: bool) -> int:
+    """Steps of the deep chain (3 operations each; nothing random in it, so its graph is built once).
+
+    Visibly more than 10,000 operations, as the notebook says: the student sees that the answer
+    scales. Recursion is caught by watching the calls, at any depth, so the hidden chain only
+    needs to be deeper than Python's default recursion limit (1,200 operations); running it
+    costs a ninth of the visible one, and graders run it for every submission.
+    """
+    return 400 if hidden else 3_400
+
+
 def _deep_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    return _expression_cases(rng, hidden, deep=4_000 if hidden else 3_400)
+    return _expression_cases(rng, hidden, deep=_deep_depth(hidden))
+
+
+def _graph_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = [graph_case(*case.args, label=case.label) for case in _expression_cases(rng, hidden)]
+    depth = _deep_depth(hidden)
+    cases.append(Case((_chain_graph(depth),), label=f"a chain {3 * depth:,} operations deep"))
+    return cases
+
+
+@functools.lru_cache(maxsize=2)
+def _chain_graph_once(depth: int) -> dict[str, Any]:
+    return plain_graph(*chain_program(depth))
+
+
+def _chain_graph(depth: int) -> dict[str, Any]:
+    """The deep chain's graph (the same for every seed: built once, copied for each case list)."""
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in _chain_graph_once(depth).items()}
 
 
 # --------------------------------------------------------------------------- plausible mistakes
@@ -509,6 +415,16 @@ def _topo_recursive(root: Any) -> list:
     return order
 
 
+def _topo_recursive_raised_limit(root: Any) -> list:
+    """The recursive search with the recursion limit raised so the deep chain fits."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 100_000))
+    try:
+        return _topo_recursive(root)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 def _topo_preorder(root: Any) -> list:
     order: list = []
     visited: set[int] = {id(root)}
@@ -581,11 +497,17 @@ class _RecursiveValue(Value):
 
 # --------------------------------------------------------------------------- exercises
 
+RECURSIVE_SEARCH = (
+    "a recursive search needs one Python frame per level of the graph and stops at Python's recursion limit "
+    "(about 1,000 calls) on a deep one; raising the limit only moves the crash (or crashes Python itself). "
+    "Keep the path in a list (a stack) and loop; see the hint in the notebook."
+)
+
 value_ops = Exercise(
     "ch08.value_ops",
     title="Value (forward)",
     reference=Value,
-    run=run_forward,
+    run="ch08.value_forward",
     cases=_forward_cases,
     mistakes=[
         Mistake(_RsubReversed, "2.0 - v calls v.__rsub__(2.0), which must compute other - self (2.0 - v), "
@@ -599,7 +521,7 @@ local_gradients = Exercise(
     "ch08.local_gradients",
     title="Value (local gradients)",
     reference=Value,
-    run=run_local_gradients,
+    run="ch08.local_gradients",
     cases=_forward_cases,
     mistakes=[
         Mistake(_AssignsGrad, "a value used twice (x * x, x + x) must collect BOTH contributions: accumulate with "
@@ -614,12 +536,12 @@ topological_order = Exercise(
     "ch08.topological_order",
     title="topological_order",
     reference=_topological_order,
-    run=run_topological_order,
+    run="ch08.topological_order",
     compare=_topo_compare,
-    cases=_deep_cases,
+    cases=_graph_cases,
     mistakes=[
-        Mistake(_topo_recursive, "a recursive search stops at Python's recursion limit (about 1,000 calls) on a "
-                "deep graph. Keep the path in a list (a stack) and loop; see the hint in the notebook."),
+        Mistake(_topo_recursive, RECURSIVE_SEARCH),
+        Mistake(_topo_recursive_raised_limit, RECURSIVE_SEARCH),
         Mistake(_topo_no_visited, "without a set of visited nodes, a node reached along two paths (a diamond) is "
                 "listed twice, and its gradient rule would run twice."),
         Mistake(_topo_preorder, "a node is listed before the nodes it was computed from: add a node to the order "
@@ -631,9 +553,9 @@ backward = Exercise(
     "ch08.backward",
     title="backward",
     reference=Value.backward,
-    run=run_backward,
+    run="ch08.backward",
     compare=_recursion_compare,
-    cases=_deep_cases,
+    cases=_graph_cases,
     mistakes=[
         Mistake(_backward_no_topo, "a node's rule ran before all the nodes made from it had added their gradient "
                 "(a diamond shows it). Call the rules in reverse topological order: output first, leaves last."),
@@ -649,7 +571,7 @@ autograd = Exercise(
     "ch08.autograd",
     title="Value (autograd)",
     reference=Value,
-    run=run_autograd,
+    run="ch08.autograd",
     compare=_recursion_compare,
     cases=_deep_cases,
     mistakes=[
@@ -665,31 +587,6 @@ autograd = Exercise(
 # --------------------------------------------------------------------------- symbolic differentiation
 
 Expr = Union[Number, str, tuple]
-
-
-def evaluate(expr: Expr, env: dict[str, float]) -> float:
-    """The value of an expression tree: numbers, variable names, and (op, *operands) tuples."""
-    if isinstance(expr, (int, float)):
-        return float(expr)
-    if isinstance(expr, str):
-        return env[expr]
-    op, *args = expr
-    v = [evaluate(a, env) for a in args]
-    if op == "+":
-        return v[0] + v[1]
-    if op == "-":
-        return v[0] - v[1]
-    if op == "*":
-        return v[0] * v[1]
-    if op == "/":
-        return v[0] / v[1]
-    if op == "**":
-        return v[0] ** v[1]
-    if op == "exp":
-        return math.exp(v[0])
-    if op == "log":
-        return math.log(v[0])
-    raise ValueError(f"unknown operation {op!r} in {expr!r}")
 
 
 def _derivative(expr: Expr, var: str) -> Expr:
@@ -783,13 +680,6 @@ HIDDEN_EXPRESSIONS: list[tuple[Expr, str]] = [
 ]
 
 
-def run_derivative(student: Any, case: Case) -> np.ndarray:
-    """Differentiate with the student's function, then evaluate the result at several points."""
-    expr, var = case.args
-    d = student(expr, var)
-    return np.array([evaluate(d, env) for env in case.kwargs["points"]])
-
-
 def _derivative_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
     for expr, var in EXPRESSIONS + (HIDDEN_EXPRESSIONS if hidden else []):
@@ -802,7 +692,7 @@ derivative = Exercise(
     "ch08.derivative",
     title="derivative",
     reference=_derivative,
-    run=run_derivative,
+    run="ch08.derivative",
     cases=_derivative_cases,
     rtol=1e-9,
     atol=1e-12,

@@ -6,50 +6,35 @@ An `Exercise` runs in two halves:
   student's code on each, and keep only plain data: what came back, the error
   it raised, a digest of each input array after the call.
 * `judge` (anywhere; pure): rebuild the same cases from the same seed, run the
-  reference, compare, and explain a failure: wrong shape, transposed, a
-  mutated input, overflow, a flipped sign, or one of the exercise's known
-  plausible mistakes, recognised by running that mistake on the same cases.
+  reference, compare, and explain a failure: a generic lead (`diagnose`: wrong
+  shape, transposed, a constant factor, nan from overflow, ...), a mutated
+  input, the failing case in full when it is small, and one of the exercise's
+  known plausible mistakes when that mistake reproduces the answer on EVERY case.
 
-Calling an exercise, ``check.relu(relu)``, does both and raises an
-`AssertionError` whose message is the lesson. When ``GRADBOOK_RECORD_DIR`` is
-set (the grader sets it in its sandbox) each observation is also written there
-as plain data, and the grader judges it again outside the sandbox.
+Calling an exercise, ``check.relu(relu)``, does both: it prints a ✔ line, or
+shows the lesson and raises `display.CheckFailed` (an `AssertionError`). The grader
+never runs a check in the student's process: it asks the questions itself and judges
+the answers outside (`gradbook.checks.ask`, and the grader's docs/architecture.md).
 """
 
 from __future__ import annotations
 
+import contextvars
+import copy
 import hashlib
-import itertools
-import os
-import traceback
-from dataclasses import dataclass, field
-from pathlib import Path
+import inspect
+import warnings
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gradbook.checks import plain
+from gradbook.checks import diagnose, display, plain
+from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, Case, _short, call, unpack  # noqa: F401 - re-exported
 from gradbook.checks.plain import Plain, Unsupported, to_plain
 
 VISIBLE_SEED = 0
-RECORD_DIR_ENV = "GRADBOOK_RECORD_DIR"
-SEED_ENV = "GRADBOOK_SEED"
-NOT_IMPLEMENTED = "not implemented yet: replace `raise NotImplementedError()` with your code"
-
-
-@dataclass(frozen=True)
-class Case:
-    """One input to the exercise: positional and keyword arguments, and how to describe it."""
-
-    args: tuple = ()
-    kwargs: dict = field(default_factory=dict)
-    label: str = ""
-
-    def describe(self) -> str:
-        if self.label:
-            return self.label
-        parts = [_short(a) for a in self.args] + [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
-        return ", ".join(parts)
+PREVIEW_SEED = 1  # hidden checks run in the instructor's own notebook; a graded run uses a secret seed
 
 
 @dataclass(frozen=True)
@@ -65,20 +50,7 @@ class Verdict:
     passed: bool
     cases: int
     message: str
-
-
-def call(student: Any, case: Case) -> Any:
-    """Default way to run an exercise: call the student's function on the case."""
-    return student(*case.args, **case.kwargs)
-
-
-def unpack(result: Any, names: str) -> tuple:
-    """The tuple the exercise asks for, or an error that says what shape of answer is expected."""
-    count = len(names.split(","))
-    if not isinstance(result, (tuple, list)) or len(result) != count:
-        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
-        raise TypeError(f"return the {count} values ({names}); got {got}")
-    return tuple(result)
+    mistake: int | None = None  # index in `exercise.mistakes` of the known mistake the answer reproduces
 
 
 def _default_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
@@ -93,7 +65,8 @@ class Exercise:
     title      what the student reads, e.g. ``"naive_relu"``.
     reference  the right answer, in the same form as the student's (function or class).
     cases      ``(rng, hidden) -> [Case]``; hidden cases are more and larger.
-    run        ``(student_or_reference, case) -> value``; default calls it with the case.
+    run        the name of the driver in `drivers.DRIVERS` that runs an answer on a case
+               (``(student_or_reference, case) -> value``); default ``"call"`` calls it with the case.
     compare    ``(expected, got, case) -> problem or None``; default: `compare_values`.
     mistakes   plausible wrong answers; each must be rejected with its hint (tests prove it).
     value      the exercise asks for a value (``check.x_shape(x.shape)``), not a function.
@@ -103,7 +76,7 @@ class Exercise:
     reference: Any
     cases: Callable[[np.random.Generator, bool], list[Case]] = _default_cases
     title: str = ""
-    run: Callable[[Any, Case], Any] = call
+    run: str = "call"
     compare: Callable[[Plain, Plain, Case], str | None] | None = None
     mistakes: Sequence[Mistake] = ()
     rtol: float = 1e-5
@@ -112,32 +85,30 @@ class Exercise:
 
     def __post_init__(self) -> None:
         self.title = self.title or self.name.split(".")[-1]
+        if self.run not in DRIVERS:
+            raise ValueError(f"{self.name}: unknown driver {self.run!r}; the drivers are {sorted(DRIVERS)}")
         REGISTRY[self.name] = self
+
+    def answer(self, student: Any, case: Case) -> Any:
+        """Run an answer (the student's, the reference, a mistake) on one case through the driver."""
+        return DRIVERS[self.run](student, case)
 
     def make_cases(self, seed: int, hidden: bool) -> list[Case]:
         return self.cases(np.random.default_rng(seed), hidden)
 
-    def __call__(self, student: Any, *, hidden: bool = False, quiet: bool = False) -> Verdict:
-        """Check the student's answer; raise `AssertionError` with a teaching message if wrong."""
+    def __call__(self, student: Any, *, hidden: bool = False, quiet: bool = False) -> None:
+        """Check the student's answer: print a ✔ line, or show the lesson and raise `display.CheckFailed`.
+
+        Returns nothing, so a notebook cell that ends with the check echoes no value."""
         if self.value:
             answer = student
             student = lambda *args, **kwargs: answer  # noqa: E731 - the answer is a constant
-        seed = hidden_seed() if hidden else VISIBLE_SEED
+        seed = PREVIEW_SEED if hidden else VISIBLE_SEED
         observation = collect(self, student, seed, hidden)
-        record(observation)
-        verdict = judge(self, observation)
-        if not verdict.passed:
-            raise AssertionError(verdict.message)
-        if not quiet:
-            print(f"\u2714 {self.title}: {verdict.message}")
-        return verdict
+        display.report(self.title, judge(self, observation), quiet=quiet)
 
 
 REGISTRY: dict[str, Exercise] = {}
-
-
-def hidden_seed() -> int:
-    return int(os.environ.get(SEED_ENV, "1"))
 
 
 def digest(value: Any) -> str:
@@ -161,89 +132,188 @@ def _arrays_in(value: Any) -> list[np.ndarray]:
 
 def collect(exercise: Exercise, student: Any, seed: int, hidden: bool) -> dict[str, Plain]:
     """Run the student's code on every case; keep only plain data (runs in the student's process)."""
-    results = []
-    for case in exercise.make_cases(seed, hidden):
-        error: str | None = None
-        out: Plain = None
-        try:
-            out = to_plain(exercise.run(student, case))
-        except NotImplementedError:
-            error = NOT_IMPLEMENTED
-        except Exception as exc:  # the student's bug, reported as data
-            error = _describe_exception(exc)
-        results.append({"out": out, "error": error, "inputs": digest((case.args, case.kwargs))})
-        if error == NOT_IMPLEMENTED:
-            break  # every other case would say the same
+    from gradbook.checks.ask import answer
+
+    results = answer(exercise.answer, student, exercise.make_cases(seed, hidden))
     return {"exercise": exercise.name, "seed": seed, "hidden": hidden, "results": results}
-
-
-def _describe_exception(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (line {frames[-1].lineno}: `{(frames[-1].line or '').strip()}`)" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
-def record(observation: dict[str, Plain]) -> None:
-    """When grading, leave the observation for the grader to judge outside the sandbox."""
-    directory = os.environ.get(RECORD_DIR_ENV)
-    if not directory:
-        return
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    for n in itertools.count(len(list(path.glob("*.npz")))):
-        target = path / f"{n:05d}-{observation['exercise']}.npz"
-        if not target.exists():
-            plain.save(target, observation)
-            return
 
 
 def judge(exercise: Exercise, observation: dict[str, Plain]) -> Verdict:
     """Decide, from plain data alone, whether the observation is right; explain what is wrong."""
     cases = exercise.make_cases(int(observation["seed"]), bool(observation["hidden"]))
     results = observation["results"]
+    count = len(cases)
     if not isinstance(results, list) or not results:
-        return Verdict(False, len(cases), f"{exercise.title}: nothing was checked")
+        return Verdict(False, count, f"{exercise.title}: nothing was checked")
     for i, case in enumerate(cases):
         if i >= len(results):
-            return Verdict(False, len(cases), f"{exercise.title}: only {len(results)} of {len(cases)} cases ran")
+            return Verdict(False, count, f"{exercise.title}: only {i} of {display.plural(count, 'case')} ran")
         got = results[i]
-        where = f" for input {case.describe()}" if len(cases) > 1 or case.args else ""
         if got["error"]:
             if got["error"] == NOT_IMPLEMENTED:
-                return Verdict(False, len(cases), f"{exercise.title}: {NOT_IMPLEMENTED}")
-            return Verdict(False, len(cases), f"{exercise.title} raised {got['error']}{where}")
-        expected = to_plain(exercise.run(exercise.reference, case))
-        problem = (exercise.compare or _compare_default(exercise))(expected, got["out"], case)
-        if got["inputs"] != digest((case.args, case.kwargs)):
-            problem = (problem + "\n") if problem else "the values are right, but\n"
-            problem += (
-                "Hint: your code changed its input array in place. Work on a copy "
-                "(`x = x.copy()`) or build a new array instead of assigning into the input."
-            )
-        if problem:
-            hint = "" if "Hint:" in problem else _known_mistake(exercise, case, got["out"])
-            return Verdict(False, len(cases), f"{exercise.title} is not right yet{where}:\n{problem}{hint}")
-    return Verdict(True, len(cases), f"all {len(cases)} checks passed")
+                return Verdict(False, count, f"{exercise.title}: {NOT_IMPLEMENTED}")
+            return Verdict(False, count, f"{exercise.title} raised {got['error']}{_where(cases, case)}")
+        expected = to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))
+        problem = _compare(exercise)(expected, got["out"], case)
+        mutated = got["inputs"] != digest((case.args, case.kwargs))
+        if problem or mutated:
+            return Verdict(False, count, *_lesson(exercise, cases, results, i, expected, problem, mutated))
+    return Verdict(True, count, f"{display.plural(count, 'case')} passed")
+
+
+def _lesson(
+    exercise: Exercise, cases: list[Case], results: list, index: int, expected: Plain, problem: str | None, mutated: bool
+) -> tuple[str, int | None]:
+    """The message for the first failing case (what is wrong, the case itself when small, and a hint), and
+    the index of the known mistake it names."""
+    case, got = cases[index], results[index]["out"]
+    block = _case_block(exercise, case, expected, got)
+    if problem and block:  # the case is shown whole: no need to point at one value of it
+        problem = "\n".join(line for line in problem.splitlines() if not line.startswith(_EXAMPLE))
+    mutation = (
+        "your code changed its input array in place. Work on a copy "
+        "(`x = x.copy()`) or build a new array instead of assigning into the input."
+    )
+    if not problem:
+        lines = [f"the values are right, but {mutation}"]
+    else:
+        lines = [problem] + ([f"Hint: {mutation}"] if mutated else [])
+    if block:
+        lines.insert(1, block)
+    mistake = None
+    if not mutated and "Hint:" not in "\n".join(lines):
+        mistake = _known_mistake(exercise, cases, results, index)
+        lines.append(f"Hint: {exercise.mistakes[mistake].hint}" if mistake is not None else "")
+    where = _where(cases, case) if not block or case.label else ""
+    return f"{exercise.title}{_NOT_RIGHT}{where}:\n" + "\n".join(line for line in lines if line), mistake
+
+
+_NOT_RIGHT = " is not right yet"  # how a lesson begins, after the exercise's title
+
+
+def known_mistake(exercise: Exercise, message: str) -> int | None:
+    """The index of the known mistake that a verdict's `message` names, or None.
+
+    For a judge whose message is all that reaches it (the grader keeps a cell's message, not the
+    Verdict). Only a lesson names a mistake, on its own line; the student's own text (an
+    exception's) appears only in other messages, so it cannot pass for a hint."""
+    if not message.startswith(exercise.title + _NOT_RIGHT):
+        return None
+    lines = set(message.splitlines())
+    return next((i for i, m in enumerate(exercise.mistakes) if f"Hint: {m.hint}" in lines), None)
+
+
+def _where(cases: list[Case], case: Case) -> str:
+    return f" for input {case.describe()}" if len(cases) > 1 or case.args else ""
+
+
+# Drivers that call the answer with the case's own arguments, so the reference's parameter
+# names name them (others build objects from the case: their inputs are only numbered).
+_ARGUMENTS_AS_GIVEN = {"call", "ch02.loops", "ch03.dense", "ch03.perceptron_train"}
+_SMALL = 12  # a case with at most this many numbers in each input, expected and got is shown whole
+
+
+def _inputs(exercise: Exercise, case: Case) -> list[tuple[str, Any]]:
+    """The case's inputs by name: the reference's parameter names where the driver passes them as given."""
+    names: list[str] = []
+    if exercise.run in _ARGUMENTS_AS_GIVEN:
+        try:
+            names = [n for n in inspect.signature(exercise.reference).parameters if n != "self"]
+        except (TypeError, ValueError):
+            names = []
+    named = [(names[i] if i < len(names) else f"input {i + 1}", arg) for i, arg in enumerate(case.args)]
+    return named + list(case.kwargs.items())
+
+
+def _case_block(exercise: Exercise, case: Case, expected: Plain, got: Plain) -> str:
+    """The failing case in full, when it is small: each input, the expected value and the returned one."""
+    shown = _inputs(exercise, case) if exercise.run in _ARGUMENTS_AS_GIVEN else []
+    shown += [("expected", expected), ("got", got)]
+    if any(_count(value) > _SMALL for _, value in shown) or not _numeric(expected) or not _numeric(got):
+        return ""
+    width = max(len(name) for name, _ in shown)
+    rows = []
+    for name, value in shown:
+        text = display.show_value(value).splitlines()
+        lead = f"  {name.ljust(width)} = "
+        rows += [lead + text[0]] + [" " * len(lead) + line for line in text[1:]]
+    return "\n".join(rows)
+
+
+def _count(value: Plain) -> int:
+    """How many numbers a value holds; anything that cannot be shown as numbers counts as too many."""
+    if isinstance(value, np.ndarray):
+        return value.size if value.dtype.kind in "biuf" else _SMALL + 1
+    if isinstance(value, (tuple, list)):
+        return sum(_count(v) for v in value)
+    return 1 if isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= 40) else _SMALL + 1
+
+
+def _numeric(value: Plain) -> bool:
+    if isinstance(value, (tuple, list)):
+        return bool(value) and all(_numeric(v) for v in value)
+    return isinstance(value, (int, float, np.ndarray)) and not isinstance(value, bool)
+
+
+# The inputs, by name, of the case being compared. A chapter's own compare function calls
+# `compare_values` without knowing the reference's parameter names; through this, its leads
+# can still say "the result is the input `x`" or "8 is the number of rows of `X`".
+_CASE_INPUTS: contextvars.ContextVar[diagnose.Named] = contextvars.ContextVar("case_inputs", default=())
+
+
+def _compare(exercise: Exercise) -> Callable[[Plain, Plain, Case], str | None]:
+    compare = exercise.compare or _compare_default(exercise)
+
+    def with_inputs(expected: Plain, got: Plain, case: Case) -> str | None:
+        token = _CASE_INPUTS.set(_inputs(exercise, case))
+        try:
+            return compare(expected, got, case)
+        finally:
+            _CASE_INPUTS.reset(token)
+
+    return with_inputs
 
 
 def _compare_default(exercise: Exercise) -> Callable[[Plain, Plain, Case], str | None]:
     return lambda expected, got, case: compare_values(expected, got, rtol=exercise.rtol, atol=exercise.atol)
 
 
-def _known_mistake(exercise: Exercise, case: Case, got: Plain) -> str:
-    compare = exercise.compare or _compare_default(exercise)
-    for mistake in exercise.mistakes:
+def _known_mistake(exercise: Exercise, cases: list[Case], results: list, failing: int) -> int | None:
+    """The index of the first listed mistake that gives the student's answer on EVERY case.
+
+    Matching the failing case alone is not enough: ``mean(e) ** 2`` equals the mean absolute
+    error on some inputs, and that hint would then name a mistake the student did not make."""
+    compare = _compare(exercise)
+    order = [failing] + [i for i in range(len(results)) if i != failing]  # the likeliest mismatch first
+    for index, mistake in enumerate(exercise.mistakes):
+        if all(_reproduces(exercise, mistake, cases[i], results[i], compare) for i in order):
+            return index
+    return None
+
+
+def _reproduces(exercise: Exercise, mistake: Mistake, case: Case, result: dict, compare: Callable) -> bool:
+    """The mistake, run on the case, gives what the student's answer gave (or raises where it raised)."""
+    raised = str(result["error"] or "")
+    # Quietly (a deliberately unstable mistake warns, and the student would see it), unless the
+    # student's run turned a floating-point warning into this error: then the mistake's run does too.
+    with warnings.catch_warnings(), np.errstate(all="raise" if raised.startswith("FloatingPointError") else "warn"):
+        warnings.simplefilter("error" if raised.startswith("RuntimeWarning") else "ignore")
         try:
-            wrong = to_plain(exercise.run(mistake.wrong, case))
+            wrong = to_plain(exercise.answer(mistake.wrong, copy.deepcopy(case)))
         except Exception:
-            continue
-        if compare(wrong, got, case) is None:
-            return f"\nHint: {mistake.hint}"
-    return ""
+            return bool(result["error"])
+    return not result["error"] and compare(wrong, result["out"], case) is None
 
 
-def compare_values(expected: Plain, got: Plain, *, rtol: float = 1e-5, atol: float = 1e-7) -> str | None:
-    """Compare plain values; None if equal within tolerance, else what differs and why it may."""
+def compare_values(
+    expected: Plain, got: Plain, *, rtol: float = 1e-5, atol: float = 1e-7, inputs: diagnose.Named | None = None
+) -> str | None:
+    """Compare plain values; None if equal within tolerance, else what differs and a lead on why.
+
+    `inputs` are the case's inputs by name (by default, those of the case `judge` is comparing);
+    the leads use them: a factor that is the batch size, an input returned unchanged, the input
+    values that overflow."""
+    inputs = _CASE_INPUTS.get() if inputs is None else inputs
     if got is None and expected is not None:
         return "it returned None. Did you forget the `return` statement?"
     if isinstance(got, Unsupported):
@@ -252,7 +322,7 @@ def compare_values(expected: Plain, got: Plain, *, rtol: float = 1e-5, atol: flo
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return f"expected {_kind(expected)}, got {_kind(got)}."
         for i, (e, g) in enumerate(zip(expected, got)):
-            problem = compare_values(e, g, rtol=rtol, atol=atol)
+            problem = compare_values(e, g, rtol=rtol, atol=atol, inputs=inputs)
             if problem:
                 return f"item {i}: {problem}"
         return None
@@ -261,50 +331,50 @@ def compare_values(expected: Plain, got: Plain, *, rtol: float = 1e-5, atol: flo
             keys = sorted(got) if isinstance(got, dict) else None
             return f"expected a dict with keys {sorted(expected)}, got {keys if keys is not None else _kind(got)}."
         for key in expected:
-            problem = compare_values(expected[key], got[key], rtol=rtol, atol=atol)
+            problem = compare_values(expected[key], got[key], rtol=rtol, atol=atol, inputs=inputs)
             if problem:
                 return f"{key!r}: {problem}"
         return None
     if isinstance(expected, str) or isinstance(got, str):
-        return None if expected == got else f"expected {expected!r}, got {got!r}."
-    return _compare_arrays(np.asarray(expected), got, rtol, atol)
+        same = isinstance(expected, str) and isinstance(got, str) and expected == got
+        return None if same else f"expected {_kind(expected) if not isinstance(expected, str) else repr(expected)}, got {got!r}."
+    return _compare_arrays(np.asarray(expected), got, rtol, atol, inputs)
 
 
-def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float) -> str | None:
+def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float, inputs: diagnose.Named = ()) -> str | None:
     if isinstance(got, (tuple, list, dict)):
         return f"expected {_kind(expected)}, got {_kind(got)}."
     got_a = np.asarray(got)
     if got_a.shape != expected.shape:
-        if got_a.ndim == 2 and got_a.shape == expected.shape[::-1] and got_a.shape[0] != got_a.shape[1]:
-            return (
-                f"expected shape {expected.shape}, got {got_a.shape}: the result is transposed. "
-                "Check the order of the axes (rows are samples)."
-            )
-        if got_a.size == expected.size:
-            return f"expected shape {expected.shape}, got {got_a.shape}: same numbers, wrong shape; check your reshape."
-        return f"expected shape {expected.shape}, got {got_a.shape}."
+        return diagnose.explain_shape(expected, got_a, rtol=rtol, atol=atol, inputs=inputs)
     if expected.dtype.kind in "SU" or got_a.dtype.kind in "SU":
         return None if np.array_equal(expected, got_a) else f"expected {expected!r}, got {got_a!r}."
     if expected.dtype.kind in "biu" and got_a.dtype.kind == "f" and not np.all(got_a == np.round(got_a)):
         return f"expected whole numbers ({expected.dtype}), got fractions such as {got_a.flat[0]!r}."
-    if np.all(np.isfinite(expected)) and not np.all(np.isfinite(got_a)):
-        return (
-            "the result contains nan or inf where every expected value is finite. "
-            "Large inputs overflow: np.exp(1000) is inf; see how the reference keeps numbers small."
-        )
     if np.allclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True):
         return None
-    if np.any(expected != 0) and np.allclose(got_a, -expected, rtol=rtol, atol=atol):
-        return "the values have the right size but the opposite sign. Check the sign of your formula."
+    lead = diagnose.explain_values(expected, got_a, rtol=rtol, atol=atol, inputs=inputs)
+    if not expected.shape:
+        return f"expected {_pair(expected.item(), got_a.item())}" + (f": {lead}" if lead else ".")
     with np.errstate(invalid="ignore"):  # inf - inf where both sides overflowed
         diff = np.abs(got_a.astype(float) - expected.astype(float))
-    worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(diff), np.inf, diff))), diff.shape) if diff.ndim else ()
-    if not expected.shape:
-        return f"expected {expected.item()!r}, got {got_a.item()!r}."
-    return (
-        f"{int(np.sum(~np.isclose(got_a, expected, rtol=rtol, atol=atol)))} of {expected.size} values differ; "
-        f"at index {tuple(int(i) for i in worst)} expected {expected[worst].item()!r}, got {got_a[worst].item()!r}."
-    )
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(np.isnan(diff), np.inf, diff))), diff.shape))
+    at = f"at index {worst}: expected {_pair(expected[worst].item(), got_a[worst].item())}"
+    if lead:
+        return f"{lead}\n{_EXAMPLE} {at}."
+    wrong = int(np.sum(~np.isclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True)))
+    return f"{wrong} of {display.plural(expected.size, 'value')} {'is' if wrong == 1 else 'are'} wrong.\n{_EXAMPLE} {at}."
+
+
+_EXAMPLE = "For example,"  # starts the line that points at one wrong value; dropped when the whole case is shown
+
+
+def _pair(expected: Any, got: Any) -> str:
+    """``0.5, got 0.25``: six significant digits, or every digit where six would look the same."""
+    short = [display.number(v) if isinstance(v, float) else repr(v) for v in (expected, got)]
+    if short[0] == short[1]:
+        short = [repr(expected), repr(got)]
+    return f"{short[0]}, got {short[1]}"
 
 
 def _kind(value: Plain) -> str:
@@ -317,12 +387,3 @@ def _kind(value: Plain) -> str:
     if value is None:
         return "None"
     return f"a {type(value).__name__} ({value!r})"
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        if value.size <= 6:
-            return np.array2string(value, separator=", ").replace("\n", "")
-        return f"array of shape {value.shape}"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -9,6 +9,8 @@ nested tuples/lists/dicts of plain ndarrays and Python scalars (or an explicit
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import json
 import zipfile
@@ -127,3 +129,108 @@ def save(path: Path | str, value: Plain) -> None:
 
 def load(path: Path | str) -> Plain:
     return loads(Path(path).read_bytes())
+
+
+# --- the wire: plain data as JSON, for the grader's questions to the sandbox and its answers ---
+
+WIRE_KINDS = "biufcSU"  # numbers, booleans and fixed-width strings; never objects
+MAX_WIRE_DEPTH = 32
+
+
+def to_wire(value: Plain) -> Any:
+    """Plain data as JSON-able data (arrays as dtype, shape and base64 bytes)."""
+    if isinstance(value, np.ndarray):
+        array = np.ascontiguousarray(value)
+        if array.dtype.kind not in WIRE_KINDS:
+            return {"__unsupported__": f"ndarray of {array.dtype}"}
+        return {"__nd__": [array.dtype.str, list(array.shape), base64.b64encode(array.tobytes()).decode("ascii")]}
+    if isinstance(value, np.generic):
+        return to_wire(value.item())
+    return _encode_wire(value)
+
+
+def _encode_wire(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return to_wire(value)
+    if isinstance(value, Unsupported):
+        return {"__unsupported__": value.type_name}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode_wire(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": {str(k): _encode_wire(v) for k, v in value.items()}}
+    if isinstance(value, float) and not np.isfinite(value):
+        return {"__float__": repr(value)}
+    if isinstance(value, np.generic):
+        return _encode_wire(value.item())
+    if type(value) in _SCALARS:
+        return value
+    return {"__unsupported__": type(value).__name__}
+
+
+class WireError(ValueError):
+    """Data from the sandbox that is not plain data within the grader's bounds."""
+
+
+def from_wire(node: Any, *, max_bytes: int = 64 * 1024 * 1024) -> Plain:
+    """JSON-decoded wire data back to plain data. Untrusted input: every array's size is checked
+    against its header and against `max_bytes` (all arrays together) BEFORE anything is allocated;
+    object dtypes, odd keys and deep nesting are refused."""
+    budget = [max_bytes]
+    return _decode_wire(node, budget, 0)
+
+
+def _decode_wire(node: Any, budget: list[int], depth: int) -> Plain:
+    if depth > MAX_WIRE_DEPTH:
+        raise WireError("nested too deeply")
+    if isinstance(node, list):
+        return [_decode_wire(v, budget, depth + 1) for v in node]
+    if isinstance(node, dict):
+        if len(node) != 1:
+            raise WireError(f"unexpected keys {sorted(map(str, node))[:5]}")
+        (key, body), = node.items()
+        if key == "__nd__":
+            return _decode_array(body, budget)
+        if key == "__tuple__" and isinstance(body, list):
+            return tuple(_decode_wire(v, budget, depth + 1) for v in body)
+        if key == "__dict__" and isinstance(body, dict):
+            return {str(k): _decode_wire(v, budget, depth + 1) for k, v in body.items()}
+        if key == "__float__" and body in ("nan", "inf", "-inf"):
+            return float(body)
+        if key == "__unsupported__" and isinstance(body, str):
+            return Unsupported(body[:100])
+        raise WireError(f"unexpected key {str(key)[:40]!r}")
+    if type(node) in _SCALARS:
+        return node
+    raise WireError(f"unexpected {type(node).__name__}")
+
+
+def _decode_array(body: Any, budget: list[int]) -> np.ndarray:
+    if not (isinstance(body, list) and len(body) == 3 and isinstance(body[0], str)
+            and isinstance(body[1], list) and isinstance(body[2], str)):
+        raise WireError("malformed array")
+    try:
+        dtype = np.dtype(body[0])
+    except (TypeError, ValueError):
+        raise WireError(f"unknown dtype {body[0][:20]!r}") from None
+    if dtype.kind not in WIRE_KINDS or dtype.hasobject or dtype.fields is not None:
+        raise WireError(f"dtype {dtype} is not plain data")
+    shape = body[1]
+    if len(shape) > 32 or not all(type(n) is int and 0 <= n for n in shape):
+        raise WireError("malformed shape")
+    count = 1
+    for n in shape:
+        count *= n
+    size = count * dtype.itemsize
+    # base64 is 4/3 of the bytes: check both before decoding anything
+    if size > budget[0] or len(body[2]) > 4 * (budget[0] // 3 + 2):
+        raise WireError(f"more data than the grader accepts ({size:,} bytes)")
+    try:
+        raw = base64.b64decode(body[2], validate=True)
+    except (binascii.Error, ValueError):
+        raise WireError("array bytes are not base64") from None
+    if len(raw) != size:
+        raise WireError("array bytes do not match the shape")
+    budget[0] -= size
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()

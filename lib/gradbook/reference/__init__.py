@@ -6,15 +6,19 @@
 Layers follow the CS231n contract (``forward`` keeps a cache, ``backward(dout)``
 returns ``dx`` and fills ``layer.grads``); optimisers update ``params`` dicts in
 place with ``opt.step(params, grads)``; `Sequential` is the Keras-style model.
+
+Each of these is a specification that an engine computes (`engine`): the NumPy
+engine (`numpy_engine.NUMPY`) by default, torch for `gradbook.torch_path`.
 """
 
 from gradbook.reference import activations, gradcheck, layers, losses, optimizers
 from gradbook.reference.layers import Activation, Conv2D, Dense, Flatten, Layer, MaxPool2D, MaxPooling2D
 from gradbook.reference.model import History, Sequential, load_model
+from gradbook.reference.numpy_engine import NUMPY
 from gradbook.reference.optimizers import SGD, Adam, Optimizer, RMSprop
 
 __all__ = [
     "activations", "gradcheck", "layers", "losses", "optimizers",
     "Activation", "Conv2D", "Dense", "Flatten", "Layer", "MaxPool2D", "MaxPooling2D",
-    "History", "Sequential", "load_model", "SGD", "Adam", "Optimizer", "RMSprop",
+    "History", "Sequential", "load_model", "NUMPY", "SGD", "Adam", "Optimizer", "RMSprop",
 ]

@@ -14,14 +14,18 @@ of the output ``y = f(x)`` only (so a layer keeps one array in its cache):
 The element-wise ones also have ``f_derivative(x) = f'(x)`` for chapter 4.
 Softmax and log-softmax shift by the row maximum, and sigmoid branches on the
 sign of x, so logits of +-1e4 neither overflow nor warn.
+
+These are the NumPy engine's activations (`ACTIVATIONS`); the torch engine has the
+same names (`gradbook.torch_path.activations`), and `get` looks a name up in either table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from typing import Mapping
 
 import numpy as np
+
+from gradbook.reference.engine import Activation
 
 Array = np.ndarray
 
@@ -98,18 +102,6 @@ def log_softmax_backward(dout: Array, y: Array, axis: int = -1) -> Array:
     return dout - np.exp(y) * np.sum(dout, axis=axis, keepdims=True)
 
 
-@dataclass(frozen=True)
-class Activation:
-    """An activation by name: ``forward(x) -> y`` and ``backward(dout, y) -> dx``."""
-
-    name: str
-    forward: Callable[[Array], Array]
-    backward: Callable[[Array, Array], Array]
-
-    def __call__(self, x: Array) -> Array:
-        return self.forward(x)
-
-
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
@@ -123,12 +115,12 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
-def get(identifier: str | Activation | None) -> Activation:
-    """Look an activation up by name (``None`` means linear, as in Keras)."""
+def get(identifier: str | Activation | None, table: Mapping[str, Activation] = ACTIVATIONS) -> Activation:
+    """An activation by name (``None`` means linear, as in Keras) from an engine's ``table``, NumPy's by default."""
     if identifier is None:
-        return ACTIVATIONS["linear"]
+        return table["linear"]
     if isinstance(identifier, Activation):
         return identifier
-    if isinstance(identifier, str) and identifier in ACTIVATIONS:
-        return ACTIVATIONS[identifier]
-    raise ValueError(f"unknown activation {identifier!r}; valid activations: {', '.join(sorted(ACTIVATIONS))}")
+    if isinstance(identifier, str) and identifier in table:
+        return table[identifier]
+    raise ValueError(f"unknown activation {identifier!r}; valid activations: {', '.join(sorted(table))}")

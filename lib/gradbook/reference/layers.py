@@ -1,22 +1,29 @@
-"""Layers with hand-written backward passes (the CS231n contract).
+"""Layers: one specification each, whatever engine computes them.
+
+A layer's specification is everything but arithmetic: its arguments and their
+checks, its output shape, its initialisation (drawn in NumPy, so the same rng
+gives the same weights on every engine), its config (the save format) and its
+Keras name. Its `engine` computes it: NumPy by default, torch for the layers of
+`gradbook.torch_path.layers`; ``layer.to(engine)`` moves a layer and its weights.
 
 Every layer has
 
 * ``params``: name -> array, and after ``backward`` the matching ``grads``;
-* ``forward(x, training=True) -> out``, which keeps what backward needs in a cache;
+* ``forward(x, training=True) -> out``, which keeps what backward needs;
 * ``backward(dout, input_grad=True) -> dx``: given ``dL/dout`` of the last
   forward, fill ``grads`` and return ``dL/dx`` (``None`` when
-  ``input_grad=False``: the first layer of a model never needs it).
+  ``input_grad=False``: the first layer of a model never needs it);
+* ``call(x)``: the plain differentiable forward an autograd engine trains through.
 
 Images are NCHW, as in PyTorch. Weight layouts (also the save format):
 Dense ``W`` (in, out) and ``b`` (out,); Conv2D ``W`` (out_c, in_c, kh, kw)
 and ``b`` (out_c,). Conv2D is a cross-correlation, like ``torch.conv2d``.
 
 A layer builds its parameters on its first input (or ``build(input_shape)``,
-where ``input_shape`` excludes the batch axis, as in Keras). Dense and Conv2D
-take an ``activation=`` and remember the pre-activation (``logits``), so a
-model can fuse a final softmax/sigmoid with its cross-entropy:
-``backward_preactivation(dz)`` starts backward below the activation.
+where ``input_shape`` excludes the batch axis, as in Keras). Every layer is
+``activation(op(x))`` (linear for MaxPool2D and Flatten) and remembers the
+pre-activation (``logits``), so a model can fuse a final softmax/sigmoid with its
+cross-entropy: ``backward_preactivation(dz)`` starts backward below the activation.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from gradbook.reference import activations
+from gradbook.reference.engine import Engine, LayerKernel, Op, Pads, resolve
+from gradbook.reference.numpy_engine import NUMPY
 
 Array = np.ndarray
 Shape = tuple[int, ...]
@@ -75,102 +84,139 @@ def _shape(shape: Sequence[int | None]) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-# ---------------------------------------------------------------- base classes
+def check_input_shape(where: str, input_shape: Shape | None, x_shape: Shape) -> None:
+    """The error that names the layer and both shapes, when a batch of ``x_shape`` does not fit ``input_shape``."""
+    if x_shape[1:] != input_shape:
+        raise ValueError(f"{where} expects input of shape {_shape((None, *(input_shape or ())))}; "
+                         f"got {_shape(x_shape)}")
+
+
+# ---------------------------------------------------------------- the specification every layer follows
 
 class Layer:
-    """Base class. Subclasses implement ``_build``, ``compute_output_shape``, ``forward``, ``backward``."""
+    """Base class. Subclasses give ``compute_output_shape`` and ``_op``, and ``_initial_params`` if they have weights."""
 
-    def __init__(self, input_shape: Sequence[int] | None = None) -> None:
+    def __init__(self, input_shape: Sequence[int] | None = None, *, engine: Engine = NUMPY) -> None:
         self.input_shape: Shape | None = tuple(input_shape) if input_shape is not None else None
-        self.params: dict[str, Array] = {}
-        self.grads: dict[str, Array] = {}
+        self.engine = engine
+        self.activation: activations.Activation = activations.get(None, engine.activations)
+        self.params: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
+        self.logits: Any = None  # the pre-activation of the last forward: a model fuses it with the loss
         self.built = False
         self.where = type(self).__name__  # a model renames this "layer 2 (Dense)" for error messages
+        self._kernel: LayerKernel | None = None
 
-    def build(self, input_shape: Sequence[int], rng: np.random.Generator | None = None,
-              dtype: str | np.dtype = "float32") -> None:
-        """Create the parameters for inputs of per-sample shape ``input_shape``."""
-        self.input_shape = tuple(int(d) for d in input_shape)
-        self.dtype = np.dtype(dtype)
-        self._build(self.input_shape, rng if rng is not None else np.random.default_rng(), self.dtype)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.built = True
-
-    def _build(self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype) -> None:
-        self.compute_output_shape(input_shape)  # parameter-free layers only validate
-
+    # -- what a subclass defines
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         raise NotImplementedError
 
-    def forward(self, x: Array, training: bool = True) -> Array:
+    def _op(self, input_shape: Shape) -> Op:
         raise NotImplementedError
 
-    def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
-        raise NotImplementedError
+    def _initial_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, Array]:
+        return {}
 
+    # -- building, and moving between engines
+    def build(self, input_shape: Sequence[int], rng: np.random.Generator | None = None,
+              dtype: str | np.dtype = "float32") -> None:
+        """Create the parameters for inputs of per-sample shape ``input_shape``: the same rng, the same
+        weights on every engine."""
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.dtype = np.dtype(dtype)
+        self.compute_output_shape(self.input_shape)  # checks the shape before anything is drawn
+        initial = self._initial_params(self.input_shape, rng if rng is not None else np.random.default_rng())
+        self.params = {k: self.engine.parameter(v.astype(self.dtype)) for k, v in initial.items()}
+        self.grads = {k: self.engine.zeros_like(p) for k, p in self.params.items()}
+        self._kernel = self.engine.layer_kernel(self._op(self.input_shape), self.activation)
+        self.built = True
+
+    def to(self, target: Engine | Any) -> "Layer":
+        """Move the layer and its weights to an engine, or to a device of its engine (in place; returns it)."""
+        engine = resolve(self.engine, target)
+        if engine != self.engine:
+            self.params = {k: engine.parameter(self.engine.to_numpy(p)) for k, p in self.params.items()}
+            self.grads = {k: engine.zeros_like(p) for k, p in self.params.items()}
+            self.engine, self.activation = engine, activations.get(self.activation.name, engine.activations)
+            if self.input_shape is not None and self.built:
+                self._kernel = engine.layer_kernel(self._op(self.input_shape), self.activation)
+        return self
+
+    @property
+    def kernel(self) -> LayerKernel:
+        """The layer's arithmetic on its engine (there once the layer is built)."""
+        if self._kernel is None:
+            raise RuntimeError(f"{self.where} is not built yet: call build(input_shape) or forward(x) first")
+        return self._kernel
+
+    # -- forward and backward
+    def call(self, x: Any) -> Any:
+        """The differentiable forward of ``x``, already the engine's array in the layer's dtype."""
+        return self.kernel.call(x, self.params)
+
+    def affine(self, x: Any) -> Any:
+        """`call` without the activation: the logits of a final softmax or sigmoid."""
+        return self.kernel.affine(x, self.params)
+
+    def forward(self, x: Any, training: bool = True) -> Any:
+        """The output for ``x``, keeping what `backward` needs; builds the layer on its first input."""
+        if not self.built:
+            x = self.engine.array(x)
+            self.build(tuple(x.shape[1:]), dtype=self.engine.float_dtype(x))
+        self.logits, out = self.kernel.forward(self._input(x), self.params)
+        return out
+
+    def backward(self, dout: Any, input_grad: bool = True) -> Any:
+        """Given dL/dout of the last forward: fill ``grads``, return dL/dx (``None`` if not ``input_grad``)."""
+        return self.backward_preactivation(self.kernel.activation_backward(self._gradient(dout)), input_grad)
+
+    def backward_preactivation(self, dz: Any, input_grad: bool = True) -> Any:
+        """Backward from dL/dz, below the activation: fill ``grads``, return dL/dx."""
+        return self.kernel.backward(self._gradient(dz), self.params, self.grads, input_grad)
+
+    def _gradient(self, d: Any) -> Any:
+        if self.logits is None:
+            raise RuntimeError(f"{self.where}: call forward before backward")
+        return self.engine.array(d, self.dtype)
+
+    def _input(self, x: Any) -> Any:
+        """``x`` as the engine's array in the layer's dtype, once its per-sample shape is checked."""
+        x = self.engine.array(x)
+        check_input_shape(self.where, self.input_shape, tuple(x.shape))
+        return self.engine.array(x, self.dtype)
+
+    # -- config
     def get_config(self) -> dict[str, Any]:
         return {"input_shape": list(self.input_shape) if self.input_shape is not None else None}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Layer":
-        return cls(**config)
+    def from_config(cls, config: dict[str, Any], engine: Engine = NUMPY) -> "Layer":
+        return cls(**config, engine=engine)
 
     def count_params(self) -> int:
-        return sum(p.size for p in self.params.values())
-
-    def _check_input(self, x: Array) -> None:
-        if not self.built:
-            self.build(x.shape[1:], dtype=x.dtype if x.dtype.kind == "f" else "float32")
-        elif x.shape[1:] != self.input_shape:
-            raise ValueError(
-                f"{self.where} expects input of shape {_shape((None, *self.input_shape))}; got {_shape(x.shape)}"
-            )
+        return sum(math.prod(p.shape) for p in self.params.values())
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if v is not None)
         return f"{type(self).__name__}({args})"
 
 
-class _Activated(Layer):
-    """A layer that computes ``z = affine(x)`` and then ``activation(z)``."""
-
-    def __init__(self, activation: str | None = None, input_shape: Sequence[int] | None = None) -> None:
-        super().__init__(input_shape)
-        self.activation: activations.Activation = activations.get(activation)
-        self.logits: Array | None = None
-        self._out: Array | None = None
-
-    def forward(self, x: Array, training: bool = True) -> Array:
-        self._check_input(x)
-        self.logits = self._affine_forward(x)
-        self._out = self.activation.forward(self.logits)
-        return self._out
-
-    def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
-        return self.backward_preactivation(self.activation.backward(dout, self._out), input_grad)
-
-    def backward_preactivation(self, dz: Array, input_grad: bool = True) -> Array | None:
-        """Backward from ``dL/dz`` (below the activation): fill ``grads``, return ``dL/dx``."""
-        raise NotImplementedError
-
-    def _affine_forward(self, x: Array) -> Array:
-        raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        return {"activation": self.activation.name, **super().get_config()}
+def _positive(value: Any, what: str) -> int:
+    if not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{what} must be a positive int; got {value!r}")
+    return int(value)
 
 
 # ---------------------------------------------------------------- Dense
 
-class Dense(_Activated):
+class Dense(Layer):
     """``activation(x @ W + b)`` with ``W`` of shape (in, units)."""
 
     def __init__(self, units: int, activation: str | None = None, input_shape: Sequence[int] | None = None,
-                 kernel_initializer: str = "glorot_uniform") -> None:
-        super().__init__(activation, input_shape)
-        if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Dense units must be a positive int; got {units!r}")
-        self.units = int(units)
+                 kernel_initializer: str = "glorot_uniform", *, engine: Engine = NUMPY) -> None:
+        super().__init__(input_shape, engine=engine)
+        self.activation = activations.get(activation, engine.activations)
+        self.units = _positive(units, "Dense units")
         self.kernel_initializer = kernel_initializer
         _initializer(kernel_initializer)
 
@@ -179,26 +225,16 @@ class Dense(_Activated):
             raise ValueError(f"{self.where} needs inputs with a feature axis; got per-sample shape {input_shape}")
         return (*input_shape[:-1], self.units)
 
-    def _build(self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype) -> None:
-        self.compute_output_shape(input_shape)
+    def _initial_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, Array]:
         kernel = _initializer(self.kernel_initializer)((input_shape[-1], self.units), rng)
-        self.params = {"W": kernel.astype(dtype), "b": np.zeros(self.units, dtype)}
+        return {"W": kernel, "b": np.zeros(self.units)}
 
-    def _affine_forward(self, x: Array) -> Array:
-        self._x = x
-        z = x @ self.params["W"]
-        z += self.params["b"]
-        return z
-
-    def backward_preactivation(self, dz: Array, input_grad: bool = True) -> Array | None:
-        x = self._x
-        x2, dz2 = x.reshape(-1, x.shape[-1]), dz.reshape(-1, self.units)
-        np.matmul(x2.T, dz2, out=self.grads["W"])
-        np.sum(dz2, axis=0, out=self.grads["b"])
-        return dz @ self.params["W"].T if input_grad else None
+    def _op(self, input_shape: Shape) -> Op:
+        return Op("dense")
 
     def get_config(self) -> dict[str, Any]:
-        return {"units": self.units, **super().get_config(), "kernel_initializer": self.kernel_initializer}
+        return {"units": self.units, "activation": self.activation.name, **super().get_config(),
+                "kernel_initializer": self.kernel_initializer}
 
 
 # ---------------------------------------------------------------- Conv2D
@@ -209,71 +245,25 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def im2col(x: Array, kernel: tuple[int, int], stride: tuple[int, int],
-           pads: tuple[tuple[int, int], tuple[int, int]], out: Array | None = None) -> Array:
-    """Patches of NCHW ``x`` as columns: shape (C·kh·kw, Ho·Wo·N), rows ordered like ``W.reshape(F, -1)``.
-
-    One matmul ``W2 @ cols`` then convolves the whole batch. The columns go
-    (output row, output column, image), the image index last: chapter 7's
-    im2col orders them (image, row, column), which is the same matrix up to a
-    permutation of its columns, but with N innermost every copy here and every
-    add in `col2im` runs over Wo·N contiguous numbers instead of Wo, which
-    makes them ~1.5x faster on MNIST-sized maps. The loop is over the kh·kw
-    kernel offsets, never over pixels or images.
-    """
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = kernel, stride, pads
-    ho, wo = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
-    xt = x.transpose(1, 2, 3, 0)  # (C, H, W, N): a free view when x came from a Conv2D
-    if pt or pb or pl or pr:
-        xp = np.zeros((c, h + pt + pb, w + pl + pr, n), x.dtype)
-        xp[:, pt:pt + h, pl:pl + w] = xt
-    else:
-        xp = np.ascontiguousarray(xt)
-    if out is None or out.shape != (c * kh * kw, ho * wo * n) or out.dtype != x.dtype:
-        out = np.empty((c * kh * kw, ho * wo * n), x.dtype)
-    cols = out.reshape(c, kh, kw, ho, wo, n)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, i, j] = xp[:, i:i + sh * ho:sh, j:j + sw * wo:sw]
-    return out
-
-
-def col2im(cols: Array, x_shape: Shape, kernel: tuple[int, int], stride: tuple[int, int],
-           pads: tuple[tuple[int, int], tuple[int, int]]) -> Array:
-    """The adjoint of `im2col`: add every column back onto the pixels it was copied from (NCHW result)."""
-    n, c, h, w = x_shape
-    (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = kernel, stride, pads
-    ho, wo = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
-    dxp = np.zeros((c, h + pt + pb, w + pl + pr, n), cols.dtype)
-    cols6 = cols.reshape(c, kh, kw, ho, wo, n)
-    for i in range(kh):
-        for j in range(kw):
-            dxp[:, i:i + sh * ho:sh, j:j + sw * wo:sw] += cols6[:, i, j]
-    # Stays (C, H, W, N) in memory: the layer below reads it as NCHW through a free transpose.
-    return dxp[:, pt:pt + h, pl:pl + w].transpose(3, 0, 1, 2)
-
-
-class Conv2D(_Activated):
+class Conv2D(Layer):
     """2-D cross-correlation over NCHW inputs, ``W`` of shape (filters, in_channels, kh, kw)."""
 
     def __init__(self, filters: int, kernel_size: int | Sequence[int], strides: int | Sequence[int] = 1,
                  padding: str | int = "valid", activation: str | None = None,
-                 input_shape: Sequence[int] | None = None, kernel_initializer: str = "glorot_uniform") -> None:
-        super().__init__(activation, input_shape)
-        if not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"Conv2D filters must be a positive int; got {filters!r}")
+                 input_shape: Sequence[int] | None = None, kernel_initializer: str = "glorot_uniform",
+                 *, engine: Engine = NUMPY) -> None:
+        super().__init__(input_shape, engine=engine)
+        self.activation = activations.get(activation, engine.activations)
+        self.filters = _positive(filters, "Conv2D filters")
         if not (padding in ("valid", "same") or (isinstance(padding, (int, np.integer)) and padding >= 0)):
             raise ValueError(f"Conv2D padding must be 'valid', 'same' or an int >= 0; got {padding!r}")
-        self.filters = int(filters)
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
         self.padding = padding if isinstance(padding, str) else int(padding)
         self.kernel_initializer = kernel_initializer
         _initializer(kernel_initializer)
-        self._cols: Array | None = None
 
-    def _pads(self, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    def _pads(self, h: int, w: int) -> Pads:
         if self.padding == "valid":
             return (0, 0), (0, 0)
         if self.padding == "same":
@@ -296,36 +286,17 @@ class Conv2D(_Activated):
             raise ValueError(f"{self.where}: a {kh}x{kw} kernel does not fit a {h}x{w} input")
         return (self.filters, ho, wo)
 
-    def _build(self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype) -> None:
-        self.compute_output_shape(input_shape)
-        shape = (self.filters, input_shape[0], *self.kernel_size)
-        kernel = _initializer(self.kernel_initializer)(shape, rng)
-        self.params = {"W": kernel.astype(dtype), "b": np.zeros(self.filters, dtype)}
+    def _initial_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, Array]:
+        kernel = _initializer(self.kernel_initializer)((self.filters, input_shape[0], *self.kernel_size), rng)
+        return {"W": kernel, "b": np.zeros(self.filters)}
 
-    def _affine_forward(self, x: Array) -> Array:
-        n, _, h, w = x.shape
-        self._x_shape = x.shape
-        self._pad = self._pads(h, w)
-        self._cols = im2col(x, self.kernel_size, self.strides, self._pad, out=self._cols)
-        _, ho, wo = self.compute_output_shape(x.shape[1:])
-        z = self.params["W"].reshape(self.filters, -1) @ self._cols  # (F, Ho·Wo·N)
-        z += self.params["b"][:, None]
-        # A view: NCHW to the caller, (F, Ho, Wo, N) in memory, which the next im2col reads without a copy.
-        return z.reshape(self.filters, ho, wo, n).transpose(3, 0, 1, 2)
-
-    def backward_preactivation(self, dz: Array, input_grad: bool = True) -> Array | None:
-        dz2 = dz.transpose(1, 2, 3, 0).reshape(self.filters, -1)  # (F, Ho·Wo·N): free if dz is laid out like z
-        W2 = self.params["W"].reshape(self.filters, -1)
-        # cols @ dz2.T, then transpose: OpenBLAS runs this long-K, tiny-output product ~2x faster than dz2 @ cols.T
-        self.grads["W"][...] = (self._cols @ dz2.T).T.reshape(self.grads["W"].shape)
-        np.sum(dz2, axis=1, out=self.grads["b"])
-        if not input_grad:
-            return None
-        return col2im(W2.T @ dz2, self._x_shape, self.kernel_size, self.strides, self._pad)
+    def _op(self, input_shape: Shape) -> Op:
+        return Op("conv2d", strides=self.strides, pads=self._pads(*input_shape[1:]))
 
     def get_config(self) -> dict[str, Any]:
         return {"filters": self.filters, "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, **super().get_config(), "kernel_initializer": self.kernel_initializer}
+                "padding": self.padding, "activation": self.activation.name, **super().get_config(),
+                "kernel_initializer": self.kernel_initializer}
 
 
 # ---------------------------------------------------------------- MaxPool2D
@@ -333,14 +304,12 @@ class Conv2D(_Activated):
 class MaxPool2D(Layer):
     """Max over ``pool_size`` windows of NCHW inputs (strides default to the pool size; 'valid' padding).
 
-    Backward sends each window's gradient to ONE cell: the first maximum in
-    row-major order, as torch does. A mask ``x == max`` would copy it to every
-    tied cell, and MNIST's flat background is full of ties.
+    Backward sends each window's gradient to ONE cell, the first maximum in row-major order, as torch does.
     """
 
     def __init__(self, pool_size: int | Sequence[int] = 2, strides: int | Sequence[int] | None = None,
-                 input_shape: Sequence[int] | None = None) -> None:
-        super().__init__(input_shape)
+                 input_shape: Sequence[int] | None = None, *, engine: Engine = NUMPY) -> None:
+        super().__init__(input_shape, engine=engine)
         self.pool_size = _pair(pool_size, "pool_size")
         self.strides = _pair(strides, "strides") if strides is not None else self.pool_size
 
@@ -354,34 +323,8 @@ class MaxPool2D(Layer):
             raise ValueError(f"{self.where}: a {ph}x{pw} pool does not fit a {h}x{w} input")
         return (c, (h - ph) // sh + 1, (w - pw) // sw + 1)
 
-    def _windows(self, ho: int, wo: int):
-        (ph, pw), (sh, sw) = self.pool_size, self.strides
-        for a in range(ph):
-            for b in range(pw):
-                yield (slice(None), slice(None), slice(a, a + sh * ho, sh), slice(b, b + sw * wo, sw))
-
-    def forward(self, x: Array, training: bool = True) -> Array:
-        self._check_input(x)
-        _, ho, wo = self.compute_output_shape(x.shape[1:])
-        self._x = x
-        windows = self._windows(ho, wo)
-        out = x[next(windows)].copy(order="K")  # keep the input's memory layout
-        self._argmax = np.zeros(out.shape, np.uint8 if np.prod(self.pool_size) < 256 else np.int32)
-        for k, index in enumerate(windows, start=1):
-            candidate = x[index]
-            better = candidate > out  # strict: the first maximum keeps the window
-            np.copyto(out, candidate, where=better)
-            self._argmax[better] = k
-        return out
-
-    def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
-        if not input_grad:
-            return None
-        _, ho, wo = dout.shape[1:]
-        dx = np.zeros_like(self._x, dtype=dout.dtype)  # same memory layout as the input
-        for k, index in enumerate(self._windows(ho, wo)):
-            dx[index] += np.where(self._argmax == k, dout, 0)
-        return dx
+    def _op(self, input_shape: Shape) -> Op:
+        return Op("max_pool2d", strides=self.strides, window=self.pool_size)
 
     def get_config(self) -> dict[str, Any]:
         return {"pool_size": list(self.pool_size), "strides": list(self.strides), **super().get_config()}
@@ -395,36 +338,22 @@ class Flatten(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (math.prod(input_shape),)
 
-    def forward(self, x: Array, training: bool = True) -> Array:
-        self._check_input(x)
-        self._x_shape = x.shape
-        return x.reshape(x.shape[0], -1)
-
-    def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
-        return dout.reshape(self._x_shape) if input_grad else None
+    def _op(self, input_shape: Shape) -> Op:
+        return Op("flatten")
 
 
 class ActivationLayer(Layer):
     """An activation as a layer of its own: ``Activation('relu')``."""
 
-    def __init__(self, activation: str, input_shape: Sequence[int] | None = None) -> None:
-        super().__init__(input_shape)
-        self.activation = activations.get(activation)
+    def __init__(self, activation: str, input_shape: Sequence[int] | None = None, *, engine: Engine = NUMPY) -> None:
+        super().__init__(input_shape, engine=engine)
+        self.activation = activations.get(activation, engine.activations)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
-    def forward(self, x: Array, training: bool = True) -> Array:
-        self._check_input(x)
-        self.logits = x
-        self._out = self.activation.forward(x)
-        return self._out
-
-    def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
-        return self.activation.backward(dout, self._out) if input_grad else None
-
-    def backward_preactivation(self, dz: Array, input_grad: bool = True) -> Array | None:
-        return dz if input_grad else None
+    def _op(self, input_shape: Shape) -> Op:
+        return Op("identity")
 
     def get_config(self) -> dict[str, Any]:
         return {"activation": self.activation.name, **super().get_config()}
@@ -442,17 +371,26 @@ LAYERS: dict[str, type[Layer]] = {
 
 
 def layer_class_name(layer: Layer) -> str:
-    """The name a layer is saved under (the keys of `LAYERS`), on either engine: the torch
-    path's layers subclass these under the same class names."""
+    """The name a layer is saved under (the keys of `LAYERS`)."""
     for name, cls in LAYERS.items():
-        if isinstance(layer, cls) and type(layer).__name__ == cls.__name__:
+        if type(layer) is cls:
             return name
     raise ValueError(f"{type(layer).__name__} cannot be saved; savable layers: {', '.join(LAYERS)}")
 
 
-def from_config(entry: dict[str, Any]) -> Layer:
-    """A layer from its ``{"class": ..., "config": {...}}`` entry in a saved model."""
+def from_config(entry: dict[str, Any], engine: Engine = NUMPY) -> Layer:
+    """A layer on ``engine`` from its ``{"class": ..., "config": {...}}`` entry in a saved model."""
     name = entry["class"]
     if name not in LAYERS:
         raise ValueError(f"unknown layer class {name!r}; valid layers: {', '.join(LAYERS)}")
-    return LAYERS[name].from_config(entry["config"])
+    return LAYERS[name].from_config(entry["config"], engine)
+
+
+def clone(layer: Layer, engine: Engine) -> Layer:
+    """A copy of ``layer`` on ``engine``: the same settings and, if it is built, a copy of its weights."""
+    copy = from_config({"class": layer_class_name(layer), "config": layer.get_config()}, engine)
+    if layer.built and layer.input_shape is not None:
+        copy.build(layer.input_shape, dtype=layer.dtype)
+        for name, p in copy.params.items():
+            engine.assign(p, layer.engine.to_numpy(layer.params[name]))
+    return copy

@@ -1,4 +1,4 @@
-"""Loss functions: value and gradient with respect to the prediction, Keras semantics.
+"""Losses: one specification each (Keras' names and semantics), whatever engine computes them.
 
 A loss object compares ``y_true`` with a batch of predictions ``y_pred`` of
 shape ``(n, ..., k)``: a per-sample loss (reduced over the last axis) averaged
@@ -14,57 +14,72 @@ With ``from_logits=True`` the prediction is a logit ``z`` (p = sigmoid(z) for
 binary, softmax(z) for the categorical ones), and the loss is computed from it
 directly: log-softmax and ``max(z, 0) - z y + log(1 + e^-|z|)`` never overflow,
 and the gradient is simply ``(p - y) / n``. `Sequential` uses the same path
-(``value_and_gradient_from_logits``) when the model ends in the matching
-softmax or sigmoid, so a probability that rounds to 0 cannot turn into log 0.
-Probabilities are otherwise clipped to ``[1e-7, 1 - 1e-7]`` like Keras.
+(``value_from_logits``) when the model ends in the matching softmax or sigmoid,
+so a probability that rounds to 0 cannot turn into log 0. Probabilities are
+otherwise clipped to ``[1e-7, 1 - 1e-7]`` like Keras.
+
+What is the same on every engine lives here: the names, the checks of ``y_true``
+against the prediction's shape (`prepare_target`, with its messages) and the
+config. The loss's `engine` computes the values: NumPy by default, torch for
+`gradbook.torch_path.losses`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from gradbook.reference import activations
+from gradbook.reference.engine import Engine, resolve
+from gradbook.reference.numpy_engine import NUMPY
 
 Array = np.ndarray
-EPSILON = 1e-7  # Keras' backend epsilon, used to clip probabilities
-
-
-def _batch_size(y_pred: Array) -> int:
-    return int(np.prod(y_pred.shape[:-1], dtype=np.int64)) if y_pred.ndim > 1 else 1
 
 
 class Loss:
-    """Base class: subclasses define the per-sample loss and its gradient."""
+    """Base class: a name, the output activation it fuses with (``link``) and the targets it accepts."""
 
     name = "loss"
     link: str | None = None  # the output activation this loss fuses with, if any
+    has_logits_form = True
 
-    def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = from_logits
+    def __init__(self, from_logits: bool = False, *, engine: Engine = NUMPY) -> None:
+        self.from_logits, self.engine = bool(from_logits), engine
 
-    def __call__(self, y_true: Array, y_pred: Array) -> float:
+    # -- plain numbers and gradients, for one batch
+    def __call__(self, y_true: Any, y_pred: Any) -> float:
         return self.value_and_gradient(y_true, y_pred)[0]
 
-    def gradient(self, y_true: Array, y_pred: Array) -> Array:
+    def gradient(self, y_true: Any, y_pred: Any) -> Any:
         return self.value_and_gradient(y_true, y_pred)[1]
 
-    def value_and_gradient(self, y_true: Array, y_pred: Array, prepared: bool = False) -> tuple[float, Array]:
+    def value_and_gradient(self, y_true: Any, y_pred: Any, prepared: bool = False) -> tuple[float, Any]:
         """The batch loss and ``dL/dy_pred``; ``prepared=True`` skips `prepare_target` (already done)."""
-        y_pred = np.asarray(y_pred)
-        if not prepared:
-            y_true = self.prepare_target(y_true, y_pred.shape)
-        if self.from_logits:
-            return self._from_logits(y_true, y_pred)
-        return self._from_probabilities(y_true, y_pred)
+        pred = self.engine.array(y_pred)
+        return self.engine.loss_and_gradient(self.name, self._target(y_true, pred, prepared), pred, self.from_logits)
 
-    def value_and_gradient_from_logits(self, y_true: Array, logits: Array,
-                                       prepared: bool = False) -> tuple[float, Array]:
+    def value_and_gradient_from_logits(self, y_true: Any, logits: Any, prepared: bool = False) -> tuple[float, Any]:
         """The loss of ``link(logits)`` and its gradient w.r.t. the logits (the fused path)."""
-        logits = np.asarray(logits)
-        return self._from_logits(y_true if prepared else self.prepare_target(y_true, logits.shape), logits)
+        z = self.engine.array(logits)
+        return self.engine.loss_and_gradient(self.name, self._target(y_true, z, prepared), z, self._logits_form())
 
-    def prepare_target(self, y_true: Array, pred_shape: tuple[int, ...]) -> Array:
-        """Check ``y_true`` against the prediction shape and bring it to the form the loss uses."""
+    # -- the loss as the engine's scalar (differentiable where the engine differentiates by itself)
+    def value(self, target: Any, y_pred: Any) -> Any:
+        """The loss of predictions ``y_pred`` for a prepared ``target``."""
+        return self.engine.loss(self.name, target, y_pred, self.from_logits)
+
+    def value_from_logits(self, target: Any, z: Any) -> Any:
+        """The loss of ``link(z)`` for a prepared ``target``."""
+        return self.engine.loss(self.name, target, z, self._logits_form())
+
+    def _logits_form(self) -> bool:
+        if not self.has_logits_form:
+            raise ValueError(f"{self.name} has no from_logits form")
+        return True
+
+    # -- targets
+    def prepare_target(self, y_true: Any, pred_shape: tuple[int, ...]) -> np.ndarray:
+        """Check ``y_true`` (NumPy) against the prediction shape and bring it to the form the loss uses."""
         y_true = np.asarray(y_true)
         if y_true.shape == tuple(pred_shape):
             return y_true
@@ -75,30 +90,37 @@ class Loss:
             f"got {_shape(y_true.shape)}"
         )
 
-    def get_config(self) -> dict:
+    def target_dtype(self, pred_dtype: np.dtype) -> np.dtype:
+        """The dtype a prepared target is computed in: the prediction's (labels override this)."""
+        return np.dtype(pred_dtype)
+
+    def _target(self, y_true: Any, pred: Any, prepared: bool) -> Any:
+        dtype = self.target_dtype(self.engine.float_dtype(pred))
+        if not prepared:
+            y_true = self.prepare_target(self.engine.to_numpy(y_true), tuple(pred.shape))
+        return self.engine.array(y_true, dtype)
+
+    # -- config, engines
+    def to(self, target: Engine | Any) -> "Loss":
+        """Compute on another engine, or another device of this one (in place; returns the loss)."""
+        self.engine = resolve(self.engine, target)
+        return self
+
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "from_logits": self.from_logits}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(from_logits={self.from_logits})"
 
-    def _from_logits(self, y_true: Array, z: Array) -> tuple[float, Array]:
-        raise ValueError(f"{self.name} has no from_logits form")
-
-    def _from_probabilities(self, y_true: Array, p: Array) -> tuple[float, Array]:
-        raise NotImplementedError  # every concrete loss overrides this
-
 
 class MeanSquaredError(Loss):
     name = "mean_squared_error"
+    has_logits_form = False
 
-    def __init__(self) -> None:
-        super().__init__(from_logits=False)
+    def __init__(self, *, engine: Engine = NUMPY) -> None:
+        super().__init__(from_logits=False, engine=engine)
 
-    def _from_probabilities(self, y_true: Array, p: Array) -> tuple[float, Array]:
-        diff = p - y_true.astype(p.dtype, copy=False)
-        return float(np.mean(diff * diff)), diff * (2 / diff.size)
-
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
 
     def __repr__(self) -> str:
@@ -109,24 +131,12 @@ class BinaryCrossentropy(Loss):
     name = "binary_crossentropy"
     link = "sigmoid"
 
-    def _from_logits(self, y_true: Array, z: Array) -> tuple[float, Array]:
-        y = y_true.astype(z.dtype, copy=False)
-        per_element = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-        return float(np.mean(per_element)), (activations.sigmoid(z) - y) / z.size
-
-    def _from_probabilities(self, y_true: Array, p: Array) -> tuple[float, Array]:
-        y = y_true.astype(p.dtype, copy=False)
-        q = np.clip(p, EPSILON, 1 - EPSILON)
-        per_element = -(y * np.log(q) + (1 - y) * np.log(1 - q))
-        grad = (q - y) / (q * (1 - q)) / p.size
-        return float(np.mean(per_element)), np.where(q == p, grad, 0).astype(p.dtype, copy=False)
-
 
 class CategoricalCrossentropy(Loss):
     name = "categorical_crossentropy"
     link = "softmax"
 
-    def prepare_target(self, y_true: Array, pred_shape: tuple[int, ...]) -> Array:
+    def prepare_target(self, y_true: Any, pred_shape: tuple[int, ...]) -> np.ndarray:
         y_true = np.asarray(y_true)
         if y_true.shape != tuple(pred_shape):
             hint = " — use sparse_categorical_crossentropy or to_categorical" if y_true.ndim == len(pred_shape) - 1 else ""
@@ -135,29 +145,14 @@ class CategoricalCrossentropy(Loss):
             )
         return y_true
 
-    def _from_logits(self, y_true: Array, z: Array) -> tuple[float, Array]:
-        y = y_true.astype(z.dtype, copy=False)
-        log_p = activations.log_softmax(z)
-        n = _batch_size(z)
-        return float(-np.sum(y * log_p) / n), (np.exp(log_p) - y) / n
-
-    def _from_probabilities(self, y_true: Array, p: Array) -> tuple[float, Array]:
-        y = y_true.astype(p.dtype, copy=False)
-        q = np.clip(p, EPSILON, 1 - EPSILON)
-        n = _batch_size(p)
-        grad = np.where(q == p, -y / q, 0) / n
-        return float(-np.sum(y * np.log(q)) / n), grad.astype(p.dtype, copy=False)
-
 
 class SparseCategoricalCrossentropy(Loss):
+    """The categorical cross-entropy of integer labels, which stay labels: ``-mean log p[label]``."""
+
     name = "sparse_categorical_crossentropy"
     link = "softmax"
 
-    def prepare_target(self, y_true: Array, pred_shape: tuple[int, ...]) -> Array:
-        """Integer labels of shape ``pred_shape[:-1]`` (or with a trailing 1) become a one-hot array."""
-        return self.labels(y_true, pred_shape)[..., None] == np.arange(pred_shape[-1])
-
-    def labels(self, y_true: Array, pred_shape: tuple[int, ...]) -> Array:
+    def prepare_target(self, y_true: Any, pred_shape: tuple[int, ...]) -> np.ndarray:
         """``y_true`` checked against the prediction shape, as int64 labels of shape ``pred_shape[:-1]``."""
         y_true = np.asarray(y_true)
         labels_shape = tuple(pred_shape[:-1])
@@ -177,11 +172,8 @@ class SparseCategoricalCrossentropy(Loss):
             raise ValueError(f"{self.name} expects integer labels in [0, {k}); got values in [{y_true.min()}, {y_true.max()}]")
         return labels
 
-    def _from_logits(self, y_true: Array, z: Array) -> tuple[float, Array]:
-        return CategoricalCrossentropy._from_logits(self, y_true, z)
-
-    def _from_probabilities(self, y_true: Array, p: Array) -> tuple[float, Array]:
-        return CategoricalCrossentropy._from_probabilities(self, y_true, p)
+    def target_dtype(self, pred_dtype: np.dtype) -> np.dtype:
+        return np.dtype(np.int64)
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -197,35 +189,39 @@ LOSSES: dict[str, type[Loss]] = {
 }
 
 
-def get(identifier: str | Loss) -> Loss:
-    """A loss by its Keras name (``'mse'``, ``'categorical_crossentropy'``, ...) or a `Loss` instance."""
+def get(identifier: str | Loss, engine: Engine | None = None) -> Loss:
+    """A loss by its Keras name (``'mse'``, ``'categorical_crossentropy'``, ...) or a `Loss` instance,
+    on ``engine`` (an instance is moved there; without an engine it stays where it is, a new one is NumPy's)."""
     if isinstance(identifier, Loss):
-        return identifier
+        return identifier if engine is None else identifier.to(engine)
     if isinstance(identifier, str) and identifier in LOSSES:
-        return LOSSES[identifier]()
+        return from_config({"name": identifier}, engine or NUMPY)
     raise ValueError(f"unknown loss {identifier!r}; valid losses: {', '.join(LOSSES)}")
 
 
-def from_config(config: dict) -> Loss:
+def from_config(config: dict[str, Any], engine: Engine = NUMPY) -> Loss:
     cls = LOSSES[config["name"]]
-    return cls() if cls is MeanSquaredError else cls(from_logits=config.get("from_logits", False))
+    if not cls.has_logits_form:
+        return cls(engine=engine)
+    return cls(from_logits=config.get("from_logits", False), engine=engine)
 
 
-# Keras' function names: per-batch mean losses (the classes are the primary API).
-def mean_squared_error(y_true: Array, y_pred: Array) -> float:
-    return MeanSquaredError()(y_true, y_pred)
+# Keras' function names: the per-batch mean loss as a float (the classes are the primary API).
+def mean_squared_error(y_true: Any, y_pred: Any, *, engine: Engine = NUMPY) -> float:
+    return MeanSquaredError(engine=engine)(y_true, y_pred)
 
 
-def binary_crossentropy(y_true: Array, y_pred: Array, from_logits: bool = False) -> float:
-    return BinaryCrossentropy(from_logits)(y_true, y_pred)
+def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, *, engine: Engine = NUMPY) -> float:
+    return BinaryCrossentropy(from_logits, engine=engine)(y_true, y_pred)
 
 
-def categorical_crossentropy(y_true: Array, y_pred: Array, from_logits: bool = False) -> float:
-    return CategoricalCrossentropy(from_logits)(y_true, y_pred)
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, *, engine: Engine = NUMPY) -> float:
+    return CategoricalCrossentropy(from_logits, engine=engine)(y_true, y_pred)
 
 
-def sparse_categorical_crossentropy(y_true: Array, y_pred: Array, from_logits: bool = False) -> float:
-    return SparseCategoricalCrossentropy(from_logits)(y_true, y_pred)
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, *,
+                                    engine: Engine = NUMPY) -> float:
+    return SparseCategoricalCrossentropy(from_logits, engine=engine)(y_true, y_pred)
 
 
 mse = mean_squared_error

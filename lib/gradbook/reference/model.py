@@ -10,6 +10,15 @@ Also ``train_on_batch(x, y)``, ``loss_and_gradients(x, y) -> (loss, grads)``
 (grads keyed ``"layers.{i}.{param}"``, no update), ``summary()``,
 ``get_weights()/set_weights()``, ``save(path)`` and `load_model`.
 
+One class for every engine: the model holds an `engine` (NumPy by default; torch
+for ``gradbook.torch_path.models.Sequential`` or ``models.Sequential(..., device=)``)
+and so do its layers, loss and optimiser, which it moves onto its own engine.
+Everything here is engine-free bookkeeping; the engine computes, and differentiates
+a step its own way: NumPy runs each layer's hand-written backward (`_backprop`),
+torch takes one autograd pass over the whole batch loss (`_batch_loss`). Data,
+targets and the loss and metric sums stay on the engine (a GPU) and are read once
+per epoch. ``to(engine or device)`` moves a model; ``to_reference()`` copies it to NumPy.
+
 Determinism: weights are drawn from ``Sequential(seed=...)``; when that is
 None and the model is first built inside ``fit``, from ``fit(seed=...)``;
 shuffling uses ``fit(seed=...)``. Same seeds, same data: same weights and
@@ -20,8 +29,7 @@ When the last layer ends in softmax (sigmoid) and the loss is categorical or
 sparse (binary) cross-entropy on probabilities, the loss is computed from the
 logits and backward starts from ``p - y``: no log 0, no 0/0.
 
-Save format (shared with ``gradbook.torch_path``, so models move between
-engines): ONE ``.npz`` file, read with ``allow_pickle=False``, holding
+Save format (the same on every engine, so models move between engines): ONE ``.npz`` file, read with ``allow_pickle=False``, holding
 
 * ``__config__``: a 0-d unicode array whose text is JSON::
 
@@ -50,6 +58,7 @@ Optimiser state (momenta, velocities) is not saved.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -59,40 +68,54 @@ import numpy as np
 from gradbook.reference import layers as layers_module
 from gradbook.reference import losses as losses_module
 from gradbook.reference import optimizers as optimizers_module
+from gradbook.reference.engine import Engine, Params, Step, resolve
 from gradbook.reference.layers import Layer
 from gradbook.reference.losses import Loss
+from gradbook.reference.numpy_engine import NUMPY
 from gradbook.reference.optimizers import Optimizer
 
-Array = np.ndarray
+Array = Any  # the engine's array
 FORMAT, VERSION = "gradbook-model", 1
 DTYPES = ("float32", "float64")
 
 
 # ---------------------------------------------------------------- metrics
 
-def categorical_accuracy(y_true: Array, y_pred: Array) -> float:
-    return float(np.mean(np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1)))
+# (targets, y_pred) -> the metric summed over the batch's samples. Sums: fit adds them up and divides
+# once per epoch. Written in the array methods NumPy and torch share (argmax(-1), sum(), reshape,
+# comparisons), so they run on either engine's arrays, on its device.
+Metric = Callable[[Array, Array], Array]
 
 
-def sparse_categorical_accuracy(y_true: Array, y_pred: Array) -> float:
-    labels = np.asarray(y_true).reshape(y_pred.shape[:-1])
-    return float(np.mean(np.argmax(y_pred, axis=-1) == labels))
+def _per_sample(hits: Array) -> Array:
+    """The sum over samples of each sample's mean hit rate (a count when a sample is one prediction)."""
+    total = hits.sum()
+    return total if hits.ndim <= 1 else total / (math.prod(hits.shape) // hits.shape[0])
 
 
-def binary_accuracy(y_true: Array, y_pred: Array, threshold: float = 0.5) -> float:
-    y_true = np.asarray(y_true).reshape(y_pred.shape)
-    return float(np.mean((y_pred > threshold) == (y_true > 0.5)))
+def categorical_accuracy(y_true: Array, y_pred: Array) -> Array:
+    return _per_sample(y_pred.argmax(-1) == y_true.argmax(-1))
 
 
-METRICS: dict[str, Callable[[Array, Array], float]] = {
+def sparse_categorical_accuracy(y_true: Array, y_pred: Array) -> Array:
+    return _per_sample(y_pred.argmax(-1) == y_true.reshape(y_pred.shape[:-1]))
+
+
+def binary_accuracy(y_true: Array, y_pred: Array, threshold: float = 0.5) -> Array:
+    return _per_sample((y_pred > threshold) == (y_true.reshape(y_pred.shape) > 0.5))
+
+
+METRICS: dict[str, Metric] = {
     "categorical_accuracy": categorical_accuracy,
     "sparse_categorical_accuracy": sparse_categorical_accuracy,
     "binary_accuracy": binary_accuracy,
 }
+# Softmax keeps the order of the logits, so these may read the logits and skip the softmax in training.
+RANK_METRICS = (categorical_accuracy, sparse_categorical_accuracy)
 _ACCURACY = ("accuracy", "acc")
 
 
-def _resolve_metric(name: str, loss: Loss, output_shape: tuple[int, ...] | None) -> Callable[[Array, Array], float]:
+def _resolve_metric(name: str, loss: Loss, output_shape: tuple[int, ...] | None) -> Metric:
     """'accuracy' means the accuracy that fits the loss, as in Keras."""
     if name in METRICS:
         return METRICS[name]
@@ -121,26 +144,34 @@ class History:
 
 class Sequential:
     def __init__(self, layers: Sequence[Layer] | None = None, dtype: str = "float32", seed: int | None = None,
-                 name: str = "sequential") -> None:
+                 name: str = "sequential", *, engine: Engine = NUMPY) -> None:
         if str(np.dtype(dtype)) not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
         self.dtype = np.dtype(dtype)
         self.seed = seed
         self.name = name
+        self.engine = engine
         self.layers: list[Layer] = []
         self.optimizer: Optimizer | None = None
         self.loss: Loss | None = None
         self.metrics: list[str] = []
-        self._metric_fns: list[Callable[[Array, Array], float]] = []
+        self._metric_fns: list[Metric] = []
+        self._metrics_read_logits = False
         self.input_shape: tuple[int, ...] | None = None
         for layer in layers or []:
             self.add(layer)
+
+    @property
+    def device(self) -> Any:
+        """Where the model computes: "cpu" on NumPy, a torch.device on torch."""
+        return self.engine.device
 
     # -- building
 
     def add(self, layer: Layer) -> None:
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a layer (e.g. layers.Dense(10)); got {layer!r}")
+        layer.to(self.engine)  # a layer made for another engine or device comes over with its weights
         layer.where = f"layer {len(self.layers)} ({type(layer).__name__})"
         self.layers.append(layer)
         if len(self.layers) == 1 and layer.input_shape is not None:
@@ -170,7 +201,7 @@ class Sequential:
 
     def output_shape_of(self, count: int) -> tuple[int, ...]:
         """The per-sample output shape after the first ``count`` layers."""
-        shape = self.input_shape
+        shape = self.input_shape or ()
         for layer in self.layers[:count]:
             shape = layer.compute_output_shape(shape)
         return shape
@@ -179,135 +210,162 @@ class Sequential:
     def output_shape(self) -> tuple[int, ...] | None:
         return self.output_shape_of(len(self.layers)) if self.built else None
 
-    def _prepare_input(self, x: Array, seed: int | None = None) -> Array:
-        x = np.asarray(x)
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+    def _prepare_input(self, x: Any, seed: int | None = None) -> Array:
+        """``x`` as the engine's array in the model's dtype (building the model on its first input)."""
         if not self.layers:
             raise ValueError("the model has no layers; add some with model.add(...)")
+        x = self.engine.array(x)
         if not self.built:
-            self.build(x.shape[1:], seed)
-        elif x.shape[1:] != self.input_shape:
-            raise ValueError(f"{self.layers[0].where} expects input of shape (n, "
-                             f"{', '.join(map(str, self.input_shape))}); got {x.shape}")
-        return x
+            self.build(tuple(x.shape[1:]), seed)
+        layers_module.check_input_shape(self.layers[0].where, self.input_shape, tuple(x.shape))
+        return self.engine.array(x, self.dtype)
 
     # -- compile
 
     def compile(self, optimizer: str | Optimizer = "rmsprop", loss: str | Loss | None = None,
                 metrics: Sequence[str] | None = None) -> None:
+        """As Keras; an optimiser or loss object made for another engine is moved onto the model's."""
         if loss is None:
             raise ValueError(f"compile needs a loss; valid losses: {', '.join(losses_module.LOSSES)}")
         resolved_loss = losses_module.get(loss)
         metric_fns = [_resolve_metric(m, resolved_loss, self.output_shape) for m in metrics or []]
-        self.optimizer = optimizers_module.get(optimizer)  # only now: a failed compile changes nothing
-        self.loss, self.metrics, self._metric_fns = resolved_loss, list(metrics or []), metric_fns
+        self.optimizer = optimizers_module.get(optimizer, self.engine)  # only now: a failed compile changes nothing
+        self.loss, self.metrics, self._metric_fns = resolved_loss.to(self.engine), list(metrics or []), metric_fns
+        self._metrics_read_logits = all(fn in RANK_METRICS for fn in metric_fns)
+
+    def _compiled(self, what: str) -> tuple[Loss, Optimizer]:
+        if self.loss is None or self.optimizer is None:
+            raise RuntimeError(f"call model.compile(optimizer=..., loss=...) before model.{what}(...)")
+        return self.loss, self.optimizer
 
     def _fused(self) -> bool:
-        last = self.layers[-1]
-        activation = getattr(last, "activation", None)
-        return (self.loss is not None and not self.loss.from_logits and self.loss.link is not None
-                and activation is not None and activation.name == self.loss.link)
+        """Whether the loss is computed from the last layer's logits (softmax or sigmoid + its cross-entropy)."""
+        loss = self.loss
+        return (loss is not None and not loss.from_logits and loss.link is not None
+                and self.layers[-1].activation.name == loss.link)
 
-    # -- the three passes
+    # -- one batch: the loss, and its gradients
 
-    def _forward(self, x: Array, training: bool) -> Array:
+    def _batch_loss(self, x: Array, targets: Array, want_output: bool) -> tuple[Array, Array | None]:
+        """The batch loss and, if wanted, what the metrics read: the output, or the logits when they rank alike.
+
+        Through each layer's `call`: differentiable by an engine with autograd."""
+        loss, _ = self._compiled("fit")
+        logits_will_do = want_output and self._metrics_read_logits
+        *hidden, last = self.layers
+        for layer in hidden:
+            x = layer.call(x)
+        if not self._fused():
+            out = last.call(x)
+            return loss.value(targets, out), out
+        z = last.affine(x)
+        if logits_will_do:
+            return loss.value_from_logits(targets, z), z
+        return loss.value_from_logits(targets, z), last.activation(z) if want_output else None
+
+    def _backprop(self, x: Array, targets: Array) -> Step:
+        """The batch loss, the output and the gradients, by each layer's own backward pass (the CS231n contract)."""
+        loss, _ = self._compiled("fit")
+        out = x
         for layer in self.layers:
-            x = layer.forward(x, training)
-        return x
-
-    def _loss_and_backward(self, targets: Array, out: Array, backward: bool) -> float:
-        """The batch loss of the last forward; with ``backward``, every layer's ``grads`` too."""
-        last = self.layers[-1]
+            out = layer.forward(out)
+        last, below = self.layers[-1], len(self.layers) > 1
         if self._fused():
-            value, dz = self.loss.value_and_gradient_from_logits(targets, last.logits, prepared=True)
-            if not backward:
-                return value
-            d = last.backward_preactivation(dz, input_grad=len(self.layers) > 1)
+            value, dz = loss.value_and_gradient_from_logits(targets, last.logits, prepared=True)
+            d = last.backward_preactivation(dz, input_grad=below)
         else:
-            value, dout = self.loss.value_and_gradient(targets, out, prepared=True)
-            if not backward:
-                return value
-            d = last.backward(dout, input_grad=len(self.layers) > 1)
+            value, dout = loss.value_and_gradient(targets, out, prepared=True)
+            d = last.backward(dout, input_grad=below)
         for i in range(len(self.layers) - 2, -1, -1):
             d = self.layers[i].backward(d, input_grad=i > 0)
-        return value
+        return value, out, self._named("grads")
 
-    def _parameters(self) -> tuple[dict[str, Array], dict[str, Array]]:
-        params, grads = {}, {}
-        for i, layer in enumerate(self.layers):
-            for k, p in layer.params.items():
-                params[f"layers.{i}.{k}"] = p
-                grads[f"layers.{i}.{k}"] = layer.grads[k]
-        return params, grads
+    def _gradients(self, params: Params, x: Array, targets: Array, want_output: bool) -> Step:
+        return self.engine.gradients(lambda: self._batch_loss(x, targets, want_output),
+                                     lambda: self._backprop(x, targets), params)
 
-    def _targets(self, x: Array, y: Array) -> Array:
+    def _named(self, what: str = "params") -> dict[str, Array]:
+        """Every layer's ``params`` (or ``grads``), keyed ``"layers.{i}.{name}"`` (the save format's keys)."""
+        return {f"layers.{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in getattr(layer, what).items()}
+
+    def _data(self, x: Any, y: Any, seed: int | None = None) -> tuple[Array, Array]:
+        """Inputs and targets on the engine, once; the loss checks the targets (and keeps labels labels)."""
+        loss, _ = self._compiled("fit")
+        x = self._prepare_input(x, seed)
+        y = self.engine.to_numpy(y)
         if len(x) != len(y):
             raise ValueError(f"x and y have different numbers of samples: {len(x)} and {len(y)}")
-        prepared = self.loss.prepare_target(y, (len(y), *self.output_shape))
-        return prepared.astype(self.dtype) if prepared.dtype != self.dtype else prepared
+        prepared = loss.prepare_target(y, (len(y), *self.output_shape_of(len(self.layers))))
+        return x, self.engine.array(prepared, loss.target_dtype(self.dtype))
 
-    def _require_compiled(self, what: str) -> None:
-        if self.loss is None:
-            raise RuntimeError(f"call model.compile(optimizer=..., loss=...) before model.{what}(...)")
+    def loss_and_gradients(self, x: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss on one batch and its gradients as NumPy arrays, keyed ``"layers.{i}.{param}"`` (no update)."""
+        self._compiled("loss_and_gradients")
+        x, targets = self._data(x, y)
+        value, _, grads = self._gradients(self._named(), x, targets, want_output=False)
+        return float(self.engine.to_numpy(value)), {k: self.engine.to_numpy(g).copy() for k, g in grads.items()}
 
-    # -- one batch
-
-    def loss_and_gradients(self, x: Array, y: Array) -> tuple[float, dict[str, Array]]:
-        """The loss on one batch and its gradients, keyed ``"layers.{i}.{param}"`` (no update)."""
-        self._require_compiled("loss_and_gradients")
-        x = self._prepare_input(x)
-        value = self._loss_and_backward(self._targets(x, y), self._forward(x, training=True), backward=True)
-        return value, {k: g.copy() for k, g in self._parameters()[1].items()}
-
-    def train_on_batch(self, x: Array, y: Array) -> float | list[float]:
+    def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
         """One optimiser step on one batch; the loss (and metrics) before the step, as in Keras."""
-        self._require_compiled("train_on_batch")
-        x = self._prepare_input(x)
-        y = np.asarray(y)
-        values = self._train_step(x, y, self._targets(x, y))
+        self._compiled("train_on_batch")
+        x, targets = self._data(x, y)
+        sums = self.engine.sums(1 + len(self._metric_fns))
+        self._train_epoch(self._named(), x, targets, max(len(x), 1), None, sums)
+        values = (sums / len(x)).tolist()
         return values if self.metrics else values[0]
-
-    def _train_step(self, x: Array, y: Array, targets: Array) -> list[float]:
-        out = self._forward(x, training=True)
-        values = [self._loss_and_backward(targets, out, backward=True)]
-        values += [metric(y, out) for metric in self._metric_fns]
-        self.optimizer.step(*self._parameters())
-        return values
 
     # -- fit / evaluate / predict
 
-    def fit(self, x: Array, y: Array, epochs: int = 1, batch_size: int = 32,
-            validation_data: tuple[Array, Array] | None = None, shuffle: bool = True,
+    def fit(self, x: Any, y: Any, epochs: int = 1, batch_size: int = 32,
+            validation_data: tuple[Any, Any] | None = None, shuffle: bool = True,
             seed: int | None = None, verbose: int = 1) -> History:
-        """Train for ``epochs`` passes over (x, y) in mini-batches; a tqdm bar per epoch unless verbose=0."""
+        """Train for ``epochs`` passes over (x, y) in mini-batches; a tqdm bar per epoch unless verbose=0.
+
+        ``seed`` seeds the shuffling (and the weights, when the model is first built here). Each
+        engine draws its own orders: the same seed gives the same batches on one engine, not across.
+        """
         from tqdm.auto import tqdm
 
-        self._require_compiled("fit")
-        x = self._prepare_input(x, seed)
-        y = np.asarray(y)
-        targets = self._targets(x, y)
-        rng = np.random.default_rng(seed)
+        self._compiled("fit")
+        x, targets = self._data(x, y, seed)
         n = len(x)
         steps = -(-n // batch_size)
         names, history = self._new_history(epochs, steps, batch_size, validation_data is not None)
-        for epoch in range(epochs):
-            order = rng.permutation(n) if shuffle else None
-            totals = np.zeros(len(names))
-            seen = 0
-            bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch",
-                       disable=not verbose, leave=True)
-            for start in range(0, n, batch_size):
-                index = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
-                xb = x[index]
-                values = self._train_step(xb, y[index], targets[index])
-                totals += np.multiply(values, len(xb))
-                seen += len(xb)
-                if verbose:
-                    bar.set_postfix({k: f"{v / seen:.4f}" for k, v in zip(names, totals)}, refresh=False)
-                    bar.update()
-            self._end_epoch(history, epoch, totals / seen, validation_data, batch_size, bar, verbose)
+        permutation = self.engine.shuffler(seed)
+        params = self._named()
+        with self.engine.fitting():
+            for epoch in range(epochs):
+                sums = self.engine.sums(len(names))
+                bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch",
+                           disable=not verbose, leave=True)
+                order = permutation(n) if shuffle else None
+                self._train_epoch(params, x, targets, batch_size, order, sums, bar.update)
+                means = (sums / n).tolist()  # the one read of the epoch
+                self._end_epoch(history, epoch, means, validation_data, batch_size, bar, verbose)
         return history
+
+    def _train_epoch(self, params: Params, x: Array, targets: Array, batch_size: int, order: Array | None,
+                     sums: Array, progress: Callable[[], object] = lambda: None) -> None:
+        """One pass over the data in ``order`` (None: as it lies), adding loss and metric sums to ``sums``.
+
+        Nothing here reads a value back from the engine, so on a GPU Python queues the
+        kernels of the next steps while the current one runs.
+        """
+        _, optimizer = self._compiled("fit")
+        for start in range(0, len(x), batch_size):
+            batch = order[start:start + batch_size] if order is not None else slice(start, start + batch_size)
+            xb, tb = x[batch], targets[batch]  # a slice is a view; an index gathers on the device
+            loss, out, grads = self._gradients(params, xb, tb, bool(self._metric_fns))
+            optimizer.step(params, grads)
+            with self.engine.inference():
+                self._add_batch_sums(sums, loss, tb, out, len(xb))
+            progress()
+
+    def _add_batch_sums(self, sums: Array, loss: Array, targets: Array, out: Array | None, size: int) -> None:
+        """Add a batch's loss (times its size) and metric sums to ``sums``, on the engine."""
+        self.engine.add_to(sums, 0, loss, size)
+        for i, metric in enumerate(self._metric_fns, start=1):
+            self.engine.add_to(sums, i, metric(targets, out))
 
     def _new_history(self, epochs: int, steps: int, batch_size: int, validation: bool) -> tuple[list[str], History]:
         """The names `fit` tracks (loss, then metrics) and an empty Keras-style history for them."""
@@ -318,7 +376,7 @@ class Sequential:
         return names, history
 
     def _end_epoch(self, history: History, epoch: int, means: Sequence[float],
-                   validation_data: tuple[Array, Array] | None, batch_size: int, bar: Any, verbose: int) -> None:
+                   validation_data: tuple[Any, Any] | None, batch_size: int, bar: Any, verbose: int) -> None:
         """Record an epoch's mean loss and metrics (and validation figures), and close its progress bar."""
         names = ["loss", *self.metrics]
         for k, v in zip(names, means):
@@ -332,55 +390,61 @@ class Sequential:
         bar.close()
         history.epoch.append(epoch)
 
-    def evaluate(self, x: Array, y: Array, batch_size: int = 32, verbose: int = 0) -> float | list[float]:
+    def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 0) -> float | list[float]:
         """The loss over (x, y), or [loss, *metrics] when compiled with metrics (Keras' return value)."""
         from tqdm.auto import tqdm
 
-        self._require_compiled("evaluate")
-        x = self._prepare_input(x)
-        y = np.asarray(y)
-        targets = self._targets(x, y)
-        totals = np.zeros(1 + len(self._metric_fns))
-        for start in tqdm(range(0, len(x), batch_size), disable=not verbose, desc="evaluate", unit="batch"):
-            xb, yb, tb = x[start:start + batch_size], y[start:start + batch_size], targets[start:start + batch_size]
-            out = self._forward(xb, training=False)
-            values = [self._loss_and_backward(tb, out, backward=False)]
-            values += [metric(yb, out) for metric in self._metric_fns]
-            totals += np.multiply(values, len(xb))
-        results = [float(v / len(x)) for v in totals]
+        self._compiled("evaluate")
+        with self.engine.inference():
+            x, targets = self._data(x, y)
+            sums = self.engine.sums(1 + len(self._metric_fns))
+            for start in tqdm(range(0, len(x), batch_size), disable=not verbose, desc="evaluate", unit="batch"):
+                batch = slice(start, start + batch_size)
+                loss, out = self._batch_loss(x[batch], targets[batch], bool(self._metric_fns))
+                self._add_batch_sums(sums, loss, targets[batch], out, len(x[batch]))
+            results = (sums / len(x)).tolist()
         return results if self.metrics else results[0]
 
-    def predict(self, x: Array, batch_size: int = 32, verbose: int = 0) -> Array:
-        """The model's outputs for ``x``, computed ``batch_size`` samples at a time."""
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """The model's outputs for ``x`` as a NumPy array, computed ``batch_size`` samples at a time."""
+        return self.engine.to_numpy(self.predict_tensor(x, batch_size, verbose))
+
+    def predict_tensor(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Array:
+        """As `predict`, but the engine's array, left where it is (on the GPU, for the torch path)."""
         from tqdm.auto import tqdm
 
-        x = self._prepare_input(x)
-        out = np.empty((len(x), *self.output_shape), self.dtype)
-        for start in tqdm(range(0, len(x), batch_size), disable=not verbose, desc="predict", unit="batch"):
-            out[start:start + batch_size] = self._forward(x[start:start + batch_size], training=False)
+        with self.engine.inference():
+            x = self._prepare_input(x)
+            out = self.engine.empty((len(x), *self.output_shape_of(len(self.layers))), self.dtype)
+            for start in tqdm(range(0, len(x), batch_size), disable=not verbose, desc="predict", unit="batch"):
+                batch = x[start:start + batch_size]
+                for layer in self.layers:
+                    batch = layer.call(batch)
+                out[start:start + batch_size] = batch
         return out
 
-    # -- weights, summary, save
+    # -- weights, summary, config, engines
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
 
-    def get_weights(self) -> list[Array]:
-        """Copies of every parameter, layer by layer (Dense: W, b), as in Keras."""
-        return [p.copy() for layer in self.layers for p in layer.params.values()]
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every parameter as NumPy arrays, layer by layer (Dense: W, b), as in Keras."""
+        return [self.engine.to_numpy(p).copy() for p in self._named().values()]
 
-    def set_weights(self, weights: Sequence[Array]) -> None:
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Set every parameter from arrays, in place (the optimiser's state stays attached)."""
         params = [(layer, k, p) for layer in self.layers for k, p in layer.params.items()]
         if len(weights) != len(params):
             raise ValueError(f"set_weights expects {len(params)} arrays; got {len(weights)}")
         for (layer, k, p), w in zip(params, weights):
-            w = np.asarray(w)
-            if w.shape != p.shape:
-                raise ValueError(f"{layer.where} weight {k!r} has shape {p.shape}; got {w.shape}")
-            p[...] = w  # in place: the optimiser's state stays attached to the same arrays
+            if tuple(np.shape(w)) != tuple(p.shape):
+                raise ValueError(f"{layer.where} weight {k!r} has shape {tuple(p.shape)}; got {tuple(np.shape(w))}")
+        for (_, _, p), w in zip(params, weights):
+            self.engine.assign(p, w)
 
     def summary(self, print_fn: Callable[[str], None] = print) -> None:
-        if not self.built:
+        if self.input_shape is None:
             raise ValueError("the model is not built yet: give the first layer an input_shape, or call fit/predict")
         rows = [("Layer (type)", "Output Shape", "Param #")]
         shape = self.input_shape
@@ -398,11 +462,11 @@ class Sequential:
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
             "format": FORMAT, "version": VERSION, "dtype": str(self.dtype),
-            "input_shape": list(self.input_shape) if self.built else None,
+            "input_shape": list(self.input_shape) if self.input_shape is not None else None,
             "layers": [{"class": layers_module.layer_class_name(layer), "config": layer.get_config()}
                        for layer in self.layers],
         }
-        if self.loss is not None:
+        if self.loss is not None and self.optimizer is not None:
             config["compile"] = {
                 "optimizer": {"class": type(self.optimizer).__name__, "config": self.optimizer.get_config()},
                 "loss": self.loss.get_config(),
@@ -414,13 +478,50 @@ class Sequential:
         """Write the model to ONE .npz file (format in this module's docstring)."""
         if not self.built:
             raise ValueError("the model is not built yet, so it has no weights to save")
-        arrays = {f"layers.{i}.{k}": p for i, layer in enumerate(self.layers) for k, p in layer.params.items()}
+        arrays = {k: self.engine.to_numpy(p) for k, p in self._named().items()}
         with open(path, "wb") as f:  # a file object, so numpy does not append '.npz' to the name
             np.savez(f, __config__=np.array(json.dumps(self.get_config())), **arrays)
 
+    def to(self, target: Engine | Any) -> Sequential:
+        """Move the model (weights, optimiser state) to an engine, or a device of its engine (in place; returns it)."""
+        self.engine = resolve(self.engine, target)
+        for layer in self.layers:
+            layer.to(self.engine)
+        for part in (self.optimizer, self.loss):
+            if part is not None:
+                part.to(self.engine)
+        return self
 
-def load_model(path: str | os.PathLike) -> Sequential:
-    """Read a model written by ``Sequential.save`` (either engine)."""
+    def to_reference(self) -> Sequential:
+        """A copy on the NumPy engine: layers, weights, compile settings (not the optimiser's state)."""
+        copy = _assemble(self.get_config(), {k: self.engine.to_numpy(p) for k, p in self._named().items()},
+                         NUMPY, "the model")
+        copy.seed, copy.name = self.seed, self.name
+        return copy
+
+
+def _assemble(config: dict[str, Any], weights: Any, engine: Engine, source: str) -> Sequential:
+    """A model on ``engine`` from its config and its weights by name (the save format)."""
+    model = Sequential([layers_module.from_config(entry, engine) for entry in config["layers"]],
+                       dtype=config["dtype"], engine=engine)
+    if not model.built and config.get("input_shape") is not None:
+        model.build(config["input_shape"])
+    for i, layer in enumerate(model.layers):
+        for k, p in layer.params.items():
+            saved = weights[f"layers.{i}.{k}"]
+            if saved.shape != tuple(p.shape):
+                raise ValueError(f"{source}: {layer.where} weight {k!r} has shape {saved.shape}; "
+                                 f"expected {tuple(p.shape)}")
+            engine.assign(p, saved)
+    if "compile" in config:
+        c = config["compile"]
+        model.compile(optimizers_module.from_config(c["optimizer"], engine),
+                      losses_module.from_config(c["loss"], engine), c.get("metrics"))
+    return model
+
+
+def load_model(path: str | os.PathLike, engine: Engine = NUMPY) -> Sequential:
+    """Read a model written by ``Sequential.save`` (on any engine) onto ``engine``."""
     with np.load(path, allow_pickle=False) as data:
         if "__config__" not in data.files:
             raise ValueError(f"{path} is not a gradbook model: it has no __config__ entry")
@@ -428,17 +529,4 @@ def load_model(path: str | os.PathLike) -> Sequential:
         if config.get("format") != FORMAT or config.get("version") != VERSION:
             raise ValueError(f"{path}: expected format {FORMAT!r} version {VERSION}; "
                              f"got {config.get('format')!r} version {config.get('version')!r}")
-        model = Sequential([layers_module.from_config(entry) for entry in config["layers"]], dtype=config["dtype"])
-        if not model.built and config.get("input_shape") is not None:
-            model.build(config["input_shape"])
-        for i, layer in enumerate(model.layers):
-            for k, p in layer.params.items():
-                saved = data[f"layers.{i}.{k}"]
-                if saved.shape != p.shape:
-                    raise ValueError(f"{path}: {layer.where} weight {k!r} has shape {saved.shape}; expected {p.shape}")
-                p[...] = saved
-    if "compile" in config:
-        c = config["compile"]
-        model.compile(optimizers_module.from_config(c["optimizer"]), losses_module.from_config(c["loss"]),
-                      c.get("metrics"))
-    return model
+        return _assemble(config, data, engine, str(path))

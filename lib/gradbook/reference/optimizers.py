@@ -19,6 +19,11 @@ With ``g`` the gradient and ``lr`` the learning rate (Keras' formulas):
 PyTorch differs only in where epsilon goes (``sqrt(v) + eps`` in RMSprop;
 in Adam torch adds eps to the bias-corrected sqrt(v)); with momentum, torch's
 buffer is Keras' ``m`` divided by ``-lr``, the same steps for a fixed ``lr``.
+
+What is the same on every engine lives here: the settings and their checks, the
+state kept per parameter, the step count and bias correction, the config. The
+optimiser's `engine` applies the formulas: NumPy by default, torch (multi-tensor
+`torch._foreach_*` kernels) for `gradbook.torch_path.optimizers`.
 """
 
 from __future__ import annotations
@@ -26,40 +31,51 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
+from gradbook.reference.engine import Array, Engine, resolve
+from gradbook.reference.numpy_engine import NUMPY
 
-Array = np.ndarray
-State = dict[str, Array]
+Slots = dict[str, list[Array]]  # slot name -> that slot's array for every parameter, in order
 
 
 class Optimizer:
-    """Base class: subclasses define ``_new_state`` and ``_update`` for one parameter."""
+    """Base class: subclasses name their state (``_slots``) and hand the update to the engine (``_update``)."""
 
-    def __init__(self, learning_rate: float) -> None:
+    def __init__(self, learning_rate: float, *, engine: Engine = NUMPY) -> None:
         if learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive; got {learning_rate!r}")
         self.learning_rate = float(learning_rate)
+        self.engine = engine
         self.iterations = 0
-        self.state: dict[str, State] = {}
+        self.state: dict[str, dict[str, Array]] = {}
 
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
         """Apply one update to every array in ``params`` in place, using ``grads`` with the same keys."""
         if params.keys() != grads.keys():
             raise ValueError(f"params and grads must have the same keys; got {sorted(params)} and {sorted(grads)}")
-        self.iterations += 1
         for name, p in params.items():
-            g = grads[name]
-            if g.shape != p.shape:
-                raise ValueError(f"gradient of {name!r} has shape {g.shape}; the parameter has {p.shape}")
+            if grads[name].shape != p.shape:
+                raise ValueError(f"gradient of {name!r} has shape {tuple(grads[name].shape)}; "
+                                 f"the parameter has {tuple(p.shape)}")
             if name not in self.state:
-                self.state[name] = {k: np.zeros_like(p) for k in self._slots()} | {"scratch": np.empty_like(p)}
-            self._update(p, g, self.state[name])
+                self.state[name] = {k: self.engine.zeros_like(p) for k in self._slots()}
+        self.iterations += 1
+        slots = {k: [self.state[name][k] for name in params] for k in self._slots()}
+        self._update(list(params.values()), [grads[name] for name in params], slots)
 
     def _slots(self) -> tuple[str, ...]:
         return ()
 
-    def _update(self, p: Array, g: Array, state: State) -> None:
+    def _update(self, ps: list[Array], gs: list[Array], slots: Slots) -> None:
         raise NotImplementedError
+
+    def to(self, target: Engine | Any) -> "Optimizer":
+        """Move the optimiser and its state to an engine, or a device of its engine (in place; returns it)."""
+        engine = resolve(self.engine, target)
+        if engine != self.engine:
+            self.state = {name: {k: engine.array(self.engine.to_numpy(v)) for k, v in slots.items()}
+                          for name, slots in self.state.items()}
+            self.engine = engine
+        return self
 
     def get_config(self) -> dict[str, Any]:
         return {"learning_rate": self.learning_rate}
@@ -69,8 +85,9 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, *,
+                 engine: Engine = NUMPY) -> None:
+        super().__init__(learning_rate, engine=engine)
         if not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be in [0, 1]; got {momentum!r}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
@@ -78,21 +95,8 @@ class SGD(Optimizer):
     def _slots(self) -> tuple[str, ...]:
         return ("momentum",) if self.momentum else ()
 
-    def _update(self, p: Array, g: Array, state: State) -> None:
-        step = state["scratch"]
-        np.multiply(g, self.learning_rate, out=step)  # lr·g
-        if not self.momentum:
-            p -= step
-            return
-        m = state["momentum"]
-        m *= self.momentum
-        m -= step
-        if self.nesterov:
-            step *= -1
-            step += self.momentum * m
-            p += step
-        else:
-            p += m
+    def _update(self, ps: list[Array], gs: list[Array], slots: Slots) -> None:
+        self.engine.sgd(ps, gs, slots.get("momentum"), self.learning_rate, self.momentum, self.nesterov)
 
     def get_config(self) -> dict[str, Any]:
         return {"learning_rate": self.learning_rate, "momentum": self.momentum, "nesterov": self.nesterov}
@@ -100,30 +104,16 @@ class SGD(Optimizer):
 
 class RMSprop(Optimizer):
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-7) -> None:
-        super().__init__(learning_rate)
+                 epsilon: float = 1e-7, *, engine: Engine = NUMPY) -> None:
+        super().__init__(learning_rate, engine=engine)
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
 
     def _slots(self) -> tuple[str, ...]:
         return ("velocity", "momentum") if self.momentum else ("velocity",)
 
-    def _update(self, p: Array, g: Array, state: State) -> None:
-        v, step = state["velocity"], state["scratch"]
-        v *= self.rho
-        np.multiply(g, g, out=step)
-        step *= 1 - self.rho
-        v += step                                  # v = rho·v + (1 - rho)·g²
-        np.add(v, self.epsilon, out=step)
-        np.sqrt(step, out=step)
-        np.divide(g, step, out=step)
-        step *= self.learning_rate                 # lr·g / sqrt(v + eps)
-        if self.momentum:
-            m = state["momentum"]
-            m *= self.momentum
-            m += step
-            p -= m
-        else:
-            p -= step
+    def _update(self, ps: list[Array], gs: list[Array], slots: Slots) -> None:
+        self.engine.rmsprop(ps, gs, slots["velocity"], slots.get("momentum"), self.learning_rate, self.rho,
+                            self.momentum, self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
         return {"learning_rate": self.learning_rate, "rho": self.rho, "momentum": self.momentum,
@@ -132,29 +122,18 @@ class RMSprop(Optimizer):
 
 class Adam(Optimizer):
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7) -> None:
-        super().__init__(learning_rate)
+                 epsilon: float = 1e-7, *, engine: Engine = NUMPY) -> None:
+        super().__init__(learning_rate, engine=engine)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def _slots(self) -> tuple[str, ...]:
         return ("m", "v")
 
-    def _update(self, p: Array, g: Array, state: State) -> None:
-        m, v, step = state["m"], state["v"], state["scratch"]
+    def _update(self, ps: list[Array], gs: list[Array], slots: Slots) -> None:
         t = self.iterations
-        alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)  # bias correction
-        m *= self.beta_1
-        np.multiply(g, 1 - self.beta_1, out=step)
-        m += step
-        v *= self.beta_2
-        np.multiply(g, g, out=step)
-        step *= 1 - self.beta_2
-        v += step
-        np.sqrt(v, out=step)
-        step += self.epsilon
-        np.divide(m, step, out=step)
-        step *= alpha
-        p -= step
+        # The bias correction, in Python from the step count: nothing is read back from the engine.
+        alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        self.engine.adam(ps, gs, slots["m"], slots["v"], alpha, self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
         return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -164,18 +143,19 @@ class Adam(Optimizer):
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
 
 
-def get(identifier: str | Optimizer) -> Optimizer:
-    """An optimiser with Keras' defaults by name (``'sgd'``, ``'rmsprop'``, ``'adam'``), or the instance given."""
+def get(identifier: str | Optimizer, engine: Engine | None = None) -> Optimizer:
+    """An optimiser with Keras' defaults by name (``'sgd'``, ``'rmsprop'``, ``'adam'``), or the instance given,
+    on ``engine`` (an instance is moved there; without an engine it stays where it is, a new one is NumPy's)."""
     if isinstance(identifier, Optimizer):
-        return identifier
+        return identifier if engine is None else identifier.to(engine)
     if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:
-        return OPTIMIZERS[identifier.lower()]()
+        return OPTIMIZERS[identifier.lower()](engine=engine or NUMPY)
     raise ValueError(f"unknown optimizer {identifier!r}; valid optimizers: {', '.join(OPTIMIZERS)}")
 
 
-def from_config(entry: dict[str, Any]) -> Optimizer:
+def from_config(entry: dict[str, Any], engine: Engine = NUMPY) -> Optimizer:
     """An optimiser from ``{"class": "RMSprop", "config": {...}}`` (the save format)."""
     classes = {cls.__name__: cls for cls in OPTIMIZERS.values()}
     if entry["class"] not in classes:
         raise ValueError(f"unknown optimizer class {entry['class']!r}; valid: {', '.join(classes)}")
-    return classes[entry["class"]](**entry["config"])
+    return classes[entry["class"]](**entry["config"], engine=engine)

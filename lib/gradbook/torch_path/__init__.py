@@ -4,10 +4,11 @@
     model = models.Sequential([layers.Dense(512, activation="relu", input_shape=(784,)),
                                layers.Dense(10, activation="softmax")], device="auto")
 
-Same classes, signatures, weight layouts and save format as `gradbook.reference`
-(a model saved on one engine loads on the other), plus ``device=``: "auto"
-(CUDA when present, else the CPU), "cpu" or "cuda". Backward passes come from
-torch autograd; the optimisers apply Keras' formulas, as the reference does.
+The same specifications as `gradbook.reference` (the same classes: same signatures,
+weight layouts and save format, so a model saved on one engine loads on the other),
+computed by the torch engine (`engine`), plus ``device=``: "auto" (CUDA when
+present, else the CPU), "cpu" or "cuda". Backward passes come from torch autograd;
+the optimisers apply Keras' formulas, as the reference does.
 
 Importing this package does not import torch (it costs seconds): the submodules
 load on first use.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = {"activations", "devices", "layers", "losses", "models", "optimizers"}
+_SUBMODULES = {"activations", "devices", "engine", "layers", "losses", "models", "optimizers"}
 
 
 def __getattr__(name: str) -> Any:

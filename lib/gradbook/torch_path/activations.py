@@ -1,15 +1,17 @@
-"""The reference activations on torch tensors; autograd supplies the derivatives.
+"""The activations on torch tensors: the torch engine's kernels for the reference's names.
 
 The names and semantics are those of `gradbook.reference.activations`: relu has
-derivative 0 at 0, softmax and log-softmax act on the last axis.
+derivative 0 at 0, softmax and log-softmax act on the last axis. Layers
+differentiate them by autograd; the ``*_backward(dout, y)`` rules are the
+reference's, for an `Activation` used on its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import torch
+
+from gradbook.reference import activations as reference
+from gradbook.reference.engine import Activation
 
 Tensor = torch.Tensor
 
@@ -38,36 +40,28 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return torch.log_softmax(x, dim=axis)
 
 
-@dataclass(frozen=True)
-class Activation:
-    """An activation by name; ``forward(x) -> y``, differentiable by autograd."""
-
-    name: str
-    forward: Callable[[Tensor], Tensor]
-
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
+def softmax_backward(dout: Tensor, y: Tensor, axis: int = -1) -> Tensor:
+    return y * (dout - torch.sum(dout * y, dim=axis, keepdim=True))
 
 
+def log_softmax_backward(dout: Tensor, y: Tensor, axis: int = -1) -> Tensor:
+    return dout - torch.exp(y) * torch.sum(dout, dim=axis, keepdim=True)
+
+
+# relu, sigmoid, tanh and linear: the reference's rules are plain arithmetic, the same on tensors.
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("relu", relu),
-        Activation("sigmoid", sigmoid),
-        Activation("tanh", tanh),
-        Activation("linear", linear),
-        Activation("softmax", softmax),
-        Activation("log_softmax", log_softmax),
+        Activation("relu", relu, reference.relu_backward),
+        Activation("sigmoid", sigmoid, reference.sigmoid_backward),
+        Activation("tanh", tanh, reference.tanh_backward),
+        Activation("linear", linear, reference.linear_backward),
+        Activation("softmax", softmax, softmax_backward),
+        Activation("log_softmax", log_softmax, log_softmax_backward),
     )
 }
 
 
 def get(identifier: str | Activation | None) -> Activation:
     """Look an activation up by name (``None`` means linear, as in Keras)."""
-    if identifier is None:
-        return ACTIVATIONS["linear"]
-    if isinstance(identifier, Activation):
-        return identifier
-    if isinstance(identifier, str) and identifier in ACTIVATIONS:
-        return ACTIVATIONS[identifier]
-    raise ValueError(f"unknown activation {identifier!r}; valid activations: {', '.join(sorted(ACTIVATIONS))}")
+    return reference.get(identifier, ACTIVATIONS)

@@ -5,6 +5,7 @@
     training_loop("xor")                  # chapters 0 and 3: a small MLP's decision boundary as it trains
     softmax_temperature([2, 1, 0.5])      # chapter 5: softmax(logits / T)
     kernel_explorer()                     # chapter 7: 3x3 kernels on an MNIST digit
+    perceptron_explorer(perceptron_predict, "or")   # chapter 3: weights for a logic gate, by hand
 
 Each returns an object whose state is in plain attributes (``race.paths``,
 ``trainer.losses``, ...), with ``step(n)`` / ``reset()`` where that makes sense and
@@ -15,9 +16,10 @@ canvases after ``%matplotlib widget`` (then a click on the surface sets the star
 """
 
 from gradbook.widgets.kernels import KernelExplorer, kernel_explorer
+from gradbook.widgets.perceptron import PerceptronExplorer, perceptron_explorer
 from gradbook.widgets.race import OptimizerRace, optimizer_race
 from gradbook.widgets.softmax import SoftmaxTemperature, softmax_temperature
 from gradbook.widgets.trainer import TrainingLoop, training_loop
 
-__all__ = ["KernelExplorer", "OptimizerRace", "SoftmaxTemperature", "TrainingLoop",
-           "kernel_explorer", "optimizer_race", "softmax_temperature", "training_loop"]
+__all__ = ["KernelExplorer", "OptimizerRace", "PerceptronExplorer", "SoftmaxTemperature", "TrainingLoop",
+           "kernel_explorer", "optimizer_race", "perceptron_explorer", "softmax_temperature", "training_loop"]

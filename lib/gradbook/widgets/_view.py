@@ -75,12 +75,27 @@ class FigureView:
         self.fig.canvas.mpl_connect("button_press_event", handle)
 
 
+# The kernel runs one thing at a time: a click while it is busy (Run All still training a later
+# cell, say) waits in its queue. The page, not the kernel, knows that: JupyterLab's notebook
+# toolbar marks its execution indicator data-status="busy", and this CSS shows the notice while
+# the widget's own notebook says so for more than half a second (a click's own redraw is quicker).
+# Elsewhere (classic Notebook, VS Code) the rule matches nothing and the notice stays hidden.
+BUSY_CLASS = "gb-busy"
+BUSY_HTML = f"""<style>
+.{BUSY_CLASS} {{ visibility: hidden; color: #8a5a00; font-size: 90%; padding-left: 6px; }}
+.jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator[data-status="busy"]) .{BUSY_CLASS} {{
+  animation: gb-busy-appear 0s linear 0.5s forwards; }}
+@keyframes gb-busy-appear {{ to {{ visibility: visible; }} }}
+</style><span class="{BUSY_CLASS}">&#x23F3; the kernel is busy running cells: your clicks wait until it is free</span>"""
+
+
 class Stepper:
     """Step / play / reset buttons for a model with ``step(n)`` and ``reset()``.
 
     Play is an `ipywidgets.Play`: the browser ticks its value and every tick runs
     ``step(steps_per_tick)`` in the kernel, so pause and stop always work and the
-    kernel is never stuck in a Python loop.
+    kernel is never stuck in a Python loop. ``busy`` shows a notice while the kernel is
+    busy with other cells (see BUSY_HTML), when clicks wait.
     """
 
     def __init__(self, step: Callable[[int], None], reset: Callable[[], None], steps_per_click: int = 10,
@@ -96,7 +111,8 @@ class Stepper:
         self.step_button.on_click(lambda _: self._step(self.steps_per_click.value))
         self.reset_button.on_click(lambda _: self.reset())
         self.play.observe(self._tick, names="value")
-        self.widget = w.HBox([self.step_button, self.steps_per_click, self.play, self.reset_button])
+        self.busy = w.HTML(BUSY_HTML)
+        self.widget = w.HBox([self.step_button, self.steps_per_click, self.play, self.reset_button, self.busy])
 
     def _tick(self, change: dict) -> None:
         # The Play's stop button rewinds its value to 0: that pauses, it does not step backwards.

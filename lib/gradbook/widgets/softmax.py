@@ -10,6 +10,7 @@ State: ``logits``, ``temperature``, ``probabilities``. Controls: ``temperature_s
 
 from __future__ import annotations
 
+import html
 from typing import Sequence
 
 import ipywidgets as w
@@ -21,15 +22,36 @@ from gradbook.widgets._view import FigureView, WidgetBase
 DEFAULT_LOGITS = (2.0, 1.0, 0.5, -1.0, 3.0)
 
 
-def parse_logits(text: str) -> np.ndarray:
-    """``"2, 1, 0.5"`` -> array([2., 1., 0.5]); ValueError with the reason otherwise."""
-    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
+MAX_LOGITS = 50  # one bar each: more would not be readable
+EXAMPLE = "numbers separated by commas, e.g. 2, 1, 0.5"
+
+
+def as_logits(logits: Sequence[float] | str) -> np.ndarray:
+    """The logits as a 1-D float array; a ValueError in plain words (what is wrong, what to type)
+    for anything else: text that is not numbers, inf or nan, none at all, or too many."""
+    if isinstance(logits, str):
+        parts = [p for p in logits.replace(";", ",").replace(" ", ",").split(",") if p]
+    else:
+        parts = list(np.ravel(np.asarray(logits, dtype=object)))
     if not parts:
-        raise ValueError("type at least one logit, e.g. 2, 1, 0.5")
-    values = np.array([float(p) for p in parts])
-    if not np.all(np.isfinite(values)):
-        raise ValueError("logits must be finite numbers")
-    return values
+        raise ValueError(f"type at least one logit: {EXAMPLE}")
+    if len(parts) > MAX_LOGITS:
+        raise ValueError(f"{len(parts)} logits are too many to draw: type at most {MAX_LOGITS}")
+    values = []
+    for part in parts:
+        try:
+            value = float(part)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not np.isfinite(value):
+            raise ValueError(f"{part!r} is not a finite number: type {EXAMPLE}")
+        values.append(value)
+    return np.array(values)
+
+
+def parse_logits(text: str) -> np.ndarray:
+    """``"2, 1, 0.5"`` -> array([2., 1., 0.5]) (commas, semicolons or spaces between them)."""
+    return as_logits(text)
 
 
 class SoftmaxTemperature(WidgetBase):
@@ -37,7 +59,7 @@ class SoftmaxTemperature(WidgetBase):
 
     def __init__(self, logits: Sequence[float] = DEFAULT_LOGITS, temperature: float = 1.0,
                  interactive: bool | None = None) -> None:
-        self.logits = np.asarray(logits, dtype=float)
+        self.logits = as_logits(logits)
         self.temperature = float(temperature)
         self.temperature_slider = w.FloatLogSlider(value=temperature, base=10, min=-2, max=2, step=0.02,
                                                    description="T", readout_format=".3g")
@@ -69,8 +91,8 @@ class SoftmaxTemperature(WidgetBase):
     def _logits_changed(self, change: dict) -> None:
         try:
             logits = parse_logits(change["new"])
-        except ValueError as error:
-            self.message.value = f"<span style='color:#b00'>{error}</span>"
+        except ValueError as error:  # the bars keep the last good logits
+            self.message.value = f"<span class='gb-error' style='color:#b00'>{html.escape(str(error))}</span>"
             return
         resized = len(logits) != len(self.logits)
         self.logits = logits

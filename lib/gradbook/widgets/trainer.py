@@ -38,6 +38,7 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid")
 # Pale colours for the regions, strong ones for the points, one per class.
 REGION_COLORS = np.array([[0.80, 0.88, 0.97], [0.97, 0.82, 0.80], [0.84, 0.94, 0.82]])
 POINT_COLORS = np.array([[0.12, 0.40, 0.75], [0.80, 0.16, 0.14], [0.18, 0.60, 0.20]])
+LOSS_AXIS_MIN_STEPS = 20  # the loss plot's x-axis spans at least this many steps, then follows them
 
 
 class TrainingLoop(WidgetBase):
@@ -163,19 +164,19 @@ class TrainingLoop(WidgetBase):
         probs = self.probabilities()
         # Each pixel mixes the class colours by the predicted probabilities: unsure regions look washed out.
         self._regions.set_data(np.clip(probs @ REGION_COLORS[: probs.shape[-1]], 0, 1))
-        accuracy = self.accuracy()
+        accuracy = f"{self.accuracy():.1%}"  # one rounding for the title and the status line
         self.ax_boundary.set_title(f"{self.dataset_dropdown.value}: step {self.steps}, "
-                                   f"accuracy {accuracy:.0%}", fontsize=10)
+                                   f"accuracy {accuracy}", fontsize=10)
         self._loss_line.set_data(np.arange(len(self.losses)), self.losses)
+        # The x-axis is set every time, never autoscaled: one set_xlim turns autoscaling off for good.
+        self.ax_loss.set_xlim(0, max(LOSS_AXIS_MIN_STEPS, len(self.losses) - 1))
         if self.losses:
             self.ax_loss.relim()
-            self.ax_loss.autoscale_view()
-        else:  # nothing to scale to yet: an empty first 100 steps
-            self.ax_loss.set_xlim(0, 100)
+            self.ax_loss.autoscale_view(scalex=False)
         self.view.draw()
         last = f"{self.losses[-1]:.4f}" if self.losses else "–"
         self.status.value = (f"<b>step {self.steps}</b> · loss <span class='gb-loss'>{last}</span> · "
-                             f"accuracy {accuracy:.1%} · {self.model.count_params()} parameters")
+                             f"accuracy {accuracy} · {self.model.count_params()} parameters")
 
 
 def training_loop(dataset: str = "xor", **options) -> TrainingLoop:

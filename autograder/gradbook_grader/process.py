@@ -1,0 +1,330 @@
+"""One submission's runner process: started in the sandbox, spoken to in JSON lines, never trusted.
+
+`RunnerProcess` starts `gradbook_grader.runner` under the sandbox's command, sends one request
+at a time and waits for the reply that answers it, under a deadline. Everything the process
+writes is untrusted: lines are capped before they are parsed, floods are dropped, chatter that
+does not answer the request in flight is ignored, and a process that stops answering is killed.
+When it stops (time, memory, disk, a crash) `stopped` says why, in words for the instructor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from gradbook_grader import sandbox
+from gradbook_grader.types import Limits
+
+STARTUP_TIMEOUT = 60.0
+MAX_MESSAGES = 100_000
+MAX_ANSWER_LINE = 8 * 1024 * 1024  # an answer line; real answers are a few hundred kB
+MAX_JSON_ITEMS = 400_000  # separators in one line: parsing more would cost the grader memory
+
+
+class _Reader(threading.Thread):
+    """Reads the runner's JSON lines with a cap on every line; untrusted input."""
+
+    def __init__(self, stream: Any, line_cap: int) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.line_cap = line_cap
+        self.messages: queue.Queue = queue.Queue()
+        self.dropped = 0
+        self.count = 0
+
+    def run(self) -> None:
+        buf = bytearray()
+        skipping = False
+        try:
+            while True:
+                chunk = self.stream.read1(1 << 16) if hasattr(self.stream, "read1") else self.stream.read(1 << 16)
+                if not chunk:
+                    break
+                start = 0
+                while True:
+                    nl = chunk.find(b"\n", start)
+                    piece = chunk[start:] if nl < 0 else chunk[start:nl]
+                    if not skipping:
+                        buf += piece
+                        if len(buf) > self.line_cap:
+                            buf.clear()
+                            skipping = True
+                            self.dropped += 1
+                    if nl < 0:
+                        break
+                    if not skipping and buf:
+                        self._parse(bytes(buf))
+                    buf.clear()
+                    skipping = False
+                    start = nl + 1
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.messages.put(None)  # EOF
+
+    def _parse(self, line: bytes) -> None:
+        if line.count(b",") + line.count(b"[") + line.count(b"{") > MAX_JSON_ITEMS:
+            self.dropped += 1  # millions of tiny items: refuse before json builds them
+            return
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError):
+            self.dropped += 1
+            return
+        if isinstance(message, dict):
+            self.count += 1
+            if self.count > MAX_MESSAGES and message.get("type") not in ("done", "answers"):
+                self.dropped += 1  # a flood: keep only what can end a wait
+                return
+            self.messages.put(message)
+
+
+class _Drain(threading.Thread):
+    """Keeps the head of the sandbox's stderr (diagnostics), discards the rest."""
+
+    def __init__(self, stream: Any, keep: int = 16_384) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.keep, self.head = stream, keep, bytearray()
+
+    def run(self) -> None:
+        try:
+            while True:
+                chunk = self.stream.read(1 << 16)
+                if not chunk:
+                    break
+                if len(self.head) < self.keep:
+                    self.head += chunk[: self.keep - len(self.head)]
+        except (OSError, ValueError):
+            pass
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+    try:
+        proc.kill()
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _dir_usage(path: Path, max_entries: int = 20_000) -> tuple[int, int]:
+    total, entries = 0, 0
+    stack = [str(path)]
+    while stack and entries < max_entries:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    entries += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += getattr(st, "st_blocks", 0) * 512 or st.st_size
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            pass
+    return total, entries
+
+
+def describe_exit(code: int | None, limits: Limits) -> str:
+    if code is None:
+        return "it did not exit"
+    sig = -code if code < 0 else (code - 128 if code > 128 else 0)
+    if sig:
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
+        hint = {
+            "SIGXCPU": f" (CPU time limit of {limits.cpu_seconds} s)",
+            "SIGKILL": f" (killed; a memory limit of {limits.memory_mb} MB or a time limit is the likely cause)",
+            "SIGSEGV": " (crashed; running out of memory is a likely cause)",
+            "SIGABRT": " (aborted; running out of memory is a likely cause)",
+            "SIGXFSZ": f" (file size limit of {limits.max_file_mb} MB)",
+        }.get(name, "")
+        return f"it was ended by {name}{hint}"
+    return f"it exited with status {code}"
+
+
+class RunnerProcess:
+    """The sandboxed runner of one submission. Use as a context manager; it is killed on exit."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        sandbox_mode: str | None = None,
+        data_dir: Path | None = None,
+        extra_files: dict[str, Path] | None = None,
+        workdir: Path | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        self.limits = limits
+        self.start_time = time.monotonic()
+        self.deadline = deadline if deadline is not None else self.start_time + limits.total_timeout
+        self.events: list[str] = []
+        self.stopped: str | None = None  # why nothing more can be asked of it
+        self.sandboxed = False
+        self._own_tmp = Path(tempfile.mkdtemp(prefix="gradbook-run-")) if workdir is None else None
+        self.scratch = Path(workdir or self._own_tmp) / "scratch"  # type: ignore[arg-type]
+        self._proc: subprocess.Popen | None = None
+        self._outbox: queue.Queue = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._cmd: sandbox.Command | None = None
+        try:
+            self._cmd = sandbox.build_command(limits, mode=sandbox_mode, data_dir=data_dir,
+                                              extra_files=extra_files, host_scratch=self.scratch)
+        except (sandbox.SandboxUnavailable, ValueError, OSError) as error:
+            self.stopped = str(error)
+            self.events.append(str(error))
+            return
+        self.sandboxed = self._cmd.sandboxed
+        self.events.extend(self._cmd.events)
+        self._start()
+
+    def __enter__(self) -> "RunnerProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        cmd = self._cmd
+        assert cmd is not None
+        try:
+            self._proc = subprocess.Popen(
+                cmd.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=cmd.env, cwd=cmd.cwd, preexec_fn=cmd.preexec, start_new_session=True, close_fds=True,  # noqa: PLW1509
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as error:
+            self._stop(f"the sandbox could not be started: {error}")
+            return
+        self._reader = _Reader(self._proc.stdout, max(MAX_ANSWER_LINE, self.limits.max_output_bytes + 65_536))
+        self._drain = _Drain(self._proc.stderr)
+        writer = threading.Thread(target=self._write_loop, daemon=True)
+        self._threads = [self._reader, self._drain, writer]
+        for thread in self._threads:
+            thread.start()
+        ready = self._next(min(self.deadline, self.start_time + STARTUP_TIMEOUT))
+        if not isinstance(ready, dict) or ready.get("type") != "ready":
+            detail = self._drain.head.decode("utf-8", "replace").strip()[-1500:]
+            self._stop(f"the sandboxed Python did not start ({describe_exit(self._proc.poll(), self.limits)}): {detail}")
+        elif cmd.sandboxed and os.geteuid() == 0 and ready.get("uid") == 0:
+            self._stop("the sandboxed runner still runs as root: refusing to run student code")
+
+    def _write_loop(self) -> None:
+        # writes go through a thread: a runner that stops reading must never block the supervisor
+        assert self._proc is not None and self._proc.stdin is not None
+        while True:
+            data = self._outbox.get()
+            try:
+                if data is None:
+                    self._proc.stdin.close()
+                    return
+                self._proc.stdin.write(data)
+                self._proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                return
+
+    def _stop(self, reason: str) -> None:
+        if self.stopped is None:
+            self.stopped = reason
+            self.events.append(reason)
+        if self._proc is not None:
+            _kill(self._proc)
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self.stopped is None:
+                self._outbox.put(b'{"op": "exit"}\n')
+            self._outbox.put(None)
+            try:
+                self._proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+            _kill(self._proc)
+            for thread in self._threads:
+                thread.join(timeout=5)
+            for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+                try:
+                    stream.close()  # type: ignore[union-attr]
+                except (OSError, ValueError, AttributeError):
+                    pass
+            if self._reader.dropped:
+                self.events.append(f"{self._reader.dropped} oversized or malformed message(s) from the sandbox were dropped")
+            self._proc = None
+        if self._cmd is not None:
+            self.events.extend(self._cmd.finished())  # idempotent: the group is gone after the first
+        if self._own_tmp is not None:
+            shutil.rmtree(self._own_tmp, ignore_errors=True)
+            self._own_tmp = None
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def _next(self, until: float) -> dict | str | None:
+        """A message, None at EOF, 'timeout' at the deadline, 'disk' when an unsandboxed scratch overflows."""
+        last_check = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= until:
+                return "timeout"
+            if not self.sandboxed and now - last_check > 0.5:
+                last_check = now
+                used, entries = _dir_usage(self.scratch)
+                if used > self.limits.max_file_mb * 1024 * 1024 or entries >= 20_000:
+                    return "disk"
+            try:
+                message = self._reader.messages.get(timeout=min(0.25, max(until - now, 0.01)))
+            except queue.Empty:
+                continue
+            return message
+
+    def request(self, message: dict, answers: Callable[[dict], bool], what: str) -> tuple[dict | None, str]:
+        """Send `message` and wait for the reply `answers` accepts, within the cell and total limits.
+
+        Returns (reply, "ok"), or (None, status) with status "timeout" | "died" | "not run" and
+        `stopped` saying why.
+        """
+        if self.stopped is not None:
+            return None, "not run"
+        began = time.monotonic()
+        until = min(self.deadline, began + self.limits.cell_timeout)
+        # A fresh nonce per request, echoed in the reply: code running now cannot answer a request
+        # that has not been sent yet (it could once forge "done" for every later cell in advance).
+        nonce = secrets.token_hex(8)
+        self._outbox.put((json.dumps({**message, "nonce": nonce}) + "\n").encode())
+        while True:
+            reply = self._next(until)
+            if isinstance(reply, dict):
+                if reply.get("nonce") == nonce and answers(reply):
+                    return reply, "ok"
+                continue  # stale or forged chatter
+            if reply == "timeout":
+                if time.monotonic() >= self.deadline - 1e-3 and self.deadline < began + self.limits.cell_timeout:
+                    self._stop(f"{what} timed out: the submission's total time limit of {self.limits.total_timeout:g} s was reached")
+                else:
+                    self._stop(f"{what} timed out after {self.limits.cell_timeout:g} s")
+                return None, "timeout"
+            if reply == "disk":
+                self._stop(f"{what} wrote more than {self.limits.max_file_mb} MB to disk")
+                return None, "died"
+            assert self._proc is not None
+            _kill(self._proc)  # EOF: the process ended
+            self._stop(f"the notebook's process ended in {what}: {describe_exit(self._proc.returncode, self.limits)}")
+            return None, "died"

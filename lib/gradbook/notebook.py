@@ -1,0 +1,160 @@
+"""Working through a chapter: Run All goes past unfinished exercises, and the demos never wait on them.
+
+    from gradbook.notebook import start_chapter, yours
+    start_chapter()                                  # in each chapter's first cell
+    softmax_shown = yours("softmax", check.softmax)  # in a demo cell: the student's, or the library's
+
+`start_chapter()` changes one thing about the kernel it runs in. A cell that fails only because
+an exercise is not finished yet, that is a check cell (its code starts by importing
+`gradbook.checks`) or a cell that raised `NotImplementedError`, still shows its error as
+before, but reports to the front end that it finished, so JupyterLab's Run All, and nbclient,
+go on to the next cell. Any other error (a typo, a NameError in a demo, an interrupt) stops Run
+All as it always did. The error *output* is untouched: nbgrader's Validate button and
+autograder, which read the outputs, still count a failing check cell as failing.
+
+`yours(name, exercise)` is the student's `name` when it is done, else the exercise's
+reference answer, with one line saying so; demos call it so that an untouched chapter still
+shows every explanation, plot and widget.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+import warnings
+from typing import Any
+
+from gradbook.checks.core import Exercise
+
+CHECK_IMPORT = "from gradbook.checks import"
+_MISSING = object()
+
+
+# ---------------------------------------------------------------- Run All past unfinished exercises
+
+
+def is_check_cell(source: str) -> bool:
+    """A graded test cell: its first line of code imports the chapter's checks."""
+    for line in source.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return line.startswith(CHECK_IMPORT)
+    return False
+
+
+def is_unfinished_exercise_error(error: BaseException | None, source: str) -> bool:
+    """The errors that must not stop Run All: a failed check, or code that is not written yet."""
+    if not isinstance(error, Exception):  # nothing failed, or KeyboardInterrupt / SystemExit: stop
+        return False
+    return isinstance(error, NotImplementedError) or is_check_cell(source)
+
+
+def _keep_going(result: Any) -> None:
+    """IPython's post_run_cell hook: runs before ipykernel turns the result into its reply."""
+    info = getattr(result, "info", None)
+    if result is not None and info is not None and is_unfinished_exercise_error(result.error_in_exec,
+                                                                                info.raw_cell or ""):
+        result.error_in_exec = None  # the reply says "ok": the kernel does not abort the queued cells
+
+
+def start_chapter() -> None:
+    """Set up this kernel for working through a chapter (see the module docstring); safe to run twice."""
+    from gradbook.datasets.mnist import MNISTFallbackWarning
+
+    # The offline-data notice is printed as one line; its technical details stay out of the notebook.
+    warnings.filterwarnings("ignore", category=MNISTFallbackWarning)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    callbacks = shell.events.callbacks["post_run_cell"]
+    for callback in [c for c in callbacks if getattr(c, "__qualname__", "") == _keep_going.__qualname__]:
+        shell.events.unregister("post_run_cell", callback)  # a re-run of the first cell, or a reloaded module
+    shell.events.register("post_run_cell", _keep_going)
+
+
+# ---------------------------------------------------------------- the student's answer, or the library's
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """The global names the code (and every function, lambda or comprehension inside it) refers to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _function_of(attribute: Any) -> types.FunctionType | None:
+    if isinstance(attribute, (staticmethod, classmethod)):
+        attribute = attribute.__func__
+    if isinstance(attribute, property):
+        attribute = attribute.fget
+    return attribute if isinstance(attribute, types.FunctionType) else None
+
+
+def _functions(value: Any) -> list[tuple[str, types.FunctionType]]:
+    """(label, function) for a function, or for each method of a class (not `object`'s)."""
+    if isinstance(value, types.FunctionType):
+        return [(value.__name__, value)]
+    if inspect.isclass(value):
+        return [(f"{value.__name__}.{name}", function) for cls in value.__mro__[:-1]
+                for name, attribute in vars(cls).items() if (function := _function_of(attribute)) is not None]
+    return []
+
+
+def _stub_in(value: Any, seen: set[int]) -> str | None:
+    """The first function in `value`, or in the notebook's own functions and classes it uses, that
+    still raises NotImplementedError (as label), or None."""
+    for label, function in _functions(value):
+        if id(function) in seen:
+            continue
+        seen.add(id(function))
+        names = _names(function.__code__)
+        if "NotImplementedError" in names:
+            return label
+        for name in sorted(names):  # follow what it calls, but only what this notebook defined
+            used = function.__globals__.get(name)
+            defined_here = any(f.__globals__ is function.__globals__ for _, f in _functions(used))
+            if defined_here and (stub := _stub_in(used, seen)):
+                return stub
+    return None
+
+
+def unfinished(value: Any) -> str | None:
+    """Why `value` is not a finished answer yet (as the notebook's stubs leave it), or None if it is."""
+    if value is _MISSING:
+        return "not defined yet"
+    if value is None:
+        return "still None"
+    if isinstance(value, types.FunctionType) or inspect.isclass(value):
+        stub = _stub_in(value, set())
+        if stub is None:
+            return None
+        own = stub == getattr(value, "__name__", None)
+        return "it still raises NotImplementedError" if own else f"`{stub}` still raises NotImplementedError"
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (tuple, list)) else ()
+    return next((reason for reason in map(unfinished, items) if reason), None)
+
+
+def yours(names: str | tuple[str, ...], exercise: Exercise, namespace: dict[str, Any] | None = None) -> Any:
+    """The notebook's `names` (one name, or a tuple of names for a tuple of values) when finished,
+    else `exercise`'s reference answer, saying so in one line. Never rebinds the student's names,
+    so their own cells and checks keep seeing their own code."""
+    space = namespace if namespace is not None else sys._getframe(1).f_globals
+    single = isinstance(names, str)
+    value = space.get(names, _MISSING) if single else tuple(space.get(n, _MISSING) for n in names)
+    reason = unfinished(value)
+    if reason is None:
+        return value
+    shown = f"`{names}`" if single else ", ".join(f"`{n}`" for n in names)
+    print(f"\u24d8 your {shown} isn't done yet ({reason}), so this cell uses the library's: finish exercise "
+          f"`{exercise.title}` and run this cell again to see yours.")
+    return exercise.reference() if exercise.value else exercise.reference
+
+
+__all__ = ["is_check_cell", "is_unfinished_exercise_error", "start_chapter", "unfinished", "yours"]

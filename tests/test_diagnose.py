@@ -1,0 +1,463 @@
+"""The generic leads of `gradbook.checks.diagnose`, each on real exercises of at least two
+chapters: a wrong answer nobody listed as a `Mistake`, written here the way a student would,
+must get the lead that names its error, with the numbers of the failing case (computed here
+from the case, not copied from the message).
+
+Also the hint policy: a listed mistake's hint only when that mistake reproduces the answer on
+every case, never because it matches the failing case by coincidence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradbook.checks import diagnose, load_all, plain
+from gradbook.checks.core import collect, judge
+
+EXERCISES = load_all()
+
+
+def lesson(name: str, student, *, hidden: bool = False) -> str:
+    """The message of a failing check, after the trip through plain data the grader makes."""
+    exercise = EXERCISES[name]
+    with np.errstate(all="ignore"):
+        observation = collect(exercise, student, seed=1 if hidden else 0, hidden=hidden)
+    verdict = judge(exercise, plain.loads(plain.dumps(observation)))
+    assert not verdict.passed, f"{name}: a wrong answer passed"
+    return verdict.message
+
+
+def first_case(name: str):
+    return EXERCISES[name].make_cases(0, False)[0]
+
+
+def zeros_like(x) -> np.ndarray:
+    return np.zeros((x.shape[0], x.shape[1]))
+
+
+# --- a constant factor: 1/m, m, 2, 1/2, any k ----------------------------------------------
+
+
+def test_one_mth_names_the_batch_size() -> None:
+    y_pred, _ = first_case("ch00.mse_loss").args
+    message = lesson("ch00.mse_loss", lambda y_pred, y: float(np.mean((y_pred - y) ** 2)) / len(y))
+    assert f"exactly 1/{len(y_pred)} of the expected, and {len(y_pred)} is the length of `y_pred`" in message
+    assert "is the mean taken twice" in message
+
+    def crossentropy_mean_twice(y_true, y_pred, from_logits=False):
+        per_sample = -np.sum(y_true * np.log(np.clip(y_pred, 1e-7, 1 - 1e-7)), axis=-1)
+        return float(np.mean(per_sample) / len(y_true))
+
+    y_true, _ = first_case("ch05.categorical_crossentropy").args
+    message = lesson("ch05.categorical_crossentropy", crossentropy_mean_twice)
+    m = y_true.shape[0]
+    assert f"exactly 1/{m} of the expected, and {m} is the number of rows of `y_true` (the batch size)" in message
+
+
+def test_m_times_names_the_batch_size() -> None:
+    a2, _ = first_case("ch04.bce_loss").args
+    message = lesson("ch04.bce_loss", lambda a2, y: float(-np.sum(y * np.log(a2) + (1 - y) * np.log(1 - a2))))
+    assert f"exactly {a2.shape[0]} times the expected, and {a2.shape[0]} is the number of rows of `a2` (the batch size)" in message
+    assert "a sum taken where the mean belongs" in message
+
+    logits, _ = first_case("ch05.softmax_ce_grad").args
+
+    def grad_without_m(logits, y_true):
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True) - y_true
+
+    m = np.atleast_2d(logits).shape[0]
+    assert m > 1
+    message = lesson("ch05.softmax_ce_grad", grad_without_m)
+    assert f"every value is exactly {m} times the expected, and {m} is the number of rows of `logits`" in message
+
+
+def test_twice_and_half() -> None:
+    def gradients_without_2(w, b, x, y):
+        error = w * x + b - y
+        return float(np.mean(error * x)), float(np.mean(error))
+
+    assert "item 0: " in lesson("ch00.gradients", gradients_without_2)
+    assert "the result is exactly half the expected: is a factor 2 missing" in lesson("ch00.gradients", gradients_without_2)
+
+    def grad_doubled(logits, y_true):
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return 2 * (e / e.sum(axis=-1, keepdims=True) - y_true) / len(logits)
+
+    assert "every value is exactly twice the expected" in lesson("ch05.softmax_ce_grad", grad_doubled)
+
+
+def test_any_constant_factor() -> None:
+    def matvec_scaled(x, y):
+        z = np.zeros(x.shape[0])
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                z[i] += 0.37 * x[i, j] * y[j]
+        return z
+
+    assert "every value is the expected times 0.37" in lesson("ch02.naive_matrix_vector_dot", matvec_scaled)
+    reference = EXERCISES["ch07.conv2d_naive"].reference
+    scaled = lambda x, W, b, stride=1, pad=0: 0.37 * reference(x, W, b, stride, pad)  # noqa: E731
+    assert "every value is the expected times 0.37" in lesson("ch07.conv2d_naive", scaled)
+
+
+# --- offsets: a constant, an input added twice or left out, one per row ----------------------
+
+
+def test_constant_offset() -> None:
+    message = lesson("ch00.predict", lambda w, b, x: w * x + b + 0.5)
+    assert "every value is off by the same amount, +0.5: the formula is right up to a constant" in message
+
+    def relu_plus_one(x):
+        z = zeros_like(x)
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                z[i, j] = max(x[i, j], 0) + 1
+        return z
+
+    assert "every value is off by the same amount, +1:" in lesson("ch02.naive_relu", relu_plus_one)
+
+
+def test_an_input_added_twice_or_left_out() -> None:
+    def add_vector_twice(x, y):
+        z = zeros_like(x)
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                z[i, j] = x[i, j] + 2 * y[j]
+        return z
+
+    assert "the result is the expected plus `y`: `y` is added once too often" in lesson(
+        "ch02.naive_add_matrix_and_vector", add_vector_twice)
+    assert "the result is the expected plus `b`: `b` is added once too often" in lesson(
+        "ch00.predict", lambda w, b, x: w * x + 2 * b)
+    reference = EXERCISES["ch07.conv2d_naive"].reference
+    no_bias = lambda x, W, b, stride=1, pad=0: reference(x, W, np.zeros_like(b), stride, pad)  # noqa: E731
+    assert "the result is the expected minus `b`: `b` is left out" in lesson("ch07.conv2d_naive", no_bias)
+    bias_twice = lambda x, W, b, stride=1, pad=0: reference(x, W, 2 * b, stride, pad)  # noqa: E731
+    assert "the result is the expected plus `b`" in lesson("ch07.conv2d_forward", bias_twice)
+
+
+def test_each_row_off_by_its_own_constant() -> None:
+    forgot_the_log_sum_exp = lambda z: z - z.max(axis=-1, keepdims=True)  # noqa: E731
+    message = lesson("ch05.log_softmax", forgot_the_log_sum_exp)  # the first case is one sample: one constant
+    assert "every value is off by the same amount" in message
+    exercise = EXERCISES["ch05.log_softmax"]
+    batch = next(c.args[0] for c in exercise.make_cases(0, False) if np.ndim(c.args[0]) == 2 and len(c.args[0]) > 1)
+    lead = diagnose.explain_values(exercise.reference(batch), forgot_the_log_sum_exp(batch), rtol=1e-5, atol=1e-7,
+                                   inputs=[("z", batch)])
+    assert lead.startswith("each row is off by its own constant")
+
+
+# --- sign, transposed or permuted axes, reversed order --------------------------------------
+
+
+def test_sign_flip() -> None:
+    assert "the opposite sign" in lesson("ch00.predict", lambda w, b, x: -(w * x + b))
+
+    def matdot_negated(x, y):
+        z = np.zeros((x.shape[0], y.shape[1]))
+        for i in range(x.shape[0]):
+            for j in range(y.shape[1]):
+                for k in range(x.shape[1]):
+                    z[i, j] -= x[i, k] * y[k, j]
+        return z
+
+    assert "the opposite sign" in lesson("ch02.naive_matrix_dot", matdot_negated)
+
+
+def test_transposed() -> None:
+    def matdot_indices_swapped(x, y):  # reads row j of x and column i of y: (x @ y)[j, i]
+        z = np.zeros((x.shape[0], y.shape[1]))
+        for i in range(x.shape[0]):
+            for j in range(y.shape[1]):
+                for k in range(x.shape[1]):
+                    z[i, j] += x[j, k] * y[k, i]
+        return z
+
+    assert "the result is transposed: got[i, j] is expected[j, i]" in lesson("ch02.naive_matrix_dot", matdot_indices_swapped)
+
+    def grad_transposed(logits, y_true):
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return ((e / e.sum(axis=-1, keepdims=True) - y_true) / len(logits)).T
+
+    logits, _ = first_case("ch05.softmax_ce_grad").args
+    message = lesson("ch05.softmax_ce_grad", grad_transposed)
+    assert f"expected shape {logits.shape}, got {logits.shape[::-1]}: the result is transposed" in message
+
+
+def test_permuted_axes() -> None:
+    conv = EXERCISES["ch07.conv2d_naive"].reference
+    channels_last = lambda x, W, b, stride=1, pad=0: np.moveaxis(conv(x, W, b, stride, pad), 1, -1)  # noqa: E731
+    message = lesson("ch07.conv2d_naive", channels_last)
+    assert "the right values with the axes in the wrong order (your axes are the expected axes (0, 2, 3, 1))" in message
+    pool = EXERCISES["ch07.maxpool_forward"].reference
+    pool_last = lambda x, size=2, stride=2: np.transpose(pool(x, size, stride), (0, 2, 3, 1))  # noqa: E731
+    assert "the right values with the axes in the wrong order (your axes are the expected axes (0, 2, 3, 1))" in lesson(
+        "ch07.maxpool_forward", pool_last)
+
+
+def test_reversed_order() -> None:
+    def matvec_backwards(x, y):
+        n = x.shape[0]
+        z = np.zeros(n)
+        for i in range(n):
+            for j in range(x.shape[1]):
+                z[n - 1 - i] += x[i, j] * y[j]
+        return z
+
+    assert "the values are in reverse order" in lesson("ch02.naive_matrix_vector_dot", matvec_backwards)
+    assert "the values are in reverse order" in lesson("ch00.predict", lambda w, b, x: (w * x + b)[::-1])
+
+
+# --- loop bounds: only the first or the last row wrong, or only the first right --------------
+
+
+def test_only_the_last_row_is_wrong() -> None:
+    def add_one_row_short(x, y):
+        z = zeros_like(x)
+        for i in range(x.shape[0] - 1):
+            for j in range(x.shape[1]):
+                z[i, j] = x[i, j] + y[i, j]
+        return z
+
+    rows = first_case("ch02.naive_add").args[0].shape[0]
+    message = lesson("ch02.naive_add", add_one_row_short)
+    assert f"only the last row (row {rows - 1}) is wrong, and there the result is 0, as if never written" in message
+    assert "range(n - 1)" in message
+
+    reference = EXERCISES["ch07.conv2d_naive"].reference
+
+    def conv_one_row_short(x, W, b, stride=1, pad=0):
+        out = reference(x, W, b, stride, pad)
+        out[:, :, -1, :] = 0
+        return out
+
+    assert "only the last row" in lesson("ch07.conv2d_naive", conv_one_row_short)
+
+
+def test_only_the_first_column_is_wrong() -> None:
+    def add_from_column_1(x, y):
+        z = zeros_like(x)
+        for i in range(x.shape[0]):
+            for j in range(1, x.shape[1]):
+                z[i, j] = x[i, j] + y[i, j]
+        return z
+
+    message = lesson("ch02.naive_add", add_from_column_1)
+    assert "only the first column (column 0) is wrong" in message and "start at 1 instead of 0" in message
+
+    def predict_from_1(w, b, x):
+        y = np.zeros(len(x))
+        for i in range(1, len(x)):
+            y[i] = w * x[i] + b
+        return y
+
+    assert "only the first value (value 0) is wrong" in lesson("ch00.predict", predict_from_1)
+
+
+def test_only_the_first_row_is_right() -> None:
+    def add_vector_rows_stop_early(x, y):
+        z = zeros_like(x)
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                z[i, j] = x[i, j]
+            if i == 0:
+                for j in range(x.shape[1]):
+                    z[i, j] += y[j]
+        return z
+
+    message = lesson("ch02.naive_add_matrix_and_vector", add_vector_rows_stop_early)
+    assert "and there the result still holds `x`'s values, as if never updated" in message
+    assert "only the first row is right" in message or "only the last row" in message
+
+
+# --- whole numbers, an input returned unchanged, a shift by one step -------------------------
+
+
+def test_values_cut_to_whole_numbers() -> None:
+    def relu_into_int_buffer(x):
+        z = np.zeros((x.shape[0], x.shape[1]), dtype=int)
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                z[i, j] = max(x[i, j], 0)
+        return z
+
+    message = lesson("ch02.naive_relu", relu_into_int_buffer)
+    assert "the result is an array of whole numbers (int64)" in message
+    message = lesson("ch01.prepare_images", lambda images: (images.reshape(len(images), 784) / 255).astype(np.uint8))
+    assert "the result is an array of whole numbers (uint8)" in message
+
+
+def test_an_input_returned_unchanged() -> None:
+    def relu_returns_its_input(x):
+        z = x.copy()
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                z[i, j] = max(z[i, j], 0)
+        return x
+
+    assert "the result is the input `x`, unchanged: nothing was updated" in lesson("ch02.naive_relu", relu_returns_its_input)
+    assert "the result is the input `z`, unchanged" in lesson("ch05.softmax", lambda z: z)
+
+
+def test_a_sequence_shifted_by_one_step() -> None:
+    def train_records_after_update(x, y, lr, steps):
+        w = b = 0.0
+        losses = []
+        for _ in range(steps):
+            error = w * x + b - y
+            w, b = w - lr * 2 * np.mean(error * x), b - lr * 2 * np.mean(error)
+            losses.append(float(np.mean((w * x + b - y) ** 2)))
+        return w, b, losses
+
+    message = lesson("ch00.train", train_records_after_update)
+    assert "losses: the sequence is one value early: your value i is the expected value i + 1" in message
+
+    def path_without_start(grad, w0, lr, steps):
+        w = np.array(w0, dtype=float)
+        path = []
+        for _ in range(steps + 1):
+            w = w - lr * grad(w)
+            path.append(w.copy())
+        return np.array(path)
+
+    assert "the sequence is one row early: your row i is the expected row i + 1" in lesson(
+        "ch06.gradient_descent", path_without_start)
+
+
+# --- nan and inf, attributed to their cause ---------------------------------------------------
+
+
+def test_overflow() -> None:
+    z = first_case("ch05.softmax").args[0]
+    big = [case.args[0] for case in EXERCISES["ch05.softmax"].make_cases(0, False) if np.max(case.args[0]) > 709][0]
+    message = lesson("ch05.softmax", lambda z: np.exp(z) / np.sum(np.exp(z), axis=-1, keepdims=True))
+    assert f"overflow. The input goes up to {np.max(big):.4g}, and np.exp({np.max(big):.4g}) is inf" in message
+    assert z is not None
+
+    def crossentropy_from_logits_unshifted(y_true, y_pred, from_logits=False):
+        p = np.exp(y_pred) / np.exp(y_pred).sum(axis=-1, keepdims=True) if from_logits else y_pred
+        return float(-np.mean(np.sum(y_true * np.log(np.clip(p, 1e-7, 1 - 1e-7)), axis=-1)))
+
+    assert "overflow" in lesson("ch05.categorical_crossentropy", crossentropy_from_logits_unshifted)
+
+
+def test_underflow() -> None:
+    def softmax_shifted_by_the_batch_max(z):  # right for one sample; a whole batch shares one shift
+        e = np.exp(z - np.max(z))
+        return e / np.sum(e, axis=-1, keepdims=True)
+
+    message = lesson("ch05.softmax", softmax_shifted_by_the_batch_max, hidden=True)
+    assert "the result has nan where every expected value is finite: underflow" in message
+
+
+def test_log_of_zero() -> None:
+    def crossentropy_unclipped(y_true, y_pred, from_logits=False):
+        p = y_pred
+        if from_logits:
+            e = np.exp(y_pred - y_pred.max(axis=-1, keepdims=True))
+            p = e / e.sum(axis=-1, keepdims=True)
+        return float(-np.mean(np.sum(y_true * np.log(p), axis=-1)))
+
+    message = lesson("ch05.categorical_crossentropy", crossentropy_unclipped)
+    assert "the result has inf where every expected value is finite: log of 0. `y_pred` has entries that are exactly 0" in message
+
+
+@pytest.mark.parametrize(
+    ("inputs", "got", "cause"),
+    [
+        ([("x", np.array([[1.0, 2.0], [0.0, 0.0]]))], np.array([[0.5, 1.0], [np.nan, np.nan]]), "0 / 0. row 1 of `x` is all zeros"),
+        ([("x", np.array([[1.0, 2.0], [3.0, 3.0]]))], np.array([[-1.0, 1.0], [np.nan, np.nan]]), "0 / 0. row 1 of `x` is all equal"),
+        ([("z", np.array([1000.0, 1001.0]))], np.array([np.nan, np.nan]), "overflow"),
+        ([("z", np.array([-1000.0, -1001.0]))], np.array([np.nan, np.nan]), "underflow"),
+        ([("p", np.array([0.0, 0.5]))], np.array([-np.inf, -0.69]), "log of 0. `p` has entries that are exactly 0"),
+        ([("x", np.array([1.0, 2.0]))], np.array([np.inf, 1.0]), "a division by 0 (x / 0 is inf) or an overflow"),
+    ],
+)
+def test_nonfinite_causes_from_the_inputs(inputs, got, cause: str) -> None:
+    expected = np.array([[0.5, 1.0], [0.0, 0.0]]) if got.ndim == 2 else np.array([0.3, 0.7])
+    assert cause in diagnose.explain_nonfinite(expected, got, inputs)
+
+
+# --- the hint policy: a listed mistake only when it reproduces EVERY case --------------------
+
+
+def test_a_mistake_matching_the_failing_case_by_coincidence_gives_no_hint() -> None:
+    exercise = EXERCISES["ch00.mse_loss"]
+    mae = next(m for m in exercise.mistakes if "mean absolute error" in m.hint)
+    square_of_mean = lambda y_pred, y: float(np.mean(y_pred - y) ** 2)  # noqa: E731
+    cases = exercise.make_cases(0, False)
+    assert square_of_mean(*cases[0].args) == pytest.approx(mae.wrong(*cases[0].args))  # the coincidence
+    assert square_of_mean(*cases[1].args) != pytest.approx(mae.wrong(*cases[1].args))
+    message = lesson("ch00.mse_loss", square_of_mean)
+    assert "mean absolute error" not in message and "Hint:" not in message
+
+    exercise = EXERCISES["ch04.relative_error"]
+    absolute = next(m for m in exercise.mistakes if "absolute error ||a - b||" in m.hint)
+
+    def guarded(a, b):  # a guard against dividing by 0 that also fires for small gradients
+        return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1.0))
+
+    cases = exercise.make_cases(0, False)
+    failing = next(c for c in cases if guarded(*c.args) != pytest.approx(exercise.reference(*c.args)))
+    assert guarded(*failing.args) == pytest.approx(absolute.wrong(*failing.args))  # the coincidence
+    assert any(guarded(*c.args) != pytest.approx(absolute.wrong(*c.args)) for c in cases)
+    message = lesson("ch04.relative_error", guarded)
+    assert "Hint:" not in message
+
+
+def test_a_mistake_reproduced_on_every_case_gives_its_hint() -> None:
+    abs_relu = EXERCISES["ch02.naive_relu"].mistakes[0]
+
+    def relu_as_abs(x):  # the listed mistake, written differently
+        z = zeros_like(x)
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                z[i, j] = x[i, j] if x[i, j] > 0 else -x[i, j]
+        return z
+
+    assert f"Hint: {abs_relu.hint}" in lesson("ch02.naive_relu", relu_as_abs)
+    assert f"Hint: {abs_relu.hint}" in lesson("ch02.naive_relu", relu_as_abs, hidden=True)
+
+
+# --- the failing case in full, when it is small -----------------------------------------------
+
+
+def test_a_small_failing_case_is_shown_whole() -> None:
+    w, b, x = first_case("ch00.predict").args
+    message = lesson("ch00.predict", lambda w, b, x: w * x)
+    assert "  w        = 2.0" in message and "  b        = 1.0" in message
+    assert f"  x        = {np.array2string(x, separator=', ')}" in message
+    assert f"  expected = {np.array2string(w * x + b, separator=', ')}" in message
+    assert f"  got      = {np.array2string(w * x, separator=', ')}" in message
+
+    def relu_abs(x):
+        z = zeros_like(x)
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                z[i, j] = abs(x[i, j])
+        return z
+
+    message = lesson("ch02.naive_relu", relu_abs)
+    x = first_case("ch02.naive_relu").args[0]
+    shown = np.array2string(x, precision=4, suppress_small=True, separator=", ", max_line_width=72).splitlines()
+    assert f"  x        = {shown[0]}" in message and shown[1] in message
+    assert "For example" not in message  # the whole case is there: no need to point at one value
+
+
+def test_a_large_failing_case_points_at_one_value() -> None:
+    reference = EXERCISES["ch07.conv2d_naive"].reference
+
+    def one_wrong(x, W, b, stride=1, pad=0):  # right on small outputs, one inner value off on larger ones
+        out = reference(x, W, b, stride, pad)
+        if min(out.shape) >= 2 and min(out.shape[2:]) >= 3:
+            out[1, 1, 1, 1] += 1.0
+        return out
+
+    message = lesson("ch07.conv2d_naive", one_wrong)
+    size = next(reference(*c.args, **c.kwargs).size for c in EXERCISES["ch07.conv2d_naive"].make_cases(0, False)
+                if min(reference(*c.args, **c.kwargs).shape[2:]) >= 3)
+    assert f"1 of {size} values is wrong." in message
+    assert "For example, at index (1, 1, 1, 1): expected" in message
+    assert "expected =" not in message

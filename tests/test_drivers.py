@@ -1,0 +1,270 @@
+"""The drivers: the part of the checks a grading sandbox holds. Every case's inputs are plain
+data the grader can send; `drivers.py` imports no answer; every exercise names a driver; a
+driver run on inputs that went through plain data answers as it does on the originals; and
+the drivers that rebuild something from plain data (a surface's gradient, a graph, a test
+function) rebuild the original, checked against the sources they replace."""
+
+from __future__ import annotations
+
+import ast
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradbook import surfaces
+from gradbook.checks import drivers, load_all, plain
+from gradbook.checks.drivers import DRIVERS, Case
+
+EXERCISES = load_all()
+NAMES = sorted(EXERCISES)
+DRIVERS_PY = Path(drivers.__file__)
+PLAIN_SCALARS = (bool, int, float, str, type(None))
+
+
+def plain_problem(value, where: str = "") -> str | None:
+    """Why `value` is not plain data (what the grader can send), or None."""
+    if type(value) in PLAIN_SCALARS:
+        return None
+    if type(value) is np.ndarray:
+        return None if value.dtype.kind in "biufSU" else f"{where}: an array of dtype {value.dtype}"
+    if type(value) in (list, tuple):
+        return next((p for i, v in enumerate(value) if (p := plain_problem(v, f"{where}[{i}]"))), None)
+    if type(value) is dict:
+        if not all(type(k) is str for k in value):
+            return f"{where}: a dict with keys that are not strings"
+        return next((p for k, v in value.items() if (p := plain_problem(v, f"{where}[{k!r}]"))), None)
+    return f"{where}: {type(value).__name__} {value!r:.60}"
+
+
+def same(a, b) -> bool:
+    """Exact equality of plain data, types and dtypes included."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return a == b
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_case_is_plain_data(name: str) -> None:
+    exercise = EXERCISES[name]
+    for seed in range(21):
+        for hidden in (False, True):
+            for case in exercise.make_cases(seed, hidden):
+                sent = (case.args, case.kwargs)
+                problem = plain_problem(sent)
+                assert problem is None, f"{name}, seed {seed}, hidden={hidden}, {case.describe()}: {problem}"
+                assert same(plain.loads(plain.dumps(sent)), sent), f"{name}: {case.describe()} changed in plain data"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_exercise_names_a_driver_and_the_driver_needs_only_plain_inputs(name: str) -> None:
+    """What the sandbox computes from inputs that crossed the wire is what it computes from the originals."""
+    exercise = EXERCISES[name]
+    assert exercise.run in DRIVERS
+    reference = exercise.reference
+    if exercise.value:
+        answer = exercise.answer(reference, exercise.make_cases(0, False)[0])
+        reference = lambda *a, **k: answer  # noqa: E731 - a value exercise's answer is a constant
+    for hidden in (False, True):
+        for case in exercise.make_cases(0, hidden):
+            args, kwargs = plain.loads(plain.dumps((case.args, case.kwargs)))
+            received = Case(tuple(args), kwargs, case.label)
+            here = plain.to_plain(exercise.answer(reference, case))
+            there = plain.to_plain(exercise.answer(reference, received))
+            assert same(here, there), f"{name}: {case.describe()}"
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module or "")
+    return names
+
+
+def test_drivers_import_no_answers() -> None:
+    imported = _imports(DRIVERS_PY)
+    allowed = {"numpy", "gradbook.checks.plain"}
+    for module in imported:
+        top = module.split(".")[0]
+        assert module in allowed or (top in sys.stdlib_module_names and top != "gradbook"), module
+    assert not any(m.startswith(("gradbook.reference", "gradbook.checks.ch", "gradbook.checks.core")) for m in imported)
+    # and core imports drivers, never the other way round
+    assert "gradbook.checks.drivers" in _imports(DRIVERS_PY.with_name("core.py"))
+
+
+def test_the_sandbox_view_imports_without_chapters_or_the_reference_engine() -> None:
+    """core and drivers load when no chapter module and no reference engine can be imported."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.startswith(('gradbook.checks.ch', 'gradbook.reference', 'torch')):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from gradbook.checks import core, drivers\n"
+        "print(sorted(m for m in sys.modules if m.startswith('gradbook')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "gradbook.checks.ch" not in result.stdout and "gradbook.reference" not in result.stdout
+
+
+def test_every_driver_is_used() -> None:
+    used = {exercise.run for exercise in EXERCISES.values()}
+    assert set(DRIVERS) == used, set(DRIVERS) ^ used
+
+
+def test_helpers_that_notebooks_import_are_in_drivers() -> None:
+    from gradbook.checks import ch07, ch08
+
+    for chapter in (ch07, ch08):
+        for helper in chapter.HELPERS:
+            assert getattr(chapter, helper) is getattr(drivers, helper), helper
+    for name in NAMES:
+        module = sys.modules[f"gradbook.checks.{name.split('.')[0]}"]
+        assert isinstance(module.HELPERS, tuple)
+
+
+# --- what the drivers rebuild from plain data is the original ---------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(surfaces.SURFACES))
+def test_polynomial_gradient_is_the_surfaces_gradient(name: str) -> None:
+    from gradbook.checks import ch06
+
+    surface = surfaces.SURFACES[name]
+    grad = drivers.PolynomialGradient(name, ch06.GRADIENT_TERMS[name])
+    for point in np.random.default_rng(0).uniform(-2, 2, size=(20, 2)):
+        np.testing.assert_allclose(grad(point), surface.grad(point), rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_graph_from_plain_data_backpropagates_like_the_reference_value(seed: int) -> None:
+    from gradbook.checks import ch08
+
+    rng = np.random.default_rng(seed)
+    leaves, program = ch08.random_program(rng, n_leaves=3, n_ops=int(rng.integers(8, 30)))
+    built = ch08.build(ch08.Value, leaves, program)
+    built[-1].backward()
+    graph = plain.loads(plain.dumps(ch08.plain_graph(leaves, program)))
+    nodes = drivers.graph_nodes(graph, type("Node", (drivers.GraphNode,), {"backward": ch08.Value.backward}))
+    nodes[-1].backward()
+    got = [nodes[k].grad if k >= 0 else 0.0 for k in graph["named"]]
+    np.testing.assert_allclose(got, [node.grad for node in built], rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal([nodes[k].data for k in graph["named"] if k >= 0],
+                                  [node.data for node, k in zip(built, graph["named"]) if k >= 0])
+
+
+def test_random_program_needs_no_autograd_and_depends_on_every_input() -> None:
+    from gradbook.checks import ch08
+
+    for seed in range(10):
+        leaves, program = drivers.random_program(np.random.default_rng(seed), 3, 15)
+        nodes = ch08.build(ch08.Value, leaves, program)
+        nodes[-1].backward()
+        assert all(abs(node.grad) > 1e-7 for node in nodes[:3])
+
+
+def test_test_functions_are_the_formulas_they_name() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 3))
+    X, c = rng.normal(size=(4, 2)), rng.normal(size=(4, 3))
+    assert drivers.TestFunction({"f": "cubic"})(x) == pytest.approx(np.sum(x**3) - 2 * np.sum(x))
+    assert drivers.TestFunction({"f": "wavy"})(x) == pytest.approx(sum(math.sin(3 * v) * v * v for v in x.ravel()))
+    expected = sum(math.tanh(sum(X[i, k] * x[k, j] for k in range(2))) * c[i, j] for i in range(4) for j in range(3))
+    assert drivers.TestFunction({"f": "tanh_layer", "X": X, "c": c})(x) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="unknown test function"):
+        drivers.TestFunction({"f": "softmax"})
+
+
+# --- the rules the drivers enforce ------------------------------------------------------------
+
+
+def _recursive_sum(n: int) -> int:
+    return 0 if n == 0 else n + _recursive_sum(n - 1)
+
+
+def _ping(n: int) -> int:
+    return 0 if n == 0 else _pong(n - 1)
+
+
+def _pong(n: int) -> int:
+    return _ping(n)
+
+
+def test_recursion_is_seen_whatever_the_recursion_limit() -> None:
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        assert drivers.without_recursion(_recursive_sum, 20_000) == drivers.RECURSIVE
+        assert drivers.without_recursion(_ping, 50) == drivers.RECURSIVE  # mutual recursion too
+    finally:
+        sys.setrecursionlimit(limit)
+
+    def swallows(n: int) -> str:
+        try:
+            return str(_recursive_sum(n))
+        except Exception:  # a student's catch-all cannot hide it
+            return "caught"
+
+    assert drivers.without_recursion(swallows, 5) == drivers.RECURSIVE
+    assert drivers.without_recursion(lambda n: sum(abs(i) for i in range(n)), 10) == 45
+
+
+def test_recursion_check_restores_the_previous_tracer() -> None:
+    before = sys.gettrace()
+    drivers.without_recursion(_recursive_sum, 3)
+    assert sys.gettrace() is before
+
+
+@pytest.mark.parametrize(
+    ("answer", "what"),
+    [
+        (lambda x: np.maximum(x, 0), "np.maximum"),
+        (lambda x: np.where(x > 0, x, 0), "operator >"),
+        (lambda x: np.einsum("ij->ji", x), "np.einsum"),
+        (lambda x: x.T, "x.T"),
+        (lambda x: x.sum(), "x.sum"),
+        (lambda x: np.array(x), "np.array(x)"),
+        (lambda x: x * 2, "operator *"),
+        (lambda x: x[np.array([0, 1])], "fancy indexing"),
+    ],
+)
+def test_loop_arrays_refuse_whole_array_operations(answer, what: str) -> None:
+    out = drivers.run_loops(answer, Case((np.array([[1.0, -2.0], [3.0, -4.0]]),)))
+    assert isinstance(out, str) and out.startswith(drivers.VECTORISED) and what in out, out
+
+
+def test_loop_arrays_allow_loops_over_single_entries() -> None:
+    def relu(x):
+        z = np.zeros_like(x)
+        for i, row in enumerate(x):
+            for j in range(x.shape[1]):
+                z[i, j] = max(row[j], 0)
+        return z
+
+    def copy_then_write(x):
+        x = x.copy()
+        for i in range(len(x)):
+            for j in range(x.shape[1]):
+                x[i, j] = max(x[i, j], 0)
+        return x
+
+    x = np.array([[1.0, -2.0], [3.0, -4.0]])
+    for answer in (relu, copy_then_write):
+        np.testing.assert_array_equal(drivers.run_loops(answer, Case((x,))), np.maximum(x, 0))
+    np.testing.assert_array_equal(x, [[1.0, -2.0], [3.0, -4.0]])
