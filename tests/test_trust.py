@@ -123,7 +123,7 @@ def test_pasted_reference_code_is_evidence_and_honest_code_is_not() -> None:
     pasted = inspect.getsource(ch07._conv2d_backward)  # a long reference, pasted with its names changed
     pasted = pasted.replace("_conv2d_backward", "conv2d_backward").replace("dout", "grad_out")
     found = scan(_nb(pasted), SOURCE)
-    assert any("has the same code as gradbook/checks/ch07.py `_conv2d_backward`" in line for line in found), found
+    assert any("has the same code as gradbook/checks/ch07.py" in line for line in found), found
     honest = (
         "import numpy as np\n"
         "def softmax(z):\n"

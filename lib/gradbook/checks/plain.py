@@ -3,18 +3,16 @@
 A student's function may return anything: an ndarray subclass, a torch tensor, an
 object whose ``__eq__`` always says yes. `to_plain` turns what it returned into
 nested tuples/lists/dicts of plain ndarrays and Python scalars (or an explicit
-"unsupported" marker), and `save`/`load` store that as an ``.npz`` file read with
-``allow_pickle=False``: loading one can never run code.
+"unsupported" marker); `to_wire`/`from_wire` (and `dumps`/`loads`, their bytes) carry
+it as JSON with arrays as dtype, shape and base64 bytes. Reading it back never makes an
+object or runs code, and checks every size before allocating.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,74 +61,6 @@ def _is_torch_tensor(value: Any) -> bool:
     return module.startswith("torch") and hasattr(value, "detach")
 
 
-def _encode(value: Plain, arrays: dict[str, np.ndarray]) -> Any:
-    if isinstance(value, np.ndarray):
-        key = f"a{len(arrays)}"
-        arrays[key] = value
-        return {"__array__": key}
-    if isinstance(value, Unsupported):
-        return {"__unsupported__": value.type_name}
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v, arrays) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v, arrays) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": {k: _encode(v, arrays) for k, v in value.items()}}
-    if isinstance(value, float) and not np.isfinite(value):
-        return {"__float__": repr(value)}
-    return value
-
-
-def _decode(node: Any, arrays: dict[str, np.ndarray]) -> Plain:
-    if isinstance(node, list):
-        return [_decode(v, arrays) for v in node]
-    if isinstance(node, dict):
-        if "__array__" in node:
-            return arrays[node["__array__"]]
-        if "__unsupported__" in node:
-            return Unsupported(str(node["__unsupported__"]))
-        if "__tuple__" in node:
-            return tuple(_decode(v, arrays) for v in node["__tuple__"])
-        if "__float__" in node:
-            return float(node["__float__"])
-        if "__dict__" in node:
-            return {str(k): _decode(v, arrays) for k, v in node["__dict__"].items()}
-        raise ValueError(f"not a plain-data record: unexpected keys {sorted(node)}")
-    if isinstance(node, (bool, int, float, str)) or node is None:
-        return node
-    raise ValueError(f"not a plain-data record: {type(node).__name__}")
-
-
-def dumps(value: Plain) -> bytes:
-    """Serialise plain data to ``.npz`` bytes."""
-    arrays: dict[str, np.ndarray] = {}
-    structure = json.dumps(_encode(value, arrays))
-    buffer = io.BytesIO()
-    np.savez(buffer, __structure__=np.array(structure), **arrays)
-    return buffer.getvalue()
-
-
-def loads(data: bytes) -> Plain:
-    """Read what `dumps` wrote; never unpickles, so an untrusted file cannot run code."""
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
-        raise ValueError(f"not a plain-data record: {error}") from error
-    if "__structure__" not in arrays:
-        raise ValueError("not a plain-data record: no structure")
-    structure = json.loads(str(arrays.pop("__structure__")))
-    return _decode(structure, arrays)
-
-
-def save(path: Path | str, value: Plain) -> None:
-    Path(path).write_bytes(dumps(value))
-
-
-def load(path: Path | str) -> Plain:
-    return loads(Path(path).read_bytes())
-
-
 # --- the wire: plain data as JSON, for the grader's questions to the sandbox and its answers ---
 
 WIRE_KINDS = "biufcSU"  # numbers, booleans and fixed-width strings; never objects
@@ -171,6 +101,20 @@ def _encode_wire(value: Any) -> Any:
 
 class WireError(ValueError):
     """Data from the sandbox that is not plain data within the grader's bounds."""
+
+
+def dumps(value: Plain) -> bytes:
+    """Plain data as the bytes that cross the sandbox's boundary (JSON of `to_wire`)."""
+    return json.dumps(to_wire(value)).encode()
+
+
+def loads(data: bytes, *, max_bytes: int = 64 * 1024 * 1024) -> Plain:
+    """What `dumps` wrote; untrusted bytes give `WireError`, never an object or code."""
+    try:
+        node = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        raise WireError(f"not plain data: {str(error)[:100]}") from None
+    return from_wire(node, max_bytes=max_bytes)
 
 
 def from_wire(node: Any, *, max_bytes: int = 64 * 1024 * 1024) -> Plain:
