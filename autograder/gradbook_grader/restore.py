@@ -235,7 +235,7 @@ def defuse_html(text: str) -> str:
     return text.replace("<", "&lt;")
 
 
-def _report_meta_changes(gid: str, src: NotebookNode, sub: NotebookNode, events: list[str]) -> None:
+def _report_meta_changes(gid: str, src: NotebookNode, sub: NotebookNode, tamper: list[str]) -> None:
     theirs = nbgrader_meta(sub)
     ours = nbgrader_meta(src)
     if is_graded(src) and points(sub) != points(src):
