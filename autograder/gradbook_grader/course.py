@@ -171,8 +171,8 @@ def _written_answer_problems(source: "nbformat.NotebookNode") -> list[str]:
     What is outside them is what a submission that lost the cell is graded with (and shown)."""
     from gradbook_grader.nbcells import BEGIN_SOLUTION, grade_id, is_graded, is_solution
 
-    return [f"written answer {grade_id(c)}: put the model answer between `### BEGIN SOLUTION` and "
-            "`### END SOLUTION` lines (students must never receive it)"
+    return [f"written answer {grade_id(c)}: put the model answer inside nbgrader's solution region "
+            "(its BEGIN and END marker lines), so that students never receive it"
             for c in source.cells
             if c.cell_type == "markdown" and is_graded(c) and is_solution(c) and not BEGIN_SOLUTION.search(c.source)]
 
