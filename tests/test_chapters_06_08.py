@@ -270,19 +270,7 @@ def test_ch06_minibatches_accepts_any_valid_shuffle(hidden: bool) -> None:
 
 @pytest.mark.parametrize("hidden", [False, True])
 def test_ch08_topological_order_accepts_any_valid_order(hidden: bool) -> None:
-    def last_child_first(root):
-        order, visited, stack = [], {id(root)}, [(root, len(root._prev) - 1)]
-        while stack:
-            node, i = stack.pop()
-            if i >= 0:
-                stack.append((node, i - 1))
-                child = node._prev[i]
-                if id(child) not in visited:
-                    visited.add(id(child))
-                    stack.append((child, len(child._prev) - 1))
-            else:
-                order.append(node)
-        return order
+    from test_check_seeds import _topological_order_last_child_first as last_child_first
 
     cases = ch08.topological_order.make_cases(0, hidden)
     assert any(ch08.run_topological_order(last_child_first, c) != ch08.run_topological_order(ch08.topological_order.reference, c)

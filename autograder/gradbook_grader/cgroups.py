@@ -47,19 +47,17 @@ class Cgroup:
                 continue
         return found
 
-    def memory_peak(self) -> int | None:
-        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+    def _memory_number(self, v2_name: str, v1_name: str) -> int | None:
         try:
-            return int((self.memory_dir / name).read_text().split()[0])
+            return int((self.memory_dir / (v2_name if self.version == 2 else v1_name)).read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
 
+    def memory_peak(self) -> int | None:
+        return self._memory_number("memory.peak", "memory.max_usage_in_bytes")
+
     def memory_limit(self) -> int | None:
-        name = "memory.max" if self.version == 2 else "memory.limit_in_bytes"
-        try:
-            return int((self.memory_dir / name).read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+        return self._memory_number("memory.max", "memory.limit_in_bytes")
 
     def hit_memory_limit(self) -> bool:
         """Whether the group's memory reached its limit (the kernel then reclaims, swaps or kills)."""
