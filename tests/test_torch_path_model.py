@@ -213,6 +213,7 @@ def test_fit_does_not_synchronise_the_gpu_per_step() -> None:
                 torch.cuda.set_sync_debug_mode("default")
         return sum("synchroniz" in str(w.message) for w in caught)
 
+    syncs(8)  # the first fit on the device also syncs once while CUDA, cuBLAS and the allocator start
     assert syncs(8) == syncs(80)
 
 
