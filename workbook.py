@@ -13,7 +13,8 @@ go to JupyterLab or pytest.
 there from `notebooks/` once, and never overwritten, so `git pull` can bring course
 updates without touching your work (`lab` says when a chapter you have has changed).
 `lab --instructor` opens the whole repository instead, with nbgrader's instructor
-tools (the Nbgrader menu, Create Assignment, Formgrader) shown.
+tools (the Nbgrader menu, Create Assignment, Formgrader) shown. `lab --lang zh` opens the
+chapters in Chinese (简体中文): the checks, hints and plots, and JupyterLab itself.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ NOTEBOOKS = ROOT / "notebooks"  # the chapters as released (git keeps them curre
 WORK = ROOT / "my-work"  # the student's own copies (git ignores them)
 COPIED = ".gradbook-copied.json"  # in WORK: which release of each chapter was copied
 COMMANDS = {"lab": "open the workbook in JupyterLab", "test": "run the whole test suite"}
+# `lab --lang X`: the chapters from notebooks/<code>/ (English: notebooks/ itself), GRADBOOK_LANG for the
+# checks and plots (gradbook.i18n), and JupyterLab's own language through jupyter/lab-settings/<code>/.
+LANGUAGES = {"en": "en", "english": "en", "zh": "zh_CN", "zh_cn": "zh_CN", "zh-cn": "zh_CN", "zh_hans": "zh_CN",
+             "zh-hans": "zh_CN", "chinese": "zh_CN"}
+LAB_SETTINGS = ROOT / "jupyter" / "lab-settings"
 EXPECTED_INSTALL = "about 2 minutes"
 EXPECTED_SUITE = "about 25 minutes on 2 cores"  # the slow tests: notebooks, browser, a fresh install
 
@@ -156,13 +162,30 @@ def prepare_work(notebooks: Path = NOTEBOOKS, work: Path = WORK) -> list[str]:
     return messages
 
 
+def take_language(rest: list[str]) -> tuple[str, list[str]]:
+    """The language `--lang X` (or `--lang=X`) asks for, "en" without one, and the other arguments."""
+    language, others, args = "en", [], iter(rest)
+    for arg in args:
+        if arg == "--lang" or arg.startswith("--lang="):
+            wanted = arg.partition("=")[2] if "=" in arg else next(args, "")
+            if wanted.strip().lower() not in LANGUAGES:
+                sys.exit(f"gradbook: unknown language {wanted!r} for --lang: use `--lang zh` (简体中文) or `--lang en`")
+            language = LANGUAGES[wanted.strip().lower()]
+        else:
+            others.append(arg)
+    return language, others
+
+
 def lab_command(python: Path, rest: list[str]) -> tuple[list[str], dict[str, str]]:
     """The JupyterLab command line and environment: the student's `my-work/`, or with `--instructor`
-    in `rest` the whole repository with nbgrader's instructor tools."""
+    in `rest` the whole repository with nbgrader's instructor tools; `--lang zh`: in Chinese."""
     instructor = "--instructor" in rest
-    rest = [arg for arg in rest if arg != "--instructor"]
+    language, rest = take_language([arg for arg in rest if arg != "--instructor"])
     args = [str(python), "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT if instructor else WORK}", *rest]
     env = dict(os.environ)
+    if language != "en":  # the kernels inherit GRADBOOK_LANG; overrides.json there sets JupyterLab's locale
+        env["GRADBOOK_LANG"] = language
+        args.append(f"--LabApp.app_settings_dir={LAB_SETTINGS / language}")
     if instructor:
         say("instructor view: nbgrader's menu, Create Assignment and Formgrader are shown")
     else:  # a config path before .venv's own: the student view wins over what the packages enable
@@ -189,8 +212,9 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     python = ensure_environment()
     if command == "lab":
+        language, _ = take_language(rest)
         if "--instructor" not in rest:
-            for message in prepare_work():
+            for message in prepare_work(NOTEBOOKS if language == "en" else NOTEBOOKS / language):
                 say(message)
             say(f"your notebooks are in {WORK.name}/: save with Ctrl+S, hand in the .ipynb files")
         args, env = lab_command(python, rest)

@@ -7,6 +7,7 @@ manifests/ and gradebook.db below this directory are generated.
 """
 
 import os
+import sys
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 
@@ -20,3 +21,31 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "
 # Students get notebooks whose checks they can run: solutions become stubs, hidden tests go.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# nbgrader's own autograde (the formgrader's "Autograde" button, `nbgrader autograde`) would run
+# students' code with your rights: it grades through gradbook-grader's sandbox instead.
+c.Autograde.exporter_class = "gradbook_grader.nbgrader_autograde.SandboxedAutograde"
+
+# Late submissions. Due dates are nbgrader's (the formgrader's "Manage Assignments", or
+# `nbgrader db assignment add 02-tensor-operations --duedate="2026-10-05 17:00:00 UTC"`), and so is
+# the penalty: nbgrader's LateSubmissionPlugin, "none" (the default) or "zero" (a late submission
+# scores 0), or a plugin class of the course's own (docs/lifecycle.md has one).
+# c.LateSubmissionPlugin.penalty_method = "zero"
+# c.AssignLatePenalties.plugin_class = "mycourse.late.TenPercentPerDay"
+
+# The exchange students fetch from and submit to (nbgrader's default is /srv/nbgrader/exchange).
+# c.Exchange.root = "/srv/nbgrader/exchange"
+
+# nbgrader reads source/<assignment>/<assignment>.ipynb: every ../solutions/ notebook is linked there
+# (as `gradbook-grader release` does), so plain nbgrader commands work on a fresh checkout too; and
+# nbgrader runs `alembic` for its gradebook: this Python's, even when its environment is not activated.
+try:
+    from pathlib import Path
+
+    from gradbook_grader.course import ensure_tools_on_path, find_course, link_sources
+
+    ensure_tools_on_path()
+    link_sources(find_course(Path(c.CourseDirectory.root)))
+except Exception as error:  # noqa: BLE001 - configuration must load; say what is missing
+    print(f"nbgrader_config.py: source/ is not linked to ../solutions/ ({error}); run `gradbook-grader release`",
+          file=sys.stderr)

@@ -24,6 +24,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # notebook kernel and grader subprocess the tests start.
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ["GRADBOOK_OFFLINE"] = "1"  # tests never reach for the network; the loader tests serve files on 127.0.0.1
+os.environ.pop("GRADBOOK_LANG", None)  # the tests speak English unless they ask for a language (gradbook.i18n)
 _data_dir = Path(tempfile.mkdtemp(prefix="gradbook-test-data-"))
 if SHARED_MNIST.is_dir():
     for file in SHARED_MNIST.glob("*.gz"):

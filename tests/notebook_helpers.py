@@ -31,7 +31,8 @@ def load(name: str) -> nbformat.NotebookNode:
 
 
 def graded_cells(nb: nbformat.NotebookNode) -> list:
-    return [cell for cell in nb.cells if nbgrader(cell).get("grade")]
+    """The autograded (test) cells; a written answer (graded and a solution) is a person's to grade."""
+    return [cell for cell in nb.cells if nbgrader(cell).get("grade") and not nbgrader(cell).get("solution")]
 
 
 def execute(nb: nbformat.NotebookNode, *, allow_errors: bool) -> float:

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pytest
@@ -80,7 +80,9 @@ def jupyter_lab() -> Iterator[Callable[[Path], Lab]]:
     require(importlib.util.find_spec("jupyterlab") is not None, "jupyterlab is not installed")
     servers: list[tuple[subprocess.Popen, str, str, Path]] = []
 
-    def start(notebook: Path) -> Lab:
+    def start(notebook: Path, args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> Lab:
+        """`args` and `env`: more for JupyterLab's command line and environment (`workbook.py lab`'s options)."""
+        extra_env = dict(env or {})
         work = Path(tempfile.mkdtemp(prefix="gradbook-browser-"))
         root = work / "root"
         root.mkdir()
@@ -99,11 +101,12 @@ def jupyter_lab() -> Iterator[Callable[[Path], Lab]]:
         # plots): inline PNG plots, and the widgets' PNG view.
         env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline",
                    JUPYTER_CONFIG_DIR=str(work / "config"), JUPYTER_RUNTIME_DIR=str(work / "runtime"),
-                   JUPYTER_CONFIG_PATH=str(STUDENT_JUPYTER_CONFIG))
+                   JUPYTER_CONFIG_PATH=str(STUDENT_JUPYTER_CONFIG), **extra_env)
         command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
                    "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
                    "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
-                   f"--LabApp.workspaces_dir={work / 'workspaces'}", f"--LabApp.user_settings_dir={work / 'settings'}"]
+                   f"--LabApp.workspaces_dir={work / 'workspaces'}", f"--LabApp.user_settings_dir={work / 'settings'}",
+                   *args]
         if os.geteuid() == 0:  # CI containers run as root
             command.append("--allow-root")
         server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

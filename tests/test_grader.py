@@ -175,6 +175,22 @@ def test_feedback_shows_hints_and_never_hidden_tests(batch: BatchReport, course:
     assert HINT_RELU in partial and HINT_DOT in partial
 
 
+def test_misconception_report_counts_the_known_mistakes_made(batch: BatchReport, course: Course) -> None:
+    from gradbook.checks import load_all
+
+    from gradbook_grader.misconceptions import report
+
+    hints = {name: [m.hint for m in load_all()[name].mistakes] for name in ("ch02.naive_relu", "ch02.naive_vector_dot")}
+    relu = next(h for h in hints["ch02.naive_relu"] if HINT_RELU in h)
+    dot = next(h for h in hints["ch02.naive_vector_dot"] if HINT_DOT in h)
+    text = report(course, CH02)
+    # RELU_ABS: partial and edited (its edited tests are restored); DOT_NO_SUM: partial. Untouched tried nothing.
+    assert f"       2  {relu}" in text and f"       1  {dot}" in text, text
+    judged = [r for r in batch.results if not r.error]
+    failed = [r for r in judged if not r.cells["test-naive-relu"].passed]
+    assert f"naive_relu (test-naive-relu): {len(failed)} of {len(judged)} failed" in text and "(not attempted)" in text
+
+
 def test_report_lists_lost_points_and_events(batch: BatchReport) -> None:
     text = report_text(batch.results)
     assert "partial / 02-tensor-operations: 8 / 10" in text
@@ -184,13 +200,17 @@ def test_report_lists_lost_points_and_events(batch: BatchReport) -> None:
 
 def test_csv_export(batch: BatchReport, course: Course, tmp_path: Path) -> None:
     target = tmp_path / "grades.csv"
-    assert export_csv(course, target) == len(batch.results)
-    rows = {r["student"]: r for r in csv.DictReader(target.open())}
-    assert list(next(csv.reader(target.open())))[:5] == ["student", "assignment", "score", "max_score", "error"]
+    assert export_csv(course, target, assignments=[CH02]) >= len(batch.results)  # and other tests' students, missing
+    rows = {r["student_id"]: r for r in csv.DictReader(target.open()) if r["student_id"] in by_student(batch)}
+    assert len(rows) == len(batch.results)
+    assert list(next(csv.reader(target.open())))[:4] == ["assignment", "duedate", "timestamp", "student_id"]  # nbgrader's
     assert rows["partial"]["score"] == "8" and rows["partial"]["max_score"] == "10"
-    assert rows["partial"]["test-naive-relu"] == "0" and rows["partial"]["test-naive-matrix-dot"] == "2"
-    assert rows["honest"]["score"] == "10" and rows["honest"]["error"] == ""
+    assert rows["honest"]["score"] == "10" and rows["honest"]["error"] == "" and rows["honest"]["status"] == "submitted"
     assert rows["notjson"]["error"]
+    export_csv(course, target, "cells", [CH02])
+    cells = {(r["student_id"], r["cell"]): r for r in csv.DictReader(target.open())}
+    assert cells[("partial", "test-naive-relu")]["score"] == "0" and cells[("partial", "test-naive-matrix-dot")]["score"] == "2"
+    assert HINT_RELU in cells[("partial", "test-naive-relu")]["mistake"]
 
 
 def test_unchanged_submissions_are_not_regraded_and_force_regrades(batch: BatchReport, course: Course, tmp_path: Path) -> None:
@@ -254,7 +274,7 @@ def test_cli_works_from_another_directory_without_the_venv_on_path(course: Cours
     exported = run("export", "--csv", "out.csv", *common)
     assert exported.returncode == 0, exported.stderr
     rows = list(csv.DictReader((tmp_path / "out.csv").open()))
-    assert [(r["student"], r["score"]) for r in rows] == [("cli-student", "9")]
+    assert [(r["student_id"], r["score"]) for r in rows] == [("cli-student", "9")]
     report = run("report", "--student", "cli-student", *common)
     assert report.returncode == 0 and HINT_RELU in report.stdout
     flat_without_assignment = run("grade", str(folder), *common)
@@ -273,10 +293,16 @@ def test_each_solution_scores_full_marks_and_each_untouched_notebook_zero(
     submit(folder, "untouched", assignment, student_notebook(course, assignment))
     results = by_student(grade_assignment(course, assignment, folder, workers=2, progress=False))
     assert results["solution"].max_score > 0
+    # Written answers are a person's to score: every point but theirs is the checks'.
+    source = nbformat.read(course.source(assignment), as_version=4)
+    written = sum(float(c.metadata.nbgrader.get("points", 0)) for c in source.cells
+                  if c.metadata.get("nbgrader", {}).get("grade") and c.metadata.nbgrader.get("solution"))
     for student in ("solution", "student"):
-        assert results[student].error is None and results[student].score == results[student].max_score, (
-            student, {c.grade_id: c.message for c in results[student].cells.values() if not c.passed})
+        assert results[student].error is None and results[student].score == results[student].max_score - written, (
+            student, {c.grade_id: c.message for c in results[student].cells.values() if not c.passed and not c.manual})
+        assert all(c.manual and c.message == "to be graded by hand" for c in results[student].cells.values() if not c.passed)
     assert results["untouched"].score == 0
+    assert all(c.message == "No response." for c in results["untouched"].cells.values() if c.manual)
 
 
 def test_course_comes_from_configuration_not_from_the_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

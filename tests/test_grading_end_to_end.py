@@ -97,5 +97,5 @@ def test_hostile_submissions_through_the_real_sandbox(tmp_path: Path) -> None:
     text = report_text(list(results.values()))
     assert terminal_safe(text) and all(f"{printable(s)} / {CH02}: " in text for s in results)
     export_csv(course, tmp_path / "grades.csv")
-    rows = {r["student"]: r for r in csv.DictReader((tmp_path / "grades.csv").open(encoding="utf-8"))}
+    rows = {r["student_id"]: r for r in csv.DictReader((tmp_path / "grades.csv").open(encoding="utf-8"))}  # nbgrader's column
     assert set(rows) == {printable(s) for s in results}

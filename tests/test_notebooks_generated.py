@@ -74,3 +74,51 @@ def test_student_notebook_has_no_solutions_hidden_tests_or_outputs(name: str) ->
                     assert line not in generated.splitlines(), f"solution code left in {name}: {code!r}"
         if cell.cell_type == "code":
             assert "raise NotImplementedError()" in generated
+
+
+# --- the same chapters in every translated language (notebooks/<lang>/, gradbook_grader.translate) -------------
+
+LANGUAGES = sorted(p.name for p in (ROOT / "solutions" / "i18n").iterdir() if p.is_dir())
+
+
+def _graded(nb: nbformat.NotebookNode) -> list[tuple]:
+    """What grading reads from a notebook: every cell's kind and id, every code cell's text, and the
+    nbgrader metadata (grade ids, points, flags, checksums of code cells) of every graded cell."""
+    shape = []
+    for cell in nb.cells:
+        meta = dict(cell.metadata.get("nbgrader", {}))
+        if cell.cell_type == "markdown":
+            meta.pop("checksum", None)  # a graded Markdown cell's checksum is of its own language's text
+        shape.append((cell.cell_type, cell.get("id"), cell.source if cell.cell_type == "code" else None, meta))
+    return shape
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_chapter_is_released_in_every_translated_language_and_nothing_else(language: str) -> None:
+    assert sorted(p.stem for p in (ROOT / "notebooks" / language).glob("*.ipynb")) == NAMES, (
+        f"notebooks/{language}/ must hold one generated notebook per solutions/ notebook: run `gradbook-grader release`")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("name", NAMES)
+def test_translated_student_notebook_is_current(name: str, language: str, regenerated: Path) -> None:
+    committed, fresh = _read(ROOT / "notebooks" / language / f"{name}.ipynb"), _read(regenerated / language / f"{name}.ipynb")
+    stale = f"notebooks/{language}/ is out of date with solutions/: run `gradbook-grader release` and commit notebooks/"
+    assert [(c.cell_type, c.source, c.metadata) for c in committed.cells] == [
+        (c.cell_type, c.source, c.metadata) for c in fresh.cells], stale
+    assert committed.metadata == fresh.metadata and committed.metadata["gradbook"]["language"] == language, stale
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("name", NAMES)
+def test_both_languages_have_the_same_exercises_points_grade_ids_and_tests(name: str, language: str,
+                                                                             regenerated: Path) -> None:
+    english, translated = _read(regenerated / f"{name}.ipynb"), _read(regenerated / language / f"{name}.ipynb")
+    assert _graded(translated) == _graded(english)
+    graded = [c for c in english.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert graded and all(c.metadata.nbgrader.get("points") for c in graded)
+    words = [c.source for c in translated.cells if c.cell_type == "markdown"]
+    assert words != [c.source for c in english.cells if c.cell_type == "markdown"]  # the Markdown is translated
+    text = "\n".join(c.source for c in translated.cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text

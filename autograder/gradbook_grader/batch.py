@@ -8,10 +8,15 @@
 * Submissions are graded in spawned worker processes, each importing the grading code
   once (the fixed import costs stay out of the per-submission path).
 * Only this (parent) process writes: the graded notebook (made safe to render, `sanitize`),
-  the gradebook rows (flagged where there is integrity evidence) and, last, the journal entry
+  nbgrader's timestamp.txt and submission_secret.txt beside it (for `nbgrader release_feedback`),
+  the gradebook rows (flagged where there is integrity evidence, late penalties from the
+  course's LateSubmissionPlugin) and, last, the journal entry
   `autograded/<student>/<assignment>/gradbook-result.json`, written atomically. The entry's
   key hashes the submission, the source and the manifest, so a rerun after a crash skips what
-  is done; `force=True` regrades.
+  is done; `force=True` regrades. The journal is the batch's resume log: what the grades are,
+  report, feedback and export read from nbgrader's gradebook (`grades`).
+* Outside the sandbox, a failing test cell's verdict is read for the known mistake it names
+  (`misconceptions`), and a written answer left as released is "No response." (nbgrader's rule).
 * Every submission found gets a journal entry. One that cannot be read, that takes a worker
   down with it, or whose grade cannot be written or stored gets an explicit reason (zero
   points when it was not graded); every other submission is still graded. Only a gradebook
@@ -30,14 +35,18 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Sequence
 
 from gradbook_grader.course import Course, GraderError, find_course
 from gradbook_grader.files import Refused, write_atomic
 from gradbook_grader.journal import JOURNAL_NAME, Result, journal, read_journal, write_journal
+from gradbook_grader.nbcells import grade_id, stub_solution
 from gradbook_grader.submissions import Loaded, Submission, discover, load, read_notebook
 from gradbook_grader.text import printable, scrub
 from gradbook_grader.types import CellGrade, Limits, Manifest, SubmissionGrade
+
+if TYPE_CHECKING:
+    from gradbook_grader.cluster import DaskEngine
 
 __all__ = ["JOURNAL_NAME", "BatchReport", "Result", "Submission", "discover", "grade_assignment", "journal",
            "load_manifest", "read_journal", "save_manifest"]
@@ -130,26 +139,33 @@ def _init_worker(source_json: str, manifest_json: str, limits: Limits,
     """
     import nbformat
 
+    source = nbformat.reads(source_json, as_version=4)
     if grade is None:
         from gradbook_grader.execute import grade_submission as grade
+        from gradbook_grader.warm import WarmPool, preloads
+
+        # The next submission's sandbox starts, and imports what the notebook imports, while this one is graded.
+        _WORKER["runners"] = WarmPool(limits, preloads(source)).take
     _WORKER.update(
         grade=grade,
-        source=nbformat.reads(source_json, as_version=4),
+        source=source,
         manifest=Manifest.from_json(manifest_json),
         limits=limits,
     )
 
 
 def _grade_in_worker(data: bytes, seed: int) -> SubmissionGrade:
-    return _WORKER["grade"](data, _WORKER["source"], _WORKER["manifest"], limits=_WORKER["limits"], seed=seed)
+    warm = {"runners": _WORKER["runners"]} if "runners" in _WORKER else {}
+    return _WORKER["grade"](data, _WORKER["source"], _WORKER["manifest"], limits=_WORKER["limits"], seed=seed, **warm)
 
 
 @dataclass
 class _Job:
     submission: Submission
     key: str
-    loaded: Loaded = field(default_factory=lambda: Loaded(None))  # its timestamp and notes; `data` is not kept
+    loaded: Loaded = field(default_factory=lambda: Loaded(None))  # its timestamp, secret and notes; `data` is not kept
     digest: str = ""  # sha256 of the bytes that were keyed
+    changed: bool = True  # not the submission the journal last stored (a person's scores need a look again)
 
     def payload(self) -> bytes:
         """The submission's bytes, read again now (no batch holds every notebook in memory), as keyed."""
@@ -286,14 +302,21 @@ def grade_assignment(
     force: bool = False,
     progress: bool = True,
     grade: Callable[..., SubmissionGrade] | None = None,
+    students: Collection[str] | None = None,
+    engine: "DaskEngine | None" = None,
 ) -> BatchReport:
-    """Grade every submission of one assignment; store grades, graded notebooks and the journal.
+    """Grade every submission of one assignment (only `students`' if given); store grades, graded
+    notebooks and the journal.
 
     `grade` replaces `execute.grade_submission` in the workers (a module-level function, for tests).
+    `engine` grades the submissions elsewhere (`cluster.DaskEngine`: a Dask cluster) instead of in
+    `workers` local processes; everything else (journal, writer, gradebook) stays here.
     """
     import nbformat
     from tqdm import tqdm
 
+    from gradbook_grader import late
+    from gradbook_grader.course import released_answers
     from gradbook_grader.gradebook import open_gradebook, register_assignment
 
     started = time.perf_counter()
@@ -306,36 +329,44 @@ def grade_assignment(
     source_path = course.source(assignment)
     report = BatchReport(assignment)
     if isinstance(submissions, Path):
-        found, report.skipped = discover(submissions, assignment, course.assignments)
+        found, report.skipped = discover(submissions, assignment, course.assignments, students)
     else:
-        found = [s for s in submissions if s.assignment == assignment]
+        found = [s for s in submissions if s.assignment == assignment and (students is None or s.student in students)]
     source_bytes = source_path.read_bytes()
     source = nbformat.reads(source_bytes.decode("utf-8"), as_version=4)
     manifest = load_manifest(course, assignment, limits)
     source_digest = _sha256(source_bytes)
+    late_plugin = late.plugin(course)  # a broken plugin is said before anything is graded
+    # A written answer that still reads as released (or as the stub of a lost cell) is no answer.
+    unanswered = {gid: {_norm(text), _norm(stub_solution(_source_text(source, gid))), ""}
+                  for gid, text in released_answers(course, source).items()}
 
     init_args = (nbformat.writes(source), manifest.to_json(), limits, grade)
     # Workers start while this process opens the gradebook and reads the journal.
-    pool = _start_pool(min(workers, len(found)), _init_worker, init_args) if found else None
+    pool = _start_pool(min(workers, len(found)), _init_worker, init_args) if found and engine is None else None
     gb = open_gradebook(course)
     try:
         register_assignment(gb, assignment, source)
         bar = tqdm(total=len(found), desc=f"grading {assignment}", unit="submission", disable=not progress)
-        writer = _Writer(course, gb, source, manifest, report, bar.update)
+        writer = _Writer(course, gb, source, manifest, report, bar.update, late_plugin, unanswered)
         jobs = []
         for submission in found:
             loaded = load(submission)
             key = submission_key(loaded.data, source_digest, manifest, limits, loaded.problem, loaded.timestamp)
-            job = _Job(submission, key, Loaded(None, loaded.problem, loaded.timestamp, loaded.notes),
+            job = _Job(submission, key, Loaded(None, loaded.problem, loaded.timestamp, loaded.notes, secret=loaded.secret),
                        _sha256(loaded.data) if loaded.data is not None else "")
-            previous = None if force else read_journal(course, submission.student, assignment)
-            if previous is not None and previous.key == job.key and not previous.transient:
+            previous = read_journal(course, submission.student, assignment)
+            job.changed = previous is None or (previous.digest, previous.timestamp) != (job.digest, loaded.timestamp)
+            writer.side_files(job)
+            if not force and previous is not None and previous.key == job.key and not previous.transient:
                 writer.reuse(previous)
             elif loaded.data is None:
                 writer.finish(job, None, loaded.problem or "not graded", loaded.transient)
             else:
                 jobs.append(job)
-        if jobs:
+        if jobs and engine is not None:
+            engine.run(jobs, init_args, writer.on_grade, writer.on_error)
+        elif jobs:
             _run_pool(jobs, init_args, min(workers, len(jobs)), _grade_in_worker, _init_worker, writer.on_grade,
                       writer.on_error, pool, payload=_Job.payload)
             pool = None  # _run_pool shut it down
@@ -364,6 +395,8 @@ class _Writer:
     manifest: Manifest
     report: BatchReport
     progress: Callable[[], Any]
+    late: Any  # the course's late-submission plugin (nbgrader's BasePlugin)
+    unanswered: dict[str, set[str]]  # written answer's grade_id -> the texts that mean "no answer"
 
     def on_grade(self, job: _Job, graded: SubmissionGrade) -> None:
         self.finish(job, graded, "", False)
@@ -381,7 +414,7 @@ class _Writer:
         result = None
         if graded is not None:
             try:
-                result = _result(job, graded, self.manifest)
+                result = _result(job, graded, self.manifest, self.unanswered)
             except Exception as exc:  # the execution side's answer does not hold together
                 graded, transient = None, True
                 message = f"internal grader error: the grade could not be read ({type(exc).__name__}: {exc})"
@@ -399,13 +432,27 @@ class _Writer:
                 target.unlink(missing_ok=True)
         except Exception as exc:
             result.notes.append(f"the graded notebook could not be written ({_why(exc)})")
-        self.store(result)
+        self.store(result, job.changed)
         self.journal(result)
         self.report.graded += 1
 
+    def side_files(self, job: _Job) -> None:
+        """nbgrader's timestamp.txt and submission_secret.txt beside the graded notebook, as its autograde
+        copies them: `nbgrader release_feedback` needs them to name the feedback the student fetches."""
+        folder = self.course.autograded(job.submission.student, job.submission.assignment)
+        try:
+            for name, text in (("timestamp.txt", job.loaded.timestamp), ("submission_secret.txt", job.loaded.secret)):
+                if text is not None:
+                    write_atomic(folder / name, text)
+                else:
+                    (folder / name).unlink(missing_ok=True)
+        except Exception as exc:
+            job.loaded.notes.append(f"nbgrader's timestamp.txt and submission_secret.txt could not be written "
+                                    f"beside the graded notebook ({_why(exc)}): feedback cannot be released")
+
     def reuse(self, previous: Result) -> None:
         """An unchanged submission's journalled result: stored again (cheap, and fills a new --db too)."""
-        self.store(previous)
+        self.store(previous, changed=False)
         if previous.transient:  # the store failed this time: journal that, so the next run retries
             self.journal(previous)
         else:
@@ -413,14 +460,20 @@ class _Writer:
             self.progress()
         self.report.reused += 1
 
-    def store(self, result: Result) -> None:
-        """Store the row; a failure of this row alone is noted on it, a database gone stops the batch."""
+    def store(self, result: Result, changed: bool = True) -> None:
+        """Store the row and its late penalty; a failure of this row alone is noted on it, a database gone
+        stops the batch."""
         from gradbook_grader.gradebook import store, usable
+        from gradbook_grader.late import apply
 
         if not result.in_gradebook:
             return
         try:
-            store(self.gb, result)
+            store(self.gb, result, changed=changed)
+            apply(self.late, self.gb.find_submission(result.assignment, result.student))
+            self.gb.db.commit()
+        except GraderError:  # the course's late-submission plugin: every row would fail alike
+            raise
         except Exception as exc:
             if not usable(self.gb):  # the database, not the submission: stop, nothing is lost
                 raise GraderError(
@@ -456,24 +509,60 @@ def _lines(values: Any) -> list[str]:
     return lines + ([f"... and {len(values) - MAX_LINES} more"] if len(values) > MAX_LINES else [])
 
 
-def _cell(grade_id: str, max_points: float, cell: Any) -> CellGrade:
-    """A cell's grade as the execution side gave it, checked: the points are the manifest's, or none."""
+def _cell(grade_id: str, max_points: float, cell: Any, manifest: Manifest) -> CellGrade:
+    """A cell's grade as the execution side gave it, checked: the points are the manifest's, or none.
+
+    A failing test cell is read (outside the sandbox) for the check it failed and the known mistake
+    its verdict names."""
+    from gradbook_grader.misconceptions import diagnose
+
     if not isinstance(cell, CellGrade):
         raise TypeError(f"the grade of {grade_id} is a {type(cell).__name__}")
     points = float(cell.points)
     if not 0.0 <= points <= max_points:  # NaN included
         raise ValueError(f"{grade_id} scored {points!r} of {max_points:g}")
-    message = cell.message if isinstance(cell.message, str) else repr(cell.message)
-    return CellGrade(grade_id, points, max_points, bool(cell.passed), scrub(message))
+    message = scrub(cell.message if isinstance(cell.message, str) else repr(cell.message))
+    exercise, mistake = (None, None) if cell.passed else diagnose(message, [q.exercise for q in manifest.expected.get(grade_id, [])])
+    return CellGrade(grade_id, points, max_points, bool(cell.passed), message, exercise=exercise, mistake=mistake)
 
 
-def _result(job: _Job, graded: SubmissionGrade, manifest: Manifest) -> Result:
+def _written(grade_id: str, max_points: float, notebook: Any, unanswered: set[str]) -> CellGrade:
+    """A written answer: a person scores it, unless it is still as released (nbgrader: "No response.", 0)."""
+    from gradbook_grader.gradebook import NO_RESPONSE
+
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    texts = [c.get("source") for c in cells or [] if isinstance(c, dict) and grade_id == _grade_id(c)]
+    text = "".join(texts[0]) if texts and isinstance(texts[0], list) else texts[0] if texts else ""
+    answered = isinstance(text, str) and _norm(text) not in unanswered
+    return CellGrade(grade_id, 0.0, max_points, False, "to be graded by hand" if answered else NO_RESPONSE, manual=True)
+
+
+def _grade_id(cell: dict) -> str | None:
+    try:
+        return grade_id(cell)
+    except Exception:  # an untrusted notebook's odd metadata
+        return None
+
+
+def _norm(text: str) -> str:
+    return "\n".join(line.rstrip() for line in str(text).strip().splitlines())
+
+
+def _source_text(source: Any, gid: str) -> str:
+    return next((c.source for c in source.cells if grade_id(c) == gid), "")
+
+
+def _result(job: _Job, graded: SubmissionGrade, manifest: Manifest, unanswered: dict[str, set[str]]) -> Result:
     error = graded.error if graded.error is None else scrub(str(graded.error))
     cells = {}
     for grade_id, max_points in manifest.points.items():  # every graded cell has a row, even after a crash
         cell = graded.cells.get(grade_id) if isinstance(graded.cells, dict) else None
+        if grade_id in unanswered:
+            cells[grade_id] = _written(grade_id, float(max_points), graded.notebook if error is None else {},
+                                       unanswered[grade_id])
+            continue
         cells[grade_id] = (CellGrade(grade_id, 0.0, float(max_points), False, error or "not graded") if cell is None
-                           else _cell(grade_id, float(max_points), cell))
+                           else _cell(grade_id, float(max_points), cell, manifest))
     return Result(
         student=job.submission.student,
         assignment=job.submission.assignment,
@@ -489,6 +578,7 @@ def _result(job: _Job, graded: SubmissionGrade, manifest: Manifest) -> Result:
         timestamp=job.loaded.timestamp,
         integrity=_lines(getattr(graded, "integrity", [])),
         notes=list(job.loaded.notes),
+        digest=job.digest,
     )
 
 
@@ -510,4 +600,5 @@ def _error_result(job: _Job, message: str, manifest: Manifest, transient: bool) 
         timestamp=job.loaded.timestamp,
         transient=transient,
         notes=list(job.loaded.notes),
+        digest=job.digest,
     )

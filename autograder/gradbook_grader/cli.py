@@ -1,10 +1,16 @@
-"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report).
+"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report, misconceptions).
 
-    gradbook-grader release [ASSIGNMENT ...]
-    gradbook-grader grade SUBMISSIONS [--assignment A] [--workers N] [--db URL] [--force]
+    gradbook-grader release [ASSIGNMENT ...] [--no-manifests]
+    gradbook-grader grade SUBMISSIONS [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--db URL] [--force]
     gradbook-grader feedback [--assignment A] [--student S]
-    gradbook-grader export --csv grades.csv
+    gradbook-grader export --csv grades.csv [--format long|cells|canvas|moodle] [--assignment A ...]
     gradbook-grader report [--assignment A] [--student S]
+    gradbook-grader misconceptions [--assignment A]
+
+`grade` exits with 3 when a submission could not be graded (each is listed, with its reason),
+1 when grading could not run at all. report, feedback, export and misconceptions read nbgrader's
+gradebook (a person's scores and comments from the formgrader included); docs/lifecycle.md
+walks through a course.
 
 The course is --course PATH, else $GRADBOOK_COURSE, else the nbgrader course in the current
 directory or a parent (a repository root finds its autograder/). The gradebook is autograder/gradebook.db unless
@@ -16,10 +22,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gradbook_grader.course import Course, GraderError, find_course
 from gradbook_grader.text import printable
 from gradbook_grader.types import Limits
+
+if TYPE_CHECKING:
+    from gradbook_grader.batch import BatchReport
+    from gradbook_grader.cluster import DaskEngine
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,11 +45,17 @@ def _parser() -> argparse.ArgumentParser:
 
     release = commands.add_parser("release", parents=[common], help="generate notebooks/ from solutions/")
     release.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
+    release.add_argument("--no-manifests", action="store_true",
+                         help="do not build the grading manifests now (the first grade of each assignment builds its own)")
 
     grade = commands.add_parser("grade", parents=[common], help="grade a folder of submissions")
     grade.add_argument("submissions", type=Path, help="submitted/<student>/<assignment>/*.ipynb, or <student>.ipynb files")
     grade.add_argument("--assignment", help="grade only this assignment (required for a flat folder)")
+    grade.add_argument("--student", action="append", metavar="S", help="grade only this student (repeatable); with --force, again even if unchanged")
     grade.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on a Dask cluster instead: tcp://HOST:8786, or local:N to start N workers here "
+                            "(docs/grading-on-a-cluster.md)")
     grade.add_argument("--force", action="store_true", help="regrade submissions already in the journal")
     grade.add_argument("--timeout", type=float, help="wall-clock seconds per submission")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -50,21 +67,47 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", parents=[common], help="export the gradebook as CSV")
     export.add_argument("--csv", type=Path, required=True, metavar="FILE")
+    export.add_argument("--format", default="long", choices=["long", "cells", "canvas", "moodle"],
+                        help="long: nbgrader's export table and the grader's columns; cells: one row per graded cell; "
+                             "canvas, moodle: gradebook imports (default long)")
+    export.add_argument("--assignment", action="append", metavar="A",
+                        help="export this assignment (repeatable; default: those with submissions or past due)")
+
+    misconceptions = commands.add_parser("misconceptions", parents=[common],
+                                         help="per exercise, how many submissions made each known mistake")
+    misconceptions.add_argument("--assignment")
     return parser
 
 
-def _grade(course: Course, args: argparse.Namespace) -> int:
+EXIT_NOT_ALL_GRADED = 3
+
+
+def _grade_command(course: Course, args: argparse.Namespace) -> int:
+    """`grade`, on this machine's worker processes or, with --scheduler, on a Dask cluster."""
+    if not args.scheduler:
+        return _grade(course, args)
+    from gradbook_grader.cluster import connect
+
+    with connect(args.scheduler) as engine:
+        print(f"grading on the Dask cluster at {engine.client.scheduler.address}; dashboard: {engine.dashboard}",
+              file=sys.stderr, flush=True)
+        return _grade(course, args, engine)
+
+
+def _grade(course: Course, args: argparse.Namespace, engine: "DaskEngine | None" = None) -> int:
     from gradbook_grader.batch import discover, grade_assignment
 
     if args.assignment is not None:
         course.source(args.assignment)  # unknown assignment: say so before any work
-    found, skipped = discover(args.submissions, args.assignment, course.assignments)
+    found, skipped = discover(args.submissions, args.assignment, course.assignments, args.student)
     for line in skipped:
         print(f"skipped {printable(line)}", file=sys.stderr)
     limits = Limits(total_timeout=args.timeout) if args.timeout else Limits()
+    failed = False
     for assignment in sorted({s.assignment for s in found}):
         report = grade_assignment(
-            course, assignment, found, workers=args.workers, limits=limits, force=args.force, progress=not args.no_progress
+            course, assignment, found, workers=args.workers, limits=limits, force=args.force, progress=not args.no_progress,
+            engine=engine,
         )
         flagged = [r for r in report.results if r.evidence]
         print(
@@ -79,7 +122,36 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
                 print(f"  {printable(result.student)}: {printable(note)}")
         if flagged:
             print(f"  flagged (see `gradbook-grader report`): {', '.join(printable(r.student) for r in flagged)}")
-    return 0
+        failed |= bool(report.errors)
+        print(_next_steps(course, assignment, report))
+    return EXIT_NOT_ALL_GRADED if failed else 0
+
+
+def _next_steps(course: Course, assignment: str, report: "BatchReport") -> str:
+    """What the instructor does next, from what the gradebook now holds for this batch's students."""
+    from gradbook_grader.grades import read
+
+    students = {r.student for r in report.results}
+    entries = [e for e in read(course, assignment).graded if e.student in students]
+    awaiting = sum(len(e.awaiting) for e in entries)
+    late = [e for e in entries if e.seconds_late > 0]
+    a = printable(assignment)
+    steps = []
+    if report.errors:
+        steps.append(f"{len(report.errors)} could not be graded (see above): fix what each line says and run the same "
+                     "command again (what is graded is not graded again; --student S grades one student)")
+    if late:
+        steps.append(f"{len(late)} late ({', '.join(printable(e.student) for e in late)}): penalties are the course's "
+                     "LateSubmissionPlugin's (nbgrader_config.py); an extension is `nbgrader`'s formgrader or "
+                     "Gradebook.grant_extension")
+    if awaiting:
+        steps.append(f"{awaiting} written answer{'s' if awaiting != 1 else ''} to grade by hand: the formgrader "
+                     f"(Manual Grading > {a})")
+    steps.append(f"then `gradbook-grader feedback --assignment {a}` and `nbgrader release_feedback {a}`; "
+                 f"`gradbook-grader report --assignment {a}` gives every reason, "
+                 f"`gradbook-grader misconceptions --assignment {a}` the commonest mistakes, "
+                 "`gradbook-grader export --csv grades.csv` the grades")
+    return "next:\n" + "\n".join(f"  - {step}" for step in steps)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,9 +163,13 @@ def main(argv: list[str] | None = None) -> int:
 
             for path in release(course, args.assignments or None):
                 print(f"wrote {path}")
+            if not args.no_manifests:
+                from gradbook_grader.manifests import build_manifests
+
+                build_manifests(course, args.assignments or course.assignments)
             return 0
         if args.command == "grade":
-            return _grade(course, args)
+            return _grade_command(course, args)
         if args.command == "feedback":
             from gradbook_grader.feedback import run_feedback
 
@@ -105,14 +181,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             from gradbook_grader.export import export_csv
 
-            print(f"wrote {export_csv(course, args.csv)} rows to {args.csv}")
+            print(f"wrote {export_csv(course, args.csv, args.format, args.assignment)} rows to {args.csv}")
             return 0
         if args.command == "report":
             from gradbook_grader.feedback import report_text
-            from gradbook_grader.journal import journal
+            from gradbook_grader.grades import read
 
-            results = [r for r in journal(course, args.assignment) if args.student in (None, r.student)]
-            print(report_text(results) if results else "nothing graded yet: run `gradbook-grader grade` first")
+            entries = read(course, args.assignment, args.student).graded
+            print(report_text(entries) if entries else "nothing graded yet: run `gradbook-grader grade` first")
+            return 0
+        if args.command == "misconceptions":
+            from gradbook_grader.misconceptions import report as misconceptions
+
+            print(misconceptions(course, args.assignment))
             return 0
     except GraderError as error:
         print(f"gradbook-grader: {printable(str(error), newlines=True)}", file=sys.stderr)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from gradbook_grader.translate import catalog_path, translate_assignment, translated_languages
+
 if TYPE_CHECKING:  # nbgrader is imported lazily: importing it costs seconds
     import nbformat
     from nbgrader.apps import NbGraderAPI
@@ -153,7 +155,8 @@ def nbgrader_api(course: Course) -> "NbGraderAPI":
 
 
 def released_answers(course: Course, source: "nbformat.NotebookNode") -> dict[str, str]:
-    """What each written-answer cell holds in the students' notebook (nbgrader's ClearSolutions, as configured)."""
+    """What each answer a person grades (a graded solution cell) holds in the students' notebook
+    (nbgrader's ClearSolutions, as the course configures it)."""
     import copy
 
     from nbgrader.preprocessors import ClearSolutions
@@ -162,17 +165,18 @@ def released_answers(course: Course, source: "nbformat.NotebookNode") -> dict[st
 
     released, _ = ClearSolutions(config=nbgrader_config(course)).preprocess(copy.deepcopy(source), {})
     return {str(grade_id(c)): c.source for c in released.cells
-            if c.cell_type == "markdown" and is_graded(c) and is_solution(c) and grade_id(c)}
+            if is_graded(c) and is_solution(c) and grade_id(c)}
 
 
 def _written_answer_problems(source: "nbformat.NotebookNode") -> list[str]:
     """A written answer's model answer must sit between the solution markers.
 
     What is outside them is what a submission that lost the cell is graded with (and shown)."""
-    from gradbook_grader.nbcells import BEGIN_SOLUTION, grade_id, is_graded, is_solution
+    from gradbook_grader.nbcells import BEGIN_SOLUTION, SOLUTION_MARKERS, grade_id, is_graded, is_solution
 
-    return [f"written answer {grade_id(c)}: put the model answer inside nbgrader's solution region "
-            "(its BEGIN and END marker lines), so that students never receive it"
+    begin, end = SOLUTION_MARKERS
+    return [f"written answer {grade_id(c)}: put the model answer between `{begin}` and `{end}` lines "
+            "(students must never receive it)"
             for c in source.cells
             if c.cell_type == "markdown" and is_graded(c) and is_solution(c) and not BEGIN_SOLUTION.search(c.source)]
 
@@ -201,7 +205,9 @@ def release(course: Course, assignments: Iterable[str] | None = None) -> list[Pa
     """Generate the student notebooks (notebooks/<a>.ipynb) and register the assignments in the gradebook.
 
     nbgrader's generate_assignment replaces solutions with stubs, removes hidden tests,
-    clears outputs, records checksums and saves the cells to the gradebook.
+    clears outputs, records checksums and saves the cells to the gradebook. Every language with
+    catalogs in solutions/i18n/ gets notebooks/<lang>/<a>.ipynb, the same assignment with its
+    Markdown translated (`localized_release`).
     """
     import nbformat
 
@@ -224,11 +230,52 @@ def release(course: Course, assignments: Iterable[str] | None = None) -> list[Pa
         generated = course.root / "release" / name / f"{name}.ipynb"
         nb = nbformat.read(generated, as_version=4)
         target = course.notebooks / f"{name}.ipynb"
-        tmp = target.with_suffix(".ipynb.tmp")
-        nbformat.write(nb, tmp)
-        os.replace(tmp, target)
+        _write(nb, target)
         written.append(target)
+        for language in translated_languages(course.solutions):  # notebooks/<lang>/: same name, same assignment
+            written.append(_write(localized_release(course, name, nb, language), course.notebooks / language / target.name))
     if assignments is None:  # a full release: notebooks/ holds exactly the generated notebooks
-        for stale in set(course.notebooks.glob("*.ipynb")) - set(written):
+        folders = [course.notebooks] + [course.notebooks / lang for lang in translated_languages(course.solutions)]
+        for stale in {p for folder in folders for p in folder.glob("*.ipynb")} - set(written):
             stale.unlink()
     return written
+
+
+def _write(nb: "nbformat.NotebookNode", target: Path) -> Path:
+    import nbformat
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def localized_release(course: Course, assignment: str, released: "nbformat.NotebookNode",
+                      language: str) -> "nbformat.NotebookNode":
+    """The student notebook in `language`: nbgrader's release (`released`) with each Markdown cell's text
+    translated (`translate`; a written answer's through nbgrader's ClearSolutions, as released), matched by
+    cell id. Code cells, grade ids, points and checksums of code cells are the release's own."""
+    import copy
+    import warnings
+
+    import nbformat
+    from nbgrader.preprocessors import ClearSolutions
+    from nbgrader.utils import compute_checksum
+
+    source = nbformat.read(course.source(assignment), as_version=4)
+    translation = translate_assignment(course.solutions, assignment, source, language)
+    if translation.untranslated:
+        warnings.warn(f"{assignment} ({language}): cells {', '.join(translation.untranslated)} have no current "
+                      f"translation and stay English; update {catalog_path(course.solutions, assignment, language)} "
+                      "(python tools/i18n.py notebooks, then translate the fuzzy and empty entries)", stacklevel=2)
+    cleared, _ = ClearSolutions(config=nbgrader_config(course)).preprocess(translation.notebook, {})
+    text = {c.get("id"): c.source for c in cleared.cells if c.cell_type == "markdown"}
+    nb = copy.deepcopy(released)
+    nb.metadata["gradbook"] = {**nb.metadata.get("gradbook", {}), "language": translation.language}
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.get("id") in text:
+            cell.source = text[cell.get("id")]
+            if "checksum" in cell.metadata.get("nbgrader", {}):
+                cell.metadata.nbgrader.checksum = compute_checksum(cell)
+    return nb

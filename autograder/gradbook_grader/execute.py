@@ -29,6 +29,7 @@ from typing import Any, Callable
 import nbformat
 from nbformat import NotebookNode
 
+from gradbook.i18n import _, normalize, notebook_language, using
 from gradbook_grader.integrity import scan as integrity_scan
 from gradbook_grader.nbcells import grade_id, is_graded, is_test_cell, strip_hidden_tests
 from gradbook_grader.outputs import FAIL, cap, sanitize_outputs, verdict_outputs
@@ -95,6 +96,8 @@ def run_notebook(
     data_dir: Path | None = None,
     extra_files: dict[str, Path] | None = None,
     workdir: Path | None = None,
+    runners: Callable[[float], RunnerProcess] | None = None,
+    language: str = "en",
 ) -> Run:
     """Execute the code cells of `nb` (except `skip`) in a sandboxed runner, then send `asks`.
 
@@ -106,6 +109,12 @@ def run_notebook(
     times, within the submission's total time), and the remaining questions are asked there.
     A question whose answer kills the process is answered by that, and the others are asked
     in a fresh run.
+
+    `runners(deadline)`, when given, supplies each run's runner (a fresh one every time: a warm
+    pool's, `gradbook_grader.warm`, started with the same sandbox options) instead of starting it here.
+
+    `language`: the runner is asked to speak it before any cell runs (`gradbook.i18n`), so the notebook's
+    own messages and the drivers' come back in the submission's language.
     """
     start = time.monotonic()
     deadline = start + limits.total_timeout
@@ -118,10 +127,14 @@ def run_notebook(
     events: list[str] = []
     sandboxed, stopped = False, None
     for attempt in range(MAX_RESTARTS + 1):
-        with RunnerProcess(limits, sandbox_mode=sandbox_mode, data_dir=data_dir or _default_data_dir(),
-                           extra_files=extra_files, workdir=workdir, deadline=deadline) as runner:
+        with runners(deadline) if runners is not None else RunnerProcess(
+                limits, sandbox_mode=sandbox_mode, data_dir=data_dir or _default_data_dir(),
+                extra_files=extra_files, workdir=workdir, deadline=deadline) as runner:
             sandboxed = runner.sandboxed
             broke = False
+            if language != "en":
+                runner.request({"op": "language", "language": language},
+                               lambda m: m.get("type") == "language", "setting the language")  # type: ignore[misc]
             for index in code_cells:
                 if index in bad:
                     continue
@@ -264,8 +277,16 @@ def grade_submission(
     extra_files: dict[str, Path] | None = None,
     sandbox_mode: str | None = None,
     data_dir: Path | None = None,
+    runners: Callable[[float], RunnerProcess] | None = None,
+    language: str | None = None,
 ) -> SubmissionGrade:
-    """Restore, run in the sandbox, ask, judge outside. Never raises for a bad submission."""
+    """Restore, run in the sandbox, ask, judge outside. Never raises for a bad submission.
+
+    `runners`: see `run_notebook` (a warm pool's `take`, which then owns the sandbox options).
+    `language`: of the verdicts and the graded notebook; by default the submission's own
+    (`metadata.gradbook.language`, as `release` writes it into a translated chapter), else English.
+    The language changes only the words: the questions, the answers and the points are the same.
+    """
     from gradbook.checks import load_all
 
     registry = load_all()
@@ -279,9 +300,12 @@ def grade_submission(
     except SubmissionError as exc:
         error = str(exc)
         submitted = nbformat.v4.new_notebook()
+    language = normalize(language) if language is not None else (notebook_language(submitted.get("metadata")) or "en")
     restored = restore(submitted, source_nb)
     events.extend(restored.events)
     nb = restored.notebook
+    if language != "en":  # the source's metadata: the graded notebook says its language again
+        nb.metadata["gradbook"] = {**nb.metadata.get("gradbook", {}), "language": language}
     integrity = [f"tampering: {t}" for t in restored.tamper]
     integrity += integrity_scan(nb, source_nb) if error is None else []
 
@@ -292,12 +316,14 @@ def grade_submission(
         tests = frozenset(i for i, c in enumerate(nb.cells) if is_test_cell(c))
         budget = [MAX_SUBMISSION_ANSWER_BYTES]
         run = run_notebook(nb, limits, skip=tests, asks=asks, sandbox_mode=sandbox_mode, data_dir=data_dir,
-                           extra_files=extra_files, workdir=workdir,
+                           extra_files=extra_files, workdir=workdir, runners=runners, language=language,
                            receive=lambda n, reply: _read_reply(answers[n], reply, budget))
         events.extend(run.events)
 
-    stops = [f"\nNote: cell {c.index} of the notebook did not finish ({c.reason}), so nothing it defines was there."
-             for c in (run.cells.values() if run else []) if c.status in ("timeout", "died")]
+    with using(language):
+        stops = ["\n" + _("Note: cell {index} of the notebook did not finish ({reason}), so nothing it defines was "
+                          "there.").format(index=c.index, reason=c.reason)
+                 for c in (run.cells.values() if run else []) if c.status in ("timeout", "died")]
     cells: dict[str, CellGrade] = {}
     for cell in nb.cells:
         gid = grade_id(cell)
@@ -310,9 +336,11 @@ def grade_submission(
         if not is_test_cell(cell):
             continue
         if error is not None:
-            message, passed = f"not graded: {error}", False
+            with using(language):
+                message, passed = _("not graded: {error}").format(error=error), False
         else:
-            judgement = judge_cell(manifest.expected.get(gid, []), [a for a in answers.values() if a.gid == gid], registry)
+            judgement = judge_cell(manifest.expected.get(gid, []), [a for a in answers.values() if a.gid == gid], registry,
+                                   language)
             message, passed = judgement.message, judgement.passed
             message += "" if passed else "".join(stops)
             events.extend(f"cell {gid}: {t}" for t in judgement.tampered)

@@ -1,10 +1,14 @@
 """nbgrader's gradebook (SQLite or PostgreSQL) as the batch layer uses it; only the parent process writes.
 
-Grades are stored the way nbgrader's own autograder stores them (students, submissions,
-one `Grade.auto_score` per graded cell), so nbgrader's formgrader and `nbgrader export`
-see them too. A submission with integrity evidence (`Result.evidence`) gets nbgrader's
-"flagged" set for the instructor; the grader never clears a flag (a person may have set it)
-and never changes a score because of one.
+Grades are stored the way nbgrader's own autograder stores them (students, submissions with
+their timestamps, one `Grade.auto_score` per graded cell), so nbgrader's formgrader and
+`nbgrader export` see them too. A written answer (a graded Markdown solution cell) gets no
+automatic score and needs a person, as in nbgrader: it enters the formgrader's "needs manual
+grade" queue, unless the student left it as released ("No response.", 0 points). A person's
+scores and comments are never overwritten; after a changed submission is graded, a cell a
+person scored needs their look again (nbgrader's rule). A submission with integrity evidence
+(`Result.evidence`) gets nbgrader's "flagged" set for the instructor; the grader never clears
+a flag (a person may have set it) and never changes a score because of one.
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ def graded_cells(source: "nbformat.NotebookNode") -> Iterator[tuple[str, float, 
 
 
 def register_assignment(gb: "Gradebook", assignment: str, source: "nbformat.NotebookNode") -> None:
-    """Make sure the assignment, its notebook and its graded/solution cells exist (as `release` would).
+    """Make sure the assignment, its notebook and its graded/solution cells exist (as `release` would:
+    a written answer is both, so it has a grade and a comment).
 
     Grading must work on a fresh database too (e.g. a new PostgreSQL one), without a release first.
     """
@@ -64,21 +69,28 @@ def register_assignment(gb: "Gradebook", assignment: str, source: "nbformat.Note
         gb.update_or_create_grade_cell(grade_id, assignment, assignment, max_score=points, cell_type=cell_type)
     for cell in source.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and not meta.get("grade"):
+        if meta.get("solution"):
             gb.update_or_create_solution_cell(str(meta["grade_id"]), assignment, assignment)
 
 
-def store(gb: "Gradebook", result: "Result") -> None:
-    """Write one submission's grades; re-storing the same result is harmless (idempotent)."""
+NO_RESPONSE = "No response."  # nbgrader's automatic comment on an answer left as released
+
+
+def store(gb: "Gradebook", result: "Result", *, changed: bool = True) -> None:
+    """Write one submission's grades; re-storing the same result is harmless (idempotent).
+
+    `changed`: the submission is not the one this result was stored from before (a new or a
+    resubmitted notebook), so what a person scored needs their look again.
+    """
     from sqlalchemy.exc import SAWarning
 
     with warnings.catch_warnings():
         # nbgrader's add_submission builds rows the way SQLAlchemy 2 warns about; harmless, not ours.
         warnings.simplefilter("ignore", SAWarning)
-        _store(gb, result)
+        _store(gb, result, changed)
 
 
-def _store(gb: "Gradebook", result: "Result") -> None:
+def _store(gb: "Gradebook", result: "Result", changed: bool) -> None:
     from nbgrader.api import MissingEntry
 
     gb.update_or_create_student(result.student)
@@ -87,22 +99,30 @@ def _store(gb: "Gradebook", result: "Result") -> None:
     submission = gb.update_or_create_submission(result.assignment, result.student, **kwargs)
     notebook = result.assignment  # one notebook per assignment, named like it
     try:
-        grades = {g.name: g for g in gb.find_submission_notebook(notebook, result.assignment, result.student).grades}
+        stored = gb.find_submission_notebook(notebook, result.assignment, result.student)
     except MissingEntry:
-        grades = {}
-    expected = {cell.name for nb in submission.assignment.notebooks for cell in nb.grade_cells}
-    if set(grades) != expected:
-        # The assignment gained graded cells since this submission was first stored: rebuild it.
+        stored = None
+    master = submission.assignment.notebooks
+    if stored is None or ({g.name for g in stored.grades}, {c.name for c in stored.comments}) != (
+            {c.name for nb in master for c in nb.grade_cells}, {c.name for nb in master for c in nb.solution_cells}):
+        # The assignment gained graded or answer cells since this submission was first stored: rebuild it.
         gb.remove_submission(result.assignment, result.student)
         gb.update_or_create_submission(result.assignment, result.student, **kwargs)
-        grades = {g.name: g for g in gb.find_submission_notebook(notebook, result.assignment, result.student).grades}
-    for name, grade in grades.items():
-        cell = result.cells.get(name)
-        grade.auto_score = cell.points if cell is not None else 0.0
-        # nbgrader's rule: a grader's manual score wins and needs a look again.
-        grade.needs_manual_grade = grade.manual_score is not None
+        stored = gb.find_submission_notebook(notebook, result.assignment, result.student)
+    for grade in stored.grades:
+        cell = result.cells.get(grade.name)
+        written = cell is not None and cell.manual
+        auto = (0.0 if cell.message == NO_RESPONSE else None) if written else (cell.points if cell is not None else 0.0)
+        fresh = grade.auto_score is None and grade.manual_score is None  # never stored, or a person's to score
+        grade.auto_score = auto
+        if changed or fresh:
+            # nbgrader's rule: no automatic score, or a person's score of an older submission, needs a person.
+            grade.needs_manual_grade = grade.manual_score is not None or auto is None
+    for comment in stored.comments:
+        cell = result.cells.get(comment.name)
+        comment.auto_comment = NO_RESPONSE if cell is not None and cell.message == NO_RESPONSE else None
     if result.evidence:
-        gb.find_submission_notebook(notebook, result.assignment, result.student).flagged = True
+        stored.flagged = True
     gb.db.commit()
 
 
@@ -116,21 +136,3 @@ def usable(gb: "Gradebook") -> bool:
         return True
     except Exception:
         return False
-
-
-def rows(gb: "Gradebook") -> Iterator[dict[str, Any]]:
-    """Every stored submission: student, assignment, score, max_score, flagged and points per graded cell."""
-    for assignment in gb.assignments:
-        for submission in assignment.submissions:
-            row: dict[str, Any] = {
-                "student": submission.student_id,
-                "assignment": assignment.name,
-                "score": submission.score,
-                "max_score": submission.max_score,
-                "flagged": any(notebook.flagged for notebook in submission.notebooks),
-                "cells": {},
-            }
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    row["cells"][grade.name] = grade.score
-            yield row

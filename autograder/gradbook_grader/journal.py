@@ -1,8 +1,12 @@
 """The grader's journal: one `Result` per submission found, in autograded/<student>/<assignment>/.
 
 The entry is written last, atomically, once everything else of the submission is done: it
-means "done", lets a rerun skip what is unchanged, and is what `report`, `feedback` and
-`export` read. Every submission found gets one, the ungraded ones with their reason.
+means "done" and lets a rerun skip what is unchanged: it is the batch's resume log. The grades
+themselves are nbgrader's gradebook's (`grades` reads them for report, feedback and export);
+the journal adds only what nbgrader has no place for: why a submission was not graded, each
+test cell's verdict and the known mistake it names, sandbox events, integrity evidence, notes,
+and the submissions no gradebook can hold. Every submission found gets an entry, the ungraded
+ones with their reason.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Result:
     integrity: list[str] = field(default_factory=list)  # evidence of copied or called reference code
     notes: list[str] = field(default_factory=list)  # what the batch ignored or could not do, and why
     in_gradebook: bool = True  # False: nbgrader's gradebook cannot hold this row (e.g. the name)
+    digest: str = ""  # sha256 of the submitted notebook that was graded ("" when none was read)
 
     @property
     def evidence(self) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 from nbformat import NotebookNode
 
 HIDDEN_MARKER = "HIDDEN TESTS"  # in both of nbgrader's hidden-test delimiters
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")  # as an author writes them
 BEGIN_SOLUTION = re.compile(r"^[ \t]*#+[ \t]*BEGIN SOLUTION.*$", re.M)
 _SOLUTION_REGION = re.compile(
     r"^([ \t]*)#+[ \t]*BEGIN SOLUTION[^\n]*\n.*?^[ \t]*#+[ \t]*END SOLUTION[^\n]*(\n|$)", re.M | re.S

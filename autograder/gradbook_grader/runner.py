@@ -14,6 +14,13 @@ the test cells), then asks the checks' questions, one at a time, with inputs it 
     <- {"type": "answers", "id": 3, "results": [{"out": ..., "error": ..., "inputs": "<digest>"}]}
     -> {"op": "exit"}
 
+A warm runner (`gradbook_grader.warm`) is asked, before the submission is known and before any
+student code, to import the modules the instructor's notebook imports, so the notebook finds them
+loaded (sys.modules only: nothing enters the shell's namespace or history):
+
+    -> {"op": "import", "modules": ["numpy", "matplotlib.pyplot", ...]}
+    <- {"type": "imported", "failed": [...]}
+
 Cases and outputs travel as plain data (`gradbook.checks.plain.to_wire`). Replies go to a private
 duplicate of the original stdout; fds 0/1 of the student's code are /dev/null and stderr.
 EVERYTHING this process says is untrusted once student code has run: the supervisor validates and
@@ -243,6 +250,34 @@ def answer_question(shell: InteractiveShell, request: dict) -> dict:
     return {"type": "answers", "id": request.get("id"), "results": wire}
 
 
+def preload(modules: object) -> dict:
+    """Import `modules` ahead of the submission (a warm runner); what fails is left to the notebook."""
+    import importlib
+
+    failed = []
+    for name in modules[:100] if isinstance(modules, list) else []:
+        try:
+            importlib.import_module(str(name))
+        except BaseException:  # noqa: BLE001 - the notebook's own import will say what is wrong
+            failed.append(str(name))
+        finally:
+            sys.stdout, sys.stderr = STDOUT, STDERR
+    SINK.reset()  # what an import printed belongs to no cell
+    return {"type": "imported", "failed": failed}
+
+
+def set_language(language: object) -> dict:
+    """Speak the submission's language (`gradbook.i18n`): what the notebook prints and what the checks'
+    drivers say comes back in it. Before any student code; an unknown language leaves English."""
+    try:
+        from gradbook import i18n
+
+        i18n.set_language(str(language))
+        return {"type": "language", "language": i18n.current()}
+    except Exception as error:  # noqa: BLE001 - the grader asks for known languages only
+        return {"type": "language", "language": "en", "error": str(error)[:200]}
+
+
 STDOUT = Stream("stdout")
 STDERR = Stream("stderr")
 
@@ -286,6 +321,10 @@ def serve() -> None:
             send({**run_cell(shell, int(request["cell"]), str(request["source"])), "nonce": request.get("nonce")})
         elif request.get("op") == "ask":
             send({**answer_question(shell, request), "nonce": request.get("nonce")})
+        elif request.get("op") == "import":
+            send({**preload(request.get("modules")), "nonce": request.get("nonce")})
+        elif request.get("op") == "language":
+            send({**set_language(request.get("language")), "nonce": request.get("nonce")})
     proto_out.flush()
     os._exit(0)  # skip atexit handlers registered by student code
 

@@ -1,7 +1,10 @@
 """Finding submissions and reading them: every one found is accounted for, none is followed.
 
 Layouts: nbgrader's `submitted/<student>/<assignment>/<notebook>.ipynb` (with its
-`timestamp.txt`), or a flat folder of `<student>.ipynb` files for one assignment. Every entry
+`timestamp.txt` and `submission_secret.txt`), or a flat folder of `<student>.ipynb` files for
+one assignment. Named below `submitted/`, one student's folder (`submitted/bob`) or one
+submission (`submitted/bob/<assignment>`) is read as that student's part of the layout, never
+as a class whose students are named like assignments. Every entry
 that stands for a submission becomes a `Submission`; one the grader will not grade carries the
 reason in `problem` and still gets its row (journal, report, export). Reading goes through
 `files`: nothing is followed, nothing blocks, nothing outside the submission is read.
@@ -10,11 +13,12 @@ reason in `problem` and still gets its row (journal, report, export). Reading go
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 from gradbook_grader.course import GraderError
 from gradbook_grader.files import Refused, lkind, open_dir, read_regular, refusal, scan
@@ -22,6 +26,8 @@ from gradbook_grader.text import printable
 
 MAX_ID = 128  # nbgrader's gradebook: Student.id is a String(128)
 MAX_TIMESTAMP_BYTES = 256
+MAX_SECRET_BYTES = 1024
+_SECRET = re.compile(r"[0-9A-Za-z]{1,256}")  # nbgrader writes secrets.token_hex(64)
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"  # as nbgrader writes it
 _ID_PUNCTUATION = set(" _.@+-")
 
@@ -49,6 +55,7 @@ class Loaded:
     timestamp: str | None = None  # TIMESTAMP_FORMAT, in UTC
     notes: list[str] = field(default_factory=list)  # what the grader ignored, and why
     transient: bool = False  # the grader failed, not the submission: a rerun tries again
+    secret: str | None = None  # nbgrader's submission_secret.txt: names the feedback the student fetches
 
 
 def student_id_problem(name: str) -> str | None:
@@ -77,12 +84,56 @@ def _id_problem(student: str) -> str | None:
     return f"{why}. Rename it to the student's id and grade again." if why else None
 
 
-def discover(folder: Path, assignment: str | None, known: Sequence[str]) -> tuple[list[Submission], list[str]]:
-    """Every submission in `folder` (see the module), and notes on entries that are no submission at all.
+def locate(folder: Path, known: Sequence[str]) -> tuple[Path, str | None, str | None]:
+    """Where the layout the instructor named begins: (the folder of all students, the student, the assignment).
+
+    `submitted/bob/<assignment>` (a known assignment's folder holding its notebook or nbgrader's
+    timestamp.txt) is bob's submission of it; `submitted/bob` (only known assignments' folders
+    in it) is bob's folder; anything else is a folder of students, or a flat folder.
+    """
+    folder = Path(os.path.abspath(folder))
+    try:
+        with open_dir(folder) as fd:
+            with os.scandir(fd) as it:
+                entries = {e.name: lkind(fd, e.name) for e in it}
+    except (OSError, Refused) as exc:
+        raise GraderError(f"{printable(str(folder))} is not a folder of submissions ({exc}).") from None
+    if folder.name in known and (entries.get(f"{folder.name}.ipynb") or entries.get("timestamp.txt")):
+        return folder.parent.parent, folder.parent.name, folder.name
+    folders = [name for name, what in entries.items() if what == "a folder"]
+    if folders and all(name in known for name in folders) and not any(n.endswith(".ipynb") for n in entries):
+        return folder.parent, folder.name, None
+    return folder, None, None
+
+
+def discover(folder: Path, assignment: str | None, known: Sequence[str],
+             students: Collection[str] | None = None) -> tuple[list[Submission], list[str]]:
+    """Every submission in `folder` (see the module; only `students`' if given), and notes on entries that
+    are no submission at all.
 
     An entry that stands for a submission but cannot be graded (an odd name, a link, a FIFO)
     is a `Submission` with its `problem`; the notes are things like an unknown assignment folder.
     """
+    root, student, implied = locate(folder, known)
+    if implied is not None and assignment not in (None, implied):
+        raise GraderError(f"{printable(str(folder))} is {printable(student or '')}'s submission of {implied}, "
+                          f"not of {assignment}: drop --assignment or name the folder of {assignment}.")
+    if student is not None:
+        if students is not None and student not in students:
+            raise GraderError(f"{printable(str(folder))} holds {printable(student)}'s work, not "
+                              f"{', '.join(printable(s) for s in sorted(students))}'s.")
+        students = {student}
+    found, notes = _discover(root, implied or assignment, known, students)
+    if students is not None:
+        missing = sorted(set(students) - {s.student for s in found})
+        if missing:
+            raise GraderError(f"no submission of {', '.join(printable(s) for s in missing)} in {printable(str(root))}"
+                              + (f" for {assignment}" if assignment else "") + ".")
+    return found, notes
+
+
+def _discover(folder: Path, assignment: str | None, known: Sequence[str],
+              students: Collection[str] | None) -> tuple[list[Submission], list[str]]:
     found: list[Submission] = []
     notes: list[str] = []
     odd: list[tuple[str, str]] = []  # (student, why) of entries that are not folders: a row per assignment graded
@@ -91,7 +142,8 @@ def discover(folder: Path, assignment: str | None, known: Sequence[str]) -> tupl
             with os.scandir(top) as it:
                 entries = sorted((e.name, lkind(top, e.name)) for e in it)
             if any(name.endswith(".ipynb") for name, _ in entries):
-                return _flat(folder, top, entries, assignment, known)
+                return _flat(folder, top, entries, assignment, known, students)
+            entries = [(name, what) for name, what in entries if students is None or name in students]
             for student, what in entries:
                 if what in ("a file", None):
                     notes.append(f"{printable(student)}: a file, not a student's folder: ignored")
@@ -108,7 +160,7 @@ def discover(folder: Path, assignment: str | None, known: Sequence[str]) -> tupl
         for name in scope:
             found.append(Submission(student, name, folder / student / name / f"{name}.ipynb", folder, (student, name),
                                     printable(_id_problem(student) or why)))
-    if not found and not notes:
+    if not found and not notes and students is None:
         raise GraderError(
             f"no submissions in {printable(str(folder))}: expected <student>/<assignment>/<assignment>.ipynb "
             "(nbgrader's submitted/ layout) or <student>.ipynb files."
@@ -141,8 +193,16 @@ def _student(folder: Path, student: str, assignment: str | None, known: Sequence
 
 def _flat(
     folder: Path, fd: int, entries: list[tuple[str, str | None]], assignment: str | None, known: Sequence[str],
+    students: Collection[str] | None,
 ) -> tuple[list[Submission], list[str]]:
     """A flat folder of `<student>.ipynb` (open as `fd`): one assignment, each notebook a submission."""
+    named = sorted(name for name, _ in entries if name[: -len(".ipynb")] in known)
+    if named:
+        raise GraderError(
+            f"{printable(str(folder))} holds {printable(named[0])}, a notebook named like an assignment, not like a "
+            "student: it looks like one student's submission folder. Grade nbgrader's submitted/ folder "
+            "(with --student to grade one student), or name each notebook <student>.ipynb."
+        )
     if assignment is None:
         raise GraderError(
             f"{printable(str(folder))} holds notebooks directly (<student>.ipynb), so it is one assignment: "
@@ -150,7 +210,7 @@ def _flat(
         )
     found = []
     for name, what in entries:
-        if name.endswith(".ipynb"):
+        if name.endswith(".ipynb") and (students is None or name[: -len(".ipynb")] in students):
             student = name[: -len(".ipynb")]
             problem = _id_problem(student) or (None if what == "a file" else _not_plain(name, what, fd, name))
             found.append(Submission(student, assignment, folder / name, folder, (), printable(problem) if problem else None))
@@ -217,21 +277,37 @@ def load(submission: Submission) -> Loaded:
         return Loaded(None, why, transient=True)
     if submission.parts:
         loaded.timestamp, note = read_timestamp(submission)
-        if note:
-            loaded.notes.append(note)
+        loaded.secret, secret_note = read_secret(submission)
+        loaded.notes += [n for n in (note, secret_note) if n]
     return loaded
+
+
+def _side_file(submission: Submission, name: str, cap: int) -> tuple[bytes | None, str | None]:
+    """One of nbgrader's files beside the submitted notebook: its bytes, or None and why it was ignored."""
+    root = submission.root or submission.path.parent
+    try:
+        with open_dir(root, submission.parts) as fd:
+            return read_regular(fd, name, cap), None
+    except FileNotFoundError:
+        return None, None
+    except (OSError, Refused) as exc:
+        return None, f"{name} ignored: {exc}"
+
+
+def read_secret(submission: Submission) -> tuple[str | None, str | None]:
+    """nbgrader's submission_secret.txt of the submission, or None and why it was ignored."""
+    raw, why = _side_file(submission, "submission_secret.txt", MAX_SECRET_BYTES)
+    text = raw.decode("ascii", "replace").strip() if raw is not None else None
+    if text is not None and not _SECRET.fullmatch(text):
+        text, why = None, "submission_secret.txt ignored: it is not nbgrader's hex secret"
+    return text, f"{why} (the student cannot fetch feedback)" if why else None
 
 
 def read_timestamp(submission: Submission) -> tuple[str | None, str | None]:
     """nbgrader's timestamp.txt of the submission, normalised to UTC; or None and why it was ignored."""
-    root = submission.root or submission.path.parent
-    try:
-        with open_dir(root, submission.parts) as fd:
-            raw = read_regular(fd, "timestamp.txt", MAX_TIMESTAMP_BYTES)
-    except FileNotFoundError:
-        return None, None
-    except (OSError, Refused) as exc:
-        return None, f"timestamp.txt ignored: {exc}"
+    raw, why = _side_file(submission, "timestamp.txt", MAX_TIMESTAMP_BYTES)
+    if raw is None:
+        return None, why
     try:
         return parse_timestamp(raw.decode("utf-8")), None
     except (UnicodeDecodeError, ValueError) as exc:

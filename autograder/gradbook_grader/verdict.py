@@ -16,6 +16,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from gradbook.i18n import _, current, using
 from gradbook_grader.nbcells import grade_id, is_graded, is_solution, is_test_cell, points
 from gradbook_grader.questions import Question, TestCellError, read_test_cell
 from gradbook_grader.types import Limits, Manifest
@@ -51,31 +52,38 @@ def source_digest(source_nb: NotebookNode) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def judge_cell(expected: list[Question], answers: list[Answer], registry: dict[str, Any]) -> CellJudgement:
-    """All-or-nothing verdict for one graded test cell, from the answers to its questions."""
+def judge_cell(expected: list[Question], answers: list[Answer], registry: dict[str, Any],
+               language: str | None = "en") -> CellJudgement:
+    """All-or-nothing verdict for one graded test cell, from the answers to its questions, in `language`."""
+    with using(language):
+        return _judge_cell(expected, answers, registry)
+
+
+def _judge_cell(expected: list[Question], answers: list[Answer], registry: dict[str, Any]) -> CellJudgement:
     from gradbook.checks.core import judge
 
     if not expected:
-        return CellJudgement(False, "this test cell makes no checks, so it cannot be graded")
+        return CellJudgement(False, _("this test cell makes no checks, so it cannot be graded"))
     tampered: list[str] = []
     lines: list[str] = []
     for question in expected:
         exercise = registry.get(question.exercise)
-        label = (exercise.title if exercise is not None else question.exercise) + (" (hidden tests)" if question.hidden else "")
+        label = (exercise.title if exercise is not None else question.exercise) + (_(" (hidden tests)") if question.hidden else "")
         if exercise is None:
-            return CellJudgement(False, f"{label}: the grader does not know this check", lines, tampered)
+            return CellJudgement(False, _("{label}: the grader does not know this check").format(label=label), lines, tampered)
         answer = next((a for a in answers if a.question == question), None)
         if answer is None or answer.results is None:
             why = answer.problem if answer is not None else "it was not asked"
             if answer is not None and answer.tampered:
                 tampered.append(f"{label}: {why}")
-            return CellJudgement(False, f"{label} could not be checked: {why}", lines, tampered)
+            return CellJudgement(False, _("{label} could not be checked: {why}").format(label=label, why=why), lines, tampered)
         observation = {"exercise": exercise.name, "seed": answer.seed, "hidden": question.hidden, "results": answer.results}
         try:
-            verdict = judge(exercise, observation)
+            verdict = judge(exercise, observation, current())
         except Exception as error:  # noqa: BLE001 - a crafted answer must not crash the grader
             tampered.append(f"{label}: the answer could not be judged ({type(error).__name__})")
-            return CellJudgement(False, f"{label}: the answer could not be judged ({type(error).__name__})", lines, tampered)
+            said = _("{label}: the answer could not be judged ({error})").format(label=label, error=type(error).__name__)
+            return CellJudgement(False, said, lines, tampered)
         if not verdict.passed:
             return CellJudgement(False, verdict.message, lines, tampered)
         lines.append(f"\u2714 {label}: {verdict.message}")

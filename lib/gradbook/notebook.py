@@ -1,8 +1,9 @@
 """Working through a chapter: Run All goes past unfinished exercises, and the demos never wait on them.
 
-    from gradbook.notebook import start_chapter, yours
+    from gradbook.notebook import start_chapter, tr, yours
     start_chapter()                                  # in each chapter's first cell
     softmax_shown = yours("softmax", check.softmax)  # in a demo cell: the student's, or the library's
+    ax.set_title(tr("loss curve"))                   # a label in the student's language (gradbook.i18n)
 
 `start_chapter()` changes one thing about the kernel it runs in. A cell that fails only because
 an exercise is not finished yet, that is a check cell (its code starts by importing
@@ -20,12 +21,16 @@ shows every explanation, plot and widget.
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import sys
 import types
 import warnings
 from typing import Any
 
+from gradbook import i18n
 from gradbook.checks.core import Exercise
+from gradbook.i18n import _, tr  # noqa: F401 - tr: the chapters' cells import it from here
 
 CHECK_IMPORT = "from gradbook.checks import"
 _MISSING = object()
@@ -59,8 +64,17 @@ def _keep_going(result: Any) -> None:
 
 
 def start_chapter() -> None:
-    """Set up this kernel for working through a chapter (see the module docstring); safe to run twice."""
+    """Set up this kernel for working through a chapter (see the module docstring); safe to run twice.
+
+    It also speaks the notebook's language: a released chapter says which it is in its metadata
+    (`gradbook.i18n`), read here from the file the kernel was started for (Jupyter tells the kernel
+    in $JPY_SESSION_NAME); then plots get the fonts that language needs."""
     from gradbook.datasets.mnist import MNISTFallbackWarning
+
+    language = notebook_file_language(os.environ.get("JPY_SESSION_NAME", ""))
+    if language is not None:
+        i18n.set_language(language)
+    i18n.plot_font()
 
     # The offline-data notice is printed as one line; its technical details stay out of the notebook.
     warnings.filterwarnings("ignore", category=MNISTFallbackWarning)
@@ -128,15 +142,16 @@ def _stub_in(value: Any, seen: set[int]) -> str | None:
 def unfinished(value: Any) -> str | None:
     """Why `value` is not a finished answer yet (as the notebook's stubs leave it), or None if it is."""
     if value is _MISSING:
-        return "not defined yet"
+        return _("not defined yet")
     if value is None:
-        return "still None"
+        return _("still None")
     if isinstance(value, types.FunctionType) or inspect.isclass(value):
         stub = _stub_in(value, set())
         if stub is None:
             return None
         own = stub == getattr(value, "__name__", None)
-        return "it still raises NotImplementedError" if own else f"`{stub}` still raises NotImplementedError"
+        return _("it still raises NotImplementedError") if own else _("`{name}` still raises NotImplementedError").format(
+            name=stub)
     items = value.values() if isinstance(value, dict) else value if isinstance(value, (tuple, list)) else ()
     return next((reason for reason in map(unfinished, items) if reason), None)
 
@@ -152,9 +167,23 @@ def yours(names: str | tuple[str, ...], exercise: Exercise, namespace: dict[str,
     if reason is None:
         return value
     shown = f"`{names}`" if single else ", ".join(f"`{n}`" for n in names)
-    print(f"\u24d8 your {shown} isn't done yet ({reason}), so this cell uses the library's: finish exercise "
-          f"`{exercise.title}` and run this cell again to see yours.")
+    print("\u24d8 " + _("your {names} isn't done yet ({reason}), so this cell uses the library's: finish exercise "
+                        "`{title}` and run this cell again to see yours.").format(names=shown, reason=reason,
+                                                                                 title=exercise.title))
     return exercise.reference() if exercise.value else exercise.reference
 
 
-__all__ = ["is_check_cell", "is_unfinished_exercise_error", "start_chapter", "unfinished", "yours"]
+def notebook_file_language(path: str) -> str | None:
+    """The language a notebook file declares in its metadata, or None (no such file, no language)."""
+    if not path.endswith(".ipynb"):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            metadata = json.load(handle).get("metadata")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return i18n.notebook_language(metadata if isinstance(metadata, dict) else None)
+
+
+__all__ = ["is_check_cell", "is_unfinished_exercise_error", "notebook_file_language", "start_chapter", "tr",
+           "unfinished", "yours"]

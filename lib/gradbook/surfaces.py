@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from gradbook.i18n import N_
+
 Point = tuple[float, float]
 
 
@@ -74,7 +76,7 @@ def _saddle_grad(p: np.ndarray) -> np.ndarray:
     return np.array([2 * x, y**3 - y])
 
 
-BOWL_CONDITION = 25.0
+BOWL_CONDITION = 25.0  # also in the bowl's title
 
 
 def _bowl(p: np.ndarray) -> np.ndarray:
@@ -102,7 +104,7 @@ rosenbrock = Surface(
 
 saddle = Surface(
     name="saddle",
-    title="saddle: x² + y⁴/4 - y²/2 (saddle point at the origin)",
+    title=N_("saddle: x² + y⁴/4 - y²/2 (saddle point at the origin)"),
     f=_saddle,
     grad=_saddle_grad,
     start=(-1.8, 1e-3),
@@ -115,7 +117,7 @@ saddle = Surface(
 
 bowl = Surface(
     name="bowl",
-    title=f"ill-conditioned bowl: (x² + {BOWL_CONDITION:g} y²) / 2",
+    title=N_("ill-conditioned bowl: (x² + 25 y²) / 2"),  # BOWL_CONDITION
     f=_bowl,
     grad=_bowl_grad,
     start=(-4.5, 1.0),

@@ -55,7 +55,9 @@ class GradedOutside:
         self.title = title
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
-        print(f"{self.title}: checked by the grader after the notebook has run")
+        from gradbook.i18n import _
+
+        print(_("{title}: checked by the grader after the notebook has run").format(title=self.title))
 
     def __repr__(self) -> str:
         return f"<check {self.name}, run by the grader>"

@@ -14,6 +14,7 @@ import numpy as np
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.drivers import Case
 from gradbook.checks.plain import Plain
+from gradbook.i18n import N_, _
 
 HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 Array = np.ndarray
@@ -82,13 +83,13 @@ def _gradient_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 def _train_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     x, y = np.array([-1.0, 0.0, 1.0, 2.0]), np.array([-1.0, 1.0, 3.0, 5.0])
     cases = [
-        Case((x, y, 0.1, 3), label="x=[-1, 0, 1, 2], y=[-1, 1, 3, 5] (y = 2x + 1), lr=0.1, steps=3"),
-        Case((*_points(rng, 20, 3.0, 0.5), 0.1, 100), label="20 noisy points around y = 3x + 0.5, lr=0.1, steps=100"),
+        Case((x, y, 0.1, 3), label=N_("x=[-1, 0, 1, 2], y=[-1, 1, 3, 5] (y = 2x + 1), lr=0.1, steps=3")),
+        Case((*_points(rng, 20, 3.0, 0.5), 0.1, 100), label=N_("20 noisy points around y = 3x + 0.5, lr=0.1, steps=100")),
     ]
     if hidden:
         cases += [
-            Case((*_points(rng, 50, -2.0, 1.0), 0.05, 200), label="50 noisy points around y = -2x + 1, lr=0.05, steps=200"),
-            Case((*_points(rng, 5, 1.0, -3.0), 0.3, 1), label="5 noisy points around y = x - 3, lr=0.3, steps=1"),
+            Case((*_points(rng, 50, -2.0, 1.0), 0.05, 200), label=N_("50 noisy points around y = -2x + 1, lr=0.05, steps=200")),
+            Case((*_points(rng, 5, 1.0, -3.0), 0.3, 1), label=N_("5 noisy points around y = x - 3, lr=0.3, steps=1")),
         ]
     return cases
 
@@ -98,29 +99,31 @@ def _train_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 def _compare_training(expected: Plain, got: Plain, case: Case) -> str | None:
     if not isinstance(got, (tuple, list)) or len(got) != 3:
-        return "train must return three things, `return w, b, losses`; it returned " + _what(got) + "."
+        return _("train must return three things, `return w, b, losses`; it returned {what}.").format(what=_what(got))
     try:
         w, b, losses = float(got[0]), float(got[1]), np.asarray(got[2], dtype=float)
     except (TypeError, ValueError):
-        return "train must return numbers w and b and a list of losses (floats)."
+        return _("train must return numbers w and b and a list of losses (floats).")
     exp_w, exp_b, exp_losses = expected[0], expected[1], np.asarray(expected[2], dtype=float)
     steps = case.args[3]
     if losses.shape != exp_losses.shape:
-        return f"losses should hold one loss per step ({steps} numbers), got shape {losses.shape}."
+        return _("losses should hold one loss per step ({steps} numbers), got shape {shape}.").format(
+            steps=steps, shape=losses.shape)
     same = [compare_values(e, g, rtol=1e-6, atol=1e-9) for e, g in ((exp_w, w), (exp_b, b), (exp_losses, losses))]
     if not any(same):
         return None
     if not np.all(np.isfinite(losses)) or (steps > 1 and losses[-1] > losses[0]):
-        return (
-            f"the loss went up, from {losses[0]:.4g} to {losses[-1]:.4g}, instead of down (expected "
-            f"{exp_losses[0]:.4g} to {exp_losses[-1]:.4g}): each step must move w and b against the gradient."
-        )
+        return _(
+            "the loss went up, from {first} to {last}, instead of down (expected "
+            "{expected_first} to {expected_last}): each step must move w and b against the gradient."
+        ).format(first=f"{losses[0]:.4g}", last=f"{losses[-1]:.4g}", expected_first=f"{exp_losses[0]:.4g}",
+                 expected_last=f"{exp_losses[-1]:.4g}")
     return "\n".join(f"{label}: {problem}" for label, problem in zip(("w", "b", "losses"), same) if problem)
 
 
 def _what(value: Plain) -> str:
     if isinstance(value, (tuple, list)):
-        return f"{len(value)} items"
+        return _("{count} items").format(count=len(value))
     return "None" if value is None else type(value).__name__
 
 
@@ -204,8 +207,8 @@ predict = Exercise(
     cases=_predict_cases,
     title="predict",
     mistakes=[
-        Mistake(_predict_without_b, "the bias b is missing: the model is w * x + b, a line that need not pass through 0."),
-        Mistake(_predict_swapped, "w and b are swapped: w multiplies x (the slope), b is added (where the line crosses x = 0)."),
+        Mistake(_predict_without_b, N_("the bias b is missing: the model is w * x + b, a line that need not pass through 0.")),
+        Mistake(_predict_swapped, N_("w and b are swapped: w multiplies x (the slope), b is added (where the line crosses x = 0).")),
     ],
 )
 
@@ -215,10 +218,10 @@ mse_loss = Exercise(
     cases=_loss_cases,
     title="mse_loss",
     mistakes=[
-        Mistake(_loss_sum, "this is the sum of the squared errors; the mean squared error divides by the number of points (np.mean)."),
-        Mistake(_loss_not_squared, "the errors are not squared: positive and negative errors cancel out. Square them before the mean."),
-        Mistake(_loss_absolute, "this is the mean absolute error (mean of |error|); square the errors instead."),
-        Mistake(_loss_root, "this is the root of the mean squared error (RMSE); leave out the square root."),
+        Mistake(_loss_sum, N_("this is the sum of the squared errors; the mean squared error divides by the number of points (np.mean).")),
+        Mistake(_loss_not_squared, N_("the errors are not squared: positive and negative errors cancel out. Square them before the mean.")),
+        Mistake(_loss_absolute, N_("this is the mean absolute error (mean of |error|); square the errors instead.")),
+        Mistake(_loss_root, N_("this is the root of the mean squared error (RMSE); leave out the square root.")),
     ],
 )
 
@@ -230,11 +233,11 @@ gradients = Exercise(
     mistakes=[
         Mistake(
             _gradients_flipped,
-            "the sign is flipped: with error = y_pred - y the gradient is 2 * mean(error * x); "
-            "you used y - y_pred.",
+            N_("the sign is flipped: with error = y_pred - y the gradient is 2 * mean(error * x); "
+            "you used y - y_pred."),
         ),
-        Mistake(_gradients_without_2, "the factor 2 is missing: the derivative of error**2 is 2 * error * (derivative of error)."),
-        Mistake(_gradients_without_x, "dw is missing the factor x: y_pred = w * x + b, so d(y_pred)/dw = x (while d(y_pred)/db = 1)."),
+        Mistake(_gradients_without_2, N_("the factor 2 is missing: the derivative of error**2 is 2 * error * (derivative of error).")),
+        Mistake(_gradients_without_x, N_("dw is missing the factor x: y_pred = w * x + b, so d(y_pred)/dw = x (while d(y_pred)/db = 1).")),
     ],
 )
 
@@ -245,12 +248,12 @@ train = Exercise(
     title="train",
     compare=_compare_training,
     mistakes=[
-        Mistake(_train_without_b, "b never changes: update both parameters every step, w -= lr * dw and b -= lr * db."),
-        Mistake(_train_uphill, "w and b moved along the gradient (+ lr * dw), which is uphill; subtract it: w = w - lr * dw."),
+        Mistake(_train_without_b, N_("b never changes: update both parameters every step, w -= lr * dw and b -= lr * db.")),
+        Mistake(_train_uphill, N_("w and b moved along the gradient (+ lr * dw), which is uphill; subtract it: w = w - lr * dw.")),
         Mistake(
             _train_loss_after_update,
-            "the losses are recorded after the update; record each step's loss before updating, "
-            "so losses[0] is the loss of the starting point w = b = 0.",
+            N_("the losses are recorded after the update; record each step's loss before updating, "
+            "so losses[0] is the loss of the starting point w = b = 0."),
         ),
     ],
 )

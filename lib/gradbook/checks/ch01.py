@@ -13,6 +13,7 @@ import numpy as np
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.drivers import Case
 from gradbook.checks.plain import Plain
+from gradbook.i18n import N_, _
 
 HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 Array = np.ndarray
@@ -65,24 +66,24 @@ def _to_categorical(labels: Array, num_classes: int) -> Array:
 def _image_batches(rng: np.random.Generator, hidden: bool) -> list[Case]:
     ramp = (np.arange(3 * 28 * 28) % 256).astype(np.uint8).reshape(3, 28, 28)
     sizes = [5, 1] + ([20, 64] if hidden else [])
-    cases = [Case((ramp,), label="3 images of shape (28, 28) holding 0, 1, ..., 255, 0, 1, ...")]
-    cases += [Case((rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8),), label=f"{n} random uint8 images of shape (28, 28)") for n in sizes]
+    cases = [Case((ramp,), label=N_("3 images of shape (28, 28) holding 0, 1, ..., 255, 0, 1, ..."))]
+    cases += [Case((rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8),), label=N_("{n} random uint8 images of shape (28, 28)"), label_values={"n": n}) for n in sizes]
     # A dark batch: its brightest pixel is not 255, so dividing by the batch's max shows.
     brightest = int(rng.integers(60, 200))
     cases.append(Case((rng.integers(0, brightest + 1, size=(4, 28, 28), dtype=np.uint8),),
-                      label=f"4 dark uint8 images (no pixel brighter than {brightest})"))
+                      label=N_("4 dark uint8 images (no pixel brighter than {brightest})"), label_values={"brightest": brightest}))
     if hidden:
-        cases.append(Case((np.full((2, 28, 28), 255, dtype=np.uint8),), label="2 images of all 255 (white)"))
+        cases.append(Case((np.full((2, 28, 28), 255, dtype=np.uint8),), label=N_("2 images of all 255 (white)")))
     return cases
 
 
 def _label_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [Case((np.array([0, 3, 9, 1]), 10)), Case((np.array([2, 0, 1]), 4)), Case((np.array([1]), 2))]
-    cases += [Case((rng.integers(0, 10, size=12).astype(np.uint8), 10), label="12 random uint8 labels 0-9, num_classes=10")]
+    cases += [Case((rng.integers(0, 10, size=12).astype(np.uint8), 10), label=N_("12 random uint8 labels 0-9, num_classes=10"))]
     if hidden:
         cases += [
             Case((np.array([4, 4, 4]), 5)),
-            Case((rng.integers(0, 7, size=100), 7), label="100 random labels 0-6, num_classes=7"),
+            Case((rng.integers(0, 7, size=100), 7), label=N_("100 random labels 0-6, num_classes=7")),
         ]
     return cases
 
@@ -91,7 +92,7 @@ def _compare_with_dtype(expected: Plain, got: Plain, case: Case) -> str | None:
     """Values within float32 rounding, and the same dtype."""
     problem = compare_values(expected, got, rtol=1e-6, atol=1e-7)
     if problem is None and isinstance(expected, np.ndarray) and isinstance(got, np.ndarray) and got.dtype != expected.dtype:
-        return f"the values are right, but the dtype is {got.dtype}; expected {expected.dtype}."
+        return _("the values are right, but the dtype is {got}; expected {expected}.").format(got=got.dtype, expected=expected.dtype)
     return problem
 
 
@@ -190,10 +191,10 @@ ndims = Exercise(
     mistakes=[
         Mistake(
             _ndims_counting_entries,
-            "x1 has 5 entries but only one axis: ndim counts axes, not entries. "
-            "A '5-dimensional vector' is still a 1-D tensor.",
+            N_("x1 has 5 entries but only one axis: ndim counts axes, not entries. "
+            "A '5-dimensional vector' is still a 1-D tensor."),
         ),
-        Mistake(_ndims_scalar_one, "a scalar (a single number) has no axes at all: its ndim is 0."),
+        Mistake(_ndims_scalar_one, N_("a scalar (a single number) has no axes at all: its ndim is 0.")),
     ],
 )
 
@@ -203,9 +204,9 @@ shapes = Exercise(
     value=True,
     title="shapes",
     mistakes=[
-        Mistake(_shapes_scalar_one, "a scalar has no axes, so its shape is the empty tuple (), not (1,)."),
-        Mistake(_shapes_vector_row, "a vector has one axis: its shape is (5,), not (1, 5), which is a matrix with one row."),
-        Mistake(_shapes_columns_first, "a shape lists the axes in order, rows before columns: x2 has 3 rows of 5, so (3, 5)."),
+        Mistake(_shapes_scalar_one, N_("a scalar has no axes, so its shape is the empty tuple (), not (1,).")),
+        Mistake(_shapes_vector_row, N_("a vector has one axis: its shape is (5,), not (1, 5), which is a matrix with one row.")),
+        Mistake(_shapes_columns_first, N_("a shape lists the axes in order, rows before columns: x2 has 3 rows of 5, so (3, 5).")),
     ],
 )
 
@@ -217,11 +218,11 @@ crop_bottom_right = Exercise(
     mistakes=[
         Mistake(
             _crop_wrong_axes,
-            "the slice starts at the wrong axis: axis 0 counts the images (samples), axes 1 and 2 are rows "
-            "and columns. Keep every image with `:` first: images[:, 14:, 14:].",
+            N_("the slice starts at the wrong axis: axis 0 counts the images (samples), axes 1 and 2 are rows "
+            "and columns. Keep every image with `:` first: images[:, 14:, 14:]."),
         ),
-        Mistake(_crop_top_left, "this is the top-left corner (rows and columns 0-13); the bottom-right one starts at 14: `14:`."),
-        Mistake(_crop_off_by_one, "the crop starts at 15, so it is 13 x 13; rows and columns 14 to 27 are 14 pixels: `14:`."),
+        Mistake(_crop_top_left, N_("this is the top-left corner (rows and columns 0-13); the bottom-right one starts at 14: `14:`.")),
+        Mistake(_crop_off_by_one, N_("the crop starts at 15, so it is 13 x 13; rows and columns 14 to 27 are 14 pixels: `14:`.")),
     ],
 )
 
@@ -234,13 +235,13 @@ prepare_images = Exercise(
     mistakes=[
         Mistake(
             _prepare_transposed,
-            "the shape is (784, n): samples come first, one row of 784 pixels per image: reshape((n, 28 * 28)).",
+            N_("the shape is (784, n): samples come first, one row of 784 pixels per image: reshape((n, 28 * 28))."),
         ),
-        Mistake(_prepare_by_256, "the values were divided by 256; pixels go from 0 to 255, so divide by 255 to map 255 to 1.0."),
-        Mistake(_prepare_float64, "the values are float64 (NumPy's default for division); convert with .astype('float32')."),
-        Mistake(_prepare_unscaled, "the values still go from 0 to 255; divide by 255 to scale them to [0, 1]."),
-        Mistake(_prepare_by_batch_max, "the values were divided by this batch's brightest pixel; divide by 255, the "
-                "largest value a pixel can have, so the same pixel becomes the same number in every batch."),
+        Mistake(_prepare_by_256, N_("the values were divided by 256; pixels go from 0 to 255, so divide by 255 to map 255 to 1.0.")),
+        Mistake(_prepare_float64, N_("the values are float64 (NumPy's default for division); convert with .astype('float32').")),
+        Mistake(_prepare_unscaled, N_("the values still go from 0 to 255; divide by 255 to scale them to [0, 1].")),
+        Mistake(_prepare_by_batch_max, N_("the values were divided by this batch's brightest pixel; divide by 255, the "
+                "largest value a pixel can have, so the same pixel becomes the same number in every batch.")),
     ],
 )
 
@@ -251,13 +252,13 @@ to_categorical = Exercise(
     title="to_categorical",
     compare=_compare_with_dtype,
     mistakes=[
-        Mistake(_one_hot_off_by_one, "the 1 is one column too far left (column label - 1): classes count from 0, so label k goes in column k."),
+        Mistake(_one_hot_off_by_one, N_("the 1 is one column too far left (column label - 1): classes count from 0, so label k goes in column k.")),
         Mistake(
             _one_hot_max_label,
-            "the number of columns must be num_classes, not labels.max() + 1: a batch need not contain every class.",
+            N_("the number of columns must be num_classes, not labels.max() + 1: a batch need not contain every class."),
         ),
-        Mistake(_one_hot_transposed, "the result has one row per class; it needs one row per label: shape (len(labels), num_classes)."),
-        Mistake(_one_hot_int, "the one-hot vectors are integers; make them float32, like the network's outputs (and Keras's to_categorical)."),
+        Mistake(_one_hot_transposed, N_("the result has one row per class; it needs one row per label: shape (len(labels), num_classes).")),
+        Mistake(_one_hot_int, N_("the one-hot vectors are integers; make them float32, like the network's outputs (and Keras's to_categorical).")),
     ],
 )
 
@@ -267,12 +268,12 @@ data_shapes = Exercise(
     value=True,
     title="data_shapes",
     mistakes=[
-        Mistake(_data_shapes_channels_first, "images are stored channels-last here: (samples, height, width, channels)."),
-        Mistake(_data_shapes_features_before_time, "a time series is (samples, timesteps, features): the 390 minutes come before the 3 prices."),
+        Mistake(_data_shapes_channels_first, N_("images are stored channels-last here: (samples, height, width, channels).")),
+        Mistake(_data_shapes_features_before_time, N_("a time series is (samples, timesteps, features): the 390 minutes come before the 3 prices.")),
         Mistake(
             _data_shapes_no_samples_axis,
-            "the videos lost their samples axis: 4 videos of 240 frames are (samples, frames, height, width, channels), "
-            "not 960 separate frames.",
+            N_("the videos lost their samples axis: 4 videos of 240 frames are (samples, frames, height, width, channels), "
+            "not 960 separate frames."),
         ),
     ],
 )

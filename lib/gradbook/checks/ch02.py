@@ -18,7 +18,9 @@ import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.drivers import VECTORISED, Case
+from gradbook.checks.display import hint
 from gradbook.checks.plain import Plain
+from gradbook.i18n import N_, _
 
 HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 Array = np.ndarray
@@ -109,7 +111,7 @@ def _shapes(rng: np.random.Generator, hidden: bool) -> list[tuple[int, int]]:
 def _one_matrix_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [Case((SQUARE.copy(),)), Case((WIDE.copy(),)), Case((TALL.copy(),))]
     cases += [Case((rng.normal(size=s),)) for s in _shapes(rng, hidden)]
-    cases.append(Case((-rng.uniform(0.1, 2.0, size=(3, 4)),), label="a 3x4 matrix of negative numbers"))
+    cases.append(Case((-rng.uniform(0.1, 2.0, size=(3, 4)),), label=N_("a 3x4 matrix of negative numbers")))
     return cases
 
 
@@ -305,7 +307,7 @@ def _transpose_attribute(x: Array) -> Array:
 
 # --- comparing: the values, and the rule ---------------------------------------------
 
-LOOPS_ONLY = (
+LOOPS_ONLY = N_(
     "this chapter's rule is loops only: write it with `for` loops over the indices, reading single "
     "entries (x[i, j]), as the hardware does one number at a time. NumPy's whole-array operations "
     "come afterwards, when you time them against your loops."
@@ -315,7 +317,8 @@ LOOPS_ONLY = (
 def _compare_loops(expected: Plain, got: Plain, case: Case) -> str | None:
     """The values as usual; an answer that used a whole-array operation gets the rule it broke."""
     if isinstance(got, str) and got.startswith(VECTORISED):
-        return f"you used {got[len(VECTORISED):]}, which works on whole arrays at once.\nHint: {LOOPS_ONLY}"
+        used = _("you used {what}, which works on whole arrays at once.").format(what=got[len(VECTORISED):])
+        return used + "\n" + hint(_(LOOPS_ONLY))
     return compare_values(expected, got)
 
 
@@ -327,7 +330,7 @@ def _exercise(name: str, reference: object, cases: object, mistakes: list[Mistak
 
 # --- exercises ------------------------------------------------------------------------
 
-SAME_AXIS_TWICE = (
+SAME_AXIS_TWICE = N_(
     "both loops run over x.shape[0] (the rows), so on a matrix with more columns than rows "
     "some columns are never visited. The inner loop must use x.shape[1]."
 )
@@ -337,8 +340,8 @@ naive_relu = _exercise(
     _naive_relu,
     _one_matrix_cases,
     [
-        Mistake(_relu_abs, "this is the absolute value |x|: relu keeps positive entries and sets negative ones to 0, it does not flip their sign."),
-        Mistake(_relu_mask, "this returns 1 where x > 0 (a mask, the derivative of relu) instead of the value x itself."),
+        Mistake(_relu_abs, N_("this is the absolute value |x|: relu keeps positive entries and sets negative ones to 0, it does not flip their sign.")),
+        Mistake(_relu_mask, N_("this returns 1 where x > 0 (a mask, the derivative of relu) instead of the value x itself.")),
         Mistake(_relu_rows_twice, SAME_AXIS_TWICE),
         Mistake(_relu_np_maximum, LOOPS_ONLY),
         Mistake(_relu_np_where, LOOPS_ONLY),
@@ -351,7 +354,7 @@ naive_add = _exercise(
     _two_matrix_cases,
     [
         Mistake(_add_rows_twice, SAME_AXIS_TWICE),
-        Mistake(_add_y_transposed, "the indices of y are swapped (y[j, i]): element-wise means x[i, j] + y[i, j], same position in both."),
+        Mistake(_add_y_transposed, N_("the indices of y are swapped (y[j, i]): element-wise means x[i, j] + y[i, j], same position in both.")),
         Mistake(_add_operator, LOOPS_ONLY),
     ],
 )
@@ -363,10 +366,10 @@ naive_add_matrix_and_vector = _exercise(
     [
         Mistake(
             _add_vector_wrong_axis,
-            "y is broadcast along the wrong axis: you added y[i] (indexed by the row). y has one entry per "
-            "column, so x[i, j] gets y[j]: the vector is repeated for every row.",
+            N_("y is broadcast along the wrong axis: you added y[i] (indexed by the row). y has one entry per "
+            "column, so x[i, j] gets y[j]: the vector is repeated for every row."),
         ),
-        Mistake(_add_vector_first_row_only, "only the first row got y: broadcasting repeats y for every row of x."),
+        Mistake(_add_vector_first_row_only, N_("only the first row got y: broadcasting repeats y for every row of x.")),
         Mistake(_add_operator, LOOPS_ONLY),
     ],
 )
@@ -376,8 +379,8 @@ naive_vector_dot = _exercise(
     _naive_vector_dot,
     _vector_cases,
     [
-        Mistake(_dot_no_sum, "this is the element-wise product x * y; the dot product also adds those products up into one number."),
-        Mistake(_dot_overwrites, "each step overwrites z (`z = ...`) so only the last product is left; accumulate with `z += ...`."),
+        Mistake(_dot_no_sum, N_("this is the element-wise product x * y; the dot product also adds those products up into one number.")),
+        Mistake(_dot_overwrites, N_("each step overwrites z (`z = ...`) so only the last product is left; accumulate with `z += ...`.")),
         Mistake(_dot_np_dot, LOOPS_ONLY),
     ],
 )
@@ -389,10 +392,10 @@ naive_matrix_vector_dot = _exercise(
     [
         Mistake(
             _matvec_no_reset,
-            "the accumulator is never reset: each z[i] also contains the sums of the rows before it. "
-            "Start every row's sum at 0 (or accumulate straight into z[i]).",
+            N_("the accumulator is never reset: each z[i] also contains the sums of the rows before it. "
+            "Start every row's sum at 0 (or accumulate straight into z[i])."),
         ),
-        Mistake(_matvec_columns, "this walks down the columns (x[j, i]), which computes x.T . y; z[i] is row i of x dotted with y."),
+        Mistake(_matvec_columns, N_("this walks down the columns (x[j, i]), which computes x.T . y; z[i] is row i of x dotted with y.")),
         Mistake(_matvec_operator, LOOPS_ONLY),
     ],
 )
@@ -402,13 +405,13 @@ naive_matrix_dot = _exercise(
     _naive_matrix_dot,
     _matrix_dot_cases,
     [
-        Mistake(_matdot_transposed, "the indices of z are swapped (z[j, i]), which gives the transposed result; z[i, j] is row i of x dotted with column j of y."),
+        Mistake(_matdot_transposed, N_("the indices of z are swapped (z[j, i]), which gives the transposed result; z[i, j] is row i of x dotted with column j of y.")),
         Mistake(
             _matdot_no_reset,
-            "the accumulator is never reset: each z[i, j] also contains all the sums computed before it. "
-            "Start every sum at 0 (or accumulate straight into z[i, j]).",
+            N_("the accumulator is never reset: each z[i, j] also contains all the sums computed before it. "
+            "Start every sum at 0 (or accumulate straight into z[i, j])."),
         ),
-        Mistake(_matdot_elementwise, "this is the element-wise product x * y, not the dot product: z[i, j] = sum over k of x[i, k] * y[k, j]."),
+        Mistake(_matdot_elementwise, N_("this is the element-wise product x * y, not the dot product: z[i, j] = sum over k of x[i, k] * y[k, j].")),
         Mistake(_matdot_einsum, LOOPS_ONLY),
     ],
 )
@@ -420,8 +423,8 @@ naive_transpose = _exercise(
     [
         Mistake(
             _transpose_by_reshape,
-            "reshape is not transpose: reshape keeps the entries in reading order and only changes the shape; "
-            "transposing moves x[i, j] to z[j, i].",
+            N_("reshape is not transpose: reshape keeps the entries in reading order and only changes the shape; "
+            "transposing moves x[i, j] to z[j, i]."),
         ),
         Mistake(_transpose_attribute, LOOPS_ONLY),
     ],

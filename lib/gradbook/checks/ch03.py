@@ -14,6 +14,7 @@ import numpy as np
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.drivers import Case, relu, sigmoid
 from gradbook.checks.plain import Plain
+from gradbook.i18n import N_, _
 
 HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 Activation = Callable[[np.ndarray], np.ndarray]
@@ -38,9 +39,9 @@ def _perceptron_predict(X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
 
 def _predict_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
-        Case((GATES_X, np.array([1.0, 1.0]), -1.5), label="AND weights w=[1, 1], b=-1.5"),
-        Case((GATES_X, np.array([1.0, 1.0]), -1.0), label="w=[1, 1], b=-1 (z is exactly 0 for two inputs)"),
-        Case((NOT_X, np.array([-1.0]), 0.5), label="NOT weights w=[-1], b=0.5"),
+        Case((GATES_X, np.array([1.0, 1.0]), -1.5), label=N_("AND weights w=[1, 1], b=-1.5")),
+        Case((GATES_X, np.array([1.0, 1.0]), -1.0), label=N_("w=[1, 1], b=-1 (z is exactly 0 for two inputs)")),
+        Case((NOT_X, np.array([-1.0]), 0.5), label=N_("NOT weights w=[-1], b=0.5")),
     ]
     n = 40 if hidden else 12
     for features in (2, 5):
@@ -56,16 +57,16 @@ perceptron_predict = Exercise(
     reference=_perceptron_predict,
     cases=_predict_cases,
     mistakes=[
-        Mistake(lambda X, w, b: (X @ w >= 0).astype(int), "the bias b is missing: the step is applied to X @ w + b."),
+        Mistake(lambda X, w, b: (X @ w >= 0).astype(int), N_("the bias b is missing: the step is applied to X @ w + b.")),
         Mistake(
             lambda X, w, b: (X @ w + b > 0).astype(int),
-            "z == 0 must give 1: the step is `z >= 0`, not `z > 0`.",
+            N_("z == 0 must give 1: the step is `z >= 0`, not `z > 0`."),
         ),
         Mistake(
             lambda X, w, b: np.sign(X @ w + b),
-            "np.sign gives -1/0/+1; the perceptron here predicts the labels 0 and 1 (1 where z >= 0).",
+            N_("np.sign gives -1/0/+1; the perceptron here predicts the labels 0 and 1 (1 where z >= 0)."),
         ),
-        Mistake(lambda X, w, b: X @ w + b, "you returned z itself; apply the step function: 1 where z >= 0, else 0."),
+        Mistake(lambda X, w, b: X @ w + b, N_("you returned z itself; apply the step function: 1 where z >= 0, else 0.")),
     ],
 )
 
@@ -124,26 +125,26 @@ def _train_batch(X: np.ndarray, y: np.ndarray, epochs: int = 10, lr: float = 1.0
 
 
 def _compare_train(expected: Plain, got: Plain, case: Case) -> str | None:
-    names = ("weights", "bias", "errors per epoch")
+    names = (N_("weights"), N_("bias"), N_("errors per epoch"))
     for name, e, g in zip(names, expected, got):
         problem = compare_values(e, g, rtol=1e-9, atol=1e-9)
         if problem:
-            return f"{name}: {problem}"
+            return f"{_(name)}: {problem}"
     return None
 
 
 def _train_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     # Dyadic learning rates and integer inputs keep every sum exact, whatever the order.
     cases = [
-        Case((GATES_X, GATES["AND"]), {"epochs": 6, "lr": 1.0}, label="AND, epochs=6, lr=1.0"),
-        Case((GATES_X, GATES["OR"]), {"epochs": 4, "lr": 0.5}, label="OR, epochs=4, lr=0.5"),
-        Case((NOT_X, NOT_Y), {"epochs": 3, "lr": 0.25}, label="NOT, epochs=3, lr=0.25"),
-        Case((GATES_X, GATES["XOR"]), {"epochs": 5, "lr": 1.0}, label="XOR, epochs=5, lr=1.0"),
+        Case((GATES_X, GATES["AND"]), {"epochs": 6, "lr": 1.0}, label=N_("AND, epochs=6, lr=1.0")),
+        Case((GATES_X, GATES["OR"]), {"epochs": 4, "lr": 0.5}, label=N_("OR, epochs=4, lr=0.5")),
+        Case((NOT_X, NOT_Y), {"epochs": 3, "lr": 0.25}, label=N_("NOT, epochs=3, lr=0.25")),
+        Case((GATES_X, GATES["XOR"]), {"epochs": 5, "lr": 1.0}, label=N_("XOR, epochs=5, lr=1.0")),
     ]
     n = 30 if hidden else 10
     X = rng.integers(-3, 4, size=(n, 3)).astype(float)
     y = (X @ np.array([1.0, -2.0, 1.0]) + 0.5 >= 0).astype(int)
-    cases.append(Case((X, y), {"epochs": 8, "lr": 0.5}, label=f"{n} separable points with 3 features, epochs=8"))
+    cases.append(Case((X, y), {"epochs": 8, "lr": 0.5}, label=N_("{n} separable points with 3 features, epochs=8"), label_values={"n": n}))
     return cases
 
 
@@ -157,12 +158,12 @@ perceptron_train = Exercise(
     mistakes=[
         Mistake(
             _train_wrong_sign,
-            "the update has the wrong sign: it is lr * (target - prediction); a 1 predicted for a 0 must lower the weights.",
+            N_("the update has the wrong sign: it is lr * (target - prediction); a 1 predicted for a 0 must lower the weights."),
         ),
-        Mistake(_train_no_bias, "the bias is never updated: b moves by lr * (target - prediction) too."),
+        Mistake(_train_no_bias, N_("the bias is never updated: b moves by lr * (target - prediction) too.")),
         Mistake(
             _train_batch,
-            "the perceptron updates after every sample (inside the loop over samples), not once per epoch.",
+            N_("the perceptron updates after every sample (inside the loop over samples), not once per epoch."),
         ),
     ],
 )
@@ -180,7 +181,7 @@ def _dense_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
         Case(
             (np.array([1.0, 2.0]), np.array([[1.0, -1.0, 0.5], [2.0, 0.0, -1.0]]), np.array([0.5, 1.0, -2.0]), "linear"),
-            label="one sample a_in=[1, 2], W (2, 3), b=[0.5, 1, -2], g=linear",
+            label=N_("one sample a_in=[1, 2], W (2, 3), b=[0.5, 1, -2], g=linear"),
         ),
     ]
     m = 16 if hidden else 5
@@ -191,7 +192,8 @@ def _dense_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         a_in = rng.normal(size=(m, n))
         W = rng.normal(size=(n, units))
         b = rng.normal(size=units) * 2
-        cases.append(Case((a_in, W, b, name), label=f"a batch a_in {a_in.shape}, W {W.shape}, b {b.shape}, g={name}"))
+        cases.append(Case((a_in, W, b, name), label=N_("a batch a_in {a_in}, W {W}, b {b}, g={g}"),
+                          label_values={"a_in": a_in.shape, "W": W.shape, "b": b.shape, "g": name}))
     return cases
 
 
@@ -202,12 +204,12 @@ dense = Exercise(
     cases=_dense_cases,
     run="ch03.dense",
     mistakes=[
-        Mistake(lambda a_in, W, b, g: g(a_in @ W), "the bias is missing: z = a_in @ W + b, then a = g(z)."),
+        Mistake(lambda a_in, W, b, g: g(a_in @ W), N_("the bias is missing: z = a_in @ W + b, then a = g(z).")),
         Mistake(
             lambda a_in, W, b, g: g(a_in @ W) + b,
-            "g is applied before adding b: add the bias first, z = a_in @ W + b, then a = g(z).",
+            N_("g is applied before adding b: add the bias first, z = a_in @ W + b, then a = g(z)."),
         ),
-        Mistake(lambda a_in, W, b, g: a_in @ W + b, "the activation g is never applied: return g(z)."),
+        Mistake(lambda a_in, W, b, g: a_in @ W + b, N_("the activation g is never applied: return g(z).")),
     ],
 )
 
@@ -233,9 +235,9 @@ def _xor_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         W1, b1 = rng.normal(size=(2, 2)) * 2, rng.normal(size=2)
         b1 -= (X @ W1 + b1).mean(axis=0)  # some hidden units on, some off: relu and no activation differ
         cases.append(
-            Case((X, W1, b1, rng.normal(size=(2, 1)) * 2, rng.normal(size=1)), label=f"{m} random points, random weights")
+            Case((X, W1, b1, rng.normal(size=(2, 1)) * 2, rng.normal(size=1)), label=N_("{m} random points, random weights"), label_values={"m": m})
         )
-    cases.append(Case((GATES_X, HAND_W1, HAND_B1, HAND_W2, HAND_B2), label="the XOR inputs with the hand-made weights"))
+    cases.append(Case((GATES_X, HAND_W1, HAND_B1, HAND_W2, HAND_B2), label=N_("the XOR inputs with the hand-made weights")))
     return cases
 
 
@@ -247,15 +249,15 @@ sequential_xor = Exercise(
     mistakes=[
         Mistake(
             lambda X, W1, b1, W2, b2: _dense(X, W1, b1, sigmoid) @ W2 + b2,
-            "the output layer has no sigmoid: a2 = sigmoid(a1 @ W2 + b2) is a probability.",
+            N_("the output layer has no sigmoid: a2 = sigmoid(a1 @ W2 + b2) is a probability."),
         ),
         Mistake(
             lambda X, W1, b1, W2, b2: _dense(_dense(X, W1, b1, relu), W2, b2, sigmoid),
-            "the hidden layer uses relu; in this network both layers use sigmoid.",
+            N_("the hidden layer uses relu; in this network both layers use sigmoid."),
         ),
         Mistake(
             lambda X, W1, b1, W2, b2: _dense(X @ W1 + b1, W2, b2, sigmoid),
-            "the hidden layer has no activation: without it two layers collapse into one linear map and cannot solve XOR.",
+            N_("the hidden layer has no activation: without it two layers collapse into one linear map and cannot solve XOR."),
         ),
     ],
 )
@@ -275,10 +277,10 @@ def _gate_of(weights: Plain) -> np.ndarray | str:
         W1, b1, W2, b2 = (np.asarray(w, dtype=float) for w in weights)
         a2 = _sequential_xor(GATES_X, W1.reshape(2, 2), b1.reshape(2), W2.reshape(2, 1), b2.reshape(1))
     except (TypeError, ValueError) as error:
-        return (
+        return _(
             "expected four arrays (W1 (2, 2), b1 (2,), W2 (2, 1), b2 (1,)); "
-            f"they do not fit a 2-2-1 network: {error}"
-        )
+            "they do not fit a 2-2-1 network: {error}"
+        ).format(error=error)
     return (a2.ravel() >= 0.5).astype(int)
 
 
@@ -288,7 +290,8 @@ def _compare_gate(expected: Plain, got: Plain, case: Case) -> str | None:
         return have
     if isinstance(want, str) or np.array_equal(want, have):
         return None
-    return f"on the inputs [[0,0],[0,1],[1,0],[1,1]] your network outputs {have.tolist()}, XOR is {want.tolist()}."
+    return _("on the inputs [[0,0],[0,1],[1,0],[1,1]] your network outputs {have}, XOR is {want}.").format(
+        have=have.tolist(), want=want.tolist())
 
 
 xor_weights = Exercise(
@@ -301,12 +304,12 @@ xor_weights = Exercise(
     mistakes=[
         Mistake(
             lambda: (np.array([[20.0, 0.0], [20.0, 0.0]]), np.array([-10.0, 0.0]), np.array([[20.0], [0.0]]), np.array([-10.0])),
-            "your network computes OR: it also outputs 1 for [1, 1]. Add a hidden unit that is off only for [1, 1] (NAND) and AND the two.",
+            N_("your network computes OR: it also outputs 1 for [1, 1]. Add a hidden unit that is off only for [1, 1] (NAND) and AND the two."),
         ),
         Mistake(
             lambda: (HAND_W1, HAND_B1, np.array([[20.0], [20.0]]), np.array([-10.0])),
-            "your network outputs 1 for every input. With hidden units OR and NAND, the output unit must be their AND: "
-            "on only when both are on, so its bias must be more negative than either weight alone.",
+            N_("your network outputs 1 for every input. With hidden units OR and NAND, the output unit must be their AND: "
+            "on only when both are on, so its bias must be more negative than either weight alone."),
         ),
     ],
 )

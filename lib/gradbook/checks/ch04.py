@@ -20,6 +20,7 @@ import numpy as np
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.drivers import Case, TestFunction
 from gradbook.checks.plain import Plain
+from gradbook.i18n import N_, _
 
 HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 
@@ -75,7 +76,7 @@ def _forward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
     for m, n_in, n_hidden in _shapes(hidden):
         X, _, params = _problem(rng, m, n_in, n_hidden)
-        cases.append(Case((X, params), label=f"X {X.shape}, {n_hidden} hidden units"))
+        cases.append(Case((X, params), label=N_("X {shape}, {n} hidden units"), label_values={"shape": X.shape, "n": n_hidden}))
     return cases
 
 
@@ -105,9 +106,9 @@ forward = Exercise(
     cases=_forward_cases,
     run="ch04.forward",
     mistakes=[
-        Mistake(_forward_relu, "the hidden layer uses relu; this network uses sigmoid in both layers."),
-        Mistake(_forward_no_bias, "the biases are missing: Z1 = X @ W1 + b1 and Z2 = a1 @ W2 + b2."),
-        Mistake(_forward_logits, "a2 is Z2 without the sigmoid: the output a2 = sigmoid(Z2) is a probability."),
+        Mistake(_forward_relu, N_("the hidden layer uses relu; this network uses sigmoid in both layers.")),
+        Mistake(_forward_no_bias, N_("the biases are missing: Z1 = X @ W1 + b1 and Z2 = a1 @ W2 + b2.")),
+        Mistake(_forward_logits, N_("a2 is Z2 without the sigmoid: the output a2 = sigmoid(Z2) is a probability.")),
     ],
 )
 
@@ -120,10 +121,10 @@ def _bce_loss(a2: np.ndarray, y: np.ndarray) -> float:
 
 
 def _bce_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    cases = [Case((np.array([[0.9], [0.2], [0.6]]), np.array([[1.0], [0.0], [0.0]])), label="a2=[[0.9], [0.2], [0.6]], y=[[1], [0], [0]]")]
+    cases = [Case((np.array([[0.9], [0.2], [0.6]]), np.array([[1.0], [0.0], [0.0]])), label=N_("a2=[[0.9], [0.2], [0.6]], y=[[1], [0], [0]]"))]
     for m in (10, 50) if hidden else (6,):
         cases.append(
-            Case((rng.uniform(0.02, 0.98, size=(m, 1)), rng.integers(0, 2, size=(m, 1)).astype(float)), label=f"{m} random predictions")
+            Case((rng.uniform(0.02, 0.98, size=(m, 1)), rng.integers(0, 2, size=(m, 1)).astype(float)), label=N_("{m} random predictions"), label_values={"m": m})
         )
     return cases
 
@@ -136,15 +137,15 @@ bce_loss = Exercise(
     mistakes=[
         Mistake(
             lambda a2, y: float(-np.sum(y * np.log(a2) + (1 - y) * np.log(1 - a2))),
-            "the loss is summed over the samples; average it (np.mean) so it does not grow with the batch size.",
+            N_("the loss is summed over the samples; average it (np.mean) so it does not grow with the batch size."),
         ),
         Mistake(
             lambda a2, y: float(np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2))),
-            "the minus sign is missing: log of a probability is negative, the loss -log(p) is positive.",
+            N_("the minus sign is missing: log of a probability is negative, the loss -log(p) is positive."),
         ),
         Mistake(
             lambda a2, y: float(-np.mean(y * np.log(a2))),
-            "the (1 - y) * log(1 - a2) term is missing: samples with label 0 must cost something too.",
+            N_("the (1 - y) * log(1 - a2) term is missing: samples with label 0 must cost something too."),
         ),
     ],
 )
@@ -183,7 +184,7 @@ def _backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     for m, n_in, n_hidden in _shapes(hidden):
         X, y, params = _problem(rng, m, n_in, n_hidden)
         _, cache = _forward(X, params)
-        cases.append(Case((X, y, params, cache), label=f"X {X.shape}, {n_hidden} hidden units"))
+        cases.append(Case((X, y, params, cache), label=N_("X {shape}, {n} hidden units"), label_values={"shape": X.shape, "n": n_hidden}))
     return cases
 
 
@@ -194,16 +195,16 @@ backward = Exercise(
     cases=_backward_cases,
     run="ch04.gradients",
     mistakes=[
-        Mistake(_mistake(scale_by_m=False), "dZ2 is missing the 1/m: the loss is a mean, so dZ2 = (a2 - y) / m."),
-        Mistake(_mistake(sign=-1.0), "the gradient has a flipped sign: dZ2 = (a2 - y) / m, prediction minus target."),
+        Mistake(_mistake(scale_by_m=False), N_("dZ2 is missing the 1/m: the loss is a mean, so dZ2 = (a2 - y) / m.")),
+        Mistake(_mistake(sign=-1.0), N_("the gradient has a flipped sign: dZ2 = (a2 - y) / m, prediction minus target.")),
         Mistake(
             _mistake(sum_axis=1),
-            "db is summed over the wrong axis: sum over the samples (axis=0) so db has one entry per unit.",
+            N_("db is summed over the wrong axis: sum over the samples (axis=0) so db has one entry per unit."),
         ),
-        Mistake(_mistake(transpose=True), "dW is transposed: dW2 = a1.T @ dZ2 has the shape of W2 (inputs, units)."),
+        Mistake(_mistake(transpose=True), N_("dW is transposed: dW2 = a1.T @ dZ2 has the shape of W2 (inputs, units).")),
         Mistake(
             _mistake(derivative_of="Z1"),
-            "the sigmoid derivative uses Z1: it is a1 * (1 - a1), written with the activation a1 = sigmoid(Z1).",
+            N_("the sigmoid derivative uses Z1: it is a1 * (1 - a1), written with the activation a1 = sigmoid(Z1)."),
         ),
     ],
 )
@@ -258,16 +259,16 @@ cubic, wavy = TestFunction(CUBIC), TestFunction(WAVY)
 def _numgrad_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     x1 = rng.uniform(0.5, 2.0, size=4)
     cases = [
-        Case((CUBIC, x1), label=f"f(x) = sum(x**3 - 2x) at x={np.round(x1, 3).tolist()} (default eps)"),
-        Case((WAVY, rng.uniform(-2, 2, size=(2, 3))), {"eps": 1e-4}, label="f(x) = sum(sin(3x) x**2), x of shape (2, 3), eps=1e-4"),
+        Case((CUBIC, x1), label=N_("f(x) = sum(x**3 - 2x) at x={x} (default eps)"), label_values={"x": np.round(x1, 3).tolist()}),
+        Case((WAVY, rng.uniform(-2, 2, size=(2, 3))), {"eps": 1e-4}, label=N_("f(x) = sum(sin(3x) x**2), x of shape (2, 3), eps=1e-4")),
     ]
     x2 = rng.uniform(0.5, 2.0, size=3)
-    cases.append(Case((CUBIC, x2), {"eps": 1e-2}, label=f"f(x) = sum(x**3 - 2x) at x={np.round(x2, 3).tolist()}, "
-                      "eps=0.01 (large enough that the answer shows which eps was used)"))
+    cases.append(Case((CUBIC, x2), {"eps": 1e-2}, label=N_("f(x) = sum(x**3 - 2x) at x={x}, eps=0.01 (large enough that the answer shows which eps was used)"),
+                      label_values={"x": np.round(x2, 3).tolist()}))
     layer = {"f": "tanh_layer", "X": rng.normal(size=(6, 2)), "c": rng.normal(size=(6, 3))}
-    cases.append(Case((layer, rng.normal(size=(2, 3))), label="f(W) = sum(tanh(X @ W) * c), a layer's weighted output, W (2, 3)"))
+    cases.append(Case((layer, rng.normal(size=(2, 3))), label=N_("f(W) = sum(tanh(X @ W) * c), a layer's weighted output, W (2, 3)")))
     if hidden:
-        cases.append(Case((CUBIC, rng.uniform(1.0, 3.0, size=(3, 3))), {"eps": 1e-5}, label="f(x) = sum(x**3 - 2x), x (3, 3)"))
+        cases.append(Case((CUBIC, rng.uniform(1.0, 3.0, size=(3, 3))), {"eps": 1e-5}, label=N_("f(x) = sum(x**3 - 2x), x (3, 3)")))
     return cases
 
 
@@ -282,12 +283,12 @@ numerical_gradient = Exercise(
     mistakes=[
         Mistake(
             _one_sided,
-            "one-sided differences (f(x+eps) - f(x)) / eps are only accurate to O(eps); "
-            "use central differences (f(x+eps) - f(x-eps)) / (2 eps), accurate to O(eps**2).",
+            N_("one-sided differences (f(x+eps) - f(x)) / eps are only accurate to O(eps); "
+            "use central differences (f(x+eps) - f(x-eps)) / (2 eps), accurate to O(eps**2)."),
         ),
-        Mistake(_big_eps, "eps is too large (or the eps argument is ignored): use the eps you are given, e.g. 1e-5."),
-        Mistake(_half, "the difference is divided by eps, not by 2 * eps: x+eps and x-eps are 2 * eps apart."),
-        Mistake(_ignores_eps, "the eps argument is ignored: step by the eps you are given, x[i] + eps and x[i] - eps."),
+        Mistake(_big_eps, N_("eps is too large (or the eps argument is ignored): use the eps you are given, e.g. 1e-5.")),
+        Mistake(_half, N_("the difference is divided by eps, not by 2 * eps: x+eps and x-eps are 2 * eps apart.")),
+        Mistake(_ignores_eps, N_("the eps argument is ignored: step by the eps you are given, x[i] + eps and x[i] - eps.")),
     ],
 )
 
@@ -301,13 +302,13 @@ def _relative_error(a: np.ndarray, b: np.ndarray) -> float:
 
 def _relerr_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
-        Case((np.array([3.0, 4.0]), np.array([3.0, 4.0]) * (1 + 1e-6)), label="a=[3, 4], b=a*(1+1e-6)"),
-        Case((np.array([1e-3, -2e-3]), np.array([1.5e-3, -2e-3])), label="small gradients a=[1e-3, -2e-3], b=[1.5e-3, -2e-3]"),
-        Case((np.array([100.0, 0.0]), np.array([0.0, 100.0])), label="a=[100, 0], b=[0, 100]"),
+        Case((np.array([3.0, 4.0]), np.array([3.0, 4.0]) * (1 + 1e-6)), label=N_("a=[3, 4], b=a*(1+1e-6)")),
+        Case((np.array([1e-3, -2e-3]), np.array([1.5e-3, -2e-3])), label=N_("small gradients a=[1e-3, -2e-3], b=[1.5e-3, -2e-3]")),
+        Case((np.array([100.0, 0.0]), np.array([0.0, 100.0])), label=N_("a=[100, 0], b=[0, 100]")),
     ]
     for _ in range(3 if hidden else 1):
         a = rng.normal(size=(3, 4)) * 10 ** rng.uniform(-4, 2)
-        cases.append(Case((a, a + rng.normal(size=(3, 4)) * 1e-3 * np.abs(a).mean()), label=f"arrays of shape {a.shape}"))
+        cases.append(Case((a, a + rng.normal(size=(3, 4)) * 1e-3 * np.abs(a).mean()), label=N_("arrays of shape {shape}"), label_values={"shape": a.shape}))
     return cases
 
 
@@ -319,15 +320,15 @@ relative_error = Exercise(
     mistakes=[
         Mistake(
             lambda a, b: float(np.linalg.norm(a - b)),
-            "that is the absolute error ||a - b||; divide by ||a|| + ||b|| so the answer does not depend on the scale.",
+            N_("that is the absolute error ||a - b||; divide by ||a|| + ||b|| so the answer does not depend on the scale."),
         ),
         Mistake(
             lambda a, b: float(np.max(np.abs(a - b))),
-            "that is the largest absolute difference; the relative error is ||a - b|| / (||a|| + ||b||).",
+            N_("that is the largest absolute difference; the relative error is ||a - b|| / (||a|| + ||b||)."),
         ),
         Mistake(
             lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(a + b)),
-            "the denominator is ||a + b||; it is ||a|| + ||b|| (the norms added, never less than ||a - b||).",
+            N_("the denominator is ||a + b||; it is ||a|| + ||b|| (the norms added, never less than ||a - b||)."),
         ),
     ],
 )
@@ -374,7 +375,7 @@ def _train_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     seed = int(rng.integers(1000))
     X, y = moons(40 if hidden else 20, seed=seed)
     params = init_params(2, 4, seed=seed)
-    return [Case((X, y, params), {"epochs": 30, "lr": 0.5}, label=f"{len(X)} moons points, 4 hidden units, epochs=30, lr=0.5")]
+    return [Case((X, y, params), {"epochs": 30, "lr": 0.5}, label=N_("{n} moons points, 4 hidden units, epochs=30, lr=0.5"), label_values={"n": len(X)})]
 
 
 def _compare_train(expected: Plain, got: Plain, case: Case) -> str | None:
@@ -382,7 +383,7 @@ def _compare_train(expected: Plain, got: Plain, case: Case) -> str | None:
     if problem and isinstance(got, dict) and "losses" in got:
         losses = np.asarray(got["losses"])
         if losses.size > 1 and losses[-1] > losses[0]:
-            problem += " Your loss went up during training."
+            problem += _(" Your loss went up during training.")
     return problem
 
 
@@ -396,11 +397,11 @@ train = Exercise(
     mistakes=[
         Mistake(
             lambda X, y, params, epochs=100, lr=0.5: _train(X, y, params, epochs, lr, sign=-1.0),
-            "the update goes uphill: gradient descent subtracts, params[name] = params[name] - lr * grads['d' + name].",
+            N_("the update goes uphill: gradient descent subtracts, params[name] = params[name] - lr * grads['d' + name]."),
         ),
         Mistake(
             lambda X, y, params, epochs=100, lr=0.5: _train(X, y, params, epochs, lr, update_biases=False),
-            "the biases b1 and b2 are never updated; update all four parameters.",
+            N_("the biases b1 and b2 are never updated; update all four parameters."),
         ),
     ],
 )

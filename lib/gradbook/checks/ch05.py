@@ -14,6 +14,7 @@ import numpy as np
 from gradbook.checks.core import Exercise, Mistake
 from gradbook.checks.drivers import Case
 from gradbook.checks.plain import Plain
+from gradbook.i18n import N_, _
 
 HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 
@@ -54,21 +55,21 @@ def _far_apart_rows(rng: np.random.Generator, k: int) -> np.ndarray:
 
 def _softmax_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
-        Case((np.array([1.0, 2.0, 3.0]),), label="z=[1, 2, 3]"),
-        Case((_logits(rng, 4, 3),), label="a batch of 4 samples, 3 classes"),
-        Case((np.array([1000.0, 1001.0, 1002.0]),), label="large logits z=[1000, 1001, 1002]"),
-        Case((np.array([[-1000.0, -999.0], [500.0, -500.0], [0.0, 0.0]]),), label="very large and very negative logits"),
-        Case((_far_apart_rows(rng, 4),), label="3 samples whose logits are near 800, 0 and -800"),
+        Case((np.array([1.0, 2.0, 3.0]),), label=N_("z=[1, 2, 3]")),
+        Case((_logits(rng, 4, 3),), label=N_("a batch of 4 samples, 3 classes")),
+        Case((np.array([1000.0, 1001.0, 1002.0]),), label=N_("large logits z=[1000, 1001, 1002]")),
+        Case((np.array([[-1000.0, -999.0], [500.0, -500.0], [0.0, 0.0]]),), label=N_("very large and very negative logits")),
+        Case((_far_apart_rows(rng, 4),), label=N_("3 samples whose logits are near 800, 0 and -800")),
     ]
     if hidden:
         cases += [
-            Case((_logits(rng, 20, 10, scale=10.0),), label="a batch of 20 samples, 10 classes"),
-            Case((_far_apart_rows(rng, 10),), label="3 samples whose logits are near 800, 0 and -800"),
+            Case((_logits(rng, 20, 10, scale=10.0),), label=N_("a batch of 20 samples, 10 classes")),
+            Case((_far_apart_rows(rng, 10),), label=N_("3 samples whose logits are near 800, 0 and -800")),
         ]
     return cases
 
 
-BATCH_MAX = (
+BATCH_MAX = N_(
     "the max is taken over the whole batch, np.max(z), not over each row: a row whose logits are far below "
     "the batch's max becomes exp(-1600) = 0 everywhere. Shift each row by its own max, "
     "np.max(z, axis=-1, keepdims=True)."
@@ -82,16 +83,16 @@ softmax = Exercise(
     mistakes=[
         Mistake(
             _quiet(lambda z: np.exp(z) / np.sum(np.exp(z), axis=-1, keepdims=True)),
-            "softmax without the max shift: np.exp(1000) overflows to inf. Subtract the row's max first, "
-            "z - z.max(axis=-1, keepdims=True); softmax is unchanged by a shift.",
+            N_("softmax without the max shift: np.exp(1000) overflows to inf. Subtract the row's max first, "
+            "z - z.max(axis=-1, keepdims=True); softmax is unchanged by a shift."),
         ),
         Mistake(
             lambda z: (lambda e: e / np.sum(e, axis=0, keepdims=True))(np.exp(z - np.max(z, axis=0, keepdims=True))),
-            "softmax over the wrong axis: each sample (row) must sum to 1, so use axis=-1 (the classes), not axis=0.",
+            N_("softmax over the wrong axis: each sample (row) must sum to 1, so use axis=-1 (the classes), not axis=0."),
         ),
         Mistake(
             lambda z: (lambda e: e / np.sum(e))(np.exp(z - np.max(z))),
-            "the whole batch is normalised at once: sum over the classes of each sample, np.sum(e, axis=-1, keepdims=True).",
+            N_("the whole batch is normalised at once: sum over the classes of each sample, np.sum(e, axis=-1, keepdims=True)."),
         ),
         Mistake(
             _quiet(lambda z: (lambda e: e / np.sum(e, axis=-1, keepdims=True))(np.exp(z - np.max(z)))),
@@ -111,14 +112,14 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
 
 def _log_softmax_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
-        Case((np.array([1.0, 2.0, 3.0]),), label="z=[1, 2, 3]"),
-        Case((_logits(rng, 4, 5),), label="a batch of 4 samples, 5 classes"),
-        Case((np.array([[1000.0, 0.0, -1000.0]]),), label="logits far apart, [[1000, 0, -1000]]"),
-        Case((_far_apart_rows(rng, 5),), label="3 samples whose logits are near 800, 0 and -800"),
+        Case((np.array([1.0, 2.0, 3.0]),), label=N_("z=[1, 2, 3]")),
+        Case((_logits(rng, 4, 5),), label=N_("a batch of 4 samples, 5 classes")),
+        Case((np.array([[1000.0, 0.0, -1000.0]]),), label=N_("logits far apart, [[1000, 0, -1000]]")),
+        Case((_far_apart_rows(rng, 5),), label=N_("3 samples whose logits are near 800, 0 and -800")),
     ]
     if hidden:
-        cases.append(Case((_logits(rng, 16, 10, scale=50.0),), label="a batch of 16 samples with large logits"))
-        cases.append(Case((_far_apart_rows(rng, 10),), label="3 samples whose logits are near 800, 0 and -800"))
+        cases.append(Case((_logits(rng, 16, 10, scale=50.0),), label=N_("a batch of 16 samples with large logits")))
+        cases.append(Case((_far_apart_rows(rng, 10),), label=N_("3 samples whose logits are near 800, 0 and -800")))
     return cases
 
 
@@ -130,16 +131,16 @@ log_softmax = Exercise(
     mistakes=[
         Mistake(
             _quiet(lambda z: np.log(_softmax(z))),
-            "log(softmax(z)) loses small probabilities: softmax rounds exp(-2000) to 0 and log(0) = -inf. "
-            "Compute it directly: (z - max) - log(sum(exp(z - max))).",
+            N_("log(softmax(z)) loses small probabilities: softmax rounds exp(-2000) to 0 and log(0) = -inf. "
+            "Compute it directly: (z - max) - log(sum(exp(z - max)))."),
         ),
         Mistake(
             _quiet(lambda z: z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))),
-            "log-sum-exp without the max shift: np.exp(1000) overflows. Use (z - max) - log(sum(exp(z - max))).",
+            N_("log-sum-exp without the max shift: np.exp(1000) overflows. Use (z - max) - log(sum(exp(z - max)))."),
         ),
         Mistake(
             lambda z: (lambda s: s - np.log(np.sum(np.exp(s), axis=0, keepdims=True)))(z - np.max(z, axis=-1, keepdims=True)),
-            "the log-sum-exp is taken over the wrong axis: sum over the classes, axis=-1 with keepdims=True.",
+            N_("the log-sum-exp is taken over the wrong axis: sum over the classes, axis=-1 with keepdims=True."),
         ),
         Mistake(
             _quiet(lambda z: (lambda s: s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True)))(z - np.max(z))),
@@ -163,15 +164,15 @@ def _cce(y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False) -> f
 def _cce_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     y = _one_hot(np.array([0, 2, 1]), 3)
     p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]])
-    cases = [Case((y, p), label="3 samples, probabilities, from_logits=False")]
+    cases = [Case((y, p), label=N_("3 samples, probabilities, from_logits=False"))]
     for m, k in ((5, 4), (30, 10)) if hidden else ((5, 4),):
         y = _one_hot(rng.integers(0, k, size=m), k)
-        cases.append(Case((y, _softmax(_logits(rng, m, k))), label=f"{m} samples, {k} classes, probabilities"))
-        cases.append(Case((y, _logits(rng, m, k)), {"from_logits": True}, label=f"{m} samples, {k} classes, logits, from_logits=True"))
+        cases.append(Case((y, _softmax(_logits(rng, m, k))), label=N_("{m} samples, {k} classes, probabilities"), label_values={"m": m, "k": k}))
+        cases.append(Case((y, _logits(rng, m, k)), {"from_logits": True}, label=N_("{m} samples, {k} classes, logits, from_logits=True"), label_values={"m": m, "k": k}))
     cases.append(Case((_one_hot(np.array([1, 0]), 2), np.array([[1.0, 0.0], [0.5, 0.5]])),
-                      label="a probability of exactly 0 on the true class (clip before the log)"))
+                      label=N_("a probability of exactly 0 on the true class (clip before the log)")))
     cases.append(Case((_one_hot(np.array([0, 1]), 2), np.array([[800.0, 0.0], [800.0, 0.0]])), {"from_logits": True},
-                      label="large logits [[800, 0], [800, 0]], from_logits=True"))
+                      label=N_("large logits [[800, 0], [800, 0]], from_logits=True")))
     return cases
 
 
@@ -189,27 +190,27 @@ categorical_crossentropy = Exercise(
             lambda y_true, y_pred, from_logits=False: float(
                 -np.sum(y_true * (_log_softmax(y_pred) if from_logits else np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))))
             ),
-            "the loss sums over the samples; it is the mean over the samples of -sum(y * log p) over the classes.",
+            N_("the loss sums over the samples; it is the mean over the samples of -sum(y * log p) over the classes."),
         ),
         Mistake(
             _cce_ignores_logits,
-            "from_logits is ignored: with from_logits=True, y_pred are logits; turn them into log-probabilities "
-            "with your log_softmax, not np.log.",
+            N_("from_logits is ignored: with from_logits=True, y_pred are logits; turn them into log-probabilities "
+            "with your log_softmax, not np.log."),
         ),
         Mistake(
             _quiet(lambda y_true, y_pred, from_logits=False: float(
                 -np.mean(np.sum(y_true * (_log_softmax(y_pred) if from_logits else np.log(y_pred)), axis=-1))
             )),
-            "log(0) = -inf: clip the probabilities first, np.clip(y_pred, 1e-7, 1 - 1e-7), as Keras does.",
+            N_("log(0) = -inf: clip the probabilities first, np.clip(y_pred, 1e-7, 1 - 1e-7), as Keras does."),
         ),
         Mistake(
             _quiet(lambda y_true, y_pred, from_logits=False: float(-np.mean(np.sum(y_true * np.log(y_pred), axis=-1)))),
-            "from_logits is ignored: with from_logits=True, y_pred are logits; turn them into log-probabilities "
-            "with your log_softmax, not np.log.",
+            N_("from_logits is ignored: with from_logits=True, y_pred are logits; turn them into log-probabilities "
+            "with your log_softmax, not np.log."),
         ),
         Mistake(
             lambda y_true, y_pred, from_logits=False: -_cce(y_true, y_pred, from_logits),
-            "the minus sign is missing: log p is negative, so the loss is -mean(sum(y * log p)).",
+            N_("the minus sign is missing: log p is negative, so the loss is -mean(sum(y * log p))."),
         ),
     ],
 )
@@ -225,8 +226,8 @@ def _softmax_ce_grad(logits: np.ndarray, y_true: np.ndarray) -> np.ndarray:
 def _grad_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
     for m, k in ((4, 3), (32, 10)) if hidden else ((4, 3), (6, 5)):
-        cases.append(Case((_logits(rng, m, k), _one_hot(rng.integers(0, k, size=m), k)), label=f"{m} samples, {k} classes"))
-    cases.append(Case((np.array([[1000.0, 0.0], [0.0, 1000.0]]), np.eye(2)), label="large logits"))
+        cases.append(Case((_logits(rng, m, k), _one_hot(rng.integers(0, k, size=m), k)), label=N_("{m} samples, {k} classes"), label_values={"m": m, "k": k}))
+    cases.append(Case((np.array([[1000.0, 0.0], [0.0, 1000.0]]), np.eye(2)), label=N_("large logits")))
     return cases
 
 
@@ -238,15 +239,15 @@ softmax_ce_grad = Exercise(
     mistakes=[
         Mistake(
             lambda logits, y: (y - _softmax(logits)) / logits.shape[0],
-            "the gradient has a flipped sign: it is p - y (prediction minus target), not y - p.",
+            N_("the gradient has a flipped sign: it is p - y (prediction minus target), not y - p."),
         ),
         Mistake(
             lambda logits, y: _softmax(logits) - y,
-            "the 1/m is missing: the loss is a mean over the m samples, so the gradient is (p - y) / m.",
+            N_("the 1/m is missing: the loss is a mean over the m samples, so the gradient is (p - y) / m."),
         ),
         Mistake(
             lambda logits, y: (logits - y) / logits.shape[0],
-            "the softmax is missing: the gradient is (softmax(logits) - y) / m, with probabilities, not logits.",
+            N_("the softmax is missing: the gradient is (softmax(logits) - y) / m, with probabilities, not logits."),
         ),
     ],
 )
@@ -265,11 +266,11 @@ def _multilabel_predict(logits: np.ndarray, threshold: float = 0.5) -> np.ndarra
 
 def _multilabel_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
-        Case((np.array([[2.0, 2.0, -3.0, 0.2]]),), label="one photo, logits [[2, 2, -3, 0.2]]"),
-        Case((np.array([[2.0, 1.0, -1.0], [-2.0, 0.5, 3.0], [0.1, -0.1, 0.4]]),), {"threshold": 0.6}, label="3 samples, threshold=0.6"),
+        Case((np.array([[2.0, 2.0, -3.0, 0.2]]),), label=N_("one photo, logits [[2, 2, -3, 0.2]]")),
+        Case((np.array([[2.0, 1.0, -1.0], [-2.0, 0.5, 3.0], [0.1, -0.1, 0.4]]),), {"threshold": 0.6}, label=N_("3 samples, threshold=0.6")),
     ]
     for m in (8, 40) if hidden else (5,):
-        cases.append(Case((_logits(rng, m, 6, scale=2.0),), label=f"{m} samples, 6 labels"))
+        cases.append(Case((_logits(rng, m, 6, scale=2.0),), label=N_("{m} samples, 6 labels"), label_values={"m": m}))
     return cases
 
 
@@ -281,16 +282,16 @@ multilabel_predict = Exercise(
     mistakes=[
         Mistake(
             lambda logits, threshold=0.5: (_softmax(logits) > threshold).astype(int),
-            "softmax makes the labels compete (they sum to 1), so at most one passes 0.5. "
-            "In multi-label problems each label is its own yes/no: use a sigmoid per label.",
+            N_("softmax makes the labels compete (they sum to 1), so at most one passes 0.5. "
+            "In multi-label problems each label is its own yes/no: use a sigmoid per label."),
         ),
         Mistake(
             lambda logits, threshold=0.5: _one_hot(np.argmax(logits, axis=-1), logits.shape[-1]).astype(int),
-            "argmax picks exactly one label per sample; a photo can have several: sigmoid each label and threshold it.",
+            N_("argmax picks exactly one label per sample; a photo can have several: sigmoid each label and threshold it."),
         ),
         Mistake(
             lambda logits, threshold=0.5: (logits > threshold).astype(int),
-            "the threshold is compared with the logits; compare it with the probabilities sigmoid(logits).",
+            N_("the threshold is compared with the logits; compare it with the probabilities sigmoid(logits)."),
         ),
     ],
 )
@@ -306,11 +307,12 @@ ACTIVATION_ANSWERS = {
     "hidden layer": "relu",
 }
 WHY = {
-    "house price": "a price can be any size: a linear output; sigmoid squashes it into (0, 1) and softmax makes it sum to 1.",
-    "spam or not": "one yes/no probability: a single sigmoid unit.",
-    "digit 0-9": "exactly one of 10 classes: softmax gives 10 probabilities that sum to 1.",
-    "photo tags": "a photo can have several tags: softmax forces them to compete; use a sigmoid per tag.",
-    "hidden layer": "hidden layers use relu: cheap, and it does not saturate for large inputs the way sigmoid does.",
+    "house price": N_("a price can be any size: a linear output; sigmoid squashes it into (0, 1) and softmax makes it "
+                      "sum to 1."),
+    "spam or not": N_("one yes/no probability: a single sigmoid unit."),
+    "digit 0-9": N_("exactly one of 10 classes: softmax gives 10 probabilities that sum to 1."),
+    "photo tags": N_("a photo can have several tags: softmax forces them to compete; use a sigmoid per tag."),
+    "hidden layer": N_("hidden layers use relu: cheap, and it does not saturate for large inputs the way sigmoid does."),
 }
 
 
@@ -320,11 +322,13 @@ def _answers() -> dict[str, str]:
 
 def _compare_answers(expected: Plain, got: Plain, case: Case) -> str | None:
     if not isinstance(got, dict) or set(got) != set(expected):
-        return f"expected a dict with the keys {sorted(expected)} (keep the keys as given), got {got!r}."
+        return _("expected a dict with the keys {keys} (keep the keys as given), got {got}.").format(
+            keys=sorted(expected), got=repr(got))
     wrong = [key for key in expected if got[key] != expected[key]]
     if not wrong:
         return None
-    return "\n".join(f"{key!r}: you chose {got[key]!r}. Hint: {WHY[key]}" for key in wrong)
+    chose = _("{key}: you chose {choice}. Hint: {why}")
+    return "\n".join(chose.format(key=repr(key), choice=repr(got[key]), why=_(WHY[key])) for key in wrong)
 
 
 def _with(**changes: str) -> Callable[[], dict[str, str]]:
@@ -379,7 +383,7 @@ def _mlp_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         }
         X = rng.uniform(0, 1, size=(m, n))
         Y = _one_hot(rng.integers(0, k, size=m), k)
-        cases.append(Case((params, X, Y), label=f"X {X.shape}, {h} hidden units, {k} classes"))
+        cases.append(Case((params, X, Y), label=N_("X {shape}, {h} hidden units, {k} classes"), label_values={"shape": X.shape, "h": h, "k": k}))
     return cases
 
 
@@ -392,11 +396,11 @@ loss_and_grads = Exercise(
     mistakes=[
         Mistake(
             lambda params, X, Y: _loss_and_grads(params, X, Y, relu_grad=False),
-            "the relu's derivative is missing: dZ1 = dA1 * (Z1 > 0); the gradient stops where the relu was off.",
+            N_("the relu's derivative is missing: dZ1 = dA1 * (Z1 > 0); the gradient stops where the relu was off."),
         ),
         Mistake(
             lambda params, X, Y: _loss_and_grads(params, X, Y, scale=False),
-            "the 1/m is missing from the output gradient: use your softmax_ce_grad, (p - y) / m.",
+            N_("the 1/m is missing from the output gradient: use your softmax_ce_grad, (p - y) / m."),
         ),
     ],
 )

@@ -21,7 +21,9 @@ import numpy as np
 from gradbook import surfaces
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.drivers import Case, run_optimizer  # noqa: F401 - run_optimizer: used by tests and notebooks
+from gradbook.checks.display import hint
 from gradbook.checks.plain import Plain, to_plain
+from gradbook.i18n import N_, _
 
 HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 
@@ -73,7 +75,8 @@ def _gd_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         start = np.array(surface.start) + (rng.normal(scale=0.1, size=2) if hidden else 0.0)
         steps = 40 if hidden else 15
         cases.append(Case((surface_gradient(surface.name), start, surface.lr, steps),
-                          label=f"the {surface.name} surface, {steps} steps"))
+                          label=N_("the {surface} surface, {steps} steps"),
+                          label_values={"surface": surface.name, "steps": steps}))
     return cases
 
 
@@ -84,9 +87,9 @@ gradient_descent = Exercise(
     cases=_gd_cases,
     run="ch06.gradient_descent",
     mistakes=[
-        Mistake(_gd_ascent, "you stepped along the gradient (w + lr * g), which climbs the hill; "
-                "gradient descent steps against it: w - lr * g."),
-        Mistake(_gd_no_start, "the path must begin with the starting point w0: steps + 1 points in all."),
+        Mistake(_gd_ascent, N_("you stepped along the gradient (w + lr * g), which climbs the hill; "
+                "gradient descent steps against it: w - lr * g.")),
+        Mistake(_gd_no_start, N_("the path must begin with the starting point w0: steps + 1 points in all.")),
     ],
 )
 
@@ -130,16 +133,16 @@ def _mb_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     sizes = [(10, 3), (64, 16), (100, 32)] + ([(1000, 128), (257, 64)] if hidden else [])
     return [
         Case((n, b, int(rng.integers(1 << 30))),
-             label=f"n={n}, batch_size={b}: two epochs from one rng, and again from a generator with the same seed "
-                   "and one with another")
+             label=N_("n={n}, batch_size={b}: two epochs from one rng, and again from a generator with the same seed "
+                      "and one with another"), label_values={"n": n, "b": b})
         for n, b in sizes
     ]
 
 
-NOT_THE_GIVEN_RNG = ("the order must come from the rng you were given: with two generators made from the same "
+NOT_THE_GIVEN_RNG = N_("the order must come from the rng you were given: with two generators made from the same "
                      "seed, your batches differed. Shuffle with the given generator, rng.permutation(n), not "
                      "np.random or a generator of your own.")
-IGNORES_THE_RNG = ("generators with different seeds gave the same batches: the order must come from the rng you "
+IGNORES_THE_RNG = N_("generators with different seeds gave the same batches: the order must come from the rng you "
                    "were given (rng.permutation(n)).")
 
 
@@ -151,29 +154,30 @@ def _mb_compare(expected: Plain, got: Plain, case: Case) -> str | None:
     """
     if compare_values(expected, got) is None:
         return None
-    n, batch_size, _ = case.args
+    n, batch_size, _seed = case.args
     if not (isinstance(got, list) and len(got) == 3 and all(isinstance(run, list) and len(run) == 2 for run in got)):
-        return "expected a list of index arrays from each call."
+        return _("expected a list of index arrays from each call.")
     first, again, other = got
     sizes = [min(batch_size, n - i) for i in range(0, n, batch_size)]
     epochs = []
     for epoch in first:
         if not isinstance(epoch, (list, tuple)) or not all(isinstance(b, np.ndarray) for b in epoch):
-            return "minibatches should return a list of index arrays (one array per batch)."
+            return _("minibatches should return a list of index arrays (one array per batch).")
         if [b.size for b in epoch] != sizes:
-            return f"expected {len(sizes)} batches of sizes {_sizes(sizes)}, got {_sizes([b.size for b in epoch])}."
+            return _("expected {count} batches of sizes {sizes}, got {got}.").format(
+                count=len(sizes), sizes=_sizes(sizes), got=_sizes([b.size for b in epoch]))
         flat = np.concatenate(epoch) if epoch else np.array([], dtype=int)
         if not np.array_equal(np.sort(flat), np.arange(n)):
-            return f"every index 0..{n - 1} must appear exactly once per epoch."
+            return _("every index 0..{last} must appear exactly once per epoch.").format(last=n - 1)
         epochs.append(flat)
     if any(np.array_equal(e, np.arange(n)) for e in epochs):
-        return "the batches are in the original order 0, 1, 2, ...: they are not shuffled."
+        return _("the batches are in the original order 0, 1, 2, ...: they are not shuffled.")
     if np.array_equal(epochs[0], epochs[1]):
-        return "two calls with the same rng gave the same order: each epoch must be shuffled anew."
+        return _("two calls with the same rng gave the same order: each epoch must be shuffled anew.")
     if compare_values(first, again) is not None:
-        return f"Hint: {NOT_THE_GIVEN_RNG}"
+        return hint(_(NOT_THE_GIVEN_RNG))
     if compare_values(first, other) is None:
-        return f"Hint: {IGNORES_THE_RNG}"
+        return hint(_(IGNORES_THE_RNG))
     return None
 
 
@@ -189,14 +193,14 @@ minibatches = Exercise(
     run="ch06.minibatches",
     compare=_mb_compare,
     mistakes=[
-        Mistake(_mb_in_order, "the indices are not shuffled. Shuffle once per epoch with rng.permutation(n), "
-                "or every epoch sees the batches in the same, possibly sorted, order."),
-        Mistake(_mb_full_batch, "you returned one batch with every sample: that is full-batch gradient descent. "
-                "Cut the shuffled indices into pieces of batch_size."),
-        Mistake(_mb_drop_last, "the last, smaller batch is missing: when n is not a multiple of batch_size "
-                "the remaining samples still form a batch."),
-        Mistake(_mb_fixed_seed, "you made a new generator with a fixed seed, so every epoch has the same order. "
-                "Use the rng you were given."),
+        Mistake(_mb_in_order, N_("the indices are not shuffled. Shuffle once per epoch with rng.permutation(n), "
+                "or every epoch sees the batches in the same, possibly sorted, order.")),
+        Mistake(_mb_full_batch, N_("you returned one batch with every sample: that is full-batch gradient descent. "
+                "Cut the shuffled indices into pieces of batch_size.")),
+        Mistake(_mb_drop_last, N_("the last, smaller batch is missing: when n is not a multiple of batch_size "
+                "the remaining samples still form a batch.")),
+        Mistake(_mb_fixed_seed, N_("you made a new generator with a fixed seed, so every epoch has the same order. "
+                "Use the rng you were given.")),
         Mistake(_mb_global_rng, NOT_THE_GIVEN_RNG),
         Mistake(_mb_own_generator, NOT_THE_GIVEN_RNG),
     ],
@@ -420,14 +424,16 @@ def _optimizer_cases(settings: list[dict], scale: float = 1.0) -> Callable[[np.r
             curvatures = [scale * rng.uniform(0.1, 3.0, size=s) for s in shapes]
             targets = [rng.normal(size=s) for s in shapes]
             steps = 12 if hidden else 6
-            label = f"{', '.join(f'{k}={v:g}' for k, v in kwargs.items())}; {steps} steps on a weight matrix and a bias"
-            out.append(Case((starts, curvatures, targets, steps), dict(kwargs), label=label))
+            settings_text = ", ".join(f"{k}={v:g}" for k, v in kwargs.items())
+            out.append(Case((starts, curvatures, targets, steps), dict(kwargs),
+                            label=N_("{settings}; {steps} steps on a weight matrix and a bias"),
+                            label_values={"settings": settings_text, "steps": steps}))
         return out
 
     return cases
 
 
-NEVER_MOVED = (
+NEVER_MOVED = N_(
     "the model's parameters never changed: `p = p - lr * g` (or `params[i] = params[i] - ...`) makes a new "
     "array, and the model keeps its own. Update the arrays in place: `p -= lr * g` (or `p[...] = ...`)."
 )
@@ -441,7 +447,7 @@ sgd = Exercise(
     mistakes=[
         Mistake(_SGDRebinds, NEVER_MOVED),
         Mistake(_SGDRebindsListEntry, NEVER_MOVED),
-        Mistake(_SGDAscent, "you added the gradient (p += lr * g): that climbs the loss. Subtract it."),
+        Mistake(_SGDAscent, N_("you added the gradient (p += lr * g): that climbs the loss. Subtract it.")),
     ],
 )
 
@@ -452,10 +458,10 @@ momentum = Exercise(
     run="ch06.optimizer",
     cases=_optimizer_cases([{"lr": 0.05, "beta": 0.9}, {"lr": 0.1, "beta": 0.5}]),
     mistakes=[
-        Mistake(_MomentumSignFlipped, "the velocity has the wrong sign: with v = beta * v - lr * g the update "
-                "is w += v (or, equivalently, v = beta * v + lr * g and w -= v); you pushed uphill."),
-        Mistake(_MomentumForgets, "your velocity starts from zero on every step, which is plain SGD. Keep one "
-                "velocity per parameter in self and update it in place, step after step."),
+        Mistake(_MomentumSignFlipped, N_("the velocity has the wrong sign: with v = beta * v - lr * g the update "
+                "is w += v (or, equivalently, v = beta * v + lr * g and w -= v); you pushed uphill.")),
+        Mistake(_MomentumForgets, N_("your velocity starts from zero on every step, which is plain SGD. Keep one "
+                "velocity per parameter in self and update it in place, step after step.")),
         Mistake(_MomentumRebindsListEntry, NEVER_MOVED),
     ],
 )
@@ -467,11 +473,11 @@ rmsprop = Exercise(
     run="ch06.optimizer",
     cases=_optimizer_cases([{"lr": 0.01, "rho": 0.9, "eps": 1e-7}, {"lr": 0.001, "rho": 0.8, "eps": 1e-7}], scale=1e-3),
     mistakes=[
-        Mistake(_RMSpropEpsInside, "eps is inside the square root, sqrt(s + eps); this exercise's formula "
+        Mistake(_RMSpropEpsInside, N_("eps is inside the square root, sqrt(s + eps); this exercise's formula "
                 "(Hinton's and PyTorch's) adds it outside: g / (sqrt(s) + eps). (Keras and TensorFlow use the "
-                "inside form: a different convention, visible when gradients are small, as here.)"),
-        Mistake(_RMSpropNoSquare, "the running average must be of the squared gradient, g**2; an average of "
-                "g itself can be negative, and its square root is nan."),
+                "inside form: a different convention, visible when gradients are small, as here.)")),
+        Mistake(_RMSpropNoSquare, N_("the running average must be of the squared gradient, g**2; an average of "
+                "g itself can be negative, and its square root is nan.")),
     ],
 )
 
@@ -485,11 +491,11 @@ adam = Exercise(
     compare=_adam_compare,
     mistakes=[
         Mistake(_AdamRebindsListEntry, NEVER_MOVED),
-        Mistake(_AdamNoBiasCorrection, "no bias correction: m and v start at zero, so early on they are far too "
-                "small. Divide by (1 - beta_1**t) and (1 - beta_2**t), with t the number of steps so far."),
-        Mistake(_AdamStuckClock, "the step counter t never advances, so the bias correction always uses t = 1. "
-                "Add 1 to self.t at the start of every step."),
-        Mistake(_AdamClockPerParameter, "t advances once per parameter instead of once per step. Increase "
-                "self.t once, before the loop over the parameters."),
+        Mistake(_AdamNoBiasCorrection, N_("no bias correction: m and v start at zero, so early on they are far too "
+                "small. Divide by (1 - beta_1**t) and (1 - beta_2**t), with t the number of steps so far.")),
+        Mistake(_AdamStuckClock, N_("the step counter t never advances, so the bias correction always uses t = 1. "
+                "Add 1 to self.t at the start of every step.")),
+        Mistake(_AdamClockPerParameter, N_("t advances once per parameter instead of once per step. Increase "
+                "self.t once, before the loop over the parameters.")),
     ],
 )

@@ -16,6 +16,7 @@ import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake
 from gradbook.checks.drivers import Case, col2im, out_size
+from gradbook.i18n import N_
 
 HELPERS = ("col2im",)  # given to the student (the notebook imports it from here); the sandbox's stub re-exports it
 
@@ -126,13 +127,13 @@ def _conv_reshape_without_transpose(x, W, b, stride=1, pad=0):
 
 
 CONV_MISTAKES = [
-    Mistake(_conv_flipped, "your kernel is flipped: that is the convolution of mathematics, but deep-learning "
-            "'convolution' layers compute a cross-correlation: out[i, j] = sum(patch * W), with W as it is."),
-    Mistake(_conv_size_ignores_pad, "the output is too small: padding adds 2 * pad to the input, so the size is "
-            "(H + 2 * pad - kh) // stride + 1."),
-    Mistake(_conv_size_no_plus_one, "the output misses its last row and column: the size is "
-            "(H + 2 * pad - kh) // stride + 1 (count the first position too)."),
-    Mistake(_conv_no_bias, "the bias is missing: add b[f] to every output of filter f."),
+    Mistake(_conv_flipped, N_("your kernel is flipped: that is the convolution of mathematics, but deep-learning "
+            "'convolution' layers compute a cross-correlation: out[i, j] = sum(patch * W), with W as it is.")),
+    Mistake(_conv_size_ignores_pad, N_("the output is too small: padding adds 2 * pad to the input, so the size is "
+            "(H + 2 * pad - kh) // stride + 1.")),
+    Mistake(_conv_size_no_plus_one, N_("the output misses its last row and column: the size is "
+            "(H + 2 * pad - kh) // stride + 1 (count the first position too).")),
+    Mistake(_conv_no_bias, N_("the bias is missing: add b[f] to every output of filter f.")),
 ]
 
 
@@ -303,7 +304,8 @@ def _pool_backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         x = tied_images(rng, xs)
         dout = rng.normal(size=(xs[0], xs[1], out_size(xs[2], size, stride), out_size(xs[3], size, stride)))
         cases.append(Case((dout, x), {"size": size, "stride": stride},
-                          label=f"dout {dout.shape}, x {xs} with ties, size={size}, stride={stride}"))
+                          label=N_("dout {dout}, x {x} with ties, size={size}, stride={stride}"),
+                          label_values={"dout": dout.shape, "x": xs, "size": size, "stride": stride}))
     return cases
 
 
@@ -323,11 +325,11 @@ im2col = Exercise(
     reference=_im2col,
     cases=_im2col_cases,
     mistakes=[
-        Mistake(_im2col_rows_ijc, "the rows are in the wrong order: they must go channel, kernel row, kernel "
-                "column, the order of W.reshape(F, -1), so that one matrix product lines them up."),
-        Mistake(_im2col_transposed, "one patch per column, not per row: the shape is (C * kh * kw, N * Ho * Wo)."),
-        Mistake(_im2col_columns_hwn, "the columns are in the wrong order: they must go image, output row, "
-                "output column, so that the product reshapes to (F, N, Ho, Wo)."),
+        Mistake(_im2col_rows_ijc, N_("the rows are in the wrong order: they must go channel, kernel row, kernel "
+                "column, the order of W.reshape(F, -1), so that one matrix product lines them up.")),
+        Mistake(_im2col_transposed, N_("one patch per column, not per row: the shape is (C * kh * kw, N * Ho * Wo).")),
+        Mistake(_im2col_columns_hwn, N_("the columns are in the wrong order: they must go image, output row, "
+                "output column, so that the product reshapes to (F, N, Ho, Wo).")),
     ],
 )
 
@@ -338,9 +340,9 @@ conv2d_forward = Exercise(
     cases=_conv_cases,
     mistakes=[
         *CONV_MISTAKES,
-        Mistake(_conv_reshape_without_transpose, "images and filters are scrambled: the product has shape "
+        Mistake(_conv_reshape_without_transpose, N_("images and filters are scrambled: the product has shape "
                 "(F, N * Ho * Wo), so reshape it to (F, N, Ho, Wo) and then transpose to (N, F, Ho, Wo); reshaping "
-                "straight to (N, F, Ho, Wo) mixes them up."),
+                "straight to (N, F, Ho, Wo) mixes them up.")),
     ],
 )
 
@@ -350,12 +352,12 @@ conv2d_backward = Exercise(
     reference=_conv2d_backward,
     cases=_backward_cases,
     mistakes=[
-        Mistake(_backward_last_sample, "dW only has the last image's contribution: every image in the batch "
-                "uses the same W, so dW is the SUM over the batch (+=, not =)."),
-        Mistake(_backward_mean_dw, "dW is divided by the batch size: the layer's gradient is the sum over the "
-                "batch (dout already carries any 1/N from the loss)."),
-        Mistake(_backward_padded_dx, "dx still has the padding: crop it off, dx_padded[:, :, pad:-pad, pad:-pad], "
-                "so dx has x's shape."),
+        Mistake(_backward_last_sample, N_("dW only has the last image's contribution: every image in the batch "
+                "uses the same W, so dW is the SUM over the batch (+=, not =).")),
+        Mistake(_backward_mean_dw, N_("dW is divided by the batch size: the layer's gradient is the sum over the "
+                "batch (dout already carries any 1/N from the loss).")),
+        Mistake(_backward_padded_dx, N_("dx still has the padding: crop it off, dx_padded[:, :, pad:-pad, pad:-pad], "
+                "so dx has x's shape.")),
     ],
 )
 
@@ -365,12 +367,12 @@ maxpool_forward = Exercise(
     reference=_maxpool_forward,
     cases=_pool_forward_cases,
     mistakes=[
-        Mistake(_pool_window_not_strided, "the windows overlap where they should not: window (i, j) starts at "
-                "row i * stride and column j * stride."),
-        Mistake(_pool_size_by_division, "the output size is (H - size) // stride + 1, not H // size "
-                "(they differ when stride != size)."),
-        Mistake(_pool_integer_buffer, "the output array holds integers, so every maximum lost its fractional part "
-                "(np.zeros(shape, dtype=int)); make it like the input: np.zeros(shape, dtype=x.dtype)."),
+        Mistake(_pool_window_not_strided, N_("the windows overlap where they should not: window (i, j) starts at "
+                "row i * stride and column j * stride.")),
+        Mistake(_pool_size_by_division, N_("the output size is (H - size) // stride + 1, not H // size "
+                "(they differ when stride != size).")),
+        Mistake(_pool_integer_buffer, N_("the output array holds integers, so every maximum lost its fractional part "
+                "(np.zeros(shape, dtype=int)); make it like the input: np.zeros(shape, dtype=x.dtype).")),
     ],
 )
 
@@ -380,12 +382,12 @@ maxpool_backward = Exercise(
     reference=_maxpool_backward,
     cases=_pool_backward_cases,
     mistakes=[
-        Mistake(_pool_back_every_tie, "when several cells tie for the maximum you sent the gradient to all of "
+        Mistake(_pool_back_every_tie, N_("when several cells tie for the maximum you sent the gradient to all of "
                 "them (mask x == max), multiplying it. Send it to one: the first arg-max of the window "
-                "(np.argmax on the flattened window), as PyTorch does. MNIST's blank background is full of ties."),
-        Mistake(_pool_back_window_not_strided, "the gradient goes to the wrong window: window (i, j) starts at "
-                "row i * stride and column j * stride."),
-        Mistake(_pool_back_assigns, "with overlapping windows (stride < size) one cell can be the maximum of two "
-                "windows: add the gradients (+=) instead of overwriting (=)."),
+                "(np.argmax on the flattened window), as PyTorch does. MNIST's blank background is full of ties.")),
+        Mistake(_pool_back_window_not_strided, N_("the gradient goes to the wrong window: window (i, j) starts at "
+                "row i * stride and column j * stride.")),
+        Mistake(_pool_back_assigns, N_("with overlapping windows (stride < size) one cell can be the maximum of two "
+                "windows: add the gradients (+=) instead of overwriting (=).")),
     ],
 )

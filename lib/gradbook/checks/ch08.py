@@ -37,6 +37,7 @@ from gradbook.checks.drivers import (  # noqa: F401 - build, random_program, cha
     run_topological_order,
 )
 from gradbook.checks.plain import Plain
+from gradbook.i18n import N_, _
 
 HELPERS = ("build", "random_program")  # the notebook imports these from here; the sandbox's stub re-exports them
 Number = Union[int, float]
@@ -205,8 +206,8 @@ def plain_graph(leaves: list[float], program: list[tuple]) -> dict[str, Any]:
     }
 
 
-def graph_case(leaves: list[float], program: list[tuple], label: str = "") -> Case:
-    return Case((plain_graph(leaves, program),), label=label)
+def graph_case(leaves: list[float], program: list[tuple], label: str = "", label_values: dict | None = None) -> Case:
+    return Case((plain_graph(leaves, program),), label=label, label_values=dict(label_values or {}))
 
 
 def _operations(case: Case) -> int:
@@ -219,12 +220,13 @@ def _operations(case: Case) -> int:
 def _recursion_compare(expected: Plain, got: Plain, case: Case) -> str | None:
     if isinstance(got, str) and got in (RECURSIVE, RECURSION_ERROR) and not (isinstance(expected, str) and expected == got):
         if got == RECURSIVE:
-            return ("the exercise says no recursion, and your code calls a function from inside itself. A recursive "
-                    "graph walk needs one Python frame per level of the graph, and Python stops at about 1,000; the "
-                    "graphs of real networks (a recurrent network unrolled over a long sequence) are far deeper. "
-                    "Use a loop and a list as your own stack.")
-        return (f"it hit Python's recursion limit on an expression {_operations(case):,} operations deep. "
-                "A recursive graph walk needs one Python frame per level; use a loop and your own stack.")
+            return _("the exercise says no recursion, and your code calls a function from inside itself. A recursive "
+                     "graph walk needs one Python frame per level of the graph, and Python stops at about 1,000; the "
+                     "graphs of real networks (a recurrent network unrolled over a long sequence) are far deeper. "
+                     "Use a loop and a list as your own stack.")
+        return _("it hit Python's recursion limit on an expression {n} operations deep. "
+                 "A recursive graph walk needs one Python frame per level; use a loop and your own stack.").format(
+                     n=f"{_operations(case):,}")
     if isinstance(got, str) and got == expected:
         return None
     return compare_values(expected, got, rtol=1e-6, atol=1e-9)
@@ -237,24 +239,25 @@ def _topo_compare(expected: Plain, got: Plain, case: Case) -> str | None:
     if got == expected:  # lists of node numbers: plain equality is exact and fast
         return None
     if not isinstance(got, list):
-        return "topological_order should return a list of the nodes."
+        return _("topological_order should return a list of the nodes.")
     if -1 in got:
-        return "the list contains objects that are not nodes of the graph."
+        return _("the list contains objects that are not nodes of the graph.")
     if len(set(got)) != len(got):
         repeated = next(k for k in got if got.count(k) > 1)
-        return (f"node {repeated} appears {got.count(repeated)} times: a node reached along two paths "
-                "(a diamond) must be listed once; remember which nodes you have visited.")
+        return _("node {node} appears {count} times: a node reached along two paths "
+                 "(a diamond) must be listed once; remember which nodes you have visited.").format(
+                     node=repeated, count=got.count(repeated))
     if len(got) != len(expected):
-        return f"expected all {len(expected)} nodes the output depends on, got {len(got)}."
+        return _("expected all {count} nodes the output depends on, got {got}.").format(count=len(expected), got=len(got))
     children = _children(case)
     position = {k: p for p, k in enumerate(got)}
     for k in got:
         for c in children[k]:
             if position[c] > position[k]:
-                return (f"node {k} comes before node {c}, which it was computed from: a node must come "
-                        "after all its children (append it after visiting them).")
+                return _("node {node} comes before node {child}, which it was computed from: a node must come "
+                         "after all its children (append it after visiting them).").format(node=k, child=c)
     if got[-1] != expected[-1]:
-        return "the output node itself should be the last in the list."
+        return _("the output node itself should be the last in the list.")
     return None
 
 
@@ -268,11 +271,11 @@ def _children(case: Case) -> list[list[int]]:
 # --------------------------------------------------------------------------- cases
 
 SMALL_PROGRAMS: list[tuple[str, list[float], list[tuple]]] = [
-    ("x * x (x used twice)", [1.5], [("mul", 0, 0)]),
-    ("x + x (x used twice)", [-0.7], [("add", 0, 0)]),
-    ("a diamond: y = x * 2; z = (y + 1) * (y * y)", [0.8],
+    (N_("x * x (x used twice)"), [1.5], [("mul", 0, 0)]),
+    (N_("x + x (x used twice)"), [-0.7], [("add", 0, 0)]),
+    (N_("a diamond: y = x * 2; z = (y + 1) * (y * y)"), [0.8],
      [("mulc", 0, 2.0), ("addc", 1, 1.0), ("mul", 1, 1), ("mul", 2, 3)]),
-    ("every op once", [0.6, -1.2],
+    (N_("every op once"), [0.6, -1.2],
      [("add", 0, 1), ("mul", 2, 0), ("sub", 3, 1), ("div", 4, 1), ("pow", 5, 2), ("tanh", 6), ("exp", 7),
       ("relu", 8), ("neg", 9), ("radd", 1.5, 10), ("rmul", -2.0, 11), ("rsub", 0.5, 12), ("rdiv", 3.0, 13),
       ("subc", 14, 0.25), ("divc", 15, 2.0), ("relu", 3), ("add", 16, 17)]),
@@ -283,9 +286,10 @@ def _expression_cases(rng: np.random.Generator, hidden: bool, deep: int = 0) -> 
     cases = [Case((leaves, program), label=label) for label, leaves, program in SMALL_PROGRAMS]
     for _ in range(6 if hidden else 3):
         leaves, program = random_program(rng, n_leaves=3, n_ops=int(rng.integers(8, 25)))
-        cases.append(Case((leaves, program), label=f"a random expression of {len(program)} operations on 3 inputs"))
+        cases.append(Case((leaves, program), label=N_("a random expression of {n} operations on 3 inputs"),
+                          label_values={"n": len(program)}))
     if deep:  # the driver makes the chain (`drivers.expression`)
-        cases.append(Case(({"chain": deep},), label=f"a chain {3 * deep:,} operations deep"))
+        cases.append(Case(({"chain": deep},), label=N_("a chain {n} operations deep"), label_values={"n": f"{3 * deep:,}"}))
     return cases
 
 
@@ -309,9 +313,9 @@ def _deep_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 
 def _graph_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    cases = [graph_case(*case.args, label=case.label) for case in _expression_cases(rng, hidden)]
+    cases = [graph_case(*case.args, label=case.label, label_values=case.label_values) for case in _expression_cases(rng, hidden)]
     depth = _deep_depth(hidden)
-    cases.append(Case((_chain_graph(depth),), label=f"a chain {3 * depth:,} operations deep"))
+    cases.append(Case((_chain_graph(depth),), label=N_("a chain {n} operations deep"), label_values={"n": f"{3 * depth:,}"}))
     return cases
 
 
@@ -497,7 +501,7 @@ class _RecursiveValue(Value):
 
 # --------------------------------------------------------------------------- exercises
 
-RECURSIVE_SEARCH = (
+RECURSIVE_SEARCH = N_(
     "a recursive search needs one Python frame per level of the graph and stops at Python's recursion limit "
     "(about 1,000 calls) on a deep one; raising the limit only moves the crash (or crashes Python itself). "
     "Keep the path in a list (a stack) and loop; see the hint in the notebook."
@@ -510,10 +514,10 @@ value_ops = Exercise(
     run="ch08.value_forward",
     cases=_forward_cases,
     mistakes=[
-        Mistake(_RsubReversed, "2.0 - v calls v.__rsub__(2.0), which must compute other - self (2.0 - v), "
-                "not self - other."),
-        Mistake(_RdivReversed, "2.0 / v calls v.__rtruediv__(2.0), which must compute other / self (2.0 / v), "
-                "not self / other."),
+        Mistake(_RsubReversed, N_("2.0 - v calls v.__rsub__(2.0), which must compute other - self (2.0 - v), "
+                "not self - other.")),
+        Mistake(_RdivReversed, N_("2.0 / v calls v.__rtruediv__(2.0), which must compute other / self (2.0 / v), "
+                "not self / other.")),
     ],
 )
 
@@ -524,11 +528,11 @@ local_gradients = Exercise(
     run="ch08.local_gradients",
     cases=_forward_cases,
     mistakes=[
-        Mistake(_AssignsGrad, "a value used twice (x * x, x + x) must collect BOTH contributions: accumulate with "
-                "self.grad += ..., never self.grad = ..."),
-        Mistake(_MulOwnData, "in out = a * b, d(out)/da is b: a.grad += b.data * out.grad (you used a's own data)."),
-        Mistake(_TanhNoSquare, "the derivative of tanh(x) is 1 - tanh(x)**2: you forgot the square."),
-        Mistake(_PowNoFactor, "the derivative of x**n is n * x**(n - 1): you forgot the factor n."),
+        Mistake(_AssignsGrad, N_("a value used twice (x * x, x + x) must collect BOTH contributions: accumulate with "
+                "self.grad += ..., never self.grad = ...")),
+        Mistake(_MulOwnData, N_("in out = a * b, d(out)/da is b: a.grad += b.data * out.grad (you used a's own data).")),
+        Mistake(_TanhNoSquare, N_("the derivative of tanh(x) is 1 - tanh(x)**2: you forgot the square.")),
+        Mistake(_PowNoFactor, N_("the derivative of x**n is n * x**(n - 1): you forgot the factor n.")),
     ],
 )
 
@@ -542,10 +546,10 @@ topological_order = Exercise(
     mistakes=[
         Mistake(_topo_recursive, RECURSIVE_SEARCH),
         Mistake(_topo_recursive_raised_limit, RECURSIVE_SEARCH),
-        Mistake(_topo_no_visited, "without a set of visited nodes, a node reached along two paths (a diamond) is "
-                "listed twice, and its gradient rule would run twice."),
-        Mistake(_topo_preorder, "a node is listed before the nodes it was computed from: add a node to the order "
-                "only after all its children are in it (post-order)."),
+        Mistake(_topo_no_visited, N_("without a set of visited nodes, a node reached along two paths (a diamond) is "
+                "listed twice, and its gradient rule would run twice.")),
+        Mistake(_topo_preorder, N_("a node is listed before the nodes it was computed from: add a node to the order "
+                "only after all its children are in it (post-order).")),
     ],
 )
 
@@ -557,13 +561,13 @@ backward = Exercise(
     compare=_recursion_compare,
     cases=_graph_cases,
     mistakes=[
-        Mistake(_backward_no_topo, "a node's rule ran before all the nodes made from it had added their gradient "
-                "(a diamond shows it). Call the rules in reverse topological order: output first, leaves last."),
-        Mistake(_backward_every_path, "a shared node's rule ran once per path to it, so its gradient was passed on "
-                "several times. Visit each node once, in reverse topological order."),
-        Mistake(_backward_no_seed, "every gradient is zero: start with self.grad = 1.0 (d out / d out = 1)."),
-        Mistake(_backward_recursive_topo, "your topological order is recursive, so a deep expression hits Python's "
-                "recursion limit; make topological_order iterative."),
+        Mistake(_backward_no_topo, N_("a node's rule ran before all the nodes made from it had added their gradient "
+                "(a diamond shows it). Call the rules in reverse topological order: output first, leaves last.")),
+        Mistake(_backward_every_path, N_("a shared node's rule ran once per path to it, so its gradient was passed on "
+                "several times. Visit each node once, in reverse topological order.")),
+        Mistake(_backward_no_seed, N_("every gradient is zero: start with self.grad = 1.0 (d out / d out = 1).")),
+        Mistake(_backward_recursive_topo, N_("your topological order is recursive, so a deep expression hits Python's "
+                "recursion limit; make topological_order iterative.")),
     ],
 )
 
@@ -575,12 +579,12 @@ autograd = Exercise(
     compare=_recursion_compare,
     cases=_deep_cases,
     mistakes=[
-        Mistake(_AssignsGrad, "a value used twice (x * x, x + x) must collect BOTH contributions: accumulate with "
-                "self.grad += ..., never self.grad = ..."),
-        Mistake(_NoTopoValue, "gradients are wrong where a value feeds two others (a diamond): backward must call "
-                "the rules once each, in reverse topological order."),
-        Mistake(_RecursiveValue, "backward hit Python's recursion limit on a deep expression: find the "
-                "topological order with a loop and a stack."),
+        Mistake(_AssignsGrad, N_("a value used twice (x * x, x + x) must collect BOTH contributions: accumulate with "
+                "self.grad += ..., never self.grad = ...")),
+        Mistake(_NoTopoValue, N_("gradients are wrong where a value feeds two others (a diamond): backward must call "
+                "the rules once each, in reverse topological order.")),
+        Mistake(_RecursiveValue, N_("backward hit Python's recursion limit on a deep expression: find the "
+                "topological order with a loop and a stack.")),
     ],
 )
 
@@ -684,7 +688,8 @@ def _derivative_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
     for expr, var in EXPRESSIONS + (HIDDEN_EXPRESSIONS if hidden else []):
         points = [{"x": float(x), "y": float(y)} for x, y in np.round(rng.uniform(0.5, 1.5, size=(4, 2)), 3)]
-        cases.append(Case((expr, var), {"points": points}, label=f"d/d{var} of {expr!r} at 4 points"))
+        cases.append(Case((expr, var), {"points": points}, label=N_("d/d{var} of {expr} at 4 points"),
+                          label_values={"var": var, "expr": repr(expr)}))
     return cases
 
 
@@ -697,10 +702,10 @@ derivative = Exercise(
     rtol=1e-9,
     atol=1e-12,
     mistakes=[
-        Mistake(_derivative_product_of_derivatives, "the derivative of a product is not the product of the "
-                "derivatives: (a * b)' = a' * b + a * b' (the product rule)."),
-        Mistake(_derivative_no_chain, "the chain rule is missing: exp(u)' = exp(u) * u', log(u)' = u' / u, "
-                "(u ** n)' = n * u ** (n - 1) * u' (multiply by the inner derivative u')."),
-        Mistake(_derivative_quotient_sign, "the quotient rule has its sign flipped: (a / b)' = (a' * b - a * b') / b**2."),
+        Mistake(_derivative_product_of_derivatives, N_("the derivative of a product is not the product of the "
+                "derivatives: (a * b)' = a' * b + a * b' (the product rule).")),
+        Mistake(_derivative_no_chain, N_("the chain rule is missing: exp(u)' = exp(u) * u', log(u)' = u' / u, "
+                "(u ** n)' = n * u ** (n - 1) * u' (multiply by the inner derivative u').")),
+        Mistake(_derivative_quotient_sign, N_("the quotient rule has its sign flipped: (a / b)' = (a' * b - a * b') / b**2.")),
     ],
 )

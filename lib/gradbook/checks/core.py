@@ -23,6 +23,7 @@ import contextvars
 import copy
 import hashlib
 import inspect
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -30,6 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from gradbook.checks import diagnose, display, plain
+from gradbook.i18n import _, ngettext, using
 from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, Case, _short, call, unpack  # noqa: F401 - re-exported
 from gradbook.checks.plain import Plain, Unsupported, to_plain
 
@@ -138,27 +140,37 @@ def collect(exercise: Exercise, student: Any, seed: int, hidden: bool) -> dict[s
     return {"exercise": exercise.name, "seed": seed, "hidden": hidden, "results": results}
 
 
-def judge(exercise: Exercise, observation: dict[str, Plain]) -> Verdict:
-    """Decide, from plain data alone, whether the observation is right; explain what is wrong."""
+def judge(exercise: Exercise, observation: dict[str, Plain], language: str | None = None) -> Verdict:
+    """Decide, from plain data alone, whether the observation is right; explain what is wrong.
+
+    The explanation is in `language` (``"en"``, ``"zh_CN"``; None: the current language, see
+    `gradbook.i18n`); the grader passes the submission's."""
+    with using(language):
+        return _judge(exercise, observation)
+
+
+def _judge(exercise: Exercise, observation: dict[str, Plain]) -> Verdict:
     cases = exercise.make_cases(int(observation["seed"]), bool(observation["hidden"]))
     results = observation["results"]
     count = len(cases)
     if not isinstance(results, list) or not results:
-        return Verdict(False, count, f"{exercise.title}: nothing was checked")
+        return Verdict(False, count, _("{title}: nothing was checked").format(title=exercise.title))
     for i, case in enumerate(cases):
         if i >= len(results):
-            return Verdict(False, count, f"{exercise.title}: only {i} of {display.plural(count, 'case')} ran")
+            ran = ngettext("{title}: only {ran} of {count} case ran", "{title}: only {ran} of {count} cases ran", count)
+            return Verdict(False, count, ran.format(title=exercise.title, ran=i, count=count))
         got = results[i]
         if got["error"]:
-            if got["error"] == NOT_IMPLEMENTED:
-                return Verdict(False, count, f"{exercise.title}: {NOT_IMPLEMENTED}")
-            return Verdict(False, count, f"{exercise.title} raised {got['error']}{_where(cases, case)}")
+            if got["error"] == NOT_IMPLEMENTED:  # the wire's word for it; the student reads it translated
+                return Verdict(False, count, f"{exercise.title}: {_(NOT_IMPLEMENTED)}")
+            raised = _("{title} raised {error}{where}")
+            return Verdict(False, count, raised.format(title=exercise.title, error=got["error"], where=_where(cases, case)))
         expected = to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))
         problem = _compare(exercise)(expected, got["out"], case)
         mutated = got["inputs"] != digest((case.args, case.kwargs))
         if problem or mutated:
             return Verdict(False, count, *_lesson(exercise, cases, results, i, expected, problem, mutated))
-    return Verdict(True, count, f"{display.plural(count, 'case')} passed")
+    return Verdict(True, count, ngettext("{count} case passed", "{count} cases passed", count).format(count=count))
 
 
 def _lesson(
@@ -169,42 +181,60 @@ def _lesson(
     case, got = cases[index], results[index]["out"]
     block = _case_block(exercise, case, expected, got)
     if problem and block:  # the case is shown whole: no need to point at one value of it
-        problem = "\n".join(line for line in problem.splitlines() if not line.startswith(_EXAMPLE))
-    mutation = (
+        problem = "\n".join(line for line in problem.splitlines() if not line.startswith(_example_prefix()))
+    mutation = _(
         "your code changed its input array in place. Work on a copy "
         "(`x = x.copy()`) or build a new array instead of assigning into the input."
     )
     if not problem:
-        lines = [f"the values are right, but {mutation}"]
+        lines = [_("the values are right, but {mutation}").format(mutation=mutation)]
     else:
-        lines = [problem] + ([f"Hint: {mutation}"] if mutated else [])
+        lines = [problem] + ([display.hint(mutation)] if mutated else [])
     if block:
         lines.insert(1, block)
     mistake = None
-    if not mutated and "Hint:" not in "\n".join(lines):
+    if not mutated and display.hint_label() not in "\n".join(lines):  # a chapter's compare may give its own hint
         mistake = _known_mistake(exercise, cases, results, index)
-        lines.append(f"Hint: {exercise.mistakes[mistake].hint}" if mistake is not None else "")
+        lines.append(display.hint(_(exercise.mistakes[mistake].hint)) if mistake is not None else "")
+    elif not mutated:  # the compare's own hint: the listed mistake it is, if it is one
+        mistake = _named(exercise, "\n".join(lines))
     where = _where(cases, case) if not block or case.label else ""
-    return f"{exercise.title}{_NOT_RIGHT}{where}:\n" + "\n".join(line for line in lines if line), mistake
+    return _not_right(exercise.title, where) + "\n" + "\n".join(line for line in lines if line), mistake
 
 
-_NOT_RIGHT = " is not right yet"  # how a lesson begins, after the exercise's title
+def _not_right(title: str, where: str = "") -> str:
+    """How a lesson begins: the exercise's title first (the grader's reports read it from there)."""
+    return _("{title} is not right yet{where}:").format(title=title, where=where)
 
 
 def known_mistake(exercise: Exercise, message: str) -> int | None:
-    """The index of the known mistake that a verdict's `message` names, or None.
+    """The index of the known mistake that a verdict's `message` names, or None; in any language.
 
     For a judge whose message is all that reaches it (the grader keeps a cell's message, not the
-    Verdict). Only a lesson names a mistake, on its own line; the student's own text (an
-    exception's) appears only in other messages, so it cannot pass for a hint."""
-    if not message.startswith(exercise.title + _NOT_RIGHT):
-        return None
-    lines = set(message.splitlines())
-    return next((i for i, m in enumerate(exercise.mistakes) if f"Hint: {m.hint}" in lines), None)
+    Verdict). Only a lesson names a mistake; the student's own text (an exception's) appears only
+    in other messages, so it cannot pass for a hint. Mistakes that share a hint are one: the first
+    is named."""
+    from gradbook.i18n import LANGUAGES
+
+    for language in LANGUAGES:
+        with using(language):
+            head = _not_right(exercise.title).rstrip(":\uff1a")
+            if not message.startswith(head):
+                continue
+            found = _named(exercise, message)
+            if found is not None:
+                return found
+    return None
+
+
+def _named(exercise: Exercise, text: str) -> int | None:
+    """The listed mistake whose hint `text` shows (the longest, when one hint begins another; the first of equal ones)."""
+    shown = [(len(m.hint), -i) for i, m in enumerate(exercise.mistakes) if display.hint(_(m.hint)) in text]
+    return -max(shown)[1] if shown else None
 
 
 def _where(cases: list[Case], case: Case) -> str:
-    return f" for input {case.describe()}" if len(cases) > 1 or case.args else ""
+    return _(" for input {case}").format(case=case.describe()) if len(cases) > 1 or case.args else ""
 
 
 # Drivers that call the answer with the case's own arguments, so the reference's parameter
@@ -228,16 +258,21 @@ def _inputs(exercise: Exercise, case: Case) -> list[tuple[str, Any]]:
 def _case_block(exercise: Exercise, case: Case, expected: Plain, got: Plain) -> str:
     """The failing case in full, when it is small: each input, the expected value and the returned one."""
     shown = _inputs(exercise, case) if exercise.run in _ARGUMENTS_AS_GIVEN else []
-    shown += [("expected", expected), ("got", got)]
-    if any(_count(value) > _SMALL for _, value in shown) or not _numeric(expected) or not _numeric(got):
+    shown += [(_("expected"), expected), (_("got"), got)]
+    if any(_count(value) > _SMALL for _name, value in shown) or not _numeric(expected) or not _numeric(got):
         return ""
-    width = max(len(name) for name, _ in shown)
+    width = max(_columns(name) for name, _value in shown)
     rows = []
     for name, value in shown:
         text = display.show_value(value).splitlines()
-        lead = f"  {name.ljust(width)} = "
-        rows += [lead + text[0]] + [" " * len(lead) + line for line in text[1:]]
+        lead = f"  {name}{' ' * (width - _columns(name))} = "
+        rows += [lead + text[0]] + [" " * _columns(lead) + line for line in text[1:]]
     return "\n".join(rows)
+
+
+def _columns(text: str) -> int:
+    """How many columns `text` takes in a monospaced font: a CJK character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _count(value: Plain) -> int:
@@ -315,21 +350,22 @@ def compare_values(
     values that overflow."""
     inputs = _CASE_INPUTS.get() if inputs is None else inputs
     if got is None and expected is not None:
-        return "it returned None. Did you forget the `return` statement?"
+        return _("it returned None. Did you forget the `return` statement?")
     if isinstance(got, Unsupported):
-        return f"it returned {got!r}; expected {_kind(expected)}."
+        return _("it returned {got}; expected {kind}.").format(got=repr(got), kind=_kind(expected))
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            return f"expected {_kind(expected)}, got {_kind(got)}."
+            return _expected_got(_kind(expected), _kind(got))
         for i, (e, g) in enumerate(zip(expected, got)):
             problem = compare_values(e, g, rtol=rtol, atol=atol, inputs=inputs)
             if problem:
-                return f"item {i}: {problem}"
+                return _("item {index}: {problem}").format(index=i, problem=problem)
         return None
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
             keys = sorted(got) if isinstance(got, dict) else None
-            return f"expected a dict with keys {sorted(expected)}, got {keys if keys is not None else _kind(got)}."
+            return _("expected a dict with keys {keys}, got {got}.").format(
+                keys=sorted(expected), got=keys if keys is not None else _kind(got))
         for key in expected:
             problem = compare_values(expected[key], got[key], rtol=rtol, atol=atol, inputs=inputs)
             if problem:
@@ -337,36 +373,46 @@ def compare_values(
         return None
     if isinstance(expected, str) or isinstance(got, str):
         same = isinstance(expected, str) and isinstance(got, str) and expected == got
-        return None if same else f"expected {_kind(expected) if not isinstance(expected, str) else repr(expected)}, got {got!r}."
+        return None if same else _expected_got(_kind(expected) if not isinstance(expected, str) else repr(expected), repr(got))
     return _compare_arrays(np.asarray(expected), got, rtol, atol, inputs)
+
+
+def _expected_got(expected: str, got: str) -> str:
+    return _("expected {expected}, got {got}.").format(expected=expected, got=got)
 
 
 def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float, inputs: diagnose.Named = ()) -> str | None:
     if isinstance(got, (tuple, list, dict)):
-        return f"expected {_kind(expected)}, got {_kind(got)}."
+        return _expected_got(_kind(expected), _kind(got))
     got_a = np.asarray(got)
     if got_a.shape != expected.shape:
         return diagnose.explain_shape(expected, got_a, rtol=rtol, atol=atol, inputs=inputs)
     if expected.dtype.kind in "SU" or got_a.dtype.kind in "SU":
-        return None if np.array_equal(expected, got_a) else f"expected {expected!r}, got {got_a!r}."
+        return None if np.array_equal(expected, got_a) else _expected_got(repr(expected), repr(got_a))
     if expected.dtype.kind in "biu" and got_a.dtype.kind == "f" and not np.all(got_a == np.round(got_a)):
-        return f"expected whole numbers ({expected.dtype}), got fractions such as {got_a.flat[0]!r}."
+        return _("expected whole numbers ({dtype}), got fractions such as {example}.").format(
+            dtype=expected.dtype, example=repr(got_a.flat[0]))
     if np.allclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True):
         return None
     lead = diagnose.explain_values(expected, got_a, rtol=rtol, atol=atol, inputs=inputs)
     if not expected.shape:
-        return f"expected {_pair(expected.item(), got_a.item())}" + (f": {lead}" if lead else ".")
+        pair = _pair(expected.item(), got_a.item())
+        return _("expected {pair}: {lead}").format(pair=pair, lead=lead) if lead else _("expected {pair}.").format(pair=pair)
     with np.errstate(invalid="ignore"):  # inf - inf where both sides overflowed
         diff = np.abs(got_a.astype(float) - expected.astype(float))
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(np.isnan(diff), np.inf, diff))), diff.shape))
-    at = f"at index {worst}: expected {_pair(expected[worst].item(), got_a[worst].item())}"
+    at = _("For example, at index {index}: expected {pair}.").format(
+        index=worst, pair=_pair(expected[worst].item(), got_a[worst].item()))
     if lead:
-        return f"{lead}\n{_EXAMPLE} {at}."
+        return f"{lead}\n{at}"
     wrong = int(np.sum(~np.isclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True)))
-    return f"{wrong} of {display.plural(expected.size, 'value')} {'is' if wrong == 1 else 'are'} wrong.\n{_EXAMPLE} {at}."
+    count = ngettext("{wrong} of {count} values is wrong.", "{wrong} of {count} values are wrong.", wrong)
+    return count.format(wrong=wrong, count=expected.size) + "\n" + at
 
 
-_EXAMPLE = "For example,"  # starts the line that points at one wrong value; dropped when the whole case is shown
+def _example_prefix() -> str:
+    """How the line that points at one wrong value begins (it is dropped when the whole case is shown)."""
+    return _("For example, at index {index}: expected {pair}.").split("{")[0].rstrip()
 
 
 def _pair(expected: Any, got: Any) -> str:
@@ -374,16 +420,17 @@ def _pair(expected: Any, got: Any) -> str:
     short = [display.number(v) if isinstance(v, float) else repr(v) for v in (expected, got)]
     if short[0] == short[1]:
         short = [repr(expected), repr(got)]
-    return f"{short[0]}, got {short[1]}"
+    return _("{expected}, got {got}").format(expected=short[0], got=short[1])
 
 
 def _kind(value: Plain) -> str:
     if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
+        return _("an array of shape {shape}").format(shape=value.shape)
     if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} items"
+        many = ngettext("a {type} of {count} item", "a {type} of {count} items", len(value))
+        return many.format(type=type(value).__name__, count=len(value))
     if isinstance(value, dict):
-        return "a dict"
+        return _("a dict")
     if value is None:
         return "None"
-    return f"a {type(value).__name__} ({value!r})"
+    return _("a {type} ({value})").format(type=type(value).__name__, value=repr(value))

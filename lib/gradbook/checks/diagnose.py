@@ -22,6 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gradbook.i18n import _
+
 Named = Sequence[tuple[str, Any]]  # the case's inputs as (name, value), in the order of the call
 
 _LIBRARY = str(Path(__file__).resolve().parents[1])  # gradbook's own frames are never the student's line
@@ -58,32 +60,36 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
 def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: float, inputs: Named = ()) -> str:
     """What a wrong shape suggests: transposed or permuted axes, a reshape, keepdims, the wrong axis reduced."""
     want, have = expected.shape, got.shape
-    head = f"expected shape {want}, got {have}"
+    head = _("expected shape {want}, got {have}").format(want=want, have=have)
     near = _Near(rtol, atol)
     with np.errstate(all="ignore"):
         if len(want) == len(have) <= _MAX_AXES and sorted(want) == sorted(have) and got.dtype.kind in "biuf":
             for order in itertools.permutations(range(len(want))):
                 if order != tuple(range(len(want))) and near(got, np.transpose(expected, order)):
                     if len(want) == 2:
-                        return f"{head}: the result is transposed (got[i, j] is expected[j, i]). Check which index is the row."
-                    return (
-                        f"{head}: the right values with the axes in the wrong order (your axes are the expected "
-                        f"axes {order}). Check the order of the axes, e.g. np.transpose(..., {_inverse(order)})."
-                    )
+                        return _("{head}: the result is transposed (got[i, j] is expected[j, i]). Check which index "
+                                 "is the row.").format(head=head)
+                    return _(
+                        "{head}: the right values with the axes in the wrong order (your axes are the expected "
+                        "axes {order}). Check the order of the axes, e.g. np.transpose(..., {inverse})."
+                    ).format(head=head, order=order, inverse=_inverse(order))
     if tuple(n for n in have if n != 1) == tuple(n for n in want if n != 1):
-        extra = "an extra axis of length 1" if len(have) > len(want) else "an axis of length 1 missing"
-        how = "drop it (keepdims=False, or index it away)" if len(have) > len(want) else "keep it (keepdims=True, or reshape)"
-        return f"{head}: the right number of values with {extra}: {how}."
+        if len(have) > len(want):
+            return _("{head}: the right number of values with an extra axis of length 1: drop it (keepdims=False, "
+                     "or index it away).").format(head=head)
+        return _("{head}: the right number of values with an axis of length 1 missing: keep it (keepdims=True, "
+                 "or reshape).").format(head=head)
     if len(want) == 1 and have == (want[0], want[0]) and want[0] > 1:
-        return (
-            f"{head}: a table where a vector belongs; broadcasting a column against a row (shapes (n, 1) and (n,)) "
+        return _(
+            "{head}: a table where a vector belongs; broadcasting a column against a row (shapes (n, 1) and (n,)) "
             "makes an n x n table. Keep both sides the same shape."
-        )
+        ).format(head=head)
     axis = _reduced_axis(want, have, inputs)
     if axis:
         return f"{head}: {axis}"
     if got.size == expected.size:
-        return f"{head}: the same number of values in the wrong shape; check your reshape (or its order of axes)."
+        return _("{head}: the same number of values in the wrong shape; check your reshape (or its order of "
+                 "axes).").format(head=head)
     return f"{head}."
 
 
@@ -106,55 +112,56 @@ def explain_nonfinite(expected: np.ndarray, got: np.ndarray, inputs: Named = ())
         limit = float(np.log(np.finfo(dtype).max))  # exp(x) is inf above this: 709.8 for float64
         high = float(values.max()) if values.size else 0.0
         low = float(values.min()) if values.size else 0.0
-        found = " and ".join(kind for kind, present in (("nan", nan), ("inf", posinf), ("-inf", neginf)) if present)
-        head = f"the result has {found} where every expected value is finite"
+        found = _(" and ").join(kind for kind, present in (("nan", nan), ("inf", posinf), ("-inf", neginf)) if present)
+        head = _("the result has {found} where every expected value is finite").format(found=found)
         overflow = high > limit
         underflow = low < -limit or high - low > limit
         if overflow and underflow:
-            return (
-                f"{head}: overflow or underflow. The inputs span {_num(low)} to {_num(high)}: np.exp({_num(high)}) "
-                f"is inf (overflow), and even after subtracting the largest value np.exp({_num(low - high)}) is 0.0 "
+            return _(
+                "{head}: overflow or underflow. The inputs span {low} to {high}: np.exp({high}) "
+                "is inf (overflow), and even after subtracting the largest value np.exp({shifted}) is 0.0 "
                 "(underflow), whose log is -inf. Subtract the largest value before np.exp, and take the log of the "
                 "shifted values directly (log-sum-exp) instead of the log of a probability."
-            )
+            ).format(head=head, low=_num(low), high=_num(high), shifted=_num(low - high))
         if overflow:
-            return (
-                f"{head}: overflow. The input goes up to {_num(high)}, and np.exp({_num(high)}) is inf "
-                f"(anything above {limit:.0f} is), so inf / inf or inf - inf gives nan. Subtract the largest "
+            return _(
+                "{head}: overflow. The input goes up to {high}, and np.exp({high}) is inf "
+                "(anything above {limit} is), so inf / inf or inf - inf gives nan. Subtract the largest "
                 "value first: exp(z - max) is at most 1, and the result is unchanged."
-            )
+            ).format(head=head, high=_num(high), limit=f"{limit:.0f}")
         if underflow:
-            return (
-                f"{head}: underflow. The inputs span {_num(low)} to {_num(high)}, and np.exp of anything below "
-                f"{-limit:.0f} rounds to 0.0, so a sum of such terms is 0 (0 / 0 is nan) and its log is -inf. "
+            return _(
+                "{head}: underflow. The inputs span {low} to {high}, and np.exp of anything below "
+                "{limit} rounds to 0.0, so a sum of such terms is 0 (0 / 0 is nan) and its log is -inf. "
                 "Subtract the largest value before np.exp, and take logs of the shifted values (log-sum-exp)."
-            )
+            ).format(head=head, low=_num(low), high=_num(high), limit=f"{-limit:.0f}")
         probabilities = _zero_probabilities(inputs)
         if (posinf or neginf) and (probabilities or neginf):
-            where = f" `{probabilities[0]}` has entries that are exactly 0, and" if probabilities else ""
-            return (
-                f"{head}: log of 0.{where} np.log(0) is -inf (and -np.log(0) is inf). Keep what you take the log "
+            where = _(" `{name}` has entries that are exactly 0, and").format(name=probabilities[0]) if probabilities else ""
+            return _(
+                "{head}: log of 0.{where} np.log(0) is -inf (and -np.log(0) is inf). Keep what you take the log "
                 "of away from 0, e.g. np.clip(p, 1e-7, 1 - 1e-7), or work with logits (log-softmax)."
-            )
+            ).format(head=head, where=where)
         if nan and not posinf:
             constant = _constant_slice(inputs)
             if constant:
-                return (
-                    f"{head}: 0 / 0. {constant}, so a sum or spread over it is 0, and dividing by it gives nan. "
+                return _(
+                    "{head}: 0 / 0. {constant}, so a sum or spread over it is 0, and dividing by it gives nan. "
                     "Guard the division (add a small epsilon, or handle the all-equal case)."
-                )
+                ).format(head=head, constant=constant)
             if low < 0:
-                return (
-                    f"{head}: nan comes from 0 / 0, from inf - inf, or from np.log or np.sqrt of a negative "
-                    f"number, and the inputs go down to {_num(low)}. Check what you divide by and what you take "
+                return _(
+                    "{head}: nan comes from 0 / 0, from inf - inf, or from np.log or np.sqrt of a negative "
+                    "number, and the inputs go down to {low}. Check what you divide by and what you take "
                     "the log or square root of."
-                )
-            return f"{head}: 0 / 0 gives nan. Check what you divide by: it is 0 somewhere."
-        return (
-            f"{head}: a division by 0 (x / 0 is inf) or an overflow past {np.finfo(dtype).max:.3g} "
-            f"(np.exp({limit:.0f}) is already inf), while the inputs are at most {_num(max(abs(low), abs(high)))} "
+                ).format(head=head, low=_num(low))
+            return _("{head}: 0 / 0 gives nan. Check what you divide by: it is 0 somewhere.").format(head=head)
+        return _(
+            "{head}: a division by 0 (x / 0 is inf) or an overflow past {largest} "
+            "(np.exp({limit}) is already inf), while the inputs are at most {size} "
             "in size. Check what you divide by, and what you pass to np.exp."
-        )
+        ).format(head=head, largest=f"{np.finfo(dtype).max:.3g}", limit=f"{limit:.0f}",
+                 size=_num(max(abs(low), abs(high))))
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -162,7 +169,7 @@ def describe_exception(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     theirs = [f for f in frames if not _is_library(f.filename)]
     frame = theirs[-1] if theirs else None  # an error inside the checker's own driver has no line of theirs
-    where = f" (line {frame.lineno}: `{(frame.line or '').strip()}`)" if frame else ""
+    where = _(" (line {line}: `{code}`)").format(line=frame.lineno, code=(frame.line or "").strip()) if frame else ""
     lines = str(exc).strip().splitlines()
     said = f": {lines[0]}" if lines else ""
     return f"{type(exc).__name__}{said}{where}"
@@ -186,30 +193,30 @@ def _all_zero(e: np.ndarray, g: np.ndarray) -> str | None:
     if np.any(g != 0) or not np.any(e != 0):
         return None
     if g.size == 1:
-        return "the result is 0: is a total never added to (`+=`), or returned before the loop has run?"
-    return "every value is 0: the result was never filled in. Do you write into the array you return?"
+        return _("the result is 0: is a total never added to (`+=`), or returned before the loop has run?")
+    return _("every value is 0: the result was never filled in. Do you write into the array you return?")
 
 
 def _an_input_unchanged(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> str | None:
     for name, value in inputs:
         if _is_numeric(value) and np.shape(value) == g.shape and g.size > 1 and near(g, value) and not near(e, value):
-            return (
-                f"the result is the input `{name}`, unchanged: nothing was updated. Does the loop body run, "
+            return _(
+                "the result is the input `{name}`, unchanged: nothing was updated. Does the loop body run, "
                 "and do you return the array you computed?"
-            )
+            ).format(name=name)
     return None
 
 
 def _sign(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
     if np.any(e != 0) and near(g, -e):
-        return "the values have the right size but the opposite sign. Check the sign of your formula."
+        return _("the values have the right size but the opposite sign. Check the sign of your formula.")
     return None
 
 
 def _wrapped(expected: np.ndarray, got: np.ndarray, near: _Near) -> str | None:
     e = expected.astype(float)
     if got.dtype == np.uint8 and (np.any(e > 255) or np.any(e < 0)) and near(got, np.mod(e, 256)):
-        return (
+        return _(
             "the values wrapped around at 256 (e.g. 250 + 10 became 4): arithmetic on a uint8 array stays in "
             "0..255. Convert to a float array first, x.astype(np.float32)."
         )
@@ -222,11 +229,11 @@ def _integer_result(expected: np.ndarray, got: np.ndarray) -> str | None:
     if got.dtype.kind not in "iu" or not np.any(fractions):
         return None
     at = np.flatnonzero(fractions)[0]
-    return (
-        f"the result is an array of whole numbers ({got.dtype}) (expected {_num(expected.flat[at])}, got "
-        f"{_num(got.flat[at])}), so every fraction is cut off. Make the array you fill a float array "
+    return _(
+        "the result is an array of whole numbers ({dtype}) (expected {expected}, got "
+        "{got}), so every fraction is cut off. Make the array you fill a float array "
         "(np.zeros(shape), or x.astype(float)), not a copy of an integer one."
-    )
+    ).format(dtype=got.dtype, expected=_num(expected.flat[at]), got=_num(got.flat[at]))
 
 
 def _truncated(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
@@ -236,11 +243,11 @@ def _truncated(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
         return None  # one number that happens to round to the other is no evidence
     if near(g, np.trunc(e)) or near(g, np.floor(e)) or near(g, np.round(e)):
         at = np.flatnonzero(fractions)[0]
-        return (
-            f"the values are cut to whole numbers (expected {_num(e.flat[at])}, got {_num(g.flat[at])}): is the "
+        return _(
+            "the values are cut to whole numbers (expected {expected}, got {got}): is the "
             "result stored in an integer array (np.zeros_like of an integer input, or astype(int)), or is `//` "
             "used where `/` belongs?"
-        )
+        ).format(expected=_num(e.flat[at]), got=_num(g.flat[at]))
     return None
 
 
@@ -251,19 +258,21 @@ def _transposed(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
         swapped = np.transpose(e, order)
         if order != tuple(range(e.ndim)) and swapped.shape == e.shape and not near(swapped, e) and near(g, swapped):
             if e.ndim == 2:
-                return "the result is transposed: got[i, j] is expected[j, i]. Check which index is the row."
-            return (
-                f"the right values with the axes in the wrong order (your axes are the expected axes {order}): "
+                return _("the result is transposed: got[i, j] is expected[j, i]. Check which index is the row.")
+            return _(
+                "the right values with the axes in the wrong order (your axes are the expected axes {order}): "
                 "check which axis is which."
-            )
+            ).format(order=order)
     return None
 
 
 def _reversed(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
     for axis in range(e.ndim):
         if e.shape[axis] > 1 and not near(np.flip(e, axis), e) and near(g, np.flip(e, axis)):
-            along = f" along the {_axis_name(e.ndim, axis)}s" if e.ndim > 1 else ""
-            return f"the values are in reverse order{along}: your first is the expected last. Check the loop's direction."
+            if e.ndim > 1:
+                return _("the values are in reverse order along the {axes}: your first is the expected last. "
+                         "Check the loop's direction.").format(axes=_axis_name(e.ndim, axis, plural=True))
+            return _("the values are in reverse order: your first is the expected last. Check the loop's direction.")
     return None
 
 
@@ -277,15 +286,15 @@ def _shifted(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
             continue  # a constant sequence is its own shift
         step = _axis_name(e.ndim, axis)
         if near(np.take(g, first, axis=axis), np.take(e, rest, axis=axis)):
-            return (
-                f"the sequence is one {step} early: your {step} i is the expected {step} i + 1. Is each value "
+            return _(
+                "the sequence is one {step} early: your {step} i is the expected {step} i + 1. Is each value "
                 "recorded after the update instead of before it?"
-            )
+            ).format(step=step)
         if near(np.take(g, rest, axis=axis), np.take(e, first, axis=axis)):
-            return (
-                f"the sequence is one {step} late: your {step} i + 1 is the expected {step} i. Is each value "
+            return _(
+                "the sequence is one {step} late: your {step} i + 1 is the expected {step} i. Is each value "
                 "recorded before the step that produces it, or does the loop start one step early?"
-            )
+            ).format(step=step)
     return None
 
 
@@ -295,36 +304,38 @@ def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> str | N
     k = float(np.sum(g * e) / np.sum(e * e))
     if not np.isfinite(k) or k == 0 or not near(g, k * e) or np.isclose(k, 1.0, rtol=1e-9):
         return None
-    sign = " and with the opposite sign" if k < 0 else ""
+    sign = _(" and with the opposite sign") if k < 0 else ""
     size = abs(k)
-    subject = "every value is" if g.size > 1 else "the result is"
+    subject = _("every value is") if g.size > 1 else _("the result is")
     same = lambda a, b: bool(np.isclose(a, b, rtol=max(10 * near.rtol, 1e-6), atol=0))  # noqa: E731
     for m, what in _sizes(inputs):
         if same(size, m):
-            return (
-                f"{subject} exactly {m} times the expected{sign}, and {m} is {what}: is a sum taken "
-                f"where the mean belongs, or a division by {m} missing?"
-            )
+            return _(
+                "{subject} exactly {m} times the expected{sign}, and {m} is {what}: is a sum taken "
+                "where the mean belongs, or a division by {m} missing?"
+            ).format(subject=subject, m=m, sign=sign, what=what)
         if same(size, 1 / m):
-            return (
-                f"{subject} exactly 1/{m} of the expected{sign}, and {m} is {what}: is the mean taken "
-                f"twice, or the result divided by {m} once too often?"
-            )
+            return _(
+                "{subject} exactly 1/{m} of the expected{sign}, and {m} is {what}: is the mean taken "
+                "twice, or the result divided by {m} once too often?"
+            ).format(subject=subject, m=m, sign=sign, what=what)
     if same(size, 2):
-        return f"{subject} exactly twice the expected{sign}: is a factor 2 applied twice, or a term counted twice?"
+        return _("{subject} exactly twice the expected{sign}: is a factor 2 applied twice, or a term counted "
+                 "twice?").format(subject=subject, sign=sign)
     if same(size, 0.5):
-        return (
-            f"{subject} exactly half the expected{sign}: is a factor 2 missing "
+        return _(
+            "{subject} exactly half the expected{sign}: is a factor 2 missing "
             "(the derivative of x**2 is 2 * x)?"
-        )
+        ).format(subject=subject, sign=sign)
     simple = Fraction(size).limit_denominator(10)
     if g.size > 1 and simple.numerator <= 10 and same(size, float(simple)):  # one number is always some fraction of another
-        return f"{subject} exactly {simple} times the expected{sign}: a constant factor is wrong."
+        return _("{subject} exactly {factor} times the expected{sign}: a constant factor is wrong.").format(
+            subject=subject, factor=simple, sign=sign)
     if g.size > 1:
-        return (
-            f"every value is the expected times {k:.4g}: the same factor everywhere, so the formula is right up "
+        return _(
+            "every value is the expected times {factor}: the same factor everywhere, so the formula is right up "
             "to a constant. Look for a wrong scale (a learning rate, a normalising constant, a missing factor)."
-        )
+        ).format(factor=f"{k:.4g}")
     return None
 
 
@@ -335,26 +346,26 @@ def _offset(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> str | N
             continue
         for v in _broadcasts(np.asarray(value, dtype=float), d.shape):
             if near(d, v):
-                return f"the result is the expected plus `{name}`: `{name}` is added once too often."
+                return _("the result is the expected plus `{name}`: `{name}` is added once too often.").format(name=name)
             if near(d, -v):
-                return f"the result is the expected minus `{name}`: `{name}` is left out. Add it."
+                return _("the result is the expected minus `{name}`: `{name}` is left out. Add it.").format(name=name)
     if g.size < 2:
         return None
     c = float(d.flat[0])
     if near(d, np.full_like(d, c)):
-        return (
-            f"every value is off by the same amount, {_num(c, signed=True)}: the formula is right up to "
+        return _(
+            "every value is off by the same amount, {offset}: the formula is right up to "
             "a constant. Is a term added twice or left out?"
-        )
+        ).format(offset=_num(c, signed=True))
     if d.ndim >= 2 and d.shape[-1] > 1 and d.shape[-2] > 1:  # rows and columns: the last two axes
         if near(d, np.broadcast_to(d[..., :1], d.shape)):
-            return (
+            return _(
                 "each row is off by its own constant (the difference is the same along a row, but not between "
                 "rows): a per-row term is wrong, e.g. a row's max or log-sum-exp taken over the wrong axis or over "
                 "the whole batch."
             )
         if near(d, np.broadcast_to(d[..., :1, :], d.shape)):
-            return (
+            return _(
                 "each column is off by its own constant (the difference is the same down a column): a per-column "
                 "term is wrong, e.g. a bias, or a mean taken over the wrong axis."
             )
@@ -375,22 +386,23 @@ def _edges(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> str | No
         if np.any(slices[~wrong]):
             continue
         what = _axis_name(e.ndim, axis)
+        also = _(", {stale}").format(stale=stale) if stale else ""
         if wrong[-1] and not np.any(wrong[:-1]):
-            return (
-                f"only the last {what} ({what} {n - 1}) is wrong{stale and ', ' + stale}: check the loop's bounds. "
-                f"Does a range stop one short (range(n - 1) never reaches n - 1)?"
-            )
+            return _(
+                "only the last {what} ({what} {last}) is wrong{also}: check the loop's bounds. "
+                "Does a range stop one short (range(n - 1) never reaches n - 1)?"
+            ).format(what=what, last=n - 1, also=also)
         if wrong[0] and not np.any(wrong[1:]):
-            return (
-                f"only the first {what} ({what} 0) is wrong{stale and ', ' + stale}: check where the loop starts. "
+            return _(
+                "only the first {what} ({what} 0) is wrong{also}: check where the loop starts. "
                 "Does it start at 1 instead of 0?"
-            )
+            ).format(what=what, also=also)
         if n >= 3 and not wrong[0] and np.all(wrong[1:]):
-            return (
-                f"only the first {what} is right; {what}s 1 to {n - 1} are wrong{stale and ', ' + stale}. Does the "
-                f"loop stop after the first {what}, or use index 0 where it should use the loop's index?"
-            )
-    return f"some values are wrong, {stale}." if stale else None
+            return _(
+                "only the first {what} is right; {whats} 1 to {last} are wrong{also}. Does the "
+                "loop stop after the first {what}, or use index 0 where it should use the loop's index?"
+            ).format(what=what, whats=_axis_name(e.ndim, axis, plural=True), last=n - 1, also=also)
+    return _("some values are wrong, {stale}.").format(stale=stale) if stale else None
 
 
 def _stale(e: np.ndarray, g: np.ndarray, bad: np.ndarray, inputs: Named) -> str:
@@ -398,25 +410,26 @@ def _stale(e: np.ndarray, g: np.ndarray, bad: np.ndarray, inputs: Named) -> str:
     if not np.any(bad):
         return ""
     if np.all(g[bad] == 0) and np.any(e[bad] != 0):
-        return "and there the result is 0, as if never written"
+        return _("and there the result is 0, as if never written")
     for name, value in inputs:
         if _is_numeric(value) and np.shape(value) == g.shape:
             v = np.asarray(value, dtype=float)
             if np.allclose(g[bad], v[bad]) and not np.allclose(e[bad], v[bad]):
-                return f"and there the result still holds `{name}`'s values, as if never updated"
+                return _("and there the result still holds `{name}`'s values, as if never updated").format(name=name)
     return ""
 
 
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def _axis_name(ndim: int, axis: int) -> str:
+def _axis_name(ndim: int, axis: int, plural: bool = False) -> str:
     """``row`` and ``column`` for the last two axes (of a matrix, or of each image in a batch)."""
     if ndim == 1:
-        return "value"
+        return _("values") if plural else _("value")
     if axis >= ndim - 2:
-        return ("row", "column")[axis - (ndim - 2)]
-    return f"index along axis {axis}"
+        names = (_("rows"), _("columns")) if plural else (_("row"), _("column"))
+        return names[axis - (ndim - 2)]
+    return (_("indices along axis {axis}") if plural else _("index along axis {axis}")).format(axis=axis)
 
 
 def _broadcasts(v: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
@@ -445,12 +458,13 @@ def _sizes(inputs: Named) -> list[tuple[int, str]]:
         elif _is_numeric(value) and np.ndim(value) >= 1:
             shape = np.shape(value)
             if len(shape) >= 2:
-                found.setdefault(shape[0], f"the number of rows of `{name}` (the batch size)")
+                found.setdefault(shape[0], _("the number of rows of `{name}` (the batch size)").format(name=name))
                 for axis, n in enumerate(shape[1:], start=1):
-                    found.setdefault(n, f"the size of axis {axis} of `{name}`" if len(shape) > 2 else f"the number of columns of `{name}`")
+                    found.setdefault(n, _("the size of axis {axis} of `{name}`").format(axis=axis, name=name) if len(shape) > 2
+                                     else _("the number of columns of `{name}`").format(name=name))
             else:
-                found.setdefault(shape[0], f"the length of `{name}`")
-            found.setdefault(int(np.size(value)), f"the number of values in `{name}`")
+                found.setdefault(shape[0], _("the length of `{name}`").format(name=name))
+            found.setdefault(int(np.size(value)), _("the number of values in `{name}`").format(name=name))
     return [(m, what) for m, what in found.items() if m >= 2]
 
 
@@ -464,14 +478,16 @@ def _reduced_axis(want: tuple, have: tuple, inputs: Named) -> str | None:
         wanted = [a for a, s in drops.items() if s == want]
         had = [a for a, s in drops.items() if s == have]
         if wanted and had and not set(wanted) & set(had):
-            return (
-                f"`{name}` has shape {shape}; the result should drop its axis {wanted[0]}, yours dropped axis {had[0]}. "
-                f"Reduce over axis={wanted[0]}."
-            )
+            return _(
+                "`{name}` has shape {shape}; the result should drop its axis {want}, yours dropped axis {had}. "
+                "Reduce over axis={want}."
+            ).format(name=name, shape=shape, want=wanted[0], had=had[0])
         if want == () and have in drops.values():
-            return f"one value per slice of `{name}` where a single number is expected: reduce over every axis."
+            return _("one value per slice of `{name}` where a single number is expected: reduce over every "
+                     "axis.").format(name=name)
         if have == () and want in drops.values():
-            return f"a single number where one value per slice of `{name}` is expected: reduce over axis={wanted[0]} only."
+            return _("a single number where one value per slice of `{name}` is expected: reduce over axis={axis} "
+                     "only.").format(name=name, axis=wanted[0])
     return None
 
 
@@ -482,17 +498,19 @@ def _constant_slice(inputs: Named) -> str | None:
             continue
         v = np.asarray(value, dtype=float)
         if not np.any(v != 0):
-            return f"`{name}` is all zeros"
+            return _("`{name}` is all zeros").format(name=name)
         if v.ndim == 1:
             if np.all(v == v[0]):
-                return f"`{name}` has all values equal"
+                return _("`{name}` has all values equal").format(name=name)
             continue
         samples = v.reshape(len(v), -1)
         flat = np.all(samples == samples[:, :1], axis=1)
         if np.any(flat):
             index = int(np.flatnonzero(flat)[0])
-            what = "row" if v.ndim == 2 else "sample"
-            return f"{what} {index} of `{name}` is all {'zeros' if not np.any(samples[index]) else 'equal'}"
+            what = _("row") if v.ndim == 2 else _("sample")
+            if not np.any(samples[index]):
+                return _("{what} {index} of `{name}` is all zeros").format(what=what, index=index, name=name)
+            return _("{what} {index} of `{name}` is all equal").format(what=what, index=index, name=name)
     return None
 
 

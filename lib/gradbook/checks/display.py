@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gradbook.checks.drivers import NOT_IMPLEMENTED
+from gradbook.i18n import _
 RED, GREEN, BOLD, RESET = "\x1b[31m", "\x1b[32m", "\x1b[1m", "\x1b[0m"
 _PANEL = (
     "border-left: 4px solid {edge}; background: {back}; color: #1f1f1f; padding: 6px 12px; margin: 4px 0; "
@@ -47,13 +48,28 @@ class CheckFailed(AssertionError):
     def _render_traceback_(self) -> list[str]:
         """IPython's hook: what the student sees instead of a traceback through the checker."""
         if self.shown:
-            return [f"{RED}{BOLD}✘ {self.title}{RESET}{RED}: not accepted yet (what is wrong is shown above){RESET}"]
+            said = _("{title}: not accepted yet (what is wrong is shown above)").format(title=f"{self.title}{RESET}{RED}")
+            return [f"{RED}{BOLD}✘ {said}{RESET}"]
         return [f"{RED}{line}{RESET}" for line in text_panel(str(self)).splitlines()]
 
 
-def plural(count: int, word: str) -> str:
-    """``1 case``, ``3 cases``."""
-    return f"{count} {word}{'' if count == 1 else 's'}"
+def hint(text: str) -> str:
+    """A hint's line in a lesson: ``Hint: ...`` (translated; `text` is already in the student's language)."""
+    return _("Hint: {hint}").format(hint=text)
+
+
+def hint_label() -> str:
+    """``Hint:`` in the current language: how a hint's line begins."""
+    return _("Hint: {hint}").split("{hint}")[0].rstrip()
+
+
+def is_hint(line: str) -> bool:
+    return line.startswith(hint_label())
+
+
+def not_implemented() -> str:
+    """The "not implemented yet" line, translated (`NOT_IMPLEMENTED` is its English text on the wire)."""
+    return _(NOT_IMPLEMENTED)
 
 
 def passed_line(title: str, message: str) -> str:
@@ -67,7 +83,7 @@ def text_panel(message: str) -> str:
 def html_panel(message: str) -> str:
     """The lesson as an HTML panel: the first line as a heading, indented blocks as code, hints set apart."""
     first, *rest = message.splitlines() or [""]
-    colours = _TODO if NOT_IMPLEMENTED in message else _FAILED
+    colours = _TODO if NOT_IMPLEMENTED in message or not_implemented() in message else _FAILED
     parts = [f'<div style="font-weight: 600; color: {colours["edge"]}">\u2718 {_inline(first)}</div>']
     block: list[str] = []
     for line in rest + [""]:
@@ -77,8 +93,9 @@ def html_panel(message: str) -> str:
         if block:
             parts.append(f'<pre style="margin: 4px 0; background: none; color: inherit">{html.escape(_dedent(block))}</pre>')
             block = []
-        if line.startswith("Hint:"):
-            parts.append(f'<div style="margin-top: 4px"><b>Hint:</b>{_inline(line[len("Hint:"):])}</div>')
+        if is_hint(line):
+            label = hint_label()
+            parts.append(f'<div style="margin-top: 4px"><b>{html.escape(label)}</b>{_inline(line[len(label):])}</div>')
         elif line.strip():
             parts.append(f"<div>{_inline(line)}</div>")
     style = _PANEL.format(**colours)
@@ -121,7 +138,7 @@ def _not_implemented(shell: Any, etype: type, value: BaseException, tb: Any, tb_
     IPython records the exception (the cell fails) but leaves showing it to the handler, so it is
     shown here through the shell's own `_showtraceback`: the kernel sends it as the cell's error."""
     if _raised_in_notebook(shell, tb):
-        stb = [f"{RED}\u2718 {NOT_IMPLEMENTED}{RESET}"]
+        stb = [f"{RED}\u2718 {not_implemented()}{RESET}"]
     else:
         stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
     shell._showtraceback(etype, value, stb)

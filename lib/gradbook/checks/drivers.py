@@ -7,8 +7,8 @@ nodes), calls the student's answer, and returns what it did as plain data.
 
 Nothing here knows an answer: there is no reference implementation, no known mistake and no
 case generator of any exercise in this module (the chapter modules ``chNN.py`` hold those,
-and they stay outside the sandbox). It imports numpy, the standard library and
-`gradbook.checks.plain` only.
+and they stay outside the sandbox). It imports numpy, the standard library,
+`gradbook.checks.plain` and `gradbook.i18n` (its messages are in the student's language) only.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-NOT_IMPLEMENTED = "not implemented yet: replace `raise NotImplementedError()` with your code"
+from gradbook.i18n import N_, _
+
+# On the wire (the grader compares it) in English; shown translated (`display.not_implemented`).
+NOT_IMPLEMENTED = N_("not implemented yet: replace `raise NotImplementedError()` with your code")
 
 
 @dataclass(frozen=True)
@@ -31,11 +34,12 @@ class Case:
 
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
-    label: str = ""
+    label: str = ""  # a message (marked `N_`), translated when shown, filled in with `label_values`
+    label_values: dict = field(default_factory=dict)
 
     def describe(self) -> str:
         if self.label:
-            return self.label
+            return _(self.label).format(**self.label_values) if self.label_values else _(self.label)
         parts = [_short(a) for a in self.args] + [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
         return ", ".join(parts)
 
@@ -44,7 +48,7 @@ def _short(value: Any) -> str:
     if isinstance(value, np.ndarray):
         if value.size <= 6:
             return np.array2string(value, separator=", ").replace("\n", "")
-        return f"array of shape {value.shape}"
+        return _("array of shape {shape}").format(shape=value.shape)
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -53,8 +57,9 @@ def unpack(result: Any, names: str) -> tuple:
     """The tuple the exercise asks for, or an error that says what shape of answer is expected."""
     count = len(names.split(","))
     if not isinstance(result, (tuple, list)) or len(result) != count:
-        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
-        raise TypeError(f"return the {count} values ({names}); got {got}")
+        got = (_("{count} values").format(count=len(result)) if isinstance(result, (tuple, list))
+               else _("a {type}").format(type=type(result).__name__))
+        raise TypeError(_("return the {count} values ({names}); got {got}").format(count=count, names=names, got=got))
     return tuple(result)
 
 
@@ -113,7 +118,7 @@ class LoopArray:
         _no_array_index(index)
         one_entry = isinstance(self._array[index], np.generic)
         if not one_entry or isinstance(value, (LoopArray, np.ndarray)) or np.ndim(value) != 0:
-            raise VectorisedCall(f"{VECTORISED}an assignment to more than one entry at once (x[...] = ...)")
+            raise VectorisedCall(VECTORISED + _("an assignment to more than one entry at once (x[...] = ...)"))
         self._array[index] = value
 
     def __repr__(self) -> str:
@@ -127,7 +132,7 @@ class LoopArray:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        raise VectorisedCall(f"{VECTORISED}np.array(x) (a conversion of the whole array)")
+        raise VectorisedCall(VECTORISED + _("np.array(x) (a conversion of the whole array)"))
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         raise VectorisedCall(f"{VECTORISED}np.{ufunc.__name__}")
@@ -142,12 +147,12 @@ class LoopArray:
 def _no_array_index(index: Any) -> None:
     parts = index if isinstance(index, tuple) else (index,)
     if any(isinstance(p, (LoopArray, np.ndarray, list)) for p in parts):
-        raise VectorisedCall(f"{VECTORISED}indexing with an array or a list (fancy indexing)")
+        raise VectorisedCall(VECTORISED + _("indexing with an array or a list (fancy indexing)"))
 
 
 def _refuse(symbol: str) -> Callable[..., Any]:
     def refuse(self: LoopArray, *args: Any) -> Any:
-        raise VectorisedCall(f"{VECTORISED}the operator {symbol}")
+        raise VectorisedCall(VECTORISED + _("the operator {symbol}").format(symbol=symbol))
 
     return refuse
 
@@ -221,7 +226,7 @@ def run_xor_weights(student: Any, case: Case) -> Any:
 def run_two_layer_forward(student: Any, case: Case) -> dict[str, Any]:
     a2, cache = unpack(student(*case.args), "a2, cache")
     if not isinstance(cache, dict) or not all(k in cache for k in ("Z1", "a1", "Z2")):
-        raise KeyError("forward must return (a2, cache) with cache a dict holding 'Z1', 'a1', 'Z2' and 'a2'")
+        raise KeyError(_("forward must return (a2, cache) with cache a dict holding 'Z1', 'a1', 'Z2' and 'a2'"))
     return {"a2": a2, "Z1": cache["Z1"], "a1": cache["a1"], "Z2": cache["Z2"]}
 
 

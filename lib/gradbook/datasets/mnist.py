@@ -166,9 +166,11 @@ def _announce(directory: Path, missing: list[str], problem: str, real_test: bool
     _fallback_announced = True
     # One friendly line for the person reading (a notebook shows nothing else: gradbook.notebook's
     # start_chapter() hides the warning); the warning keeps the details for logs and code.
-    split = "all 5,000 to train on, the real 10,000 to test" if real_test else "4,000 to train on, 1,000 to test"
-    print(f"MNIST: the full dataset isn't on this computer, so this uses the 5,000 real MNIST digits that "
-          f"come with the workbook ({split}); go online once and run this again for all 60,000.")
+    from gradbook.i18n import _
+
+    split = _("all 5,000 to train on, the real 10,000 to test") if real_test else _("4,000 to train on, 1,000 to test")
+    print(_("MNIST: the full dataset isn't on this computer, so this uses the 5,000 real MNIST digits that "
+            "come with the workbook ({split}); go online once and run this again for all 60,000.").format(split=split))
     test = "the real 10,000-image test set" if real_test else "1,000 of those digits, held out"
     warnings.warn(
         f"MNIST: {', '.join(missing)} not in {directory}{problem}.\n"

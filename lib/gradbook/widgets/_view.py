@@ -16,6 +16,8 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from gradbook.i18n import _, plot_font
+
 PNG_DPI = 80  # small PNGs: a redraw is one Agg render plus a few tens of kB over the comm
 
 
@@ -36,6 +38,7 @@ class FigureView:
 
     def __init__(self, figsize: tuple[float, float], interactive: bool | None = None) -> None:
         self.interactive = ipympl_active() if interactive is None else interactive
+        plot_font()  # before any text is made: a Chinese label needs the CJK font
         # Not pyplot's figure: never shown on its own, never left open. The same dpi in both modes,
         # so a canvas is as wide as the PNG (and fits a notebook's output area).
         self.fig = Figure(figsize=figsize, dpi=PNG_DPI)
@@ -81,12 +84,18 @@ class FigureView:
 # the widget's own notebook says so for more than half a second (a click's own redraw is quicker).
 # Elsewhere (classic Notebook, VS Code) the rule matches nothing and the notice stays hidden.
 BUSY_CLASS = "gb-busy"
-BUSY_HTML = f"""<style>
+BUSY_STYLE = f"""<style>
 .{BUSY_CLASS} {{ visibility: hidden; color: #8a5a00; font-size: 90%; padding-left: 6px; }}
 .jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator[data-status="busy"]) .{BUSY_CLASS} {{
   animation: gb-busy-appear 0s linear 0.5s forwards; }}
 @keyframes gb-busy-appear {{ to {{ visibility: visible; }} }}
-</style><span class="{BUSY_CLASS}">&#x23F3; the kernel is busy running cells: your clicks wait until it is free</span>"""
+</style>"""
+
+
+def busy_html() -> str:
+    """The notice, in the student's language (see BUSY_STYLE)."""
+    notice = _("the kernel is busy running cells: your clicks wait until it is free")
+    return f'{BUSY_STYLE}<span class="{BUSY_CLASS}">&#x23F3; {notice}</span>'
 
 
 class Stepper:
@@ -95,23 +104,23 @@ class Stepper:
     Play is an `ipywidgets.Play`: the browser ticks its value and every tick runs
     ``step(steps_per_tick)`` in the kernel, so pause and stop always work and the
     kernel is never stuck in a Python loop. ``busy`` shows a notice while the kernel is
-    busy with other cells (see BUSY_HTML), when clicks wait.
+    busy with other cells (see BUSY_STYLE), when clicks wait.
     """
 
     def __init__(self, step: Callable[[int], None], reset: Callable[[], None], steps_per_click: int = 10,
                  interval_ms: int = 150) -> None:
         self._step, self._reset = step, reset
-        self.step_button = w.Button(description="step", icon="step-forward", layout=w.Layout(width="90px"))
-        self.steps_per_click = w.BoundedIntText(value=steps_per_click, min=1, max=1000, description="steps",
+        self.step_button = w.Button(description=_("step"), icon="step-forward", layout=w.Layout(width="90px"))
+        self.steps_per_click = w.BoundedIntText(value=steps_per_click, min=1, max=1000, description=_("steps"),
                                                 layout=w.Layout(width="140px"),
                                                 style={"description_width": "40px"})
         self.play = w.Play(value=0, min=0, max=100_000, step=1, interval=interval_ms, repeat=False,
-                           description="play")
-        self.reset_button = w.Button(description="reset", icon="undo", layout=w.Layout(width="90px"))
+                           description=_("play"))
+        self.reset_button = w.Button(description=_("reset"), icon="undo", layout=w.Layout(width="90px"))
         self.step_button.on_click(lambda _: self._step(self.steps_per_click.value))
         self.reset_button.on_click(lambda _: self.reset())
         self.play.observe(self._tick, names="value")
-        self.busy = w.HTML(BUSY_HTML)
+        self.busy = w.HTML(busy_html())
         self.widget = w.HBox([self.step_button, self.steps_per_click, self.play, self.reset_button, self.busy])
 
     def _tick(self, change: dict) -> None:

@@ -16,17 +16,18 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
+from gradbook.i18n import N_, _
 from gradbook.widgets._view import FigureView, WidgetBase
 
 PRESETS: dict[str, np.ndarray] = {
-    "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=float),
-    "edge": np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=float),
-    "sobel x": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float),
-    "sobel y": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=float),
-    "blur": np.full((3, 3), 1 / 9),
-    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=float),
+    N_("identity"): np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=float),
+    N_("edge"): np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=float),
+    N_("sobel x"): np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float),
+    N_("sobel y"): np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=float),
+    N_("blur"): np.full((3, 3), 1 / 9),
+    N_("sharpen"): np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=float),
 }
-CUSTOM = "custom"
+CUSTOM = N_("custom")
 
 
 def correlate_valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -62,10 +63,11 @@ class KernelExplorer(WidgetBase):
         self._syncing = False
 
         preset = next((n for n, k in PRESETS.items() if np.array_equal(k, self.kernel)), CUSTOM)
-        self.preset_dropdown = w.Dropdown(options=[*PRESETS, CUSTOM], value=preset, description="kernel")
+        self.preset_dropdown = w.Dropdown(options=[(_(name), name) for name in [*PRESETS, CUSTOM]], value=preset,
+                                          description=_("kernel"))
         self.kernel_inputs = [w.FloatText(value=float(v), layout=w.Layout(width="70px"))
                               for v in self.kernel.ravel()]
-        self.index_slider = w.IntSlider(value=self.index, min=0, max=len(images) - 1, description="digit #",
+        self.index_slider = w.IntSlider(value=self.index, min=0, max=len(images) - 1, description=_("digit #"),
                                         continuous_update=False, disabled=len(images) == 1)
         self.view = FigureView((9.0, 3.2), interactive)
         self._build_figure()
@@ -123,8 +125,8 @@ class KernelExplorer(WidgetBase):
                               for j in range(3)] for i in range(3)]
         self._map_artist = self.ax_map.imshow(self.feature_map, cmap="RdBu_r")
         fig.colorbar(self._map_artist, ax=self.ax_map, fraction=0.046, pad=0.03)
-        self.ax_kernel.set_title("kernel (3x3)", fontsize=10)
-        self.ax_map.set_title("feature map (cross-correlation)", fontsize=10)
+        self.ax_kernel.set_title(_("kernel (3x3)"), fontsize=10)
+        self.ax_map.set_title(_("feature map (cross-correlation)"), fontsize=10)
         for ax in (self.ax_image, self.ax_kernel, self.ax_map):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -132,8 +134,11 @@ class KernelExplorer(WidgetBase):
     def _redraw(self) -> None:
         image, fmap = self.image, self.feature_map
         self._image_artist.set_data(image)
-        label = f", label {self.labels[self.index]}" if self.labels is not None else ""
-        self.ax_image.set_title(f"digit #{self.index}{label}", fontsize=10)
+        if self.labels is not None:
+            title = _("digit #{index}, label {label}").format(index=self.index, label=self.labels[self.index])
+        else:
+            title = _("digit #{index}").format(index=self.index)
+        self.ax_image.set_title(title, fontsize=10)
         k_lim = max(float(np.abs(self.kernel).max()), 1e-9)
         self._kernel_artist.set_data(self.kernel)
         self._kernel_artist.set_clim(-k_lim, k_lim)

@@ -20,6 +20,7 @@ import ipywidgets as w
 import numpy as np
 
 from gradbook.datasets import toy
+from gradbook.i18n import _
 from gradbook.widgets._view import FigureView, WidgetBase
 
 GATES = ("and", "or", "nand", "nor")  # two inputs each: a line in the plane can compute them all
@@ -43,7 +44,7 @@ class PerceptronExplorer(WidgetBase):
         if gate not in GATES:
             raise ValueError(f"gate must be one of {', '.join(GATES)}; got {gate!r}")
         self.predict = predict or step_rule
-        self.gate_dropdown = w.Dropdown(options=GATES, value=gate, description="gate")
+        self.gate_dropdown = w.Dropdown(options=GATES, value=gate, description=_("gate"))
         slider = dict(min=-3.0, max=3.0, step=0.1, continuous_update=True, readout_format=".1f")
         self.w1_slider = w.FloatSlider(value=weights[0], description="w1", **slider)
         self.w2_slider = w.FloatSlider(value=weights[1], description="w2", **slider)
@@ -100,8 +101,8 @@ class PerceptronExplorer(WidgetBase):
         self._points = self.ax.scatter([], [], s=140, zorder=3)
         self.ax.set_xlim(*LIMITS)
         self.ax.set_ylim(*LIMITS)
-        self.ax.set_xlabel("input 1")
-        self.ax.set_ylabel("input 2")
+        self.ax.set_xlabel(_("input 1"))
+        self.ax.set_ylabel(_("input 2"))
 
     def _redraw(self) -> None:
         X, y, name = self.X, self.y, self.gate.upper()
@@ -113,10 +114,11 @@ class PerceptronExplorer(WidgetBase):
         except Exception as error:  # the student's perceptron_predict: say what went wrong, keep the points
             self._points.set_edgecolors("k")
             self._points.set_linewidths(0.5)
-            self.ax.set_title(f"{name}: your perceptron_predict failed", fontsize=10)
+            self.ax.set_title(_("{gate}: your perceptron_predict failed").format(gate=name), fontsize=10)
             self.view.draw()
-            self.status.value = (f"<span class='gb-error' style='color:#b00'>perceptron_predict raised "
-                                 f"{type(error).__name__}: {html.escape(str(error))}</span>")
+            raised = _("perceptron_predict raised {error}").format(
+                error=f"{type(error).__name__}: {html.escape(str(error))}")
+            self.status.value = f"<span class='gb-error' style='color:#b00'>{raised}</span>"
             return
         size = int(np.sqrt(len(self._grid)))
         self._regions.set_data(REGION_COLORS[np.clip(regions, 0, 1).astype(int)].reshape(size, size, 3))
@@ -124,12 +126,16 @@ class PerceptronExplorer(WidgetBase):
         self._points.set_edgecolors(np.where(wrong[:, None], [[0, 0, 0, 1]], [[1, 1, 1, 1]]))
         self._points.set_linewidths(np.where(wrong, 3.0, 1.0))
         correct = int(np.sum(~wrong))
-        verdict = f"computes {name}" if correct == len(y) else f"{correct} of {len(y)} points right"
+        if correct == len(y):
+            verdict = _("computes {gate}").format(gate=name)
+        else:
+            verdict = _("{correct} of {count} points right").format(correct=correct, count=len(y))
         self.ax.set_title(f"{name}: w = ({self.w[0]:.1f}, {self.w[1]:.1f}), b = {self.b:.1f}", fontsize=10)
         self.view.draw()
-        self.status.value = (f"{name} wants {list(map(int, y))} for inputs "
-                             f"{', '.join(f'({a:g}, {c:g})' for a, c in X)}; the perceptron says "
-                             f"{list(map(int, predictions))}: <b>{verdict}</b>")
+        self.status.value = _("{gate} wants {wanted} for inputs {inputs}; the perceptron says {said}: "
+                              "<b>{verdict}</b>").format(
+            gate=name, wanted=list(map(int, y)), inputs=", ".join(f"({a:g}, {c:g})" for a, c in X),
+            said=list(map(int, predictions)), verdict=verdict)
 
 
 def perceptron_explorer(predict: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None,

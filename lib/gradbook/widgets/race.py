@@ -33,6 +33,7 @@ import ipywidgets as w
 import numpy as np
 
 from gradbook import surfaces as surfaces_module
+from gradbook.i18n import N_, _
 from gradbook.reference.optimizers import SGD, Adam, Optimizer, RMSprop
 from gradbook.surfaces import Surface
 from gradbook.widgets._view import FigureView, Stepper, WidgetBase
@@ -163,7 +164,7 @@ def custom_surface(f: Callable[[Array], Any], grad: Callable[[Array], Array] | N
                    start: tuple[float, float] = (-1.5, 1.5), xlim: tuple[float, float] = (-2.0, 2.0),
                    ylim: tuple[float, float] = (-2.0, 2.0), lr: float = 0.01) -> Surface:
     """A `Surface` for the student's own loss ``f(p)`` (and gradient, numerical when not given)."""
-    title = getattr(f, "__name__", "<lambda>").replace("<lambda>", "your loss")
+    title = getattr(f, "__name__", "<lambda>").replace("<lambda>", N_("your loss"))
     X, Y = np.meshgrid(np.linspace(*xlim, 120), np.linspace(*ylim, 120))
     try:
         Z = np.asarray(f(np.array([X, Y])), dtype=float)
@@ -309,9 +310,9 @@ class OptimizerRace(WidgetBase):
 
     def _build_controls(self, steps_per_click: int) -> None:
         self.surface_dropdown = w.Dropdown(options=list(self.surfaces), value=self.surface.name,
-                                           description="surface")
-        self.start_x = w.FloatSlider(description="start x", continuous_update=False, readout_format=".2f")
-        self.start_y = w.FloatSlider(description="start y", continuous_update=False, readout_format=".2f")
+                                           description=_("surface"))
+        self.start_x = w.FloatSlider(description=_("start x"), continuous_update=False, readout_format=".2f")
+        self.start_y = w.FloatSlider(description=_("start y"), continuous_update=False, readout_format=".2f")
         self._set_start_ranges()
         self.enabled: dict[str, w.Checkbox] = {}
         self.lr_sliders: dict[str, w.FloatLogSlider] = {}
@@ -403,8 +404,8 @@ class OptimizerRace(WidgetBase):
         fig = self.view.fig
         self.ax_surface, self.ax_loss = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
         fig.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.9, wspace=0.22)
-        self.ax_loss.set_xlabel("step")
-        self.ax_loss.set_ylabel("loss")
+        self.ax_loss.set_xlabel(_("step"))
+        self.ax_loss.set_ylabel(_("loss"))
         self.ax_loss.grid(alpha=0.3)
         self._path_lines, self._heads, self._loss_lines = {}, {}, {}
         for i, racer in enumerate(self.racers):
@@ -424,7 +425,7 @@ class OptimizerRace(WidgetBase):
             ax.plot(*m, "k*", ms=11)
         ax.set_xlim(s.xlim)
         ax.set_ylim(s.ylim)
-        ax.set_title(s.title, fontsize=9)
+        ax.set_title(_(s.title), fontsize=9)
         (self._start_marker,) = ax.plot(*self.start, "o", color="k", mfc="w", ms=7, zorder=5)
         for i, racer in enumerate(self.racers):
             color = f"C{i % 10}"
@@ -436,7 +437,7 @@ class OptimizerRace(WidgetBase):
 
     def _redraw(self) -> None:
         self._start_marker.set_data([self.start[0]], [self.start[1]])
-        parts = [f"<b>step {self.steps}</b>"]
+        parts = ["<b>" + _("step {steps}").format(steps=self.steps) + "</b>"]
         for racer in self.racers:
             name = racer.name
             shown = name in self._points
@@ -449,8 +450,9 @@ class OptimizerRace(WidgetBase):
             self._heads[name].set_data(path[-1:, 0], path[-1:, 1])
             shown_values = np.maximum(values, 1e-12) if self._log_loss else values
             self._loss_lines[name].set_data(np.arange(len(values)), shown_values)
-            verdict = " (diverged)" if self.diverged[name] else ""
-            parts.append(f"{name}: loss <span class='gb-loss'>{values[-1]:.4g}</span>{verdict}")
+            verdict = _(" (diverged)") if self.diverged[name] else ""
+            loss = f"<span class='gb-loss'>{values[-1]:.4g}</span>"
+            parts.append(_("{name}: loss {loss}{verdict}").format(name=name, loss=loss, verdict=verdict))
         self.ax_loss.relim(visible_only=True)
         self.ax_loss.autoscale_view()
         self.view.draw()

@@ -17,13 +17,14 @@ import ipywidgets as w
 import numpy as np
 
 from gradbook.reference.activations import softmax
+from gradbook.i18n import N_, _
 from gradbook.widgets._view import FigureView, WidgetBase
 
 DEFAULT_LOGITS = (2.0, 1.0, 0.5, -1.0, 3.0)
 
 
 MAX_LOGITS = 50  # one bar each: more would not be readable
-EXAMPLE = "numbers separated by commas, e.g. 2, 1, 0.5"
+EXAMPLE = N_("numbers separated by commas, e.g. 2, 1, 0.5")
 
 
 def as_logits(logits: Sequence[float] | str) -> np.ndarray:
@@ -34,9 +35,10 @@ def as_logits(logits: Sequence[float] | str) -> np.ndarray:
     else:
         parts = list(np.ravel(np.asarray(logits, dtype=object)))
     if not parts:
-        raise ValueError(f"type at least one logit: {EXAMPLE}")
+        raise ValueError(_("type at least one logit: {example}").format(example=_(EXAMPLE)))
     if len(parts) > MAX_LOGITS:
-        raise ValueError(f"{len(parts)} logits are too many to draw: type at most {MAX_LOGITS}")
+        raise ValueError(_("{count} logits are too many to draw: type at most {most}").format(
+            count=len(parts), most=MAX_LOGITS))
     values = []
     for part in parts:
         try:
@@ -44,7 +46,7 @@ def as_logits(logits: Sequence[float] | str) -> np.ndarray:
         except (TypeError, ValueError):
             value = None
         if value is None or not np.isfinite(value):
-            raise ValueError(f"{part!r} is not a finite number: type {EXAMPLE}")
+            raise ValueError(_("{part} is not a finite number: type {example}").format(part=repr(part), example=_(EXAMPLE)))
         values.append(value)
     return np.array(values)
 
@@ -63,7 +65,7 @@ class SoftmaxTemperature(WidgetBase):
         self.temperature = float(temperature)
         self.temperature_slider = w.FloatLogSlider(value=temperature, base=10, min=-2, max=2, step=0.02,
                                                    description="T", readout_format=".3g")
-        self.logits_text = w.Text(value=", ".join(f"{v:g}" for v in self.logits), description="logits",
+        self.logits_text = w.Text(value=", ".join(f"{v:g}" for v in self.logits), description=_("logits"),
                                   continuous_update=False, layout=w.Layout(width="360px"))
         self.message = w.HTML()
         self.view = FigureView((6.0, 3.0), interactive)
@@ -108,8 +110,8 @@ class SoftmaxTemperature(WidgetBase):
         self._labels = [ax.text(i, 0, "", ha="center", va="bottom", fontsize=8) for i in range(n)]
         ax.set_xticks(range(n))
         ax.set_ylim(0, 1.08)
-        ax.set_xlabel("class")
-        ax.set_ylabel("probability")
+        ax.set_xlabel(_("class"))
+        ax.set_ylabel(_("probability"))
 
     def _redraw(self) -> None:
         p = self.probabilities
@@ -121,11 +123,11 @@ class SoftmaxTemperature(WidgetBase):
             label.set_text(f"{value:.2f}")
         with np.errstate(divide="ignore", invalid="ignore"):
             entropy = float(-np.sum(np.where(p > 0, p * np.log(p), 0.0)))
-        self.ax.set_title(f"softmax(z / T), T = {self.temperature:.3g}   entropy {entropy:.3f} nats "
-                          f"(uniform: {np.log(len(p)):.3f})", fontsize=9)
+        self.ax.set_title(_("softmax(z / T), T = {t}   entropy {entropy} nats (uniform: {uniform})").format(
+            t=f"{self.temperature:.3g}", entropy=f"{entropy:.3f}", uniform=f"{np.log(len(p)):.3f}"), fontsize=9)
         self.view.draw()
-        self.message.value = (f"largest probability <b>{p[top]:.3f}</b> (class {top}); "
-                              f"logits: {', '.join(f'{v:g}' for v in self.logits)}")
+        self.message.value = _("largest probability <b>{p}</b> (class {top}); logits: {logits}").format(
+            p=f"{p[top]:.3f}", top=top, logits=", ".join(f"{v:g}" for v in self.logits))
 
 
 def softmax_temperature(logits: Sequence[float] = DEFAULT_LOGITS, temperature: float = 1.0,

@@ -22,6 +22,7 @@ import numpy as np
 from gradbook.datasets import toy
 from gradbook.reference import Dense, Sequential
 from gradbook.reference.optimizers import SGD, Adam, Optimizer
+from gradbook.i18n import N_, _
 from gradbook.widgets._view import FigureView, Stepper, WidgetBase
 
 DATASETS = {
@@ -30,9 +31,9 @@ DATASETS = {
     "spirals": lambda seed: toy.spirals(n=300, classes=3, noise=0.15, seed=seed),
 }
 OPTIMIZERS = {
-    "gradient descent": lambda lr: SGD(lr),
-    "momentum": lambda lr: SGD(lr, momentum=0.9),
-    "adam": lambda lr: Adam(lr),
+    N_("gradient descent"): lambda lr: SGD(lr),
+    N_("momentum"): lambda lr: SGD(lr, momentum=0.9),
+    N_("adam"): lambda lr: Adam(lr),
 }
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 # Pale colours for the regions, strong ones for the points, one per class.
@@ -50,11 +51,12 @@ class TrainingLoop(WidgetBase):
         if dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {dataset!r}")
         self.seed, self.grid_size = seed, grid_size
-        self.dataset_dropdown = w.Dropdown(options=list(DATASETS), value=dataset, description="data")
-        self.hidden_slider = w.IntSlider(value=hidden, min=1, max=64, description="hidden units",
+        self.dataset_dropdown = w.Dropdown(options=list(DATASETS), value=dataset, description=_("data"))
+        self.hidden_slider = w.IntSlider(value=hidden, min=1, max=64, description=_("hidden units"),
                                          continuous_update=False, style={"description_width": "90px"})
-        self.activation_dropdown = w.Dropdown(options=ACTIVATIONS, value=activation, description="activation")
-        self.optimizer_dropdown = w.Dropdown(options=list(OPTIMIZERS), value=optimizer, description="optimiser")
+        self.activation_dropdown = w.Dropdown(options=ACTIVATIONS, value=activation, description=_("activation"))
+        self.optimizer_dropdown = w.Dropdown(options=[(_(name), name) for name in OPTIMIZERS], value=optimizer,
+                                             description=_("optimiser"))
         self.lr_slider = w.FloatLogSlider(value=lr, base=10, min=-3, max=0.5, step=0.05, description="lr",
                                           readout_format=".3g", continuous_update=False)
         self.stepper = Stepper(self.step, self.reset, steps_per_click)
@@ -155,8 +157,8 @@ class TrainingLoop(WidgetBase):
                                                 interpolation="bilinear")
         self._points = self.ax_boundary.scatter([], [], s=14, edgecolors="k", linewidths=0.4)
         (self._loss_line,) = self.ax_loss.plot([], [], color="C0")
-        self.ax_loss.set_xlabel("step")
-        self.ax_loss.set_ylabel("cross-entropy loss")
+        self.ax_loss.set_xlabel(_("step"))
+        self.ax_loss.set_ylabel(_("cross-entropy loss"))
         self.ax_loss.set_yscale("log")
         self.ax_loss.grid(alpha=0.3)
 
@@ -165,8 +167,8 @@ class TrainingLoop(WidgetBase):
         # Each pixel mixes the class colours by the predicted probabilities: unsure regions look washed out.
         self._regions.set_data(np.clip(probs @ REGION_COLORS[: probs.shape[-1]], 0, 1))
         accuracy = f"{self.accuracy():.1%}"  # one rounding for the title and the status line
-        self.ax_boundary.set_title(f"{self.dataset_dropdown.value}: step {self.steps}, "
-                                   f"accuracy {accuracy}", fontsize=10)
+        self.ax_boundary.set_title(_("{data}: step {steps}, accuracy {accuracy}").format(
+            data=self.dataset_dropdown.value, steps=self.steps, accuracy=accuracy), fontsize=10)
         self._loss_line.set_data(np.arange(len(self.losses)), self.losses)
         # The x-axis is set every time, never autoscaled: one set_xlim turns autoscaling off for good.
         self.ax_loss.set_xlim(0, max(LOSS_AXIS_MIN_STEPS, len(self.losses) - 1))
@@ -175,8 +177,9 @@ class TrainingLoop(WidgetBase):
             self.ax_loss.autoscale_view(scalex=False)
         self.view.draw()
         last = f"{self.losses[-1]:.4f}" if self.losses else "–"
-        self.status.value = (f"<b>step {self.steps}</b> · loss <span class='gb-loss'>{last}</span> · "
-                             f"accuracy {accuracy} · {self.model.count_params()} parameters")
+        self.status.value = _("<b>step {steps}</b> · loss {loss} · accuracy {accuracy} · {count} parameters").format(
+            steps=self.steps, loss=f"<span class='gb-loss'>{last}</span>", accuracy=accuracy,
+            count=self.model.count_params())
 
 
 def training_loop(dataset: str = "xor", **options) -> TrainingLoop:

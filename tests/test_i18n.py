@@ -1,0 +1,273 @@
+"""The library speaks the student's language: every message has a Chinese translation with the same
+placeholders, the shipped catalogues are current, the checks judge in the language asked for, and
+the bundled CJK font draws every character the catalogues use."""
+
+from __future__ import annotations
+
+import ast
+import gettext
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import read_mo
+
+from conftest import ROOT
+from gradbook import i18n
+from gradbook.checks import load_all
+from gradbook.checks.core import VISIBLE_SEED, collect, judge, known_mistake
+from gradbook.fonts import FAMILY, FONT
+
+sys.path.insert(0, str(ROOT / "tools"))
+import i18n as catalogs  # noqa: E402 - tools/i18n.py: extraction and the catalogue checks
+
+CHINESE = i18n.CHINESE
+
+
+@pytest.fixture(scope="module")
+def zh_catalog():  # noqa: ANN201
+    return catalogs.read(catalogs.po_path(CHINESE), CHINESE)
+
+
+def _ids(catalog) -> set:  # noqa: ANN001
+    return {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalog if m.id}
+
+
+def test_every_message_has_a_chinese_translation_with_the_same_placeholders(zh_catalog) -> None:
+    assert len(_ids(zh_catalog)) > 400
+    assert catalogs.untranslated(zh_catalog) == [], "translate these in lib/gradbook/locale/zh_CN/LC_MESSAGES/gradbook.po"
+    assert catalogs.placeholder_problems(zh_catalog) == []
+
+
+def test_the_placeholder_check_catches_a_renamed_or_missing_placeholder() -> None:
+    from babel.messages.catalog import Catalog
+
+    catalog = Catalog(locale=CHINESE)
+    catalog.add("expected {want}, got {have}", "期望 {want}，得到 {got}")
+    catalog.add("{count} cases", "{count} 个")
+    problems = catalogs.placeholder_problems(catalog)
+    assert len(problems) == 1 and "expected {want}" in problems[0]
+
+
+def test_the_template_and_the_catalogue_hold_exactly_the_marked_messages(zh_catalog) -> None:
+    """A message marked in the code but not extracted (or extracted and since removed) fails here:
+    run `python tools/i18n.py update`, translate, `python tools/i18n.py compile`."""
+    extracted = _ids(catalogs.extract_messages())
+    assert extracted == _ids(catalogs.read(catalogs.TEMPLATE)), "lib/gradbook/locale/gradbook.pot is out of date"
+    assert extracted == _ids(zh_catalog), "the zh_CN catalogue is out of date: python tools/i18n.py update"
+
+
+def test_the_shipped_mo_file_is_the_compiled_po_file(zh_catalog) -> None:
+    with open(catalogs.po_path(CHINESE).with_suffix(".mo"), "rb") as handle:
+        compiled = read_mo(handle)
+    shipped = {m.id if isinstance(m.id, str) else tuple(m.id): _strings(m) for m in compiled if m.id}
+    source = {m.id if isinstance(m.id, str) else tuple(m.id): _strings(m) for m in zh_catalog if m.id}
+    assert shipped == source, "run `python tools/i18n.py compile` and commit the .mo file"
+
+
+def _strings(message) -> tuple:  # noqa: ANN001
+    return tuple(message.string) if isinstance(message.string, (list, tuple)) else (message.string,)
+
+
+def test_messages_that_begin_with_the_exercise_title_still_do_in_chinese(zh_catalog) -> None:
+    """The grader's reports find the exercise a verdict is about from the title it begins with."""
+    for message in zh_catalog:
+        ids = message.id if isinstance(message.id, (list, tuple)) else (message.id,)
+        strings = message.string if isinstance(message.string, (list, tuple)) else (message.string,)
+        if ids[0].startswith("{title}"):
+            assert all(s.startswith("{title}") for s in strings), ids[0]
+
+
+def test_every_hint_label_and_title_shown_to_a_student_is_in_the_catalogue(zh_catalog) -> None:
+    """Hints and case labels are kept in English where they are defined and translated where shown,
+    so each must be a message id: an unmarked one would stay English in a Chinese notebook."""
+    from gradbook import surfaces
+
+    ids = _ids(zh_catalog)
+    for exercise in load_all().values():
+        for mistake in exercise.mistakes:
+            assert mistake.hint in ids, f"{exercise.name}: mark the hint with N_(): {mistake.hint!r}"
+        for hidden in (False, True):
+            for case in exercise.make_cases(VISIBLE_SEED, hidden):
+                assert case.label in ids or not _has_words(case.label), f"{exercise.name}: mark {case.label!r}"
+    for surface in surfaces.SURFACES.values():
+        assert surface.title in ids or surface.name == "rosenbrock", surface.title
+
+
+def _has_words(label: str) -> bool:
+    """A label made only of code (``x (2, 3, 5, 5), W (4, 3, 3, 3), stride=1``) needs no translation."""
+    import re
+
+    words = re.findall(r"[A-Za-z]{3,}", re.sub(r"\b\w+=", "", label))
+    return any(word not in {"dout", "pad", "stride", "size"} for word in words)
+
+
+def test_a_lesson_is_in_the_language_asked_for_and_its_hint_is_found_in_either() -> None:
+    relu = load_all()["ch02.naive_relu"]
+
+    def as_abs(x):  # noqa: ANN001, ANN202 - the listed mistake "absolute value", with loops
+        z = x.copy()
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                z[i, j] = abs(x[i, j])
+        return z
+
+    observation = collect(relu, as_abs, VISIBLE_SEED, False)
+    english, chinese = judge(relu, observation, "en"), judge(relu, observation, "zh")
+    assert english.passed is chinese.passed is False and english.cases == chinese.cases
+    assert english.message.startswith("naive_relu is not right yet:") and "Hint: this is the absolute value" in english.message
+    assert chinese.message.startswith("naive_relu 还不对：") and "提示：这是绝对值 |x|" in chinese.message
+    assert "期望" in chinese.message and "expected" not in chinese.message
+    index = next(i for i, m in enumerate(relu.mistakes) if "absolute value" in m.hint)
+    assert known_mistake(relu, english.message) == known_mistake(relu, chinese.message) == index
+    # judging in Chinese changes nothing outside: the next message is English again
+    assert judge(relu, observation).message == english.message
+
+
+def test_the_passed_line_and_the_drivers_messages_follow_the_language() -> None:
+    from gradbook.checks.drivers import unpack
+
+    predict = load_all()["ch00.predict"]
+    observation = collect(predict, lambda w, b, x: w * x + b, VISIBLE_SEED, False)
+    with i18n.using("zh_CN"):
+        assert judge(predict, observation).message.endswith("个用例全部通过")
+        with pytest.raises(TypeError, match="请返回这 3 个值"):
+            unpack(1.0, "w, b, losses")
+    assert judge(predict, observation).message.endswith("cases passed")
+
+
+@pytest.mark.parametrize("written, code", [("zh", "zh_CN"), ("zh-CN", "zh_CN"), ("zh_Hans", "zh_CN"),
+                                           ("zh_CN.UTF-8", "zh_CN"), ("en_US", "en"), ("C", "en")])
+def test_language_names_people_write_are_understood(written: str, code: str) -> None:
+    assert i18n.normalize(written) == code
+
+
+def test_an_unknown_language_is_refused_with_the_languages_there_are(monkeypatch) -> None:  # noqa: ANN001
+    with pytest.raises(i18n.UnknownLanguage, match=r"unknown language 'fr'.*en \(English\), zh_CN \(简体中文\)"):
+        i18n.set_language("fr")
+    monkeypatch.setenv(i18n.ENV, "klingon")
+    monkeypatch.setattr(i18n, "_chosen", None)
+    monkeypatch.setattr(i18n, "_warned", set())
+    with pytest.warns(UserWarning, match="GRADBOOK_LANG.*Using English"):
+        assert i18n.current() == "en"
+
+
+def test_the_language_comes_from_the_block_then_the_process_then_the_environment(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(i18n, "_chosen", None)
+    monkeypatch.setenv(i18n.ENV, "zh")
+    assert i18n.current() == "zh_CN" and i18n._("loss") == "损失"
+    monkeypatch.setattr(i18n, "_chosen", "en")
+    assert i18n.current() == "en" and i18n._("loss") == "loss"
+    with i18n.using("zh"):
+        assert i18n.tr("learned w = {w:.3f}, b = {b:.3f}   (the data were made with w = 3, b = 0.5, plus noise)",
+                       w=1.0, b=2.0).startswith("学到的 w = 1.000，b = 2.000")
+    assert i18n.current() == "en"
+
+
+def test_a_notebook_says_its_language_in_its_metadata(tmp_path: Path) -> None:
+    from gradbook.notebook import notebook_file_language
+
+    assert i18n.notebook_language({"gradbook": {"language": "zh_CN"}}) == "zh_CN"
+    assert i18n.notebook_language({"gradbook": {"language": "tlh"}}) is None  # untrusted: never raises
+    assert i18n.notebook_language({"gradbook": "zh"}) is None and i18n.notebook_language(None) is None
+    assert i18n.notebook_language(["not", "a", "dict"]) is None  # type: ignore[arg-type]
+    chinese = next((ROOT / "notebooks" / "zh_CN").glob("*.ipynb"))
+    assert notebook_file_language(str(chinese)) == "zh_CN"
+    assert notebook_file_language(str(ROOT / "notebooks" / chinese.name)) is None
+    assert notebook_file_language(str(tmp_path / "missing.ipynb")) is None
+
+
+def test_the_font_draws_every_character_of_the_library_catalogue_and_stays_small() -> None:
+    """Every message a plot or widget can show (the chapters' Markdown is drawn by the browser)."""
+    from fontTools.ttLib import TTFont
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from subset_cjk_font import catalogue_text
+
+    cmap = set(TTFont(str(FONT))["cmap"].getBestCmap())
+    missing = sorted({c for c in catalogue_text(notebooks=False) if ord(c) not in cmap and not c.isspace()})
+    assert missing == [], f"run python tools/subset_cjk_font.py: the font lacks {''.join(missing)!r}"
+    assert FONT.stat().st_size < 3_000_000
+    assert "SIL OPEN FONT LICENSE Version 1.1" in (FONT.parent / "OFL.txt").read_text()
+
+
+def test_a_chinese_plot_label_renders_with_the_bundled_font_and_no_missing_glyph() -> None:
+    """In a fresh process (rcParams are global): only the bundled font, never a system one."""
+    code = (
+        "import warnings, matplotlib\n"
+        "matplotlib.use('Agg')\n"
+        "from matplotlib import font_manager\n"
+        "font_manager.fontManager.ttflist = [f for f in font_manager.fontManager.ttflist if 'CJK' not in f.name]\n"
+        "import matplotlib.pyplot as plt\n"
+        "from gradbook import i18n\n"
+        "i18n.set_language('zh')\n"
+        "fig, ax = plt.subplots()\n"
+        "ax.set_title(i18n.tr('loss curve'))\n"
+        "warnings.simplefilter('error')\n"
+        "fig.canvas.draw()\n"
+        "found = font_manager.fontManager.findfont(font_manager.FontProperties(family=" + repr(FAMILY) + "))\n"
+        "print(ax.get_title(), found)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("损失曲线") and str(FONT) in result.stdout
+
+
+def test_no_function_both_rebinds_and_calls_the_translation_function() -> None:
+    """``_`` is the translation function: ``x, _ = ...`` in a function that also calls ``_()`` breaks it."""
+    files = [*(ROOT / "lib" / "gradbook").rglob("*.py"), *(ROOT / "autograder" / "gradbook_grader").glob("*.py")]
+    bad = []
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                names = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == "_"]
+                if any(isinstance(n.ctx, ast.Store) for n in names) and any(
+                        isinstance(c, ast.Call) and getattr(c.func, "id", "") == "_" for c in ast.walk(node)):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert bad == []
+
+
+def test_the_package_ships_the_compiled_catalogue_and_the_font() -> None:
+    """What pyproject's package-data globs pick up (an install has no Babel and no build step for them)."""
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["gradbook"]
+    package = ROOT / "lib" / "gradbook"
+    shipped = {p for pattern in globs for p in package.glob(pattern)}
+    assert catalogs.po_path(CHINESE).with_suffix(".mo") in shipped and FONT in shipped
+    assert FONT.parent / "OFL.txt" in shipped
+    translation = gettext.translation("gradbook", str(package / "locale"), languages=["zh_CN"])
+    assert translation.gettext("loss curve") == "损失曲线"
+
+
+def test_the_chapters_own_plot_labels_are_extracted_from_their_code_cells(zh_catalog) -> None:
+    assert "classical programming" in _ids(zh_catalog)  # chapter 0's cell: tr("classical programming")
+
+
+def test_lab_lang_zh_opens_the_chinese_chapters_with_jupyterlab_in_chinese(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    import importlib.util
+    import json
+
+    from test_packaging import load_workbook
+
+    workbook = load_workbook()
+    monkeypatch.delenv("GRADBOOK_LANG", raising=False)
+    args, env = workbook.lab_command(Path("python"), ["--lang", "zh", "--port=9999"])
+    assert env["GRADBOOK_LANG"] == "zh_CN" and "--port=9999" in args and "--lang" not in args and "zh" not in args
+    settings = Path(next(a for a in args if a.startswith("--LabApp.app_settings_dir=")).partition("=")[2])
+    overrides = json.loads((settings / "overrides.json").read_text())
+    assert overrides["@jupyterlab/translation-extension:plugin"]["locale"] == "zh_CN"
+    assert importlib.util.find_spec("jupyterlab_language_pack_zh_CN") is not None  # the lab extra installs it
+    english_args, english_env = workbook.lab_command(Path("python"), [])
+    assert "GRADBOOK_LANG" not in english_env and not any("app_settings_dir" in a for a in english_args)
+    assert workbook.take_language(["--lang=zh-CN", "--x"]) == ("zh_CN", ["--x"])
+    with pytest.raises(SystemExit, match="unknown language 'fr' for --lang"):
+        workbook.take_language(["--lang", "fr"])
+    # the chapters a Chinese lab copies into my-work/ are the Chinese ones
+    work = tmp_path / "my-work"
+    said = workbook.prepare_work(ROOT / "notebooks" / "zh_CN", work)
+    assert said and "from zh_CN/" in said[0]
+    copied = (work / "00-what-is-deep-learning.ipynb").read_text(encoding="utf-8")
+    assert '"language": "zh_CN"' in copied

@@ -1,0 +1,116 @@
+"""The chapters in Chinese come from the one English source and a catalog per chapter
+(solutions/i18n/zh_CN/NN-topic.po): every Markdown cell has a current translation, an edited English
+cell loses its translation until a translator updates it, and a translated notebook differs from its
+source in Markdown only."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+import pytest
+from babel.messages.catalog import Catalog
+
+from conftest import ROOT
+from gradbook_grader import translate
+
+SOLUTIONS = ROOT / "solutions"
+CHAPTERS = sorted(SOLUTIONS.glob("*.ipynb"))
+CHINESE = "zh_CN"
+
+
+def source(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def test_chinese_is_a_translated_language_of_the_course() -> None:
+    assert translate.translated_languages(SOLUTIONS) == [CHINESE]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_markdown_cell_of_every_chapter_has_a_current_chinese_translation(path: Path) -> None:
+    result = translate.translate_assignment(SOLUTIONS, path.stem, source(path), CHINESE)
+    catalog = translate.catalog_path(SOLUTIONS, path.stem, CHINESE).relative_to(ROOT)
+    assert result.untranslated == [], (
+        f"cells {result.untranslated} of {path.name} changed or are new: run `python tools/i18n.py notebooks`, "
+        f"then translate their empty and fuzzy entries in {catalog}")
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in cell.source) for cell in translate.markdown_cells(result.notebook))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_a_translation_changes_the_markdown_and_nothing_else(path: Path) -> None:
+    english = source(path)
+    chinese = translate.translate_assignment(SOLUTIONS, path.stem, english, CHINESE).notebook
+    assert chinese.metadata["gradbook"]["language"] == CHINESE and "gradbook" not in english.metadata
+    assert [c.get("id") for c in chinese.cells] == [c.get("id") for c in english.cells]
+    for mine, theirs in zip(chinese.cells, english.cells):
+        assert mine.cell_type == theirs.cell_type and mine.metadata == theirs.metadata
+        if mine.cell_type != "markdown":
+            assert mine.source == theirs.source
+
+
+def _chapter() -> tuple[nbformat.NotebookNode, Catalog]:
+    nb = source(CHAPTERS[0])
+    path = translate.catalog_path(SOLUTIONS, CHAPTERS[0].stem, CHINESE)
+    return nb, translate.read_catalog(path, CHINESE)
+
+
+def test_an_edited_english_cell_stays_english_until_its_entry_is_translated_again() -> None:
+    nb, catalog = _chapter()
+    first = translate.markdown_cells(nb)[0]
+    first.source += "\n\nA sentence the translator has not seen."
+    result = translate.translate(nb, catalog, CHINESE)
+    assert result.untranslated == [first.id]
+    assert result.notebook.cells[nb.cells.index(first)].source == first.source  # English, not a stale translation
+
+    updated = translate.update_catalog(nb, catalog, CHINESE)
+    entry = updated.get(first.source, context=first.id)
+    assert entry.fuzzy and entry.string and entry.previous_id  # the old translation and old English, to revise
+    assert translate.translate(nb, updated, CHINESE).untranslated == [first.id]  # fuzzy is not used
+    entry.string, entry.flags = "修订后的译文。", set()
+    assert translate.translate(nb, updated, CHINESE).untranslated == []
+
+
+def test_new_cells_get_empty_entries_and_removed_cells_lose_theirs() -> None:
+    nb, catalog = _chapter()
+    removed = translate.markdown_cells(nb)[-1]
+    nb.cells.remove(removed)
+    nb.cells.append(nbformat.v4.new_markdown_cell("A new closing remark.", id="new-cell"))
+    updated = translate.update_catalog(nb, copy.deepcopy(catalog), CHINESE)
+    assert not updated.get("A new closing remark.", context="new-cell").string
+    assert updated.get(removed.source, context=removed.id) is None
+    assert len([m for m in updated if m.id]) == len(translate.markdown_cells(nb))
+
+
+def test_an_entry_for_another_cell_with_the_same_text_is_not_used() -> None:
+    """Entries are keyed by cell id and text: two cells with equal text are translated separately."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Same.", id="a"),
+                                         nbformat.v4.new_markdown_cell("Same.", id="b")])
+    catalog = Catalog(locale=CHINESE)
+    catalog.add("Same.", "一样。", context="a")
+    result = translate.translate(nb, catalog, CHINESE)
+    assert [c.source for c in result.notebook.cells] == ["一样。", "Same."] and result.untranslated == ["b"]
+
+
+def test_the_catalog_round_trips_through_its_file(tmp_path: Path) -> None:
+    nb, catalog = _chapter()
+    path = tmp_path / "zh_CN" / "00.po"
+    translate.write_catalog(catalog, path)
+    again = translate.read_catalog(path, CHINESE)
+    assert translate.translate(nb, again, CHINESE).notebook == translate.translate(nb, catalog, CHINESE).notebook
+
+
+def test_the_glossary_has_both_languages_and_chapter_0_links_it_in_both() -> None:
+    glossary = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    rows = [line.split("|")[1:4] for line in glossary.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) > 80
+    for english, chinese, _chapter in rows:
+        assert english.strip() and any("\u4e00" <= ch <= "\u9fff" or ch.isascii() for ch in chinese.strip())
+    for term in ("张量", "广播", "反向传播", "交叉熵", "卷积", "梯度下降", "动量", "激活函数", "损失函数", "小批量", "过拟合"):
+        assert term in glossary
+    chapter0 = [ROOT / "notebooks" / "00-what-is-deep-learning.ipynb",
+                ROOT / "notebooks" / CHINESE / "00-what-is-deep-learning.ipynb"]
+    for path in chapter0:
+        text = "\n".join(c.source for c in source(path).cells if c.cell_type == "markdown")
+        assert "](../docs/glossary.md)" in text, path

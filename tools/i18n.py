@@ -1,0 +1,198 @@
+"""Keep the message catalogues current (Babel), for authors and translators.
+
+    python tools/i18n.py update      # extract messages -> lib/gradbook/locale/gradbook.pot, merge into each .po
+    python tools/i18n.py compile     # each lib/gradbook/locale/<lang>/LC_MESSAGES/gradbook.po -> .mo (committed)
+    python tools/i18n.py notebooks   # solutions/i18n/<lang>/NN-topic.po: one entry per Markdown cell
+    python tools/i18n.py check       # what is untranslated, fuzzy, or has placeholders that differ
+
+Two kinds of catalogue:
+
+* the library's, domain ``gradbook``: every message marked ``_()``, ``N_()``, ``ngettext()`` or
+  ``tr()`` in lib/gradbook/, in the grader's student-facing modules, and in the chapters' code
+  cells (``tr("loss curve")``). The compiled .mo files are committed, so an install needs no
+  build step and no Babel (`gradbook.i18n` reads them with the standard library's gettext).
+* the chapters', one per chapter and language: the Markdown cells (`gradbook_grader.translate`).
+
+After `update`, translate the new (empty) and fuzzy entries of the .po files, then `compile`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import string
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+LIBRARY = ROOT / "lib" / "gradbook"
+LOCALE = LIBRARY / "locale"
+TEMPLATE = LOCALE / "gradbook.pot"
+SOLUTIONS = ROOT / "solutions"
+# The grader's modules whose messages a student reads (verdicts, notes in the graded notebook).
+GRADER_MESSAGES = [ROOT / "autograder" / "gradbook_grader" / name for name in ("verdict.py", "execute.py")]
+KEYWORDS = {"_": None, "N_": None, "tr": None, "ngettext": (1, 2)}
+FIXED_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)  # no churn in the header on every run
+_MAGIC = re.compile(r"^\s*[%!].*$", re.M)  # IPython magics and shell lines are not Python
+
+
+def python_files() -> list[Path]:
+    files = [p for p in sorted(LIBRARY.rglob("*.py")) if "__pycache__" not in p.parts]
+    return files + [p for p in GRADER_MESSAGES if p.is_file()]
+
+
+def _messages_in(code: str) -> Iterator[tuple[int, str | tuple[str, str], list[str]]]:
+    from babel.messages.extract import extract
+
+    for lineno, message, comments, _context in extract("python", io.BytesIO(code.encode("utf-8")),
+                                                      keywords=KEYWORDS, comment_tags=("i18n:",)):
+        yield lineno, message, comments
+
+
+def extract_messages():  # -> babel.messages.catalog.Catalog
+    """Every marked message of the library, the grader's student-facing modules and the chapters' code cells."""
+    import nbformat
+    from babel.messages.catalog import Catalog
+
+    catalog = Catalog(project="gradbook", domain="gradbook", creation_date=FIXED_DATE, revision_date=FIXED_DATE,
+                      msgid_bugs_address="", copyright_holder="gradbook", fuzzy=False)
+    for path in python_files():
+        where = path.relative_to(ROOT).as_posix()
+        for lineno, message, comments in _messages_in(path.read_text(encoding="utf-8")):
+            catalog.add(message, locations=[(where, lineno)], auto_comments=comments)
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code" or "tr(" not in cell.source:
+                continue
+            where = f"{path.relative_to(ROOT).as_posix()}#{cell.get('id')}"
+            for lineno, message, comments in _messages_in(_MAGIC.sub("", cell.source)):
+                catalog.add(message, locations=[(where, lineno)], auto_comments=comments)
+    return catalog
+
+
+def po_path(language: str) -> Path:
+    return LOCALE / language / "LC_MESSAGES" / "gradbook.po"
+
+
+def languages() -> list[str]:
+    return sorted(p.parent.parent.name for p in LOCALE.glob("*/LC_MESSAGES/gradbook.po"))
+
+
+def read(path: Path, language: str | None = None):  # -> Catalog
+    from babel.messages.pofile import read_po
+
+    with open(path, "rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def write(catalog, path: Path) -> None:  # noqa: ANN001
+    from babel.messages.pofile import write_po
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        write_po(handle, catalog, width=100, sort_output=True, include_previous=True, ignore_obsolete=True)
+
+
+def update() -> None:
+    template = extract_messages()
+    write(template, TEMPLATE)
+    for language in languages():
+        catalog = read(po_path(language), language)
+        catalog.update(template, update_header_comment=False, update_creation_date=False)
+        write(catalog, po_path(language))
+        print(f"{po_path(language).relative_to(ROOT)}: {len(untranslated(catalog))} to translate")
+
+
+def compile_all() -> None:
+    from babel.messages.mofile import write_mo
+
+    for language in languages():
+        catalog = read(po_path(language), language)
+        with open(po_path(language).with_suffix(".mo"), "wb") as handle:
+            write_mo(handle, catalog, use_fuzzy=False)
+        print(f"compiled {po_path(language).with_suffix('.mo').relative_to(ROOT)}")
+
+
+def update_notebooks(language_list: Iterable[str] = ()) -> None:
+    import nbformat
+
+    from gradbook_grader import translate
+
+    wanted = list(language_list) or translate.translated_languages(SOLUTIONS)
+    for language in wanted:
+        for source_path in sorted(SOLUTIONS.glob("*.ipynb")):
+            source = nbformat.read(source_path, as_version=4)
+            path = translate.catalog_path(SOLUTIONS, source_path.stem, language)
+            old = translate.read_catalog(path, language) if path.is_file() else None
+            catalog = translate.update_catalog(source, old, language)
+            translate.write_catalog(catalog, path)
+            print(f"{path.relative_to(ROOT)}: {len(untranslated(catalog))} to translate")
+
+
+def untranslated(catalog) -> list[str]:  # noqa: ANN001
+    """The ids of entries with no translation, or a fuzzy one (which gettext does not use)."""
+    found = []
+    for message in catalog:
+        if not message.id:
+            continue
+        strings = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
+        if message.fuzzy or not all(strings):
+            found.append(message.id if isinstance(message.id, str) else message.id[0])
+    return found
+
+
+def placeholders(text: str) -> list[str]:
+    """The ``{name}`` fields of a message, in order (str.format's own parser; ``{{`` is a brace)."""
+    try:
+        return sorted(field for _, field, _, _ in string.Formatter().parse(text) if field is not None)
+    except ValueError:  # not a format string at all: its braces are text
+        return []
+
+
+def placeholder_problems(catalog) -> list[str]:  # noqa: ANN001
+    problems = []
+    for message in catalog:
+        if not message.id or not message.string:
+            continue
+        ids = message.id if isinstance(message.id, (tuple, list)) else (message.id,)
+        strings = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
+        want = placeholders(ids[-1])
+        for text in strings:
+            if text and sorted(set(placeholders(text))) != sorted(set(want)):
+                problems.append(f"{ids[0]!r}: placeholders {sorted(set(want))} but the translation has "
+                                f"{sorted(set(placeholders(text)))}")
+    return problems
+
+
+def check() -> int:
+    bad = 0
+    for language in languages():
+        catalog = read(po_path(language), language)
+        for problem in [f"untranslated: {m!r}" for m in untranslated(catalog)] + placeholder_problems(catalog):
+            print(f"{po_path(language).relative_to(ROOT)}: {problem}")
+            bad += 1
+    return 1 if bad else 0
+
+
+def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(ROOT / "autograder"))
+    command = argv[0] if argv else ""
+    if command == "update":
+        update()
+    elif command == "compile":
+        compile_all()
+    elif command == "notebooks":
+        update_notebooks(argv[1:])
+    elif command == "check":
+        return check()
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
