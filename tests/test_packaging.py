@@ -81,6 +81,10 @@ def declared_requirements() -> dict[str, SpecifierSet]:
     return requirements
 
 
+# gradbook itself and the instructor's grader, its own distribution (autograder/pyproject.toml)
+LOCAL_INSTALLS = ("-e .", "-e ./autograder")
+
+
 def environment_requirements(env: dict[str, list[str]]) -> tuple[dict[str, SpecifierSet], list[str]]:
     """The requirements in environment.yml, under their PyPI names; plus a list of duplicates."""
     found: dict[str, SpecifierSet] = {}
@@ -94,7 +98,7 @@ def environment_requirements(env: dict[str, list[str]]) -> tuple[dict[str, Speci
         duplicates += [name] if name in found else []
         found[name] = SpecifierSet(match[2].replace(" ", ""))
     for spec in env["pip"]:
-        if spec == "-e .":
+        if spec in LOCAL_INSTALLS:
             continue
         requirement = Requirement(spec)
         name = canonicalize_name(requirement.name)
@@ -106,7 +110,7 @@ def environment_requirements(env: dict[str, list[str]]) -> tuple[dict[str, Speci
 def test_environment_yml_mirrors_pyproject() -> None:
     env = parse_environment((ROOT / "environment.yml").read_text())
     assert env["channels"] == ["conda-forge"]
-    assert "-e ." in env["pip"], "environment.yml must install gradbook itself (pip: - -e .)"
+    assert set(LOCAL_INSTALLS) <= set(env["pip"]), f"environment.yml must install {LOCAL_INSTALLS} (pip: - -e …)"
     python = [spec for spec in env["dependencies"] if spec.startswith("python")]
     assert python == [f"python{pyproject()['project']['requires-python']}"]
     conda_names = [re.split(r"[<>=!~ ]", spec, maxsplit=1)[0] for spec in env["dependencies"]]
