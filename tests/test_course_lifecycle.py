@@ -388,3 +388,28 @@ def test_the_chapters_ask_for_written_answers_that_students_receive_blank() -> N
         released = nbformat.read(ROOT / "notebooks" / f"{chapter}.ipynb", as_version=4)
         given = [c.source for c in released.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid]
         assert given == ["YOUR ANSWER HERE"], given
+
+
+def test_verdicts_without_a_known_mistake_are_grouped_by_what_they_said() -> None:
+    """Two students who changed the input in place, checked on different seeds, say the same gist; a wrong sum
+    says another; the numbers of a case never split a group."""
+    import numpy as np
+
+    from gradbook.checks import collect, judge, load_all, plain
+
+    from gradbook_grader.misconceptions import gist
+
+    def in_place(x):  # noqa: ANN001, ANN202 - a student's answer
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                x[i, j] = max(x[i, j], 0)
+        return x
+
+    def halved(x):  # noqa: ANN001, ANN202
+        return np.maximum(x, 0) / 2
+
+    relu = load_all()["ch02.naive_relu"]
+    said = [gist(judge(relu, plain.loads(plain.dumps(collect(relu, answer, seed=seed, hidden=seed > 0)))).message)
+            for answer, seed in ((in_place, 0), (in_place, 7), (halved, 0), (halved, 3))]
+    assert said[0] == said[1] and "changed its input array in place" in said[0]
+    assert said[2] == said[3] and said[2] != said[0] and not any(ch.isdigit() for ch in said[2])

@@ -9,6 +9,7 @@ gradebook, how many made each mistake, so the next lecture can address the commo
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -46,6 +47,7 @@ class Tally:
     mistakes: Counter = field(default_factory=Counter)  # mistake index -> submissions that made it
     not_attempted: int = 0  # still the stub
     other: int = 0  # failed, but not with a known mistake
+    said: Counter = field(default_factory=Counter)  # of those: the gist of what their verdicts said -> submissions
 
     def commonest(self) -> list[tuple[int, int]]:
         """(index, count) of every known mistake, the commonest first (ties: in the exercise's order); mistakes
@@ -99,7 +101,17 @@ def tally(course: Course, entries: Sequence[Graded]) -> list[Tally]:
                 counted.not_attempted += 1
             else:
                 counted.other += 1
+                counted.said[gist(cell.verdict)] += 1
     return list(tallies.values())
+
+
+def gist(verdict: str) -> str:
+    """What a verdict without a known mistake said, as one short line that the same mistake of other students
+    shares: its first sentence after the title line, the numbers (which differ per case) as N."""
+    lines = [line.strip() for line in verdict.splitlines() if line.strip()]
+    said = lines[1] if len(lines) > 1 and lines[0].endswith((":", "：")) else lines[0] if lines else ""
+    first = re.split(r"(?<=[.?!。？！])\s|(?<=[。？！])", said, maxsplit=1)[0].rstrip(".。")
+    return printable(re.sub(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", "N", first))[:160]
 
 
 def report(course: Course, assignment: str | None = None) -> str:
@@ -123,7 +135,11 @@ def report(course: Course, assignment: str | None = None) -> str:
                 out.append(f"       0  {'each of ' if unmade > 1 else ''}the {'other ' if made else ''}{unmade} known "
                            f"mistake{'s' if unmade > 1 else ''}")
             if t.other:
-                out.append(f"    {t.other:4d}  (another mistake: none of the known ones)")
+                out.append(f"    {t.other:4d}  (another mistake: none of the known ones); their verdicts said:")
+                for text, count in t.said.most_common(3):
+                    out.append(f"          {count:4d}  {text}")
+                if len(t.said) > 3:
+                    out.append(f"          {sum(t.said.values()) - sum(c for _, c in t.said.most_common(3)):4d}  (other things)")
             if t.not_attempted:
                 out.append(f"    {t.not_attempted:4d}  (not attempted)")
         top = sorted(((c, t, i) for t in mine for i, c in t.mistakes.items() if c), key=lambda x: (-x[0], x[1].grade_id))
