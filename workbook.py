@@ -146,20 +146,38 @@ def prepare_work(notebooks: Path = NOTEBOOKS, work: Path = WORK) -> list[str]:
     work.mkdir(exist_ok=True)
     record_path = work / COPIED
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
-    copied, changed = [], []
+    copied, changed, other_language = [], [], []
     for source in sorted(notebooks.glob("*.ipynb")):
         target, digest = work / source.name, file_digest(source)
         if not target.exists():
             shutil.copyfile(source, target)
             record[source.name] = digest
             copied.append(source.name)
+        elif notebook_language(target) not in (None, notebook_language(source)):
+            other_language.append(source.name)  # the same chapter, copied earlier in the other language
         elif record.get(source.name) != digest:
             changed.append(source.name)
     record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
     messages = [f"copied {', '.join(copied)} from {notebooks.name}/ into {work.name}/"] if copied else []
+    if other_language:
+        wanted = notebook_language(notebooks / other_language[0])
+        flag = "" if wanted == "en" else " --lang zh"
+        messages.append(f"your copies of {', '.join(other_language)} in {work.name}/ are in another language: to work "
+                        f"on a chapter in {'English' if wanted == 'en' else '简体中文'}, rename your copy (your work stays "
+                        f"in it) and run `workbook.py lab{flag}` again")
     messages += [f"{notebooks.name}/{name} has changed since your copy in {work.name}/ was made: to take the new "
                  f"version, rename {work.name}/{name} (your work stays in it) and run lab again" for name in changed]
     return messages
+
+
+def notebook_language(path: Path) -> str | None:
+    """The language a released chapter is in (`metadata.gradbook.language`, English without one); None if
+    the file cannot be read as a notebook (a student's broken copy is theirs to keep, not ours to judge)."""
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+        return (metadata.get("gradbook") or {}).get("language", "en")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def take_language(rest: list[str]) -> tuple[str, list[str]]:

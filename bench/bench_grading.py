@@ -3,7 +3,7 @@
 submissions per minute with 1 and 2 local workers and with 2 Dask workers; and the wall time of a
 class of 2,000 students x 9 chapters projected on N workers.
 
-    .venv/bin/python bench/bench_grading.py               every chapter (about 10 minutes on 2 cores)
+    .venv/bin/python bench/bench_grading.py               every chapter (about 20 minutes on 2 cores)
     .venv/bin/python bench/bench_grading.py --quick       chapter 2 only, two copies (under a minute)
 
 Per chapter, one honest submission (the student notebook answered with the solution):
@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,13 +85,14 @@ def graded(data: bytes, source: nbformat.NotebookNode, manifest, warm: bool) -> 
     return seconds
 
 
-def per_chapter(course, assignments: list[str], tmp: Path) -> dict[str, dict[str, float]]:  # noqa: ANN001
+def per_chapter(course, assignments: list[str], tmp: Path, repeats: int) -> dict[str, dict[str, float]]:  # noqa: ANN001
     from gradbook_grader.batch import load_manifest
     from gradbook_grader.cluster import warm_caches
     from gradbook_grader.types import Limits
 
     warm_caches()  # a worker pays these once, not per submission
-    print("\nper chapter, one honest submission, seconds (ratio = graded warm / plain)")
+    print(f"\nper chapter, one honest submission, seconds, the median of {repeats} run(s), interleaved "
+          "(ratio = graded warm / plain)")
     print(f"{'chapter':32s} {'nbclient':>9s} {'python':>8s} {'cold':>8s} {'warm':>8s}   {'warm/nbclient':>13s} {'warm/python':>11s}")
     rows = {}
     for assignment in assignments:
@@ -101,8 +103,16 @@ def per_chapter(course, assignments: list[str], tmp: Path) -> dict[str, dict[str
         source = nbformat.read(course.source(assignment), as_version=4)
         manifest = load_manifest(course, assignment, Limits())
         data = nbformat.writes(nb).encode()
-        row = {"nbclient": plain_nbclient(path), "python": plain_python(path, tmp / "plain-out" / assignment),
-               "cold": graded(data, source, manifest, warm=False), "warm": graded(data, source, manifest, warm=True)}
+        runs = {"nbclient": lambda: plain_nbclient(path),
+                "python": lambda: plain_python(path, tmp / "plain-out" / assignment),
+                "cold": lambda: graded(data, source, manifest, warm=False),
+                "warm": lambda: graded(data, source, manifest, warm=True)}
+        # Interleaved, so a burst of load elsewhere on the machine touches every figure alike.
+        times = {name: [] for name in runs}
+        for _ in range(repeats):
+            for name, run in runs.items():
+                times[name].append(run())
+        row = {name: statistics.median(seconds) for name, seconds in times.items()}
         rows[assignment] = row
         print(f"{assignment:32s} {row['nbclient']:9.1f} {row['python']:8.1f} {row['cold']:8.1f} {row['warm']:8.1f}   "
               f"{row['warm'] / row['nbclient']:12.2f}x {row['warm'] / row['python']:10.2f}x", flush=True)
@@ -171,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="chapter 2 only, two copies (the smoke test's run)")
     parser.add_argument("--assignment", action="append", help="chapter(s) to measure (default: all; --quick: 02)")
     parser.add_argument("--copies", type=int, help="submissions per chapter for the throughput (default 4; --quick: 2)")
+    parser.add_argument("--repeats", type=int, help="runs per figure of the per-chapter table, median (default 3; --quick: 1)")
     args = parser.parse_args(argv)
     os.environ.update(ONE_THREAD)  # inherited by the plain runs' kernels and interpreters (the sandboxes set their own)
 
@@ -181,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         course = Course(tmp / "autograder", ROOT.parent / "solutions", tmp / "notebooks", f"sqlite:///{tmp / 'gradebook.db'}")
         assignments = args.assignment or (["02-tensor-operations"] if args.quick else course.assignments)
         release(course, assignments)
-        rows = per_chapter(course, assignments, tmp)
+        rows = per_chapter(course, assignments, tmp, args.repeats or (1 if args.quick else 3))
         rates = throughput(course, assignments, args.copies or (2 if args.quick else 4), tmp)
         projection(rows, rates)
         print(json.dumps({"per_chapter": rows, "submissions_per_minute": rates}))

@@ -271,3 +271,20 @@ def test_lab_lang_zh_opens_the_chinese_chapters_with_jupyterlab_in_chinese(monke
     assert said and "from zh_CN/" in said[0]
     copied = (work / "00-what-is-deep-learning.ipynb").read_text(encoding="utf-8")
     assert '"language": "zh_CN"' in copied
+
+
+def test_switching_language_keeps_the_students_copies_and_says_how_to_get_the_other_language(tmp_path: Path) -> None:
+    from test_packaging import load_workbook
+
+    workbook = load_workbook()
+    work = tmp_path / "my-work"
+    workbook.prepare_work(ROOT / "notebooks", work)  # `lab` first, in English
+    english = (work / "00-what-is-deep-learning.ipynb").read_bytes()
+    said = workbook.prepare_work(ROOT / "notebooks" / "zh_CN", work)  # then `lab --lang zh`
+    assert (work / "00-what-is-deep-learning.ipynb").read_bytes() == english  # nothing of the student's is replaced
+    assert len(said) == 1 and "another language" in said[0] and "简体中文" in said[0] and "lab --lang zh" in said[0]
+    assert "has changed since your copy" not in "".join(said)  # not a course update
+    (work / "00-what-is-deep-learning.ipynb").rename(work / "00-mine-in-english.ipynb")
+    said = workbook.prepare_work(ROOT / "notebooks" / "zh_CN", work)
+    assert said[0].startswith("copied 00-what-is-deep-learning.ipynb from zh_CN/")
+    assert '"language": "zh_CN"' in (work / "00-what-is-deep-learning.ipynb").read_text(encoding="utf-8")
