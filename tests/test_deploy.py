@@ -12,7 +12,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from gradbook_grader.cluster import WORKER_ARGS
@@ -47,8 +46,6 @@ def test_the_image_has_bubblewrap_the_course_both_projects_and_starts_the_tested
 
 
 def test_the_slurm_recipe_builds_a_job_script_that_starts_the_tested_worker() -> None:
-    if importlib.util.find_spec("dask_jobqueue") is None:
-        pytest.skip("dask-jobqueue is optional (docs/grading-on-a-cluster.md): pip install dask-jobqueue to check this")
     spec = importlib.util.spec_from_file_location("slurm_recipe", DEPLOY / "slurm.py")
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)

@@ -154,8 +154,7 @@ def tr(message: str, /, **values: Any) -> str:
     so a translation can put them where its language needs them. A translated label is usually
     a plot's, so the plots get the CJK font first when the language needs it."""
     text = _(message)
-    if current() != ENGLISH:
-        _use_cjk_font_if_plotting()
+    _use_cjk_font_if_plotting()
     return text.format(**values) if values else text
 
 
