@@ -156,8 +156,9 @@ def read(course: Course, assignment: str | None = None, student: str | None = No
         for submission in submissions:
             late.apply(plugin, submission)
         gb.db.commit()
+        orders = {a.name: _cell_order(course, a.name) for a in wanted}  # each source read once, not per submission
         for submission in submissions:
-            graded.append(_graded(course, submission))
+            graded.append(_graded(course, submission, orders[submission.assignment.name]))
         tasks = [Task(a.name, a.duedate, float(a.max_score or 0), len(a.submissions)) for a in gb.assignments]
         people = [Person(s.id, s.first_name or "", s.last_name or "", s.email or "", s.lms_user_id or "")
                   for s in gb.students]
@@ -168,7 +169,7 @@ def read(course: Course, assignment: str | None = None, student: str | None = No
     return Snapshot(sorted(tasks, key=lambda t: t.name), sorted(people, key=lambda p: p.id), graded)
 
 
-def _graded(course: Course, submission: "SubmittedAssignment") -> Graded:
+def _graded(course: Course, submission: "SubmittedAssignment", order: dict[str, int]) -> Graded:
     """One stored submission; its journal entry attached if it is of this very grade."""
     cells: dict[str, CellScore] = {}
     flagged = False
@@ -195,7 +196,7 @@ def _graded(course: Course, submission: "SubmittedAssignment") -> Graded:
     elif result is not None:
         entry.notes.append("the grader's journal holds another grading of this submission (another gradebook, or "
                            "an older run): its reasons are not shown; `gradbook-grader grade --force` grades it again")
-    entry.cells = _in_notebook_order(course, entry.assignment, cells)
+    entry.cells = dict(sorted(cells.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
     return entry
 
 
@@ -207,17 +208,18 @@ def _same_grade(entry: Graded, result: Result) -> bool:
     return all(entry.cells[g].auto == c.points for g, c in result.cells.items() if not c.manual)
 
 
-def _in_notebook_order(course: Course, assignment: str, cells: dict[str, CellScore]) -> dict[str, CellScore]:
+def _cell_order(course: Course, assignment: str) -> dict[str, int]:
+    """Each graded cell's position in the assignment's source (empty if the source is gone: the
+    gradebook's order then)."""
     import nbformat
 
     from gradbook_grader.gradebook import graded_cells
 
     try:
         order = [gid for gid, _, _ in graded_cells(nbformat.read(course.source(assignment), as_version=4))]
-    except Exception:  # an assignment whose source is gone: the gradebook's order
+    except Exception:  # an assignment whose source is gone
         order = []
-    rank = {gid: n for n, gid in enumerate(order)}
-    return dict(sorted(cells.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])))
+    return {gid: n for n, gid in enumerate(order)}
 
 
 def as_graded(entries: Sequence[Graded | Result]) -> list[Graded]:
