@@ -140,16 +140,18 @@ def _init_worker(source_json: str, manifest_json: str, limits: Limits,
     import nbformat
 
     source = nbformat.reads(source_json, as_version=4)
+    manifest = Manifest.from_json(manifest_json)
     if grade is None:
+        from gradbook_grader.answers import chapters_graded
         from gradbook_grader.execute import grade_submission as grade
         from gradbook_grader.warm import WarmPool, preloads
 
         # The next submission's sandbox starts, and imports what the notebook imports, while this one is graded.
-        _WORKER["runners"] = WarmPool(limits, preloads(source)).take
+        _WORKER["runners"] = WarmPool(limits, preloads(source), chapters=chapters_graded(manifest)).take
     _WORKER.update(
         grade=grade,
         source=source,
-        manifest=Manifest.from_json(manifest_json),
+        manifest=manifest,
         limits=limits,
     )
 

@@ -167,10 +167,11 @@ def grade_task(context: Context, data: bytes, seed: int) -> Graded:
     options: dict[str, Any] = {}
     grade = context.grade
     if grade is None:
+        from gradbook_grader.answers import chapters_graded
         from gradbook_grader.execute import grade_submission as grade
         from gradbook_grader.warm import pool_for
 
-        options["runners"] = pool_for(context.limits, context.preload).take
+        options["runners"] = pool_for(context.limits, context.preload, chapters=chapters_graded(manifest)).take
     return Graded.of(grade(data, source, manifest, limits=context.limits, seed=seed, **options))
 
 
@@ -178,10 +179,10 @@ def warm_caches() -> None:
     """The grader's once-per-process costs (~2-3 s), paid before the first submission instead of in it."""
     from gradbook.checks import load_all
 
-    from gradbook_grader import integrity, sandbox
+    from gradbook_grader import answers, integrity
 
     load_all()
-    sandbox.checks_view()
+    answers.package_view()
     integrity._library_code()  # noqa: SLF001 - the index of the library's answers the integrity scan reads
 
 

@@ -30,6 +30,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from gradbook.i18n import _, normalize, notebook_language, using
+from gradbook_grader.answers import chapters_graded
 from gradbook_grader.integrity import scan as integrity_scan
 from gradbook_grader.nbcells import grade_id, is_graded, is_test_cell, strip_hidden_tests
 from gradbook_grader.outputs import FAIL, cap, sanitize_outputs, verdict_outputs
@@ -98,6 +99,7 @@ def run_notebook(
     workdir: Path | None = None,
     runners: Callable[[float], RunnerProcess] | None = None,
     language: str = "en",
+    chapters: tuple[str, ...] = (),
 ) -> Run:
     """Execute the code cells of `nb` (except `skip`) in a sandboxed runner, then send `asks`.
 
@@ -112,6 +114,9 @@ def run_notebook(
 
     `runners(deadline)`, when given, supplies each run's runner (a fresh one every time: a warm
     pool's, `gradbook_grader.warm`, started with the same sandbox options) instead of starting it here.
+
+    `chapters`: those being graded; their answers are stubs in the sandbox's library (a runner from
+    `runners` started for other chapters is refused).
 
     `language`: the runner is asked to speak it before any cell runs (`gradbook.i18n`), so the notebook's
     own messages and the drivers' come back in the submission's language.
@@ -129,7 +134,9 @@ def run_notebook(
     for attempt in range(MAX_RESTARTS + 1):
         with runners(deadline) if runners is not None else RunnerProcess(
                 limits, sandbox_mode=sandbox_mode, data_dir=data_dir or _default_data_dir(),
-                extra_files=extra_files, workdir=workdir, deadline=deadline) as runner:
+                extra_files=extra_files, workdir=workdir, deadline=deadline, chapters=chapters) as runner:
+            if runner.chapters != chapters:
+                runner.refuse(f"the sandbox could not be started for chapters {chapters}: it was started for {runner.chapters}")
             sandboxed = runner.sandboxed
             broke = False
             if language != "en":
@@ -317,6 +324,7 @@ def grade_submission(
         budget = [MAX_SUBMISSION_ANSWER_BYTES]
         run = run_notebook(nb, limits, skip=tests, asks=asks, sandbox_mode=sandbox_mode, data_dir=data_dir,
                            extra_files=extra_files, workdir=workdir, runners=runners, language=language,
+                           chapters=chapters_graded(manifest),
                            receive=lambda n, reply: _read_reply(answers[n], reply, budget))
         events.extend(run.events)
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from gradbook_grader.nbcells import is_solution, is_test_cell
-from gradbook_grader.sandbox import ANSWER_MODULE
+from gradbook_grader.answers import ANSWER_MODULE
 
 ANSWER_MODULES = (
     "gradbook.reference", "gradbook.checks", "gradbook.torch_path", "gradbook.activations",

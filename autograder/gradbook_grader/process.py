@@ -172,8 +172,10 @@ class RunnerProcess:
         extra_files: dict[str, Path] | None = None,
         workdir: Path | None = None,
         deadline: float | None = None,
+        chapters: tuple[str, ...] = (),
     ) -> None:
         self.limits = limits
+        self.chapters = chapters  # whose answers its library holds only as stubs (`answers`)
         self.start_time = time.monotonic()
         self.deadline = deadline if deadline is not None else self.start_time + limits.total_timeout
         self.events: list[str] = []
@@ -187,8 +189,8 @@ class RunnerProcess:
         self._cmd: sandbox.Command | None = None
         try:
             self._cmd = sandbox.build_command(limits, mode=sandbox_mode, data_dir=data_dir,
-                                              extra_files=extra_files, host_scratch=self.scratch)
-        except (sandbox.SandboxUnavailable, ValueError, OSError) as error:
+                                              extra_files=extra_files, host_scratch=self.scratch, chapters=chapters)
+        except (sandbox.SandboxUnavailable, ValueError, OSError, SyntaxError) as error:
             self.stopped = str(error)
             self.events.append(str(error))
             return
@@ -241,6 +243,10 @@ class RunnerProcess:
                 self._proc.stdin.flush()
             except (BrokenPipeError, OSError, ValueError):
                 return
+
+    def refuse(self, reason: str) -> None:
+        """Ask nothing more of this runner (it is not the one this submission needs), saying why."""
+        self._stop(reason)
 
     def _stop(self, reason: str) -> None:
         if self.stopped is None:

@@ -15,9 +15,10 @@ What the student's process gets (bwrap available):
   root the runner drops to a fresh unprivileged uid before any student code, so
   RLIMIT_NPROC is enforced and a fork bomb stops.
 
-* no answers: the library's `gradbook.checks` is replaced by a view without the chapters'
-  reference answers, mistakes and case generators (`checks_view`); the grader asks its
-  questions from outside;
+* no answers: the library is replaced by the graded chapter's view (`answers.package_view`):
+  no chapter's reference answers, mistakes or case generators, and stubs in place of the
+  library's code that computes the graded chapter's answers; the grader asks its questions
+  from outside;
 * a control group per sandbox (`cgroups`), where the host allows one: memory for all its
   processes together, a process count and one CPU's share, so one submission cannot take
   more than its share of the host; rlimits stay as the per-process fallback.
@@ -29,15 +30,12 @@ to do. Student code runs without a sandbox only when the instructor asked for it
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ from pathlib import Path
 from typing import Callable
 
 from gradbook_grader import cgroups
+from gradbook_grader.answers import package_view
 from gradbook_grader.types import Limits
 
 log = logging.getLogger("gradbook_grader")
@@ -55,7 +54,6 @@ DATA = "/data"
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 RUNNER_IN_SANDBOX = "/opt/gradbook/runner.py"
 UNSANDBOXED = "none"  # the one mode that runs student code without a sandbox; only when asked for
-ANSWER_MODULE = re.compile(r"ch\d\d\.py")  # the chapters' checks: references, mistakes, case generators
 FIX = (
     "Install bubblewrap (`apt-get install bubblewrap`), allow user namespaces "
     "(`sysctl -w kernel.unprivileged_userns_clone=1`, or `kernel.apparmor_restrict_unprivileged_userns=0` "
@@ -144,7 +142,8 @@ def _parents(path: Path) -> list[str]:
     return [str(p) for p in reversed(path.parents) if str(p) != "/"]
 
 
-def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dict[str, Path]) -> list[str]:
+def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dict[str, Path],
+               chapters: tuple[str, ...] = ()) -> list[str]:
     root = os.geteuid() == 0
     args = ["--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
             "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
@@ -180,9 +179,10 @@ def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dic
                 made.add(parent)
         args += ["--ro-bind", str(root_dir), str(root_dir)]
         made.add(str(root_dir))
-    import gradbook.checks
+    import gradbook
 
-    args += ["--ro-bind", str(checks_view()), str(Path(gradbook.checks.__file__).resolve().parent)]
+    # The whole package, bound over the real one: no bytecode, no answers of the graded chapters.
+    args += ["--ro-bind", str(package_view(chapters)), str(Path(gradbook.__file__).resolve().parent)]
     args += ["--perms", "0755", "--dir", "/opt/gradbook", "--ro-bind", str(RUNNER), RUNNER_IN_SANDBOX]
     if data_dir is not None and data_dir.is_dir():
         args += ["--ro-bind", str(data_dir.resolve()), DATA]
@@ -191,42 +191,6 @@ def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dic
         args += ["--ro-bind", str(Path(path).resolve()), target]
     args += ["--chdir", SCRATCH]
     return args
-
-
-@lru_cache(maxsize=1)
-def checks_view() -> Path:
-    """`gradbook.checks` as a submission sees it while graded: no answers, only what asks and answers.
-
-    Every module of the package except the chapters' (`chNN.py`: reference answers, mistakes,
-    case generators) is copied; each chapter module becomes a stub whose checks are names
-    (`GradedOutside`) and which re-exports the helpers the chapter gives students (`HELPERS`).
-    """
-    import gradbook.checks
-    from gradbook.checks import load_all
-    from gradbook.checks.core import Exercise
-
-    real = Path(gradbook.checks.__file__).resolve().parent
-    view = Path(tempfile.mkdtemp(prefix="gradbook-checks-view-"))
-    atexit.register(shutil.rmtree, view, True)
-    for path in real.glob("*.py"):
-        if not ANSWER_MODULE.fullmatch(path.name):
-            shutil.copy2(path, view / path.name)
-    load_all()
-    for path in sorted(real.glob("ch*.py")):
-        if not ANSWER_MODULE.fullmatch(path.name):
-            continue
-        module = sys.modules[f"gradbook.checks.{path.stem}"]
-        lines = [f'"""{module.__name__} while a submission is graded: the grader checks from outside."""',
-                 "from gradbook.checks.ask import GradedOutside"]
-        helpers = tuple(getattr(module, "HELPERS", ()))
-        if helpers:
-            lines.append(f"from gradbook.checks.drivers import {', '.join(helpers)}")
-        for attr, value in sorted(vars(module).items()):
-            if isinstance(value, Exercise):
-                lines.append(f"{attr} = GradedOutside({value.name!r}, {value.title!r})")
-        (view / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    view.chmod(0o755)
-    return view
 
 
 def _safe_name(name: str) -> str:
@@ -346,8 +310,11 @@ def build_command(
     extra_files: dict[str, Path] | None = None,
     host_scratch: Path | None = None,
     env: dict[str, str] | None = None,
+    chapters: tuple[str, ...] = (),
 ) -> Command:
     """The command that starts the runner for one submission in the sandbox.
+
+    `chapters`: those being graded ("ch05"); their answers are stubs in the sandbox's library.
 
     Raises `SandboxUnavailable` when there is no sandbox here, unless `mode="none"` asked for
     an unsandboxed run (recorded as an event of the run).
@@ -355,7 +322,7 @@ def build_command(
     extra_files = dict(extra_files or {})
     mode = sandbox_mode(mode)
     if mode != UNSANDBOXED:
-        runner = [sys.executable, "-s", "-E", RUNNER_IN_SANDBOX]
+        runner = [sys.executable, "-s", "-E", "-B", RUNNER_IN_SANDBOX]
         require_sandbox()
         exe = shutil.which("bwrap") or "bwrap"
         uid = next_uid() if os.geteuid() == 0 else None
@@ -364,7 +331,7 @@ def build_command(
             full_env["GRADBOOK_DATA"] = DATA
         if uid is not None:
             full_env["GRADBOOK_SANDBOX_UID"] = str(uid)
-        argv = [exe, *_base_args(exe, limits, data_dir, extra_files), "--", *runner]
+        argv = [exe, *_base_args(exe, limits, data_dir, extra_files, chapters), "--", *runner]
         group, why = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes + 8, limits.cpus)
         events = [] if group else [f"no control group for this sandbox ({why}): memory and CPU are capped per process only"]
         return Command(argv, full_env, "/", _with_group(_rlimits(limits, uid), group), True, None, events, group)

@@ -214,6 +214,10 @@ predict = Exercise(
 
 mse_loss = Exercise(
     "ch00.mse_loss",
+    library_answers=(
+        "gradbook.reference.losses.mean_squared_error",
+        "gradbook.reference.numpy_engine._mse",
+    ),
     reference=_mse_loss,
     cases=_loss_cases,
     title="mse_loss",

@@ -247,6 +247,9 @@ prepare_images = Exercise(
 
 to_categorical = Exercise(
     "ch01.to_categorical",
+    library_answers=(
+        "gradbook.utils.to_categorical",
+    ),
     reference=_to_categorical,
     cases=_label_cases,
     title="to_categorical",

@@ -53,6 +53,9 @@ def _predict_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 perceptron_predict = Exercise(
     "ch03.perceptron_predict",
+    library_answers=(
+        "gradbook.widgets.perceptron.step_rule",
+    ),
     title="perceptron_predict",
     reference=_perceptron_predict,
     cases=_predict_cases,
@@ -199,6 +202,10 @@ def _dense_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 dense = Exercise(
     "ch03.dense",
+    library_answers=(
+        "gradbook.reference.numpy_engine._Dense",
+        "gradbook.torch_path.engine._dense",
+    ),
     title="dense",
     reference=_dense,
     cases=_dense_cases,

@@ -101,6 +101,10 @@ def _forward_logits(X: np.ndarray, params: Params) -> tuple[np.ndarray, Cache]:
 
 forward = Exercise(
     "ch04.forward",
+    library_answers=(
+        "gradbook.reference.numpy_engine._Dense",
+        "gradbook.torch_path.engine._dense",
+    ),
     title="forward",
     reference=_forward,
     cases=_forward_cases,
@@ -131,6 +135,12 @@ def _bce_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 bce_loss = Exercise(
     "ch04.bce_loss",
+    library_answers=(
+        "gradbook.reference.losses.binary_crossentropy",
+        "gradbook.reference.numpy_engine._binary",
+        "gradbook.reference.numpy_engine._binary_from_logits",
+        "gradbook.torch_path.engine._binary",
+    ),
     title="bce_loss",
     reference=_bce_loss,
     cases=_bce_cases,
@@ -190,6 +200,10 @@ def _backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 backward = Exercise(
     "ch04.backward",
+    library_answers=(
+        "gradbook.reference.activations.sigmoid_backward",
+        "gradbook.reference.activations.sigmoid_derivative",
+    ),
     title="backward",
     reference=_reference_backward,
     cases=_backward_cases,
@@ -274,6 +288,9 @@ def _numgrad_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 numerical_gradient = Exercise(
     "ch04.numerical_gradient",
+    library_answers=(
+        "gradbook.reference.gradcheck.numerical_gradient",
+    ),
     title="numerical_gradient",
     reference=_numerical_gradient,
     cases=_numgrad_cases,
@@ -314,6 +331,9 @@ def _relerr_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 relative_error = Exercise(
     "ch04.relative_error",
+    library_answers=(
+        "gradbook.reference.gradcheck.relative_error",
+    ),
     title="relative_error",
     reference=_relative_error,
     cases=_relerr_cases,

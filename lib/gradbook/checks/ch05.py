@@ -77,6 +77,11 @@ BATCH_MAX = N_(
 
 softmax = Exercise(
     "ch05.softmax",
+    library_answers=(
+        "gradbook.reference.activations.softmax",
+        "gradbook.torch_path.activations.softmax",
+        "gradbook.widgets.softmax.SoftmaxTemperature.probabilities",
+    ),
     title="softmax",
     reference=_softmax,
     cases=_softmax_cases,
@@ -125,6 +130,10 @@ def _log_softmax_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 log_softmax = Exercise(
     "ch05.log_softmax",
+    library_answers=(
+        "gradbook.reference.activations.log_softmax",
+        "gradbook.torch_path.activations.log_softmax",
+    ),
     title="log_softmax",
     reference=_log_softmax,
     cases=_log_softmax_cases,
@@ -182,6 +191,14 @@ def _cce_ignores_logits(y_true: np.ndarray, y_pred: np.ndarray, from_logits: boo
 
 categorical_crossentropy = Exercise(
     "ch05.categorical_crossentropy",
+    library_answers=(
+        "gradbook.reference.losses.categorical_crossentropy",
+        "gradbook.reference.losses.sparse_categorical_crossentropy",
+        "gradbook.reference.numpy_engine._categorical",
+        "gradbook.reference.numpy_engine._sparse",
+        "gradbook.torch_path.engine._categorical",
+        "gradbook.torch_path.engine._sparse",
+    ),
     title="categorical_crossentropy",
     reference=_cce,
     cases=_cce_cases,
@@ -233,6 +250,16 @@ def _grad_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 softmax_ce_grad = Exercise(
     "ch05.softmax_ce_grad",
+    library_answers=(
+        "gradbook.reference.numpy_engine._categorical_from_logits",
+        "gradbook.reference.numpy_engine._sparse_from_logits",
+        "gradbook.torch_path.engine._categorical_from_logits",
+        "gradbook.torch_path.engine._sparse_from_logits",
+        "gradbook.reference.activations.softmax_backward",
+        "gradbook.reference.activations.log_softmax_backward",
+        "gradbook.torch_path.activations.softmax_backward",
+        "gradbook.torch_path.activations.log_softmax_backward",
+    ),
     title="softmax_ce_grad",
     reference=_softmax_ce_grad,
     cases=_grad_cases,

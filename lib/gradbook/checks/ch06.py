@@ -82,6 +82,9 @@ def _gd_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 gradient_descent = Exercise(
     "ch06.gradient_descent",
+    library_answers=(
+        "gradbook.widgets.race._gd",
+    ),
     title="gradient_descent",
     reference=_gradient_descent,
     cases=_gd_cases,
@@ -440,6 +443,11 @@ NEVER_MOVED = N_(
 
 sgd = Exercise(
     "ch06.sgd",
+    library_answers=(
+        "gradbook.reference.optimizers.SGD",
+        "gradbook.reference.numpy_engine.NumpyEngine.sgd",
+        "gradbook.torch_path.engine.TorchEngine.sgd",
+    ),
     title="SGD",
     reference=SGD,
     run="ch06.optimizer",
@@ -453,6 +461,9 @@ sgd = Exercise(
 
 momentum = Exercise(
     "ch06.momentum",
+    library_answers=(
+        "gradbook.widgets.race._momentum",
+    ),
     title="Momentum",
     reference=Momentum,
     run="ch06.optimizer",
@@ -468,6 +479,12 @@ momentum = Exercise(
 
 rmsprop = Exercise(
     "ch06.rmsprop",
+    library_answers=(
+        "gradbook.reference.optimizers.RMSprop",
+        "gradbook.reference.numpy_engine.NumpyEngine.rmsprop",
+        "gradbook.torch_path.engine.TorchEngine.rmsprop",
+        "gradbook.widgets.race._rmsprop",
+    ),
     title="RMSprop",
     reference=RMSprop,
     run="ch06.optimizer",
@@ -483,6 +500,12 @@ rmsprop = Exercise(
 
 adam = Exercise(
     "ch06.adam",
+    library_answers=(
+        "gradbook.reference.optimizers.Adam",
+        "gradbook.reference.numpy_engine.NumpyEngine.adam",
+        "gradbook.torch_path.engine.TorchEngine.adam",
+        "gradbook.widgets.race._adam",
+    ),
     title="Adam",
     reference=Adam,
     run="ch06.optimizer",

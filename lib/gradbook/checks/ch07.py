@@ -313,6 +313,9 @@ def _pool_backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 conv2d_naive = Exercise(
     "ch07.conv2d_naive",
+    library_answers=(
+        "gradbook.widgets.kernels.correlate_valid",
+    ),
     title="conv2d_naive",
     reference=_conv2d_naive,
     cases=_conv_cases,
@@ -321,6 +324,9 @@ conv2d_naive = Exercise(
 
 im2col = Exercise(
     "ch07.im2col",
+    library_answers=(
+        "gradbook.reference.numpy_engine.im2col",
+    ),
     title="im2col",
     reference=_im2col,
     cases=_im2col_cases,
@@ -335,6 +341,10 @@ im2col = Exercise(
 
 conv2d_forward = Exercise(
     "ch07.conv2d_forward",
+    library_answers=(
+        "gradbook.reference.numpy_engine._Conv2D",
+        "gradbook.torch_path.engine._conv2d",
+    ),
     title="conv2d_forward",
     reference=_conv2d_forward,
     cases=_conv_cases,
@@ -363,6 +373,9 @@ conv2d_backward = Exercise(
 
 maxpool_forward = Exercise(
     "ch07.maxpool_forward",
+    library_answers=(
+        "gradbook.reference.numpy_engine._MaxPool2D",
+    ),
     title="maxpool_forward",
     reference=_maxpool_forward,
     cases=_pool_forward_cases,

@@ -72,6 +72,10 @@ class Exercise:
     compare    ``(expected, got, case) -> problem or None``; default: `compare_values`.
     mistakes   plausible wrong answers; each must be rejected with its hint (tests prove it).
     value      the exercise asks for a value (``check.x_shape(x.shape)``), not a function.
+    library_answers
+               dotted paths of the library's functions, methods and classes that compute this
+               exercise's answer (``"gradbook.reference.activations.softmax"``): while the chapter
+               is graded, the sandbox's library has stubs in their place (the grader's answers.py).
     """
 
     name: str
@@ -84,6 +88,7 @@ class Exercise:
     rtol: float = 1e-5
     atol: float = 1e-7
     value: bool = False
+    library_answers: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         self.title = self.title or self.name.split(".")[-1]

@@ -1,0 +1,188 @@
+"""The library as a chapter's grading sandbox sees it: that chapter's answers are not in it.
+
+When chapter N is graded, the sandbox's `gradbook` package is a copy of the real one (bound
+read-only over it, no bytecode) in which:
+
+* every chapter's checks module (`checks/chNN.py`: references, mistakes, case generators) is a
+  stub whose checks are names (`GradedOutside`), re-exporting the helpers the chapter gives;
+* every function, method or class that chapter N's exercises declare as computing their answer
+  (`Exercise.library_answers`, dotted paths) is rewritten at its definition, in the syntax tree,
+  into a stub that raises "not available while chapter N is graded: write your own". A class's
+  methods all become stubs. Re-exports and aliases (the facades, the torch path, the widgets)
+  are the same objects, so they find the stub too, however they are reached.
+
+Earlier chapters' answers stay: a chapter-5 network may use the library's `Dense`. One view is
+built per set of chapters per process (`package_view`), on first use.
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import importlib
+import inspect
+import re
+import shutil
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from gradbook_grader.types import Manifest
+
+ANSWER_MODULE = re.compile(r"ch\d\d\.py")  # the chapters' checks: references, mistakes, case generators
+CHAPTER = re.compile(r"ch\d\d")
+_LOCK = threading.Lock()
+
+
+class AnswerDeclarationError(ValueError):
+    """An exercise's `library_answers` names something that is not a function or class of the library."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a declared answer is defined: a file of the package and a dotted name in it."""
+
+    path: str  # as declared
+    file: Path  # relative to the package directory
+    qualname: str
+
+
+def chapters_of(exercises: Iterable[str]) -> tuple[str, ...]:
+    """The chapters ("ch05") of exercise names ("ch05.softmax"), sorted, each once."""
+    return tuple(sorted({name.split(".")[0] for name in exercises if CHAPTER.fullmatch(name.split(".")[0])}))
+
+
+def chapters_graded(manifest: Manifest) -> tuple[str, ...]:
+    """The chapters whose exercises the manifest's test cells check."""
+    return chapters_of(q.exercise for questions in manifest.expected.values() for q in questions)
+
+
+def declared(chapters: Iterable[str]) -> dict[str, str]:
+    """The declared answers of `chapters`' exercises: dotted path -> the exercise that declares it."""
+    from gradbook.checks import load_all
+
+    wanted = set(chapters)
+    return {path: name for name, exercise in sorted(load_all().items())
+            if name.split(".")[0] in wanted for path in exercise.library_answers}
+
+
+def resolve(path: str) -> Target:
+    """The definition a dotted path names (through re-exports, `functools.wraps` and properties)."""
+    import gradbook
+
+    parts = path.split(".")
+    obj: Any = None
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+            break
+        except ImportError:
+            continue
+    else:
+        raise AnswerDeclarationError(f"{path}: no module of it can be imported")
+    try:
+        for attr in parts[split:]:
+            obj = inspect.getattr_static(obj, attr) if inspect.isclass(obj) else getattr(obj, attr)
+    except AttributeError:
+        raise AnswerDeclarationError(f"{path}: there is no such attribute") from None
+    obj = getattr(obj, "fget", None) or getattr(obj, "__func__", None) or obj  # property, static/classmethod
+    obj = inspect.unwrap(obj)
+    if not (inspect.isfunction(obj) or inspect.isclass(obj)) or "<" in obj.__qualname__:
+        raise AnswerDeclarationError(f"{path}: not a function, method or class defined at a module's top level ({obj!r})")
+    root = Path(gradbook.__file__).resolve().parent
+    try:
+        file = Path(inspect.getsourcefile(obj) or "").resolve().relative_to(root)
+    except (TypeError, ValueError):
+        raise AnswerDeclarationError(f"{path}: not defined in the gradbook package") from None
+    return Target(path, file, obj.__qualname__)
+
+
+def _raise(message: str) -> ast.stmt:
+    return ast.parse(f"raise RuntimeError({message!r})").body[0]
+
+
+def _stub(node: ast.AST, message: str) -> None:
+    """A function's body, or every method of a class, becomes `raise RuntimeError(message)`."""
+    for child in ast.walk(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            child.body = [_raise(message)]
+
+
+def _find(body: list[ast.stmt], qualname: str) -> list[ast.AST]:
+    name, _, rest = qualname.partition(".")
+    found = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name]
+    if not rest:
+        return list(found)
+    return [deeper for n in found for deeper in _find(n.body, rest)]
+
+
+def withheld(chapters: tuple[str, ...], path: str) -> str:
+    """What a stub says."""
+    numbers = " and ".join(str(int(c[2:])) for c in chapters)
+    return f"{path} is not available while chapter {numbers} is graded: write your own"
+
+
+def rewrite(source: str, targets: list[Target], chapters: tuple[str, ...]) -> str:
+    """`source` with each target's definition stubbed (raises `AnswerDeclarationError` if one is not in it)."""
+    tree = ast.parse(source)
+    for target in targets:
+        nodes = _find(tree.body, target.qualname)
+        if not nodes:
+            raise AnswerDeclarationError(f"{target.path}: no definition of {target.qualname} in {target.file}")
+        for node in nodes:
+            _stub(node, withheld(chapters, target.path))
+    return ast.unparse(tree) + "\n"
+
+
+def _checks_stub(module: Any) -> str:
+    """A chapter's checks module while graded: names, and the helpers the chapter gives students."""
+    from gradbook.checks.core import Exercise
+
+    lines = [f'"""{module.__name__} while a submission is graded: the grader checks from outside."""',
+             "from gradbook.checks.ask import GradedOutside"]
+    helpers = tuple(getattr(module, "HELPERS", ()))
+    if helpers:
+        lines.append(f"from gradbook.checks.drivers import {', '.join(helpers)}")
+    for attr, value in sorted(vars(module).items()):
+        if isinstance(value, Exercise):
+            lines.append(f"{attr} = GradedOutside({value.name!r}, {value.title!r})")
+    return "\n".join(lines) + "\n"
+
+
+def package_view(chapters: tuple[str, ...] = ()) -> Path:
+    """The `gradbook` package directory a sandbox grading `chapters` gets (built once per process)."""
+    with _LOCK:
+        return _package_view(tuple(sorted(set(chapters))))
+
+
+@lru_cache(maxsize=None)
+def _package_view(chapters: tuple[str, ...]) -> Path:
+    import gradbook
+    from gradbook.checks import load_all
+
+    load_all()
+    real = Path(gradbook.__file__).resolve().parent
+    top = Path(tempfile.mkdtemp(prefix=f"gradbook-view-{'-'.join(chapters) or 'checks'}-"))
+    atexit.register(shutil.rmtree, top, True)
+    view = top / "gradbook"
+    # No bytecode: a stale .pyc of the real package would hold the answers the sources no longer do.
+    shutil.copytree(real, view, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
+    for path in sorted((real / "checks").glob("ch*.py")):
+        if ANSWER_MODULE.fullmatch(path.name):
+            (view / "checks" / path.name).write_text(_checks_stub(sys.modules[f"gradbook.checks.{path.stem}"]),
+                                                     encoding="utf-8")
+    by_file: dict[Path, list[Target]] = {}
+    for path in declared(chapters):
+        target = resolve(path)
+        by_file.setdefault(target.file, []).append(target)
+    for file, targets in sorted(by_file.items()):
+        if file.parts[0] == "checks" and ANSWER_MODULE.fullmatch(file.name):
+            continue  # already a stub
+        (view / file).write_text(rewrite((real / file).read_text(encoding="utf-8"), targets, chapters), encoding="utf-8")
+    for path in [view, *view.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return view

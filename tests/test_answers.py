@@ -1,0 +1,149 @@
+"""No answers in a chapter's grading sandbox (docs/architecture.md, "What a grade guarantees").
+
+The grader declares, per exercise, which of the library's code computes its answer
+(`Exercise.library_answers`) and stubs it in that chapter's sandbox (`gradbook_grader.answers`).
+The proof does not trust those declarations: in each chapter's real grading sandbox,
+`answers_probe.py` tries every function, class, method and callable attribute reachable from
+every module of `gradbook` (and every function of the package `gc` knows) as the answer to every
+exercise of the chapter, through its driver, on its visible cases; the candidates are judged here
+by the real checks, and none may pass. A control run without stubs shows the probe finds the
+library's answers when they are there. That honest solutions still get full marks in their
+sandbox is shown by the end-to-end grading tests (tests/test_grading_end_to_end.py, every chapter).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from conftest import ROOT
+from gradbook_grader import answers
+from gradbook_grader.execute import run_notebook
+from gradbook_grader.types import Limits
+from test_trust import needs_bwrap
+
+CHAPTERS = tuple(f"ch{n:02d}" for n in range(9))
+PROBE = Path(__file__).with_name("answers_probe.py")
+LIMITS = Limits(cell_timeout=400, total_timeout=420, memory_mb=3072, max_output_bytes=60_000_000)
+
+
+def test_every_declared_answer_is_a_definition_of_the_library() -> None:
+    from gradbook.checks import load_all
+
+    paths = answers.declared(CHAPTERS)
+    assert len(paths) >= 40, paths  # every chapter with library code that computes an answer declares it
+    for path, exercise in paths.items():
+        target = answers.resolve(path)
+        source = (ROOT / "lib" / "gradbook" / target.file).read_text()
+        stubbed = answers.rewrite(source, [target], (exercise[:4],))
+        assert "is not available while chapter" in stubbed, path
+    assert all(exercise.library_answers == tuple(exercise.library_answers) or exercise.library_answers == ()
+               for exercise in load_all().values())
+    with pytest.raises(answers.AnswerDeclarationError, match="no such attribute"):
+        answers.resolve("gradbook.reference.activations.no_such_function")
+
+
+def test_the_view_is_the_package_without_bytecode_and_with_stubs() -> None:
+    view = answers.package_view(("ch05",))
+    real = ROOT / "lib" / "gradbook"
+    files = {p.relative_to(view) for p in view.rglob("*") if p.is_file()}
+    assert files == {p.relative_to(real) for p in real.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                     and p.suffix not in (".pyc", ".pyo")}
+    activations = (view / "reference" / "activations.py").read_text()
+    assert "np.exp(x - np.max" not in activations  # softmax's code is gone...
+    assert "gradbook.reference.activations.softmax is not available while chapter 5 is graded" in activations
+    assert "np.maximum(x, 0)" in activations  # ...relu's (an earlier chapter's) stays
+    assert (view / "reference" / "layers.py").read_text() == (real / "reference" / "layers.py").read_text()
+    for name in ("ch02.py", "ch05.py"):
+        text = (view / "checks" / name).read_text()
+        assert "GradedOutside" in text and "Mistake" not in text and "reference" not in text
+    assert (view / "checks" / "core.py").read_text() == (real / "checks" / "core.py").read_text()
+    assert answers.package_view(("ch05",)) == view  # one per chapter per process
+
+
+def _payload(chapters: tuple[str, ...]) -> list[dict]:
+    from gradbook.checks import load_all
+    from gradbook.checks.core import VISIBLE_SEED
+    from gradbook.checks.plain import to_plain, to_wire
+
+    out = []
+    for name, exercise in sorted(load_all().items()):
+        if name[:4] not in chapters or exercise.value:
+            continue  # a value exercise takes no code
+        cases = exercise.make_cases(VISIBLE_SEED, False)
+        expected = [to_plain(exercise.answer(exercise.reference, copy.deepcopy(c))) for c in cases]
+        out.append({"name": name, "driver": exercise.run, "cases": to_wire([(c.args, c.kwargs) for c in cases]),
+                    "expected": to_wire(expected), "own_compare": exercise.compare is not None})
+    return out
+
+
+def _probe(tmp: Path, chapters: tuple[str, ...], payload_chapters: tuple[str, ...]) -> tuple[dict, list[dict]]:
+    """Run the probe in the grading sandbox of `chapters`: its summary, and what it found."""
+    data = tmp / f"probe-{'-'.join(payload_chapters)}-{'-'.join(chapters) or 'none'}.json"
+    data.write_text(json.dumps(_payload(payload_chapters)))
+    cell = new_code_cell("exec(compile(open('/scratch/answers_probe.py').read(), 'answers_probe.py', 'exec'))")
+    run = run_notebook(new_notebook(cells=[cell]), LIMITS, chapters=chapters,
+                       extra_files={"answers_probe.py": PROBE, "probe.json": data})
+    text = "".join(o.get("text", "") for o in run.cells[0].outputs)
+    done = re.search(r"^PROBE-DONE (.*)$", text, re.M)
+    assert done, (run.cells[0].status, run.events, text[-3000:], run.cells[0].outputs[-1:])
+    found = [json.loads(line[len("PROBE-FOUND "):]) for line in text.splitlines() if line.startswith("PROBE-FOUND ")]
+    return json.loads(done.group(1)), found
+
+
+def _judged_right(found: list[dict]) -> list[str]:
+    from gradbook.checks import load_all
+    from gradbook.checks.core import VISIBLE_SEED, digest, judge
+    from gradbook.checks.plain import from_wire
+
+    right = []
+    for item in found:
+        exercise = load_all()[item["exercise"]]
+        cases = exercise.make_cases(VISIBLE_SEED, False)
+        results = [{"out": out, "error": None, "inputs": digest((c.args, c.kwargs))}
+                   for out, c in zip(from_wire(item["outs"]), cases)]
+        observation = {"exercise": exercise.name, "seed": VISIBLE_SEED, "hidden": False, "results": results}
+        if judge(exercise, observation).passed:
+            right.append(f"{item['exercise']}: {item['candidate']}")
+    return right
+
+
+@pytest.fixture(scope="module")
+def probes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, list[str]]]:
+    """Each chapter's sandbox probed (and one control without stubs), two sandboxes at a time."""
+    needs_bwrap()
+    tmp = tmp_path_factory.mktemp("probes")
+    jobs = {ch: ((ch,), (ch,)) for ch in CHAPTERS}
+    jobs["control"] = ((), ("ch00", "ch01", "ch03", "ch04", "ch05"))
+    with ThreadPoolExecutor(2) as pool:
+        futures = {key: pool.submit(_probe, tmp, *job) for key, job in jobs.items()}
+        results = {key: future.result() for key, future in futures.items()}
+    return {key: (summary, _judged_right(found)) for key, (summary, found) in results.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_the_probe_finds_the_library_s_answers_where_they_are_not_withheld(probes) -> None:  # noqa: ANN001
+    summary, right = probes["control"]
+    assert summary["candidates"] > 500 and not summary["import_failed"], summary
+    for expected in ("ch05.softmax: gradbook.activations.softmax", "ch01.to_categorical: gradbook.utils.to_categorical",
+                     "ch04.relative_error: gradbook.reference.gradcheck.relative_error",
+                     "ch03.perceptron_predict: gradbook.widgets.perceptron.step_rule",
+                     "ch05.categorical_crossentropy: gradbook.losses.categorical_crossentropy"):
+        assert expected in right, right
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_code_in_a_chapter_s_grading_sandbox_is_its_answer(chapter: str, probes) -> None:  # noqa: ANN001
+    summary, right = probes[chapter]
+    assert summary["candidates"] > 500 and not summary["import_failed"], summary  # every module was searched
+    assert summary["bytecode"] == [], summary  # no .pyc, no other copy of the package
+    assert right == [], right
