@@ -10,8 +10,9 @@ A candidate that runs on every case without an error and (for an exercise judged
 comparison) agrees with the expected outputs is printed, with its outputs, as a line
 ``PROBE-FOUND {json}``; the test judges those outside with the real checks. A summary line
 ``PROBE-DONE {json}`` ends the run. The payload (``/scratch/probe.json``) holds, per exercise,
-its name, driver, visible cases and expected outputs (wire format) and whether it has its own
-compare (then every candidate whose outputs have the expected structure goes out to be judged).
+its name, driver, visible cases and expected outputs (wire format) and whether outputs that the
+plain comparison rejects can be right (then every candidate whose outputs have the expected
+structure goes out to be judged).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import os
 import pkgutil
 import signal
 import sys
+import time
 import types
 import warnings
 
@@ -174,28 +176,36 @@ def probe(payload: list[dict]) -> None:
     signal.signal(signal.SIGALRM, _alarm)
     candidates, failed = gather()
     tried = found = 0
+    seconds: dict[str, float] = {}
+    slow: list[str] = []  # candidates stopped at the time limit (judged wrong: listed, so a test can see them)
     for exercise in payload:
+        began = time.monotonic()
         driver = DRIVERS[exercise["driver"]]
         cases = [Case(tuple(args), dict(kwargs)) for args, kwargs in from_wire(exercise["cases"])]
         expected = from_wire(exercise["expected"])
+        order = sorted(range(len(cases)), key=lambda i: _size(list(cases[i].args)) + _size(cases[i].kwargs))
         for label, candidate in list(candidates.values()):
             tried += 1
-            outs = []
-            for i, case in enumerate(cases):
+            outs: dict[int, object] = {}
+            for i in order:  # the smallest case first: most candidates fail there, cheaply
                 try:
-                    out = _call(driver, candidate, case)
-                except BaseException:  # noqa: BLE001 - a wrong candidate: errors, time-outs, exits
+                    out = _call(driver, candidate, cases[i])
+                except _Timeout:
+                    slow.append(f"{exercise['name']}: {label}")
+                    break
+                except BaseException:  # noqa: BLE001 - a wrong candidate: errors, exits
                     break
                 if not _like(expected[i], out) or (
-                        not exercise["own_compare"] and compare_values(expected[i], out, rtol=1e-3, atol=1e-5) is not None):
+                        exercise["values_decide"] and compare_values(expected[i], out, rtol=1e-3, atol=1e-5) is not None):
                     break
-                outs.append(out)
-            if len(outs) == len(cases) and _size(outs) <= MAX_OUT:
+                outs[i] = out
+            if len(outs) == len(cases) and _size(list(outs.values())) <= MAX_OUT:
                 found += 1
                 print("PROBE-FOUND " + json.dumps({"exercise": exercise["name"], "candidate": label,
-                                                   "outs": to_wire(outs)}))
+                                                   "outs": to_wire([outs[i] for i in range(len(cases))])}))
+        seconds[exercise["name"]] = round(time.monotonic() - began, 1)
     print("PROBE-DONE " + json.dumps({"candidates": len(candidates), "tried": tried, "found": found,
-                                      "import_failed": failed, "bytecode": bytecode()}))
+                                      "import_failed": failed, "bytecode": bytecode(), "seconds": seconds, "slow": slow}))
 
 
 if __name__ == "__main__":
