@@ -1,65 +1,88 @@
-"""Integrity evidence: answers that call or copy the library's reference or check code.
+"""Integrity evidence an instructor can trust: pasted answer code, and reaching into the checks.
 
-The library students use contains answers (the engine's `softmax`, `Conv2D`, optimisers; the
-checks' references, in the student's own kernel). Using them can be legitimate in a demo and is
-copying in an exercise; a person decides. This module only gathers evidence, statically, from
-the code the student wrote (solution cells and their own cells; the instructor's cells are
-recognised by their text and skipped):
+Calling the library's answers needs no evidence: while a chapter is graded its answers are not in
+the sandbox (`answers`), so a submission that calls them, however it reaches them, scores nothing
+for them. What is left to show a person is what the code the student wrote says by itself, and
+only signals that honest code does not give:
 
-* imports of the answer-bearing modules, however spelled (`from gradbook import reference`,
-  `import gradbook.reference.activations as a`, `gradbook.reference...` through an alias);
-* strings that name them (a module written to disk, an import built from text);
-* dynamic code that could hide either (`exec`, `eval`, `compile`, `__import__`, `importlib`,
-  `sys.modules`, `getattr` on the library with a computed name);
-* reaching into a check (`check.softmax.reference`, `.mistakes`, `.cases`);
-* torch in a solution cell (the exercises are NumPy);
-* pasted code: a docstring or comments of the library's or the checks' code, or a long function
-  or class whose code is the same as one of theirs (names aside). Short ones are not compared:
-  the natural way to write `relu` or `softmax` looks like the reference's by necessity.
+* **pasted code**: a run of consecutive statements, together at least `MIN_COPY_NODES` syntax
+  nodes, that is the same as a run in the library's answer code (the engine, the torch path, the
+  widgets, the chapters' checks: references, mistakes, case generators) or in the instructor's
+  solution cells of this chapter. Names, docstrings, comments, annotations and constants are
+  ignored, so a copy with renamed variables, a new docstring or changed numbers is still one, and
+  an inserted line only splits the run. Code the student was given (the released notebook's
+  template cells, the checks' helpers) never counts. Short functions are not evidence: the natural
+  way to write `relu` or `softmax` is the reference's by necessity.
+* **the checks' internals**: what only a check's own code holds (`check.softmax.reference`,
+  `.mistakes`, `.cases`, a chapter's private functions, `REGISTRY`, `load_all`), through a name
+  the notebook bound to `gradbook.checks`. A student's own objects may have any attribute names.
 
-Every line of evidence says which cell, which line and what; the score is never changed.
+Every line says which cell, which line and what; the score is never changed. The scan never
+raises: code it cannot read (too deep, not Python) is skipped, and the submission is graded as
+usual.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
-import io
 import re
-import tokenize
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 from nbformat import NotebookNode
 
-from gradbook_grader.nbcells import is_solution, is_test_cell
 from gradbook_grader.answers import ANSWER_MODULE
+from gradbook_grader.nbcells import is_solution, is_test_cell
 
-ANSWER_MODULES = (
-    "gradbook.reference", "gradbook.checks", "gradbook.torch_path", "gradbook.activations",
-    "gradbook.losses", "gradbook.layers", "gradbook.optimizers", "gradbook.models", "gradbook_grader",
-)
-CHECK_INTERNALS = {"reference", "mistakes", "cases", "make_cases", "compare", "REGISTRY", "load_all"}
-DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__"}
-_NAMED = re.compile(r"gradbook[./\\](reference|checks|torch_path|activations|losses|layers|optimizers|models)|gradbook_grader")
-_CHECKS_IMPORT = re.compile(r"gradbook\.checks\.ch\d\d")
-MIN_COPY_NODES = 100  # smaller functions look alike by necessity (softmax is ~50 nodes)
-MIN_TEXT = 20  # a docstring or comment shorter than this proves nothing
+MIN_COPY_NODES = 120  # a natural softmax is ~50 nodes, a natural naive conv2d ~110; a pasted reference section is more
 MAX_EVIDENCE = 20
+MAX_STATEMENTS = 5_000  # per cell: past this, the rest of the cell is not compared
+CHECK_INTERNALS = {"reference", "mistakes", "cases", "make_cases", "compare", "wrong", "answer"}
+REGISTRY_NAMES = {"REGISTRY", "load_all", "collect", "judge", "known_mistake"}
+# The library's code that computes answers: the engine, the torch path, widgets and facades, the
+# chapters' checks. Not the checks' harness (drivers, core, plain, ...): students are given it.
+LIBRARY_PACKAGES = ("gradbook.reference", "gradbook.torch_path", "gradbook.widgets", "gradbook.checks")
+LIBRARY_MODULES = ("gradbook.surfaces", "gradbook.utils")
+_SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*$", re.M | re.S)
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+_DROPPED = {"annotation", "returns", "type_comment", "type_params", "ctx"}
+
+
+@dataclass(frozen=True)
+class Statement:
+    shape: str  # the statement without its names, constants, docstring and nested statements
+    nodes: int  # how many syntax nodes that is
+    line: int
 
 
 def scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
-    """Evidence lines for the instructor (empty when there is nothing to look at)."""
+    """Evidence lines for the instructor (empty when there is nothing to show)."""
+    try:
+        return _scan(nb, source)
+    except (RecursionError, MemoryError, ValueError, SyntaxError):
+        return []  # evidence is optional; grading is not
+
+
+def _scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
     given = {_norm(c.source) for c in source.cells if c.get("cell_type") == "code"}
+    index = _index(_library(), _instructor(source))
+    checks = _checks_names(nb)
     evidence: list[str] = []
-    for index, cell in enumerate(nb.cells):
+    for number, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code" or is_test_cell(cell):
             continue
         text = cell.get("source", "")
         if not is_solution(cell) and _norm(text) in given:
             continue  # the instructor's own cell, unchanged
-        where = f"cell {index}" + (" (a solution cell)" if is_solution(cell) else " (the student's own cell)")
-        evidence.extend(_scan_cell(text, where, is_solution(cell)))
+        tree = _parse(text)
+        if tree is None:
+            continue
+        where = f"cell {number}" + (" (a solution cell)" if is_solution(cell) else " (the student's own cell)")
+        evidence += [f"{where}, line {line}: {what}" for line, what in _internals(tree, checks)]
+        evidence += [f"{where}, line {line}: {what}" for line, what in _copies(_statements(tree), index)]
         if len(evidence) >= MAX_EVIDENCE:
             return evidence[:MAX_EVIDENCE] + ["... and more"]
     return evidence
@@ -69,184 +92,221 @@ def _norm(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
-def _python(text: str) -> str:
-    """IPython's magics and shell escapes as `pass`, so the rest parses."""
-    return "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines())
-
-
-def _scan_cell(text: str, where: str, solution: bool) -> list[str]:
+def _parse(text: str) -> ast.Module | None:
+    """The cell's syntax tree (IPython's magics and shell lines as `pass`), or None."""
+    code = "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines())
     try:
-        tree = ast.parse(_python(text))
-    except (SyntaxError, ValueError, RecursionError):
-        return [f"{where}: does not parse, so it was not analysed"] if _NAMED.search(text) else []
-    found: list[str] = []
-    library_names: set[str] = set()  # local names bound to the gradbook package or its modules
+        return ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
-    def say(node: ast.AST, what: str) -> None:
-        line = getattr(node, "lineno", 0)
-        snippet = (ast.get_source_segment(text, node) or "").splitlines()[0][:80] if hasattr(node, "lineno") else ""
-        found.append(f"{where}, line {line}: {what}" + (f": {snippet!r}" if snippet else ""))
 
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+# --- the checks' internals -------------------------------------------------------------------------
+
+
+def _checks_names(nb: NotebookNode) -> dict[str, str]:
+    """Names the notebook's cells bind to `gradbook`, `gradbook.checks` or a chapter's checks -> that module."""
+    names: dict[str, str] = {}
+    for cell in nb.cells:
+        tree = _parse(cell.get("source", "")) if cell.get("cell_type") == "code" else None
+        for node in _walk(tree) if tree is not None else ():
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == "gradbook" or alias.name.startswith("gradbook.checks"):
+                        names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else "gradbook"
+            elif isinstance(node, ast.ImportFrom) and node.module in ("gradbook", "gradbook.checks"):
+                for alias in node.names:
+                    if alias.name == "checks" or re.fullmatch(r"ch\d\d", alias.name):
+                        names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+def _internals(tree: ast.AST, checks: dict[str, str]) -> Iterator[tuple[int, str]]:
+    for node in _walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gradbook.checks"):
             for alias in node.names:
-                if _answer_module(alias.name):
-                    say(node, f"imports {alias.name}")
-                if alias.name.split(".")[0] in ("gradbook", "gradbook_grader"):
-                    library_names.add(alias.asname or alias.name.split(".")[0])
-                if solution and alias.name.split(".")[0] == "torch":
-                    say(node, "uses torch in a solution cell (the exercise is to write it in NumPy)")
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for alias in node.names:
-                full = f"{node.module}.{alias.name}"
-                if _CHECKS_IMPORT.fullmatch(full):
-                    continue  # the checks a test cell runs: innocent in a student's own cell
-                if _answer_module(node.module) or _answer_module(full):
-                    say(node, f"imports {full}")
-                if node.module in ("gradbook", "gradbook_grader"):
-                    library_names.add(alias.asname or alias.name)
-            if solution and node.module.split(".")[0] == "torch":
-                say(node, "uses torch in a solution cell (the exercise is to write it in NumPy)")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _NAMED.search(node.value):
-            say(node, "a string names the library's answer code")
-        elif isinstance(node, ast.Call):
-            name = _call_name(node.func)
-            if name in DYNAMIC_CALLS or name.startswith(("importlib.", "import_module")):
-                say(node, f"dynamic code ({name}) can hide what it imports")
-            elif (name == "getattr" and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant)
-                  and isinstance(node.args[0], ast.Name) and node.args[0].id in library_names):
-                say(node, "getattr with a computed name on the library")
+                if alias.name in REGISTRY_NAMES or (re.search(r"\.ch\d\d$", node.module) and alias.name.startswith("_")):
+                    yield node.lineno, f"imports the checks' internals ({node.module}.{alias.name})"
         elif isinstance(node, ast.Attribute):
-            if node.attr in CHECK_INTERNALS:
-                say(node, f"reaches into a check (.{node.attr})")
-            elif node.attr == "modules" and isinstance(node.value, ast.Name) and node.value.id == "sys":
-                say(node, "reads sys.modules (can reach any loaded module)")
-            elif _attribute_path(node).split(".")[0] in library_names and _answer_module(_attribute_path(node)):
-                say(node, f"uses {_attribute_path(node)}")
-    found.extend(_copies(tree, text, where))
-    return _dedupe(found)
+            path = _dotted(node, checks)
+            parts = path.split(".")
+            if not path.startswith("gradbook.checks"):
+                continue
+            chapter = next((i for i, p in enumerate(parts) if re.fullmatch(r"ch\d\d", p)), None)
+            if parts[-1] in REGISTRY_NAMES and chapter is None:
+                yield node.lineno, f"reaches into the checks ({path})"
+            elif chapter is not None and len(parts) > chapter + 1 and (
+                    parts[chapter + 1].startswith("_") or (len(parts) > chapter + 2 and parts[chapter + 2] in CHECK_INTERNALS)):
+                yield node.lineno, f"reaches into a check's own code ({path})"
 
 
-def _answer_module(name: str) -> bool:
-    return any(name == m or name.startswith(m + ".") for m in ANSWER_MODULES)
-
-
-def _call_name(func: ast.AST) -> str:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return _attribute_path(func)
-    return ""
-
-
-def _attribute_path(node: ast.AST) -> str:
+def _dotted(node: ast.AST, checks: dict[str, str]) -> str:
+    """`check.softmax.reference` as the module path it names (`gradbook.checks.ch05.softmax.reference`)."""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
+    if not isinstance(node, ast.Name) or node.id not in checks:
+        return ""
+    return ".".join([checks[node.id], *reversed(parts)])
 
 
-def _dedupe(lines: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return [line for line in lines if not (line in seen or seen.add(line))]  # type: ignore[func-returns-value]
+def _walk(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node, without recursion (a 600-term sum is 600 levels deep)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
 
 
-# --- copies ---------------------------------------------------------------------------------
+# --- pasted code -----------------------------------------------------------------------------------
 
 
-def _copies(tree: ast.AST, text: str, where: str) -> list[str]:
-    shapes, texts = _library_code()
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            shape = _shape(node)
-            if shape is not None and shape in shapes:
-                found.append(f"{where}, line {node.lineno}: `{node.name}` has the same code as {shapes[shape]} (names aside)")
-    for line, words in _texts(text, tree):
-        if words in texts:
-            found.append(f"{where}, line {line}: the same text as in {texts[words]}: {words[:60]!r}")
-    return found
+def _statements(tree: ast.AST) -> list[Statement]:
+    """The statements in the order they are written (nested ones after their header), docstrings left out."""
+    out: list[Statement] = []
+    stack: list[ast.AST] = list(reversed(getattr(tree, "body", [])))
+    while stack and len(out) < MAX_STATEMENTS:
+        node = stack.pop()
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            continue  # a docstring, or a string on its own: text, not code
+        shape, nodes = _shape(node)
+        out.append(Statement(shape, nodes, getattr(node, "lineno", 0)))
+        # nested statements (an except clause, a match case: their own header) follow their header
+        stack.extend(reversed([s for field in _BODIES for s in (getattr(node, field, None) or [])]))
+    return out
 
 
-def _texts(text: str, tree: ast.AST) -> list[tuple[int, str]]:
-    """Docstrings and comments (whitespace normalised) long enough to say where code came from."""
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
-            doc = ast.get_docstring(node)
-            if doc and len(doc) >= MIN_TEXT:
-                found.append((node.lineno, " ".join(doc.split())))
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type == tokenize.COMMENT:
-                words = " ".join(token.string.lstrip("#").split())
-                if len(words) >= MIN_TEXT:
-                    found.append((token.start[0], words))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
-    return found
-
-
-def _shape(node: ast.AST) -> str | None:
-    """The code of a function or class with its names, docstring and annotations taken out."""
-    if sum(1 for _ in ast.walk(node)) < MIN_COPY_NODES:
-        return None
+def _shape(statement: ast.AST) -> tuple[str, int]:
+    """A statement's header as text, names numbered by first use, constants as `C`; iterative."""
     names: dict[str, str] = {}
+    tokens: list[str] = []
+    count = 0
+    stack: list[object] = [statement]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            tokens.append(item)
+            continue
+        if isinstance(item, list):
+            stack.append("]")
+            stack.extend(reversed(item))
+            tokens.append("[")
+            continue
+        if not isinstance(item, ast.AST):
+            tokens.append(repr(item) if isinstance(item, (bool, type(None))) else "C")
+            continue
+        count += 1
+        if isinstance(item, ast.Name):
+            tokens.append("n" + names.setdefault(item.id, str(len(names))))
+            continue
+        if isinstance(item, ast.arg):
+            tokens.append("a" + names.setdefault(item.arg, str(len(names))))
+            continue
+        if isinstance(item, ast.Constant):
+            tokens.append(repr(item.value) if isinstance(item.value, (bool, type(None))) else "C")
+            continue
+        tokens.append(type(item).__name__ + "(")
+        stack.append(")")
+        for field, value in reversed(list(ast.iter_fields(item))):
+            if field in _DROPPED or (item is statement and field in _BODIES) or field == "name" and isinstance(
+                    item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(value, str):
+                stack.append(f"{field}={value}")  # attribute and keyword names are what code does, not what it calls things
+            else:
+                stack.append(value)
+    return "".join(tokens), count
 
-    def rename(name: str) -> str:
-        return names.setdefault(name, f"v{len(names)}")
 
-    class Strip(ast.NodeTransformer):
-        def visit_Name(self, n: ast.Name) -> ast.AST:
-            return ast.Name(id=rename(n.id), ctx=n.ctx)
+@dataclass(frozen=True)
+class _Source:
+    where: str  # "gradbook/checks/ch05.py" or "the instructor's solution (cell 7)"
+    statements: tuple[Statement, ...]
 
-        def visit_arg(self, n: ast.arg) -> ast.AST:
-            return ast.arg(arg=rename(n.arg), annotation=None)
 
-        def visit_FunctionDef(self, n: ast.FunctionDef) -> ast.AST:
-            n.name, n.returns, n.decorator_list = "f", None, []
-            if n.body and isinstance(n.body[0], ast.Expr) and isinstance(getattr(n.body[0], "value", None), ast.Constant):
-                n.body = n.body[1:] or [ast.Pass()]
-            self.generic_visit(n)
-            return n
+def _copies(student: list[Statement], index: dict[str, list[tuple[_Source, int]]]) -> Iterator[tuple[int, str]]:
+    """Runs of the student's statements that are runs of an answer source, `MIN_COPY_NODES` or more."""
+    i = 0
+    while i < len(student):
+        best = (0, 0, None)  # (nodes, length, source)
+        for source, j in index.get(student[i].shape, ()):
+            nodes = length = 0
+            while (i + length < len(student) and j + length < len(source.statements)
+                   and student[i + length].shape == source.statements[j + length].shape):
+                nodes += student[i + length].nodes
+                length += 1
+            if nodes > best[0]:
+                best = (nodes, length, source)
+        nodes, length, source = best
+        if source is not None and nodes >= MIN_COPY_NODES:
+            end = student[i + length - 1].line
+            yield student[i].line, (f"lines {student[i].line}-{end} are the same code as in {source.where} "
+                                    f"({nodes} syntax nodes; names, docstrings and constants aside)")
+            i += length
+        else:
+            i += 1
 
-        def visit_ClassDef(self, n: ast.ClassDef) -> ast.AST:
-            n.name = "C"
-            if n.body and isinstance(n.body[0], ast.Expr) and isinstance(getattr(n.body[0], "value", None), ast.Constant):
-                n.body = n.body[1:] or [ast.Pass()]
-            self.generic_visit(n)
-            return n
 
-    copy = ast.parse(ast.unparse(node)).body[0]
-    return ast.dump(Strip().visit(copy), annotate_fields=False, include_attributes=False)
+def _index(*groups: tuple[_Source, ...]) -> dict[str, list[tuple[_Source, int]]]:
+    index: dict[str, list[tuple[_Source, int]]] = {}
+    for sources in groups:
+        for source in sources:
+            for j, statement in enumerate(source.statements):
+                index.setdefault(statement.shape, []).append((source, j))
+    return index
+
+
+def _instructor(source: NotebookNode) -> tuple[_Source, ...]:
+    """The instructor's solution cells of this chapter, less what the student was given with them."""
+    out = []
+    for number, cell in enumerate(source.cells):
+        if cell.get("cell_type") != "code" or not is_solution(cell):
+            continue
+        text = str(cell.get("source", ""))
+        tree, template = _parse(text), _parse(_SOLUTION_REGION.sub("raise NotImplementedError()", text))
+        if tree is None:
+            continue
+        given = {s.shape for s in _statements(template)} if template is not None else set()
+        statements = tuple(s if s.shape not in given else Statement(s.shape, 0, s.line) for s in _statements(tree))
+        out.append(_Source(f"the instructor's solution (cell {number})", statements))
+    return tuple(out)
 
 
 @lru_cache(maxsize=1)
-def _library_code() -> tuple[dict[str, str], dict[str, str]]:
-    """Shapes and texts (docstrings, comments) of the answer-bearing code -> "gradbook/…/file.py `name`"."""
-    shapes: dict[str, str] = {}
-    texts: dict[str, str] = {}
-    for package in ("gradbook.checks", "gradbook.reference"):
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
+def _library() -> tuple[_Source, ...]:
+    """The library's answer code, module by module (read from its files, never imported)."""
+    out = []
+    helpers = _helper_shapes()
+    for path, where in _library_files():
+        try:
+            tree = _parse(path.read_text(encoding="utf-8"))
+        except OSError:
             continue
-        for path in sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py")):
-            if package == "gradbook.checks" and not ANSWER_MODULE.fullmatch(path.name):
-                continue  # no answers there (the sandbox has these modules); the notebooks share their text
-            try:
-                code = path.read_text(encoding="utf-8")
-                tree = ast.parse(code)
-            except (OSError, SyntaxError):
-                continue
-            where = f"{package.replace('.', '/')}/{path.name}"
-            for node in ast.walk(tree):
-                if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                    shape = _shape(node)
-                    if shape is not None:
-                        shapes.setdefault(shape, f"{where} `{node.name}`")
-            for _, words in _texts(code, tree):
-                texts.setdefault(words, where)
-    return shapes, texts
+        if tree is not None:
+            statements = tuple(s if s.shape not in helpers else Statement(s.shape, 0, s.line) for s in _statements(tree))
+            out.append(_Source(where, statements))
+    return tuple(out)
+
+
+def _library_files() -> list[tuple[Path, str]]:
+    files = []
+    for name in (*LIBRARY_PACKAGES, *LIBRARY_MODULES):
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            for path in sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py")):
+                if name != "gradbook.checks" or ANSWER_MODULE.fullmatch(path.name):
+                    files.append((path, f"{name.replace('.', '/')}/{path.name}"))
+        elif spec.origin:
+            files.append((Path(spec.origin), f"{name.replace('.', '/')}.py"))
+    return files
+
+
+def _helper_shapes() -> set[str]:
+    """What the checks' harness gives students (drivers: `col2im`, `build`, ...): copying it is allowed."""
+    spec = importlib.util.find_spec("gradbook.checks.drivers")
+    tree = _parse(Path(spec.origin).read_text(encoding="utf-8")) if spec and spec.origin else None
+    return {s.shape for s in _statements(tree)} if tree is not None else set()
