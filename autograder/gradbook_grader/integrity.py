@@ -35,7 +35,7 @@ from typing import Iterator
 from nbformat import NotebookNode
 
 from gradbook_grader.answers import ANSWER_MODULE
-from gradbook_grader.nbcells import is_solution, is_test_cell
+from gradbook_grader.nbcells import is_solution, is_test_cell, stub_solution
 
 MIN_COPY_NODES = 120  # a natural softmax is ~50 nodes, a natural naive conv2d ~110; a pasted reference section is more
 MAX_EVIDENCE = 20
@@ -46,7 +46,6 @@ REGISTRY_NAMES = {"REGISTRY", "load_all", "collect", "judge", "known_mistake"}
 # chapters' checks. Not the checks' harness (drivers, core, plain, ...): students are given it.
 LIBRARY_PACKAGES = ("gradbook.reference", "gradbook.torch_path", "gradbook.widgets", "gradbook.checks")
 LIBRARY_MODULES = ("gradbook.surfaces", "gradbook.utils")
-_SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*$", re.M | re.S)
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 _DROPPED = {"annotation", "returns", "type_comment", "type_params", "ctx"}
 
@@ -265,7 +264,7 @@ def _instructor(source: NotebookNode) -> tuple[_Source, ...]:
         if cell.get("cell_type") != "code" or not is_solution(cell):
             continue
         text = str(cell.get("source", ""))
-        tree, template = _parse(text), _parse(_SOLUTION_REGION.sub("raise NotImplementedError()", text))
+        tree, template = _parse(text), _parse(stub_solution(text))
         if tree is None:
             continue
         given = {s.shape for s in _statements(template)} if template is not None else set()

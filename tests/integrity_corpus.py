@@ -1,0 +1,494 @@
+"""Honest, unusual solutions (every chapter) and copying attacks (chapter 5's softmax), for test_integrity.py.
+
+Each entry is (exercise, the check call's argument, the student's cell). The honest ones are
+written the way real students write: helper classes whose attributes are called `cases`,
+`reference`, `compare` or `mistakes`, regexes and `from re import compile`, importlib.metadata,
+comments that happen to say what the library's comments say, prints naming the library's modules,
+imports of library modules that hold no answer of the chapter, einsum, recursion, np.ndenumerate.
+"""
+
+from __future__ import annotations
+
+HONEST: list[tuple[str, str, str]] = [
+    # --- chapter 0 ----------------------------------------------------------------------------
+    ("ch00.predict", "predict_1", '''
+import numpy as np
+
+class Line:
+    """A line y = w x + b that remembers what it was asked."""
+    def __init__(self, w, b):
+        self.reference = w      # the slope
+        self.compare = b        # the intercept
+        self.cases = []
+        self.mistakes = 0
+
+    def __call__(self, x):
+        self.cases.append(np.shape(x))
+        return self.reference * np.asarray(x) + self.compare
+
+def predict_1(w, b, x):
+    return Line(w, b)(x)
+'''),
+    ("ch00.mse_loss", "mse_loss_2", '''
+import importlib.metadata
+import numpy as np
+print("numpy", importlib.metadata.version("numpy"), "- not gradbook.reference.losses, my own loss")
+
+def mse_loss_2(y_pred, y):
+    # Mean squared error between the predictions and the targets (arrays of the same shape).
+    d = (np.asarray(y_pred, dtype=float) - np.asarray(y, dtype=float)).ravel()
+    return float(np.einsum("i,i->", d, d) / d.size)
+'''),
+    ("ch00.gradients", "gradients_3", '''
+from re import compile
+import numpy as np
+
+_FACTOR = compile(r"factor=(\\d+)")
+
+def gradients_3(w, b, x, y):
+    factor = int(_FACTOR.search("loss=mse factor=2").group(1))  # d/dp (p - y)^2 = 2 (p - y)
+    error = w * x + b - y
+    return float(np.mean(factor * error * x)), float(np.mean(factor * error))
+'''),
+    ("ch00.train", "train_4", '''
+import numpy as np
+
+def train_4(x, y, lr, steps):
+    w = b = 0.0
+    losses = []
+    for step in range(steps):
+        p = w * x + b
+        losses.append(float(np.mean((p - y) ** 2)))
+        w, b = w - lr * np.mean(2 * (p - y) * x), b - lr * np.mean(2 * (p - y))
+    return w, b, losses
+'''),
+    # --- chapter 1 ----------------------------------------------------------------------------
+    ("ch01.crop_bottom_right", "crop_5", '''
+import numpy as np
+
+def crop_5(images):
+    lower = np.split(images, [14], axis=1)[1]
+    return np.split(lower, [14], axis=2)[1]
+'''),
+    ("ch01.prepare_images", "prepare_6", '''
+import numpy as np
+print("gradbook.datasets.mnist gives uint8 pixels; gradbook.utils is not needed here")
+
+def prepare_6(images):
+    flat = images.reshape(-1, 784)
+    return np.true_divide(flat, np.float32(255), dtype=np.float32)
+'''),
+    ("ch01.to_categorical", "to_categorical_7", '''
+import numpy as np
+
+def to_categorical_7(labels, num_classes):
+    return np.eye(num_classes, dtype=np.float32)[np.asarray(labels)]
+'''),
+    ("ch01.to_categorical", "to_categorical_8", '''
+import numpy as np
+
+class Encoder:
+    def __init__(self, classes):
+        self.classes = classes
+        self.cases = {}        # label -> row, built as seen
+        self.mistakes = []
+
+    def row(self, label):
+        if label not in self.cases:
+            row = np.zeros(self.classes, dtype=np.float32)
+            row[label] = 1.0
+            self.cases[label] = row
+        return self.cases[label]
+
+def to_categorical_8(labels, num_classes):
+    encoder = Encoder(num_classes)
+    return np.stack([encoder.row(int(label)) for label in labels]) if len(labels) else np.zeros((0, num_classes), np.float32)
+'''),
+    # --- chapter 2 (loops only) ---------------------------------------------------------------
+    ("ch02.naive_relu", "naive_relu_9", '''
+# gradbook.reference.activations.relu is vectorised; this one walks the entries with while loops
+def naive_relu_9(x):
+    out = x.copy()
+    i = 0
+    while i < out.shape[0]:
+        j = 0
+        while j < out.shape[1]:
+            if out[i, j] < 0:
+                out[i, j] = 0
+            j += 1
+        i += 1
+    return out
+'''),
+    ("ch02.naive_add", "naive_add_10", '''
+import itertools
+
+def naive_add_10(x, y):
+    z = x.copy()
+    for i, j in itertools.product(range(x.shape[0]), range(x.shape[1])):
+        z[i, j] = x[i, j] + y[i, j]
+    return z
+'''),
+    ("ch02.naive_vector_dot", "naive_vector_dot_11", '''
+def naive_vector_dot_11(x, y):
+    """Divide and conquer: the dot product of each half, added (recursion, depth log n)."""
+    def part(lo, hi):
+        if hi - lo == 0:
+            return 0.0
+        if hi - lo == 1:
+            return x[lo] * y[lo]
+        mid = (lo + hi) // 2
+        return part(lo, mid) + part(mid, hi)
+    return part(0, x.shape[0])
+'''),
+    ("ch02.naive_transpose", "naive_transpose_12", '''
+import numpy as np
+
+def naive_transpose_12(x):
+    rows, cols = x.shape
+    return np.array([[x[i, j] for i in range(rows)] for j in range(cols)], dtype=x.dtype).reshape(cols, rows)
+'''),
+    # --- chapter 3 ----------------------------------------------------------------------------
+    ("ch03.perceptron_predict", "perceptron_predict_13", '''
+import numpy as np
+
+def perceptron_predict_13(X, w, b):
+    return np.heaviside(X @ w + b, 1).astype(int)
+'''),
+    ("ch03.dense", "dense_14", '''
+import numpy as np
+
+def dense_14(a_in, W, b, g):
+    return g(np.einsum("...i,ij->...j", a_in, W) + b)
+'''),
+    ("ch03.dense", "dense_15", '''
+from gradbook.datasets import toy  # the XOR points of this chapter; no answer in there
+
+class Layer:
+    def __init__(self, W, b, g):
+        self.reference = (W, b)   # the student's own names
+        self.compare = g
+        self.mistakes = None
+
+    def __call__(self, a):
+        W, b = self.reference
+        return self.compare(a @ W + b)
+
+def dense_15(a_in, W, b, g):
+    return Layer(W, b, g)(a_in)
+'''),
+    # --- chapter 4 ----------------------------------------------------------------------------
+    ("ch04.bce_loss", "bce_loss_16", '''
+import numpy as np
+
+def bce_loss_16(a2, y):
+    # binary cross-entropy, averaged over the samples
+    return float(-(y * np.log(a2) + (1 - y) * np.log1p(-a2)).mean())
+'''),
+    ("ch04.relative_error", "relative_error_17", '''
+import math
+import numpy as np
+
+def relative_error_17(a, b):
+    norm = lambda v: math.sqrt(float(np.sum(np.square(v))))
+    return norm(np.subtract(a, b)) / (norm(a) + norm(b))
+'''),
+    ("ch04.numerical_gradient", "numerical_gradient_18", '''
+import numpy as np
+
+def numerical_gradient_18(f, x, eps=1e-5):
+    grad = np.zeros_like(x, dtype=float)
+    for index, value in np.ndenumerate(x):
+        x[index] = value + eps
+        up = f(x)
+        x[index] = value - eps
+        down = f(x)
+        x[index] = value
+        grad[index] = (up - down) / (2 * eps)
+    return grad
+'''),
+    # --- chapter 5 ----------------------------------------------------------------------------
+    ("ch05.softmax", "softmax_19", '''
+import numpy as np
+from gradbook import layers  # the Keras-style API comes at the end of the chapter
+
+def softmax_19(z):
+    # Shifting by the maximum leaves softmax unchanged and keeps every exponent <= 0.
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+'''),
+    ("ch05.softmax", "softmax_20", '''
+import numpy as np
+
+def softmax_20(z):
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    for index in np.ndindex(z.shape[:-1]):
+        row = z[index]
+        e = np.exp(row - row.max())
+        out[index] = e / e.sum()
+    return out
+'''),
+    ("ch05.softmax", "softmax_21", '''
+import numpy as np
+print("gradbook.reference.activations.softmax exists, but the exercise is to write it")
+
+def logsumexp(z):
+    m = np.max(z, axis=-1, keepdims=True)
+    return m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
+
+def softmax_21(z):
+    return np.exp(z - logsumexp(z))
+'''),
+    ("ch05.log_softmax", "log_softmax_22", '''
+import numpy as np
+
+class Stable:
+    cases = ("1-D", "batch")      # class attributes named as the student likes
+    reference = "log-sum-exp"
+
+    @staticmethod
+    def compare(z):
+        top = z.max(axis=-1, keepdims=True)
+        return (z - top) - np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
+
+def log_softmax_22(z):
+    return Stable.compare(np.asarray(z, dtype=float))
+'''),
+    ("ch05.categorical_crossentropy", "cce_23", '''
+import re
+import numpy as np
+
+_MODE = re.compile(r"^(probabilities|logits)$")
+
+def _log_probs(y_pred, kind):
+    assert _MODE.match(kind)
+    if kind == "logits":
+        shifted = y_pred - y_pred.max(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return np.log(np.clip(y_pred, 1e-7, 1 - 1e-7))
+
+def cce_23(y_true, y_pred, from_logits=False):
+    log_p = _log_probs(np.asarray(y_pred, dtype=float), "logits" if from_logits else "probabilities")
+    return float(-np.einsum("ij,ij->", y_true.reshape(-1, y_true.shape[-1]), log_p.reshape(-1, log_p.shape[-1]))
+                 / int(np.prod(y_true.shape[:-1])))
+'''),
+    ("ch05.multilabel_predict", "multilabel_24", '''
+import numpy as np
+
+def multilabel_24(logits, threshold=0.5):
+    with np.errstate(over="ignore"):
+        probabilities = 1 / (1 + np.exp(-logits))
+    return np.where(probabilities > threshold, 1, 0)
+'''),
+    ("ch05.softmax_ce_grad", "softmax_ce_grad_25", '''
+import numpy as np
+
+def softmax_ce_grad_25(logits, y_true):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(shifted)
+    p /= p.sum(axis=1, keepdims=True)
+    return np.subtract(p, y_true) / len(logits)
+'''),
+    # --- chapter 6 ----------------------------------------------------------------------------
+    ("ch06.gradient_descent", "gradient_descent_26", '''
+import itertools
+import numpy as np
+
+def gradient_descent_26(grad, w0, lr, steps):
+    start = np.array(w0, dtype=float)
+    path = itertools.accumulate(range(steps), lambda w, _: w - lr * grad(w), initial=start)
+    return np.array([w.copy() for w in path])
+'''),
+    ("ch06.minibatches", "minibatches_27", '''
+import numpy as np
+
+def minibatches_27(n, batch_size, rng):
+    order = np.arange(n)
+    rng.shuffle(order)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+'''),
+    ("ch06.sgd", "SGD_28", '''
+class SGD_28:
+    reference = "plain gradient descent"   # an attribute named like the checks' is still the student's
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+        self.cases = 0
+        self.mistakes = []
+
+    def step(self, params, grads):
+        self.cases += 1
+        for p, g in zip(params, grads):
+            p -= self.lr * g
+'''),
+    ("ch06.momentum", "Momentum_29", '''
+import numpy as np
+
+class Momentum_29:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr, self.beta = lr, beta
+        self.velocity = {}
+
+    def step(self, params, grads):
+        for k, (p, g) in enumerate(zip(params, grads)):
+            v = self.velocity.setdefault(k, np.zeros_like(p))
+            v[...] = self.beta * v - self.lr * g
+            p += v
+'''),
+    # --- chapter 7 ----------------------------------------------------------------------------
+    ("ch07.maxpool_forward", "maxpool_30", '''
+from numpy.lib.stride_tricks import sliding_window_view
+
+def maxpool_30(x, size=2, stride=2):
+    windows = sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
+    return windows.max(axis=(-2, -1))
+'''),
+    ("ch07.conv2d_naive", "conv2d_naive_31", '''
+import numpy as np
+
+def conv2d_naive_31(x, W, b, stride=1, pad=0):
+    N, C, H, Wd = x.shape
+    F, _, kh, kw = W.shape
+    Ho = (H + 2 * pad - kh) // stride + 1
+    Wo = (Wd + 2 * pad - kw) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F, Ho, Wo))
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    top, left = i * stride, j * stride
+                    out[n, f, i, j] = np.sum(xp[n, :, top:top + kh, left:left + kw] * W[f]) + b[f]
+    return out
+'''),
+    ("ch07.im2col", "im2col_32", '''
+import numpy as np
+
+def im2col_32(x, kh, kw, stride=1, pad=0):
+    N, C, H, Wd = x.shape
+    Ho = (H + 2 * pad - kh) // stride + 1
+    Wo = (Wd + 2 * pad - kw) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=x.dtype)
+    column = 0
+    for n in range(N):
+        for i in range(Ho):
+            for j in range(Wo):
+                cols[:, column] = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw].ravel()
+                column += 1
+    return cols
+'''),
+    # --- chapter 8 ----------------------------------------------------------------------------
+    ("ch08.topological_order", "topological_order_33", '''
+from collections import deque
+
+def topological_order_33(root):
+    """Kahn's algorithm on the graph below root: a node goes out once everything it was made from has."""
+    nodes, queue = {id(root): root}, deque([root])
+    while queue:
+        for child in queue.popleft()._prev:
+            if id(child) not in nodes:
+                nodes[id(child)] = child
+                queue.append(child)
+    waiting = {key: len({id(c) for c in node._prev}) for key, node in nodes.items()}
+    users = {key: [] for key in nodes}
+    for key, node in nodes.items():
+        for child in {id(c): c for c in node._prev}.values():
+            users[id(child)].append(node)
+    ready = deque(node for key, node in nodes.items() if waiting[key] == 0)
+    order = []
+    while ready:
+        node = ready.popleft()
+        order.append(node)
+        for user in users[id(node)]:
+            waiting[id(user)] -= 1
+            if waiting[id(user)] == 0:
+                ready.append(user)
+    return order
+'''),
+    ("ch08.topological_order", "topological_order_34", '''
+def topological_order_34(root):
+    # depth first, with our own stack instead of recursion
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node._prev) if id(child) not in seen)
+    return order
+'''),
+]
+
+
+# One representative per class of attack on chapter 5's softmax (issue 22). Each must score 0
+# for the exercise in chapter 5's grading sandbox, or be flagged.
+ATTACKS: list[tuple[str, str, str]] = [  # (class, the answer's name, the student's cell)
+    ("import", "softmax_import", '''
+from gradbook.reference.activations import softmax as softmax_import
+'''),
+    ("re-export in the widgets", "softmax_widget", '''
+import gradbook.widgets.softmax as view
+softmax_widget = lambda z: view.SoftmaxTemperature(list(z.ravel()[:3])).probabilities if z.ndim == 1 and z.size == 3 \\
+    else __import__("gradbook").activations.softmax(z)
+'''),
+    ("get_ipython().run_cell", "softmax_ipython", '''
+get_ipython().run_cell("from gradbook import activations as _acts\\nsoftmax_ipython = _acts.softmax")
+'''),
+    ("__import__ and getattr aliases", "softmax_alias", '''
+_imp, _get = __builtins__["__import__"] if isinstance(__builtins__, dict) else __builtins__.__import__, getattr
+softmax_alias = _get(_get(_imp("gradbook.torch_path.activations"), "torch_path"), "activations").softmax
+softmax_alias = _get(_imp("gradbook.reference.activations", fromlist=["x"]), "soft" + "max")
+'''),
+    ("sys.modules reached indirectly", "softmax_modules", '''
+import numpy
+_modules = type(numpy).__dict__ and numpy.__loader__ and __import__("sys").__dict__["modules"]
+__import__("gradbook.models")
+softmax_modules = _modules["gradbook.models"].NUMPY.activations["softmax"]
+'''),
+    ("gc", "softmax_gc", '''
+import gc, gradbook.reference.activations  # noqa: F401
+softmax_gc = next(f for f in gc.get_objects()
+                  if getattr(f, "__name__", "") == "softmax" and "reference" in getattr(f, "__module__", ""))
+'''),
+    ("pickle bytes", "softmax_pickle", '''
+import pickle
+softmax_pickle = pickle.loads(b"\\x80\\x04\\x95.\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x8c\\x1cgradbook.reference.activations\\x94\\x8c\\x07softmax\\x94\\x93\\x94.")
+'''),
+    ("pkgutil and runpy on the library's files", "softmax_runpy", '''
+import pkgutil, runpy, gradbook
+_path = next(m for m in pkgutil.walk_packages(gradbook.__path__, "gradbook.") if m.name.endswith("reference.activations"))
+softmax_runpy = runpy.run_module(_path.name)["softmax"]
+'''),
+    ("string decoding", "softmax_decoded", '''
+import base64
+_name = base64.b64decode("Z3JhZGJvb2sucmVmZXJlbmNlLmFjdGl2YXRpb25z").decode()
+softmax_decoded = getattr(__import__(_name, fromlist=["*"]), bytes.fromhex("736f66746d6178").decode())
+'''),
+    ("the instructor's functions' __globals__", "softmax_globals", '''
+from gradbook.notebook import yours
+softmax_globals = yours.__globals__["_"].__globals__["__builtins__"]["__import__"](
+    "gradbook.reference.activations", fromlist=["softmax"]).softmax
+'''),
+    ("a subclass walk", "softmax_subclass", '''
+import gradbook.reference.engine as _engine, gradbook.models  # noqa: F401
+_engines = [cls for cls in _engine.Engine.__subclasses__() if cls.__name__ == "NumpyEngine"]
+softmax_subclass = _engines[0]().activations["softmax"].forward
+'''),
+    ("the library only when graded", "softmax_detect", '''
+import os
+import numpy as np
+
+def softmax_detect(z):
+    if os.environ.get("GRADBOOK_GRADING") or os.path.exists("/opt/gradbook"):
+        from gradbook.reference import activations
+        return activations.softmax(z)
+    return np.full_like(z, 1.0 / z.shape[-1])
+'''),
+]
+# Two more classes are made from the library's own source in test_integrity.py: the checks' code
+# pasted with its docstring changed, and the library's code pasted with its names changed.

@@ -1,0 +1,143 @@
+"""Evidence an instructor can trust (docs/architecture.md, "What a grade guarantees").
+
+Graded in real sandboxes, one notebook each: every honest, unusual solution of the corpus
+(integrity_corpus.HONEST, every chapter) gets full marks and no integrity evidence; every
+representative of a class of copying attacks on chapter 5's softmax (integrity_corpus.ATTACKS)
+scores nothing for it or is flagged. The source each is graded against holds the instructor's
+real solution cells, so pasting them, or writing what they say, is judged as in a real course.
+"""
+
+from __future__ import annotations
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from conftest import ROOT
+from gradbook_grader.execute import grade_submission
+from gradbook_grader.integrity import MIN_COPY_NODES, scan
+from gradbook_grader.nbcells import is_solution, stub_solution
+from gradbook_grader.types import Limits, SubmissionGrade
+from gradbook_grader.verdict import static_manifest
+from integrity_corpus import ATTACKS, HONEST
+from test_trust import needs_bwrap
+
+LIMITS = Limits(cell_timeout=60, total_timeout=400, memory_mb=2048, max_output_bytes=2_000_000)
+SETUP = "import numpy as np\nfrom gradbook.checks.ch07 import col2im\n"
+
+
+def _meta(gid: str, solution: bool, grade: bool, points: int = 0) -> dict:
+    meta = {"grade_id": gid, "solution": solution, "grade": grade, "locked": not solution, "schema_version": 3}
+    return {"nbgrader": {**meta, "points": points} if grade else meta}
+
+
+def _instructor_cells(chapters: list[str]) -> list:
+    """The chapters' real solution cells (not graded here): what a student might paste or happen to write."""
+    cells = []
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        if path.name[:2] in chapters:
+            for cell in nbformat.read(path, as_version=4).cells:
+                if cell.cell_type == "code" and is_solution(cell):
+                    cells.append(new_code_cell(cell.source, metadata=_meta(f"real-{path.name[:2]}-{cell.metadata.nbgrader.grade_id}", True, False)))
+    return cells
+
+
+def _pair(answers: list[tuple[str, str, str]], chapters: list[str]) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+    """(source, submission): each answer a solution cell with its own one-point test cell."""
+    real = _instructor_cells(chapters)
+    cells, stubs = [new_code_cell(SETUP)], []
+    for number, (exercise, name, code) in enumerate(answers):
+        module, check = exercise.split(".")
+        cells.append(new_code_cell(code.strip() + "\n", metadata=_meta(f"answer-{number}", True, False)))
+        cells.append(new_code_cell(f"from gradbook.checks import {module} as check\ncheck.{check}({name})",
+                                   metadata=_meta(f"test-{number}", False, True, 1)))
+    submission = copy.deepcopy(new_notebook(cells=[cells[0], *real, *cells[1:]]))
+    source = copy.deepcopy(submission)
+    for cell in source.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("answer-"):
+            cell.source = "### BEGIN SOLUTION\nraise NotImplementedError()\n### END SOLUTION\n"
+    for cell in submission.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("real-"):
+            cell.source = stub_solution(cell.source)  # the student's template of the instructor's cell
+    return source, submission
+
+
+def _pasted_attacks() -> list[tuple[str, str, str]]:
+    checks = (ROOT / "lib" / "gradbook" / "checks" / "ch05.py").read_text()
+    section = checks[checks.index("def _softmax(z"):checks.index("BATCH_MAX = ")]
+    section = section.replace('"""Rows of very different scales', '"""My own rows of different scales')
+    library = (ROOT / "lib" / "gradbook" / "reference" / "activations.py").read_text()
+    engine = library[library.index("def sigmoid(x"):library.index("ACTIVATIONS: dict")]
+    for old, new in (("sigmoid", "sig"), ("softmax", "soft"), ("dout", "upstream"), ("(x", "(inputs"), ("x ", "inputs ")):
+        engine = engine.replace(old, new)
+    return [("ch05.softmax", "softmax_pasted_checks", section.replace("_softmax", "softmax_pasted_checks")),
+            ("ch05.softmax", "softmax_pasted_library", "import numpy as np\n" + engine + "softmax_pasted_library = soft\n")]
+
+
+def _attacks() -> list[tuple[str, str, str]]:
+    return [("ch05.softmax", name, code) for _, name, code in ATTACKS] + _pasted_attacks()
+
+
+@pytest.fixture(scope="module")
+def graded() -> dict[str, tuple[nbformat.NotebookNode, SubmissionGrade]]:
+    needs_bwrap()
+    jobs = {"honest": _pair(HONEST, [f"{n:02d}" for n in range(9)]), "attacks": _pair(_attacks(), ["05"])}
+
+    def grade(pair: tuple) -> tuple[nbformat.NotebookNode, SubmissionGrade]:
+        source, submission = pair
+        return submission, grade_submission(submission, source, static_manifest(source), limits=LIMITS, seed=7)
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip(jobs, pool.map(grade, jobs.values())))
+
+
+def _cell_of(nb: nbformat.NotebookNode, gid: str) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_honest_unusual_solutions_get_full_marks_and_no_flag(graded) -> None:  # noqa: ANN001
+    assert len(HONEST) >= 30 and {e[:4] for e, _, _ in HONEST} == {f"ch{n:02d}" for n in range(9)}
+    _, grade = graded["honest"]
+    assert grade.error is None and grade.sandboxed
+    failed = {gid: c.message[:300] for gid, c in grade.cells.items() if gid.startswith("test-") and not c.passed}
+    assert failed == {}, failed
+    assert grade.integrity == [], grade.integrity
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_every_class_of_copying_scores_nothing_or_is_flagged(graded) -> None:  # noqa: ANN001
+    submission, grade = graded["attacks"]
+    assert grade.error is None and grade.sandboxed
+    results = {}
+    for number, (_, name, _) in enumerate(_attacks()):
+        cell = _cell_of(submission, f"answer-{number}")
+        flagged = [line for line in grade.integrity if line.startswith(f"cell {cell} ")]
+        results[name] = ("flagged" if flagged else "") + ("" if grade.cells[f"test-{number}"].passed else " scored 0")
+        assert results[name], (name, grade.cells[f"test-{number}"].message)
+    assert results["softmax_pasted_checks"].startswith("flagged"), results
+    assert results["softmax_pasted_library"].startswith("flagged"), results
+    withheld = [c.message for gid, c in grade.cells.items() if gid.startswith("test-") and "not available while chapter 5" in c.message]
+    assert withheld, "the stubs say why"  # a student who called the library reads why it failed
+
+
+def test_a_deep_expression_is_scanned_without_an_error() -> None:
+    """A function with a 600-term sum once crashed the scan (RecursionError) and left the submission ungraded."""
+    deep = "def total(x):\n    return " + " + ".join(f"x[{i}]" for i in range(600)) + "\n"
+    nested = "y = " + "(" * 180 + "1" + ")" * 180 + "\n"
+    source = new_notebook(cells=[])
+    nb = new_notebook(cells=[new_code_cell(deep + nested, metadata=_meta("a", True, False))])
+    assert scan(nb, source) == []
+
+
+def test_copy_threshold_keeps_natural_short_answers_out() -> None:
+    """A softmax written the natural way is the reference's code by necessity: it is far below the threshold."""
+    natural = "def softmax(z):\n    e = np.exp(z - np.max(z, axis=-1, keepdims=True))\n    return e / np.sum(e, axis=-1, keepdims=True)\n"
+    from gradbook_grader.integrity import _parse, _statements
+
+    assert sum(s.nodes for s in _statements(_parse(natural))) < MIN_COPY_NODES / 2
