@@ -451,13 +451,13 @@ __import__("gradbook.models")
 softmax_modules = _modules["gradbook.models"].NUMPY.activations["softmax"]
 '''),
     ("gc", "softmax_gc", '''
-import gc, gradbook.reference.activations  # noqa: F401
-softmax_gc = next(f for f in gc.get_objects()
-                  if getattr(f, "__name__", "") == "softmax" and "reference" in getattr(f, "__module__", ""))
+import gc, types, gradbook.reference.activations  # noqa: F401
+softmax_gc = next(f for f in gc.get_objects() if isinstance(f, types.FunctionType)
+                  and f.__name__ == "softmax" and "reference" in f.__module__)
 '''),
     ("pickle bytes", "softmax_pickle", '''
 import pickle
-softmax_pickle = pickle.loads(b"\\x80\\x04\\x95.\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x8c\\x1cgradbook.reference.activations\\x94\\x8c\\x07softmax\\x94\\x93\\x94.")
+softmax_pickle = pickle.loads(b"\\x80\\x04\\x95.\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x8c\\x1egradbook.reference.activations\\x94\\x8c\\x07softmax\\x94\\x93\\x94.")
 '''),
     ("pkgutil and runpy on the library's files", "softmax_runpy", '''
 import pkgutil, runpy, gradbook

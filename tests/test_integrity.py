@@ -71,9 +71,10 @@ def _pasted_attacks() -> list[tuple[str, str, str]]:
     section = section.replace('"""Rows of very different scales', '"""My own rows of different scales')
     library = (ROOT / "lib" / "gradbook" / "reference" / "activations.py").read_text()
     engine = library[library.index("def sigmoid(x"):library.index("ACTIVATIONS: dict")]
-    for old, new in (("sigmoid", "sig"), ("softmax", "soft"), ("dout", "upstream"), ("(x", "(inputs"), ("x ", "inputs ")):
+    for old, new in (("sigmoid", "sig"), ("softmax", "soft"), ("dout", "upstream"), ("Array", "object")):
         engine = engine.replace(old, new)
-    return [("ch05.softmax", "softmax_pasted_checks", section.replace("_softmax", "softmax_pasted_checks")),
+    section = "from __future__ import annotations\n" + section.replace("_softmax", "softmax_pasted_checks")
+    return [("ch05.softmax", "softmax_pasted_checks", section),
             ("ch05.softmax", "softmax_pasted_library", "import numpy as np\n" + engine + "softmax_pasted_library = soft\n")]
 
 
@@ -141,3 +142,18 @@ def test_copy_threshold_keeps_natural_short_answers_out() -> None:
     from gradbook_grader.integrity import _parse, _statements
 
     assert sum(s.nodes for s in _statements(_parse(natural))) < MIN_COPY_NODES / 2
+
+
+def test_the_attacks_work_where_the_answers_are() -> None:
+    """Each attack really is one: with the whole library (here, outside any sandbox) it gives softmax."""
+    import numpy as np
+
+    z = np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    for _, name, code in _attacks():
+        if "get_ipython" in code:
+            continue  # needs a notebook's shell; graded in one above
+        space: dict = {"np": np}
+        exec(compile(code, name, "exec"), space)  # noqa: S102 - the test's own attack code
+        assert np.allclose(space[name](z), expected), name
