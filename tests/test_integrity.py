@@ -144,10 +144,11 @@ def test_copy_threshold_keeps_natural_short_answers_out() -> None:
     assert sum(s.nodes for s in _statements(_parse(natural))) < MIN_COPY_NODES / 2
 
 
-def test_the_attacks_work_where_the_answers_are() -> None:
+def test_the_attacks_work_where_the_answers_are(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each attack really is one: with the whole library (here, outside any sandbox) it gives softmax."""
     import numpy as np
 
+    monkeypatch.setenv("GRADBOOK_GRADING", "1")  # what the sandbox says; one attack only cheats then
     z = np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])
     expected = np.exp(z - z.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
