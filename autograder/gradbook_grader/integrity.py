@@ -113,9 +113,10 @@ def _checks_names(nb: NotebookNode) -> dict[str, str]:
                 for alias in node.names:
                     if alias.name == "gradbook" or alias.name.startswith("gradbook.checks"):
                         names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else "gradbook"
-            elif isinstance(node, ast.ImportFrom) and node.module in ("gradbook", "gradbook.checks"):
-                for alias in node.names:
-                    if alias.name == "checks" or re.fullmatch(r"ch\d\d", alias.name):
+            elif isinstance(node, ast.ImportFrom) and node.module and (
+                    node.module in ("gradbook", "gradbook.checks") or re.fullmatch(r"gradbook\.checks\.ch\d\d", node.module)):
+                for alias in node.names:  # a chapter's module, or one of its checks
+                    if node.module != "gradbook" or alias.name == "checks":
                         names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     return names
 

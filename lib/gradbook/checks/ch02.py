@@ -322,10 +322,11 @@ def _compare_loops(expected: Plain, got: Plain, case: Case) -> str | None:
     return compare_values(expected, got)
 
 
-def _exercise(name: str, reference: object, cases: object, mistakes: list[Mistake]) -> Exercise:
+def _exercise(name: str, reference: object, cases: object, mistakes: list[Mistake],
+              library_answers: tuple[str, ...] = ()) -> Exercise:
     """A chapter 2 exercise: arrays arrive as `drivers.LoopArray`s, which refuse whole-array operations."""
     return Exercise(f"ch02.{name}", reference=reference, cases=cases, title=name, run="ch02.loops",
-                    compare=_compare_loops, mistakes=mistakes)
+                    compare=_compare_loops, mistakes=mistakes, library_answers=library_answers)
 
 
 # --- exercises ------------------------------------------------------------------------
@@ -346,6 +347,7 @@ naive_relu = _exercise(
         Mistake(_relu_np_maximum, LOOPS_ONLY),
         Mistake(_relu_np_where, LOOPS_ONLY),
     ],
+    ("gradbook.reference.activations.relu", "gradbook.torch_path.activations.relu"),
 )
 
 naive_add = _exercise(
