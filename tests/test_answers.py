@@ -13,6 +13,7 @@ sandbox is shown by the end-to-end grading tests (tests/test_grading_end_to_end.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
@@ -63,6 +64,10 @@ def test_the_view_is_the_package_without_bytecode_and_with_stubs() -> None:
     assert "gradbook.reference.activations.softmax is not available while chapter 5 is graded" in activations
     assert "np.maximum(x, 0)" in activations  # ...relu's (an earlier chapter's) stays
     assert (view / "reference" / "layers.py").read_text() == (real / "reference" / "layers.py").read_text()
+    engine = {n.name: ast.dump(n) for n in ast.parse((view / "reference" / "numpy_engine.py").read_text()).body
+              if isinstance(n, ast.ClassDef)}
+    assert engine["_Dense"] == ast.dump(next(n for n in ast.parse((real / "reference" / "numpy_engine.py").read_text()).body
+                                             if isinstance(n, ast.ClassDef) and n.name == "_Dense"))  # chapter 3's, kept
     for name in ("ch02.py", "ch05.py"):
         text = (view / "checks" / name).read_text()
         assert "GradedOutside" in text and "Mistake" not in text and "reference" not in text
@@ -150,3 +155,45 @@ def test_no_code_in_a_chapter_s_grading_sandbox_is_its_answer(chapter: str, prob
     assert summary["candidates"] > 500 and not summary["import_failed"], summary  # every module was searched
     assert summary["bytecode"] == [], summary  # no .pyc, no other copy of the package
     assert right == [], right
+
+
+class _Runner:
+    """A stand-in for a warm pool's runner, started for `chapters`."""
+
+    def __init__(self, chapters: tuple[str, ...]) -> None:
+        self.chapters, self.sandboxed, self.events, self.stopped, self.asked = chapters, True, [], None, []
+
+    def __enter__(self) -> "_Runner":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def refuse(self, reason: str) -> None:
+        self.stopped = reason
+        self.events.append(reason)
+
+    def request(self, message: dict, answers: object, what: str) -> tuple[dict | None, str]:
+        if self.stopped:
+            return None, "not run"
+        self.asked.append(message)
+        return {"type": "done", "status": "ok", "outputs": []}, "ok"
+
+
+def test_a_runner_started_for_another_chapter_is_refused() -> None:
+    nb = new_notebook(cells=[new_code_cell("x = 1")])
+    wrong = _Runner(("ch02",))
+    run = run_notebook(nb, LIMITS, runners=lambda deadline: wrong, chapters=("ch05",))
+    assert wrong.asked == [] and run.cells[0].status == "not run", run
+    assert any("started for ('ch02',)" in e for e in run.events), run.events
+    right = _Runner(("ch05",))
+    assert run_notebook(nb, LIMITS, runners=lambda deadline: right, chapters=("ch05",)).cells[0].status == "ok"
+
+
+def test_the_grader_asks_for_the_chapters_its_manifest_checks() -> None:
+    from gradbook_grader.types import Manifest, Question
+
+    manifest = Manifest(expected={"t1": [Question("ch05.softmax", "softmax", False)],
+                                  "t2": [Question("ch05.log_softmax", "f", True), Question("ch04.forward", "g", False)]})
+    assert answers.chapters_graded(manifest) == ("ch04", "ch05")
+    assert answers.chapters_graded(Manifest()) == ()
