@@ -71,7 +71,41 @@ def declared(chapters: Iterable[str]) -> dict[str, str]:
 
 
 def resolve(path: str) -> Target:
-    """The definition a dotted path names (through re-exports, `functools.wraps` and properties)."""
+    """The definition a dotted path names (through re-exports, `functools.wraps` and properties).
+
+    Read from the package's files when the path leads to a definition through plain imports (no
+    module is imported: the torch path's would import torch); imported otherwise."""
+    return _read(path, path, 0) or _imported(path)
+
+
+def _read(path: str, declared: str, hops: int) -> Target | None:
+    """`path`'s definition found in the package's source files, following `from m import name`."""
+    import gradbook
+
+    root = Path(gradbook.__file__).resolve().parent
+    parts = path.split(".")
+    if parts[0] != "gradbook" or hops > 5:
+        return None
+    for split in range(len(parts) - 1, 0, -1):
+        base = root.joinpath(*parts[1:split])
+        file = base.with_suffix(".py") if split > 1 else root / "__init__.py"
+        file = file if file.is_file() else base / "__init__.py"
+        if not file.is_file():
+            continue
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        qualname = ".".join(parts[split:])
+        if _find(tree.body, qualname):
+            return Target(declared, file.relative_to(root), qualname)
+        for node in tree.body:  # a re-export: follow it
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    if (alias.asname or alias.name) == parts[split]:
+                        return _read(".".join([node.module, alias.name, *parts[split + 1:]]), declared, hops + 1)
+        return None
+    return None
+
+
+def _imported(path: str) -> Target:
     import gradbook
 
     parts = path.split(".")
