@@ -183,7 +183,7 @@ def warm_caches() -> None:
 
     load_all()
     answers.package_view()
-    integrity._library_code()  # noqa: SLF001 - the index of the library's answers the integrity scan reads
+    integrity._library()  # noqa: SLF001 - the library's answer code, as the integrity scan compares it
 
 
 def dask_setup(worker: Any) -> None:

@@ -125,7 +125,7 @@ def _internals(tree: ast.AST, checks: dict[str, str]) -> Iterator[tuple[int, str
     for node in _walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gradbook.checks"):
             for alias in node.names:
-                if alias.name in REGISTRY_NAMES or (re.search(r"\.ch\d\d$", node.module) and alias.name.startswith("_")):
+                if alias.name in REGISTRY_NAMES or (re.search(r"\.ch\d\d$", node.module) and _private(alias.name)):
                     yield node.lineno, f"imports the checks' internals ({node.module}.{alias.name})"
         elif isinstance(node, ast.Attribute):
             path = _dotted(node, checks)
@@ -136,8 +136,13 @@ def _internals(tree: ast.AST, checks: dict[str, str]) -> Iterator[tuple[int, str
             if parts[-1] in REGISTRY_NAMES and chapter is None:
                 yield node.lineno, f"reaches into the checks ({path})"
             elif chapter is not None and len(parts) > chapter + 1 and (
-                    parts[chapter + 1].startswith("_") or (len(parts) > chapter + 2 and parts[chapter + 2] in CHECK_INTERNALS)):
+                    _private(parts[chapter + 1]) or (len(parts) > chapter + 2 and parts[chapter + 2] in CHECK_INTERNALS)):
                 yield node.lineno, f"reaches into a check's own code ({path})"
+
+
+def _private(name: str) -> bool:
+    """A chapter module's own helper (`_softmax`), not Python's (`__name__`)."""
+    return name.startswith("_") and not name.startswith("__")
 
 
 def _dotted(node: ast.AST, checks: dict[str, str]) -> str:
