@@ -20,6 +20,7 @@ import re
 import socket
 import stat
 import tempfile
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any, Callable
@@ -350,6 +351,27 @@ FAKE = [{"raise": "grader bug \ud800 \x1b[2J"}, {"exit": 70}, {"cells": "garbage
 HONEST = {"h-full-1": {}, "h-full-2": {}, "h-partial": WRONG, "Zoë Ng": {}, "h-timestamped": {}}
 
 
+def many_cells(src: nbformat.NotebookNode, n: int = 20_000) -> nbformat.NotebookNode:
+    """A notebook of `n` cells of its own (the red team's took 388 s to render, one page at a time)."""
+    nb = honest(src)
+    nb.cells.extend(nbformat.v4.new_code_cell(f"x{k} = {k}  # {'~' * 40}") for k in range(n))
+    return nb
+
+
+def huge_page(src: nbformat.NotebookNode, mb: int = 6) -> nbformat.NotebookNode:
+    """Megabytes of the student's own text and output (the red team's page was 46 MB and took 349 s)."""
+    nb = honest(src)
+    text = "<b>&amp;</b> \x1b[31m" * (mb * 1_000_000 // 40)
+    cell = nbformat.v4.new_code_cell("print(text)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    nb.cells[1:1] = [nbformat.v4.new_markdown_cell(text), cell]
+    return nb
+
+
+HOSTILE_PAGES: dict[str, Callable[[nbformat.NotebookNode], nbformat.NotebookNode]] = {
+    "page-20000-cells": many_cells, "page-huge": huge_page}
+
+
 def lay_out_honest(folder: Path, src: nbformat.NotebookNode) -> None:
     for name, wrong in HONEST.items():
         files: dict[str, Any] = {f"{CH02}.ipynb": nb_bytes(honest(src, wrong))}
@@ -385,6 +407,8 @@ def test_fuzzed_hostile_class_costs_no_honest_student_anything(tmp_path: Path) -
         nb.metadata["fake"] = fake
         fakes[f"fake-{n}"] = fake
         put(folder, f"fake-{n}", {f"{CH02}.ipynb": nb_bytes(nb)})
+    for name, nb in HOSTILE_PAGES.items():  # feedback: one page must not cost anyone else theirs
+        put(folder, name, {f"{CH02}.ipynb": nb_bytes(nb(src))})
     report = grade(course, folder)
     rows, pages, csv_rows, db, run = everything_of(course, tmp_path / "course")
 
@@ -408,6 +432,8 @@ def test_fuzzed_hostile_class_costs_no_honest_student_anything(tmp_path: Path) -
         assert_inert(path, src)
     for path in run.written:
         assert not ACTIVE.search(path.read_text(encoding="utf-8")), (path, ACTIVE.search(path.read_text(encoding="utf-8")))
+    for name in HOSTILE_PAGES:  # its page, with what was left out of it said
+        assert "Left out of this page" in pages[name] and rows[name].score == expected_score(src, {}), name
     # The misbehaving execution side: each its own row, the batch went on.
     for name, fake in fakes.items():
         r = rows[name]
@@ -517,6 +543,57 @@ def test_feedback_failing_for_one_student_is_written_for_all_others(tmp_path: Pa
     assert not (course.feedback_dir("eve", CH02) / f"{CH02}.html").exists(), "no stale page goes out"
     page = visible_text((course.feedback_dir("innocent", CH02) / f"{CH02}.html").read_text())
     assert "check.naive_relu(naive_relu, hidden=True)" in page  # the student's own line, shown to them
+
+
+@pytest.mark.slow  # spawns rendering workers
+def test_feedback_has_a_budget_per_page_runs_on_the_workers_and_resumes(tmp_path: Path) -> None:
+    """Issue 23: a 20,000-cell notebook and a huge page cost no honest student their page. The time
+    allowed is derived from rendering the honest pages alone on this machine, never a fixed number."""
+    src = source()
+    course = small_course(tmp_path / "course")
+    folder = tmp_path / "submitted"
+    honest_names = [f"h{n}" for n in range(4)]
+    for name in honest_names:
+        put(folder, name, {f"{CH02}.ipynb": nb_bytes(honest(src))})
+    grade(course, folder)
+    calibration = time.monotonic()
+    alone = run_feedback(course, CH02)  # the honest class alone: what a page costs here
+    per_page = (time.monotonic() - calibration) / len(honest_names)
+    before = {p.parent.parent.name: visible_text(p.read_text(encoding="utf-8")) for p in alone.written}
+
+    for name, nb in HOSTILE_PAGES.items():
+        put(folder, name, {f"{CH02}.ipynb": nb_bytes(nb(src))})
+    grade(course, folder)
+    began = time.monotonic()
+    run = run_feedback(course, CH02, workers=2, force=True)
+    took = time.monotonic() - began
+    written = {p.parent.parent.name: visible_text(p.read_text(encoding="utf-8")) for p in run.written}
+    assert set(written) == set(honest_names) | set(HOSTILE_PAGES) and not run.failed
+    assert all(written[name] == before[name] for name in honest_names)  # the same page as alone
+    for name in HOSTILE_PAGES:
+        assert "Left out of this page" in written[name], name
+    assert re.search(r"[\d,]{6} of the notebook's 20,[\d,]+ own cells \(beyond the first 500\) are summarised",
+                     written["page-20000-cells"])
+    # Every page within a small factor of an honest one's cost (two workers; their start-up included).
+    assert took < 10 * per_page * len(written) + 30 * per_page, (took, per_page)
+
+    # Resumable: nothing changed, nothing rendered again; a lost page, and only it, is.
+    again = run_feedback(course, CH02)
+    assert again.reused == len(written) and not again.seconds
+    (course.feedback_dir("h0", CH02) / f"{CH02}.html").unlink()
+    once_more = run_feedback(course, CH02)
+    assert once_more.reused == len(written) - 1 and list(once_more.seconds) == [course.feedback_dir("h0", CH02) / f"{CH02}.html"]
+
+    # The time budget: a page that still takes too long (here, every cell allowed) is a short page that
+    # says so, and the honest pages are not held up by it.
+    from gradbook_grader.feedback import PageBudget
+
+    generous = PageBudget(seconds=max(3 * per_page, 0.5), max_cells=100_000, max_cell_chars=10**8,
+                          max_output_chars=10**8, max_outputs_chars=10**9, max_bytes=10**9)
+    slow = run_feedback(course, CH02, student="page-20000-cells", budget=generous)
+    page = visible_text((course.feedback_dir("page-20000-cells", CH02) / f"{CH02}.html").read_text(encoding="utf-8"))
+    assert slow.short and "took longer than" in page and "Score: 10 / 10" in page
+    assert max(slow.seconds.values()) < generous.seconds + 10 * per_page
 
 
 # ---------------------------------------------------------------- 4. nothing runs in a browser
