@@ -69,8 +69,8 @@ class PageBudget:
 
     seconds: float = 60.0  # to render one page; past it, a short page says so (honest pages take 1-3 s)
     max_bytes: int = 10_000_000  # of the page; a larger one is replaced by a short page
-    max_cells: int = 500  # of the student's own cells shown (graded cells are always shown); the rest counted
-    max_cell_chars: int = 50_000  # of one cell's text
+    max_cells: int = 200  # of the student's own cells shown (graded cells always are; a chapter has < 50 in all)
+    max_cell_chars: int = 20_000  # of one cell's text (a chapter's longest is ~5,000)
     max_output_chars: int = 50_000  # of one output's text (an image counts its encoded size)
     max_outputs_chars: int = 2_000_000  # of all outputs together
 
