@@ -611,7 +611,7 @@ STALLS = {  # each takes over the first question, naive_relu's; a real answer wo
                       "        try:\n            os.write(int(fd), b'garbage, not a reply\\n') if int(fd) > 2 else None\n"
                       "        except OSError:\n            pass\n    time.sleep(10**6)\n",
 }
-SAID = {"sleeps-forever": "stalled", "drops-its-reply": "stalled", "answers-another-id": "another question (id 1000, not 0)",
+SAID = {"sleeps-forever": "stalled", "drops-its-reply": "stalled", "answers-another-id": "another question (id 1000, not 0",
         "prints-garbage": "stopped answering"}
 
 

@@ -332,6 +332,7 @@ def _not_graded(source_nb: NotebookNode, manifest: Manifest, error: str, languag
             if is_test_cell(cell):
                 cell.source = strip_hidden_tests(cell.source)
                 cell.outputs = verdict_outputs(False, message)
+                cell.metadata["gradbook"] = {"trusted_verdict": True}
     except Exception:  # noqa: BLE001 - restoring is what failed: the page shows the summary alone
         nb = nbformat.v4.new_notebook()
     return SubmissionGrade(nb, cells, [], error, False, 0.0, sum(c.max_points for c in cells.values()), [])

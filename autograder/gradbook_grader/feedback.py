@@ -291,8 +291,9 @@ def short_page(entry: Graded | Result, source: "nbformat.NotebookNode", why: str
     return _checked(body, nbformat.v4.new_notebook(), source)
 
 
-class PageTooSlow(Exception):
-    """Rendering one page took longer than its budget."""
+class PageTooSlow(BaseException):
+    """Rendering one page took longer than its budget (a BaseException: no library's `except Exception` keeps
+    rendering after it)."""
 
 
 @contextlib.contextmanager
@@ -311,7 +312,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
         raise PageTooSlow
 
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)  # and again every second, should code swallow it
     try:
         yield
     finally:
@@ -406,8 +407,13 @@ def _init_worker(sources: dict[str, str], budget: PageBudget) -> None:
 
 
 def _render_in_worker(entry: Graded, graded_json: bytes, key: str) -> Outcome:
-    return render_within(entry, graded_json, _WORKER["sources"][entry.assignment], _WORKER["exporter"],
-                         _WORKER["budget"], key)
+    outcome = render_within(entry, graded_json, _WORKER["sources"][entry.assignment], _WORKER["exporter"],
+                            _WORKER["budget"], key)
+    if outcome.short:  # rendering may have been cut short anywhere in nbconvert: the next page gets a fresh one
+        from nbconvert import HTMLExporter
+
+        _WORKER["exporter"] = HTMLExporter(template_name="lab")
+    return outcome
 
 
 def _render_on_dask(sources: dict[str, str], budget: PageBudget, entry: Graded, graded_json: bytes, key: str) -> Outcome:

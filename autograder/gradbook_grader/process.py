@@ -91,7 +91,7 @@ class _Reader(threading.Thread):
                         if len(buf) > self.line_cap:
                             buf.clear()
                             skipping = True
-                            self._drop(f"a line of more than {self.line_cap:,} bytes")
+                            self._drop(f"a line of more than {self.line_cap:,} bytes (too large to read)")
                     if nl < 0:
                         break
                     if not skipping and buf:
@@ -111,10 +111,10 @@ class _Reader(threading.Thread):
         try:
             message = json.loads(line)
         except (ValueError, RecursionError):
-            self._drop("a line that is not JSON")
+            self._drop("a line that is not JSON (the runner writes only JSON: student code wrote to its pipe)")
             return
         if not isinstance(message, dict):
-            self._drop("a JSON line that is not an object")
+            self._drop("a JSON line that is not an object (student code wrote to the runner's pipe)")
             return
         self.count += 1
         if self.count > MAX_MESSAGES:
@@ -406,7 +406,7 @@ class RunnerProcess:
             return reply, "ok"
         if isinstance(reply, (dict, Garbage)):
             self._stop(f"{what}: the runner stopped answering: instead of the reply it sent "
-                       f"{_unexpected(reply, message, nonce)} (student code took over its pipe)", Stop.PROTOCOL)
+                       f"{_unexpected(reply, message, nonce)}", Stop.PROTOCOL)
         elif reply == "timeout":
             if time.monotonic() >= self.deadline - 1e-3 and self.deadline < began + self.limits.cell_timeout:
                 self._stop(f"{what} timed out: the submission's total time limit of {self.limits.total_timeout:g} s "
@@ -432,10 +432,11 @@ def _unexpected(reply: dict | Garbage, message: dict, nonce: str) -> str:
     if isinstance(reply, Garbage):
         return reply.what
     if reply.get("nonce") != nonce:
-        return "a message that answers no request in flight (stale or forged)"
+        return "a message that answers no request in flight (forged by student code)"
     if message.get("op") == "ask" and reply.get("type") == "answers":
         theirs = reply.get("id")
         shown = theirs if isinstance(theirs, int) and not isinstance(theirs, bool) else type(theirs).__name__
-        return f"the answers to another question (id {shown}, not {message.get('id')})"
+        return f"the answers to another question (id {shown}, not {message.get('id')}: student code changed them)"
     kind = reply.get("type")
-    return f"a reply of another kind ({kind[:40] if isinstance(kind, str) else type(kind).__name__!s})"
+    shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
+    return f"a reply of another kind ({shown!r}: student code changed it)"
