@@ -202,15 +202,18 @@ def within(graded: Any, budget: PageBudget) -> tuple[dict, list[str]]:
     kept: list[Any] = []
     own = dropped = cut_text = cut_outputs = 0
     room = [budget.max_outputs_chars]
+    graded: set[str] = set()
     for cell in cells:
         if not isinstance(cell, dict):
             continue
-        graded_cell = bool(grade_id(cell))
-        if not graded_cell:
+        gid = grade_id(cell)
+        if gid is None or gid in graded:  # a copy of a graded cell is the student's own
             own += 1
             if own > budget.max_cells:
                 dropped += 1
                 continue
+        else:
+            graded.add(gid)
         if dropped:
             kept.append(_note_cell(f"[{dropped:,} of the student's cells are not shown here]"))
             dropped = 0
@@ -339,17 +342,18 @@ def render_within(entry: Graded | Result, graded_json: bytes, source: "nbformat.
         try:
             with _time_limit(budget.seconds):
                 page = render(entry, graded, source, exporter, budget)
-            if len(page.encode("utf-8", "replace")) > budget.max_bytes:
-                why = (f"This page would be {len(page.encode('utf-8', 'replace')):,} bytes, more than the "
-                       f"{budget.max_bytes:,} a feedback page may be")
+            size = len(page.encode("utf-8", "replace"))
+            if size > budget.max_bytes:
+                why = f"This page would be {size:,} bytes, more than the {budget.max_bytes:,} a feedback page may be"
                 page, short = short_page(entry, source, why), True
             else:
                 short = False
         except (PageTooSlow, MemoryError, RecursionError) as exc:
-            what = "took longer than" if isinstance(exc, PageTooSlow) else f"could not be rendered ({type(exc).__name__}) in"
-            page = short_page(entry, source, f"Your notebook {what} the {budget.seconds:g} s a feedback page may take "
-                                             "to render, so this short page stands in for it")
-            short = True
+            why = (f"Your notebook took longer than the {budget.seconds:g} s a feedback page may take to render"
+                   if isinstance(exc, PageTooSlow) else
+                   f"Your notebook could not be rendered ({type(exc).__name__}: it is too large or too deeply nested "
+                   "for a feedback page)")
+            page, short = short_page(entry, source, f"{why}, so this short page stands in for it"), True
     except GraderError as exc:
         return Outcome(None, str(exc), time.monotonic() - began)
     return Outcome(_with_key(page, key), None, time.monotonic() - began, short)
