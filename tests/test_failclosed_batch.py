@@ -20,6 +20,7 @@ import re
 import socket
 import stat
 import tempfile
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any, Callable
@@ -350,6 +351,28 @@ FAKE = [{"raise": "grader bug \ud800 \x1b[2J"}, {"exit": 70}, {"cells": "garbage
 HONEST = {"h-full-1": {}, "h-full-2": {}, "h-partial": WRONG, "Zoë Ng": {}, "h-timestamped": {}}
 
 
+def many_cells(src: nbformat.NotebookNode, n: int = 20_000) -> nbformat.NotebookNode:
+    """A notebook of `n` cells of its own (the red team's took 388 s to render, one page at a time)."""
+    nb = honest(src)
+    nb.cells.extend(nbformat.from_dict({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                        "source": f"x{k} = {k}  # {'~' * 40}"}) for k in range(n))
+    return nb
+
+
+def huge_page(src: nbformat.NotebookNode, mb: int = 2) -> nbformat.NotebookNode:
+    """Megabytes of the student's own text and output (the red team's page was 46 MB and took 349 s)."""
+    nb = honest(src)
+    text = "<b>&amp;</b> \x1b[31m" * (mb * 1_000_000 // 40)
+    cell = nbformat.v4.new_code_cell("print(text)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    nb.cells[1:1] = [nbformat.v4.new_markdown_cell(text), cell]
+    return nb
+
+
+HOSTILE_PAGES: dict[str, Callable[[nbformat.NotebookNode], nbformat.NotebookNode]] = {
+    "page-20000-cells": many_cells, "page-huge": huge_page}
+
+
 def lay_out_honest(folder: Path, src: nbformat.NotebookNode) -> None:
     for name, wrong in HONEST.items():
         files: dict[str, Any] = {f"{CH02}.ipynb": nb_bytes(honest(src, wrong))}
@@ -358,9 +381,9 @@ def lay_out_honest(folder: Path, src: nbformat.NotebookNode) -> None:
         put(folder, name, files)
 
 
-def everything_of(course: Course, tmp: Path) -> tuple[dict[str, Result], dict[str, str], dict[str, dict[str, str]], dict, Any]:
+def everything_of(course: Course, tmp: Path, workers: int = 1) -> tuple[dict[str, Result], dict[str, str], dict[str, dict[str, str]], dict, Any]:
     """Journal, feedback (visible text), export rows, gradebook rows and the feedback run of a graded course."""
-    run = run_feedback(course, CH02)
+    run = run_feedback(course, CH02, workers=workers)
     pages = {p.parent.parent.name: visible_text(p.read_text(encoding="utf-8")) for p in run.written}
     return by_student(journal(course, CH02)), pages, exported(course, tmp / "grades.csv"), stored(course), run
 
@@ -385,8 +408,10 @@ def test_fuzzed_hostile_class_costs_no_honest_student_anything(tmp_path: Path) -
         nb.metadata["fake"] = fake
         fakes[f"fake-{n}"] = fake
         put(folder, f"fake-{n}", {f"{CH02}.ipynb": nb_bytes(nb)})
+    for name, nb in HOSTILE_PAGES.items():  # feedback: one page must not cost anyone else theirs
+        put(folder, name, {f"{CH02}.ipynb": nb_bytes(nb(src))})
     report = grade(course, folder)
-    rows, pages, csv_rows, db, run = everything_of(course, tmp_path / "course")
+    rows, pages, csv_rows, db, run = everything_of(course, tmp_path / "course", workers=2)  # the batch's pool
 
     # Every honest student: the same grade, gradebook row, export row and feedback as when graded alone.
     for name, wrong in HONEST.items():
@@ -408,6 +433,7 @@ def test_fuzzed_hostile_class_costs_no_honest_student_anything(tmp_path: Path) -
         assert_inert(path, src)
     for path in run.written:
         assert not ACTIVE.search(path.read_text(encoding="utf-8")), (path, ACTIVE.search(path.read_text(encoding="utf-8")))
+    assert_feedback_budgets(course, src, run, pages, rows)
     # The misbehaving execution side: each its own row, the batch went on.
     for name, fake in fakes.items():
         r = rows[name]
@@ -421,6 +447,40 @@ def test_fuzzed_hostile_class_costs_no_honest_student_anything(tmp_path: Path) -
             assert not r.evidence and r.events, name  # events alone are reported, not flagged
         else:
             assert r.evidence and db.get(name, {"flagged": True})["flagged"], name
+
+
+def assert_feedback_budgets(course: Course, src: nbformat.NotebookNode, run: Any, pages: dict[str, str],
+                            rows: dict[str, Result]) -> None:
+    """Issue 23: a 20,000-cell notebook and a huge page cost no one else their page, say what was left out of
+    theirs, take a time derived from the honest pages of the same run (never a fixed number), and resume."""
+    from statistics import median
+
+    from gradbook_grader.feedback import PageBudget
+
+    for name in HOSTILE_PAGES:
+        assert "Left out of this page" in pages[name] and rows[name].score == expected_score(src, {}), name
+        assert "Score: 10 / 10" in pages[name], name
+    assert re.search(r"[\d,]{6} of the notebook's 20,[\d,]+ own cells \(beyond the first 200\) are summarised",
+                     pages["page-20000-cells"])
+    page_of = {p.parent.parent.name: p for p in run.written}
+    honest_page = median(run.seconds[page_of[name]] for name in HONEST)  # the calibration
+    assert max(run.seconds[page_of[name]] for name in HOSTILE_PAGES) < 10 * honest_page + 1, (run.seconds, honest_page)
+    # Resumable: nothing changed, nothing rendered again (but the pages that could not be written); a lost
+    # page, and only it, is.
+    again = run_feedback(course, CH02)
+    assert again.reused == len(run.written) and {p.parent.parent.name for p in again.seconds} <= {s for s, _ in run.failed}
+    page_of["h-full-1"].unlink()
+    once_more = run_feedback(course, CH02, student="h-full-1")
+    assert once_more.reused == 0 and list(once_more.seconds) == [page_of["h-full-1"]]
+    assert visible_text(page_of["h-full-1"].read_text(encoding="utf-8")) == pages["h-full-1"]
+    # The time budget: a page that still takes too long (here every cell is let in) is replaced, as soon as its
+    # time is up, by a short page that says so.
+    everything = PageBudget(seconds=2 * honest_page, max_cells=10**6, max_cell_chars=10**9, max_output_chars=10**9,
+                            max_outputs_chars=10**9, max_bytes=10**10)
+    slow = run_feedback(course, CH02, student="page-20000-cells", budget=everything)
+    page = visible_text(page_of["page-20000-cells"].read_text(encoding="utf-8"))
+    assert slow.short == [page_of["page-20000-cells"]] and "took longer than" in page and "Score: 10 / 10" in page
+    assert slow.seconds[page_of["page-20000-cells"]] < everything.seconds + 5 * honest_page
 
 
 def odd_name(n: int, rng: random.Random) -> str | bytes:
@@ -517,6 +577,130 @@ def test_feedback_failing_for_one_student_is_written_for_all_others(tmp_path: Pa
     assert not (course.feedback_dir("eve", CH02) / f"{CH02}.html").exists(), "no stale page goes out"
     page = visible_text((course.feedback_dir("innocent", CH02) / f"{CH02}.html").read_text())
     assert "check.naive_relu(naive_relu, hidden=True)" in page  # the student's own line, shown to them
+
+
+# ---------------------------------------------------------------- 3c. the real sandbox: stalls and grader bugs
+
+# Student code reaches the runner's own functions (its module is not the notebook's) through the garbage collector.
+RUNNER = ("import gc\n_g = next(o.__globals__ for o in gc.get_objects()\n"
+          "          if getattr(o, '__name__', '') == 'answer_question' and hasattr(o, '__globals__'))\n"
+          "_orig = _g['answer_question']\n")
+STALLS = {  # each takes over the first question, naive_relu's; a real answer would pass
+    "sleeps-forever": "import time\ndef naive_relu(x):\n    time.sleep(10**6)\n",
+    "drops-its-reply": RUNNER + "class _Mute:\n    loads = staticmethod(_g['json'].loads)\n    dumps = staticmethod(lambda *a, **k: '')\n"
+                       "def _drop(shell, request):\n    _g['json'] = _Mute\n    return _orig(shell, request)\n"
+                       "_g['answer_question'] = _drop\n",
+    "answers-another-id": RUNNER + "def _other(shell, request):\n    reply = _orig(shell, request)\n"
+                          "    reply['id'] = request['id'] + 1000\n    return reply\n_g['answer_question'] = _other\n",
+    "prints-garbage": "import os, time\ndef naive_relu(x):\n    for fd in os.listdir('/proc/self/fd'):\n"
+                      "        try:\n            os.write(int(fd), b'garbage, not a reply\\n') if int(fd) > 2 else None\n"
+                      "        except OSError:\n            pass\n    time.sleep(10**6)\n",
+}
+SAID = {"sleeps-forever": "stalled", "drops-its-reply": "stalled", "answers-another-id": "another question (id 1000, not 0",
+        "prints-garbage": "stopped answering"}
+
+
+@pytest.fixture(scope="module")
+def real_grading() -> Callable[..., tuple[Any, float]]:
+    """Grade with the real sandbox (no batch): (grade, worker seconds)."""
+    from conftest import require
+    from gradbook_grader import sandbox
+    from gradbook_grader.execute import grade_submission
+    from gradbook_grader.verdict import static_manifest
+
+    require(sandbox.bwrap_problem() is None, f"bwrap does not work here: {sandbox.bwrap_problem()}")
+    src = source()
+    manifest = static_manifest(src)
+
+    def graded(submission: nbformat.NotebookNode | bytes, **limits: Any) -> tuple[Any, float]:
+        from gradbook_grader.types import Limits
+
+        data = submission if isinstance(submission, bytes) else nb_bytes(submission)
+        began = time.monotonic()
+        grade = grade_submission(data, src, manifest, limits=Limits(**limits), sandbox_mode="bwrap")
+        return grade, time.monotonic() - began
+
+    return graded
+
+
+@pytest.mark.slow  # grades seven submissions in the sandbox
+def test_a_stalling_submission_costs_a_small_factor_of_an_honest_one(real_grading: Callable) -> None:
+    """Issue 23: dropped, mismatched or garbage replies, or an answer that sleeps, once cost the full cell
+    limit per question and restarted the notebook (165-250 s against ~3 s). Now the runner is seen not to
+    answer at once (or after `stall_seconds` without computing) and its remaining questions fail saying
+    so: worker seconds within a small factor of an honest submission's, graded here, now."""
+    src = source()
+    honest_grade, honest_seconds = real_grading(honest(src))  # the calibration: this machine, now
+    assert honest_grade.score == honest_grade.max_score == 10
+    stall = max(1.0, honest_seconds / 2)  # stall detection scaled to this machine's pace
+    for name, answer in STALLS.items():
+        grade, seconds = real_grading(honest(src, {"naive-relu": answer}), stall_seconds=stall)
+        relu = grade.cells["test-naive-relu"]
+        assert grade.error is None and relu.points == 0 and SAID[name] in relu.message, (name, relu.message)
+        rest = [c for gid, c in grade.cells.items() if gid != "test-naive-relu"]
+        assert all(c.points == 0 and "not asked" in c.message and SAID[name] in c.message for c in rest), name
+        assert not any("ran the notebook again" in e for e in grade.events), (name, grade.events)  # no restarts
+        assert seconds < 3 * honest_seconds + stall, (name, seconds, honest_seconds)
+
+
+@pytest.mark.slow  # grades in the sandbox
+def test_what_trips_the_grader_is_graded_and_said_as_what_happened(real_grading: Callable) -> None:
+    """A 600-term expression once crashed the integrity scan (RecursionError: never graded); a 100,000-digit
+    integer was refused, rightly, but reported as 'cell deleted' tampering."""
+    src = source()
+    terms = honest(src)
+    terms.cells.append(nbformat.v4.new_code_cell("def f(a):\n    return " + " + ".join(["a"] * 600)))
+    grade, _ = real_grading(terms)
+    assert grade.error is None and grade.score == 10  # graded, whatever the scan made of it
+    assert not any(line.startswith("tampering") for line in grade.integrity), grade.integrity
+    scan_failed = [e for e in grade.events if "scanning the code" in e]
+    assert all("internal grader error" in e for e in scan_failed)
+    assert bool(scan_failed) == any("could not finish" in line for line in grade.integrity)  # a person looks
+
+    digits = "1" + "0" * 100_000
+    raw = nb_bytes(honest(src)).replace(b'"execution_count": null', b'"execution_count": ' + digits.encode(), 1)
+    refused, _ = real_grading(raw)
+    assert refused.error and "100001 digits" in refused.error and refused.score == 0
+    assert not refused.integrity and not any("deleted" in e for e in refused.events), (refused.integrity, refused.events)
+    in_code = honest(src)
+    in_code.cells.append(nbformat.v4.new_code_cell(f"x = {digits}"))
+    grade, _ = real_grading(in_code)
+    assert grade.error is None and grade.score == 10 and not grade.integrity
+
+
+def test_a_grader_bug_in_any_stage_is_that_stages_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every stage's exception ends as a grade that says which stage and what (the fake runner answers
+    nothing, so this needs no sandbox): cells judged before it keep their verdicts."""
+    from gradbook_grader import execute
+    from gradbook_grader.verdict import static_manifest
+
+    src = source()
+    manifest = static_manifest(src)
+    data = nb_bytes(honest(src))
+
+    def run_nothing(nb: Any, limits: Any, **kwargs: Any) -> Any:
+        for ask in kwargs["asks"]:
+            kwargs["receive"](ask["id"], "not asked")
+        return execute.Run({}, [], True)
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(execute, "run_notebook", run_nothing)
+    for stage, target, says in [("restore", "restore", "restoring the submission"),
+                                ("integrity", "integrity_scan", "scanning the code"),
+                                ("judge", "judge_cell", "judging cell"),
+                                ("outputs", "_fill_outputs", "filling in the graded notebook"),
+                                ("run", "run_notebook", "running the notebook")]:
+        with monkeypatch.context() as patch:
+            patch.setattr(execute, target, boom)
+            grade = execute.grade_submission(data, src, manifest)
+        said = [e for e in grade.events + [grade.error or ""] if says in e and "RecursionError" in e]
+        assert said and all("internal grader error" in e for e in said), (stage, grade.events, grade.error)
+        assert set(grade.cells) == set(manifest.points) and grade.max_score == 10, stage
+        assert (grade.error is not None) == (stage == "restore"), stage  # only without a notebook is nothing graded
+        if stage == "integrity":
+            assert any("could not finish" in line for line in grade.integrity)
 
 
 # ---------------------------------------------------------------- 4. nothing runs in a browser

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gradbook_grader.batch import Result, Submission, _Job, _run_pool, discover
+from gradbook_grader.batch import Result, Submission, _Job, run_pool, discover
 from gradbook_grader.submissions import load
 from gradbook_grader.course import GraderError
 from gradbook_grader.types import CellGrade
@@ -21,7 +21,7 @@ def _jobs(*names: str) -> list[_Job]:
 def test_a_submission_that_kills_its_worker_gets_an_error_and_the_rest_are_graded() -> None:
     graded: dict[str, str] = {}
     errors: dict[str, str] = {}
-    _run_pool(
+    run_pool(
         _jobs("s1", "crash", "s2", "bug", "s3", "s4"), (), 2, crashing_task, None,
         lambda job, value: graded.__setitem__(job.submission.student, value),
         lambda job, message: errors.__setitem__(job.submission.student, message),

@@ -385,7 +385,7 @@ CASES = [
     # the supervisor must not block writing the next (large) cell to a runner that stopped reading
     Case("forged-done-then-stall", build(replace={"naive-matrix-dot": FORGED_DONE},
                                          before={"test-naive-matrix-dot": "# padding\n" + "#" * 200_000}),
-         zero=("test-naive-matrix-dot",), events=("timed out after 8 s",)),
+         zero=("test-naive-matrix-dot",), events=("stopped answering",)),
     Case("huge-exception-message", build(replace={"naive-relu": "def naive_relu(x):\n    raise ValueError('x' * 200_000)"}),
          zero=("test-naive-relu",), messages={"test-naive-relu": "[shortened]"}),
     Case("memory-bomb", build(replace={"naive-add": MEMORY_BOMB}), zero=("test-naive-add",), events=("memory limit hit",)),
@@ -597,7 +597,7 @@ def test_a_flood_of_answer_data_is_dropped_by_the_supervisor_without_parsing_it(
     """A line of millions of tiny JSON items would cost the grader far more memory than its bytes."""
     import io
 
-    from gradbook_grader.process import MAX_JSON_ITEMS, _Reader
+    from gradbook_grader.process import MAX_JSON_ITEMS, Garbage, _Reader
 
     flood = b'{"type": "answers", "id": 0, "results": [' + b"0," * (MAX_JSON_ITEMS + 10) + b'0]}\n'
     fine = b'{"type": "answers", "id": 1, "results": []}\n'
@@ -606,7 +606,8 @@ def test_a_flood_of_answer_data_is_dropped_by_the_supervisor_without_parsing_it(
     messages = []
     while (m := reader.messages.get()) is not None:
         messages.append(m)
-    assert [m["id"] for m in messages] == [1] and reader.dropped == 1
+    assert [m["id"] for m in messages if isinstance(m, dict)] == [1] and reader.dropped == 1
+    assert isinstance(messages[0], Garbage) and "millions of JSON items" in messages[0].what  # the wait ends at once
 
 
 def test_a_cell_verdict_needs_every_question_answered_and_right() -> None:

@@ -177,32 +177,39 @@ class _Job:
         return data
 
 
-def _path(job: _Job) -> str:
-    return str(job.submission.path)
+def _path(job: _Job) -> tuple[str, int]:
+    return str(job.submission.path), _seed(job.key)
 
 
-def _run_pool(
-    jobs: Iterable[_Job],
+def _grading(job: _Job) -> tuple[bytes, int]:
+    """What a grading worker gets: the submission's bytes, as keyed, and its hidden seed."""
+    return job.payload(), _seed(job.key)
+
+
+def run_pool(
+    jobs: Iterable[Any],
     init_args: tuple,
     workers: int,
-    task: Callable[[Any, int], Any],
+    task: Callable[..., Any],
     initializer: Callable[..., None] | None,
-    on_grade: Callable[[_Job, SubmissionGrade], None],
-    on_error: Callable[[_Job, str], None],
+    on_grade: Callable[[Any, Any], None],
+    on_error: Callable[[Any, str], None],
     pool: ProcessPoolExecutor | None = None,
-    payload: Callable[[_Job], Any] = _path,
+    payload: Callable[[Any], tuple] = _path,
+    doing: str = "grading this submission",
 ) -> None:
-    """Grade `jobs` on `workers` processes; at most `workers` in flight, so a crash has few suspects.
+    """Run `jobs` on `workers` processes; at most `workers` in flight, so a crash has few suspects.
 
-    A job is handed over as `task(payload(job), seed)`; a payload that raises `Refused` is that
-    job's error. `pool`, if given, is used first (see `_start_pool`). When a worker dies, the
-    pool is gone and every job in flight with it fails. Those jobs are retried one at a time in
-    a fresh pool: the one that kills a worker alone gets an error result, the others their grade.
+    The batch grades on it, and `feedback` renders its pages on it. A job is handed over as
+    `task(*payload(job))`; a payload that raises `Refused` is that job's error. `pool`, if given,
+    is used first (see `_start_pool`). When a worker dies, the pool is gone and every job in
+    flight with it fails. Those jobs are retried one at a time in a fresh pool: the one that kills
+    a worker alone gets an error result (saying it died while `doing` it), the others their outcome.
     """
     queue = deque(jobs)
-    suspects: deque[_Job] = deque()
+    suspects: deque = deque()
 
-    def hand_over(pool: ProcessPoolExecutor, waiting: deque[_Job], alone: bool) -> None:
+    def hand_over(pool: ProcessPoolExecutor, waiting: deque, alone: bool) -> None:
         job = waiting[0]
         try:
             data = payload(job)
@@ -210,11 +217,11 @@ def _run_pool(
             waiting.popleft()
             on_error(job, f"not graded: {refused}")
             return
-        future = pool.submit(task, data, _seed(job.key))  # BrokenProcessPool: the job stays queued
+        future = pool.submit(task, *data)  # BrokenProcessPool: the job stays queued
         in_flight[future] = (waiting.popleft(), alone)
 
     while queue or suspects:
-        in_flight: dict[Future, tuple[_Job, bool]] = {}
+        in_flight: dict[Future, tuple[Any, bool]] = {}
         broken = False
         with pool or _start_pool(workers, initializer, init_args) as pool:
             while not broken and (queue or suspects or in_flight):
@@ -231,16 +238,17 @@ def _run_pool(
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     job, alone = in_flight.pop(future)
-                    broken |= not _settle(future, job, alone, suspects, on_grade, on_error, initializer, init_args)
+                    broken |= not _settle(future, job, alone, suspects, on_grade, on_error, initializer, init_args,
+                                          doing)
             # After a crash the rest of the flight fails too (or finished just before it).
             for future, (job, alone) in in_flight.items():
-                _settle(future, job, alone, suspects, on_grade, on_error, initializer, init_args)
+                _settle(future, job, alone, suspects, on_grade, on_error, initializer, init_args, doing)
         pool = None
 
 
 def _settle(
-    future: Future, job: _Job, alone: bool, suspects: deque[_Job], on_grade: Callable, on_error: Callable,
-    initializer: Callable[..., None] | None, init_args: tuple,
+    future: Future, job: Any, alone: bool, suspects: deque, on_grade: Callable, on_error: Callable,
+    initializer: Callable[..., None] | None, init_args: tuple, doing: str,
 ) -> bool:
     """Hand a finished job's outcome on; False if the pool broke under it."""
     try:
@@ -252,7 +260,7 @@ def _settle(
                     "the grading worker processes die even without a submission: this is the grader's set-up, "
                     "not the students' work (see the error above). Nothing graded so far is lost; fix it and rerun."
                 )
-            on_error(job, "the grading worker process died while grading this submission (it was retried alone); "
+            on_error(job, f"the worker process died while {doing} (it was retried alone); "
                           "it may exhaust memory or crash the interpreter outside the sandbox's limits")
         else:
             suspects.append(job)
@@ -369,9 +377,9 @@ def grade_assignment(
         if jobs and engine is not None:
             engine.run(jobs, init_args, writer.on_grade, writer.on_error)
         elif jobs:
-            _run_pool(jobs, init_args, min(workers, len(jobs)), _grade_in_worker, _init_worker, writer.on_grade,
-                      writer.on_error, pool, payload=_Job.payload)
-            pool = None  # _run_pool shut it down
+            run_pool(jobs, init_args, min(workers, len(jobs)), _grade_in_worker, _init_worker, writer.on_grade,
+                     writer.on_error, pool, payload=_grading)
+            pool = None  # run_pool shut it down
         bar.close()
     finally:
         gb.close()

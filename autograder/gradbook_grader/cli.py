@@ -2,7 +2,7 @@
 
     gradbook-grader release [ASSIGNMENT ...] [--no-manifests]
     gradbook-grader grade SUBMISSIONS [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--db URL] [--force]
-    gradbook-grader feedback [--assignment A] [--student S]
+    gradbook-grader feedback [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--force]
     gradbook-grader export --csv grades.csv [--format long|cells|canvas|moodle] [--assignment A ...]
     gradbook-grader report [--assignment A] [--student S]
     gradbook-grader misconceptions [--assignment A]
@@ -64,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=[common], help=text)
         sub.add_argument("--assignment")
         sub.add_argument("--student")
+    feedback = commands.choices["feedback"]
+    feedback.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
+    feedback.add_argument("--scheduler", metavar="ADDRESS", help="render on a Dask cluster instead (as grade --scheduler)")
+    feedback.add_argument("--force", action="store_true", help="render every page again, even those already written "
+                                                               "for the same grade")
+    feedback.add_argument("--page-seconds", type=float, help="seconds one page may take to render (default 60); "
+                                                              "a slower one is replaced by a short page that says so")
+    feedback.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     export = commands.add_parser("export", parents=[common], help="export the gradebook as CSV")
     export.add_argument("--csv", type=Path, required=True, metavar="FILE")
@@ -80,6 +88,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 EXIT_NOT_ALL_GRADED = 3
+
+
+def _feedback_command(course: Course, args: argparse.Namespace) -> int:
+    """`feedback`, on this machine's worker processes or, with --scheduler, on a Dask cluster."""
+    from contextlib import nullcontext
+
+    from gradbook_grader.feedback import PageBudget, run_feedback
+
+    if args.workers < 1:
+        raise GraderError(f"--workers must be at least 1 (got {args.workers}).")
+    budget = PageBudget(**({"seconds": args.page_seconds} if args.page_seconds else {}))
+    if args.scheduler:
+        from gradbook_grader.cluster import connect
+
+        engine_context = connect(args.scheduler)
+    else:
+        engine_context = nullcontext()
+    with engine_context as engine:
+        run = run_feedback(course, args.assignment, args.student, workers=args.workers, engine=engine, budget=budget,
+                           progress=not args.no_progress, force=args.force)
+    print(f"wrote {len(run.written) - run.reused} feedback pages under {course.root / 'feedback'} "
+          f"({run.reused} unchanged, not rendered again)")
+    for path in run.short:
+        print(f"  {printable(str(path))}: over its budget; a short page says so", file=sys.stderr)
+    for (student, assignment), why in run.failed.items():
+        print(f"  no feedback for {printable(student)} / {printable(assignment)}: {printable(why)}", file=sys.stderr)
+    return 0
 
 
 def _grade_command(course: Course, args: argparse.Namespace) -> int:
@@ -171,13 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "grade":
             return _grade_command(course, args)
         if args.command == "feedback":
-            from gradbook_grader.feedback import run_feedback
-
-            run = run_feedback(course, args.assignment, args.student)
-            print(f"wrote {len(run.written)} feedback files under {course.root / 'feedback'}")
-            for (student, assignment), why in run.failed.items():
-                print(f"  no feedback for {printable(student)} / {printable(assignment)}: {printable(why)}", file=sys.stderr)
-            return 0
+            return _feedback_command(course, args)
         if args.command == "export":
             from gradbook_grader.export import export_csv
 

@@ -34,7 +34,7 @@ from gradbook_grader.answers import chapters_graded
 from gradbook_grader.integrity import scan as integrity_scan
 from gradbook_grader.nbcells import grade_id, is_graded, is_test_cell, strip_hidden_tests
 from gradbook_grader.outputs import FAIL, cap, sanitize_outputs, verdict_outputs
-from gradbook_grader.process import RunnerProcess
+from gradbook_grader.process import RunnerProcess, Stop
 from gradbook_grader.restore import SubmissionError, parse_submission, restore
 from gradbook_grader.types import CellGrade, Limits, Manifest, SubmissionGrade
 from gradbook_grader.verdict import Answer, judge_cell, manual_cell, source_digest
@@ -48,7 +48,7 @@ MAX_SUBMISSION_ANSWER_BYTES = 64 * 1024 * 1024  # all answers of one submission,
 @dataclass
 class CellRun:
     index: int
-    status: str  # ok | error | timeout | died | not run
+    status: str  # ok | error | not run | how the runner stopped in it (a `Stop`'s value: timeout, died, ...)
     outputs: list[dict] = field(default_factory=list)
     reason: str = ""  # why it did not finish / did not run
     seconds: float = 0.0
@@ -84,6 +84,12 @@ def _default_data_dir() -> Path | None:
 
 
 MAX_RESTARTS = 3
+# How a runner stopped decides whether a fresh run is worth it (`process.Stop`, never the message's words):
+NO_RESTART = frozenset({Stop.UNAVAILABLE, Stop.BUDGET})  # another sandbox would say the same; no time is left
+# While questions are asked, a runner that stalls or breaks the protocol is not answering: the rest of its
+# questions fail with that reason at once (a cell that does so is skipped in a fresh run, as one that times out).
+NOT_ANSWERING = frozenset({Stop.STALLED, Stop.PROTOCOL})
+STOPPED = frozenset(stop.value for stop in Stop)  # a cell's status when it did not finish
 
 
 def run_notebook(
@@ -138,7 +144,7 @@ def run_notebook(
             if runner.chapters != chapters:
                 runner.refuse(f"the sandbox could not be started for chapters {chapters}: it was started for {runner.chapters}")
             sandboxed = runner.sandboxed
-            broke = False
+            broke = asking = False
             if language != "en":
                 runner.request({"op": "language", "language": language},
                                lambda m: m.get("type") == "language", "setting the language")  # type: ignore[misc]
@@ -165,23 +171,28 @@ def run_notebook(
                 runner.events.extend(_limit_events(run, limits))
             while pending and not broke:
                 ask = pending.pop(0)
+                asking = True
                 reply, status = runner.request(
                     ask, lambda m, n=ask["id"]: m.get("type") == "answers" and m.get("id") == n,  # type: ignore[misc]
                     f"the check of `{ask['expr']}`",
                 )
                 receive(ask["id"], reply if reply is not None else (runner.stopped or status))
                 broke = reply is None
+                if broke and runner.stop is Stop.TIMEOUT:  # the same answer would spin again: one limit per answer
+                    for same in [a for a in pending if a["expr"] == ask["expr"]]:
+                        pending.remove(same)
+                        receive(same["id"], f"not asked: {runner.stopped}")
         events.extend(e for e in runner.events if e not in events)
         stopped = stopped or runner.stopped
-        if not broke or runner.stopped is None or time.monotonic() >= deadline - 1:
+        if not broke or runner.stop is None or time.monotonic() >= deadline - 1:
             break
-        if "could not be started" in runner.stopped or "did not start" in runner.stopped or "root" in runner.stopped:
-            break  # the sandbox itself is broken: another run would say the same
+        if runner.stop in NO_RESTART or (asking and runner.stop in NOT_ANSWERING):
+            break  # the sandbox is broken, the time is up, or the runner is not answering: asking again says the same
         events.append(f"ran the notebook again without the cells that stopped it (cells {sorted(bad)})")
     for index in code_cells:
         cells.setdefault(index, CellRun(index, "not run", reason=f"not run: {stopped}" if stopped else "not run"))
     for ask in pending:
-        receive(ask["id"], stopped or "not asked")
+        receive(ask["id"], f"not asked: {stopped}" if stopped else "not asked")
     if truncated[0]:
         events.append(f"output truncated (limit {limits.max_output_bytes:,} bytes)")
     return Run(cells, events, sandboxed, stopped, time.monotonic() - start)
@@ -218,12 +229,16 @@ def _questions(nb: NotebookNode, manifest: Manifest, seed: int, registry: dict[s
             if exercise is None:
                 continue  # judge_cell says so
             case_seed = seed if question.hidden else VISIBLE_SEED
-            cases = exercise.make_cases(case_seed, question.hidden)
-            n = len(asks)
-            asks.append({"op": "ask", "id": n, "expr": question.expr, "driver": exercise.run,
-                         "value": bool(exercise.value),
-                         "cases": to_wire([(case.args, case.kwargs) for case in cases])})
+            n = len(pending)
             pending[n] = Answer(gid, question, case_seed)
+            try:
+                cases = exercise.make_cases(case_seed, question.hidden)
+                ask = {"op": "ask", "id": n, "expr": question.expr, "driver": exercise.run,
+                       "value": bool(exercise.value), "cases": to_wire([(case.args, case.kwargs) for case in cases])}
+            except Exception as exc:  # noqa: BLE001 - the grader's bug: this question's outcome
+                pending[n].problem = internal_error(f"making the cases of {exercise.name}", exc)
+                continue
+            asks.append(ask)
     return asks, pending
 
 
@@ -289,49 +304,102 @@ def grade_submission(
 ) -> SubmissionGrade:
     """Restore, run in the sandbox, ask, judge outside. Never raises for a bad submission.
 
+    Nor for a bug of the grader's own: an exception in any stage is that stage's outcome, named in
+    the events (and on the cells it cost), and the rest is graded as far as it can be: cells judged
+    before it keep their verdicts, the others score 0 with the reason. Only when nothing could be
+    graded is it the submission's `error`.
+
     `runners`: see `run_notebook` (a warm pool's `take`, which then owns the sandbox options).
     `language`: of the verdicts and the graded notebook; by default the submission's own
     (`metadata.gradbook.language`, as `release` writes it into a translated chapter), else English.
     The language changes only the words: the questions, the answers and the points are the same.
     """
+    options = dict(limits=limits, workdir=workdir, extra_files=extra_files, sandbox_mode=sandbox_mode,
+                   data_dir=data_dir, runners=runners)
+    try:
+        return _grade(submission, source_nb, manifest, seed, language, options)
+    except Exception as exc:  # noqa: BLE001 - a grader bug outside every stage's guard: still an outcome
+        return _not_graded(source_nb, manifest, internal_error("grading", exc))
+
+
+def internal_error(stage: str, exc: BaseException) -> str:
+    """A grader bug, said as what it is (the instructor's report; the student sees it on the cells it cost)."""
+    return f"internal grader error while {stage}: {type(exc).__name__}: {cap(str(exc), 300)}"
+
+
+def _not_graded(source_nb: NotebookNode, manifest: Manifest, error: str, language: str = "en") -> SubmissionGrade:
+    """Nothing of the submission could be graded: every graded cell 0, saying why; the graded notebook is
+    the released one (solutions stubbed, hidden tests gone), or an empty one if even that cannot be made."""
+    with using(language):
+        message = cap(_("not graded: {error}").format(error=error), MAX_MESSAGE)
+    cells = {gid: CellGrade(gid, 0.0, float(pts), False, message) for gid, pts in manifest.points.items()}
+    try:
+        nb = restore(nbformat.v4.new_notebook(), source_nb).notebook
+        for cell in nb.cells:
+            if is_test_cell(cell):
+                cell.source = strip_hidden_tests(cell.source)
+                cell.outputs = verdict_outputs(False, message)
+                cell.metadata["gradbook"] = {"trusted_verdict": True}
+    except Exception:  # noqa: BLE001 - restoring is what failed: the page shows the summary alone
+        nb = nbformat.v4.new_notebook()
+    return SubmissionGrade(nb, cells, [], error, False, 0.0, sum(c.max_points for c in cells.values()), [])
+
+
+def _grade(submission: Path | bytes | NotebookNode, source_nb: NotebookNode, manifest: Manifest, seed: int | None,
+           language: str | None, options: dict[str, Any]) -> SubmissionGrade:
     from gradbook.checks import load_all
 
+    limits: Limits = options["limits"]
     registry = load_all()
     seed = secrets.randbelow(2**31 - 1) + 1 if seed is None else int(seed)
     events: list[str] = []
     if manifest.source_digest and manifest.source_digest != source_digest(source_nb):
         events.append("the manifest was built from a different version of the source notebook")
-    error: str | None = None
     try:
         submitted = parse_submission(submission)
     except SubmissionError as exc:
-        error = str(exc)
-        submitted = nbformat.v4.new_notebook()
+        return _not_graded(source_nb, manifest, str(exc))
     language = normalize(language) if language is not None else (notebook_language(submitted.get("metadata")) or "en")
-    restored = restore(submitted, source_nb)
+    try:
+        restored = restore(submitted, source_nb)
+    except Exception as exc:  # noqa: BLE001 - without the restored notebook nothing can be graded
+        return _not_graded(source_nb, manifest, internal_error("restoring the submission against the source", exc),
+                           language)
     events.extend(restored.events)
     nb = restored.notebook
     if language != "en":  # the source's metadata: the graded notebook says its language again
         nb.metadata["gradbook"] = {**nb.metadata.get("gradbook", {}), "language": language}
     integrity = [f"tampering: {t}" for t in restored.tamper]
-    integrity += integrity_scan(nb, source_nb) if error is None else []
+    try:
+        integrity += integrity_scan(nb, source_nb)
+    except Exception as exc:  # noqa: BLE001 - no evidence either way: a person looks (the grade stands)
+        events.append(internal_error("scanning the code for copied answers", exc))
+        integrity.append(f"the integrity scan could not finish ({type(exc).__name__}): nothing was found or ruled "
+                         "out, so look at this submission's code by hand")
 
-    run: Run | None = None
     answers: dict[int, Answer] = {}
-    if error is None:
-        asks, answers = _questions(nb, manifest, seed, registry)
-        tests = frozenset(i for i, c in enumerate(nb.cells) if is_test_cell(c))
-        budget = [MAX_SUBMISSION_ANSWER_BYTES]
-        run = run_notebook(nb, limits, skip=tests, asks=asks, sandbox_mode=sandbox_mode, data_dir=data_dir,
-                           extra_files=extra_files, workdir=workdir, runners=runners, language=language,
+    asks, answers = _questions(nb, manifest, seed, registry)
+    tests = frozenset(i for i, c in enumerate(nb.cells) if is_test_cell(c))
+    budget = [MAX_SUBMISSION_ANSWER_BYTES]
+    run: Run | None = None
+    try:
+        run = run_notebook(nb, limits, skip=tests, asks=asks, sandbox_mode=options["sandbox_mode"],
+                           data_dir=options["data_dir"], extra_files=options["extra_files"], workdir=options["workdir"],
+                           runners=options["runners"], language=language,
                            chapters=chapters_graded(manifest),
-                           receive=lambda n, reply: _read_reply(answers[n], reply, budget))
+                           receive=lambda n, reply: _receive(answers[n], reply, budget))
         events.extend(run.events)
+    except Exception as exc:  # noqa: BLE001 - the answers received so far are judged; the rest are not
+        why = internal_error("running the notebook and asking its questions", exc)
+        events.append(why)
+        for answer in answers.values():
+            if answer.results is None and answer.problem is None:
+                answer.problem = why
 
     with using(language):
         stops = ["\n" + _("Note: cell {index} of the notebook did not finish ({reason}), so nothing it defines was "
                           "there.").format(index=c.index, reason=c.reason)
-                 for c in (run.cells.values() if run else []) if c.status in ("timeout", "died")]
+                 for c in (run.cells.values() if run else []) if c.status in STOPPED]
     cells: dict[str, CellGrade] = {}
     for cell in nb.cells:
         gid = grade_id(cell)
@@ -343,16 +411,16 @@ def grade_submission(
             continue
         if not is_test_cell(cell):
             continue
-        if error is not None:
-            with using(language):
-                message, passed = _("not graded: {error}").format(error=error), False
-        else:
-            judgement = judge_cell(manifest.expected.get(gid, []), [a for a in answers.values() if a.gid == gid], registry,
-                                   language)
+        try:
+            judgement = judge_cell(manifest.expected.get(gid, []), [a for a in answers.values() if a.gid == gid],
+                                   registry, language)
             message, passed = judgement.message, judgement.passed
             message += "" if passed else "".join(stops)
             events.extend(f"cell {gid}: {t}" for t in judgement.tampered)
             integrity.extend(f"tampering: cell {gid}: {t}" for t in judgement.tampered)
+        except Exception as exc:  # noqa: BLE001 - this cell only
+            message, passed = internal_error(f"judging cell {gid}", exc), False
+            events.append(message)
         message = cap(message, MAX_MESSAGE)
         cells[gid] = CellGrade(gid, max_points if passed else 0.0, max_points, passed, message)
         cell.outputs = verdict_outputs(passed, message)
@@ -363,14 +431,25 @@ def grade_submission(
         if gid not in cells:
             cells[gid] = CellGrade(gid, 0.0, float(pts), False, "this graded cell was not found")
 
-    _fill_outputs(nb, run)
+    try:
+        _fill_outputs(nb, run)
+    except Exception as exc:  # noqa: BLE001 - the graded notebook shows less; the grade stands
+        events.append(internal_error("filling in the graded notebook's outputs", exc))
     sandboxed = bool(run and run.sandboxed)
     events = [cap(e, 500) for e in events[:MAX_EVENTS]] + (
         [f"... and {len(events) - MAX_EVENTS} more events"] if len(events) > MAX_EVENTS else []
     )
     score = sum(c.points for c in cells.values())
     max_score = sum(c.max_points for c in cells.values())
-    return SubmissionGrade(nb, cells, events, error, sandboxed, score, max_score, integrity)
+    return SubmissionGrade(nb, cells, events, None, sandboxed, score, max_score, integrity)
+
+
+def _receive(answer: Answer, reply: Any, left: list[int]) -> None:
+    """`_read_reply`, guarded: a reply the grader fails to read is that question's outcome."""
+    try:
+        _read_reply(answer, reply, left)
+    except Exception as exc:  # noqa: BLE001
+        answer.results, answer.problem = None, internal_error("reading the answer", exc)
 
 
 def _fill_outputs(nb: NotebookNode, run: Run | None) -> None:
@@ -389,7 +468,7 @@ def _fill_outputs(nb: NotebookNode, run: Run | None) -> None:
         if cell_run.status != "not run":
             cell.execution_count = count
         outputs = list(cell_run.outputs)
-        if cell_run.status in ("timeout", "died", "not run"):
+        if cell_run.status in STOPPED or cell_run.status == "not run":
             outputs.append(nbformat.v4.new_output("error", ename="GraderStop", evalue=cell_run.reason,
                                                   traceback=[f"{FAIL} {cell_run.reason}"]))
         cell.outputs = outputs

@@ -13,24 +13,42 @@ submission_secret.txt, so `nbgrader release_feedback` and the student's `fetch_f
 deliver it.
 
 Each submission is its own page: one that cannot be rendered is recorded with its reason and
-every other page is still written. The report escapes whatever a student controls, so nothing
-they wrote drives the instructor's terminal.
+every other page is still written. One submission cannot hold up the others' pages (issue 23):
+
+* a page has a budget (`PageBudget`): cells, text and outputs over it are left out before
+  rendering, and the page says what was left out; a page that still takes longer than its
+  seconds to render, or comes out larger than its bytes, is replaced by a short page (the summary)
+  that says so;
+* pages render in parallel on the workers that grade (`workers` local processes, the batch's
+  pool, or the Dask cluster of `grade --scheduler`), with a progress bar;
+* it resumes like grading: each page carries the key of what it shows (the graded notebook, the
+  summary, the source, the budget), and a page whose key is unchanged is not rendered again, so a
+  run that was stopped continues where it was.
+
+The report escapes whatever a student controls, so nothing they wrote drives the instructor's
+terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import html
+import json
 import re
-from dataclasses import dataclass, field
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from gradbook_grader.course import Course, GraderError
 from gradbook_grader.files import write_atomic
 from gradbook_grader.grades import CellScore, Graded, as_graded, read
 from gradbook_grader.journal import Result
 from gradbook_grader.late import describe
-from gradbook_grader.nbcells import HIDDEN_MARKER, hidden_lines, is_test_cell, strip_hidden_tests
+from gradbook_grader.nbcells import HIDDEN_MARKER, grade_id, hidden_lines, is_test_cell, strip_hidden_tests
 from gradbook_grader.sanitize import safe_notebook
 from gradbook_grader.text import printable, scrub
 
@@ -38,7 +56,23 @@ if TYPE_CHECKING:
     import nbformat
     from nbconvert import HTMLExporter
 
+    from gradbook_grader.cluster import DaskEngine
+
 TAG = re.compile(r"<[^>]*>")
+PAGE_VERSION = "gradbook-feedback-v1"  # part of every page's key: a new renderer renders every page again
+_KEY = re.compile(rb"<!-- gradbook-feedback ([0-9a-f]{64}) -->")
+
+
+@dataclass(frozen=True)
+class PageBudget:
+    """What one feedback page may cost. Over it, the page says what was left out (never silently)."""
+
+    seconds: float = 60.0  # to render one page; past it, a short page says so (honest pages take 1-3 s)
+    max_bytes: int = 10_000_000  # of the page; a larger one is replaced by a short page
+    max_cells: int = 200  # of the student's own cells shown (graded cells always are; a chapter has < 50 in all)
+    max_cell_chars: int = 20_000  # of one cell's text (a chapter's longest is ~5,000)
+    max_output_chars: int = 50_000  # of one output's text (an image counts its encoded size)
+    max_outputs_chars: int = 2_000_000  # of all outputs together
 
 
 def visible_text(page: str) -> str:
@@ -113,23 +147,31 @@ def _lateness(entry: Graded) -> str:
 
 
 def render(entry: Graded | Result, graded: "nbformat.NotebookNode | None", source: "nbformat.NotebookNode",
-           exporter: "HTMLExporter | None" = None) -> str:
+           exporter: "HTMLExporter | None" = None, budget: PageBudget | None = None) -> str:
     """The feedback page; GraderError if it would reveal a hidden test the student did not write.
 
     `exporter`: nbconvert's, reused across pages (building one reads every template again).
+    `budget`: what was left out of the notebook to fit it is said at the head of the page; the
+    time and size limits are `render_within`'s.
     """
     from nbconvert import HTMLExporter
 
     exporter = exporter or HTMLExporter(template_name="lab")
-    nb = safe_notebook(graded if graded is not None else {}, source)
+    raw, left_out = within(graded if graded is not None else {}, budget or PageBudget())
+    nb = safe_notebook(raw, source)
     for cell in nb.cells:
         cell.source = strip_hidden_tests(cell.source)
-    own = [c.source for c in nb.cells if not is_test_cell(c)]  # the student's own cells (shown as text: unescaped)
-    theirs = "\n".join(own + [html.unescape(text) for text in own])
     body, _ = exporter.from_notebook_node(nb)
     main = body.find("<main>")
     at = main + len("<main>") if main >= 0 else body.find(">", body.find("<body")) + 1
-    body = body[:at] + summary_html(entry) + body[at:]  # the grader's own, trusted, escaped HTML
+    body = body[:at] + summary_html(entry) + _left_out_html(left_out) + body[at:]  # the grader's own, escaped
+    return _checked(body, nb, source)
+
+
+def _checked(body: str, nb: "nbformat.NotebookNode", source: "nbformat.NotebookNode") -> str:
+    """`body`, unless it shows a hidden test line of the source that the student did not write themselves."""
+    own = [c.source for c in nb.cells if not is_test_cell(c)]  # the student's own cells (shown as text: unescaped)
+    theirs = "\n".join(own + [html.unescape(text) for text in own])
     text = visible_text(body)
     leaked = [line for line in hidden_lines(source) if line in text and line not in theirs]
     marker = HIDDEN_MARKER
@@ -141,39 +183,406 @@ def render(entry: Graded | Result, graded: "nbformat.NotebookNode | None", sourc
     return body
 
 
+def _left_out_html(left_out: list[str]) -> str:
+    if not left_out:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in left_out)
+    return (f'<section class="gradbook-feedback" style="margin: 1em 2em"><h2>Left out of this page</h2>'
+            f"<p>The notebook is larger than a feedback page holds:</p><ul>{items}</ul></section><hr>")
+
+
+def within(graded: Any, budget: PageBudget) -> tuple[dict, list[str]]:
+    """The graded notebook (plain JSON, untrusted) cut to `budget`, and what was left out, in words.
+
+    Graded cells (nbgrader's, with the verdicts) are always kept; the student's own cells past
+    `max_cells` are counted in one note cell where they were; long texts and outputs are cut.
+    """
+    nb = dict(graded) if isinstance(graded, dict) else {}
+    cells = nb.get("cells") if isinstance(nb.get("cells"), list) else []
+    kept: list[Any] = []
+    own = dropped = cut_text = cut_outputs = 0
+    room = [budget.max_outputs_chars]
+    graded: set[str] = set()
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        gid = grade_id(cell)
+        if gid is None or gid in graded:  # a copy of a graded cell is the student's own
+            own += 1
+            if own > budget.max_cells:
+                dropped += 1
+                continue
+        else:
+            graded.add(gid)
+        if dropped:
+            kept.append(_note_cell(f"[{dropped:,} of the student's cells are not shown here]"))
+            dropped = 0
+        cell = dict(cell)
+        text = _joined(cell.get("source"))
+        if len(text) > budget.max_cell_chars:
+            cell["source"] = text[: budget.max_cell_chars] + f"\n[{len(text) - budget.max_cell_chars:,} more characters]"
+            cut_text += 1
+        if isinstance(cell.get("outputs"), list):
+            cell["outputs"], cut = _outputs_within(cell["outputs"], budget, room)
+            cut_outputs += cut
+        kept.append(cell)
+    if dropped:
+        kept.append(_note_cell(f"[{dropped:,} of the student's cells are not shown here]"))
+    nb["cells"] = kept
+    left_out = []
+    if own > budget.max_cells:
+        left_out.append(f"{own - budget.max_cells:,} of the notebook's {own:,} own cells (beyond the first "
+                        f"{budget.max_cells:,}) are summarised, not shown; every graded cell is shown")
+    if cut_text:
+        left_out.append(f"the text of {cut_text:,} cell(s) is cut at {budget.max_cell_chars:,} characters")
+    if cut_outputs:
+        left_out.append(f"{cut_outputs:,} output(s) are truncated or left out (at most {budget.max_output_chars:,} "
+                        f"characters each, {budget.max_outputs_chars:,} in all)")
+    return nb, left_out
+
+
+def _joined(value: Any) -> str:
+    if isinstance(value, list):
+        return "".join(v for v in value if isinstance(v, str))
+    return value if isinstance(value, str) else ""
+
+
+def _note_cell(text: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def _outputs_within(outputs: list, budget: PageBudget, room: list[int]) -> tuple[list, int]:
+    """Outputs cut to the budget; how many were cut or dropped."""
+    kept, cut = [], 0
+    for out in outputs:
+        if not isinstance(out, dict):
+            continue
+        size = len(json.dumps(out, default=str)) if room[0] > 0 else 0
+        if room[0] <= 0:
+            cut += 1
+            continue
+        if size > budget.max_output_chars or size > room[0]:
+            cut += 1
+            out = {"output_type": "stream", "name": "stdout",
+                   "text": _output_text(out)[: min(budget.max_output_chars, room[0])]
+                   + f"\n[output truncated: {size:,} characters]"}
+            size = len(out["text"])
+        room[0] -= size
+        kept.append(out)
+    return kept, cut
+
+
+def _output_text(out: dict) -> str:
+    """An output's text for a truncated view: its stream text, traceback, or plain text (never its images)."""
+    if out.get("output_type") == "stream":
+        return _joined(out.get("text"))
+    if out.get("output_type") == "error":
+        return "\n".join(str(line) for line in out.get("traceback", [])[:50] if isinstance(line, str))
+    data = out.get("data") if isinstance(out.get("data"), dict) else {}
+    return _joined(data.get("text/plain"))
+
+
+def short_page(entry: Graded | Result, source: "nbformat.NotebookNode", why: str) -> str:
+    """The page that stands in for one over its budget: the summary (every point and reason), and why."""
+    note = (f'<section class="gradbook-feedback" style="margin: 1em 2em"><h2>Your notebook is not shown</h2>'
+            f"<p>{html.escape(why)}. Your points and the reasons for them are above; your instructor has the "
+            "graded notebook.</p></section>")
+    body = ('<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Feedback</title></head><body><main>'
+            f"{summary_html(entry)}{note}</main></body></html>\n")
+    import nbformat
+
+    return _checked(body, nbformat.v4.new_notebook(), source)
+
+
+class PageTooSlow(BaseException):
+    """Rendering one page took longer than its budget (a BaseException: no library's `except Exception` keeps
+    rendering after it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise `PageTooSlow` in this code after `seconds` (the main thread of a process: a worker of the
+    local pool, or a run without one). Elsewhere (a Dask worker's thread) the page's size budget,
+    applied before rendering, is what bounds its time, and the time is checked when it ends."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        began = time.monotonic()
+        yield
+        if time.monotonic() - began > seconds:
+            raise PageTooSlow
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise PageTooSlow
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)  # and again every second, should code swallow it
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass
+class Outcome:
+    """A rendered page (plain data, from a worker), or why it was refused."""
+
+    page: str | None
+    refused: str | None = None
+    seconds: float = 0.0
+    short: bool = False  # the stand-in page of one over its budget
+
+
+def render_within(entry: Graded | Result, graded_json: bytes, source: "nbformat.NotebookNode",
+                  exporter: "HTMLExporter", budget: PageBudget, key: str) -> Outcome:
+    """One page under its budget (`render`), keyed; a page over its time or size is the short page."""
+    began = time.monotonic()
+    try:
+        graded = _parse(graded_json)
+        try:
+            with _time_limit(budget.seconds):
+                page = render(entry, graded, source, exporter, budget)
+            size = len(page.encode("utf-8", "replace"))
+            if size > budget.max_bytes:
+                why = f"This page would be {size:,} bytes, more than the {budget.max_bytes:,} a feedback page may be"
+                page, short = short_page(entry, source, why), True
+            else:
+                short = False
+        except (PageTooSlow, MemoryError, RecursionError) as exc:
+            why = (f"Your notebook took longer than the {budget.seconds:g} s a feedback page may take to render"
+                   if isinstance(exc, PageTooSlow) else
+                   f"Your notebook could not be rendered ({type(exc).__name__}: it is too large or too deeply nested "
+                   "for a feedback page)")
+            page, short = short_page(entry, source, f"{why}, so this short page stands in for it"), True
+    except GraderError as exc:
+        return Outcome(None, str(exc), time.monotonic() - began)
+    return Outcome(_with_key(page, key), None, time.monotonic() - began, short)
+
+
+def _parse(graded_json: bytes) -> Any:
+    """The stored graded notebook, as plain JSON (untrusted shapes are `within`'s and `safe_notebook`'s)."""
+    if not graded_json:
+        return None
+    try:
+        return json.loads(graded_json.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+
+
+def _with_key(page: str, key: str) -> str:
+    """The page with its key in a comment after the doctype (read back by `_page_key`)."""
+    first, nl, rest = page.partition("\n")
+    mark = f"<!-- gradbook-feedback {key} -->"
+    return f"{first}\n{mark}\n{rest}" if first.lower().startswith("<!doctype") else f"{mark}\n{page}"
+
+
+def _page_key(path: Path) -> str | None:
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    found = _KEY.search(head)
+    return found.group(1).decode() if found else None
+
+
+def page_key(entry: Graded, graded_json: bytes, source_json: str, budget: PageBudget) -> str:
+    """Equal keys, equal pages: the renderer, the graded notebook, the summary (grades, a person's scores,
+    comments, lateness), the source and the budget."""
+    h = hashlib.sha256(PAGE_VERSION.encode() + b"\0")
+    for part in (hashlib.sha256(graded_json).hexdigest(), summary_html(entry),
+                 hashlib.sha256(source_json.encode()).hexdigest(), json.dumps(asdict(budget), sort_keys=True)):
+        h.update(part.encode("utf-8", "replace") + b"\0")
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- rendering on workers
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(sources: dict[str, str], budget: PageBudget) -> None:
+    """Once per worker process: the sources parsed and nbconvert's exporter built (it reads its templates)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    _WORKER.update(sources={a: nbformat.reads(text, as_version=4) for a, text in sources.items()},
+                   exporter=HTMLExporter(template_name="lab"), budget=budget)
+
+
+def _render_in_worker(entry: Graded, graded_json: bytes, key: str) -> Outcome:
+    outcome = render_within(entry, graded_json, _WORKER["sources"][entry.assignment], _WORKER["exporter"],
+                            _WORKER["budget"], key)
+    if outcome.short:  # rendering may have been cut short anywhere in nbconvert: the next page gets a fresh one
+        from nbconvert import HTMLExporter
+
+        _WORKER["exporter"] = HTMLExporter(template_name="lab")
+    return outcome
+
+
+def _render_on_dask(sources: dict[str, str], budget: PageBudget, entry: Graded, graded_json: bytes, key: str) -> Outcome:
+    """A Dask task: the worker keeps the parsed sources and the exporter for the next page."""
+    digest = hashlib.sha256(json.dumps([sources, asdict(budget)], sort_keys=True).encode()).hexdigest()
+    if _WORKER.get("digest") != digest:
+        _init_worker(sources, budget)
+        _WORKER["digest"] = digest
+    return _render_in_worker(entry, graded_json, key)
+
+
+@dataclass
+class _Page:
+    entry: Graded
+    target: Path
+    key: str
+    graded_json: bytes
+
+    def args(self) -> tuple:
+        return (self.entry, self.graded_json, self.key)
+
+
 @dataclass
 class FeedbackRun:
-    written: list[Path] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)  # written in this run, or already there unchanged
     failed: dict[tuple[str, str], str] = field(default_factory=dict)  # (student, assignment) -> why
+    reused: int = 0  # pages already written for the same grade (not rendered again)
+    short: list[Path] = field(default_factory=list)  # pages over their budget, replaced by the short page
+    seconds: dict[Path, float] = field(default_factory=dict)  # rendering time of each page rendered
 
 
-def run_feedback(course: Course, assignment: str | None = None, student: str | None = None) -> FeedbackRun:
+def run_feedback(course: Course, assignment: str | None = None, student: str | None = None, *,
+                 workers: int = 1, engine: "DaskEngine | None" = None, budget: PageBudget | None = None,
+                 progress: bool = False, force: bool = False) -> FeedbackRun:
     """Feedback HTML for every submission in the gradebook (and every one only the journal holds):
     feedback/<student>/<assignment>/<assignment>.html, with nbgrader's timestamp.txt and
     submission_secret.txt beside it.
 
-    A page that cannot be rendered is recorded in `failed` (and an older page of it removed, so
-    no stale feedback goes out); the others are written regardless.
+    Pages render on `workers` local processes (1: here), or on the Dask cluster of `engine`. A page
+    whose key is unchanged is kept (`force`: render every page again). A page that cannot be
+    rendered is recorded in `failed` (and an older page of it removed, so no stale feedback goes
+    out); the others are written regardless.
     """
-    import nbformat
-    from nbconvert import HTMLExporter
+    from tqdm import tqdm
 
+    budget = budget or PageBudget()
     run = FeedbackRun()
-    exporter = HTMLExporter(template_name="lab")
-    sources: dict[str, nbformat.NotebookNode] = {}
-    for entry in read(course, assignment, student).graded:
+    sources: dict[str, str] = {}
+    pages: list[_Page] = []
+    entries = read(course, assignment, student).graded
+    bar = tqdm(total=len(entries), desc="feedback", unit="page", disable=not progress)
+    for entry in entries:
         target = course.feedback_dir(entry.student, entry.assignment) / f"{entry.assignment}.html"
         try:
             if entry.assignment not in sources:
-                sources[entry.assignment] = nbformat.read(course.source(entry.assignment), as_version=4)
-            write_atomic(target, render(entry, _graded(course, entry), sources[entry.assignment], exporter))
-            _side_files(course, entry)
-            run.written.append(target)
+                sources[entry.assignment] = course.source(entry.assignment).read_text(encoding="utf-8")
+            graded_json = _graded_json(course, entry)
+            page = _Page(entry, target, page_key(entry, graded_json, sources[entry.assignment], budget), graded_json)
         except Exception as exc:  # this page only; the batch goes on
-            run.failed[(entry.student, entry.assignment)] = (
-                str(exc) if isinstance(exc, GraderError) else f"{type(exc).__name__}: {exc}")
-            target.unlink(missing_ok=True)
+            _failed(run, entry, target, f"{type(exc).__name__}: {exc}")
+            bar.update()
+            continue
+        if not force and _page_key(target) == page.key:
+            _write_side_files(course, run, page)
+            run.reused += 1
+            bar.update()
+            continue
+        pages.append(page)
+
+    def done(page: _Page, outcome: Outcome) -> None:
+        if outcome.page is None:
+            _failed(run, page.entry, page.target, outcome.refused or "not rendered")
+        else:
+            try:
+                write_atomic(page.target, outcome.page)
+            except Exception as exc:
+                _failed(run, page.entry, page.target, f"the page could not be written ({type(exc).__name__}: {exc})")
+            else:
+                run.seconds[page.target] = outcome.seconds
+                if outcome.short:
+                    run.short.append(page.target)
+                _write_side_files(course, run, page)
+        bar.update()
+
+    def failed(page: _Page, why: str) -> None:
+        _failed(run, page.entry, page.target, why)
+        bar.update()
+
+    try:
+        _render_all(pages, sources, budget, workers, engine, done, failed)
+    finally:
+        bar.close()
     return run
+
+
+def _render_all(pages: list[_Page], sources: dict[str, str], budget: PageBudget, workers: int,
+                engine: "DaskEngine | None", done: Any, failed: Any) -> None:
+    """Every page rendered here, on the batch's local process pool, or on the Dask cluster."""
+    if not pages:
+        return
+    if engine is not None:
+        _on_dask(engine, pages, sources, budget, done, failed)
+    elif workers > 1 and len(pages) > 1:
+        from gradbook_grader.batch import run_pool
+
+        run_pool(pages, (sources, budget), min(workers, len(pages)), _render_in_worker, _init_worker, done, failed,
+                 payload=_Page.args, doing="rendering this feedback page")
+    else:
+        _init_worker(sources, budget)
+        for page in pages:
+            try:
+                outcome = _render_in_worker(*page.args())
+            except Exception as exc:  # the renderer's own bug: this page only
+                failed(page, f"internal grader error while rendering: {type(exc).__name__}: {exc}")
+            else:
+                done(page, outcome)
+
+
+def _on_dask(engine: "DaskEngine", pages: list[_Page], sources: dict[str, str], budget: PageBudget,
+             done: Any, failed: Any) -> None:
+    """The pages as tasks on the cluster the grades came from, a few per worker thread in flight."""
+    from distributed import as_completed
+
+    from gradbook_grader.cluster import IN_FLIGHT_PER_THREAD
+
+    client = engine.client
+    shared = client.scatter((sources, budget), broadcast=True)
+    waiting = list(reversed(pages))
+    running: dict[Any, _Page] = {}
+    flow = as_completed()
+    while waiting or running:
+        room = IN_FLIGHT_PER_THREAD * max(1, sum(client.nthreads().values()))
+        while waiting and len(running) < room:
+            page = waiting.pop()
+            future = client.submit(_render_shared, shared, *page.args(), pure=False)
+            running[future] = page
+            flow.add(future)
+        future = next(flow)
+        page = running.pop(future)
+        try:
+            outcome = future.result()
+        except Exception as exc:
+            failed(page, f"internal grader error while rendering on the cluster: {type(exc).__name__}: {exc}")
+        else:
+            done(page, outcome)
+        future.release()
+
+
+def _render_shared(shared: tuple[dict[str, str], PageBudget], entry: Graded, graded_json: bytes, key: str) -> Outcome:
+    return _render_on_dask(shared[0], shared[1], entry, graded_json, key)
+
+
+def _failed(run: FeedbackRun, entry: Graded, target: Path, why: str) -> None:
+    run.failed[(entry.student, entry.assignment)] = why
+    target.unlink(missing_ok=True)
+
+
+def _write_side_files(course: Course, run: FeedbackRun, page: _Page) -> None:
+    try:
+        _side_files(course, page.entry)
+    except Exception as exc:
+        _failed(run, page.entry, page.target, f"nbgrader's timestamp.txt and submission_secret.txt could not be "
+                                              f"written beside the page ({type(exc).__name__}: {exc})")
+    else:
+        run.written.append(page.target)
 
 
 def _side_files(course: Course, entry: Graded) -> None:
@@ -192,20 +601,15 @@ def write_feedback(course: Course, assignment: str | None = None, student: str |
     return run_feedback(course, assignment, student).written
 
 
-def _graded(course: Course, entry: Graded) -> "nbformat.NotebookNode | None":
-    """The graded notebook of a submission, or None (a lost one still gets its summary)."""
-    import json
-
-    import nbformat
-
+def _graded_json(course: Course, entry: Graded) -> bytes:
+    """The stored graded notebook's bytes, or b"" (a lost one still gets its summary)."""
     name = entry.result.notebook if entry.result else f"{entry.assignment}.ipynb"
     if not name:
-        return None
+        return b""
     try:
-        text = (course.autograded(entry.student, entry.assignment) / name).read_text(encoding="utf-8")
-        return nbformat.from_dict(json.loads(text))
-    except (OSError, ValueError, RecursionError):
-        return None
+        return (course.autograded(entry.student, entry.assignment) / name).read_bytes()
+    except OSError:
+        return b""
 
 
 def report_text(entries: Sequence[Graded | Result]) -> str:

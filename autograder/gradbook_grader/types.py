@@ -17,8 +17,14 @@ import nbformat
 class Limits:
     """Resource limits for one submission."""
 
-    cell_timeout: float = 60.0  # wall seconds per cell
-    total_timeout: float = 600.0  # wall seconds per submission
+    cell_timeout: float = 60.0  # wall seconds per cell, and per question asked
+    # Wall seconds per submission: the one deadline of all its cells, questions and restarts together
+    # (each wait is bounded by what is left of it). Generous, because it is wall time on a busy machine;
+    # what makes a stalling submission cheap is `stall_seconds` and the strict protocol (process.py).
+    total_timeout: float = 600.0
+    # A runner that neither replies nor uses CPU for this long is stalled: the wait ends then, not at
+    # the cell limit (0: never). Honest code that computes slowly keeps using CPU and is never cut short.
+    stall_seconds: float = 10.0
     memory_mb: int = 2048  # address space of each process, and memory of the whole sandbox where a control group can be made
     cpu_seconds: int = 600
     max_processes: int = 64
