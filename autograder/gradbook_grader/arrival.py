@@ -183,7 +183,7 @@ def date(course: Course, submission: Submission, loaded: Loaded, rule: Lateness)
                                        f"({abs(gap):,.0f} s {'earlier' if gap > 0 else 'later'}); dated by its arrival")
         return
     why = ("its notebook is not the one collect received" if receipt is not None
-           else "no collect receipt (it did not come through this course's `nbgrader collect`)")
+           else "no collect receipt: it did not come through this course's `nbgrader collect`")
     if rule.unobserved == "flag":
         if claim is None:
             loaded.timestamp = _vouched(submission)
@@ -192,8 +192,8 @@ def date(course: Course, submission: Submission, loaded: Loaded, rule: Lateness)
     else:
         loaded.timestamp = _vouched(submission)
         if claim is None or _apart(claim, loaded.timestamp) > rule.claim_slack_seconds:  # else the claim holds
-            loaded.notes.append(f"arrival not observed ({why}): dated by when it reached submitted/, "
-                                f"{loaded.timestamp}; {shown} (c.Lateness.unobserved = \"late\")")
+            loaded.notes.append(f"arrival not observed ({why}): dated by when it reached submitted/ (the "
+                                f"timestamp); {shown} (c.Lateness.unobserved = \"late\")")
 
 
 def _apart(one: str, other: str) -> float:
