@@ -30,6 +30,7 @@ from fake_grading import CH02, honest, small_course
 from fake_grading import grade_submission as fake_grade
 from gradbook_grader.batch import grade_assignment
 from gradbook_grader.course import Course
+from gradbook_grader.feedback import report_text
 from gradbook_grader.gradebook import open_gradebook
 from gradbook_grader.grades import read
 from lifecycle_helpers import configure, run, set_due
@@ -128,6 +129,7 @@ def test_lateness_is_what_the_exchange_observed_and_planted_folders_are_refused(
     assert results["bin"].claimed == FORGED
     (why,) = forger.evidence
     assert f"timestamp.txt says {FORGED} but it reached the exchange at" in why, why
+    assert f"  lateness: timestamp.txt says {FORGED}" in report_text([forger]), "the report says why it is flagged"
     for r in ("garbled", "year1", "deleted"):  # on time by their arrival, never silently: flagged for a look
         assert role[r].seconds_late == 0 and role[r].score == 10 and role[r].flagged, r
         assert "timestamp.txt is missing or unreadable; dated by its arrival in the exchange" in role[r].evidence[0]
