@@ -72,7 +72,8 @@ def test_the_docs_plugin_and_extensions_work_in_every_command(tmp_path: Path) ->
         import sys
         from gradbook_grader.cli import main
         for argv in (["grade", "submitted", "--no-progress"], ["report"], {command[1:]!r}, ["report"],
-                     ["export", "--csv", "long.csv"], ["feedback", "--student", "bob"], ["feedback", "--student", "carl"]):
+                     ["export", "--csv", "long.csv"], ["export", "--csv", "moodle.csv", "--format", "moodle"],
+                     ["feedback", "--student", "bob"], ["feedback", "--student", "carl"]):
             print("=== " + argv[0], flush=True)
             if main(argv) != 0:
                 sys.exit(1)
@@ -81,13 +82,19 @@ def test_the_docs_plugin_and_extensions_work_in_every_command(tmp_path: Path) ->
     assert out.returncode == 0, out.stdout + out.stderr
     before, after = out.stdout.split("=== report")[1:3]
     assert f"bob / {CH02}: 8 / 10  (raw 10, late penalty 2)  [LATE: 1 day 6:00:00 late]" in before, before
-    assert f"bob / {CH02}: 10 / 10\n" in after and f"carl / {CH02}: 10 / 10\n" in after, after
+    extended = "extended by 48 h, due 2026-11-22 12:00:00 UTC"
+    for student in ("bob", "carl"):
+        assert f"{student} / {CH02}: 10 / 10  [{extended.upper()}]\n" in after, after
     rows = {r["student_id"]: r for r in csv.DictReader((course.root / "long.csv").open(encoding="utf-8"))}
     assert {s: (r["late_submission_penalty"], r["score"], r["seconds_late"]) for s, r in rows.items()} == {
         "ann": ("0", "10", "0"), "bob": ("0", "10", "0"), "carl": ("0", "10", "0")}
-    for student in ("bob", "carl"):
+    moodle = {r["Username"]: r for r in csv.DictReader((course.root / "moodle.csv").open(encoding="utf-8"))}
+    assert {s: (r[CH02], r[f"{CH02} feedback"]) for s, r in moodle.items()} == {
+        "ann": ("10", ""), "bob": ("10", extended), "carl": ("10", extended)}
+    for student, late in (("bob", 30), ("carl", 30)):
         page = visible_text((course.feedback_dir(student, CH02) / f"{CH02}.html").read_text(encoding="utf-8"))
-        assert "Score: 10 / 10" in page and "late" not in page.split("Score:")[1][:80], page[:400]
+        when = (DUE + timedelta(hours=late)).strftime("%Y-%m-%d %H:%M:%S")
+        assert "Score: 10 / 10" in page and f"submitted {when} UTC, on time ({extended})" in page, page[:400]
 
     assert "bob's extension on 02-tensor-operations is gone" in extend(course, "bob", CH02, 0)
     assert {g.student: g.penalty for g in read(course, CH02).graded} == {"ann": 0, "bob": 2.0, "carl": 0}

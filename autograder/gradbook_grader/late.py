@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gradbook_grader.course import Course, GraderError, nbgrader_config
@@ -130,6 +130,13 @@ def apply(policy: Policy, submission: "SubmittedAssignment") -> None:
                     f"({type(exc).__name__}: {exc}): fix it in nbgrader_config.py and run the command again."
                 ) from exc
         notebook.late_submission_penalty = None if penalty is None else min(max(penalty, 0.0), notebook.score)
+
+
+def extension_text(seconds: float, duedate: "datetime | None") -> str:
+    """A student's extension, for people: "extended by 48 h, due 2026-11-22 12:00:00 UTC" ("" without one)."""
+    if seconds <= 0:
+        return ""
+    return f"extended by {seconds / 3600:g} h" + (f", due {duedate:%Y-%m-%d %H:%M:%S} UTC" if duedate else "")
 
 
 def describe(seconds: float) -> str:
