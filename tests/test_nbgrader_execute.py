@@ -18,13 +18,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import require
+from conftest import ROOT, require
 from fake_grading import CH02, honest, small_course
 from gradbook_grader import sandbox
 from gradbook_grader.nbgrader_execute import RefusedExecution, checked
-
-pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
-
 
 def hostile(src: nbformat.NotebookNode, target: Path) -> nbformat.NotebookNode:
     nb = honest(src, {"naive-relu": "def naive_relu(x):\n    return abs(x)"})  # one wrong answer: validate says so
@@ -44,6 +41,8 @@ def course_validator(course_root: Path, monkeypatch: pytest.MonkeyPatch):  # noq
     return Validator(config=app.config)
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_no_nbgrader_command_runs_a_submission_outside_the_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     require(sandbox.bwrap_problem() is None, f"bwrap does not work here: {sandbox.bwrap_problem()}")
@@ -104,3 +103,18 @@ def nbgrader_app(name: str, *argv: str) -> int:
     except SystemExit as exit:
         return int(exit.code or 0)
     return 0
+
+
+def test_nbgrader_at_the_repositorys_root_has_the_courses_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`nbgrader validate autograder/submitted/...` from the root (the issue's command) is guarded too."""
+    from nbgrader.apps import NbGrader
+
+    monkeypatch.chdir(ROOT)
+    app = NbGrader()
+    app.load_config_file()
+    course = ROOT / "autograder"
+    assert app.config.GradbookCourse.root == str(course) and app.config.CourseDirectory.root == str(course)
+    assert checked(course, course / "submitted" / "eve" / CH02) == ("eve", CH02)
+    assert checked(course, ROOT / "my-work") is None  # workbook.py lab's own copies
+    with pytest.raises(RefusedExecution):
+        checked(course, ROOT / "elsewhere")

@@ -4,7 +4,8 @@ nbgrader runs notebooks with its `Execute` preprocessor, in a kernel with the ri
 started the command: `nbgrader validate` (and the Validate button of the instructor's JupyterLab,
 whose handler builds nbgrader's `Validator` with the course's nbgrader_config.py),
 `nbgrader autograde` and `generate_solution`. For the instructor's own notebooks (the course's
-source/ and release/, the repository's solutions/ and notebooks/) that is fine. For anything
+source/ and release/, the repository's solutions/ and notebooks/, and my-work/, where `workbook.py
+lab` keeps its user's own copies) that is fine. For anything
 else it would run a student's code with the instructor's rights: before the kernel starts (a
 submission's folder can itself hold modules the kernel would import), `guard` makes `Execute`
 
@@ -17,9 +18,10 @@ submission's folder can itself hold modules the kernel would import), `guard` ma
 nbgrader's `Validator` builds `Execute` from a fixed list, not from configuration, so there is no
 configuration option to replace it: nbgrader_config.py calls `guard(c)`, which wraps
 `Execute.preprocess` once per process and is inert for any configuration that does not name a
-course (`c.GradbookCourse.root`). A student validating their own notebook in their own JupyterLab
-never loads this configuration (it is the instructor's course) and runs unsandboxed, as is fine:
-it is their code, in their server.
+course (`c.GradbookCourse.root`). The repository's root has an nbgrader_config.py that loads the
+course's, so `nbgrader validate autograder/submitted/...` from there is guarded too. A student
+validating their own notebook in their own JupyterLab (the student edition has no course
+configuration; in this repository, my-work/) runs it unsandboxed, as is fine: their code, their server.
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ def checked(root: Path, where: Path) -> tuple[str, str] | None:
     from gradbook_grader.course import find_course
 
     course = find_course(root)
-    own = [course.root / "source", course.root / "release", course.solutions, course.notebooks]
+    # The instructor's own notebooks, and the repository's my-work/ (`workbook.py lab`: the user's own copies).
+    own = [course.root / "source", course.root / "release", course.solutions, course.notebooks,
+           course.solutions.parent / "my-work"]
     if any(where.is_relative_to(Path(os.path.realpath(p))) for p in own):
         return None
     for step in ("submitted", "autograded"):
