@@ -60,6 +60,16 @@ def set_due(course: Course, assignment: str, when: datetime) -> None:
         gb.update_or_create_assignment(assignment, duedate=when)
 
 
+def received(course: Course, folder: Path, student: str, assignment: str, when: datetime) -> None:
+    """The receipt the course's collect (`collect.ObservedCollect`) writes for `folder`, as if it had
+    observed the submission reach the exchange at `when`."""
+    from gradbook_grader.arrival import Receipt, observe, write_receipt
+
+    digests = observe(folder, digests=True).digests
+    write_receipt(course.root, Receipt(student, assignment, when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"),
+                                       when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"), f"{student}+{assignment}+x", digests))
+
+
 def stamp(when: datetime) -> bytes:
     """A timestamp.txt as nbgrader's submit writes it."""
     return when.strftime("%Y-%m-%d %H:%M:%S.%f UTC").encode()

@@ -29,7 +29,7 @@ from gradbook_grader.feedback import report_text, run_feedback, visible_text
 from gradbook_grader.gradebook import open_gradebook
 from gradbook_grader.grades import read
 from gradbook_grader.submissions import discover
-from lifecycle_helpers import MODEL, WRITTEN, add_written_answer, configure, run, set_due, stamp
+from lifecycle_helpers import MODEL, WRITTEN, add_written_answer, configure, received, run, set_due, stamp
 
 DUE = datetime(2026, 11, 20, 12, 0)
 WRONG_RELU = {"naive-relu": "def naive_relu(x):\n    return abs(x)"}  # the fake scores its test cell 0 (1 point)
@@ -39,12 +39,16 @@ def source(course: Course) -> nbformat.NotebookNode:
     return nbformat.read(course.source(CH02), as_version=4)
 
 
-def submit(folder: Path, student: str, nb: nbformat.NotebookNode, when: datetime | None = None) -> None:
+def submit(folder: Path, student: str, nb: nbformat.NotebookNode, when: datetime | None = None,
+           course: Course | None = None) -> None:
+    """A submission in nbgrader's layout claiming `when`; with `course`, as collected (arrived at `when`)."""
     path = folder / student / CH02
     path.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path / f"{CH02}.ipynb")
     if when is not None:
         (path / "timestamp.txt").write_bytes(stamp(when))
+    if course is not None and when is not None:
+        received(course, path, student, CH02, when)
 
 
 def grade(course: Course, folder: Path, **kwargs: Any) -> BatchReport:
@@ -127,9 +131,9 @@ def test_late_penalties_are_the_course_plugins_and_show_everywhere(tmp_path: Pat
     set_due(course, CH02, DUE)
     folder = tmp_path / "submitted"
     src = source(course)
-    submit(folder, "ann", honest(src), DUE - timedelta(hours=1))
-    submit(folder, "bob", honest(src), DUE + timedelta(hours=2, minutes=30))
-    submit(folder, "cy", honest(src, WRONG_RELU), DUE + timedelta(hours=2, minutes=30))
+    submit(folder, "ann", honest(src), DUE - timedelta(hours=1), course)
+    submit(folder, "bob", honest(src), DUE + timedelta(hours=2, minutes=30), course)
+    submit(folder, "cy", honest(src, WRONG_RELU), DUE + timedelta(hours=2, minutes=30), course)
     grade(course, folder)
     zero = LateSubmissionPlugin(penalty_method="zero")  # nbgrader's own plugin, called directly
     with open_gradebook(course) as gb:

@@ -82,8 +82,8 @@ def test_hostile_submissions_through_the_real_sandbox(tmp_path: Path) -> None:
     assert "symbolic link" in results["dir-link"].error and results["dir-link"].score == 0
     assert "FIFO" in results["fifo"].error and results["fifo"].score == 0
     assert "white space" not in (results["esc\x1b[2J"].error or "") and "\\x1b" in results["esc\x1b[2J"].error
-    assert results["José"].timestamp == "2026-11-20 10:00:00.000000 UTC"
-    assert results["old-date"].timestamp is None and "timestamp.txt ignored" in results["old-date"].notes[0]
+    assert results["José"].claimed == "2026-11-20 10:00:00.000000 UTC"
+    assert results["old-date"].claimed is None and "timestamp.txt ignored" in results["old-date"].notes[0]
     for path in (course.root / "autograded").glob(f"*/{CH02}/{CH02}.ipynb"):
         assert_inert(path, src)
     graded = (course.autograded("surrogate", CH02) / f"{CH02}.ipynb").read_text(encoding="utf-8")

@@ -325,7 +325,7 @@ def grade_assignment(
     import nbformat
     from tqdm import tqdm
 
-    from gradbook_grader import late
+    from gradbook_grader import arrival, late
     from gradbook_grader.course import released_answers
     from gradbook_grader.gradebook import open_gradebook, register_assignment
 
@@ -347,6 +347,7 @@ def grade_assignment(
     manifest = load_manifest(course, assignment, limits)
     source_digest = _sha256(source_bytes)
     late_plugin = late.plugin(course)  # a broken plugin is said before anything is graded
+    lateness = arrival.rules(course)
     # A written answer that still reads as released (or as the stub of a lost cell) is no answer.
     unanswered = {gid: {_norm(text), _norm(stub_solution(_source_text(source, gid))), ""}
                   for gid, text in released_answers(course, source).items()}
@@ -362,8 +363,10 @@ def grade_assignment(
         jobs = []
         for submission in found:
             loaded = load(submission)
+            arrival.date(course, submission, loaded, lateness)  # observed arrival, not the student's timestamp.txt
             key = submission_key(loaded.data, source_digest, manifest, limits, loaded.problem, loaded.timestamp)
-            job = _Job(submission, key, Loaded(None, loaded.problem, loaded.timestamp, loaded.notes, secret=loaded.secret),
+            job = _Job(submission, key, Loaded(None, loaded.problem, loaded.timestamp, loaded.notes, secret=loaded.secret,
+                                               claimed=loaded.claimed, lateness=loaded.lateness),
                        _sha256(loaded.data) if loaded.data is not None else "")
             previous = read_journal(course, submission.student, assignment)
             job.changed = previous is None or (previous.digest, previous.timestamp) != (job.digest, loaded.timestamp)
@@ -586,6 +589,8 @@ def _result(job: _Job, graded: SubmissionGrade, manifest: Manifest, unanswered: 
         sandboxed=bool(graded.sandboxed),
         submission=str(job.submission.path),
         timestamp=job.loaded.timestamp,
+        claimed=job.loaded.claimed,
+        lateness=list(job.loaded.lateness),
         integrity=_lines(getattr(graded, "integrity", [])),
         notes=list(job.loaded.notes),
         digest=job.digest,
@@ -608,6 +613,8 @@ def _error_result(job: _Job, message: str, manifest: Manifest, transient: bool) 
         sandboxed=False,
         submission=str(job.submission.path),
         timestamp=job.loaded.timestamp,
+        claimed=job.loaded.claimed,
+        lateness=list(job.loaded.lateness),
         transient=transient,
         notes=list(job.loaded.notes),
         digest=job.digest,

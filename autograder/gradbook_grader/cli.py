@@ -6,6 +6,7 @@
     gradbook-grader export --csv grades.csv [--format long|cells|canvas|moodle] [--assignment A ...]
     gradbook-grader report [--assignment A] [--student S]
     gradbook-grader misconceptions [--assignment A]
+    gradbook-grader extend --student S --assignment A --hours N
 
 `grade` exits with 3 when a submission could not be graded (each is listed, with its reason),
 1 when grading could not run at all. report, feedback, export and misconceptions read nbgrader's
@@ -84,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     misconceptions = commands.add_parser("misconceptions", parents=[common],
                                          help="per exercise, how many submissions made each known mistake")
     misconceptions.add_argument("--assignment")
+
+    extend = commands.add_parser("extend", parents=[common], help="give a student more time on an assignment")
+    extend.add_argument("--student", required=True)
+    extend.add_argument("--assignment", required=True)
+    extend.add_argument("--hours", type=float, required=True, help="hours past the due date (0 takes it back)")
     return parser
 
 
@@ -177,8 +183,8 @@ def _next_steps(course: Course, assignment: str, report: "BatchReport") -> str:
                      "command again (what is graded is not graded again; --student S grades one student)")
     if late:
         steps.append(f"{len(late)} late ({', '.join(printable(e.student) for e in late)}): penalties are the course's "
-                     "LateSubmissionPlugin's (nbgrader_config.py); an extension is `nbgrader`'s formgrader or "
-                     "Gradebook.grant_extension")
+                     "LateSubmissionPlugin's (nbgrader_config.py); an extension: "
+                     f"`gradbook-grader extend --student S --assignment {a} --hours N`")
     if awaiting:
         steps.append(f"{awaiting} written answer{'s' if awaiting != 1 else ''} to grade by hand: the formgrader "
                      f"(Manual Grading > {a})")
@@ -223,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
             from gradbook_grader.misconceptions import report as misconceptions
 
             print(misconceptions(course, args.assignment))
+            return 0
+        if args.command == "extend":
+            from gradbook_grader.late import extend
+
+            print(extend(course, args.student, args.assignment, args.hours))
             return 0
     except GraderError as error:
         print(f"gradbook-grader: {printable(str(error), newlines=True)}", file=sys.stderr)

@@ -87,14 +87,15 @@ def find_course(root: Path | None = None, db_url: str = "") -> Course:
     of its parents (as nbgrader finds its own), each also tried with `autograder/` below it.
     """
     candidates: list[Path] = []
+    # autograder/ first: the repository's root has an nbgrader_config.py too, which only loads the course's
     if root is not None:
-        candidates = [root, root / "autograder"]
+        candidates = [root / "autograder", root]
     else:
         if os.environ.get("GRADBOOK_COURSE"):
             env = Path(os.environ["GRADBOOK_COURSE"])
-            candidates += [env, env / "autograder"]
+            candidates += [env / "autograder", env]
         for here in [Path.cwd(), *Path.cwd().parents]:
-            candidates += [here, here / "autograder"]
+            candidates += [here / "autograder", here]
     for candidate in candidates:
         if (candidate / CONFIG_FILE).is_file():
             course_root = candidate.resolve()

@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 from gradbook_grader.course import Course, GraderError
 from gradbook_grader.files import write_atomic
 from gradbook_grader.grades import Graded, Person, Snapshot, Task, read
-from gradbook_grader.late import describe
+from gradbook_grader.late import describe, extension_text
 from gradbook_grader.text import csv_cell
 
 NBGRADER = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email", "raw_score",
@@ -118,9 +118,11 @@ def _remark(entry: Graded | None) -> str:
     """What a student and an LMS should know of a score beyond its number (missing, late and the penalty)."""
     if entry is None:
         return "missing: 0"
+    extended = extension_text(entry.extension, entry.duedate)
     if entry.seconds_late <= 0:
-        return ""
-    return describe(entry.seconds_late) + (f", penalty {entry.penalty:g}" if entry.penalty else "")
+        return extended
+    return ", ".join(x for x in (describe(entry.seconds_late), f"penalty {entry.penalty:g}" if entry.penalty else "",
+                                 extended) if x)
 
 
 def _wide(snapshot: Snapshot, tasks: list[Task]) -> list[tuple[Person, list[tuple[Task, Graded | None]]]]:

@@ -47,7 +47,7 @@ from gradbook_grader.course import Course, GraderError
 from gradbook_grader.files import write_atomic
 from gradbook_grader.grades import CellScore, Graded, as_graded, read
 from gradbook_grader.journal import Result
-from gradbook_grader.late import describe
+from gradbook_grader.late import describe, extension_text
 from gradbook_grader.nbcells import HIDDEN_MARKER, grade_id, hidden_lines, is_test_cell, strip_hidden_tests
 from gradbook_grader.sanitize import safe_notebook
 from gradbook_grader.text import printable, scrub
@@ -105,7 +105,7 @@ def summary_html(entry: Graded | Result) -> str:
     parts = [
         f"<h1>Feedback: {e(entry.assignment)}</h1>",
         f"<p>Student: <code>{e(entry.student)}</code> &nbsp; Score: <b>{entry.score:g} / {entry.max_score:g}</b></p>",
-        f"<p>{e(_lateness(entry))}</p>" if entry.seconds_late > 0 else "",
+        f"<p>{e(_lateness(entry))}</p>" if entry.seconds_late > 0 or entry.extension else "",
         f"<p><b>Error:</b> {e(entry.error)}</p>" if entry.error else "",
         f"<table><thead><tr><th>exercise</th><th>points</th><th>passed</th></tr></thead><tbody>{rows}</tbody></table>",
         f"<h2>Why points were lost</h2><ul>{reasons}</ul>" if reasons else "",
@@ -143,7 +143,9 @@ def _why(cell: CellScore) -> str:
 def _lateness(entry: Graded) -> str:
     when = f"submitted {entry.timestamp:%Y-%m-%d %H:%M:%S} UTC, " if entry.timestamp else ""
     penalty = f": late penalty {entry.penalty:g} (score {entry.raw_score:g} - {entry.penalty:g})" if entry.penalty else ""
-    return f"{when}{describe(entry.seconds_late)}{penalty}"
+    late = describe(entry.seconds_late) if entry.seconds_late > 0 else "on time"
+    extended = extension_text(entry.extension, entry.duedate)
+    return f"{when}{late}{penalty}" + (f" ({extended})" if extended else "")
 
 
 def render(entry: Graded | Result, graded: "nbformat.NotebookNode | None", source: "nbformat.NotebookNode",
@@ -632,6 +634,8 @@ def report_text(entries: Sequence[Graded | Result]) -> str:
             head += "  [FLAGGED]"
         if g.seconds_late > 0:
             head += f"  [LATE: {describe(g.seconds_late)}]"
+        if g.extension:
+            head += f"  [{extension_text(g.extension, g.duedate).upper()}]"
         if g.awaiting:
             head += f"  [TO GRADE BY HAND: {', '.join(one(c) for c in g.awaiting)}]"
         if not g.stored:
@@ -647,5 +651,6 @@ def report_text(entries: Sequence[Graded | Result]) -> str:
                 out.extend(f"      comment: {one(line)}" for line in c.comment.strip().splitlines())
         out.extend(f"  event: {one(e)}" for e in (r.events if r else []))
         out.extend(f"  integrity: {one(line)}" for line in (r.integrity if r else []))
+        out.extend(f"  lateness: {one(line)}" for line in (r.lateness if r else []))
         out.extend(f"  note: {one(n)}" for n in g.all_notes)
     return "\n".join(out)

@@ -66,6 +66,7 @@ class Graded:
     stored: bool = True  # False: only the grader's journal has it (nbgrader's gradebook cannot hold it)
     result: Result | None = None  # the journal entry of this very grade, if there is one
     notes: list[str] = field(default_factory=list)  # what the reading itself noticed
+    extension: float = 0.0  # seconds of the student's extension (`gradbook-grader extend`), in `duedate`
 
     @property
     def raw_score(self) -> float:
@@ -184,7 +185,8 @@ def _graded(course: Course, submission: "SubmittedAssignment", order: dict[str, 
         flagged |= bool(notebook.flagged)
         penalty += float(notebook.late_submission_penalty or 0.0)
     entry = Graded(submission.student_id, submission.assignment.name, cells, submission.timestamp,
-                   submission.duedate, float(submission.total_seconds_late), penalty, flagged)
+                   submission.duedate, float(submission.total_seconds_late), penalty, flagged,
+                   extension=submission.extension.total_seconds() if submission.extension else 0.0)
     result = read_journal(course, entry.student, entry.assignment)
     if result is not None and _same_grade(entry, result):
         entry.result = result

@@ -44,11 +44,13 @@ class Result:
     notes: list[str] = field(default_factory=list)  # what the batch ignored or could not do, and why
     in_gradebook: bool = True  # False: nbgrader's gradebook cannot hold this row (e.g. the name)
     digest: str = ""  # sha256 of the submitted notebook that was graded ("" when none was read)
+    claimed: str | None = None  # the student's timestamp.txt (a claim); `timestamp` is the date lateness uses
+    lateness: list[str] = field(default_factory=list)  # why that date needs a person's look (`arrival`)
 
     @property
     def evidence(self) -> list[str]:
         """Why the instructor should look at this submission (nbgrader's "flagged"); the score stays."""
-        lines = [f"integrity: {line}" for line in self.integrity]
+        lines = [f"integrity: {line}" for line in self.integrity] + [f"lateness: {line}" for line in self.lateness]
         if self.error is None and not self.sandboxed:
             lines.append("graded WITHOUT a sandbox: the student's code ran with the grader's rights")
         return lines  # events alone (a moved cell, a timeout, truncated output) are not a reason to look

@@ -52,10 +52,12 @@ class Loaded:
 
     data: bytes | None
     problem: str | None = None
-    timestamp: str | None = None  # TIMESTAMP_FORMAT, in UTC
+    timestamp: str | None = None  # TIMESTAMP_FORMAT, in UTC: timestamp.txt as read; after `arrival.date`, the date used
     notes: list[str] = field(default_factory=list)  # what the grader ignored, and why
     transient: bool = False  # the grader failed, not the submission: a rerun tries again
     secret: str | None = None  # nbgrader's submission_secret.txt: names the feedback the student fetches
+    claimed: str | None = None  # the student's timestamp.txt once `arrival.date` has dated the submission
+    lateness: list[str] = field(default_factory=list)  # why its date needs a person's look (`arrival`)
 
 
 def student_id_problem(name: str) -> str | None:
