@@ -60,7 +60,7 @@ EXPECTED_SUITE = "about 15 minutes on 2 cores"  # measured: 14 min 47 s on an id
 # The instructor's repository has the grader; the student edition (`gradbook-grader release --student-edition`)
 # has neither it nor its tests, and `test` runs the library's own tests there.
 INSTRUCTOR = (ROOT / "autograder" / "pyproject.toml").is_file()
-EXPECTED_STUDENT_TESTS = "about 3 minutes on 2 cores"
+EXPECTED_STUDENT_TESTS = "about 4 minutes on 2 cores"  # measured: 7 min 13 s on a 2-core machine beside other work
 
 
 def say(message: str) -> None:

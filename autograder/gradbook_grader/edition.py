@@ -20,6 +20,7 @@ instant feedback works), and some of those are written as the model answer is.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -227,16 +228,40 @@ def leaks(files: dict[str, bytes], course: Course) -> list[str]:
     """Why `files` cannot go to students (none: it can): an instructor's path, the course secret, an answer."""
     problems = [f"{name}: an instructor's file" for name in files if INSTRUCTOR_PATHS.search(name)]
     secret = secret_path(course).read_bytes() if secret_path(course).is_file() else None
-    texts = {name: "\n" + normalized(data.decode("utf-8", "replace")) + "\n" for name, data in files.items()}
+    texts = {name: "\n" + "\n".join(normalized(text) for text in _texts(name, data)) + "\n" for name, data in files.items()}
+    lines = {name: set(text.split("\n")) for name, text in texts.items()}
     for name, data in files.items():
         if secret and (secret in data or secret.hex().encode() in data.lower()):
             problems.append(f"{name}: the course secret")
     for answer, where in answers(course).items():
-        hidden = where.startswith("a hidden test")
+        hidden, first = where.startswith("a hidden test"), answer.split("\n", 1)[0]
         for name, text in texts.items():
-            if (hidden or not name.startswith(LIBRARY + "/")) and f"\n{answer}\n" in text:
+            if (hidden or not name.startswith(LIBRARY + "/")) and first in lines[name] and f"\n{answer}\n" in text:
                 problems.append(f"{name}: {where}")
     return problems
+
+
+def _texts(name: str, data: bytes) -> list[str]:
+    """A file's text, and for JSON (a notebook) each of its strings, a list of lines joined as nbformat does."""
+    text = data.decode("utf-8", "replace")
+    if not name.endswith((".ipynb", ".json")):
+        return [text]
+    try:
+        found: list[str] = []
+        _strings(json.loads(text), found)
+        return [text, *found]
+    except ValueError:
+        return [text]
+
+
+def _strings(value: object, found: list[str]) -> None:
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        found.append("".join(value))
+    elif isinstance(value, (list, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            _strings(item, found)
 
 
 # ---------------------------------------------------------------- the git repository
