@@ -196,17 +196,27 @@ def test_the_edition_holds_no_answer_hidden_test_instructor_file_or_secret_in_an
           "own check references")
 
 
-def test_a_notebook_carrying_answers_stops_the_build_and_nothing_is_written(
-        checkout: Course, edition: Path) -> None:
-    head = git(edition, "rev-parse", "HEAD")
-    planted = checkout.notebooks / "99-planted.ipynb"
-    planted.write_bytes((ROOT / "solutions" / "02-tensor-operations.ipynb").read_bytes())
-    try:
-        assert any(f"\n{t}\n" in "\n" + readable(planted.read_bytes()) + "\n" for t in regions())  # the search sees it
-        with pytest.raises(GraderError, match=r"(?s)would hold the answers.*99-planted.ipynb: the solution of 02"):
-            build_edition(checkout, edition)
-    finally:
-        planted.unlink()
+def test_answers_anywhere_stop_the_build_and_nothing_is_written(
+        checkout: Course, edition: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The builder's own check, fail closed: each planted file is named, and the edition stays as it was."""
+    from gradbook_grader import edition as builder
+
+    head, real = git(edition, "rev-parse", "HEAD"), builder.edition_files
+    solution = (ROOT / "solutions" / "02-tensor-operations.ipynb").read_bytes()
+    assert any(f"\n{t}\n" in "\n" + readable(solution) + "\n" for t in regions())  # this file's search sees it too
+    planted = {
+        "notebooks/99-planted.ipynb": solution,  # a solution notebook among the released ones
+        "tests/test_planted.py": b"def test_it():\n        check.softmax(softmax, hidden=True)\n",  # a hidden test
+        "lib/gradbook/notes.py": (ROOT / "lib" / "gradbook" / "checks" / "ch02.py").read_bytes(),  # not a check module
+        "docs/key.txt": secret_path(checkout).read_bytes().hex().upper().encode(),
+        "autograder/nbgrader_config.py": b"",
+    }
+    monkeypatch.setattr(builder, "edition_files", lambda course: real(course) | planted)
+    with pytest.raises(GraderError, match="would hold the answers") as refused:
+        build_edition(checkout, edition)
+    named = {line.split(": ")[0].strip() for line in str(refused.value).splitlines()[1:]}
+    assert named == set(planted), str(refused.value)
+    assert "a hidden test of 05-softmax" in str(refused.value) and "the course secret" in str(refused.value)
     assert git(edition, "rev-parse", "HEAD") == head and not git(edition, "status", "--porcelain")
 
 

@@ -13,9 +13,9 @@ new commit on top of the last, so its history is kept and a push updates the stu
 
 Fail closed: before anything is written, every file of the edition is checked for the answers
 (`leaks`): a solution region's text (English, and each translation catalog's), a hidden test's,
-the course secret, an instructor file. The library (`lib/gradbook`) is exempt from the solution
-check only: its checks compare a student's answer with a reference of their own (that is how the
-instant feedback works), and some of those are written as the model answer is.
+the course secret, an instructor file. The chapters' check modules (`CHECK_REFERENCES`) are exempt
+from the solution check only: they compare a student's answer with a reference of their own (that
+is how the instant feedback works), and some of those are written as the model answer is.
 """
 
 from __future__ import annotations
@@ -30,11 +30,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gradbook_grader.course import Course, GraderError
-from gradbook_grader.nbcells import hidden_tests, solution_bodies
+from gradbook_grader.nbcells import HIDDEN_MARKER, hidden_tests, solution_bodies
 from gradbook_grader.secret import SECRET_FILE, secret_path
 from gradbook_grader.translate import translate_assignment, translated_languages
 
 LIBRARY = "lib/gradbook"
+# The chapters' check modules: each exercise's reference, which the student's own checks compare with. The one
+# place of the edition where code equal to a model answer may be (and is: a one-line answer has one spelling).
+CHECK_REFERENCES = re.compile(r"^lib/gradbook/checks/ch\d\d\.py$")
 # Everything the edition takes from the repository, besides the notebooks (from the course's notebooks/).
 EDITION_TREES = (LIBRARY, "jupyter")
 EDITION_FILES = ("workbook.py", "requirements/constraints.txt", "docs/glossary.md", "bench/bench_torch_path.py")
@@ -212,9 +215,10 @@ def answers(course: Course) -> dict[str, str]:
             for cell in nb.cells:
                 where = f"{name} ({language}) cell {cell.get('id', '?')}"
                 for body in solution_bodies(cell.get("source", "")):
-                    found[normalized(body)] = f"the solution of {where}"
-                for block in hidden_tests(cell.get("source", "")):
-                    found[normalized(block)] = f"a hidden test of {where}"
+                    found.setdefault(normalized(body), f"the solution of {where}")
+                for block in hidden_tests(cell.get("source", "")):  # its lines, without the delimiters
+                    inside = "\n".join(line for line in block.splitlines() if HIDDEN_MARKER not in line)
+                    found.setdefault(normalized(inside), f"a hidden test of {where}")
     found.pop("", None)
     return found
 
@@ -236,7 +240,7 @@ def leaks(files: dict[str, bytes], course: Course) -> list[str]:
     for answer, where in answers(course).items():
         hidden, first = where.startswith("a hidden test"), answer.split("\n", 1)[0]
         for name, text in texts.items():
-            if (hidden or not name.startswith(LIBRARY + "/")) and first in lines[name] and f"\n{answer}\n" in text:
+            if (hidden or not CHECK_REFERENCES.match(name)) and first in lines[name] and f"\n{answer}\n" in text:
                 problems.append(f"{name}: {where}")
     return problems
 
