@@ -30,7 +30,7 @@ from packaging.utils import canonicalize_name
 from conftest import ROOT, await_jupyter, free_port, stop_jupyter
 from edition_helpers import declared_closure, link_closure, site_packages
 from gradbook_grader.course import Course, GraderError
-from gradbook_grader.edition import build_edition, check_target
+from gradbook_grader.edition import Edition, build_edition, check_target
 from gradbook_grader.secret import ensure_secret, secret_path
 from test_packaging import offline, remove_in_background
 
@@ -153,7 +153,12 @@ def edition(checkout: Course, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("student") / "gradbook-student"
     target.mkdir()
     git(target, "init", "-q")  # as `git clone` of a new, empty GitHub Classroom repository leaves it
-    first = build_edition(checkout, target)
+    with pytest.MonkeyPatch.context() as patch:  # the first build through the command, nbgrader's release aside
+        from gradbook_grader import cli, course as course_module
+
+        patch.setattr(course_module, "release", lambda *args: [])
+        assert cli.main(["release", "--no-manifests", "--course", str(checkout.root), "--student-edition", str(target)]) == 0
+    first = Edition(target, 0, git(target, "rev-parse", "HEAD").decode().strip())
     chapter = checkout.notebooks / "00-what-is-deep-learning.ipynb"
     nb = nbformat.read(chapter, as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("A course update."))
@@ -238,6 +243,17 @@ def test_the_edition_is_written_only_where_nothing_is_lost(checkout: Course, tmp
     with pytest.raises(GraderError, match="not a student edition"):
         build_edition(checkout, other)
     assert (tmp_path / "notes" / "mine.txt").read_text() == "keep" and (other / "solutions" / "a.ipynb").exists()
+
+
+def test_release_student_edition_refuses_a_wrong_place_before_releasing(
+        checkout: Course, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from gradbook_grader import cli, course as course_module
+
+    released: list[object] = []
+    monkeypatch.setattr(course_module, "release", lambda *args: released.append(args) or [])
+    inside = checkout.root.parent / "student"
+    assert cli.main(["release", "--no-manifests", "--course", str(checkout.root), "--student-edition", str(inside)]) == 1
+    assert "outside the instructor's repository" in capsys.readouterr().err and not released and not inside.exists()
 
 
 def test_an_edition_with_uncommitted_changes_is_refused_and_kept(checkout: Course, edition: Path) -> None:
