@@ -23,6 +23,7 @@ from fake_grading import CH02, honest, small_course
 from gradbook_grader import sandbox
 from gradbook_grader.batch import grade_assignment, journal
 from gradbook_grader.course import Course, GraderError
+from gradbook_grader.export import export_csv
 from gradbook_grader.journal import JOURNAL_NAME
 from gradbook_grader.secret import SECRET_BYTES, course_secret, ensure_secret, hidden_seed, secret_path
 from gradbook_grader.types import Limits, Manifest, SubmissionGrade
@@ -167,3 +168,7 @@ def test_two_secrets_give_a_submission_two_hidden_seeds_and_workers_get_only_the
                 blob = cloudpickle.dumps(value)
                 assert two not in blob and two.hex().encode() not in blob, type(value)
     assert "made the course secret" not in capsys.readouterr().err
+    export_csv(course, course.root.parent / "grades.csv", "long")
+    written = [p for p in course.root.parent.rglob("*") if p.is_file() and p != secret_path(course)]
+    assert len(written) > 5 and not [p for p in written for s in (one, two)
+                                     if s in p.read_bytes() or s.hex().encode() in p.read_bytes().lower()]
