@@ -319,4 +319,5 @@ def test_a_fresh_clone_installs_what_it_declares_without_an_index_then_lab_start
     assert "installing" not in said and (clone / ".venv" / ".gradbook-installed").stat().st_mtime_ns == stamp
     assert sorted(p.name for p in (clone / "my-work").glob("*.ipynb")) == sorted(
         p.name for p in (clone / "notebooks").glob("*.ipynb"))
+    assert not git(clone, "status", "--porcelain")  # .venv/ and my-work/ are ignored: `git pull` never meets them
     remove_in_background(clone)
