@@ -288,8 +288,10 @@ def _commit(target: Path, files: dict[str, bytes], repo: Path) -> str | None:
     for name, data in files.items():
         path = target / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_symlink() or path.is_dir():  # a checkout's odd entry: replaced by the file
-            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        if path.is_dir() and not path.is_symlink():  # a checkout's odd entry: replaced by the file
+            shutil.rmtree(path)
+        elif path.is_symlink():
+            path.unlink()
         path.write_bytes(data)
         source = repo / name
         os.chmod(path, 0o755 if source.is_file() and os.access(source, os.X_OK) else 0o644)
