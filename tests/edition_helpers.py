@@ -14,12 +14,16 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
-import tomllib
 from importlib.metadata import Distribution, PackageNotFoundError, distribution
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10; pip vendors tomli, so it is always there
+    from pip._vendor import tomli as tomllib
 
 
 def declared_closure(pyproject: Path, build_requirements: list[str], extra: str = "dev") -> dict[str, Distribution]:
