@@ -188,8 +188,8 @@ def _student_requirement(line: str) -> str | None:
 def _check_pyproject(text: str) -> None:
     try:
         import tomllib
-    except ImportError:  # Python 3.10: the regular expressions above stand alone
-        return
+    except ModuleNotFoundError:  # Python 3.10; pip vendors tomli, so it is always there
+        from pip._vendor import tomli as tomllib
     extras = tomllib.loads(text)["project"].get("optional-dependencies", {})
     named = [r for requirements in extras.values() for r in requirements]
     wrong = [r for r in named if any(x in r for x in INSTRUCTOR_EXTRAS + INSTRUCTOR_TOOLS)]
