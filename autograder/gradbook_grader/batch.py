@@ -121,11 +121,6 @@ def submission_key(submission_bytes: bytes | None, source_digest: str, manifest:
     return h.hexdigest()
 
 
-def _seed(key: str) -> int:
-    """The hidden checks' seed: fixed per submission (a regrade agrees), unknowable without the source."""
-    return int(key[:8], 16) % (2**31 - 1)
-
-
 # ---------------------------------------------------------------- workers
 
 _WORKER: dict[str, Any] = {}
@@ -168,6 +163,9 @@ class _Job:
     loaded: Loaded = field(default_factory=lambda: Loaded(None))  # its timestamp, secret and notes; `data` is not kept
     digest: str = ""  # sha256 of the bytes that were keyed
     changed: bool = True  # not the submission the journal last stored (a person's scores need a look again)
+    # The hidden checks' seed, HMAC(course secret, key) (`secret.hidden_seed`): computed here, where the
+    # secret is; workers get only this number. None: grade_submission draws one at random.
+    seed: int | None = None
 
     def payload(self) -> bytes:
         """The submission's bytes, read again now (no batch holds every notebook in memory), as keyed."""
@@ -177,13 +175,13 @@ class _Job:
         return data
 
 
-def _path(job: _Job) -> tuple[str, int]:
-    return str(job.submission.path), _seed(job.key)
+def _path(job: _Job) -> tuple[str, int | None]:
+    return str(job.submission.path), job.seed
 
 
-def _grading(job: _Job) -> tuple[bytes, int]:
+def _grading(job: _Job) -> tuple[bytes, int | None]:
     """What a grading worker gets: the submission's bytes, as keyed, and its hidden seed."""
-    return job.payload(), _seed(job.key)
+    return job.payload(), job.seed
 
 
 def run_pool(
@@ -201,7 +199,7 @@ def run_pool(
     """Run `jobs` on `workers` processes; at most `workers` in flight, so a crash has few suspects.
 
     The batch grades on it, and `feedback` renders its pages on it. A job is handed over as
-    `task(*payload(job))`; a payload that raises `Refused` is that job's error. `pool`, if given,
+    `task(*payload(job))` (a submission's payload carries its hidden seed); a payload that raises `Refused` is that job's error. `pool`, if given,
     is used first (see `_start_pool`). When a worker dies, the pool is gone and every job in
     flight with it fails. Those jobs are retried one at a time in a fresh pool: the one that kills
     a worker alone gets an error result (saying it died while `doing` it), the others their outcome.
@@ -328,6 +326,7 @@ def grade_assignment(
     from gradbook_grader import arrival, late
     from gradbook_grader.course import released_answers
     from gradbook_grader.gradebook import open_gradebook, register_assignment
+    from gradbook_grader.secret import course_secret, hidden_seed
 
     started = time.perf_counter()
     course = course_root if isinstance(course_root, Course) else find_course(course_root, db_url or "")
@@ -348,6 +347,7 @@ def grade_assignment(
     source_digest = _sha256(source_bytes)
     late_plugin = late.plugin(course)  # a broken plugin is said before anything is graded
     lateness = arrival.rules(course)
+    secret = course_secret(course)  # read here only: the workers get each submission's seed
     # A written answer that still reads as released (or as the stub of a lost cell) is no answer.
     unanswered = {gid: {_norm(text), _norm(stub_solution(_source_text(source, gid))), ""}
                   for gid, text in released_answers(course, source).items()}
@@ -367,7 +367,7 @@ def grade_assignment(
             key = submission_key(loaded.data, source_digest, manifest, limits, loaded.problem, loaded.timestamp)
             job = _Job(submission, key, Loaded(None, loaded.problem, loaded.timestamp, loaded.notes, secret=loaded.secret,
                                                claimed=loaded.claimed, lateness=loaded.lateness),
-                       _sha256(loaded.data) if loaded.data is not None else "")
+                       _sha256(loaded.data) if loaded.data is not None else "", seed=hidden_seed(secret, key))
             previous = read_journal(course, submission.student, assignment)
             job.changed = previous is None or (previous.digest, previous.timestamp) != (job.digest, loaded.timestamp)
             writer.side_files(job)

@@ -1,6 +1,6 @@
 """`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report, misconceptions).
 
-    gradbook-grader release [ASSIGNMENT ...] [--no-manifests]
+    gradbook-grader release [ASSIGNMENT ...] [--no-manifests] [--student-edition DIR]
     gradbook-grader grade SUBMISSIONS [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--db URL] [--force]
     gradbook-grader feedback [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--force]
     gradbook-grader export --csv grades.csv [--format long|cells|canvas|moodle] [--assignment A ...]
@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
     release.add_argument("--no-manifests", action="store_true",
                          help="do not build the grading manifests now (the first grade of each assignment builds its own)")
+    release.add_argument("--student-edition", type=Path, metavar="DIR",
+                         help="then write the student edition (no answers, no grader) into the git repository DIR "
+                              "and commit it: what students clone (docs/lifecycle.md)")
 
     grade = commands.add_parser("grade", parents=[common], help="grade a folder of submissions")
     grade.add_argument("submissions", type=Path, help="submitted/<student>/<assignment>/*.ipynb, or <student>.ipynb files")
@@ -195,19 +198,37 @@ def _next_steps(course: Course, assignment: str, report: "BatchReport") -> str:
     return "next:\n" + "\n".join(f"  - {step}" for step in steps)
 
 
+def _student_edition(course: Course, target: Path) -> None:
+    from gradbook_grader.edition import build_edition
+
+    edition = build_edition(course, target)
+    if edition.commit is None:
+        print(f"the student edition in {edition.path} is up to date ({edition.files} files); nothing to commit")
+    else:
+        print(f"wrote the student edition ({edition.files} files, no answers) to {edition.path}, commit "
+              f"{edition.commit[:12]}: push it where students get it (git -C {edition.path} push)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         course = find_course(args.course, args.db)
         if args.command == "release":
             from gradbook_grader.course import release
+            from gradbook_grader.edition import check_target
+            from gradbook_grader.secret import ensure_secret
 
+            if args.student_edition is not None:
+                check_target(course, args.student_edition)  # before the release's minutes, not after
+            ensure_secret(course)  # the first release makes the course secret (secret.py)
             for path in release(course, args.assignments or None):
                 print(f"wrote {path}")
             if not args.no_manifests:
                 from gradbook_grader.manifests import build_manifests
 
                 build_manifests(course, args.assignments or course.assignments)
+            if args.student_edition is not None:
+                _student_edition(course, args.student_edition)
             return 0
         if args.command == "grade":
             return _grade_command(course, args)

@@ -10,7 +10,8 @@ skips what the journal has, and its one writer (this process, Dask's client) sto
 * What a worker needs travels with the work, never over a shared disk: per assignment one
   `Context` (the instructor's source notebook, the manifest, the limits, the modules to preload),
   computed by a task so the scheduler can compute it again if every copy is lost; per submission
-  its bytes and its hidden seed. The source (solutions, hidden tests) stays in the worker's grader
+  its bytes and its hidden seed (a number: the course secret it comes from stays with the client,
+  `secret`). The source (solutions, hidden tests) stays in the worker's grader
   process: the sandboxed runner gets cells and questions, as on one machine.
 * Only plain data comes back: a `Graded` (cells, events, integrity lines, the graded notebook as
   JSON text). The writer checks it as it checks a local worker's grade.
@@ -269,7 +270,6 @@ class DaskEngine:
 
     def _loop(self, waiting: deque, running: dict, done: Any, shared: Any,
               on_grade: Callable[["_Job", SubmissionGrade], None], on_error: Callable[["_Job", str], None]) -> None:
-        from gradbook_grader.batch import _seed
         from gradbook_grader.files import Refused
 
         while waiting or running:
@@ -287,7 +287,7 @@ class DaskEngine:
                     on_error(job, f"not graded: every worker of the cluster refused to grade ({why}); fix the "
                                   "workers and run the same command again")
                     continue
-                future = self.client.submit(grade_task, shared, data, _seed(job.key), key=_task_key(job, attempt),
+                future = self.client.submit(grade_task, shared, data, job.seed, key=_task_key(job, attempt),
                                             workers=where, allow_other_workers=False, pure=False)
                 running[future] = (job, attempt)
                 done.add(future)

@@ -15,6 +15,7 @@ BEGIN_SOLUTION = re.compile(r"^[ \t]*#+[ \t]*BEGIN SOLUTION.*$", re.M)
 _SOLUTION_REGION = re.compile(
     r"^([ \t]*)#+[ \t]*BEGIN SOLUTION[^\n]*\n.*?^[ \t]*#+[ \t]*END SOLUTION[^\n]*(\n|$)", re.M | re.S
 )
+_SOLUTION_BODY = re.compile(r"^[ \t]*#+[ \t]*BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*#+[ \t]*END SOLUTION", re.M | re.S)
 _HIDDEN_REGION = re.compile(
     r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS[^\n]*\n.*?^[ \t]*#+[ \t]*END HIDDEN TESTS[^\n]*(\n|$)", re.M | re.S
 )
@@ -90,6 +91,16 @@ def hidden_tests(source: str) -> list[str]:
     if match:
         blocks.append(rest[match.start():])
     return blocks
+
+
+def solution_bodies(source: str) -> list[str]:
+    """The text inside each solution region of a cell (an unterminated one runs to the end): the answers."""
+    bodies = [m.group(1) for m in _SOLUTION_BODY.finditer(source)]
+    rest = _SOLUTION_BODY.sub("", source)
+    match = BEGIN_SOLUTION.search(rest)
+    if match:
+        bodies.append(rest[match.end():])
+    return bodies
 
 
 def hidden_lines(nb: NotebookNode) -> list[str]:
