@@ -1,4 +1,4 @@
-"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report, misconceptions).
+"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report, misconceptions, similarity).
 
     gradbook-grader release [ASSIGNMENT ...] [--no-manifests]
     gradbook-grader grade SUBMISSIONS [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--db URL] [--force]
@@ -6,6 +6,7 @@
     gradbook-grader export --csv grades.csv [--format long|cells|canvas|moodle] [--assignment A ...]
     gradbook-grader report [--assignment A] [--student S]
     gradbook-grader misconceptions [--assignment A]
+    gradbook-grader similarity --assignment A [--threshold T] [--html PATH] [--submissions DIR]
 
 `grade` exits with 3 when a submission could not be graded (each is listed, with its reason),
 1 when grading could not run at all. report, feedback, export and misconceptions read nbgrader's
@@ -76,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     misconceptions = commands.add_parser("misconceptions", parents=[common],
                                          help="per exercise, how many submissions made each known mistake")
     misconceptions.add_argument("--assignment")
+
+    similar = commands.add_parser("similarity", parents=[common],
+                                  help="pairs of students who share unusual code (copying between students)")
+    similar.add_argument("--assignment", required=True)
+    similar.add_argument("--threshold", type=float, default=None, metavar="T",
+                         help="flag pairs scoring at least T, 0 < T <= 1 (default 0.5; see docs/lifecycle.md)")
+    similar.add_argument("--html", type=Path, metavar="PATH",
+                         help="write the report here (default: autograder/similarity/<assignment>.html)")
+    similar.add_argument("--submissions", type=Path, metavar="DIR",
+                         help="the submissions, as `grade` reads them (default: the course's submitted/)")
     return parser
 
 
@@ -194,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
             from gradbook_grader.misconceptions import report as misconceptions
 
             print(misconceptions(course, args.assignment))
+            return 0
+        if args.command == "similarity":
+            from gradbook_grader import similarity
+
+            course.source(args.assignment)  # unknown assignment: say so before any work
+            threshold = similarity.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+            print(similarity.console_text(similarity.run(course, args.assignment, args.submissions, threshold, args.html)))
             return 0
     except GraderError as error:
         print(f"gradbook-grader: {printable(str(error), newlines=True)}", file=sys.stderr)

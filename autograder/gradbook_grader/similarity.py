@@ -1,0 +1,400 @@
+"""Copying between students: a per-assignment similarity report, built on copydetect.
+
+`gradbook-grader similarity --assignment A` compares every two submissions of A, solution cell by
+solution cell, with copydetect (Lingenfelter's implementation of MOSS's winnowing, maintained on
+PyPI): its tokenizer (names become V, F, O; strings S; comments and layout vanish, so renaming
+variables and rewriting comments change nothing), its k-gram fingerprints (`CodeFingerprint`, k =
+NOISE characters of that filtered code: no shorter match counts), its boilerplate filter, its
+`compare_files` (what two cells share, as slices of the code) and its highlighter.
+
+What is compared is only what a student wrote: the code of each solution cell (nbgrader's
+metadata, `nbcells`), matched across students by grade id. Whatever the instructor wrote is
+copydetect's boilerplate and never counts: the released template of every solution cell (its
+`def` line, docstring and asserts, the `raise NotImplementedError()` stub) and every other code
+cell of the instructor's source.
+
+Why it is scored on *unusual* code, and how. In a deep-learning chapter many exercises have one
+natural answer (a three-line relu, the double loop of an element-wise add), and a class writes
+them alike: compared as plain text, every pair of students who did the work looks like a copy,
+and the one pair that shares a long, odd solution drowns among them. So each fingerprint of a
+cell is weighted by how many students' cells hold it (its document frequency, df):
+
+* held by more than half the class (and more than two students), it is the class's boilerplate:
+  dropped like the template, from what is shared and from the code it is measured against;
+* held by df students, it is evidence against df-1 possible partners of each, so each pair gets
+  1/(df-1) of it: a fingerprint only two students have counts fully, one five students share
+  counts a quarter. A student's own evidence from one fingerprint is thus 1 however many share it:
+  five students who all wrote the common loop do not look like five copies.
+
+A pair's score in a cell is the rarity-weighted amount of code they share (characters of
+filtered code covered by shared fingerprints, each at its weight) divided by the larger of the
+student's own code in that cell (after the boilerplate is dropped) and FLOOR, for whichever of
+the two it is larger: "this share of one student's own code in this cell is code that only the
+other (or few others) has too". FLOOR (four k-grams' length, a few lines) keeps a coincidence of
+one short line from scoring high on a cell with little code of its own. The pair's score is its
+best cell (one copied exercise is copying, however honest the rest), ties broken by all they
+share. 0 is nothing unusual in common; 1 is an unusual solution shared whole.
+
+The result is written beside the gradebook (autograder/similarity/<assignment>.json, with the
+digest of each notebook compared), and an HTML report with each flagged pair's cells side by
+side, the shared code highlighted. `grades.read` adds each flagged pair to both students'
+evidence (`report`, the export's evidence column); nothing here changes a score or nbgrader's flag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from gradbook_grader.course import Course, GraderError
+from gradbook_grader.files import write_atomic
+from gradbook_grader.nbcells import grade_id, is_solution, stub_solution, strip_hidden_tests
+from gradbook_grader.text import printable, scrub
+
+if TYPE_CHECKING:
+    import numpy as np
+    from copydetect import CodeFingerprint
+
+NOISE = 25  # copydetect's noise threshold k (its default): characters of filtered code; no shorter match counts
+SHORT = 10  # the short fingerprints whose document frequency says how unusual each character is
+FLOOR = 4 * NOISE  # a cell with less code of its own than this is measured against this much
+COMMON_SHARE = 0.5  # a fingerprint in more than this share of the class is the class's boilerplate
+DEFAULT_THRESHOLD = 0.5  # half of one student's own code in a cell shared with few or none but the other
+MAX_CELL_CHARS = 100_000  # of one cell's code: beyond that, no honest answer; the rest is not compared
+MAX_EVIDENCE = 3  # flagged pairs named in one student's evidence (the report has them all)
+MAX_STORED = 200  # pairs kept in the JSON and the HTML report, best first
+VERSION = 1
+
+
+@dataclass
+class CellMatch:
+    """What two students share in one solution cell."""
+
+    grade_id: str
+    score: float  # rarity-weighted share of the larger side's own code (see the module)
+    similarity: tuple[float, float]  # copydetect's own: share of each side's code the other has (boilerplate dropped)
+    shared: float  # rarity-weighted characters of filtered code they share (the larger side's)
+
+
+@dataclass
+class Pair:
+    a: str
+    b: str
+    score: float  # the best cell's
+    cells: list[CellMatch]  # best first
+
+    @property
+    def shared(self) -> float:
+        return sum(c.shared for c in self.cells)
+
+
+@dataclass
+class Similarity:
+    """The similarity of one assignment's submissions, as stored beside the gradebook."""
+
+    assignment: str
+    threshold: float
+    created: str
+    students: dict[str, str]  # student -> sha256 of the notebook compared
+    cells: list[str]  # the solution cells compared, in the notebook's order
+    pairs: list[Pair]  # every pair that shares unusual code, best first (at most MAX_STORED)
+    notes: list[str] = field(default_factory=list)  # submissions not compared, and why
+    html: str = ""  # where the HTML report was written
+
+    @property
+    def flagged(self) -> list[Pair]:
+        return [p for p in self.pairs if p.score >= self.threshold]
+
+    def to_json(self) -> str:
+        return json.dumps({"version": VERSION, **asdict(self)}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Similarity":
+        data = json.loads(text)
+        if data.pop("version", None) != VERSION:
+            raise ValueError("a similarity report of another version of the grader")
+        data["pairs"] = [Pair(p["a"], p["b"], p["score"], [CellMatch(c["grade_id"], c["score"], tuple(c["similarity"]),
+                                                                     c["shared"]) for c in p["cells"]])
+                         for p in data["pairs"]]
+        return cls(**data)
+
+
+def stored_path(course: Course, assignment: str) -> Path:
+    return course.root / "similarity" / f"{assignment}.json"
+
+
+# ---------------------------------------------------------------- what the students wrote
+
+
+def _instructor_code(source: "object") -> tuple[list[str], str]:
+    """The solution code cells' grade ids (in order) and everything the instructor wrote into code
+    cells as students receive it: each solution cell's released template, every other code cell."""
+    cells, given = [], []
+    for cell in source.cells:  # type: ignore[attr-defined]
+        if cell.cell_type != "code":
+            continue
+        if is_solution(cell) and grade_id(cell):
+            cells.append(str(grade_id(cell)))
+            given.append(stub_solution(cell.source))
+        else:
+            given.append(strip_hidden_tests(cell.source))
+    return cells, "\n".join(given)
+
+
+def _student_cells(data: bytes, wanted: set[str]) -> dict[str, str]:
+    """grade id -> the code of that solution cell in the submitted notebook (cells that lost their
+    metadata are not matched; a grade id given twice is both cells' code)."""
+    import nbformat
+
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    code: dict[str, list[str]] = defaultdict(list)
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if cell.get("cell_type") == "code" and gid in wanted and isinstance(cell.get("source"), str):
+            code[gid].append(cell.source)
+    return {gid: scrub("\n".join(parts))[:MAX_CELL_CHARS] for gid, parts in code.items()}
+
+
+def read_class(course: Course, assignment: str, folder: Path) -> tuple[dict[str, dict[str, str]], dict[str, str], list[str]]:
+    """Every submission of `assignment` under `folder`, as the grader finds them: student -> grade id
+    -> code; student -> notebook digest; notes on those that cannot be compared."""
+    from gradbook_grader.submissions import discover, load
+
+    source_cells, _ = _instructor_code(_source(course, assignment))
+    found, notes = discover(folder, assignment, course.assignments)
+    code: dict[str, dict[str, str]] = {}
+    digests: dict[str, str] = {}
+    for submission in found:
+        loaded = load(submission)
+        who = printable(submission.student)
+        if loaded.data is None:
+            notes.append(f"{who}: not compared: {printable(loaded.problem or 'no notebook')}")
+            continue
+        try:
+            code[submission.student] = _student_cells(loaded.data, set(source_cells))
+        except Exception as exc:  # anything a submission holds: its own note, the class goes on
+            notes.append(f"{who}: not compared: the notebook cannot be read ({type(exc).__name__})")
+            continue
+        digests[submission.student] = hashlib.sha256(loaded.data).hexdigest()
+    return code, digests, notes
+
+
+def _source(course: Course, assignment: str) -> "object":
+    import nbformat
+
+    return nbformat.read(course.source(assignment), as_version=4)
+
+
+# ---------------------------------------------------------------- comparing
+
+
+def _fingerprint(name: str, code: str, k: int, boilerplate: "np.ndarray | None" = None) -> "CodeFingerprint":
+    from copydetect import CodeFingerprint
+
+    # window 1 (copydetect's guarantee threshold = its noise threshold): every k-gram, so a
+    # fingerprint's document frequency counts every student who has it.
+    return CodeFingerprint(name, k, 1, boilerplate=boilerplate, language="python", fp=io.StringIO(code))
+
+
+def _rarity(fp: "CodeFingerprint", weight: dict) -> "np.ndarray":
+    """Per character of `fp`'s filtered code: how unusual it is, the weight of the least unusual
+    short fingerprint covering it (0 where the instructor's or most of the class's code covers it)."""
+    import numpy as np
+
+    rarity = np.full(len(fp.filtered_code), np.inf)
+    for h, starts in fp.hash_idx.items():
+        for i in starts:
+            np.minimum(rarity[i:i + fp.k], weight[h], out=rarity[i:i + fp.k])
+    rarity[np.isinf(rarity)] = 0.0
+    return rarity
+
+
+def _covered(fp: "CodeFingerprint", shared: Iterable[int]) -> "np.ndarray":
+    """Which characters of `fp`'s filtered code the `shared` fingerprints cover."""
+    import numpy as np
+
+    mask = np.zeros(len(fp.filtered_code), dtype=bool)
+    for h in shared:
+        for i in fp.hash_idx[h]:
+            mask[i:i + fp.k] = True
+    return mask
+
+
+def _hashes(fps: Iterable["CodeFingerprint"]) -> "np.ndarray":
+    import numpy as np
+
+    return np.unique(np.array(sorted({h for fp in fps for h in fp.hashes}), dtype=np.int64))
+
+
+def compare_cell(gid: str, code: dict[str, str], given: str) -> tuple[list[tuple[str, str, CellMatch]], dict]:
+    """Every pair of students who share unusual code in the cell `gid` (code: student -> their code),
+    and, for the report, each pair's highlighted slices (copydetect's, in their code as written)."""
+    import numpy as np
+    from copydetect import compare_files
+
+    limit = max(2, COMMON_SHARE * len(code))  # held by more students than this: the class's boilerplate
+    # What is shared: copydetect's fingerprints (k = NOISE), the instructor's and the class's common ones dropped.
+    template = _hashes([_fingerprint("given.py", given, NOISE)])
+    long = {s: _fingerprint(f"{s}/{gid}.py", text, NOISE, template) for s, text in code.items()}
+    common = {h for h, n in Counter(h for fp in long.values() for h in fp.hashes).items() if n > limit}
+    if common:
+        boilerplate = np.union1d(template, np.array(sorted(common), dtype=np.int64))
+        long = {s: _fingerprint(f"{s}/{gid}.py", text, NOISE, boilerplate) for s, text in code.items()}
+    # How unusual each character is: the document frequency of the short fingerprints covering it.
+    given_short = set(_fingerprint("given.py", given, SHORT).hashes)
+    short = {s: _fingerprint(f"{s}/{gid}.py", text, SHORT) for s, text in code.items()}
+    df = Counter(h for fp in short.values() for h in fp.hashes)
+    weight = {h: 0.0 if h in given_short or n > limit else 1.0 / max(n - 1, 1) for h, n in df.items()}
+    rarity = {s: _rarity(fp, weight) for s, fp in short.items()}
+
+    holders: dict[int, list[str]] = defaultdict(list)
+    for student, fp in long.items():
+        for h in fp.hashes:
+            holders[h].append(student)
+    candidates = {tuple(sorted(p)) for students in holders.values() for p in combinations(students, 2)}
+    matches, slices = [], {}
+    for a, b in sorted(candidates):
+        shared = long[a].hashes & long[b].hashes
+        score, most = 0.0, 0.0
+        for s in (a, b):
+            unusual = float(rarity[s][_covered(long[s], shared)].sum())
+            own = int(np.count_nonzero(rarity[s]))
+            score, most = max(score, unusual / max(own, FLOOR)), max(most, unusual)
+        _, similarity, cut = compare_files(long[a], long[b])
+        matches.append((a, b, CellMatch(gid, round(score, 4), (round(float(similarity[0]), 4),
+                                                                round(float(similarity[1]), 4)), round(most, 1))))
+        slices[(a, b)] = cut
+    return matches, slices
+
+
+def compare(code: dict[str, dict[str, str]], cells: list[str], given: str) -> tuple[list[Pair], dict]:
+    """Every pair that shares unusual code in some cell, best first; and the slices, by (a, b, cell)."""
+    per_pair: dict[tuple[str, str], list[CellMatch]] = defaultdict(list)
+    slices = {}
+    for gid in cells:
+        wrote = {s: c[gid] for s, c in code.items() if c.get(gid, "").strip()}
+        matches, cut = compare_cell(gid, wrote, given)
+        for a, b, match in matches:
+            per_pair[(a, b)].append(match)
+            slices[(a, b, gid)] = cut[(a, b)]
+    pairs = [Pair(a, b, max(m.score for m in ms), sorted(ms, key=lambda m: -m.score)) for (a, b), ms in per_pair.items()]
+    pairs.sort(key=lambda p: (-p.score, -p.shared, p.a, p.b))
+    return [p for p in pairs if p.score > 0], slices
+
+
+def run(course: Course, assignment: str, folder: Path | None = None, threshold: float = DEFAULT_THRESHOLD,
+        html_path: Path | None = None) -> Similarity:
+    """Compare the submissions of `assignment` (nbgrader's submitted/ by default); store the result
+    beside the gradebook and write the HTML report (autograder/similarity/<assignment>.html by default)."""
+    if not 0 < threshold <= 1:
+        raise GraderError(f"--threshold {threshold:g} is not a score: give a number above 0 and at most 1.")
+    folder = folder if folder is not None else course.root / "submitted"
+    cells, given = _instructor_code(_source(course, assignment))
+    code, digests, notes = read_class(course, assignment, folder)
+    if len(code) < 2:
+        raise GraderError(f"{len(code)} readable submission{'s' * (len(code) != 1)} of {assignment} in "
+                          f"{printable(str(folder))}: similarity needs two or more." + "".join(f"\n  {n}" for n in notes))
+    pairs, slices = compare(code, cells, given)
+    html_path = html_path if html_path is not None else course.root / "similarity" / f"{assignment}.html"
+    result = Similarity(assignment, threshold, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                        digests, cells, pairs[:MAX_STORED], notes, str(html_path))
+    write_atomic(html_path, render_html(result, code, slices))
+    write_atomic(stored_path(course, assignment), result.to_json())
+    return result
+
+
+# ---------------------------------------------------------------- what people see
+
+
+def console_text(result: Similarity, top: int = 10) -> str:
+    """The ranked pairs for a terminal (the flagged ones and at least `top`), then where the report is."""
+    one = printable
+    flagged = result.flagged
+    out = [f"{one(result.assignment)}: {len(result.students)} submissions compared, {len(result.cells)} solution cells; "
+           f"{len(flagged)} pair{'s' * (len(flagged) != 1)} at or above the threshold {result.threshold:g}"]
+    for n, pair in enumerate(result.pairs[:max(top, len(flagged))], 1):
+        cells = ", ".join(f"{one(c.grade_id)} {c.score:.2f}" for c in pair.cells[:3])
+        mark = "  FLAGGED" if pair.score >= result.threshold else ""
+        out.append(f"  {n:>3}. {pair.score:.2f}  {one(pair.a)} ~ {one(pair.b)}  ({cells}){mark}")
+    if not result.pairs:
+        out.append("  no two submissions share unusual code")
+    out.extend(f"  note: {n}" for n in result.notes)
+    out.append(f"report: {one(result.html)}")
+    if flagged:
+        out.append("next: open the report and read each flagged pair's cells side by side (docs/lifecycle.md, "
+                   "\"Copying between students\"); the pairs are also in `gradbook-grader report` and the export's "
+                   "evidence column. No score was changed.")
+    return "\n".join(out)
+
+
+_STYLE = """body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}td,th{padding:.2em .6em;
+border-bottom:1px solid #ddd;text-align:left}.pair{margin:1.5em 0;border-top:2px solid #444}
+.side{display:flex;gap:1em}.side>div{flex:1;min-width:0}pre{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:90%}
+.hl{background:#ffd27a}.flag{color:#b00;font-weight:bold}"""
+
+
+def render_html(result: Similarity, code: dict[str, dict[str, str]], slices: dict) -> str:
+    """A self-contained page: the ranked pairs, then each flagged pair's shared cells side by side."""
+    from copydetect.utils import highlight_overlap
+
+    e = html.escape
+    shown = result.flagged or result.pairs[:3]
+    rows = "".join(
+        f"<tr><td>{n}</td><td>{p.score:.2f}</td><td>{e(p.a)}</td><td>{e(p.b)}</td>"
+        f"<td>{e(', '.join(f'{c.grade_id} {c.score:.2f}' for c in p.cells))}</td>"
+        f"<td>{'<span class=flag>flagged</span>' if p.score >= result.threshold else ''}</td></tr>"
+        for n, p in enumerate(result.pairs, 1))
+    parts = [f"<!doctype html><html><head><meta charset=utf-8><title>Similarity: {e(result.assignment)}</title>"
+             f"<style>{_STYLE}</style></head><body><h1>Similarity of {e(result.assignment)}</h1>",
+             f"<p>{len(result.students)} submissions, solution cells {e(', '.join(result.cells))}; compared "
+             f"{e(result.created)}. Score: the rarity-weighted share of one student's own code in a cell that the other "
+             f"has too (the instructor's code and what most of the class wrote do not count); threshold "
+             f"{result.threshold:g}: {len(result.flagged)} pair(s) at or above it. Evidence for a person to read, "
+             "not a verdict: no score was changed.</p>",
+             "<table><tr><th>#</th><th>score</th><th>student</th><th>student</th><th>cells</th><th></th></tr>"
+             f"{rows}</table>" if result.pairs else "<p>No two submissions share unusual code.</p>"]
+    parts += [f"<p>Not compared: {e(n)}</p>" for n in result.notes]
+    if not result.flagged and shown:
+        parts.append("<h2>No pair reaches the threshold; the closest:</h2>")
+    for p in shown:
+        parts.append(f"<div class=pair><h2>{e(p.a)} and {e(p.b)}: {p.score:.2f}</h2>")
+        for c in p.cells:
+            cut = slices.get((p.a, p.b, c.grade_id))
+            sides = []
+            for who, part in ((p.a, 0), (p.b, 1)):
+                text = code[who].get(c.grade_id, "")
+                marked = highlight_overlap(text, cut[part], "<span class=hl>", "</span>", escape_html=True)[0] \
+                    if cut is not None and cut[part].size else e(text)
+                sides.append(f"<div><h4>{e(who)}</h4><pre>{marked}</pre></div>")
+            parts.append(f"<h3>{e(c.grade_id)}: {c.score:.2f} (copydetect: {c.similarity[0]:.0%} / {c.similarity[1]:.0%} "
+                         f"shared)</h3><div class=side>{''.join(sides)}</div>")
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def evidence(course: Course, assignments: Iterable[str]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(student, assignment) -> (the evidence line, the digest of the notebook compared) for each flagged pair
+    of the stored reports (at most MAX_EVIDENCE per student, best first). An unreadable report gives none."""
+    found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for assignment in sorted(set(assignments)):
+        try:
+            result = Similarity.from_json(stored_path(course, assignment).read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        for pair in result.flagged:
+            cells = ", ".join(f"{c.grade_id} {c.score:.2f}" for c in pair.cells if c.score >= result.threshold)
+            for me, other in ((pair.a, pair.b), (pair.b, pair.a)):
+                lines = found[(me, assignment)]
+                if len(lines) < MAX_EVIDENCE:
+                    lines.append((f"{pair.score:.2f} with {other} in {cells} (compared {result.created}; "
+                                  f"{result.html})", result.students.get(me, "")))
+    return dict(found)
