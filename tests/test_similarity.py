@@ -14,14 +14,15 @@ relu flags no one.
 from __future__ import annotations
 
 import csv
+import io
 import random
-from itertools import combinations
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from fake_grading import CH02, honest, small_course
+from fake_grading import CH02, expected_score, honest, model_answers, small_course
 from fake_grading import grade_submission as fake_grade
 from gradbook_grader import similarity
 from gradbook_grader.batch import grade_assignment
@@ -220,7 +221,10 @@ def _cell(template: str, body: list[str] | str) -> str:
 
 
 def _notebook(src: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
-    return honest(src, {gid: _cell(stub_solution(c.source), answers.get(gid, STUB.replace("    ", "")))
+    """The student notebook with each answer (a body, or a model answer: a whole cell) in its cell."""
+    model = model_answers(src)
+    return honest(src, {gid: answers[gid] if answers.get(gid) == model[gid] else
+                        _cell(stub_solution(c.source), answers.get(gid, STUB.replace("    ", "")))
                         for c in src.cells if is_solution(c) and (gid := grade_id(c))})
 
 
@@ -231,13 +235,21 @@ def honest_answers(seed: int) -> dict[str, str]:
 
 
 def synthetic_class(course: Course, folder: Path) -> None:
+    """The class; two of them (one honest, one of the pair) wrote one exercise exactly as the model
+    answer, which the stand-in grader scores (it scores nothing else)."""
     src = nbformat.read(course.source(CH02), as_version=4)
+    model = model_answers(src)
     for n, student in enumerate(HONEST):
+        answers = honest_answers(1000 + n)
+        if n == 0:
+            answers["naive-relu"] = model["naive-relu"]
         (folder / student / CH02).mkdir(parents=True)
-        nbformat.write(_notebook(src, honest_answers(1000 + n)), folder / student / CH02 / f"{CH02}.ipynb")
+        nbformat.write(_notebook(src, answers), folder / student / CH02 / f"{CH02}.ipynb")
     for n, (student, shared) in enumerate(zip(COPIERS, (ORIGINAL, COPY))):
         answers = honest_answers(2000 + n)  # their other exercises are their own
         answers["naive-matrix-dot"] = shared
+        if n == 0:
+            answers["naive-vector-dot"] = model["naive-vector-dot"]
         (folder / student / CH02).mkdir(parents=True)
         nbformat.write(_notebook(src, answers), folder / student / CH02 / f"{CH02}.ipynb")
 
@@ -275,16 +287,16 @@ def test_the_generator_writes_correct_varied_solutions() -> None:
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Course, Path, dict[str, str]]:
-    """The synthetic class, the pair and two honest students graded (by the stand-in grader), and
-    their scores before any similarity report."""
+def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Course, str]:
+    """The synthetic class, compared by the command an instructor runs; what it printed."""
     tmp = tmp_path_factory.mktemp("similarity")
     course = small_course(tmp / "course")
-    folder = course.root / "submitted"
-    synthetic_class(course, folder)
-    grade_assignment(course, CH02, folder, workers=1, progress=False, grade=fake_grade, students=[*COPIERS, *HONEST[:2]])
-    scores = {r["student_id"]: r["score"] for r in _exported(course, tmp / "before.csv")}
-    return course, folder, scores
+    synthetic_class(course, course.root / "submitted")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["similarity", "--course", str(course.root), "--assignment", CH02, "--html", str(tmp / "report.html")])
+    assert code == 0
+    return course, out.getvalue()
 
 
 def _exported(course: Course, path: Path) -> list[dict[str, str]]:
@@ -293,12 +305,8 @@ def _exported(course: Course, path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def test_the_pair_ranks_first_and_no_honest_pair_is_flagged(graded_class: tuple[Course, Path, dict[str, str]],
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    course, folder, before = graded_class
-    html = course.root / "out" / "report.html"
-    assert main(["similarity", "--course", str(course.root), "--assignment", CH02, "--html", str(html)]) == 0
-    printed = capsys.readouterr().out
+def test_the_pair_ranks_first_and_no_honest_pair_is_flagged(compared: tuple[Course, str]) -> None:
+    course, printed = compared
     result = similarity.Similarity.from_json(similarity.stored_path(course, CH02).read_text(encoding="utf-8"))
     assert sorted(result.students) == sorted([*HONEST, *COPIERS])
     first = result.pairs[0]
@@ -307,26 +315,46 @@ def test_the_pair_ranks_first_and_no_honest_pair_is_flagged(graded_class: tuple[
     assert first.cells[0].grade_id == "naive-matrix-dot"
     honest_pairs = [p for p in result.pairs if {p.a, p.b} != set(COPIERS)]
     assert all(p.score < result.threshold for p in honest_pairs), [(p.a, p.b, p.score) for p in honest_pairs[:3]]
-    # the ranked list on the console: the pair first, flagged
+    # the ranked list on the console: the pair first, flagged, and no one else
     ranked = [line for line in printed.splitlines() if line.strip().startswith("1.")]
     assert ranked and "quinn ~ rosa" in ranked[0] and "FLAGGED" in ranked[0]
     assert printed.count("FLAGGED") == 1
-    # the HTML report names both, with their shared cell side by side
-    page = html.read_text(encoding="utf-8")
+    # the HTML report names both, their shared cell side by side with the shared code highlighted
+    page = Path(result.html).read_text(encoding="utf-8")
     assert "quinn" in page and "rosa" in page and "divmod" in page and "class=hl" in page
 
-    # report and export show the pair as evidence; no score moved
+
+@pytest.mark.slow  # spawns a grading worker
+def test_report_and_export_show_the_pair_and_no_score_changes(compared: tuple[Course, str], tmp_path: Path) -> None:
+    course, _ = compared
+    src = nbformat.read(course.source(CH02), as_version=4)
+    graded = [*COPIERS, *HONEST[:2]]
+    grade_assignment(course, CH02, course.root / "submitted", workers=1, progress=False, grade=fake_grade, students=graded)
+    pair = similarity.Similarity.from_json(similarity.stored_path(course, CH02).read_text(encoding="utf-8")).pairs[0]
+
     text = report_text(read(course, CH02).graded)
     for me, other in (COPIERS, COPIERS[::-1]):
         block = text.split(f"{me} / {CH02}:")[1].split(f"\n{HONEST[0]} / ")[0].split(f"\n{other} / ")[0]
-        assert f"similarity: {first.score:.2f} with {other} in naive-matrix-dot" in block
+        assert f"similarity: {pair.score:.2f} with {other} in naive-matrix-dot" in block
     assert "similarity:" not in text.split(f"{HONEST[0]} / {CH02}:")[1]
-    rows = {r["student_id"]: r for r in _exported(course, course.root / "after.csv")}
-    assert {s: r["score"] for s, r in rows.items()} == before
-    assert all(f"with {other} in naive-matrix-dot" in rows[me]["evidence"]
-               for me, other in (COPIERS, COPIERS[::-1]))
-    assert not any("similarity" in rows[s]["evidence"] for s in rows if s not in COPIERS)
-    assert {s: r["flagged"] for s, r in rows.items()} == {s: "" for s in rows}  # nbgrader's flag stays the grader's
+
+    rows = {r["student_id"]: r for r in _exported(course, tmp_path / "with.csv")}
+    assert sorted(rows) == sorted(graded)
+    for me, other in (COPIERS, COPIERS[::-1]):
+        assert f"similarity: {pair.score:.2f} with {other} in naive-matrix-dot" in rows[me]["evidence"]
+    assert not any("similarity" in rows[s]["evidence"] for s in HONEST[:2])
+    # the scores are the grader's (the stand-in's, computed independently), with or without the report
+    model = model_answers(src)
+    wrote = {s: nbformat.read(course.root / "submitted" / s / CH02 / f"{CH02}.ipynb", as_version=4) for s in graded}
+    expected = {s: expected_score(src, {grade_id(c): c.source for c in nb.cells
+                                        if is_solution(c) and c.source != model[grade_id(c)]}) for s, nb in wrote.items()}
+    assert sum(score > 0 for score in expected.values()) == 2  # two of them score
+    assert {s: float(r["score"]) for s, r in rows.items()} == expected
+    assert {s: r["flagged"] for s, r in rows.items()} == {s: "" for s in graded}  # nbgrader's flag is the grader's
+    similarity.stored_path(course, CH02).unlink()
+    without = {r["student_id"]: r for r in _exported(course, tmp_path / "without.csv")}
+    assert {s: r["score"] for s, r in without.items()} == {s: r["score"] for s, r in rows.items()}
+    assert not any("similarity" in r["evidence"] for r in without.values())
 
 
 def test_a_class_that_writes_the_same_short_relu_flags_no_one(tmp_path: Path) -> None:

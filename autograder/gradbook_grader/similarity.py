@@ -321,7 +321,7 @@ def console_text(result: Similarity, top: int = 10) -> str:
     out = [f"{one(result.assignment)}: {len(result.students)} submissions compared, {len(result.cells)} solution cells; "
            f"{len(flagged)} pair{'s' * (len(flagged) != 1)} at or above the threshold {result.threshold:g}"]
     for n, pair in enumerate(result.pairs[:max(top, len(flagged))], 1):
-        cells = ", ".join(f"{one(c.grade_id)} {c.score:.2f}" for c in pair.cells[:3])
+        cells = one(_cells_text(pair))
         mark = "  FLAGGED" if pair.score >= result.threshold else ""
         out.append(f"  {n:>3}. {pair.score:.2f}  {one(pair.a)} ~ {one(pair.b)}  ({cells}){mark}")
     if not result.pairs:
@@ -341,32 +341,35 @@ border-bottom:1px solid #ddd;text-align:left}.pair{margin:1.5em 0;border-top:2px
 .hl{background:#ffd27a}.flag{color:#b00;font-weight:bold}"""
 
 
-def render_html(result: Similarity, code: dict[str, dict[str, str]], slices: dict) -> str:
-    """A self-contained page: the ranked pairs, then each flagged pair's shared cells side by side."""
+def _cells_text(pair: Pair, most: int = 3) -> str:
+    return ", ".join(f"{c.grade_id} {c.score:.2f}" for c in pair.cells[:most] if c.score >= 0.005)
+
+
+def render_html(result: Similarity, code: dict[str, dict[str, str]], slices: dict, table: int = 50) -> str:
+    """A self-contained page: each flagged pair's cells side by side, the shared code highlighted
+    (the closest pairs when none is flagged), then the ranking."""
     from copydetect.utils import highlight_overlap
 
     e = html.escape
-    shown = result.flagged or result.pairs[:3]
-    rows = "".join(
-        f"<tr><td>{n}</td><td>{p.score:.2f}</td><td>{e(p.a)}</td><td>{e(p.b)}</td>"
-        f"<td>{e(', '.join(f'{c.grade_id} {c.score:.2f}' for c in p.cells))}</td>"
-        f"<td>{'<span class=flag>flagged</span>' if p.score >= result.threshold else ''}</td></tr>"
-        for n, p in enumerate(result.pairs, 1))
+    flagged = result.flagged
     parts = [f"<!doctype html><html><head><meta charset=utf-8><title>Similarity: {e(result.assignment)}</title>"
              f"<style>{_STYLE}</style></head><body><h1>Similarity of {e(result.assignment)}</h1>",
-             f"<p>{len(result.students)} submissions, solution cells {e(', '.join(result.cells))}; compared "
-             f"{e(result.created)}. Score: the rarity-weighted share of one student's own code in a cell that the other "
-             f"has too (the instructor's code and what most of the class wrote do not count); threshold "
-             f"{result.threshold:g}: {len(result.flagged)} pair(s) at or above it. Evidence for a person to read, "
-             "not a verdict: no score was changed.</p>",
-             "<table><tr><th>#</th><th>score</th><th>student</th><th>student</th><th>cells</th><th></th></tr>"
-             f"{rows}</table>" if result.pairs else "<p>No two submissions share unusual code.</p>"]
+             f"<p>{len(result.students)} submissions compared {e(result.created)}, solution cells "
+             f"{e(', '.join(result.cells))}. A pair's score in a cell is the share of one student's own code there "
+             "that the other has too, each shared piece counted by how few in the class have it (the instructor's "
+             "code and what most of the class wrote count nothing); the pair's score is its best cell. "
+             f"<b>{len(flagged)} pair(s) at or above the threshold {result.threshold:g}.</b> This is evidence for a "
+             "person to read, not a verdict: no score was changed (docs/lifecycle.md, \"Copying between "
+             "students\").</p>"]
     parts += [f"<p>Not compared: {e(n)}</p>" for n in result.notes]
-    if not result.flagged and shown:
+    shown = flagged or result.pairs[:3]
+    if shown and not flagged:
         parts.append("<h2>No pair reaches the threshold; the closest:</h2>")
     for p in shown:
         parts.append(f"<div class=pair><h2>{e(p.a)} and {e(p.b)}: {p.score:.2f}</h2>")
         for c in p.cells:
+            if c.score < 0.005:
+                continue
             cut = slices.get((p.a, p.b, c.grade_id))
             sides = []
             for who, part in ((p.a, 0), (p.b, 1)):
@@ -374,9 +377,15 @@ def render_html(result: Similarity, code: dict[str, dict[str, str]], slices: dic
                 marked = highlight_overlap(text, cut[part], "<span class=hl>", "</span>", escape_html=True)[0] \
                     if cut is not None and cut[part].size else e(text)
                 sides.append(f"<div><h4>{e(who)}</h4><pre>{marked}</pre></div>")
-            parts.append(f"<h3>{e(c.grade_id)}: {c.score:.2f} (copydetect: {c.similarity[0]:.0%} / {c.similarity[1]:.0%} "
-                         f"shared)</h3><div class=side>{''.join(sides)}</div>")
+            parts.append(f"<h3>{e(c.grade_id)}: {c.score:.2f} (copydetect: {c.similarity[0]:.0%} / "
+                         f"{c.similarity[1]:.0%} shared)</h3><div class=side>{''.join(sides)}</div>")
         parts.append("</div>")
+    rows = "".join(
+        f"<tr><td>{n}</td><td>{p.score:.2f}</td><td>{e(p.a)}</td><td>{e(p.b)}</td><td>{e(_cells_text(p))}</td>"
+        f"<td>{'<span class=flag>flagged</span>' if p.score >= result.threshold else ''}</td></tr>"
+        for n, p in enumerate(result.pairs[:table], 1))
+    parts.append("<h2>Ranking</h2><table><tr><th>#</th><th>score</th><th>student</th><th>student</th><th>best cells</th>"
+                 f"<th></th></tr>{rows}</table>" if result.pairs else "<p>No two submissions share unusual code.</p>")
     parts.append("</body></html>")
     return "".join(parts)
 
