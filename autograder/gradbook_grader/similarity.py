@@ -15,25 +15,31 @@ cell of the instructor's source.
 
 Why it is scored on *unusual* code, and how. In a deep-learning chapter many exercises have one
 natural answer (a three-line relu, the double loop of an element-wise add), and a class writes
-them alike: compared as plain text, every pair of students who did the work looks like a copy,
-and the one pair that shares a long, odd solution drowns among them. So each fingerprint of a
-cell is weighted by how many students' cells hold it (its document frequency, df):
+them alike: compared as plain text (copydetect's own similarity), every pair of students who
+picked the same idiom looks like a copy, and the one pair that shares a long, odd solution drowns
+among them. So what two cells share is weighted by how many students' cells hold it (its
+document frequency, df), at two scales:
 
-* held by more than half the class (and more than two students), it is the class's boilerplate:
-  dropped like the template, from what is shared and from the code it is measured against;
-* held by df students, it is evidence against df-1 possible partners of each, so each pair gets
-  1/(df-1) of it: a fingerprint only two students have counts fully, one five students share
-  counts a quarter. A student's own evidence from one fingerprint is thus 1 however many share it:
-  five students who all wrote the common loop do not look like five copies.
+* copydetect's fingerprints (k = NOISE) say *what* two cells share, as MOSS does; those that
+  more than half the class (and more than two students) hold are the class's boilerplate and
+  are dropped like the template;
+* short fingerprints (k = SHORT) say how unusual each shared character is. One held by df
+  students is evidence against df-1 possible partners of each, so each pair gets 1/(df-1) of
+  it (a student's evidence from it is 1 however many share it: five students who wrote the
+  common loop are not five copies); the instructor's and the class's boilerplate get 0. A
+  character counts at the *least* unusual short fingerprint covering it: two honest students
+  who happen to combine the same common idioms share long fingerprints that only they have
+  (the combination), but every piece of them is common, so it counts little; a copied
+  solution is unusual piece by piece.
 
-A pair's score in a cell is the rarity-weighted amount of code they share (characters of
-filtered code covered by shared fingerprints, each at its weight) divided by the larger of the
-student's own code in that cell (after the boilerplate is dropped) and FLOOR, for whichever of
-the two it is larger: "this share of one student's own code in this cell is code that only the
-other (or few others) has too". FLOOR (four k-grams' length, a few lines) keeps a coincidence of
-one short line from scoring high on a cell with little code of its own. The pair's score is its
-best cell (one copied exercise is copying, however honest the rest), ties broken by all they
-share. 0 is nothing unusual in common; 1 is an unusual solution shared whole.
+A pair's score in a cell is the rarity-weighted count of the characters they share, divided by
+the student's own code in that cell (its characters not covered by boilerplate) or FLOOR if
+that is less, for whichever of the two gives more: "this share of one student's own code is
+code that only the other (or few others) wrote too". FLOOR (four long fingerprints' length, a
+few lines) keeps a coincidence of one short line from scoring high in a cell with little code
+of its own. The pair's score is its best cell (one copied exercise is copying, however honest
+the rest), ties broken by all they share. 0 is nothing unusual in common; 1 an unusual solution
+shared whole.
 
 The result is written beside the gradebook (autograder/similarity/<assignment>.json, with the
 digest of each notebook compared), and an HTML report with each flagged pair's cells side by
@@ -47,6 +53,7 @@ import hashlib
 import html
 import io
 import json
+import os
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -62,13 +69,14 @@ from gradbook_grader.text import printable, scrub
 if TYPE_CHECKING:
     import numpy as np
     from copydetect import CodeFingerprint
+    from nbformat import NotebookNode
 
 NOISE = 25  # copydetect's noise threshold k (its default): characters of filtered code; no shorter match counts
 SHORT = 10  # the short fingerprints whose document frequency says how unusual each character is
 FLOOR = 4 * NOISE  # a cell with less code of its own than this is measured against this much
 COMMON_SHARE = 0.5  # a fingerprint in more than this share of the class is the class's boilerplate
 DEFAULT_THRESHOLD = 0.5  # half of one student's own code in a cell shared with few or none but the other
-MAX_CELL_CHARS = 100_000  # of one cell's code: beyond that, no honest answer; the rest is not compared
+MAX_CELL_CHARS = 20_000  # of one cell's code (an honest answer is a few hundred): the rest is not compared
 MAX_EVIDENCE = 3  # flagged pairs named in one student's evidence (the report has them all)
 MAX_STORED = 200  # pairs kept in the JSON and the HTML report, best first
 VERSION = 1
@@ -79,9 +87,9 @@ class CellMatch:
     """What two students share in one solution cell."""
 
     grade_id: str
-    score: float  # rarity-weighted share of the larger side's own code (see the module)
+    score: float  # rarity-weighted share of one side's own code, the larger (see the module)
     similarity: tuple[float, float]  # copydetect's own: share of each side's code the other has (boilerplate dropped)
-    shared: float  # rarity-weighted characters of filtered code they share (the larger side's)
+    shared: float  # rarity-weighted characters of filtered code they share (the larger side's count)
 
 
 @dataclass
@@ -134,11 +142,11 @@ def stored_path(course: Course, assignment: str) -> Path:
 # ---------------------------------------------------------------- what the students wrote
 
 
-def _instructor_code(source: "object") -> tuple[list[str], str]:
+def instructor_code(source: "NotebookNode") -> tuple[list[str], str]:
     """The solution code cells' grade ids (in order) and everything the instructor wrote into code
     cells as students receive it: each solution cell's released template, every other code cell."""
     cells, given = [], []
-    for cell in source.cells:  # type: ignore[attr-defined]
+    for cell in source.cells:
         if cell.cell_type != "code":
             continue
         if is_solution(cell) and grade_id(cell):
@@ -163,12 +171,12 @@ def _student_cells(data: bytes, wanted: set[str]) -> dict[str, str]:
     return {gid: scrub("\n".join(parts))[:MAX_CELL_CHARS] for gid, parts in code.items()}
 
 
-def read_class(course: Course, assignment: str, folder: Path) -> tuple[dict[str, dict[str, str]], dict[str, str], list[str]]:
-    """Every submission of `assignment` under `folder`, as the grader finds them: student -> grade id
-    -> code; student -> notebook digest; notes on those that cannot be compared."""
+def read_class(course: Course, assignment: str, folder: Path,
+               cells: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str], list[str]]:
+    """Every submission of `assignment` under `folder`, found and read as `grade` finds and reads
+    them: student -> grade id (of `cells`) -> code; student -> notebook digest; notes on those not compared."""
     from gradbook_grader.submissions import discover, load
 
-    source_cells, _ = _instructor_code(_source(course, assignment))
     found, notes = discover(folder, assignment, course.assignments)
     code: dict[str, dict[str, str]] = {}
     digests: dict[str, str] = {}
@@ -179,18 +187,12 @@ def read_class(course: Course, assignment: str, folder: Path) -> tuple[dict[str,
             notes.append(f"{who}: not compared: {printable(loaded.problem or 'no notebook')}")
             continue
         try:
-            code[submission.student] = _student_cells(loaded.data, set(source_cells))
+            code[submission.student] = _student_cells(loaded.data, set(cells))
         except Exception as exc:  # anything a submission holds: its own note, the class goes on
             notes.append(f"{who}: not compared: the notebook cannot be read ({type(exc).__name__})")
             continue
         digests[submission.student] = hashlib.sha256(loaded.data).hexdigest()
     return code, digests, notes
-
-
-def _source(course: Course, assignment: str) -> "object":
-    import nbformat
-
-    return nbformat.read(course.source(assignment), as_version=4)
 
 
 # ---------------------------------------------------------------- comparing
@@ -296,14 +298,16 @@ def run(course: Course, assignment: str, folder: Path | None = None, threshold: 
     beside the gradebook and write the HTML report (autograder/similarity/<assignment>.html by default)."""
     if not 0 < threshold <= 1:
         raise GraderError(f"--threshold {threshold:g} is not a score: give a number above 0 and at most 1.")
+    import nbformat
+
     folder = folder if folder is not None else course.root / "submitted"
-    cells, given = _instructor_code(_source(course, assignment))
-    code, digests, notes = read_class(course, assignment, folder)
+    cells, given = instructor_code(nbformat.read(course.source(assignment), as_version=4))
+    code, digests, notes = read_class(course, assignment, folder, cells)
     if len(code) < 2:
         raise GraderError(f"{len(code)} readable submission{'s' * (len(code) != 1)} of {assignment} in "
                           f"{printable(str(folder))}: similarity needs two or more." + "".join(f"\n  {n}" for n in notes))
     pairs, slices = compare(code, cells, given)
-    html_path = html_path if html_path is not None else course.root / "similarity" / f"{assignment}.html"
+    html_path = Path(os.path.abspath(html_path if html_path is not None else course.root / "similarity" / f"{assignment}.html"))
     result = Similarity(assignment, threshold, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
                         digests, cells, pairs[:MAX_STORED], notes, str(html_path))
     write_atomic(html_path, render_html(result, code, slices))
