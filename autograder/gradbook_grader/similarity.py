@@ -24,9 +24,9 @@ document frequency, df), at two scales:
   more than half the class (and more than two students) hold are the class's boilerplate and
   are dropped like the template;
 * short fingerprints (k = SHORT) say how unusual each shared character is. One held by df
-  students is evidence against df-1 possible partners of each, so each pair gets 1/(df-1) of
-  it (a student's evidence from it is 1 however many share it: five students who wrote the
-  common loop are not five copies); the instructor's and the class's boilerplate get 0. A
+  students counts for a pair of them by the pair's share of its holders, 2/df: 1 when only
+  the two wrote it, 2/3 for three, 0.4 for five (five students who wrote the same common loop
+  are not five copies); the instructor's and the class's boilerplate count 0. A
   character counts at the *least* unusual short fingerprint covering it: two honest students
   who happen to combine the same common idioms share long fingerprints that only they have
   (the combination), but every piece of them is common, so it counts little; a copied
@@ -35,8 +35,7 @@ document frequency, df), at two scales:
 A pair's score in a cell is the rarity-weighted count of the characters they share, divided by
 the student's own code in that cell (its characters not covered by boilerplate) or FLOOR if
 that is less, for whichever of the two gives more: "this share of one student's own code is
-code that only the other (or few others) wrote too". FLOOR (four long fingerprints' length, a
-few lines) keeps a coincidence of one short line from scoring high in a cell with little code
+code that only the other (or few others) wrote too". FLOOR (four or five lines) keeps a coincidence of one short line from scoring high in a cell with little code
 of its own. The pair's score is its best cell (one copied exercise is copying, however honest
 the rest), ties broken by all they share. 0 is nothing unusual in common; 1 an unusual solution
 shared whole.
@@ -71,9 +70,12 @@ if TYPE_CHECKING:
     from copydetect import CodeFingerprint
     from nbformat import NotebookNode
 
-NOISE = 25  # copydetect's noise threshold k (its default): characters of filtered code; no shorter match counts
+# copydetect's noise threshold k: characters of filtered code, no shorter match counts. Its default, 25,
+# spans two or three statements of filtered Python (`V=V.V(V)` is one), so reordering statements
+# would break most matches; 15 keeps them, and coincidences are the rarity weighting's to discount.
+NOISE = 15
 SHORT = 10  # the short fingerprints whose document frequency says how unusual each character is
-FLOOR = 4 * NOISE  # a cell with less code of its own than this is measured against this much
+FLOOR = 100  # characters of filtered code (four or five lines): a cell with less of its own is measured against this
 COMMON_SHARE = 0.5  # a fingerprint in more than this share of the class is the class's boilerplate
 DEFAULT_THRESHOLD = 0.5  # half of one student's own code in a cell shared with few or none but the other
 MAX_CELL_CHARS = 20_000  # of one cell's code (an honest answer is a few hundred): the rest is not compared
@@ -88,7 +90,6 @@ class CellMatch:
 
     grade_id: str
     score: float  # rarity-weighted share of one side's own code, the larger (see the module)
-    similarity: tuple[float, float]  # copydetect's own: share of each side's code the other has (boilerplate dropped)
     shared: float  # rarity-weighted characters of filtered code they share (the larger side's count)
 
 
@@ -129,9 +130,7 @@ class Similarity:
         data = json.loads(text)
         if data.pop("version", None) != VERSION:
             raise ValueError("a similarity report of another version of the grader")
-        data["pairs"] = [Pair(p["a"], p["b"], p["score"], [CellMatch(c["grade_id"], c["score"], tuple(c["similarity"]),
-                                                                     c["shared"]) for c in p["cells"]])
-                         for p in data["pairs"]]
+        data["pairs"] = [Pair(p["a"], p["b"], p["score"], [CellMatch(**c) for c in p["cells"]]) for p in data["pairs"]]
         return cls(**data)
 
 
@@ -198,12 +197,26 @@ def read_class(course: Course, assignment: str, folder: Path,
 # ---------------------------------------------------------------- comparing
 
 
-def _fingerprint(name: str, code: str, k: int, boilerplate: "np.ndarray | None" = None) -> "CodeFingerprint":
+def _fingerprint(name: str, code: str, k: int, boilerplate: "np.ndarray | None" = None,
+                 filtered: bool = False) -> "CodeFingerprint":
+    """copydetect's fingerprint of `code` (`filtered`: already tokenized and filtered by copydetect)."""
     from copydetect import CodeFingerprint
 
     # window 1 (copydetect's guarantee threshold = its noise threshold): every k-gram, so a
     # fingerprint's document frequency counts every student who has it.
-    return CodeFingerprint(name, k, 1, boilerplate=boilerplate, language="python", fp=io.StringIO(code))
+    return CodeFingerprint(name, k, 1, boilerplate=boilerplate, filter=not filtered, language="python",
+                           fp=io.StringIO(code))
+
+
+def _drop(fp: "CodeFingerprint", boilerplate: set) -> None:
+    """Drop the `boilerplate` fingerprints from `fp`, as copydetect's boilerplate argument does (without
+    tokenizing the code again)."""
+    from copydetect.utils import get_token_coverage
+
+    fp.hashes -= boilerplate
+    for h in boilerplate:
+        fp.hash_idx.pop(h, None)
+    fp.token_coverage = get_token_coverage(fp.hash_idx, fp.k, len(fp.filtered_code))
 
 
 def _rarity(fp: "CodeFingerprint", weight: dict) -> "np.ndarray":
@@ -230,31 +243,30 @@ def _covered(fp: "CodeFingerprint", shared: Iterable[int]) -> "np.ndarray":
     return mask
 
 
-def _hashes(fps: Iterable["CodeFingerprint"]) -> "np.ndarray":
+def _weight(df: int) -> float:
+    """What a short fingerprint held by `df` students counts for a pair of them: the pair's share of its holders."""
+    return min(1.0, 2.0 / df)
+
+
+def compare_cell(gid: str, code: dict[str, str], given: str) -> tuple[list[tuple[str, str, CellMatch]],
+                                                                       dict[str, "CodeFingerprint"]]:
+    """Every pair of students who share unusual code in the cell `gid` (code: student -> their code);
+    and each student's fingerprint of it, the boilerplate dropped (for `compare_files`)."""
     import numpy as np
-
-    return np.unique(np.array(sorted({h for fp in fps for h in fp.hashes}), dtype=np.int64))
-
-
-def compare_cell(gid: str, code: dict[str, str], given: str) -> tuple[list[tuple[str, str, CellMatch]], dict]:
-    """Every pair of students who share unusual code in the cell `gid` (code: student -> their code),
-    and, for the report, each pair's highlighted slices (copydetect's, in their code as written)."""
-    import numpy as np
-    from copydetect import compare_files
 
     limit = max(2, COMMON_SHARE * len(code))  # held by more students than this: the class's boilerplate
     # What is shared: copydetect's fingerprints (k = NOISE), the instructor's and the class's common ones dropped.
-    template = _hashes([_fingerprint("given.py", given, NOISE)])
+    given_long = _fingerprint("given.py", given, NOISE)
+    template = np.array(sorted(given_long.hashes), dtype=np.int64)
     long = {s: _fingerprint(f"{s}/{gid}.py", text, NOISE, template) for s, text in code.items()}
     common = {h for h, n in Counter(h for fp in long.values() for h in fp.hashes).items() if n > limit}
-    if common:
-        boilerplate = np.union1d(template, np.array(sorted(common), dtype=np.int64))
-        long = {s: _fingerprint(f"{s}/{gid}.py", text, NOISE, boilerplate) for s, text in code.items()}
+    for fp in long.values():
+        _drop(fp, common)
     # How unusual each character is: the document frequency of the short fingerprints covering it.
-    given_short = set(_fingerprint("given.py", given, SHORT).hashes)
-    short = {s: _fingerprint(f"{s}/{gid}.py", text, SHORT) for s, text in code.items()}
+    given_short = set(_fingerprint("given.py", given_long.filtered_code, SHORT, filtered=True).hashes)
+    short = {s: _fingerprint(f"{s}/{gid}.py", fp.filtered_code, SHORT, filtered=True) for s, fp in long.items()}
     df = Counter(h for fp in short.values() for h in fp.hashes)
-    weight = {h: 0.0 if h in given_short or n > limit else 1.0 / max(n - 1, 1) for h, n in df.items()}
+    weight = {h: 0.0 if h in given_short or n > limit else _weight(n) for h, n in df.items()}
     rarity = {s: _rarity(fp, weight) for s, fp in short.items()}
 
     holders: dict[int, list[str]] = defaultdict(list)
@@ -262,7 +274,7 @@ def compare_cell(gid: str, code: dict[str, str], given: str) -> tuple[list[tuple
         for h in fp.hashes:
             holders[h].append(student)
     candidates = {tuple(sorted(p)) for students in holders.values() for p in combinations(students, 2)}
-    matches, slices = [], {}
+    matches = []
     for a, b in sorted(candidates):
         shared = long[a].hashes & long[b].hashes
         score, most = 0.0, 0.0
@@ -270,26 +282,23 @@ def compare_cell(gid: str, code: dict[str, str], given: str) -> tuple[list[tuple
             unusual = float(rarity[s][_covered(long[s], shared)].sum())
             own = int(np.count_nonzero(rarity[s]))
             score, most = max(score, unusual / max(own, FLOOR)), max(most, unusual)
-        _, similarity, cut = compare_files(long[a], long[b])
-        matches.append((a, b, CellMatch(gid, round(score, 4), (round(float(similarity[0]), 4),
-                                                                round(float(similarity[1]), 4)), round(most, 1))))
-        slices[(a, b)] = cut
-    return matches, slices
+        matches.append((a, b, CellMatch(gid, round(score, 4), round(most, 1))))
+    return matches, long
 
 
-def compare(code: dict[str, dict[str, str]], cells: list[str], given: str) -> tuple[list[Pair], dict]:
-    """Every pair that shares unusual code in some cell, best first; and the slices, by (a, b, cell)."""
+def compare(code: dict[str, dict[str, str]], cells: list[str],
+            given: str) -> tuple[list[Pair], dict[str, dict[str, "CodeFingerprint"]]]:
+    """Every pair that shares unusual code in some cell, best first; and the fingerprints, by cell and student."""
     per_pair: dict[tuple[str, str], list[CellMatch]] = defaultdict(list)
-    slices = {}
+    prints = {}
     for gid in cells:
         wrote = {s: c[gid] for s, c in code.items() if c.get(gid, "").strip()}
-        matches, cut = compare_cell(gid, wrote, given)
+        matches, prints[gid] = compare_cell(gid, wrote, given)
         for a, b, match in matches:
             per_pair[(a, b)].append(match)
-            slices[(a, b, gid)] = cut[(a, b)]
     pairs = [Pair(a, b, max(m.score for m in ms), sorted(ms, key=lambda m: -m.score)) for (a, b), ms in per_pair.items()]
     pairs.sort(key=lambda p: (-p.score, -p.shared, p.a, p.b))
-    return [p for p in pairs if p.score > 0], slices
+    return [p for p in pairs if p.score > 0], prints
 
 
 def run(course: Course, assignment: str, folder: Path | None = None, threshold: float = DEFAULT_THRESHOLD,
@@ -306,11 +315,11 @@ def run(course: Course, assignment: str, folder: Path | None = None, threshold: 
     if len(code) < 2:
         raise GraderError(f"{len(code)} readable submission{'s' * (len(code) != 1)} of {assignment} in "
                           f"{printable(str(folder))}: similarity needs two or more." + "".join(f"\n  {n}" for n in notes))
-    pairs, slices = compare(code, cells, given)
+    pairs, prints = compare(code, cells, given)
     html_path = Path(os.path.abspath(html_path if html_path is not None else course.root / "similarity" / f"{assignment}.html"))
     result = Similarity(assignment, threshold, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
                         digests, cells, pairs[:MAX_STORED], notes, str(html_path))
-    write_atomic(html_path, render_html(result, code, slices))
+    write_atomic(html_path, render_html(result, code, prints))
     write_atomic(stored_path(course, assignment), result.to_json())
     return result
 
@@ -349,9 +358,11 @@ def _cells_text(pair: Pair, most: int = 3) -> str:
     return ", ".join(f"{c.grade_id} {c.score:.2f}" for c in pair.cells[:most] if c.score >= 0.005)
 
 
-def render_html(result: Similarity, code: dict[str, dict[str, str]], slices: dict, table: int = 50) -> str:
-    """A self-contained page: each flagged pair's cells side by side, the shared code highlighted
-    (the closest pairs when none is flagged), then the ranking."""
+def render_html(result: Similarity, code: dict[str, dict[str, str]], prints: dict[str, dict[str, "CodeFingerprint"]],
+                table: int = 50) -> str:
+    """A self-contained page: each flagged pair's cells side by side, the shared code highlighted by
+    copydetect (the closest pairs when none is flagged), then the ranking."""
+    from copydetect import compare_files
     from copydetect.utils import highlight_overlap
 
     e = html.escape
@@ -374,15 +385,15 @@ def render_html(result: Similarity, code: dict[str, dict[str, str]], slices: dic
         for c in p.cells:
             if c.score < 0.005:
                 continue
-            cut = slices.get((p.a, p.b, c.grade_id))
+            _, shares, cut = compare_files(prints[c.grade_id][p.a], prints[c.grade_id][p.b])
             sides = []
             for who, part in ((p.a, 0), (p.b, 1)):
                 text = code[who].get(c.grade_id, "")
                 marked = highlight_overlap(text, cut[part], "<span class=hl>", "</span>", escape_html=True)[0] \
-                    if cut is not None and cut[part].size else e(text)
+                    if cut[part].size else e(text)
                 sides.append(f"<div><h4>{e(who)}</h4><pre>{marked}</pre></div>")
-            parts.append(f"<h3>{e(c.grade_id)}: {c.score:.2f} (copydetect: {c.similarity[0]:.0%} / "
-                         f"{c.similarity[1]:.0%} shared)</h3><div class=side>{''.join(sides)}</div>")
+            parts.append(f"<h3>{e(c.grade_id)}: {c.score:.2f} (copydetect alone, unweighted: {shares[0]:.0%} / "
+                         f"{shares[1]:.0%})</h3><div class=side>{''.join(sides)}</div>")
         parts.append("</div>")
     rows = "".join(
         f"<tr><td>{n}</td><td>{p.score:.2f}</td><td>{e(p.a)}</td><td>{e(p.b)}</td><td>{e(_cells_text(p))}</td>"
