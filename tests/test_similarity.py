@@ -351,7 +351,15 @@ def test_report_and_export_show_the_pair_and_no_score_changes(compared: tuple[Co
     assert sum(score > 0 for score in expected.values()) == 2  # two of them score
     assert {s: float(r["score"]) for s, r in rows.items()} == expected
     assert {s: r["flagged"] for s, r in rows.items()} == {s: "" for s in graded}  # nbgrader's flag is the grader's
-    similarity.stored_path(course, CH02).unlink()
+    # a report of another notebook than the one graded (a resubmission graded since) says so
+    stored = similarity.stored_path(course, CH02)
+    kept = stored.read_text(encoding="utf-8")
+    stale = similarity.Similarity.from_json(kept)
+    stale.students[COPIERS[0]] = "0" * 64
+    stored.write_text(stale.to_json(), encoding="utf-8")
+    lines = [line for line in report_text(read(course, CH02).graded).splitlines() if "similarity:" in line]
+    assert len(lines) == 2 and sum("of an earlier submission" in line for line in lines) == 1
+    stored.unlink()
     without = {r["student_id"]: r for r in _exported(course, tmp_path / "without.csv")}
     assert {s: r["score"] for s, r in without.items()} == {s: r["score"] for s, r in rows.items()}
     assert not any("similarity" in r["evidence"] for r in without.values())
@@ -373,7 +381,7 @@ def test_a_class_that_writes_the_same_short_relu_flags_no_one(tmp_path: Path) ->
     assert Path(result.html).is_file()
 
 
-def test_unreadable_submissions_are_noted_and_the_rest_compared(tmp_path: Path) -> None:
+def test_unreadable_submissions_are_noted_and_the_rest_compared(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     course = small_course(tmp_path / "course")
     src = nbformat.read(course.source(CH02), as_version=4)
     folder = tmp_path / "submitted"
@@ -389,3 +397,6 @@ def test_unreadable_submissions_are_noted_and_the_rest_compared(tmp_path: Path) 
         similarity.run(course, CH02, folder / "ann")
     with pytest.raises(similarity.GraderError, match="threshold"):
         similarity.run(course, CH02, folder, threshold=0)
+    assert main(["similarity", "--course", str(course.root), "--assignment", "99-nope"]) == 1
+    assert main(["similarity", "--course", str(course.root), "--assignment", CH02]) == 1  # no submitted/ there
+    assert "unknown assignment '99-nope'" in capsys.readouterr().err
