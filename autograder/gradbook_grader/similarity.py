@@ -248,22 +248,23 @@ def _weight(df: int) -> float:
     return min(1.0, 2.0 / df)
 
 
-def compare_cell(gid: str, code: dict[str, str], given: str) -> tuple[list[tuple[str, str, CellMatch]],
-                                                                       dict[str, "CodeFingerprint"]]:
-    """Every pair of students who share unusual code in the cell `gid` (code: student -> their code);
-    and each student's fingerprint of it, the boilerplate dropped (for `compare_files`)."""
+def compare_cell(gid: str, code: dict[str, str], given: "CodeFingerprint") -> tuple[list[tuple[str, str, CellMatch]],
+                                                                                   dict[str, "CodeFingerprint"]]:
+    """Every pair of students who share unusual code in the cell `gid` (code: student -> their code;
+    `given`: the instructor's code, fingerprinted); and each student's fingerprint of the cell, the
+    boilerplate dropped (for `compare_files`)."""
     import numpy as np
 
-    limit = max(2, COMMON_SHARE * len(code))  # held by more students than this: the class's boilerplate
     # What is shared: copydetect's fingerprints (k = NOISE), the instructor's and the class's common ones dropped.
-    given_long = _fingerprint("given.py", given, NOISE)
-    template = np.array(sorted(given_long.hashes), dtype=np.int64)
+    template = np.array(sorted(given.hashes), dtype=np.int64)
     long = {s: _fingerprint(f"{s}/{gid}.py", text, NOISE, template) for s, text in code.items()}
+    wrote = sum(1 for fp in long.values() if fp.hashes)  # the class, for this cell: who wrote anything in it
+    limit = max(2, COMMON_SHARE * wrote)  # held by more students than this: the class's boilerplate
     common = {h for h, n in Counter(h for fp in long.values() for h in fp.hashes).items() if n > limit}
     for fp in long.values():
         _drop(fp, common)
     # How unusual each character is: the document frequency of the short fingerprints covering it.
-    given_short = set(_fingerprint("given.py", given_long.filtered_code, SHORT, filtered=True).hashes)
+    given_short = set(_fingerprint("given.py", given.filtered_code, SHORT, filtered=True).hashes)
     short = {s: _fingerprint(f"{s}/{gid}.py", fp.filtered_code, SHORT, filtered=True) for s, fp in long.items()}
     df = Counter(h for fp in short.values() for h in fp.hashes)
     weight = {h: 0.0 if h in given_short or n > limit else _weight(n) for h, n in df.items()}
@@ -291,9 +292,10 @@ def compare(code: dict[str, dict[str, str]], cells: list[str],
     """Every pair that shares unusual code in some cell, best first; and the fingerprints, by cell and student."""
     per_pair: dict[tuple[str, str], list[CellMatch]] = defaultdict(list)
     prints = {}
+    instructor = _fingerprint("given.py", given, NOISE)
     for gid in cells:
         wrote = {s: c[gid] for s, c in code.items() if c.get(gid, "").strip()}
-        matches, prints[gid] = compare_cell(gid, wrote, given)
+        matches, prints[gid] = compare_cell(gid, wrote, instructor)
         for a, b, match in matches:
             per_pair[(a, b)].append(match)
     pairs = [Pair(a, b, max(m.score for m in ms), sorted(ms, key=lambda m: -m.score)) for (a, b), ms in per_pair.items()]
