@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
     similar = commands.add_parser("similarity", parents=[common],
                                   help="pairs of students who share unusual code (copying between students)")
-    similar.add_argument("--assignment", required=True)
+    similar.add_argument("--assignment", required=True, help="compare the submissions of this assignment")
     similar.add_argument("--threshold", type=float, default=None, metavar="T",
                          help="flag pairs scoring at least T, 0 < T <= 1 (default 0.5; see docs/lifecycle.md)")
     similar.add_argument("--html", type=Path, metavar="PATH",

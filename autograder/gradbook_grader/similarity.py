@@ -312,6 +312,9 @@ def run(course: Course, assignment: str, folder: Path | None = None, threshold: 
     import nbformat
 
     folder = folder if folder is not None else course.root / "submitted"
+    if not folder.is_dir():
+        raise GraderError(f"no submissions at {printable(str(folder))}: collect them first (`nbgrader collect "
+                          f"{assignment}`) or name their folder with --submissions DIR.")
     cells, given = instructor_code(nbformat.read(course.source(assignment), as_version=4))
     code, digests, notes = read_class(course, assignment, folder, cells)
     if len(code) < 2:
