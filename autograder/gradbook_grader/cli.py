@@ -1,4 +1,4 @@
-"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report, misconceptions).
+"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report, misconceptions, extend, similarity).
 
     gradbook-grader release [ASSIGNMENT ...] [--no-manifests] [--student-edition DIR]
     gradbook-grader grade SUBMISSIONS [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--db URL] [--force]
@@ -7,6 +7,7 @@
     gradbook-grader report [--assignment A] [--student S]
     gradbook-grader misconceptions [--assignment A]
     gradbook-grader extend --student S --assignment A --hours N
+    gradbook-grader similarity --assignment A [--threshold T] [--html PATH] [--submissions DIR]
 
 `grade` exits with 3 when a submission could not be graded (each is listed, with its reason),
 1 when grading could not run at all. report, feedback, export and misconceptions read nbgrader's
@@ -93,6 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     extend.add_argument("--student", required=True)
     extend.add_argument("--assignment", required=True)
     extend.add_argument("--hours", type=float, required=True, help="hours past the due date (0 takes it back)")
+
+    similar = commands.add_parser("similarity", parents=[common],
+                                  help="pairs of students who share unusual code (copying between students)")
+    similar.add_argument("--assignment", required=True, help="compare the submissions of this assignment")
+    similar.add_argument("--threshold", type=float, default=None, metavar="T",
+                         help="flag pairs scoring at least T, 0 < T <= 1 (default 0.5; see docs/lifecycle.md)")
+    similar.add_argument("--html", type=Path, metavar="PATH",
+                         help="write the report here (default: autograder/similarity/<assignment>.html)")
+    similar.add_argument("--submissions", type=Path, metavar="DIR",
+                         help="the submissions, as `grade` reads them (default: the course's submitted/)")
     return parser
 
 
@@ -255,6 +266,13 @@ def main(argv: list[str] | None = None) -> int:
             from gradbook_grader.late import extend
 
             print(extend(course, args.student, args.assignment, args.hours))
+            return 0
+        if args.command == "similarity":
+            from gradbook_grader import similarity
+
+            course.source(args.assignment)  # unknown assignment: say so before any work
+            threshold = similarity.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+            print(similarity.console_text(similarity.run(course, args.assignment, args.submissions, threshold, args.html)))
             return 0
     except GraderError as error:
         print(f"gradbook-grader: {printable(str(error), newlines=True)}", file=sys.stderr)

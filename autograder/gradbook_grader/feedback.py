@@ -652,5 +652,6 @@ def report_text(entries: Sequence[Graded | Result]) -> str:
         out.extend(f"  event: {one(e)}" for e in (r.events if r else []))
         out.extend(f"  integrity: {one(line)}" for line in (r.integrity if r else []))
         out.extend(f"  lateness: {one(line)}" for line in (r.lateness if r else []))
+        out.extend(f"  similarity: {one(line)}" for line in g.similarity)
         out.extend(f"  note: {one(n)}" for n in g.all_notes)
     return "\n".join(out)

@@ -7,7 +7,8 @@ nbgrader has no place for, and only to the grade it belongs to (same timestamp, 
 scores): why a submission was not graded, each test cell's verdict and the known mistake it names,
 sandbox events, integrity evidence, notes. Submissions that no gradebook can hold (an unusable
 folder name, a row the database refused) come from the journal alone, so every submission found
-still has its row.
+still has its row. The flagged pairs of `gradbook-grader similarity` (stored beside the gradebook)
+are added to both students' evidence; they never change a score or nbgrader's flag.
 
 Late penalties are brought up to date with the course's LateSubmissionPlugin before anything is
 read (`late`), so a person's score given after grading is penalised like the automatic ones.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from gradbook_grader.course import Course
 from gradbook_grader.journal import Result, journal, read_journal
+from gradbook_grader.similarity import evidence as similarity_evidence
 from gradbook_grader.submissions import TIMESTAMP_FORMAT, student_id_problem
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ class Graded:
     result: Result | None = None  # the journal entry of this very grade, if there is one
     notes: list[str] = field(default_factory=list)  # what the reading itself noticed
     extension: float = 0.0  # seconds of the student's extension (`gradbook-grader extend`), in `duedate`
+    similarity: list[str] = field(default_factory=list)  # flagged pairs of `gradbook-grader similarity` (no score)
 
     @property
     def raw_score(self) -> float:
@@ -92,7 +95,7 @@ class Graded:
 
     @property
     def evidence(self) -> list[str]:
-        return self.result.evidence if self.result else []
+        return (self.result.evidence if self.result else []) + [f"similarity: {line}" for line in self.similarity]
 
     @property
     def all_notes(self) -> list[str]:
@@ -166,8 +169,20 @@ def read(course: Course, assignment: str | None = None, student: str | None = No
     # What no gradebook holds: a row the database refused, a name no gradebook can hold.
     graded += [Graded.from_result(r) for r in journal(course, assignment)
                if (not r.in_gradebook or student_id_problem(r.student)) and student in (None, r.student)]
+    _attach_similarity(course, graded)
     graded.sort(key=lambda g: (g.assignment, g.student))
     return Snapshot(sorted(tasks, key=lambda t: t.name), sorted(people, key=lambda p: p.id), graded)
+
+
+def _attach_similarity(course: Course, graded: list[Graded]) -> None:
+    """Each submission's flagged pairs from the stored similarity reports; a report of an earlier
+    submission than the one graded says so."""
+    pairs = similarity_evidence(course, {g.assignment for g in graded})
+    for g in graded:
+        for line, digest in pairs.get((g.student, g.assignment), []):
+            stale = g.result is not None and g.result.digest and digest and g.result.digest != digest
+            g.similarity.append(line + ("  (of an earlier submission: run `gradbook-grader similarity` again)"
+                                        if stale else ""))
 
 
 def _graded(course: Course, submission: "SubmittedAssignment", order: dict[str, int]) -> Graded:
