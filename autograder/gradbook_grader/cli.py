@@ -3,7 +3,7 @@
     gradbook-grader release [ASSIGNMENT ...] [--no-manifests]
     gradbook-grader grade SUBMISSIONS [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--db URL] [--force]
     gradbook-grader feedback [--assignment A] [--student S]
-    gradbook-grader export --csv grades.csv [--format long|cells|canvas|moodle] [--assignment A ...]
+    gradbook-grader export --csv grades.csv [--format long|cells|canvas|moodle] [--assignment A ...] [--match username|email|idnumber]
     gradbook-grader report [--assignment A] [--student S]
     gradbook-grader misconceptions [--assignment A]
 
@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                              "canvas, moodle: gradebook imports (default long)")
     export.add_argument("--assignment", action="append", metavar="A",
                         help="export this assignment (repeatable; default: those with submissions or past due)")
+    export.add_argument("--match", default="username", choices=["username", "email", "idnumber"],
+                        help="moodle: the column Moodle finds each student by (default username; idnumber is the "
+                             "gradebook's lms_user_id)")
 
     misconceptions = commands.add_parser("misconceptions", parents=[common],
                                          help="per exercise, how many submissions made each known mistake")
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             from gradbook_grader.export import export_csv
 
-            print(f"wrote {export_csv(course, args.csv, args.format, args.assignment)} rows to {args.csv}")
+            print(f"wrote {export_csv(course, args.csv, args.format, args.assignment, args.match)} rows to {args.csv}")
             return 0
         if args.command == "report":
             from gradbook_grader.feedback import report_text
