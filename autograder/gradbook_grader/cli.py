@@ -163,12 +163,13 @@ def main(argv: list[str] | None = None) -> int:
         course = find_course(args.course, args.db)
         if args.command == "release":
             from gradbook_grader.course import release
+            from gradbook_grader.manifests import build_manifests, require_sandbox
 
+            if not args.no_manifests:
+                require_sandbox()  # before anything is written
             for path in release(course, args.assignments or None):
                 print(f"wrote {path}")
             if not args.no_manifests:
-                from gradbook_grader.manifests import build_manifests
-
                 build_manifests(course, args.assignments or course.assignments)
             return 0
         if args.command == "grade":
