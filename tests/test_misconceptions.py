@@ -13,7 +13,6 @@ with each student's graded notebook, so the report reads exactly what it reads a
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
