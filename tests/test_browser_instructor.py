@@ -22,12 +22,11 @@ import pytest
 
 from conftest import ROOT, await_jupyter, free_port, require, stop_jupyter
 from test_browser import CHROMIUM, CHROMIUM_ARGS
+from test_browser_manual_grading import MATHJAX  # the formgrader's MathJax, offline
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHAPTERS = ("00-what-is-deep-learning", "02-tensor-operations")
-# The formgrader's pages load MathJax from a CDN and start only once it has; offline, a stand-in.
-MATHJAX = "window.MathJax = {Hub: {Startup: {signal: {Interest: function () {}}}, Queue: function () {}, Config: function () {}}};"
 
 
 def scratch_repository(root: Path) -> ModuleType:
