@@ -10,7 +10,6 @@ nbgrader renders from the course's source/ folder.
 from __future__ import annotations
 
 import importlib.util
-import os
 import secrets
 import shutil
 import subprocess

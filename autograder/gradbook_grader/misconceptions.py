@@ -28,7 +28,6 @@ import ast
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from gradbook_grader.course import Course
