@@ -19,12 +19,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fake_grading import CH02, honest, small_course
-from fake_grading import grade_submission as fake_grade
-from gradbook_grader.batch import grade_assignment
+from fake_grading import CH02, small_course
 from gradbook_grader.course import Course, GraderError
 from gradbook_grader.export import export_csv
-from gradbook_grader.gradebook import open_gradebook
+from gradbook_grader.gradebook import graded_cells, open_gradebook, register_assignment, store
+from gradbook_grader.journal import Result, write_journal
+from gradbook_grader.types import CellGrade
 from lifecycle_helpers import configure
 
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]  # Canvas's gradebook CSV, in order
@@ -57,29 +57,30 @@ def rows(path: Path) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> Course:
-    """Chapter 2 of a class of three: ann full marks, bob one exercise wrong, cy nothing submitted."""
-    tmp = tmp_path_factory.mktemp("lms")
-    course = small_course(tmp / "course")
+    """Chapter 2 of a class of three, stored as the batch stores it: ann full marks, bob one cell wrong, cy
+    nothing submitted."""
+    course = small_course(tmp_path_factory.mktemp("lms") / "course")
     source = nbformat.read(course.source(CH02), as_version=4)
-    relu = next(c.metadata.nbgrader.grade_id for c in source.cells if c.metadata.get("nbgrader", {}).get("solution"))
-    for student, nb in (("ann", honest(source)), ("bob", honest(source, {relu: "def naive_relu(x):\n    return x\n"}))):
-        (tmp / "submitted" / student / CH02).mkdir(parents=True)
-        nbformat.write(nb, tmp / "submitted" / student / CH02 / f"{CH02}.ipynb")
-    report = grade_assignment(course, CH02, tmp / "submitted", workers=1, progress=False, grade=fake_grade)
-    assert [r.error for r in report.results] == [None, None]
     with open_gradebook(course) as gb:
+        register_assignment(gb, CH02, source)
         for student, (first, last, email, lms) in ROSTER.items():
             gb.update_or_create_student(student, first_name=first, last_name=last, email=email, lms_user_id=lms)
+        for student, wrong in (("ann", set()), ("bob", {"test-naive-relu"})):
+            cells = {gid: CellGrade(gid, 0.0 if gid in wrong else points, points, gid not in wrong, "")
+                     for gid, points, _ in graded_cells(source)}
+            result = Result(student, CH02, f"k-{student}", "t", sum(c.points for c in cells.values()),
+                            sum(c.max_points for c in cells.values()), cells, [], None, True, "/x")
+            store(gb, result)
+            write_journal(course, result)
     configure(course, f"c.GradbookExport.canvas_assignments = {{{CH02!r}: 4521}}",
               f"c.GradbookExport.moodle_items = {{{CH02!r}: {ITEM!r}}}")
     return course
 
 
 def scores(course: Course) -> dict[str, str]:
-    """Each student's score in nbgrader's own terms (the long export's nbgrader columns)."""
-    export_csv(course, course.root / "long.csv")
-    with (course.root / "long.csv").open(newline="", encoding="utf-8") as f:
-        return {r["student_id"]: r["score"] for r in csv.DictReader(f)}
+    """Each student's score as nbgrader's own gradebook API gives it (no late penalty here)."""
+    with open_gradebook(course) as gb:
+        return {s.student_id: f"{s.score:g}" for s in gb.find_assignment(CH02).submissions}
 
 
 def test_canvas_file_has_canvas_columns_and_assignment_ids(graded: Course, tmp_path: Path) -> None:
