@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import csv
 import re
+import textwrap
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from fake_grading import CH02, small_course
+from fake_grading import CH02, ROOT, small_course
 from gradbook_grader.course import Course, GraderError
 from gradbook_grader.export import export_csv
 from gradbook_grader.gradebook import graded_cells, open_gradebook, register_assignment, store
@@ -36,6 +37,12 @@ ROSTER = {  # id: (first, last, email, lms_user_id)
     "cy": ("Cy", "Ortiz", "cy@uni.example", "81003"),  # no submission: 0, "missing"
 }
 ITEM = "Assignment: Tensor operations"  # how Moodle names an assignment activity's grade item
+
+
+def doc_blocks(language: str) -> list[str]:
+    """The code blocks of docs/lifecycle.md's "Exports" section in `language` (python: settings; text: samples)."""
+    section = (ROOT / "docs" / "lifecycle.md").read_text(encoding="utf-8").split("## Exports", 1)[1].split("\n## ", 1)[0]
+    return [textwrap.dedent(b) for b in re.findall(rf"^ *```{language}\n(.*?)^ *```$", section, re.M | re.S)]
 
 
 def moodle_presets(header: list[str], grade_items: list[str]) -> tuple[str | None, dict[str, str]]:
@@ -72,8 +79,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Course:
                             sum(c.max_points for c in cells.values()), cells, [], None, True, "/x")
             store(gb, result)
             write_journal(course, result)
-    configure(course, f"c.GradbookExport.canvas_assignments = {{{CH02!r}: 4521}}",
-              f"c.GradbookExport.moodle_items = {{{CH02!r}: {ITEM!r}}}")
+    settings = doc_blocks("python")  # the course settings exactly as docs/lifecycle.md shows them
+    assert [b for b in settings if "GradbookExport.canvas_assignments" in b] and \
+        [b for b in settings if "GradbookExport.moodle_items" in b], settings
+    configure(course, *settings)
     return course
 
 
@@ -132,3 +141,11 @@ def test_moodle_refuses_students_without_the_match_field(graded: Course, tmp_pat
     finally:
         with open_gradebook(graded) as gb:
             gb.remove_student("dee")
+
+
+def test_the_docs_samples_are_what_the_exports_write(graded: Course, tmp_path: Path) -> None:
+    canvas, moodle = doc_blocks("text")
+    export_csv(graded, tmp_path / "canvas.csv", "canvas")
+    export_csv(graded, tmp_path / "moodle.csv", "moodle", match="idnumber")
+    assert (tmp_path / "canvas.csv").read_text(encoding="utf-8") == canvas
+    assert (tmp_path / "moodle.csv").read_text(encoding="utf-8") == moodle
