@@ -13,7 +13,8 @@ go to JupyterLab or pytest.
 there from `notebooks/` once, and never overwritten, so `git pull` can bring course
 updates without touching your work (`lab` says when a chapter you have has changed).
 `lab --instructor` opens the whole repository instead, with nbgrader's instructor
-tools (the Nbgrader menu, Create Assignment, Formgrader) shown. `lab --lang zh` opens the
+tools (the Nbgrader menu, Create Assignment, Formgrader) shown, working on the course in
+autograder/ (its nbgrader_config.py), as do `nbgrader` commands in the lab's terminals. `lab --lang zh` opens the
 chapters in Chinese (简体中文): the checks, hints and plots, and JupyterLab itself.
 """
 
@@ -46,6 +47,10 @@ EDITABLE: list[tuple[Path, str]] = [
 BUILD_REQUIREMENTS = ["pip>=24", "setuptools>=77"]
 # Jupyter config for the students' JupyterLab: nbgrader's instructor tools hidden, Validate kept.
 STUDENT_JUPYTER_CONFIG = ROOT / "jupyter" / "student"
+# The nbgrader course. Every nbgrader tool in the lab (the formgrader, Create Assignment, the course list, a
+# terminal's `nbgrader`) reads nbgrader_config.py from the directory it starts in and from Jupyter's config
+# path: the course's directory on that path makes them all find it, whatever folder the lab serves.
+COURSE = ROOT / "autograder"
 NOTEBOOKS = ROOT / "notebooks"  # the chapters as released (git keeps them current)
 WORK = ROOT / "my-work"  # the student's own copies (git ignores them)
 COPIED = ".gradbook-copied.json"  # in WORK: which release of each chapter was copied
@@ -208,8 +213,11 @@ def lab_command(python: Path, rest: list[str]) -> tuple[list[str], dict[str, str
     if language != "en":  # the kernels inherit GRADBOOK_LANG; overrides.json there sets JupyterLab's locale
         env["GRADBOOK_LANG"] = language
         args.append(f"--LabApp.app_settings_dir={LAB_SETTINGS / language}")
-    if instructor:
-        say("instructor view: nbgrader's menu, Create Assignment and Formgrader are shown")
+    if instructor:  # the repository is served (the formgrader needs the course below the lab's root)
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+            p for p in (str(COURSE), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p)
+        say(f"instructor view: nbgrader's menu, Create Assignment and Formgrader are shown, on the course in "
+            f"{COURSE.relative_to(ROOT)}/")
     else:  # a config path before .venv's own: the student view wins over what the packages enable
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
             p for p in (str(STUDENT_JUPYTER_CONFIG), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p)

@@ -152,9 +152,12 @@ def test_late_penalties_are_the_course_plugins_and_show_everywhere(tmp_path: Pat
     run_feedback(course, CH02, "bob")
     page = visible_text((course.feedback_dir("bob", CH02) / f"{CH02}.html").read_text(encoding="utf-8"))
     assert "Score: 0 / 10" in page and "2:30:00 late: late penalty 10 (score 10 - 10)" in page
+    configure(course, f"c.GradbookExport.canvas_assignments = {{{CH02!r}: 77}}")
     canvas = exported(course, tmp_path / "canvas.csv", "canvas")
-    assert {r["SIS Login ID"]: (r[CH02], r["Notes"]) for r in canvas[1:]} == {
-        "ann": ("10", ""), "bob": ("0", f"{CH02}: 2:30:00 late, penalty 10"), "cy": ("0", f"{CH02}: 2:30:00 late, penalty 9")}
+    assert {r["SIS Login ID"]: r[f"{CH02} (77)"] for r in canvas[1:]} == {"ann": "10", "bob": "0", "cy": "0"}
+    moodle = exported(course, tmp_path / "moodle.csv", "moodle")
+    assert {r["Username"]: (r[f"{CH02} (Real)"], r[f"{CH02} (Feedback)"]) for r in moodle} == {
+        "ann": ("10", ""), "bob": ("0", "2:30:00 late, penalty 10"), "cy": ("0", "2:30:00 late, penalty 9")}
 
     # A plugin of the course's own, named in nbgrader_config.py: one point per hour late.
     (tmp_path / "policy.py").write_text(

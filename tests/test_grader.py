@@ -186,9 +186,12 @@ def test_misconception_report_counts_the_known_mistakes_made(batch: BatchReport,
     text = report(course, CH02)
     # RELU_ABS: partial and edited (its edited tests are restored); DOT_NO_SUM: partial. Untouched tried nothing.
     assert f"       2  {relu}" in text and f"       1  {dot}" in text, text
-    judged = [r for r in batch.results if not r.error]
+    # Nothing written (the released notebook, and a notebook without cells, graded as not answered): apart.
+    untouched = {"untouched", "nocells"}
+    judged = [r for r in batch.results if not r.error and r.student not in untouched]
     failed = [r for r in judged if not r.cells["test-naive-relu"].passed]
-    assert f"naive_relu (test-naive-relu): {len(failed)} of {len(judged)} failed" in text and "(not attempted)" in text
+    assert f"{CH02}: {len(judged) + 2} graded submissions, 2 untouched (none of its functions written" in text, text
+    assert f"naive_relu (test-naive-relu): {len(failed)} of {len(judged)} failed" in text and "(not attempted)" not in text
 
 
 def test_report_lists_lost_points_and_events(batch: BatchReport) -> None:

@@ -191,19 +191,19 @@ def test_a_course_from_release_to_feedback_and_export(tmp_path: Path) -> None:
     assert float(ours["bob"]["seconds_late"]) > 0 == float(ours["alice"]["seconds_late"])
     assert ours["carol"]["needs_manual_grade"] == WRITTEN and ours["alice"]["needs_manual_grade"] == ""
 
+    configure(c.course, f"c.GradbookExport.canvas_assignments = {{{CHAPTER!r}: 4521}}")
     c.instructor("gradbook-grader", "export", "--csv", "canvas.csv", "--format", "canvas")
     canvas = list(csv.reader((c.course.root / "canvas.csv").open(encoding="utf-8")))
-    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", CHAPTER, "Notes"]
-    assert canvas[1] == ["Points Possible", "", "", "", "", f"{full:g}", ""]
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", f"{CHAPTER} (4521)"]
+    assert canvas[1] == ["Points Possible", "", "", "", "", f"{full:g}"]
     by_login = {row[3]: row for row in canvas[2:]}
     assert {n: row[5] for n, row in by_login.items()} == {"alice": f"{auto + 1.5:g}", "bob": "0", "carol": f"{auto:g}"}
-    assert by_login["bob"][6].startswith(f"{CHAPTER}: ") and f"late, penalty {bob_raw:g}" in by_login["bob"][6]
-    assert by_login["alice"][6] == by_login["carol"][6] == ""
 
     c.instructor("gradbook-grader", "export", "--csv", "moodle.csv", "--format", "moodle")
     moodle = {r["Username"]: r for r in csv_rows(c.course.root / "moodle.csv")}
-    assert {n: (r[CHAPTER], r[f"{CHAPTER} feedback"] == "") for n, r in moodle.items()} == {
+    assert {n: (r[f"{CHAPTER} (Real)"], r[f"{CHAPTER} (Feedback)"] == "") for n, r in moodle.items()} == {
         "alice": (f"{auto + 1.5:g}", True), "bob": ("0", False), "carol": (f"{auto:g}", True)}
+    assert f"late, penalty {bob_raw:g}" in moodle["bob"][f"{CHAPTER} (Feedback)"]
 
     misconceptions = c.instructor("gradbook-grader", "misconceptions", "--assignment", CHAPTER)
     assert f"{CHAPTER}: 3 graded submissions" in misconceptions

@@ -12,7 +12,7 @@ from conftest import require
 from gradbook_grader import sandbox, verdict
 from gradbook_grader.batch import grade_assignment
 from gradbook_grader.cli import main
-from gradbook_grader.course import Course
+from gradbook_grader.course import Course, GraderError
 from gradbook_grader.manifests import build_manifests
 from gradbook_grader.types import Manifest
 
@@ -51,11 +51,10 @@ def test_release_builds_the_manifest_and_grading_uses_it(tmp_path: Path, monkeyp
     assert [(r.student, r.score, r.error) for r in report.results] == [("ann", 10.0, None)]
 
 
-def test_without_a_sandbox_release_says_grading_will_build_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_sandbox_release_fails_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     course = _course(tmp_path)
     monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bwrap (bubblewrap) is not installed")
-    said: list[str] = []
-    assert build_manifests(course, [CH02], say=said.append) == []
-    assert said == ["manifests not built here (bwrap (bubblewrap) is not installed): the first `gradbook-grader grade` "
-                    "of each assignment builds its own"]
+    with pytest.raises(GraderError, match=r"manifests cannot be built: bwrap \(bubblewrap\) is not installed\. .*"
+                                          r"--no-manifests"):
+        build_manifests(course, [CH02])
     assert not course.manifest_path(CH02).exists()

@@ -3,7 +3,7 @@
     python tools/i18n.py update      # extract messages -> lib/gradbook/locale/gradbook.pot, merge into each .po
     python tools/i18n.py compile     # each lib/gradbook/locale/<lang>/LC_MESSAGES/gradbook.po -> .mo (committed)
     python tools/i18n.py notebooks   # solutions/i18n/<lang>/NN-topic.po: one entry per Markdown cell
-    python tools/i18n.py check       # what is untranslated, fuzzy, or has placeholders that differ
+    python tools/i18n.py check       # every message in the code has a current translation, compiled (no update needed)
 
 Two kinds of catalogue:
 
@@ -167,13 +167,45 @@ def placeholder_problems(catalog) -> list[str]:  # noqa: ANN001
     return problems
 
 
+def not_translated(template, catalog) -> list[str]:  # noqa: ANN001
+    """The messages the code marks now (`template`, freshly extracted) that `catalog` has no current translation
+    for: absent, empty or fuzzy. Needs no `update` first: a new message is found the moment it is written."""
+    found = []
+    for message in template:
+        if not message.id:
+            continue
+        entry = catalog.get(message.id, context=message.context)
+        strings = () if entry is None else entry.string if isinstance(entry.string, (tuple, list)) else (entry.string,)
+        if entry is None or entry.fuzzy or not strings or not all(strings):
+            found.append(message.id if isinstance(message.id, str) else message.id[0])
+    return found
+
+
+def compiled(catalog) -> bytes:  # noqa: ANN001
+    from babel.messages.mofile import write_mo
+
+    handle = io.BytesIO()
+    write_mo(handle, catalog, use_fuzzy=False)
+    return handle.getvalue()
+
+
 def check() -> int:
+    """Print what is missing and return 1 if anything is: a message of the code without a current translation,
+    a translation whose placeholders differ, a .mo that is not the compiled .po (what students get)."""
+    template = extract_messages()
     bad = 0
     for language in languages():
         catalog = read(po_path(language), language)
-        for problem in [f"untranslated: {m!r}" for m in untranslated(catalog)] + placeholder_problems(catalog):
+        missing = dict.fromkeys(not_translated(template, catalog) + untranslated(catalog))
+        problems = [f"no current translation: {m!r}" for m in missing] + placeholder_problems(catalog)
+        mo = po_path(language).with_suffix(".mo")
+        if not missing and (not mo.is_file() or mo.read_bytes() != compiled(catalog)):
+            problems.append(f"{mo.relative_to(ROOT)} is not the compiled .po: run `python tools/i18n.py compile`")
+        for problem in problems:
             print(f"{po_path(language).relative_to(ROOT)}: {problem}")
-            bad += 1
+        bad += len(problems)
+    if bad:
+        print("to fix: python tools/i18n.py update, translate the empty and fuzzy entries, python tools/i18n.py compile")
     return 1 if bad else 0
 
 

@@ -3,7 +3,7 @@
     gradbook-grader release [ASSIGNMENT ...] [--no-manifests] [--student-edition DIR]
     gradbook-grader grade SUBMISSIONS [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--db URL] [--force]
     gradbook-grader feedback [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--force]
-    gradbook-grader export --csv grades.csv [--format long|cells|canvas|moodle] [--assignment A ...]
+    gradbook-grader export --csv grades.csv [--format long|cells|canvas|moodle] [--assignment A ...] [--match username|email|idnumber]
     gradbook-grader report [--assignment A] [--student S]
     gradbook-grader misconceptions [--assignment A]
     gradbook-grader extend --student S --assignment A --hours N
@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
                              "canvas, moodle: gradebook imports (default long)")
     export.add_argument("--assignment", action="append", metavar="A",
                         help="export this assignment (repeatable; default: those with submissions or past due)")
+    export.add_argument("--match", default="username", choices=["username", "email", "idnumber"],
+                        help="moodle: the column Moodle finds each student by (default username; idnumber is the "
+                             "gradebook's lms_user_id)")
 
     misconceptions = commands.add_parser("misconceptions", parents=[common],
                                          help="per exercise, how many submissions made each known mistake")
@@ -227,16 +230,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "release":
             from gradbook_grader.course import release
             from gradbook_grader.edition import check_target
+            from gradbook_grader.manifests import build_manifests, require_sandbox
             from gradbook_grader.secret import ensure_secret
 
+            if not args.no_manifests:
+                require_sandbox()  # before anything is written
             if args.student_edition is not None:
                 check_target(course, args.student_edition)  # before the release's minutes, not after
             ensure_secret(course)  # the first release makes the course secret (secret.py)
             for path in release(course, args.assignments or None):
                 print(f"wrote {path}")
             if not args.no_manifests:
-                from gradbook_grader.manifests import build_manifests
-
                 build_manifests(course, args.assignments or course.assignments)
             if args.student_edition is not None:
                 _student_edition(course, args.student_edition)
@@ -248,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             from gradbook_grader.export import export_csv
 
-            print(f"wrote {export_csv(course, args.csv, args.format, args.assignment)} rows to {args.csv}")
+            print(f"wrote {export_csv(course, args.csv, args.format, args.assignment, args.match)} rows to {args.csv}")
             return 0
         if args.command == "report":
             from gradbook_grader.feedback import report_text

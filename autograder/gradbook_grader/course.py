@@ -205,6 +205,8 @@ def validate_sources(course: Course, names: Iterable[str]) -> None:
 def release(course: Course, assignments: Iterable[str] | None = None) -> list[Path]:
     """Generate the student notebooks (notebooks/<a>.ipynb) and register the assignments in the gradebook.
 
+    Refused first (GraderError, nothing written): a graded cell that cannot be graded (`validate_sources`) and a
+    known mistake its exercise's checks do not reject with its hint (`mistakes.mistake_problems`).
     nbgrader's generate_assignment replaces solutions with stubs, removes hidden tests,
     clears outputs, records checksums and saves the cells to the gradebook. Every language with
     catalogs in solutions/i18n/ gets notebooks/<lang>/<a>.ipynb, the same assignment with its
@@ -216,6 +218,12 @@ def release(course: Course, assignments: Iterable[str] | None = None) -> list[Pa
     if not names:
         raise GraderError(f"no notebooks in {course.solutions}: nothing to release.")
     validate_sources(course, names)
+    from gradbook_grader.mistakes import mistake_problems
+
+    problems = mistake_problems({name: course.source(name) for name in names})
+    if problems:
+        raise GraderError("not released: a known mistake must fail its exercise's checks with its hint "
+                          "(docs/authoring.md, \"Mistakes\"):\n  " + "\n  ".join(problems))
     link_sources(course, names)
     api = nbgrader_api(course)
     course.notebooks.mkdir(parents=True, exist_ok=True)

@@ -11,26 +11,32 @@ chapters not yet set).
   errors, integrity evidence, notes. A submission no gradebook can hold has its row too.
 * `cells`: one row per student, assignment and graded cell (the cells of different chapters
   never share a column).
-* `canvas`: Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then
-  one column per assignment, a "Points Possible" second row, and a Notes column saying which
-  submissions are missing or late and their penalties.
-* `moodle`: Moodle's CSV grade import: a user-identifier column (Username, and Email address),
-  one column per assignment and a "<assignment> feedback" column beside each (missing, late,
-  the penalty), to be mapped to the grade item and its feedback when importing.
+* `canvas`: Canvas's gradebook import, in the columns of Canvas's own gradebook export: Student,
+  ID (the gradebook's `lms_user_id`, Canvas's user id), SIS User ID (empty: nbgrader has none),
+  SIS Login ID (nbgrader's student id), Section, then one "<name> (<Canvas assignment id>)"
+  column per assignment, ids from the course's `GradbookExport.canvas_assignments` (Canvas
+  matches the id, so a name that differs cannot create a new assignment), and a "Points
+  Possible" second row.
+* `moodle`: Moodle's "Import grades from CSV": one identity column (Username, Email address or
+  ID number: `match`), then per assignment "<grade item> (Real)" and "<grade item> (Feedback)"
+  (missing, late, the penalty), the grade item's name from `GradbookExport.moodle_items`
+  (default: the assignment's name). Moodle's import maps such headers itself, identity included.
 
-docs/lifecycle.md says how each LMS matches the columns. Every text a student controls is
-escaped for spreadsheets (`text.csv_cell`).
+The course settings are nbgrader_config.py's `c.GradbookExport.*`; docs/lifecycle.md shows them
+and a sample of each file. Every text a student controls is escaped for spreadsheets
+(`text.csv_cell`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
-from gradbook_grader.course import Course, GraderError
+from gradbook_grader.course import Course, GraderError, nbgrader_config
 from gradbook_grader.files import write_atomic
 from gradbook_grader.grades import Graded, Person, Snapshot, Task, read
 from gradbook_grader.late import describe, extension_text
@@ -41,8 +47,35 @@ NBGRADER = ["assignment", "duedate", "timestamp", "student_id", "last_name", "fi
 LONG = NBGRADER + ["status", "seconds_late", "needs_manual_grade", "flagged", "error", "evidence", "notes"]
 CELLS = ["assignment", "student_id", "cell", "kind", "auto_score", "manual_score", "extra_credit", "score",
          "max_score", "needs_manual_grade", "comment", "mistake"]
-CANVAS_ID = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+CANVAS_ID = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]  # Canvas's gradebook export, in its order
+# Moodle's "Map from" is preset to the column whose header is the label of a "Map to" option (Moodle's
+# grade_import_mapping_form); a grade column "<item> (Real)" and "<item> (Feedback)" are mapped to that item.
+MOODLE_MATCH = {"username": "Username", "email": "Email address", "idnumber": "ID number"}
+SETTINGS = "GradbookExport"  # nbgrader_config.py's section: c.GradbookExport.canvas_assignments = {...}
 MISSING, NOT_STORED = "missing", "not in the gradebook"
+
+
+@dataclass(frozen=True)
+class LmsSettings:
+    """What an LMS calls the course's assignments (nbgrader_config.py's `c.GradbookExport`) and, for Moodle,
+    which identity column its import matches students on."""
+
+    canvas_assignments: dict[str, int] = field(default_factory=dict)  # assignment -> Canvas assignment id
+    moodle_items: dict[str, str] = field(default_factory=dict)  # assignment -> Moodle grade item's name
+    match: str = "username"  # Moodle: username | email | idnumber
+
+    @classmethod
+    def of(cls, course: Course, match: str = "username") -> "LmsSettings":
+        if match not in MOODLE_MATCH:
+            raise GraderError(f"unknown Moodle match field {match!r}: one of {', '.join(MOODLE_MATCH)}.")
+        section = nbgrader_config(course).get(SETTINGS, {})
+        canvas, moodle = dict(section.get("canvas_assignments", {})), dict(section.get("moodle_items", {}))
+        bad = [f"{a}: {i!r}" for a, i in canvas.items() if not str(i).strip().isdigit()]
+        if bad:
+            raise GraderError(f"c.{SETTINGS}.canvas_assignments in {course.root}/nbgrader_config.py must map each "
+                              f"assignment to its Canvas assignment id (a number, the last part of the assignment's "
+                              f"address in Canvas): {', '.join(bad)}.")
+        return cls({a: int(str(i).strip()) for a, i in canvas.items()}, {a: str(n) for a, n in moodle.items()}, match)
 
 
 def _n(value: float) -> str:
@@ -131,36 +164,54 @@ def _wide(snapshot: Snapshot, tasks: list[Task]) -> list[tuple[Person, list[tupl
     return [(p, [(t, table.get((p.id, t.name))) for t in tasks]) for p in snapshot.students]
 
 
-def _canvas(snapshot: Snapshot, tasks: list[Task]) -> tuple[list[str], list[list[str]]]:
-    header = CANVAS_ID + [csv_cell(t.name) for t in tasks] + ["Notes"]
-    rows = [["Points Possible", "", "", "", "", *[_n(t.max_score) for t in tasks], ""]]
+def _canvas(snapshot: Snapshot, tasks: list[Task], settings: LmsSettings) -> tuple[list[str], list[list[str]]]:
+    unknown = [t.name for t in tasks if t.name not in settings.canvas_assignments]
+    if unknown:
+        raise GraderError(
+            f"no Canvas assignment id for {', '.join(unknown)}: Canvas matches a column by the id in its header, and a "
+            f"column without one creates a new assignment. Add them to nbgrader_config.py, e.g. "
+            f"c.{SETTINGS}.canvas_assignments = {{{unknown[0]!r}: 4521}} (the id is the number at the end of the "
+            "assignment's address in Canvas), or export only the mapped ones with --assignment.")
+    header = CANVAS_ID + [csv_cell(f"{t.name} ({settings.canvas_assignments[t.name]})") for t in tasks]
+    rows = [["Points Possible", "", "", "", "", *[_n(t.max_score) for t in tasks]]]
     for person, entries in _wide(snapshot, tasks):
         name = ", ".join(n for n in (person.last_name, person.first_name) if n) or person.id
-        notes = "; ".join(f"{t.name}: {_remark(e)}" for t, e in entries if _remark(e))
-        rows.append([csv_cell(name), "", csv_cell(person.lms_user_id), csv_cell(person.id), "",
-                     *[_n(e.score) if e else "0" for _, e in entries], csv_cell(notes)])
+        rows.append([csv_cell(name), csv_cell(person.lms_user_id), "", csv_cell(person.id), "",
+                     *[_n(e.score) if e else "0" for _, e in entries]])
     return header, rows
 
 
-def _moodle(snapshot: Snapshot, tasks: list[Task]) -> tuple[list[str], list[list[str]]]:
-    header = ["Username", "Email address"] + [csv_cell(c) for t in tasks for c in (t.name, f"{t.name} feedback")]
-    rows = []
-    for person, entries in _wide(snapshot, tasks):
-        rows.append([csv_cell(person.id), csv_cell(person.email),
-                     *[x for _, e in entries for x in (_n(e.score) if e else "0", csv_cell(_remark(e)))]])
+def _moodle(snapshot: Snapshot, tasks: list[Task], settings: LmsSettings) -> tuple[list[str], list[list[str]]]:
+    identity = {"username": lambda p: p.id, "email": lambda p: p.email, "idnumber": lambda p: p.lms_user_id}[settings.match]
+    people = _wide(snapshot, tasks)
+    # Moodle stops the whole import at the first row whose user it cannot find: no row without its identity.
+    lacking = [p.id for p, _ in people if not identity(p).strip()]
+    if lacking:
+        source = {"email": "e-mail address", "idnumber": "lms_user_id (written as Moodle's ID number)"}[settings.match]
+        raise GraderError(f"{len(lacking)} student(s) of the gradebook have no {source}: {', '.join(lacking[:10])}. Add it "
+                          "to the roster (`nbgrader db student import students.csv`) or export with another --match.")
+    items = [settings.moodle_items.get(t.name, t.name) for t in tasks]
+    header = [MOODLE_MATCH[settings.match]] + [csv_cell(f"{i} ({kind})") for i in items for kind in ("Real", "Feedback")]
+    rows = [[csv_cell(identity(person)), *[x for _, e in entries for x in (_n(e.score) if e else "0", csv_cell(_remark(e)))]]
+            for person, entries in people]
     return header, rows
 
 
-FORMATS: dict[str, Callable[[Snapshot, list[Task]], tuple[list[str], list[list[str]]]]] = {
-    "long": _long, "cells": _cells, "canvas": _canvas, "moodle": _moodle}
+Table = tuple[list[str], list[list[str]]]
+FORMATS: dict[str, Callable[[Snapshot, list[Task]], Table]] = {"long": _long, "cells": _cells}
+LMS: dict[str, Callable[[Snapshot, list[Task], LmsSettings], Table]] = {"canvas": _canvas, "moodle": _moodle}
 
 
-def export_csv(course: Course, target: Path, fmt: str = "long", assignments: Sequence[str] | None = None) -> int:
-    """Write the gradebook as `fmt` (see the module) to `target`; the number of rows below the header."""
-    if fmt not in FORMATS:
-        raise GraderError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}.")
+def export_csv(course: Course, target: Path, fmt: str = "long", assignments: Sequence[str] | None = None,
+               match: str = "username") -> int:
+    """Write the gradebook as `fmt` (see the module) to `target`; the number of rows below the header.
+    `match`: the identity column of a Moodle file (username, email or idnumber)."""
+    if fmt not in FORMATS and fmt not in LMS:
+        raise GraderError(f"unknown export format {fmt!r}: one of {', '.join([*FORMATS, *LMS])}.")
+    settings = LmsSettings.of(course, match) if fmt in LMS else None
     snapshot = read(course)
-    header, rows = FORMATS[fmt](snapshot, scope(snapshot, assignments))
+    tasks = scope(snapshot, assignments)
+    header, rows = LMS[fmt](snapshot, tasks, settings) if settings else FORMATS[fmt](snapshot, tasks)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)

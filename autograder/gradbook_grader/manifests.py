@@ -12,21 +12,28 @@ from __future__ import annotations
 import time
 from typing import Callable, Iterable
 
-from gradbook_grader.course import Course
+from gradbook_grader.course import Course, GraderError
 from gradbook_grader.types import Limits
+
+
+def require_sandbox() -> None:
+    """Raise GraderError, with the cause, if the grading sandbox does not work here (manifests need it)."""
+    from gradbook_grader.sandbox import bwrap_problem
+
+    problem = bwrap_problem()
+    if problem:
+        raise GraderError(f"the grading manifests cannot be built: {problem}. Fix the sandbox and release again, or, "
+                          "on a machine that does not grade, release with --no-manifests (the first "
+                          "`gradbook-grader grade` of each assignment then builds its own).")
 
 
 def build_manifests(course: Course, assignments: Iterable[str], limits: Limits | None = None,
                     say: Callable[[str], None] = print) -> list[str]:
     """Build (or find cached) each assignment's manifest; the names built. Raises GraderError for a
-    solution that does not grade cleanly. Without a sandbox here nothing is built (grading builds them)."""
+    solution that does not grade cleanly, and for a sandbox that does not work here (with its cause)."""
     from gradbook_grader.batch import load_manifest
-    from gradbook_grader.sandbox import bwrap_problem
 
-    problem = bwrap_problem()
-    if problem:
-        say(f"manifests not built here ({problem}): the first `gradbook-grader grade` of each assignment builds its own")
-        return []
+    require_sandbox()
     built = []
     for name in assignments:
         started = time.perf_counter()

@@ -134,7 +134,13 @@ def bwrap_problem() -> str | None:
     except (OSError, subprocess.SubprocessError) as error:
         return f"bwrap does not run: {error}"
     if proc.returncode != 0:
-        return f"bwrap does not run: {proc.stderr.decode(errors='replace').strip()[:300]}"
+        said = proc.stderr.decode(errors="replace").strip()
+        if "Traceback (most recent call last)" in said:  # the sandbox ran; Python in it could not import the library
+            cause = said.splitlines()[-1][:300]
+            return (f"the sandbox starts, but its Python cannot import the course's library ({cause}): the sandbox "
+                    f"binds {', '.join(str(p) for p in _python_roots())}; install gradbook (pip install -e .) in "
+                    f"the Python that runs gradbook-grader ({sys.executable})")
+        return f"bwrap does not run: {said[-300:]}"
     return None
 
 

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradbook.checks.core import Exercise, Mistake, compare_values
-from gradbook.checks.drivers import VECTORISED, Case
-from gradbook.checks.display import hint
-from gradbook.checks.plain import Plain
-from gradbook.i18n import N_, _
+from gradbook.checks.core import Exercise, Mistake
+from gradbook.checks.drivers import LOOPS_ONLY, Case
+from gradbook.i18n import N_
 
 HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 Array = np.ndarray
@@ -305,28 +303,12 @@ def _transpose_attribute(x: Array) -> Array:
     return x.T.copy()
 
 
-# --- comparing: the values, and the rule ---------------------------------------------
-
-LOOPS_ONLY = N_(
-    "this chapter's rule is loops only: write it with `for` loops over the indices, reading single "
-    "entries (x[i, j]), as the hardware does one number at a time. NumPy's whole-array operations "
-    "come afterwards, when you time them against your loops."
-)
-
-
-def _compare_loops(expected: Plain, got: Plain, case: Case) -> str | None:
-    """The values as usual; an answer that used a whole-array operation gets the rule it broke."""
-    if isinstance(got, str) and got.startswith(VECTORISED):
-        used = _("you used {what}, which works on whole arrays at once.").format(what=got[len(VECTORISED):])
-        return used + "\n" + hint(_(LOOPS_ONLY))
-    return compare_values(expected, got)
-
-
 def _exercise(name: str, reference: object, cases: object, mistakes: list[Mistake],
               library_answers: tuple[str, ...] = ()) -> Exercise:
-    """A chapter 2 exercise: arrays arrive as `drivers.LoopArray`s, which refuse whole-array operations."""
-    return Exercise(f"ch02.{name}", reference=reference, cases=cases, title=name, run="ch02.loops",
-                    compare=_compare_loops, mistakes=mistakes, library_answers=library_answers)
+    """A chapter 2 exercise. The chapter's rule (`drivers.RULES`: arrays arrive as `drivers.LoopArray`s, which
+    refuse whole-array operations) comes with the name, as for any ``ch02.*`` exercise."""
+    return Exercise(f"ch02.{name}", reference=reference, cases=cases, title=name, mistakes=mistakes,
+                    library_answers=library_answers)
 
 
 # --- exercises ------------------------------------------------------------------------

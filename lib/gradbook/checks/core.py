@@ -32,7 +32,7 @@ import numpy as np
 
 from gradbook.checks import diagnose, display, plain
 from gradbook.i18n import _, ngettext, using
-from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, Case, _short, call, unpack  # noqa: F401 - re-exported
+from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, Case, Rule, _short, call, chapter_rule, unpack  # noqa: F401 - re-exported
 from gradbook.checks.plain import Plain, Unsupported, to_plain
 
 VISIBLE_SEED = 0
@@ -92,6 +92,12 @@ class Exercise:
 
     def __post_init__(self) -> None:
         self.title = self.title or self.name.split(".")[-1]
+        rule = chapter_rule(self.name)  # the chapter owns its rule: no exercise of it can leave it out
+        if rule is not None and self.run == "call":
+            self.run = rule.driver
+        elif rule is not None and self.run != rule.driver:
+            raise ValueError(f"{self.name}: its chapter's rule is enforced by the driver {rule.driver!r}, not "
+                             f"{self.run!r}; leave `run` out (drivers.RULES)")
         if self.run not in DRIVERS:
             raise ValueError(f"{self.name}: unknown driver {self.run!r}; the drivers are {sorted(DRIVERS)}")
         REGISTRY[self.name] = self
@@ -232,6 +238,13 @@ def known_mistake(exercise: Exercise, message: str) -> int | None:
     return None
 
 
+def breaks_rule(exercise: Exercise, mistake: int | None) -> bool:
+    """Is the known mistake (an index in `exercise.mistakes`) a break of the chapter's rule rather than a wrong
+    result? (Its hint is the rule's lesson.)"""
+    rule = chapter_rule(exercise.name)
+    return rule is not None and mistake is not None and exercise.mistakes[mistake].hint == rule.lesson
+
+
 def _named(exercise: Exercise, text: str) -> int | None:
     """The listed mistake whose hint `text` shows (the longest, when one hint begins another; the first of equal ones)."""
     shown = [(len(m.hint), -i) for i, m in enumerate(exercise.mistakes) if display.hint(_(m.hint)) in text]
@@ -303,8 +316,11 @@ _CASE_INPUTS: contextvars.ContextVar[diagnose.Named] = contextvars.ContextVar("c
 
 def _compare(exercise: Exercise) -> Callable[[Plain, Plain, Case], str | None]:
     compare = exercise.compare or _compare_default(exercise)
+    rule = chapter_rule(exercise.name)
 
     def with_inputs(expected: Plain, got: Plain, case: Case) -> str | None:
+        if rule is not None and isinstance(got, str) and got.startswith(rule.marker):  # the answer broke the rule
+            return _(rule.used).format(what=got[len(rule.marker):]) + "\n" + display.hint(_(rule.lesson))
         token = _CASE_INPUTS.set(_inputs(exercise, case))
         try:
             return compare(expected, got, case)

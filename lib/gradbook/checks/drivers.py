@@ -71,6 +71,11 @@ def call(student: Any, case: Case) -> Any:
 # =========================================================================== chapter 2: loops only
 
 VECTORISED = "vectorised: "  # an answer that used a whole-array operation returns this, then what it used
+LOOPS_ONLY = N_(
+    "this chapter's rule is loops only: write it with `for` loops over the indices, reading single "
+    "entries (x[i, j]), as the hardware does one number at a time. NumPy's whole-array operations "
+    "come afterwards, when you time them against your loops."
+)
 
 
 class VectorisedCall(TypeError):
@@ -176,6 +181,31 @@ def run_loops(student: Any, case: Case) -> Any:
     except VectorisedCall as refused:
         return str(refused)
     return result._array if isinstance(result, LoopArray) else result
+
+
+# =========================================================================== chapters' rules
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule every exercise of a chapter obeys, owned by the chapter: an exercise named ``chNN.*`` is run
+    through `driver` (`core.Exercise` sets it), which returns `marker` + what was used when an answer breaks
+    the rule; `used` (with ``{what}``) and `lesson` (the rule, shown as a hint) say so. Messages are `N_`."""
+
+    driver: str
+    marker: str
+    used: str
+    lesson: str
+
+
+RULES: dict[str, Rule] = {
+    "ch02": Rule("ch02.loops", VECTORISED, N_("you used {what}, which works on whole arrays at once."), LOOPS_ONLY),
+}
+
+
+def chapter_rule(exercise_name: str) -> Rule | None:
+    """The rule of the chapter an exercise (``"chNN.what"``) belongs to, if it has one."""
+    return RULES.get(exercise_name.split(".")[0])
 
 
 # =========================================================================== chapter 3
