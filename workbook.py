@@ -55,6 +55,9 @@ COMMANDS = {"lab": "open the workbook in JupyterLab", "test": "run the whole tes
 LANGUAGES = {"en": "en", "english": "en", "zh": "zh_CN", "zh_cn": "zh_CN", "zh-cn": "zh_CN", "zh_hans": "zh_CN",
              "zh-hans": "zh_CN", "chinese": "zh_CN"}
 LAB_SETTINGS = ROOT / "jupyter" / "lab-settings"
+# `lab --lang zh`: a Jupyter config folder that serves the bundled CJK font to the browser (gradbook.fonts.lab),
+# so the Chinese UI renders on a machine without a system CJK font.
+CJK_FONT_CONFIG = ROOT / "jupyter" / "cjk-font"
 EXPECTED_INSTALL = "about 2 minutes"
 EXPECTED_SUITE = "about 15 minutes on 2 cores"  # measured: 14 min 47 s on an idle 2-core machine
 
@@ -201,14 +204,16 @@ def lab_command(python: Path, rest: list[str]) -> tuple[list[str], dict[str, str
     language, rest = take_language([arg for arg in rest if arg != "--instructor"])
     args = [str(python), "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT if instructor else WORK}", *rest]
     env = dict(os.environ)
+    config_path = [] if instructor else [str(STUDENT_JUPYTER_CONFIG)]
     if language != "en":  # the kernels inherit GRADBOOK_LANG; overrides.json there sets JupyterLab's locale
         env["GRADBOOK_LANG"] = language
         args.append(f"--LabApp.app_settings_dir={LAB_SETTINGS / language}")
+        config_path.append(str(CJK_FONT_CONFIG))
     if instructor:
         say("instructor view: nbgrader's menu, Create Assignment and Formgrader are shown")
-    else:  # a config path before .venv's own: the student view wins over what the packages enable
+    if config_path:  # config paths before .venv's own: the student view wins over what the packages enable
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
-            p for p in (str(STUDENT_JUPYTER_CONFIG), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p)
+            p for p in (*config_path, os.environ.get("JUPYTER_CONFIG_PATH", "")) if p)
     if getattr(os, "geteuid", lambda: -1)() == 0 and "--allow-root" not in rest:
         say("running as root (as in a container): starting JupyterLab with --allow-root")
         args.append("--allow-root")

@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from gradbook import progress
 from gradbook.checks import diagnose, display, plain
 from gradbook.i18n import _, ngettext, using
 from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, Case, _short, call, unpack  # noqa: F401 - re-exported
@@ -106,8 +107,15 @@ class Exercise:
             answer = student
             student = lambda *args, **kwargs: answer  # noqa: E731 - the answer is a constant
         seed = PREVIEW_SEED if hidden else VISIBLE_SEED
-        observation = collect(self, student, seed, hidden)
-        display.report(self.title, judge(self, observation), quiet=quiet)
+        try:
+            verdict = judge(self, collect(self, student, seed, hidden))
+        except Exception:
+            if not hidden:
+                progress.record(self.name, False)
+            raise
+        if not hidden:  # the student's own record, for their progress page (never graded from)
+            progress.record(self.name, verdict.passed)
+        display.report(self.title, verdict, quiet=quiet)
 
 
 REGISTRY: dict[str, Exercise] = {}
