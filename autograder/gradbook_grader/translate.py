@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gradbook.i18n import CHINESE, ENGLISH, LANGUAGES, normalize
+from gradbook.i18n import CHINESE, ENGLISH, LANGUAGES, NBGRADER_PLACEHOLDERS, _, normalize, using
 
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog
@@ -80,6 +80,19 @@ def declare_language(nb: "NotebookNode", language: str) -> int:
             cell.source, n = _START_CHAPTER.subn(rf'\1start_chapter(language="{language}")', cell.source)
             count += n
     return count
+
+
+def localize_placeholders(text: str, language: str) -> str:
+    """`text` with nbgrader's English placeholders ("YOUR ANSWER HERE", "# YOUR CODE HERE") in `language`."""
+    with using(normalize(language)):
+        for placeholder in NBGRADER_PLACEHOLDERS:
+            text = text.replace(placeholder, _(placeholder))
+    return text
+
+
+def placeholder_variants(text: str) -> set[str]:
+    """`text` as every language releases it: a written answer left as released is unanswered in any of them."""
+    return {text} | {localize_placeholders(text, language) for language in LANGUAGES}
 
 
 @dataclass
@@ -156,5 +169,5 @@ def write_catalog(catalog: "Catalog", path: Path) -> None:
         write_po(handle, catalog, width=0, include_previous=True, omit_header=False, sort_output=False)
 
 
-__all__ = ["CATALOGS", "CHINESE", "Translation", "catalog_path", "declare_language", "markdown_cells", "read_catalog",
-           "translate", "translate_assignment", "translated_languages", "update_catalog", "write_catalog"]
+__all__ = ["CATALOGS", "CHINESE", "Translation", "catalog_path", "declare_language", "localize_placeholders", "markdown_cells", "read_catalog",
+           "translate", "translate_assignment", "translated_languages", "update_catalog", "placeholder_variants", "write_catalog"]

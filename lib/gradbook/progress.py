@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from gradbook.i18n import _, set_language
+from gradbook.i18n import _, ngettext, using
 
 FILE = ".gradbook-progress.json"
 ENV = "GRADBOOK_PROGRESS"
@@ -58,13 +58,15 @@ def load(path: Path) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in checks.items() if isinstance(v, dict)} if isinstance(checks, dict) else {}
 
 
-def record(exercise: str, passed: bool, path: Path | None = None) -> None:
-    """Remember that check `exercise` just passed or failed. Never fails: a read-only folder (a grading
-    sandbox, a shared drive) only means the progress page will not know about this run."""
+def record(exercise: str, status: str, path: Path | None = None) -> None:
+    """Remember how check `exercise` just ended: PASSED, FAILED, or NOT_STARTED (the answer is still the
+    stub). Never fails: a read-only folder (a shared drive) only means the page will not know of this run."""
+    if status not in (PASSED, FAILED, NOT_STARTED):
+        raise ValueError(f"unknown status {status!r}: one of {PASSED!r}, {FAILED!r}, {NOT_STARTED!r}")
     path = path or progress_file()
     try:
         checks = load(path)
-        checks[exercise] = {"passed": bool(passed), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        checks[exercise] = {"status": status, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         handle, tmp = tempfile.mkstemp(prefix=".gradbook-progress-", dir=path.parent)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump({"version": 1, "checks": checks}, out, indent=1, sort_keys=True)
@@ -108,12 +110,10 @@ def cell_checks(source: str) -> list[str]:
 
 
 def _status(checks: list[str], outcomes: dict[str, dict[str, Any]]) -> str:
-    seen = [outcomes[name].get("passed") is True for name in checks if name in outcomes]
-    if not seen:
-        return NOT_STARTED
-    if not all(seen):
+    seen = [outcomes.get(name, {}).get("status", NOT_STARTED) for name in checks]
+    if FAILED in seen:
         return FAILED
-    return PASSED if len(seen) == len(checks) else NOT_STARTED  # some of its checks never ran
+    return PASSED if all(status == PASSED for status in seen) else NOT_STARTED
 
 
 def read_chapter(path: Path, outcomes: dict[str, dict[str, Any]]) -> Chapter | None:
@@ -173,6 +173,10 @@ def _number(points: float) -> str:
     return f"{points:g}"
 
 
+def _points(points: float) -> str:
+    return ngettext("{points} point", "{points} points", 1 if points == 1 else 2).format(points=_number(points))
+
+
 def summary_line(chapter: Chapter) -> str:
     auto = chapter.points()
     line = _("{passed} of {total} points from checks that pass").format(
@@ -188,8 +192,8 @@ def as_text(found: list[Chapter]) -> str:
     for chapter in found:
         lines.append(f"{chapter.title} — {summary_line(chapter)}")
         for item in chapter.items:
-            lines.append(f"  {MARKS[item.status]} {_exercise_name(item):<28} {_number(item.points):>3} "
-                         f"{_('points')}  {_status_label(item.status)}")
+            lines.append(f"  {MARKS[item.status]} {_exercise_name(item):<28} {_points(item.points):<10} "
+                         f"{_status_label(item.status)}")
     lines += ["", next_step(found)]
     return "\n".join(lines)
 
@@ -203,7 +207,7 @@ def as_html(found: list[Chapter]) -> str:
         for item in chapter.items:
             rows.append(f'<tr><td style="color:{colours[item.status]};font-weight:bold">{MARKS[item.status]}</td>'
                         f"<td><code>{html.escape(_exercise_name(item))}</code></td>"
-                        f"<td>{_number(item.points)} {html.escape(_('points'))}</td>"
+                        f"<td>{html.escape(_points(item.points))}</td>"
                         f"<td>{html.escape(_status_label(item.status))}</td></tr>")
     return (f'<div class="gb-progress"><h3>{html.escape(_("Your progress (from the checks you ran last)"))}</h3>'
             f'<table>{"".join(rows)}</table><p><b>{html.escape(next_step(found))}</b></p></div>')
@@ -223,13 +227,12 @@ def main(argv: Iterable[str] | None = None) -> int:
                         help="the folder with your notebooks (default: my-work/ if it is here, else this folder)")
     parser.add_argument("--lang", default=None, help="zh for 简体中文, en for English (default: $GRADBOOK_LANG)")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    if args.lang:
-        set_language(args.lang)
     folder = Path(args.folder) if args.folder else Path("my-work") if Path("my-work").is_dir() else Path(".")
-    if not folder.is_dir():
-        print(_("no folder {folder}: give the folder with your notebooks").format(folder=folder), file=sys.stderr)
-        return 2
-    print(as_text(chapters(folder)))
+    with using(args.lang):
+        if not folder.is_dir():
+            print(_("no folder {folder}: give the folder with your notebooks").format(folder=folder), file=sys.stderr)
+            return 2
+        print(as_text(chapters(folder)))
     return 0
 
 

@@ -108,13 +108,16 @@ class Exercise:
             student = lambda *args, **kwargs: answer  # noqa: E731 - the answer is a constant
         seed = PREVIEW_SEED if hidden else VISIBLE_SEED
         try:
-            verdict = judge(self, collect(self, student, seed, hidden))
+            observation = collect(self, student, seed, hidden)
+            verdict = judge(self, observation)
         except Exception:
             if not hidden:
-                progress.record(self.name, False)
+                progress.record(self.name, progress.FAILED)
             raise
         if not hidden:  # the student's own record, for their progress page (never graded from)
-            progress.record(self.name, verdict.passed)
+            stub = any(isinstance(r, dict) and r.get("error") == NOT_IMPLEMENTED for r in observation["results"])
+            progress.record(self.name, progress.PASSED if verdict.passed else
+                            progress.NOT_STARTED if stub else progress.FAILED)
         display.report(self.title, verdict, quiet=quiet)
 
 
