@@ -6,7 +6,8 @@
     python tools/subset_cjk_font.py --source /path/to/NotoSansCJK-Regular.ttc   # another copy of it
 
 Kept: every character the Chinese UI shows: the Chinese catalogues (the library's messages, the
-chapters' Markdown), the course docs a student opens (docs/*.md), and JupyterLab's own language
+chapters' Markdown), the course docs a student opens (docs/*.md), the symbols the library prints
+(✔, ✘, ⓘ), and JupyterLab's own language
 pack (jupyterlab-language-pack-zh-CN's catalogues, as installed in this environment); then all
 6,763 hanzi of GB 2312 (a student's own Chinese text and labels render too), CJK and full-width
 punctuation, and printable ASCII. The browser gets the same file (`fonts/custom.css`,
@@ -87,9 +88,21 @@ def docs_text() -> str:
     return "".join(path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md")))
 
 
+def library_text() -> str:
+    """What the library prints beside its messages (symbols such as ✔, ✘, ⓘ in its code, written as escapes)."""
+    import ast
+
+    text = []
+    for path in sorted((ROOT / "lib" / "gradbook").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text.append("".join(c for c in node.value if ord(c) > 0x7F))
+    return "".join(text)
+
+
 def displayed_text() -> str:
-    """What the Chinese UI shows: the catalogues, the docs, JupyterLab's language pack."""
-    return catalogue_text() + docs_text() + language_pack_text()
+    """What the Chinese UI shows: the catalogues, the docs, the library's symbols, JupyterLab's language pack."""
+    return catalogue_text() + docs_text() + library_text() + language_pack_text()
 
 
 def wanted_characters() -> set[str]:

@@ -200,17 +200,19 @@ def as_text(found: list[Chapter]) -> str:
 
 def as_html(found: list[Chapter]) -> str:
     colours = {PASSED: "#1a7f37", FAILED: "#cf222e", NOT_STARTED: "#6e7781", WRITTEN: "#6e7781"}
+    left = ' style="text-align:left"'  # JupyterLab right-aligns the cells of an output's tables
     rows = []
     for chapter in found:
         rows.append(f'<tr><th colspan="4" style="text-align:left;padding-top:.6em">{html.escape(chapter.title)}'
                     f'<br><span style="font-weight:normal">{html.escape(summary_line(chapter))}</span></th></tr>')
         for item in chapter.items:
             rows.append(f'<tr><td style="color:{colours[item.status]};font-weight:bold">{MARKS[item.status]}</td>'
-                        f"<td><code>{html.escape(_exercise_name(item))}</code></td>"
-                        f"<td>{html.escape(_points(item.points))}</td>"
-                        f"<td>{html.escape(_status_label(item.status))}</td></tr>")
+                        f"<td{left}><code>{html.escape(_exercise_name(item))}</code></td>"
+                        f"<td{left}>{html.escape(_points(item.points))}</td>"
+                        f"<td{left}>{html.escape(_status_label(item.status))}</td></tr>")
+    next_line = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(next_step(found)))
     return (f'<div class="gb-progress"><h3>{html.escape(_("Your progress (from the checks you ran last)"))}</h3>'
-            f'<table>{"".join(rows)}</table><p><b>{html.escape(next_step(found))}</b></p></div>')
+            f'<table>{"".join(rows)}</table><p><b>{next_line}</b></p></div>')
 
 
 def show_progress(folder: str | Path = ".") -> None:
