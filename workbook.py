@@ -54,12 +54,17 @@ COURSE = ROOT / "autograder"
 NOTEBOOKS = ROOT / "notebooks"  # the chapters as released (git keeps them current)
 WORK = ROOT / "my-work"  # the student's own copies (git ignores them)
 COPIED = ".gradbook-copied.json"  # in WORK: which release of each chapter was copied
+DOCS = ROOT / "docs"
+STUDENT_DOCS = ["glossary.md"]  # the docs the chapters link to (`docs/glossary.md`), copied to WORK/docs/
 COMMANDS = {"lab": "open the workbook in JupyterLab", "test": "run the whole test suite"}
 # `lab --lang X`: the chapters from notebooks/<code>/ (English: notebooks/ itself), GRADBOOK_LANG for the
 # checks and plots (gradbook.i18n), and JupyterLab's own language through jupyter/lab-settings/<code>/.
 LANGUAGES = {"en": "en", "english": "en", "zh": "zh_CN", "zh_cn": "zh_CN", "zh-cn": "zh_CN", "zh_hans": "zh_CN",
              "zh-hans": "zh_CN", "chinese": "zh_CN"}
 LAB_SETTINGS = ROOT / "jupyter" / "lab-settings"
+# `lab --lang zh`: a Jupyter config folder that serves the bundled CJK font to the browser (gradbook.fonts.lab),
+# so the Chinese UI renders on a machine without a system CJK font.
+CJK_FONT_CONFIG = ROOT / "jupyter" / "cjk-font"
 EXPECTED_INSTALL = "about 2 minutes"
 EXPECTED_SUITE = "about 15 minutes on 2 cores"  # measured: 14 min 47 s on an idle 2-core machine
 # The instructor's repository has the grader; the student edition (`gradbook-grader release --student-edition`)
@@ -70,6 +75,20 @@ EXPECTED_STUDENT_TESTS = "about 4 minutes on 2 cores"  # measured: 7 min 13 s on
 
 def say(message: str) -> None:
     print(f"gradbook: {message}", flush=True)
+
+
+_speaking = "en"  # `lab --lang zh`: what `lab` says, in that language (the library's catalogue, gradbook.po)
+
+
+def _(message: str) -> str:
+    """`message` in the language `lab --lang` asked for; read with the standard library's gettext, so it
+    works before .venv exists (English, or the message itself when the catalogue lacks it)."""
+    if _speaking == "en":
+        return message
+    import gettext
+
+    locale = ROOT / "lib" / "gradbook" / "locale"
+    return gettext.translation("gradbook", localedir=str(locale), languages=[_speaking], fallback=True).gettext(message)
 
 
 def venv_python() -> Path:
@@ -167,16 +186,34 @@ def prepare_work(notebooks: Path = NOTEBOOKS, work: Path = WORK) -> list[str]:
         elif record.get(source.name) != digest:
             changed.append(source.name)
     record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
-    messages = [f"copied {', '.join(copied)} from {notebooks.name}/ into {work.name}/"] if copied else []
+    messages = [_("copied {names} from {source}/ into {work}/").format(
+        names=", ".join(copied), source=notebooks.name, work=work.name)] if copied else []
     if other_language:
         wanted = notebook_language(notebooks / other_language[0])
-        flag = "" if wanted == "en" else " --lang zh"
-        messages.append(f"your copies of {', '.join(other_language)} in {work.name}/ are in another language: to work "
-                        f"on a chapter in {'English' if wanted == 'en' else '简体中文'}, rename your copy (your work stays "
-                        f"in it) and run `workbook.py lab{flag}` again")
-    messages += [f"{notebooks.name}/{name} has changed since your copy in {work.name}/ was made: to take the new "
-                 f"version, rename {work.name}/{name} (your work stays in it) and run lab again" for name in changed]
+        message = _("your copies of {names} in {work}/ are in another language: to work on a chapter in {language}, "
+                    "rename your copy (your work stays in it) and run `workbook.py lab{flag}` again")
+        messages.append(message.format(names=", ".join(other_language), work=work.name,
+                                       language="English" if wanted == "en" else "简体中文",
+                                       flag="" if wanted == "en" else " --lang zh"))
+    changed_message = _("{source}/{name} has changed since your copy in {work}/ was made: to take the new version, "
+                        "rename {work}/{name} (your work stays in it) and run lab again")
+    messages += [changed_message.format(source=notebooks.name, name=name, work=work.name) for name in changed]
     return messages
+
+
+def copy_docs(docs: Path = DOCS, work: Path = WORK) -> list[str]:
+    """Put the course docs the chapters link to (STUDENT_DOCS) into `work`/docs/, where JupyterLab serves
+    them: they are the course's, not the student's, so a changed doc replaces the copy."""
+    target = work / docs.name
+    updated = []
+    for name in STUDENT_DOCS:
+        source, copy = docs / name, target / name
+        if source.is_file() and (not copy.is_file() or copy.read_bytes() != source.read_bytes()):
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, copy)
+            updated.append(name)
+    return [_("copied {names} from {docs}/ into {target}/").format(
+        names=", ".join(updated), docs=docs.name, target=f"{work.name}/{docs.name}")] if updated else []
 
 
 def notebook_language(path: Path) -> str | None:
@@ -210,19 +247,20 @@ def lab_command(python: Path, rest: list[str]) -> tuple[list[str], dict[str, str
     language, rest = take_language([arg for arg in rest if arg != "--instructor"])
     args = [str(python), "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT if instructor else WORK}", *rest]
     env = dict(os.environ)
+    config_path = [] if instructor else [str(STUDENT_JUPYTER_CONFIG)]
     if language != "en":  # the kernels inherit GRADBOOK_LANG; overrides.json there sets JupyterLab's locale
         env["GRADBOOK_LANG"] = language
         args.append(f"--LabApp.app_settings_dir={LAB_SETTINGS / language}")
+        config_path.append(str(CJK_FONT_CONFIG))
     if instructor:  # the repository is served (the formgrader needs the course below the lab's root)
+        config_path.insert(0, str(COURSE))
+        say(_("instructor view: nbgrader's menu, Create Assignment and Formgrader are shown, on the course in "
+              "{course}/").format(course=COURSE.relative_to(ROOT)))
+    if config_path:  # config paths before .venv's own: the student view wins over what the packages enable
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
-            p for p in (str(COURSE), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p)
-        say(f"instructor view: nbgrader's menu, Create Assignment and Formgrader are shown, on the course in "
-            f"{COURSE.relative_to(ROOT)}/")
-    else:  # a config path before .venv's own: the student view wins over what the packages enable
-        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
-            p for p in (str(STUDENT_JUPYTER_CONFIG), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p)
+            p for p in (*config_path, os.environ.get("JUPYTER_CONFIG_PATH", "")) if p)
     if getattr(os, "geteuid", lambda: -1)() == 0 and "--allow-root" not in rest:
-        say("running as root (as in a container): starting JupyterLab with --allow-root")
+        say(_("running as root (as in a container): starting JupyterLab with --allow-root"))
         args.append("--allow-root")
     return args, env
 
@@ -247,11 +285,14 @@ def main(argv: list[str]) -> int:
         sys.exit("gradbook: --instructor needs the course's own repository; this is the student edition")
     python = ensure_environment()
     if command == "lab":
-        language, _ = take_language(rest)
+        global _speaking
+        _speaking = take_language(rest)[0]
         if "--instructor" not in rest:
-            for message in prepare_work(NOTEBOOKS if language == "en" else NOTEBOOKS / language):
+            for message in prepare_work(NOTEBOOKS if _speaking == "en" else NOTEBOOKS / _speaking):
                 say(message)
-            say(f"your notebooks are in {WORK.name}/: save with Ctrl+S, hand in the .ipynb files")
+            for message in copy_docs():
+                say(message)
+            say(_("your notebooks are in {work}/: save with Ctrl+S, hand in the .ipynb files").format(work=WORK.name))
         args, env = lab_command(python, rest)
         return subprocess.call(args, cwd=ROOT, env=env)
     return subprocess.call(test_command(python, rest), cwd=ROOT)

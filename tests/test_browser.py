@@ -101,7 +101,8 @@ def jupyter_lab() -> Iterator[Callable[[Path], Lab]]:
         # plots): inline PNG plots, and the widgets' PNG view.
         env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline",
                    JUPYTER_CONFIG_DIR=str(work / "config"), JUPYTER_RUNTIME_DIR=str(work / "runtime"),
-                   JUPYTER_CONFIG_PATH=str(STUDENT_JUPYTER_CONFIG), **extra_env)
+                   JUPYTER_CONFIG_PATH=str(STUDENT_JUPYTER_CONFIG))
+        env.update(extra_env)  # workbook.py lab's own (a --lang zh lab adds its font config to the path)
         command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
                    "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
                    "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import gettext
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -183,10 +185,14 @@ def test_the_font_draws_every_character_of_the_library_catalogue_and_stays_small
     from fontTools.ttLib import TTFont
 
     sys.path.insert(0, str(ROOT / "tools"))
-    from subset_cjk_font import catalogue_text
+    from subset_cjk_font import displayed_text
 
     cmap = set(TTFont(str(FONT))["cmap"].getBestCmap())
-    missing = sorted({c for c in catalogue_text(notebooks=False) if ord(c) not in cmap and not c.isspace()})
+    # everything the Chinese UI shows: the catalogues, the docs, JupyterLab's language pack (browser and plots)
+    # (the CJK blocks and Chinese punctuation: Latin and symbols such as ✔ come from the default fonts, and
+    # the browser takes only these ranges from the bundled font, fonts/custom.css)
+    chinese = {c for c in displayed_text() if 0x2E80 <= ord(c) <= 0x9FFF or 0xFE10 <= ord(c) <= 0xFFEF or c in "“”‘’…—·"}
+    missing = sorted(c for c in chinese if ord(c) not in cmap)
     assert missing == [], f"run python tools/subset_cjk_font.py: the font lacks {''.join(missing)!r}"
     assert FONT.stat().st_size < 3_000_000
     assert "SIL OPEN FONT LICENSE Version 1.1" in (FONT.parent / "OFL.txt").read_text()
@@ -288,3 +294,51 @@ def test_switching_language_keeps_the_students_copies_and_says_how_to_get_the_ot
     said = workbook.prepare_work(ROOT / "notebooks" / "zh_CN", work)
     assert said[0].startswith("copied 00-what-is-deep-learning.ipynb from zh_CN/")
     assert '"language": "zh_CN"' in (work / "00-what-is-deep-learning.ipynb").read_text(encoding="utf-8")
+
+
+def test_lab_in_chinese_serves_the_bundled_font_to_the_browser(monkeypatch) -> None:
+    """`lab --lang zh` adds jupyter/cjk-font to the config path: JupyterLab links custom.css, and the
+    extension serves gradbook/fonts/ (custom.css and the font it names) under /custom/."""
+    import json
+    import types
+
+    from gradbook.fonts import lab
+    from test_packaging import load_workbook
+
+    workbook = load_workbook()
+    monkeypatch.delenv("JUPYTER_CONFIG_PATH", raising=False)
+    _args, env = workbook.lab_command(Path("python"), ["--lang", "zh"])
+    paths = env["JUPYTER_CONFIG_PATH"].split(os.pathsep)
+    assert str(workbook.CJK_FONT_CONFIG) in paths and str(workbook.STUDENT_JUPYTER_CONFIG) in paths
+    config = json.loads((workbook.CJK_FONT_CONFIG / "jupyter_server_config.json").read_text())
+    assert config["ServerApp"]["jpserver_extensions"] == {"gradbook.fonts.lab": True}
+    assert config["LabApp"]["custom_css"] is True
+    assert str(workbook.CJK_FONT_CONFIG) not in workbook.lab_command(Path("python"), [])[1].get("JUPYTER_CONFIG_PATH", "")
+    css = (lab.FOLDER / "custom.css").read_text()
+    named = re.findall(r'url\("([^"]+)"\)', css)
+    assert named == [FONT.name] and (lab.FOLDER / named[0]).is_file()
+    handler_paths = ["/home/someone/.jupyter/custom"]  # JupyterLab's /custom/ handler reads this very list
+    app = types.SimpleNamespace(web_app=types.SimpleNamespace(settings={"static_custom_path": handler_paths}),
+                                log=types.SimpleNamespace(info=lambda *a: None))
+    lab._load_jupyter_server_extension(app)
+    lab._load_jupyter_server_extension(app)
+    assert handler_paths == [str(lab.FOLDER), "/home/someone/.jupyter/custom"]
+
+
+def test_a_chinese_release_writes_nbgraders_placeholders_in_chinese() -> None:
+    """nbgrader's stubs are in the Chinese notebooks' language, with checksums nbgrader agrees with; the
+    grader reads an untouched Chinese written answer as unanswered."""
+    import nbformat
+    from nbgrader.utils import compute_checksum
+
+    from gradbook_grader.translate import placeholder_variants
+
+    nb = nbformat.read(ROOT / "notebooks" / "zh_CN" / "03-perceptron-and-xor.ipynb", as_version=4)
+    solutions = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    written = [c for c in solutions if c.cell_type == "markdown"]
+    assert [c.source for c in written] == ["在此写下你的答案"]
+    assert all("# 在此写下你的代码" in c.source and "YOUR CODE" not in c.source
+               for c in solutions if c.cell_type == "code")
+    assert all(c.metadata.nbgrader["checksum"] == compute_checksum(c) for c in nb.cells
+               if "checksum" in c.metadata.get("nbgrader", {}))
+    assert placeholder_variants("YOUR ANSWER HERE") == {"YOUR ANSWER HERE", "在此写下你的答案"}

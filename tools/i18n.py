@@ -33,22 +33,22 @@ TEMPLATE = LOCALE / "gradbook.pot"
 SOLUTIONS = ROOT / "solutions"
 # The grader's modules whose messages a student reads (verdicts, notes in the graded notebook).
 GRADER_MESSAGES = [ROOT / "autograder" / "gradbook_grader" / name for name in ("verdict.py", "execute.py")]
-KEYWORDS = {"_": None, "N_": None, "tr": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "tr": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 FIXED_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)  # no churn in the header on every run
 _MAGIC = re.compile(r"^\s*[%!].*$", re.M)  # IPython magics and shell lines are not Python
 
 
 def python_files() -> list[Path]:
     files = [p for p in sorted(LIBRARY.rglob("*.py")) if "__pycache__" not in p.parts]
-    return files + [p for p in GRADER_MESSAGES if p.is_file()]
+    return files + [p for p in GRADER_MESSAGES if p.is_file()] + [ROOT / "workbook.py"]  # `lab --lang zh`'s lines
 
 
-def _messages_in(code: str) -> Iterator[tuple[int, str | tuple[str, str], list[str]]]:
+def _messages_in(code: str) -> Iterator[tuple[int, str | tuple[str, str], list[str], str | None]]:
     from babel.messages.extract import extract
 
-    for lineno, message, comments, _context in extract("python", io.BytesIO(code.encode("utf-8")),
-                                                      keywords=KEYWORDS, comment_tags=("i18n:",)):
-        yield lineno, message, comments
+    for lineno, message, comments, context in extract("python", io.BytesIO(code.encode("utf-8")),
+                                                     keywords=KEYWORDS, comment_tags=("i18n:",)):
+        yield lineno, message, comments, context  # context: pgettext's, where one word has two meanings
 
 
 def extract_messages():  # -> babel.messages.catalog.Catalog
@@ -60,16 +60,16 @@ def extract_messages():  # -> babel.messages.catalog.Catalog
                       msgid_bugs_address="", copyright_holder="gradbook", fuzzy=False)
     for path in python_files():
         where = path.relative_to(ROOT).as_posix()
-        for lineno, message, comments in _messages_in(path.read_text(encoding="utf-8")):
-            catalog.add(message, locations=[(where, lineno)], auto_comments=comments)
+        for lineno, message, comments, context in _messages_in(path.read_text(encoding="utf-8")):
+            catalog.add(message, locations=[(where, lineno)], auto_comments=comments, context=context)
     for path in sorted(SOLUTIONS.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             if cell.cell_type != "code" or "tr(" not in cell.source:
                 continue
             where = f"{path.relative_to(ROOT).as_posix()}#{cell.get('id')}"
-            for lineno, message, comments in _messages_in(_MAGIC.sub("", cell.source)):
-                catalog.add(message, locations=[(where, lineno)], auto_comments=comments)
+            for lineno, message, comments, context in _messages_in(_MAGIC.sub("", cell.source)):
+                catalog.add(message, locations=[(where, lineno)], auto_comments=comments, context=context)
     return catalog
 
 

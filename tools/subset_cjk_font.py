@@ -3,9 +3,15 @@
     apt-get install fonts-noto-cjk           # development only: the source font
     python tools/subset_cjk_font.py          # after the Chinese catalogues change
 
-Kept: every character of the Chinese catalogues (the library's messages and the chapters'
-Markdown), the 3,755 common hanzi of GB 2312 level 1 (a student's own Chinese label renders
-too), CJK and full-width punctuation, and printable ASCII. The subset is renamed (OFL 1.1 asks
+    python tools/subset_cjk_font.py --source /path/to/NotoSansCJK-Regular.ttc   # another copy of it
+
+Kept: every character the Chinese UI shows: the Chinese catalogues (the library's messages, the
+chapters' Markdown), the course docs a student opens (docs/*.md), the symbols the library prints
+(✔, ✘, ⓘ), and JupyterLab's own language
+pack (jupyterlab-language-pack-zh-CN's catalogues, as installed in this environment); then all
+6,763 hanzi of GB 2312 (a student's own Chinese text and labels render too), CJK and full-width
+punctuation, and printable ASCII. The browser gets the same file (`fonts/custom.css`,
+`fonts/lab.py`); why a subset and not the whole font: docs/architecture.md, "Plots and the UI". The subset is renamed (OFL 1.1 asks
 a modified font to be distinguishable) and its licence ships beside it (`OFL.txt`).
 `tests/test_i18n.py` checks that every character of the library's catalogue (what plots and
 widgets show) is in the font; the chapters' characters are kept where Noto has them.
@@ -23,16 +29,43 @@ TARGET = ROOT / "lib" / "gradbook" / "fonts" / "NotoSansCJKsc-Regular-subset.otf
 FAMILY = "Noto Sans CJK SC Subset"
 
 
-def gb2312_level1() -> str:
-    """The 3,755 most common hanzi (GB 2312 level 1: rows 16-55)."""
+def gb2312_hanzi() -> str:
+    """The 6,763 hanzi of GB 2312 (level 1, the 3,755 most common: rows 16-55; level 2: rows 56-87)."""
     chars = []
-    for row in range(0xB0, 0xD8):
+    for row in range(0xB0, 0xF8):
         for cell in range(0xA1, 0xFF):
             try:
                 chars.append(bytes([row, cell]).decode("gb2312"))
             except UnicodeDecodeError:
-                continue  # row 55 ends early
+                continue  # rows 55 and 87 end early
     return "".join(chars)
+
+
+def language_pack_text() -> str:
+    """Every translation in JupyterLab's Chinese language pack (its JSON catalogues), as installed."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.find_spec("jupyterlab_language_pack_zh_CN")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("jupyterlab-language-pack-zh-CN is not installed: run `python3 workbook.py test --co` first")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "locale" / "zh_CN" / "LC_MESSAGES"
+    text: list[str] = []
+
+    def strings(value: object) -> None:
+        if isinstance(value, str):
+            text.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                strings(item)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key:  # "" is the catalogue's header
+                    strings(item)
+
+    for path in sorted(folder.glob("*.json")):
+        strings(json.loads(path.read_text(encoding="utf-8")))
+    return "".join(text)
 
 
 def catalogue_text(notebooks: bool = True) -> str:
@@ -50,23 +83,53 @@ def catalogue_text(notebooks: bool = True) -> str:
     return "".join(text)
 
 
+def docs_text() -> str:
+    """The course docs `workbook.py lab` puts beside the chapters (the glossary, ...)."""
+    return "".join(path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md")))
+
+
+def library_text() -> str:
+    """What the library prints beside its messages (symbols such as ✔, ✘, ⓘ in its code, written as escapes)."""
+    import ast
+
+    text = []
+    for path in sorted((ROOT / "lib" / "gradbook").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text.append("".join(c for c in node.value if ord(c) > 0x7F))
+    return "".join(text)
+
+
+def displayed_text() -> str:
+    """What the Chinese UI shows: the catalogues, the docs, the library's symbols, JupyterLab's language pack."""
+    return catalogue_text() + docs_text() + library_text() + language_pack_text()
+
+
 def wanted_characters() -> set[str]:
     ascii_printable = "".join(chr(c) for c in range(0x20, 0x7F))
     punctuation = "".join(chr(c) for c in range(0x3000, 0x3040)) + "".join(chr(c) for c in range(0xFF01, 0xFF5F))
-    extra = "·—–…“”‘’×→←²³⁴√≈≤≥±∞°"
-    return set(gb2312_level1() + catalogue_text() + ascii_printable + punctuation + extra)
+    extra = "·—–…“”‘’×→←↑↓²³⁴√≈≤≥±∞°©✔✘✎"
+    return set(gb2312_hanzi() + displayed_text() + ascii_printable + punctuation + extra)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    if not SOURCE.is_file():
-        print(f"no {SOURCE}: install it first (apt-get install fonts-noto-cjk)", file=sys.stderr)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, default=SOURCE, help=f"Noto Sans CJK's collection (default {SOURCE})")
+    parser.add_argument("--full", action="store_true", help="keep every character (to measure the whole face)")
+    parser.add_argument("--target", type=Path, default=TARGET)
+    args = parser.parse_args(argv)
+    if not args.source.is_file():
+        print(f"no {args.source}: install it first (apt-get install fonts-noto-cjk), or name it with --source",
+              file=sys.stderr)
         return 1
-    font = TTFont(str(SOURCE), fontNumber=SOURCE_INDEX_SC)
+    font = TTFont(str(args.source), fontNumber=SOURCE_INDEX_SC)
     have = set(font.getBestCmap())
-    chars = {c for c in wanted_characters() if ord(c) in have}
+    chars = {chr(c) for c in have} if args.full else {c for c in wanted_characters() if ord(c) in have}
     options = subset.Options()
     options.layout_features = ["*"]
     options.name_IDs = ["*"]
@@ -89,8 +152,8 @@ def main() -> int:
         cff.fontNames = ["NotoSansCJKscSubset-Regular"]
         top = cff.topDictIndex[0]
         top.FamilyName, top.FullName = FAMILY, f"{FAMILY} Regular"
-    font.save(str(TARGET))
-    print(f"{TARGET.relative_to(ROOT)}: {len(chars)} characters, {TARGET.stat().st_size / 1e6:.2f} MB")
+    font.save(str(args.target))
+    print(f"{args.target}: {len(chars)} characters, {args.target.stat().st_size / 1e6:.2f} MB")
     return 0
 
 

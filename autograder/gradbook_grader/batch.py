@@ -43,6 +43,7 @@ from gradbook_grader.journal import JOURNAL_NAME, Result, journal, read_journal,
 from gradbook_grader.nbcells import grade_id, stub_solution
 from gradbook_grader.submissions import Loaded, Submission, discover, load, read_notebook
 from gradbook_grader.text import printable, scrub
+from gradbook_grader.translate import placeholder_variants
 from gradbook_grader.types import CellGrade, Limits, Manifest, SubmissionGrade
 
 if TYPE_CHECKING:
@@ -349,8 +350,8 @@ def grade_assignment(
     lateness = arrival.rules(course)
     secret = course_secret(course)  # read here only: the workers get each submission's seed
     # A written answer that still reads as released (or as the stub of a lost cell) is no answer.
-    unanswered = {gid: {_norm(text), _norm(stub_solution(_source_text(source, gid))), ""}
-                  for gid, text in released_answers(course, source).items()}
+    unanswered = {gid: {*map(_norm, placeholder_variants(text)), _norm(stub_solution(_source_text(source, gid))), ""}
+                  for gid, text in released_answers(course, source).items()}  # as released, in any language
 
     init_args = (nbformat.writes(source), manifest.to_json(), limits, grade)
     # Workers start while this process opens the gradebook and reads the journal.

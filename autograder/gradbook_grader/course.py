@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from gradbook_grader.translate import catalog_path, translate_assignment, translated_languages
+from gradbook_grader.translate import (catalog_path, declare_language, localize_placeholders, translate_assignment,
+                                       translated_languages)
 
 if TYPE_CHECKING:  # nbgrader is imported lazily: importing it costs seconds
     import nbformat
@@ -282,9 +283,12 @@ def localized_release(course: Course, assignment: str, released: "nbformat.Noteb
     text = {c.get("id"): c.source for c in cleared.cells if c.cell_type == "markdown"}
     nb = copy.deepcopy(released)
     nb.metadata["gradbook"] = {**nb.metadata.get("gradbook", {}), "language": translation.language}
+    declare_language(nb, translation.language)  # nbclient/nbconvert: the kernel cannot read the metadata
     for cell in nb.cells:
         if cell.cell_type == "markdown" and cell.get("id") in text:
             cell.source = text[cell.get("id")]
-            if "checksum" in cell.metadata.get("nbgrader", {}):
-                cell.metadata.nbgrader.checksum = compute_checksum(cell)
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):  # nbgrader's stubs, in the language
+            cell.source = localize_placeholders(cell.source, translation.language)
+        if "checksum" in cell.metadata.get("nbgrader", {}):
+            cell.metadata.nbgrader.checksum = compute_checksum(cell)
     return nb

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gradbook.i18n import CHINESE, ENGLISH, LANGUAGES, normalize
+from gradbook.i18n import CHINESE, ENGLISH, LANGUAGES, NBGRADER_PLACEHOLDERS, _, normalize, using
 
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog
@@ -58,6 +59,40 @@ def text_digest(text: str) -> str:
 def markdown_cells(nb: "NotebookNode") -> list["NotebookNode"]:
     """The cells a catalog translates: Markdown with text, in order."""
     return [c for c in nb.cells if c.get("cell_type") == "markdown" and c.get("source", "").strip()]
+
+
+# A chapter's first code cell calls `start_chapter()`; a translated release names its language there.
+_START_CHAPTER = re.compile(r"^(\s*)start_chapter\(\)", re.MULTILINE)
+
+
+def declare_language(nb: "NotebookNode", language: str) -> int:
+    """Write the notebook's language into its `start_chapter()` call (in place; returns how many calls).
+
+    The kernel cannot read the notebook it runs (nbclient and nbconvert do not say which file it is),
+    so the call carries the language of `metadata.gradbook.language` and the chapter speaks it
+    wherever it is executed. English, the source's language, keeps the plain call."""
+    language = normalize(language)
+    if language == ENGLISH:
+        return 0
+    count = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell.source, n = _START_CHAPTER.subn(rf'\1start_chapter(language="{language}")', cell.source)
+            count += n
+    return count
+
+
+def localize_placeholders(text: str, language: str) -> str:
+    """`text` with nbgrader's English placeholders ("YOUR ANSWER HERE", "# YOUR CODE HERE") in `language`."""
+    with using(normalize(language)):
+        for placeholder in NBGRADER_PLACEHOLDERS:
+            text = text.replace(placeholder, _(placeholder))
+    return text
+
+
+def placeholder_variants(text: str) -> set[str]:
+    """`text` as every language releases it: a written answer left as released is unanswered in any of them."""
+    return {text} | {localize_placeholders(text, language) for language in LANGUAGES}
 
 
 @dataclass
@@ -134,5 +169,5 @@ def write_catalog(catalog: "Catalog", path: Path) -> None:
         write_po(handle, catalog, width=0, include_previous=True, omit_header=False, sort_output=False)
 
 
-__all__ = ["CATALOGS", "CHINESE", "Translation", "catalog_path", "markdown_cells", "read_catalog", "translate",
-           "translate_assignment", "translated_languages", "update_catalog", "write_catalog"]
+__all__ = ["CATALOGS", "CHINESE", "Translation", "catalog_path", "declare_language", "localize_placeholders", "markdown_cells", "read_catalog",
+           "translate", "translate_assignment", "translated_languages", "update_catalog", "placeholder_variants", "write_catalog"]

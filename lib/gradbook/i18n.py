@@ -48,6 +48,10 @@ _ALIASES = {
     "chinese": CHINESE, "cn": CHINESE, "简体中文": CHINESE, "中文": CHINESE,
 }
 
+# nbgrader's placeholders in a student's notebook (autograder/nbgrader_config.py's ClearSolutions stubs): a
+# translated release writes them in its language (gradbook_grader.translate.localize_placeholders).
+NBGRADER_PLACEHOLDERS = ("YOUR ANSWER HERE", "YOUR CODE HERE")
+
 _scoped: contextvars.ContextVar[str | None] = contextvars.ContextVar("gradbook_language", default=None)
 _chosen: str | None = None  # set_language's choice for this process
 _warned: set[str] = set()
@@ -142,9 +146,18 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return catalog(current()).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """`message` in the current language, where the same English word means different things:
+    ``pgettext("button", "step")`` (do one step) is not the axis label ``_("step")`` (a step's number)."""
+    return catalog(current()).pgettext(context, message)
+
+
 def N_(message: str) -> str:
     """Marks a message for extraction without translating it now: it is translated where it is shown."""
     return message
+
+
+_EXTRACTED = (N_("YOUR ANSWER HERE"), N_("YOUR CODE HERE"))  # NBGRADER_PLACEHOLDERS, for the catalogue
 
 
 def tr(message: str, /, **values: Any) -> str:
@@ -178,5 +191,5 @@ def _use_cjk_font_if_plotting() -> None:
         use_cjk_font()
 
 
-__all__ = ["CHINESE", "ENGLISH", "LANGUAGES", "N_", "UnknownLanguage", "_", "catalog", "current", "ngettext",
-           "normalize", "notebook_language", "plot_font", "set_language", "tr", "using"]
+__all__ = ["CHINESE", "ENGLISH", "LANGUAGES", "NBGRADER_PLACEHOLDERS", "N_", "UnknownLanguage", "_", "catalog", "current", "ngettext",
+           "normalize", "notebook_language", "pgettext", "plot_font", "set_language", "tr", "using"]

@@ -63,15 +63,18 @@ def _keep_going(result: Any) -> None:
         result.error_in_exec = None  # the reply says "ok": the kernel does not abort the queued cells
 
 
-def start_chapter() -> None:
+def start_chapter(language: str | None = None) -> None:
     """Set up this kernel for working through a chapter (see the module docstring); safe to run twice.
 
-    It also speaks the notebook's language: a released chapter says which it is in its metadata
-    (`gradbook.i18n`), read here from the file the kernel was started for (Jupyter tells the kernel
-    in $JPY_SESSION_NAME); then plots get the fonts that language needs."""
+    It also speaks the notebook's language: `release` writes a translated chapter's language into
+    this call (``start_chapter(language="zh_CN")``, from the notebook's `metadata.gradbook.language`),
+    so the chapter speaks it wherever it runs (JupyterLab, nbclient, nbconvert, the grader). Without
+    one, the language comes from the file the kernel was started for, where Jupyter says which
+    ($JPY_SESSION_NAME); then plots get the fonts that language needs."""
     from gradbook.datasets.mnist import MNISTFallbackWarning
 
-    language = notebook_file_language(os.environ.get("JPY_SESSION_NAME", ""))
+    if language is None:
+        language = notebook_file_language(os.environ.get("JPY_SESSION_NAME", ""))
     if language is not None:
         i18n.set_language(language)
     i18n.plot_font()

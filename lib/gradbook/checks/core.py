@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from gradbook import progress
 from gradbook.checks import diagnose, display, plain
 from gradbook.i18n import _, ngettext, using
 from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, Case, Rule, _short, call, chapter_rule, unpack  # noqa: F401 - re-exported
@@ -117,8 +118,18 @@ class Exercise:
             answer = student
             student = lambda *args, **kwargs: answer  # noqa: E731 - the answer is a constant
         seed = PREVIEW_SEED if hidden else VISIBLE_SEED
-        observation = collect(self, student, seed, hidden)
-        display.report(self.title, judge(self, observation), quiet=quiet)
+        try:
+            observation = collect(self, student, seed, hidden)
+            verdict = judge(self, observation)
+        except Exception:
+            if not hidden:
+                progress.record(self.name, progress.FAILED)
+            raise
+        if not hidden:  # the student's own record, for their progress page (never graded from)
+            stub = any(isinstance(r, dict) and r.get("error") == NOT_IMPLEMENTED for r in observation["results"])
+            progress.record(self.name, progress.PASSED if verdict.passed else
+                            progress.NOT_STARTED if stub else progress.FAILED)
+        display.report(self.title, verdict, quiet=quiet)
 
 
 REGISTRY: dict[str, Exercise] = {}

@@ -16,7 +16,7 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from gradbook.i18n import _, plot_font
+from gradbook.i18n import _, pgettext, plot_font
 
 PNG_DPI = 80  # small PNGs: a redraw is one Agg render plus a few tens of kB over the comm
 
@@ -110,8 +110,8 @@ class Stepper:
     def __init__(self, step: Callable[[int], None], reset: Callable[[], None], steps_per_click: int = 10,
                  interval_ms: int = 150) -> None:
         self._step, self._reset = step, reset
-        self.step_button = w.Button(description=_("step"), icon="step-forward", layout=w.Layout(width="90px"))
-        self.steps_per_click = w.BoundedIntText(value=steps_per_click, min=1, max=1000, description=_("steps"),
+        self.step_button = w.Button(description=pgettext("button", "step"), icon="step-forward", layout=w.Layout(width="90px"))
+        self.steps_per_click = w.BoundedIntText(value=steps_per_click, min=1, max=1000, description=pgettext("steps per click", "steps"),
                                                 layout=w.Layout(width="140px"),
                                                 style={"description_width": "40px"})
         self.play = w.Play(value=0, min=0, max=100_000, step=1, interval=interval_ms, repeat=False,

@@ -34,6 +34,9 @@ import numpy as np
 
 from gradbook import surfaces as surfaces_module
 from gradbook.i18n import N_, _
+
+# The surfaces' names as the dropdown shows them (its values stay the names: `set_surface("saddle")`).
+SURFACE_LABELS = {"rosenbrock": N_("rosenbrock"), "saddle": N_("saddle"), "bowl": N_("bowl")}
 from gradbook.reference.optimizers import SGD, Adam, Optimizer, RMSprop
 from gradbook.surfaces import Surface
 from gradbook.widgets._view import FigureView, Stepper, WidgetBase
@@ -309,7 +312,8 @@ class OptimizerRace(WidgetBase):
     # ------------------------------------------------------------------ controls
 
     def _build_controls(self, steps_per_click: int) -> None:
-        self.surface_dropdown = w.Dropdown(options=list(self.surfaces), value=self.surface.name,
+        self.surface_dropdown = w.Dropdown(options=[(_(SURFACE_LABELS.get(n, n)), n) for n in self.surfaces],
+                                           value=self.surface.name,
                                            description=_("surface"))
         self.start_x = w.FloatSlider(description=_("start x"), continuous_update=False, readout_format=".2f")
         self.start_y = w.FloatSlider(description=_("start y"), continuous_update=False, readout_format=".2f")
