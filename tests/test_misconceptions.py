@@ -3,8 +3,8 @@
 Synthetic graded classes, stored as the batch stores them (nbgrader's gradebook and the grader's journal)
 with each student's graded notebook, so the report reads exactly what it reads after a real batch:
 
-* a broken `softmax` makes `softmax_ce_grad` (whose model solution calls it) fail: counted as "fails because
-  softmax fails", not as a second mistake;
+* a broken `softmax` makes `softmax_ce_grad` (whose code calls it) fail: counted as "fails because softmax
+  fails", not as a second mistake; a `softmax_ce_grad` that does not call it fails on its own;
 * a student who wrote `softmax` and `loss_and_grads` but not `softmax_ce_grad` attempted those two;
 * an untouched submission is counted apart, not as failing every exercise;
 * breaking chapter 2's loops-only rule is listed in its own section, never as a commonest mistake.
@@ -33,22 +33,23 @@ FUNCTIONS = {"softmax": "test-softmax", "log_softmax": "test-log-softmax",
              "loss_and_grads": "test-loss-and-grads"}
 
 
-def student_notebook(course: Course, assignment: str, written: set[str]) -> nbformat.NotebookNode:
+def student_notebook(course: Course, assignment: str, written: set[str], own: dict[str, str]) -> nbformat.NotebookNode:
     """A student's notebook: as released (notebooks/), with the model answer in the cells of the functions
-    in `written`; the others as students received them."""
+    in `written` (or the student's own code, `own`: function -> cell); the others as students received them."""
     src = nbformat.read(course.source(assignment), as_version=4)
     nb = nbformat.read(ROOT / "notebooks" / f"{assignment}.ipynb", as_version=4)
     cells = answer_cells(src, {f"ch{assignment[:2]}.{n}": n for n in written})
     model = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in src.cells}
+    theirs = {cells[f"ch{assignment[:2]}.{n}"]: code for n, code in own.items()}
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in cells.values():
-            cell.source = model[gid]
+            cell.source = theirs.get(gid, model[gid])
     return nb
 
 
 def grade(gb: object, course: Course, assignment: str, student: str, failed: dict[str, tuple[str, int | None]],
-          written: set[str] | None = None) -> None:
+          written: set[str] | None = None, own: dict[str, str] | None = None) -> None:
     """Store a graded submission: the cells in `failed` (grade id: (verdict, known mistake)) lost their points."""
     src = nbformat.read(course.source(assignment), as_version=4)
     registry = load_all()
@@ -65,7 +66,7 @@ def grade(gb: object, course: Course, assignment: str, student: str, failed: dic
     store(gb, result)
     write_journal(course, result)
     if written is not None:
-        nbformat.write(student_notebook(course, assignment, written),
+        nbformat.write(student_notebook(course, assignment, written, own or {}),
                        course.autograded(student, assignment) / f"{assignment}.ipynb")
 
 
@@ -98,6 +99,10 @@ def ch05(course: Course) -> Course:
             f"loss_and_grads: {NOT_IMPLEMENTED}", None)}, everything - {"softmax_ce_grad"})
         grade(gb, course, CH05, "eve", {gid: (f"{name}: {NOT_IMPLEMENTED}", None) for name, gid in FUNCTIONS.items()},
               set())
+        # fay's softmax overflows too, but her softmax_ce_grad does not use it: its failure is its own
+        grade(gb, course, CH05, "fay", {"test-softmax": ("softmax is not right yet: overflow", overflow),
+                                        "test-softmax-ce-grad": ("softmax_ce_grad is not right yet: sign", None)},
+              everything, {"softmax_ce_grad": "def softmax_ce_grad(logits, y_true):\n    return y_true - logits\n"})
     return course
 
 
@@ -113,22 +118,23 @@ def test_a_knock_on_failure_is_counted_upstream(ch05: Course) -> None:
     text = report(ch05, CH05)
     softmax = load_all()["ch05.softmax"]
     hint = next(m.hint for m in softmax.mistakes if "max" in m.hint.lower())
-    assert "  softmax (test-softmax): 2 of 4 failed" in text and f"       2  {hint}" in text, text
+    assert "  softmax (test-softmax): 3 of 5 failed" in text and f"       3  {hint}" in text, text
     grad = section(text, "softmax_ce_grad (test-softmax-ce-grad)")
-    assert ": 3 of 4 failed" in grad
+    assert ": 4 of 5 failed" in grad
     assert "       2  fails because softmax fails (counted there, not as a mistake of its own)" in grad
-    assert "another mistake" not in grad, "a knock-on failure is no mistake of its own"
-    assert f"commonest: softmax: {hint} (2)" in text and "softmax_ce_grad:" not in text.split("commonest:")[1]
+    # fay's own softmax_ce_grad does not call softmax: hers is a mistake of its own
+    assert "       1  (another mistake: none of the known ones)" in grad
+    assert f"commonest: softmax: {hint} (3)" in text and "softmax_ce_grad:" not in text.split("commonest:")[1]
 
 
 def test_partial_attempts_are_per_function_and_untouched_submissions_apart(ch05: Course) -> None:
     text = report(ch05, CH05)
-    assert text.startswith(f"{CH05}: 5 graded submissions, 1 untouched (none of its functions written: not counted below)")
+    assert text.startswith(f"{CH05}: 6 graded submissions, 1 untouched (none of its functions written: not counted below)")
     grad = section(text, "softmax_ce_grad (test-softmax-ce-grad)")
     assert "       1  (not attempted)" in grad  # dee's stub
     loss = section(text, "loss_and_grads (test-loss-and-grads)")
-    assert ": 1 of 4 failed" in loss and "fails because softmax_ce_grad fails" in loss and "not attempted" not in loss
-    assert "  log_softmax (test-log-softmax): 0 of 4 failed" in text, "eve's untouched notebook fails nothing here"
+    assert ": 1 of 5 failed" in loss and "fails because softmax_ce_grad fails" in loss and "not attempted" not in loss
+    assert "  log_softmax (test-log-softmax): 0 of 5 failed" in text, "eve's untouched notebook fails nothing here"
 
 
 def test_rule_violations_have_their_own_section(course: Course) -> None:

@@ -263,7 +263,8 @@ def test_lab_as_root_allows_root_and_hides_the_instructor_tools(monkeypatch: pyt
     assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(workbook.STUDENT_JUPYTER_CONFIG), "/somewhere/else"]
     args, env = workbook.lab_command(Path("python"), ["--instructor"])
     assert "--instructor" not in args and f"--ServerApp.root_dir={workbook.ROOT}" in args
-    assert env["JUPYTER_CONFIG_PATH"] == "/somewhere/else"
+    # the instructor's: the course's directory first (its nbgrader_config.py for every nbgrader tool), no student view
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(workbook.COURSE), "/somewhere/else"]
     monkeypatch.setattr(workbook.os, "geteuid", lambda: 1000, raising=False)
     assert "--allow-root" not in workbook.lab_command(Path("python"), [])[0]
 

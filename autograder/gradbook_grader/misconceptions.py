@@ -14,8 +14,9 @@ What a failure is counted as, in this order:
   Per function, read from the student's graded notebook (`autograded/`): a student who wrote two of
   three functions attempted those two, even when they fail because the third (which they call) is
   a stub.
-* **fails because X fails**: the exercise's model solution (its solution cell in the instructor's
-  source) uses another exercise's answer X (`dependencies`), and the student's X failed too. A broken `softmax`
+* **fails because X fails**: the student's answer to the exercise (its solution cell in their
+  notebook; without a notebook, the model solution's in the instructor's source) uses another
+  exercise's answer X (`dependencies`), and the student's X failed too. A broken `softmax`
   makes `softmax_ce_grad` fail; that is softmax's mistake, not a second one.
 * **the chapter's rule broken**: the known mistake is a break of the chapter's rule (chapter 2's
   loops only; `core.breaks_rule`). Listed in their own section, never among the commonest mistakes.
@@ -145,6 +146,7 @@ class Assignment:
     cells: dict[str, str]  # exercise -> the grade id of the solution cell that holds its answer
     released: dict[str, str]  # solution cell's grade id -> what students received in it
     uses: dict[str, list[str]]  # exercise -> the exercises its model solution uses
+    answers: dict[str, str] = field(default_factory=dict)  # exercise -> the expression that is the student's answer
     untouched: int = 0
 
 
@@ -174,7 +176,7 @@ def _assignment(course: Course, name: str, registry: dict) -> Assignment | None:
                                  [breaks_rule(exercise, i) for i in range(len(exercise.mistakes))])
     cleared, _ = ClearSolutions(config=nbgrader_config(course)).preprocess(copy.deepcopy(source), {})
     released = {str(grade_id(c)): c.source for c in cleared.cells if grade_id(c)}
-    return Assignment(tallies, answer_cells(source, answers), released, dependencies(source, answers))
+    return Assignment(tallies, answer_cells(source, answers), released, dependencies(source, answers), answers)
 
 
 def _submitted(course: Course, entry: Graded) -> list["nbformat.NotebookNode"]:
@@ -210,7 +212,10 @@ def tally(course: Course, entries: Sequence[Graded]) -> list[Assignment]:
         if entry.result is None or entry.error or known is None:  # not judged: nothing to learn from it
             continue
         cells = {gid: c for gid, c in entry.cells.items() if gid in known.tallies and not c.written}
-        mine = written(_submitted(course, entry), known.released, known.cells)
+        notebooks = _submitted(course, entry)
+        mine = written(notebooks, known.released, known.cells)
+        # What the student's own answers use, where their notebook says (else what the model solutions use).
+        uses = {**known.uses, **dependencies(notebooks[0], known.answers)} if notebooks else known.uses
         if mine is None:  # no notebook to read: what the verdicts say
             mine = {known.tallies[g].exercise: c.passed or not any(t in c.verdict for t in stub) for g, c in cells.items()}
         if cells and not any(mine.get(known.tallies[g].exercise, True) for g in cells):
@@ -224,7 +229,7 @@ def tally(course: Course, entries: Sequence[Graded]) -> list[Assignment]:
             if cell.passed:
                 continue
             counted.failed += 1
-            upstream = [titles[u] for u in known.uses.get(counted.exercise, []) if u in failing]
+            upstream = [titles[u] for u in uses.get(counted.exercise, []) if u in failing]
             if not mine.get(counted.exercise, True):
                 counted.not_attempted += 1
             elif upstream:
