@@ -280,13 +280,13 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(__doc__)
         return 2
+    global _speaking
     command, rest = argv[0], argv[1:]
     if command == "lab" and "--instructor" in rest and not INSTRUCTOR:
         sys.exit("gradbook: --instructor needs the course's own repository; this is the student edition")
     python = ensure_environment()
     if command == "lab":
-        global _speaking
-        _speaking = take_language(rest)[0]
+        _speaking = take_language(rest)[0]  # what `lab` says from here on is in the language asked for
         if "--instructor" not in rest:
             for message in prepare_work(NOTEBOOKS if _speaking == "en" else NOTEBOOKS / _speaking):
                 say(message)

@@ -100,6 +100,7 @@ GLYPH_CHECK = """async ({known_missing}) => {
   for (let node; (node = walker.nextNode());) {
     const element = node.parentElement;
     if (!element || !element.checkVisibility({visibilityProperty: true})) continue;
+    if (element.closest('mjx-assistive-mml')) continue;  // MathJax's copy for screen readers, never drawn
     const font = `24px ${getComputedStyle(element).fontFamily}`;
     if (!fonts.has(font)) fonts.set(font, new Map());
     for (const ch of node.textContent) {

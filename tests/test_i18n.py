@@ -342,3 +342,18 @@ def test_a_chinese_release_writes_nbgraders_placeholders_in_chinese() -> None:
     assert all(c.metadata.nbgrader["checksum"] == compute_checksum(c) for c in nb.cells
                if "checksum" in c.metadata.get("nbgrader", {}))
     assert placeholder_variants("YOUR ANSWER HERE") == {"YOUR ANSWER HERE", "在此写下你的答案"}
+
+
+def test_lab_in_chinese_says_its_lines_in_chinese_and_copies_the_docs(monkeypatch, tmp_path) -> None:
+    from test_packaging import load_workbook
+
+    workbook = load_workbook()
+    monkeypatch.setattr(workbook, "_speaking", "zh_CN")
+    work = tmp_path / "my-work"
+    said = workbook.prepare_work(ROOT / "notebooks" / "zh_CN", work) + workbook.copy_docs(ROOT / "docs", work)
+    assert said[0].startswith("已把 00-what-is-deep-learning.ipynb") and said[-1] == "已把 glossary.md 从 docs/ 复制到 my-work/docs/"
+    assert (work / "docs" / "glossary.md").read_bytes() == (ROOT / "docs" / "glossary.md").read_bytes()
+    assert workbook.copy_docs(ROOT / "docs", work) == []  # current: nothing to say
+    monkeypatch.setattr(workbook, "_speaking", "en")
+    (work / "docs" / "glossary.md").write_text("old")
+    assert workbook.copy_docs(ROOT / "docs", work) == ["copied glossary.md from docs/ into my-work/docs/"]

@@ -157,6 +157,7 @@ def test_every_link_of_every_chapter_opens_a_file_the_students_lab_serves(langua
     assert followed >= 2  # chapter 0's glossary link and chapter 8's, at least
 
 
+@pytest.mark.slow  # a kernel start: ~5 s idle, 15 s on a loaded 2-core machine
 def test_a_chinese_chapter_executed_by_nbclient_speaks_chinese() -> None:
     """No JupyterLab, no $JPY_SESSION_NAME, no $GRADBOOK_LANG: the released chapter names its language."""
     from nbclient import NotebookClient

@@ -13,8 +13,8 @@ Which language, first that applies:
 
 1. `using(lang)`, for a block: the grader judges a Chinese submission in Chinese without
    touching anything global (`judge(..., language=...)`);
-2. `set_language(lang)`: `start_chapter()` calls it with the notebook's own language
-   (`metadata.gradbook.language`, which `release` writes into every student notebook);
+2. `set_language(lang)`: `start_chapter(language=...)` calls it with the notebook's own language
+   (`metadata.gradbook.language`, which `release` writes into every translated chapter's first cell);
 3. `$GRADBOOK_LANG` (`workbook.py lab --lang zh` sets it; the grader sets it in the sandbox);
 4. English.
 

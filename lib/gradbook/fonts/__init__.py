@@ -1,9 +1,9 @@
 """A CJK font that installs with gradbook, so Chinese plot labels render without a system font.
 
 `NotoSansCJKsc-Regular-subset.otf` is Noto Sans CJK SC (SIL Open Font License 1.1, `OFL.txt`),
-cut down by `tools/subset_cjk_font.py` to the characters the course uses: every character of the
-Chinese catalogues and the 3,755 common hanzi of GB 2312 level 1, so a student's own Chinese
-label renders too. `use_cjk_font()` registers it with matplotlib and adds it to the font
+cut down by `tools/subset_cjk_font.py` to what the Chinese UI shows (the catalogues, the docs, the
+library's symbols, JupyterLab's language pack) and all 6,763 hanzi of GB 2312, so a student's own
+Chinese label renders too. JupyterLab's pages get the same file (`custom.css`, `lab.py`). `use_cjk_font()` registers it with matplotlib and adds it to the font
 family list after the default sans-serif font: Latin text looks as before, and a character
 that font lacks is drawn from this one (matplotlib's per-glyph fallback).
 """
