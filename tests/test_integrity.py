@@ -131,9 +131,10 @@ def test_a_deep_expression_is_scanned_without_an_error() -> None:
     """A function with a 600-term sum once crashed the scan (RecursionError) and left the submission ungraded."""
     deep = "def total(x):\n    return " + " + ".join(f"x[{i}]" for i in range(600)) + "\n"
     nested = "y = " + "(" * 180 + "1" + ")" * 180 + "\n"
+    too_deep = "def big(x):\n    return " + " + ".join(["x"] * 5000) + "\n"  # Python's own parser gives up
     source = new_notebook(cells=[])
-    nb = new_notebook(cells=[new_code_cell(deep + nested, metadata=_meta("a", True, False))])
-    assert scan(nb, source) == []
+    for code in (deep + nested, too_deep):
+        assert scan(new_notebook(cells=[new_code_cell(code, metadata=_meta("a", True, False))]), source) == []
 
 
 def test_copy_threshold_keeps_natural_short_answers_out() -> None:
@@ -144,6 +145,8 @@ def test_copy_threshold_keeps_natural_short_answers_out() -> None:
     assert sum(s.nodes for s in _statements(_parse(natural))) < MIN_COPY_NODES / 2
 
 
+@pytest.mark.slow  # the runpy and pkgutil attacks import the whole library, torch included
+@pytest.mark.filterwarnings("ignore:.*found in sys.modules after import:RuntimeWarning")  # runpy's, on the attack
 def test_the_attacks_work_where_the_answers_are(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each attack really is one: with the whole library (here, outside any sandbox) it gives softmax."""
     import numpy as np

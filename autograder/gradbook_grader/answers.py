@@ -36,6 +36,15 @@ from gradbook_grader.types import Manifest
 ANSWER_MODULE = re.compile(r"ch\d\d\.py")  # the chapters' checks: references, mistakes, case generators
 CHAPTER = re.compile(r"ch\d\d")
 _LOCK = threading.Lock()
+_PARSING = threading.Lock()
+
+
+def parse(source: str) -> ast.Module:
+    """`ast.parse`, one at a time in this process: CPython 3.11 keeps the AST constructor's recursion
+    depth per interpreter, and two threads parsing at once can fail with "AST constructor recursion
+    depth mismatch" (a SystemError) on valid code."""
+    with _PARSING:
+        return ast.parse(source)
 
 
 class AnswerDeclarationError(ValueError):
@@ -92,7 +101,7 @@ def _read(path: str, declared: str, hops: int) -> Target | None:
         file = file if file.is_file() else base / "__init__.py"
         if not file.is_file():
             continue
-        tree = ast.parse(file.read_text(encoding="utf-8"))
+        tree = parse(file.read_text(encoding="utf-8"))
         qualname = ".".join(parts[split:])
         if _find(tree.body, qualname):
             return Target(declared, file.relative_to(root), qualname)
@@ -136,7 +145,7 @@ def _imported(path: str) -> Target:
 
 
 def _raise(message: str) -> ast.stmt:
-    return ast.parse(f"raise RuntimeError({message!r})").body[0]
+    return parse(f"raise RuntimeError({message!r})").body[0]
 
 
 def _stub(node: ast.AST, message: str) -> None:
@@ -162,7 +171,7 @@ def withheld(chapters: tuple[str, ...], path: str) -> str:
 
 def rewrite(source: str, targets: list[Target], chapters: tuple[str, ...]) -> str:
     """`source` with each target's definition stubbed (raises `AnswerDeclarationError` if one is not in it)."""
-    tree = ast.parse(source)
+    tree = parse(source)
     for target in targets:
         nodes = _find(tree.body, target.qualname)
         if not nodes:

@@ -34,7 +34,7 @@ from typing import Iterator
 
 from nbformat import NotebookNode
 
-from gradbook_grader.answers import ANSWER_MODULE
+from gradbook_grader.answers import ANSWER_MODULE, parse
 from gradbook_grader.nbcells import is_solution, is_test_cell, stub_solution
 
 MIN_COPY_NODES = 120  # a natural softmax is ~50 nodes, a natural naive conv2d ~110; a pasted reference section is more
@@ -61,7 +61,7 @@ def scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
     """Evidence lines for the instructor (empty when there is nothing to show)."""
     try:
         return _scan(nb, source)
-    except (RecursionError, MemoryError, ValueError, SyntaxError):
+    except (RecursionError, MemoryError, ValueError, SyntaxError, SystemError):
         return []  # evidence is optional; grading is not
 
 
@@ -95,8 +95,8 @@ def _parse(text: str) -> ast.Module | None:
     """The cell's syntax tree (IPython's magics and shell lines as `pass`), or None."""
     code = "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines())
     try:
-        return ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, SystemError):
         return None
 
 
