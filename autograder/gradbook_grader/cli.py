@@ -1,4 +1,5 @@
-"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report, misconceptions).
+"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report, misconceptions,
+grade-by-question).
 
     gradbook-grader release [ASSIGNMENT ...] [--no-manifests]
     gradbook-grader grade SUBMISSIONS [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--db URL] [--force]
@@ -6,6 +7,7 @@
     gradbook-grader export --csv grades.csv [--format long|cells|canvas|moodle] [--assignment A ...]
     gradbook-grader report [--assignment A] [--student S]
     gradbook-grader misconceptions [--assignment A]
+    gradbook-grader grade-by-question --assignment A [--question GRADE_ID] [--port P]
 
 `grade` exits with 3 when a submission could not be graded (each is listed, with its reason),
 1 when grading could not run at all. report, feedback, export and misconceptions read nbgrader's
@@ -76,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     misconceptions = commands.add_parser("misconceptions", parents=[common],
                                          help="per exercise, how many submissions made each known mistake")
     misconceptions.add_argument("--assignment")
+
+    by_question = commands.add_parser("grade-by-question", parents=[common],
+                                      help="grade written answers a question at a time, similar answers together (a local page)")
+    by_question.add_argument("--assignment", required=True)
+    by_question.add_argument("--question", metavar="GRADE_ID", help="only this written-answer question (default: all)")
+    by_question.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
     return parser
 
 
@@ -195,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
 
             print(misconceptions(course, args.assignment))
             return 0
+        if args.command == "grade-by-question":
+            from gradbook_grader.byquestion import serve
+
+            course.source(args.assignment)  # unknown assignment: say so
+            return serve(course, args.assignment, args.question, args.port)
     except GraderError as error:
         print(f"gradbook-grader: {printable(str(error), newlines=True)}", file=sys.stderr)
         return 1
