@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from gradbook_grader.course import Course, GraderError, released_answers
 from gradbook_grader.nbcells import grade_id, is_graded, is_solution
+from gradbook_grader.sanitize import shown_text
 from gradbook_grader.similarity import normalise
 from gradbook_grader.text import scrub
 
@@ -132,7 +133,7 @@ class AnswerReader:
             for cell in nb.cells:
                 gid = grade_id(cell)
                 if gid and is_solution(cell) and gid not in texts:
-                    texts[gid] = scrub(str(cell.get("source", "")))
+                    texts[gid] = shown_text(scrub(str(cell.get("source", ""))))  # the grader stored it escaped
             self._cache[where] = cached = (stamp, texts)
         return cached[1]
 
