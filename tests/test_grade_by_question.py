@@ -9,6 +9,8 @@ import csv
 import importlib.util
 import json
 import random
+import signal
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,11 +19,13 @@ from typing import Iterator
 import pytest
 
 from conftest import require
+from gradbook_grader import rubric
 from gradbook_grader.byquestion import Server
 from gradbook_grader.cli import main as cli
 from gradbook_grader.course import Course
 from gradbook_grader.gradebook import open_gradebook
 from gradbook_grader.similarity import THRESHOLD, group, jaccard, normalise, shingles, similar_pairs
+from lifecycle_helpers import BIN
 from written_helpers import CH05, QUESTION, Written, graded_class, synthetic_class
 
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> [x](javascript:window.__pwned=3)'
@@ -89,6 +93,57 @@ def test_only_the_token_opens_the_page(server: Server) -> None:
     forged_host = urllib.request.Request(f"{base}/{server.token}/api/questions", headers={"Host": "evil.example:80"})
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(forged_host, timeout=30)
+
+
+def post(server: Server, path: str, body: dict) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}/{server.token}/{path}", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(request, timeout=60).read())
+
+
+@pytest.mark.slow
+def test_an_answer_changed_since_it_was_seen_is_not_scored(classroom: tuple[Course, list[Written]], server: Server) -> None:
+    course, answers = classroom
+    student = next(a.student for a in answers if a.family == "hostile")
+    done = post(server, "api/grade", {"question": QUESTION, "answers": {student: "not-what-it-is-now"}, "score": 1})
+    assert (done["saved"], done["stale"]) == ([], [student])
+    with pytest.raises(urllib.error.HTTPError) as refused:  # more than the question's points
+        post(server, "api/grade", {"question": QUESTION, "answers": {student: "x"}, "score": 3})
+    assert refused.value.code == 400 and "between 0 and 2" in json.loads(refused.value.read())["error"]
+    with open_gradebook(course) as gb:
+        grade = gb.find_grade(QUESTION, CH05, CH05, student)
+        assert (grade.manual_score, grade.needs_manual_grade) == (None, True)
+
+
+def test_a_rubric_item_is_a_comment_line_read_back_as_the_item() -> None:
+    items = rubric.clean([{"text": "  Names   the overflow ", "points": 1}, {"text": "Wrong sign", "points": -0.5},
+                          {"text": "Mean", "points": 1.5, "id": "m"}])
+    assert [i.text for i in items] == ["Names the overflow", "Wrong sign", "Mean"] and items[2].id == "m"
+    comment = rubric.compose([items[0], items[1]], " see the notes ")
+    assert comment == "Names the overflow (+1)\nWrong sign (-0.5)\nsee the notes"
+    assert rubric.split(comment, items) == ([items[0].id, items[1].id], "see the notes")
+    assert rubric.score(items, 2) == 2 and rubric.score([items[1]], 2) == 0 and rubric.score(items[:2], 2) == 0.5
+    for bad in ([{"text": "", "points": 1}], [{"text": "x", "points": "1"}], [{"text": "x", "points": float("nan")}], {}):
+        with pytest.raises(ValueError):
+            rubric.clean(bad)
+
+
+@pytest.mark.slow
+def test_the_documented_command_serves_the_page_until_ctrl_c(classroom: tuple[Course, list[Written]],
+                                                             tmp_path: Path) -> None:
+    course = classroom[0]
+    command = [str(BIN / "gradbook-grader"), "grade-by-question", "--course", str(course.root), "--assignment", CH05]
+    wrong = subprocess.run([*command, "--question", "nope"], capture_output=True, text=True, timeout=300)
+    assert wrong.returncode == 1 and f"no written-answer question 'nope'; its questions: {QUESTION}" in wrong.stderr
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = iter(server.stdout.readline, "")  # type: ignore[union-attr]
+        url = next(line.split()[1] for line in lines if line.startswith("open http://127.0.0.1:"))
+        listed = json.loads(urllib.request.urlopen(url.split("#")[0] + "api/questions", timeout=60).read())
+        assert listed["questions"][0]["id"] == QUESTION and listed["questions"][0]["total"] == len(classroom[1])
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=60) == 0
 
 
 @pytest.mark.browser

@@ -153,8 +153,9 @@ def _next_steps(course: Course, assignment: str, report: "BatchReport") -> str:
                      "LateSubmissionPlugin's (nbgrader_config.py); an extension is `nbgrader`'s formgrader or "
                      "Gradebook.grant_extension")
     if awaiting:
-        steps.append(f"{awaiting} written answer{'s' if awaiting != 1 else ''} to grade by hand: the formgrader "
-                     f"(Manual Grading > {a})")
+        steps.append(f"{awaiting} written answer{'s' if awaiting != 1 else ''} to grade by hand: "
+                     f"`gradbook-grader grade-by-question --assignment {a}` (similar answers together), or the "
+                     f"formgrader (Manual Grading > {a})")
     steps.append(f"then `gradbook-grader feedback --assignment {a}` and `nbgrader release_feedback {a}`; "
                  f"`gradbook-grader report --assignment {a}` gives every reason, "
                  f"`gradbook-grader misconceptions --assignment {a}` the commonest mistakes, "
