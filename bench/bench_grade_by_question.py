@@ -20,8 +20,12 @@ presses:
   answer ("No response.", already 0) is passed with ctrl+. alone.
 
 Both times are wall-clock seconds of the machine (page loads, saves, rendering), not of a person's
-reading: what the page saves a person beyond that is the number of decisions and keys (printed too).
-The last line is JSON. Figures are printed, never asserted: machines differ.
+reading and deciding. The second pair of figures adds a person by the Keystroke-Level Model (Card, Moran
+and Newell 1980): 0.28 s per key (an average typist), 1.35 s of mental preparation per decision, and
+reading at 238 words a minute (Brysbaert 2019, silent reading of non-fiction): in the formgrader every
+answer that is not blank is read; by question every distinct answer (once normalised) is read in full,
+although the page shows a variant as its differences from the group's first answer. The last line is
+JSON. Figures are printed, never asserted: machines differ.
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ from written_helpers import CH05, FAMILIES, FLIPPED, QUESTION, Written, graded_c
 
 from gradbook_grader.course import Course  # noqa: E402
 from gradbook_grader.gradebook import open_gradebook  # noqa: E402
+from gradbook_grader.similarity import normalise  # noqa: E402
 
+KEY_S, DECISION_S, WORDS_PER_S = 0.28, 1.35, 238 / 60  # the Keystroke-Level Model's K and M; reading speed
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 MATHJAX = "window.MathJax = {Hub: {Startup: {signal: {Interest: function () {}}}, Queue: function () {}, Config: function () {}}};"
@@ -251,8 +257,13 @@ def main() -> None:
         fg_seconds, visited, fg_decisions, fg_keys = formgrader(fg_course, answers, local_page, sample)
         browser.close()
 
+    answered = [a for a in answers if a.family != "blank"]
+    read_fg = sum(len(a.text.split()) for a in answered) / WORDS_PER_S
+    read_bq = sum(len(text.split()) for text in {normalise(a.text) for a in answered}) / WORDS_PER_S
+    person_bq = (bq_seconds + bq_keys * KEY_S + bq_decisions * DECISION_S + read_bq) / len(answers)
     per_bq = bq_seconds / len(answers)
-    per_fg = fg_seconds / visited
+    per_fg = fg_seconds / visited  # a sample's figures scale to the class
+    person_fg = per_fg + (fg_keys * KEY_S + fg_decisions * DECISION_S) / visited + read_fg / len(answers)
     ours, theirs = scores(base_course), scores(fg_course)
     same = sum(ours[s][0] == theirs[s][0] for s in ours) if visited == len(answers) else None
     print(f"{len(answers)} written answers ({QUESTION}), headless Chromium, this machine")
@@ -260,12 +271,19 @@ def main() -> None:
     extrapolated = " (extrapolated from %d submissions)" % visited if visited < len(answers) else ""
     print(f"  formgrader:   {per_fg * len(answers):7.1f} s  {per_fg:6.2f} s/answer  {fg_decisions:4d} decisions  "
           f"{fg_keys:5d} keys{extrapolated}")
-    print(f"  ratio:        {per_fg / per_bq:.1f}x fewer seconds per answer by question")
+    print(f"  ratio:        {per_fg / per_bq:.1f}x fewer machine seconds per answer by question")
+    print("with a person (Keystroke-Level Model, reading at 238 words/min):")
+    print(f"  by question:  {person_bq:6.2f} s/answer   formgrader: {person_fg:6.2f} s/answer   "
+          f"ratio {person_fg / person_bq:.1f}x")
+    print(f"  6,000 answers (3 questions x 2,000 students) at these rates: {person_bq * 6000 / 3600:.1f} h by question "
+          f"(fewer: groups grow with the class), {person_fg * 6000 / 3600:.1f} h in the formgrader")
     if same is not None:
         print(f"  same scores in both gradebooks: {same} / {len(answers)}")
     print(json.dumps({"answers": len(answers), "by_question_s_per_answer": round(per_bq, 3),
                       "formgrader_s_per_answer": round(per_fg, 3), "formgrader_sampled": visited,
-                      "ratio": round(per_fg / per_bq, 2), "decisions": {"by_question": bq_decisions, "formgrader": fg_decisions},
+                      "ratio": round(per_fg / per_bq, 2),
+                      "person_s_per_answer": {"by_question": round(person_bq, 2), "formgrader": round(person_fg, 2)},
+                      "decisions": {"by_question": bq_decisions, "formgrader": fg_decisions},
                       "keys": {"by_question": bq_keys, "formgrader": fg_keys}, "same_scores": same}))
 
 

@@ -130,11 +130,12 @@ def test_a_rubric_item_is_a_comment_line_read_back_as_the_item() -> None:
 
 @pytest.mark.slow
 def test_the_documented_command_serves_the_page_until_ctrl_c(classroom: tuple[Course, list[Written]],
-                                                             tmp_path: Path) -> None:
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     course = classroom[0]
-    command = [str(BIN / "gradbook-grader"), "grade-by-question", "--course", str(course.root), "--assignment", CH05]
-    wrong = subprocess.run([*command, "--question", "nope"], capture_output=True, text=True, timeout=300)
-    assert wrong.returncode == 1 and f"no written-answer question 'nope'; its questions: {QUESTION}" in wrong.stderr
+    args = ["grade-by-question", "--course", str(course.root), "--assignment", CH05]
+    assert cli([*args, "--question", "nope"]) == 1
+    assert f"no written-answer question 'nope'; its questions: {QUESTION}" in capsys.readouterr().err
+    command = [str(BIN / "gradbook-grader"), *args]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = iter(server.stdout.readline, "")  # type: ignore[union-attr]
