@@ -89,10 +89,15 @@ def by_question(course: Course, answers: list[Written], page_factory) -> tuple[f
             keys += 1 if pasted else len(text)
             page.keyboard.type(text)
 
+        saves = 0
+
         def save() -> None:
+            nonlocal saves
             with page.expect_response(lambda r: "/api/grade" in r.url) as saved:
                 press("Enter")
             assert saved.value.ok, saved.value.text()
+            saves += 1
+            page.wait_for_function(f"() => document.body.dataset.saves === '{saves}'")  # and the page moved on
 
         for n, (_, why, score) in enumerate(items):
             press("r")

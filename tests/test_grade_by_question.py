@@ -202,12 +202,13 @@ def test_keys_score_a_group_into_nbgraders_gradebook(classroom: tuple[Course, li
             with page.expect_response(lambda r: "/api/grade" in r.url) as saved:
                 page.keyboard.press("Enter")
             assert saved.value.ok
-            page.wait_for_function(f"() => document.querySelector('#message').textContent.startsWith('saved {len(members)}')")
+            page.wait_for_function("() => document.body.dataset.saves === '1'")  # saved, and the page moved on
+            assert page.inner_text("#message") == f"saved {len(members)} answers: 2"
 
             # One answer of the group alone (each flipped one): back with k, n to the answer, 1 takes the item
             # it got with its group off, s and a score, enter.
             flipped = [s for s in members if by_student[s].family == "flipped"]
-            for student in flipped:
+            for n, student in enumerate(flipped):
                 page.keyboard.press("k")
                 page.wait_for_function(f"() => [...document.querySelectorAll('.group.current .student')].some("
                                        f"s => s.dataset.student === '{student}')")
@@ -222,10 +223,20 @@ def test_keys_score_a_group_into_nbgraders_gradebook(classroom: tuple[Course, li
                 with page.expect_response(lambda r: "/api/grade" in r.url) as saved:
                     page.keyboard.press("Enter")
                 assert saved.value.ok
-                page.wait_for_function("() => document.querySelector('#message').textContent === 'saved 1 answer: 0.5'")
+                page.wait_for_function(f"() => document.body.dataset.saves === '{n + 2}'")
+                assert page.inner_text("#message") == "saved 1 answer: 0.5"
             done = page.inner_text("#progress")
             graded_before = sum(1 for a in answers if a.family == "blank")
             assert done.startswith(f"{QUESTION}: {graded_before + len(members)} / {len(answers)} answers graded")
+
+            # The blank answers' group (the first): already 0, and one key confirms it as a person's 0.
+            for _ in range(len(shown)):
+                page.keyboard.press("k")
+            blanks = page.evaluate("() => [...document.querySelectorAll('.group.current .student')].map(s => s.dataset.student)")
+            assert {by_student[s].family for s in blanks} == {"blank"} and page.input_value("#score") == "0"
+            with page.expect_response(lambda r: "/api/grade" in r.url) as saved:
+                page.keyboard.press("Enter")
+            assert saved.value.ok
         finally:
             browser.close()
 
@@ -236,6 +247,7 @@ def test_keys_score_a_group_into_nbgraders_gradebook(classroom: tuple[Course, li
             grade = gb.find_grade(QUESTION, CH05, CH05, student)
             assert (grade.manual_score, grade.needs_manual_grade) == (score, False), student
             assert gb.find_comment(QUESTION, CH05, CH05, student).manual_comment == (comment if score == 2.0 else None)
+        assert all(gb.find_grade(QUESTION, CH05, CH05, s).manual_score == 0 for s in blanks)
         others = [a.student for a in answers if a.student not in expected and a.family != "blank"]
         assert all(gb.find_grade(QUESTION, CH05, CH05, s).manual_score is None for s in others)
     assert family in {a.family for a in answers}

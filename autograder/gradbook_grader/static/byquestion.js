@@ -240,6 +240,8 @@ async function save() {
     say(`not saved: ${error.message}`, true);
   } finally {
     saving = false;
+    // Saves finished so far (the page has moved on after each): what a script driving the page waits for.
+    document.body.dataset.saves = String(Number(document.body.dataset.saves || 0) + 1);
   }
 }
 
