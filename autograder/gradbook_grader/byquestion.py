@@ -23,6 +23,7 @@ import json
 import secrets
 import sys
 import threading
+from collections import Counter
 from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -143,9 +144,10 @@ def groups(found: Answers, items: list[rubric.Item], grouped: list[Group]) -> li
         variants: dict[str, list[int]] = {}
         for n in g.members:
             variants.setdefault(normalise(texts[n]), []).append(n)
-        representative = texts[g.members[0]]
+        # A variant reads as its commonest spelling (a verbatim copy rather than one re-typed).
+        spelt = [Counter(texts[n] for n in ns).most_common(1)[0][0] for ns in variants.values()]
         shown.append({"kind": g.kind, "variants": [
-            {"text": texts[ns[0]], "diff": diff(representative, texts[ns[0]]) if v and g.kind != "blank" else None,
+            {"text": spelt[v], "diff": diff(spelt[0], spelt[v]) if v and g.kind != "blank" else None,
              "answers": [_answer(found.answers[n], items) for n in ns]}
             for v, ns in enumerate(variants.values())]})
     return shown

@@ -144,8 +144,11 @@ def diff(representative: str, text: str) -> list[tuple[str, str]]:
         if not piece:
             return
         how = how if normalise(piece) else ""  # a changed space or comma is not a difference
-        if how == "-" and not piece.strip():
-            return
+        if how == "-":
+            if not piece.strip():
+                return
+            # Shown where the words went missing, set off by a space on the side that lacks one.
+            piece = piece.strip() + " " if not segments or segments[-1][0][-1:].isspace() else " " + piece.strip()
         if segments and segments[-1][1] == how:
             segments[-1] = (segments[-1][0] + piece, how)
         else:
