@@ -24,9 +24,9 @@ from gradbook_grader.byquestion import Server
 from gradbook_grader.cli import main as cli
 from gradbook_grader.course import Course
 from gradbook_grader.gradebook import open_gradebook
-from gradbook_grader.similarity import THRESHOLD, group, jaccard, normalise, shingles, similar_pairs
+from gradbook_grader.similarity import THRESHOLD, diff, group, jaccard, normalise, shingles, similar_pairs
 from lifecycle_helpers import BIN
-from written_helpers import CH05, QUESTION, Written, graded_class, synthetic_class
+from written_helpers import CH05, FAMILIES, FLIPPED, QUESTION, Written, graded_class, synthetic_class
 
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> [x](javascript:window.__pwned=3)'
 
@@ -52,6 +52,16 @@ def test_a_class_is_grouped_as_its_answers_were_made() -> None:
     kinds = {g.kind for g in groups if any(answers[n].family == "blank" for n in g.members)}
     assert kinds == {"blank"}
     assert all(g.kind == "unique" for g in groups if len(g.members) == 1)
+
+
+def test_a_variant_shows_what_differs_from_the_representative_and_nothing_else() -> None:
+    full = FAMILIES["full"][0]
+    flipped = full.replace(FLIPPED[1], FLIPPED[2])
+    marks = [(piece.strip(), how) for piece, how in diff(full, flipped) if how]
+    assert marks == [("not", "-")], "the dropped word shows, struck through"
+    assert "".join(piece for piece, how in diff(full, flipped) if how != "-") == flipped, "the answer itself, whole"
+    assert [how for _, how in diff(full, "  " + full.upper().replace(",", " ,") + "\n") if how] == []
+    assert [(p.strip(), how) for p, how in diff("it does overflow", "it does not overflow") if how] == [("not", "+")]
 
 
 def test_the_similarity_join_finds_every_pair_a_brute_force_finds() -> None:
