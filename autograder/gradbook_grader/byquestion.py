@@ -206,6 +206,12 @@ def make_handler(grading: Grading, token: str, port_of: Callable[[], int]) -> ty
             if route is None:
                 return self._send(404, b"not found", "text/plain")
             rest, query = route
+            if rest == "" and not urlsplit(self.path).path.endswith("/"):  # /TOKEN: the page's relative URLs need /TOKEN/
+                self.send_response(301)
+                self.send_header("Location", f"/{token}/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
             if rest in FILES:
                 name, kind = FILES[rest]
                 return self._send(200, (STATIC / name).read_bytes(), kind)
