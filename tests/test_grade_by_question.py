@@ -227,6 +227,7 @@ def test_keys_score_a_group_into_nbgraders_gradebook(classroom: tuple[Course, li
                     page.keyboard.press("n")
                 assert page.inner_text("#target").startswith(f"Scoring {student}")
                 page.keyboard.press("1")
+                assert page.input_value("#score") == "", "the score follows the items it came from"
                 page.keyboard.press("s")
                 page.keyboard.press("Control+a")
                 page.keyboard.type("0.5")

@@ -187,7 +187,9 @@ function draftFrom(answers) {
   const first = answers[0];
   const same = answers.every((a) => a.graded === first.graded && a.score === first.score && a.comment === first.comment);
   if (same && first.graded) {
-    return { rubric: [...first.rubric], score: first.score ?? "", comment: first.free, typed: true };
+    // The score follows the items from here on if it is what its items give (else it was typed by hand).
+    const typed = !first.rubric.length || fromItems(first.rubric) !== first.score;
+    return { rubric: [...first.rubric], score: first.score ?? "", comment: first.free, typed };
   }
   const blank = answers.every((a) => a.blank);
   return { rubric: [], score: blank ? 0 : "", comment: "", typed: blank };
@@ -198,12 +200,15 @@ function toggle(k) {
   if (!item) return;
   const chosen = state.draft.rubric;
   state.draft.rubric = chosen.includes(item.id) ? chosen.filter((i) => i !== item.id) : [...chosen, item.id];
-  if (!state.draft.typed) {
-    const picked = rubricItems().filter((i) => state.draft.rubric.includes(i.id));
-    const sum = picked.reduce((s, i) => s + i.points, 0);
-    state.draft.score = picked.length ? Math.min(state.view.question.points, Math.max(0, sum)) : "";
-  }
+  if (!state.draft.typed) state.draft.score = fromItems(state.draft.rubric);
   renderDraft();
+}
+
+function fromItems(ids) {
+  // The score the rubric items give: their points summed, clamped to 0 … the question's points ("" for none).
+  const picked = rubricItems().filter((i) => ids.includes(i.id));
+  const sum = picked.reduce((s, i) => s + i.points, 0);
+  return picked.length ? Math.min(state.view.question.points, Math.max(0, sum)) : "";
 }
 
 // --- saving --------------------------------------------------------------------------------------------
