@@ -121,8 +121,11 @@ class Grading:
             raise ValueError("answers: {student: digest} of the answers to score")
         if isinstance(score, bool) or not isinstance(score, (int, float)):
             raise ValueError("score: a number")
+        picked = body.get("rubric") or []
+        if not isinstance(picked, list) or not all(isinstance(i, str) for i in picked):
+            raise ValueError("rubric: a list of rubric item ids")
         items = {i.id: i for i in rubric.load(self.course, self.assignment).get(q.grade_id, [])}
-        chosen = [items[i] for i in body.get("rubric") or [] if i in items]
+        chosen = [items[i] for i in picked if i in items]
         comment = rubric.compose(chosen, str(body.get("comment") or ""))
         done = self._locked(lambda: apply(self.gb, self.reader, q, {str(k): v for k, v in seen.items()},
                                           float(score), comment))

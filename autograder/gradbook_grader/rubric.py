@@ -2,8 +2,8 @@
 
 `rubrics/<assignment>.json` beside the gradebook (in the course directory, so it travels with the
 course, whichever database `--db` names) maps each question's grade id to its items. An item's
-points add up: the score of the items a grader picks is their sum, clamped to [0, the question's
-points] ("Correct: 2", "Names the overflow: +1", "Claims the result changes: -1"). An applied item
+points add up: the page makes the score of the items a grader picks their sum, clamped to [0, the
+question's points] ("Correct: 2", "Names the overflow: +1", "Claims the result changes: -1"). An applied item
 becomes one line of nbgrader's comment (`line`), so the comment stays the one record of which items
 an answer got: `split` reads them back, and an edited item changes no comment already written.
 """
@@ -98,7 +98,3 @@ def split(comment: str, items: Sequence[Item]) -> tuple[list[str], str]:
         else:
             rest.append(text)
     return found, "\n".join(rest).strip()
-
-
-def score(items: Sequence[Item], max_points: float) -> float:
-    return min(max_points, max(0.0, sum(i.points for i in items)))
