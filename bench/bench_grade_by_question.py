@@ -185,7 +185,7 @@ class jupyter:  # noqa: N801 - used as a context manager, like open()
         self.root = course_root
 
     def __enter__(self) -> tuple[str, str]:
-        work = Path(tempfile.mkdtemp(prefix="bench-formgrader-"))
+        self.work = work = Path(tempfile.mkdtemp(prefix="bench-formgrader-"))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -220,6 +220,7 @@ class jupyter:  # noqa: N801 - used as a context manager, like open()
             os.killpg(self.server.pid, 9)
             self.server.wait(timeout=10)
         self.log.close()
+        shutil.rmtree(self.work, ignore_errors=True)
 
 
 def scores(course: Course) -> dict[str, tuple[float | None, str | None]]:
@@ -235,10 +236,17 @@ def main() -> None:
     parser.add_argument("--formgrader-sample", type=int, default=0,
                         help="drive the formgrader on this many submissions and extrapolate (default: all)")
     args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-byquestion-"))
+    try:
+        run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     answers = synthetic_class(args.size)
-    work = Path(tempfile.mkdtemp(prefix="bench-byquestion-"))
     t = time.perf_counter()
     graded_class(work / "a", answers)
     print(f"class of {args.size} graded (stand-in execution side) in {time.perf_counter() - t:.0f} s; "
