@@ -1,4 +1,5 @@
-"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report, misconceptions, extend, similarity).
+"""`gradbook-grader`: the instructor's command line (release, grade, feedback, export, report, misconceptions,
+extend, similarity, grade-by-question).
 
     gradbook-grader release [ASSIGNMENT ...] [--no-manifests] [--student-edition DIR]
     gradbook-grader grade SUBMISSIONS [--assignment A] [--student S] [--workers N | --scheduler ADDRESS] [--db URL] [--force]
@@ -8,6 +9,7 @@
     gradbook-grader misconceptions [--assignment A]
     gradbook-grader extend --student S --assignment A --hours N
     gradbook-grader similarity --assignment A [--threshold T] [--html PATH] [--submissions DIR]
+    gradbook-grader grade-by-question --assignment A [--question GRADE_ID] [--port P]
 
 `grade` exits with 3 when a submission could not be graded (each is listed, with its reason),
 1 when grading could not run at all. report, feedback, export and misconceptions read nbgrader's
@@ -107,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="write the report here (default: autograder/similarity/<assignment>.html)")
     similar.add_argument("--submissions", type=Path, metavar="DIR",
                          help="the submissions, as `grade` reads them (default: the course's submitted/)")
+
+    by_question = commands.add_parser("grade-by-question", parents=[common],
+                                      help="grade written answers a question at a time, similar answers together (a local page)")
+    by_question.add_argument("--assignment", required=True)
+    by_question.add_argument("--question", metavar="GRADE_ID", help="only this written-answer question (default: all)")
+    by_question.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
     return parser
 
 
@@ -203,8 +211,9 @@ def _next_steps(course: Course, assignment: str, report: "BatchReport") -> str:
                      "LateSubmissionPlugin's (nbgrader_config.py); an extension: "
                      f"`gradbook-grader extend --student S --assignment {a} --hours N`")
     if awaiting:
-        steps.append(f"{awaiting} written answer{'s' if awaiting != 1 else ''} to grade by hand: the formgrader "
-                     f"(Manual Grading > {a})")
+        steps.append(f"{awaiting} written answer{'s' if awaiting != 1 else ''} to grade by hand: "
+                     f"`gradbook-grader grade-by-question --assignment {a}` (similar answers together), or the "
+                     f"formgrader (Manual Grading > {a})")
     steps.append(f"then `gradbook-grader feedback --assignment {a}` and `nbgrader release_feedback {a}`; "
                  f"`gradbook-grader report --assignment {a}` gives every reason, "
                  f"`gradbook-grader misconceptions --assignment {a}` the commonest mistakes, "
@@ -278,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
             threshold = similarity.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
             print(similarity.console_text(similarity.run(course, args.assignment, args.submissions, threshold, args.html)))
             return 0
+        if args.command == "grade-by-question":
+            from gradbook_grader.byquestion import serve
+
+            course.source(args.assignment)  # unknown assignment: say so
+            return serve(course, args.assignment, args.question, args.port)
     except GraderError as error:
         print(f"gradbook-grader: {printable(str(error), newlines=True)}", file=sys.stderr)
         return 1

@@ -56,6 +56,13 @@ def _is_as_text(text: str) -> bool:
     return as_text(html.unescape(text[len(_PRE): -len("</pre>")])) == text
 
 
+def shown_text(markdown: str) -> str:
+    """The text a Markdown cell of a safe notebook shows: what `as_text` escaped, else the cell itself."""
+    if _is_as_text(markdown):
+        return html.unescape(markdown[len(_PRE): -len("</pre>")])
+    return markdown
+
+
 def _text(value: Any) -> str:
     if isinstance(value, list):
         value = "".join(v for v in value if isinstance(v, str))
