@@ -105,12 +105,11 @@ def test_release_refuses_a_mistake_that_passes(tmp_path: Path, monkeypatch: pyte
 def test_release_whose_sandbox_cannot_import_the_course_fails_with_the_cause(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     require(sandbox.bwrap_problem() is None, f"the sandbox is needed: {sandbox.bwrap_problem()}")
-    # The sandbox binds Python and its packages, but not the library's source (an editable install's).
-    import gradbook
-
-    roots, library = sandbox._python_roots(), Path(gradbook.__file__).resolve().parent
-    assert library in roots
-    monkeypatch.setattr(sandbox, "_python_roots", lambda: [r for r in roots if r != library])
+    # The sandbox binds Python and its packages, and over the library the graded chapter's view of it: a view
+    # that lacks the library's modules is a sandbox whose Python cannot import the course.
+    empty = tmp_path / "no-library"
+    empty.mkdir()
+    monkeypatch.setattr(sandbox, "package_view", lambda chapters=(): empty)
     sandbox.bwrap_problem.cache_clear()
     try:
         assert main(["release", CH02, "--course", str(_course(tmp_path))]) == 1
