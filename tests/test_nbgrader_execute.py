@@ -44,7 +44,7 @@ def course_validator(course_root: Path, monkeypatch: pytest.MonkeyPatch):  # noq
 @pytest.mark.slow
 @pytest.mark.sandbox
 def test_no_nbgrader_command_runs_a_submission_outside_the_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+                                                                   capfd: pytest.CaptureFixture[str]) -> None:
     require(sandbox.bwrap_problem() is None, f"bwrap does not work here: {sandbox.bwrap_problem()}")
     from nbgrader.validator import Validator
     from traitlets.config import Config
@@ -67,7 +67,7 @@ def test_no_nbgrader_command_runs_a_submission_outside_the_sandbox(tmp_path: Pat
     (folder / "ipykernel_launcher.py").write_text(f"open({str(pwned / 'launcher')!r}, 'w').write('pwned')\n")
     monkeypatch.chdir(course.root)  # `nbgrader validate submitted/eve/...` in the course (nbgrader's ValidateApp)
     assert nbgrader_app("ValidateApp", f"submitted/eve/{CH02}/{CH02}.ipynb") == 0
-    said = capsys.readouterr().out
+    said = capfd.readouterr().out
     assert not (pwned / "validate").exists() and not (pwned / "launcher").exists(), said
     assert "VALIDATION FAILED" in said and "naive_relu" in said, said  # graded in the sandbox: the wrong answer
 

@@ -43,6 +43,7 @@ from gradbook_grader.text import printable
 if TYPE_CHECKING:
     from traitlets.config import Config
 
+ARRIVAL_NOTE = "arrival not observed"  # how a note on an unobserved submission's date begins
 RECEIPTS = "collected"  # below the course root: written by the instructor's collect only
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -187,12 +188,12 @@ def date(course: Course, submission: Submission, loaded: Loaded, rule: Lateness)
     if rule.unobserved == "flag":
         if claim is None:
             loaded.timestamp = _vouched(submission)
-        loaded.lateness.append(f"arrival not observed: {why}; {shown}, dated by "
+        loaded.lateness.append(f"{ARRIVAL_NOTE}: {why}; {shown}, dated by "
                                f"{'that claim' if claim else 'when it reached submitted/'} ({loaded.timestamp})")
     else:
         loaded.timestamp = _vouched(submission)
         if claim is None or _apart(claim, loaded.timestamp) > rule.claim_slack_seconds:  # else the claim holds
-            loaded.notes.append(f"arrival not observed ({why}): dated by when it reached submitted/ (the "
+            loaded.notes.append(f"{ARRIVAL_NOTE} ({why}): dated by when it reached submitted/ (the "
                                 f"timestamp); {shown} (c.Lateness.unobserved = \"late\")")
 
 

@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Sequence
 
+from gradbook_grader.arrival import ARRIVAL_NOTE
 from gradbook_grader.course import Course, GraderError, find_course
 from gradbook_grader.files import Refused, write_atomic
 from gradbook_grader.journal import JOURNAL_NAME, Result, journal, read_journal, write_journal
@@ -365,15 +366,16 @@ def grade_assignment(
         for submission in found:
             loaded = load(submission)
             arrival.date(course, submission, loaded, lateness)  # observed arrival, not the student's timestamp.txt
-            key = submission_key(loaded.data, source_digest, manifest, limits, loaded.problem, loaded.timestamp)
+            # Keyed by what was submitted (timestamp.txt included); its date is refreshed on reuse, never regraded for.
+            key = submission_key(loaded.data, source_digest, manifest, limits, loaded.problem, loaded.claimed)
             job = _Job(submission, key, Loaded(None, loaded.problem, loaded.timestamp, loaded.notes, secret=loaded.secret,
                                                claimed=loaded.claimed, lateness=loaded.lateness),
                        _sha256(loaded.data) if loaded.data is not None else "", seed=hidden_seed(secret, key))
             previous = read_journal(course, submission.student, assignment)
-            job.changed = previous is None or (previous.digest, previous.timestamp) != (job.digest, loaded.timestamp)
+            job.changed = previous is None or (previous.digest, previous.claimed) != (job.digest, loaded.claimed)
             writer.side_files(job)
             if not force and previous is not None and previous.key == job.key and not previous.transient:
-                writer.reuse(previous)
+                writer.reuse(previous, job.loaded)
             elif loaded.data is None:
                 writer.finish(job, None, loaded.problem or "not graded", loaded.transient)
             else:
@@ -464,10 +466,17 @@ class _Writer:
             job.loaded.notes.append(f"nbgrader's timestamp.txt and submission_secret.txt could not be written "
                                     f"beside the graded notebook ({_why(exc)}): feedback cannot be released")
 
-    def reuse(self, previous: Result) -> None:
-        """An unchanged submission's journalled result: stored again (cheap, and fills a new --db too)."""
+    def reuse(self, previous: Result, loaded: Loaded) -> None:
+        """An unchanged submission's journalled result: stored again (cheap, and fills a new --db too), dated
+        as it is now (a collect receipt since, a new copy in submitted/: `arrival`)."""
+        dated = (loaded.timestamp, loaded.claimed, loaded.lateness)
+        redated = dated != (previous.timestamp, previous.claimed, previous.lateness)
+        if redated:
+            previous.timestamp, previous.claimed, previous.lateness = loaded.timestamp, loaded.claimed, list(loaded.lateness)
+            previous.notes = [n for n in previous.notes if not n.startswith(ARRIVAL_NOTE)] + [
+                n for n in loaded.notes if n.startswith(ARRIVAL_NOTE)]
         self.store(previous, changed=False)
-        if previous.transient:  # the store failed this time: journal that, so the next run retries
+        if previous.transient or redated:  # the store failed this time (the next run retries), or a new date
             self.journal(previous)
         else:
             self.report.results.append(previous)
