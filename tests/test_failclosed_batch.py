@@ -455,7 +455,7 @@ def assert_feedback_budgets(course: Course, src: nbformat.NotebookNode, run: Any
     theirs, take a time derived from the honest pages of the same run (never a fixed number), and resume."""
     from statistics import median
 
-    from gradbook_grader.feedback import PageBudget
+    from gradbook_grader.pagebudget import PageBudget
 
     for name in HOSTILE_PAGES:
         assert "Left out of this page" in pages[name] and rows[name].score == expected_score(src, {}), name

@@ -98,7 +98,8 @@ def _feedback_command(course: Course, args: argparse.Namespace) -> int:
     """`feedback`, on this machine's worker processes or, with --scheduler, on a Dask cluster."""
     from contextlib import nullcontext
 
-    from gradbook_grader.feedback import PageBudget, run_feedback
+    from gradbook_grader.feedback import run_feedback
+    from gradbook_grader.pagebudget import PageBudget
 
     if args.workers < 1:
         raise GraderError(f"--workers must be at least 1 (got {args.workers}).")
