@@ -64,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="grade on a Dask cluster instead: tcp://HOST:8786, or local:N to start N workers here "
                             "(docs/grading-on-a-cluster.md)")
     grade.add_argument("--force", action="store_true", help="regrade submissions already in the journal")
-    grade.add_argument("--timeout", type=float, help="wall-clock seconds per submission")
+    grade.add_argument("--timeout", type=float, help="wall-clock seconds per submission, all its cells, questions "
+                                                     "and restarts together (default 600)")
+    grade.add_argument("--stall-seconds", type=float,
+                       help="a runner that neither replies nor uses CPU this long is stalled: its wait ends "
+                            "(default 10; 0: never, for notebooks that wait idle on purpose)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     for name, text in [("feedback", "write feedback HTML per graded submission"), ("report", "print grades and reasons")]:
@@ -125,7 +129,8 @@ def _feedback_command(course: Course, args: argparse.Namespace) -> int:
     """`feedback`, on this machine's worker processes or, with --scheduler, on a Dask cluster."""
     from contextlib import nullcontext
 
-    from gradbook_grader.feedback import PageBudget, run_feedback
+    from gradbook_grader.feedback import run_feedback
+    from gradbook_grader.pagebudget import PageBudget
 
     if args.workers < 1:
         raise GraderError(f"--workers must be at least 1 (got {args.workers}).")
@@ -168,7 +173,8 @@ def _grade(course: Course, args: argparse.Namespace, engine: "DaskEngine | None"
     found, skipped = discover(args.submissions, args.assignment, course.assignments, args.student)
     for line in skipped:
         print(f"skipped {printable(line)}", file=sys.stderr)
-    limits = Limits(total_timeout=args.timeout) if args.timeout else Limits()
+    limits = Limits(**({"total_timeout": args.timeout} if args.timeout else {}),
+                    **({"stall_seconds": args.stall_seconds} if args.stall_seconds is not None else {}))
     failed = False
     for assignment in sorted({s.assignment for s in found}):
         report = grade_assignment(
