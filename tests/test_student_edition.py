@@ -186,19 +186,13 @@ def test_the_edition_holds_no_answer_hidden_test_instructor_file_or_secret_in_an
     assert not [(b, t) for b, t in texts.items() if "BEGIN HIDDEN TESTS" in t or "BEGIN SOLUTION" in t]
     answers = regions()
     assert sum(kind == "solution" for kind, _ in answers.values()) >= 60 and "hidden" in {k for k, _ in answers.values()}
-    library_copies = 0
     lines = {blob_id: set(text.split("\n")) for blob_id, text in texts.items()}
-    for text, (kind, chapter) in answers.items():
-        first = text.split("\n", 1)[0]
-        for blob_id in (b for b, t in texts.items() if first in lines[b] and f"\n{text}\n" in t):
-            # Only the library's check module of that chapter may hold the same code: its reference answer,
-            # which the student's own kernel compares with (instant feedback); it is the library's file as is.
-            own = {f"lib/gradbook/checks/ch{chapter[:2]}.py"}
-            assert kind == "solution" and paths[blob_id] <= own, (kind, chapter, text[:80], paths[blob_id])
-            assert blobs[blob_id] == (ROOT / next(iter(paths[blob_id]))).read_bytes()
-            library_copies += 1
-    print(f"\n{len(answers)} answer regions searched in {len(blobs)} blobs; {library_copies} equal the library's "
-          "own check references")
+    found = [(kind, chapter, text[:80], paths.get(blob_id)) for text, (kind, chapter) in answers.items()
+             for blob_id in (b for b, t in texts.items() if text.split("\n", 1)[0] in lines[b] and f"\n{text}\n" in t)]
+    assert not found  # no allowance: the check modules are recordings (gradbook_grader.recording), not the library's
+    recorded = {p for p in every_path if re.fullmatch(r"lib/gradbook/checks/ch\d\d\.(py|json)", p)}
+    assert len(recorded) == 2 * len(list((ROOT / "lib/gradbook/checks").glob("ch[0-9][0-9].py")))
+    print(f"\n{len(answers)} answer regions searched in {len(blobs)} blobs; none found")
 
 
 def test_answers_anywhere_stop_the_build_and_nothing_is_written(
@@ -213,6 +207,7 @@ def test_answers_anywhere_stop_the_build_and_nothing_is_written(
         "notebooks/99-planted.ipynb": solution,  # a solution notebook among the released ones
         "tests/test_planted.py": b"def test_it():\n        check.softmax(softmax, hidden=True)\n",  # a hidden test
         "lib/gradbook/notes.py": (ROOT / "lib" / "gradbook" / "checks" / "ch02.py").read_bytes(),  # not a check module
+        "lib/gradbook/checks/ch05.py": (ROOT / "lib" / "gradbook" / "checks" / "ch05.py").read_bytes(),  # the real one
         "docs/key.txt": secret_path(checkout).read_bytes().hex().upper().encode(),
         "autograder/nbgrader_config.py": b"",
     }

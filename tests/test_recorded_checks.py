@@ -1,0 +1,83 @@
+"""The student edition's checks are recordings (gradbook_grader.recording, gradbook.checks.recorded):
+they must judge exactly as the instructor's checks, which compute.
+
+Each chapter's module is generated as the edition holds it, loaded from its own files, and every
+exercise's verdict (passed, message, the known mistake named) is compared with the real exercise's on
+the same answers: the model answer, every listed mistake, and an untouched stub, in English and Chinese.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from gradbook.checks.core import REGISTRY, VISIBLE_SEED, Exercise, collect, judge
+from gradbook.checks.recorded import NotRecorded, Recorded
+from gradbook_grader.recording import chapter_modules, recorded_module
+
+pytestmark = pytest.mark.slow  # every chapter is recorded once (the edition's build does the same)
+
+
+def _stub(*args: object, **kwargs: object) -> object:
+    raise NotImplementedError
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exercise]:
+    """Every exercise as the edition's generated modules define it (the real registry left as it was)."""
+    modules = chapter_modules()
+    folder, saved, found = tmp_path_factory.mktemp("checks"), dict(REGISTRY), {}
+    try:
+        for module in modules:
+            source, data = recorded_module(module)
+            stem = module.__name__.rsplit(".", 1)[-1]
+            (folder / f"{stem}.py").write_text(source, encoding="utf-8")
+            (folder / f"{stem}.json").write_text(json.dumps(data), encoding="utf-8")
+            spec = importlib.util.spec_from_file_location(f"edition_{stem}", folder / f"{stem}.py")
+            loaded = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(loaded)
+            found.update({e.name: e for e in vars(loaded).values() if isinstance(e, Exercise)})
+    finally:
+        REGISTRY.clear()
+        REGISTRY.update(saved)
+    return found
+
+
+def verdict(exercise: Exercise, observation: dict, language: str) -> tuple:
+    v = judge(exercise, observation, language)
+    return v.passed, v.message, v.mistake
+
+
+def test_every_recorded_exercise_judges_as_the_real_one(recorded: dict[str, Exercise]) -> None:
+    real = dict(REGISTRY)
+    assert set(real) == set(recorded) and len(real) >= 50
+    compared = 0
+    for name, exercise in real.items():
+        twin = recorded[name]
+        assert isinstance(twin.reference, Recorded) and all(isinstance(m.wrong, Recorded) for m in twin.mistakes)
+        answers = [("reference", exercise.reference), ("stub", _stub)]
+        answers += [(f"mistake {i}", m.wrong) for i, m in enumerate(exercise.mistakes)]
+        for what, answer in answers:
+            observation = collect(exercise, answer, VISIBLE_SEED, False)
+            assert collect(twin, answer, VISIBLE_SEED, False) == observation, (name, what)  # the same questions
+            for language in ("en", "zh_CN"):
+                expected = verdict(exercise, observation, language)
+                assert verdict(twin, observation, language) == expected, (name, what, language)
+                assert expected[0] == (what == "reference"), (name, what)
+                compared += 1
+    print(f"\n{compared} verdicts of {len(real)} exercises equal")
+
+
+def test_a_recording_holds_the_visible_cases_only_and_runs_nothing(recorded: dict[str, Exercise]) -> None:
+    softmax = recorded["ch05.softmax"]
+    with pytest.raises(NotRecorded, match="visible cases only"):
+        softmax.make_cases(VISIBLE_SEED, True)
+    with pytest.raises(NotRecorded):
+        softmax.make_cases(VISIBLE_SEED + 1, False)
+    with pytest.raises(NotImplementedError, match="softmax"):  # a demo cell's fallback: no answer to run
+        softmax.reference([1.0, 2.0])
+    source = Path(softmax.reference.__class__.__module__.replace(".", "/")).name
+    assert source == "recorded"
