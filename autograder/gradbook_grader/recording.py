@@ -20,6 +20,7 @@ import copy
 import importlib
 import inspect
 import json
+import pkgutil
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from gradbook.checks import drivers, load_all
-from gradbook.checks.core import VISIBLE_SEED, Exercise
+from gradbook.checks.core import VISIBLE_SEED, Exercise, collect, judge
 from gradbook.checks.plain import to_plain, to_wire
 from gradbook.checks.recorded import QUIET, RAISE, WARN, case_key
 from gradbook_grader.course import GraderError
@@ -85,8 +86,10 @@ def _outcomes(run: Callable[[Any, Any], Any], answer: Any, cases: list, modes: t
     """What `run(answer, case)` gave on each case, in each of `modes` where it differs from `QUIET`."""
     recorded: dict[str, dict] = {}
     for case in cases:
-        by_mode: dict[str, Any] = {}
-        for how in modes:
+        with warnings.catch_warnings(record=True) as warned, np.errstate(all="warn"):
+            warnings.simplefilter("always")
+            by_mode: dict[str, Any] = {QUIET: _outcome(lambda: run(answer, copy.deepcopy(case)))}
+        for how in modes[1:] if warned else ():  # no warning: raising or erring on them changes nothing
             with _replayed(how):
                 by_mode[how] = _outcome(lambda: run(answer, copy.deepcopy(case)))
         quiet = by_mode[QUIET]
@@ -123,7 +126,24 @@ def record(exercise: Exercise) -> dict[str, Any]:
         "cases": [{"args": c.args, "kwargs": c.kwargs, "label": c.label, "label_values": c.label_values} for c in cases],
         "reference": _outcomes(exercise.answer, exercise.reference, cases, (QUIET,)),
         "mistakes": [_outcomes(exercise.answer, m.wrong, cases, (QUIET, RAISE, WARN)) for m in exercise.mistakes],
+        "library": library_fallback(exercise),
     }
+
+
+def library_fallback(exercise: Exercise) -> str | None:
+    """The first of the exercise's `library_answers` that passes its visible checks as a student's answer
+    would: what a demo cell's fallback (`notebook.yours`) runs in the edition, where the reference is a
+    recording. The public library is the students' (issue #22 forbids solution text, not the library)."""
+    for path in exercise.library_answers:
+        try:
+            answer = pkgutil.resolve_name(path)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if judge(exercise, collect(exercise, answer, VISIBLE_SEED, False), "en").passed:
+                    return path
+        except Exception:  # not importable here (torch absent), or not a drop-in answer: the next one
+            continue
+    return None
 
 
 # ---------------------------------------------------------------- the generated module
@@ -144,7 +164,7 @@ def recorded_module(module: ModuleType) -> tuple[str, dict[str, Any]]:
         for exercise in exercises.values():
             recording.update(_outcomes(driver, answer, visible_cases(exercise), (QUIET,)))
         data[f"{ALTERNATIVES}.{name}"] = to_wire({"title": name, "seed": VISIBLE_SEED, "parameters": [],
-                                                  "cases": [], "reference": recording, "mistakes": []})
+                                                  "cases": [], "reference": recording, "mistakes": [], "library": None})
     helpers = tuple(getattr(module, "HELPERS", ()))
     lines = [
         f'"""{module.__name__}, as the student edition holds it: recorded, not computed.',

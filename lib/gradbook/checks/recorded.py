@@ -21,6 +21,7 @@ import copy
 import hashlib
 import inspect
 import json
+import pkgutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,15 @@ class Recorded:
     """An answer known only by its outcome on each recorded case: plain data, or the error it raised.
 
     `outcomes` maps a `case_key` to ``{mode: {"out": value} or {"error": text}}`` (`QUIET` always
-    there). Calling it, as a demo cell's fallback does, says that the edition holds no answer."""
+    there). Calling it, as a demo cell's fallback does, runs `library` (the dotted path of the public
+    library's function or class that passed the exercise's visible checks when it was recorded), or,
+    where there is none, says that the edition holds no answer to the exercise."""
 
-    def __init__(self, title: str, outcomes: dict[str, dict[str, dict[str, Plain]]], parameters: list[str] = ()) -> None:
+    def __init__(self, title: str, outcomes: dict[str, dict[str, dict[str, Plain]]], parameters: list[str] = (),
+                 library: str | None = None) -> None:
         self.title = title
         self.outcomes = outcomes
+        self.library = library
         # The parameter names the model answer has: the judge names a case's inputs by them.
         self.__signature__ = inspect.Signature(
             [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in parameters])
@@ -83,6 +88,8 @@ class Recorded:
         return copy.deepcopy(outcome["out"])
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.library:
+            return pkgutil.resolve_name(self.library)(*args, **kwargs)
         raise NotImplementedError(_(
             "the student edition holds no answer to exercise `{title}`: finish it, then run this cell again."
         ).format(title=self.title))
@@ -118,7 +125,7 @@ def read(module_file: str) -> dict[str, dict[str, Any]]:
 
 def reference(data: dict[str, dict[str, Any]], name: str) -> Recorded:
     exercise = data[name]
-    return Recorded(exercise["title"], exercise["reference"], exercise["parameters"])
+    return Recorded(exercise["title"], exercise["reference"], exercise["parameters"], exercise.get("library"))
 
 
 def mistake(data: dict[str, dict[str, Any]], name: str, index: int) -> Recorded:
