@@ -12,8 +12,11 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from gradbook.checks.drivers import Case
+from gradbook.notebook import yours
 from gradbook.checks.core import REGISTRY, VISIBLE_SEED, Exercise, collect, judge
 from gradbook.checks.recorded import NotRecorded, Recorded
 from gradbook_grader.recording import chapter_modules, recorded_module
@@ -79,7 +82,16 @@ def test_a_recording_holds_the_visible_cases_only_and_runs_nothing(recorded: dic
         softmax.make_cases(VISIBLE_SEED, True)
     with pytest.raises(NotRecorded):
         softmax.make_cases(VISIBLE_SEED + 1, False)
-    with pytest.raises(NotImplementedError, match="softmax"):  # a demo cell's fallback: no answer to run
-        softmax.reference([1.0, 2.0])
-    source = Path(softmax.reference.__class__.__module__.replace(".", "/")).name
-    assert source == "recorded"
+    real = REGISTRY["ch05.softmax"].reference
+    z = np.array([[1.0, 2.0, 30.0], [-4.0, 0.0, 0.5]])  # not a recorded case: a demo's own input
+    with pytest.raises(NotRecorded):
+        softmax.answer(softmax.reference, Case((z,)))
+    # A demo cell's fallback (notebook.yours) runs the public library's answer where it passed the visible
+    # checks when recorded; otherwise it says that the edition holds no answer.
+    assert softmax.reference.library == "gradbook.reference.activations.softmax"
+    np.testing.assert_allclose(softmax.reference(z), real(z))
+    predict = recorded["ch00.predict"]
+    assert predict.reference.library is None
+    fallback = yours("predict", predict, {})  # the student's `predict` unfinished: the library's stands in
+    with pytest.raises(NotImplementedError, match="`predict`"):  # Run All goes on past it (notebook.py)
+        fallback(2.0, 1.0, z)
