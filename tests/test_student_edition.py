@@ -316,3 +316,42 @@ def test_a_fresh_clone_installs_what_it_declares_without_an_index_then_lab_start
         p.name for p in (clone / "notebooks").glob("*.ipynb"))
     assert not git(clone, "status", "--porcelain")  # .venv/ and my-work/ are ignored: `git pull` never meets them
     remove_in_background(clone)
+
+
+def test_the_editions_own_checks_pass_the_model_answers_and_fail_the_stubs(edition: Path) -> None:
+    """The edition's check modules, imported from its own lib/ in a fresh process (no instructor file on the path),
+    judge what the model answer and an untouched stub return on every exercise's visible cases as the
+    instructor's checks do. What they return is collected here, with the real checks, as plain data."""
+    from gradbook.checks import REGISTRY, load_all
+    from gradbook.checks.core import VISIBLE_SEED, collect, judge
+    from gradbook.checks.plain import dumps
+
+    def stub(*args: object, **kwargs: object) -> object:
+        raise NotImplementedError
+
+    load_all()
+    asked, expected = {}, {}
+    for name, exercise in sorted(REGISTRY.items()):
+        for what, answer in (("reference", exercise.reference), ("stub", stub)):
+            observation = collect(exercise, answer, VISIBLE_SEED, False)
+            asked[f"{name} {what}"] = observation
+            verdict = judge(exercise, observation, "en")
+            expected[f"{name} {what}"] = [verdict.passed, verdict.message]
+    judge_there = (
+        "import json, sys\n"
+        "from gradbook.checks import REGISTRY, load_all, judge\n"
+        "from gradbook.checks.plain import loads\n"
+        "from gradbook.checks.recorded import Recorded\n"
+        "load_all()\n"
+        "assert all(isinstance(e.reference, Recorded) for e in REGISTRY.values()), 'a check module that computes'\n"
+        "asked = loads(sys.stdin.buffer.read())\n"
+        "verdicts = {key: judge(REGISTRY[key.split()[0]], obs, 'en') for key, obs in asked.items()}\n"
+        "print(json.dumps({key: [v.passed, v.message] for key, v in verdicts.items()}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(edition / "lib")}
+    ran = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(edition / 'lib')!r})\n"
+                          + judge_there], input=dumps(asked), capture_output=True, env=env, cwd=edition, timeout=600)
+    assert ran.returncode == 0, ran.stderr.decode()[-3000:]
+    got = json.loads(ran.stdout)
+    assert got == expected
+    assert all(passed == key.endswith("reference") for key, (passed, _message) in got.items())
