@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,25 @@ def test_every_recorded_exercise_judges_as_the_real_one(recorded: dict[str, Exer
                 own = collect(twin, answer, VISIBLE_SEED, False)
                 assert verdict(twin, own, "en") == verdict(exercise, observation, "en"), (name, what)
     print(f"\n{compared} verdicts of {len(real)} exercises equal")
+
+
+def test_a_mistake_replayed_as_the_students_run_went_judges_as_the_real_one(recorded: dict[str, Exercise]) -> None:
+    """A student's kernel that raises on numpy's errors, or turns runtime warnings into errors: the judge replays
+    each mistake the same way (`core._reproduces`), and the recording holds those outcomes too."""
+    replayed = 0
+    for name, exercise in REGISTRY.items():
+        for mistake in exercise.mistakes:
+            for strict in ("raise", "error"):
+                with warnings.catch_warnings(), np.errstate(all="raise" if strict == "raise" else "warn"):
+                    warnings.simplefilter(strict if strict == "error" else "default", RuntimeWarning)
+                    observation = collect(exercise, mistake.wrong, VISIBLE_SEED, False)
+                errors = [str(r["error"] or "") for r in observation["results"]]
+                if not any(e.startswith(("FloatingPointError", "RuntimeWarning")) for e in errors):
+                    continue
+                replayed += 1
+                assert verdict(recorded[name], observation, "en") == verdict(exercise, observation, "en"), name
+    assert replayed >= 3  # softmax's and cross-entropy's unstable mistakes at least
+    print(f"\n{replayed} mistakes replayed as a strict kernel ran them")
 
 
 def test_a_recording_holds_the_visible_cases_only_and_runs_nothing(recorded: dict[str, Exercise]) -> None:
