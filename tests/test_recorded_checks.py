@@ -115,3 +115,26 @@ def test_a_recording_holds_the_visible_cases_only_and_runs_nothing(recorded: dic
     fallback = yours("predict", predict, {})  # the student's `predict` unfinished: the library's stands in
     with pytest.raises(NotImplementedError, match="`predict`"):  # Run All goes on past it (notebook.py)
         fallback(2.0, 1.0, z)
+
+
+def test_a_compare_that_uses_an_answer_stops_the_build(tmp_path: Path) -> None:
+    """A compare function is copied into the edition with what it uses: never a reference or a mistake."""
+    from gradbook_grader.course import GraderError
+
+    (tmp_path / "ch99_planted.py").write_text(
+        "import numpy as np\n"
+        "from gradbook.checks.core import Exercise, Mistake, compare_values\n\n"
+        "def _double(x):\n    return 2 * x\n\n"
+        "def _triple(x):\n    return 3 * x\n\n"
+        "def _compare(expected, got, case):\n    return compare_values(_double(case.args[0]), got)\n\n"
+        "double = Exercise('ch99.double', reference=_double, cases=lambda rng, hidden: [], compare=_compare,\n"
+        "                  mistakes=[Mistake(_triple, 'three times')])\n", encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("ch99_planted", tmp_path / "ch99_planted.py")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        module.__name__ = "gradbook.checks.ch99"
+        with pytest.raises(GraderError, match="_double, a reference or a mistake"):
+            recorded_module(module)
+    finally:
+        REGISTRY.pop("ch99.double", None)

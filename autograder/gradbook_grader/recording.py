@@ -241,9 +241,8 @@ def _closure(module: ModuleType, roots: set[str], answers: set[str]) -> tuple[st
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             defined.update({n.id: node for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)})
-    runners = {id(driver) for driver in drivers.DRIVERS.values()}
-    driver_names = {name for name, value in vars(module).items() if id(value) in runners
-                    or callable(value) and getattr(value, "__module__", None) == drivers.__name__}
+    runners = {id(driver) for driver in drivers.DRIVERS.values()}  # (answer, case) -> what it gives
+    driver_names = {name for name, value in vars(module).items() if id(value) in runners}
     alternatives: dict[str, tuple[Any, Any]] = {}
     needed: set[str] = set()
     todo = sorted(roots)
@@ -256,30 +255,36 @@ def _closure(module: ModuleType, roots: set[str], answers: set[str]) -> tuple[st
                               "student edition cannot hold it: compare with `expected` instead")
         needed.add(name)
         node = defined[name]
-        for call in ast.walk(node):
-            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in driver_names
-                    and call.args and isinstance(call.args[0], ast.Name) and call.args[0].id in defined):
-                ran = call.args[0].id
-                alternatives[ran] = (getattr(module, call.func.id), getattr(module, ran))
-        skip = {id(c.args[0]) for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
-                and c.func.id in driver_names and c.args and isinstance(c.args[0], ast.Name) and c.args[0].id in alternatives}
+        runs = [(call, ran) for call in ast.walk(node) if (ran := _driver_run(call, driver_names, defined))]
+        alternatives.update({ran: (getattr(module, call.func.id), getattr(module, ran)) for call, ran in runs})
+        skip = {id(call.args[0]) for call, _ran in runs}  # what a driver runs there is recorded, not copied
         todo += [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and id(n) not in skip]
     body = [node for node in tree.body if any(defined.get(name) is node for name in needed)]
     imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)) and
                not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
-    copied = _Alternatives(set(alternatives)).visit(ast.Module(body=imports + body, type_ignores=[]))
+    copied = _Alternatives(driver_names, defined).visit(ast.Module(body=imports + body, type_ignores=[]))
     return (ast.unparse(ast.fix_missing_locations(copied)) if body else ""), alternatives
+
+
+def _driver_run(node: ast.AST, driver_names: set[str], defined: dict[str, ast.stmt]) -> str | None:
+    """The name of the module's function or class that `node` runs on a case through a driver
+    (``run_optimizer(_AdamKeras, case)``), or None."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in driver_names
+            and len(node.args) == 2 and isinstance(node.args[0], ast.Name)
+            and isinstance(defined.get(node.args[0].id), (ast.FunctionDef, ast.ClassDef))):
+        return node.args[0].id
+    return None
 
 
 class _Alternatives(ast.NodeTransformer):
     """``driver(Answer, case)`` -> ``_ALTERNATIVES["Answer"].output(case)``: the recorded run."""
 
-    def __init__(self, names: set[str]) -> None:
-        self.names = names
+    def __init__(self, driver_names: set[str], defined: dict[str, ast.stmt]) -> None:
+        self.driver_names, self.defined = driver_names, defined
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
-        if len(node.args) == 2 and isinstance(node.args[0], ast.Name) and node.args[0].id in self.names:
+        if _driver_run(node, self.driver_names, self.defined):
             lookup = ast.Subscript(ast.Name(ALTERNATIVES, ast.Load()), ast.Constant(node.args[0].id), ast.Load())
             return ast.Call(ast.Attribute(lookup, "output", ast.Load()), [node.args[1]], [])
         return node
