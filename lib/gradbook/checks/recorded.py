@@ -59,6 +59,11 @@ def mode() -> str:
     return QUIET
 
 
+def _only_visible(title: str) -> str:
+    return _("{title}: the student edition's checks hold the visible cases only; the hidden ones run when your work "
+             "is graded.").format(title=title)
+
+
 class Recorded:
     """An answer known only by its outcome on each recorded case: plain data, or the error it raised.
 
@@ -80,8 +85,7 @@ class Recorded:
         """What the recorded answer gave on `case` (a fresh copy), or its error raised again."""
         found = self.outcomes.get(case_key(case))
         if found is None:
-            raise NotRecorded(f"{self.title}: this case was not recorded; the student edition's checks hold the "
-                              "visible cases only (the grader runs the hidden ones)")
+            raise NotRecorded(_only_visible(self.title))
         outcome = found.get(mode(), found[QUIET])
         if "error" in outcome:
             raise RecordedError(outcome["error"])
@@ -108,8 +112,7 @@ class RecordedCases:
 
     def __call__(self, rng: np.random.Generator, hidden: bool) -> list[Case]:
         if hidden or rng.bit_generator.state != np.random.default_rng(self.seed).bit_generator.state:
-            raise NotRecorded(f"{self.title}: the student edition's checks hold the visible cases only; the hidden "
-                              "checks run when the instructor grades")
+            raise NotRecorded(_only_visible(self.title))
         return copy.deepcopy(self.cases)
 
 
