@@ -8,7 +8,9 @@ the same answers: the model answer, every listed mistake, and an untouched stub,
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import re
 import json
 import warnings
 from pathlib import Path
@@ -138,3 +140,69 @@ def test_a_compare_that_uses_an_answer_stops_the_build(tmp_path: Path) -> None:
             recorded_module(module)
     finally:
         REGISTRY.pop("ch99.double", None)
+
+
+CHECK_CALL = re.compile(r"^check\.(\w+)\((.*)\)\s*$", re.M)
+
+
+def visible_checks(notebook: Path, exercises: dict[str, Exercise]) -> tuple[dict[str, str], list[str]]:
+    """Run a notebook's visible checks in-process with `exercises`: each exercise's outcome ("passed" or the
+    error), and the checks whose answer could not be built here (a cell that needs a demo's data).
+
+    Run: the exercise cells, cells that only import or define, and every cell's imports; not the demos."""
+    import contextlib
+    import io
+
+    import nbformat
+
+    from gradbook.checks import CheckFailed
+
+    space: dict = {}
+    outcome, unbuilt = {}, []
+    chapter = notebook.name[:2]
+    for cell in (c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"):
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            for call in CHECK_CALL.finditer(cell.source.split("### BEGIN HIDDEN TESTS")[0]):
+                exercise = exercises[f"ch{chapter}.{call.group(1)}"]
+                try:
+                    answer = eval(call.group(2) if exercise.value else call.group(2).split(",")[0], space)
+                except NameError:
+                    unbuilt.append(exercise.name)
+                    continue
+                try:
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        exercise(answer)
+                    outcome[exercise.name] = "passed"
+                except CheckFailed as failed:
+                    outcome[exercise.name] = str(failed)
+            continue
+        tree = ast.parse(cell.source)
+        defines = all(isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)) for n in tree.body)
+        imports = ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))], type_ignores=[])
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                exec(cell.source if meta.get("solution") or defines else ast.unparse(imports), space)
+        except (NameError, NotImplementedError):  # needs a demo's data; or a stub, untouched
+            pass
+    return outcome, unbuilt
+
+
+def test_the_recorded_checks_pass_the_model_solutions_and_fail_the_released_stubs(
+        recorded: dict[str, Exercise]) -> None:
+    """The solutions' own code (solutions/, their exercise cells) passes every visible check of the edition;
+    the released notebooks' untouched stubs (notebooks/) fail each one."""
+    from conftest import ROOT
+
+    passed, unbuilt, stubs = {}, [], {}
+    for notebook in sorted((ROOT / "solutions").glob("[0-9][0-9]-*.ipynb")):
+        outcome, missing = visible_checks(notebook, recorded)
+        passed.update(outcome)
+        unbuilt += missing
+        stubs.update(visible_checks(ROOT / "notebooks" / notebook.name, recorded)[0])
+    assert {name: why for name, why in passed.items() if why != "passed"} == {}
+    assert len(passed) >= 45 and len(unbuilt) <= 3, unbuilt  # only cells that need a demo's data (chapter 1's x0)
+    assert stubs and not [name for name, why in stubs.items() if why == "passed"]
+    print(f"\n{len(passed)} visible checks passed on the solutions' code ({unbuilt} need a demo's data); "
+          f"{len(stubs)} failed on the stubs")
