@@ -186,19 +186,13 @@ def test_the_edition_holds_no_answer_hidden_test_instructor_file_or_secret_in_an
     assert not [(b, t) for b, t in texts.items() if "BEGIN HIDDEN TESTS" in t or "BEGIN SOLUTION" in t]
     answers = regions()
     assert sum(kind == "solution" for kind, _ in answers.values()) >= 60 and "hidden" in {k for k, _ in answers.values()}
-    library_copies = 0
     lines = {blob_id: set(text.split("\n")) for blob_id, text in texts.items()}
-    for text, (kind, chapter) in answers.items():
-        first = text.split("\n", 1)[0]
-        for blob_id in (b for b, t in texts.items() if first in lines[b] and f"\n{text}\n" in t):
-            # Only the library's check module of that chapter may hold the same code: its reference answer,
-            # which the student's own kernel compares with (instant feedback); it is the library's file as is.
-            own = {f"lib/gradbook/checks/ch{chapter[:2]}.py"}
-            assert kind == "solution" and paths[blob_id] <= own, (kind, chapter, text[:80], paths[blob_id])
-            assert blobs[blob_id] == (ROOT / next(iter(paths[blob_id]))).read_bytes()
-            library_copies += 1
-    print(f"\n{len(answers)} answer regions searched in {len(blobs)} blobs; {library_copies} equal the library's "
-          "own check references")
+    found = [(kind, chapter, text[:80], paths.get(blob_id)) for text, (kind, chapter) in answers.items()
+             for blob_id in (b for b, t in texts.items() if text.split("\n", 1)[0] in lines[b] and f"\n{text}\n" in t)]
+    assert not found  # no allowance: the check modules are recordings (gradbook_grader.recording), not the library's
+    recorded = {p for p in every_path if re.fullmatch(r"lib/gradbook/checks/ch\d\d\.(py|json)", p)}
+    assert len(recorded) == 2 * len(list((ROOT / "lib/gradbook/checks").glob("ch[0-9][0-9].py")))
+    print(f"\n{len(answers)} answer regions searched in {len(blobs)} blobs; none found")
 
 
 def test_answers_anywhere_stop_the_build_and_nothing_is_written(
@@ -213,6 +207,7 @@ def test_answers_anywhere_stop_the_build_and_nothing_is_written(
         "notebooks/99-planted.ipynb": solution,  # a solution notebook among the released ones
         "tests/test_planted.py": b"def test_it():\n        check.softmax(softmax, hidden=True)\n",  # a hidden test
         "lib/gradbook/notes.py": (ROOT / "lib" / "gradbook" / "checks" / "ch02.py").read_bytes(),  # not a check module
+        "lib/gradbook/checks/ch05.py": (ROOT / "lib" / "gradbook" / "checks" / "ch05.py").read_bytes(),  # the real one
         "docs/key.txt": secret_path(checkout).read_bytes().hex().upper().encode(),
         "autograder/nbgrader_config.py": b"",
     }
@@ -321,3 +316,42 @@ def test_a_fresh_clone_installs_what_it_declares_without_an_index_then_lab_start
         p.name for p in (clone / "notebooks").glob("*.ipynb"))
     assert not git(clone, "status", "--porcelain")  # .venv/ and my-work/ are ignored: `git pull` never meets them
     remove_in_background(clone)
+
+
+def test_the_editions_own_checks_pass_the_model_answers_and_fail_the_stubs(edition: Path) -> None:
+    """The edition's check modules, imported from its own lib/ in a fresh process (no instructor file on the path),
+    judge what the model answer and an untouched stub return on every exercise's visible cases as the
+    instructor's checks do. What they return is collected here, with the real checks, as plain data."""
+    from gradbook.checks import REGISTRY, load_all
+    from gradbook.checks.core import VISIBLE_SEED, collect, judge
+    from gradbook.checks.plain import dumps
+
+    def stub(*args: object, **kwargs: object) -> object:
+        raise NotImplementedError
+
+    load_all()
+    asked, expected = {}, {}
+    for name, exercise in sorted(REGISTRY.items()):
+        for what, answer in (("reference", exercise.reference), ("stub", stub)):
+            observation = collect(exercise, answer, VISIBLE_SEED, False)
+            asked[f"{name} {what}"] = observation
+            verdict = judge(exercise, observation, "en")
+            expected[f"{name} {what}"] = [verdict.passed, verdict.message]
+    judge_there = (
+        "import json, sys\n"
+        "from gradbook.checks import REGISTRY, load_all, judge\n"
+        "from gradbook.checks.plain import loads\n"
+        "from gradbook.checks.recorded import Recorded\n"
+        "load_all()\n"
+        "assert all(isinstance(e.reference, Recorded) for e in REGISTRY.values()), 'a check module that computes'\n"
+        "asked = loads(sys.stdin.buffer.read())\n"
+        "verdicts = {key: judge(REGISTRY[key.split()[0]], obs, 'en') for key, obs in asked.items()}\n"
+        "print(json.dumps({key: [v.passed, v.message] for key, v in verdicts.items()}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(edition / "lib")}
+    ran = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(edition / 'lib')!r})\n"
+                          + judge_there], input=dumps(asked), capture_output=True, env=env, cwd=edition, timeout=600)
+    assert ran.returncode == 0, ran.stderr.decode()[-3000:]
+    got = json.loads(ran.stdout)
+    assert got == expected
+    assert all(passed == key.endswith("reference") for key, (passed, _message) in got.items())

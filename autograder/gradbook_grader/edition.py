@@ -13,9 +13,10 @@ new commit on top of the last, so its history is kept and a push updates the stu
 
 Fail closed: before anything is written, every file of the edition is checked for the answers
 (`leaks`): a solution region's text (English, and each translation catalog's), a hidden test's,
-the course secret, an instructor file. The chapters' check modules (`CHECK_REFERENCES`) are exempt
-from the solution check only: they compare a student's answer with a reference of their own (that
-is how the instant feedback works), and some of those are written as the model answer is.
+the course secret, an instructor file; in every file, the check modules included. Those are not the
+instructor's: each chapter's ``lib/gradbook/checks/chNN.py`` is written by `recording` with its
+exercises' visible cases and what the model answer and the known mistakes gave on them as data
+(``chNN.json``), so the students' checks judge as the instructor's do with no answer in them.
 """
 
 from __future__ import annotations
@@ -31,13 +32,11 @@ from pathlib import Path
 
 from gradbook_grader.course import Course, GraderError
 from gradbook_grader.nbcells import HIDDEN_MARKER, hidden_tests, solution_bodies
+from gradbook_grader.recording import edition_checks
 from gradbook_grader.secret import SECRET_FILE, secret_path
 from gradbook_grader.translate import translate_assignment, translated_languages
 
 LIBRARY = "lib/gradbook"
-# The chapters' check modules: each exercise's reference, which the student's own checks compare with. The one
-# place of the edition where code equal to a model answer may be (and is: a one-line answer has one spelling).
-CHECK_REFERENCES = re.compile(r"^lib/gradbook/checks/ch\d\d\.py$")
 # Everything the edition takes from the repository, besides the notebooks (from the course's notebooks/).
 EDITION_TREES = (LIBRARY, "jupyter")
 EDITION_FILES = ("workbook.py", "requirements/constraints.txt", "docs/glossary.md", "bench/bench_torch_path.py")
@@ -111,6 +110,9 @@ def edition_files(course: Course) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for tree in EDITION_TREES:
         files.update(_tree(repo / tree, tree))
+    checks = edition_checks()  # the chapters' checks as recordings: the real modules hold every answer
+    files = {name: data for name, data in files.items() if not re.fullmatch(r"lib/gradbook/checks/ch\d\d\.py", name)}
+    files.update(checks)
     for name in EDITION_FILES:
         files[name] = _read(repo / name)
     for name in STUDENT_TESTS:
@@ -238,9 +240,9 @@ def leaks(files: dict[str, bytes], course: Course) -> list[str]:
         if secret and (secret in data or secret.hex().encode() in data.lower()):
             problems.append(f"{name}: the course secret")
     for answer, where in answers(course).items():
-        hidden, first = where.startswith("a hidden test"), answer.split("\n", 1)[0]
+        first = answer.split("\n", 1)[0]
         for name, text in texts.items():
-            if (hidden or not CHECK_REFERENCES.match(name)) and first in lines[name] and f"\n{answer}\n" in text:
+            if first in lines[name] and f"\n{answer}\n" in text:
                 problems.append(f"{name}: {where}")
     return problems
 

@@ -282,7 +282,8 @@ def _gate_of(weights: Plain) -> np.ndarray | str:
     """What the 2-2-1 network with these weights outputs on the four inputs, rounded to 0/1."""
     try:
         W1, b1, W2, b2 = (np.asarray(w, dtype=float) for w in weights)
-        a2 = _sequential_xor(GATES_X, W1.reshape(2, 2), b1.reshape(2), W2.reshape(2, 1), b2.reshape(1))
+        # Not `_sequential_xor`: the student edition copies this compare, and must not hold that answer.
+        a2 = sigmoid(sigmoid(GATES_X @ W1.reshape(2, 2) + b1.reshape(2)) @ W2.reshape(2, 1) + b2.reshape(1))
     except (TypeError, ValueError) as error:
         return _(
             "expected four arrays (W1 (2, 2), b1 (2,), W2 (2, 1), b2 (1,)); "

@@ -35,6 +35,7 @@ from gradbook.checks import diagnose, display, plain
 from gradbook.i18n import _, ngettext, using
 from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, Case, Rule, _short, call, chapter_rule, unpack  # noqa: F401 - re-exported
 from gradbook.checks.plain import Plain, Unsupported, to_plain
+from gradbook.checks.recorded import Recorded
 
 VISIBLE_SEED = 0
 PREVIEW_SEED = 1  # hidden checks run in the instructor's own notebook; a graded run uses a secret seed
@@ -105,6 +106,8 @@ class Exercise:
 
     def answer(self, student: Any, case: Case) -> Any:
         """Run an answer (the student's, the reference, a mistake) on one case through the driver."""
+        if isinstance(student, Recorded):  # the student edition's reference and mistakes: what they gave on it
+            return student.output(case)
         return DRIVERS[self.run](student, case)
 
     def make_cases(self, seed: int, hidden: bool) -> list[Case]:
