@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
+from gradbook_grader import comments
 from gradbook_grader.execute import grade_submission
 from gradbook_grader.types import Limits
 from gradbook_grader.verdict import static_manifest
@@ -27,7 +28,13 @@ WRONG_LOSS = "import numpy as np\n\ndef mse_loss(y_pred, y):\n    return np.sum(
 OWN_NOTE = "我的笔记：先做 predict，再做 train。<b>x < y</b>"  # the student's own cell, with raw HTML
 
 
-def submission(folder: str) -> nbformat.NotebookNode:
+# A comment in a locked test cell, as an author may write one; the Chinese release translates it
+# (gradbook_grader.translate), and the grader restores the cell from the English source.
+TEST_COMMENT = {"every case of the table, then random ones": "先查表中的每个用例，再查随机的用例"}
+
+
+def submission(folder: str, solved: tuple[str, ...] = ("predict", "gradients"), wrong_loss: bool = True,
+               ) -> nbformat.NotebookNode:
     """The released notebook of `folder` (notebooks/ or notebooks/zh_CN/) answered alike."""
     source = nbformat.read(ROOT / "solutions" / f"{CH00}.ipynb", as_version=4)
     model = {c.metadata.nbgrader.grade_id: SOLUTION.sub("", c.source)
@@ -35,10 +42,17 @@ def submission(folder: str) -> nbformat.NotebookNode:
     nb = nbformat.read(ROOT / folder / f"{CH00}.ipynb", as_version=4)
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in ("predict", "gradients"):
+        if gid in solved:
             cell.source = model[gid]
-        elif gid == "mse-loss":
+        elif gid == "mse-loss" and wrong_loss:
             cell.source = WRONG_LOSS
+    return nb
+
+
+def with_test_comment(nb: nbformat.NotebookNode, translations: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """`nb` whose first test cell starts with TEST_COMMENT's comment, in English or translated."""
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test-predict")
+    cell.source = comments.replace(f"# {next(iter(TEST_COMMENT))}\n{cell.source}", translations or {})
     return nb
 
 
@@ -49,8 +63,15 @@ def grades() -> dict:
     manifest = static_manifest(source)
     english, chinese = submission("notebooks"), submission("notebooks/zh_CN")
     chinese.cells.insert(1, nbformat.v4.new_markdown_cell(OWN_NOTE))
-    return {language: grade_submission(nb, source, manifest, limits=LIMITS, seed=SEED, sandbox_mode="bwrap")
-            for language, nb in (("en", english), ("zh", chinese))}
+    grades = {language: grade_submission(nb, source, manifest, limits=LIMITS, seed=SEED, sandbox_mode="bwrap")
+              for language, nb in (("en", english), ("zh", chinese))}
+    # the whole solution, in the Chinese release whose test cell has a translated comment, left untouched
+    solved = with_test_comment(submission("notebooks/zh_CN", ("predict", "mse-loss", "gradients", "train"), False),
+                               TEST_COMMENT)
+    commented = with_test_comment(source)
+    grades["zh-solved"] = grade_submission(solved, commented, static_manifest(commented), limits=LIMITS, seed=SEED,
+                                           sandbox_mode="bwrap")
+    return grades
 
 
 def test_the_same_answers_get_the_same_grade_in_either_language(grades: dict) -> None:
@@ -62,6 +83,15 @@ def test_the_same_answers_get_the_same_grade_in_either_language(grades: dict) ->
     passed = {g for g, c in english.cells.items() if c.passed}
     assert passed == {"test-predict", "test-gradients"}, {g: c.message for g, c in english.cells.items()}
     assert chinese.integrity == english.integrity == []
+
+
+def test_the_solution_in_chinese_gets_full_marks_and_its_translated_test_cell_is_not_tampering(grades: dict) -> None:
+    solved = grades["zh-solved"]
+    assert solved.error is None and solved.sandboxed and solved.integrity == [] and not any(
+        "tamper" in e or "edited" in e for e in solved.events), solved.events
+    assert solved.max_score == 6 and solved.score == solved.max_score, {g: c.message for g, c in solved.cells.items()}
+    graded = next(c for c in solved.notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test-predict")
+    assert graded.source.startswith(f"# {next(iter(TEST_COMMENT))}\n")  # restored from the English source
 
 
 def test_each_verdict_is_in_its_submissions_language(grades: dict) -> None:

@@ -1,7 +1,7 @@
 """The chapters in Chinese come from the one English source and a catalog per chapter
-(solutions/i18n/zh_CN/NN-topic.po): every Markdown cell has a current translation, an edited English
-cell loses its translation until a translator updates it, and a translated notebook differs from its
-source in Markdown only."""
+(solutions/i18n/zh_CN/NN-topic.po): every Markdown cell and every code comment a student sees has a
+current translation, an edited English cell or comment loses its translation until a translator
+updates it, and a translated notebook differs from its source in Markdown and comments only."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 from babel.messages.catalog import Catalog
 
 from conftest import ROOT
-from gradbook_grader import translate
+from gradbook_grader import comments, translate
+from gradbook_grader.restore import restore, student_version
 
 SOLUTIONS = ROOT / "solutions"
 CHAPTERS = sorted(SOLUTIONS.glob("*.ipynb"))
@@ -40,14 +41,33 @@ def test_every_markdown_cell_of_every_chapter_has_a_current_chinese_translation(
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_a_translation_changes_the_markdown_and_nothing_else(path: Path) -> None:
+def test_every_code_comment_a_student_sees_is_chinese_or_code(path: Path) -> None:
+    """A comment's translation has Chinese in it, or is code (``# self - other``, ``# (N, 1, 28, 28)``,
+    ``# sigmoid(w x + b)``): no two English words in a row, no English sentence left behind."""
+    english = source(path)
+    chinese = translate.translate_assignment(SOLUTIONS, path.stem, english, CHINESE).notebook
+    for mine, theirs in zip(chinese.cells, english.cells):
+        if mine.cell_type != "code":
+            continue
+        assert len(comments.texts(mine.source)) == len(comments.texts(theirs.source))
+        for said in comments.texts(mine.source):
+            chinese = re.search("[\u4e00-\u9fff]", said)
+            assert chinese or not re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", said), f"{path.name} cell {mine.id}: {said!r}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_a_translation_changes_the_markdown_and_comments_and_nothing_else(path: Path) -> None:
     english = source(path)
     chinese = translate.translate_assignment(SOLUTIONS, path.stem, english, CHINESE).notebook
     assert chinese.metadata["gradbook"]["language"] == CHINESE and "gradbook" not in english.metadata
     assert [c.get("id") for c in chinese.cells] == [c.get("id") for c in english.cells]
     for mine, theirs in zip(chinese.cells, english.cells):
         assert mine.cell_type == theirs.cell_type and mine.metadata == theirs.metadata
-        if mine.cell_type != "markdown":
+        if mine.cell_type == "code":  # the same code, line for line, column for column up to each '#'
+            assert comments.without_comments(mine.source) == comments.without_comments(theirs.source)
+            assert [(c.line, c.start, c.prefix) for c in comments.comments(mine.source)] == [
+                (c.line, c.start, c.prefix) for c in comments.comments(theirs.source)]
+        elif mine.cell_type != "markdown":
             assert mine.source == theirs.source
 
 
@@ -81,7 +101,8 @@ def test_new_cells_get_empty_entries_and_removed_cells_lose_theirs() -> None:
     updated = translate.update_catalog(nb, copy.deepcopy(catalog), CHINESE)
     assert not updated.get("A new closing remark.", context="new-cell").string
     assert updated.get(removed.source, context=removed.id) is None
-    assert len([m for m in updated if m.id]) == len(translate.markdown_cells(nb))
+    said = [text for c in nb.cells if c.cell_type == "code" for text in comments.texts(c.source)]
+    assert len([m for m in updated if m.id]) == len(translate.markdown_cells(nb)) + len(said) and said
 
 
 def test_an_entry_for_another_cell_with_the_same_text_is_not_used() -> None:
@@ -92,6 +113,85 @@ def test_an_entry_for_another_cell_with_the_same_text_is_not_used() -> None:
     catalog.add("Same.", "一样。", context="a")
     result = translate.translate(nb, catalog, CHINESE)
     assert [c.source for c in result.notebook.cells] == ["一样。", "Same."] and result.untranslated == ["b"]
+
+
+CODE = ('import numpy as np  # the library\n'
+        'def f(x):\n'
+        '    # returns "#1" unchanged\n'
+        '    s = "# not a comment"  #   keep the indentation   \n'
+        '    ### BEGIN SOLUTION\n'
+        '    return x  # inside the answer\n'
+        '    ### END SOLUTION\n'
+        '%timeit f(1)  # a magic\n'
+        't = "\u2028"  # after a line separator\n')  # a break for str.splitlines, not for Python
+
+
+def test_a_code_cell_gives_one_entry_per_comment_a_student_sees() -> None:
+    """The tokenizer finds the comments: not a '#' inside a string, not nbgrader's delimiters, not what
+    is inside a solution region (the release drops it), not an IPython line's."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CODE, id="c")])
+    catalog = translate.update_catalog(nb, None, CHINESE)
+    assert [(m.context, m.id) for m in catalog if m.id] == [
+        ("c", "the library"), ("c", 'returns "#1" unchanged'), ("c", "keep the indentation"),
+        ("c", "after a line separator")]
+
+
+def test_translated_comments_change_only_the_comments_words() -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CODE, id="c")])
+    catalog = Catalog(locale=CHINESE)
+    for english, chinese in (("the library", "库"), ('returns "#1" unchanged', "原样返回“#1”"),
+                             ("keep the indentation", "保留缩进"), ("after a line separator", "在行分隔符之后")):
+        catalog.add(english, chinese, context="c")
+    result = translate.translate(nb, catalog, CHINESE)
+    assert result.untranslated == [] and len(result.comments["c"]) == 4
+    assert result.notebook.cells[0].source == CODE.replace("# the library", "# 库").replace(
+        '# returns "#1" unchanged', "# 原样返回“#1”").replace("#   keep the indentation   ", "#   保留缩进").replace(
+        "# after a line separator", "# 在行分隔符之后")
+    with pytest.raises(ValueError, match="line break"):
+        comments.replace(CODE, {"the library": "库\nimport os"})  # a translation can never add code
+
+
+def test_an_edited_comment_stays_english_and_the_same_comment_in_two_cells_is_translated_apart() -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1  # or the library's", id="a"),
+                                         nbformat.v4.new_code_cell("y = 2  # or the library's", id="b")])
+    catalog = translate.update_catalog(nb, None, CHINESE)
+    catalog.get("or the library's", context="a").string = "或者库里的"
+    catalog.get("or the library's", context="b").string = "否则用库里的"
+    assert [c.source for c in translate.translate(nb, catalog, CHINESE).notebook.cells] == [
+        "x = 1  # 或者库里的", "y = 2  # 否则用库里的"]
+    nb.cells[1].source = "y = 2  # or the library's answer"
+    result = translate.translate(nb, catalog, CHINESE)
+    assert result.untranslated == ["b"] and result.notebook.cells[1].source == nb.cells[1].source
+    updated = translate.update_catalog(nb, catalog, CHINESE)
+    entry = updated.get("or the library's answer", context="b")
+    assert entry.fuzzy and entry.string == "否则用库里的" and translate.translate(nb, updated, CHINESE).untranslated == ["b"]
+
+
+def test_a_locked_cell_with_translated_comments_is_not_tampered_and_an_edit_of_its_code_is() -> None:
+    """The grader restores locked cells from the English source: a Chinese release's test cell, whose
+    comments alone differ, is the cell as given; a change of its code is still reported."""
+    test_cell = nbformat.v4.new_code_cell("# the check of f\ncheck.f(f)  # every case\n### BEGIN HIDDEN TESTS\n"
+                                          "check.f(f, hidden=True)  # more cases\n### END HIDDEN TESTS", id="t")
+    test_cell.metadata.nbgrader = {"grade": True, "solution": False, "locked": True, "grade_id": "test-f",
+                                   "points": 1, "schema_version": 3}
+    demo = nbformat.v4.new_code_cell("print(f(2))  # a demo", id="d")
+    demo.metadata.nbgrader = {"grade": False, "solution": False, "locked": True, "grade_id": "demo",
+                              "schema_version": 3}
+    english = nbformat.v4.new_notebook(cells=[test_cell, demo])
+    catalog = translate.update_catalog(english, None, CHINESE)
+    assert sorted(m.id for m in catalog if m.id) == ["a demo", "every case", "the check of f"]  # not the hidden one
+    for message, chinese in zip(sorted((m for m in catalog if m.id), key=lambda m: m.id), ("演示", "每个用例", "f 的检查")):
+        message.string = chinese
+    released = student_version(translate.translate(english, catalog, CHINESE).notebook)
+    assert released.cells[0].source == "# f 的检查\ncheck.f(f)  # 每个用例"
+    restored = restore(copy.deepcopy(released), english)
+    assert restored.tamper == [] and restored.events == []
+    assert [c.source for c in restored.notebook.cells] == [test_cell.source, demo.source]  # the source's, as graded
+
+    released.cells[0].source = "# f 的检查\ncheck.f(g)  # 每个用例"
+    released.cells[1].source = "print(f(3))  # a demo"
+    assert restore(released, english).tamper == ["cell test-f was edited: restored from source",
+                                                 "cell demo was edited: restored from source"]
 
 
 def test_the_catalog_round_trips_through_its_file(tmp_path: Path) -> None:

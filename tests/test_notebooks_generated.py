@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gradbook_grader import translate
+from gradbook_grader import comments, translate
 from gradbook_grader.course import Course, release
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,15 +83,24 @@ LANGUAGES = sorted(p.name for p in (ROOT / "solutions" / "i18n").iterdir() if p.
 
 
 def _graded(nb: nbformat.NotebookNode) -> list[tuple]:
-    """What grading reads from a notebook: every cell's kind and id, every code cell's text, and the
-    nbgrader metadata (grade ids, points, flags, checksums of code cells) of every graded cell."""
+    """What grading reads from a notebook: every cell's kind and id, every code cell's code (its comments'
+    words are the language's), and the nbgrader metadata (grade ids, points, flags) of every graded cell.
+    A checksum is nbgrader's of the cell's own text in its language (checked on its own: `_checksums_hold`)."""
     shape = []
     for cell in nb.cells:
         meta = dict(cell.metadata.get("nbgrader", {}))
-        if cell.cell_type == "markdown" or meta.get("solution"):
-            meta.pop("checksum", None)  # an answer's checksum is of its own language's text (or placeholder)
-        shape.append((cell.cell_type, cell.get("id"), cell.source if cell.cell_type == "code" else None, meta))
+        meta.pop("checksum", None)
+        code = comments.without_comments(cell.source) if cell.cell_type == "code" else None
+        shape.append((cell.cell_type, cell.get("id"), code, meta))
     return shape
+
+
+def _checksums_hold(nb: nbformat.NotebookNode) -> bool:
+    """Every checksum is nbgrader's of the cell as the student receives it (what Validate compares)."""
+    from nbgrader.utils import compute_checksum
+
+    return all(compute_checksum(c) == c.metadata.nbgrader.checksum
+               for c in nb.cells if "checksum" in c.metadata.get("nbgrader", {}))
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -119,11 +128,13 @@ def test_both_languages_have_the_same_exercises_points_grade_ids_and_tests(name:
     for cell in english.cells:  # its language in start_chapter(), nbgrader's placeholders in that language
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = translate.localize_placeholders(cell.source, language)
-    assert _graded(translated) == _graded(english)
+    assert _graded(translated) == _graded(english) and _checksums_hold(translated)
     graded = [c for c in english.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert graded and all(c.metadata.nbgrader.get("points") for c in graded)
     words = [c.source for c in translated.cells if c.cell_type == "markdown"]
     assert words != [c.source for c in english.cells if c.cell_type == "markdown"]  # the Markdown is translated
+    said = [comment.text for c in translated.cells if c.cell_type == "code" for comment in comments.comments(c.source)]
+    assert any(re.search("[\u4e00-\u9fff]", text) for text in said)  # and the code comments
     text = "\n".join(c.source for c in translated.cells)
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in text

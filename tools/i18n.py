@@ -2,7 +2,7 @@
 
     python tools/i18n.py update      # extract messages -> lib/gradbook/locale/gradbook.pot, merge into each .po
     python tools/i18n.py compile     # each lib/gradbook/locale/<lang>/LC_MESSAGES/gradbook.po -> .mo (committed)
-    python tools/i18n.py notebooks   # solutions/i18n/<lang>/NN-topic.po: one entry per Markdown cell
+    python tools/i18n.py notebooks   # solutions/i18n/<lang>/NN-topic.po: one entry per Markdown cell and code comment
     python tools/i18n.py check       # every message in the code has a current translation, compiled (no update needed)
 
 Two kinds of catalogue:
@@ -11,7 +11,8 @@ Two kinds of catalogue:
   ``tr()`` in lib/gradbook/, in the grader's student-facing modules, and in the chapters' code
   cells (``tr("loss curve")``). The compiled .mo files are committed, so an install needs no
   build step and no Babel (`gradbook.i18n` reads them with the standard library's gettext).
-* the chapters', one per chapter and language: the Markdown cells (`gradbook_grader.translate`).
+* the chapters', one per chapter and language: the Markdown cells and the code cells' comments
+  (`gradbook_grader.translate`).
 
 After `update`, translate the new (empty) and fuzzy entries of the .po files, then `compile`.
 """

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from gradbook_grader.comments import replace as translate_comments
 from gradbook_grader.translate import (catalog_path, declare_language, localize_placeholders, translate_assignment,
                                        translated_languages)
 
@@ -264,8 +265,9 @@ def _write(nb: "nbformat.NotebookNode", target: Path) -> Path:
 def localized_release(course: Course, assignment: str, released: "nbformat.NotebookNode",
                       language: str) -> "nbformat.NotebookNode":
     """The student notebook in `language`: nbgrader's release (`released`) with each Markdown cell's text
-    translated (`translate`; a written answer's through nbgrader's ClearSolutions, as released), matched by
-    cell id. Code cells, grade ids, points and checksums of code cells are the release's own."""
+    translated (`translate`; a written answer's through nbgrader's ClearSolutions, as released) and each
+    code cell's comments translated, matched by cell id. The code, grade ids and points are the release's
+    own; a changed cell's checksum is computed again (nbgrader's, of the text the student receives)."""
     import copy
     import warnings
 
@@ -277,7 +279,7 @@ def localized_release(course: Course, assignment: str, released: "nbformat.Noteb
     translation = translate_assignment(course.solutions, assignment, source, language)
     if translation.untranslated:
         warnings.warn(f"{assignment} ({language}): cells {', '.join(translation.untranslated)} have no current "
-                      f"translation and stay English; update {catalog_path(course.solutions, assignment, language)} "
+                      f"translation (of the Markdown, or of a code cell's comments) and stay English; update {catalog_path(course.solutions, assignment, language)} "
                       "(python tools/i18n.py notebooks, then translate the fuzzy and empty entries)", stacklevel=2)
     cleared, _ = ClearSolutions(config=nbgrader_config(course)).preprocess(translation.notebook, {})
     text = {c.get("id"): c.source for c in cleared.cells if c.cell_type == "markdown"}
@@ -287,6 +289,8 @@ def localized_release(course: Course, assignment: str, released: "nbformat.Noteb
     for cell in nb.cells:
         if cell.cell_type == "markdown" and cell.get("id") in text:
             cell.source = text[cell.get("id")]
+        if cell.cell_type == "code" and cell.get("id") in translation.comments:  # the code is never touched
+            cell.source = translate_comments(cell.source, translation.comments[cell.get("id")])
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):  # nbgrader's stubs, in the language
             cell.source = localize_placeholders(cell.source, translation.language)
         if "checksum" in cell.metadata.get("nbgrader", {}):

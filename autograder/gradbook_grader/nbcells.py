@@ -20,6 +20,8 @@ _HIDDEN_REGION = re.compile(
     r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS[^\n]*\n.*?^[ \t]*#+[ \t]*END HIDDEN TESTS[^\n]*(\n|$)", re.M | re.S
 )
 _HIDDEN_BEGIN = re.compile(r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS.*$", re.M)
+# One comment that is a region's delimiter: group 1 BEGIN or END, group 2 SOLUTION or HIDDEN TESTS.
+REGION_DELIMITER = re.compile(r"^#+[ \t]*(BEGIN|END)[ \t]+(SOLUTION|" + HIDDEN_MARKER + r")\b")
 
 
 def nbgrader_meta(cell: Any) -> dict:

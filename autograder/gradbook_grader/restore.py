@@ -7,7 +7,9 @@ Modelled on nbgrader's OverwriteCells, done simply and defensively:
 * every locked or graded cell (by ``metadata.nbgrader.grade_id``) is taken from the
   source: its source text, metadata and points. A deleted one is re-inserted where the
   source has it; edits, deletions, changed points, changed flags and reordering are
-  reported as tamper events;
+  reported as tamper events. An edit is of the code: a locked cell whose comments alone
+  differ is the cell as a translated release gives it (`gradbook_grader.translate` translates
+  comments, in any language) and is not reported; it is restored from the source all the same;
 * solution cells keep the student's text (matched by grade_id), with the source's
   metadata; a missing one becomes the stub the student was given;
 * the student's own cells (no nbgrader metadata) are kept, after the graded cell they
@@ -27,6 +29,7 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_notebook
 
+from gradbook_grader.comments import without_comments
 from gradbook_grader.nbcells import (
     BEGIN_SOLUTION,
     grade_id,
@@ -119,6 +122,12 @@ def _norm(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
+def _code(text: str, cell_type: str) -> str:
+    """What a locked cell's check compares: a code cell's text without its comments' words (a translated
+    release differs from the source there only), a Markdown cell's whole text."""
+    return _norm(without_comments(text) if cell_type == "code" else text)
+
+
 def _source_cell(cell: NotebookNode) -> NotebookNode:
     """A fresh copy of a source cell, without outputs."""
     fresh = nbformat.from_dict(json.loads(json.dumps(cell)))
@@ -198,8 +207,9 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
                 tamper.append(f"cell {gid} was deleted: restored from source")
             else:
                 student_view = strip_hidden_tests(src.source) if is_test_cell(src) else src.source
-                theirs = _norm(sub.get("source", ""))
-                if theirs not in (_norm(student_view), _norm(src.source)) or sub.get("cell_type") != src.cell_type:
+                theirs = _code(sub.get("source", ""), src.cell_type)
+                given = (_code(student_view, src.cell_type), _code(src.source, src.cell_type))
+                if theirs not in given or sub.get("cell_type") != src.cell_type:
                     tamper.append(f"cell {gid} was edited: restored from source")
                 _report_meta_changes(gid, src, sub, tamper)
         if cell.cell_type != "code" and cell.source not in known_text:
