@@ -26,6 +26,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from conftest import ROOT
 from gradbook_grader import answers
 from gradbook_grader.execute import run_notebook
+from gradbook_grader.process import Stop
 from gradbook_grader.types import Limits
 from test_trust import needs_bwrap
 
@@ -162,6 +163,7 @@ class _Runner:
 
     def __init__(self, chapters: tuple[str, ...]) -> None:
         self.chapters, self.sandboxed, self.events, self.stopped, self.asked = chapters, True, [], None, []
+        self.stop: Stop | None = None  # how it stopped (process.Stop), as the real runner says it
 
     def __enter__(self) -> "_Runner":
         return self
@@ -170,7 +172,7 @@ class _Runner:
         pass
 
     def refuse(self, reason: str) -> None:
-        self.stopped = reason
+        self.stopped, self.stop = reason, Stop.UNAVAILABLE
         self.events.append(reason)
 
     def request(self, message: dict, answers: object, what: str) -> tuple[dict | None, str]:

@@ -89,7 +89,7 @@ def test_the_docs_plugin_and_extensions_work_in_every_command(tmp_path: Path) ->
     assert {s: (r["late_submission_penalty"], r["score"], r["seconds_late"]) for s, r in rows.items()} == {
         "ann": ("0", "10", "0"), "bob": ("0", "10", "0"), "carl": ("0", "10", "0")}
     moodle = {r["Username"]: r for r in csv.DictReader((course.root / "moodle.csv").open(encoding="utf-8"))}
-    assert {s: (r[CH02], r[f"{CH02} feedback"]) for s, r in moodle.items()} == {
+    assert {s: (r[f"{CH02} (Real)"], r[f"{CH02} (Feedback)"]) for s, r in moodle.items()} == {
         "ann": ("10", ""), "bob": ("10", extended), "carl": ("10", extended)}
     for student, late in (("bob", 30), ("carl", 30)):
         page = visible_text((course.feedback_dir(student, CH02) / f"{CH02}.html").read_text(encoding="utf-8"))

@@ -11,6 +11,7 @@ the checks below can fail.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -66,8 +67,11 @@ def test_no_nbgrader_command_runs_a_submission_outside_the_sandbox(tmp_path: Pat
     nbformat.write(hostile(src, pwned / "validate"), folder / f"{CH02}.ipynb")
     (folder / "ipykernel_launcher.py").write_text(f"open({str(pwned / 'launcher')!r}, 'w').write('pwned')\n")
     monkeypatch.chdir(course.root)  # `nbgrader validate submitted/eve/...` in the course (nbgrader's ValidateApp)
+    # nbgrader's Validator writes to the sys.stdout of when it was imported (a class attribute), which under
+    # pytest-xdist is whatever another test's capture was: give it a stream of its own.
+    monkeypatch.setattr(Validator, "stream", io.StringIO())
     assert nbgrader_app("ValidateApp", f"submitted/eve/{CH02}/{CH02}.ipynb") == 0
-    said = capfd.readouterr().out
+    said = Validator.stream.getvalue() + capfd.readouterr().out
     assert not (pwned / "validate").exists() and not (pwned / "launcher").exists(), said
     assert "VALIDATION FAILED" in said and "naive_relu" in said, said  # graded in the sandbox: the wrong answer
 
