@@ -195,7 +195,8 @@ def test_the_chinese_ui_has_every_glyph_without_a_system_cjk_font_and_shows_the_
             page.wait_for_selector("text=/Python 3 \\(ipykernel\\) \\| 空闲/", timeout=REACTION_MS)
             page.get_by_role("menuitem", name="运行", exact=True).click()
             page.get_by_role("menuitem", name="运行所有单元格", exact=True).click()
-            english_page = page.locator(".gb-progress")
+            # JupyterLab keeps the Chinese chapter open in a hidden tab: the English page is the one in English
+            english_page = page.locator(".gb-progress", has_text="Your progress")
             english_page.wait_for(timeout=REACTION_MS)
             assert "Your progress" in english_page.inner_text() and "1 of 6 points" in english_page.inner_text()
             english_page.screenshot(path=str(ARTIFACTS / "progress-en.png"))
