@@ -162,6 +162,31 @@ def test_run_all_goes_past_unfinished_exercises_and_stops_at_a_real_error() -> N
     assert not last.get("outputs") and last.get("execution_count") is None
 
 
+def test_cells_that_use_what_an_unfinished_cell_could_not_make_wait_and_a_typo_still_stops() -> None:
+    nb, stopped = run_all([
+        "from gradbook.notebook import start_chapter\nstart_chapter()",
+        "def train(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()",
+        "times = []\nlosses = train([1, 2])\ntimes.append(1.0)",  # a demo that needs train: makes nothing
+        "import numpy as np\nbest = np.random.default_rng(0).choice(times)",  # times is empty: a ValueError
+        "print(losses[-1])",  # a NameError of what the demo did not make
+        "def curve():\n    return best * 2\nshown = curve()",  # waits through another waiting cell
+        "times = [2.0]\nprint('made again:', times)",  # made now: no longer waiting
+        "print(np.mean(times) + 1)",
+        "print(undefined_name)",  # a real mistake: Run All stops here
+        "print('never reached')",
+    ])
+    assert stopped is not None and "undefined_name" in str(stopped)
+    demo, empty, name_error, through, remade, fine, mistake, last = nb.cells[2:]
+    assert errors(demo)[0].ename == "NotImplementedError"
+    for cell, names in ((empty, "`times`"), (name_error, "`losses`"), (through, "`best`")):
+        assert errors(cell), cell.source  # the error is still shown, and one line says why Run All went on
+        assert f"it uses {names}, which a cell above could not make yet" in output_text(cell), output_text(cell)
+    assert errors(empty)[0].ename == "ValueError" and errors(name_error)[0].ename == "NameError"
+    assert "made again: [2.0]" in output_text(remade) and "3.0" in output_text(fine)
+    assert errors(mistake)[0].ename == "NameError" and "could not make" not in output_text(mistake)
+    assert not last.get("outputs") and last.get("execution_count") is None
+
+
 def test_without_start_chapter_run_all_stops_at_the_first_failing_check() -> None:
     nb, stopped = run_all([
         "def softmax(z):\n    raise NotImplementedError()",

@@ -9,8 +9,10 @@
 an exercise is not finished yet, that is a check cell (its code starts by importing
 `gradbook.checks`) or a cell that raised `NotImplementedError`, still shows its error as
 before, but reports to the front end that it finished, so JupyterLab's Run All, and nbclient,
-go on to the next cell. Any other error (a typo, a NameError in a demo, an interrupt) stops Run
-All as it always did. The error *output* is untouched: nbgrader's Validate button and
+go on to the next cell. So does a cell that fails while it uses what such a cell could not make
+(a name that cell assigns, directly or through another waiting cell): it waits on the same
+unfinished exercise, and says so in one line. Any other error (a typo, a NameError of a name no
+unfinished cell makes, an interrupt) stops Run All as it always did. The error *output* is untouched: nbgrader's Validate button and
 autograder, which read the outputs, still count a failing check cell as failing.
 
 `yours(name, exercise)` is the student's `name` when it is done, else the exercise's
@@ -20,6 +22,7 @@ shows every explanation, plot and widget.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import os
@@ -55,12 +58,58 @@ def is_unfinished_exercise_error(error: BaseException | None, source: str) -> bo
     return isinstance(error, NotImplementedError) or is_check_cell(source)
 
 
+_WAITING: set[str] = set()  # names that cells could not make because an exercise is unfinished
+
+
+def _assigned(source: str) -> set[str]:
+    """The module-level names a cell's code binds (assignments, loops, imports, defs), or none if it
+    does not parse (IPython magics): what later cells may read from it."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)  # its body's names are its own
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        if not isinstance(node, ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def _read(source: str) -> set[str]:
+    """Every name the cell's code reads (in functions it defines too: they run in the notebook's globals)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+
+
 def _keep_going(result: Any) -> None:
     """IPython's post_run_cell hook: runs before ipykernel turns the result into its reply."""
     info = getattr(result, "info", None)
-    if result is not None and info is not None and is_unfinished_exercise_error(result.error_in_exec,
-                                                                                info.raw_cell or ""):
+    if result is None or info is None:
+        return
+    error, source = result.error_in_exec, info.raw_cell or ""
+    if error is None:
+        _WAITING.difference_update(_assigned(source))  # made now: no longer waiting
+        return
+    waits_on = sorted(_read(source) & _WAITING) if isinstance(error, Exception) else []
+    if is_unfinished_exercise_error(error, source) or waits_on:
+        _WAITING.update(_assigned(source))  # what this cell did not make, later cells wait for too
         result.error_in_exec = None  # the reply says "ok": the kernel does not abort the queued cells
+        if waits_on and not is_unfinished_exercise_error(error, source):
+            print(_("This cell waits on an unfinished exercise: it uses {names}, which a cell above could not "
+                    "make yet. Run it again once that exercise is done.").format(
+                        names=", ".join(f"`{name}`" for name in waits_on)))
 
 
 def start_chapter(language: str | None = None) -> None:
