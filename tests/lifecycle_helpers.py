@@ -79,3 +79,17 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: 
     """A command of this venv (nbgrader, gradbook-grader), its output captured."""
     command = [str(BIN / args[0]), *args[1:]]
     return subprocess.run(command, cwd=cwd, env=env or dict(os.environ), capture_output=True, text=True, timeout=timeout)
+
+
+def nbgrader_app(name: str, *argv: str) -> int:
+    """An nbgrader app (`nbgrader.apps.<name>`) run in this process, as `nbgrader ...` runs it without the seconds
+    a new one takes to start, in the current directory (the course); its exit status."""
+    import nbgrader.apps
+
+    app = getattr(nbgrader.apps, name)()
+    app.initialize(list(argv))
+    try:
+        app.start()
+    except SystemExit as exit:
+        return int(exit.code or 0)
+    return 0

@@ -21,7 +21,7 @@ import pytest
 
 from conftest import ROOT, await_jupyter, free_port, require, stop_jupyter
 from test_browser import CHROMIUM, CHROMIUM_ARGS
-from test_browser_manual_grading import MATHJAX  # the formgrader's MathJax, offline
+from test_browser_manual_grading import formgrader_page  # the formgrader's page, offline
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -66,10 +66,7 @@ def test_instructor_lab_opens_the_formgrader_on_the_course(tmp_path: Path) -> No
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                page = browser.new_page(extra_http_headers={"Authorization": f"token {token}"})
-                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else
-                           route.fulfill(body=MATHJAX, content_type="application/javascript")
-                           if "mathjax" in route.request.url.lower() else route.abort())
+                page = formgrader_page(browser, base, token)
                 page.goto(f"{base}/formgrader?token={token}")  # what the lab's Formgrader command opens
                 names = page.locator("td.name")
                 names.nth(len(CHAPTERS) - 1).wait_for(timeout=120_000)  # the table nbgrader fills from its API

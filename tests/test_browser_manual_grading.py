@@ -30,6 +30,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # The formgrader's page loads MathJax from a CDN and starts only once it has; offline, a stand-in.
 MATHJAX = "window.MathJax = {Hub: {Startup: {signal: {Interest: function () {}}}, Queue: function () {}, Config: function () {}}};"
+
+
+def formgrader_page(browser, base: str, token: str):  # noqa: ANN001, ANN201 - playwright's Browser and Page
+    """A page that reaches only the server at `base`, with its token on every request (the formgrader's own API
+    calls carry none), and the stand-in MathJax for the CDN's."""
+    page = browser.new_page(extra_http_headers={"Authorization": f"token {token}"})
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else
+               route.fulfill(body=MATHJAX, content_type="application/javascript")
+               if "mathjax" in route.request.url.lower() else route.abort())
+    return page
 ANSWER = "It repeats the smaller array along the missing axes (without copying it)."
 COMMENT = "Good; say which axes are matched first."
 
@@ -66,11 +76,7 @@ def test_a_score_given_in_the_formgrader_is_in_report_and_export(graded: Course,
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            # The token on every request: the formgrader's own API calls carry no token of their own.
-            page = browser.new_page(extra_http_headers={"Authorization": f"token {token}"})
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else
-                       route.fulfill(body=MATHJAX, content_type="application/javascript")
-                       if "mathjax" in route.request.url.lower() else route.abort())
+            page = formgrader_page(browser, base, token)
             page.goto(f"{base}/formgrader/submissions/{submission_id}/?token={token}")
             score = page.locator(f"input.score#{WRITTEN}")
             # The formgrader binds its fields once it has loaded the grades and comments from nbgrader's API.

@@ -33,7 +33,7 @@ from gradbook_grader.course import Course
 from gradbook_grader.feedback import report_text
 from gradbook_grader.gradebook import open_gradebook
 from gradbook_grader.grades import read
-from lifecycle_helpers import configure, run, set_due
+from lifecycle_helpers import configure, nbgrader_app, run, set_due
 
 ROLES = {"honest": "daemon", "forger": "bin", "garbled": "sys", "year1": "sync", "deleted": "lp",
          "victim": "man", "planter": "games", "unobserved": "mail"}
@@ -155,16 +155,8 @@ def test_lateness_is_what_the_exchange_observed_and_planted_folders_are_refused(
 
 def collect_in_process(course: Course, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
     """`nbgrader collect ARGV` in the course's directory, in this process (nbgrader starts slowly); its exit status."""
-    from nbgrader.apps import CollectApp
-
     monkeypatch.chdir(course.root)
-    app = CollectApp()
-    app.initialize(list(argv))
-    try:
-        app.start()
-    except SystemExit as exit:
-        return int(exit.code or 0)
-    return 0
+    return nbgrader_app("CollectApp", *argv)
 
 
 def test_a_planted_file_in_the_victims_own_folder_refuses_it(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from conftest import ROOT, require
 from fake_grading import CH02, honest, small_course
+from lifecycle_helpers import nbgrader_app
 from gradbook_grader import sandbox
 from gradbook_grader.nbgrader_execute import RefusedExecution, checked
 
@@ -93,20 +94,6 @@ def test_no_nbgrader_command_runs_a_submission_outside_the_sandbox(tmp_path: Pat
     # The instructor's own notebooks run as nbgrader runs them; a submission's, in the sandbox.
     assert checked(course.root, course.root / "source" / CH02) is None and checked(course.root, course.solutions) is None
     assert checked(course.root, (course.root / "submitted" / "eve" / CH02).resolve()) == ("eve", CH02)
-
-
-def nbgrader_app(name: str, *argv: str) -> int:
-    """An nbgrader app run in this process (as `nbgrader ...` runs it, without the seconds a new one takes to
-    start), in the current directory (the course); its exit status."""
-    import nbgrader.apps
-
-    app = getattr(nbgrader.apps, name)()
-    app.initialize(list(argv))
-    try:
-        app.start()
-    except SystemExit as exit:
-        return int(exit.code or 0)
-    return 0
 
 
 def test_nbgrader_at_the_repositorys_root_has_the_courses_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
