@@ -66,7 +66,7 @@ LAB_SETTINGS = ROOT / "jupyter" / "lab-settings"
 # so the Chinese UI renders on a machine without a system CJK font.
 CJK_FONT_CONFIG = ROOT / "jupyter" / "cjk-font"
 EXPECTED_INSTALL = "about 2 minutes"
-EXPECTED_SUITE = "about 15 minutes on 2 cores"  # measured: 14 min 47 s on an idle 2-core machine
+EXPECTED_SUITE = "about 10 minutes on 2 cores"  # measured: 9 min 56 s on an idle 2-core machine (2026-12-05)
 # The instructor's repository has the grader; the student edition (`gradbook-grader release --student-edition`)
 # has neither it nor its tests, and `test` runs the library's own tests there.
 INSTRUCTOR = (ROOT / "autograder" / "pyproject.toml").is_file()
