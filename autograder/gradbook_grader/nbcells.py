@@ -87,22 +87,23 @@ def stub_solution(source: str, language: str = "python") -> str:
 
 def hidden_tests(source: str) -> list[str]:
     """The text of each hidden-test region of a cell (an unterminated one runs to the end)."""
-    blocks = [m.group(0) for m in _HIDDEN_REGION.finditer(source)]
-    rest = _HIDDEN_REGION.sub("", source)
-    match = _HIDDEN_BEGIN.search(rest)
-    if match:
-        blocks.append(rest[match.start():])
-    return blocks
+    return _regions(source, _HIDDEN_REGION, _HIDDEN_BEGIN, inner=False)
 
 
 def solution_bodies(source: str) -> list[str]:
     """The text inside each solution region of a cell (an unterminated one runs to the end): the answers."""
-    bodies = [m.group(1) for m in _SOLUTION_BODY.finditer(source)]
-    rest = _SOLUTION_BODY.sub("", source)
-    match = BEGIN_SOLUTION.search(rest)
+    return _regions(source, _SOLUTION_BODY, BEGIN_SOLUTION, inner=True)
+
+
+def _regions(source: str, region: re.Pattern[str], begin: re.Pattern[str], *, inner: bool) -> list[str]:
+    """Each `region` of the cell, delimiters included (`inner`: only what is between them, the pattern's group 1),
+    and after the last one, an unterminated region from its `begin` to the end."""
+    found = [m.group(1 if inner else 0) for m in region.finditer(source)]
+    rest = region.sub("", source)
+    match = begin.search(rest)
     if match:
-        bodies.append(rest[match.end():])
-    return bodies
+        found.append(rest[match.end() if inner else match.start():])
+    return found
 
 
 def hidden_lines(nb: NotebookNode) -> list[str]:

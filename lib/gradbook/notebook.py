@@ -100,7 +100,8 @@ def _keep_going(result: Any) -> None:
         return
     error, source = result.error_in_exec, info.raw_cell or ""
     if error is None:
-        _WAITING.difference_update(_assigned(source))  # made now: no longer waiting
+        if _WAITING:  # parse only while something waits: most cells of most runs never pay for it
+            _WAITING.difference_update(_assigned(source))  # made now: no longer waiting
         return
     waits_on = sorted(_read(source) & _WAITING) if isinstance(error, Exception) else []
     if is_unfinished_exercise_error(error, source) or waits_on:
