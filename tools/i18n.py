@@ -153,13 +153,19 @@ def placeholders(text: str) -> list[str]:
         return []
 
 
-def placeholder_problems(catalog) -> list[str]:  # noqa: ANN001
-    problems = []
+def translated(catalog):  # noqa: ANN001, ANN201 - a Babel Catalog; yields (message, its ids, its translations)
+    """Each translated message with its msgid forms and translations as tuples (a plural has several)."""
     for message in catalog:
         if not message.id or not message.string:
             continue
         ids = message.id if isinstance(message.id, (tuple, list)) else (message.id,)
         strings = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
+        yield message, tuple(ids), tuple(strings)
+
+
+def placeholder_problems(catalog) -> list[str]:  # noqa: ANN001
+    problems = []
+    for message, ids, strings in translated(catalog):
         want = placeholders(ids[-1])
         for text in strings:
             if text and sorted(set(placeholders(text))) != sorted(set(want)):
