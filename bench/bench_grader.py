@@ -49,7 +49,8 @@ def plain_execution(paths: list[Path]) -> float:
 
 
 def main() -> int:
-    from gradbook_grader.batch import grade_assignment, load_manifest
+    from gradbook_grader.batch import grade_assignment
+    from gradbook_grader.manifests import load_manifest
     from gradbook_grader.course import Course, release
     from gradbook_grader.types import Limits
 

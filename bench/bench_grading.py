@@ -86,7 +86,7 @@ def graded(data: bytes, source: nbformat.NotebookNode, manifest, warm: bool) -> 
 
 
 def per_chapter(course, assignments: list[str], tmp: Path, repeats: int) -> dict[str, dict[str, float]]:  # noqa: ANN001
-    from gradbook_grader.batch import load_manifest
+    from gradbook_grader.manifests import load_manifest
     from gradbook_grader.cluster import warm_caches
     from gradbook_grader.types import Limits
 

@@ -29,7 +29,7 @@ import nbformat
 
 from gradbook_grader.execute import grade_submission
 from gradbook_grader.types import Limits
-from gradbook_grader.verdict import static_manifest
+from gradbook_grader.questions import static_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "solutions" / "02-tensor-operations.ipynb"

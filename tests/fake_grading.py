@@ -94,7 +94,7 @@ def small_course(tmp: Path, assignments: tuple[str, ...] = (CH02,), fake: bool =
     """A course of a few chapters, its own SQLite gradebook in the course (as the formgrader expects),
     no release. `fake`: with a cached manifest of their points, so no sandbox is needed, ready for
     `grade=grade_submission`; else the real manifest is built on first grading."""
-    from gradbook_grader.batch import save_manifest
+    from gradbook_grader.manifests import save_manifest
 
     (tmp / "autograder").mkdir(parents=True)
     (tmp / "solutions").mkdir()

@@ -31,7 +31,7 @@ def add_written_answer(course: Course, assignment: str, points: float = 2.0) -> 
     """Give the course's copy of `assignment` a written-answer question (at the end); its grade_id.
 
     A fake-graded course's cached manifest (points only) is refreshed to the new cells."""
-    from gradbook_grader.batch import save_manifest
+    from gradbook_grader.manifests import save_manifest
     from gradbook_grader.types import Manifest
 
     path = course.source(assignment)

@@ -187,7 +187,7 @@ def test_submissions_are_read_never_followed(tmp_path: Path) -> None:
 
 def test_a_submission_changed_after_it_was_read_is_not_graded_as_something_else(tmp_path: Path) -> None:
     """The worker gets the bytes that were hashed; a notebook swapped for a link meanwhile is refused."""
-    from gradbook_grader.batch import _Job
+    from gradbook_grader.jobs import Job
     from gradbook_grader.files import Refused
     from gradbook_grader.submissions import Submission, load
 
@@ -195,7 +195,7 @@ def test_a_submission_changed_after_it_was_read_is_not_graded_as_something_else(
     put(folder, "ann", {f"{CH02}.ipynb": b"{}"})
     sub = Submission("ann", CH02, folder / "ann" / CH02 / f"{CH02}.ipynb", folder, ("ann", CH02))
     loaded = load(sub)
-    job = _Job(sub, "k" * 64, loaded, hashlib.sha256(loaded.data or b"").hexdigest())
+    job = Job(sub, "k" * 64, loaded, hashlib.sha256(loaded.data or b"").hexdigest())
     assert job.payload() == b"{}"
     sub.path.write_bytes(b'{"cells": []}')
     with pytest.raises(Refused, match="changed while the batch was running"):
@@ -616,7 +616,7 @@ def real_grading() -> Callable[..., tuple[Any, float]]:
     from conftest import require
     from gradbook_grader import sandbox
     from gradbook_grader.execute import grade_submission
-    from gradbook_grader.verdict import static_manifest
+    from gradbook_grader.questions import static_manifest
 
     require(sandbox.bwrap_problem() is None, f"bwrap does not work here: {sandbox.bwrap_problem()}")
     src = source()
@@ -680,7 +680,7 @@ def test_a_grader_bug_in_any_stage_is_that_stages_outcome(monkeypatch: pytest.Mo
     """Every stage's exception ends as a grade that says which stage and what (the fake runner answers
     nothing, so this needs no sandbox): cells judged before it keep their verdicts."""
     from gradbook_grader import execute
-    from gradbook_grader.verdict import static_manifest
+    from gradbook_grader.questions import static_manifest
 
     src = source()
     manifest = static_manifest(src)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gradbook_grader.batch import Result, Submission, _Job, run_pool, discover
+from gradbook_grader.batch import Result, Submission, discover
+from gradbook_grader.executors import run_pool
+from gradbook_grader.jobs import Job
 from gradbook_grader.submissions import load
 from gradbook_grader.course import GraderError
 from gradbook_grader.types import CellGrade
@@ -14,8 +16,8 @@ from gradbook_grader.types import CellGrade
 from grader_helpers import crashing_task
 
 
-def _jobs(*names: str) -> list[_Job]:
-    return [_Job(Submission(n, "a", Path(f"/nowhere/{n}.ipynb")), f"{i:064x}") for i, n in enumerate(names)]
+def _jobs(*names: str) -> list[Job]:
+    return [Job(Submission(n, "a", Path(f"/nowhere/{n}.ipynb")), f"{i:064x}") for i, n in enumerate(names)]
 
 
 def test_a_submission_that_kills_its_worker_gets_an_error_and_the_rest_are_graded() -> None:

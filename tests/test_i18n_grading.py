@@ -13,7 +13,7 @@ from conftest import ROOT
 from gradbook_grader import comments
 from gradbook_grader.execute import grade_submission
 from gradbook_grader.types import Limits
-from gradbook_grader.verdict import static_manifest
+from gradbook_grader.questions import static_manifest
 from test_sandbox import needs_bwrap
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]

@@ -21,7 +21,7 @@ from gradbook_grader.execute import grade_submission
 from gradbook_grader.integrity import MIN_COPY_NODES, scan
 from gradbook_grader.nbcells import is_solution, stub_solution
 from gradbook_grader.types import Limits, SubmissionGrade
-from gradbook_grader.verdict import static_manifest
+from gradbook_grader.questions import static_manifest
 from integrity_corpus import ATTACKS, HONEST
 from test_trust import needs_bwrap
 

@@ -23,7 +23,7 @@ from gradbook_grader import sandbox
 from gradbook_grader.execute import grade_submission
 from gradbook_grader.restore import grade_id, is_test_cell, strip_hidden_tests, student_version
 from gradbook_grader.types import Limits, SubmissionGrade
-from gradbook_grader.verdict import build_manifest
+from gradbook_grader.manifests import build_manifest
 
 SOURCE = ROOT / "solutions" / "02-tensor-operations.ipynb"
 LIMITS = Limits(cell_timeout=8, total_timeout=120, memory_mb=1024, max_output_bytes=200_000,

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from conftest import require
-from gradbook_grader import sandbox, verdict
+from gradbook_grader import manifests, questions, sandbox
 from gradbook_grader.batch import grade_assignment
 from gradbook_grader.cli import main
 from gradbook_grader.course import Course, GraderError
@@ -38,12 +38,12 @@ def test_release_builds_the_manifest_and_grading_uses_it(tmp_path: Path, monkeyp
     assert f"manifest of {CH02}" in capsys.readouterr().out
     manifest = Manifest.from_json(__import__("json").loads(course.manifest_path(CH02).read_text())["manifest"])
     source = nbformat.read(course.source(CH02), as_version=4)
-    assert manifest.expected == verdict.static_manifest(source).expected and not manifest.problems
+    assert manifest.expected == questions.static_manifest(source).expected and not manifest.problems
 
     def no_building(*args: object, **kwargs: object) -> Manifest:
         raise AssertionError("grading built a manifest that release had built")
 
-    monkeypatch.setattr(verdict, "build_manifest", no_building)
+    monkeypatch.setattr(manifests, "build_manifest", no_building)
     folder = tmp_path / "flat"
     folder.mkdir()
     nbformat.write(fake_grading.honest(source), folder / "ann.ipynb")

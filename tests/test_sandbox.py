@@ -19,7 +19,7 @@ from conftest import ROOT, require
 from gradbook_grader import sandbox
 from gradbook_grader.execute import grade_submission, run_notebook
 from gradbook_grader.types import Limits
-from gradbook_grader.verdict import build_manifest
+from gradbook_grader.manifests import build_manifest
 
 LIMITS = Limits(cell_timeout=10, total_timeout=60, memory_mb=1024, max_output_bytes=100_000, max_file_mb=50)
 SOURCE = ROOT / "solutions" / "02-tensor-operations.ipynb"

@@ -203,7 +203,7 @@ def test_answer_bombs_cost_the_grader_bounded_memory() -> None:
     import tracemalloc
 
     from gradbook_grader.execute import grade_submission
-    from gradbook_grader.verdict import static_manifest
+    from gradbook_grader.questions import static_manifest
 
     needs_bwrap()
     source = nbformat.read(ROOT / "solutions" / "02-tensor-operations.ipynb", as_version=4)

@@ -5,7 +5,7 @@
 
 The batch layer (`batch.grade_assignment`) stays in charge: it finds the submissions, keys them,
 skips what the journal has, and its one writer (this process, Dask's client) stores every grade.
-`DaskEngine.run` only replaces its local process pool:
+`DaskEngine` is an executor (`executors.Executor`) in place of its local process pool:
 
 * What a worker needs travels with the work, never over a shared disk: per assignment one
   `Context` (the instructor's source notebook, the manifest, the limits, the modules to preload),
@@ -44,7 +44,7 @@ from gradbook_grader.types import CellGrade, Limits, SubmissionGrade
 if TYPE_CHECKING:
     from distributed import Client
 
-    from gradbook_grader.batch import _Job
+    from gradbook_grader.jobs import Job, Work
 
 log = logging.getLogger("gradbook_grader")
 
@@ -207,7 +207,7 @@ def dask_setup(worker: Any) -> None:
 # ---------------------------------------------------------------- on the client
 
 
-def _task_key(job: "_Job", attempt: int) -> str:
+def _task_key(job: "Job", attempt: int) -> str:
     who = hashlib.sha256(f"{job.submission.student}\0{job.submission.assignment}\0{job.key}".encode()).hexdigest()
     return f"grade-{who[:24]}-{attempt}"  # the dashboard groups tasks by the prefix, "grade"
 
@@ -241,22 +241,21 @@ class DaskEngine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, jobs: list["_Job"], init_args: tuple, on_grade: Callable[["_Job", SubmissionGrade], None],
-            on_error: Callable[["_Job", str], None]) -> None:
+    def run(self, jobs: list["Job"], work: "Work", on_grade: Callable[["Job", SubmissionGrade], None],
+            on_error: Callable[["Job", str], None]) -> None:
         """Grade `jobs` on the cluster; each ends in exactly one `on_grade` or `on_error` call."""
         import nbformat
         from distributed import as_completed
 
         from gradbook_grader.warm import preloads
 
-        source_json, manifest_json, limits, grade = init_args
-        context = Context(source_json, manifest_json, limits, preloads(nbformat.reads(source_json, as_version=4)),
-                          versions(), grade)
+        context = Context(work.source_json, work.manifest_json, work.limits,
+                          preloads(nbformat.reads(work.source_json, as_version=4)), versions(), work.grade)
         digest = hashlib.sha256(repr(context).encode()).hexdigest()[:24]
         # A task, not scattered data: if every copy is lost with its workers, the scheduler computes it again.
         shared = self.client.submit(lambda c: c, context, key=f"gradbook-context-{digest}", pure=False)
-        waiting: deque[tuple[_Job, int]] = deque((job, 0) for job in jobs)
-        running: dict[Any, tuple[_Job, int]] = {}
+        waiting: deque[tuple["Job", int]] = deque((job, 0) for job in jobs)
+        running: dict[Any, tuple["Job", int]] = {}
         done = as_completed()
         try:
             self._loop(waiting, running, done, shared, on_grade, on_error)
@@ -269,7 +268,7 @@ class DaskEngine:
                 shared.release()
 
     def _loop(self, waiting: deque, running: dict, done: Any, shared: Any,
-              on_grade: Callable[["_Job", SubmissionGrade], None], on_error: Callable[["_Job", str], None]) -> None:
+              on_grade: Callable[["Job", SubmissionGrade], None], on_error: Callable[["Job", str], None]) -> None:
         from gradbook_grader.files import Refused
 
         while waiting or running:
@@ -310,7 +309,7 @@ class DaskEngine:
         except _gone() as exc:
             raise self._lost(exc) from exc
 
-    def _settle(self, future: Any, job: "_Job", attempt: int, waiting: deque, on_grade: Callable,
+    def _settle(self, future: Any, job: "Job", attempt: int, waiting: deque, on_grade: Callable,
                 on_error: Callable) -> None:
         from distributed.scheduler import KilledWorker
 

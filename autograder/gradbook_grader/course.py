@@ -189,7 +189,7 @@ def validate_sources(course: Course, names: Iterable[str]) -> None:
     check calls, written answers keep their model answer between the solution markers."""
     import nbformat
 
-    from gradbook_grader.verdict import static_manifest
+    from gradbook_grader.questions import static_manifest
 
     problems = []
     for name in names:

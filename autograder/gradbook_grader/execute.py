@@ -19,7 +19,6 @@ nonsense all end as a `SubmissionGrade` with reasons.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -37,7 +36,8 @@ from gradbook_grader.outputs import FAIL, cap, sanitize_outputs, verdict_outputs
 from gradbook_grader.process import RunnerProcess, Stop
 from gradbook_grader.restore import SubmissionError, parse_submission, restore
 from gradbook_grader.types import CellGrade, Limits, Manifest, SubmissionGrade
-from gradbook_grader.verdict import Answer, judge_cell, manual_cell, source_digest
+from gradbook_grader.questions import source_digest
+from gradbook_grader.verdict import Answer, judge_cell, manual_cell
 
 MAX_MESSAGE = 4000  # a cell's verdict text (the student's exception text can be long)
 MAX_EVENTS = 100
@@ -61,15 +61,7 @@ class Run:
     sandboxed: bool
     stopped: str | None = None  # why execution stopped early
     seconds: float = 0.0
-
-
-def strip_outputs(nb: NotebookNode) -> NotebookNode:
-    copy = nbformat.from_dict(json.loads(json.dumps(nb)))
-    for cell in copy.cells:
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-    return copy
+    notices: list[str] = field(default_factory=list)  # of `events`, those that say how it ran, not that it went wrong
 
 
 def _default_data_dir() -> Path | None:
@@ -90,6 +82,107 @@ NO_RESTART = frozenset({Stop.UNAVAILABLE, Stop.BUDGET})  # another sandbox would
 # questions fail with that reason at once (a cell that does so is skipped in a fresh run, as one that times out).
 NOT_ANSWERING = frozenset({Stop.STALLED, Stop.PROTOCOL})
 STOPPED = frozenset(stop.value for stop in Stop)  # a cell's status when it did not finish
+
+
+@dataclass
+class _Runs:
+    """One notebook's runs (a fresh one after a cell or an answer stopped the last), and what they gave."""
+
+    nb: NotebookNode
+    limits: Limits
+    code_cells: list[int]
+    pending: list[dict]  # the asks not yet answered
+    receive: Callable[[int, dict | str], None]
+    deadline: float
+    language: str
+    chapters: tuple[str, ...]
+    cells: dict[int, CellRun] = field(default_factory=dict)
+    bad: set[int] = field(default_factory=set)  # cells that stopped a run: skipped in the next
+    events: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    sandboxed: bool = False
+    stopped: str | None = None
+    budget: list[int] = field(default_factory=list)  # output bytes left (the runner's own truncation notes fit)
+    truncated: list[bool] = field(default_factory=lambda: [False])
+
+    def attempt(self, runner: RunnerProcess) -> tuple[bool, bool]:
+        """Run the cells, then ask; (whether the runner stopped, whether it was being asked when it did)."""
+        if runner.chapters != self.chapters:
+            runner.refuse(f"the sandbox could not be started for chapters {self.chapters}: it was started for "
+                          f"{runner.chapters}")
+        if runner.sandboxed and runner.stop is None:  # what it says on starting is how it runs (no control group)
+            self.notices.extend(e for e in runner.events if e not in self.notices)
+        self.sandboxed = runner.sandboxed
+        if self.language != "en":
+            runner.request({"op": "language", "language": self.language},
+                           lambda m: m.get("type") == "language", "setting the language")  # type: ignore[misc]
+        if not all(self.run_cell(runner, index) for index in self.code_cells if index not in self.bad):
+            return True, False
+        asking = bool(self.pending)
+        return self.ask(runner), asking
+
+    def run_cell(self, runner: RunnerProcess, index: int) -> bool:
+        """Run one cell; False if the runner stopped (in it, or before)."""
+        began = time.monotonic()
+        reply, status = runner.request(
+            {"op": "run", "cell": index, "source": self.nb.cells[index].get("source", "")},
+            lambda m: m.get("type") == "done" and m.get("cell") == index,  # type: ignore[misc]
+            f"cell {index}",
+        )
+        if reply is None:
+            if status != "not run":
+                self.bad.add(index)
+                self.cells[index] = CellRun(index, status, reason=runner.stopped or status,
+                                            seconds=time.monotonic() - began)
+            return False
+        if index in self.cells:
+            return True  # a re-run: the first run's outputs are what the student's notebook shows
+        run = CellRun(index, "ok" if reply.get("status") == "ok" else "error", seconds=time.monotonic() - began)
+        run.outputs = sanitize_outputs(reply.get("outputs"), self.budget, self.truncated)
+        self.cells[index] = run
+        runner.events.extend(_limit_events(run, self.limits))
+        return True
+
+    def ask(self, runner: RunnerProcess) -> bool:
+        """Ask what is pending, each reply (or why there is none) to `receive`; True if the runner stopped."""
+        while self.pending:
+            ask = self.pending.pop(0)
+            reply, status = runner.request(
+                ask, lambda m: m.get("type") == "answers" and m.get("id") == ask["id"],  # type: ignore[misc]
+                f"the check of `{ask['expr']}`",
+            )
+            self.receive(ask["id"], reply if reply is not None else (runner.stopped or status))
+            if reply is not None:
+                continue
+            if runner.stop is Stop.TIMEOUT:  # the same answer would spin again: one limit per answer
+                for same in [a for a in self.pending if a["expr"] == ask["expr"]]:
+                    self.pending.remove(same)
+                    self.receive(same["id"], f"not asked: {runner.stopped}")
+            return True
+        return False
+
+    def again(self, runner: RunnerProcess, broke: bool, asking: bool) -> bool:
+        """After a run (its runner closed): take its events; whether a fresh run without the cells that stopped
+        it is worth it (on the `Stop`, never the words)."""
+        self.events.extend(e for e in runner.events if e not in self.events)
+        self.stopped = self.stopped or runner.stopped
+        if not broke or runner.stop is None or time.monotonic() >= self.deadline - 1:
+            return False
+        if runner.stop in NO_RESTART or (asking and runner.stop in NOT_ANSWERING):
+            return False  # the sandbox is broken, the time is up, or the runner is not answering: it would say the same
+        self.events.append(f"ran the notebook again without the cells that stopped it (cells {sorted(self.bad)})")
+        return True
+
+    def finish(self, start: float) -> Run:
+        for index in self.code_cells:
+            self.cells.setdefault(index, CellRun(index, "not run",
+                                                 reason=f"not run: {self.stopped}" if self.stopped else "not run"))
+        for ask in self.pending:
+            self.receive(ask["id"], f"not asked: {self.stopped}" if self.stopped else "not asked")
+        if self.truncated[0]:
+            self.notices.append(f"output truncated (limit {self.limits.max_output_bytes:,} bytes)")
+            self.events.append(self.notices[-1])
+        return Run(self.cells, self.events, self.sandboxed, self.stopped, time.monotonic() - start, self.notices)
 
 
 def run_notebook(
@@ -130,72 +223,21 @@ def run_notebook(
     start = time.monotonic()
     deadline = start + limits.total_timeout
     code_cells = [i for i, c in enumerate(nb.cells) if c.get("cell_type") == "code" and i not in skip]
-    cells: dict[int, CellRun] = {}
-    budget = [limits.max_output_bytes + 4096]  # the runner's own truncation notes fit
-    truncated = [False]
-    pending = list(asks or [])
-    bad: set[int] = set()
-    events: list[str] = []
-    sandboxed, stopped = False, None
-    for attempt in range(MAX_RESTARTS + 1):
-        with runners(deadline) if runners is not None else RunnerProcess(
-                limits, sandbox_mode=sandbox_mode, data_dir=data_dir or _default_data_dir(),
-                extra_files=extra_files, workdir=workdir, deadline=deadline, chapters=chapters) as runner:
-            if runner.chapters != chapters:
-                runner.refuse(f"the sandbox could not be started for chapters {chapters}: it was started for {runner.chapters}")
-            sandboxed = runner.sandboxed
-            broke = asking = False
-            if language != "en":
-                runner.request({"op": "language", "language": language},
-                               lambda m: m.get("type") == "language", "setting the language")  # type: ignore[misc]
-            for index in code_cells:
-                if index in bad:
-                    continue
-                began = time.monotonic()
-                reply, status = runner.request(
-                    {"op": "run", "cell": index, "source": nb.cells[index].get("source", "")},
-                    lambda m, i=index: m.get("type") == "done" and m.get("cell") == i,  # type: ignore[misc]
-                    f"cell {index}",
-                )
-                if reply is None:
-                    if status != "not run":
-                        bad.add(index)
-                        cells[index] = CellRun(index, status, reason=runner.stopped or status, seconds=time.monotonic() - began)
-                    broke = True
-                    break
-                if index in cells:
-                    continue  # a re-run: the first run's outputs are what the student's notebook shows
-                run = CellRun(index, "ok" if reply.get("status") == "ok" else "error", seconds=time.monotonic() - began)
-                run.outputs = sanitize_outputs(reply.get("outputs"), budget, truncated)
-                cells[index] = run
-                runner.events.extend(_limit_events(run, limits))
-            while pending and not broke:
-                ask = pending.pop(0)
-                asking = True
-                reply, status = runner.request(
-                    ask, lambda m, n=ask["id"]: m.get("type") == "answers" and m.get("id") == n,  # type: ignore[misc]
-                    f"the check of `{ask['expr']}`",
-                )
-                receive(ask["id"], reply if reply is not None else (runner.stopped or status))
-                broke = reply is None
-                if broke and runner.stop is Stop.TIMEOUT:  # the same answer would spin again: one limit per answer
-                    for same in [a for a in pending if a["expr"] == ask["expr"]]:
-                        pending.remove(same)
-                        receive(same["id"], f"not asked: {runner.stopped}")
-        events.extend(e for e in runner.events if e not in events)
-        stopped = stopped or runner.stopped
-        if not broke or runner.stop is None or time.monotonic() >= deadline - 1:
+    runs = _Runs(nb, limits, code_cells, list(asks or []), receive, deadline, language, chapters,
+                 budget=[limits.max_output_bytes + 4096])
+
+    def runner() -> RunnerProcess:
+        if runners is not None:
+            return runners(deadline)
+        return RunnerProcess(limits, sandbox_mode=sandbox_mode, data_dir=data_dir or _default_data_dir(),
+                             extra_files=extra_files, workdir=workdir, deadline=deadline, chapters=chapters)
+
+    for _attempt in range(MAX_RESTARTS + 1):
+        with runner() as this:
+            broke, asking = runs.attempt(this)
+        if not runs.again(this, broke, asking):
             break
-        if runner.stop in NO_RESTART or (asking and runner.stop in NOT_ANSWERING):
-            break  # the sandbox is broken, the time is up, or the runner is not answering: asking again says the same
-        events.append(f"ran the notebook again without the cells that stopped it (cells {sorted(bad)})")
-    for index in code_cells:
-        cells.setdefault(index, CellRun(index, "not run", reason=f"not run: {stopped}" if stopped else "not run"))
-    for ask in pending:
-        receive(ask["id"], f"not asked: {stopped}" if stopped else "not asked")
-    if truncated[0]:
-        events.append(f"output truncated (limit {limits.max_output_bytes:,} bytes)")
-    return Run(cells, events, sandboxed, stopped, time.monotonic() - start)
+    return runs.finish(start)
 
 
 def _limit_events(run: CellRun, limits: Limits) -> list[str]:
@@ -347,12 +389,8 @@ def _not_graded(source_nb: NotebookNode, manifest: Manifest, error: str, languag
 
 def _grade(submission: Path | bytes | NotebookNode, source_nb: NotebookNode, manifest: Manifest, seed: int | None,
            language: str | None, options: dict[str, Any]) -> SubmissionGrade:
-    from gradbook.checks import load_all
-
-    limits: Limits = options["limits"]
-    registry = load_all()
-    seed = secrets.randbelow(2**31 - 1) + 1 if seed is None else int(seed)
-    events: list[str] = []
+    """The stages, in order: read, restore, scan, run and ask, judge, fill in the outputs."""
+    events = []
     if manifest.source_digest and manifest.source_digest != source_digest(source_nb):
         events.append("the manifest was built from a different version of the source notebook")
     try:
@@ -365,83 +403,116 @@ def _grade(submission: Path | bytes | NotebookNode, source_nb: NotebookNode, man
     except Exception as exc:  # noqa: BLE001 - without the restored notebook nothing can be graded
         return _not_graded(source_nb, manifest, internal_error("restoring the submission against the source", exc),
                            language)
-    events.extend(restored.events)
-    nb = restored.notebook
-    if language != "en":  # the source's metadata: the graded notebook says its language again
-        nb.metadata["gradbook"] = {**nb.metadata.get("gradbook", {}), "language": language}
-    integrity = [f"tampering: {t}" for t in restored.tamper]
-    try:
-        integrity += integrity_scan(nb, source_nb)
-    except Exception as exc:  # noqa: BLE001 - no evidence either way: a person looks (the grade stands)
-        events.append(internal_error("scanning the code for copied answers", exc))
-        integrity.append(f"the integrity scan could not finish ({type(exc).__name__}): nothing was found or ruled "
-                         "out, so look at this submission's code by hand")
+    grading = _Grading(restored.notebook, manifest, language, events + restored.events,
+                       [f"tampering: {t}" for t in restored.tamper])
+    grading.scan(source_nb)
+    grading.run_and_ask(secrets.randbelow(2**31 - 1) + 1 if seed is None else int(seed), options)
+    grading.judge()
+    grading.fill()
+    return grading.grade()
 
-    answers: dict[int, Answer] = {}
-    asks, answers = _questions(nb, manifest, seed, registry)
-    tests = frozenset(i for i, c in enumerate(nb.cells) if is_test_cell(c))
-    budget = [MAX_SUBMISSION_ANSWER_BYTES]
+
+@dataclass
+class _Grading:
+    """One restored submission through the stages after restore; a grader bug in one is that stage's outcome."""
+
+    nb: NotebookNode  # restored: becomes the graded notebook
+    manifest: Manifest
+    language: str
+    events: list[str]
+    integrity: list[str]
+    answers: dict[int, Answer] = field(default_factory=dict)
     run: Run | None = None
-    try:
-        run = run_notebook(nb, limits, skip=tests, asks=asks, sandbox_mode=options["sandbox_mode"],
-                           data_dir=options["data_dir"], extra_files=options["extra_files"], workdir=options["workdir"],
-                           runners=options["runners"], language=language,
-                           chapters=chapters_graded(manifest),
-                           receive=lambda n, reply: _receive(answers[n], reply, budget))
-        events.extend(run.events)
-    except Exception as exc:  # noqa: BLE001 - the answers received so far are judged; the rest are not
-        why = internal_error("running the notebook and asking its questions", exc)
-        events.append(why)
-        for answer in answers.values():
-            if answer.results is None and answer.problem is None:
-                answer.problem = why
+    cells: dict[str, CellGrade] = field(default_factory=dict)
 
-    with using(language):
-        stops = ["\n" + _("Note: cell {index} of the notebook did not finish ({reason}), so nothing it defines was "
-                          "there.").format(index=c.index, reason=c.reason)
-                 for c in (run.cells.values() if run else []) if c.status in STOPPED]
-    cells: dict[str, CellGrade] = {}
-    for cell in nb.cells:
-        gid = grade_id(cell)
-        if not gid or not is_graded(cell):
-            continue
-        max_points = float(manifest.points.get(gid, cell.metadata.nbgrader.get("points", 0) or 0))
-        if manual_cell(cell):
-            cells[gid] = CellGrade(gid, 0.0, max_points, False, "graded by hand")
-            continue
-        if not is_test_cell(cell):
-            continue
+    def __post_init__(self) -> None:
+        from gradbook.checks import load_all
+
+        self.registry = load_all()
+        if self.language != "en":  # the source's metadata: the graded notebook says its language again
+            self.nb.metadata["gradbook"] = {**self.nb.metadata.get("gradbook", {}), "language": self.language}
+
+    def scan(self, source_nb: NotebookNode) -> None:
         try:
-            judgement = judge_cell(manifest.expected.get(gid, []), [a for a in answers.values() if a.gid == gid],
-                                   registry, language)
+            self.integrity += integrity_scan(self.nb, source_nb)
+        except Exception as exc:  # noqa: BLE001 - no evidence either way: a person looks (the grade stands)
+            self.events.append(internal_error("scanning the code for copied answers", exc))
+            self.integrity.append(f"the integrity scan could not finish ({type(exc).__name__}): nothing was found or "
+                                  "ruled out, so look at this submission's code by hand")
+
+    def run_and_ask(self, seed: int, options: dict[str, Any]) -> None:
+        asks, self.answers = _questions(self.nb, self.manifest, seed, self.registry)
+        tests = frozenset(i for i, c in enumerate(self.nb.cells) if is_test_cell(c))
+        budget = [MAX_SUBMISSION_ANSWER_BYTES]
+        try:
+            self.run = run_notebook(self.nb, skip=tests, asks=asks, language=self.language,
+                                    chapters=chapters_graded(self.manifest),
+                                    receive=lambda n, reply: _receive(self.answers[n], reply, budget), **options)
+            self.events.extend(self.run.events)
+        except Exception as exc:  # noqa: BLE001 - the answers received so far are judged; the rest are not
+            why = internal_error("running the notebook and asking its questions", exc)
+            self.events.append(why)
+            for answer in self.answers.values():
+                if answer.results is None and answer.problem is None:
+                    answer.problem = why
+
+    def judge(self) -> None:
+        """Each graded cell's verdict: a written answer is a person's; a test cell is judged from its answers."""
+        for cell in self.nb.cells:
+            gid = grade_id(cell)
+            if not gid or not is_graded(cell):
+                continue
+            max_points = float(self.manifest.points.get(gid, cell.metadata.nbgrader.get("points", 0) or 0))
+            if manual_cell(cell):
+                self.cells[gid] = CellGrade(gid, 0.0, max_points, False, "graded by hand", manual=True)
+            elif is_test_cell(cell):
+                self.cells[gid] = self.judge_test_cell(cell, gid, max_points)
+        for gid, pts in self.manifest.points.items():  # never silently: cannot happen after restore
+            if gid not in self.cells:
+                self.cells[gid] = CellGrade(gid, 0.0, float(pts), False, "this graded cell was not found")
+
+    def judge_test_cell(self, cell: NotebookNode, gid: str, max_points: float) -> CellGrade:
+        exercise = mistake = None
+        try:
+            judgement = judge_cell(self.manifest.expected.get(gid, []),
+                                   [a for a in self.answers.values() if a.gid == gid], self.registry, self.language)
             message, passed = judgement.message, judgement.passed
-            message += "" if passed else "".join(stops)
-            events.extend(f"cell {gid}: {t}" for t in judgement.tampered)
-            integrity.extend(f"tampering: cell {gid}: {t}" for t in judgement.tampered)
+            message += "" if passed else self.unfinished()
+            exercise, mistake = judgement.exercise, judgement.mistake
+            self.events.extend(f"cell {gid}: {t}" for t in judgement.tampered)
+            self.integrity.extend(f"tampering: cell {gid}: {t}" for t in judgement.tampered)
         except Exception as exc:  # noqa: BLE001 - this cell only
             message, passed = internal_error(f"judging cell {gid}", exc), False
-            events.append(message)
+            self.events.append(message)
         message = cap(message, MAX_MESSAGE)
-        cells[gid] = CellGrade(gid, max_points if passed else 0.0, max_points, passed, message)
         cell.outputs = verdict_outputs(passed, message)
         cell.source = strip_hidden_tests(cell.source)
         cell.metadata["gradbook"] = {"trusted_verdict": True}
+        return CellGrade(gid, max_points if passed else 0.0, max_points, passed, message, exercise=exercise,
+                         mistake=mistake)
 
-    for gid, pts in manifest.points.items():  # never silently: cannot happen after restore
-        if gid not in cells:
-            cells[gid] = CellGrade(gid, 0.0, float(pts), False, "this graded cell was not found")
+    def unfinished(self) -> str:
+        """What a failing verdict adds: the cells of the notebook that did not finish."""
+        with using(self.language):
+            return "".join("\n" + _("Note: cell {index} of the notebook did not finish ({reason}), so nothing it "
+                                     "defines was there.").format(index=c.index, reason=c.reason)
+                           for c in (self.run.cells.values() if self.run else []) if c.status in STOPPED)
 
-    try:
-        _fill_outputs(nb, run)
-    except Exception as exc:  # noqa: BLE001 - the graded notebook shows less; the grade stands
-        events.append(internal_error("filling in the graded notebook's outputs", exc))
-    sandboxed = bool(run and run.sandboxed)
-    events = [cap(e, 500) for e in events[:MAX_EVENTS]] + (
-        [f"... and {len(events) - MAX_EVENTS} more events"] if len(events) > MAX_EVENTS else []
-    )
-    score = sum(c.points for c in cells.values())
-    max_score = sum(c.max_points for c in cells.values())
-    return SubmissionGrade(nb, cells, events, None, sandboxed, score, max_score, integrity)
+    def fill(self) -> None:
+        try:
+            _fill_outputs(self.nb, self.run)
+        except Exception as exc:  # noqa: BLE001 - the graded notebook shows less; the grade stands
+            self.events.append(internal_error("filling in the graded notebook's outputs", exc))
+
+    def grade(self) -> SubmissionGrade:
+        events = [cap(e, 500) for e in self.events[:MAX_EVENTS]] + (
+            [f"... and {len(self.events) - MAX_EVENTS} more events"] if len(self.events) > MAX_EVENTS else []
+        )
+        notices = [cap(e, 500) for e in self.run.notices] if self.run else []
+        score = sum(c.points for c in self.cells.values())
+        max_score = sum(c.max_points for c in self.cells.values())
+        return SubmissionGrade(self.nb, self.cells, events, None, bool(self.run and self.run.sandboxed), score,
+                               max_score, self.integrity, notices)
 
 
 def _receive(answer: Answer, reply: Any, left: list[int]) -> None:

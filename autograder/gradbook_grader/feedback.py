@@ -413,7 +413,7 @@ def _render_all(pages: list[_Page], sources: dict[str, str], budget: PageBudget,
     if engine is not None:
         _on_dask(engine, pages, sources, budget, done, failed)
     elif workers > 1 and len(pages) > 1:
-        from gradbook_grader.batch import run_pool
+        from gradbook_grader.executors import run_pool
 
         run_pool(pages, (sources, budget), min(workers, len(pages)), _render_in_worker, _init_worker, done, failed,
                  payload=_Page.args, doing="rendering this feedback page")

@@ -2,8 +2,8 @@
 
 Every exercise lists the plausible mistakes students make (`Mistake`: a wrong implementation and
 the hint that names it), and a failing check names the one the answer reproduces on every case.
-The batch reads that from each failing test cell's verdict, outside the sandbox (`diagnose`,
-stored on the cell in the journal); this module counts, over the graded submissions of the
+The judge gives it (`Verdict.mistake`), outside the sandbox, and the batch stores it on the
+failing cell in the journal, typed (`CellGrade.exercise`, `CellGrade.mistake`); this module counts, over the graded submissions of the
 gradebook, how many made each mistake, so the next lecture can address the commonest.
 
 What a failure is counted as, in this order:
@@ -37,20 +37,6 @@ from gradbook_grader.text import printable
 
 if TYPE_CHECKING:
     import nbformat
-
-
-def diagnose(message: str, exercises: Sequence[str]) -> tuple[str | None, int | None]:
-    """(the exercise a failing test cell's verdict is about, the index of the known mistake it names)."""
-    from gradbook.checks import load_all
-    from gradbook.checks.core import known_mistake
-
-    registry = load_all()
-    candidates = [registry[name] for name in dict.fromkeys(exercises) if name in registry]
-    # A verdict begins with its exercise's title; the longest title that begins it (dense, dense_backward).
-    about = max((e for e in candidates if message.startswith(e.title)), key=lambda e: len(e.title), default=None)
-    if about is None:
-        return (candidates[0].name if len(candidates) == 1 else None), None
-    return about.name, known_mistake(about, message)
 
 
 def _names(code: str, mode: str = "exec") -> tuple[set[str], set[str]]:
@@ -160,7 +146,7 @@ def _assignment(course: Course, name: str, registry: dict) -> Assignment | None:
 
     from gradbook_grader.course import nbgrader_config
     from gradbook_grader.nbcells import grade_id
-    from gradbook_grader.verdict import static_manifest
+    from gradbook_grader.questions import static_manifest
 
     try:
         source = nbformat.read(course.source(name), as_version=4)

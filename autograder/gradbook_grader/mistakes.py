@@ -53,7 +53,7 @@ def exercises_of(source: Path) -> list[str]:
     """The exercises an assignment's test cells check (read from its source notebook, nothing run)."""
     import nbformat
 
-    from gradbook_grader.verdict import static_manifest
+    from gradbook_grader.questions import static_manifest
 
     manifest = static_manifest(nbformat.read(source, as_version=4))
     return sorted({q.exercise for questions in manifest.expected.values() for q in questions})

@@ -90,7 +90,7 @@ def sandboxed(root: Path, submission: tuple[str, str], nb: Any) -> Any:
     test cell's verdict as its output, a failing one as an error), which is what validate reads."""
     import nbformat
 
-    from gradbook_grader.batch import load_manifest
+    from gradbook_grader.manifests import load_manifest
     from gradbook_grader.course import find_course
     from gradbook_grader.execute import grade_submission
     from gradbook_grader.sandbox import require_sandbox

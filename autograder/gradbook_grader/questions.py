@@ -16,9 +16,14 @@ neither do the hidden tests.
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
+import json
 
-from gradbook_grader.types import Question
+from nbformat import NotebookNode
+
+from gradbook_grader.nbcells import grade_id, is_graded, is_test_cell, points
+from gradbook_grader.types import Manifest, Question
 
 CHECKS_PACKAGE = "gradbook.checks"
 IMPORT_HINT = (
@@ -70,3 +75,29 @@ def read_test_cell(source: str) -> list[Question]:
     if not questions:
         raise TestCellError(f"it makes no check; {IMPORT_HINT}")
     return questions
+
+
+def source_digest(source_nb: NotebookNode) -> str:
+    parts = [
+        json.dumps([c.get("cell_type"), c.get("source"), c.get("metadata", {}).get("nbgrader")], sort_keys=True)
+        for c in source_nb.cells
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def static_manifest(source_nb: NotebookNode) -> Manifest:
+    """Questions and points of every graded cell, read from the source without running anything."""
+    manifest = Manifest(source_digest=source_digest(source_nb))
+    for cell in source_nb.cells:
+        gid = grade_id(cell)
+        if not gid or not is_graded(cell):
+            continue
+        manifest.points[gid] = points(cell)
+        if not is_test_cell(cell):
+            continue
+        try:
+            manifest.expected[gid] = read_test_cell(cell.source)
+        except TestCellError as error:
+            manifest.expected[gid] = []
+            manifest.problems.append(f"test cell {gid}: {error}. It would score 0 for everyone.")
+    return manifest

@@ -41,7 +41,7 @@ class CellGrade:
     max_points: float
     passed: bool
     message: str  # the teaching verdict, or the reason for lost points
-    # Set by the batch, outside the sandbox (the execution side leaves them at their defaults):
+    # Typed, so nothing decides on the message's words; set outside the sandbox (the judge's, checked by the batch):
     manual: bool = False  # a written answer, scored by a person in the formgrader
     exercise: str | None = None  # the check a failing test cell failed ("chNN.what")
     mistake: int | None = None  # index in that exercise's `mistakes` of the known mistake it made
@@ -60,6 +60,9 @@ class SubmissionGrade:
     # check code): each line says what and where. It never changes the score; the batch sets
     # nbgrader's "flagged" on the submission and the report lists the evidence.
     integrity: list[str] = field(default_factory=list)
+    # Of `events`, those that say how it was graded, not that anything went wrong (its output cut at the
+    # limit, no control group on this host): a solution whose run has only these grades cleanly.
+    notices: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
