@@ -32,12 +32,12 @@ from gradbook.i18n import _, normalize, notebook_language, using
 from gradbook_grader.answers import chapters_graded
 from gradbook_grader.integrity import scan as integrity_scan
 from gradbook_grader.nbcells import grade_id, is_graded, is_test_cell, strip_hidden_tests
-from gradbook_grader.outputs import FAIL, cap, sanitize_outputs, verdict_outputs
 from gradbook_grader.process import RunnerProcess, Stop
 from gradbook_grader.restore import SubmissionError, parse_submission, restore
+from gradbook_grader.sanitize import sanitize_outputs
 from gradbook_grader.types import CellGrade, Limits, Manifest, SubmissionGrade
 from gradbook_grader.questions import source_digest
-from gradbook_grader.verdict import Answer, judge_cell, manual_cell
+from gradbook_grader.verdict import FAIL, Answer, cap, judge_cell, manual_cell, verdict_outputs
 
 MAX_MESSAGE = 4000  # a cell's verdict text (the student's exception text can be long)
 MAX_EVENTS = 100
@@ -139,6 +139,7 @@ class _Runs:
             return True  # a re-run: the first run's outputs are what the student's notebook shows
         run = CellRun(index, "ok" if reply.get("status") == "ok" else "error", seconds=time.monotonic() - began)
         run.outputs = sanitize_outputs(reply.get("outputs"), self.budget, self.truncated)
+        self.truncated[0] |= reply.get("truncated") is True  # the runner cut the output (its own note is in it)
         self.cells[index] = run
         runner.events.extend(_limit_events(run, self.limits))
         return True

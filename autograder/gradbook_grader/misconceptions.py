@@ -29,7 +29,7 @@ import ast
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from gradbook_grader.course import Course
 from gradbook_grader.grades import Graded, read
@@ -195,39 +195,49 @@ def tally(course: Course, entries: Sequence[Graded]) -> list[Assignment]:
                    if (a := _assignment(course, name, registry)) is not None}
     for entry in entries:
         known = assignments.get(entry.assignment)
-        if entry.result is None or entry.error or known is None:  # not judged: nothing to learn from it
-            continue
-        cells = {gid: c for gid, c in entry.cells.items() if gid in known.tallies and not c.written}
-        notebooks = _submitted(course, entry)
-        mine = written(notebooks, known.released, known.cells)
-        # What the student's own answers use, where their notebook says (else what the model solutions use).
-        uses = {**known.uses, **dependencies(notebooks[0], known.answers)} if notebooks else known.uses
-        if mine is None:  # no notebook to read: what the verdicts say
-            mine = {known.tallies[g].exercise: c.passed or not any(t in c.verdict for t in stub) for g, c in cells.items()}
-        if cells and not any(mine.get(known.tallies[g].exercise, True) for g in cells):
-            known.untouched += 1
-            continue
-        failing = {known.tallies[g].exercise for g, c in cells.items() if not c.passed}
-        titles = {t.exercise: t.title for t in known.tallies.values()}
-        for gid, cell in cells.items():
-            counted = known.tallies[gid]
-            counted.graded += 1
-            if cell.passed:
-                continue
-            counted.failed += 1
-            upstream = [titles[u] for u in uses.get(counted.exercise, []) if u in failing]
-            if not mine.get(counted.exercise, True):
-                counted.not_attempted += 1
-            elif upstream:
-                counted.because[" and ".join(upstream)] += 1
-            elif cell.mistake is not None and cell.exercise == counted.exercise and counted.rule[cell.mistake]:
-                counted.broke_rule[cell.mistake] += 1
-            elif cell.mistake is not None and cell.exercise == counted.exercise:
-                counted.mistakes[cell.mistake] += 1
-            else:
-                counted.other += 1
-                counted.said[gist(cell.verdict)] += 1
+        if entry.result is not None and not entry.error and known is not None:  # else not judged: nothing to learn
+            _count(course, known, entry, stub)
     return list(assignments.values())
+
+
+def _count(course: Course, known: Assignment, entry: Graded, stub: list[str]) -> None:
+    """One judged submission's cells, counted into `known`'s tallies."""
+    cells = {gid: c for gid, c in entry.cells.items() if gid in known.tallies and not c.written}
+    notebooks = _submitted(course, entry)
+    mine = written(notebooks, known.released, known.cells)
+    # What the student's own answers use, where their notebook says (else what the model solutions use).
+    uses = {**known.uses, **dependencies(notebooks[0], known.answers)} if notebooks else known.uses
+    if mine is None:  # no notebook to read: what the verdicts say
+        mine = {known.tallies[g].exercise: c.passed or not any(t in c.verdict for t in stub) for g, c in cells.items()}
+    if cells and not any(mine.get(known.tallies[g].exercise, True) for g in cells):
+        known.untouched += 1
+        return
+    failing = {known.tallies[g].exercise for g, c in cells.items() if not c.passed}
+    titles = {t.exercise: t.title for t in known.tallies.values()}
+    for gid, cell in cells.items():
+        counted = known.tallies[gid]
+        counted.graded += 1
+        if not cell.passed:
+            upstream = [titles[u] for u in uses.get(counted.exercise, []) if u in failing]
+            _count_failure(counted, cell, mine.get(counted.exercise, True), upstream)
+
+
+def _count_failure(counted: Tally, cell: Any, attempted: bool, upstream: list[str]) -> None:
+    """A failing cell, counted as the first that holds: not attempted, fails because an upstream answer
+    fails, breaks the chapter's rule, a known mistake, another failure (by what its verdict said)."""
+    counted.failed += 1
+    known_mistake = cell.mistake is not None and cell.exercise == counted.exercise
+    if not attempted:
+        counted.not_attempted += 1
+    elif upstream:
+        counted.because[" and ".join(upstream)] += 1
+    elif known_mistake and counted.rule[cell.mistake]:
+        counted.broke_rule[cell.mistake] += 1
+    elif known_mistake:
+        counted.mistakes[cell.mistake] += 1
+    else:
+        counted.other += 1
+        counted.said[gist(cell.verdict)] += 1
 
 
 def gist(verdict: str) -> str:
@@ -247,23 +257,27 @@ def report(course: Course, assignment: str | None = None) -> str:
         return "nothing graded yet: run `gradbook-grader grade` first"
     out: list[str] = []
     for known in assignments:
-        mine = list(known.tallies.values())
-        name = mine[0].assignment
-        judged = sum(1 for e in entries if e.assignment == name and e.result is not None and not e.error)
-        untouched = (f", {known.untouched} untouched (none of its functions written: not counted below)"
-                     if known.untouched else "")
-        out.append(f"{name}: {judged} graded submission{'s' if judged != 1 else ''}{untouched}")
-        for t in mine:
-            out += _exercise_lines(t)
-        rules = [(c, t, i) for t in mine for i, c in t.broke_rule.items() if c]
-        if rules:
-            out.append("  the chapter's rule broken (not a wrong result; see the hint):")
-            out += [f"    {c:4d}  {t.title}: {printable(t.hints[i])}" for c, t, i in sorted(rules, key=lambda x: -x[0])]
-        top = sorted(((c, t, i) for t in mine for i, c in t.mistakes.items() if c), key=lambda x: (-x[0], x[1].grade_id))
-        if top:
-            out.append("  commonest: " + "; ".join(f"{t.title}: {printable(t.hints[i])} ({c})" for c, t, i in top[:3]))
-        out.append("")
+        out += _assignment_lines(known, entries)
     return "\n".join(out).rstrip()
+
+
+def _assignment_lines(known: Assignment, entries: Sequence[Graded]) -> list[str]:
+    mine = list(known.tallies.values())
+    name = mine[0].assignment
+    judged = sum(1 for e in entries if e.assignment == name and e.result is not None and not e.error)
+    untouched = (f", {known.untouched} untouched (none of its functions written: not counted below)"
+                 if known.untouched else "")
+    out = [f"{name}: {judged} graded submission{'s' if judged != 1 else ''}{untouched}"]
+    for t in mine:
+        out += _exercise_lines(t)
+    rules = [(c, t, i) for t in mine for i, c in t.broke_rule.items() if c]
+    if rules:
+        out.append("  the chapter's rule broken (not a wrong result; see the hint):")
+        out += [f"    {c:4d}  {t.title}: {printable(t.hints[i])}" for c, t, i in sorted(rules, key=lambda x: -x[0])]
+    top = sorted(((c, t, i) for t in mine for i, c in t.mistakes.items() if c), key=lambda x: (-x[0], x[1].grade_id))
+    if top:
+        out.append("  commonest: " + "; ".join(f"{t.title}: {printable(t.hints[i])} ({c})" for c, t, i in top[:3]))
+    return [*out, ""]
 
 
 def _exercise_lines(t: Tally) -> list[str]:

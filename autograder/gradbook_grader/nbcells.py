@@ -45,11 +45,6 @@ def is_graded(cell: Any) -> bool:
     return bool(nbgrader_meta(cell).get("grade"))
 
 
-def is_locked(cell: Any) -> bool:
-    meta = nbgrader_meta(cell)
-    return bool(meta.get("locked")) or (bool(meta.get("grade")) and not meta.get("solution"))
-
-
 def is_test_cell(cell: Any) -> bool:
     """A graded, locked code cell that the autograder scores (not a manually graded answer)."""
     return cell.get("cell_type") == "code" and is_graded(cell) and not is_solution(cell)

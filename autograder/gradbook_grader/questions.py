@@ -38,43 +38,47 @@ class TestCellError(ValueError):
 
 def read_test_cell(source: str) -> list[Question]:
     """The questions of one test cell (hidden ones included); `TestCellError` for anything else."""
-    from gradbook.checks.core import Exercise
-
     try:
         tree = ast.parse(source)
     except SyntaxError as error:
         raise TestCellError(f"line {error.lineno}: not valid Python ({error.msg})") from None
     modules: dict[str, str] = {}  # local alias -> chapter module name
-    questions: list[Question] = []
-    for node in tree.body:
-        where = f"line {node.lineno}: `{ast.get_source_segment(source, node)}`"
-        if isinstance(node, ast.ImportFrom) and node.module == CHECKS_PACKAGE and node.level == 0:
-            for alias in node.names:
-                modules[alias.asname or alias.name] = alias.name
-            continue
-        if isinstance(node, ast.Import) and all(a.name.startswith(CHECKS_PACKAGE + ".") and a.asname for a in node.names):
-            for alias in node.names:
-                modules[str(alias.asname)] = alias.name.rsplit(".", 1)[1]
-            continue
-        call = node.value if isinstance(node, ast.Expr) else None
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                and isinstance(call.func.value, ast.Name) and call.func.value.id in modules):
-            raise TestCellError(f"{where} is not a check call; {IMPORT_HINT}")
-        if len(call.args) != 1 or any(k.arg != "hidden" for k in call.keywords):
-            raise TestCellError(f"{where}: a check takes the answer and, optionally, hidden=True")
-        hidden = False
-        for keyword in call.keywords:
-            if not (isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, bool)):
-                raise TestCellError(f"{where}: hidden= must be True or False")
-            hidden = keyword.value.value
-        module = importlib.import_module(f"{CHECKS_PACKAGE}.{modules[call.func.value.id]}")
-        exercise = getattr(module, call.func.attr, None)
-        if not isinstance(exercise, Exercise):
-            raise TestCellError(f"{where}: {module.__name__} has no check named {call.func.attr!r}")
-        questions.append(Question(exercise.name, ast.get_source_segment(source, call.args[0]) or "", hidden))
+    questions = [_question(node, source, modules) for node in tree.body if not _checks_import(node, modules)]
     if not questions:
         raise TestCellError(f"it makes no check; {IMPORT_HINT}")
     return questions
+
+
+def _checks_import(node: ast.stmt, modules: dict[str, str]) -> bool:
+    """Is `node` an import of chapter check modules? Their local names go to `modules`."""
+    if isinstance(node, ast.ImportFrom) and node.module == CHECKS_PACKAGE and node.level == 0:
+        modules.update((alias.asname or alias.name, alias.name) for alias in node.names)
+        return True
+    if isinstance(node, ast.Import) and all(a.name.startswith(CHECKS_PACKAGE + ".") and a.asname for a in node.names):
+        modules.update((str(alias.asname), alias.name.rsplit(".", 1)[1]) for alias in node.names)
+        return True
+    return False
+
+
+def _question(node: ast.stmt, source: str, modules: dict[str, str]) -> Question:
+    """The question of one check call `check.NAME(answer[, hidden=True])`; `TestCellError` for anything else."""
+    from gradbook.checks.core import Exercise
+
+    where = f"line {node.lineno}: `{ast.get_source_segment(source, node)}`"
+    call = node.value if isinstance(node, ast.Expr) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name) and call.func.value.id in modules):
+        raise TestCellError(f"{where} is not a check call; {IMPORT_HINT}")
+    if len(call.args) != 1 or any(k.arg != "hidden" for k in call.keywords):
+        raise TestCellError(f"{where}: a check takes the answer and, optionally, hidden=True")
+    if not all(isinstance(k.value, ast.Constant) and isinstance(k.value.value, bool) for k in call.keywords):
+        raise TestCellError(f"{where}: hidden= must be True or False")
+    hidden = bool(call.keywords[-1].value.value) if call.keywords else False  # type: ignore[attr-defined]
+    module = importlib.import_module(f"{CHECKS_PACKAGE}.{modules[call.func.value.id]}")
+    exercise = getattr(module, call.func.attr, None)
+    if not isinstance(exercise, Exercise):
+        raise TestCellError(f"{where}: {module.__name__} has no check named {call.func.attr!r}")
+    return Question(exercise.name, ast.get_source_segment(source, call.args[0]) or "", hidden)
 
 
 def source_digest(source_nb: NotebookNode) -> str:

@@ -34,7 +34,6 @@ from gradbook_grader.nbcells import (
     BEGIN_SOLUTION,
     grade_id,
     is_graded,
-    is_locked,
     is_solution,
     is_test_cell,
     nbgrader_meta,
@@ -53,69 +52,75 @@ class SubmissionError(ValueError):
 class Restored:
     notebook: NotebookNode
     events: list[str] = field(default_factory=list)
-    missing_solutions: set[str] = field(default_factory=set)  # grade_ids replaced by the stub
     tamper: list[str] = field(default_factory=list)  # locked cells edited, deleted, re-pointed: also in events
 
 
 def parse_submission(submission: Path | str | bytes | NotebookNode | dict) -> NotebookNode:
     """Untrusted bytes (or a path, or a notebook) to a v4 notebook; `SubmissionError` if impossible."""
     if isinstance(submission, (Path, str)) and not (isinstance(submission, str) and submission.lstrip().startswith("{")):
-        path = Path(submission)
-        try:
-            size = path.stat().st_size
-        except OSError as error:
-            raise SubmissionError(f"cannot read the submission: {error}") from None
-        if size > MAX_SUBMISSION_BYTES:
-            raise SubmissionError(f"the submission is {size:,} bytes, more than the {MAX_SUBMISSION_BYTES:,} allowed")
-        try:
-            submission = path.read_bytes()
-        except OSError as error:
-            raise SubmissionError(f"cannot read the submission: {error}") from None
-    if isinstance(submission, NotebookNode) or isinstance(submission, dict):
-        data: Any = json.loads(json.dumps(submission))  # a private copy, plain types
-    else:
-        raw = submission.encode("utf-8") if isinstance(submission, str) else bytes(submission)
-        if len(raw) > MAX_SUBMISSION_BYTES:
-            raise SubmissionError(f"the submission is {len(raw):,} bytes, more than the {MAX_SUBMISSION_BYTES:,} allowed")
-        try:
-            data = json.loads(raw.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError, RecursionError) as error:
-            raise SubmissionError(f"the submission is not valid notebook JSON: {str(error)[:200]}") from None
-    if not isinstance(data, dict):
-        raise SubmissionError("the submission is not a notebook (the JSON is not an object)")
-    major = data.get("nbformat")
-    if not isinstance(major, int):
-        if isinstance(data.get("cells"), list):
-            data["nbformat"], data["nbformat_minor"] = 4, 4
-            major = 4
-        else:
-            raise SubmissionError("the submission is not a notebook (no nbformat version and no cells)")
-    if major < 4:
-        if major != 3 or not isinstance(data.get("worksheets"), list):
-            raise SubmissionError(f"the submission uses nbformat {major}, which cannot be read")
-    elif not isinstance(data.get("cells"), list):
-        raise SubmissionError("the submission is not a notebook (no list of cells)")
+        submission = _read(Path(submission))
+    data = _json(submission)
+    _check_version(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # missing/duplicate ids and the like: repaired below
             nb = nbformat.reads(json.dumps(data), as_version=4)
     except Exception as error:  # nbformat raises many kinds on odd input
         raise SubmissionError(f"the submission is not a readable notebook: {str(error)[:200]}") from None
-    cells = []
-    for cell in nb.get("cells", []):
-        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
-            continue
-        src = cell.get("source", "")
-        if isinstance(src, list):
-            src = "".join(s for s in src if isinstance(s, str))
-        if not isinstance(src, str):
-            src = ""
-        cell["source"] = src
-        if not isinstance(cell.get("metadata"), dict):
-            cell["metadata"] = NotebookNode()
-        cells.append(cell)
-    nb["cells"] = cells
+    nb["cells"] = [_plain_source(cell) for cell in nb.get("cells", [])
+                   if isinstance(cell, dict) and cell.get("cell_type") in ("code", "markdown", "raw")]
     return nb
+
+
+def _too_large(size: int) -> SubmissionError:
+    return SubmissionError(f"the submission is {size:,} bytes, more than the {MAX_SUBMISSION_BYTES:,} allowed")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_SUBMISSION_BYTES:
+            raise _too_large(path.stat().st_size)
+        return path.read_bytes()
+    except OSError as error:
+        raise SubmissionError(f"cannot read the submission: {error}") from None
+
+
+def _json(submission: str | bytes | NotebookNode | dict) -> Any:
+    if isinstance(submission, dict):  # a NotebookNode too
+        return json.loads(json.dumps(submission))  # a private copy, plain types
+    raw = submission.encode("utf-8") if isinstance(submission, str) else bytes(submission)
+    if len(raw) > MAX_SUBMISSION_BYTES:
+        raise _too_large(len(raw))
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise SubmissionError(f"the submission is not valid notebook JSON: {str(error)[:200]}") from None
+
+
+def _check_version(data: Any) -> None:
+    """A notebook nbformat can read as v4 (one without a version but with cells is taken as 4.4), or SubmissionError."""
+    if not isinstance(data, dict):
+        raise SubmissionError("the submission is not a notebook (the JSON is not an object)")
+    if not isinstance(data.get("nbformat"), int):
+        if not isinstance(data.get("cells"), list):
+            raise SubmissionError("the submission is not a notebook (no nbformat version and no cells)")
+        data["nbformat"], data["nbformat_minor"] = 4, 4
+    major = data["nbformat"]
+    if major < 4 and (major != 3 or not isinstance(data.get("worksheets"), list)):
+        raise SubmissionError(f"the submission uses nbformat {major}, which cannot be read")
+    if major >= 4 and not isinstance(data.get("cells"), list):
+        raise SubmissionError("the submission is not a notebook (no list of cells)")
+
+
+def _plain_source(cell: NotebookNode) -> NotebookNode:
+    """A cell whose source is one string and whose metadata is a dict, whatever the submission held."""
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        src = "".join(s for s in src if isinstance(s, str))
+    cell["source"] = src if isinstance(src, str) else ""
+    if not isinstance(cell.get("metadata"), dict):
+        cell["metadata"] = NotebookNode()
+    return cell
 
 
 def _norm(text: str) -> str:
@@ -138,89 +143,111 @@ def _source_cell(cell: NotebookNode) -> NotebookNode:
     return fresh
 
 
+@dataclass
+class _Segments:
+    """The submission in segments: leading free cells, then per nbgrader cell the free cells after it."""
+
+    leading: list[NotebookNode] = field(default_factory=list)
+    found: dict[str, NotebookNode] = field(default_factory=dict)  # grade_id -> the student's first copy
+    after: dict[str, list[NotebookNode]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)  # grade_ids as the submission has them
+
+    @classmethod
+    def of(cls, submission: NotebookNode, known: set[str], tamper: list[str]) -> "_Segments":
+        segments = cls()
+        current = segments.leading
+        for cell in submission.cells:
+            gid = segments.graded_id(cell, known, tamper)
+            if gid is None:
+                current.append(cell)
+                continue
+            segments.found[gid] = cell
+            segments.order.append(gid)
+            current = segments.after.setdefault(gid, [])
+        return segments
+
+    def moved(self, source_ids: list[str | None]) -> bool:
+        """Are the graded cells in another order than the source's?"""
+        return self.order != [gid for gid in source_ids if gid and gid in self.found]
+
+    def graded_id(self, cell: NotebookNode, known: set[str], tamper: list[str]) -> str | None:
+        """The cell's grade_id if it is one the source has, seen first here; else it is a free cell (its
+        nbgrader metadata goes)."""
+        gid = grade_id(cell)
+        if gid is not None and gid not in known:
+            tamper.append(f"cell with unknown grade_id {gid!r}: kept as an ungraded cell")
+        elif gid is not None and gid in self.found:
+            tamper.append(f"cell {gid} appears more than once: only the first copy is graded")
+        elif gid is not None:
+            return gid
+        if nbgrader_meta(cell) or gid is not None:
+            cell.metadata.pop("nbgrader", None)
+        return None
+
+
 def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
     """Rebuild the notebook to grade: the source's locked/graded cells, the student's answers and own cells."""
     events: list[str] = []
     tamper: list[str] = []
-    missing: set[str] = set()
     source_ids = [grade_id(c) for c in source.cells]
-    source_by_id = {gid: c for gid, c in zip(source_ids, source.cells) if gid}
-
-    # the submission in segments: leading free cells, then per nbgrader cell the free cells after it
-    leading: list[NotebookNode] = []
-    found: dict[str, NotebookNode] = {}
-    after: dict[str, list[NotebookNode]] = {}
-    order: list[str] = []
-    current: list[NotebookNode] = leading
-    for cell in submission.cells:
-        gid = grade_id(cell)
-        if gid is None and nbgrader_meta(cell):
-            cell.metadata.pop("nbgrader", None)
-        if gid is not None and gid not in source_by_id:
-            tamper.append(f"cell with unknown grade_id {gid!r}: kept as an ungraded cell")
-            cell.metadata.pop("nbgrader", None)
-            gid = None
-        if gid is None:
-            current.append(cell)
-            continue
-        if gid in found:
-            tamper.append(f"cell {gid} appears more than once: only the first copy is graded")
-            cell.metadata.pop("nbgrader", None)
-            current.append(cell)
-            continue
-        found[gid] = cell
-        order.append(gid)
-        current = after.setdefault(gid, [])
-
-    expected_order = [gid for gid in source_ids if gid and gid in found]
-    if order != expected_order:
+    segments = _Segments.of(submission, {gid for gid in source_ids if gid}, tamper)
+    if segments.moved(source_ids):
         events.append("graded cells were moved: the source's order is restored")
-
     known_text = {c.source for c in source.cells if c.cell_type != "code"}
-
-    def own(cell: NotebookNode) -> NotebookNode:
-        fresh = _plain_cell(cell)
-        if fresh.get("cell_type") != "code" and fresh.get("source") not in known_text:
-            fresh["source"] = defuse_html(fresh.get("source", ""))
-        return fresh
-
-    cells: list[NotebookNode] = [own(c) for c in leading]
+    cells: list[NotebookNode] = [_own_cell(c, known_text) for c in segments.leading]
     for src in source.cells:
         gid = grade_id(src)
         if gid is None:
             continue  # the source's plain cells reach the student as plain cells; theirs are in the segments
-        sub = found.get(gid)
-        if is_solution(src):
-            cell = _source_cell(src)
-            if sub is None:
-                cell.source = stub_solution(src.source)
-                missing.add(gid)
-                events.append(f"solution cell {gid} is missing: graded as not answered")
-            else:
-                if sub.get("cell_type") != src.cell_type:
-                    events.append(f"solution cell {gid} changed type: the source's type is restored")
-                cell.source = sub.get("source", "")
-                _report_meta_changes(gid, src, sub, tamper)
-        else:
-            cell = _source_cell(src)
-            if sub is None:
-                tamper.append(f"cell {gid} was deleted: restored from source")
-            else:
-                student_view = strip_hidden_tests(src.source) if is_test_cell(src) else src.source
-                theirs = _code(sub.get("source", ""), src.cell_type)
-                given = (_code(student_view, src.cell_type), _code(src.source, src.cell_type))
-                if theirs not in given or sub.get("cell_type") != src.cell_type:
-                    tamper.append(f"cell {gid} was edited: restored from source")
-                _report_meta_changes(gid, src, sub, tamper)
+        sub = segments.found.get(gid)
+        cell = (_solution_cell if is_solution(src) else _locked_cell)(gid, src, sub, events, tamper)
         if cell.cell_type != "code" and cell.source not in known_text:
             cell.source = defuse_html(cell.source)  # a written answer: the student's text
         cells.append(cell)
-        cells.extend(own(c) for c in after.get(gid, []))
+        cells.extend(_own_cell(c, known_text) for c in segments.after.get(gid, []))
 
     nb = new_notebook(metadata=json.loads(json.dumps(source.get("metadata", {}))))
     nb.cells = cells
     assign_ids(nb)
-    return Restored(nb, events + tamper, missing, tamper)
+    return Restored(nb, events + tamper, tamper)
+
+
+def _own_cell(cell: NotebookNode, known_text: set[str]) -> NotebookNode:
+    """A cell of the student's own: plain, its Markdown defused unless it is the source's very text."""
+    fresh = _plain_cell(cell)
+    if fresh.get("cell_type") != "code" and fresh.get("source") not in known_text:
+        fresh["source"] = defuse_html(fresh.get("source", ""))
+    return fresh
+
+
+def _solution_cell(gid: str, src: NotebookNode, sub: NotebookNode | None, events: list[str],
+                   tamper: list[str]) -> NotebookNode:
+    """The source's cell with the student's answer in it (the stub they were given, if they deleted it)."""
+    cell = _source_cell(src)
+    if sub is None:
+        cell.source = stub_solution(src.source)
+        events.append(f"solution cell {gid} is missing: graded as not answered")
+        return cell
+    if sub.get("cell_type") != src.cell_type:
+        events.append(f"solution cell {gid} changed type: the source's type is restored")
+    cell.source = sub.get("source", "")
+    _report_meta_changes(gid, src, sub, tamper)
+    return cell
+
+
+def _locked_cell(gid: str, src: NotebookNode, sub: NotebookNode | None, events: list[str],
+                 tamper: list[str]) -> NotebookNode:
+    """The source's cell; what the student changed in its code (not its comments' words) is tampering."""
+    if sub is None:
+        tamper.append(f"cell {gid} was deleted: restored from source")
+        return _source_cell(src)
+    student_view = strip_hidden_tests(src.source) if is_test_cell(src) else src.source
+    theirs = _code(sub.get("source", ""), src.cell_type)
+    given = (_code(student_view, src.cell_type), _code(src.source, src.cell_type))
+    if theirs not in given or sub.get("cell_type") != src.cell_type:
+        tamper.append(f"cell {gid} was edited: restored from source")
+    _report_meta_changes(gid, src, sub, tamper)
+    return _source_cell(src)
 
 
 _ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")

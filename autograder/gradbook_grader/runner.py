@@ -9,7 +9,7 @@ Protocol (JSON lines). The supervisor sends the notebook's cells one at a time o
 the test cells), then asks the checks' questions, one at a time, with inputs it made outside:
 
     -> {"op": "run", "cell": 7, "source": "..."}
-    <- {"type": "done", "cell": 7, "status": "ok" | "error", "outputs": [...]}
+    <- {"type": "done", "cell": 7, "status": "ok" | "error", "outputs": [...], "truncated": bool}
     -> {"op": "ask", "id": 3, "expr": "naive_relu", "driver": "call", "value": false, "cases": [...]}
     <- {"type": "answers", "id": 3, "results": [{"out": ..., "error": ..., "inputs": "<digest>"}]}
     -> {"op": "exit"}
@@ -214,7 +214,7 @@ def run_cell(shell: InteractiveShell, index: int, source: str) -> dict:
         SINK.error(type(exc).__name__, str(exc), [f"{type(exc).__name__}: {exc}"])
     finally:
         sys.stdout, sys.stderr = STDOUT, STDERR
-    return {"type": "done", "cell": index, "status": status, "outputs": SINK.outputs}
+    return {"type": "done", "cell": index, "status": status, "outputs": SINK.outputs, "truncated": SINK.truncated}
 
 
 def answer_question(shell: InteractiveShell, request: dict) -> dict:

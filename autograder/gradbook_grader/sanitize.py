@@ -10,7 +10,9 @@ is written or rendered:
 * a Markdown cell renders as Markdown only if the instructor's source has the very same text;
   every other Markdown or raw cell becomes `as_text` (escaped, shown as text, never parsed);
 * outputs keep plain text, PNG/JPEG images (checked base64) and errors; rich text
-  (Markdown, LaTeX, HTML, SVG, JavaScript, JSON, widgets) is shown as its plain text;
+  (Markdown, LaTeX, HTML, SVG, JavaScript, JSON, widgets) is shown as its plain text. This is the
+  grader's one allow-list of outputs: what the runner reports for a cell passes through it too, as it
+  leaves the sandbox (`sanitize_outputs`: sizes capped first, within the submission's output budget);
 * cell metadata keeps only nbgrader's (from the source, for a known grade_id) and the grader's
   own verdict marker; attachments only on the instructor's Markdown; every string is scrubbed.
 
@@ -79,6 +81,7 @@ def _image(value: Any, mime: str) -> str | None:
 
 
 def _output(out: Any) -> NotebookNode | None:
+    """The one allow-list of outputs: an untrusted output as a safe nbformat output, or None."""
     if not isinstance(out, dict):
         return None
     kind = out.get("output_type")
@@ -92,23 +95,84 @@ def _output(out: Any) -> NotebookNode | None:
             traceback=[_text(t) for t in traceback] if isinstance(traceback, list) else [])
     if kind not in ("display_data", "execute_result"):
         return None
-    data = out.get("data") if isinstance(out.get("data"), dict) else {}
-    safe: dict[str, str] = {}
-    for mime in _IMAGES:
-        image = _image(data.get(mime), mime) if mime in data else None
-        if image:
-            safe[mime] = image
-    text = next((_text(data[m]) for m in _TEXTS if _text(data.get(m))), "")
-    rich = sorted(str(m) for m in data if m not in _IMAGES and m not in _TEXTS)
-    if not text and rich:  # e.g. only text/html: its source, as text
-        text = next((_text(data[m]) for m in rich if _text(data[m])), "")
-        text = text or f"[{scrub(', '.join(rich))[:200]} output: not shown]"
-    if text or not safe:
-        safe["text/plain"] = text
+    safe = _display(out.get("data") if isinstance(out.get("data"), dict) else {})
     if kind == "execute_result":
         count = out.get("execution_count")
         return nbformat.v4.new_output(kind, data=safe, execution_count=count if type(count) is int else None)
     return nbformat.v4.new_output(kind, data=safe)
+
+
+def _display(data: dict) -> dict[str, str]:
+    """A display's data: PNG/JPEG images (checked), and text/plain: the first text, else a rich type's source."""
+    safe = {mime: image for mime in _IMAGES if mime in data and (image := _image(data[mime], mime))}
+    text = next((_text(data[m]) for m in _TEXTS if _text(data.get(m))), "") or _rich_as_text(data)
+    if text or not safe:
+        safe["text/plain"] = text
+    return safe
+
+
+def _rich_as_text(data: dict) -> str:
+    """What a display with no text shows of its other types (e.g. only text/html: its source, as text)."""
+    rich = sorted(str(m) for m in data if m not in _IMAGES and m not in _TEXTS)
+    if not rich:
+        return ""
+    return next((_text(data[m]) for m in rich if _text(data[m])), "") or f"[{scrub(', '.join(rich))[:200]} output: not shown]"
+
+
+# ---------------------------------------------------------------- outputs leaving the sandbox
+
+_TRUNCATED = "\n[output truncated: the submission's output is over the grader's limit]\n"
+MAX_FIELD = {"ename": 200, "evalue": 2000}  # characters of an error's name and value
+MAX_TRACEBACK = (50, 20_000)  # lines of a traceback, characters of each
+
+
+def _bounded(out: dict, limit: int) -> dict:
+    """The untrusted output cut to sizes that cannot cost more than `limit` (and the fields' own caps)
+    before anything reads it: the allow-list (`_output`) then sees nothing larger."""
+    def cut(value: Any, n: int) -> Any:
+        if isinstance(value, list):
+            value = "".join(v for v in value if isinstance(v, str))
+        return value[:n] if isinstance(value, str) else ""
+
+    bounded = {k: out.get(k) for k in ("output_type", "name", "execution_count")}
+    bounded["text"] = cut(out.get("text"), limit + 1)
+    data = out.get("data")
+    bounded["data"] = {str(m): cut(v, limit + 1) for m, v in list(data.items())[:50]} if isinstance(data, dict) else {}
+    bounded.update({k: cut(out.get(k), n) for k, n in MAX_FIELD.items()})
+    tb = out.get("traceback")
+    lines, width = MAX_TRACEBACK
+    bounded["traceback"] = [t[:width] for t in tb[:lines] if isinstance(t, str)] if isinstance(tb, list) else []
+    return bounded
+
+
+def _cost(output: NotebookNode) -> int:
+    if output.output_type == "stream":
+        return len(output.text)
+    if output.output_type == "error":
+        return len(output.evalue) + sum(map(len, output.traceback))
+    return sum(len(v) for v in output.data.values())
+
+
+def sanitize_outputs(outputs: Any, budget: list[int], truncated: list[bool]) -> list[NotebookNode]:
+    """A cell's untrusted outputs, from the runner, as safe nbformat outputs (`_output`) within the submission's
+    output `budget` (characters left, shared by its cells); past it, a note that says so, and `truncated`."""
+    clean: list[NotebookNode] = []
+    for out in outputs[:MAX_OUTPUTS] if isinstance(outputs, list) else []:
+        output = _output(_bounded(out, budget[0])) if isinstance(out, dict) and budget[0] > 0 else None
+        if budget[0] > 0 and output is None:
+            continue  # not an output at all
+        if output is None or _cost(output) > budget[0]:
+            truncated[0] = True
+            if output is not None and output.output_type == "stream":  # what fits is shown, then the note
+                output.text = output.text[:budget[0]] + _TRUNCATED
+                clean.append(output)
+            else:
+                clean.append(nbformat.v4.new_output("stream", name="stderr", text=_TRUNCATED))
+            budget[0] = 0
+            break
+        budget[0] -= _cost(output)
+        clean.append(output)
+    return clean
 
 
 def _metadata(cell: dict, source_meta: dict[str, dict], seen: set[str]) -> dict:
@@ -141,26 +205,33 @@ def safe_notebook(graded: Any, source: NotebookNode) -> NotebookNode:
     seen_gids: set[str] = set()
     seen_ids: set[str] = set()
     for index, cell in enumerate(cells if isinstance(cells, list) else []):
-        if not isinstance(cell, dict):
-            continue
-        text = _text(cell.get("source"))
-        meta = _metadata(cell, source_meta, seen_gids)
-        if cell.get("cell_type") == "code":
-            outputs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
-            count = cell.get("execution_count")
-            new = nbformat.v4.new_code_cell(text, metadata=meta,
-                                            execution_count=count if type(count) is int else None)
-            new.outputs = [o for o in map(_output, outputs[:MAX_OUTPUTS]) if o is not None]
-        elif cell.get("cell_type") == "markdown" and text in trusted:
-            new = nbformat.v4.new_markdown_cell(text, metadata=meta)
-            if trusted[text]:
-                new.attachments = copy.deepcopy(trusted[text])
-        else:  # the student's Markdown, a raw cell, anything else: shown as text
-            new = nbformat.v4.new_markdown_cell(text if _is_as_text(text) else as_text(text), metadata=meta)
-        cell_id = cell.get("id")
-        new.id = cell_id if isinstance(cell_id, str) and _ID.match(cell_id) and cell_id not in seen_ids else f"cell-{index}"
-        while new.id in seen_ids:
-            new.id += "x"
-        seen_ids.add(new.id)
-        nb.cells.append(new)
+        if isinstance(cell, dict):
+            new = _safe_cell(cell, _metadata(cell, source_meta, seen_gids), trusted)
+            new.id = _cell_id(cell.get("id"), index, seen_ids)
+            nb.cells.append(new)
     return nb
+
+
+def _safe_cell(cell: dict, meta: dict, trusted: dict[str, dict]) -> NotebookNode:
+    text = _text(cell.get("source"))
+    if cell.get("cell_type") == "code":
+        outputs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
+        count = cell.get("execution_count")
+        new = nbformat.v4.new_code_cell(text, metadata=meta, execution_count=count if type(count) is int else None)
+        new.outputs = [o for o in map(_output, outputs[:MAX_OUTPUTS]) if o is not None]
+    elif cell.get("cell_type") == "markdown" and text in trusted:
+        new = nbformat.v4.new_markdown_cell(text, metadata=meta)
+        if trusted[text]:
+            new.attachments = copy.deepcopy(trusted[text])
+    else:  # the student's Markdown, a raw cell, anything else: shown as text
+        new = nbformat.v4.new_markdown_cell(text if _is_as_text(text) else as_text(text), metadata=meta)
+    return new
+
+
+def _cell_id(cell_id: Any, index: int, seen: set[str]) -> str:
+    """The cell's id if it is valid and new, else one made from its place; unique either way."""
+    new = cell_id if isinstance(cell_id, str) and _ID.match(cell_id) and cell_id not in seen else f"cell-{index}"
+    while new in seen:
+        new += "x"
+    seen.add(new)
+    return new

@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import nbformat
 from nbformat import NotebookNode
 
 from gradbook.i18n import _, current, using
 from gradbook_grader.nbcells import is_graded, is_solution
 from gradbook_grader.questions import Question
+
+FAIL = "\u2718"
 
 @dataclass
 class Answer:
@@ -90,3 +93,15 @@ def _judge_question(question: Question, answer: Answer | None, registry: dict[st
 def manual_cell(cell: NotebookNode) -> bool:
     """A graded answer cell (solution + grade): nbgrader leaves it to a person."""
     return is_graded(cell) and is_solution(cell)
+
+
+def cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 20] + " ... [shortened]"
+
+
+def verdict_outputs(passed: bool, message: str) -> list[NotebookNode]:
+    if passed:
+        return [nbformat.v4.new_output("stream", name="stdout", text=message.rstrip("\n") + "\n")]
+    lines = message.splitlines() or [message]
+    return [nbformat.v4.new_output("error", ename="AssertionError", evalue=message,
+                                   traceback=[f"{FAIL} AssertionError: {lines[0]}", *lines[1:]])]
