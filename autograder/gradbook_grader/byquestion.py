@@ -115,15 +115,7 @@ class Grading:
 
     def grade(self, body: dict[str, Any]) -> dict[str, Any]:
         q = self._question(str(body.get("question")))
-        seen = body.get("answers")
-        score = body.get("score")
-        if not isinstance(seen, dict) or not seen or not all(isinstance(v, str) for v in seen.values()):
-            raise ValueError("answers: {student: digest} of the answers to score")
-        if isinstance(score, bool) or not isinstance(score, (int, float)):
-            raise ValueError("score: a number")
-        picked = body.get("rubric") or []
-        if not isinstance(picked, list) or not all(isinstance(i, str) for i in picked):
-            raise ValueError("rubric: a list of rubric item ids")
+        seen, score, picked = _scoring(body)
         items = {i.id: i for i in rubric.load(self.course, self.assignment).get(q.grade_id, [])}
         chosen = [items[i] for i in picked if i in items]
         comment = rubric.compose(chosen, str(body.get("comment") or ""))
@@ -299,3 +291,18 @@ def serve(course: Course, assignment: str, only: str | None = None, port: int = 
         server.httpd.server_close()
         server.grading.close()
     return 0
+
+
+def _scoring(body: dict[str, Any]) -> tuple[dict, float, list[str]]:
+    """A scoring request's (answers seen: {student: digest}, score, rubric item ids), or ValueError saying what is
+    wrong."""
+    seen = body.get("answers")
+    score = body.get("score")
+    if not isinstance(seen, dict) or not seen or not all(isinstance(v, str) for v in seen.values()):
+        raise ValueError("answers: {student: digest} of the answers to score")
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise ValueError("score: a number")
+    picked = body.get("rubric") or []
+    if not isinstance(picked, list) or not all(isinstance(i, str) for i in picked):
+        raise ValueError("rubric: a list of rubric item ids")
+    return seen, score, picked

@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from gradbook_grader.course import Course, GraderError, find_course
 from gradbook_grader.text import printable
@@ -181,22 +181,27 @@ def _grade(course: Course, args: argparse.Namespace, engine: "DaskEngine | None"
             course, assignment, found, workers=args.workers, limits=limits, force=args.force, progress=not args.no_progress,
             engine=engine,
         )
-        flagged = [r for r in report.results if r.evidence]
-        print(
-            f"{assignment}: {len(report.results)} submissions ({report.graded} graded, {report.reused} unchanged since "
-            f"the last run), {len(report.errors)} could not be graded, {len(flagged)} flagged for a look, "
-            f"{report.seconds:.1f} s"
-        )
-        for result in report.errors:
-            print(f"  {printable(result.student)}: {printable(result.error or '')}")
-        for result in report.results:
-            for note in result.notes:
-                print(f"  {printable(result.student)}: {printable(note)}")
-        if flagged:
-            print(f"  flagged (see `gradbook-grader report`): {', '.join(printable(r.student) for r in flagged)}")
+        _say_report(assignment, report)
         failed |= bool(report.errors)
         print(_next_steps(course, assignment, report))
     return EXIT_NOT_ALL_GRADED if failed else 0
+
+
+def _say_report(assignment: str, report: "BatchReport") -> None:
+    """What a batch did: counts, each submission that could not be graded, notes, who is flagged."""
+    flagged = [r for r in report.results if r.evidence]
+    print(
+        f"{assignment}: {len(report.results)} submissions ({report.graded} graded, {report.reused} unchanged since "
+        f"the last run), {len(report.errors)} could not be graded, {len(flagged)} flagged for a look, "
+        f"{report.seconds:.1f} s"
+    )
+    for result in report.errors:
+        print(f"  {printable(result.student)}: {printable(result.error or '')}")
+    for result in report.results:
+        for note in result.notes:
+            print(f"  {printable(result.student)}: {printable(note)}")
+    if flagged:
+        print(f"  flagged (see `gradbook-grader report`): {', '.join(printable(r.student) for r in flagged)}")
 
 
 def _next_steps(course: Course, assignment: str, report: "BatchReport") -> str:
@@ -238,70 +243,94 @@ def _student_edition(course: Course, target: Path) -> None:
               f"{edition.commit[:12]}: push it where students get it (git -C {edition.path} push)")
 
 
+def _release_command(course: Course, args: argparse.Namespace) -> int:
+    from gradbook_grader.course import release
+    from gradbook_grader.edition import check_target
+    from gradbook_grader.manifests import build_manifests, require_sandbox
+    from gradbook_grader.secret import ensure_secret
+
+    if not args.no_manifests:
+        require_sandbox()  # before anything is written
+    if args.student_edition is not None:
+        check_target(course, args.student_edition)  # before the release's minutes, not after
+    ensure_secret(course)  # the first release makes the course secret (secret.py)
+    for path in release(course, args.assignments or None):
+        print(f"wrote {path}")
+    if not args.no_manifests:
+        build_manifests(course, args.assignments or course.assignments)
+    if args.student_edition is not None:
+        _student_edition(course, args.student_edition)
+    return 0
+
+
+def _export_command(course: Course, args: argparse.Namespace) -> int:
+    from gradbook_grader.export import export_csv
+
+    print(f"wrote {export_csv(course, args.csv, args.format, args.assignment, args.match)} rows to {args.csv}")
+    return 0
+
+
+def _report_command(course: Course, args: argparse.Namespace) -> int:
+    from gradbook_grader.feedback import report_text
+    from gradbook_grader.grades import read
+
+    entries = read(course, args.assignment, args.student).graded
+    print(report_text(entries) if entries else "nothing graded yet: run `gradbook-grader grade` first")
+    return 0
+
+
+def _misconceptions_command(course: Course, args: argparse.Namespace) -> int:
+    from gradbook_grader.misconceptions import report as misconceptions
+
+    print(misconceptions(course, args.assignment))
+    return 0
+
+
+def _extend_command(course: Course, args: argparse.Namespace) -> int:
+    from gradbook_grader.late import extend
+
+    print(extend(course, args.student, args.assignment, args.hours))
+    return 0
+
+
+def _similarity_command(course: Course, args: argparse.Namespace) -> int:
+    from gradbook_grader import similarity
+
+    course.source(args.assignment)  # unknown assignment: say so before any work
+    threshold = similarity.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    print(similarity.console_text(similarity.run(course, args.assignment, args.submissions, threshold, args.html)))
+    return 0
+
+
+def _by_question_command(course: Course, args: argparse.Namespace) -> int:
+    from gradbook_grader.byquestion import serve
+
+    course.source(args.assignment)  # unknown assignment: say so
+    return serve(course, args.assignment, args.question, args.port)
+
+
+COMMANDS: dict[str, Callable[[Course, argparse.Namespace], int]] = {
+    "release": _release_command,
+    "grade": _grade_command,
+    "feedback": _feedback_command,
+    "export": _export_command,
+    "report": _report_command,
+    "misconceptions": _misconceptions_command,
+    "extend": _extend_command,
+    "similarity": _similarity_command,
+    "grade-by-question": _by_question_command,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         course = find_course(args.course, args.db)
-        if args.command == "release":
-            from gradbook_grader.course import release
-            from gradbook_grader.edition import check_target
-            from gradbook_grader.manifests import build_manifests, require_sandbox
-            from gradbook_grader.secret import ensure_secret
-
-            if not args.no_manifests:
-                require_sandbox()  # before anything is written
-            if args.student_edition is not None:
-                check_target(course, args.student_edition)  # before the release's minutes, not after
-            ensure_secret(course)  # the first release makes the course secret (secret.py)
-            for path in release(course, args.assignments or None):
-                print(f"wrote {path}")
-            if not args.no_manifests:
-                build_manifests(course, args.assignments or course.assignments)
-            if args.student_edition is not None:
-                _student_edition(course, args.student_edition)
-            return 0
-        if args.command == "grade":
-            return _grade_command(course, args)
-        if args.command == "feedback":
-            return _feedback_command(course, args)
-        if args.command == "export":
-            from gradbook_grader.export import export_csv
-
-            print(f"wrote {export_csv(course, args.csv, args.format, args.assignment, args.match)} rows to {args.csv}")
-            return 0
-        if args.command == "report":
-            from gradbook_grader.feedback import report_text
-            from gradbook_grader.grades import read
-
-            entries = read(course, args.assignment, args.student).graded
-            print(report_text(entries) if entries else "nothing graded yet: run `gradbook-grader grade` first")
-            return 0
-        if args.command == "misconceptions":
-            from gradbook_grader.misconceptions import report as misconceptions
-
-            print(misconceptions(course, args.assignment))
-            return 0
-        if args.command == "extend":
-            from gradbook_grader.late import extend
-
-            print(extend(course, args.student, args.assignment, args.hours))
-            return 0
-        if args.command == "similarity":
-            from gradbook_grader import similarity
-
-            course.source(args.assignment)  # unknown assignment: say so before any work
-            threshold = similarity.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
-            print(similarity.console_text(similarity.run(course, args.assignment, args.submissions, threshold, args.html)))
-            return 0
-        if args.command == "grade-by-question":
-            from gradbook_grader.byquestion import serve
-
-            course.source(args.assignment)  # unknown assignment: say so
-            return serve(course, args.assignment, args.question, args.port)
+        command = COMMANDS.get(args.command)
+        return command(course, args) if command is not None else 2
     except GraderError as error:
         print(f"gradbook-grader: {printable(str(error), newlines=True)}", file=sys.stderr)
         return 1
-    return 2
 
 
 if __name__ == "__main__":

@@ -231,13 +231,7 @@ def release(course: Course, assignments: Iterable[str] | None = None) -> list[Pa
     course.notebooks.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
-        result = api.generate_assignment(name, force=True, create=True)
-        if not result.get("success"):
-            # nbgrader's "error" is often just "Please see the above traceback"; its log has the cause
-            detail = "\n".join(str(result.get(k) or "").strip() for k in ("log", "error")).strip() or "no details"
-            causes = [m.group(1) for m in _EXCEPTION_LINE.finditer(detail) if "above traceback" not in m.group(1)]
-            said = "\n  ".join(dict.fromkeys(causes)) or detail[-4000:]
-            raise GraderError(f"nbgrader could not generate {name!r} from {course.source(name)}:\n  {said}")
+        _generate(api, course, name)
         generated = course.root / "release" / name / f"{name}.ipynb"
         nb = nbformat.read(generated, as_version=4)
         target = course.notebooks / f"{name}.ipynb"
@@ -250,6 +244,19 @@ def release(course: Course, assignments: Iterable[str] | None = None) -> list[Pa
         for stale in {p for folder in folders for p in folder.glob("*.ipynb")} - set(written):
             stale.unlink()
     return written
+
+
+def _generate(api: "NbGraderAPI", course: Course, name: str) -> None:
+    """nbgrader's generate_assignment, or GraderError with its cause."""
+    result = api.generate_assignment(name, force=True, create=True)
+    if result.get("success"):
+        return
+    # nbgrader's "error" is often just "Please see the above traceback"; its log has the cause
+    detail = "\n".join(str(result.get(k) or "").strip() for k in ("log", "error")).strip() or "no details"
+    # (a decision on nbgrader's words: its API returns only text; the line is left out of what is said, no more)
+    causes = [m.group(1) for m in _EXCEPTION_LINE.finditer(detail) if "above traceback" not in m.group(1)]
+    said = "\n  ".join(dict.fromkeys(causes)) or detail[-4000:]
+    raise GraderError(f"nbgrader could not generate {name!r} from {course.source(name)}:\n  {said}")
 
 
 def _write(nb: "nbformat.NotebookNode", target: Path) -> Path:

@@ -115,20 +115,24 @@ def _long(snapshot: Snapshot, tasks: list[Task]) -> tuple[list[str], list[list[s
     rows = []
     for task in sorted(tasks, key=lambda t: t.name):
         ids = sorted(set(people) | {s for s, a in table if a == task.name})
-        for student in ids:
-            entry = table.get((student, task.name))
-            person = people.get(student, Person(student))
-            score = [_n(entry.raw_score), _n(entry.penalty), _n(entry.score), _n(entry.max_score)] if entry else \
-                ["0", "0", "0", _n(task.max_score)]
-            rows.append([
-                csv_cell(task.name), _when(task.duedate),
-                _when(entry.timestamp if entry else None), csv_cell(student), csv_cell(person.last_name),
-                csv_cell(person.first_name), csv_cell(person.email), *score,
-                _status(entry), _n(entry.seconds_late) if entry else "", csv_cell(" ".join(entry.awaiting) if entry else ""),
-                "yes" if entry and entry.flagged else "", csv_cell(entry.error or "") if entry else "",
-                csv_cell("\n".join(entry.evidence)) if entry else "", csv_cell("\n".join(entry.all_notes)) if entry else "",
-            ])
+        rows += [_long_row(task, student, table.get((student, task.name)), people.get(student, Person(student)))
+                 for student in ids]
     return LONG, rows
+
+
+def _long_row(task: Task, student: str, entry: Graded | None, person: Person) -> list[str]:
+    """One student's row of one assignment (a submission's, or zeros where there is none)."""
+    who = [csv_cell(student), csv_cell(person.last_name), csv_cell(person.first_name), csv_cell(person.email)]
+    if entry is None:
+        return [csv_cell(task.name), _when(task.duedate), _when(None), *who, "0", "0", "0", _n(task.max_score),
+                _status(entry), "", csv_cell(""), "", "", "", ""]
+    return [
+        csv_cell(task.name), _when(task.duedate), _when(entry.timestamp), *who,
+        _n(entry.raw_score), _n(entry.penalty), _n(entry.score), _n(entry.max_score),
+        _status(entry), _n(entry.seconds_late), csv_cell(" ".join(entry.awaiting)),
+        "yes" if entry.flagged else "", csv_cell(entry.error or ""),
+        csv_cell("\n".join(entry.evidence)), csv_cell("\n".join(entry.all_notes)),
+    ]
 
 
 def _cells(snapshot: Snapshot, tasks: list[Task]) -> tuple[list[str], list[list[str]]]:

@@ -79,18 +79,7 @@ def summary_html(entry: Graded | Result) -> str:
         return html.escape(scrub(text or ""))
 
     entry = as_graded([entry])[0]
-    rows = "".join(
-        f"<tr><td><code>{e(c.grade_id)}</code></td><td>{_cell_points(c)}</td><td>{_mark(c)}</td></tr>"
-        for c in entry.cells.values()
-    )
-    lost = [c for c in entry.cells.values() if c.points < c.max_points and not _awaited(c)]
-    reasons = "".join(
-        f"<li><code>{e(c.grade_id)}</code> ({_points(c.max_points - c.points)} lost):<pre>{e(_why(c))}</pre></li>"
-        for c in lost
-    )
-    comments = "".join(f"<li><code>{e(c.grade_id)}</code>: <pre>{e(c.comment)}</pre></li>"
-                       for c in entry.cells.values() if c.comment and c not in lost)
-    notes = "".join(f"<li>{e(x)}</li>" for x in (entry.result.events if entry.result else []))
+    rows, reasons, comments, notes = _summary_lists(entry, e)
     parts = [
         f"<h1>Feedback: {e(entry.assignment)}</h1>",
         f"<p>Student: <code>{e(entry.student)}</code> &nbsp; Score: <b>{entry.score:g} / {entry.max_score:g}</b></p>",
@@ -103,6 +92,23 @@ def summary_html(entry: Graded | Result) -> str:
     ]
     return ('<section class="gradbook-feedback tex2jax_ignore" style="margin: 1em 2em">' + "".join(parts)
             + "</section><hr>")
+
+
+def _summary_lists(entry: Graded, e: Callable[[str | None], str]) -> tuple[str, str, str, str]:
+    """The summary's table rows, and its lists: why points were lost, comments, the grader's notes (escaped by `e`)."""
+    rows = "".join(
+        f"<tr><td><code>{e(c.grade_id)}</code></td><td>{_cell_points(c)}</td><td>{_mark(c)}</td></tr>"
+        for c in entry.cells.values()
+    )
+    lost = [c for c in entry.cells.values() if c.points < c.max_points and not _awaited(c)]
+    reasons = "".join(
+        f"<li><code>{e(c.grade_id)}</code> ({_points(c.max_points - c.points)} lost):<pre>{e(_why(c))}</pre></li>"
+        for c in lost
+    )
+    comments = "".join(f"<li><code>{e(c.grade_id)}</code>: <pre>{e(c.comment)}</pre></li>"
+                       for c in entry.cells.values() if c.comment and c not in lost)
+    notes = "".join(f"<li>{e(x)}</li>" for x in (entry.result.events if entry.result else []))
+    return rows, reasons, comments, notes
 
 
 def _points(value: float) -> str:
@@ -511,37 +517,49 @@ def report_text(entries: Sequence[Graded | Result]) -> str:
     Everything a student controls is passed through `printable`: escape sequences, carriage
     returns and bidirectional overrides show as escapes, never act on the terminal.
     """
-    one = printable
     out = []
     for g in as_graded(entries):
-        r = g.result
-        head = f"{one(g.student)} / {one(g.assignment)}: {g.score:g} / {g.max_score:g}"
-        if g.penalty:
-            head += f"  (raw {g.raw_score:g}, late penalty {g.penalty:g})"
-        if r is not None and not r.sandboxed and not r.error:
-            head += "  [NOT SANDBOXED]"
-        if g.flagged:
-            head += "  [FLAGGED]"
-        if g.seconds_late > 0:
-            head += f"  [LATE: {describe(g.seconds_late)}]"
-        if g.extension:
-            head += f"  [{extension_text(g.extension, g.duedate).upper()}]"
-        if g.awaiting:
-            head += f"  [TO GRADE BY HAND: {', '.join(one(c) for c in g.awaiting)}]"
-        if not g.stored:
-            head += "  [NOT IN THE GRADEBOOK]"
-        out.append(head)
-        if g.error:
-            out.append(f"  error: {one(g.error)}")
-        for c in g.cells.values():
-            out.append(f"  {one(c.grade_id)}: {_cell_points(c)}" + (" (by hand)" if c.manual is not None else ""))
-            if c.points < c.max_points and c.verdict and c.verdict != g.error and not c.written:
-                out.extend(f"      {one(line)}" for line in c.verdict.strip().splitlines())
-            if c.comment:
-                out.extend(f"      comment: {one(line)}" for line in c.comment.strip().splitlines())
-        out.extend(f"  event: {one(e)}" for e in (r.events if r else []))
-        out.extend(f"  integrity: {one(line)}" for line in (r.integrity if r else []))
-        out.extend(f"  lateness: {one(line)}" for line in (r.lateness if r else []))
-        out.extend(f"  similarity: {one(line)}" for line in g.similarity)
-        out.extend(f"  note: {one(n)}" for n in g.all_notes)
+        out.append(_report_head(g))
+        out += _report_body(g)
     return "\n".join(out)
+
+
+def _report_head(g: Graded) -> str:
+    """A submission's line: its score and what to know about it at a glance."""
+    r, one = g.result, printable
+    marks = [
+        (g.penalty, f"  (raw {g.raw_score:g}, late penalty {g.penalty:g})"),
+        (r is not None and not r.sandboxed and not r.error, "  [NOT SANDBOXED]"),
+        (g.flagged, "  [FLAGGED]"),
+        (g.seconds_late > 0, lambda: f"  [LATE: {describe(g.seconds_late)}]"),
+        (g.extension, lambda: f"  [{extension_text(g.extension, g.duedate).upper()}]"),
+        (g.awaiting, lambda: f"  [TO GRADE BY HAND: {', '.join(one(c) for c in g.awaiting)}]"),
+        (not g.stored, "  [NOT IN THE GRADEBOOK]"),
+    ]
+    head = f"{one(g.student)} / {one(g.assignment)}: {g.score:g} / {g.max_score:g}"
+    return head + "".join(mark() if callable(mark) else mark for shown, mark in marks if shown)
+
+
+def _cell_report(c: Any, error: str | None) -> list[str]:
+    """A cell's points, why it lost points (unless that is the submission's error), a person's comment."""
+    one = printable
+    out = [f"  {one(c.grade_id)}: {_cell_points(c)}" + (" (by hand)" if c.manual is not None else "")]
+    if c.points < c.max_points and c.verdict and c.verdict != error and not c.written:
+        out.extend(f"      {one(line)}" for line in c.verdict.strip().splitlines())
+    if c.comment:
+        out.extend(f"      comment: {one(line)}" for line in c.comment.strip().splitlines())
+    return out
+
+
+def _report_body(g: Graded) -> list[str]:
+    """A submission's cells (the reasons for lost points, comments), events, evidence and notes."""
+    r, one = g.result, printable
+    out = [f"  error: {one(g.error)}"] if g.error else []
+    for c in g.cells.values():
+        out += _cell_report(c, g.error)
+    out.extend(f"  event: {one(e)}" for e in (r.events if r else []))
+    out.extend(f"  integrity: {one(line)}" for line in (r.integrity if r else []))
+    out.extend(f"  lateness: {one(line)}" for line in (r.lateness if r else []))
+    out.extend(f"  similarity: {one(line)}" for line in g.similarity)
+    out.extend(f"  note: {one(n)}" for n in g.all_notes)
+    return out

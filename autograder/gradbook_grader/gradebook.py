@@ -102,28 +102,36 @@ def _store(gb: "Gradebook", result: "Result", changed: bool) -> None:
         stored = gb.find_submission_notebook(notebook, result.assignment, result.student)
     except MissingEntry:
         stored = None
-    master = submission.assignment.notebooks
-    if stored is None or ({g.name for g in stored.grades}, {c.name for c in stored.comments}) != (
-            {c.name for nb in master for c in nb.grade_cells}, {c.name for nb in master for c in nb.solution_cells}):
+    if stored is None or _cells_changed(stored, submission.assignment.notebooks):
         # The assignment gained graded or answer cells since this submission was first stored: rebuild it.
         gb.remove_submission(result.assignment, result.student)
         gb.update_or_create_submission(result.assignment, result.student, **kwargs)
         stored = gb.find_submission_notebook(notebook, result.assignment, result.student)
     for grade in stored.grades:
-        cell = result.cells.get(grade.name)
-        written = cell is not None and cell.manual
-        auto = (0.0 if cell.message == NO_RESPONSE else None) if written else (cell.points if cell is not None else 0.0)
-        fresh = grade.auto_score is None and grade.manual_score is None  # never stored, or a person's to score
-        grade.auto_score = auto
-        if changed or fresh:
-            # nbgrader's rule: no automatic score, or a person's score of an older submission, needs a person.
-            grade.needs_manual_grade = grade.manual_score is not None or auto is None
+        _score(grade, result.cells.get(grade.name), changed)
     for comment in stored.comments:
         cell = result.cells.get(comment.name)
         comment.auto_comment = NO_RESPONSE if cell is not None and cell.message == NO_RESPONSE else None
     if result.evidence:
         stored.flagged = True
     gb.db.commit()
+
+
+def _cells_changed(stored: Any, master: Any) -> bool:
+    """Has the assignment gained or lost graded or answer cells since this submission was stored?"""
+    return ({g.name for g in stored.grades}, {c.name for c in stored.comments}) != (
+        {c.name for nb in master for c in nb.grade_cells}, {c.name for nb in master for c in nb.solution_cells})
+
+
+def _score(grade: Any, cell: Any, changed: bool) -> None:
+    """One of nbgrader's Grade rows from the cell's grade: its points, or a person's to give ("No response.": 0)."""
+    written = cell is not None and cell.manual
+    auto = (0.0 if cell.message == NO_RESPONSE else None) if written else (cell.points if cell is not None else 0.0)
+    fresh = grade.auto_score is None and grade.manual_score is None  # never stored, or a person's to score
+    grade.auto_score = auto
+    if changed or fresh:
+        # nbgrader's rule: no automatic score, or a person's score of an older submission, needs a person.
+        grade.needs_manual_grade = grade.manual_score is not None or auto is None
 
 
 def usable(gb: "Gradebook") -> bool:

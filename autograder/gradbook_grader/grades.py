@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from gradbook_grader.course import Course
 from gradbook_grader.journal import Result, journal, read_journal
@@ -153,16 +153,8 @@ def read(course: Course, assignment: str | None = None, student: str | None = No
     from gradbook_grader.gradebook import open_gradebook
 
     plugin = late.plugin(course)
-    graded: list[Graded] = []
     with open_gradebook(course) as gb:
-        wanted = [a for a in gb.assignments if assignment in (None, a.name)]
-        submissions = [s for a in wanted for s in a.submissions if student in (None, s.student_id)]
-        for submission in submissions:
-            late.apply(plugin, submission)
-        gb.db.commit()
-        orders = {a.name: _cell_order(course, a.name) for a in wanted}  # each source read once, not per submission
-        for submission in submissions:
-            graded.append(_graded(course, submission, orders[submission.assignment.name]))
+        graded = _stored(course, gb, plugin, assignment, student)
         tasks = [Task(a.name, a.duedate, float(a.max_score or 0), len(a.submissions)) for a in gb.assignments]
         people = [Person(s.id, s.first_name or "", s.last_name or "", s.email or "", s.lms_user_id or "")
                   for s in gb.students]
@@ -183,6 +175,19 @@ def _attach_similarity(course: Course, graded: list[Graded]) -> None:
             stale = g.result is not None and g.result.digest and digest and g.result.digest != digest
             g.similarity.append(line + ("  (of an earlier submission: run `gradbook-grader similarity` again)"
                                         if stale else ""))
+
+
+def _stored(course: Course, gb: Any, plugin: Any, assignment: str | None, student: str | None) -> list[Graded]:
+    """The gradebook's submissions (of one assignment, of one student), their late penalties brought up to date."""
+    from gradbook_grader import late
+
+    wanted = [a for a in gb.assignments if assignment in (None, a.name)]
+    submissions = [s for a in wanted for s in a.submissions if student in (None, s.student_id)]
+    for submission in submissions:
+        late.apply(plugin, submission)
+    gb.db.commit()
+    orders = {a.name: _cell_order(course, a.name) for a in wanted}  # each source read once, not per submission
+    return [_graded(course, submission, orders[submission.assignment.name]) for submission in submissions]
 
 
 def _graded(course: Course, submission: "SubmittedAssignment", order: dict[str, int]) -> Graded:

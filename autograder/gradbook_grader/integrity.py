@@ -109,16 +109,21 @@ def _checks_names(nb: NotebookNode) -> dict[str, str]:
     for cell in nb.cells:
         tree = _parse(cell.get("source", "")) if cell.get("cell_type") == "code" else None
         for node in _walk(tree) if tree is not None else ():
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name == "gradbook" or alias.name.startswith("gradbook.checks"):
-                        names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else "gradbook"
-            elif isinstance(node, ast.ImportFrom) and node.module and (
-                    node.module in ("gradbook", "gradbook.checks") or re.fullmatch(r"gradbook\.checks\.ch\d\d", node.module)):
-                for alias in node.names:  # a chapter's module, or one of its checks
-                    if node.module != "gradbook" or alias.name == "checks":
-                        names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            names.update(_bound_to_checks(node))
     return names
+
+
+def _bound_to_checks(node: ast.AST) -> dict[str, str]:
+    """What one import binds to `gradbook`, `gradbook.checks` or a chapter's checks (a chapter's module, or one
+    of its checks)."""
+    if isinstance(node, ast.Import):
+        return {alias.asname or alias.name.split(".")[0]: alias.name if alias.asname else "gradbook"
+                for alias in node.names if alias.name == "gradbook" or alias.name.startswith("gradbook.checks")}
+    if isinstance(node, ast.ImportFrom) and node.module and (
+            node.module in ("gradbook", "gradbook.checks") or re.fullmatch(r"gradbook\.checks\.ch\d\d", node.module)):
+        return {alias.asname or alias.name: f"{node.module}.{alias.name}"
+                for alias in node.names if node.module != "gradbook" or alias.name == "checks"}
+    return {}
 
 
 def _internals(tree: ast.AST, checks: dict[str, str]) -> Iterator[tuple[int, str]]:
@@ -128,16 +133,23 @@ def _internals(tree: ast.AST, checks: dict[str, str]) -> Iterator[tuple[int, str
                 if alias.name in REGISTRY_NAMES or (re.search(r"\.ch\d\d$", node.module) and _private(alias.name)):
                     yield node.lineno, f"imports the checks' internals ({node.module}.{alias.name})"
         elif isinstance(node, ast.Attribute):
-            path = _dotted(node, checks)
-            parts = path.split(".")
-            if not path.startswith("gradbook.checks"):
-                continue
-            chapter = next((i for i, p in enumerate(parts) if re.fullmatch(r"ch\d\d", p)), None)
-            if parts[-1] in REGISTRY_NAMES and chapter is None:
-                yield node.lineno, f"reaches into the checks ({path})"
-            elif chapter is not None and len(parts) > chapter + 1 and (
-                    _private(parts[chapter + 1]) or (len(parts) > chapter + 2 and parts[chapter + 2] in CHECK_INTERNALS)):
-                yield node.lineno, f"reaches into a check's own code ({path})"
+            said = _reached(_dotted(node, checks))
+            if said:
+                yield node.lineno, said
+
+
+def _reached(path: str) -> str | None:
+    """What an attribute path that starts at the checks reaches into, if it is their internals."""
+    if not path.startswith("gradbook.checks"):
+        return None
+    parts = path.split(".")
+    chapter = next((i for i, p in enumerate(parts) if re.fullmatch(r"ch\d\d", p)), None)
+    if parts[-1] in REGISTRY_NAMES and chapter is None:
+        return f"reaches into the checks ({path})"
+    if chapter is not None and len(parts) > chapter + 1 and (
+            _private(parts[chapter + 1]) or (len(parts) > chapter + 2 and parts[chapter + 2] in CHECK_INTERNALS)):
+        return f"reaches into a check's own code ({path})"
+    return None
 
 
 def _private(name: str) -> bool:
@@ -191,38 +203,44 @@ def _shape(statement: ast.AST) -> tuple[str, int]:
     stack: list[object] = [statement]
     while stack:
         item = stack.pop()
-        if isinstance(item, str):
-            tokens.append(item)
-            continue
         if isinstance(item, list):
             stack.append("]")
             stack.extend(reversed(item))
             tokens.append("[")
             continue
-        if not isinstance(item, ast.AST):
-            tokens.append(repr(item) if isinstance(item, (bool, type(None))) else "C")
+        leaf = _leaf(item, names)
+        if leaf is not None:
+            tokens.append(leaf)
+            count += isinstance(item, ast.AST)
             continue
         count += 1
-        if isinstance(item, ast.Name):
-            tokens.append("n" + names.setdefault(item.id, str(len(names))))
-            continue
-        if isinstance(item, ast.arg):
-            tokens.append("a" + names.setdefault(item.arg, str(len(names))))
-            continue
-        if isinstance(item, ast.Constant):
-            tokens.append(repr(item.value) if isinstance(item.value, (bool, type(None))) else "C")
-            continue
         tokens.append(type(item).__name__ + "(")
         stack.append(")")
-        for field, value in reversed(list(ast.iter_fields(item))):
-            if field in _DROPPED or (item is statement and field in _BODIES) or field == "name" and isinstance(
-                    item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue
-            if isinstance(value, str):
-                stack.append(f"{field}={value}")  # attribute and keyword names are what code does, not what it calls things
-            else:
-                stack.append(value)
+        stack.extend(_fields(item, item is statement))
     return "".join(tokens), count
+
+
+def _leaf(item: object, names: dict[str, str]) -> str | None:
+    """The token of an item that has no fields to walk (text, a constant, a name, an argument), or None."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, ast.Name):
+        return "n" + names.setdefault(item.id, str(len(names)))
+    if isinstance(item, ast.arg):
+        return "a" + names.setdefault(item.arg, str(len(names)))
+    value = item.value if isinstance(item, ast.Constant) else item
+    if isinstance(item, ast.AST) and not isinstance(item, ast.Constant):
+        return None
+    return repr(value) if isinstance(value, (bool, type(None))) else "C"
+
+
+def _fields(item: ast.AST, top: bool) -> list[object]:
+    """What of a node's fields its shape shows, last first (a stack); a name a definition gives is dropped."""
+    named = isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    shown = [(f, v) for f, v in ast.iter_fields(item)
+             if not (f in _DROPPED or (top and f in _BODIES) or (f == "name" and named))]
+    # attribute and keyword names are what code does, not what it calls things
+    return [f"{f}={v}" if isinstance(v, str) else v for f, v in reversed(shown)]
 
 
 @dataclass(frozen=True)

@@ -65,12 +65,7 @@ def extend(course: Course, student: str, assignment: str, hours: float) -> str:
     what was done, for people."""
     from gradbook_grader.gradebook import open_gradebook
 
-    course.source(assignment)  # an unknown assignment says so
-    why = student_id_problem(student)
-    if why:
-        raise GraderError(f"{student!r} cannot be a student id: {why}.")
-    if not math.isfinite(hours) or hours < 0:
-        raise GraderError(f"--hours must be a number of hours, 0 or more (got {hours}).")
+    _check_extension(course, student, assignment, hours)
     extensions = read_extensions(course)
     if hours:
         extensions.setdefault(assignment, {})[student] = hours
@@ -88,6 +83,16 @@ def extend(course: Course, student: str, assignment: str, hours: float) -> str:
         due = next((a.duedate for a in gb.assignments if a.name == assignment), None)
     what = f"{student} has {hours:g} hours more on {assignment}" if hours else f"{student}'s extension on {assignment} is gone"
     return what + (f" (due {due + timedelta(hours=hours)} UTC)" if due else " (the assignment has no due date yet)")
+
+
+def _check_extension(course: Course, student: str, assignment: str, hours: float) -> None:
+    """GraderError, saying what is wrong, for an unknown assignment, a name no student can have, odd hours."""
+    course.source(assignment)  # an unknown assignment says so
+    why = student_id_problem(student)
+    if why:
+        raise GraderError(f"{student!r} cannot be a student id: {why}.")
+    if not math.isfinite(hours) or hours < 0:
+        raise GraderError(f"--hours must be a number of hours, 0 or more (got {hours}).")
 
 
 def plugin(course: Course) -> Policy:

@@ -204,11 +204,9 @@ def _count(course: Course, known: Assignment, entry: Graded, stub: list[str]) ->
     """One judged submission's cells, counted into `known`'s tallies."""
     cells = {gid: c for gid, c in entry.cells.items() if gid in known.tallies and not c.written}
     notebooks = _submitted(course, entry)
-    mine = written(notebooks, known.released, known.cells)
+    mine = _attempted(known, cells, written(notebooks, known.released, known.cells), stub)
     # What the student's own answers use, where their notebook says (else what the model solutions use).
     uses = {**known.uses, **dependencies(notebooks[0], known.answers)} if notebooks else known.uses
-    if mine is None:  # no notebook to read: what the verdicts say
-        mine = {known.tallies[g].exercise: c.passed or not any(t in c.verdict for t in stub) for g, c in cells.items()}
     if cells and not any(mine.get(known.tallies[g].exercise, True) for g in cells):
         known.untouched += 1
         return
@@ -220,6 +218,14 @@ def _count(course: Course, known: Assignment, entry: Graded, stub: list[str]) ->
         if not cell.passed:
             upstream = [titles[u] for u in uses.get(counted.exercise, []) if u in failing]
             _count_failure(counted, cell, mine.get(counted.exercise, True), upstream)
+
+
+def _attempted(known: Assignment, cells: dict[str, Any], mine: dict[str, bool] | None,
+               stub: list[str]) -> dict[str, bool]:
+    """Per exercise, whether the student wrote its answer: their notebook says; without one, the verdicts."""
+    if mine is not None:
+        return mine
+    return {known.tallies[g].exercise: c.passed or not any(t in c.verdict for t in stub) for g, c in cells.items()}
 
 
 def _count_failure(counted: Tally, cell: Any, attempted: bool, upstream: list[str]) -> None:
@@ -270,6 +276,12 @@ def _assignment_lines(known: Assignment, entries: Sequence[Graded]) -> list[str]
     out = [f"{name}: {judged} graded submission{'s' if judged != 1 else ''}{untouched}"]
     for t in mine:
         out += _exercise_lines(t)
+    return [*out, *_rule_and_commonest_lines(mine), ""]
+
+
+def _rule_and_commonest_lines(mine: list[Tally]) -> list[str]:
+    """The rule breaks of an assignment, apart; then its three commonest known mistakes."""
+    out = []
     rules = [(c, t, i) for t in mine for i, c in t.broke_rule.items() if c]
     if rules:
         out.append("  the chapter's rule broken (not a wrong result; see the hint):")
@@ -277,7 +289,7 @@ def _assignment_lines(known: Assignment, entries: Sequence[Graded]) -> list[str]
     top = sorted(((c, t, i) for t in mine for i, c in t.mistakes.items() if c), key=lambda x: (-x[0], x[1].grade_id))
     if top:
         out.append("  commonest: " + "; ".join(f"{t.title}: {printable(t.hints[i])} ({c})" for c, t, i in top[:3]))
-    return [*out, ""]
+    return out
 
 
 def _exercise_lines(t: Tally) -> list[str]:

@@ -58,7 +58,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from gradbook_grader.course import Course, GraderError
 from gradbook_grader.files import write_atomic
@@ -263,28 +263,37 @@ def compare_cell(gid: str, code: dict[str, str], given: "CodeFingerprint") -> tu
     common = {h for h, n in Counter(h for fp in long.values() for h in fp.hashes).items() if n > limit}
     for fp in long.values():
         _drop(fp, common)
-    # How unusual each character is: the document frequency of the short fingerprints covering it.
-    given_short = set(_fingerprint("given.py", given.filtered_code, SHORT, filtered=True).hashes)
-    short = {s: _fingerprint(f"{s}/{gid}.py", fp.filtered_code, SHORT, filtered=True) for s, fp in long.items()}
-    df = Counter(h for fp in short.values() for h in fp.hashes)
-    weight = {h: 0.0 if h in given_short or n > limit else _weight(n) for h, n in df.items()}
-    rarity = {s: _rarity(fp, weight) for s, fp in short.items()}
-
+    rarity = _rarities(gid, long, given, limit)
     holders: dict[int, list[str]] = defaultdict(list)
     for student, fp in long.items():
         for h in fp.hashes:
             holders[h].append(student)
     candidates = {tuple(sorted(p)) for students in holders.values() for p in combinations(students, 2)}
-    matches = []
-    for a, b in sorted(candidates):
-        shared = long[a].hashes & long[b].hashes
-        score, most = 0.0, 0.0
-        for s in (a, b):
-            unusual = float(rarity[s][_covered(long[s], shared)].sum())
-            own = int(np.count_nonzero(rarity[s]))
-            score, most = max(score, unusual / max(own, FLOOR)), max(most, unusual)
-        matches.append((a, b, CellMatch(gid, round(score, 4), round(most, 1))))
+    matches = [(a, b, _match(gid, long, rarity, a, b)) for a, b in sorted(candidates)]
     return matches, long
+
+
+def _rarities(gid: str, long: dict[str, "CodeFingerprint"], given: "CodeFingerprint", limit: float) -> dict[str, Any]:
+    """How unusual each character of each student's code is: the document frequency of the short fingerprints
+    covering it (the instructor's and the class's common ones weigh nothing)."""
+    given_short = set(_fingerprint("given.py", given.filtered_code, SHORT, filtered=True).hashes)
+    short = {s: _fingerprint(f"{s}/{gid}.py", fp.filtered_code, SHORT, filtered=True) for s, fp in long.items()}
+    df = Counter(h for fp in short.values() for h in fp.hashes)
+    weight = {h: 0.0 if h in given_short or n > limit else _weight(n) for h, n in df.items()}
+    return {s: _rarity(fp, weight) for s, fp in short.items()}
+
+
+def _match(gid: str, long: dict[str, "CodeFingerprint"], rarity: dict[str, Any], a: str, b: str) -> CellMatch:
+    """How much unusual code students `a` and `b` share in cell `gid` (the larger of the two shares)."""
+    import numpy as np
+
+    shared = long[a].hashes & long[b].hashes
+    score, most = 0.0, 0.0
+    for s in (a, b):
+        unusual = float(rarity[s][_covered(long[s], shared)].sum())
+        own = int(np.count_nonzero(rarity[s]))
+        score, most = max(score, unusual / max(own, FLOOR)), max(most, unusual)
+    return CellMatch(gid, round(score, 4), round(most, 1))
 
 
 def compare(code: dict[str, dict[str, str]], cells: list[str],

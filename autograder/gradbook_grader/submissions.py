@@ -145,23 +145,12 @@ def _discover(folder: Path, assignment: str | None, known: Sequence[str],
                 entries = sorted((e.name, lkind(top, e.name)) for e in it)
             if any(name.endswith(".ipynb") for name, _ in entries):
                 return _flat(folder, top, entries, assignment, known, students)
-            entries = [(name, what) for name, what in entries if students is None or name in students]
             for student, what in entries:
-                if what in ("a file", None):
-                    notes.append(f"{printable(student)}: a file, not a student's folder: ignored")
-                elif what != "a folder":
-                    odd.append((student, refusal(student, what, top, student)))
-                else:
-                    odd.extend((student, why) for why in _student(folder, student, assignment, known, found, notes))
+                if students is None or student in students:
+                    odd.extend(_entry(folder, top, student, what, assignment, known, found, notes))
     except (OSError, Refused) as exc:
         raise GraderError(f"{printable(str(folder))} is not a folder of submissions ({exc}).") from None
-    scope = [assignment] if assignment is not None else sorted({s.assignment for s in found})
-    for student, why in odd:
-        if not scope:
-            notes.append(f"{why} (not graded)")
-        for name in scope:
-            found.append(Submission(student, name, folder / student / name / f"{name}.ipynb", folder, (student, name),
-                                    printable(_id_problem(student) or why)))
+    _odd_rows(folder, assignment, odd, found, notes)
     if not found and not notes and students is None:
         raise GraderError(
             f"no submissions in {printable(str(folder))}: expected <student>/<assignment>/<assignment>.ipynb "
@@ -169,6 +158,29 @@ def _discover(folder: Path, assignment: str | None, known: Sequence[str],
         )
     found.sort(key=lambda s: (s.assignment, s.student))
     return found, notes
+
+
+def _entry(folder: Path, top: int, student: str, what: str | None, assignment: str | None, known: Sequence[str],
+           found: list[Submission], notes: list[str]) -> list[tuple[str, str]]:
+    """One entry of the nested layout: a student's folder read into `found`; (student, why) of what is refused."""
+    if what in ("a file", None):
+        notes.append(f"{printable(student)}: a file, not a student's folder: ignored")
+        return []
+    if what != "a folder":
+        return [(student, refusal(student, what, top, student))]
+    return [(student, why) for why in _student(folder, student, assignment, known, found, notes)]
+
+
+def _odd_rows(folder: Path, assignment: str | None, odd: list[tuple[str, str]], found: list[Submission],
+              notes: list[str]) -> None:
+    """An entry that is no readable folder still gets a row (its reason) per assignment graded."""
+    scope = [assignment] if assignment is not None else sorted({s.assignment for s in found})
+    for student, why in odd:
+        if not scope:
+            notes.append(f"{why} (not graded)")
+        for name in scope:
+            found.append(Submission(student, name, folder / student / name / f"{name}.ipynb", folder, (student, name),
+                                    printable(_id_problem(student) or why)))
 
 
 def _student(folder: Path, student: str, assignment: str | None, known: Sequence[str],

@@ -78,7 +78,7 @@ class Question:
 class Manifest:
     """Per graded test cell (grade_id), the questions it asks; the points of every graded cell.
 
-    Read from the instructor's source by `gradbook_grader.verdict.static_manifest` (and validated
+    Read from the instructor's source by `gradbook_grader.questions.static_manifest` (and validated
     by grading the solution, `build_manifest`); JSON-serialisable so the batch layer can cache it.
     """
 

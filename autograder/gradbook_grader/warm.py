@@ -55,12 +55,17 @@ def preloads(source: NotebookNode) -> tuple[str, ...]:
         except SyntaxError:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(dict.fromkeys(alias.name for alias in node.names))
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names[node.module] = None
-                names.update(dict.fromkeys(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"))
+            names.update(dict.fromkeys(_imported(node)))
     return tuple(name for name in names if _MODULE.fullmatch(name))[:MAX_PRELOADS]
+
+
+def _imported(node: ast.AST) -> list[str]:
+    """The modules an absolute import names (`from a import b`: `a` and `a.b`, which may be a submodule)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        return [node.module, *(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*")]
+    return []
 
 
 class WarmRunner(RunnerProcess):
