@@ -15,7 +15,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "reference", "torch_path", "datasets", "checks", "widgets", "grader",
+    "reference", "torch_path", "datasets", "checks", "widgets",
     "models", "layers", "optimizers", "losses", "activations", "utils", "surfaces",
 }
 
