@@ -267,9 +267,14 @@ def test_only_the_first_row_is_right() -> None:
                     z[i, j] += y[j]
         return z
 
+    # the visible checks' first failing case has two rows: its one wrong row is the last
     message = lesson("ch02.naive_add_matrix_and_vector", add_vector_rows_stop_early)
-    assert "and there the result still holds `x`'s values, as if never updated" in message
-    assert "only the first row is right" in message, message
+    assert "only the last row (row 1) is wrong, and there the result still holds `x`'s values, as if never updated" \
+        in message, message
+    # with more rows, the lead is that only the first is right
+    x, y = np.arange(12.0).reshape(4, 3), np.array([10.0, 100.0, 1000.0])
+    lead = diagnose.explain_values(x + y, add_vector_rows_stop_early(x, y), rtol=1e-7, atol=0, inputs=[("x", x), ("y", y)])
+    assert lead.startswith("only the first row is right; rows 1 to 3 are wrong, and there the result still holds `x`'s"), lead
 
 
 # --- whole numbers, an input returned unchanged, a shift by one step -------------------------
