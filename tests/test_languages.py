@@ -129,3 +129,18 @@ def test_catalogues_of_a_language_the_table_lacks_are_refused_with_what_to_do(tm
     (tmp_path / "i18n" / "fr" / "00-tiny.po").write_text('msgid ""\nmsgstr ""\n', encoding="utf-8")
     with pytest.raises(i18n.UnknownLanguage, match=r"catalogs for fr, which the language table lacks: add an entry"):
         translate.translated_languages(tmp_path)
+
+
+def test_tools_i18n_update_creates_the_library_catalogue_of_a_new_language(pseudo_language: Path, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python tools/i18n.py update`, the documented step after the table entry: the catalogue to translate."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import i18n as catalogs  # tools/i18n.py
+
+    monkeypatch.setattr(catalogs, "TEMPLATE", tmp_path / "gradbook.pot")
+    catalogs.update()
+    created = catalogs.read(i18n.LANGUAGES["xx"].library_catalogue, "xx")
+    assert i18n.LANGUAGES["xx"].library_catalogue.is_relative_to(tmp_path)
+    assert "loss" in {m.id for m in created} and catalogs.untranslated(created)  # every message, to translate

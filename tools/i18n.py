@@ -80,6 +80,11 @@ def po_path(language: str) -> Path:
     return LANGUAGES[language].library_catalogue
 
 
+def shown(path: Path) -> Path:
+    """A catalogue's path as printed: from the repository's root when it lies there."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def languages() -> list[str]:
     """The languages of the table (lib/gradbook/locale/languages.json) that have catalogues: all but English."""
     from gradbook.i18n import translations
@@ -109,7 +114,7 @@ def update() -> None:
         catalog = read(po_path(language), language) if po_path(language).is_file() else new_catalog(language)
         catalog.update(template, update_header_comment=False, update_creation_date=False)
         write(catalog, po_path(language))
-        print(f"{po_path(language).relative_to(ROOT)}: {len(untranslated(catalog))} to translate")
+        print(f"{shown(po_path(language))}: {len(untranslated(catalog))} to translate")
 
 
 def new_catalog(language: str):  # -> babel.messages.catalog.Catalog
@@ -127,7 +132,7 @@ def compile_all() -> None:
         catalog = read(po_path(language), language)
         with open(po_path(language).with_suffix(".mo"), "wb") as handle:
             write_mo(handle, catalog, use_fuzzy=False)
-        print(f"compiled {po_path(language).with_suffix('.mo').relative_to(ROOT)}")
+        print(f"compiled {shown(po_path(language).with_suffix('.mo'))}")
 
 
 def update_notebooks(language_list: Iterable[str] = ()) -> None:
@@ -216,7 +221,7 @@ def check() -> int:
     bad = 0
     for language in languages():
         if not po_path(language).is_file():
-            print(f"{po_path(language).relative_to(ROOT)}: missing (a language of the table): run `python tools/i18n.py update`")
+            print(f"{shown(po_path(language))}: missing (a language of the table): run `python tools/i18n.py update`")
             bad += 1
             continue
         catalog = read(po_path(language), language)
@@ -224,9 +229,9 @@ def check() -> int:
         problems = [f"no current translation: {m!r}" for m in missing] + placeholder_problems(catalog)
         mo = po_path(language).with_suffix(".mo")
         if not missing and (not mo.is_file() or mo.read_bytes() != compiled(catalog)):
-            problems.append(f"{mo.relative_to(ROOT)} is not the compiled .po: run `python tools/i18n.py compile`")
+            problems.append(f"{shown(mo)} is not the compiled .po: run `python tools/i18n.py compile`")
         for problem in problems:
-            print(f"{po_path(language).relative_to(ROOT)}: {problem}")
+            print(f"{shown(po_path(language))}: {problem}")
         bad += len(problems)
     if bad:
         print("to fix: python tools/i18n.py update, translate the empty and fuzzy entries, python tools/i18n.py compile")
