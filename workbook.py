@@ -14,8 +14,8 @@ there from `notebooks/` once, and never overwritten, so `git pull` can bring cou
 updates without touching your work (`lab` says when a chapter you have has changed).
 `lab --instructor` opens the whole repository instead, with nbgrader's instructor
 tools (the Nbgrader menu, Create Assignment, Formgrader) shown, working on the course in
-autograder/ (its nbgrader_config.py), as do `nbgrader` commands in the lab's terminals. `lab --lang zh` opens the
-chapters in Chinese (简体中文): the checks, hints and plots, and JupyterLab itself.
+autograder/ (its nbgrader_config.py), as do `nbgrader` commands in the lab's terminals. `lab --lang CODE` opens the
+chapters in another language: the checks, hints and plots, and JupyterLab itself.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+# The languages (`--lang`) are the library's table, gradbook/locale/languages.json, read by gradbook.i18n: standard
+# library only, so it works before .venv exists (importing `gradbook` loads no submodule).
+sys.path.insert(0, str(ROOT / "lib"))
+from gradbook import i18n  # noqa: E402
 VENV = ROOT / ".venv"
 STAMP = VENV / ".gradbook-installed"
 INSTALL_LOG = VENV / "install.log"
@@ -58,12 +62,11 @@ DOCS = ROOT / "docs"
 STUDENT_DOCS = ["glossary.md"]  # the docs the chapters link to (`docs/glossary.md`), copied to WORK/docs/
 COMMANDS = {"lab": "open the workbook in JupyterLab", "test": "run the whole test suite"}
 # `lab --lang X`: the chapters from notebooks/<code>/ (English: notebooks/ itself), GRADBOOK_LANG for the
-# checks and plots (gradbook.i18n), and JupyterLab's own language through jupyter/lab-settings/<code>/.
-LANGUAGES = {"en": "en", "english": "en", "zh": "zh_CN", "zh_cn": "zh_CN", "zh-cn": "zh_CN", "zh_hans": "zh_CN",
-             "zh-hans": "zh_CN", "chinese": "zh_CN"}
-LAB_SETTINGS = ROOT / "jupyter" / "lab-settings"
-# `lab --lang zh`: a Jupyter config folder that serves the bundled CJK font to the browser (gradbook.fonts.lab),
-# so the Chinese UI renders on a machine without a system CJK font.
+# checks and plots (gradbook.i18n), and JupyterLab's own language: the table's lab_locale, written to
+# LAB_SETTINGS/<code>/overrides.json (an app settings folder of JupyterLab's; its language pack is in the lab extra).
+LAB_SETTINGS = VENV / "lab-settings"
+# A language with `cjk_font` in the table: a Jupyter config folder that serves the bundled CJK font to the browser
+# (gradbook.fonts.lab), so the UI renders on a machine without a system CJK font.
 CJK_FONT_CONFIG = ROOT / "jupyter" / "cjk-font"
 EXPECTED_INSTALL = "about 2 minutes"
 EXPECTED_SUITE = "about 10 minutes on 2 cores"  # measured: 9 min 56 s on an idle 2-core machine (2026-12-05)
@@ -77,18 +80,13 @@ def say(message: str) -> None:
     print(f"gradbook: {message}", flush=True)
 
 
-_speaking = "en"  # `lab --lang zh`: what `lab` says, in that language (the library's catalogue, gradbook.po)
+_speaking = i18n.ENGLISH  # `lab --lang X`: what `lab` says, in that language (the library's catalogue, gradbook.po)
 
 
 def _(message: str) -> str:
-    """`message` in the language `lab --lang` asked for; read with the standard library's gettext, so it
-    works before .venv exists (English, or the message itself when the catalogue lacks it)."""
-    if _speaking == "en":
-        return message
-    import gettext
-
-    locale = ROOT / "lib" / "gradbook" / "locale"
-    return gettext.translation("gradbook", localedir=str(locale), languages=[_speaking], fallback=True).gettext(message)
+    """`message` in the language `lab --lang` asked for (the library's gettext catalogue; the message itself
+    when the catalogue lacks it)."""
+    return i18n.catalog(_speaking).gettext(message)
 
 
 def venv_python() -> Path:
@@ -189,12 +187,11 @@ def prepare_work(notebooks: Path = NOTEBOOKS, work: Path = WORK) -> list[str]:
     messages = [_("copied {names} from {source}/ into {work}/").format(
         names=", ".join(copied), source=notebooks.name, work=work.name)] if copied else []
     if other_language:
-        wanted = notebook_language(notebooks / other_language[0])
+        wanted = i18n.LANGUAGES[notebook_language(notebooks / other_language[0]) or i18n.ENGLISH]
         message = _("your copies of {names} in {work}/ are in another language: to work on a chapter in {language}, "
                     "rename your copy (your work stays in it) and run `workbook.py lab{flag}` again")
-        messages.append(message.format(names=", ".join(other_language), work=work.name,
-                                       language="English" if wanted == "en" else "简体中文",
-                                       flag="" if wanted == "en" else " --lang zh"))
+        messages.append(message.format(names=", ".join(other_language), work=work.name, language=wanted.name,
+                                       flag="" if wanted.code == i18n.ENGLISH else f" --lang {wanted.short}"))
     changed_message = _("{source}/{name} has changed since your copy in {work}/ was made: to take the new version, "
                         "rename {work}/{name} (your work stays in it) and run lab again")
     messages += [changed_message.format(source=notebooks.name, name=name, work=work.name) for name in changed]
@@ -221,36 +218,49 @@ def notebook_language(path: Path) -> str | None:
     the file cannot be read as a notebook (a student's broken copy is theirs to keep, not ours to judge)."""
     try:
         metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-        return (metadata.get("gradbook") or {}).get("language", "en")
     except (OSError, ValueError, AttributeError):
         return None
+    return i18n.notebook_language(metadata) or i18n.ENGLISH
 
 
 def take_language(rest: list[str]) -> tuple[str, list[str]]:
-    """The language `--lang X` (or `--lang=X`) asks for, "en" without one, and the other arguments."""
-    language, others, args = "en", [], iter(rest)
+    """The language code `--lang X` (or `--lang=X`) asks for, English without one, and the other arguments."""
+    language, others, args = i18n.ENGLISH, [], iter(rest)
     for arg in args:
         if arg == "--lang" or arg.startswith("--lang="):
             wanted = arg.partition("=")[2] if "=" in arg else next(args, "")
-            if wanted.strip().lower() not in LANGUAGES:
-                sys.exit(f"gradbook: unknown language {wanted!r} for --lang: use `--lang zh` (简体中文) or `--lang en`")
-            language = LANGUAGES[wanted.strip().lower()]
+            try:
+                language = i18n.normalize(wanted)
+            except i18n.UnknownLanguage:
+                sys.exit(f"gradbook: unknown language {wanted!r} for --lang: use one of {i18n.known_languages()}")
         else:
             others.append(arg)
     return language, others
 
 
+def lab_settings(language: i18n.Language) -> Path:
+    """JupyterLab's app settings folder for `language`: its overrides.json sets the lab's locale (the table's)."""
+    folder = LAB_SETTINGS / language.code
+    folder.mkdir(parents=True, exist_ok=True)
+    overrides = {"@jupyterlab/translation-extension:plugin": {"locale": language.lab_locale}}
+    (folder / "overrides.json").write_text(json.dumps(overrides, indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
 def lab_command(python: Path, rest: list[str]) -> tuple[list[str], dict[str, str]]:
     """The JupyterLab command line and environment: the student's `my-work/`, or with `--instructor`
-    in `rest` the whole repository with nbgrader's instructor tools; `--lang zh`: in Chinese."""
+    in `rest` the whole repository with nbgrader's instructor tools; `--lang X`: in language X."""
     instructor = "--instructor" in rest
     language, rest = take_language([arg for arg in rest if arg != "--instructor"])
     args = [str(python), "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT if instructor else WORK}", *rest]
     env = dict(os.environ)
     config_path = [] if instructor else [str(STUDENT_JUPYTER_CONFIG)]
-    if language != "en":  # the kernels inherit GRADBOOK_LANG; overrides.json there sets JupyterLab's locale
-        env["GRADBOOK_LANG"] = language
-        args.append(f"--LabApp.app_settings_dir={LAB_SETTINGS / language}")
+    entry = i18n.LANGUAGES[language]
+    if language != i18n.ENGLISH:  # the kernels inherit GRADBOOK_LANG
+        env[i18n.ENV] = language
+    if entry.lab_locale:
+        args.append(f"--LabApp.app_settings_dir={lab_settings(entry)}")
+    if entry.cjk_font:
         config_path.append(str(CJK_FONT_CONFIG))
     if instructor:  # the repository is served (the formgrader needs the course below the lab's root)
         config_path.insert(0, str(COURSE))
@@ -279,6 +289,7 @@ def test_command(python: Path, rest: list[str]) -> list[str]:
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(__doc__)
+        print(f"`--lang` speaks {i18n.known_languages()}.")
         return 2
     global _speaking
     command, rest = argv[0], argv[1:]
@@ -288,7 +299,7 @@ def main(argv: list[str]) -> int:
     if command == "lab":
         _speaking = take_language(rest)[0]  # what `lab` says from here on is in the language asked for
         if "--instructor" not in rest:
-            for message in prepare_work(NOTEBOOKS if _speaking == "en" else NOTEBOOKS / _speaking):
+            for message in prepare_work(NOTEBOOKS if _speaking == i18n.ENGLISH else NOTEBOOKS / _speaking):
                 say(message)
             for message in copy_docs():
                 say(message)

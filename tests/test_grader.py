@@ -131,9 +131,14 @@ def test_unusable_submissions_get_an_explicit_error(batch: BatchReport) -> None:
 
 def test_old_format_and_empty_notebooks_are_graded_or_explained(batch: BatchReport) -> None:
     results = by_student(batch)
-    assert results["nbformat3"].score == 10 or results["nbformat3"].error
-    nocells = results["nocells"]
-    assert nocells.score == 0 and (nocells.error or nocells.events)
+    old_format = results["nbformat3"]  # the honest answers, saved as nbformat 3: read, upgraded and graded alike
+    assert old_format.error is None and old_format.score == old_format.max_score == 10, old_format.error
+    nocells = results["nocells"]  # an empty notebook: graded as the source's cells, none answered, and said so
+    assert nocells.error is None and nocells.score == 0 and set(nocells.cells) == set(results["honest"].cells)
+    assert all(not c.passed and "not implemented yet" in c.message for c in nocells.cells.values())
+    for test_id in nocells.cells:
+        assert f"cell {test_id} was deleted: restored from source" in nocells.events, nocells.events
+        assert f"solution cell {test_id.removeprefix('test-')} is missing: graded as not answered" in nocells.events
 
 
 def test_deleted_or_edited_tests_are_restored_and_reported(batch: BatchReport) -> None:

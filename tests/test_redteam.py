@@ -422,6 +422,10 @@ def graded() -> dict[str, SubmissionGrade]:
         return dict(zip([c.name for c in CASES], pool.map(one, CASES)))
 
 
+# Events about the grading host, which every submission's grade carries there (gradbook_grader.sandbox).
+HOST_EVENTS = ("no control group",)
+
+
 def everything(grade: SubmissionGrade) -> str:
     return json.dumps(
         {"nb": grade.notebook, "events": grade.events, "cells": {k: v.message for k, v in grade.cells.items()}},
@@ -482,12 +486,15 @@ def test_submission(case: Case, graded: dict[str, SubmissionGrade]) -> None:
 @pytest.mark.slow
 @pytest.mark.sandbox
 def test_attacks_are_reported(graded: dict[str, SubmissionGrade]) -> None:
-    """Every attack leaves a trace: a lost cell with a reason, or an event."""
+    """Every attack leaves a trace of its own: a lost cell with a reason, an error, or an event about the
+    submission (not about the host: without control groups every grade says so, attack or not)."""
     for case in CASES:
         if case.name.startswith(("honest", "denied", "html")):
             continue
         g = graded[case.name]
-        assert g.events or g.error or any(not c.passed for c in g.cells.values()), case.name
+        own_events = [e for e in g.events if not e.startswith(HOST_EVENTS)]
+        lost = [gid for gid, c in g.cells.items() if not c.passed and c.message]
+        assert own_events or g.error or lost, f"{case.name}: no trace (events: {g.events})"
 
 
 BATCH = ("honest-full", "honest-partial", "honest-stub", "patch-np-allclose", "forged-records", "monkeypatch-collect",

@@ -41,7 +41,7 @@ _MAGIC = re.compile(r"^\s*[%!].*$", re.M)  # IPython magics and shell lines are 
 
 def python_files() -> list[Path]:
     files = [p for p in sorted(LIBRARY.rglob("*.py")) if "__pycache__" not in p.parts]
-    return files + [p for p in GRADER_MESSAGES if p.is_file()] + [ROOT / "workbook.py"]  # `lab --lang zh`'s lines
+    return files + [p for p in GRADER_MESSAGES if p.is_file()] + [ROOT / "workbook.py"]  # `lab --lang`'s lines
 
 
 def _messages_in(code: str) -> Iterator[tuple[int, str | tuple[str, str], list[str], str | None]]:
@@ -75,11 +75,21 @@ def extract_messages():  # -> babel.messages.catalog.Catalog
 
 
 def po_path(language: str) -> Path:
-    return LOCALE / language / "LC_MESSAGES" / "gradbook.po"
+    from gradbook.i18n import LANGUAGES
+
+    return LANGUAGES[language].library_catalogue
+
+
+def shown(path: Path) -> Path:
+    """A catalogue's path as printed: from the repository's root when it lies there."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def languages() -> list[str]:
-    return sorted(p.parent.parent.name for p in LOCALE.glob("*/LC_MESSAGES/gradbook.po"))
+    """The languages of the table (lib/gradbook/locale/languages.json) that have catalogues: all but English."""
+    from gradbook.i18n import translations
+
+    return [language.code for language in translations()]
 
 
 def read(path: Path, language: str | None = None):  # -> Catalog
@@ -101,10 +111,18 @@ def update() -> None:
     template = extract_messages()
     write(template, TEMPLATE)
     for language in languages():
-        catalog = read(po_path(language), language)
+        catalog = read(po_path(language), language) if po_path(language).is_file() else new_catalog(language)
         catalog.update(template, update_header_comment=False, update_creation_date=False)
         write(catalog, po_path(language))
-        print(f"{po_path(language).relative_to(ROOT)}: {len(untranslated(catalog))} to translate")
+        print(f"{shown(po_path(language))}: {len(untranslated(catalog))} to translate")
+
+
+def new_catalog(language: str):  # -> babel.messages.catalog.Catalog
+    """An empty catalogue for a language the table has just gained (`update` fills it with the messages)."""
+    from babel.messages.catalog import Catalog
+
+    return Catalog(locale=language, project="gradbook", domain="gradbook", creation_date=FIXED_DATE,
+                   revision_date=FIXED_DATE, msgid_bugs_address="", copyright_holder="gradbook", fuzzy=False)
 
 
 def compile_all() -> None:
@@ -114,7 +132,7 @@ def compile_all() -> None:
         catalog = read(po_path(language), language)
         with open(po_path(language).with_suffix(".mo"), "wb") as handle:
             write_mo(handle, catalog, use_fuzzy=False)
-        print(f"compiled {po_path(language).with_suffix('.mo').relative_to(ROOT)}")
+        print(f"compiled {shown(po_path(language).with_suffix('.mo'))}")
 
 
 def update_notebooks(language_list: Iterable[str] = ()) -> None:
@@ -122,7 +140,7 @@ def update_notebooks(language_list: Iterable[str] = ()) -> None:
 
     from gradbook_grader import translate
 
-    wanted = list(language_list) or translate.translated_languages(SOLUTIONS)
+    wanted = list(language_list) or languages()  # a language the table has just gained gets its catalogs
     for language in wanted:
         for source_path in sorted(SOLUTIONS.glob("*.ipynb")):
             source = nbformat.read(source_path, as_version=4)
@@ -202,14 +220,18 @@ def check() -> int:
     template = extract_messages()
     bad = 0
     for language in languages():
+        if not po_path(language).is_file():
+            print(f"{shown(po_path(language))}: missing (a language of the table): run `python tools/i18n.py update`")
+            bad += 1
+            continue
         catalog = read(po_path(language), language)
         missing = dict.fromkeys(not_translated(template, catalog) + untranslated(catalog))
         problems = [f"no current translation: {m!r}" for m in missing] + placeholder_problems(catalog)
         mo = po_path(language).with_suffix(".mo")
         if not missing and (not mo.is_file() or mo.read_bytes() != compiled(catalog)):
-            problems.append(f"{mo.relative_to(ROOT)} is not the compiled .po: run `python tools/i18n.py compile`")
+            problems.append(f"{shown(mo)} is not the compiled .po: run `python tools/i18n.py compile`")
         for problem in problems:
-            print(f"{po_path(language).relative_to(ROOT)}: {problem}")
+            print(f"{shown(po_path(language))}: {problem}")
         bad += len(problems)
     if bad:
         print("to fix: python tools/i18n.py update, translate the empty and fuzzy entries, python tools/i18n.py compile")

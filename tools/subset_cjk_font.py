@@ -5,10 +5,10 @@
 
     python tools/subset_cjk_font.py --source /path/to/NotoSansCJK-Regular.ttc   # another copy of it
 
-Kept: every character the Chinese UI shows: the Chinese catalogues (the library's messages, the
-chapters' Markdown), the course docs a student opens (docs/*.md), the symbols the library prints
-(✔, ✘, ⓘ), and JupyterLab's own language
-pack (jupyterlab-language-pack-zh-CN's catalogues, as installed in this environment); then all
+Kept: every character the UI of a language with `cjk_font` in the language table
+(lib/gradbook/locale/languages.json) shows: its catalogues (the library's messages, the chapters'
+Markdown), the course docs a student opens (docs/*.md), the symbols the library prints (✔, ✘, ⓘ),
+and JupyterLab's own language pack (the table's lab_language_pack, as installed in this environment); then all
 6,763 hanzi of GB 2312 (a student's own Chinese text and labels render too), CJK and full-width
 punctuation, and printable ASCII. The browser gets the same file (`fonts/custom.css`,
 `fonts/lab.py`); why a subset and not the whole font: docs/architecture.md, "Plots and the UI". The subset is renamed (OFL 1.1 asks
@@ -41,15 +41,27 @@ def gb2312_hanzi() -> str:
     return "".join(chars)
 
 
+def cjk_languages() -> list:  # -> list[gradbook.i18n.Language]
+    """The languages of the table whose text the font must draw."""
+    from gradbook.i18n import LANGUAGES
+
+    return [language for language in LANGUAGES.values() if language.cjk_font]
+
+
 def language_pack_text() -> str:
-    """Every translation in JupyterLab's Chinese language pack (its JSON catalogues), as installed."""
+    """Every translation in JupyterLab's language packs of those languages (their JSON catalogues), as installed."""
+    return "".join(_language_pack_text(language.lab_language_pack, language.lab_locale)
+                   for language in cjk_languages() if language.lab_language_pack)
+
+
+def _language_pack_text(distribution: str, locale: str) -> str:
     import importlib.util
     import json
 
-    spec = importlib.util.find_spec("jupyterlab_language_pack_zh_CN")
+    spec = importlib.util.find_spec(distribution.replace("-", "_"))  # the distribution's module
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("jupyterlab-language-pack-zh-CN is not installed: run `python3 workbook.py test --co` first")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "locale" / "zh_CN" / "LC_MESSAGES"
+        raise SystemExit(f"{distribution} is not installed: run `python3 workbook.py test --co` first")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "locale" / locale / "LC_MESSAGES"
     text: list[str] = []
 
     def strings(value: object) -> None:
@@ -73,8 +85,10 @@ def catalogue_text(notebooks: bool = True) -> str:
     from babel.messages.pofile import read_po
 
     text = []
-    paths = [*(ROOT / "lib" / "gradbook" / "locale").glob("*/LC_MESSAGES/gradbook.po")]
-    paths += [*(ROOT / "solutions" / "i18n").glob("*/*.po")] if notebooks else []
+    languages = cjk_languages()
+    paths = [language.library_catalogue for language in languages]
+    paths += [path for language in languages for path in (ROOT / "solutions" / "i18n" / language.code).glob("*.po")] \
+        if notebooks else []
     for path in paths:
         with open(path, "rb") as handle:
             for message in read_po(handle):
@@ -101,7 +115,7 @@ def library_text() -> str:
 
 
 def displayed_text() -> str:
-    """What the Chinese UI shows: the catalogues, the docs, the library's symbols, JupyterLab's language pack."""
+    """What the CJK UI shows: the catalogues, the docs, the library's symbols, JupyterLab's language packs."""
     return catalogue_text() + docs_text() + library_text() + language_pack_text()
 
 

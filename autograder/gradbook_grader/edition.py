@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from gradbook.i18n import ENGLISH
+
 from gradbook_grader.course import Course, GraderError
 from gradbook_grader.nbcells import HIDDEN_MARKER, hidden_tests, solution_bodies
 from gradbook_grader.recording import edition_checks
@@ -211,7 +213,7 @@ def answers(course: Course) -> dict[str, str]:
     found: dict[str, str] = {}
     for name in course.assignments:
         source = nbformat.read(course.source(name), as_version=4)
-        versions = [("en", source)] + [(lang, translate_assignment(course.solutions, name, source, lang).notebook)
+        versions = [(ENGLISH, source)] + [(lang, translate_assignment(course.solutions, name, source, lang).notebook)
                                        for lang in translated_languages(course.solutions)]
         for language, nb in versions:
             for cell in nb.cells:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gradbook.i18n import CHINESE, ENGLISH, LANGUAGES, NBGRADER_PLACEHOLDERS, _, normalize, using
+from gradbook.i18n import ENGLISH, LANGUAGES, NBGRADER_PLACEHOLDERS, UnknownLanguage, _, normalize, translations, using
 
 from gradbook_grader import comments
 
@@ -45,15 +45,16 @@ def catalog_path(solutions: Path, assignment: str, language: str) -> Path:
 
 
 def translated_languages(solutions: Path) -> list[str]:
-    """The languages that have a catalog directory under solutions/i18n/ (never English, the source's)."""
+    """The languages a release writes besides English: those of the language table (gradbook.i18n.LANGUAGES)
+    with chapter catalogs under solutions/i18n/<code>/. A folder there that the table lacks is an error."""
     root = solutions / CATALOGS
-    found = []
-    for path in sorted(root.iterdir()) if root.is_dir() else []:
-        if path.is_dir() and any(path.glob("*.po")):
-            code = normalize(path.name)
-            if code != ENGLISH and code in LANGUAGES:
-                found.append(code)
-    return found
+    folders = {path.name for path in root.iterdir() if path.is_dir() and any(path.glob("*.po"))} if root.is_dir() else set()
+    unknown = sorted(folders - set(LANGUAGES))
+    if unknown:
+        raise UnknownLanguage(f"{root}: catalogs for {', '.join(unknown)}, which the language table lacks: add an entry to "
+                              "lib/gradbook/locale/languages.json (docs/authoring.md, 'Adding a language') or name the "
+                              f"folder by a language's code ({', '.join(LANGUAGES)})")
+    return [language.code for language in translations() if language.code in folders]
 
 
 def text_digest(text: str) -> str:
@@ -210,5 +211,5 @@ def write_catalog(catalog: "Catalog", path: Path) -> None:
         write_po(handle, catalog, width=0, include_previous=True, omit_header=False, sort_output=False)
 
 
-__all__ = ["CATALOGS", "CHINESE", "Translation", "catalog_path", "code_cells", "declare_language", "localize_placeholders", "markdown_cells", "read_catalog",
+__all__ = ["CATALOGS", "Translation", "catalog_path", "code_cells", "declare_language", "localize_placeholders", "markdown_cells", "read_catalog",
            "translate", "translate_assignment", "translated_languages", "update_catalog", "placeholder_variants", "write_catalog"]

@@ -28,25 +28,91 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import gettext
+import json
 import os
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 DOMAIN = "gradbook"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-ENGLISH = "en"
-CHINESE = "zh_CN"
-LANGUAGES: dict[str, str] = {ENGLISH: "English", CHINESE: "简体中文"}  # code -> the language's own name
+TABLE = "languages.json"  # in LOCALE_DIR: the languages, one entry each (see Language)
+ENGLISH = "en"  # the source's language: the msgids are English, so it has no catalogue
 ENV = "GRADBOOK_LANG"
 
-# What people type for each language (lower case, `-` read as `_`, any `.UTF-8` dropped).
-_ALIASES = {
-    "en": ENGLISH, "en_us": ENGLISH, "en_gb": ENGLISH, "english": ENGLISH, "c": ENGLISH, "posix": ENGLISH,
-    "zh": CHINESE, "zh_cn": CHINESE, "zh_hans": CHINESE, "zh_hans_cn": CHINESE, "zh_sg": CHINESE,
-    "chinese": CHINESE, "cn": CHINESE, "简体中文": CHINESE, "中文": CHINESE,
-}
+
+@dataclass(frozen=True)
+class Language:
+    """One entry of the language table (`locale/languages.json`): what every part of gradbook needs to
+    speak a language. Adding a language is its catalogues and one entry there, no code."""
+
+    code: str  # the gettext locale: names its catalogues and folders (zh_CN)
+    name: str  # in itself (简体中文): what a student picks it by
+    english_name: str  # (Simplified Chinese)
+    short: str  # what `workbook.py lab --lang` is shown (zh)
+    aliases: tuple[str, ...] = ()  # what else people type for it, normalised (lower case, `_` for `-`)
+    any_region: bool = False  # `<short>_<region>` (en_AU) is this language too
+    lab_locale: str | None = None  # JupyterLab's locale, from its language pack
+    lab_language_pack: str | None = None  # the language pack's distribution on PyPI
+    cjk_font: bool = False  # plots and the browser need the bundled CJK font (gradbook.fonts)
+
+    @property
+    def library_catalogue(self) -> Path:
+        """The library's messages in this language (the compiled .mo lies beside it)."""
+        return LOCALE_DIR / self.code / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+    def spellings(self) -> set[str]:
+        """Every normalised spelling that means this language."""
+        return {_key(self.code), _key(self.short), *(_key(alias) for alias in self.aliases)}
+
+
+def _key(written: str) -> str:
+    """What a person wrote, normalised: ``zh-CN.UTF-8`` -> ``zh_cn``."""
+    return str(written).strip().split(".")[0].split("@")[0].replace("-", "_").lower()
+
+
+@lru_cache(maxsize=None)
+def _read_table(path: Path) -> dict[str, Language]:
+    table = {}
+    for code, entry in json.loads(path.read_text(encoding="utf-8")).items():
+        if code.startswith("/"):  # "//": the table's own comment
+            continue
+        try:
+            table[code] = Language(code=code, **{k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()})
+        except TypeError as error:  # a field missing or misspelt
+            raise ValueError(f"{path}: the entry {code!r}: {error} (the fields are Language's, gradbook/i18n.py)") from None
+    return table
+
+
+class _Table(Mapping[str, Language]):
+    """`LANGUAGES`: code -> Language, read from the table in LOCALE_DIR when first used."""
+
+    def _entries(self) -> dict[str, Language]:
+        return _read_table(LOCALE_DIR / TABLE)
+
+    def __getitem__(self, code: str) -> Language:
+        return self._entries()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries())
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    def __repr__(self) -> str:
+        return f"LANGUAGES({', '.join(self)})"
+
+
+LANGUAGES: Mapping[str, Language] = _Table()
+
+
+def translations() -> list[Language]:
+    """The languages other than the source's English: those with catalogues to translate."""
+    return [language for code, language in LANGUAGES.items() if code != ENGLISH]
+
 
 # nbgrader's placeholders in a student's notebook (autograder/nbgrader_config.py's ClearSolutions stubs): a
 # translated release writes them in its language (gradbook_grader.translate.localize_placeholders).
@@ -63,13 +129,19 @@ class UnknownLanguage(ValueError):
 
 def normalize(language: str) -> str:
     """The catalogue code for what a person wrote: ``zh``, ``zh-CN``, ``zh_Hans``, ``zh_CN.UTF-8`` -> ``zh_CN``."""
-    key = str(language).strip().split(".")[0].split("@")[0].replace("-", "_").lower()
-    if key in _ALIASES:
-        return _ALIASES[key]
-    if key.startswith("en_"):
-        return ENGLISH
-    known = ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items())
-    raise UnknownLanguage(f"unknown language {language!r}: gradbook speaks {known}; `zh` is short for zh_CN.")
+    key = _key(language)
+    for code, entry in LANGUAGES.items():
+        if key in entry.spellings():
+            return code
+    for code, entry in LANGUAGES.items():
+        if entry.any_region and key.startswith(f"{_key(entry.short)}_"):
+            return code
+    raise UnknownLanguage(f"unknown language {language!r}: gradbook speaks {known_languages()}.")
+
+
+def known_languages() -> str:
+    """The languages, as a person may ask for them: ``en (English), zh (简体中文)``."""
+    return ", ".join(f"{entry.short} ({entry.name})" for entry in LANGUAGES.values())
 
 
 def set_language(language: str | None) -> None:
@@ -128,12 +200,16 @@ def notebook_language(metadata: Mapping[str, Any] | None) -> str | None:
         return None
 
 
-@lru_cache(maxsize=None)
 def catalog(language: str) -> gettext.NullTranslations:
     """The compiled catalogue of a language (English: none, the msgids are English)."""
+    return _catalog(language, LOCALE_DIR)
+
+
+@lru_cache(maxsize=None)
+def _catalog(language: str, folder: Path) -> gettext.NullTranslations:
     if language == ENGLISH:
         return gettext.NullTranslations()
-    return gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[language], fallback=True)
+    return gettext.translation(DOMAIN, localedir=str(folder), languages=[language], fallback=True)
 
 
 def _(message: str) -> str:
@@ -172,24 +248,24 @@ def tr(message: str, /, **values: Any) -> str:
 
 
 def plot_font() -> None:
-    """Make matplotlib able to draw the current language (Chinese: the bundled CJK font); for code that
+    """Make matplotlib able to draw the current language (Chinese: the bundled CJK font, as the table says); for code that
     is about to make a figure, such as the widgets."""
-    if current() == CHINESE:
+    if LANGUAGES[current()].cjk_font:
         from gradbook.fonts import use_cjk_font
 
         use_cjk_font()
 
 
 def _use_cjk_font_if_plotting() -> None:
-    """Chinese plot labels need a CJK font: register the bundled one once matplotlib is in use
+    """Chinese plot labels need a CJK font (the table's `cjk_font`): register the bundled one once matplotlib is in use
     (never importing matplotlib for it: the grader's judge translates too)."""
     import sys
 
-    if "matplotlib" in sys.modules and current() == CHINESE:
+    if "matplotlib" in sys.modules and LANGUAGES[current()].cjk_font:
         from gradbook.fonts import use_cjk_font
 
         use_cjk_font()
 
 
-__all__ = ["CHINESE", "ENGLISH", "LANGUAGES", "NBGRADER_PLACEHOLDERS", "N_", "UnknownLanguage", "_", "catalog", "current", "ngettext",
-           "normalize", "notebook_language", "pgettext", "plot_font", "set_language", "tr", "using"]
+__all__ = ["ENGLISH", "LANGUAGES", "Language", "NBGRADER_PLACEHOLDERS", "N_", "UnknownLanguage", "_", "catalog", "current",
+           "known_languages", "ngettext", "normalize", "translations", "notebook_language", "pgettext", "plot_font", "set_language", "tr", "using"]

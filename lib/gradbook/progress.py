@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from gradbook.i18n import _, ngettext, using
+from gradbook.i18n import _, known_languages, ngettext, using
 
 FILE = ".gradbook-progress.json"
 ENV = "GRADBOOK_PROGRESS"
@@ -227,7 +227,7 @@ def main(argv: Iterable[str] | None = None) -> int:
                                      description="Each chapter's exercises: which checks pass, and the points.")
     parser.add_argument("folder", nargs="?", default=None,
                         help="the folder with your notebooks (default: my-work/ if it is here, else this folder)")
-    parser.add_argument("--lang", default=None, help="zh for 简体中文, en for English (default: $GRADBOOK_LANG)")
+    parser.add_argument("--lang", default=None, help=f"one of {known_languages()} (default: $GRADBOOK_LANG)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     folder = Path(args.folder) if args.folder else Path("my-work") if Path("my-work").is_dir() else Path(".")
     with using(args.lang):

@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from gradbook import progress
-from gradbook.checks import diagnose, display, plain
+from gradbook.checks import diagnose, display
 from gradbook.i18n import _, ngettext, using
 from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, Case, Rule, _short, call, chapter_rule, unpack  # noqa: F401 - re-exported
 from gradbook.checks.plain import Plain, Unsupported, to_plain

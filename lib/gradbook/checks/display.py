@@ -21,7 +21,7 @@ import numpy as np
 
 from gradbook.checks.drivers import NOT_IMPLEMENTED
 from gradbook.i18n import _
-RED, GREEN, BOLD, RESET = "\x1b[31m", "\x1b[32m", "\x1b[1m", "\x1b[0m"
+RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 _PANEL = (
     "border-left: 4px solid {edge}; background: {back}; color: #1f1f1f; padding: 6px 12px; margin: 4px 0; "
     "font-family: var(--jp-content-font-family, sans-serif); font-size: var(--jp-content-font-size1, 14px); "

@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["DownloadError", "atomic_path", "fetch", "is_offline", "sha256_of"]
+__all__ = ["DownloadError", "atomic_path", "fetch", "is_offline"]
 
 OFFLINE_ENV = "GRADBOOK_OFFLINE"
 RETRIES = 3  # attempts per mirror for transient failures (dropped connection, 5xx, short body)
@@ -55,14 +55,6 @@ class _NextMirror(Exception):
 def is_offline() -> bool:
     """True when the environment forbids network access (GRADBOOK_OFFLINE=1/true/yes)."""
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ import numpy as np
 from gradbook import surfaces as surfaces_module
 from gradbook.i18n import N_, _
 
-# The surfaces' names as the dropdown shows them (its values stay the names: `set_surface("saddle")`).
+# The surfaces' names as the dropdown shows them (its values stay the names: `surface_dropdown.value = "saddle"`).
 SURFACE_LABELS = {"rosenbrock": N_("rosenbrock"), "saddle": N_("saddle"), "bowl": N_("bowl")}
 from gradbook.reference.optimizers import SGD, Adam, Optimizer, RMSprop
 from gradbook.surfaces import Surface
@@ -269,9 +269,6 @@ class OptimizerRace(WidgetBase):
         finally:
             self._quiet = False
         self._restart_all()
-
-    def set_surface(self, name: str) -> None:
-        self.surface_dropdown.value = name  # the observer does the work
 
     # ------------------------------------------------------------------ the optimisation itself
 

@@ -83,9 +83,6 @@ class SoftmaxTemperature(WidgetBase):
     def probabilities(self) -> np.ndarray:
         return softmax(self.logits / self.temperature)
 
-    def set_logits(self, logits: Sequence[float]) -> None:
-        self.logits_text.value = ", ".join(f"{v:g}" for v in logits)  # the observer redraws
-
     def _temperature_changed(self, change: dict) -> None:
         self.temperature = float(change["new"])
         self._redraw()
