@@ -32,7 +32,7 @@ import numpy as np
 from gradbook.i18n import _
 from gradbook.reference import sequence
 from gradbook.reference.engine import Engine, LayerKernel, Op
-from gradbook.reference.layers import LAYERS, Layer, Shape, _initializer, _positive, _shape
+from gradbook.reference.layers import LAYERS, Layer, Shape, _initializer, _positive, _shape, check_input_shape
 from gradbook.reference.numpy_engine import NUMPY
 
 Array = Any  # an engine's array
@@ -70,6 +70,16 @@ class SequenceLayer(Layer):
                                "got {got}").format(where=self.where, want=_shape(tuple(x.shape[:2])),
                                                    got=_shape(tuple(mask.shape))))
         return self.engine.array(mask, self.dtype)
+
+    def _input(self, x: Any) -> Any:
+        """As every layer's, but a sequence of any length will do: the time axis is not checked."""
+        x = self.engine.array(x)
+        shape = tuple(x.shape)
+        if len(shape) >= 2 and self.input_shape is not None and len(self.input_shape) >= 1:
+            check_input_shape(self.where, self.input_shape[1:], shape[:1] + shape[2:])
+        else:
+            check_input_shape(self.where, self.input_shape, shape)
+        return self.engine.array(x, self.dtype)
 
     def _prepared(self, x: Any) -> Any:
         if not self.built:
@@ -267,6 +277,13 @@ class LayerNormalization(SequenceLayer):
 
 # ---------------------------------------------------------------- MultiHeadAttention
 
+def _broadcasts(shape: tuple[int, ...], to: tuple[int, ...]) -> bool:
+    try:
+        return len(shape) <= len(to) and np.broadcast_shapes(shape, to) == to
+    except ValueError:
+        return False
+
+
 class MultiHeadAttention(Layer):
     """Keras' MultiHeadAttention, called as Keras does::
 
@@ -274,7 +291,7 @@ class MultiHeadAttention(Layer):
         out, scores = mha(query, value, return_attention_scores=True)                  # scores (batch, heads, T, S)
 
     ``query`` is (batch, T, features), ``value`` and ``key`` (batch, S, features) (``key`` defaults to
-    ``value``; self-attention is ``mha(x, x)``). ``attention_mask`` (batch, T, S) or (T, S) is True where
+    ``value``; self-attention is ``mha(x, x)``). ``attention_mask`` (batch, T, S), or a shape that broadcasts to it, is True where
     a query may attend to a key; ``use_causal_mask=True`` also hides every later key. The CS231n contract:
     ``forward(query, value, key=None, attention_mask=None, use_causal_mask=False)`` keeps a cache and
     ``backward(dout)`` fills ``grads`` and returns ``(dquery, dvalue, dkey)``, with ``dkey`` None when no
@@ -342,14 +359,15 @@ class MultiHeadAttention(Layer):
         mask = None
         if attention_mask is not None:
             mask = self.engine.to_numpy(attention_mask)
-            if mask.shape not in ((batch, t, s), (t, s)):
+            if not _broadcasts(mask.shape, (batch, t, s)):
                 raise ValueError(_("{where}: attention_mask must be (batch, queries, keys) = {want}; got {got}").format(
                     where=self.where, want=_shape((batch, t, s)), got=_shape(mask.shape)))
             mask = np.broadcast_to(mask != 0, (batch, t, s))
         if causal:
             lower = np.tril(np.ones((t, s), bool))  # query i sees keys 0..i
             mask = lower[None] if mask is None else mask & lower
-        return None if mask is None else self.engine.array(np.broadcast_to(mask, (batch, t, s)), self.dtype)
+        return None if mask is None else self.engine.array(np.ascontiguousarray(np.broadcast_to(mask, (batch, t, s))),
+                                                           self.dtype)
 
     def forward(self, query: Any, value: Any, key: Any | None = None, attention_mask: Any | None = None,  # type: ignore[override]
                 use_causal_mask: bool = False, training: bool = True) -> Any:
