@@ -98,6 +98,12 @@ def _carry(mask: Array | None, t: int, new: Array, old: Array) -> Array:
     return m * new + (1 - m) * old
 
 
+def _project(x: Array, W: Array) -> Array:
+    """``x @ W`` for x of shape (..., features). For speed: ONE matrix product over all rows (a 3-D ``@`` runs
+    one small product per leading index)."""
+    return (x.reshape(-1, x.shape[-1]) @ W).reshape(*x.shape[:-1], W.shape[-1])
+
+
 def _time_major_mask(mask: Array | None) -> Array | None:
     return None if mask is None else mask.swapaxes(0, 1)[..., None]  # (time, batch, 1)
 
@@ -112,7 +118,7 @@ class SimpleRNNKernel(SequenceKernel):
     def run(self, x: Array, params: Params, mask: Array | None, keep: bool,
             initial_state: Array | None = None) -> Array:
         Wx, Wh, b = params["Wx"], params["Wh"], params["b"]
-        xw = x.swapaxes(0, 1) @ Wx + b  # every step's input term in ONE matrix product (speed), (time, batch, units)
+        xw = _project(x.swapaxes(0, 1), Wx) + b  # every step's input term at once (time, batch, units)
         m = _time_major_mask(mask)
         h = initial_state if initial_state is not None else self.ops.zeros((x.shape[0], Wh.shape[0]), xw)
         states, cells = [h], []
@@ -131,15 +137,14 @@ class SimpleRNNKernel(SequenceKernel):
         x, m, states, cells = self._x, self._m, self._states, self._cells
         d_outputs, dh = _output_gradients(self.ops, dout, m, self.return_sequences, states[0])
         WhT = Wh.T
-        das = [None] * len(cells)
+        da = self.ops.zeros((len(cells), *dh.shape), dh)  # dL/da of every step (time-major), written in place
         for t in reversed(range(len(cells))):
             if d_outputs is not None:
                 dh = dh + d_outputs[t]
             d_cell, d_carried = _split(m, t, dh)
-            da = self.act.backward(d_cell, cells[t])
-            das[t] = da
-            dh = da @ WhT + d_carried
-        return _recurrent_gradients(self.ops, x, states[:-1], das, params)
+            da[t] = self.act.backward(d_cell, cells[t])
+            dh = da[t] @ WhT + d_carried
+        return _recurrent_gradients(self.ops, x, states[:-1], da, params)
 
 
 class LSTMKernel(SequenceKernel):
@@ -156,7 +161,7 @@ class LSTMKernel(SequenceKernel):
             initial_state: tuple[Array, Array] | None = None) -> Array:
         Wx, Wh, b = params["Wx"], params["Wh"], params["b"]
         u = Wh.shape[0]
-        xw = x.swapaxes(0, 1) @ Wx + b  # (time, batch, 4·units): every step's input term at once (speed)
+        xw = _project(x.swapaxes(0, 1), Wx) + b  # every step's input term at once (time, batch, 4·units)
         m = _time_major_mask(mask)
         if initial_state is None:
             initial_state = (self.ops.zeros((x.shape[0], u), xw), self.ops.zeros((x.shape[0], u), xw))
@@ -164,13 +169,13 @@ class LSTMKernel(SequenceKernel):
         states, cells, steps = [h], [c], []
         for t in range(xw.shape[0]):
             a = xw[t] + h @ Wh
-            gates = self.gate.forward(a)  # σ of all four at once; the candidate's quarter is replaced below
+            gates = self.gate.forward(a)  # σ of all four blocks at once; the candidate's block is not used
             i, f, o = gates[:, :u], gates[:, u:2 * u], gates[:, 3 * u:]
             g = self.act.forward(a[:, 2 * u:3 * u])
             c_new = f * c + i * g
             tanh_c = self.act.forward(c_new)
             h_new = o * tanh_c
-            steps.append((i, f, g, o, tanh_c))
+            steps.append((gates, g, tanh_c))
             h, c = _carry(m, t, h_new, h), _carry(m, t, c_new, c)
             states.append(h)
             cells.append(c)
@@ -185,23 +190,29 @@ class LSTMKernel(SequenceKernel):
         x, m, states, cells, steps = self._x, self._m, self._states, self._cells, self._steps
         d_outputs, dh = _output_gradients(self.ops, dout, m, self.return_sequences, states[0])
         dc = self.ops.zeros(states[0].shape, states[0])
-        das = [None] * len(steps)
+        # For speed, two things are done for all steps at once: the gates' slopes σ'(a) (an elementwise rule,
+        # so backward(1, y) is the slope), and one array for dL/da of every step, written in place.
+        gates = self.ops.stack([step[0] for step in steps], 0)  # (time, batch, 4·units)
+        slope = self.gate.backward(self.ops.zeros(gates.shape, gates) + 1, gates)
+        slope[..., 2 * u:3 * u] = 1  # the candidate's block gets its own activation's rule in the loop
+        da = self.ops.zeros(gates.shape, gates)
         for t in reversed(range(len(steps))):
-            i, f, g, o, tanh_c = steps[t]
+            i, f, o = gates[t, :, :u], gates[t, :, u:2 * u], gates[t, :, 3 * u:]
+            _, g, tanh_c = steps[t]
             if d_outputs is not None:
                 dh = dh + d_outputs[t]
             dh_cell, dh_carried = _split(m, t, dh)
             dc_cell, dc_carried = _split(m, t, dc)
             dc_cell = dc_cell + self.act.backward(dh_cell * o, tanh_c)
-            da = self.ops.zeros((dh.shape[0], 4 * u), dh)
-            da[:, :u] = self.gate.backward(dc_cell * g, i)
-            da[:, u:2 * u] = self.gate.backward(dc_cell * cells[t], f)
-            da[:, 2 * u:3 * u] = self.act.backward(dc_cell * i, g)
-            da[:, 3 * u:] = self.gate.backward(dh_cell * tanh_c, o)
-            das[t] = da
-            dh = da @ WhT + dh_carried
+            da_t = da[t]
+            da_t[:, :u] = dc_cell * g                                       # dL/d(input gate)
+            da_t[:, u:2 * u] = dc_cell * cells[t]                           # dL/d(forget gate), c_{t-1}
+            da_t[:, 2 * u:3 * u] = self.act.backward(dc_cell * i, g)        # dL/d(candidate's pre-activation)
+            da_t[:, 3 * u:] = dh_cell * tanh_c                              # dL/d(output gate)
+            da_t *= slope[t]                                                # through σ: dL/da
+            dh = da_t @ WhT + dh_carried
             dc = dc_cell * f + dc_carried
-        return _recurrent_gradients(self.ops, x, states[:-1], das, params)
+        return _recurrent_gradients(self.ops, x, states[:-1], da, params)
 
 
 def _output(ops: SequenceOps, states: list[Array], m: Array | None, return_sequences: bool) -> Array:
@@ -230,17 +241,16 @@ def _split(m: Array | None, t: int, d: Array) -> tuple[Array, Array]:
     return d * m[t], d * (1 - m[t])
 
 
-def _recurrent_gradients(ops: SequenceOps, x: Array, previous: list[Array], das: list[Array],
+def _recurrent_gradients(ops: SequenceOps, x: Array, previous: list[Array], da: Array,
                          params: Params) -> tuple[Array, Params]:
-    """dL/dx and the weights' gradients from dL/d(pre-activation) at every step: three matrix products over
-    all steps at once (summing a product per step would be the same numbers, much slower)."""
+    """dL/dx and the weights' gradients from dL/da, the pre-activations' gradient at every step (time, batch,
+    width): three matrix products over all steps at once (a product per step, summed, is the same, slower)."""
     Wx = params["Wx"]
-    da = ops.stack(das, 0)  # (time, batch, width)
     flat = da.reshape(-1, da.shape[-1])
     x_flat = x.swapaxes(0, 1).reshape(-1, x.shape[-1])
     h_flat = ops.stack(previous, 0).reshape(-1, previous[0].shape[-1])
     grads = {"Wx": x_flat.T @ flat, "Wh": h_flat.T @ flat, "b": ops.sum(flat, 0)}
-    return (da @ Wx.T).swapaxes(0, 1), grads
+    return _project(da, Wx.T).swapaxes(0, 1), grads
 
 
 # ---------------------------------------------------------------- LayerNormalization
@@ -291,9 +301,9 @@ class AttentionKernel:
         return x.reshape(n, steps, self.heads, width).swapaxes(1, 2)  # (batch, heads, time, width)
 
     def run(self, query: Array, value: Array, key: Array, mask: Array | None, params: Params, keep: bool) -> Array:
-        q = self._split_heads(query @ params["Wq"] + params["bq"], self.key_dim)
-        k = self._split_heads(key @ params["Wk"] + params["bk"], self.key_dim)
-        v = self._split_heads(value @ params["Wv"] + params["bv"], self.value_dim)
+        q = self._split_heads(_project(query, params["Wq"]) + params["bq"], self.key_dim)
+        k = self._split_heads(_project(key, params["Wk"]) + params["bk"], self.key_dim)
+        v = self._split_heads(_project(value, params["Wv"]) + params["bv"], self.value_dim)
         scores = (q @ k.swapaxes(-1, -2)) * (1 / math.sqrt(self.key_dim))  # (batch, heads, queries, keys)
         if mask is not None:
             scores = scores + (mask[:, None] - 1) * NEGATIVE  # 0 where allowed, -1e9 where masked
@@ -304,14 +314,14 @@ class AttentionKernel:
         self.scores = weights
         if keep:
             self._saved = (query, value, key, q, k, v, weights, joined)
-        return joined @ params["Wo"] + params["bo"]
+        return _project(joined, params["Wo"]) + params["bo"]
 
     def gradients(self, dout: Array, params: Params) -> tuple[Array, Array, Array, Params]:
         """``(dquery, dvalue, dkey, grads)`` from dL/dout of the last kept run."""
         query, value, key, q, k, v, weights, joined = self._saved
         ops, flat = self.ops, lambda a: a.reshape(-1, a.shape[-1])
         grads = {"Wo": flat(joined).T @ flat(dout), "bo": ops.sum(flat(dout), 0)}
-        d_heads = self._split_heads(dout @ params["Wo"].T, self.value_dim)
+        d_heads = self._split_heads(_project(dout, params["Wo"].T), self.value_dim)
         dv = weights.swapaxes(-1, -2) @ d_heads
         d_scores = self.softmax.backward(d_heads @ v.swapaxes(-1, -2), weights) * (1 / math.sqrt(self.key_dim))
         dq, dk = d_scores @ k, d_scores.swapaxes(-1, -2) @ q
@@ -319,5 +329,5 @@ class AttentionKernel:
         for name, x, d in (("q", query, dq), ("k", key, dk), ("v", value, dv)):
             d = d.swapaxes(1, 2).reshape(*d.shape[:1], d.shape[2], -1)  # heads joined again: (batch, time, width)
             grads["W" + name], grads["b" + name] = flat(x).T @ flat(d), ops.sum(flat(d), 0)
-            inputs[name] = d @ params["W" + name].T
+            inputs[name] = _project(d, params["W" + name].T)
         return inputs["q"], inputs["v"], inputs["k"], grads
