@@ -20,6 +20,7 @@ from gradbook.reference import gradcheck
 from gradbook.reference import sequence_layers as seq
 from gradbook.torch_path import layers as torch_layers
 from gradbook.torch_path.engine import torch_engine
+from sequence_helpers import one_torch_thread  # noqa: F401 -- an autouse fixture
 
 CUDA = pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU")])

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from gradbook import layers, models
+from sequence_helpers import one_torch_thread  # noqa: F401 -- an autouse fixture
 
 ENGINES = [None, "cpu"]  # None: the NumPy engine (the default); "cpu": the torch path
 VOCAB, STEPS, SIGNAL = 10, 12, 7
@@ -29,17 +30,6 @@ def contains_token(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     x[(y == 0)[:, None] & (x == SIGNAL)] = SIGNAL - 1
     x[np.flatnonzero(y), rng.integers(0, STEPS, int(y.sum()))] = SIGNAL
     return x, y
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These models' matrices are tiny: a second torch thread buys nothing, and on a busy machine every step's
-    fork and join waits for a descheduled thread (an LSTM epoch measured 0.7 s on one thread, 38 s on two,
-    at load 17 on 2 cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

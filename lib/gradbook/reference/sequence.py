@@ -143,7 +143,7 @@ class SimpleRNNKernel(SequenceKernel):
                 dh = dh + d_outputs[t]
             d_cell, d_carried = _split(m, t, dh)
             da[t] = self.act.backward(d_cell, cells[t])
-            dh = da[t] @ WhT + d_carried
+            dh = _plus(da[t] @ WhT, d_carried)
         return _recurrent_gradients(self.ops, x, states[:-1], da, params)
 
 
@@ -210,8 +210,8 @@ class LSTMKernel(SequenceKernel):
             da_t[:, 2 * u:3 * u] = self.act.backward(dc_cell * i, g)        # dL/d(candidate's pre-activation)
             da_t[:, 3 * u:] = dh_cell * tanh_c                              # dL/d(output gate)
             da_t *= slope[t]                                                # through σ: dL/da
-            dh = da_t @ WhT + dh_carried
-            dc = dc_cell * f + dc_carried
+            dh = _plus(da_t @ WhT, dh_carried)
+            dc = _plus(dc_cell * f, dc_carried)
         return _recurrent_gradients(self.ops, x, states[:-1], da, params)
 
 
@@ -234,11 +234,16 @@ def _output_gradients(ops: SequenceOps, dout: Array, m: Array | None, return_seq
     return (d_outputs * m if m is not None else d_outputs), ops.zeros(h0.shape, h0)
 
 
-def _split(m: Array | None, t: int, d: Array) -> tuple[Array, Array]:
-    """dL/d(state after step t) split into the part that reaches the step's cell and the part carried past it."""
+def _split(m: Array | None, t: int, d: Array) -> tuple[Array, Array | None]:
+    """dL/d(state after step t) split into the part that reaches the step's cell and the part carried past it
+    (None without padding: nothing is carried past a real step)."""
     if m is None:
-        return d, 0
+        return d, None
     return d * m[t], d * (1 - m[t])
+
+
+def _plus(a: Array, b: Array | None) -> Array:
+    return a if b is None else a + b
 
 
 def _recurrent_gradients(ops: SequenceOps, x: Array, previous: list[Array], da: Array,

@@ -366,8 +366,8 @@ class MultiHeadAttention(Layer):
         if causal:
             lower = np.tril(np.ones((t, s), bool))  # query i sees keys 0..i
             mask = lower[None] if mask is None else mask & lower
-        return None if mask is None else self.engine.array(np.ascontiguousarray(np.broadcast_to(mask, (batch, t, s))),
-                                                           self.dtype)
+        # A copy: torch refuses to share a read-only NumPy array (broadcast_to's views are).
+        return None if mask is None else self.engine.array(np.broadcast_to(mask, (batch, t, s)).copy(), self.dtype)
 
     def forward(self, query: Any, value: Any, key: Any | None = None, attention_mask: Any | None = None,  # type: ignore[override]
                 use_causal_mask: bool = False, training: bool = True) -> Any:
