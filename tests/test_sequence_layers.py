@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from gradbook.reference import gradcheck
 from gradbook.reference import sequence_layers as seq
@@ -343,4 +344,73 @@ def test_numerical_gradients_of_embedding_and_attention() -> None:
     # (the numerical one is rounding noise, so their relative error means nothing).
     assert np.abs(mha.grads["bk"]).max() < 1e-12
     del errors["bk"]
+    assert max(errors.values()) < 1e-7, errors
+
+
+# ---------------------------------------------------------------- a transformer's parts
+
+def torch_block(layer: seq.TransformerBlock, x: torch.Tensor, causal: bool) -> torch.Tensor:
+    """The same block in torch.nn: LayerNorm, MultiheadAttention, LayerNorm, Linear-ReLU-Linear, two residuals."""
+    d = x.shape[-1]
+    p = {k: torch.tensor(numpy_of(v), requires_grad=True) for k, v in layer.params.items()}
+    attention = torch.nn.MultiheadAttention(d, HEADS, batch_first=True).double()
+    with torch.no_grad():  # its weights are leaves of their own: copied in, their gradients read back below
+        attention.in_proj_weight.copy_(torch.cat([p[f"attention_W{w}"].T for w in "qkv"]))
+        attention.in_proj_bias.copy_(torch.cat([p[f"attention_b{w}"] for w in "qkv"]))
+        attention.out_proj.weight.copy_(p["attention_Wo"].T)
+        attention.out_proj.bias.copy_(p["attention_bo"])
+    normed = F.layer_norm(x, (d,), p["ln1_gamma"], p["ln1_beta"], eps=1e-3)
+    future = torch.triu(torch.ones(x.shape[1], x.shape[1], dtype=torch.bool), 1) if causal else None
+    y = x + attention(normed, normed, normed, attn_mask=future, need_weights=False)[0]
+    hidden = torch.relu(F.layer_norm(y, (d,), p["ln2_gamma"], p["ln2_beta"], eps=1e-3) @ p["W1"] + p["b1"])
+    out = y + hidden @ p["W2"] + p["b2"]
+    torch_block.params, torch_block.attention = p, attention  # type: ignore[attr-defined]
+    return out
+
+
+@pytest.mark.parametrize("device", ENGINES)
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+def test_transformer_block_agrees_with_torch_nn(causal: bool, device: str | None) -> None:
+    dtype = "float64"
+    layer = built(seq.TransformerBlock(HEADS, KEY_DIM, ff_dim=8, causal=causal), (STEPS, EMBED), dtype, device)
+    x = np.random.default_rng(11).standard_normal((BATCH, STEPS, EMBED))
+    tx = torch.tensor(x, requires_grad=True)
+    expected = torch_block(layer, tx, causal)
+    dout = np.random.default_rng(12).standard_normal(tuple(expected.shape))
+    expected.backward(torch.tensor(dout))
+    close(layer.forward(x), expected, dtype, device, "output")
+    close(layer.backward(dout), tx.grad, dtype, device, "dL/dx")
+    p, attention = torch_block.params, torch_block.attention  # type: ignore[attr-defined]
+    in_grad = attention.in_proj_weight.grad
+    for i, w in enumerate("qkv"):
+        close(layer.grads[f"attention_W{w}"], in_grad[i * EMBED:(i + 1) * EMBED].T, dtype, device, f"dL/dW{w}")
+    close(layer.grads["attention_Wo"], attention.out_proj.weight.grad.T, dtype, device, "dL/dWo")
+    for name in ("ln1_gamma", "ln1_beta", "ln2_gamma", "ln2_beta", "W1", "b1", "W2", "b2"):
+        close(layer.grads[name], p[name].grad, dtype, device, f"dL/d{name}")
+
+
+@pytest.mark.parametrize("device", ENGINES)
+def test_token_and_position_embedding_agrees_with_torch(device: str | None) -> None:
+    layer = built(seq.TokenAndPositionEmbedding(10, 7, 4), (STEPS,), "float64", device)
+    ids = np.array([[1, 2, 2, 9, 0], [3, 3, 3, 3, 3], [0, 1, 0, 1, 7]])
+    tokens = torch.tensor(numpy_of(layer.params["token_embeddings"]), requires_grad=True)
+    positions = torch.tensor(numpy_of(layer.params["position_embeddings"]), requires_grad=True)
+    expected = F.embedding(torch.tensor(ids), tokens) + positions[:STEPS]
+    dout = np.random.default_rng(13).standard_normal(tuple(expected.shape))
+    expected.backward(torch.tensor(dout))
+    close(layer.forward(ids), expected, "float64", device, "output")
+    layer.backward(dout)
+    close(layer.grads["token_embeddings"], tokens.grad, "float64", device, "dL/dtokens")
+    close(layer.grads["position_embeddings"], positions.grad, "float64", device, "dL/dpositions")
+
+
+def test_numerical_gradients_of_the_transformer_block() -> None:
+    block = seq.TransformerBlock(2, 2, ff_dim=5)
+    block.build((4, 3), np.random.default_rng(0), "float64")
+    for p in block.params.values():
+        p += np.random.default_rng(1).standard_normal(p.shape) * 0.3
+    x = np.random.default_rng(2).standard_normal((2, 4, 3))
+    errors = layer_gradients(block, lambda: block.forward(x), lambda d: {"x": block.backward(d)}, {"x": x})
+    assert abs(block.grads["attention_bk"]).max() < 1e-12  # softmax ignores a score added to every key
+    del errors["attention_bk"]
     assert max(errors.values()) < 1e-7, errors

@@ -112,15 +112,19 @@ def test_perplexity_needs_a_cross_entropy_loss() -> None:
 def test_sequence_models_save_and_load_on_both_engines(device: str | None, tmp_path) -> None:
     model = models.Sequential([layers.Embedding(VOCAB, 4, mask_zero=True), layers.SimpleRNN(5, return_sequences=True),
                                layers.LSTM(3), layers.Dense(2, activation="softmax")], seed=0, device=device)
-    model.build((6,))
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    transformer = models.Sequential([layers.TokenAndPositionEmbedding(VOCAB, 6, 4), layers.TransformerBlock(2, 2, 8),
+                                     layers.LayerNormalization(), layers.Dense(VOCAB)], seed=0, device=device)
     x = np.random.default_rng(0).integers(0, VOCAB, (4, 6))
-    model.save(tmp_path / "m.npz")
-    for target in (None, "cpu"):
-        loaded = models.load_model(tmp_path / "m.npz", device=target)
-        assert [type(layer).__name__ for layer in loaded.layers] == ["Embedding", "SimpleRNN", "LSTM", "Dense"]
-        assert loaded.layers[0].mask_zero and loaded.layers[1].return_sequences
-        np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-5, atol=1e-6)
+    for i, m in enumerate((model, transformer)):
+        m.build((6,))
+        m.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        m.save(tmp_path / f"{i}.npz")
+        for target in (None, "cpu"):
+            loaded = models.load_model(tmp_path / f"{i}.npz", device=target)
+            assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in m.layers]
+            assert [layer.get_config() for layer in loaded.layers] == [layer.get_config() for layer in m.layers]
+            np.testing.assert_allclose(loaded.predict(x), m.predict(x), rtol=1e-5, atol=1e-6)
+    assert model.layers[0].mask_zero and model.layers[1].return_sequences
 
 
 def test_recurrent_layers_say_what_input_they_need() -> None:
@@ -128,3 +132,20 @@ def test_recurrent_layers_say_what_input_they_need() -> None:
         models.Sequential([layers.SimpleRNN(4, input_shape=(8,))], seed=0)
     with pytest.raises(ValueError, match="padding mask has one entry per sequence and step"):
         layers.LSTM(2).forward(np.zeros((2, 3, 4)), mask=np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("device", ENGINES)
+def test_a_tiny_transformer_learns_to_look_back_and_never_ahead(device: str | None) -> None:
+    vocab, steps = 8, 8
+    rng = np.random.default_rng(0)
+    back = np.maximum(np.arange(steps) - 2, 0)  # the answer at step t is the token two steps back
+    x, x_test = rng.integers(0, vocab, (512, steps)), rng.integers(0, vocab, (256, steps))
+    model = models.Sequential([layers.TokenAndPositionEmbedding(vocab, steps, 32), layers.TransformerBlock(2, 16, 64),
+                               layers.Dense(vocab, activation="softmax")], seed=0, device=device)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy", "perplexity"])
+    model.fit(x, x[:, back], epochs=3, batch_size=32, verbose=0, seed=0)
+    _, accuracy, perplexity = model.evaluate(x_test, x_test[:, back])
+    assert accuracy >= 0.95 and perplexity < 1.5, (accuracy, perplexity)
+    changed = x_test.copy()
+    changed[:, 5:] = (changed[:, 5:] + 1) % vocab  # the future changes: the first five predictions must not
+    np.testing.assert_allclose(model.predict(changed)[:, :5], model.predict(x_test)[:, :5], rtol=1e-5, atol=1e-6)

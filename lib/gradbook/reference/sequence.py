@@ -336,3 +336,71 @@ class AttentionKernel:
             grads["W" + name], grads["b" + name] = flat(x).T @ flat(d), ops.sum(flat(d), 0)
             inputs[name] = _project(d, params["W" + name].T)
         return inputs["q"], inputs["v"], inputs["k"], grads
+
+
+# ---------------------------------------------------------------- a transformer's parts
+
+class TokenAndPositionKernel(SequenceKernel):
+    """``tokens[ids] + positions[:time]``: each token's embedding plus one learned row per position."""
+
+    def run(self, x: Array, params: Params, mask: Array | None, keep: bool) -> Array:
+        ids = self.ops.indices(x)
+        if keep:
+            self._ids, self._x = ids, x
+        return params["token_embeddings"][ids] + params["position_embeddings"][:x.shape[1]]
+
+    def gradients(self, dout: Array, params: Params) -> tuple[Array | None, Params]:
+        tokens, positions = params["token_embeddings"], params["position_embeddings"]
+        d_tokens = self.ops.add_rows(tokens.shape[0], self._ids.reshape(-1), dout.reshape(-1, tokens.shape[1]))
+        d_positions = self.ops.zeros(positions.shape, dout)
+        d_positions[:dout.shape[1]] = self.ops.sum(dout, 0)  # every sequence of the batch used the same rows
+        return self._x * 0, {"token_embeddings": d_tokens, "position_embeddings": d_positions}
+
+
+class TransformerBlockKernel(SequenceKernel):
+    """A pre-norm transformer block (GPT-2's order), each half with a residual connection::
+
+        y   = x + attention(LN1(x))                  (self-attention, causal if asked)
+        out = y + relu(LN2(y) @ W1 + b1) @ W2 + b2
+
+    Made of the layers above: two `LayerNormKernel`s, one `AttentionKernel` and the two-layer MLP here.
+    A residual connection's backward adds the gradient that goes round the block to the one through it.
+    """
+
+    PARTS = {"ln1": ("gamma", "beta"), "attention": ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo"),
+             "ln2": ("gamma", "beta")}
+
+    def __init__(self, ops: SequenceOps, num_heads: int, key_dim: int, epsilon: float) -> None:
+        super().__init__(ops)
+        self.ln1, self.ln2 = LayerNormKernel(ops, epsilon), LayerNormKernel(ops, epsilon)
+        self.attention = AttentionKernel(ops, num_heads, key_dim, key_dim)
+        self.relu = ops.activation("relu")
+
+    @classmethod
+    def part(cls, params: Params, name: str) -> Params:
+        """A part's own parameters, by the names it knows (``ln1_gamma`` -> ``gamma``)."""
+        return {k: params[f"{name}_{k}"] for k in cls.PARTS[name]}
+
+    def run(self, x: Array, params: Params, mask: Array | None, keep: bool) -> Array:
+        normed = self.ln1.run(x, self.part(params, "ln1"), None, keep)
+        # ``mask`` is the attention mask here (the layer makes the causal one): (1 or batch, queries, keys)
+        y = x + self.attention.run(normed, normed, normed, mask, self.part(params, "attention"), keep)
+        normed2 = self.ln2.run(y, self.part(params, "ln2"), None, keep)
+        hidden = self.relu.forward(_project(normed2, params["W1"]) + params["b1"])
+        if keep:
+            self._hidden, self._normed2 = hidden, normed2
+        return y + _project(hidden, params["W2"]) + params["b2"]
+
+    def gradients(self, dout: Array, params: Params) -> tuple[Array | None, Params]:
+        flat = lambda a: a.reshape(-1, a.shape[-1])  # noqa: E731
+        hidden, normed2 = self._hidden, self._normed2
+        grads = {"W2": flat(hidden).T @ flat(dout), "b2": self.ops.sum(flat(dout), 0)}
+        d_hidden = self.relu.backward(_project(dout, params["W2"].T), hidden)
+        grads.update({"W1": flat(normed2).T @ flat(d_hidden), "b1": self.ops.sum(flat(d_hidden), 0)})
+        d_normed2, ln2 = self.ln2.gradients(_project(d_hidden, params["W1"].T), self.part(params, "ln2"))
+        dy = dout + d_normed2  # the residual: round the MLP and through it
+        dq, dv, dk, attention = self.attention.gradients(dy, self.part(params, "attention"))
+        d_normed1, ln1 = self.ln1.gradients(dq + dv + dk, self.part(params, "ln1"))
+        for name, part in (("ln1", ln1), ("attention", attention), ("ln2", ln2)):
+            grads.update({f"{name}_{k}": g for k, g in part.items()})
+        return dy + d_normed1, grads

@@ -110,6 +110,17 @@ class SequenceLayer(Layer):
 
 # ---------------------------------------------------------------- Embedding
 
+def _check_ids(layer: Layer, x: Any, size: int) -> None:
+    """Token ids must be integers in [0, size): checked where reading them is free (a GPU is not waited for)."""
+    if str(layer.engine.device) != "cpu":
+        return
+    values = layer.engine.to_numpy(x)
+    if values.size and (np.any(values != np.round(values)) or values.min() < 0 or values.max() >= size):
+        raise ValueError(_("{where} expects integer token ids in [0, {size}); got values in [{low}, {high}]. "
+                           "Make input_dim the vocabulary size (the largest id + 1).").format(
+            where=layer.where, size=size, low=values.min(), high=values.max()))
+
+
 class Embedding(SequenceLayer):
     """Token ids (any shape, integers in [0, input_dim)) -> one learned row of ``output_dim`` numbers per id."""
 
@@ -135,12 +146,7 @@ class Embedding(SequenceLayer):
 
     def _input(self, x: Any) -> Any:
         x = super()._input(x)
-        values = self.engine.to_numpy(x) if str(self.engine.device) == "cpu" else None  # a GPU is not waited for
-        if values is not None and values.size and (
-                np.any(values != np.round(values)) or values.min() < 0 or values.max() >= self.input_dim):
-            raise ValueError(_("{where} expects integer token ids in [0, {size}); got values in [{low}, {high}]. "
-                               "Make input_dim the vocabulary size (the largest id + 1).").format(
-                where=self.where, size=self.input_dim, low=values.min(), high=values.max()))
+        _check_ids(self, x, self.input_dim)
         return x
 
     def get_config(self) -> dict[str, Any]:
@@ -408,7 +414,106 @@ class MultiHeadAttention(Layer):
                 "kernel_initializer": self.kernel_initializer}
 
 
+# ---------------------------------------------------------------- a transformer in Sequential
+
+class TokenAndPositionEmbedding(SequenceLayer):
+    """keras_nlp's TokenAndPositionEmbedding: each token's learned embedding plus a learned embedding of its
+    position (0 .. sequence_length - 1), so that attention, which ignores order, can see it."""
+
+    supports_masking = False
+
+    def __init__(self, vocabulary_size: int, sequence_length: int, embedding_dim: int,
+                 input_shape: Sequence[int] | None = None, *, engine: Engine = NUMPY) -> None:
+        super().__init__(input_shape, engine=engine)
+        self.vocabulary_size = _positive(vocabulary_size, "TokenAndPositionEmbedding vocabulary_size")
+        self.sequence_length = _positive(sequence_length, "TokenAndPositionEmbedding sequence_length")
+        self.embedding_dim = _positive(embedding_dim, "TokenAndPositionEmbedding embedding_dim")
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 1 or input_shape[0] > self.sequence_length:
+            raise ValueError(_("{where} expects sequences of at most {most} token ids, per-sample shape (time,); "
+                               "got {got}").format(where=self.where, most=self.sequence_length,
+                                                   got=_shape(input_shape)))
+        return (input_shape[0], self.embedding_dim)
+
+    def _initial_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {"token_embeddings": rng.uniform(-0.05, 0.05, size=(self.vocabulary_size, self.embedding_dim)),
+                "position_embeddings": rng.uniform(-0.05, 0.05, size=(self.sequence_length, self.embedding_dim))}
+
+    def _sequence_kernel(self, ops: Any) -> sequence.SequenceKernel:
+        return sequence.TokenAndPositionKernel(ops)
+
+    def _input(self, x: Any) -> Any:
+        x = super()._input(x)
+        _check_ids(self, x, self.vocabulary_size)
+        if x.shape[1] > self.sequence_length:
+            raise ValueError(_("{where} expects sequences of at most {most} token ids, per-sample shape (time,); "
+                               "got {got}").format(where=self.where, most=self.sequence_length,
+                                                   got=_shape(tuple(x.shape[1:]))))
+        return x
+
+    def get_config(self) -> dict[str, Any]:
+        return {"vocabulary_size": self.vocabulary_size, "sequence_length": self.sequence_length,
+                "embedding_dim": self.embedding_dim, **super().get_config()}
+
+
+class TransformerBlock(SequenceLayer):
+    """A pre-norm transformer block for `Sequential` (GPT-2's layout; `sequence.TransformerBlockKernel`)::
+
+        y   = x + MultiHeadAttention(num_heads, key_dim)(LN(x), LN(x), use_causal_mask=causal)
+        out = y + Dense(features)(Dense(ff_dim, activation="relu")(LN(y)))
+
+    Input and output (batch, time, features); ``causal=True`` (the default, for a language model) lets each
+    step attend only to itself and the steps before it. Weights: ``ln1_gamma``, ``ln1_beta``, the attention's
+    ``attention_Wq`` ... ``attention_bo`` (as MultiHeadAttention's), ``ln2_gamma``, ``ln2_beta``, ``W1``
+    (features, ff_dim), ``b1``, ``W2`` (ff_dim, features), ``b2``. Padding masks are not taken.
+    """
+
+    supports_masking = False
+
+    def __init__(self, num_heads: int, key_dim: int, ff_dim: int, causal: bool = True, epsilon: float = 1e-3,
+                 input_shape: Sequence[int] | None = None, kernel_initializer: str = "glorot_uniform", *,
+                 engine: Engine = NUMPY) -> None:
+        super().__init__(input_shape, engine=engine)
+        self.num_heads = _positive(num_heads, "TransformerBlock num_heads")
+        self.key_dim = _positive(key_dim, "TransformerBlock key_dim")
+        self.ff_dim = _positive(ff_dim, "TransformerBlock ff_dim")
+        self.causal, self.epsilon = bool(causal), float(epsilon)
+        self.kernel_initializer = kernel_initializer
+        _initializer(kernel_initializer)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 2:
+            raise ValueError(_("{where} expects sequences, per-sample shape (time, features); got {got}").format(
+                where=self.where, got=_shape(input_shape)))
+        return tuple(input_shape)
+
+    def _initial_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        d, init = input_shape[-1], _initializer(self.kernel_initializer)
+        attention = MultiHeadAttention(self.num_heads, self.key_dim, kernel_initializer=self.kernel_initializer)
+        params = {"ln1_gamma": np.ones(d), "ln1_beta": np.zeros(d)}
+        params.update({f"attention_{k}": v for k, v in attention._initial_params(input_shape, rng).items()})
+        params.update({"ln2_gamma": np.ones(d), "ln2_beta": np.zeros(d), "W1": init((d, self.ff_dim), rng),
+                       "b1": np.zeros(self.ff_dim), "W2": init((self.ff_dim, d), rng), "b2": np.zeros(d)})
+        return params
+
+    def _sequence_kernel(self, ops: Any) -> sequence.SequenceKernel:
+        return sequence.TransformerBlockKernel(ops, self.num_heads, self.key_dim, self.epsilon)
+
+    def _mask(self, mask: Any | None, x: Any) -> Any | None:
+        """The attention mask the block's kernel takes: the causal one (1, time, time), or none."""
+        if not self.causal:
+            return None
+        steps = x.shape[1]
+        return self.engine.array(np.tril(np.ones((1, steps, steps))), self.dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_heads": self.num_heads, "key_dim": self.key_dim, "ff_dim": self.ff_dim, "causal": self.causal,
+                "epsilon": self.epsilon, **super().get_config(), "kernel_initializer": self.kernel_initializer}
+
+
 # Saved models name these classes too (see `gradbook.reference.layers.LAYERS`): registered on import,
 # and `gradbook.reference` imports this module, so any model module sees them.
 LAYERS.update({"Embedding": Embedding, "SimpleRNN": SimpleRNN, "LSTM": LSTM,
-               "LayerNormalization": LayerNormalization, "MultiHeadAttention": MultiHeadAttention})
+               "LayerNormalization": LayerNormalization, "MultiHeadAttention": MultiHeadAttention,
+               "TokenAndPositionEmbedding": TokenAndPositionEmbedding, "TransformerBlock": TransformerBlock})

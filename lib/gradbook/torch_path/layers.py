@@ -19,7 +19,8 @@ from gradbook.torch_path.engine import on_torch, torch_dtype, torch_engine
 
 __all__ = ["Activation", "Conv2D", "Convolution2D", "Dense", "Flatten", "Layer", "MaxPool2D", "MaxPooling2D",
            "from_config", "from_reference", "torch_dtype",
-           "Embedding", "LSTM", "LayerNormalization", "MultiHeadAttention", "SimpleRNN"]
+           "Embedding", "LSTM", "LayerNormalization", "MultiHeadAttention", "SimpleRNN", "TokenAndPositionEmbedding",
+           "TransformerBlock"]
 
 Dense = on_torch(spec.Dense)
 Conv2D = Convolution2D = on_torch(spec.Conv2D)
@@ -32,6 +33,8 @@ SimpleRNN = on_torch(sequence_spec.SimpleRNN)
 LSTM = on_torch(sequence_spec.LSTM)
 LayerNormalization = on_torch(sequence_spec.LayerNormalization)
 MultiHeadAttention = on_torch(sequence_spec.MultiHeadAttention)
+TokenAndPositionEmbedding = on_torch(sequence_spec.TokenAndPositionEmbedding)
+TransformerBlock = on_torch(sequence_spec.TransformerBlock)
 
 
 def from_reference(layer: Layer, device: devices.DeviceLike = "auto") -> Layer:
