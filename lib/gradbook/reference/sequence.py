@@ -190,27 +190,22 @@ class LSTMKernel(SequenceKernel):
         x, m, states, cells, steps = self._x, self._m, self._states, self._cells, self._steps
         d_outputs, dh = _output_gradients(self.ops, dout, m, self.return_sequences, states[0])
         dc = self.ops.zeros(states[0].shape, states[0])
-        # For speed, two things are done for all steps at once: the gates' slopes σ'(a) (an elementwise rule,
-        # so backward(1, y) is the slope), and one array for dL/da of every step, written in place.
-        gates = self.ops.stack([step[0] for step in steps], 0)  # (time, batch, 4·units)
-        slope = self.gate.backward(self.ops.zeros(gates.shape, gates) + 1, gates)
-        slope[..., 2 * u:3 * u] = 1  # the candidate's block gets its own activation's rule in the loop
-        da = self.ops.zeros(gates.shape, gates)
+        da = self.ops.zeros((len(steps), *steps[0][0].shape), dc)  # dL/da of every step (time-major), for the weights
         for t in reversed(range(len(steps))):
-            i, f, o = gates[t, :, :u], gates[t, :, u:2 * u], gates[t, :, 3 * u:]
-            _, g, tanh_c = steps[t]
+            gates, g, tanh_c = steps[t]
+            i, f, o = gates[:, :u], gates[:, u:2 * u], gates[:, 3 * u:]
             if d_outputs is not None:
                 dh = dh + d_outputs[t]
             dh_cell, dh_carried = _split(m, t, dh)
             dc_cell, dc_carried = _split(m, t, dc)
             dc_cell = dc_cell + self.act.backward(dh_cell * o, tanh_c)
-            da_t = da[t]
-            da_t[:, :u] = dc_cell * g                                       # dL/d(input gate)
-            da_t[:, u:2 * u] = dc_cell * cells[t]                           # dL/d(forget gate), c_{t-1}
-            da_t[:, 2 * u:3 * u] = self.act.backward(dc_cell * i, g)        # dL/d(candidate's pre-activation)
-            da_t[:, 3 * u:] = dh_cell * tanh_c                              # dL/d(output gate)
-            da_t *= slope[t]                                                # through σ: dL/da
-            dh = _plus(da_t @ WhT, dh_carried)
+            d_gates = self.ops.zeros(gates.shape, gates)
+            d_gates[:, :u] = dc_cell * g                # dL/d(input gate)
+            d_gates[:, u:2 * u] = dc_cell * cells[t]    # dL/d(forget gate): c_{t-1}
+            d_gates[:, 3 * u:] = dh_cell * tanh_c       # dL/d(output gate)
+            da[t] = self.gate.backward(d_gates, gates)  # through σ, the four blocks in one call (speed) ...
+            da[t, :, 2 * u:3 * u] = self.act.backward(dc_cell * i, g)  # ... the candidate's block through tanh
+            dh = _plus(da[t] @ WhT, dh_carried)
             dc = _plus(dc_cell * f, dc_carried)
         return _recurrent_gradients(self.ops, x, states[:-1], da, params)
 
