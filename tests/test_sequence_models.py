@@ -45,7 +45,7 @@ def test_the_keras_listing_classifies_sequences(task, recurrent: str, device: st
     # A Keras listing, unchanged but for the imports, the seeds and the engine (device=None: NumPy).
     model = models.Sequential([
         layers.Embedding(VOCAB, 16),
-        rnn(32),
+        rnn(16),
         layers.Dense(2, activation="softmax"),
     ], seed=0, device=device)
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
