@@ -8,7 +8,9 @@
     batch of 64 1x28x28 images; target <= 2.0x torch.
 (3) one forward+backward of SimpleRNN, LSTM and multi-head self-attention (causal) on
     a batch of sequences (`bench_sequences`), against torch.nn.RNN, LSTM and
-    MultiheadAttention with the same weights; target <= 1.5x torch.
+    MultiheadAttention with the same weights; target <= 1.5x torch. For the
+    recurrent layers, their matrix products at the exact shapes are also timed
+    alone in NumPy and torch: how much of the gap is the BLAS, how much the rest.
 
 Both engines run side by side in this process, alternating, with torch using as
 many threads as NumPy's BLAS; the figures are medians over the repeats, with
@@ -159,6 +161,39 @@ def bench_recurrent(name: str, repeats: int) -> None:
 
     side_by_side(f"(3) {name}({u}, return_sequences=True) forward+backward, batch {n}, {t} steps of {d} features",
                  engine, reference, repeats, 1.5)
+    width = u * (4 if name == "LSTM" else 1)
+    gemm_floor(name, [(n * t, d, width, 1),                                  # forward: every step's input term
+                      (n, u, width, t), (n, width, u, t),                    # each step's h @ Wh, and dL/da @ Whᵀ
+                      (d, n * t, width, 1), (u, n * t, width, 1), (n * t, width, d, 1)],  # dWx, dWh, dx
+               engine, repeats)
+
+
+def gemm_floor(name: str, products: list[tuple[int, int, int, int]], engine: Callable[[], None], repeats: int) -> None:
+    """Where the time goes: the layer's matrix products at their exact shapes ((m, k, n, how many)), timed alone in
+    NumPy and in torch, beside the whole forward+backward (the rest is the per-step arithmetic and Python)."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    pairs = [(rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32), count)
+             for m, k, n, count in products]
+    tensors = [(torch.from_numpy(a), torch.from_numpy(b), count) for a, b, count in pairs]
+
+    def numpy_products() -> None:
+        for a, b, count in pairs:
+            for _ in range(count):
+                a @ b
+
+    def torch_products() -> None:
+        for a, b, count in tensors:
+            for _ in range(count):
+                a @ b
+
+    numpy_products(), torch_products()
+    ours = statistics.median(median_time(numpy_products, repeats))
+    theirs = statistics.median(median_time(torch_products, repeats))
+    whole = statistics.median(median_time(engine, repeats))
+    print(f"  its matrix products alone: NumPy {ours * 1e3:.1f} ms, torch {theirs * 1e3:.1f} ms "
+          f"({ours / theirs:.2f}x); the engine's whole step is {whole / ours:.2f}x its NumPy products")
 
 
 def bench_attention(repeats: int) -> None:
