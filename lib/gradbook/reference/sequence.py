@@ -168,7 +168,8 @@ class LSTMKernel(SequenceKernel):
         h, c = initial_state
         states, cells, steps = [h], [c], []
         for t in range(xw.shape[0]):
-            a = xw[t] + h @ Wh
+            a = h @ Wh
+            a += xw[t]  # in place, for speed (autograd allows it: a matrix product keeps its inputs, not its output)
             gates = self.gate.forward(a)  # σ of all four blocks at once; the candidate's block is not used
             i, f, o = gates[:, :u], gates[:, u:2 * u], gates[:, 3 * u:]
             g = self.act.forward(a[:, 2 * u:3 * u])
