@@ -6,6 +6,11 @@
     batch 128) on 8,000 random images; target <= 1.0x torch.
 (2) one forward+backward of Conv 8@3x3 -> Conv 16@3x3 (padding 1) on a
     batch of 64 1x28x28 images; target <= 2.0x torch.
+(3) one forward+backward of SimpleRNN, LSTM and multi-head self-attention (causal) on
+    a batch of sequences (`bench_sequences`), against torch.nn.RNN, LSTM and
+    MultiheadAttention with the same weights; target <= 1.5x torch. For the
+    recurrent layers, their matrix products at the exact shapes are also timed
+    alone in NumPy and torch: how much of the gap is the BLAS, how much the rest.
 
 Both engines run side by side in this process, alternating, with torch using as
 many threads as NumPy's BLAS; the figures are medians over the repeats, with
@@ -121,6 +126,115 @@ def bench_conv(repeats: int) -> None:
                  engine, reference, repeats, 2.0)
 
 
+SEQUENCE = {"batch": 32, "steps": 50, "features": 64, "units": 128}  # a character model's batch
+ATTENTION = {"batch": 32, "steps": 64, "features": 64, "heads": 4, "key_dim": 16}
+
+
+def bench_recurrent(name: str, repeats: int) -> None:
+    import torch
+
+    from gradbook.reference import sequence_layers
+
+    n, t, d, u = SEQUENCE["batch"], SEQUENCE["steps"], SEQUENCE["features"], SEQUENCE["units"]
+    rng = np.random.default_rng(0)
+    layer = getattr(sequence_layers, name)(u, return_sequences=True)
+    layer.build((t, d), rng)
+    x = rng.standard_normal((n, t, d), dtype=np.float32)
+    dout = rng.standard_normal((n, t, u), dtype=np.float32)
+
+    def engine() -> None:
+        layer.forward(x)
+        layer.backward(dout)
+
+    module = {"SimpleRNN": torch.nn.RNN, "LSTM": torch.nn.LSTM}[name](d, u, batch_first=True)
+    with torch.no_grad():  # the same weights: torch keeps them transposed, with a second bias (0 here)
+        module.weight_ih_l0.copy_(torch.from_numpy(layer.params["Wx"].T.copy()))
+        module.weight_hh_l0.copy_(torch.from_numpy(layer.params["Wh"].T.copy()))
+        module.bias_ih_l0.copy_(torch.from_numpy(layer.params["b"]))
+        module.bias_hh_l0.zero_()
+    tx, tdout = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dout)
+
+    def reference() -> None:
+        module.zero_grad(set_to_none=True)
+        tx.grad = None
+        module(tx)[0].backward(tdout)
+
+    side_by_side(f"(3) {name}({u}, return_sequences=True) forward+backward, batch {n}, {t} steps of {d} features",
+                 engine, reference, repeats, 1.5)
+    width = u * (4 if name == "LSTM" else 1)
+    gemm_floor(name, [(n * t, d, width, 1),                                  # forward: every step's input term
+                      (n, u, width, t), (n, width, u, t),                    # each step's h @ Wh, and dL/da @ Whᵀ
+                      (d, n * t, width, 1), (u, n * t, width, 1), (n * t, width, d, 1)],  # dWx, dWh, dx
+               engine, repeats)
+
+
+def gemm_floor(name: str, products: list[tuple[int, int, int, int]], engine: Callable[[], None], repeats: int) -> None:
+    """Where the time goes: the layer's matrix products at their exact shapes ((m, k, n, how many)), timed alone in
+    NumPy and in torch, beside the whole forward+backward (the rest is the per-step arithmetic and Python)."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    pairs = [(rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32), count)
+             for m, k, n, count in products]
+    tensors = [(torch.from_numpy(a), torch.from_numpy(b), count) for a, b, count in pairs]
+
+    def numpy_products() -> None:
+        for a, b, count in pairs:
+            for _ in range(count):
+                a @ b
+
+    def torch_products() -> None:
+        for a, b, count in tensors:
+            for _ in range(count):
+                a @ b
+
+    numpy_products(), torch_products()
+    ours = statistics.median(median_time(numpy_products, repeats))
+    theirs = statistics.median(median_time(torch_products, repeats))
+    whole = statistics.median(median_time(engine, repeats))
+    print(f"  its matrix products alone: NumPy {ours * 1e3:.1f} ms, torch {theirs * 1e3:.1f} ms "
+          f"({ours / theirs:.2f}x); the engine's whole step is {whole / ours:.2f}x its NumPy products")
+
+
+def bench_attention(repeats: int) -> None:
+    import torch
+
+    from gradbook.reference.sequence_layers import MultiHeadAttention
+
+    n, t, d, h, k = (ATTENTION[key] for key in ("batch", "steps", "features", "heads", "key_dim"))
+    rng = np.random.default_rng(0)
+    mha = MultiHeadAttention(h, k)
+    mha.build((t, d), rng)
+    x = rng.standard_normal((n, t, d), dtype=np.float32)
+    dout = rng.standard_normal((n, t, d), dtype=np.float32)
+
+    def engine() -> None:
+        mha.forward(x, x, use_causal_mask=True)
+        mha.backward(dout)
+
+    module = torch.nn.MultiheadAttention(d, h, batch_first=True)
+    with torch.no_grad():
+        module.in_proj_weight.copy_(torch.from_numpy(np.concatenate([mha.params[w].T for w in ("Wq", "Wk", "Wv")])))
+        module.in_proj_bias.zero_()
+        module.out_proj.weight.copy_(torch.from_numpy(mha.params["Wo"].T.copy()))
+    tx, tdout = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dout)
+    causal = torch.triu(torch.ones(t, t, dtype=torch.bool), 1)  # True: may not attend
+
+    def reference() -> None:
+        module.zero_grad(set_to_none=True)
+        tx.grad = None
+        module(tx, tx, tx, attn_mask=causal, need_weights=False)[0].backward(tdout)
+
+    side_by_side(f"(3) MultiHeadAttention({h} heads, key_dim {k}) causal self-attention forward+backward, "
+                 f"batch {n}, {t} steps of {d} features", engine, reference, repeats, 1.5)
+
+
+def bench_sequences(repeats: int) -> None:
+    bench_recurrent("SimpleRNN", repeats)
+    bench_recurrent("LSTM", repeats)
+    bench_attention(repeats)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -133,6 +247,7 @@ def main() -> None:
     print(f"numpy {np.__version__}, torch {torch.__version__}, {threads} thread(s) for BLAS and torch")
     bench_mlp(args.repeats)
     bench_conv(args.repeats * 3)
+    bench_sequences(args.repeats * 3)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,14 @@ from gradbook.reference.layers import Activation, Conv2D, Dense, Flatten, Layer,
 from gradbook.reference.model import History, Sequential, load_model
 from gradbook.reference.numpy_engine import NUMPY
 from gradbook.reference.optimizers import SGD, Adam, Optimizer, RMSprop
+from gradbook.reference.sequence_layers import (
+    LSTM, Embedding, LayerNormalization, MultiHeadAttention, SimpleRNN, TokenAndPositionEmbedding, TransformerBlock,
+)
 
 __all__ = [
     "activations", "gradcheck", "layers", "losses", "optimizers",
     "Activation", "Conv2D", "Dense", "Flatten", "Layer", "MaxPool2D", "MaxPooling2D",
     "History", "Sequential", "load_model", "NUMPY", "SGD", "Adam", "Optimizer", "RMSprop",
+    "Embedding", "LSTM", "LayerNormalization", "MultiHeadAttention", "SimpleRNN", "TokenAndPositionEmbedding",
+    "TransformerBlock",
 ]

@@ -78,6 +78,44 @@ class LayerKernel(ABC):
         """Given dL/dz of the last forward: fill ``grads``, return dL/dx (``None`` unless ``input_grad``)."""
 
 
+class SequenceOps(ABC):
+    """The sequence contract's narrow backend: the few calls the sequence layers make that NumPy and
+    torch spell differently.
+
+    minitorch's idea: an engine writes a handful of primitives, and every sequence layer
+    (`gradbook.reference.sequence`: Embedding, SimpleRNN, LSTM, LayerNormalization, attention) is
+    written ONCE above them, forward and hand-written backward alike. Everything else those layers
+    use is what both kinds of array already share: ``+ - * / @ **``, indexing, ``.shape``,
+    ``.reshape``, ``.swapaxes``, ``.T``, comparisons. A new engine adds no RNN, LSTM or attention
+    kernel, only these.
+
+    Sequences are ``(batch, time, features)``; a padding mask is ``(batch, time)`` (True or 1 where a
+    step is real), an attention mask ``(batch, queries, keys)`` (True where a query may attend).
+    """
+
+    @abstractmethod
+    def sum(self, x: Array, axis: int | tuple[int, ...], keepdims: bool = False) -> Array: ...
+
+    @abstractmethod
+    def zeros(self, shape: Sequence[int], like: Array) -> Array:
+        """Zeros of ``shape`` in ``like``'s dtype, on its device."""
+
+    @abstractmethod
+    def stack(self, arrays: Sequence[Array], axis: int) -> Array: ...
+
+    @abstractmethod
+    def indices(self, x: Array) -> Array:
+        """Token ids as the engine's integer array (they may arrive as floats: a model casts its inputs)."""
+
+    @abstractmethod
+    def add_rows(self, rows: int, ids: Array, values: Array) -> Array:
+        """``out[ids[i]] += values[i]`` into zeros of ``(rows, values.shape[-1])``: repeated ids add up."""
+
+    @abstractmethod
+    def activation(self, name: str) -> Activation:
+        """The activation ``name`` (forward and backward rule) on this engine."""
+
+
 Step = tuple[Array, Array | None, Params]  # a batch's loss, what the metrics read, dL/dparam by name
 
 
@@ -142,6 +180,10 @@ class Engine(ABC):
     # -- layers, losses, differentiation
     @abstractmethod
     def layer_kernel(self, op: Op, activation: Activation) -> LayerKernel: ...
+
+    @abstractmethod
+    def sequence_ops(self) -> SequenceOps:
+        """The primitives every sequence layer is written in (see `SequenceOps`)."""
 
     @abstractmethod
     def loss(self, name: str, target: Array, pred: Array, from_logits: bool) -> Array:

@@ -117,6 +117,10 @@ class Layer:
     def _initial_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, Array]:
         return {}
 
+    def _make_kernel(self) -> LayerKernel:
+        """The layer's arithmetic on its engine, once built (the sequence layers make theirs from `sequence`)."""
+        return self.engine.layer_kernel(self._op(self.input_shape), self.activation)
+
     # -- building, and moving between engines
     def build(self, input_shape: Sequence[int], rng: np.random.Generator | None = None,
               dtype: str | np.dtype = "float32") -> None:
@@ -128,7 +132,7 @@ class Layer:
         initial = self._initial_params(self.input_shape, rng if rng is not None else np.random.default_rng())
         self.params = {k: self.engine.parameter(v.astype(self.dtype)) for k, v in initial.items()}
         self.grads = {k: self.engine.zeros_like(p) for k, p in self.params.items()}
-        self._kernel = self.engine.layer_kernel(self._op(self.input_shape), self.activation)
+        self._kernel = self._make_kernel()
         self.built = True
 
     def to(self, target: Engine | Any) -> "Layer":
@@ -139,7 +143,7 @@ class Layer:
             self.grads = {k: engine.zeros_like(p) for k, p in self.params.items()}
             self.engine, self.activation = engine, activations.get(self.activation.name, engine.activations)
             if self.input_shape is not None and self.built:
-                self._kernel = engine.layer_kernel(self._op(self.input_shape), self.activation)
+                self._kernel = self._make_kernel()
         return self
 
     @property

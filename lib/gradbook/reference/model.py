@@ -65,6 +65,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from gradbook.i18n import _
 from gradbook.reference import layers as layers_module
 from gradbook.reference import losses as losses_module
 from gradbook.reference import optimizers as optimizers_module
@@ -115,18 +116,58 @@ RANK_METRICS = (categorical_accuracy, sparse_categorical_accuracy)
 _ACCURACY = ("accuracy", "acc")
 
 
+class Perplexity:
+    """A language model's perplexity: e to the mean cross-entropy per predicted token (keras_nlp's Perplexity).
+
+    The loss's own cross-entropy (sparse or one-hot, probabilities or logits as compiled), summed over the
+    batch like every metric; `finish` turns the epoch's mean into e^mean. A model that always gives the
+    right token probability 1 has perplexity 1; one that guesses uniformly among k tokens, k.
+    """
+
+    def __init__(self, loss: Loss) -> None:
+        if loss.name not in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+            raise ValueError(_("perplexity needs a cross-entropy loss (sparse_categorical_crossentropy or "
+                               "categorical_crossentropy); the model is compiled with {loss}").format(loss=loss.name))
+        self.loss = loss
+
+    def __call__(self, y_true: Array, y_pred: Array) -> Array:
+        return self.loss.value(y_true, y_pred) * y_pred.shape[0]  # the batch's mean cross-entropy, as a sum
+
+    @staticmethod
+    def finish(mean_cross_entropy: float) -> float:
+        return math.exp(mean_cross_entropy)
+
+
 def _resolve_metric(name: str, loss: Loss, output_shape: tuple[int, ...] | None) -> Metric:
     """'accuracy' means the accuracy that fits the loss, as in Keras."""
     if name in METRICS:
         return METRICS[name]
+    if name == "perplexity":
+        return Perplexity(loss)
     if name not in _ACCURACY:
-        raise ValueError(f"unknown metric {name!r}; valid metrics: {', '.join((*_ACCURACY, *METRICS))}")
+        raise ValueError(f"unknown metric {name!r}; valid metrics: {', '.join((*_ACCURACY, *METRICS, 'perplexity'))}")
     if isinstance(loss, losses_module.SparseCategoricalCrossentropy):
         return sparse_categorical_accuracy
     if isinstance(loss, losses_module.BinaryCrossentropy) or (output_shape is not None and output_shape[-1] == 1):
         threshold = 0.0 if loss.from_logits else 0.5  # a logit of 0 is p = 0.5
         return lambda y_true, y_pred: binary_accuracy(y_true, y_pred, threshold)
     return categorical_accuracy
+
+
+# ---------------------------------------------------------------- padding masks
+
+# Keras' mask propagation: an Embedding(mask_zero=True) makes a padding mask from its token ids
+# (`compute_mask`), the sequence layers after it take it (`supports_masking`) and pass it on while they
+# keep the time axis; any other layer drops it.
+
+def _mask_argument(layer: Layer, mask: Array | None) -> dict[str, Array]:
+    return {"mask": mask} if mask is not None and getattr(layer, "supports_masking", False) else {}
+
+
+def _output_mask(layer: Layer, x: Array, mask: Array | None) -> Array | None:
+    """The padding mask after ``layer`` for its input ``x``."""
+    compute = getattr(layer, "compute_mask", None)
+    return compute(x, mask) if compute is not None else None
 
 
 # ---------------------------------------------------------------- History
@@ -253,10 +294,11 @@ class Sequential:
         loss, _ = self._compiled("fit")
         logits_will_do = want_output and self._metrics_read_logits
         *hidden, last = self.layers
+        mask = None
         for layer in hidden:
-            x = layer.call(x)
+            x, mask = layer.call(x, **_mask_argument(layer, mask)), _output_mask(layer, x, mask)
         if not self._fused():
-            out = last.call(x)
+            out = last.call(x, **_mask_argument(last, mask))
             return loss.value(targets, out), out
         z = last.affine(x)
         if logits_will_do:
@@ -266,9 +308,9 @@ class Sequential:
     def _backprop(self, x: Array, targets: Array) -> Step:
         """The batch loss, the output and the gradients, by each layer's own backward pass (the CS231n contract)."""
         loss, _ = self._compiled("fit")
-        out = x
+        out, mask = x, None
         for layer in self.layers:
-            out = layer.forward(out)
+            out, mask = layer.forward(out, **_mask_argument(layer, mask)), _output_mask(layer, out, mask)
         last, below = self.layers[-1], len(self.layers) > 1
         if self._fused():
             value, dz = loss.value_and_gradient_from_logits(targets, last.logits, prepared=True)
@@ -311,7 +353,7 @@ class Sequential:
         x, targets = self._data(x, y)
         sums = self.engine.sums(1 + len(self._metric_fns))
         self._train_epoch(self._named(), x, targets, max(len(x), 1), None, sums)
-        values = (sums / len(x)).tolist()
+        values = self._means(sums, len(x))
         return values if self.metrics else values[0]
 
     # -- fit / evaluate / predict
@@ -340,7 +382,7 @@ class Sequential:
                            disable=not verbose, leave=True)
                 order = permutation(n) if shuffle else None
                 self._train_epoch(params, x, targets, batch_size, order, sums, bar.update)
-                means = (sums / n).tolist()  # the one read of the epoch
+                means = self._means(sums, n)  # the one read of the epoch
                 self._end_epoch(history, epoch, means, validation_data, batch_size, bar, verbose)
         return history
 
@@ -366,6 +408,12 @@ class Sequential:
         self.engine.add_to(sums, 0, loss, size)
         for i, metric in enumerate(self._metric_fns, start=1):
             self.engine.add_to(sums, i, metric(targets, out))
+
+    def _means(self, sums: Array, n: int) -> list[float]:
+        """The loss and metrics from their sums over ``n`` samples (read back once); a metric that is not a mean
+        (perplexity: e to the mean cross-entropy) is finished from its mean."""
+        means = (sums / n).tolist()
+        return [means[0], *(getattr(fn, "finish", float)(m) for fn, m in zip(self._metric_fns, means[1:]))]
 
     def _new_history(self, epochs: int, steps: int, batch_size: int, validation: bool) -> tuple[list[str], History]:
         """The names `fit` tracks (loss, then metrics) and an empty Keras-style history for them."""
@@ -402,7 +450,7 @@ class Sequential:
                 batch = slice(start, start + batch_size)
                 loss, out = self._batch_loss(x[batch], targets[batch], bool(self._metric_fns))
                 self._add_batch_sums(sums, loss, targets[batch], out, len(x[batch]))
-            results = (sums / len(x)).tolist()
+            results = self._means(sums, len(x))
         return results if self.metrics else results[0]
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
@@ -417,9 +465,9 @@ class Sequential:
             x = self._prepare_input(x)
             out = self.engine.empty((len(x), *self.output_shape_of(len(self.layers))), self.dtype)
             for start in tqdm(range(0, len(x), batch_size), disable=not verbose, desc="predict", unit="batch"):
-                batch = x[start:start + batch_size]
+                batch, mask = x[start:start + batch_size], None
                 for layer in self.layers:
-                    batch = layer.call(batch)
+                    batch, mask = layer.call(batch, **_mask_argument(layer, mask)), _output_mask(layer, batch, mask)
                 out[start:start + batch_size] = batch
         return out
 

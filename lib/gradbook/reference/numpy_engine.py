@@ -15,7 +15,7 @@ from typing import Any, Callable, ContextManager, Iterator, Sequence
 import numpy as np
 
 from gradbook.reference.activations import ACTIVATIONS, log_softmax, sigmoid
-from gradbook.reference.engine import Activation, Engine, LayerKernel, Op, Pads, Params, Step
+from gradbook.reference.engine import Activation, Engine, LayerKernel, Op, Pads, Params, SequenceOps, Step
 
 Array = np.ndarray
 EPSILON = 1e-7  # Keras' backend epsilon, used to clip probabilities
@@ -313,6 +313,9 @@ class NumpyEngine(Engine):
     def layer_kernel(self, op: Op, activation: Activation) -> LayerKernel:
         return KERNELS[op.kind](op, activation)
 
+    def sequence_ops(self) -> SequenceOps:
+        return NUMPY_SEQUENCE_OPS
+
     def loss(self, name: str, target: Array, pred: Array, from_logits: bool) -> float:
         return LOSSES[name, from_logits](target, pred)[0]
 
@@ -381,4 +384,42 @@ class NumpyEngine(Engine):
             p -= step
 
 
+# ---------------------------------------------------------------- the sequence layers' primitives
+
+def _fast_sigmoid(x: Array) -> Array:
+    # For speed (an LSTM calls it every step): one tanh instead of exp, abs, where and two divisions.
+    # The same function, and as stable: 1/(1 + e^-x) = (1 + tanh(x/2)) / 2.
+    y = np.tanh(x * 0.5)
+    y *= 0.5
+    y += 0.5
+    return y
+
+
+class NumpySequenceOps(SequenceOps):
+    """The primitives `gradbook.reference.sequence` is written in, in NumPy."""
+
+    activations = {**ACTIVATIONS, "sigmoid": Activation("sigmoid", _fast_sigmoid, ACTIVATIONS["sigmoid"].backward)}
+
+    def sum(self, x: Array, axis: int | tuple[int, ...], keepdims: bool = False) -> Array:
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    def zeros(self, shape: Sequence[int], like: Array) -> Array:
+        return np.zeros(tuple(shape), like.dtype)
+
+    def stack(self, arrays: Sequence[Array], axis: int) -> Array:
+        return np.stack(arrays, axis)
+
+    def indices(self, x: Array) -> Array:
+        return np.asarray(x).astype(np.int64, copy=False)
+
+    def add_rows(self, rows: int, ids: Array, values: Array) -> Array:
+        out = np.zeros((rows, values.shape[-1]), values.dtype)
+        np.add.at(out, ids, values)  # unbuffered: a repeated id adds every time
+        return out
+
+    def activation(self, name: str) -> Activation:
+        return self.activations[name]
+
+
+NUMPY_SEQUENCE_OPS = NumpySequenceOps()
 NUMPY = NumpyEngine()

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gradbook.reference.engine import Activation, Engine, LayerKernel, Op, Params, Step
+from gradbook.reference.engine import Activation, Engine, LayerKernel, Op, Params, SequenceOps, Step
 from gradbook.torch_path import devices
 from gradbook.torch_path.activations import ACTIVATIONS
 
@@ -158,6 +158,33 @@ def _cudnn_benchmark(device: torch.device) -> Iterator[None]:
 
 # ---------------------------------------------------------------- the engine
 
+# ---------------------------------------------------------------- the sequence layers' primitives
+
+class TorchSequenceOps(SequenceOps):
+    """The primitives `gradbook.reference.sequence` is written in, on torch tensors (any device)."""
+
+    def sum(self, x: Tensor, axis: int | tuple[int, ...], keepdims: bool = False) -> Tensor:
+        return torch.sum(x, dim=axis, keepdim=keepdims)
+
+    def zeros(self, shape: Sequence[int], like: Tensor) -> Tensor:
+        return torch.zeros(tuple(shape), dtype=like.dtype, device=like.device)
+
+    def stack(self, arrays: Sequence[Tensor], axis: int) -> Tensor:
+        return torch.stack(list(arrays), dim=axis)
+
+    def indices(self, x: Tensor) -> Tensor:
+        return x.to(torch.long)
+
+    def add_rows(self, rows: int, ids: Tensor, values: Tensor) -> Tensor:
+        return torch.zeros((rows, values.shape[-1]), dtype=values.dtype, device=values.device).index_add_(0, ids, values)
+
+    def activation(self, name: str) -> Activation:
+        return ACTIVATIONS[name]
+
+
+TORCH_SEQUENCE_OPS = TorchSequenceOps()
+
+
 @dataclass(frozen=True)
 class TorchEngine(Engine):
     """torch on ``device``; engines on the same device are the same engine."""
@@ -218,6 +245,9 @@ class TorchEngine(Engine):
 
     def layer_kernel(self, op: Op, activation: Activation) -> LayerKernel:
         return AutogradKernel(LAYER_FUNCTIONS[op.kind], op, activation)
+
+    def sequence_ops(self) -> SequenceOps:
+        return TORCH_SEQUENCE_OPS
 
     def loss(self, name: str, target: Tensor, pred: Tensor, from_logits: bool) -> Tensor:
         return LOSSES[name, from_logits](target, pred)

@@ -12,12 +12,15 @@ Parameters are leaf tensors that require grad; backward passes come from autogra
 from __future__ import annotations
 
 from gradbook.reference import layers as spec
+from gradbook.reference import sequence_layers as sequence_spec
 from gradbook.reference.layers import Layer
 from gradbook.torch_path import devices
 from gradbook.torch_path.engine import on_torch, torch_dtype, torch_engine
 
 __all__ = ["Activation", "Conv2D", "Convolution2D", "Dense", "Flatten", "Layer", "MaxPool2D", "MaxPooling2D",
-           "from_config", "from_reference", "torch_dtype"]
+           "from_config", "from_reference", "torch_dtype",
+           "Embedding", "LSTM", "LayerNormalization", "MultiHeadAttention", "SimpleRNN", "TokenAndPositionEmbedding",
+           "TransformerBlock"]
 
 Dense = on_torch(spec.Dense)
 Conv2D = Convolution2D = on_torch(spec.Conv2D)
@@ -25,6 +28,13 @@ MaxPool2D = MaxPooling2D = on_torch(spec.MaxPool2D)
 Flatten = on_torch(spec.Flatten)
 Activation = ActivationLayer = on_torch(spec.ActivationLayer)
 from_config = on_torch(spec.from_config)
+Embedding = on_torch(sequence_spec.Embedding)
+SimpleRNN = on_torch(sequence_spec.SimpleRNN)
+LSTM = on_torch(sequence_spec.LSTM)
+LayerNormalization = on_torch(sequence_spec.LayerNormalization)
+MultiHeadAttention = on_torch(sequence_spec.MultiHeadAttention)
+TokenAndPositionEmbedding = on_torch(sequence_spec.TokenAndPositionEmbedding)
+TransformerBlock = on_torch(sequence_spec.TransformerBlock)
 
 
 def from_reference(layer: Layer, device: devices.DeviceLike = "auto") -> Layer:
