@@ -1,18 +1,25 @@
-"""Benchmark: the NumPy reference engine against the same models in PyTorch CPU.
+"""Benchmark: the NumPy reference engine against the same models in PyTorch CPU, and against the SGEMM floor.
 
-    .venv/bin/python bench/bench_engine.py [--repeats 5]
+    .venv/bin/python bench/bench_engine.py [--repeats 9]
 
 (1) seconds per epoch of the chapter-5 MLP (784-512-10, relu/softmax, rmsprop,
-    batch 128) on 8,000 random images; target <= 1.0x torch.
+    batch 128) on 8,000 random images, beside the SGEMM floor: the epoch's own
+    matrix products at their exact shapes (forward, dW2, dH, dW1 for each
+    batch), timed in the same process. Targets: <= 1.3x the floor, <= 1.0x torch.
 (2) one forward+backward of Conv 8@3x3 -> Conv 16@3x3 (padding 1) on a
-    batch of 64 1x28x28 images; target <= 2.0x torch.
-(3) one forward+backward of SimpleRNN, LSTM and multi-head self-attention (causal) on
+    batch of 64 1x28x28 images; target <= 1.0x torch.
+(3) one epoch of chapter 7's CNN (Conv 8@3x3 relu -> MaxPool 2 -> Flatten -> Dense 10
+    softmax; Adam, sparse labels, batch 64) on 5,000 images; target <= 1.0x torch.
+(4) one forward+backward of SimpleRNN, LSTM and multi-head self-attention (causal) on
     a batch of sequences (`bench_sequences`), against torch.nn.RNN, LSTM and
     MultiheadAttention with the same weights; target <= 1.5x torch. For the
     recurrent layers, their matrix products at the exact shapes are also timed
     alone in NumPy and torch: how much of the gap is the BLAS, how much the rest.
 
-Both engines run side by side in this process, alternating, with torch using as
+(2) and (3) also show where the engine's time goes: its phases (im2col, GEMM,
+col2im, pooling, ...) timed on their own at the run's shapes.
+
+Everything runs side by side in this process, alternating, with torch using as
 many threads as NumPy's BLAS; the figures are medians over the repeats, with
 the best runs as a second opinion when other work shares the machine.
 Nothing is asserted: figures and ratios are printed.
@@ -36,7 +43,7 @@ def blas_threads() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def median_time(fn: Callable[[], None], repeats: int) -> list[float]:
+def run_times(fn: Callable[[], object], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -45,13 +52,23 @@ def median_time(fn: Callable[[], None], repeats: int) -> list[float]:
     return times
 
 
-def side_by_side(name: str, engine: Callable[[], None], reference: Callable[[], None], repeats: int,
-                 target: float) -> None:
-    engine(), reference()  # warm up: allocations, BLAS threads, torch's first-call costs
-    ours, theirs = [], []
-    for _ in range(repeats):  # alternate, so drifting machine load hits both alike
-        ours += median_time(engine, 1)
-        theirs += median_time(reference, 1)
+def alternating(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Each run's times, taken in turn (one of each per round), after one warm-up call of each."""
+    for fn in runs.values():  # warm up: allocations, BLAS threads, torch's first-call costs
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):  # alternate, so drifting machine load hits all alike
+        for name, fn in runs.items():
+            times[name] += run_times(fn, 1)
+    return times
+
+
+def side_by_side(name: str, engine: Callable[[], object], reference: Callable[[], object], repeats: int,
+                 target: float, floor: Callable[[], object] | None = None,
+                 floor_target: float = 1.3) -> dict[str, list[float]]:
+    runs = {"engine": engine, "torch": reference} | ({"floor": floor} if floor else {})
+    times = alternating(runs, repeats)
+    ours, theirs = times["engine"], times["torch"]
     a, b = statistics.median(ours), statistics.median(theirs)
     verdict = "meets" if a / b <= target else "misses"
     print(f"{name}\n  median  engine {a * 1e3:8.1f} ms   torch {b * 1e3:8.1f} ms   ratio {a / b:.2f}x "
@@ -59,7 +76,24 @@ def side_by_side(name: str, engine: Callable[[], None], reference: Callable[[], 
     # On a shared machine the fastest run is the least disturbed one: a second opinion on the ratio.
     print(f"  best    engine {min(ours) * 1e3:8.1f} ms   torch {min(theirs) * 1e3:8.1f} ms   "
           f"ratio {min(ours) / min(theirs):.2f}x")
+    if floor is not None:
+        f = statistics.median(times["floor"])
+        verdict = "meets" if a / f <= floor_target else "misses"
+        print(f"  SGEMM floor (the same matrix products alone) median {f * 1e3:8.1f} ms, best "
+              f"{min(times['floor']) * 1e3:8.1f} ms: engine / floor {a / f:.2f}x median, "
+              f"{min(ours) / min(times['floor']):.2f}x best ({verdict} the {floor_target:.1f}x target)")
+    return times
 
+
+def phases(total: float, parts: dict[str, Callable[[], object]], repeats: int) -> None:
+    """Where the engine's time goes: each phase timed on its own (median), and its share of ``total``."""
+    times = {name: statistics.median(ts) for name, ts in alternating(parts, repeats).items()}
+    shown = "   ".join(f"{name} {t * 1e3:.1f} ms ({t / total:.0%})" for name, t in times.items())
+    rest = total - sum(times.values())
+    print(f"  where the engine's {total * 1e3:.1f} ms go: {shown}   the rest {rest * 1e3:.1f} ms ({rest / total:.0%})")
+
+
+# ---------------------------------------------------------------- (1) the chapter-5 MLP
 
 def bench_mlp(repeats: int) -> None:
     import torch
@@ -67,7 +101,7 @@ def bench_mlp(repeats: int) -> None:
     from gradbook import layers, models
 
     rng = np.random.default_rng(0)
-    n = 8000
+    n, batch = 8000, 128
     x = rng.random((n, 784), dtype=np.float32)
     labels = rng.integers(0, 10, n)
     y = np.eye(10, dtype=np.float32)[labels]
@@ -83,8 +117,8 @@ def bench_mlp(repeats: int) -> None:
     def torch_epoch() -> None:
         order = torch.randperm(n)
         correct = 0
-        for start in range(0, n, 128):
-            index = order[start:start + 128]
+        for start in range(0, n, batch):
+            index = order[start:start + batch]
             out = net(tx[index])
             loss = torch.nn.functional.cross_entropy(out, ty[index])
             opt.zero_grad(set_to_none=True)
@@ -92,14 +126,45 @@ def bench_mlp(repeats: int) -> None:
             opt.step()
             correct += int((out.argmax(1) == ty[index]).sum())  # like the engine's accuracy metric
 
-    side_by_side("(1) MLP 784-512-10, rmsprop, batch 128, one epoch of 8,000 images",
-                 lambda: model.fit(x, y, epochs=1, batch_size=128, verbose=0), torch_epoch, repeats, 1.0)
+    # The floor: the epoch's matrix products at their exact shapes and layouts, into buffers made once.
+    w1, w2 = (rng.random(s, dtype=np.float32) for s in ((784, 512), (512, 10)))
+    buffers = {}
+    for size in {min(batch, n - start) for start in range(0, n, batch)}:
+        buffers[size] = (np.empty((size, 512), np.float32), np.empty((size, 10), np.float32),
+                         np.empty((size, 512), np.float32), rng.random((size, 10), dtype=np.float32))
+    dw1, dw2 = np.empty_like(w1), np.empty_like(w2)
 
+    def floor_epoch() -> None:
+        for start in range(0, n, batch):
+            xb = x[start:start + batch]
+            h, z, dh, dz = buffers[len(xb)]
+            np.matmul(xb, w1, out=h)        # forward, layer 1
+            np.matmul(h, w2, out=z)         # forward, layer 2
+            np.matmul(h.T, dz, out=dw2)     # dW2
+            np.matmul(dz, w2.T, out=dh)     # dH
+            np.matmul(xb.T, dh, out=dw1)    # dW1
+
+    times = side_by_side("(1) MLP 784-512-10, rmsprop, batch 128, one epoch of 8,000 images",
+                         lambda: model.fit(x, y, epochs=1, batch_size=batch, verbose=0), torch_epoch, repeats, 1.0,
+                         floor=floor_epoch)
+
+    # The optimiser's share: its steps for one epoch, on the model's parameters with zero gradients
+    # (RMSprop's velocity then only decays, and the weights move by nothing).
+    params, zeros = model._named(), {k: np.zeros_like(p) for k, p in model._named().items()}
+    steps = range(0, n, batch)
+    phases(statistics.median(times["engine"]), {
+        "matrix products (the floor)": floor_epoch,
+        "optimiser": lambda: [model.optimizer.step(params, zeros) for _ in steps],
+    }, repeats)
+
+
+# ---------------------------------------------------------------- (2) two convolutions
 
 def bench_conv(repeats: int) -> None:
     import torch
     import torch.nn.functional as F
 
+    from gradbook.reference import numpy_engine
     from gradbook.reference.layers import Conv2D
 
     rng = np.random.default_rng(0)
@@ -122,8 +187,99 @@ def bench_conv(repeats: int) -> None:
         out = F.conv2d(F.conv2d(tx, w1, b1, padding=1), w2, b2, padding=1)
         out.backward(tdout)
 
-    side_by_side("(2) conv2d forward+backward, batch 64, 1x28x28 -> Conv 8@3x3 -> Conv 16@3x3, padding 1",
-                 engine, reference, repeats, 2.0)
+    times = side_by_side("(2) conv2d forward+backward, batch 64, 1x28x28 -> Conv 8@3x3 -> Conv 16@3x3, padding 1",
+                         engine, reference, repeats, 1.0)
+
+    # The phases at the same shapes: the engine's own im2col and col2im, and its matrix products.
+    kernel, stride, pads = (3, 3), (1, 1), ((1, 1), (1, 1))
+    a1 = conv1.forward(x)
+    cols1, cols2 = numpy_engine.im2col(x, kernel, stride, pads), numpy_engine.im2col(a1, kernel, stride, pads)
+    W1, W2 = conv1.params["W"].reshape(8, -1), conv2.params["W"].reshape(16, -1)
+    d2 = dout.transpose(1, 2, 3, 0).reshape(16, -1).copy()  # laid out as the engine's outputs are
+    d1 = rng.standard_normal((8, cols1.shape[1]), dtype=np.float32)
+    dcols2 = W2.T @ d2
+
+    def gemms() -> None:
+        W1 @ cols1, W2 @ cols2           # forward
+        d2 @ cols2.T, d1 @ cols1.T       # dW
+        W2.T @ d2                        # dcols of layer 2 (layer 1 needs no input gradient)
+
+    phases(statistics.median(times["engine"]), {
+        "im2col": lambda: (numpy_engine.im2col(x, kernel, stride, pads), numpy_engine.im2col(a1, kernel, stride, pads)),
+        "GEMM": gemms,
+        "col2im": lambda: numpy_engine.col2im(dcols2, a1.shape, kernel, stride, pads),
+    }, repeats)
+
+
+# ---------------------------------------------------------------- (3) chapter 7's CNN, one epoch
+
+def bench_cnn_epoch(repeats: int) -> None:
+    import torch
+
+    from gradbook.reference import layers, model as model_module, numpy_engine, optimizers
+
+    rng = np.random.default_rng(0)
+    n, batch, lr = 5000, 64, 3e-3  # chapter 7's N_TRAIN, BATCH and LR
+    x = rng.random((n, 1, 28, 28), dtype=np.float32)
+    labels = rng.integers(0, 10, n)
+
+    model = model_module.Sequential([
+        layers.Conv2D(8, 3, padding=1, activation="relu", input_shape=(1, 28, 28)), layers.MaxPool2D(2),
+        layers.Flatten(), layers.Dense(10, activation="softmax")], seed=0)
+    model.compile(optimizer=optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                              torch.nn.Flatten(), torch.nn.Linear(8 * 14 * 14, 10))
+    opt = torch.optim.Adam(net.parameters(), lr=lr, eps=1e-7)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(labels)
+
+    def torch_epoch() -> None:
+        order = torch.randperm(n)
+        correct = 0
+        for start in range(0, n, batch):
+            index = order[start:start + batch]
+            out = net(tx[index])
+            loss = torch.nn.functional.cross_entropy(out, ty[index])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            correct += int((out.argmax(1) == ty[index]).sum())
+
+    times = side_by_side("(3) chapter 7's CNN (Conv 8@3x3 relu, MaxPool 2, Dense 10 softmax), Adam, batch 64, "
+                         "one epoch of 5,000 images",
+                         lambda: model.fit(x, labels, epochs=1, batch_size=batch, verbose=0), torch_epoch,
+                         repeats, 1.0)
+
+    # The phases of one epoch, each run once per batch on the model's own layers and arrays.
+    conv, pool, _, dense = model.layers
+    kernel, stride, pads = (3, 3), (1, 1), ((1, 1), (1, 1))
+    xb = x[:batch]
+    conv_out = conv.forward(xb)
+    pooled = pool.forward(conv_out)
+    cols = numpy_engine.im2col(xb, kernel, stride, pads)
+    W, Wd = conv.params["W"].reshape(8, -1), dense.params["W"]
+    dz = rng.standard_normal((8, cols.shape[1]), dtype=np.float32)
+    dpool = rng.standard_normal(pooled.shape, dtype=np.float32)
+    flat, dlogits = pooled.reshape(batch, -1), rng.standard_normal((batch, 10), dtype=np.float32)
+    optimizer, params = model.optimizer, model._named()
+    grads = {k: np.zeros_like(p) for k, p in params.items()}
+    saved = {k: p.copy() for k, p in params.items()}
+
+    def per_batch(fn: Callable[[], object]) -> Callable[[], None]:
+        def epoch() -> None:
+            for _ in range(0, n, batch):
+                fn()
+        return epoch
+
+    phases(statistics.median(times["engine"]), {
+        "im2col": per_batch(lambda: numpy_engine.im2col(xb, kernel, stride, pads)),
+        "conv GEMM": per_batch(lambda: (W @ cols, dz @ cols.T)),  # forward, dW (the images need no dx)
+        "pooling": per_batch(lambda: (pool.forward(conv_out), pool.backward(dpool))),
+        "dense GEMM": per_batch(lambda: (flat @ Wd, flat.T @ dlogits, dlogits @ Wd.T)),
+        "optimiser": per_batch(lambda: optimizer.step(params, grads)),
+    }, repeats)
+    for k, p in params.items():  # Adam's momentum moved the weights: leave the model as it was
+        p[...] = saved[k]
 
 
 SEQUENCE = {"batch": 32, "steps": 50, "features": 64, "units": 128}  # a character model's batch
@@ -244,9 +400,11 @@ def main() -> None:
 
     threads = blas_threads()
     torch.set_num_threads(threads)
-    print(f"numpy {np.__version__}, torch {torch.__version__}, {threads} thread(s) for BLAS and torch")
+    print(f"numpy {np.__version__}, torch {torch.__version__}, {threads} thread(s) for BLAS and torch; "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPU(s)")
     bench_mlp(args.repeats)
     bench_conv(args.repeats * 3)
+    bench_cnn_epoch(args.repeats)
     bench_sequences(args.repeats * 3)
 
 

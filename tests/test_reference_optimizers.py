@@ -44,6 +44,31 @@ def test_steps_match_torch_optim(make, torch_name, torch_kwargs) -> None:
     assert opt.iterations == 4
 
 
+@pytest.mark.parametrize("make,torch_name,torch_kwargs", CASES)
+def test_large_parameters_updated_block_by_block_match_torch_optim(make, torch_name, torch_kwargs) -> None:
+    """Parameters of several cache-sized blocks (the last one partial), updated on every BLAS thread,
+    and a gradient that is a transposed view (updated whole): the same steps as torch.optim."""
+    import torch
+
+    rng = np.random.default_rng(1)
+
+    def gradient(*shape: int) -> np.ndarray:  # |g| >= 0.1: where epsilon goes (torch's or Keras') makes no difference
+        return rng.uniform(0.1, 2, shape) * rng.choice([-1, 1], shape)
+
+    params = {"W": rng.standard_normal((300, 257)), "V": rng.standard_normal((90, 70)), "b": rng.standard_normal(257)}
+    tparams = [torch.tensor(p.copy(), requires_grad=True) for p in params.values()]
+    topt = getattr(torch.optim, torch_name)(tparams, **torch_kwargs)
+    opt = make()
+    for _ in range(3):
+        grads = {"W": gradient(300, 257), "V": gradient(70, 90).T, "b": gradient(257)}
+        for tp, g in zip(tparams, grads.values()):
+            tp.grad = torch.tensor(g)
+        topt.step()
+        opt.step(params, grads)
+    for p, tp in zip(params.values(), tparams):
+        np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-9, atol=1e-10)  # some weights pass near 0
+
+
 def test_rmsprop_step_by_hand_with_keras_epsilon() -> None:
     p, g = np.array([1.0, -2.0]), np.array([2.0, 0.0])
     O.RMSprop().step({"p": p}, {"p": g})
