@@ -22,6 +22,7 @@ from gradbook.checks.drivers import Case
 from gradbook.notebook import yours
 from gradbook.checks.core import REGISTRY, VISIBLE_SEED, Exercise, collect, judge
 from gradbook.checks.recorded import NotRecorded, Recorded
+from gradbook.i18n import LANGUAGES
 from gradbook_grader.recording import chapter_modules, recorded_module
 
 pytestmark = pytest.mark.slow  # every chapter is recorded once (the edition's build does the same)
@@ -68,7 +69,7 @@ def test_every_recorded_exercise_judges_as_the_real_one(recorded: dict[str, Exer
         answers += [(f"mistake {i}", m.wrong) for i, m in enumerate(exercise.mistakes)]
         for what, answer in answers:
             observation = collect(exercise, answer, VISIBLE_SEED, False)
-            for language in ("en", "zh_CN"):
+            for language in LANGUAGES:  # every language of the table
                 expected = verdict(exercise, observation, language)
                 assert verdict(twin, observation, language) == expected, (name, what, language)
                 assert expected[0] == (what == "reference"), (name, what)
