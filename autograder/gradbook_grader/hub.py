@@ -35,8 +35,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gradbook_grader.course import Course
-from gradbook_grader.types import GraderError
+from gradbook_grader.course import Course, GraderError
 
 ROLES = ("instructor", "ta", "student")
 LANGUAGES = {"": "", "en": "en", "zh": "zh_CN", "zh_CN": "zh_CN"}  # "": the browser's language
@@ -227,11 +226,14 @@ def student_config(root: Path, course: str) -> Path:
     exchange is; nbgrader's Assignments tab on, its instructor tools off."""
     config = root / "student-config"
     (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    shutil.copy(CONFIG.with_name("hub_exchange.py"), config / "hub_exchange.py")
+    exchange = ("c = get_config()  # noqa: F821\n"
+                f"c.CourseDirectory.course_id = {course!r}\n"
+                f"c.Exchange.root = {str(root / 'exchange')!r}\n")
     (config / "nbgrader_config.py").write_text(
-        "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {course!r}\n"
-        f"c.Exchange.root = {str(root / 'exchange')!r}\n"
-        "c.Exchange.path_includes_course = False\n")
+        exchange + "import sys\n"
+        f"sys.path.insert(0, {str(config)!r})  # hub_exchange.py: a submission readable by its owner only\n"
+        "c.ExchangeFactory.submit = 'hub_exchange.PrivateSubmit'\n")
     (config / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"jpserver_extensions": {
         "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False,
         "nbgrader.server_extensions.assignment_list": True}}}, indent=1))
@@ -240,7 +242,7 @@ def student_config(root: Path, course: str) -> Path:
         "@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:course-list": True}}, indent=1))
     formgrader = root / "formgrader-config"  # the same exchange; no other Jupyter settings
     formgrader.mkdir(exist_ok=True)
-    shutil.copy(config / "nbgrader_config.py", formgrader / "nbgrader_config.py")
+    (formgrader / "nbgrader_config.py").write_text(exchange)
     for path in [config, config / "labconfig", *config.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return config
@@ -322,7 +324,8 @@ def print_people(people: list[Person], port: int, shown: bool) -> None:
     print(f"course hub: http://127.0.0.1:{port}/  (Ctrl+C stops it)")
     for person in people:
         secret = person.password if shown else "(the roster's)"
-        print(f"  {person.role:<10} {person.name:<16} password: {secret}  language: {person.language or "the browser's"}")
+        language = person.language or "the browser's"
+        print(f"  {person.role:<10} {person.name:<16} password: {secret}  language: {language}")
 
 
 def main(course: Course, roster: Path | None, demo: bool, port: int, root: Path) -> int:
