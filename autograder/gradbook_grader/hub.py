@@ -240,6 +240,8 @@ def student_config(root: Path, course: str) -> Path:
     (config / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": {
         "@jupyter/nbgrader:menu": True, "@jupyter/nbgrader:create-assignment": True,
         "@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:course-list": True}}, indent=1))
+    (config / "gitconfig").write_text(  # hubspawner.py: GIT_CONFIG_SYSTEM of the students' servers
+        f"[include]\n\tpath = /etc/gitconfig\n[safe]\n\tdirectory = {root / EDITION}\n\tdirectory = {root / EDITION}/.git\n")
     formgrader = root / "formgrader-config"  # the same exchange; no other Jupyter settings
     formgrader.mkdir(exist_ok=True)
     (formgrader / "nbgrader_config.py").write_text(exchange)

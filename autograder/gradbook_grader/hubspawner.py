@@ -77,8 +77,9 @@ class CourseSpawner(LocalProcessSpawner):
             config.append(str(Path(edition) / "jupyter" / "cjk-font"))
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(config)
         env["GRADBOOK_LANG"] = language
-        # git refuses a repository another account owns unless told it is safe: the edition is root's
-        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="safe.directory", GIT_CONFIG_VALUE_0=f"{edition}/.git")
+        # git reads a repository another account owns (the edition is root's) only where the system or global
+        # configuration says it is safe: the hub's system configuration says so, and includes the machine's
+        env["GIT_CONFIG_SYSTEM"] = str(Path(settings["root"]) / "student-config" / "gitconfig")
         return env
 
     async def start(self):  # type: ignore[no-untyped-def]
