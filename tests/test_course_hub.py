@@ -91,8 +91,8 @@ def login(hubinfo: dict, name: str, password: str) -> requests.Session:
     session = requests.Session()
     base = hubinfo["base"]
     session.get(f"{base}/hub/login", timeout=30)
-    session.post(f"{base}/hub/login", data={"username": name, "password": password,
-                                            "_xsrf": session.cookies.get("_xsrf", "")}, timeout=120)
+    token = next(c.value for c in session.cookies if c.name == "_xsrf")
+    session.post(f"{base}/hub/login", data={"username": name, "password": password, "_xsrf": token}, timeout=120)
     return session
 
 
@@ -113,8 +113,7 @@ def service(hubinfo: dict, session: requests.Session, method: str, path: str) ->
     """A request to the formgrader service (through the hub's OAuth), with its XSRF token."""
     url = f"{hubinfo['base']}/services/{hubinfo['settings']['course']}/{path}"
     session.get(f"{hubinfo['base']}/services/{hubinfo['settings']['course']}/formgrader", timeout=120)
-    token = next((c.value for c in session.cookies if c.name == "_xsrf" and "services" in (c.path or "")),
-                 session.cookies.get("_xsrf", ""))
+    token = next(c.value for c in session.cookies if c.name == "_xsrf" and (c.path or "").startswith("/services/"))
     return session.request(method, url, headers={"X-XSRFToken": token}, timeout=600)
 
 
@@ -236,3 +235,116 @@ def test_student_server_holds_no_hub_token_and_no_answers(course_hub: dict) -> N
     assert stream.status_code == 200, stream.text[-1000:]
     assert (pulled / "notebooks" / f"{CHAPTER}.ipynb").exists()
     assert not re.search(r"BEGIN SOLUTION|BEGIN HIDDEN TESTS", (pulled / "notebooks" / f"{CHAPTER}.ipynb").read_text())
+
+
+BROWSER_CHAPTER = "01-tensors"  # the browser's own assignment: the tests above release another
+
+
+def xsrf(context, path: str) -> str:
+    """The _xsrf cookie a Jupyter server (a student's, or the formgrader's) set for its path."""
+    cookies = [c for c in context.cookies() if c["name"] == "_xsrf" and path.startswith(c["path"].rstrip("/"))]
+    return max(cookies, key=lambda c: len(c["path"]))["value"]
+
+
+def browser_login(browser, base: str, who) -> tuple[object, object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{base}/hub/login")
+    page.fill("#username_input", who.name)
+    page.fill("#password_input", who.password)
+    page.click("#login_submit")
+    return context, page
+
+
+def post(context, base: str, prefix: str, path: str, **form: str) -> dict:
+    """A POST to a Jupyter server of the hub as the browser's page would make it (its cookies and XSRF token)."""
+    reply = context.request.post(f"{base}{prefix}/{path}", form=form,
+                                 headers={"X-XSRFToken": xsrf(context, prefix + "/")}, timeout=600_000)
+    assert reply.ok, (path, reply.status, reply.text()[:1000])
+    return json.loads(reply.text())
+
+
+def test_a_class_in_the_browser(course_hub: dict) -> None:
+    """A student logs in, gets the chapters (nbgitpuller), runs a check (✔), submits; the instructor releases,
+    collects, grades and releases feedback in the formgrader; the student fetches it; the student's attempt
+    at the formgrader is refused. Screenshots in test-artifacts/hub-*.png."""
+    from conftest import require
+    from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REACTION_MS
+    from test_browser_checks import CELLS
+
+    require(Path(CHROMIUM).exists(), "Chromium is not installed (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    base, course = course_hub["base"], course_hub["settings"]["course"]
+    s1, instructor = person(course_hub, "student", 0), person(course_hub, "instructor")
+    formgrader = f"/services/{course}/formgrader"
+    ARTIFACTS.mkdir(exist_ok=True)
+    shots = []
+
+    def shot(page, name: str) -> None:
+        path = ARTIFACTS / f"hub-{name}.png"
+        page.screenshot(path=str(path), full_page=False)
+        shots.append(str(path))
+
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            student, page = browser_login(browser, base, s1)
+            # the first login spawns the server and nbgitpuller opens the edition's first chapter
+            page.wait_for_url(re.compile(r".*/lab/tree/gradbook-student/notebooks/00-.*"), timeout=DEADLINE * 1000)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=REACTION_MS)
+            page.wait_for_selector("text=/Python 3 \\(ipykernel\\) \\| Idle/", timeout=REACTION_MS)
+            shot(page, "student-chapter")
+            # a check in the student's server, as on a laptop: a new cell above the first, run
+            page.locator(".jp-Notebook .jp-Cell").first.click()
+            page.keyboard.press("Escape")
+            page.keyboard.press("a")
+            page.keyboard.press("Enter")
+            page.keyboard.insert_text(CELLS[0] + "\n" + CELLS[1])
+            page.keyboard.press("Shift+Enter")
+            page.wait_for_selector("text=/\u2714 naive_relu: \\d+ cases passed/", timeout=REACTION_MS)
+            shot(page, "student-check")
+
+            # the student's formgrader: refused
+            refused = page.goto(f"{base}{formgrader}")
+            assert refused is not None and refused.status == 403
+            shot(page, "student-formgrader-refused")
+
+            staff, desk = browser_login(browser, base, instructor)
+            desk.wait_for_url(re.compile(r".*/user/.*"), timeout=DEADLINE * 1000)
+            desk.goto(f"{base}{formgrader}")
+            desk.wait_for_selector("text=Manage Assignments", timeout=REACTION_MS)
+            released = post(staff, base, formgrader, f"api/assignment/{BROWSER_CHAPTER}/release_to_exchange")
+            assert released.get("success"), released
+
+            # the student fetches and submits through their server's Assignments API (the Assignments tab's)
+            user = f"/user/{s1.name}"
+            page.goto(f"{base}{user}/lab")
+            for action in ("fetch", "submit"):
+                done = post(student, base, user, f"assignments/{action}", course_id=course,
+                            assignment_id=BROWSER_CHAPTER)
+                assert done.get("success"), done
+
+            for action in ("collect",):
+                done = post(staff, base, formgrader, f"api/assignment/{BROWSER_CHAPTER}/{action}")
+                assert done.get("success"), done
+            graded = post(staff, base, formgrader, f"api/submission/{BROWSER_CHAPTER}/{s1.name}/autograde")
+            assert graded.get("success"), graded
+            for action in ("generate_feedback", "release_feedback"):
+                done = post(staff, base, formgrader, f"api/assignment/{BROWSER_CHAPTER}/{action}")
+                assert done.get("success"), done
+            desk.goto(f"{base}{formgrader}/manage_submissions/{BROWSER_CHAPTER}")
+            desk.wait_for_selector(f"text={s1.name}", timeout=REACTION_MS)
+            shot(desk, "instructor-formgrader")
+
+            done = post(student, base, user, "assignments/fetch_feedback", course_id=course,
+                        assignment_id=BROWSER_CHAPTER)
+            assert done.get("success"), done
+            pages = list((course_hub["root"] / "home" / s1.name / BROWSER_CHAPTER / "feedback").rglob("*.html"))
+            assert len(pages) == 1, pages
+            relative = pages[0].relative_to(course_hub["root"] / "home" / s1.name)
+            page.goto(f"{base}{user}/files/{relative}")
+            page.wait_for_selector("text=/Score|score/", timeout=REACTION_MS)
+            shot(page, "student-feedback")
+        finally:
+            browser.close()
+            print("screenshots: " + ", ".join(shots))
