@@ -109,12 +109,12 @@ def server_ready(hubinfo: dict, session: requests.Session, name: str) -> None:
     pytest.fail(f"{name}'s server did not start")
 
 
-def service(hubinfo: dict, session: requests.Session, method: str, path: str) -> requests.Response:
+def service(hubinfo: dict, session: requests.Session, method: str, path: str, body: dict | None = None) -> requests.Response:
     """A request to the formgrader service (through the hub's OAuth), with its XSRF token."""
     url = f"{hubinfo['base']}/services/{hubinfo['settings']['course']}/{path}"
     session.get(f"{hubinfo['base']}/services/{hubinfo['settings']['course']}/formgrader", timeout=120)
     token = next(c.value for c in session.cookies if c.name == "_xsrf" and (c.path or "").startswith("/services/"))
-    return session.request(method, url, headers={"X-XSRFToken": token}, timeout=600)
+    return session.request(method, url, headers={"X-XSRFToken": token}, json=body, timeout=600)
 
 
 def test_wrong_password_is_refused(course_hub: dict) -> None:
@@ -144,14 +144,16 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
 
     # the TA cannot change the course's configuration, run code or open a terminal through the formgrader
     config = (course_hub["course"].root / "nbgrader_config.py").read_bytes()
-    put = service(course_hub, tas, "PUT", "api/contents/nbgrader_config.py")
+    put = service(course_hub, tas, "PUT", "api/contents/nbgrader_config.py",
+                  {"type": "file", "format": "text", "content": "c.ClearSolutions.code_stub = {}\n"})
     assert put.status_code == 403, put.text
-    assert service(course_hub, tas, "POST", "api/kernels").status_code == 403
+    assert service(course_hub, tas, "POST", "api/kernels", {"name": "python3"}).status_code == 403
+    assert service(course_hub, tas, "DELETE", "api/contents/nbgrader_config.py").status_code == 403
     assert service(course_hub, tas, "POST", "api/terminals").status_code in (403, 404)
     assert (course_hub["course"].root / "nbgrader_config.py").read_bytes() == config
 
     # the instructor releases; students fetch and submit as their own accounts
-    released = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/release_to_exchange")
+    released = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/release")
     assert released.status_code == 200 and json.loads(released.text).get("success"), released.text
     for s in (s1, s2):
         done = as_user(s.name, "nbgrader", "fetch_assignment", CHAPTER, settings=settings)
@@ -313,7 +315,7 @@ def test_a_class_in_the_browser(course_hub: dict) -> None:
             desk.wait_for_url(re.compile(r".*/user/.*"), timeout=DEADLINE * 1000)
             desk.goto(f"{base}{formgrader}")
             desk.wait_for_selector("text=Manage Assignments", timeout=REACTION_MS)
-            released = post(staff, base, formgrader, f"api/assignment/{BROWSER_CHAPTER}/release_to_exchange")
+            released = post(staff, base, formgrader, f"api/assignment/{BROWSER_CHAPTER}/release")
             assert released.get("success"), released
 
             # the student fetches and submits through their server's Assignments API (the Assignments tab's)
