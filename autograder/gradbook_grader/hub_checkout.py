@@ -1,8 +1,8 @@
 """The instructor's checkout, closed to every other account while the course hub runs on its machine.
 
 The checkout holds the answers (solutions/, the library's checks, the tests, git's history) and the course
-secret; on a hub, students are accounts of the same machine. Its top folder becomes 0711 (others may pass
-through, list nothing) and everything in it except the environment (.venv/, public packages the hub and the
+secret; on a hub, students are accounts of the same machine. Others may only pass through its top folder
+(o=x: they list nothing) and everything in it except the environment (.venv/, public packages the hub and the
 students' servers run from) loses every permission for others. Nothing of the owner's or group's changes.
 `reopen_checkout` puts back the modes recorded in ROOT/state.
 """
@@ -36,10 +36,3 @@ def reopen_checkout(before: dict[str, int]) -> None:
         if os.path.lexists(path):
             os.chmod(path, mode)
 
-
-def readable_by_others(path: Path) -> bool:
-    """Whether an account that is neither owner nor in the group may read `path` (every folder above passable)."""
-    for folder in path.parents:
-        if not folder.stat().st_mode & stat.S_IXOTH:
-            return False
-    return bool(path.stat().st_mode & stat.S_IROTH)
