@@ -347,6 +347,15 @@ def test_a_class_in_the_browser(course_hub: dict) -> None:
             page.goto(f"{base}{user}/files/{relative}")
             page.wait_for_selector("text=/Score|score/", timeout=REACTION_MS)
             shot(page, "student-feedback")
+
+            # a student whose account reads Chinese gets the Chinese edition
+            s2 = person(course_hub, "student", 1)
+            assert s2.language == "zh_CN"
+            _, chinese = browser_login(browser, base, s2)
+            chinese.wait_for_url(re.compile(r".*/lab/tree/gradbook-student/notebooks/zh_CN/00-.*"),
+                                 timeout=DEADLINE * 1000)
+            chinese.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=REACTION_MS)
+            shot(chinese, "student-chinese-chapter")
         finally:
             browser.close()
             print("screenshots: " + ", ".join(shots))
