@@ -82,6 +82,12 @@ class CourseSpawner(LocalProcessSpawner):
         env["GIT_CONFIG_SYSTEM"] = str(Path(settings["root"]) / "student-config" / "gitconfig")
         return env
 
+    def get_args(self) -> list[str]:
+        args = super().get_args()
+        if self.language() == "zh_CN":  # JupyterLab's own menus in Chinese too, as `workbook.py lab --lang zh`
+            args.append(f"--LabApp.app_settings_dir={Path(self.settings['edition']) / 'jupyter' / 'lab-settings' / 'zh_CN'}")
+        return args
+
     async def start(self):  # type: ignore[no-untyped-def]
         self.default_url = pull_url(Path(self.settings["edition"]), self.language())
         group, why = cgroups.create(int(self.mem_limit or 2 << 30), MAX_PIDS, float(self.cpu_limit or 1.0))
