@@ -35,7 +35,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gradbook_grader.course import Course, GraderError
+from gradbook_grader.course import COURSE_ID, Course, GraderError
+from gradbook_grader.hub_checkout import close_checkout
 
 ROLES = ("instructor", "ta", "student")
 LANGUAGES = {"": "", "en": "en", "zh": "zh_CN", "zh_CN": "zh_CN"}  # "": the browser's language
@@ -53,6 +54,7 @@ class Person:
     role: str  # one of ROLES
     password: str
     language: str = ""  # "en" or "zh_CN": the edition's language their server opens; "": the browser's
+    generated: bool = False  # the password was made here (and is printed once), not given by the roster
 
 
 def read_roster(path: Path) -> list[Person]:
@@ -74,8 +76,8 @@ def read_roster(path: Path) -> list[Person]:
         elif language not in LANGUAGES:
             problems.append(f"line {line}: {name}'s language {language!r} is none of en, zh (or empty: the browser's)")
         else:
-            password = (row.get("password") or "").strip() or secrets.token_urlsafe(9)
-            people.append(Person(name, role, password, LANGUAGES[language]))
+            given = (row.get("password") or "").strip()
+            people.append(Person(name, role, given or secrets.token_urlsafe(9), LANGUAGES[language], not given))
     names = [p.name for p in people]
     problems += [f"{n} is on the roster twice" for n in sorted({n for n in names if names.count(n) > 1})]
     if not problems and not any(p.role == "instructor" for p in people):
@@ -89,7 +91,7 @@ def demo_roster(prefix: str = "") -> list[Person]:
     """One instructor, one TA and two students (one reading Chinese), with fresh random passwords."""
     people = [("instructor", "instructor", ""), ("ta", "ta", ""), ("student1", "student", ""),
               ("student2", "student", "zh_CN")]
-    return [Person(f"{prefix}{name}", role, secrets.token_urlsafe(9), language) for name, role, language in people]
+    return [Person(f"{prefix}{name}", role, secrets.token_urlsafe(9), language, True) for name, role, language in people]
 
 
 def why_not_here() -> str | None:
@@ -264,8 +266,6 @@ def free_ports(count: int) -> list[int]:
 
 def prepare(course: Course, people: list[Person], root: Path, port: int) -> Settings:
     """Everything the hub needs under ROOT, the accounts and the closed checkout; the settings written."""
-    from gradbook_grader.hub_checkout import close_checkout
-
     why = why_not_here()
     if why:
         raise GraderError(why)
@@ -278,7 +278,7 @@ def prepare(course: Course, people: list[Person], root: Path, port: int) -> Sett
     homes = root / "home"
     homes.mkdir(exist_ok=True)
     os.chmod(homes, 0o755)
-    name = _course_id(course)
+    name = COURSE_ID
     close_checkout(course.root.parent, state / "checkout-modes.json")
     prepare_exchange(root, name)
     student_config(root, name)
@@ -298,13 +298,6 @@ def prepare(course: Course, people: list[Person], root: Path, port: int) -> Sett
     return settings
 
 
-def _course_id(course: Course) -> str:
-    """The nbgrader course id of the course's configuration (`c.CourseDirectory.course_id`)."""
-    text = (course.root / "nbgrader_config.py").read_text(encoding="utf-8")
-    found = re.search(r"^c\.CourseDirectory\.course_id\s*=\s*[\"']([^\"']+)[\"']", text, re.M)
-    return found.group(1) if found else "gradbook"
-
-
 def hub_command(settings: Settings) -> list[str]:
     return [settings.python, "-m", "jupyterhub", "-f", str(CONFIG)]
 
@@ -322,10 +315,11 @@ def start(settings: Settings, **popen: object) -> subprocess.Popen:
                             **popen)  # type: ignore[call-overload]
 
 
-def print_people(people: list[Person], port: int, shown: bool) -> None:
+def print_people(people: list[Person], port: int) -> None:
+    """The hub's address and who may log in; the passwords made here, once (the roster's own are not repeated)."""
     print(f"course hub: http://127.0.0.1:{port}/  (Ctrl+C stops it)")
     for person in people:
-        secret = person.password if shown else "(the roster's)"
+        secret = person.password if person.generated else "(the roster's)"
         language = person.language or "the browser's"
         print(f"  {person.role:<10} {person.name:<16} password: {secret}  language: {language}")
 
@@ -335,7 +329,7 @@ def main(course: Course, roster: Path | None, demo: bool, port: int, root: Path)
         raise GraderError("give the class: --roster FILE (name,role,password,language) or --demo")
     people = demo_roster() if demo else read_roster(roster)  # type: ignore[arg-type]
     settings = prepare(course, people, root, port)
-    print_people(people, port, shown=True)
+    print_people(people, port)
     hub = start(settings)
     try:
         return hub.wait()
