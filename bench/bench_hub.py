@@ -48,6 +48,8 @@ def login(base: str, name: str, password: str) -> tuple[requests.Session, str]:
     session.get(f"{base}/hub/login", timeout=60)
     token = next(c.value for c in session.cookies if c.name == "_xsrf")
     session.post(f"{base}/hub/login", data={"username": name, "password": password, "_xsrf": token}, timeout=300)
+    session.get(f"{base}/hub/token", timeout=60)  # the XSRF token of the logged-in session (it changes at login)
+    token = next(c.value for c in session.cookies if c.name == "_xsrf" and c.path == "/hub/")
     reply = session.post(f"{base}/hub/api/users/{name}/tokens", json={"note": "bench"},
                          headers={"X-XSRFToken": token}, timeout=60)
     reply.raise_for_status()
