@@ -61,6 +61,8 @@ COPIED = ".gradbook-copied.json"  # in WORK: which release of each chapter was c
 DOCS = ROOT / "docs"
 STUDENT_DOCS = ["glossary.md"]  # the docs the chapters link to (`docs/glossary.md`), copied to WORK/docs/
 COMMANDS = {"lab": "open the workbook in JupyterLab", "test": "run the whole test suite"}
+# The instructor's: `hub` runs `gradbook-grader hub` (the course hub, as root; docs/course-hub.md).
+INSTRUCTOR_COMMANDS = {"hub": "the course hub (JupyterHub) for a roster"}
 # `lab --lang X`: the chapters from notebooks/<code>/ (English: notebooks/ itself), GRADBOOK_LANG for the
 # checks and plots (gradbook.i18n), and JupyterLab's own language: the table's lab_locale, written to
 # LAB_SETTINGS/<code>/overrides.json (an app settings folder of JupyterLab's; its language pack is in the lab extra).
@@ -287,12 +289,14 @@ def test_command(python: Path, rest: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in COMMANDS:
+    if not argv or argv[0] not in {**COMMANDS, **INSTRUCTOR_COMMANDS}:
         print(__doc__)
         print(f"`--lang` speaks {i18n.known_languages()}.")
         return 2
     global _speaking
     command, rest = argv[0], argv[1:]
+    if command == "hub" and not INSTRUCTOR:
+        sys.exit("gradbook: hub needs the course's own repository; this is the student edition")
     if command == "lab" and "--instructor" in rest and not INSTRUCTOR:
         sys.exit("gradbook: --instructor needs the course's own repository; this is the student edition")
     python = ensure_environment()
@@ -306,6 +310,8 @@ def main(argv: list[str]) -> int:
             say(_("your notebooks are in {work}/: save with Ctrl+S, hand in the .ipynb files").format(work=WORK.name))
         args, env = lab_command(python, rest)
         return subprocess.call(args, cwd=ROOT, env=env)
+    if command == "hub":  # the course hub, as root (docs/course-hub.md): the instructor's grader runs it
+        return subprocess.call([str(python), "-m", "gradbook_grader.cli", "hub", *rest], cwd=ROOT)
     return subprocess.call(test_command(python, rest), cwd=ROOT)
 
 

@@ -8,6 +8,7 @@ extend, similarity, grade-by-question).
     gradbook-grader report [--assignment A] [--student S]
     gradbook-grader misconceptions [--assignment A]
     gradbook-grader extend --student S --assignment A --hours N
+    gradbook-grader hub [--demo | --roster FILE] [--port N] [--root DIR]
     gradbook-grader similarity --assignment A [--threshold T] [--html PATH] [--submissions DIR]
     gradbook-grader grade-by-question --assignment A [--question GRADE_ID] [--port P]
 
@@ -119,6 +120,16 @@ def _parser() -> argparse.ArgumentParser:
     by_question.add_argument("--assignment", required=True)
     by_question.add_argument("--question", metavar="GRADE_ID", help="only this written-answer question (default: all)")
     by_question.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+
+    hub = commands.add_parser("hub", parents=[common], help="the course hub on this machine: JupyterHub for a roster "
+                                                          "(as root; docs/course-hub.md)")
+    hub.add_argument("--roster", type=Path, metavar="FILE", help="CSV: name,role,password,language (role: instructor, "
+                                                                  "ta or student)")
+    hub.add_argument("--demo", action="store_true", help="a demo class: one instructor, one TA, two students; "
+                                                         "their passwords are printed")
+    hub.add_argument("--port", type=int, default=8000, help="the hub's port on 127.0.0.1 (default 8000)")
+    hub.add_argument("--root", type=Path, default=Path("/srv/gradbook-hub"),
+                     help="the hub's folder: exchange, student edition, homes, state (default /srv/gradbook-hub)")
     return parser
 
 
@@ -302,6 +313,12 @@ def _similarity_command(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub_command(course: Course, args: argparse.Namespace) -> int:
+    from gradbook_grader import hub
+
+    return hub.main(course, args.roster, args.demo, args.port, args.root)
+
+
 def _by_question_command(course: Course, args: argparse.Namespace) -> int:
     from gradbook_grader.byquestion import serve
 
@@ -318,6 +335,7 @@ COMMANDS: dict[str, Callable[[Course, argparse.Namespace], int]] = {
     "misconceptions": _misconceptions_command,
     "extend": _extend_command,
     "similarity": _similarity_command,
+    "hub": _hub_command,
     "grade-by-question": _by_question_command,
 }
 

@@ -1,0 +1,68 @@
+"""The course hub's JupyterHub configuration (one machine): `gradbook-grader hub` starts JupyterHub with it.
+
+Everything course-specific comes from the settings hub.py writes ($GRADBOOK_HUB_SETTINGS): the roster's
+names by role, the ports, the paths. Roles and groups follow nbgrader's "Using nbgrader with JupyterHub".
+"""
+
+import json
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
+s = json.loads(Path(os.environ["GRADBOOK_HUB_SETTINGS"]).read_text())
+course, root, state = s["course"], Path(s["root"]), Path(s["root"]) / "state"
+bin_dir = Path(s["python"]).parent
+staff, everyone = s["instructors"] + s["tas"], s["instructors"] + s["tas"] + s["students"]
+
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = s["port"]
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = s["hub_port"]
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s['proxy_api_port']}"
+c.ConfigurableHTTPProxy.command = [s["proxy"]]
+c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+
+# Passwords are the system accounts' (hub.py sets them from the roster), checked by PAM.
+c.JupyterHub.authenticator_class = "pam"
+c.PAMAuthenticator.open_sessions = False
+c.Authenticator.allowed_users = set(everyone)
+c.Authenticator.admin_users = set()  # no one, instructors included, opens another person's server
+
+c.JupyterHub.spawner_class = "gradbook_grader.hubspawner.CourseSpawner"
+c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]
+c.Spawner.mem_limit = s["mem_limit"]
+c.Spawner.cpu_limit = s["cpu_limit"]
+c.Spawner.start_timeout = 180  # a busy machine: a server's first start imports JupyterLab
+c.Spawner.http_timeout = 180
+
+c.JupyterHub.load_groups = {
+    f"formgrade-{course}": {"users": staff},  # may open the formgrader
+    f"nbgrader-{course}": {"users": everyone},  # takes part in the course (nbgrader's course list)
+}
+c.JupyterHub.load_roles = [
+    {"name": f"formgrade-{course}", "groups": [f"formgrade-{course}"],
+     "scopes": [f"access:services!service={course}"]},
+    {"name": f"nbgrader-{course}", "groups": [f"nbgrader-{course}"], "scopes": ["read:users:groups!user"]},
+    {"name": f"grader-{course}", "services": [course], "scopes": ["read:users:groups", "list:users", "list:groups"]},
+    {"name": "idle-culler", "services": ["idle-culler"],
+     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+]
+c.JupyterHub.services = [
+    {   # the formgrader: nbgrader's pages for the formgrade group (gradbook_grader/hubformgrader.py)
+        "name": course,
+        "url": f"http://127.0.0.1:{s['formgrader_port']}",
+        "command": [str(bin_dir / "jupyterhub-singleuser"), "--allow-root",
+                    f"--config={Path(__file__).with_name('formgrader_config.py')}",
+                    f"--ServerApp.root_dir={s['course_root']}"],
+        "cwd": s["course_root"],
+        "environment": {"JUPYTERHUB_DEFAULT_URL": "/formgrader", "JUPYTER_CONFIG_PATH": str(root / "formgrader-config"),
+                        "PATH": os.environ["PATH"]},
+        "oauth_no_confirm": True,
+    },
+    {   # stops servers idle for cull_idle_seconds (jupyterhub-idle-culler)
+        "name": "idle-culler",
+        "command": [s["python"], "-m", "jupyterhub_idle_culler", f"--timeout={s['cull_idle_seconds']}"],
+    },
+]

@@ -1,0 +1,338 @@
+"""The course hub on one machine: JupyterHub for the course's roster (docs/course-hub.md).
+
+`gradbook-grader hub [--demo] [--roster FILE] [--port N] [--root DIR]` sets up and starts, on 127.0.0.1:
+
+* one system account per person of the roster (useradd; a home of its own, mode 0700; the password the
+  roster gives, or a random one printed once), checked at login by PAM, the system's own authenticator;
+* JupyterHub's groups and roles as nbgrader's JupyterHub guide has them: `formgrade-<course>` (instructors
+  and TAs: may open the formgrader service), `nbgrader-<course>` (everyone in the course);
+* the formgrader as a hub-managed service (hubformgrader.py: nbgrader's pages only, no kernels, no
+  terminals, no file writes), reachable by the formgrade group only;
+* nbgrader's filesystem exchange under ROOT/exchange with the modes nbgrader needs and no more;
+* the student edition (edition.py) as a git repository under ROOT, pulled into each student's server by
+  nbgitpuller on login (their own changes kept), in the student's language;
+* each student's server as that student's account, in a control group of its own (memory, CPU), and
+  jupyterhub-idle-culler stopping idle servers (hubspawner.py).
+
+Everything runs as root because the hub must start each person's server as that person's account: the
+LocalProcessSpawner's setuid, the way JupyterHub itself isolates users on one machine. (SystemdSpawner needs
+systemd as PID 1, sudospawner needs sudoers rules that only root can write: both are root's set-up too.)
+The instructor's checkout holds the answers, so the hub closes it to other accounts (hub_checkout).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from gradbook_grader.course import COURSE_ID, Course, GraderError
+from gradbook_grader.hub_checkout import close_checkout
+
+ROLES = ("instructor", "ta", "student")
+LANGUAGES = {"": "", "en": "en", "zh": "zh_CN", "zh_CN": "zh_CN"}  # "": the browser's language
+NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")  # a portable system account name (useradd's NAME_REGEX)
+MARK = "gradbook hub"  # the GECOS field of the accounts the hub made: others are never touched
+PROXY_VERSION = "5.3.0"  # configurable-http-proxy, from the npm registry
+DEFAULT_ROOT = Path("/srv/gradbook-hub")
+EDITION = "gradbook-student"  # the edition's folder: also the folder nbgitpuller makes in each home
+CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "hub" / "jupyterhub_config.py"
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    role: str  # one of ROLES
+    password: str
+    language: str = ""  # "en" or "zh_CN": the edition's language their server opens; "": the browser's
+    generated: bool = False  # the password was made here (and is printed once), not given by the roster
+
+
+def read_roster(path: Path) -> list[Person]:
+    """The roster: a CSV file with a header `name,role[,password][,language]`, one person a line."""
+    try:
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise GraderError(f"the roster {path} cannot be read ({error}): give a CSV file with the header "
+                          "name,role,password,language") from None
+    people, problems = [], []
+    for line, row in enumerate(rows, start=2):
+        name, role = (row.get("name") or "").strip(), (row.get("role") or "").strip().lower()
+        language = (row.get("language") or "").strip()
+        if not NAME.match(name):
+            problems.append(f"line {line}: {name!r} is not an account name (lower-case letters, digits, _ and -, "
+                            "starting with a letter, at most 31)")
+        elif role not in ROLES:
+            problems.append(f"line {line}: {name}'s role {role!r} is none of {', '.join(ROLES)}")
+        elif language not in LANGUAGES:
+            problems.append(f"line {line}: {name}'s language {language!r} is none of en, zh (or empty: the browser's)")
+        else:
+            given = (row.get("password") or "").strip()
+            people.append(Person(name, role, given or secrets.token_urlsafe(9), LANGUAGES[language], not given))
+    names = [p.name for p in people]
+    problems += [f"{n} is on the roster twice" for n in sorted({n for n in names if names.count(n) > 1})]
+    if not problems and not any(p.role == "instructor" for p in people):
+        problems.append("the roster has no instructor: the course needs one to release and grade")
+    if problems:
+        raise GraderError(f"the roster {path} was not used:\n  " + "\n  ".join(problems))
+    return people
+
+
+def demo_roster(prefix: str = "") -> list[Person]:
+    """One instructor, one TA and two students (one reading Chinese), with fresh random passwords."""
+    people = [("instructor", "instructor", ""), ("ta", "ta", ""), ("student1", "student", ""),
+              ("student2", "student", "zh_CN")]
+    return [Person(f"{prefix}{name}", role, secrets.token_urlsafe(9), language, True) for name, role, language in people]
+
+
+def why_not_here() -> str | None:
+    """Why this machine cannot host the hub (not root, no useradd), or None."""
+    if os.geteuid() != 0:
+        return ("the course hub starts each person's server as that person's own system account, which only root "
+                "can do: run it as root (`sudo python3 workbook.py hub --demo`, or in a container as root); for a "
+                "class on Kubernetes see docs/course-hub.md")
+    missing = [tool for tool in ("useradd", "userdel", "chpasswd", "git") if shutil.which(tool) is None]
+    if missing:
+        return f"the course hub needs {', '.join(missing)} (apt-get install passwd git)"
+    return None
+
+
+def ensure_account(person: Person, homes: Path, course: str) -> pwd.struct_passwd:
+    """The person's system account (made if missing), its password set to the roster's; home mode 0700."""
+    try:
+        account = pwd.getpwnam(person.name)
+        if MARK not in account.pw_gecos:
+            raise GraderError(f"the system account {person.name} exists and was not made by the course hub: "
+                              "rename the person in the roster (the hub never takes over an existing account)")
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--base-dir", str(homes), "--shell", "/bin/bash",
+                        "--comment", f"{MARK} {course} {person.role}", person.name], check=True, capture_output=True)
+        account = pwd.getpwnam(person.name)
+    subprocess.run(["chpasswd"], input=f"{person.name}:{person.password}\n", text=True, check=True,
+                   capture_output=True)
+    os.chmod(account.pw_dir, 0o700)  # no one else reads a person's work
+    return account
+
+
+def remove_accounts(people: list[Person]) -> None:
+    """Delete the hub's accounts of `people` (and their homes); accounts the hub did not make are left."""
+    for person in people:
+        try:
+            if MARK not in pwd.getpwnam(person.name).pw_gecos:
+                continue
+        except KeyError:
+            continue
+        subprocess.run(["userdel", "--remove", "--force", person.name], capture_output=True)
+
+
+def prepare_exchange(root: Path, course: str) -> Path:
+    """nbgrader's exchange for one course: what each step needs and no more.
+
+    exchange/ and exchange/<course>/ 0755 (root's: no one else makes folders there); outbound/ 0755 (released
+    assignments, read by everyone); inbound/ 1733 (a student makes their own submission folder, cannot list the
+    others' or rename or delete them: sticky); feedback/ 0711 (a student opens the files whose names, digests
+    of their own submission, they know, and lists nothing)."""
+    exchange = root / "exchange"
+    modes = {exchange: 0o755, exchange / course: 0o755, exchange / course / "outbound": 0o755,
+             exchange / course / "inbound": 0o1733, exchange / course / "feedback": 0o711}
+    for folder, mode in modes.items():
+        folder.mkdir(exist_ok=True)
+        os.chown(folder, 0, 0)
+        os.chmod(folder, mode)
+    return exchange
+
+
+def check_reachable(root: Path) -> None:
+    """Students' accounts must reach ROOT's exchange and edition: every folder above it traversable."""
+    for folder in [root, *root.parents]:
+        if not os.stat(folder).st_mode & 0o001:
+            raise GraderError(f"{folder} cannot be entered by other accounts (mode {os.stat(folder).st_mode & 0o7777:o}):"
+                              f" students could not reach the hub's exchange; choose a --root outside it "
+                              f"(default {DEFAULT_ROOT})")
+
+
+def ensure_proxy(cache: Path) -> Path:
+    """configurable-http-proxy, installed from the npm registry once into `cache`; its executable."""
+    found = shutil.which("configurable-http-proxy")
+    if found:
+        return Path(found)
+    proxy = cache / "node_modules" / ".bin" / "configurable-http-proxy"
+    if not proxy.exists():
+        if shutil.which("npm") is None:
+            raise GraderError("the hub's proxy (configurable-http-proxy) comes from npm, which is not installed: "
+                              "apt-get install nodejs npm (or npm install -g configurable-http-proxy)")
+        cache.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["npm", "install", "--prefix", str(cache), "--no-audit", "--no-fund",
+                               f"configurable-http-proxy@{PROXY_VERSION}"], capture_output=True, text=True)
+        if done.returncode != 0 or not proxy.exists():
+            raise GraderError(f"npm could not install configurable-http-proxy@{PROXY_VERSION}:\n{done.stderr[-2000:]}")
+    return proxy
+
+
+def build_student_edition(course: Course, root: Path) -> Path:
+    """The released course (its notebooks, manifests and secret, as `gradbook-grader release` makes them) and
+    its student edition, committed to ROOT/gradbook-student (readable by all)."""
+    from gradbook_grader.course import release
+    from gradbook_grader.edition import build_edition
+    from gradbook_grader.manifests import build_manifests, require_sandbox
+    from gradbook_grader.secret import ensure_secret
+
+    require_sandbox()  # the formgrader grades in the sandbox: no sandbox, no hub
+    ensure_secret(course)
+    release(course, None)
+    build_manifests(course, course.assignments)
+    edition = build_edition(course, root / EDITION)
+    for folder, _, files in os.walk(edition.path):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                os.chmod(path, 0o644 | (path.stat().st_mode & 0o111))
+    return edition.path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What jupyterhub_config.py (deploy/hub/) reads: written as JSON into ROOT/state/settings.json."""
+
+    course: str
+    course_root: str  # the nbgrader course (autograder/): the formgrader's working directory
+    root: str
+    port: int  # the hub's address, http://127.0.0.1:PORT/
+    hub_port: int  # the hub's own API, behind the proxy
+    proxy_api_port: int
+    formgrader_port: int
+    python: str  # the environment of the hub, the formgrader and the students' servers
+    proxy: str
+    edition: str
+    instructors: list[str]
+    tas: list[str]
+    students: list[str]
+    languages: dict[str, str]
+    mem_limit: str = "2G"
+    cpu_limit: float = 1.0
+    cull_idle_seconds: int = 3600
+
+
+def student_config(root: Path, course: str) -> Path:
+    """ROOT/student-config, on the JUPYTER_CONFIG_PATH of students' servers (and the formgrader's): where the
+    exchange is; nbgrader's Assignments tab on, its instructor tools off."""
+    config = root / "student-config"
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    shutil.copy(CONFIG.with_name("hub_exchange.py"), config / "hub_exchange.py")
+    exchange = ("c = get_config()  # noqa: F821\n"
+                f"c.CourseDirectory.course_id = {course!r}\n"
+                f"c.Exchange.root = {str(root / 'exchange')!r}\n")
+    (config / "nbgrader_config.py").write_text(
+        exchange + "import sys\n"
+        f"sys.path.insert(0, {str(config)!r})  # hub_exchange.py: a submission readable by its owner only\n"
+        "c.ExchangeFactory.submit = 'hub_exchange.PrivateSubmit'\n")
+    (config / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"jpserver_extensions": {
+        "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False,
+        "nbgrader.server_extensions.assignment_list": True}}}, indent=1))
+    (config / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": {
+        "@jupyter/nbgrader:menu": True, "@jupyter/nbgrader:create-assignment": True,
+        "@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:course-list": True}}, indent=1))
+    (config / "gitconfig").write_text(  # hubspawner.py: GIT_CONFIG_SYSTEM of the students' servers
+        f"[include]\n\tpath = /etc/gitconfig\n[safe]\n\tdirectory = {root / EDITION}\n\tdirectory = {root / EDITION}/.git\n")
+    formgrader = root / "formgrader-config"  # the same exchange; no other Jupyter settings
+    formgrader.mkdir(exist_ok=True)
+    (formgrader / "nbgrader_config.py").write_text(exchange)
+    for path in [config, config / "labconfig", *config.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return config
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 now (the OS's choice), all different."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def prepare(course: Course, people: list[Person], root: Path, port: int) -> Settings:
+    """Everything the hub needs under ROOT, the accounts and the closed checkout; the settings written."""
+    why = why_not_here()
+    if why:
+        raise GraderError(why)
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o755)
+    check_reachable(root)
+    state = root / "state"  # the hub's database, cookie secret, tokens: root's only
+    state.mkdir(exist_ok=True)
+    os.chmod(state, 0o700)
+    homes = root / "home"
+    homes.mkdir(exist_ok=True)
+    os.chmod(homes, 0o755)
+    name = COURSE_ID
+    close_checkout(course.root.parent, state / "checkout-modes.json")
+    prepare_exchange(root, name)
+    student_config(root, name)
+    edition = build_student_edition(course, root)
+    for person in people:
+        ensure_account(person, homes, name)
+    hub_port, proxy_api_port, formgrader_port = free_ports(3)
+    settings = Settings(
+        course=name, course_root=str(course.root), root=str(root), port=port, hub_port=hub_port,
+        proxy_api_port=proxy_api_port, formgrader_port=formgrader_port, python=sys.executable,
+        proxy=str(ensure_proxy(Path.home() / ".cache" / "gradbook" / "hub-proxy")), edition=str(edition),
+        instructors=[p.name for p in people if p.role == "instructor"], tas=[p.name for p in people if p.role == "ta"],
+        students=[p.name for p in people if p.role == "student"], languages={p.name: p.language for p in people})
+    path = state / "settings.json"
+    path.write_text(json.dumps(settings.__dict__, indent=1))
+    os.chmod(path, 0o600)
+    return settings
+
+
+def hub_command(settings: Settings) -> list[str]:
+    return [settings.python, "-m", "jupyterhub", "-f", str(CONFIG)]
+
+
+def hub_environment(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    env["GRADBOOK_HUB_SETTINGS"] = str(Path(settings.root) / "state" / "settings.json")
+    env["PATH"] = os.pathsep.join([str(Path(settings.python).parent), env.get("PATH", "/usr/bin:/bin")])
+    return env
+
+
+def start(settings: Settings, **popen: object) -> subprocess.Popen:
+    """The hub, started in ROOT/state (its database and cookie secret are written there)."""
+    return subprocess.Popen(hub_command(settings), cwd=Path(settings.root) / "state", env=hub_environment(settings),
+                            **popen)  # type: ignore[call-overload]
+
+
+def print_people(people: list[Person], port: int) -> None:
+    """The hub's address and who may log in; the passwords made here, once (the roster's own are not repeated)."""
+    print(f"course hub: http://127.0.0.1:{port}/  (Ctrl+C stops it)")
+    for person in people:
+        secret = person.password if person.generated else "(the roster's)"
+        language = person.language or "the browser's"
+        print(f"  {person.role:<10} {person.name:<16} password: {secret}  language: {language}")
+
+
+def main(course: Course, roster: Path | None, demo: bool, port: int, root: Path) -> int:
+    if (roster is None) == (not demo):
+        raise GraderError("give the class: --roster FILE (name,role,password,language) or --demo")
+    people = demo_roster() if demo else read_roster(roster)  # type: ignore[arg-type]
+    settings = prepare(course, people, root, port)
+    print_people(people, port)
+    hub = start(settings)
+    try:
+        return hub.wait()
+    except KeyboardInterrupt:
+        hub.terminate()
+        return hub.wait()

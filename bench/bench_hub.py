@@ -1,0 +1,206 @@
+"""The course hub on this machine: memory of a student server idle and working, and how many concurrent student
+servers answer a check within 2 s (docs/course-hub.md). Root only (it makes accounts); 127.0.0.1 only.
+
+    sudo .venv/bin/python bench/bench_hub.py [--most 24] [--step 4] [--limit 2.0] [--rounds 5]
+
+A student here is a real hub account: it logs in (PAM), its server starts in its own control group, a kernel
+starts and imports the student edition, and each round runs the chapter-2 check `naive_relu` on a right answer
+(the same cell tests/test_browser_checks.py runs). Servers are added `--step` at a time; at each level every
+working student runs `--rounds` checks at once, and the level holds when the 95th percentile of the check's
+round trip (request to result over the kernel's websocket) is within `--limit` seconds. Memory is the control
+group's (`memory.usage_in_bytes`: the server, its kernel and their page cache). Bounded: it stops at the first
+level that fails, at --most servers, or when the machine's available memory falls under 1 GB. Figures printed,
+never asserted. Everything it made (accounts, homes, its hub folder) is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from test_browser_checks import CELLS  # noqa: E402 - the check a student runs, from the browser test
+
+from gradbook_grader import hub  # noqa: E402
+from gradbook_grader.course import find_course  # noqa: E402
+from gradbook_grader.hub_checkout import reopen_checkout  # noqa: E402
+
+CHECK = CELLS[0] + "\n" + CELLS[1]
+
+
+def login(base: str, name: str, password: str) -> tuple[requests.Session, str]:
+    """A logged-in session and an API token of that person's (their own scopes only)."""
+    session = requests.Session()
+    session.get(f"{base}/hub/login", timeout=60)
+    token = next(c.value for c in session.cookies if c.name == "_xsrf")
+    session.post(f"{base}/hub/login", data={"username": name, "password": password, "_xsrf": token}, timeout=300)
+    session.get(f"{base}/hub/token", timeout=60)  # the XSRF token of the logged-in session (it changes at login)
+    token = next(c.value for c in session.cookies if c.name == "_xsrf" and c.path == "/hub/")
+    reply = session.post(f"{base}/hub/api/users/{name}/tokens", json={"note": "bench"},
+                         headers={"X-XSRFToken": token}, timeout=60)
+    reply.raise_for_status()
+    return session, reply.json()["token"]
+
+
+def wait_for_server(base: str, name: str, token: str, deadline: float) -> None:
+    headers = {"Authorization": f"token {token}"}
+    requests.post(f"{base}/hub/api/users/{name}/server", headers=headers, timeout=300)
+    while time.monotonic() < deadline:
+        reply = requests.get(f"{base}/user/{name}/api/status", headers=headers, timeout=60)
+        if reply.status_code == 200:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{name}'s server did not start")
+
+
+def cgroup_memory(name: str) -> int:
+    """Bytes charged to the person's server's control group (server and kernels)."""
+    pids = subprocess.run(["pgrep", "-u", name, "-f", "jupyterhub-singleuser"], capture_output=True,
+                          text=True).stdout.split()
+    for line in Path(f"/proc/{pids[0]}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return int(Path(f"/sys/fs/cgroup/memory{path}/memory.usage_in_bytes").read_text())
+    return int(Path(f"/sys/fs/cgroup/unified{path}/memory.current").read_text())
+
+
+class Kernel:
+    """A kernel in a person's server, driven over its websocket as JupyterLab drives it."""
+
+    def __init__(self, base: str, name: str, token: str) -> None:
+        self.base, self.name, self.token = base, name, token
+        self.headers = {"Authorization": f"token {token}"}
+
+    async def open(self) -> None:
+        reply = requests.post(f"{self.base}/user/{self.name}/api/kernels", headers=self.headers, json={"name": "python3"},
+                              timeout=300)
+        reply.raise_for_status()
+        url = f"{self.base.replace('http', 'ws')}/user/{self.name}/api/kernels/{reply.json()['id']}/channels"
+        self.socket = await websocket_connect(HTTPRequest(url, headers=self.headers), max_message_size=1 << 26)
+
+    async def run(self, code: str) -> tuple[float, str]:
+        """Seconds from the request to the cell's end, and what it printed."""
+        msg_id = uuid.uuid4().hex
+        message = {"header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.name, "session": msg_id,
+                              "version": "5.3", "date": ""}, "parent_header": {}, "metadata": {}, "channel": "shell",
+                   "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                               "allow_stdin": False, "stop_on_error": True}}
+        started, printed = time.perf_counter(), []
+        await self.socket.write_message(json.dumps(message))
+        while True:
+            reply = json.loads(await asyncio.wait_for(self.socket.read_message(), timeout=300))
+            if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = reply["msg_type"], reply["content"]
+            if kind == "stream":
+                printed.append(content["text"])
+            elif kind in ("display_data", "execute_result"):
+                printed.append(content["data"].get("text/plain", ""))
+            elif kind == "error":
+                printed.append("\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                return time.perf_counter() - started, "".join(printed)
+
+
+def available_memory() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def level(kernels: list[Kernel], rounds: int) -> list[float]:
+    times: list[float] = []
+    for _ in range(rounds):
+        results = await asyncio.gather(*(k.run(CHECK) for k in kernels))
+        for seconds, printed in results:
+            assert "\u2714 naive_relu" in printed, printed[-500:]
+            times.append(seconds)
+    return times
+
+
+async def bench(args: argparse.Namespace) -> None:
+    why = hub.why_not_here()
+    if why:
+        sys.exit(f"bench_hub: {why}")
+    people = [hub.Person(f"bh{secrets.token_hex(2)}i", "instructor", secrets.token_urlsafe(9))]
+    people += [hub.Person(f"{people[0].name[:6]}s{i}", "student", secrets.token_urlsafe(9)) for i in range(args.most)]
+    root = Path(f"/srv/gradbook-hub-bench-{secrets.token_hex(3)}")
+    process = None
+    try:
+        settings = hub.prepare(find_course(ROOT / "autograder"), people, root, hub.free_ports(1)[0])
+        process = hub.start(settings, stdout=subprocess.DEVNULL, stderr=open(root / "state" / "hub.log", "w"))
+        base = f"http://127.0.0.1:{settings.port}"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/hub/health", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        kernels: list[Kernel] = []
+        students = [p for p in people if p.role == "student"]
+        for count in range(args.step, args.most + 1, args.step):
+            for person in students[len(kernels):count]:
+                _, token = login(base, person.name, person.password)
+                wait_for_server(base, person.name, token, time.monotonic() + 600)
+                if not kernels:
+                    idle = cgroup_memory(person.name)
+                kernel = Kernel(base, person.name, token)
+                await kernel.open()
+                await kernel.run(CHECK)  # imports the edition's library: the working server
+                kernels.append(kernel)
+                if len(kernels) == 1:
+                    working = cgroup_memory(person.name)
+                    print(f"one student server: idle {idle / 2**20:.0f} MiB, working (a kernel that ran a check) "
+                          f"{working / 2**20:.0f} MiB", flush=True)
+            times = await level(kernels, args.rounds)
+            p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
+            memory = sum(cgroup_memory(k.name) for k in kernels)
+            print(f"{len(kernels):3d} servers: check round trip median {statistics.median(times):.2f} s, p95 {p95:.2f} s;"
+                  f" their memory {memory / 2**30:.2f} GiB; machine's available {available_memory() / 2**30:.1f} GiB",
+                  flush=True)
+            if p95 > args.limit:
+                print(f"-> {len(kernels)} concurrent servers exceed {args.limit} s at the 95th percentile")
+                break
+            if available_memory() < 1 << 30:
+                print("-> stopped: under 1 GB of memory left")
+                break
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=120)
+        for person in people:
+            subprocess.run(["pkill", "-KILL", "-u", person.name], capture_output=True)
+        hub.remove_accounts(people)
+        record = root / "state" / "checkout-modes.json"
+        if record.exists():
+            reopen_checkout(json.loads(record.read_text()))
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--most", type=int, default=24, help="at most this many student servers")
+    parser.add_argument("--step", type=int, default=4, help="servers added per level")
+    parser.add_argument("--limit", type=float, default=2.0, help="seconds a check may take (95th percentile)")
+    parser.add_argument("--rounds", type=int, default=5, help="checks each student runs per level, all at once")
+    asyncio.run(bench(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

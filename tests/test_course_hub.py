@@ -1,0 +1,361 @@
+"""The course hub (`gradbook-grader hub`, issue 27) on 127.0.0.1 with a demo roster: real system accounts, PAM
+logins, nbgrader's exchange, the formgrader service; the lifecycle across accounts and each trust boundary.
+
+Needs root and useradd (the hub makes an account per person and starts each server as it): elsewhere it skips
+and says so. The accounts get a random prefix and are deleted afterwards; the checkout's modes are put back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = [pytest.mark.slow]
+
+hub = pytest.importorskip("gradbook_grader.hub")
+requests = pytest.importorskip("requests")
+
+CHAPTER = "00-what-is-deep-learning"
+DEADLINE = 600  # seconds: a server's first start on a busy 2-core machine; awaited as an event, never slept
+
+
+def as_user(name: str, *command: str, settings: dict, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`command` run as the system account `name`, with a student server's environment (exchange, edition)."""
+    import pwd
+
+    account = pwd.getpwnam(name)
+    env = {"HOME": account.pw_dir, "USER": name, "PATH": f"{Path(settings['python']).parent}:/usr/bin:/bin",
+           "PYTHONPATH": f"{settings['edition']}/lib", "JUPYTER_CONFIG_PATH": f"{settings['root']}/student-config"}
+    return subprocess.run(["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups",
+                           "--", *command], env=env, cwd=cwd or account.pw_dir, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def course_hub():
+    why = hub.why_not_here()
+    if why:
+        pytest.skip(why)
+    from gradbook_grader.course import find_course
+    from gradbook_grader.hub_checkout import reopen_checkout
+
+    people = hub.demo_roster(prefix=f"gb{secrets.token_hex(2)}")
+    root = Path(f"/srv/gradbook-hub-test-{secrets.token_hex(3)}")
+    course = find_course(ROOT / "autograder")
+    record = root / "state" / "checkout-modes.json"
+    process = None
+    try:
+        settings = hub.prepare(course, people, root, hub.free_ports(1)[0])
+        process = hub.start(settings, stdout=subprocess.DEVNULL, stderr=open(root / "state" / "hub.log", "w"))
+        base = f"http://127.0.0.1:{settings.port}"
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (root / "state" / "hub.log").read_text()[-3000:]
+            try:
+                if requests.get(f"{base}/hub/health", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)  # the hub and its proxy are still starting
+        yield {"settings": settings.__dict__, "base": base, "people": {p.role + str(i): p for i, p in enumerate(people)},
+               "by_role": people, "root": root, "course": course}
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for person in people:  # servers the hub left behind (it stops them on exit, this makes sure)
+            subprocess.run(["pkill", "-KILL", "-u", person.name], capture_output=True)
+        hub.remove_accounts(people)
+        if record.exists():
+            reopen_checkout(json.loads(record.read_text()))
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def person(hubinfo: dict, role: str, index: int = 0):
+    return [p for p in hubinfo["by_role"] if p.role == role][index]
+
+
+def login(hubinfo: dict, name: str, password: str) -> requests.Session:
+    session = requests.Session()
+    base = hubinfo["base"]
+    session.get(f"{base}/hub/login", timeout=30)
+    token = next(c.value for c in session.cookies if c.name == "_xsrf")
+    session.post(f"{base}/hub/login", data={"username": name, "password": password, "_xsrf": token}, timeout=120)
+    return session
+
+
+def server_ready(hubinfo: dict, session: requests.Session, name: str) -> None:
+    """Start the person's server (as their first login does) and wait until it answers."""
+    base = hubinfo["base"]
+    session.get(f"{base}/hub/spawn", timeout=120)
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        reply = session.get(f"{base}/user/{name}/api/status", timeout=30)
+        if reply.status_code == 200 and "started" in reply.text:
+            return
+        time.sleep(0.5)  # polling the hub for the spawn's end; the hub has no event to wait on from here
+    pytest.fail(f"{name}'s server did not start")
+
+
+def service(hubinfo: dict, session: requests.Session, method: str, path: str, body: dict | None = None) -> requests.Response:
+    """A request to the formgrader service (through the hub's OAuth), with its XSRF token."""
+    url = f"{hubinfo['base']}/services/{hubinfo['settings']['course']}/{path}"
+    session.get(f"{hubinfo['base']}/services/{hubinfo['settings']['course']}/formgrader", timeout=120)
+    token = next(c.value for c in session.cookies if c.name == "_xsrf" and (c.path or "").startswith("/services/"))
+    return session.request(method, url, headers={"X-XSRFToken": token}, json=body, timeout=600)
+
+
+def test_wrong_password_is_refused(course_hub: dict) -> None:
+    student = person(course_hub, "student")
+    session = login(course_hub, student.name, student.password + "x")
+    assert session.get(f"{course_hub['base']}/hub/api/user", timeout=30).status_code in (401, 403)
+    session = login(course_hub, student.name, student.password)
+    assert session.get(f"{course_hub['base']}/hub/home", timeout=30).url.endswith("/hub/home")
+
+
+def test_lifecycle_and_boundaries(course_hub: dict) -> None:
+    settings, root = course_hub["settings"], course_hub["root"]
+    course = settings["course"]
+    exchange = root / "exchange" / course
+    instructor, ta = person(course_hub, "instructor"), person(course_hub, "ta")
+    s1, s2 = person(course_hub, "student", 0), person(course_hub, "student", 1)
+    staff = login(course_hub, instructor.name, instructor.password)
+
+    # a student cannot open the formgrader; the instructor and the TA can
+    student = login(course_hub, s1.name, s1.password)
+    refused = student.get(f"{course_hub['base']}/services/{course}/formgrader", timeout=120)
+    assert refused.status_code == 403 or "Manage Assignments" not in refused.text
+    page = staff.get(f"{course_hub['base']}/services/{course}/formgrader", timeout=120)
+    assert page.status_code == 200 and "Manage Assignments" in page.text, page.text[:500]
+    tas = login(course_hub, ta.name, ta.password)
+    assert tas.get(f"{course_hub['base']}/services/{course}/formgrader", timeout=120).status_code == 200
+
+    # the TA cannot change the course's configuration, run code or open a terminal through the formgrader
+    config = (course_hub["course"].root / "nbgrader_config.py").read_bytes()
+    put = service(course_hub, tas, "PUT", "api/contents/nbgrader_config.py",
+                  {"type": "file", "format": "text", "content": "c.ClearSolutions.code_stub = {}\n"})
+    assert put.status_code == 403, put.text
+    assert service(course_hub, tas, "POST", "api/kernels", {"name": "python3"}).status_code == 403
+    assert service(course_hub, tas, "DELETE", "api/contents/nbgrader_config.py").status_code == 403
+    assert service(course_hub, tas, "POST", "api/terminals").status_code in (403, 404)
+    assert (course_hub["course"].root / "nbgrader_config.py").read_bytes() == config
+
+    # the instructor releases; students fetch and submit as their own accounts
+    released = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/release")
+    assert released.status_code == 200 and json.loads(released.text).get("success"), released.text
+    for s in (s1, s2):
+        done = as_user(s.name, "nbgrader", "fetch_assignment", CHAPTER, settings=settings)
+        assert done.returncode == 0, done.stderr
+        done = as_user(s.name, "nbgrader", "submit", CHAPTER, settings=settings)
+        assert done.returncode == 0, done.stderr
+
+    # neither student lists or reads the other's submission, overwrites it, or reads the other's home
+    ls = as_user(s2.name, "ls", str(exchange / "inbound"), settings=settings)
+    assert ls.returncode != 0 and "Permission denied" in ls.stderr
+    theirs = next(p for p in (exchange / "inbound").iterdir() if p.name.startswith(s1.name + "+"))
+    notebook = theirs / f"{CHAPTER}.ipynb"
+    assert as_user(s2.name, "cat", str(notebook), settings=settings).returncode != 0
+    for attack in (["cp", "/dev/null", str(notebook)], ["mv", str(theirs), str(theirs) + "x"],
+                   ["rm", "-rf", str(theirs)], ["mkdir", str(theirs / "x")]):
+        assert as_user(s2.name, *attack, settings=settings).returncode != 0, attack
+    assert notebook.exists()
+    assert as_user(s2.name, "ls", f"{root}/home/{s1.name}", settings=settings).returncode != 0
+
+    # no student reads the answers, the course secret or the hub's state
+    repo = course_hub["course"].root.parent
+    for secret in (repo / "solutions" / f"{CHAPTER}.ipynb", repo / "autograder" / ".gradbook-secret",
+                   repo / "lib" / "gradbook" / "checks" / "ch00.py", root / "state" / "jupyterhub_cookie_secret",
+                   root / "state" / "jupyterhub.sqlite"):
+        assert secret.exists(), secret
+        assert as_user(s1.name, "cat", str(secret), settings=settings).returncode != 0, secret
+    assert as_user(s1.name, "git", "-C", str(repo), "log", settings=settings).returncode != 0
+
+    # the instructor collects and grades (the sandbox, through nbgrader's autograde) and releases feedback
+    collected = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/collect")
+    assert json.loads(collected.text).get("success"), collected.text
+    for s in (s1, s2):
+        graded = service(course_hub, staff, "POST", f"formgrader/api/submission/{CHAPTER}/{s.name}/autograde")
+        assert json.loads(graded.text).get("success"), graded.text
+    for step in ("generate_feedback", "release_feedback"):
+        done = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/{step}")
+        assert json.loads(done.text).get("success"), done.text
+    assert as_user(s2.name, "ls", str(exchange / "feedback"), settings=settings).returncode != 0
+    for s in (s1, s2):
+        done = as_user(s.name, "nbgrader", "fetch_feedback", CHAPTER, settings=settings)
+        assert done.returncode == 0, done.stderr
+        pages = list((root / "home" / s.name / CHAPTER / "feedback").rglob("*.html"))
+        assert len(pages) == 1, pages  # their own feedback, not the other's
+        assert s.name in pages[0].parent.parent.name or pages[0].stat().st_uid == __import__("pwd").getpwnam(s.name).pw_uid
+
+
+def test_student_server_holds_no_hub_token_and_no_answers(course_hub: dict) -> None:
+    settings = course_hub["settings"]
+    s1 = person(course_hub, "student", 0)
+    session = login(course_hub, s1.name, s1.password)
+    server_ready(course_hub, session, s1.name)
+    found = subprocess.run(["pgrep", "-u", s1.name, "-f", "jupyterhub-singleuser"], capture_output=True, text=True)
+    pids = found.stdout.split()
+    assert pids, "the student's server runs as the student's account"
+    environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
+    formgrader = subprocess.run(["pgrep", "-f", "--", "--allow-root"], capture_output=True, text=True).stdout.split()
+    tokens = set()
+    for pid in formgrader:
+        for line in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            if line.startswith((b"JUPYTERHUB_API_TOKEN=", b"CONFIGPROXY_AUTH_TOKEN=")):
+                tokens.add(line.split(b"=", 1)[1])
+    proxy = subprocess.run(["pgrep", "-f", "configurable-http-proxy"], capture_output=True, text=True).stdout.split()
+    for pid in proxy:
+        for line in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            if line.startswith(b"CONFIGPROXY_AUTH_TOKEN="):
+                tokens.add(line.split(b"=", 1)[1])
+    assert tokens, "the formgrader's and the proxy's tokens were found"
+    assert not any(token in line for token in tokens for line in environ)
+    assert not any(line.startswith(b"CONFIGPROXY") for line in environ)
+    # the student's Python imports the student edition's library, whose checks are recordings
+    probe = as_user(s1.name, "python", "-c", "import gradbook, gradbook.checks.ch00 as c; print(gradbook.__file__);"
+                    " print(open(c.__file__).read())", settings=settings)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.startswith(settings["edition"]), probe.stdout[:200]
+    # nbgitpuller cloned the edition into the student's home on the first login, with no answers in it
+    pulled = Path(f"{settings['root']}/home/{s1.name}/{Path(settings['edition']).name}")
+    from gradbook_grader.hubspawner import pull_url
+
+    api = pull_url(Path(settings["edition"]), "en").replace("/git-pull?", "/git-pull/api?")
+    stream = session.get(f"{course_hub['base']}/user/{s1.name}{api}", timeout=300)  # what the pull page's script asks
+    assert stream.status_code == 200, stream.text[-1000:]
+    assert (pulled / "notebooks" / f"{CHAPTER}.ipynb").exists()
+    assert not re.search(r"BEGIN SOLUTION|BEGIN HIDDEN TESTS", (pulled / "notebooks" / f"{CHAPTER}.ipynb").read_text())
+
+
+BROWSER_CHAPTER = "01-tensors"  # the browser's own assignment: the tests above release another
+
+
+def xsrf(context, path: str) -> str:
+    """The _xsrf cookie a Jupyter server (a student's, or the formgrader's) set for its path."""
+    cookies = [c for c in context.cookies() if c["name"] == "_xsrf" and path.startswith(c["path"].rstrip("/"))]
+    return max(cookies, key=lambda c: len(c["path"]))["value"]
+
+
+def browser_login(browser, base: str, who) -> tuple[object, object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{base}/hub/login")
+    page.fill("#username_input", who.name)
+    page.fill("#password_input", who.password)
+    page.click("#login_submit")
+    return context, page
+
+
+def post(context, base: str, prefix: str, path: str, **form: str) -> dict:
+    """A POST to a Jupyter server of the hub as the browser's page would make it (its cookies and XSRF token)."""
+    reply = context.request.post(f"{base}{prefix}/{path}", form=form,
+                                 headers={"X-XSRFToken": xsrf(context, prefix + "/")}, timeout=600_000)
+    assert reply.ok, (path, reply.status, reply.text()[:1000])
+    return json.loads(reply.text())
+
+
+def test_a_class_in_the_browser(course_hub: dict) -> None:
+    """A student logs in, gets the chapters (nbgitpuller), runs a check (✔), submits; the instructor releases,
+    collects, grades and releases feedback in the formgrader; the student fetches it; the student's attempt
+    at the formgrader is refused. Screenshots in test-artifacts/hub-*.png."""
+    from conftest import require
+    from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REACTION_MS
+    from test_browser_checks import CELLS
+
+    require(Path(CHROMIUM).exists(), "Chromium is not installed (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    base, course = course_hub["base"], course_hub["settings"]["course"]
+    s1, instructor = person(course_hub, "student", 0), person(course_hub, "instructor")
+    formgrader = f"/services/{course}/formgrader"
+    ARTIFACTS.mkdir(exist_ok=True)
+    shots = []
+
+    def shot(page, name: str) -> None:
+        path = ARTIFACTS / f"hub-{name}.png"
+        page.screenshot(path=str(path), full_page=False)
+        shots.append(str(path))
+
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            student, page = browser_login(browser, base, s1)
+            # the first login spawns the server and nbgitpuller opens the edition's first chapter
+            page.wait_for_url(re.compile(r".*/lab/tree/gradbook-student/notebooks/00-.*"), timeout=DEADLINE * 1000)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=REACTION_MS)
+            page.wait_for_selector("text=/Python 3 \\(ipykernel\\) \\| Idle/", timeout=REACTION_MS)
+            shot(page, "student-chapter")
+            # a check in the student's server, as on a laptop: a new cell above the first, run
+            page.locator(".jp-Notebook .jp-Cell").first.click()
+            page.keyboard.press("Escape")
+            page.keyboard.press("a")
+            page.keyboard.press("Enter")
+            page.keyboard.insert_text(CELLS[0] + "\n" + CELLS[1])
+            page.keyboard.press("Shift+Enter")
+            page.wait_for_selector("text=/\u2714 naive_relu: \\d+ cases passed/", timeout=REACTION_MS)
+            shot(page, "student-check")
+
+            # the student's formgrader: refused
+            refused = page.goto(f"{base}{formgrader}")
+            assert refused is not None and refused.status == 403
+            shot(page, "student-formgrader-refused")
+
+            staff, desk = browser_login(browser, base, instructor)
+            desk.wait_for_url(re.compile(r".*/user/.*"), timeout=DEADLINE * 1000)
+            desk.goto(f"{base}{formgrader}")
+            desk.wait_for_selector("text=Manage Assignments", timeout=REACTION_MS)
+            released = post(staff, base, formgrader, f"api/assignment/{BROWSER_CHAPTER}/release")
+            assert released.get("success"), released
+
+            # the student fetches and submits through their server's Assignments API (the Assignments tab's)
+            user = f"/user/{s1.name}"
+            page.goto(f"{base}{user}/lab")
+            for action in ("fetch", "submit"):
+                done = post(student, base, user, f"assignments/{action}", course_id=course,
+                            assignment_id=BROWSER_CHAPTER)
+                assert done.get("success"), done
+
+            for action in ("collect",):
+                done = post(staff, base, formgrader, f"api/assignment/{BROWSER_CHAPTER}/{action}")
+                assert done.get("success"), done
+            graded = post(staff, base, formgrader, f"api/submission/{BROWSER_CHAPTER}/{s1.name}/autograde")
+            assert graded.get("success"), graded
+            for action in ("generate_feedback", "release_feedback"):
+                done = post(staff, base, formgrader, f"api/assignment/{BROWSER_CHAPTER}/{action}")
+                assert done.get("success"), done
+            desk.goto(f"{base}{formgrader}/manage_submissions/{BROWSER_CHAPTER}")
+            desk.wait_for_selector(f"text={s1.name}", timeout=REACTION_MS)
+            shot(desk, "instructor-formgrader")
+
+            done = post(student, base, user, "assignments/fetch_feedback", course_id=course,
+                        assignment_id=BROWSER_CHAPTER)
+            assert done.get("success"), done
+            pages = list((course_hub["root"] / "home" / s1.name / BROWSER_CHAPTER / "feedback").rglob("*.html"))
+            assert len(pages) == 1, pages
+            relative = pages[0].relative_to(course_hub["root"] / "home" / s1.name)
+            page.goto(f"{base}{user}/files/{relative}")
+            page.wait_for_selector("text=/Score|score/", timeout=REACTION_MS)
+            shot(page, "student-feedback")
+
+            # a student whose account reads Chinese gets the Chinese edition
+            s2 = person(course_hub, "student", 1)
+            assert s2.language == "zh_CN"
+            _, chinese = browser_login(browser, base, s2)
+            chinese.wait_for_url(re.compile(r".*/lab/tree/gradbook-student/notebooks/zh_CN/00-.*"),
+                                 timeout=DEADLINE * 1000)
+            chinese.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=REACTION_MS)
+            shot(chinese, "student-chinese-chapter")
+        finally:
+            browser.close()
+            print("screenshots: " + ", ".join(shots))

@@ -1,0 +1,88 @@
+"""The course hub's set-up, without starting it: the roster, the browser's language, the exchange's modes, the
+checkout closed and reopened, and the message where the machine cannot host a hub (tests/test_course_hub.py
+starts one)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+hub = pytest.importorskip("gradbook_grader.hub")
+from gradbook_grader.course import GraderError  # noqa: E402
+from gradbook_grader.hub_checkout import close_checkout, reopen_checkout  # noqa: E402
+
+
+def roster(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "class.csv"
+    path.write_text(text)
+    return path
+
+
+def test_a_roster_is_read_with_roles_languages_and_passwords(tmp_path: Path) -> None:
+    people = hub.read_roster(roster(tmp_path, "name,role,password,language\nada,instructor,s3cret,\n"
+                                              "bo,TA,,en\nli,student,,zh\n"))
+    assert [(p.name, p.role, p.language) for p in people] == [("ada", "instructor", ""), ("bo", "ta", "en"),
+                                                              ("li", "student", "zh_CN")]
+    assert people[0].password == "s3cret"
+    assert len(people[1].password) >= 12 and people[1].password != people[2].password  # random, each its own
+
+
+@pytest.mark.parametrize("text, said", [
+    ("name,role\nRoot!,student\nada,instructor\n", "'Root!' is not an account name"),
+    ("name,role\nada,instructor\nbo,professor\n", "bo's role 'professor' is none of instructor, ta, student"),
+    ("name,role,password,language\nada,instructor,,fr\n", "ada's language 'fr' is none of en, zh"),
+    ("name,role\nada,instructor\nada,student\n", "ada is on the roster twice"),
+    ("name,role\nbo,student\n", "the roster has no instructor"),
+])
+def test_a_bad_roster_is_refused_saying_what_is_wrong(tmp_path: Path, text: str, said: str) -> None:
+    with pytest.raises(GraderError, match="was not used") as error:
+        hub.read_roster(roster(tmp_path, text))
+    assert said in str(error.value)
+
+
+def test_the_demo_roster_is_an_instructor_a_ta_and_two_students() -> None:
+    people = hub.demo_roster()
+    assert sorted(p.role for p in people) == ["instructor", "student", "student", "ta"]
+    assert all(hub.NAME.match(p.name) and len(p.password) >= 12 for p in people)
+    assert "zh_CN" in {p.language for p in people}
+
+
+def test_the_browser_language_decides_when_the_roster_does_not() -> None:
+    from gradbook_grader.hubspawner import browser_language
+
+    assert browser_language("zh-CN,zh;q=0.9,en;q=0.8") == "zh_CN"
+    assert browser_language("en-US,en;q=0.9,zh-CN;q=0.8") == "en"
+    assert browser_language("en;q=0.5,zh-TW;q=0.9") == "zh_CN"  # by weight, not by order
+    assert browser_language("") == "en"
+
+
+def test_the_exchange_gives_each_step_what_it_needs_and_no_more(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the exchange's folders are made root's: needs root")
+    exchange = hub.prepare_exchange(tmp_path, "course")
+    modes = {p.relative_to(exchange).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in exchange.rglob("*")}
+    assert modes == {"course": 0o755, "course/outbound": 0o755, "course/inbound": 0o1733, "course/feedback": 0o711}
+
+
+def test_the_checkout_is_closed_to_others_and_reopened(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    for name in ("solutions", "lib", ".venv", ".git"):
+        (repo / name).mkdir(parents=True)
+        os.chmod(repo / name, 0o755)
+    (repo / "README.md").write_text("x")
+    os.chmod(repo, 0o755)
+    before = close_checkout(repo, tmp_path / "modes.json")
+    mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [repo, *repo.iterdir()]}
+    assert mode["repo"] == 0o751 and mode[".venv"] == 0o755
+    assert all(mode[n] & 0o007 == 0 for n in ("solutions", "lib", ".git", "README.md"))
+    reopen_checkout(before)
+    assert all(stat.S_IMODE(p.stat().st_mode) in (0o755, 0o644) for p in [repo, *repo.iterdir()])
+
+
+def test_not_as_root_the_hub_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    why = hub.why_not_here()
+    assert why is not None and "run it as root" in why and "docs/course-hub.md" in why
