@@ -283,6 +283,14 @@ class LayerNormalization(SequenceLayer):
 
 # ---------------------------------------------------------------- MultiHeadAttention
 
+def _same_sequence_shape(layer: Layer, input_shape: Shape) -> Shape:
+    """The output shape of a layer that maps sequences to sequences of the same shape (after checking it)."""
+    if len(input_shape) != 2:
+        raise ValueError(_("{where} expects sequences, per-sample shape (time, features); got {got}").format(
+            where=layer.where, got=_shape(input_shape)))
+    return tuple(input_shape)
+
+
 def _broadcasts(shape: tuple[int, ...], to: tuple[int, ...]) -> bool:
     try:
         return len(shape) <= len(to) and np.broadcast_shapes(shape, to) == to
@@ -323,10 +331,7 @@ class MultiHeadAttention(Layer):
         super().build(input_shape, rng, dtype)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        if len(input_shape) != 2:
-            raise ValueError(_("{where} expects sequences, per-sample shape (time, features); got {got}").format(
-                where=self.where, got=_shape(input_shape)))
-        return tuple(input_shape)
+        return _same_sequence_shape(self, input_shape)
 
     def _initial_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, np.ndarray]:
         init = _initializer(self.kernel_initializer)
@@ -483,10 +488,7 @@ class TransformerBlock(SequenceLayer):
         _initializer(kernel_initializer)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        if len(input_shape) != 2:
-            raise ValueError(_("{where} expects sequences, per-sample shape (time, features); got {got}").format(
-                where=self.where, got=_shape(input_shape)))
-        return tuple(input_shape)
+        return _same_sequence_shape(self, input_shape)
 
     def _initial_params(self, input_shape: Shape, rng: np.random.Generator) -> dict[str, np.ndarray]:
         d, init = input_shape[-1], _initializer(self.kernel_initializer)
