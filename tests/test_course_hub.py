@@ -78,9 +78,25 @@ def course_hub():
         for person in people:  # servers the hub left behind (it stops them on exit, this makes sure)
             subprocess.run(["pkill", "-KILL", "-u", person.name], capture_output=True)
         hub.remove_accounts(people)
+        forget_students(course, [p.name for p in people if p.role == "student"])
         if record.exists():
             reopen_checkout(json.loads(record.read_text()))
         shutil.rmtree(root, ignore_errors=True)
+
+
+def forget_students(course, names: list[str]) -> None:
+    """What the test's students left in the course (submissions, grades, feedback, receipts, gradebook rows)."""
+    from gradbook_grader.gradebook import open_gradebook
+
+    for folder in ("submitted", "autograded", "feedback", "collected"):
+        for name in names:
+            shutil.rmtree(course.root / folder / name, ignore_errors=True)
+    with open_gradebook(course) as gradebook:
+        for name in names:
+            try:
+                gradebook.remove_student(name)
+            except Exception:  # noqa: BLE001 - a student the gradebook never saw
+                pass
 
 
 def person(hubinfo: dict, role: str, index: int = 0):
@@ -185,6 +201,12 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
     # the instructor collects and grades (the sandbox, through nbgrader's autograde) and releases feedback
     collected = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/collect")
     assert json.loads(collected.text).get("success"), collected.text
+    from gradbook_grader.arrival import read_receipt
+
+    for s in (s1, s2):  # dated by their arrival in the exchange (collect.py's receipt), not by timestamp.txt
+        receipt = read_receipt(course_hub["course"].root, s.name, CHAPTER)
+        assert receipt is not None and receipt.inbound.startswith(f"{s.name}+{CHAPTER}+"), s.name
+        assert receipt.arrived <= receipt.collected and f"{CHAPTER}.ipynb" in receipt.digests
     for s in (s1, s2):
         graded = service(course_hub, staff, "POST", f"formgrader/api/submission/{CHAPTER}/{s.name}/autograde")
         assert json.loads(graded.text).get("success"), graded.text
