@@ -205,9 +205,14 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
         receipt = read_receipt(course_hub["course"].root, s.name, CHAPTER)
         assert receipt is not None and receipt.inbound.startswith(f"{s.name}+{CHAPTER}+"), s.name
         assert receipt.arrived <= receipt.collected and f"{CHAPTER}.ipynb" in receipt.digests
-    for s in (s1, s2):
-        graded = service(course_hub, staff, "POST", f"formgrader/api/submission/{CHAPTER}/{s.name}/autograde")
+    for s, grader in ((s1, staff), (s2, tas)):  # the instructor grades one, the TA the other
+        graded = service(course_hub, grader, "POST", f"formgrader/api/submission/{CHAPTER}/{s.name}/autograde")
         assert json.loads(graded.text).get("success"), graded.text
+    from gradbook_grader.gradebook import open_gradebook
+
+    with open_gradebook(course_hub["course"]) as gradebook:  # graded in the sandbox, into nbgrader's gradebook
+        for s in (s1, s2):
+            assert gradebook.find_submission(CHAPTER, s.name).max_score > 0
     for step in ("generate_feedback", "release_feedback"):
         done = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/{step}")
         assert json.loads(done.text).get("success"), done.text
