@@ -8,7 +8,7 @@ and says so. The accounts get a random prefix and are deleted afterwards; the ch
 from __future__ import annotations
 
 import json
-import os
+import pwd
 import re
 import secrets
 import shutil
@@ -31,8 +31,6 @@ DEADLINE = 600  # seconds: a server's first start on a busy 2-core machine; awai
 
 def as_user(name: str, *command: str, settings: dict, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """`command` run as the system account `name`, with a student server's environment (exchange, edition)."""
-    import pwd
-
     account = pwd.getpwnam(name)
     env = {"HOME": account.pw_dir, "USER": name, "PATH": f"{Path(settings['python']).parent}:/usr/bin:/bin",
            "PYTHONPATH": f"{settings['edition']}/lib", "JUPYTER_CONFIG_PATH": f"{settings['root']}/student-config"}
@@ -78,9 +76,25 @@ def course_hub():
         for person in people:  # servers the hub left behind (it stops them on exit, this makes sure)
             subprocess.run(["pkill", "-KILL", "-u", person.name], capture_output=True)
         hub.remove_accounts(people)
+        forget_students(course, [p.name for p in people if p.role == "student"])
         if record.exists():
             reopen_checkout(json.loads(record.read_text()))
         shutil.rmtree(root, ignore_errors=True)
+
+
+def forget_students(course, names: list[str]) -> None:
+    """What the test's students left in the course (submissions, grades, feedback, receipts, gradebook rows)."""
+    from gradbook_grader.gradebook import open_gradebook
+
+    for folder in ("submitted", "autograded", "feedback", "collected"):
+        for name in names:
+            shutil.rmtree(course.root / folder / name, ignore_errors=True)
+    with open_gradebook(course) as gradebook:
+        for name in names:
+            try:
+                gradebook.remove_student(name)
+            except Exception:  # noqa: BLE001 - a student the gradebook never saw
+                pass
 
 
 def person(hubinfo: dict, role: str, index: int = 0):
@@ -185,9 +199,20 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
     # the instructor collects and grades (the sandbox, through nbgrader's autograde) and releases feedback
     collected = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/collect")
     assert json.loads(collected.text).get("success"), collected.text
-    for s in (s1, s2):
-        graded = service(course_hub, staff, "POST", f"formgrader/api/submission/{CHAPTER}/{s.name}/autograde")
+    from gradbook_grader.arrival import read_receipt
+
+    for s in (s1, s2):  # dated by their arrival in the exchange (collect.py's receipt), not by timestamp.txt
+        receipt = read_receipt(course_hub["course"].root, s.name, CHAPTER)
+        assert receipt is not None and receipt.inbound.startswith(f"{s.name}+{CHAPTER}+"), s.name
+        assert receipt.arrived <= receipt.collected and f"{CHAPTER}.ipynb" in receipt.digests
+    for s, grader in ((s1, staff), (s2, tas)):  # the instructor grades one, the TA the other
+        graded = service(course_hub, grader, "POST", f"formgrader/api/submission/{CHAPTER}/{s.name}/autograde")
         assert json.loads(graded.text).get("success"), graded.text
+    from gradbook_grader.gradebook import open_gradebook
+
+    with open_gradebook(course_hub["course"]) as gradebook:  # graded in the sandbox, into nbgrader's gradebook
+        for s in (s1, s2):
+            assert gradebook.find_submission(CHAPTER, s.name).max_score > 0
     for step in ("generate_feedback", "release_feedback"):
         done = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/{step}")
         assert json.loads(done.text).get("success"), done.text
@@ -197,7 +222,7 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
         assert done.returncode == 0, done.stderr
         pages = list((root / "home" / s.name / CHAPTER / "feedback").rglob("*.html"))
         assert len(pages) == 1, pages  # their own feedback, not the other's
-        assert s.name in pages[0].parent.parent.name or pages[0].stat().st_uid == __import__("pwd").getpwnam(s.name).pw_uid
+        assert pages[0].stat().st_uid == pwd.getpwnam(s.name).pw_uid  # fetched by the student, into their home
 
 
 def test_student_server_holds_no_hub_token_and_no_answers(course_hub: dict) -> None:
