@@ -240,15 +240,6 @@ def take_language(rest: list[str]) -> tuple[str, list[str]]:
     return language, others
 
 
-def lab_settings(language: i18n.Language) -> Path:
-    """JupyterLab's app settings folder for `language`: its overrides.json sets the lab's locale (the table's)."""
-    folder = LAB_SETTINGS / language.code
-    folder.mkdir(parents=True, exist_ok=True)
-    overrides = {"@jupyterlab/translation-extension:plugin": {"locale": language.lab_locale}}
-    (folder / "overrides.json").write_text(json.dumps(overrides, indent=2) + "\n", encoding="utf-8")
-    return folder
-
-
 def lab_command(python: Path, rest: list[str]) -> tuple[list[str], dict[str, str]]:
     """The JupyterLab command line and environment: the student's `my-work/`, or with `--instructor`
     in `rest` the whole repository with nbgrader's instructor tools; `--lang X`: in language X."""
@@ -261,7 +252,7 @@ def lab_command(python: Path, rest: list[str]) -> tuple[list[str], dict[str, str
     if language != i18n.ENGLISH:  # the kernels inherit GRADBOOK_LANG
         env[i18n.ENV] = language
     if entry.lab_locale:
-        args.append(f"--LabApp.app_settings_dir={lab_settings(entry)}")
+        args.append(f"--LabApp.app_settings_dir={i18n.lab_settings(entry, LAB_SETTINGS)}")
     if entry.cjk_font:
         config_path.append(str(CJK_FONT_CONFIG))
     if instructor:  # the repository is served (the formgrader needs the course below the lab's root)

@@ -33,7 +33,7 @@ def test_a_roster_is_read_with_roles_languages_and_passwords(tmp_path: Path) -> 
 @pytest.mark.parametrize("text, said", [
     ("name,role\nRoot!,student\nada,instructor\n", "'Root!' is not an account name"),
     ("name,role\nada,instructor\nbo,professor\n", "bo's role 'professor' is none of instructor, ta, student"),
-    ("name,role,password,language\nada,instructor,,fr\n", "ada's language 'fr' is none of en, zh"),
+    ("name,role,password,language\nada,instructor,,fr\n", "ada's language 'fr' is none of en (English), zh (简体中文)"),
     ("name,role\nada,instructor\nada,student\n", "ada is on the roster twice"),
     ("name,role\nbo,student\n", "the roster has no instructor"),
 ])

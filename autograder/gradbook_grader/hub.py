@@ -35,11 +35,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from gradbook import i18n
 from gradbook_grader.course import COURSE_ID, Course, GraderError
 from gradbook_grader.hub_checkout import close_checkout
 
 ROLES = ("instructor", "ta", "student")
-LANGUAGES = {"": "", "en": "en", "zh": "zh_CN", "zh_CN": "zh_CN"}  # "": the browser's language
 NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")  # a portable system account name (useradd's NAME_REGEX)
 MARK = "gradbook hub"  # the GECOS field of the accounts the hub made: others are never touched
 PROXY_VERSION = "5.3.0"  # configurable-http-proxy, from the npm registry
@@ -53,7 +53,7 @@ class Person:
     name: str
     role: str  # one of ROLES
     password: str
-    language: str = ""  # "en" or "zh_CN": the edition's language their server opens; "": the browser's
+    language: str = ""  # a code of gradbook.i18n.LANGUAGES: the edition's language their server opens; "": the browser's
     generated: bool = False  # the password was made here (and is printed once), not given by the roster
 
 
@@ -73,11 +73,12 @@ def read_roster(path: Path) -> list[Person]:
                             "starting with a letter, at most 31)")
         elif role not in ROLES:
             problems.append(f"line {line}: {name}'s role {role!r} is none of {', '.join(ROLES)}")
-        elif language not in LANGUAGES:
-            problems.append(f"line {line}: {name}'s language {language!r} is none of en, zh (or empty: the browser's)")
+        elif _language(language) is None:
+            problems.append(f"line {line}: {name}'s language {language!r} is none of {i18n.known_languages()} "
+                            "(or empty: the browser's)")
         else:
             given = (row.get("password") or "").strip()
-            people.append(Person(name, role, given or secrets.token_urlsafe(9), LANGUAGES[language], not given))
+            people.append(Person(name, role, given or secrets.token_urlsafe(9), _language(language) or "", not given))
     names = [p.name for p in people]
     problems += [f"{n} is on the roster twice" for n in sorted({n for n in names if names.count(n) > 1})]
     if not problems and not any(p.role == "instructor" for p in people):
@@ -87,10 +88,23 @@ def read_roster(path: Path) -> list[Person]:
     return people
 
 
+def _language(written: str) -> str | None:
+    """The table's code for a roster's language (`zh`, `zh_CN`, `中文`...); "" for none given (the browser's);
+    None when gradbook lacks it."""
+    if not written:
+        return ""
+    try:
+        return i18n.normalize(written)
+    except i18n.UnknownLanguage:
+        return None
+
+
 def demo_roster(prefix: str = "") -> list[Person]:
-    """One instructor, one TA and two students (one reading Chinese), with fresh random passwords."""
+    """One instructor, one TA and two students (the second reading the first translation, Chinese), with fresh
+    random passwords."""
+    translated = next((language.code for language in i18n.translations()), "")
     people = [("instructor", "instructor", ""), ("ta", "ta", ""), ("student1", "student", ""),
-              ("student2", "student", "zh_CN")]
+              ("student2", "student", translated)]
     return [Person(f"{prefix}{name}", role, secrets.token_urlsafe(9), language, True) for name, role, language in people]
 
 
@@ -242,6 +256,9 @@ def student_config(root: Path, course: str) -> Path:
     (config / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": {
         "@jupyter/nbgrader:menu": True, "@jupyter/nbgrader:create-assignment": True,
         "@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:course-list": True}}, indent=1))
+    for language in i18n.translations():  # JupyterLab's own menus in each language (hubspawner.py's get_args)
+        if language.lab_locale:
+            i18n.lab_settings(language, config / "lab-settings")
     (config / "gitconfig").write_text(  # hubspawner.py: GIT_CONFIG_SYSTEM of the students' servers
         f"[include]\n\tpath = /etc/gitconfig\n[safe]\n\tdirectory = {root / EDITION}\n\tdirectory = {root / EDITION}/.git\n")
     formgrader = root / "formgrader-config"  # the same exchange; no other Jupyter settings

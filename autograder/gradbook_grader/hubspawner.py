@@ -20,28 +20,40 @@ from urllib.parse import urlencode
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Unicode
 
+from gradbook import i18n
 from gradbook_grader import cgroups
 
 MAX_PIDS = 512  # a student's server, its kernels and their threads
 
 
 def browser_language(accept_language: str) -> str:
-    """"zh_CN" when the browser's first language is Chinese, else "en" (RFC 9110 Accept-Language, by weight)."""
+    """The table's language a browser asks for first (RFC 9110 Accept-Language, by weight): a tag gradbook
+    speaks (`zh-CN`, `en-AU`), or its primary subtag (`zh-TW` reads the Chinese edition); English otherwise."""
     ranked = []
     for order, part in enumerate(accept_language.split(",")):
         tag, _, weight = part.strip().partition(";q=")
         try:
-            ranked.append((-float(weight or 1), order, tag.strip().lower()))
+            ranked.append((-float(weight or 1), order, tag.strip()))
         except ValueError:
             continue
-    first = min(ranked)[2] if ranked else ""
-    return "zh_CN" if first.startswith("zh") else "en"
+    for _weight, _order, tag in sorted(ranked):
+        for spelling in (tag, tag.split("-")[0]):
+            try:
+                return i18n.normalize(spelling)
+            except i18n.UnknownLanguage:
+                continue
+    return i18n.ENGLISH
+
+
+def _edition_folder(language: str) -> str:
+    """The edition's chapters in `language`: notebooks/ for the source's language, notebooks/<code>/ for another."""
+    return "notebooks" if language == i18n.ENGLISH else f"notebooks/{language}"
 
 
 def first_chapter(edition: Path, language: str) -> str:
-    folder = edition / "notebooks" / ("zh_CN" if language == "zh_CN" else "")
-    chapters = sorted(p.name for p in folder.glob("[0-9][0-9]-*.ipynb"))
-    return f"{'notebooks/zh_CN' if language == 'zh_CN' else 'notebooks'}/{chapters[0] if chapters else ''}"
+    folder = _edition_folder(language)
+    chapters = sorted(p.name for p in (edition / folder).glob("[0-9][0-9]-*.ipynb"))
+    return f"{folder}/{chapters[0] if chapters else ''}"
 
 
 def pull_url(edition: Path, language: str) -> str:
@@ -73,7 +85,7 @@ class CourseSpawner(LocalProcessSpawner):
         edition = settings["edition"]
         env["PYTHONPATH"] = str(Path(edition) / "lib")
         config = [str(Path(settings["root"]) / "student-config")]
-        if language == "zh_CN":
+        if i18n.LANGUAGES[language].cjk_font:
             config.append(str(Path(edition) / "jupyter" / "cjk-font"))
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(config)
         env["GRADBOOK_LANG"] = language
@@ -84,8 +96,9 @@ class CourseSpawner(LocalProcessSpawner):
 
     def get_args(self) -> list[str]:
         args = super().get_args()
-        if self.language() == "zh_CN":  # JupyterLab's own menus in Chinese too, as `workbook.py lab --lang zh`
-            args.append(f"--LabApp.app_settings_dir={Path(self.settings['edition']) / 'jupyter' / 'lab-settings' / 'zh_CN'}")
+        language = i18n.LANGUAGES[self.language()]
+        if language.lab_locale:  # JupyterLab's own menus in the student's language too, as `workbook.py lab --lang`
+            args.append(f"--LabApp.app_settings_dir={Path(self.settings['root']) / 'student-config' / 'lab-settings' / language.code}")
         return args
 
     async def start(self):  # type: ignore[no-untyped-def]

@@ -123,6 +123,16 @@ _chosen: str | None = None  # set_language's choice for this process
 _warned: set[str] = set()
 
 
+def lab_settings(language: Language, parent: Path) -> Path:
+    """JupyterLab's app settings folder for `language` under `parent` (`--LabApp.app_settings_dir`): its
+    overrides.json sets the lab's locale from the table, so a language's menus need no code."""
+    folder = parent / language.code
+    folder.mkdir(parents=True, exist_ok=True)
+    overrides = {"@jupyterlab/translation-extension:plugin": {"locale": language.lab_locale}}
+    (folder / "overrides.json").write_text(json.dumps(overrides, indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
 class UnknownLanguage(ValueError):
     """A language gradbook has no catalogue for; the message lists those it has."""
 
