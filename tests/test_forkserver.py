@@ -95,7 +95,7 @@ def _seen(pool: ForkPool, *sources: str) -> list[dict]:
 
 def test_no_state_of_one_submission_reaches_the_next_one_forked_from_the_same_server(pool: ForkPool) -> None:
     before = _seen(pool, OBSERVE)[0]
-    server = pool._server  # noqa: SLF001
+    server = pool.server()
     assert server is not None and pool.reason is None
     tree = set(descendants(server._proc.pid))  # noqa: SLF001 - the sandbox and the server, nothing else
     hostile = _seen(pool, OBSERVE, HOSTILE, OBSERVE)
@@ -103,7 +103,7 @@ def test_no_state_of_one_submission_reaches_the_next_one_forked_from_the_same_se
     changed = hostile[2]
     assert changed["markers"] and changed["env"] == "1" and changed["dot"] == "'patched'" and changed["shm"]
     assert changed["threads"] >= 2 and "77" in changed["fds"] and changed["language"] == "pwned"
-    assert pool._server is server  # noqa: SLF001 - the same server forked both
+    assert pool.server() is server  # the same server forked both
     assert set(descendants(server._proc.pid)) == tree  # noqa: SLF001 - its processes, threads and forks are gone
     after = _seen(pool, OBSERVE)[0]
     assert after["random"] != np.random.RandomState(1234).rand()  # its own fresh entropy, not the seed left behind
@@ -116,8 +116,9 @@ def test_no_state_of_one_submission_reaches_the_next_one_forked_from_the_same_se
 
 
 def test_a_forked_runner_has_its_caps_group_and_uid_and_is_stopped_as_one_started_for_it(pool: ForkPool) -> None:
-    assert pool._server is not None  # noqa: SLF001
-    with forkserver.ForkedRunner(pool._server) as runner:  # noqa: SLF001
+    server = pool.server()
+    assert server is not None, pool.reason
+    with forkserver.ForkedRunner(server) as runner:
         assert runner.stopped is None, runner.stopped
         reply, status = runner.request({"op": "run", "cell": 0, "source": (
             "import os, resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0], os.getuid(), os.getpid())")},
@@ -131,7 +132,7 @@ def test_a_forked_runner_has_its_caps_group_and_uid_and_is_stopped_as_one_starte
         reply, status = runner.request({"op": "run", "cell": 1, "source": "import time\ntime.sleep(600)"},
                                        lambda m: m.get("type") == "done", "cell 1")
         assert reply is None and runner.stop is Stop.STALLED, runner.stopped
-    with forkserver.ForkedRunner(pool._server) as runner:  # noqa: SLF001
+    with forkserver.ForkedRunner(server) as runner:
         reply, status = runner.request({"op": "run", "cell": 0, "source": "x = bytearray(2 * 1024**3)"},
                                        lambda m: m.get("type") == "done", "cell 0")
         assert "MemoryError" in json.dumps(reply) or runner.stop is Stop.DIED

@@ -386,6 +386,7 @@ def grade_assignment(
             run_pool(jobs, init_args, min(workers, len(jobs)), _grade_in_worker, _init_worker, writer.on_grade,
                      writer.on_error, pool, payload=_grading)
             pool = None  # run_pool shut it down
+        writer.transaction.close()  # the last rows committed and journalled
         bar.close()
     finally:
         gb.close()
@@ -413,6 +414,12 @@ class _Writer:
     progress: Callable[[], Any]
     late: Any  # the course's late-submission plugin (nbgrader's BasePlugin)
     unanswered: dict[str, set[str]]  # written answer's grade_id -> the texts that mean "no answer"
+    transaction: Any = None  # gradebook.Transaction: rows committed together, journalled once committed
+
+    def __post_init__(self) -> None:
+        from gradbook_grader.gradebook import Transaction
+
+        self.transaction = Transaction(self.gb)
 
     def on_grade(self, job: _Job, graded: SubmissionGrade) -> None:
         self.finish(job, graded, "", False)
@@ -448,8 +455,7 @@ class _Writer:
                 target.unlink(missing_ok=True)
         except Exception as exc:
             result.notes.append(f"the graded notebook could not be written ({_why(exc)})")
-        self.store(result, job.changed)
-        self.journal(result)
+        self.store(result, job.changed, lambda: self.journal(result))
         self.report.graded += 1
 
     def side_files(self, job: _Job) -> None:
@@ -475,37 +481,45 @@ class _Writer:
             previous.timestamp, previous.claimed, previous.lateness = loaded.timestamp, loaded.claimed, list(loaded.lateness)
             previous.notes = [n for n in previous.notes if not n.startswith(ARRIVAL_NOTE)] + [
                 n for n in loaded.notes if n.startswith(ARRIVAL_NOTE)]
-        self.store(previous, changed=False)
-        if previous.transient or redated:  # the store failed this time (the next run retries), or a new date
-            self.journal(previous)
-        else:
-            self.report.results.append(previous)
-            self.progress()
+        def stored() -> None:
+            if previous.transient or redated:  # the store failed this time (the next run retries), or a new date
+                self.journal(previous)
+            else:
+                self.report.results.append(previous)
+                self.progress()
+
+        self.store(previous, False, stored)
         self.report.reused += 1
 
-    def store(self, result: Result, changed: bool = True) -> None:
-        """Store the row and its late penalty; a failure of this row alone is noted on it, a database gone
-        stops the batch."""
+    def store(self, result: Result, changed: bool, then: Callable[[], None]) -> None:
+        """Store the row and its late penalty in the open transaction; `then` once it is committed (the journal
+        entry: "done"). A failure of this row alone is noted on it, a database gone stops the batch."""
         from gradbook_grader.gradebook import store, usable
         from gradbook_grader.late import apply
 
         if not result.in_gradebook:
+            then()
             return
-        try:
+
+        def write() -> None:
             store(self.gb, result, changed=changed)
             apply(self.late, self.gb.find_submission(result.assignment, result.student))
-            self.gb.db.commit()
-        except GraderError:  # the course's late-submission plugin: every row would fail alike
-            raise
-        except Exception as exc:
-            if not usable(self.gb):  # the database, not the submission: stop, nothing is lost
-                raise GraderError(
-                    f"could not store the grades of {printable(result.student)} in the gradebook: {_why(exc)}. "
-                    "What was graded before is in the journal; fix the database and run the same command again "
-                    "(finished submissions are not graded twice)."
-                ) from exc
-            result.in_gradebook, result.transient = False, True
-            result.notes.append(f"not stored in nbgrader's gradebook ({_why(exc)}); the next run tries again")
+
+        def stored(error: Exception | None) -> None:
+            if isinstance(error, GraderError):  # the course's late-submission plugin: every row would fail alike
+                raise error
+            if error is not None:
+                if not usable(self.gb):  # the database, not the submission: stop, nothing is lost
+                    raise GraderError(
+                        f"could not store the grades of {printable(result.student)} in the gradebook: {_why(error)}. "
+                        "What was graded before is in the journal; fix the database and run the same command again "
+                        "(finished submissions are not graded twice)."
+                    ) from error
+                result.in_gradebook, result.transient = False, True
+                result.notes.append(f"not stored in nbgrader's gradebook ({_why(error)}); the next run tries again")
+            then()
+
+        self.transaction.add(write, stored)
 
     def journal(self, result: Result) -> None:
         try:

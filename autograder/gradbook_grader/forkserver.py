@@ -140,6 +140,10 @@ class ForkServer:
     def close(self) -> None:
         self._sock.close()  # the server reads EOF and ends
         if self._proc is not None:
+            try:  # ended, not killed: its processes are reaped, so their CPU time is counted (getrusage, the bench)
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
             _kill(self._proc)
             self._proc.stderr.close()  # type: ignore[union-attr]
             self._proc = None

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import os
 import queue
 import re
 import threading
@@ -42,6 +43,7 @@ from gradbook_grader.nbcells import is_test_cell
 from gradbook_grader.process import STARTUP_TIMEOUT, RunnerProcess, Stop
 from gradbook_grader.types import Limits
 
+FORK_SERVER_ENV = "GRADBOOK_FORK_SERVER"  # "0": a sandbox per submission (warm runners), as before the fork server
 MAX_PRELOADS = 100  # the runner imports at most this many
 _MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
@@ -198,10 +200,14 @@ class ForkPool:
         self._changed = threading.Condition()
         self._wanted = True  # a (new) server is to be started
         self._closed = False
+        self._thread: threading.Thread | None = None
         if sandbox.sandbox_mode(sandbox_mode) == sandbox.UNSANDBOXED:
             self._give_up("the instructor asked for no sandbox (--unsafe-no-sandbox)")
+        elif os.environ.get(FORK_SERVER_ENV, "1") == "0":
+            self._give_up(f"turned off by ${FORK_SERVER_ENV}=0")
         else:
-            threading.Thread(target=self._serve, name="gradbook-fork-server", daemon=True).start()
+            self._thread = threading.Thread(target=self._serve, name="gradbook-fork-server", daemon=True)
+            self._thread.start()
         atexit.register(self.close)
 
     def _serve(self) -> None:
@@ -234,11 +240,16 @@ class ForkPool:
             self._wanted = False
             self._changed.notify_all()
 
-    def take(self, deadline: float) -> RunnerProcess:
-        """A runner for one submission, never handed out again; the caller closes it."""
+    def server(self) -> ForkServer | None:
+        """The fork server once started (None: it could not start, see `reason`, or it is not up in time)."""
         with self._changed:
             self._changed.wait_for(lambda: not self._wanted or self._closed, timeout=STARTUP_TIMEOUT + self.limits.cell_timeout)
-            server, fallback = self._server, self._fallback
+            return self._server
+
+    def take(self, deadline: float) -> RunnerProcess:
+        """A runner for one submission, never handed out again; the caller closes it."""
+        server = self.server()
+        fallback = self._fallback
         if fallback is not None:
             runner = fallback.take(deadline)
             runner.events.append(f"no fork server ({self.reason}): this submission's sandbox was started for it")
@@ -260,9 +271,12 @@ class ForkPool:
         return runner
 
     def close(self) -> None:
+        """Stop the server (its processes reaped: their CPU time is counted where the bench looks) and the fallback."""
         with self._changed:
             self._closed = True
             self._changed.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
         if self._fallback is not None:
             self._fallback.close()
 
