@@ -152,3 +152,21 @@ def test_without_a_fork_server_each_submission_gets_its_own_sandbox_and_says_why
     assert run.cells[0].outputs[0]["text"] == "42\n" and run.sandboxed
     assert "no fork server here" in (pool.reason or "")
     assert any(e.startswith("no fork server (") and "started for it" in e for e in run.events), run.events
+
+
+def test_a_chapters_fork_server_holds_its_answers_only_as_stubs(pool: ForkPool) -> None:
+    require(pool.server() is not None, f"no fork server: {pool.reason}")
+    chapter = ForkPool(LIMITS, ("numpy", "gradbook.reference.activations"), chapters=("ch05",))
+    probe = ("import numpy as np\nfrom gradbook.reference import activations\n"
+             "try:\n    print(activations.softmax(np.zeros((1, 3))))\nexcept Exception as e:\n    print(e)")
+    try:
+        server = chapter.server()
+        assert server is not None and server.chapters == ("ch05",), chapter.reason
+        run = run_notebook(new_notebook(cells=[new_code_cell(probe)]), LIMITS, runners=chapter.take, chapters=("ch05",))
+    finally:
+        chapter.close()
+    printed = run.cells[0].outputs[0]["text"]
+    assert "not available while chapter 5 is graded" in printed, printed
+    # the same code in a server for another chapter computes it (the stub is the chapter's, not an accident)
+    run = run_notebook(new_notebook(cells=[new_code_cell(probe)]), LIMITS, runners=pool.take)
+    assert "0.333" in run.cells[0].outputs[0]["text"], run.cells[0].outputs
