@@ -128,6 +128,13 @@ def test_a_forked_runner_has_its_caps_group_and_uid_and_is_stopped_as_one_starte
         assert int(uid) != 0 and pid != "1"  # pid 1 of its namespace is its init, not the runner
         if runner._group is not None:  # noqa: SLF001 - where the host allows control groups
             assert set(descendants(runner._proc.pid)) <= runner._group.pids()  # noqa: SLF001
+        with forkserver.ForkedRunner(server) as beside:  # two at once (a Dask worker with several threads)
+            write = "open('/scratch/mine', 'w').write('{}')\nprint(open('/scratch/mine').read())"
+            for n, each in enumerate((runner, beside)):
+                reply, _ = each.request({"op": "run", "cell": 5, "source": write.format(n)},
+                                        lambda m: m.get("type") == "done", "cell 5")
+                assert reply["outputs"][0]["text"] == f"{n}\n"
+            assert beside._proc.pid != runner._proc.pid and beside._proc.pid  # noqa: SLF001
         # A runner that sleeps is stalled, as one started for the submission (process.py)
         reply, status = runner.request({"op": "run", "cell": 1, "source": "import time\ntime.sleep(600)"},
                                        lambda m: m.get("type") == "done", "cell 1")

@@ -32,7 +32,7 @@ import threading
 from typing import IO, Any
 
 from gradbook_grader import cgroups, sandbox
-from gradbook_grader.process import STARTUP_TIMEOUT, RunnerProcess, Stop, _Drain, _kill, _stat_times, describe_exit, descendants
+from gradbook_grader.process import STARTUP_TIMEOUT, RunnerProcess, Stop, _Drain, _kill, describe_exit, descendants
 from gradbook_grader.types import Limits
 
 MAX_REPLY = 1 << 16
@@ -103,15 +103,15 @@ class ForkServer:
     def alive(self) -> bool:
         return self.problem is None and self._proc is not None and self._proc.poll() is None
 
-    def fork(self, request: dict) -> tuple[int | None, IO[bytes], IO[bytes], IO[bytes]]:
-        """A child for one submission: (its host pid, its stdin, stdout and stderr), or ForkServerError."""
+    def fork(self, request: dict) -> tuple[int | None, object, IO[bytes], IO[bytes], IO[bytes]]:
+        """A child for one submission: (its host pid, its pid in the sandbox, its stdin, stdout and stderr), or
+        ForkServerError. Children may run side by side (a Dask worker with several threads)."""
         if not self.alive():
             raise ForkServerError(self.problem or "the fork server has ended")
         assert self._proc is not None
         pipes = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr: (read end, write end)
         theirs = [pipes[0][0], pipes[1][1], pipes[2][1]]
         ours = [os.fdopen(pipes[0][1], "wb"), os.fdopen(pipes[1][0], "rb"), os.fdopen(pipes[2][0], "rb")]
-        before = set(descendants(self._proc.pid))
         try:
             reply = self._call({"op": "fork", **request}, theirs)
         except ForkServerError:
@@ -125,14 +125,14 @@ class ForkServer:
             for stream in ours:
                 stream.close()
             raise ForkServerError(str(reply.get("why") or reply)[:300])
-        new = {pid: _stat_times(str(pid)) for pid in set(descendants(self._proc.pid)) - before}
-        first = [pid for pid, stat in new.items() if stat is not None and stat[0] not in new]  # its parent is the server
-        return (first[0] if len(first) == 1 else None), ours[0], ours[1], ours[2]
+        inner = reply.get("pid")
+        found = [pid for pid in descendants(self._proc.pid) if inner is not None and _ns_pids(pid)[1:] == [inner]]
+        return (found[0] if len(found) == 1 else None), inner, ours[0], ours[1], ours[2]
 
-    def wait(self, timeout: float) -> int | None:
-        """The last child's exit code once it has ended within `timeout` (None: still running)."""
+    def wait(self, child: object, timeout: float) -> int | None:
+        """Child `child`'s (its pid in the sandbox) exit code once it has ended within `timeout` (None: still running)."""
         try:
-            status = self._call({"op": "wait", "timeout": timeout}, timeout=timeout + 10).get("status")
+            status = self._call({"op": "wait", "pid": child, "timeout": timeout}, timeout=timeout + 10).get("status")
         except ForkServerError:
             return None
         return status if isinstance(status, int) and not isinstance(status, bool) else None
@@ -152,22 +152,35 @@ class ForkServer:
             self._cmd = None
 
 
+def _ns_pids(pid: int) -> list[int]:
+    """A process's pid in each pid namespace it is in, the host's first (NSpid of /proc/PID/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return [int(x) for x in line.split()[1:]]
+    except (OSError, ValueError):
+        pass
+    return []
+
+
 class _Child:
     """A forked runner where `RunnerProcess` expects a `subprocess.Popen`: its pipes, its host pid, its exit."""
 
-    def __init__(self, server: ForkServer, pid: int | None, stdin: IO[bytes], stdout: IO[bytes], stderr: IO[bytes]) -> None:
-        self.server, self.stdin, self.stdout, self.stderr = server, stdin, stdout, stderr
+    def __init__(self, server: ForkServer, pid: int | None, inner: object, stdin: IO[bytes], stdout: IO[bytes],
+                 stderr: IO[bytes]) -> None:
+        self.server, self.inner, self.stdin, self.stdout, self.stderr = server, inner, stdin, stdout, stderr
         self.pid = pid if pid is not None else 0  # 0: unknown (no CPU to measure, nothing to kill by pid)
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            self.returncode = self.server.wait(0)
+            self.returncode = self.server.wait(self.inner, 0)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            self.returncode = self.server.wait(10.0 if timeout is None else timeout)
+            self.returncode = self.server.wait(self.inner, 10.0 if timeout is None else timeout)
         if self.returncode is None:
             raise subprocess.TimeoutExpired("the forked runner", timeout or 0)
         return self.returncode
@@ -189,11 +202,11 @@ class ForkedRunner(RunnerProcess):
         request = {"uid": uid, "rlimits": sandbox.rlimit_values(limits, uid), "tmpfs": size,
                    "shm": min(64 * 1024 * 1024, size)}
         try:
-            pid, *streams = server.fork(request)
+            pid, inner, *streams = server.fork(request)
         except ForkServerError as error:
             self._stop(f"the fork server could not start this submission's runner: {error}", Stop.UNAVAILABLE)
             return
-        self._proc = _Child(server, pid, *streams)
+        self._proc = _Child(server, pid, inner, *streams)
         self._attach(sandboxed=True)
         if self.stopped is None and pid is None:
             self._stop("the fork server's child could not be found on the host (to cap and kill it)", Stop.UNAVAILABLE)

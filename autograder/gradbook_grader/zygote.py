@@ -8,8 +8,8 @@ SOCK_SEQPACKET socket whose fd is $GRADBOOK_FORK_FD, each fork request carrying 
 
     -> {"op": "import", "modules": [...]}                <- {"type": "imported", "failed": [...]}
     -> {"op": "fork", "uid": n | null, "rlimits": {...}, "tmpfs": bytes, "shm": bytes} + 3 fds
-                                                         <- {"type": "forked"}  or  {"type": "refused", "why": ...}
-    -> {"op": "wait", "timeout": s}                      <- {"type": "exited", "status": n | null}
+                                                         <- {"type": "forked", "pid": n}  or  {"type": "refused", "why": ...}
+    -> {"op": "wait", "pid": n, "timeout": s}            <- {"type": "exited", "status": n | null}
 
 Each submission's process tree is separated from the server and from every other submission:
 
@@ -140,23 +140,25 @@ def _child(request: dict, fds: list[int], server: socket.socket) -> None:
         os._exit(1)
 
 
-def _wait(child: int | None, timeout: float) -> tuple[int | None, dict]:
-    """The child's exit code once it has ended (within `timeout`), else None (the grader kills it)."""
-    until = time.monotonic() + max(0.0, min(float(timeout), 30.0))
-    while child is not None:
-        done, status = os.waitpid(child, os.WNOHANG)
+def _wait(child: object, timeout: object) -> dict:
+    """Child `child`'s exit code once it has ended (within `timeout`), else None (the grader kills it)."""
+    until = time.monotonic() + max(0.0, min(float(timeout), 30.0))  # type: ignore[arg-type]
+    while isinstance(child, int) and child > 0:
+        try:
+            done, status = os.waitpid(child, os.WNOHANG)
+        except ChildProcessError:  # not ours, or reaped already
+            break
         if done:
-            return None, {"type": "exited", "status": _mirror(status)}
+            return {"type": "exited", "status": _mirror(status)}
         if time.monotonic() >= until:
-            return child, {"type": "exited", "status": None}
+            break
         time.sleep(0.005)  # only while one child ends, after its pipes closed
-    return None, {"type": "exited", "status": None}
+    return {"type": "exited", "status": None}
 
 
 def serve() -> None:
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no child may read or trace the server's memory
     server = socket.socket(fileno=int(os.environ.pop("GRADBOOK_FORK_FD")))
-    child: int | None = None
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(server, 1 << 16, 3)
@@ -169,19 +171,18 @@ def serve() -> None:
         if op == "import":
             reply = runner.preload(request.get("modules"))
         elif op == "fork":
-            if child is not None:
-                os.waitpid(child, 0)  # the grader killed it before asking again
-                child = None
             threads = len(os.listdir("/proc/self/task"))
             if threading.active_count() > 1 or threads > 1:  # a fork copies one thread: the others' state would be torn
                 reply = {"type": "refused", "why": f"the fork server runs {threads} threads (an import started them)"}
+            elif len(fds) != 3:
+                reply = {"type": "refused", "why": f"a fork request needs 3 fds, not {len(fds)}"}
             else:
                 child = os.fork()
                 if child == 0:
                     _child(request, fds, server)
-                reply = {"type": "forked"}
+                reply = {"type": "forked", "pid": child}
         elif op == "wait":
-            child, reply = _wait(child, request.get("timeout", 0))
+            reply = _wait(request.get("pid"), request.get("timeout", 0))
         else:
             reply = {"type": "unknown"}
         for fd in fds:
