@@ -5,7 +5,7 @@ fork server, idle and beside busy processes) and with 2 Dask workers; the one wr
 PostgreSQL; and the wall time of a class of 2,000 students x 9 chapters projected on N workers.
 
     .venv/bin/python bench/bench_grading.py               every chapter (about 20 minutes on 2 cores)
-    .venv/bin/python bench/bench_grading.py --quick       chapter 2 only, two copies (under a minute)
+    .venv/bin/python bench/bench_grading.py --quick       chapter 2 only, two copies, 40 to the writer (a few minutes)
 
 Per chapter, one honest submission (the student notebook answered with the solution):
 

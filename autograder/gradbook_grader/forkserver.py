@@ -29,7 +29,7 @@ import signal
 import socket
 import subprocess
 import threading
-from typing import IO, Any
+from typing import IO, Any, Sequence
 
 from gradbook_grader import cgroups, sandbox
 from gradbook_grader.process import STARTUP_TIMEOUT, RunnerProcess, Stop, _Drain, _kill, describe_exit, descendants
@@ -82,7 +82,7 @@ class ForkServer:
         if reply.get("type") != "imported":
             self.problem = f"the fork server did not load the notebook's imports: {str(reply)[:300]}"
 
-    def _call(self, message: dict, fds: list[int] = (), timeout: float = 30.0) -> dict:  # type: ignore[assignment]
+    def _call(self, message: dict, fds: Sequence[int] = (), timeout: float = 30.0) -> dict:
         with self._lock:
             try:
                 self._sock.settimeout(timeout)
