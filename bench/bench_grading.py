@@ -396,9 +396,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         group = os.environ.pop("GRADBOOK_BENCH_CPUACCT", None)
-        if group:  # back to where it was, and the group goes
-            (CPUACCT / "cgroup.procs").write_text(str(os.getpid()))
-            Path(group).rmdir()
+        if group:  # back to where it was, and the group goes (with whatever still lingers in it)
+            for pid in [os.getpid(), *map(int, Path(group, "cgroup.procs").read_text().split())]:
+                try:
+                    (CPUACCT / "cgroup.procs").write_text(str(pid))
+                except OSError:
+                    pass  # it ended meanwhile
+            try:
+                Path(group).rmdir()
+            except OSError as error:
+                print(f"the cpuacct group {group} could not be removed: {error.strerror}", file=sys.stderr)
     return 0
 
 
