@@ -25,12 +25,18 @@ def test_the_quick_bench_prints_every_figure() -> None:
                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
-    assert re.search(r"02-tensor-operations" + NUMBER * 4 + r"\s+\d+\.\d+x\s+\d+\.\d+x", out), out
-    for label in ("1 local worker", "2 local workers", "2 Dask workers"):
-        assert re.search(re.escape(label) + NUMBER + r" s" + NUMBER + " submissions/min", out), (label, out)
+    assert re.search(r"02-tensor-operations" + NUMBER * 5 + r"\s+\d+\.\d+x\s+\d+\.\d+x", out), out
+    for label in ("1 local worker", "1, no fork server", "2 local workers"):
+        assert re.search(re.escape(label) + NUMBER + r" s" + NUMBER + " submissions/min" + (NUMBER + " s") * 3, out), (label, out)
+    assert re.search(r"2 Dask workers" + NUMBER + r" s" + NUMBER + " submissions/min", out), out
+    assert re.search(r"SQLite\s+\d+/min of the writer's own time", out), out
     assert "2,000 students x 9 chapters" in out
     for workers in (1, 2, 16, 64, 256):
         assert re.search(rf"^\s+{workers}\s+\d+\.\d+ h\s+\d+\.\d+ h$", out, re.M), (workers, out)
+    assert re.search(r"on 32 one-core workers from the measured costs: grading \d+\.\d+ min .* storing \d+\.\d+ min", out), out
     figures = json.loads(out.strip().splitlines()[-1])
-    assert set(figures["per_chapter"]["02-tensor-operations"]) == {"nbclient", "python", "cold", "warm"}
-    assert set(figures["submissions_per_minute"]) == {"1 local worker", "2 local workers", "2 Dask workers"}
+    assert set(figures["per_chapter"]["02-tensor-operations"]) == {"nbclient", "python", "cold", "warm", "forked"}
+    assert set(figures["submissions_per_minute"]) == {"1 local worker", "1, no fork server", "2 local workers",
+                                                      "2 Dask workers"}
+    assert set(figures["core_seconds_per_submission"]) == {"1 local worker", "1, no fork server", "2 local workers"}
+    assert "SQLite" in figures["writer_per_minute"]

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -19,49 +14,16 @@ from gradbook_grader.course import Course
 from gradbook_grader.gradebook import open_gradebook
 
 from grader_helpers import CH02, answered, scratch_course, student_notebook
+from postgres_helpers import postgres_problem, postgres_server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _as_server_user(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run it as the `postgres` account then."""
-    if os.geteuid() == 0:
-        require(shutil.which("runuser") is not None, "runuser is needed to start PostgreSQL as root")
-        return ["runuser", "-u", "postgres", "--", *command]
-    return command
 
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    require((PG_BIN / "postgres").exists() and (PG_BIN / "initdb").exists(), f"PostgreSQL server binaries not in {PG_BIN}")
-    base = Path(tempfile.mkdtemp(prefix="gradbook-pg-"))  # not pytest's tmp: that is private to root
-    data = base / "data"
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-    port = _free_port()
-    run = lambda *cmd: subprocess.run(_as_server_user(list(cmd)), check=True, capture_output=True, text=True)  # noqa: E731
-    run(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync")
-    run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-o",
-        f"-h 127.0.0.1 -p {port} -k {base}", "start")
-    try:
-        import psycopg2
-
-        admin = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
-        admin.autocommit = True
-        admin.cursor().execute("CREATE DATABASE gradebook")
-        admin.close()
-        yield f"postgresql://postgres@127.0.0.1:{port}/gradebook"
-    finally:
-        run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
+    require(postgres_problem() is None, str(postgres_problem()))
+    with postgres_server() as url:
+        yield url
 
 
 def test_two_workers_store_every_grade_in_postgres(postgres_url: str, tmp_path: Path) -> None:

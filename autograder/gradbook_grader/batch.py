@@ -142,6 +142,7 @@ class _Batch:
             jobs = [job for s in found if (job := self.job(s, writer, force)) is not None]
             if jobs:
                 executor.run(jobs, self.work, writer.on_grade, writer.on_error)
+            writer.transaction.close()  # the last rows committed and journalled
             bar.close()
         finally:
             gb.close()

@@ -34,9 +34,12 @@ class Cgroup:
 
     def join(self) -> None:
         """Put the calling process in the group(s). Runs in the child between fork and exec."""
-        pid = str(os.getpid())
+        self.add(os.getpid())
+
+    def add(self, pid: int) -> None:
+        """Put process `pid` (a host pid) in the group(s): a forked runner, before any student code runs."""
         for d in self.dirs:
-            (d / "cgroup.procs").write_text(pid)
+            (d / "cgroup.procs").write_text(str(pid))
 
     def pids(self) -> set[int]:
         found: set[int] = set()

@@ -48,10 +48,10 @@ def _init_worker(work: Work) -> None:
     if grade is None:
         from gradbook_grader.answers import chapters_graded
         from gradbook_grader.execute import grade_submission as grade
-        from gradbook_grader.warm import WarmPool, preloads
+        from gradbook_grader.warm import ForkPool, preloads
 
-        # The next submission's sandbox starts, and imports what the notebook imports, while this one is graded.
-        _WORKER["runners"] = WarmPool(work.limits, preloads(source), chapters=chapters_graded(manifest)).take
+        # One sandbox per worker starts and imports what the notebook imports; each submission's runner is forked from it.
+        _WORKER["runners"] = ForkPool(work.limits, preloads(source), chapters=chapters_graded(manifest)).take
     _WORKER.update(grade=grade, source=source, manifest=manifest, limits=work.limits)
 
 

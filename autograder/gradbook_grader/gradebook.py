@@ -13,9 +13,10 @@ a flag (a person may have set it) and never changes a score because of one.
 
 from __future__ import annotations
 
+import time
 import warnings
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from gradbook_grader.course import COURSE_ID, Course, GraderError, ensure_tools_on_path
 from gradbook_grader.submissions import TIMESTAMP_FORMAT
@@ -144,3 +145,73 @@ def usable(gb: "Gradebook") -> bool:
         return True
     except Exception:
         return False
+
+
+class Transaction:
+    """Rows written to nbgrader's gradebook and committed together: one transaction per `size` rows, or
+    at the first row after `seconds` (and at `commit`), so the one writer keeps up with many workers.
+
+    nbgrader's Gradebook commits after every row it touches: four to six transactions per submission,
+    each a disk sync (~100 submissions a minute on PostgreSQL, issue 30). While a `Transaction` is open
+    its commits only flush. `then(error)` runs once a row is committed (None) or has failed (the error):
+    the journal entry that says "done" is written there, so a crash before a commit loses no row a
+    journal entry acknowledged, and the rows it did lose are graded again by the next run. When a row
+    fails, the transaction is rolled back and the rows before it are written again, one commit each.
+    """
+
+    def __init__(self, gb: "Gradebook", size: int = 50, seconds: float = 0.5) -> None:
+        self.gb, self.size, self.seconds = gb, size, seconds
+        self._commit = gb.db.commit
+        self._pending: list[tuple[Callable[[], None], Callable[[Exception | None], None]]] = []
+        self._opened = 0.0
+        gb.db.commit = gb.db.flush  # nbgrader's own commits inside a row
+
+    def add(self, write: Callable[[], None], then: Callable[[Exception | None], None]) -> None:
+        """Write one row (`write` must be repeatable: a replay writes it again); `then` when it is committed."""
+        try:
+            write()
+        except Exception as error:  # noqa: BLE001 - that row's failure; the others are written again alone
+            self._rollback_and_replay()
+            then(error)
+            return
+        if not self._pending:
+            self._opened = time.monotonic()
+        self._pending.append((write, then))
+        if len(self._pending) >= self.size or time.monotonic() - self._opened >= self.seconds:
+            self.commit()
+
+    def commit(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        try:
+            self._commit()
+        except Exception:  # noqa: BLE001 - find the row that fails: each alone
+            self._pending = pending
+            self._rollback_and_replay()
+            return
+        for _, then in pending:
+            then(None)
+
+    def _rollback_and_replay(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            self.gb.db.rollback()
+        except Exception:  # noqa: BLE001 - the database is gone: each row's replay says so to its `then`
+            pass
+        for write, then in pending:
+            try:
+                write()
+                self._commit()
+            except Exception as error:  # noqa: BLE001
+                self.gb.db.rollback()
+                then(error)
+            else:
+                then(None)
+
+    def close(self) -> None:
+        """Commit what is pending and give nbgrader its own commits back."""
+        try:
+            self.commit()
+        finally:
+            del self.gb.db.commit

@@ -196,28 +196,69 @@ def _stat_times(pid: str) -> tuple[int, int] | None:
         return None
 
 
-def tree_cpu_seconds(root: int) -> float | None:
-    """CPU seconds used by process `root` and every process under it (what a sandbox has computed so far)."""
+_CHILDREN_LISTED = os.path.exists(f"/proc/self/task/{os.getpid()}/children")  # CONFIG_PROC_CHILDREN
+
+
+def _children(pid: int) -> list[int]:
+    """The children of `pid` (those of each of its threads), from /proc/PID/task/*/children."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                found.extend(int(x) for x in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def descendants(root: int) -> dict[int, int]:
+    """pid -> CPU ticks of process `root` and every process under it (walks only that tree where it can:
+    a busy machine has thousands of processes, and the stall check asks twice a second)."""
+    if not _CHILDREN_LISTED:
+        return _descendants_by_scan(root)
+    ticks: dict[int, int] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        stat = _stat_times(str(pid))
+        if stat is not None and pid not in ticks:
+            ticks[pid] = stat[1]
+            todo.extend(_children(pid))
+    return ticks
+
+
+def _descendants_by_scan(root: int) -> dict[int, int]:
     children: dict[int, list[int]] = {}
     ticks: dict[int, int] = {}
     try:
         names = os.listdir("/proc")
     except OSError:
-        return None
+        return {}
     for name in names:
         if name.isdigit():
             stat = _stat_times(name)
             if stat is not None:
                 children.setdefault(stat[0], []).append(int(name))
                 ticks[int(name)] = stat[1]
-    if root not in ticks:
-        return None
-    total, todo = 0, [root]
+    found, todo = {}, [root]
     while todo:
         pid = todo.pop()
-        total += ticks.get(pid, 0)
-        todo.extend(children.get(pid, ()))
-    return total / os.sysconf("SC_CLK_TCK")
+        if pid in ticks:
+            found[pid] = ticks[pid]
+            todo.extend(children.get(pid, ()))
+    return found
+
+
+def tree_cpu_seconds(root: int) -> float | None:
+    """CPU seconds used by process `root` and every process under it (what a sandbox has computed so far)."""
+    ticks = descendants(root)
+    if root not in ticks:
+        return None
+    return sum(ticks.values()) / os.sysconf("SC_CLK_TCK")
 
 
 def describe_exit(code: int | None, limits: Limits) -> str:
@@ -251,20 +292,9 @@ class RunnerProcess:
         deadline: float | None = None,
         chapters: tuple[str, ...] = (),
     ) -> None:
-        self.limits = limits
-        self.chapters = chapters  # whose answers its library holds only as stubs (`answers`)
-        self.start_time = time.monotonic()
-        self.deadline = deadline if deadline is not None else self.start_time + limits.total_timeout
-        self.events: list[str] = []
-        self.stopped: str | None = None  # why nothing more can be asked of it, for the instructor
-        self.stop: Stop | None = None  # the same, for the grader's decisions
-        self.sandboxed = False
+        self._setup(limits, deadline, chapters)
         self._own_tmp = Path(tempfile.mkdtemp(prefix="gradbook-run-")) if workdir is None else None
         self.scratch = Path(workdir or self._own_tmp) / "scratch"  # type: ignore[arg-type]
-        self._proc: subprocess.Popen | None = None
-        self._outbox: queue.Queue = queue.Queue()
-        self._threads: list[threading.Thread] = []
-        self._cmd: sandbox.Command | None = None
         try:
             self._cmd = sandbox.build_command(limits, mode=sandbox_mode, data_dir=data_dir,
                                               extra_files=extra_files, host_scratch=self.scratch, chapters=chapters)
@@ -274,6 +304,21 @@ class RunnerProcess:
         self.sandboxed = self._cmd.sandboxed
         self.events.extend(self._cmd.events)
         self._start()
+
+    def _setup(self, limits: Limits, deadline: float | None, chapters: tuple[str, ...]) -> None:
+        self.limits = limits
+        self.chapters = chapters  # whose answers its library holds only as stubs (`answers`)
+        self.start_time = time.monotonic()
+        self.deadline = deadline if deadline is not None else self.start_time + limits.total_timeout
+        self.events: list[str] = []
+        self.stopped: str | None = None  # why nothing more can be asked of it, for the instructor
+        self.stop: Stop | None = None  # the same, for the grader's decisions
+        self.sandboxed = False
+        self._own_tmp: Path | None = None
+        self._proc: Any = None  # a subprocess.Popen, or what stands for one (`forkserver`)
+        self._outbox: queue.Queue = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._cmd: sandbox.Command | None = None
 
     def __enter__(self) -> "RunnerProcess":
         return self
@@ -294,6 +339,10 @@ class RunnerProcess:
         except (OSError, ValueError, subprocess.SubprocessError) as error:
             self._stop(f"the sandbox could not be started: {error}", Stop.UNAVAILABLE)
             return
+        self._attach(cmd.sandboxed)
+
+    def _attach(self, sandboxed: bool) -> None:
+        """Speak to the started process (`_proc`): readers, the writer, and its "ready" within the start-up time."""
         self._reader = _Reader(self._proc.stdout, max(MAX_ANSWER_LINE, self.limits.max_output_bytes + 65_536))
         self._drain = _Drain(self._proc.stderr)
         writer = threading.Thread(target=self._write_loop, daemon=True)
@@ -305,7 +354,7 @@ class RunnerProcess:
             detail = self._drain.head.decode("utf-8", "replace").strip()[-1500:]
             self._stop(f"the sandboxed Python did not start ({describe_exit(self._proc.poll(), self.limits)}): {detail}",
                        Stop.UNAVAILABLE)
-        elif cmd.sandboxed and os.geteuid() == 0 and ready.get("uid") == 0:
+        elif sandboxed and os.geteuid() == 0 and ready.get("uid") == 0:
             self._stop("the sandboxed runner still runs as root: refusing to run student code", Stop.UNAVAILABLE)
 
     def _write_loop(self) -> None:
@@ -331,7 +380,11 @@ class RunnerProcess:
             self.stopped, self.stop = reason, kind
             self.events.append(reason)
         if self._proc is not None:
-            _kill(self._proc)
+            self._kill_proc()
+
+    def _kill_proc(self) -> None:
+        """Kill the runner and everything it started (the sandbox's pid namespace ends with it)."""
+        _kill(self._proc)
 
     def close(self) -> None:
         if self._proc is not None:
@@ -342,7 +395,7 @@ class RunnerProcess:
                 self._proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 pass
-            _kill(self._proc)
+            self._kill_proc()
             for thread in self._threads:
                 thread.join(timeout=5)
             for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
@@ -370,7 +423,7 @@ class RunnerProcess:
             now = time.monotonic()
             if now >= until:
                 return "timeout"
-            if now - last_check > CPU_SAMPLE_SECONDS:
+            if now - last_check >= CPU_SAMPLE_SECONDS:
                 last_check = now
                 if not self.sandboxed:
                     used, entries = _dir_usage(self.scratch)
@@ -381,8 +434,8 @@ class RunnerProcess:
                     idle_since, cpu_then = now, cpu  # computing (or not measurable): not stalled
                 elif now - idle_since >= self.limits.stall_seconds:
                     return "stalled"
-            try:
-                message = self._reader.messages.get(timeout=min(0.25, max(until - now, 0.01)))
+            try:  # blocks until a message, the next CPU sample or the deadline: no busy polling
+                message = self._reader.messages.get(timeout=max(min(until, last_check + CPU_SAMPLE_SECONDS) - now, 0.01))
             except queue.Empty:
                 continue
             return message
@@ -426,7 +479,7 @@ class RunnerProcess:
             self._stop(f"{what} wrote more than {self.limits.max_file_mb} MB to disk", Stop.DISK)
         else:
             assert self._proc is not None
-            _kill(self._proc)  # EOF: the process ended
+            self._kill_proc()  # EOF: the process ended
             self._stop(f"the notebook's process ended in {what}: {describe_exit(self._proc.returncode, self.limits)}",
                        Stop.DIED)
         assert self.stop is not None

@@ -53,6 +53,9 @@ SCRATCH = "/scratch"
 DATA = "/data"
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 RUNNER_IN_SANDBOX = "/opt/gradbook/runner.py"
+ZYGOTE = RUNNER.parent / "zygote.py"  # the fork server (`forkserver`), bound beside the runner
+ZYGOTE_IN_SANDBOX = "/opt/gradbook/zygote.py"
+FORK_FD_ENV = "GRADBOOK_FORK_FD"
 UNSANDBOXED = "none"  # the one mode that runs student code without a sandbox; only when asked for
 FIX = (
     "Install bubblewrap (`apt-get install bubblewrap`), allow user namespaces "
@@ -87,14 +90,19 @@ class Command:
 
     def finished(self) -> list[str]:
         """Whatever the sandbox left running goes; returns events (a memory limit that was hit)."""
-        events = []
-        if self.group is not None:
-            if self.group.hit_memory_limit():
-                mb = (self.group.memory_peak() or 0) // (1 << 20)
-                events.append(f"memory limit of the whole sandbox hit (all its processes together: peak {mb:,} MB)")
-            self.group.destroy()
-            self.group = None
+        events = group_finished(self.group) if self.group is not None else []
+        self.group = None
         return events
+
+
+def group_finished(group: cgroups.Cgroup) -> list[str]:
+    """Kill what is left in a sandbox's control group and remove it; the events (a memory limit hit)."""
+    events = []
+    if group.hit_memory_limit():
+        mb = (group.memory_peak() or 0) // (1 << 20)
+        events.append(f"memory limit of the whole sandbox hit (all its processes together: peak {mb:,} MB)")
+    group.destroy()
+    return events
 
 
 def _python_roots() -> list[Path]:
@@ -149,7 +157,7 @@ def _parents(path: Path) -> list[str]:
 
 
 def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dict[str, Path],
-               chapters: tuple[str, ...] = ()) -> list[str]:
+               chapters: tuple[str, ...] = (), fork_server: bool = False) -> list[str]:
     root = os.geteuid() == 0
     args = ["--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
             "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
@@ -190,6 +198,8 @@ def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dic
     # The whole package, bound over the real one: no bytecode, no answers of the graded chapters.
     args += ["--ro-bind", str(package_view(chapters)), str(Path(gradbook.__file__).resolve().parent)]
     args += ["--perms", "0755", "--dir", "/opt/gradbook", "--ro-bind", str(RUNNER), RUNNER_IN_SANDBOX]
+    if fork_server:
+        args += ["--ro-bind", str(ZYGOTE), ZYGOTE_IN_SANDBOX]
     if data_dir is not None and data_dir.is_dir():
         args += ["--ro-bind", str(data_dir.resolve()), DATA]
     for name, path in extra_files.items():
@@ -247,30 +257,32 @@ def _nproc_now(uid: int) -> int:
     return count
 
 
-def _rlimits(limits: Limits, sandbox_uid: int | None):  # noqa: ANN202
-    import resource
-
+def rlimit_values(limits: Limits, sandbox_uid: int | None) -> dict[str, int]:
+    """Each process's caps, by resource name (RLIMIT_<name>): what every runner gets, forked ones too."""
     nproc = limits.max_processes
     if sandbox_uid is None and os.geteuid() != 0:
         nproc += _nproc_now(os.geteuid())  # the instructor's own processes count too
-    memory = limits.memory_mb * 1024 * 1024
-    fsize = limits.max_file_mb * 1024 * 1024
+    values = {"AS": limits.memory_mb * 1024 * 1024, "CPU": int(limits.cpu_seconds),
+              "FSIZE": limits.max_file_mb * 1024 * 1024, "CORE": 0}
+    if os.geteuid() != 0 or sandbox_uid is not None:
+        values["NPROC"] = nproc
+    return values
+
+
+def _rlimits(limits: Limits, sandbox_uid: int | None):  # noqa: ANN202
+    import resource
+
+    values = rlimit_values(limits, sandbox_uid)
 
     def apply() -> None:
-        def cap(kind: int, value: int) -> None:
+        for name, value in values.items():
             try:
+                kind = getattr(resource, f"RLIMIT_{name}")
                 soft, hard = resource.getrlimit(kind)
                 value = value if hard == resource.RLIM_INFINITY else min(value, hard)
                 resource.setrlimit(kind, (value, value))
             except (ValueError, OSError):
                 pass
-
-        cap(resource.RLIMIT_AS, memory)
-        cap(resource.RLIMIT_CPU, int(limits.cpu_seconds))
-        cap(resource.RLIMIT_FSIZE, fsize)
-        cap(resource.RLIMIT_CORE, 0)
-        if os.geteuid() != 0 or sandbox_uid is not None:
-            cap(resource.RLIMIT_NPROC, nproc)
 
     return apply
 
@@ -317,10 +329,14 @@ def build_command(
     host_scratch: Path | None = None,
     env: dict[str, str] | None = None,
     chapters: tuple[str, ...] = (),
+    fork_fd: int | None = None,
 ) -> Command:
     """The command that starts the runner for one submission in the sandbox.
 
     `chapters`: those being graded ("ch05"); their answers are stubs in the sandbox's library.
+    `fork_fd`: start the chapter's fork server instead (`forkserver`), its requests on this inherited
+    socket; when the grader runs as root it stays root in the sandbox (with only CAP_SETUID and
+    CAP_SETGID) to give each forked runner a fresh uid, and runs no student code itself.
 
     Raises `SandboxUnavailable` when there is no sandbox here, unless `mode="none"` asked for
     an unsandboxed run (recorded as an event of the run).
@@ -328,16 +344,18 @@ def build_command(
     extra_files = dict(extra_files or {})
     mode = sandbox_mode(mode)
     if mode != UNSANDBOXED:
-        runner = [sys.executable, "-s", "-E", "-B", RUNNER_IN_SANDBOX]
+        runner = [sys.executable, "-s", "-E", "-B", RUNNER_IN_SANDBOX if fork_fd is None else ZYGOTE_IN_SANDBOX]
         require_sandbox()
         exe = shutil.which("bwrap") or "bwrap"
-        uid = next_uid() if os.geteuid() == 0 else None
+        uid = next_uid() if os.geteuid() == 0 and fork_fd is None else None
         full_env = {**_base_env(limits), **(env or {})}
         if data_dir is not None:
             full_env["GRADBOOK_DATA"] = DATA
         if uid is not None:
             full_env["GRADBOOK_SANDBOX_UID"] = str(uid)
-        argv = [exe, *_base_args(exe, limits, data_dir, extra_files, chapters), "--", *runner]
+        if fork_fd is not None:
+            full_env[FORK_FD_ENV] = str(fork_fd)
+        argv = [exe, *_base_args(exe, limits, data_dir, extra_files, chapters, fork_fd is not None), "--", *runner]
         group, why = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes + 8, limits.cpus)
         events = [] if group else [f"no control group for this sandbox ({why}): memory and CPU are capped per process only"]
         return Command(argv, full_env, "/", _with_group(_rlimits(limits, uid), group), True, None, events, group)

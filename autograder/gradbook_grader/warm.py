@@ -15,12 +15,19 @@ The trust model is unchanged:
 
 A runner dies with the thread that started it (bubblewrap's --die-with-parent follows the thread),
 so the pool's own thread, which starts them, outlives every runner it started.
+
+`ForkPool` is what the batch and the cluster use: one fork server per kind of submission
+(`forkserver`), started and loaded once, a fresh isolated runner forked from it per submission, so
+the start-up is paid once per worker and chapter instead of once per submission. Where the fork
+server cannot start or its probe child cannot set itself up, it falls back to a `WarmPool` (a
+sandbox per submission), and every grade made so says why in its events.
 """
 
 from __future__ import annotations
 
 import ast
 import atexit
+import os
 import queue
 import re
 import threading
@@ -30,10 +37,13 @@ from typing import Any, Callable
 
 from nbformat import NotebookNode
 
+from gradbook_grader import sandbox
+from gradbook_grader.forkserver import ForkedRunner, ForkServer
 from gradbook_grader.nbcells import is_test_cell
-from gradbook_grader.process import STARTUP_TIMEOUT, RunnerProcess
+from gradbook_grader.process import STARTUP_TIMEOUT, RunnerProcess, Stop
 from gradbook_grader.types import Limits
 
+FORK_SERVER_ENV = "GRADBOOK_FORK_SERVER"  # "0": a sandbox per submission (warm runners), as before the fork server
 MAX_PRELOADS = 100  # the runner imports at most this many
 _MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
@@ -174,16 +184,118 @@ class WarmPool:
                 break
 
 
-_POOLS: dict[tuple, WarmPool] = {}
+class ForkPool:
+    """Runners forked from one fork server for one kind of submission; a `WarmPool` where there is none.
+
+    `take(deadline)` is what `execute.grade_submission(..., runners=)` asks for. The server is started
+    (and its probe child forked) on the pool's own thread, which outlives it (--die-with-parent).
+    """
+
+    def __init__(self, limits: Limits, modules: tuple[str, ...] = (), *, sandbox_mode: str | None = None,
+                 data_dir: Path | None = None, chapters: tuple[str, ...] = ()) -> None:
+        from gradbook_grader.execute import _default_data_dir
+
+        self.limits, self.modules = limits, modules
+        self.options: dict[str, Any] = {"sandbox_mode": sandbox_mode, "data_dir": data_dir or _default_data_dir(),
+                                        "chapters": chapters}
+        self.reason: str | None = None  # why submissions get a sandbox of their own (no fork server)
+        self.forked = 0  # runners handed out forked
+        self._server: ForkServer | None = None
+        self._fallback: WarmPool | None = None
+        self._changed = threading.Condition()
+        self._wanted = True  # a (new) server is to be started
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        if sandbox.sandbox_mode(sandbox_mode) == sandbox.UNSANDBOXED:
+            self._give_up("the instructor asked for no sandbox (--unsafe-no-sandbox)")
+        elif os.environ.get(FORK_SERVER_ENV, "1") == "0":
+            self._give_up(f"turned off by ${FORK_SERVER_ENV}=0")
+        else:
+            self._thread = threading.Thread(target=self._serve, name="gradbook-fork-server", daemon=True)
+            self._thread.start()
+        atexit.register(self.close)
+
+    def _serve(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._wanted or self._closed)
+                old, self._server = self._server, None
+            if old is not None:
+                old.close()
+            if self._closed:
+                return
+            server = ForkServer(self.limits, self.modules, data_dir=self.options["data_dir"],
+                                chapters=self.options["chapters"])
+            problem = server.problem
+            if problem is None:  # a probe child: can this kernel give a child namespaces of its own?
+                with ForkedRunner(server) as probe:
+                    problem = probe.stopped and f"its first child did not start: {probe.stopped}"
+            if problem is not None:
+                server.close()
+                self._give_up(problem)
+                return
+            with self._changed:
+                self._server, self._wanted = server, False
+                self._changed.notify_all()
+
+    def _give_up(self, reason: str) -> None:
+        with self._changed:
+            self.reason = reason
+            self._fallback = WarmPool(self.limits, self.modules, **self.options)
+            self._wanted = False
+            self._changed.notify_all()
+
+    def server(self) -> ForkServer | None:
+        """The fork server once started (None: it could not start, see `reason`, or it is not up in time)."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._wanted or self._closed, timeout=STARTUP_TIMEOUT + self.limits.cell_timeout)
+            return self._server
+
+    def take(self, deadline: float) -> RunnerProcess:
+        """A runner for one submission, never handed out again; the caller closes it."""
+        server = self.server()
+        fallback = self._fallback
+        if fallback is not None:
+            runner = fallback.take(deadline)
+            runner.events.append(f"no fork server ({self.reason}): this submission's sandbox was started for it")
+            return runner
+        why = "the fork server did not start in time"
+        if server is not None:
+            runner = ForkedRunner(server, deadline)
+            if runner.stop is not Stop.UNAVAILABLE:  # before "ready" no student code runs: this is the server's
+                self.forked += 1
+                return runner
+            why = f"the fork server failed ({runner.stopped}); a new one starts for the next submission"
+            runner.close()
+            with self._changed:
+                if self._server is server:
+                    self._wanted = True
+                    self._changed.notify_all()
+        runner = RunnerProcess(self.limits, deadline=deadline, **self.options)
+        runner.events.append(f"{why}: this submission's sandbox was started for it")
+        return runner
+
+    def close(self) -> None:
+        """Stop the server (its processes reaped: their CPU time is counted where the bench looks) and the fallback."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        if self._fallback is not None:
+            self._fallback.close()
+
+
+_POOLS: dict[tuple, ForkPool] = {}
 _POOLS_LOCK = threading.Lock()
-MAX_POOLS = 2  # kinds of submission (assignments) a worker keeps a warm runner for: each holds its imports (~0.5 GB)
+MAX_POOLS = 2  # kinds of submission (assignments) a worker keeps a fork server for: each holds its imports (~0.5 GB)
 
 
-def pool_for(limits: Limits, modules: tuple[str, ...], **options: Any) -> WarmPool:
+def pool_for(limits: Limits, modules: tuple[str, ...], **options: Any) -> ForkPool:
     """This process's pool for submissions of one kind (a Dask worker grades several assignments)."""
     key = (limits, modules, tuple(sorted(options.items())))
     with _POOLS_LOCK:
-        pool = _POOLS.pop(key, None) or WarmPool(limits, modules, **options)
+        pool = _POOLS.pop(key, None) or ForkPool(limits, modules, **options)
         _POOLS[key] = pool  # most recently used last
         while len(_POOLS) > MAX_POOLS:
             _POOLS.pop(next(iter(_POOLS))).close()

@@ -47,6 +47,12 @@ class Writer:
     progress: Callable[[], Any]
     late: Any  # the course's late-submission plugin (nbgrader's BasePlugin)
     unanswered: dict[str, set[str]]  # written answer's grade_id -> the texts that mean "no answer"
+    transaction: Any = None  # gradebook.Transaction: rows committed together, journalled once committed
+
+    def __post_init__(self) -> None:
+        from gradbook_grader.gradebook import Transaction
+
+        self.transaction = Transaction(self.gb)
 
     def on_grade(self, job: Job, graded: SubmissionGrade) -> None:
         self.finish(job, graded, "", False)
@@ -82,8 +88,7 @@ class Writer:
                 target.unlink(missing_ok=True)
         except Exception as exc:
             result.notes.append(f"the graded notebook could not be written ({_why(exc)})")
-        self.store(result, job.changed)
-        self.journal(result)
+        self.store(result, job.changed, lambda: self.journal(result))
         self.report.graded += 1
 
     def side_files(self, job: Job) -> None:
@@ -109,37 +114,52 @@ class Writer:
             previous.timestamp, previous.claimed, previous.lateness = loaded.timestamp, loaded.claimed, list(loaded.lateness)
             previous.notes = [n for n in previous.notes if not n.startswith(ARRIVAL_NOTE)] + [
                 n for n in loaded.notes if n.startswith(ARRIVAL_NOTE)]
-        self.store(previous, changed=False)
-        if previous.transient or redated:  # the store failed this time (the next run retries), or a new date
-            self.journal(previous)
-        else:
-            self.report.results.append(previous)
-            self.progress()
+        def stored() -> None:
+            if previous.transient or redated:  # the store failed this time (the next run retries), or a new date
+                self.journal(previous)
+            else:
+                self.report.results.append(previous)
+                self.progress()
+
+        self.store(previous, False, stored)
         self.report.reused += 1
 
-    def store(self, result: Result, changed: bool = True) -> None:
-        """Store the row and its late penalty; a failure of this row alone is noted on it, a database gone
-        stops the batch."""
-        from gradbook_grader.gradebook import store, usable
+    def store(self, result: Result, changed: bool, then: Callable[[], None]) -> None:
+        """Store the row and its late penalty in the open transaction; `then` once it is committed (the journal
+        entry: "done"). A failure of this row alone is noted on it, a database gone stops the batch."""
+        from gradbook_grader.gradebook import store
         from gradbook_grader.late import apply
 
         if not result.in_gradebook:
+            then()
             return
-        try:
+
+        def write() -> None:
             store(self.gb, result, changed=changed)
             apply(self.late, self.gb.find_submission(result.assignment, result.student))
-            self.gb.db.commit()
-        except GraderError:  # the course's late-submission plugin: every row would fail alike
-            raise
-        except Exception as exc:
-            if not usable(self.gb):  # the database, not the submission: stop, nothing is lost
-                raise GraderError(
-                    f"could not store the grades of {printable(result.student)} in the gradebook: {_why(exc)}. "
-                    "What was graded before is in the journal; fix the database and run the same command again "
-                    "(finished submissions are not graded twice)."
-                ) from exc
-            result.in_gradebook, result.transient = False, True
-            result.notes.append(f"not stored in nbgrader's gradebook ({_why(exc)}); the next run tries again")
+
+        def stored(error: Exception | None) -> None:
+            if error is not None:
+                self.refused(result, error)
+            then()
+
+        self.transaction.add(write, stored)
+
+    def refused(self, result: Result, error: Exception) -> None:
+        """The gradebook refused this row: noted on it (the next run tries again), unless every row would fail
+        alike (the course's late-submission plugin, a database gone): then the batch stops, nothing lost."""
+        from gradbook_grader.gradebook import usable
+
+        if isinstance(error, GraderError):
+            raise error
+        if not usable(self.gb):
+            raise GraderError(
+                f"could not store the grades of {printable(result.student)} in the gradebook: {_why(error)}. "
+                "What was graded before is in the journal; fix the database and run the same command again "
+                "(finished submissions are not graded twice)."
+            ) from error
+        result.in_gradebook, result.transient = False, True
+        result.notes.append(f"not stored in nbgrader's gradebook ({_why(error)}); the next run tries again")
 
     def journal(self, result: Result) -> None:
         try:

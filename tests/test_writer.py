@@ -1,0 +1,112 @@
+"""The one writer commits many rows per transaction (gradebook.Transaction) and journals a submission only
+once its rows are committed: a crash mid-transaction loses nothing a journal entry acknowledged, and the
+next run grades again exactly what was not acknowledged."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fake_grading import CH02, expected_score, honest, small_course
+from fake_grading import grade_submission as fake_grade
+from gradbook_grader.batch import grade_assignment
+from gradbook_grader.gradebook import Transaction, open_gradebook
+from gradbook_grader.journal import journal
+
+TESTS = Path(__file__).resolve().parent
+STUDENTS = 12
+WRONG = {"relu": "def naive_relu(x):\n    return x\n"}
+
+# The batch in a process of its own, which dies (os._exit: no cleanup, no commit) while the rows of its
+# 7th and 8th submissions are in the open transaction: 5 rows per transaction, never by time.
+CRASHING_BATCH = textwrap.dedent('''
+    import os, sys
+    sys.path.insert(0, {tests!r})
+    from fake_grading import CH02, grade_submission
+    from gradbook_grader import gradebook
+    from gradbook_grader.batch import grade_assignment
+    from gradbook_grader.course import Course
+
+    opened = gradebook.Transaction.__init__
+    gradebook.Transaction.__init__ = lambda self, gb, size=50, seconds=0.5: opened(self, gb, 5, 3600.0)
+    add, rows = gradebook.Transaction.add, [0]
+
+    def crash(self, write, then):
+        rows[0] += 1
+        if rows[0] == 9:
+            os._exit(17)
+        add(self, write, then)
+
+    gradebook.Transaction.add = crash
+    if __name__ == "__main__":
+        course = Course(*map(__import__("pathlib").Path, {paths!r}), {db!r})
+        grade_assignment(course, CH02, __import__("pathlib").Path({folder!r}), workers=1, progress=False,
+                         grade=grade_submission)
+''')
+
+
+def _stored(course) -> dict[str, float]:  # noqa: ANN001
+    gb = open_gradebook(course)
+    try:
+        return {s.student.id: s.score for s in gb.assignment_submissions(CH02)}
+    finally:
+        gb.close()
+
+
+@pytest.mark.slow
+def test_a_crash_mid_transaction_loses_nothing_acknowledged_and_the_rest_is_graded_again(tmp_path: Path) -> None:
+    course = small_course(tmp_path / "course")
+    source = nbformat.read(course.source(CH02), as_version=4)
+    folder = tmp_path / "submitted"
+    folder.mkdir()
+    expected = {}
+    for n in range(STUDENTS):
+        wrong = WRONG if n % 3 == 0 else {}
+        nbformat.write(honest(source, wrong), folder / f"s{n:02d}.ipynb")
+        expected[f"s{n:02d}"] = expected_score(source, wrong)
+    script = CRASHING_BATCH.format(tests=str(TESTS), paths=[str(course.root), str(course.solutions),
+                                   str(course.notebooks)], db=course.gradebook_url, folder=str(folder))
+    (tmp_path / "crash.py").write_text(script)
+    with open(tmp_path / "crash.log", "wb") as log:  # not a pipe: its orphaned worker would hold it open
+        died = subprocess.Popen([sys.executable, str(tmp_path / "crash.py")], stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            assert died.wait(timeout=600) == 17, (tmp_path / "crash.log").read_text()[-2000:]
+        finally:
+            os.killpg(died.pid, signal.SIGKILL)  # the worker it left behind
+
+    acknowledged = {r.student: r.score for r in journal(course, CH02)}
+    assert len(acknowledged) == 5  # the first transaction's rows, committed, then journalled
+    assert acknowledged == {s: expected[s] for s in acknowledged}
+    assert _stored(course) == acknowledged  # the next 3 rows were never committed; nothing journalled is missing
+
+    report = grade_assignment(course, CH02, folder, workers=1, progress=False, grade=fake_grade)
+    assert report.reused == 5 and report.graded == STUDENTS - 5
+    assert {r.student: r.score for r in report.results} == expected
+    assert _stored(course) == expected
+
+
+def test_a_row_that_fails_rolls_back_alone_and_the_rows_before_it_are_committed(tmp_path: Path) -> None:
+    course = small_course(tmp_path / "course")
+    gb = open_gradebook(course)
+    try:
+        outcome: dict[str, Exception | None] = {}
+        transaction = Transaction(gb, size=10, seconds=3600.0)
+        for name in ("a", "b"):
+            transaction.add(lambda name=name: gb.add_student(name), lambda error, name=name: outcome.update({name: error}))
+        assert outcome == {}  # not committed yet: not acknowledged
+        transaction.add(lambda: gb.add_student("a"), lambda error: outcome.update({"again": error}))  # a duplicate
+        assert outcome["a"] is None and outcome["b"] is None and outcome["again"] is not None
+        transaction.add(lambda: gb.add_student("c"), lambda error: outcome.update({"c": error}))
+        transaction.close()
+        assert outcome["c"] is None
+        assert sorted(s.id for s in gb.students) == ["a", "b", "c"]
+    finally:
+        gb.close()
