@@ -66,19 +66,11 @@ def read_roster(path: Path) -> list[Person]:
                           "name,role,password,language") from None
     people, problems = [], []
     for line, row in enumerate(rows, start=2):
-        name, role = (row.get("name") or "").strip(), (row.get("role") or "").strip().lower()
-        language = (row.get("language") or "").strip()
-        if not NAME.match(name):
-            problems.append(f"line {line}: {name!r} is not an account name (lower-case letters, digits, _ and -, "
-                            "starting with a letter, at most 31)")
-        elif role not in ROLES:
-            problems.append(f"line {line}: {name}'s role {role!r} is none of {', '.join(ROLES)}")
-        elif _language(language) is None:
-            problems.append(f"line {line}: {name}'s language {language!r} is none of {i18n.known_languages()} "
-                            "(or empty: the browser's)")
+        person = _person(row)
+        if isinstance(person, str):
+            problems.append(f"line {line}: {person}")
         else:
-            given = (row.get("password") or "").strip()
-            people.append(Person(name, role, given or secrets.token_urlsafe(9), _language(language) or "", not given))
+            people.append(person)
     names = [p.name for p in people]
     problems += [f"{n} is on the roster twice" for n in sorted({n for n in names if names.count(n) > 1})]
     if not problems and not any(p.role == "instructor" for p in people):
@@ -86,6 +78,20 @@ def read_roster(path: Path) -> list[Person]:
     if problems:
         raise GraderError(f"the roster {path} was not used:\n  " + "\n  ".join(problems))
     return people
+
+
+def _person(row: dict[str, str | None]) -> Person | str:
+    """One roster line as a person, or what is wrong with it."""
+    name, role = (row.get("name") or "").strip(), (row.get("role") or "").strip().lower()
+    language, given = (row.get("language") or "").strip(), (row.get("password") or "").strip()
+    code = _language(language)
+    if not NAME.match(name):
+        return f"{name!r} is not an account name (lower-case letters, digits, _ and -, starting with a letter, at most 31)"
+    if role not in ROLES:
+        return f"{name}'s role {role!r} is none of {', '.join(ROLES)}"
+    if code is None:
+        return f"{name}'s language {language!r} is none of {i18n.known_languages()} (or empty: the browser's)"
+    return Person(name, role, given or secrets.token_urlsafe(9), code, not given)
 
 
 def _language(written: str) -> str | None:

@@ -342,33 +342,43 @@ def build_command(
     an unsandboxed run (recorded as an event of the run).
     """
     extra_files = dict(extra_files or {})
-    mode = sandbox_mode(mode)
-    if mode != UNSANDBOXED:
-        runner = [sys.executable, "-s", "-E", "-B", RUNNER_IN_SANDBOX if fork_fd is None else ZYGOTE_IN_SANDBOX]
-        require_sandbox()
-        exe = shutil.which("bwrap") or "bwrap"
-        uid = next_uid() if os.geteuid() == 0 and fork_fd is None else None
-        full_env = {**_base_env(limits), **(env or {})}
-        if data_dir is not None:
-            full_env["GRADBOOK_DATA"] = DATA
-        if uid is not None:
-            full_env["GRADBOOK_SANDBOX_UID"] = str(uid)
-        if fork_fd is not None:
-            full_env[FORK_FD_ENV] = str(fork_fd)
-        argv = [exe, *_base_args(exe, limits, data_dir, extra_files, chapters, fork_fd is not None), "--", *runner]
-        group, why = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes + 8, limits.cpus)
-        events = [] if group else [f"no control group for this sandbox ({why}): memory and CPU are capped per process only"]
-        return Command(argv, full_env, "/", _with_group(_rlimits(limits, uid), group), True, None, events, group)
+    if sandbox_mode(mode) != UNSANDBOXED:
+        return _sandboxed(limits, data_dir, extra_files, env, chapters, fork_fd)
+    assert host_scratch is not None, "an unsandboxed run needs a host scratch directory"
+    return _unsandboxed(limits, data_dir, extra_files, env, host_scratch)
 
+
+def _sandboxed(limits: Limits, data_dir: Path | None, extra_files: dict[str, Path], env: dict[str, str] | None,
+               chapters: tuple[str, ...], fork_fd: int | None) -> Command:
+    """bubblewrap around the runner (or the fork server), in a control group of its own."""
+    runner = [sys.executable, "-s", "-E", "-B", RUNNER_IN_SANDBOX if fork_fd is None else ZYGOTE_IN_SANDBOX]
+    require_sandbox()
+    exe = shutil.which("bwrap") or "bwrap"
+    uid = next_uid() if os.geteuid() == 0 and fork_fd is None else None
+    full_env = {**_base_env(limits), **(env or {})}
+    if data_dir is not None:
+        full_env["GRADBOOK_DATA"] = DATA
+    if uid is not None:
+        full_env["GRADBOOK_SANDBOX_UID"] = str(uid)
+    if fork_fd is not None:
+        full_env[FORK_FD_ENV] = str(fork_fd)
+    argv = [exe, *_base_args(exe, limits, data_dir, extra_files, chapters, fork_fd is not None), "--", *runner]
+    group, why = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes + 8, limits.cpus)
+    events = [] if group else [f"no control group for this sandbox ({why}): memory and CPU are capped per process only"]
+    return Command(argv, full_env, "/", _with_group(_rlimits(limits, uid), group), True, None, events, group)
+
+
+def _unsandboxed(limits: Limits, data_dir: Path | None, extra_files: dict[str, Path], env: dict[str, str] | None,
+                 host_scratch: Path) -> Command:
+    """--unsafe-no-sandbox: the runner with the grader's own rights, said loudly, in a scratch folder."""
     runner = [sys.executable, "-s", "-E", str(RUNNER)]
     message = (
         "NO SANDBOX (--unsafe-no-sandbox): the submission runs with the grader's own rights "
         "(it can read and write what the grader can, and import the checks' answers); only rlimits and timeouts apply."
     )
-    warnings.warn(message, UnsandboxedWarning, stacklevel=3)
+    warnings.warn(message, UnsandboxedWarning, stacklevel=4)
     log.warning(message)
     print(f"gradbook-grader WARNING: {message}", file=sys.stderr)
-    assert host_scratch is not None, "an unsandboxed run needs a host scratch directory"
     host_scratch.mkdir(parents=True, exist_ok=True)
     full_env = {**_base_env(limits, home=str(host_scratch)), **(env or {})}
     if data_dir is not None:
