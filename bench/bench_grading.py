@@ -65,14 +65,15 @@ def plain_python(path: Path, out: Path) -> float:
 
 
 def graded(data: bytes, source: nbformat.NotebookNode, manifest, warm: bool) -> float:  # noqa: ANN001
-    from gradbook_grader.execute import _default_data_dir, grade_submission
+    from gradbook_grader.execute import grade_submission
+    from gradbook_grader.running import default_data_dir
     from gradbook_grader.types import Limits
     from gradbook_grader.verdict import manual_cell
     from gradbook_grader.warm import WarmRunner, preloads
 
     options = {}
     if warm:  # a runner started and loaded while the previous submission was graded; no next one competes
-        runner = WarmRunner(Limits(), preloads(source), lambda: None, data_dir=_default_data_dir())
+        runner = WarmRunner(Limits(), preloads(source), lambda: None, data_dir=default_data_dir())
         options["runners"] = runner.claim
     started = time.perf_counter()
     grade = grade_submission(data, source, manifest, seed=1, **options)

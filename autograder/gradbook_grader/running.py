@@ -40,7 +40,7 @@ class Run:
     notices: list[str] = field(default_factory=list)  # of `events`, those that say how it ran, not that it went wrong
 
 
-def _default_data_dir() -> Path | None:
+def default_data_dir() -> Path | None:
     """The datasets cache ($GRADBOOK_DATA or the user cache), mounted read-only at /data."""
     try:
         from gradbook.datasets.mnist import data_directory
@@ -206,7 +206,7 @@ def run_notebook(
     def runner() -> RunnerProcess:
         if runners is not None:
             return runners(deadline)
-        return RunnerProcess(limits, sandbox_mode=sandbox_mode, data_dir=data_dir or _default_data_dir(),
+        return RunnerProcess(limits, sandbox_mode=sandbox_mode, data_dir=data_dir or default_data_dir(),
                              extra_files=extra_files, workdir=workdir, deadline=deadline, chapters=chapters)
 
     for _attempt in range(MAX_RESTARTS + 1):
