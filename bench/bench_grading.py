@@ -75,15 +75,16 @@ def plain_python(path: Path, out: Path) -> float:
 
 def graded(data: bytes, source: nbformat.NotebookNode, manifest, mode: str, server=None) -> float:  # noqa: ANN001
     from gradbook_grader.answers import chapters_graded
-    from gradbook_grader.execute import _default_data_dir, grade_submission
+    from gradbook_grader.execute import grade_submission
     from gradbook_grader.forkserver import ForkedRunner
+    from gradbook_grader.running import default_data_dir
     from gradbook_grader.types import Limits
     from gradbook_grader.verdict import manual_cell
     from gradbook_grader.warm import WarmRunner, preloads
 
     options = {}
     if mode == "warm":  # a runner started and loaded while the previous submission was graded; no next one competes
-        runner = WarmRunner(Limits(), preloads(source), lambda: None, data_dir=_default_data_dir(),
+        runner = WarmRunner(Limits(), preloads(source), lambda: None, data_dir=default_data_dir(),
                             chapters=chapters_graded(manifest))
         options["runners"] = runner.claim
     elif mode == "forked":  # forked from the chapter's fork server (started once, before anything is timed)
@@ -104,7 +105,7 @@ def per_chapter(course, assignments: list[str], tmp: Path, repeats: int) -> dict
     from gradbook_grader.answers import chapters_graded
     from gradbook_grader.manifests import load_manifest
     from gradbook_grader.cluster import warm_caches
-    from gradbook_grader.execute import _default_data_dir
+    from gradbook_grader.running import default_data_dir
     from gradbook_grader.forkserver import ForkServer
     from gradbook_grader.types import Limits
     from gradbook_grader.warm import preloads
@@ -123,7 +124,7 @@ def per_chapter(course, assignments: list[str], tmp: Path, repeats: int) -> dict
         source = nbformat.read(course.source(assignment), as_version=4)
         manifest = load_manifest(course, assignment, Limits())
         data = nbformat.writes(nb).encode()
-        server = ForkServer(Limits(), preloads(source), data_dir=_default_data_dir(), chapters=chapters_graded(manifest))
+        server = ForkServer(Limits(), preloads(source), data_dir=default_data_dir(), chapters=chapters_graded(manifest))
         assert server.problem is None, server.problem
         runs = {"nbclient": lambda: plain_nbclient(path),
                 "python": lambda: plain_python(path, tmp / "plain-out" / assignment),

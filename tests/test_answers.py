@@ -25,7 +25,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from conftest import ROOT
 from gradbook_grader import answers
-from gradbook_grader.execute import run_notebook
+from gradbook_grader.running import run_notebook
 from gradbook_grader.process import Stop
 from gradbook_grader.types import Limits
 from test_trust import needs_bwrap

@@ -1,6 +1,6 @@
 """The grader's sandbox: what a submission's code can and cannot do (needs bubblewrap).
 
-Each test runs small notebooks through `gradbook_grader.execute.run_notebook`, the same
+Each test runs small notebooks through `gradbook_grader.running.run_notebook`, the same
 path `grade_submission` uses, and looks at what came back.
 """
 
@@ -17,7 +17,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from conftest import ROOT, require
 from gradbook_grader import sandbox
-from gradbook_grader.execute import grade_submission, run_notebook
+from gradbook_grader.execute import grade_submission
+from gradbook_grader.running import run_notebook
 from gradbook_grader.types import Limits
 from gradbook_grader.manifests import build_manifest
 

@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from conftest import ROOT, require
 from gradbook_grader import cgroups, sandbox
-from gradbook_grader.execute import run_notebook
+from gradbook_grader.running import run_notebook
 from gradbook_grader.integrity import scan
 from gradbook_grader.types import Limits
 

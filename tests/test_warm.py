@@ -10,7 +10,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from conftest import require
-from gradbook_grader.execute import run_notebook
+from gradbook_grader.running import run_notebook
 from gradbook_grader.sandbox import bwrap_problem
 from gradbook_grader.types import Limits
 from gradbook_grader.warm import WarmPool, preloads

@@ -114,12 +114,12 @@ class WarmPool:
 
     def __init__(self, limits: Limits, modules: tuple[str, ...] = (), *, size: int = 1,
                  sandbox_mode: str | None = None, data_dir: Path | None = None, chapters: tuple[str, ...] = ()) -> None:
-        from gradbook_grader.execute import _default_data_dir
+        from gradbook_grader.running import default_data_dir
 
         self.limits = limits
         self.modules = modules
         # `chapters`: the graded chapters, whose answers the runners' library holds only as stubs
-        self.options: dict[str, Any] = {"sandbox_mode": sandbox_mode, "data_dir": data_dir or _default_data_dir(),
+        self.options: dict[str, Any] = {"sandbox_mode": sandbox_mode, "data_dir": data_dir or default_data_dir(),
                                         "chapters": chapters}
         self.started = self.warm = 0  # runners started ahead, and handed out warm
         self._ready: queue.Queue[WarmRunner] = queue.Queue()
@@ -193,10 +193,10 @@ class ForkPool:
 
     def __init__(self, limits: Limits, modules: tuple[str, ...] = (), *, sandbox_mode: str | None = None,
                  data_dir: Path | None = None, chapters: tuple[str, ...] = ()) -> None:
-        from gradbook_grader.execute import _default_data_dir
+        from gradbook_grader.running import default_data_dir
 
         self.limits, self.modules = limits, modules
-        self.options: dict[str, Any] = {"sandbox_mode": sandbox_mode, "data_dir": data_dir or _default_data_dir(),
+        self.options: dict[str, Any] = {"sandbox_mode": sandbox_mode, "data_dir": data_dir or default_data_dir(),
                                         "chapters": chapters}
         self.reason: str | None = None  # why submissions get a sandbox of their own (no fork server)
         self.forked = 0  # runners handed out forked
