@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from conftest import require
 from gradbook_grader import forkserver, sandbox
-from gradbook_grader.execute import run_notebook
+from gradbook_grader.running import run_notebook
 from gradbook_grader.process import Stop, descendants
 from gradbook_grader.types import Limits
 from gradbook_grader.warm import ForkPool
