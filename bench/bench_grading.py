@@ -280,6 +280,7 @@ def writer_rate(tmp: Path, count: int, db_url: str | None) -> dict[str, float]:
 
     from gradbook_grader import batch
     from gradbook_grader.course import Course
+    from gradbook_grader.writer import Writer
 
     course = fake_grading.small_course(tmp)
     if db_url:
@@ -290,7 +291,7 @@ def writer_rate(tmp: Path, count: int, db_url: str | None) -> dict[str, float]:
     for n in range(count):
         nbformat.write(fake_grading.honest(source), folder / f"student{n:04d}.ipynb")
     busy, cpu = [0.0], [0.0]
-    finish = batch._Writer.finish
+    finish = Writer.finish
 
     def timed(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
         started, cpu_started = time.perf_counter(), time.thread_time()
@@ -298,14 +299,14 @@ def writer_rate(tmp: Path, count: int, db_url: str | None) -> dict[str, float]:
         busy[0] += time.perf_counter() - started
         cpu[0] += time.thread_time() - cpu_started
 
-    batch._Writer.finish = timed
+    Writer.finish = timed
     try:
         started = time.perf_counter()
         report = batch.grade_assignment(course, fake_grading.CH02, folder, workers=2, progress=False,
                                         grade=fake_grading.grade_submission)
         wall = time.perf_counter() - started
     finally:
-        batch._Writer.finish = finish
+        Writer.finish = finish
     assert report.graded == count and not report.errors, report.errors[:1]
     return {"busy": 60 * count / busy[0], "wall": 60 * count / wall, "cpu": 60 * count / cpu[0]}
 
