@@ -172,7 +172,7 @@ def test_ch07_maxpool_agrees_with_torch_on_tied_inputs(xs, size: int, stride: in
     dx = ch07.maxpool_backward.reference(dout, x, size, stride)
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
     # the inputs really are tied, so the every-tied-cell mistake differs from torch here
-    assert not np.allclose(ch07._pool_back_every_tie(dout, x, size, stride), dx)
+    assert not np.allclose(ch07.answers._pool_back_every_tie(dout, x, size, stride), dx)
 
 
 # --- chapter 8: the reference autograd against torch autograd --------------------------------
@@ -232,7 +232,7 @@ def test_ch08_reference_handles_a_chain_of_10000_nodes() -> None:
     assert nodes[-1].data == pytest.approx(value, rel=1e-12)
     assert nodes[0].grad == pytest.approx(grads[0], rel=1e-9)
     # and the recursive search is caught there, whatever the recursion limit
-    assert ch08.run_topological_order(ch08._topo_recursive, ch08.graph_case(leaves, program)) == ch08.RECURSIVE
+    assert ch08.run_topological_order(ch08.answers._topo_recursive, ch08.graph_case(leaves, program)) == ch08.RECURSIVE
 
 
 def test_ch08_derivative_reference_agrees_with_central_differences() -> None:

@@ -115,7 +115,7 @@ def _alternatives():
     from gradbook.checks import ch06
 
     return [
-        ("ch06.adam", ch06._AdamKeras),  # the folded form the notebook calls equivalent
+        ("ch06.adam", ch06.answers._AdamKeras),  # the folded form the notebook calls equivalent
         ("ch06.momentum", _MomentumTorchForm),
         ("ch06.sgd", _SGDWritesThroughTheList),
         ("ch05.log_softmax", _log_softmax_logaddexp),

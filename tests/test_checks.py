@@ -149,7 +149,7 @@ def test_an_in_place_answer_cannot_corrupt_the_cases_or_the_message() -> None:
     assert "the values are right, but" in verdict.message  # judged against the inputs as given
     assert f"  x        = {np.array2string(square, separator=', ').splitlines()[0]}" in verdict.message
     assert _digests("ch02.naive_add") == before and np.array_equal(ch02.SQUARE, square)
-    assert verdict_of(EXERCISES["ch02.naive_transpose"], ch02._naive_transpose).passed  # later checks see SQUARE
+    assert verdict_of(EXERCISES["ch02.naive_transpose"], ch02.answers._naive_transpose).passed  # later checks see SQUARE
 
     def softmax_in_place(z):
         z -= np.max(z, axis=-1, keepdims=True)

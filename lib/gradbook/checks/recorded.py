@@ -120,8 +120,8 @@ class RecordedCases:
 
 
 def read(module_file: str) -> dict[str, dict[str, Any]]:
-    """The recordings of a chapter's module, from the JSON file beside it (``ch05.py``: ``ch05.json``)."""
-    path = Path(module_file).with_suffix(".json")
+    """The recordings of a chapter's module, from the JSON file beside it (``ch05/__init__.py``: ``ch05/recorded.json``)."""
+    path = Path(module_file).with_name("recorded.json")
     data = json.loads(path.read_text(encoding="utf-8"))
     return {name: from_wire(exercise) for name, exercise in data.items()}
 
