@@ -36,12 +36,14 @@ from pathlib import Path
 
 import nbformat
 
+from gradbook.checks import registry
+
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from bench_grader import honest_submission  # noqa: E402
 
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
-CLASS, CHAPTERS = 2_000, 9
+CLASS, CHAPTERS = 2_000, len(registry.CHAPTERS)
 PROJECTED_WORKERS = (1, 2, 16, 64, 256)
 
 
@@ -190,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         (tmp / "autograder").mkdir()
         shutil.copy(ROOT.parent / "autograder" / "nbgrader_config.py", tmp / "autograder")
         course = Course(tmp / "autograder", ROOT.parent / "solutions", tmp / "notebooks", f"sqlite:///{tmp / 'gradebook.db'}")
-        assignments = args.assignment or (["02-tensor-operations"] if args.quick else course.assignments)
+        assignments = args.assignment or ([registry.chapter("ch02").notebook] if args.quick else
+                                           [c.notebook for c in registry.chapters()])
         release(course, assignments)
         rows = per_chapter(course, assignments, tmp, args.repeats or (1 if args.quick else 3))
         rates = throughput(course, assignments, args.copies or (2 if args.quick else 4), tmp)

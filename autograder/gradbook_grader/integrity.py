@@ -227,7 +227,7 @@ def _shape(statement: ast.AST) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class _Source:
-    where: str  # "gradbook/checks/ch05.py" or "the instructor's solution (cell 7)"
+    where: str  # "gradbook/checks/ch05/answers.py" or "the instructor's solution (cell 7)"
     statements: tuple[Statement, ...]
 
 

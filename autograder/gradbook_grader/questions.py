@@ -16,7 +16,6 @@ neither do the hidden tests.
 from __future__ import annotations
 
 import ast
-import importlib
 
 from gradbook_grader.types import Question
 
@@ -33,7 +32,9 @@ class TestCellError(ValueError):
 
 def read_test_cell(source: str) -> list[Question]:
     """The questions of one test cell (hidden ones included); `TestCellError` for anything else."""
+    from gradbook.checks import chapter_module
     from gradbook.checks.core import Exercise
+    from gradbook.checks.registry import UnknownChapter, chapter
 
     try:
         tree = ast.parse(source)
@@ -62,7 +63,10 @@ def read_test_cell(source: str) -> list[Question]:
             if not (isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, bool)):
                 raise TestCellError(f"{where}: hidden= must be True or False")
             hidden = keyword.value.value
-        module = importlib.import_module(f"{CHECKS_PACKAGE}.{modules[call.func.value.id]}")
+        try:  # the chapter's module, through the registry (`gradbook.checks.registry`)
+            module = chapter_module(chapter(modules[call.func.value.id]))
+        except UnknownChapter as unknown:
+            raise TestCellError(f"{where}: {unknown}") from None
         exercise = getattr(module, call.func.attr, None)
         if not isinstance(exercise, Exercise):
             raise TestCellError(f"{where}: {module.__name__} has no check named {call.func.attr!r}")

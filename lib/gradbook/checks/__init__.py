@@ -21,7 +21,7 @@ from gradbook.checks.core import (
 )
 
 from gradbook.checks.display import CheckFailed, install_in_ipython
-from gradbook.checks.registry import Chapter, chapters
+from gradbook.checks.registry import Chapter, UnknownChapter, chapter, chapters
 
 __all__ = [
     "REGISTRY", "Case", "CheckFailed", "Exercise", "Mistake", "Verdict", "collect", "compare_values", "judge", "load_all",
@@ -40,6 +40,18 @@ def exercises_of(chapter: Chapter) -> dict[str, Exercise]:
     """The chapter's exercises, name -> exercise, in the order its module defines them."""
     module = chapter_module(chapter)
     return {e.name: e for e in vars(module).values() if isinstance(e, Exercise) and e.name.startswith(chapter.key + ".")}
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``from gradbook.checks import chNN``, for a chapter whose package is elsewhere (`registry.Chapter.package`)."""
+    try:
+        return chapter_module(chapter(name)) if name.startswith("ch") else _missing(name)
+    except UnknownChapter:
+        return _missing(name)
+
+
+def _missing(name: str) -> ModuleType:
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_all() -> dict[str, Exercise]:
