@@ -32,7 +32,7 @@ import numpy as np
 from gradbook import progress
 from gradbook.checks import diagnose, display, plain
 from gradbook.i18n import _, ngettext, using
-from gradbook.checks import registry
+import gradbook.checks.registry as registry
 from gradbook.checks.ask import answer as _answer
 from gradbook.checks.drivers import NOT_IMPLEMENTED, Case, Rule, _short, call, unpack  # noqa: F401 - re-exported
 from gradbook.checks.plain import Plain, Unsupported, digest, to_plain

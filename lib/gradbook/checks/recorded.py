@@ -3,7 +3,7 @@
 A visible check in a student's kernel always asks the same questions (the cases of
 `core.VISIBLE_SEED`, never the hidden ones), so what the model answer and each known mistake
 give on them is fixed: `gradbook-grader release --student-edition` records it as plain data
-(the wire format of `plain`) and writes each chapter's ``chNN.py`` as ordinary `Exercise`
+(the wire format of `plain`) and writes each chapter's ``chNN/__init__.py`` as ordinary `Exercise`
 objects whose reference and mistakes are `Recorded` and whose cases are `RecordedCases`. The
 judge is the same code with one lookup in place of a call (`core.Exercise.answer`), so every
 message, lead, hint and rule reads as with the instructor's checks, and no answer is in the

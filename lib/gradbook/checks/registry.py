@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
 
-from gradbook.checks import drivers
+import gradbook.checks.drivers as drivers
 from gradbook.checks.drivers import Case, Rule
 
 
