@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
+from functools import lru_cache
 from types import ModuleType
 from typing import Any, Callable
 
@@ -100,6 +101,7 @@ def by_notebook(stem: str) -> Chapter | None:
     return next((c for c in CHAPTERS if c.notebook == stem), None)
 
 
+@lru_cache(maxsize=None)  # asked on every judgement (a driver, a rule): look for the file once
 def public(known: Chapter) -> ModuleType | None:
     """The chapter's public half, or None when it has none (it uses the shared drivers only)."""
     name = f"{known.module}.public"

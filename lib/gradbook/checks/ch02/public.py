@@ -13,8 +13,6 @@ import numpy as np
 from gradbook.checks.drivers import Case, Rule
 from gradbook.i18n import N_, _
 
-HELPERS = ()  # what the chapter gives students: the notebook imports them from `gradbook.checks.ch02`
-
 
 VECTORISED = "vectorised: "  # an answer that used a whole-array operation returns this, then what it used
 LOOPS_ONLY = N_(

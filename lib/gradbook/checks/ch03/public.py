@@ -12,8 +12,6 @@ import numpy as np
 
 from gradbook.checks.drivers import Case, unpack
 
-HELPERS = ()  # what the chapter gives students: the notebook imports them from `gradbook.checks.ch03`
-
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """Numerically safe logistic function (no overflow warning for large negative z)."""

@@ -13,8 +13,6 @@ import numpy as np
 from gradbook.checks.drivers import Case, unpack
 from gradbook.i18n import _
 
-HELPERS = ()  # what the chapter gives students: the notebook imports them from `gradbook.checks.ch04`
-
 
 def run_two_layer_forward(student: Any, case: Case) -> dict[str, Any]:
     a2, cache = unpack(student(*case.args), "a2, cache")

@@ -11,8 +11,6 @@ from typing import Any, Callable
 from gradbook.checks.ch04.public import GRADIENT_NAMES
 from gradbook.checks.drivers import Case, unpack
 
-HELPERS = ()  # what the chapter gives students: the notebook imports them from `gradbook.checks.ch05`
-
 
 def run_activation_answers(student: Any, case: Case) -> Any:
     answer = student()

@@ -12,8 +12,6 @@ import numpy as np
 
 from gradbook.checks.drivers import Case
 
-HELPERS = ()  # what the chapter gives students: the notebook imports them from `gradbook.checks.ch06`
-
 
 class PolynomialGradient:
     """The gradient of a 2-D surface given as polynomial terms, one table per component.

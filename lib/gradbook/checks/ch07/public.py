@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-HELPERS = ('col2im',)  # what the chapter gives students: the notebook imports them from `gradbook.checks.ch07`
+HELPERS = ("col2im",)  # what the chapter gives students: the notebook imports them from `gradbook.checks.ch07`
 
 
 def out_size(size: int, k: int, stride: int = 1, pad: int = 0) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 
 from gradbook.checks.drivers import Case
 
-HELPERS = ('build', 'random_program')  # what the chapter gives students: the notebook imports them from `gradbook.checks.ch08`
+HELPERS = ("build", "random_program")  # what the chapter gives students: the notebook imports them from `gradbook.checks.ch08`
 
 
 #
