@@ -250,17 +250,6 @@ def answer_question(shell: InteractiveShell, request: dict) -> dict:
     return {"type": "answers", "id": request.get("id"), "results": wire}
 
 
-def _know_the_drivers() -> None:
-    """Every chapter's drivers looked up before any student code runs (`registry.public` keeps each chapter's
-    public half): a cell that puts a fake chapter module in sys.modules cannot change, or break, which driver
-    answers the grader's questions. Without the library, the questions say so when asked."""
-    try:
-        from gradbook.checks import registry
-    except ImportError:
-        return
-    registry.all_drivers()
-
-
 def preload(modules: object) -> dict:
     """Import `modules` ahead of the submission (a warm runner); what fails is left to the notebook."""
     import importlib
@@ -311,7 +300,6 @@ def serve() -> None:
         sys.path[0] = ""  # the notebook's folder, as in a kernel: files beside it import; the runner's do not
     proto_in, proto_out = _setup_process()
     shell = _make_shell()
-    _know_the_drivers()
 
     me = os.getpid()
 
