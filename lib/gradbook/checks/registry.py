@@ -20,10 +20,11 @@ through it, so it must not import `core`.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
@@ -103,13 +104,39 @@ def by_notebook(stem: str) -> Chapter | None:
 
 @lru_cache(maxsize=None)  # asked on every judgement (a driver, a rule): look for the file once
 def public(known: Chapter) -> ModuleType | None:
-    """The chapter's public half, or None when it has none (it uses the shared drivers only)."""
+    """The chapter's public half, or None when it has none (it uses the shared drivers only).
+
+    Found by its file, not through the chapter's package in `sys.modules`: in a grading sandbox, a cell
+    that puts a fake chapter module there must not change, or break, which driver answers the grader's
+    questions (tests/test_redteam.py, fake-checks-module)."""
+    path = _public_file(known)
+    if path is None:
+        return None
     name = f"{known.module}.public"
-    try:
-        found = importlib.util.find_spec(name)
-    except ModuleNotFoundError:
-        found = None
-    return importlib.import_module(name) if found is not None else None
+    loaded = sys.modules.get(name)
+    if isinstance(loaded, ModuleType) and Path(getattr(loaded, "__file__", None) or "").resolve() == path:
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _public_file(known: Chapter) -> Path | None:
+    """Where the chapter's ``public.py`` is, found without importing its package."""
+    if known.module.startswith(f"{__package__}."):  # a chapter of this package: beside this file
+        folder: Path | None = Path(__file__).resolve().parent.joinpath(*known.module.split(".")[2:])
+    else:
+        try:
+            spec = importlib.util.find_spec(known.module)
+        except (ImportError, ValueError):
+            spec = None
+        folder = Path(spec.origin).resolve().parent if spec is not None and spec.origin else None
+    path = folder / "public.py" if folder is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 def _public_of(exercise_or_driver: str) -> ModuleType | None:
