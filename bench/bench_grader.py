@@ -21,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 
+from gradbook.checks import registry
+
 ROOT = Path(__file__).resolve().parents[1]
 _SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[^\n]*\n?", re.M)
 
@@ -58,7 +60,7 @@ def main() -> int:
     parser.add_argument("--copies", type=int, default=4, help="submissions per assignment (default 4)")
     parser.add_argument("--assignment", action="append", help="assignment(s) to use (default: 02-tensor-operations)")
     args = parser.parse_args()
-    assignments = args.assignment or ["02-tensor-operations"]
+    assignments = args.assignment or [registry.chapter("ch02").notebook]
 
     tmp = Path(tempfile.mkdtemp(prefix="gradbook-bench-"))
     try:

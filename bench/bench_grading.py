@@ -41,6 +41,8 @@ from typing import Iterator
 
 import nbformat
 
+from gradbook.checks import registry
+
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from bench_grader import honest_submission  # noqa: E402
@@ -48,7 +50,7 @@ from bench_grader import honest_submission  # noqa: E402
 from gradbook_grader.warm import FORK_SERVER_ENV  # noqa: E402
 
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
-CLASS, CHAPTERS = 2_000, 9
+CLASS, CHAPTERS = 2_000, len(registry.CHAPTERS)
 PROJECTED_WORKERS = (1, 2, 16, 64, 256)
 PROJECTED_CORES = 32  # the class-scale set-up: 32 one-core workers
 GRADE_CPU: dict[str, list[float]] = {}  # per mode, the CPU seconds of each timed grade (with a cpuacct group)
@@ -386,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         (tmp / "autograder").mkdir()
         shutil.copy(ROOT.parent / "autograder" / "nbgrader_config.py", tmp / "autograder")
         course = Course(tmp / "autograder", ROOT.parent / "solutions", tmp / "notebooks", f"sqlite:///{tmp / 'gradebook.db'}")
-        assignments = args.assignment or (["02-tensor-operations"] if args.quick else course.assignments)
+        assignments = args.assignment or ([registry.chapter("ch02").notebook] if args.quick else
+                                           [c.notebook for c in registry.chapters()])
         release(course, assignments)
         rows = per_chapter(course, assignments, tmp, args.repeats or (1 if args.quick else 3))
         rates, cores = throughput(course, assignments, args.copies or (2 if args.quick else 4), tmp,

@@ -36,7 +36,8 @@ import numpy as np
 
 import gradbook
 from gradbook.checks.core import compare_values
-from gradbook.checks.drivers import DRIVERS, Case
+from gradbook.checks.drivers import Case
+from gradbook.checks.registry import driver as _driver
 from gradbook.checks.plain import from_wire, to_plain, to_wire
 
 ROOT = os.path.dirname(os.path.abspath(gradbook.__file__))
@@ -180,7 +181,7 @@ def probe(payload: list[dict]) -> None:
     slow: list[str] = []  # candidates stopped at the time limit (judged wrong: listed, so a test can see them)
     for exercise in payload:
         began = time.monotonic()
-        driver = DRIVERS[exercise["driver"]]
+        driver = _driver(exercise["driver"])
         cases = [Case(tuple(args), dict(kwargs)) for args, kwargs in from_wire(exercise["cases"])]
         expected = from_wire(exercise["expected"])
         order = sorted(range(len(cases)), key=lambda i: _size(list(cases[i].args)) + _size(cases[i].kwargs))

@@ -2,8 +2,8 @@
 zero, and the chapters' reference answers agree with independent sources (PyTorch
 autograd, numerical gradients, the perceptron convergence theorem).
 
-The generic tests in test_checks.py already prove, for every exercise, that the reference
-passes, the stub fails and every Mistake is rejected with its hint.
+test_check_seeds.py proves, for every exercise, that the reference passes and every Mistake is
+rejected with its hint; test_chapters_00_02.py that each exercise is graded once in its notebook.
 """
 
 from __future__ import annotations
@@ -11,29 +11,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from notebook_helpers import (
-    assert_each_exercise_graded_once,
     assert_solution_runs_and_learns,
     assert_stub_fails_every_graded_cell,
 )
 
 from gradbook.checks import ch03, ch04, ch05
+from gradbook.checks import registry
 
-NOTEBOOKS = {
-    "ch03": "03-perceptron-and-xor",
-    "ch04": "04-backprop-by-hand",
-    "ch05": "05-softmax-and-classification",
-}
 # Accuracy variables each notebook leaves behind, and the least each must reach.
 ACCURACIES = {
     "ch03": {"xor_accuracy": 0.95, "digits_accuracy": 0.98},
     "ch04": {"moons_accuracy": 0.9},
     "ch05": {"mnist_accuracy": 0.85},
 }
-
-
-@pytest.mark.parametrize("chapter", sorted(NOTEBOOKS))
-def test_every_exercise_has_one_graded_cell_with_visible_and_hidden_checks(chapter: str) -> None:
-    assert_each_exercise_graded_once(chapter, NOTEBOOKS[chapter])
+NOTEBOOKS = {key: registry.chapter(key).notebook for key in ACCURACIES}  # the registry's notebook names
 
 
 @pytest.mark.slow
@@ -56,21 +47,21 @@ def test_perceptron_reference_converges_on_separable_data() -> None:
     rng = np.random.default_rng(7)
     X = rng.integers(-4, 5, size=(60, 3)).astype(float)
     y = (X @ np.array([2.0, -1.0, 1.0]) - 0.5 >= 0).astype(int)
-    w, b, errors = ch03._perceptron_train(X, y, epochs=50, lr=1.0)
+    w, b, errors = ch03.answers._perceptron_train(X, y, epochs=50, lr=1.0)
     assert errors[-1] == 0 and errors[0] > 0
-    np.testing.assert_array_equal(ch03._perceptron_predict(X, w, b), y)
+    np.testing.assert_array_equal(ch03.answers._perceptron_predict(X, w, b), y)
 
 
 def test_perceptron_reference_never_learns_xor() -> None:
     X, y = ch03.GATES_X, ch03.GATES["XOR"]
-    _, _, errors = ch03._perceptron_train(X, y, epochs=30)
+    _, _, errors = ch03.answers._perceptron_train(X, y, epochs=30)
     assert min(errors) > 0
 
 
 def test_hand_xor_weights_compute_xor_and_dense_matches_torch() -> None:
     torch = pytest.importorskip("torch")
     W1, b1, W2, b2 = ch03.hand_xor_weights()
-    out = ch03._sequential_xor(ch03.GATES_X, W1, b1, W2, b2)
+    out = ch03.answers._sequential_xor(ch03.GATES_X, W1, b1, W2, b2)
     np.testing.assert_array_equal((out[:, 0] >= 0.5).astype(int), ch03.GATES["XOR"])
     layer1, layer2 = torch.nn.Linear(2, 2).double(), torch.nn.Linear(2, 1).double()
     with torch.no_grad():
@@ -88,10 +79,10 @@ def test_hand_xor_weights_compute_xor_and_dense_matches_torch() -> None:
 def test_ch04_reference_backward_agrees_with_torch_autograd(shape: tuple[int, int, int]) -> None:
     torch = pytest.importorskip("torch")
     m, n, h = shape
-    X, y, params = ch04._problem(np.random.default_rng(m), m, n, h)
-    a2, cache = ch04._forward(X, params)
-    grads = ch04._reference_backward(X, y, params, cache)
-    loss = ch04._bce_loss(a2, y)
+    X, y, params = ch04.answers._problem(np.random.default_rng(m), m, n, h)
+    a2, cache = ch04.answers._forward(X, params)
+    grads = ch04.answers._reference_backward(X, y, params, cache)
+    loss = ch04.answers._bce_loss(a2, y)
 
     t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     t_a2 = torch.sigmoid(torch.sigmoid(torch.tensor(X) @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"])
@@ -107,20 +98,20 @@ def test_ch04_reference_backward_agrees_with_torch_autograd(shape: tuple[int, in
 def test_ch04_reference_numerical_gradient_matches_the_analytic_one() -> None:
     x = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
     before = x.copy()
-    numeric = ch04._numerical_gradient(ch04.wavy, x)
+    numeric = ch04.answers._numerical_gradient(ch04.wavy, x)
     analytic = 3 * np.cos(3 * x) * x**2 + 2 * x * np.sin(3 * x)
     np.testing.assert_allclose(numeric, analytic, rtol=1e-8, atol=1e-9)
     np.testing.assert_array_equal(x, before)
     # ... and the one-sided mistake is measurably worse, which is why its check can catch it.
-    one_sided = ch04._one_sided(ch04.wavy, x)
+    one_sided = ch04.answers._one_sided(ch04.wavy, x)
     assert np.abs(one_sided - analytic).max() > 1000 * np.abs(numeric - analytic).max()
 
 
 def test_ch04_reference_training_lowers_the_loss_and_separates_moons() -> None:
     X, y = ch04.moons(200, seed=0)
-    params, losses = ch04._reference_train(X, y, ch04.init_params(2, 8, seed=0), epochs=1500, lr=2.0)
+    params, losses = ch04.answers._reference_train(X, y, ch04.init_params(2, 8, seed=0), epochs=1500, lr=2.0)
     assert losses[-1] < 0.5 * losses[0]
-    a2, _ = ch04._forward(X, params)
+    a2, _ = ch04.answers._forward(X, params)
     assert np.mean((a2 >= 0.5) == y) > 0.9
 
 
@@ -134,18 +125,18 @@ def test_ch05_reference_softmax_and_losses_agree_with_torch() -> None:
     labels = rng.integers(0, 10, size=6)
     y = np.eye(10)[labels]
     tz = torch.tensor(z)
-    np.testing.assert_allclose(ch05._softmax(z), torch.softmax(tz, dim=-1).numpy(), rtol=1e-12, atol=1e-300)
-    np.testing.assert_allclose(ch05._log_softmax(z), torch.log_softmax(tz, dim=-1).numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ch05.answers._softmax(z), torch.softmax(tz, dim=-1).numpy(), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(ch05.answers._log_softmax(z), torch.log_softmax(tz, dim=-1).numpy(), rtol=1e-12, atol=1e-12)
     expected = torch.nn.functional.cross_entropy(tz, torch.tensor(labels)).item()
-    assert ch05._cce(y, z, from_logits=True) == pytest.approx(expected, rel=1e-12)
-    p = ch05._softmax(rng.normal(size=(6, 10)))
-    assert ch05._cce(y, p) == pytest.approx(-np.mean(np.log(p[np.arange(6), labels])), rel=1e-12)
+    assert ch05.answers._cce(y, z, from_logits=True) == pytest.approx(expected, rel=1e-12)
+    p = ch05.answers._softmax(rng.normal(size=(6, 10)))
+    assert ch05.answers._cce(y, p) == pytest.approx(-np.mean(np.log(p[np.arange(6), labels])), rel=1e-12)
 
 
 def test_ch05_reference_gradients_agree_with_torch_autograd() -> None:
     torch = pytest.importorskip("torch")
-    (params, X, Y), = (case.args for case in ch05._mlp_cases(np.random.default_rng(5), hidden=False)[:1])
-    loss, grads = ch05._reference_loss_and_grads(params, X, Y)
+    (params, X, Y), = (case.args for case in ch05.answers._mlp_cases(np.random.default_rng(5), hidden=False)[:1])
+    loss, grads = ch05.answers._reference_loss_and_grads(params, X, Y)
 
     t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     logits = torch.relu(torch.tensor(X) @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"]
@@ -159,4 +150,4 @@ def test_ch05_reference_gradients_agree_with_torch_autograd() -> None:
     labels = np.array([0, 3, 3, 1, 2])
     z = torch.tensor(logits, requires_grad=True)
     torch.nn.functional.cross_entropy(z, torch.tensor(labels)).backward()
-    np.testing.assert_allclose(ch05._softmax_ce_grad(logits, np.eye(4)[labels]), z.grad.numpy(), rtol=1e-9)
+    np.testing.assert_allclose(ch05.answers._softmax_ce_grad(logits, np.eye(4)[labels]), z.grad.numpy(), rtol=1e-9)

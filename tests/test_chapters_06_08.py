@@ -2,8 +2,8 @@
 chapters' reference answers agree with independent sources (torch.optim, torch's conv2d
 and max-pool with autograd, torch autograd on random expressions, central differences).
 
-The generic tests in test_checks.py already prove, for every exercise, that the reference
-passes, the stub fails and every Mistake is rejected with its hint.
+test_check_seeds.py proves, for every exercise, that the reference passes and every Mistake is
+rejected with its hint; test_chapters_00_02.py that each exercise is graded once in its notebook.
 """
 
 from __future__ import annotations
@@ -13,30 +13,21 @@ import sys
 import numpy as np
 import pytest
 from notebook_helpers import (
-    assert_each_exercise_graded_once,
     assert_solution_runs_and_learns,
     assert_stub_fails_every_graded_cell,
 )
 
 from gradbook.checks import ch06, ch07, ch08
+from gradbook.checks import registry
 from gradbook.checks.core import Case
 
-NOTEBOOKS = {
-    "ch06": "06-optimizers",
-    "ch07": "07-convolution",
-    "ch08": "08-frameworks",
-}
 # What each notebook reached (an expression evaluated in its kernel at the end), and the least it must reach.
 ACCURACIES = {
     "ch06": {"min(accuracies.values())": 0.8},
     "ch07": {"numpy_accuracy": 0.85, "min(engine_accuracies.values())": 0.85},
     "ch08": {"accuracy": 0.97},
 }
-
-
-@pytest.mark.parametrize("chapter", sorted(NOTEBOOKS))
-def test_every_exercise_has_one_graded_cell_with_visible_and_hidden_checks(chapter: str) -> None:
-    assert_each_exercise_graded_once(chapter, NOTEBOOKS[chapter])
+NOTEBOOKS = {key: registry.chapter(key).notebook for key in ACCURACIES}  # the registry's notebook names
 
 
 @pytest.mark.slow
@@ -172,7 +163,7 @@ def test_ch07_maxpool_agrees_with_torch_on_tied_inputs(xs, size: int, stride: in
     dx = ch07.maxpool_backward.reference(dout, x, size, stride)
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
     # the inputs really are tied, so the every-tied-cell mistake differs from torch here
-    assert not np.allclose(ch07._pool_back_every_tie(dout, x, size, stride), dx)
+    assert not np.allclose(ch07.answers._pool_back_every_tie(dout, x, size, stride), dx)
 
 
 # --- chapter 8: the reference autograd against torch autograd --------------------------------
@@ -232,7 +223,7 @@ def test_ch08_reference_handles_a_chain_of_10000_nodes() -> None:
     assert nodes[-1].data == pytest.approx(value, rel=1e-12)
     assert nodes[0].grad == pytest.approx(grads[0], rel=1e-9)
     # and the recursive search is caught there, whatever the recursion limit
-    assert ch08.run_topological_order(ch08._topo_recursive, ch08.graph_case(leaves, program)) == ch08.RECURSIVE
+    assert ch08.run_topological_order(ch08.answers._topo_recursive, ch08.graph_case(leaves, program)) == ch08.RECURSIVE
 
 
 def test_ch08_derivative_reference_agrees_with_central_differences() -> None:

@@ -1,17 +1,23 @@
-"""A ✔ in the notebook predicts the grade: every listed mistake of every exercise is rejected,
-with its hint, under the visible seed AND under 20 hidden seeds, and the reference passes on
-all of them. Pure collect/judge, no notebooks; the plain-data trip is in test_checks.py."""
+"""Every answer the checks know, judged on every seed: the one test of each exercise's reference and of each of
+its listed mistakes (the registry's chapters, every exercise x every mistake; the student edition's recordings are
+compared with these in test_recorded_checks.py, the release's refusal in mistakes.py).
+
+A ✔ in the notebook predicts the grade: each mistake is rejected, with its hint, under the visible seed AND under
+20 hidden seeds, and the reference passes on all of them; on the first two seeds the verdict is judged from
+the observation after its trip through plain data, as the grader judges. Pure collect/judge, no notebooks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gradbook.checks import Exercise, collect, judge, load_all
+from gradbook.checks import Exercise, collect, judge, load_all, plain
 
 EXERCISES = load_all()
 NAMES = sorted(EXERCISES)
 HIDDEN_SEEDS = range(1, 21)
+REFERENCE = -1  # in ANSWERS, the exercise's reference rather than one of its mistakes
+ANSWERS = [(name, index) for name in NAMES for index in [REFERENCE, *range(len(EXERCISES[name].mistakes))]]
 
 
 def _runs(exercise: Exercise) -> list[tuple[int, bool]]:
@@ -27,20 +33,28 @@ def _as_answer(exercise: Exercise, answer):
     return lambda *args, **kwargs: value
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_passes_and_every_mistake_is_caught_with_its_hint_on_every_seed(name: str) -> None:
+def verdict_of(exercise: Exercise, student, seed: int, hidden: bool):
+    """Collected here, judged outside; on the visible seed and the first hidden one, from the plain data that
+    crossed the wire (as the grader judges)."""
+    observation = collect(exercise, student, seed, hidden)
+    return judge(exercise, plain.loads(plain.dumps(observation)) if seed <= 1 else observation)
+
+
+@pytest.mark.parametrize(("name", "index"), ANSWERS, ids=[f"{n}-{'reference' if i == REFERENCE else i}" for n, i in ANSWERS])
+def test_the_reference_passes_and_each_mistake_is_caught_with_its_hint_on_every_seed(name: str, index: int) -> None:
     exercise = EXERCISES[name]
-    reference = _as_answer(exercise, exercise.reference)
-    mistakes = [(m, _as_answer(exercise, m.wrong)) for m in exercise.mistakes]
+    mistake = exercise.mistakes[index] if index != REFERENCE else None
+    answer = _as_answer(exercise, mistake.wrong if mistake else exercise.reference)
     with np.errstate(all="ignore"):  # several mistakes overflow on purpose
         for seed, hidden in _runs(exercise):
             where = f"seed {seed}, {'hidden' if hidden else 'visible'}"
-            verdict = judge(exercise, collect(exercise, reference, seed, hidden))
-            assert verdict.passed, f"{name}, {where}: the reference failed: {verdict.message}"
-            for mistake, wrong in mistakes:
-                verdict = judge(exercise, collect(exercise, wrong, seed, hidden))
+            verdict = verdict_of(exercise, answer, seed, hidden)
+            if mistake is None:
+                assert verdict.passed, f"{name}, {where}: the reference failed: {verdict.message}"
+            else:
                 assert not verdict.passed, f"{name}, {where}: the mistake {mistake.hint!r} passed"
                 assert mistake.hint in verdict.message, f"{name}, {where}: {verdict.message}"
+                assert verdict.mistake is not None and exercise.mistakes[verdict.mistake].hint == mistake.hint
 
 
 # --- right answers written differently pass too, on every seed --------------------------------
@@ -115,7 +129,7 @@ def _alternatives():
     from gradbook.checks import ch06
 
     return [
-        ("ch06.adam", ch06._AdamKeras),  # the folded form the notebook calls equivalent
+        ("ch06.adam", ch06.answers._AdamKeras),  # the folded form the notebook calls equivalent
         ("ch06.momentum", _MomentumTorchForm),
         ("ch06.sgd", _SGDWritesThroughTheList),
         ("ch05.log_softmax", _log_softmax_logaddexp),

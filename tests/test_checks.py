@@ -1,6 +1,6 @@
-"""Every exercise in every chapter: the reference passes, the stub fails, each plausible
-wrong answer is rejected with the hint that names it, and the verdict survives the
-trip through plain data (as it does when the grader judges outside the sandbox)."""
+"""Every exercise in every chapter: the stub fails, and each has a plausible mistake (each mistake, and the
+reference, are judged on every seed in test_check_seeds.py); the core's diagnoses, its plain data, and how a
+verdict is shown."""
 
 from __future__ import annotations
 
@@ -25,16 +25,6 @@ def verdict_of(exercise: Exercise, student, hidden: bool = False):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("hidden", [False, True])
-def test_reference_passes(name: str, hidden: bool) -> None:
-    exercise = EXERCISES[name]
-    answer = exercise.reference if not exercise.value else exercise.answer(exercise.reference, exercise.make_cases(0, False)[0])
-    student = (lambda *a, **k: answer) if exercise.value else exercise.reference
-    verdict = verdict_of(exercise, student, hidden)
-    assert verdict.passed, verdict.message
-
-
-@pytest.mark.parametrize("name", NAMES)
 def test_stub_fails_with_not_implemented(name: str) -> None:
     exercise = EXERCISES[name]
     verdict = verdict_of(exercise, stub)
@@ -45,23 +35,6 @@ def test_stub_fails_with_not_implemented(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_has_a_plausible_mistake(name: str) -> None:
     assert EXERCISES[name].mistakes, f"{name} needs at least one Mistake (a plausible wrong answer and its hint)"
-
-
-MISTAKES = [(name, i) for name in NAMES for i in range(len(EXERCISES[name].mistakes))]
-
-
-@pytest.mark.parametrize(("name", "index"), MISTAKES, ids=[f"{n}-{i}" for n, i in MISTAKES])
-def test_mistake_is_rejected_with_its_hint(name: str, index: int) -> None:
-    exercise = EXERCISES[name]
-    mistake = exercise.mistakes[index]
-    student = mistake.wrong
-    if exercise.value:
-        wrong = exercise.answer(mistake.wrong, exercise.make_cases(0, False)[0])
-        student = lambda *a, **k: wrong  # noqa: E731
-    for hidden in (False, True):
-        verdict = verdict_of(exercise, student, hidden)
-        assert not verdict.passed, f"{name}: the mistake {mistake.hint!r} passed the {'hidden' if hidden else 'visible'} checks"
-        assert mistake.hint in verdict.message, verdict.message
 
 
 # The core itself, on an exercise defined here.
@@ -149,7 +122,7 @@ def test_an_in_place_answer_cannot_corrupt_the_cases_or_the_message() -> None:
     assert "the values are right, but" in verdict.message  # judged against the inputs as given
     assert f"  x        = {np.array2string(square, separator=', ').splitlines()[0]}" in verdict.message
     assert _digests("ch02.naive_add") == before and np.array_equal(ch02.SQUARE, square)
-    assert verdict_of(EXERCISES["ch02.naive_transpose"], ch02._naive_transpose).passed  # later checks see SQUARE
+    assert verdict_of(EXERCISES["ch02.naive_transpose"], ch02.answers._naive_transpose).passed  # later checks see SQUARE
 
     def softmax_in_place(z):
         z -= np.max(z, axis=-1, keepdims=True)

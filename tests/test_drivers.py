@@ -17,11 +17,17 @@ import pytest
 
 from gradbook import surfaces
 from gradbook.checks import drivers, load_all, plain
-from gradbook.checks.drivers import DRIVERS, Case
+from gradbook.checks import registry
+from gradbook.checks.ch02 import public as ch02_public
+from gradbook.checks.ch04 import public as ch04_public
+from gradbook.checks.ch06 import public as ch06_public
+from gradbook.checks.ch08 import public as ch08_public
+from gradbook.checks.drivers import Case
 
 EXERCISES = load_all()
 NAMES = sorted(EXERCISES)
 DRIVERS_PY = Path(drivers.__file__)
+DRIVERS = registry.all_drivers()
 PLAIN_SCALARS = (bool, int, float, str, type(None))
 
 
@@ -95,15 +101,27 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_drivers_import_no_answers() -> None:
-    imported = _imports(DRIVERS_PY)
-    allowed = {"numpy", "gradbook.checks.plain", "gradbook.i18n"}  # i18n: the standard library only
+PUBLIC_HALVES = [Path(module.__file__) for c in registry.chapters() if (module := registry.public(c)) is not None]
+
+
+@pytest.mark.parametrize("path", [DRIVERS_PY, *PUBLIC_HALVES], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_drivers_import_no_answers(path: Path) -> None:
+    """The shared drivers and every chapter's public half (what a grading sandbox holds of the checks)."""
+    imported = _imports(path)
+    public = {f"{c.module}.public" for c in registry.chapters()}
+    allowed = {"numpy", "gradbook.checks.plain", "gradbook.i18n", "gradbook.checks.drivers"} | public
     for module in imported:
         top = module.split(".")[0]
         assert module in allowed or (top in sys.stdlib_module_names and top != "gradbook"), module
-    assert not any(m.startswith(("gradbook.reference", "gradbook.checks.ch", "gradbook.checks.core")) for m in imported)
-    # and core imports drivers, never the other way round
-    assert "gradbook.checks.drivers" in _imports(DRIVERS_PY.with_name("core.py"))
+    assert not any(m.endswith(".answers") or m.startswith(("gradbook.reference", "gradbook.checks.core")) for m in imported)
+
+
+def test_core_reads_drivers_through_the_registry_which_imports_no_chapter() -> None:
+    core = ast.parse(DRIVERS_PY.with_name("core.py").read_text())
+    imported = {f"{n.module}.{a.name}" for n in ast.walk(core) if isinstance(n, ast.ImportFrom) for a in n.names}
+    imported |= {a.name for n in ast.walk(core) if isinstance(n, ast.Import) for a in n.names}
+    assert {"gradbook.checks.registry", "gradbook.checks.drivers.Case"} <= imported
+    assert not {m for m in _imports(DRIVERS_PY.with_name("registry.py")) if m.startswith("gradbook.checks.c")}
 
 
 def test_the_sandbox_view_imports_without_chapters_or_the_reference_engine() -> None:
@@ -128,15 +146,16 @@ def test_every_driver_is_used() -> None:
     assert set(DRIVERS) == used, set(DRIVERS) ^ used
 
 
-def test_helpers_that_notebooks_import_are_in_drivers() -> None:
-    from gradbook.checks import ch07, ch08
+def test_helpers_that_notebooks_import_are_the_public_halfs() -> None:
+    from gradbook.checks import chapter_module
 
-    for chapter in (ch07, ch08):
-        for helper in chapter.HELPERS:
-            assert getattr(chapter, helper) is getattr(drivers, helper), helper
-    for name in NAMES:
-        module = sys.modules[f"gradbook.checks.{name.split('.')[0]}"]
-        assert isinstance(module.HELPERS, tuple)
+    given = 0
+    for chapter in registry.chapters():
+        public = registry.public(chapter)
+        for helper in registry.helpers(chapter):
+            assert getattr(chapter_module(chapter), helper) is getattr(public, helper), helper
+            given += 1
+    assert given >= 3  # col2im, build, random_program
 
 
 # --- what the drivers rebuild from plain data is the original ---------------------------------
@@ -147,7 +166,7 @@ def test_polynomial_gradient_is_the_surfaces_gradient(name: str) -> None:
     from gradbook.checks import ch06
 
     surface = surfaces.SURFACES[name]
-    grad = drivers.PolynomialGradient(name, ch06.GRADIENT_TERMS[name])
+    grad = ch06_public.PolynomialGradient(name, ch06.GRADIENT_TERMS[name])
     for point in np.random.default_rng(0).uniform(-2, 2, size=(20, 2)):
         np.testing.assert_allclose(grad(point), surface.grad(point), rtol=1e-12, atol=1e-9)
 
@@ -161,7 +180,7 @@ def test_a_graph_from_plain_data_backpropagates_like_the_reference_value(seed: i
     built = ch08.build(ch08.Value, leaves, program)
     built[-1].backward()
     graph = plain.loads(plain.dumps(ch08.plain_graph(leaves, program)))
-    nodes = drivers.graph_nodes(graph, type("Node", (drivers.GraphNode,), {"backward": ch08.Value.backward}))
+    nodes = ch08_public.graph_nodes(graph, type("Node", (ch08_public.GraphNode,), {"backward": ch08.Value.backward}))
     nodes[-1].backward()
     got = [nodes[k].grad if k >= 0 else 0.0 for k in graph["named"]]
     np.testing.assert_allclose(got, [node.grad for node in built], rtol=1e-12, atol=1e-15)
@@ -173,7 +192,7 @@ def test_random_program_needs_no_autograd_and_depends_on_every_input() -> None:
     from gradbook.checks import ch08
 
     for seed in range(10):
-        leaves, program = drivers.random_program(np.random.default_rng(seed), 3, 15)
+        leaves, program = ch08_public.random_program(np.random.default_rng(seed), 3, 15)
         nodes = ch08.build(ch08.Value, leaves, program)
         nodes[-1].backward()
         assert all(abs(node.grad) > 1e-7 for node in nodes[:3])
@@ -183,12 +202,12 @@ def test_test_functions_are_the_formulas_they_name() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 3))
     X, c = rng.normal(size=(4, 2)), rng.normal(size=(4, 3))
-    assert drivers.TestFunction({"f": "cubic"})(x) == pytest.approx(np.sum(x**3) - 2 * np.sum(x))
-    assert drivers.TestFunction({"f": "wavy"})(x) == pytest.approx(sum(math.sin(3 * v) * v * v for v in x.ravel()))
+    assert ch04_public.TestFunction({"f": "cubic"})(x) == pytest.approx(np.sum(x**3) - 2 * np.sum(x))
+    assert ch04_public.TestFunction({"f": "wavy"})(x) == pytest.approx(sum(math.sin(3 * v) * v * v for v in x.ravel()))
     expected = sum(math.tanh(sum(X[i, k] * x[k, j] for k in range(2))) * c[i, j] for i in range(4) for j in range(3))
-    assert drivers.TestFunction({"f": "tanh_layer", "X": X, "c": c})(x) == pytest.approx(expected)
+    assert ch04_public.TestFunction({"f": "tanh_layer", "X": X, "c": c})(x) == pytest.approx(expected)
     with pytest.raises(ValueError, match="unknown test function"):
-        drivers.TestFunction({"f": "softmax"})
+        ch04_public.TestFunction({"f": "softmax"})
 
 
 # --- the rules the drivers enforce ------------------------------------------------------------
@@ -210,8 +229,8 @@ def test_recursion_is_seen_whatever_the_recursion_limit() -> None:
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(100_000)
     try:
-        assert drivers.without_recursion(_recursive_sum, 20_000) == drivers.RECURSIVE
-        assert drivers.without_recursion(_ping, 50) == drivers.RECURSIVE  # mutual recursion too
+        assert ch08_public.without_recursion(_recursive_sum, 20_000) == ch08_public.RECURSIVE
+        assert ch08_public.without_recursion(_ping, 50) == ch08_public.RECURSIVE  # mutual recursion too
     finally:
         sys.setrecursionlimit(limit)
 
@@ -221,13 +240,13 @@ def test_recursion_is_seen_whatever_the_recursion_limit() -> None:
         except Exception:  # a student's catch-all cannot hide it
             return "caught"
 
-    assert drivers.without_recursion(swallows, 5) == drivers.RECURSIVE
-    assert drivers.without_recursion(lambda n: sum(abs(i) for i in range(n)), 10) == 45
+    assert ch08_public.without_recursion(swallows, 5) == ch08_public.RECURSIVE
+    assert ch08_public.without_recursion(lambda n: sum(abs(i) for i in range(n)), 10) == 45
 
 
 def test_recursion_check_restores_the_previous_tracer() -> None:
     before = sys.gettrace()
-    drivers.without_recursion(_recursive_sum, 3)
+    ch08_public.without_recursion(_recursive_sum, 3)
     assert sys.gettrace() is before
 
 
@@ -245,8 +264,8 @@ def test_recursion_check_restores_the_previous_tracer() -> None:
     ],
 )
 def test_loop_arrays_refuse_whole_array_operations(answer, what: str) -> None:
-    out = drivers.run_loops(answer, Case((np.array([[1.0, -2.0], [3.0, -4.0]]),)))
-    assert isinstance(out, str) and out.startswith(drivers.VECTORISED) and what in out, out
+    out = ch02_public.run_loops(answer, Case((np.array([[1.0, -2.0], [3.0, -4.0]]),)))
+    assert isinstance(out, str) and out.startswith(ch02_public.VECTORISED) and what in out, out
 
 
 def test_loop_arrays_allow_loops_over_single_entries() -> None:
@@ -266,5 +285,5 @@ def test_loop_arrays_allow_loops_over_single_entries() -> None:
 
     x = np.array([[1.0, -2.0], [3.0, -4.0]])
     for answer in (relu, copy_then_write):
-        np.testing.assert_array_equal(drivers.run_loops(answer, Case((x,))), np.maximum(x, 0))
+        np.testing.assert_array_equal(ch02_public.run_loops(answer, Case((x,))), np.maximum(x, 0))
     np.testing.assert_array_equal(x, [[1.0, -2.0], [3.0, -4.0]])

@@ -17,6 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from conftest import ROOT
+from gradbook.checks.registry import chapter, chapters
 from gradbook_grader.execute import grade_submission
 from gradbook_grader.integrity import MIN_COPY_NODES, scan
 from gradbook_grader.nbcells import is_solution, stub_solution
@@ -37,11 +38,11 @@ def _meta(gid: str, solution: bool, grade: bool, points: int = 0) -> dict:
 def _instructor_cells(chapters: list[str]) -> list:
     """The chapters' real solution cells (not graded here): what a student might paste or happen to write."""
     cells = []
-    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
-        if path.name[:2] in chapters:
-            for cell in nbformat.read(path, as_version=4).cells:
-                if cell.cell_type == "code" and is_solution(cell):
-                    cells.append(new_code_cell(cell.source, metadata=_meta(f"real-{path.name[:2]}-{cell.metadata.nbgrader.grade_id}", True, False)))
+    for key in chapters:  # the registry's chapters ("ch05")
+        path = ROOT / "solutions" / f"{chapter(key).notebook}.ipynb"
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and is_solution(cell):
+                cells.append(new_code_cell(cell.source, metadata=_meta(f"real-{key}-{cell.metadata.nbgrader.grade_id}", True, False)))
     return cells
 
 
@@ -66,7 +67,7 @@ def _pair(answers: list[tuple[str, str, str]], chapters: list[str]) -> tuple[nbf
 
 
 def _pasted_attacks() -> list[tuple[str, str, str]]:
-    checks = (ROOT / "lib" / "gradbook" / "checks" / "ch05.py").read_text()
+    checks = (ROOT / "lib" / "gradbook" / "checks" / "ch05" / "answers.py").read_text()
     section = checks[checks.index("def _softmax(z"):checks.index("BATCH_MAX = ")]
     section = section.replace('"""Rows of very different scales', '"""My own rows of different scales')
     library = (ROOT / "lib" / "gradbook" / "reference" / "activations.py").read_text()
@@ -85,7 +86,7 @@ def _attacks() -> list[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def graded() -> dict[str, tuple[nbformat.NotebookNode, SubmissionGrade]]:
     needs_bwrap()
-    jobs = {"honest": _pair(HONEST, [f"{n:02d}" for n in range(9)]), "attacks": _pair(_attacks(), ["05"])}
+    jobs = {"honest": _pair(HONEST, [c.key for c in chapters()]), "attacks": _pair(_attacks(), ["ch05"])}
 
     def grade(pair: tuple) -> tuple[nbformat.NotebookNode, SubmissionGrade]:
         source, submission = pair
@@ -102,7 +103,7 @@ def _cell_of(nb: nbformat.NotebookNode, gid: str) -> int:
 @pytest.mark.slow
 @pytest.mark.sandbox
 def test_honest_unusual_solutions_get_full_marks_and_no_flag(graded) -> None:  # noqa: ANN001
-    assert len(HONEST) >= 30 and {e[:4] for e, _, _ in HONEST} == {f"ch{n:02d}" for n in range(9)}
+    assert len(HONEST) >= 30 and {e[:4] for e, _, _ in HONEST} == {c.key for c in chapters()}
     _, grade = graded["honest"]
     assert grade.error is None and grade.sandboxed
     failed = {gid: c.message[:300] for gid, c in grade.cells.items() if gid.startswith("test-") and not c.passed}

@@ -19,7 +19,8 @@ import pytest
 
 from fake_grading import CH02, ROOT, small_course
 from gradbook.checks import load_all
-from gradbook.checks.drivers import LOOPS_ONLY, NOT_IMPLEMENTED
+from gradbook.checks.ch02.public import LOOPS_ONLY
+from gradbook.checks.drivers import NOT_IMPLEMENTED
 from gradbook_grader.course import Course
 from gradbook_grader.gradebook import graded_cells, open_gradebook, register_assignment, store
 from gradbook_grader.journal import Result, write_journal

@@ -622,7 +622,7 @@ def test_a_cell_verdict_needs_every_question_answered_and_right() -> None:
 
     from gradbook.checks import load_all
     from gradbook.checks.ask import answer
-    from gradbook.checks.drivers import DRIVERS
+    from gradbook.checks.registry import driver
     from gradbook_grader.types import Question
     from gradbook_grader.verdict import Answer, judge_cell
 
@@ -636,7 +636,7 @@ def test_a_cell_verdict_needs_every_question_answered_and_right() -> None:
 
     def answered(question: Question, student, seed: int) -> Answer:  # noqa: ANN001
         cases = relu.make_cases(seed, question.hidden)
-        return Answer("g", question, seed, answer(DRIVERS[relu.run], student, cases))
+        return Answer("g", question, seed, answer(driver(relu.run), student, cases))
 
     right = judge_cell([visible, hidden], [answered(visible, loops, 0), answered(hidden, loops, 77)], registry)
     assert right.passed and len(right.lines) == 2

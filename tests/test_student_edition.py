@@ -30,6 +30,7 @@ from packaging.utils import canonicalize_name
 from conftest import ROOT, await_jupyter, free_port, stop_jupyter
 from edition_helpers import declared_closure, link_closure, site_packages
 from gradbook_grader.course import Course, GraderError
+from gradbook.checks.registry import chapters
 from gradbook_grader.edition import Edition, build_edition, check_target
 from gradbook_grader.secret import ensure_secret, secret_path
 from test_packaging import offline, remove_in_background
@@ -190,8 +191,10 @@ def test_the_edition_holds_no_answer_hidden_test_instructor_file_or_secret_in_an
     found = [(kind, chapter, text[:80], paths.get(blob_id)) for text, (kind, chapter) in answers.items()
              for blob_id in (b for b, t in texts.items() if text.split("\n", 1)[0] in lines[b] and f"\n{text}\n" in t)]
     assert not found  # no allowance: the check modules are recordings (gradbook_grader.recording), not the library's
-    recorded = {p for p in every_path if re.fullmatch(r"lib/gradbook/checks/ch\d\d\.(py|json)", p)}
-    assert len(recorded) == 2 * len(list((ROOT / "lib/gradbook/checks").glob("ch[0-9][0-9].py")))
+    keys = [chapter.key for chapter in chapters()]
+    recorded = {p for p in every_path if re.fullmatch(rf"lib/gradbook/checks/({'|'.join(keys)})/(__init__\.py|recorded\.json)", p)}
+    assert len(recorded) == 2 * len(keys)  # each chapter's module recorded, and its data
+    assert not [p for p in every_path if p.endswith("/answers.py")]  # no answers half, in any commit
     print(f"\n{len(answers)} answer regions searched in {len(blobs)} blobs; none found")
 
 
@@ -206,8 +209,8 @@ def test_answers_anywhere_stop_the_build_and_nothing_is_written(
     planted = {
         "notebooks/99-planted.ipynb": solution,  # a solution notebook among the released ones
         "tests/test_planted.py": b"def test_it():\n        check.softmax(softmax, hidden=True)\n",  # a hidden test
-        "lib/gradbook/notes.py": (ROOT / "lib" / "gradbook" / "checks" / "ch02.py").read_bytes(),  # not a check module
-        "lib/gradbook/checks/ch05.py": (ROOT / "lib" / "gradbook" / "checks" / "ch05.py").read_bytes(),  # the real one
+        "lib/gradbook/notes.py": (ROOT / "lib" / "gradbook" / "checks" / "ch02" / "answers.py").read_bytes(),  # not a check module
+        "lib/gradbook/checks/ch05/answers.py": (ROOT / "lib" / "gradbook" / "checks" / "ch05" / "answers.py").read_bytes(),  # the real one
         "docs/key.txt": secret_path(checkout).read_bytes().hex().upper().encode(),
         "autograder/nbgrader_config.py": b"",
     }

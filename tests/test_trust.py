@@ -46,8 +46,9 @@ def test_the_sandbox_has_no_answers_and_no_secrets() -> None:
         "print('CHECK', repr(ch02.naive_relu), hasattr(ch02.naive_relu, 'reference'), hasattr(ch02.naive_relu, 'mistakes'))\n"
         "print('REGISTRY', len(load_all()))\n"
         "here = os.path.dirname(checks.__file__)\n"
-        "text = ''.join(open(p).read() for p in glob.glob(here + '/*.py'))\n"
-        "print('FILES', sorted(os.path.basename(p) for p in glob.glob(here + '/*')))\n"
+        "files = [p for p in glob.glob(here + '/**/*', recursive=True) if '__pycache__' not in p]\n"
+        "text = ''.join(open(p).read() for p in files if p.endswith('.py'))\n"
+        "print('FILES', sorted(os.path.relpath(p, here) for p in files))\n"
         "print('ANSWERS', 'def _softmax' in text, 'Mistake(' in text, 'ACTIVATION_ANSWERS' in text)\n"
         "print('SEED', [k for k in os.environ if k.startswith('GRADBOOK') and ('SEED' in k or 'RECORD' in k)])\n"
         "print('GRADER', [p for p in sys.path if 'autograder' in p], os.path.exists('/opt/gradbook/runner.py'))\n"
@@ -63,7 +64,9 @@ def test_the_sandbox_has_no_answers_and_no_secrets() -> None:
     out = outputs(run, 0)
     assert "CHECK <check ch02.naive_relu, run by the grader> False False" in out, out
     assert "REGISTRY 0" in out and "ANSWERS False False False" in out, out
-    assert "ch02.py" in out and "core.py" in out and "drivers.py" in out  # the stubs and the harness, nothing else
+    # the chapters' modules (stubs) and public halves, and the harness; no answers half
+    assert "'ch02/__init__.py'" in out and "'ch02/public.py'" in out and "core.py" in out and "drivers.py" in out, out
+    assert "answers.py" not in out and "recorded.json" not in out, out
     assert "SEED []" in out and "GRADER [] True" in out and "no grader package" in out, out
     assert "HELPERS True True True" in out and "checked by the grader" in out, out
 
@@ -71,18 +74,22 @@ def test_the_sandbox_has_no_answers_and_no_secrets() -> None:
 def test_the_sandbox_view_is_every_module_but_the_chapters() -> None:
     import gradbook.checks
 
-    from gradbook_grader.answers import ANSWER_MODULE, package_view
+    from gradbook.checks.registry import chapters
+    from gradbook_grader.answers import package_view
 
-    real = {p.name for p in (ROOT / "lib" / "gradbook" / "checks").glob("*.py")}
+    checks = ROOT / "lib" / "gradbook" / "checks"
+    real = {p.relative_to(checks).as_posix() for p in checks.rglob("*.py")}
     view = package_view() / "checks"  # no chapter graded: only the checks' answers are withheld
-    got = {p.name for p in view.glob("*.py")}
-    assert got == real  # chapters as stubs, every other module as it is
-    for name in real:
+    got = {p.relative_to(view).as_posix() for p in view.rglob("*.py")}
+    answers = {f"{c.key}/answers.py" for c in chapters()}
+    stubs = {f"{c.key}/__init__.py" for c in chapters()}
+    assert answers <= real and got == real - answers  # no answers half; every other module as it is
+    for name in got:
         text = (view / name).read_text()
-        if ANSWER_MODULE.fullmatch(name):
+        if name in stubs:
             assert "GradedOutside" in text and "Mistake" not in text and "reference" not in text, name
         else:
-            assert text == (ROOT / "lib" / "gradbook" / "checks" / name).read_text(), name
+            assert text == (checks / name).read_text(), name
     assert gradbook.checks.__file__  # the real package stays whole outside
 
 
@@ -101,11 +108,11 @@ SOURCE = new_notebook(cells=[new_code_cell("import numpy as np\nfrom gradbook.re
 
 
 def test_pasted_reference_code_is_evidence_and_honest_code_is_not() -> None:
-    code = (ROOT / "lib" / "gradbook" / "checks" / "ch05.py").read_text()
+    code = (ROOT / "lib" / "gradbook" / "checks" / "ch05" / "answers.py").read_text()
     section = code[code.index("def _softmax(z"):code.index("BATCH_MAX = ")]  # the reference and its cases, pasted
     pasted = section.replace("_softmax", "my_softmax").replace('"""', '"""Mine. ', 1) + "softmax = my_softmax\n"
     found = scan(_nb(pasted), SOURCE)
-    assert any("the same code as in gradbook/checks/ch05.py" in line and "cell 0 (a solution cell), line 1" in line
+    assert any("the same code as in gradbook/checks/ch05/answers.py" in line and "cell 0 (a solution cell), line 1" in line
                for line in found), found
     honest = (
         "import numpy as np\n"

@@ -3,8 +3,9 @@
 When chapter N is graded, the sandbox's `gradbook` package is a copy of the real one (bound
 read-only over it, no bytecode) in which:
 
-* every chapter's checks module (`checks/chNN.py`: references, mistakes, case generators) is a
-  stub whose checks are names (`GradedOutside`), re-exporting the helpers the chapter gives;
+* every chapter's answers half (`checks/chNN/answers.py`: references, mistakes, case generators) is
+  gone, and the chapter's module (`checks/chNN/__init__.py`) is a stub whose checks are names
+  (`GradedOutside`), re-exporting the helpers the chapter gives from its public half, kept as it is;
 * every function, method or class that chapter N's exercises declare as computing their answer
   (`Exercise.library_answers`, dotted paths) is rewritten at its definition, in the syntax tree,
   into a stub that raises "not available while chapter N is graded: write your own". A class's
@@ -33,7 +34,7 @@ from typing import Any, Iterable
 
 from gradbook_grader.types import Manifest
 
-ANSWER_MODULE = re.compile(r"ch\d\d\.py")  # the chapters' checks: references, mistakes, case generators
+ANSWERS = "answers.py"  # a chapter's answers half (checks/chNN/answers.py): references, mistakes, case generators
 CHAPTER = re.compile(r"ch\d\d")
 _LOCK = threading.Lock()
 _PARSING = threading.Lock()
@@ -181,17 +182,29 @@ def rewrite(source: str, targets: list[Target], chapters: tuple[str, ...]) -> st
     return ast.unparse(tree) + "\n"
 
 
-def _checks_stub(module: Any) -> str:
-    """A chapter's checks module while graded: names, and the helpers the chapter gives students."""
-    from gradbook.checks.core import Exercise
+def answer_files(root: Path) -> list[Path]:
+    """The chapters' answers halves in the `gradbook` package at `root` (chapters of other packages are not in
+    the sandbox's library at all)."""
+    from gradbook.checks.registry import chapters
 
-    lines = [f'"""{module.__name__} while a submission is graded: the grader checks from outside."""',
+    prefix = "gradbook."
+    return [root.joinpath(*c.module.split(".")[1:], ANSWERS) for c in chapters() if c.module.startswith(prefix)
+            and root.joinpath(*c.module.split(".")[1:], ANSWERS).is_file()]
+
+
+def _checks_stub(chapter: Any) -> str:
+    """A chapter's module while graded: names, and the helpers the chapter gives students (from its public half)."""
+    from gradbook.checks import exercises_of
+    from gradbook.checks.registry import helpers
+
+    lines = [f'"""{chapter.module} while a submission is graded: the grader checks from outside."""',
              "from gradbook.checks.ask import GradedOutside"]
-    helpers = tuple(getattr(module, "HELPERS", ()))
-    if helpers:
-        lines.append(f"from gradbook.checks.drivers import {', '.join(helpers)}")
-    for attr, value in sorted(vars(module).items()):
-        if isinstance(value, Exercise):
+    given = helpers(chapter)
+    if given:
+        lines.append(f"from {chapter.module}.public import {', '.join(given)}")
+    exercises = {id(exercise) for exercise in exercises_of(chapter).values()}
+    for attr, value in sorted(vars(sys.modules[chapter.module]).items()):
+        if id(value) in exercises:
             lines.append(f"{attr} = GradedOutside({value.name!r}, {value.title!r})")
     return "\n".join(lines) + "\n"
 
@@ -214,17 +227,21 @@ def _package_view(chapters: tuple[str, ...]) -> Path:
     view = top / "gradbook"
     # No bytecode: a stale .pyc of the real package would hold the answers the sources no longer do.
     shutil.copytree(real, view, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
-    for path in sorted((real / "checks").glob("ch*.py")):
-        if ANSWER_MODULE.fullmatch(path.name):
-            (view / "checks" / path.name).write_text(_checks_stub(sys.modules[f"gradbook.checks.{path.stem}"]),
-                                                     encoding="utf-8")
+    from gradbook.checks import registry
+
+    answers = {path.relative_to(real) for path in answer_files(real)}
+    for chapter in registry.chapters():
+        if chapter.module.startswith("gradbook."):
+            package = view.joinpath(*chapter.module.split(".")[1:])
+            (package / ANSWERS).unlink(missing_ok=True)
+            (package / "__init__.py").write_text(_checks_stub(chapter), encoding="utf-8")
     by_file: dict[Path, list[Target]] = {}
     for path in declared(chapters):
         target = resolve(path)
         by_file.setdefault(target.file, []).append(target)
     for file, targets in sorted(by_file.items()):
-        if file.parts[0] == "checks" and ANSWER_MODULE.fullmatch(file.name):
-            continue  # already a stub
+        if file in answers:
+            continue  # not in the view at all
         (view / file).write_text(rewrite((real / file).read_text(encoding="utf-8"), targets, chapters), encoding="utf-8")
     for path in [view, *view.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)

@@ -14,9 +14,10 @@ new commit on top of the last, so its history is kept and a push updates the stu
 Fail closed: before anything is written, every file of the edition is checked for the answers
 (`leaks`): a solution region's text (English, and each translation catalog's), a hidden test's,
 the course secret, an instructor file; in every file, the check modules included. Those are not the
-instructor's: each chapter's ``lib/gradbook/checks/chNN.py`` is written by `recording` with its
-exercises' visible cases and what the model answer and the known mistakes gave on them as data
-(``chNN.json``), so the students' checks judge as the instructor's do with no answer in them.
+instructor's: each chapter's package ships its public half (``chNN/public.py``) as it is and no answers
+half (``chNN/answers.py``); its ``__init__.py`` is written by `recording` with its exercises' visible cases
+and what the model answer and the known mistakes gave on them as data (``chNN/recorded.json``), so the
+students' checks judge as the instructor's do with no answer in them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from gradbook.i18n import ENGLISH
 
 from gradbook_grader.course import Course, GraderError
 from gradbook_grader.nbcells import HIDDEN_MARKER, hidden_tests, solution_bodies
-from gradbook_grader.recording import edition_checks
+from gradbook_grader.recording import answer_paths, edition_checks
 from gradbook_grader.secret import SECRET_FILE, secret_path
 from gradbook_grader.translate import translate_assignment, translated_languages
 
@@ -112,8 +113,9 @@ def edition_files(course: Course) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for tree in EDITION_TREES:
         files.update(_tree(repo / tree, tree))
-    checks = edition_checks()  # the chapters' checks as recordings: the real modules hold every answer
-    files = {name: data for name, data in files.items() if not re.fullmatch(r"lib/gradbook/checks/ch\d\d\.py", name)}
+    checks = edition_checks()  # the chapters' checks as recordings: their answers halves hold every answer
+    answers = answer_paths()
+    files = {name: data for name, data in files.items() if name not in answers}
     files.update(checks)
     for name in EDITION_FILES:
         files[name] = _read(repo / name)

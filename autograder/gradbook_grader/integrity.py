@@ -34,7 +34,7 @@ from typing import Iterator
 
 from nbformat import NotebookNode
 
-from gradbook_grader.answers import ANSWER_MODULE, parse
+from gradbook_grader.answers import answer_files, parse
 from gradbook_grader.nbcells import is_solution, is_test_cell, stub_solution
 
 MIN_COPY_NODES = 120  # a natural softmax is ~50 nodes, a natural naive conv2d ~110; a pasted reference section is more
@@ -44,7 +44,7 @@ CHECK_INTERNALS = {"reference", "mistakes", "cases", "make_cases", "compare", "w
 REGISTRY_NAMES = {"REGISTRY", "load_all", "collect", "judge", "known_mistake"}
 # The library's code that computes answers: the engine, the torch path, widgets and facades, the
 # chapters' checks. Not the checks' harness (drivers, core, plain, ...): students are given it.
-LIBRARY_PACKAGES = ("gradbook.reference", "gradbook.torch_path", "gradbook.widgets", "gradbook.checks")
+LIBRARY_PACKAGES = ("gradbook.reference", "gradbook.torch_path", "gradbook.widgets")
 LIBRARY_MODULES = ("gradbook.surfaces", "gradbook.utils")
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 _DROPPED = {"annotation", "returns", "type_comment", "type_params", "ctx"}
@@ -245,7 +245,7 @@ def _fields(item: ast.AST, top: bool) -> list[object]:
 
 @dataclass(frozen=True)
 class _Source:
-    where: str  # "gradbook/checks/ch05.py" or "the instructor's solution (cell 7)"
+    where: str  # "gradbook/checks/ch05/answers.py" or "the instructor's solution (cell 7)"
     statements: tuple[Statement, ...]
 
 
@@ -321,15 +321,27 @@ def _library_files() -> list[tuple[Path, str]]:
             continue
         if spec.submodule_search_locations:
             for path in sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py")):
-                if name != "gradbook.checks" or ANSWER_MODULE.fullmatch(path.name):
-                    files.append((path, f"{name.replace('.', '/')}/{path.name}"))
+                files.append((path, f"{name.replace('.', '/')}/{path.name}"))
         elif spec.origin:
             files.append((Path(spec.origin), f"{name.replace('.', '/')}.py"))
+    spec = importlib.util.find_spec("gradbook")
+    if spec is not None and spec.origin:  # the checks: only the chapters' answers halves are answer code
+        root = Path(spec.origin).parent
+        files += [(path, path.relative_to(root.parent).as_posix()) for path in answer_files(root)]
     return files
 
 
 def _helper_shapes() -> set[str]:
-    """What the checks' harness gives students (drivers: `col2im`, `build`, ...): copying it is allowed."""
-    spec = importlib.util.find_spec("gradbook.checks.drivers")
-    tree = _parse(Path(spec.origin).read_text(encoding="utf-8")) if spec and spec.origin else None
-    return {s.shape for s in _statements(tree)} if tree is not None else set()
+    """What the checks' harness gives students (the shared drivers, the chapters' public halves: `col2im`,
+    `build`, ...): copying it is allowed."""
+    from gradbook.checks.registry import chapters
+
+    shapes: set[str] = set()
+    for name in ["gradbook.checks.drivers", *(f"{c.module}.public" for c in chapters())]:
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:
+            spec = None
+        tree = _parse(Path(spec.origin).read_text(encoding="utf-8")) if spec and spec.origin else None
+        shapes |= {s.shape for s in _statements(tree)} if tree is not None else set()
+    return shapes

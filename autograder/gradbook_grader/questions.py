@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib
 import json
 
 from nbformat import NotebookNode
@@ -62,7 +61,9 @@ def _checks_import(node: ast.stmt, modules: dict[str, str]) -> bool:
 
 def _question(node: ast.stmt, source: str, modules: dict[str, str]) -> Question:
     """The question of one check call `check.NAME(answer[, hidden=True])`; `TestCellError` for anything else."""
+    from gradbook.checks import chapter_module
     from gradbook.checks.core import Exercise
+    from gradbook.checks.registry import UnknownChapter, chapter
 
     where = f"line {node.lineno}: `{ast.get_source_segment(source, node)}`"
     call = node.value if isinstance(node, ast.Expr) else None
@@ -74,7 +75,10 @@ def _question(node: ast.stmt, source: str, modules: dict[str, str]) -> Question:
     if not all(isinstance(k.value, ast.Constant) and isinstance(k.value.value, bool) for k in call.keywords):
         raise TestCellError(f"{where}: hidden= must be True or False")
     hidden = bool(call.keywords[-1].value.value) if call.keywords else False  # type: ignore[attr-defined]
-    module = importlib.import_module(f"{CHECKS_PACKAGE}.{modules[call.func.value.id]}")
+    try:  # the chapter's module, through the registry (`gradbook.checks.registry`)
+        module = chapter_module(chapter(modules[call.func.value.id]))
+    except UnknownChapter as unknown:
+        raise TestCellError(f"{where}: {unknown}") from None
     exercise = getattr(module, call.func.attr, None)
     if not isinstance(exercise, Exercise):
         raise TestCellError(f"{where}: {module.__name__} has no check named {call.func.attr!r}")

@@ -1,11 +1,11 @@
 """The student edition's check modules: each chapter's exercises recorded as data, not shipped as code.
 
-A chapter's real checks module (``lib/gradbook/checks/chNN.py``) holds every exercise's model answer
-and the implementations of its known mistakes. The edition gets instead, per chapter, a generated
-``chNN.py`` (titles, names, drivers, tolerances, hints, the helpers it re-exports from `drivers`, its
-compare functions) and ``chNN.json``: the visible cases and, on each, what the reference and each
-mistake gave (`gradbook.checks.recorded`). Plain data in the wire format of `gradbook.checks.plain`:
-JSON, never pickle.
+A chapter's answers half (``lib/gradbook/checks/chNN/answers.py``) holds every exercise's model answer
+and the implementations of its known mistakes. The edition ships the chapter's public half
+(``chNN/public.py``: its drivers and helpers) as it is, no answers half, and in place of the chapter's
+``__init__.py`` a generated one (titles, names, drivers, tolerances, hints, its compare functions) with
+``chNN/recorded.json``: the visible cases and, on each, what the reference and each mistake gave
+(`gradbook.checks.recorded`). Plain data in the wire format of `gradbook.checks.plain`: JSON, never pickle.
 
 A compare function is copied with what it uses from its module (`_closure`), never a reference or a
 mistake (the build stops if one is reached). Where it runs a class or function of its module on the
@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from gradbook.checks import drivers, load_all
+from gradbook.checks import load_all, registry
 from gradbook.checks.core import VISIBLE_SEED, Exercise, collect, judge
 from gradbook.checks.plain import to_plain, to_wire
 from gradbook.checks.recorded import QUIET, RAISE, WARN, case_key
@@ -39,36 +39,48 @@ from gradbook_grader.course import GraderError
 ALTERNATIVES = "_ALTERNATIVES"  # the generated module's recorded driver calls, by the name of what was run
 
 
-def chapter_modules() -> list[ModuleType]:
-    """Every chapter's real checks module, in order."""
+ANSWERS = "answers.py"  # a chapter's answers half: never in the edition
+RECORDING = "recorded.json"  # beside the generated module (`recorded.read`)
+
+
+def answers_module(chapter: registry.Chapter) -> ModuleType:
+    """The chapter's answers half (its exercises, references and mistakes)."""
     load_all()
-    folder = Path(importlib.import_module("gradbook.checks").__file__).parent
-    return [importlib.import_module(f"gradbook.checks.{path.stem}") for path in sorted(folder.glob("ch[0-9][0-9].py"))]
+    return importlib.import_module(f"{chapter.module}.answers")
 
 
 def edition_checks() -> dict[str, bytes]:
-    """The edition's ``lib/gradbook/checks/chNN.py`` and ``chNN.json`` of every chapter."""
+    """Every chapter's files in the edition, by path: its generated ``__init__.py`` and ``recorded.json``; its
+    ``answers.py`` maps to None (left out); its public half ships from the library's tree as it is."""
     files: dict[str, bytes] = {}
-    for module in chapter_modules():
-        files.update(_chapter_files(module.__name__))
+    for chapter in registry.chapters():
+        files.update(_chapter_files(chapter))
     return files
 
 
+def answer_paths() -> set[str]:
+    """The edition-relative paths of the chapters' answers halves: never shipped."""
+    return {f"lib/{_folder(chapter)}/{ANSWERS}" for chapter in registry.chapters()}
+
+
+def _folder(chapter: registry.Chapter) -> str:
+    return chapter.module.replace(".", "/")
+
+
 @lru_cache(maxsize=None)
-def _chapter_files(name: str) -> dict[str, bytes]:
+def _chapter_files(chapter: registry.Chapter) -> dict[str, bytes]:
     """Once per process: a mistake may keep state between calls (a generator of its own), so a second
     recording in the same process could differ, and an unchanged rebuild would not be the same commit."""
-    source, data = recorded_module(importlib.import_module(name))
-    stem = name.rsplit(".", 1)[-1]
+    source, data = recorded_module(chapter)
+    folder = f"lib/{_folder(chapter)}"
     # Keys in their order, not sorted: a case's dict is digested in its order (core.digest, mutation).
-    return {f"lib/gradbook/checks/{stem}.py": source.encode("utf-8"),
-            f"lib/gradbook/checks/{stem}.json": json.dumps(data).encode("utf-8")}
+    return {f"{folder}/__init__.py": source.encode("utf-8"), f"{folder}/{RECORDING}": json.dumps(data).encode("utf-8")}
 
 
-def exercises_of(module: ModuleType) -> dict[str, Exercise]:
+def exercises_of(module: ModuleType, chapter: registry.Chapter) -> dict[str, Exercise]:
     """The module's exercises by attribute name, in the order they are defined."""
     return {attr: value for attr, value in vars(module).items()
-            if isinstance(value, Exercise) and value.name.startswith(module.__name__.rsplit(".", 1)[-1] + ".")}
+            if isinstance(value, Exercise) and value.name.startswith(chapter.key + ".")}
 
 
 # ---------------------------------------------------------------- recording
@@ -164,9 +176,11 @@ def library_fallback(exercise: Exercise) -> str | None:
 # ---------------------------------------------------------------- the generated module
 
 
-def recorded_module(module: ModuleType) -> tuple[str, dict[str, Any]]:
-    """The edition's source of a chapter's checks module, and its data (JSON-able)."""
-    exercises = exercises_of(module)
+def recorded_module(chapter: registry.Chapter, module: ModuleType | None = None) -> tuple[str, dict[str, Any]]:
+    """The edition's source of a chapter's module (its ``__init__.py``), and its data (JSON-able). `module`:
+    the answers half to record (default: the chapter's)."""
+    module = module or answers_module(chapter)
+    exercises = exercises_of(module, chapter)
     data = {exercise.name: to_wire(record(exercise)) for exercise in exercises.values()}
     compares = {exercise.compare.__name__ for exercise in exercises.values() if exercise.compare is not None}
     for exercise in exercises.values():
@@ -180,12 +194,11 @@ def recorded_module(module: ModuleType) -> tuple[str, dict[str, Any]]:
             recording.update(_outcomes(driver, answer, visible_cases(exercise), (QUIET,)))
         data[f"{ALTERNATIVES}.{name}"] = to_wire({"title": name, "seed": VISIBLE_SEED, "parameters": [],
                                                   "cases": [], "reference": recording, "mistakes": [], "library": None})
-    helpers = tuple(getattr(module, "HELPERS", ()))
     lines = [
-        f'"""{module.__name__}, as the student edition holds it: recorded, not computed.',
+        f'"""{chapter.module}, as the student edition holds it: recorded, not computed.',
         "",
         "Written by `gradbook-grader release --student-edition`. Each exercise's visible cases, and what the",
-        f"model answer and each known mistake gave on them, are data in {module.__name__.rsplit('.', 1)[-1]}.json;",
+        f"model answer and each known mistake gave on them, are data in {RECORDING};",
         "the checks judge a student's answer with them exactly as the instructor's do (gradbook.checks.recorded).",
         '"""',
         "",
@@ -194,9 +207,9 @@ def recorded_module(module: ModuleType) -> tuple[str, dict[str, Any]]:
         "from gradbook.checks import recorded",
         "from gradbook.checks.core import Exercise, Mistake",
     ]
-    if helpers:
-        lines.append(f"from gradbook.checks.drivers import {', '.join(helpers)}  # noqa: F401 - the chapter's helpers")
-    lines += ["", f"HELPERS = {helpers!r}", "_DATA = recorded.read(__file__)"]
+    if registry.public(chapter) is not None:
+        lines.append(f"from {chapter.module}.public import *  # noqa: F403 - its drivers and the helpers it gives")
+    lines += ["", "_DATA = recorded.read(__file__)"]
     if alternatives:
         lines.append(f"{ALTERNATIVES} = {{name: recorded.reference(_DATA, f'{ALTERNATIVES}.{{name}}') "
                      f"for name in {sorted(alternatives)!r}}}")
@@ -241,7 +254,7 @@ def _closure(module: ModuleType, roots: set[str], answers: set[str]) -> tuple[st
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             defined.update({n.id: node for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)})
-    runners = {id(driver) for driver in drivers.DRIVERS.values()}  # (answer, case) -> what it gives
+    runners = {id(driver) for driver in registry.all_drivers().values()}  # (answer, case) -> what it gives
     driver_names = {name for name, value in vars(module).items() if id(value) in runners}
     alternatives: dict[str, tuple[Any, Any]] = {}
     needed: set[str] = set()

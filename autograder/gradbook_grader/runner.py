@@ -222,7 +222,7 @@ def answer_question(shell: InteractiveShell, request: dict) -> dict:
     from gradbook.checks.ask import answer
     from gradbook.checks.diagnose import describe_exception
     from gradbook.checks.core import Case
-    from gradbook.checks.drivers import DRIVERS
+    from gradbook.checks.registry import driver
     from gradbook.checks.plain import from_wire, to_wire
 
     cases = [Case(tuple(args), dict(kwargs)) for args, kwargs in from_wire(request["cases"])]
@@ -239,7 +239,7 @@ def answer_question(shell: InteractiveShell, request: dict) -> dict:
             student = lambda *args, **kwargs: constant  # noqa: E731 - the answer is a value
         SINK.reset()
         try:
-            results = answer(DRIVERS[str(request["driver"])], student, cases)
+            results = answer(driver(str(request["driver"])), student, cases)
         finally:
             sys.stdout, sys.stderr = STDOUT, STDERR
             SINK.reset()  # what the answer printed is not part of the notebook's output

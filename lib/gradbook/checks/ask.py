@@ -13,7 +13,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from gradbook.checks.plain import Plain, to_plain
+from gradbook.checks.diagnose import describe_exception
+from gradbook.checks.drivers import NOT_IMPLEMENTED
+from gradbook.checks.plain import Plain, digest, to_plain
 
 
 def answer(driver: Any, student: Any, cases: list[Any]) -> list[dict[str, Plain]]:
@@ -23,9 +25,6 @@ def answer(driver: Any, student: Any, cases: list[Any]) -> list[dict[str, Plain]
     cannot change what the next case or the message shows; the digest of the inputs after
     the call shows that it did.
     """
-    from gradbook.checks.core import NOT_IMPLEMENTED, digest
-    from gradbook.checks.diagnose import describe_exception
-
     results: list[dict[str, Plain]] = []
     for case in cases:
         given = copy.deepcopy(case)

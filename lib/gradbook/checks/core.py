@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextvars
 import copy
-import hashlib
 import inspect
 import unicodedata
 import warnings
@@ -33,8 +32,10 @@ import numpy as np
 from gradbook import progress
 from gradbook.checks import diagnose, display
 from gradbook.i18n import _, ngettext, using
-from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, Case, Rule, _short, call, chapter_rule, unpack  # noqa: F401 - re-exported
-from gradbook.checks.plain import Plain, Unsupported, to_plain
+import gradbook.checks.registry as registry
+from gradbook.checks.ask import answer as _answer
+from gradbook.checks.drivers import NOT_IMPLEMENTED, Case, Rule, _short, call, unpack  # noqa: F401 - re-exported
+from gradbook.checks.plain import Plain, Unsupported, digest, to_plain
 from gradbook.checks.recorded import Recorded
 
 VISIBLE_SEED = 0
@@ -69,7 +70,7 @@ class Exercise:
     title      what the student reads, e.g. ``"naive_relu"``.
     reference  the right answer, in the same form as the student's (function or class).
     cases      ``(rng, hidden) -> [Case]``; hidden cases are more and larger.
-    run        the name of the driver in `drivers.DRIVERS` that runs an answer on a case
+    run        the name of the driver (`registry.driver`: a shared one, or one of the chapter's public half) that runs an answer on a case
                (``(student_or_reference, case) -> value``); default ``"call"`` calls it with the case.
     compare    ``(expected, got, case) -> problem or None``; default: `compare_values`.
     mistakes   plausible wrong answers; each must be rejected with its hint (tests prove it).
@@ -94,21 +95,23 @@ class Exercise:
 
     def __post_init__(self) -> None:
         self.title = self.title or self.name.split(".")[-1]
-        rule = chapter_rule(self.name)  # the chapter owns its rule: no exercise of it can leave it out
+        rule = registry.rule(self.name)  # the chapter owns its rule: no exercise of it can leave it out
         if rule is not None and self.run == "call":
             self.run = rule.driver
         elif rule is not None and self.run != rule.driver:
             raise ValueError(f"{self.name}: its chapter's rule is enforced by the driver {rule.driver!r}, not "
-                             f"{self.run!r}; leave `run` out (drivers.RULES)")
-        if self.run not in DRIVERS:
-            raise ValueError(f"{self.name}: unknown driver {self.run!r}; the drivers are {sorted(DRIVERS)}")
+                             f"{self.run!r}; leave `run` out (its chapter's public half, RULE)")
+        try:
+            registry.driver(self.run)
+        except registry.UnknownChapter as unknown:
+            raise ValueError(f"{self.name}: {unknown}") from None
         REGISTRY[self.name] = self
 
     def answer(self, student: Any, case: Case) -> Any:
         """Run an answer (the student's, the reference, a mistake) on one case through the driver."""
         if isinstance(student, Recorded):  # the student edition's reference and mistakes: what they gave on it
             return student.output(case)
-        return DRIVERS[self.run](student, case)
+        return registry.driver(self.run)(student, case)
 
     def make_cases(self, seed: int, hidden: bool) -> list[Case]:
         return self.cases(np.random.default_rng(seed), hidden)
@@ -138,30 +141,9 @@ class Exercise:
 REGISTRY: dict[str, Exercise] = {}
 
 
-def digest(value: Any) -> str:
-    """A fingerprint of the arrays inside a value, to notice in-place mutation of inputs."""
-    h = hashlib.sha256()
-    for array in _arrays_in(value):
-        h.update(str((array.dtype.str, array.shape)).encode())
-        h.update(np.ascontiguousarray(array).tobytes())
-    return h.hexdigest()
-
-
-def _arrays_in(value: Any) -> list[np.ndarray]:
-    if isinstance(value, np.ndarray):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [a for v in value for a in _arrays_in(v)]
-    if isinstance(value, dict):
-        return [a for v in value.values() for a in _arrays_in(v)]
-    return []
-
-
 def collect(exercise: Exercise, student: Any, seed: int, hidden: bool) -> dict[str, Plain]:
     """Run the student's code on every case; keep only plain data (runs in the student's process)."""
-    from gradbook.checks.ask import answer
-
-    results = answer(exercise.answer, student, exercise.make_cases(seed, hidden))
+    results = _answer(exercise.answer, student, exercise.make_cases(seed, hidden))
     return {"exercise": exercise.name, "seed": seed, "hidden": hidden, "results": results}
 
 
@@ -255,7 +237,7 @@ def known_mistake(exercise: Exercise, message: str) -> int | None:
 def breaks_rule(exercise: Exercise, mistake: int | None) -> bool:
     """Is the known mistake (an index in `exercise.mistakes`) a break of the chapter's rule rather than a wrong
     result? (Its hint is the rule's lesson.)"""
-    rule = chapter_rule(exercise.name)
+    rule = registry.rule(exercise.name)
     return rule is not None and mistake is not None and exercise.mistakes[mistake].hint == rule.lesson
 
 
@@ -269,16 +251,15 @@ def _where(cases: list[Case], case: Case) -> str:
     return _(" for input {case}").format(case=case.describe()) if len(cases) > 1 or case.args else ""
 
 
-# Drivers that call the answer with the case's own arguments, so the reference's parameter
-# names name them (others build objects from the case: their inputs are only numbered).
-_ARGUMENTS_AS_GIVEN = {"call", "ch02.loops", "ch03.dense", "ch03.perceptron_train"}
 _SMALL = 12  # a case with at most this many numbers in each input, expected and got is shown whole
 
 
 def _inputs(exercise: Exercise, case: Case) -> list[tuple[str, Any]]:
     """The case's inputs by name: the reference's parameter names where the driver passes them as given."""
     names: list[str] = []
-    if exercise.run in _ARGUMENTS_AS_GIVEN:
+    # Drivers that call the answer with the case's own arguments: the reference's parameter names name them
+    # (others build objects from the case: their inputs are only numbered).
+    if registry.arguments_as_given(exercise.run):
         try:
             names = [n for n in inspect.signature(exercise.reference).parameters if n != "self"]
         except (TypeError, ValueError):
@@ -289,7 +270,7 @@ def _inputs(exercise: Exercise, case: Case) -> list[tuple[str, Any]]:
 
 def _case_block(exercise: Exercise, case: Case, expected: Plain, got: Plain) -> str:
     """The failing case in full, when it is small: each input, the expected value and the returned one."""
-    shown = _inputs(exercise, case) if exercise.run in _ARGUMENTS_AS_GIVEN else []
+    shown = _inputs(exercise, case) if registry.arguments_as_given(exercise.run) else []
     shown += [(_("expected"), expected), (_("got"), got)]
     if any(_count(value) > _SMALL for _name, value in shown) or not _numeric(expected) or not _numeric(got):
         return ""
@@ -330,7 +311,7 @@ _CASE_INPUTS: contextvars.ContextVar[diagnose.Named] = contextvars.ContextVar("c
 
 def _compare(exercise: Exercise) -> Callable[[Plain, Plain, Case], str | None]:
     compare = exercise.compare or _compare_default(exercise)
-    rule = chapter_rule(exercise.name)
+    rule = registry.rule(exercise.name)
 
     def with_inputs(expected: Plain, got: Plain, case: Case) -> str | None:
         if rule is not None and isinstance(got, str) and got.startswith(rule.marker):  # the answer broke the rule

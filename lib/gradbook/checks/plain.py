@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from typing import Any
 
@@ -178,3 +179,22 @@ def _decode_array(body: Any, budget: list[int]) -> np.ndarray:
         raise WireError("array bytes do not match the shape")
     budget[0] -= size
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def digest(value: Any) -> str:
+    """A fingerprint of the arrays inside a value, to notice in-place mutation of inputs."""
+    h = hashlib.sha256()
+    for array in _arrays_in(value):
+        h.update(str((array.dtype.str, array.shape)).encode())
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+def _arrays_in(value: Any) -> list[np.ndarray]:
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [a for v in value for a in _arrays_in(v)]
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in _arrays_in(v)]
+    return []

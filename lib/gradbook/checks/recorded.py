@@ -3,7 +3,7 @@
 A visible check in a student's kernel always asks the same questions (the cases of
 `core.VISIBLE_SEED`, never the hidden ones), so what the model answer and each known mistake
 give on them is fixed: `gradbook-grader release --student-edition` records it as plain data
-(the wire format of `plain`) and writes each chapter's ``chNN.py`` as ordinary `Exercise`
+(the wire format of `plain`) and writes each chapter's ``chNN/__init__.py`` as ordinary `Exercise`
 objects whose reference and mistakes are `Recorded` and whose cases are `RecordedCases`. The
 judge is the same code with one lookup in place of a call (`core.Exercise.answer`), so every
 message, lead, hint and rule reads as with the instructor's checks, and no answer is in the
@@ -120,8 +120,8 @@ class RecordedCases:
 
 
 def read(module_file: str) -> dict[str, dict[str, Any]]:
-    """The recordings of a chapter's module, from the JSON file beside it (``ch05.py``: ``ch05.json``)."""
-    path = Path(module_file).with_suffix(".json")
+    """The recordings of a chapter's module, from the JSON file beside it (``ch05/__init__.py``: ``ch05/recorded.json``)."""
+    path = Path(module_file).with_name("recorded.json")
     data = json.loads(path.read_text(encoding="utf-8"))
     return {name: from_wire(exercise) for name, exercise in data.items()}
 

@@ -8,7 +8,7 @@ IndexError), then on random ones, single rows and columns and a negative-only ma
 hidden cases add 1x1 and larger inputs.
 
 The chapter's rule, loops over the indices reading single entries, is checked: the
-inputs arrive as `drivers.LoopArray`s, which refuse whole-array operations
+inputs arrive as `public.LoopArray`s, which refuse whole-array operations
 (``np.where``, ``np.dot``, ``x @ y``, ``x.T``...), and the message cites the rule.
 """
 
@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake
-from gradbook.checks.drivers import LOOPS_ONLY, Case
+from gradbook.checks.ch02.public import LOOPS_ONLY
+from gradbook.checks.drivers import Case
 from gradbook.i18n import N_
 
-HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 Array = np.ndarray
 
 
@@ -305,7 +305,7 @@ def _transpose_attribute(x: Array) -> Array:
 
 def _exercise(name: str, reference: object, cases: object, mistakes: list[Mistake],
               library_answers: tuple[str, ...] = ()) -> Exercise:
-    """A chapter 2 exercise. The chapter's rule (`drivers.RULES`: arrays arrive as `drivers.LoopArray`s, which
+    """A chapter 2 exercise. The chapter's rule (`public.RULE`: arrays arrive as `public.LoopArray`s, which
     refuse whole-array operations) comes with the name, as for any ``ch02.*`` exercise."""
     return Exercise(f"ch02.{name}", reference=reference, cases=cases, title=name, mistakes=mistakes,
                     library_answers=library_answers)

@@ -18,11 +18,10 @@ from typing import Any, Callable
 import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake, compare_values
-from gradbook.checks.drivers import Case, TestFunction
+from gradbook.checks.ch04.public import TestFunction
+from gradbook.checks.drivers import Case
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
-
-HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 
 Params = dict[str, np.ndarray]
 Cache = dict[str, np.ndarray]
@@ -264,7 +263,7 @@ def _half(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) ->
 
 
 # The functions to differentiate are described as plain data; the driver builds them
-# (`drivers.TestFunction`): sum(x**3 - 2x) is curved enough that one-sided differences are
+# (`public.TestFunction`): sum(x**3 - 2x) is curved enough that one-sided differences are
 # visibly off; sum(tanh(X @ W) * c) is a layer's weighted output as a function of its weights.
 CUBIC, WAVY = {"f": "cubic"}, {"f": "wavy"}
 cubic, wavy = TestFunction(CUBIC), TestFunction(WAVY)

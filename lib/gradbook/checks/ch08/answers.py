@@ -12,8 +12,8 @@ are indices of earlier results, or a plain number for the ``...c`` / ``r...`` op
 
 `topological_order` and `backward` get a graph as plain data (`plain_graph`, built here with
 the reference), which the grading sandbox links back up with no reference `Value`
-(`drivers.graph_nodes`). "No recursion" is checked by watching the calls
-(`drivers.without_recursion`), whatever the recursion limit is set to.
+(`public.graph_nodes`). "No recursion" is checked by watching the calls
+(`public.without_recursion`), whatever the recursion limit is set to.
 """
 
 from __future__ import annotations
@@ -26,20 +26,17 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake, compare_values
-from gradbook.checks.drivers import (  # noqa: F401 - build, random_program, chain_program, evaluate, RECURSION_ERROR: re-exported
+from gradbook.checks.ch08.public import (
     RECURSION_ERROR,
     RECURSIVE,
-    Case,
     build,
     chain_program,
-    evaluate,
     random_program,
-    run_topological_order,
 )
+from gradbook.checks.drivers import Case
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
 
-HELPERS = ("build", "random_program")  # the notebook imports these from here; the sandbox's stub re-exports them
 Number = Union[int, float]
 
 # --------------------------------------------------------------------------- reference autograd
@@ -172,7 +169,7 @@ def _topological_order(root: Any) -> list:
 
 
 def plain_graph(leaves: list[float], program: list[tuple]) -> dict[str, Any]:
-    """The expression's graph as plain data (what `drivers.graph_nodes` links back up).
+    """The expression's graph as plain data (what `public.graph_nodes` links back up).
 
     Built with the reference `Value`, so it has every node the output depends on, also the
     ones ``a - b`` and ``a / b`` make; numbered in the reference's topological order (the
@@ -288,7 +285,7 @@ def _expression_cases(rng: np.random.Generator, hidden: bool, deep: int = 0) -> 
         leaves, program = random_program(rng, n_leaves=3, n_ops=int(rng.integers(8, 25)))
         cases.append(Case((leaves, program), label=N_("a random expression of {n} operations on 3 inputs"),
                           label_values={"n": len(program)}))
-    if deep:  # the driver makes the chain (`drivers.expression`)
+    if deep:  # the driver makes the chain (`public.expression`)
         cases.append(Case(({"chain": deep},), label=N_("a chain {n} operations deep"), label_values={"n": f"{3 * deep:,}"}))
     return cases
 

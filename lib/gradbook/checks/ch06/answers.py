@@ -20,12 +20,11 @@ import numpy as np
 
 from gradbook import surfaces
 from gradbook.checks.core import Exercise, Mistake, compare_values
-from gradbook.checks.drivers import Case, run_optimizer  # noqa: F401 - run_optimizer: used by tests and notebooks
+from gradbook.checks.ch06.public import run_optimizer
+from gradbook.checks.drivers import Case
 from gradbook.checks.display import hint
 from gradbook.checks.plain import Plain, to_plain
 from gradbook.i18n import N_, _
-
-HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 
 # --------------------------------------------------------------------------- gradient descent
 

@@ -15,7 +15,6 @@ from gradbook.checks.drivers import Case
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
 
-HELPERS = ()  # names the grading sandbox's stub of this chapter re-exports from `drivers`
 Array = np.ndarray
 
 
