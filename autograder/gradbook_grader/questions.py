@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+from types import ModuleType
 
 from nbformat import NotebookNode
 
@@ -59,11 +60,20 @@ def _checks_import(node: ast.stmt, modules: dict[str, str]) -> bool:
     return False
 
 
+def _chapter_module(name: str, where: str) -> ModuleType:
+    """The chapter's check module a test cell imports, through the registry (`gradbook.checks.registry`)."""
+    from gradbook.checks import chapter_module
+    from gradbook.checks.registry import UnknownChapter, chapter
+
+    try:
+        return chapter_module(chapter(name))
+    except UnknownChapter as unknown:
+        raise TestCellError(f"{where}: {unknown}") from None
+
+
 def _question(node: ast.stmt, source: str, modules: dict[str, str]) -> Question:
     """The question of one check call `check.NAME(answer[, hidden=True])`; `TestCellError` for anything else."""
-    from gradbook.checks import chapter_module
     from gradbook.checks.core import Exercise
-    from gradbook.checks.registry import UnknownChapter, chapter
 
     where = f"line {node.lineno}: `{ast.get_source_segment(source, node)}`"
     call = node.value if isinstance(node, ast.Expr) else None
@@ -75,10 +85,7 @@ def _question(node: ast.stmt, source: str, modules: dict[str, str]) -> Question:
     if not all(isinstance(k.value, ast.Constant) and isinstance(k.value.value, bool) for k in call.keywords):
         raise TestCellError(f"{where}: hidden= must be True or False")
     hidden = bool(call.keywords[-1].value.value) if call.keywords else False  # type: ignore[attr-defined]
-    try:  # the chapter's module, through the registry (`gradbook.checks.registry`)
-        module = chapter_module(chapter(modules[call.func.value.id]))
-    except UnknownChapter as unknown:
-        raise TestCellError(f"{where}: {unknown}") from None
+    module = _chapter_module(modules[call.func.value.id], where)
     exercise = getattr(module, call.func.attr, None)
     if not isinstance(exercise, Exercise):
         raise TestCellError(f"{where}: {module.__name__} has no check named {call.func.attr!r}")

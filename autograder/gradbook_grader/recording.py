@@ -182,18 +182,38 @@ def recorded_module(chapter: registry.Chapter, module: ModuleType | None = None)
     module = module or answers_module(chapter)
     exercises = exercises_of(module, chapter)
     data = {exercise.name: to_wire(record(exercise)) for exercise in exercises.values()}
+    _check_compares(module, exercises)
     compares = {exercise.compare.__name__ for exercise in exercises.values() if exercise.compare is not None}
+    copied, alternatives = _closure(module, compares, _answers(module, exercises))
+    data.update(_recorded_alternatives(alternatives, exercises))
+    lines = _header(chapter, sorted(alternatives), copied)
+    for attr, exercise in exercises.items():
+        lines += _exercise_source(attr, exercise)
+    return "\n".join(lines) + "\n", data
+
+
+def _check_compares(module: ModuleType, exercises: dict[str, Exercise]) -> None:
+    """Each compare function is the module's own, by its own name: the edition copies it from there."""
     for exercise in exercises.values():
         if exercise.compare is not None and getattr(module, exercise.compare.__name__, None) is not exercise.compare:
             raise GraderError(f"{exercise.name}: its compare function is not a function of {module.__name__} by its "
                               "own name; the student edition copies it from there")
-    copied, alternatives = _closure(module, compares, _answers(module, exercises))
+
+
+def _recorded_alternatives(alternatives: dict[str, tuple[Any, Any]], exercises: dict[str, Exercise]) -> dict[str, Any]:
+    """What each accepted alternative answer a compare function runs gave on every exercise's visible cases."""
+    data = {}
     for name, (driver, answer) in alternatives.items():
         recording: dict[str, dict] = {}
         for exercise in exercises.values():
             recording.update(_outcomes(driver, answer, visible_cases(exercise), (QUIET,)))
         data[f"{ALTERNATIVES}.{name}"] = to_wire({"title": name, "seed": VISIBLE_SEED, "parameters": [],
                                                   "cases": [], "reference": recording, "mistakes": [], "library": None})
+    return data
+
+
+def _header(chapter: registry.Chapter, alternatives: list[str], copied: str) -> list[str]:
+    """The generated module up to its exercises: docstring, imports, the data, what the compares use."""
     lines = [
         f'"""{chapter.module}, as the student edition holds it: recorded, not computed.',
         "",
@@ -212,41 +232,49 @@ def recorded_module(chapter: registry.Chapter, module: ModuleType | None = None)
     lines += ["", "_DATA = recorded.read(__file__)"]
     if alternatives:
         lines.append(f"{ALTERNATIVES} = {{name: recorded.reference(_DATA, f'{ALTERNATIVES}.{{name}}') "
-                     f"for name in {sorted(alternatives)!r}}}")
+                     f"for name in {alternatives!r}}}")
     if copied:
         lines += ["", "", "# --- what the compare functions use, copied from the chapter's checks", "", copied]
-    for attr, exercise in exercises.items():
-        lines += ["", f"{attr} = Exercise(", f"    {exercise.name!r},", f"    title={exercise.title!r},",
-                  f"    reference=recorded.reference(_DATA, {exercise.name!r}),",
-                  f"    cases=recorded.cases(_DATA, {exercise.name!r}),", f"    run={exercise.run!r},"]
-        if exercise.compare is not None:
-            lines.append(f"    compare={exercise.compare.__name__},")
-        lines += [f"    rtol={exercise.rtol!r},", f"    atol={exercise.atol!r},", f"    value={exercise.value!r},"]
-        if exercise.mistakes:
-            lines.append("    mistakes=[")
-            lines += [f"        Mistake(recorded.mistake(_DATA, {exercise.name!r}, {i}), {m.hint!r}),"
-                      for i, m in enumerate(exercise.mistakes)]
-            lines.append("    ],")
-        lines.append(")")
-    return "\n".join(lines) + "\n", data
+    return lines
+
+
+def _exercise_source(attr: str, exercise: Exercise) -> list[str]:
+    """One exercise of the generated module: its declaration with recorded answers in place of code."""
+    lines = ["", f"{attr} = Exercise(", f"    {exercise.name!r},", f"    title={exercise.title!r},",
+             f"    reference=recorded.reference(_DATA, {exercise.name!r}),",
+             f"    cases=recorded.cases(_DATA, {exercise.name!r}),", f"    run={exercise.run!r},"]
+    if exercise.compare is not None:
+        lines.append(f"    compare={exercise.compare.__name__},")
+    lines += [f"    rtol={exercise.rtol!r},", f"    atol={exercise.atol!r},", f"    value={exercise.value!r},"]
+    if exercise.mistakes:
+        lines.append("    mistakes=[")
+        lines += [f"        Mistake(recorded.mistake(_DATA, {exercise.name!r}, {i}), {m.hint!r}),"
+                  for i, m in enumerate(exercise.mistakes)]
+        lines.append("    ],")
+    return lines + [")"]
 
 
 def _answers(module: ModuleType, exercises: dict[str, Exercise]) -> set[str]:
     """The module's names that are (or wrap, or are named where an exercise gives) a reference or a mistake."""
     answers = {id(e.reference) for e in exercises.values()} | {id(m.wrong) for e in exercises.values() for m in e.mistakes}
     names = {name for name, value in vars(module).items() if id(value) in answers}
-    for node in ast.walk(ast.parse(inspect.getsource(module))):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("Exercise", "Mistake"):
-            # the reference, and each mistake's implementation (not its hint, which the edition keeps)
-            given = [k.value for k in node.keywords if k.arg == "reference"] + (node.args[:1] if node.func.id == "Mistake" else [])
-            names |= {n.id for expr in given for n in ast.walk(expr) if isinstance(n, ast.Name)}
-    return names - {"Mistake", "N_"}
+    return (names | _declared_answers(ast.parse(inspect.getsource(module)))) - {"Mistake", "N_"}
 
 
-def _closure(module: ModuleType, roots: set[str], answers: set[str]) -> tuple[str, dict[str, tuple[Any, Any]]]:
-    """The source of `roots` and every module-level definition they use, in the module's order, and the
-    driver calls in it that run one of the module's own answers (recorded instead: name -> (driver, answer))."""
-    tree = ast.parse(inspect.getsource(module))
+def _declared_answers(tree: ast.AST) -> set[str]:
+    """The names in each `Exercise(reference=...)` and each `Mistake(wrong, ...)`'s implementation (not its
+    hint, which the edition keeps)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("Exercise", "Mistake")):
+            continue
+        given = [k.value for k in node.keywords if k.arg == "reference"] + (node.args[:1] if node.func.id == "Mistake" else [])
+        names |= {n.id for expr in given for n in ast.walk(expr) if isinstance(n, ast.Name)}
+    return names
+
+
+def _definitions(tree: ast.Module) -> dict[str, ast.stmt]:
+    """Each module-level name and the statement that defines it."""
     defined: dict[str, ast.stmt] = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -254,8 +282,27 @@ def _closure(module: ModuleType, roots: set[str], answers: set[str]) -> tuple[st
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             defined.update({n.id: node for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)})
+    return defined
+
+
+def _closure(module: ModuleType, roots: set[str], answers: set[str]) -> tuple[str, dict[str, tuple[Any, Any]]]:
+    """The source of `roots` and every module-level definition they use, in the module's order, and the
+    driver calls in it that run one of the module's own answers (recorded instead: name -> (driver, answer))."""
+    tree = ast.parse(inspect.getsource(module))
+    defined = _definitions(tree)
     runners = {id(driver) for driver in registry.all_drivers().values()}  # (answer, case) -> what it gives
     driver_names = {name for name, value in vars(module).items() if id(value) in runners}
+    needed, alternatives = _needed(module, roots, answers, defined, driver_names)
+    body = [node for node in tree.body if any(defined.get(name) is node for name in needed)]
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)) and
+               not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
+    copied = _Alternatives(driver_names, defined).visit(ast.Module(body=imports + body, type_ignores=[]))
+    return (ast.unparse(ast.fix_missing_locations(copied)) if body else ""), alternatives
+
+
+def _needed(module: ModuleType, roots: set[str], answers: set[str], defined: dict[str, ast.stmt],
+            driver_names: set[str]) -> tuple[set[str], dict[str, tuple[Any, Any]]]:
+    """The definitions `roots` use, transitively (never an answer), and the answers they run through a driver."""
     alternatives: dict[str, tuple[Any, Any]] = {}
     needed: set[str] = set()
     todo = sorted(roots)
@@ -272,11 +319,7 @@ def _closure(module: ModuleType, roots: set[str], answers: set[str]) -> tuple[st
         alternatives.update({ran: (getattr(module, call.func.id), getattr(module, ran)) for call, ran in runs})
         skip = {id(call.args[0]) for call, _ran in runs}  # what a driver runs there is recorded, not copied
         todo += [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and id(n) not in skip]
-    body = [node for node in tree.body if any(defined.get(name) is node for name in needed)]
-    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)) and
-               not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
-    copied = _Alternatives(driver_names, defined).visit(ast.Module(body=imports + body, type_ignores=[]))
-    return (ast.unparse(ast.fix_missing_locations(copied)) if body else ""), alternatives
+    return needed, alternatives
 
 
 def _driver_run(node: ast.AST, driver_names: set[str], defined: dict[str, ast.stmt]) -> str | None:
