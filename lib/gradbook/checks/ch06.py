@@ -22,6 +22,7 @@ from gradbook import surfaces
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.drivers import Case, run_optimizer  # noqa: F401 - run_optimizer: used by tests and notebooks
 from gradbook.checks.display import hint
+from gradbook.checks.meaning import Axis, Output, entries
 from gradbook.checks.plain import Plain, to_plain
 from gradbook.i18n import N_, _
 
@@ -88,6 +89,8 @@ gradient_descent = Exercise(
     title="gradient_descent",
     reference=_gradient_descent,
     cases=_gd_cases,
+    outputs=Output("path", (Axis("steps"), Axis(names=("w[0]", "w[1]")))),  # row 0 is the start, w0: "step 0"
+    arguments=("grad", "w0", "lr", "steps"),
     run="ch06.gradient_descent",
     mistakes=[
         Mistake(_gd_ascent, N_("you stepped along the gradient (w + lr * g), which climbs the hill; "
@@ -418,6 +421,13 @@ class _AdamClockPerParameter(Adam):
             p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
+def _trajectory(case: Case) -> Output:
+    """The optimiser's output: the model's entries after every step, each entry named by its parameter."""
+    starts = case.args[0]
+    names = [f"params[{i}]" for i in range(len(starts))]
+    return Output(axes=(Axis("steps", first=1), Axis("parameters", names=entries(names, [np.shape(p) for p in starts]))))
+
+
 def _optimizer_cases(settings: list[dict], scale: float = 1.0) -> Callable[[np.random.Generator, bool], list[Case]]:
     def cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         out = []
@@ -451,6 +461,8 @@ sgd = Exercise(
     title="SGD",
     reference=SGD,
     run="ch06.optimizer",
+    outputs=_trajectory,
+    arguments=("starts", "curvatures", "targets", "steps"),
     cases=_optimizer_cases([{"lr": 0.1}, {"lr": 0.01}]),
     mistakes=[
         Mistake(_SGDRebinds, NEVER_MOVED),
@@ -467,6 +479,8 @@ momentum = Exercise(
     title="Momentum",
     reference=Momentum,
     run="ch06.optimizer",
+    outputs=_trajectory,
+    arguments=("starts", "curvatures", "targets", "steps"),
     cases=_optimizer_cases([{"lr": 0.05, "beta": 0.9}, {"lr": 0.1, "beta": 0.5}]),
     mistakes=[
         Mistake(_MomentumSignFlipped, N_("the velocity has the wrong sign: with v = beta * v - lr * g the update "
@@ -488,6 +502,8 @@ rmsprop = Exercise(
     title="RMSprop",
     reference=RMSprop,
     run="ch06.optimizer",
+    outputs=_trajectory,
+    arguments=("starts", "curvatures", "targets", "steps"),
     cases=_optimizer_cases([{"lr": 0.01, "rho": 0.9, "eps": 1e-7}, {"lr": 0.001, "rho": 0.8, "eps": 1e-7}], scale=1e-3),
     mistakes=[
         Mistake(_RMSpropEpsInside, N_("eps is inside the square root, sqrt(s + eps); this exercise's formula "
@@ -509,6 +525,8 @@ adam = Exercise(
     title="Adam",
     reference=Adam,
     run="ch06.optimizer",
+    outputs=_trajectory,
+    arguments=("starts", "curvatures", "targets", "steps"),
     cases=_optimizer_cases([{"lr": 0.1, "beta_1": 0.9, "beta_2": 0.999, "eps": 1e-7},
                             {"lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "eps": 1e-7}]),
     compare=_adam_compare,

@@ -16,6 +16,7 @@ import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake
 from gradbook.checks.drivers import Case, col2im, out_size
+from gradbook.checks.meaning import Axis, Output
 from gradbook.i18n import N_
 
 HELPERS = ("col2im",)  # given to the student (the notebook imports it from here); the sandbox's stub re-exports it
@@ -311,12 +312,16 @@ def _pool_backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 # --------------------------------------------------------------------------- exercises
 
+MAPS = Output(axes=(Axis("samples"), Axis("channels"), Axis("rows"), Axis("columns")))  # (N, C, H, W)
+MAPS_LOOPED = Output(axes=MAPS.axes[:2] + (Axis("rows", loop=True), Axis("columns", loop=True)))  # loops over positions
+
 conv2d_naive = Exercise(
     "ch07.conv2d_naive",
     library_answers=(
         "gradbook.widgets.kernels.correlate_valid",
     ),
     title="conv2d_naive",
+    outputs=MAPS_LOOPED,
     reference=_conv2d_naive,
     cases=_conv_cases,
     mistakes=CONV_MISTAKES,
@@ -346,6 +351,7 @@ conv2d_forward = Exercise(
         "gradbook.torch_path.engine._conv2d",
     ),
     title="conv2d_forward",
+    outputs=MAPS,
     reference=_conv2d_forward,
     cases=_conv_cases,
     mistakes=[
@@ -359,6 +365,7 @@ conv2d_forward = Exercise(
 conv2d_backward = Exercise(
     "ch07.conv2d_backward",
     title="conv2d_backward",
+    outputs=(Output("dx", MAPS.axes), Output("dW"), Output("db")),
     reference=_conv2d_backward,
     cases=_backward_cases,
     mistakes=[
@@ -377,6 +384,7 @@ maxpool_forward = Exercise(
         "gradbook.reference.numpy_engine._MaxPool2D",
     ),
     title="maxpool_forward",
+    outputs=MAPS,
     reference=_maxpool_forward,
     cases=_pool_forward_cases,
     mistakes=[
@@ -392,6 +400,7 @@ maxpool_forward = Exercise(
 maxpool_backward = Exercise(
     "ch07.maxpool_backward",
     title="maxpool_backward",
+    outputs=Output("dx", MAPS.axes),
     reference=_maxpool_backward,
     cases=_pool_backward_cases,
     mistakes=[

@@ -137,6 +137,10 @@ class LoopArray:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        if sys._getframe(1).f_code is _NDENUMERATE:  # `for index, v in np.ndenumerate(x)`: one entry at a time
+            view = self._array.view()
+            view.flags.writeable = False
+            return view
         raise VectorisedCall(VECTORISED + _("np.array(x) (a conversion of the whole array)"))
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -147,6 +151,9 @@ class LoopArray:
             raise VectorisedCall(f"{VECTORISED}np.{func.__name__}")
         result = func(*(a._array if isinstance(a, LoopArray) else a for a in args), **kwargs)
         return LoopArray(result) if func.__name__ == "copy" else result
+
+
+_NDENUMERATE = np.ndenumerate.__init__.__code__  # the one caller whose conversion is a loop over entries
 
 
 def _no_array_index(index: Any) -> None:
@@ -243,10 +250,15 @@ def run_perceptron_train(student: Any, case: Case) -> tuple[np.ndarray, np.ndarr
 
 
 def run_xor_weights(student: Any, case: Case) -> Any:
-    """The notebook starts with every weight set to None: that is "not implemented yet"."""
+    """The notebook starts with every weight set to None: that is "not implemented yet"; some still None
+    is an answer not finished, and the error says which."""
     weights = student()
-    if weights is None or (isinstance(weights, (tuple, list)) and any(w is None for w in weights)):
+    if weights is None or (isinstance(weights, (tuple, list)) and all(w is None for w in weights)):
         raise NotImplementedError()
+    if isinstance(weights, (tuple, list)) and any(w is None for w in weights):
+        missing = [str(i + 1) for i, w in enumerate(weights) if w is None]
+        raise ValueError(_("some of the {count} weights are still None (number {missing}): give each one a value")
+                         .format(count=len(weights), missing=", ".join(missing)))
     return weights
 
 
@@ -315,8 +327,11 @@ def run_numerical_gradient(student: Any, case: Case) -> Any:
 
 def run_activation_answers(student: Any, case: Case) -> Any:
     answer = student()
-    if isinstance(answer, dict) and any(v is None for v in answer.values()):
+    if isinstance(answer, dict) and answer and all(v is None for v in answer.values()):
         raise NotImplementedError()  # the notebook starts with every answer set to None
+    if isinstance(answer, dict) and any(v is None for v in answer.values()):
+        missing = ", ".join(repr(str(k)) for k, v in answer.items() if v is None)
+        raise ValueError(_("no answer yet for {missing}: replace its None with the activation's name").format(missing=missing))
     if isinstance(answer, dict):
         return {str(k): str(v).strip().lower() for k, v in answer.items()}
     return answer
