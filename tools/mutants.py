@@ -77,6 +77,8 @@ _SWAPS: dict[type, tuple[type, ...]] = {
     ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt,), ast.Gt: (ast.GtE, ast.Lt), ast.GtE: (ast.Gt,),
     ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,),
 }
+_CALLS = {"max": ("mean", "min"), "min": ("max",), "sum": ("mean",), "mean": ("sum",), "maximum": ("minimum",),
+          "minimum": ("maximum",), "exp": ("log",), "log": ("exp",), "argmax": ("argmin",), "argmin": ("argmax",)}
 _NARROW = {"float": "np.float32", "float64": "np.float32", "np.float64": "np.float32", "int": "np.int8"}
 
 
@@ -94,6 +96,8 @@ def _edits(node: ast.AST) -> Iterator[tuple[str, Callable[[ast.AST], None]]]:
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _SWAPS:
             for new in _SWAPS[type(node.ops[0])]:
                 yield f"line {line}: {type(node.ops[0]).__name__} -> {new.__name__}", _set(node, "ops", [new()])
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and not isinstance(node.operand, ast.Constant):
+            yield f"line {line}: minus sign dropped", _replace_with(node, "operand")
         if isinstance(node, ast.Constant) and type(node.value) in (int, float) and not isinstance(node.value, bool):
             for label, value in (("+1", node.value + 1), ("-1", node.value - 1), ("x2", node.value * 2)):
                 if value != node.value:
@@ -118,6 +122,9 @@ def _edits(node: ast.AST) -> Iterator[tuple[str, Callable[[ast.AST], None]]]:
 
 def _call_edits(node: ast.Call, line: int) -> Iterator[tuple[str, Callable[[ast.AST], None]]]:
     func = ast.unparse(node.func)
+    if isinstance(node.func, ast.Attribute) and node.func.attr in _CALLS:
+        for other in _CALLS[node.func.attr]:
+            yield f"line {line}: {func} -> {other}", _rename(other)
     if isinstance(node.func, ast.Attribute) and node.func.attr == "copy" and not node.args:
         yield f"line {line}: .copy() dropped", _replace_with(node, "func.value")
     if func == "range" and node.args:
@@ -135,6 +142,13 @@ def _call_edits(node: ast.Call, line: int) -> Iterator[tuple[str, Callable[[ast.
         if ast.unparse(node.args[0]) in _NARROW:
             narrow = _NARROW[ast.unparse(node.args[0])]
             yield f"line {line}: astype({ast.unparse(node.args[0])}) -> {narrow}", _set_arg_expr(node, 0, narrow)
+
+
+def _rename(attr: str) -> Callable[[ast.AST], None]:
+    def change(target: ast.AST) -> None:
+        target.func.attr = attr
+
+    return change
 
 
 def _set(node: ast.AST, attr: str, value: Any) -> Callable[[ast.AST], None]:
