@@ -210,9 +210,41 @@ def _swap_args(node: ast.Call) -> Callable[[ast.AST], None]:
 
 
 def mutants(reference: Any) -> list[Mutant]:
-    """Every compilable single-place mutant of a function's or class's source (none if it has no source)."""
+    """Every compilable single-place mutant of the reference's source and of the functions and classes of its
+    own module that it calls (two levels down: ``_reference_backward`` only calls ``_backward``), each run as
+    the reference (the reference's source re-made over the mutated helper)."""
+    made = []
+    for target in [reference] + _helpers(reference):
+        made += _mutants_of(target, reference)
+    return made
+
+
+def _helpers(reference: Any, depth: int = 2) -> list[Any]:
+    """The functions and classes of the reference's module that its source calls by name."""
+    module = sys.modules[reference.__module__]
+    found: list[Any] = []
+    frontier = [reference]
+    for _level in range(depth):
+        called = []
+        for obj in frontier:
+            try:
+                tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+            except (TypeError, OSError, SyntaxError):
+                continue
+            for node in ast.walk(tree):
+                value = module.__dict__.get(node.id) if isinstance(node, ast.Name) else None
+                if (inspect.isfunction(value) or inspect.isclass(value)) and getattr(value, "__module__", "") == \
+                        module.__name__ and value is not reference and value not in found and value not in called:
+                    called.append(value)
+        found += called
+        frontier = called
+    return found
+
+
+def _mutants_of(target: Any, reference: Any) -> list[Mutant]:
     try:
-        source = textwrap.dedent(inspect.getsource(reference))
+        source = textwrap.dedent(inspect.getsource(target))
+        reference_source = textwrap.dedent(inspect.getsource(reference))
     except (TypeError, OSError):
         return []
     tree = ast.parse(source)
@@ -225,12 +257,15 @@ def mutants(reference: Any) -> list[Mutant]:
             try:
                 change(list(ast.walk(mutated))[position])
                 ast.fix_missing_locations(mutated)
-                code = compile(mutated, f"<mutant of {reference.__qualname__}: {where}>", "exec")
+                code = compile(mutated, f"<mutant of {target.__qualname__}: {where}>", "exec")
                 scope = dict(namespace)
                 exec(code, scope)  # noqa: S102 - the reference's own source, changed in one place
+                if target is not reference:  # the reference again, calling the mutated helper
+                    exec(compile(reference_source, "<reference>", "exec"), scope)  # noqa: S102
             except Exception:  # noqa: BLE001 - an edit that does not make valid Python
                 continue
-            made.append(Mutant(where, scope[tree.body[0].name]))
+            label = where if target is reference else f"{target.__name__}, {where}"
+            made.append(Mutant(label, scope[reference.__name__]))
     return made
 
 

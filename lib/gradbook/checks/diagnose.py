@@ -133,6 +133,11 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
         return shown
 
 
+def _sentences(first: str, second: str) -> str:
+    """Two sentences of a lead, joined as the language joins sentences."""
+    return _("{first} {second}").format(first=first, second=second) if second else first
+
+
 def _holding(key: str) -> None:
     """A lead that fits this case although it is not given here (a shape's message says it): it proves another case's."""
     proof = _PROOF.get()
@@ -497,25 +502,24 @@ def _edges(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near, axes: Seque
         what, looped, name = word(axes[axis]), axes[axis].looped, axes[axis].name
         also = _(", {stale}").format(stale=stale) if stale else ""
         if wrong[-1] and not np.any(wrong[:-1]):
-            fact = _("only the last {what} ({where}) is wrong{also}").format(what=what, where=name(n - 1), also=also)
-            cause = _(": check the loop's bounds. Does a range stop one short (range(n - 1) never reaches n - 1)?")
-            found.append((f"edges:{axis},last", fact + (cause if looped and stale else ".") if n > 1 else None))
+            fact = _("only the last {what} ({where}) is wrong{also}.").format(what=what, where=name(n - 1), also=also)
+            cause = _("Check the loop's bounds: does a range stop one short (range(n - 1) never reaches n - 1)?")
+            found.append((f"edges:{axis},last", _sentences(fact, cause if looped and stale else "") if n > 1 else None))
         if wrong[0] and not np.any(wrong[1:]):  # (a single row is its first and its last: both fit)
-            fact = _("only the first {what} ({where}) is wrong{also}").format(what=what, where=name(0), also=also)
-            cause = _(": check where the loop starts. Does it start at 1 instead of 0?")
-            found.append((f"edges:{axis},first", fact + (cause if looped and stale else ".") if n > 1 else None))
+            fact = _("only the first {what} ({where}) is wrong{also}.").format(what=what, where=name(0), also=also)
+            cause = _("Check where the loop starts: does it start at 1 instead of 0?")
+            found.append((f"edges:{axis},first", _sentences(fact, cause if looped and stale else "") if n > 1 else None))
         if n >= 2 and not wrong[0] and np.all(wrong[1:]):
-            fact = _("only the first {what} ({where}) is right; from {next} on every {what} is wrong{also}").format(
+            fact = _("only the first {what} ({where}) is right; from {next} on every {what} is wrong{also}.").format(
                 what=what, where=name(0), next=name(1), also=also)
+            cause = ""
             if looped and stale:
-                cause = _(". Does the loop stop after the first {what}, or use index 0 where it should use the loop's "
+                cause = _("Does the loop stop after the first {what}, or use index 0 where it should use the loop's "
                           "index?").format(what=what)
             elif looped:
-                cause = _(". The first {what} is right, so what changes from one {what} to the next is where to look: "
-                          "what is kept and updated between them.").format(what=what)
-            else:
-                cause = "."
-            found.append((f"edges:{axis},rest", fact + cause))
+                cause = _("The first {what} is right, so look at what changes from one {what} to the next: what is kept "
+                          "and updated between them.").format(what=what)
+            found.append((f"edges:{axis},rest", _sentences(fact, cause)))
     if stale:
         found.append(("stale", _("some values are wrong, {stale}.").format(stale=stale)))
     return found
@@ -613,10 +617,11 @@ def _constant_slice(inputs: Named) -> str | None:
         flat = np.all(samples == samples[:, :1], axis=1)
         if np.any(flat):
             index = int(np.flatnonzero(flat)[0])
-            what = _("row") if v.ndim == 2 else _("sample")
             if not np.any(samples[index]):
-                return _("{what} {index} of `{name}` is all zeros").format(what=what, index=index, name=name)
-            return _("{what} {index} of `{name}` is all equal").format(what=what, index=index, name=name)
+                zeros = _("row {index} of `{name}` is all zeros") if v.ndim == 2 else _("sample {index} of `{name}` is all zeros")
+                return zeros.format(index=index, name=name)
+            equal = _("row {index} of `{name}` is all equal") if v.ndim == 2 else _("sample {index} of `{name}` is all equal")
+            return equal.format(index=index, name=name)
     return None
 
 

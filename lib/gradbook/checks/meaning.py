@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, Union
 
-from gradbook.i18n import N_, _
+from gradbook.i18n import N_, _, pgettext
 
 # What an axis counts; each has how one index along it is called (shown translated).
 LABELS = {
@@ -36,14 +36,6 @@ LABELS = {
     "units": N_("unit {n}"),
     "channels": N_("channel {n}"),
     "epochs": N_("epoch {n}"),
-}
-# How the axis is called in a sentence (singular, plural): "only the last step is wrong".
-WORDS = {
-    "steps": (N_("step"), N_("steps")), "time": (N_("time step"), N_("time steps")), "index": (N_("index"), N_("indices")),
-    "samples": (N_("sample"), N_("samples")), "rows": (N_("row"), N_("rows")), "columns": (N_("column"), N_("columns")),
-    "nodes": (N_("node"), N_("nodes")), "parameters": (N_("parameter"), N_("parameters")),
-    "classes": (N_("class"), N_("classes")), "features": (N_("feature"), N_("features")),
-    "units": (N_("unit"), N_("units")), "channels": (N_("channel"), N_("channels")), "epochs": (N_("epoch"), N_("epochs")),
 }
 LOOPS = frozenset({"steps", "time", "epochs"})  # axes that are a loop's iterations whatever the answer's style
 
@@ -88,8 +80,26 @@ class Output:
 
 
 def word(axis: Axis, plural: bool = False) -> str:
-    """The axis's word in a sentence ("step", "steps"), translated; "" when nothing is declared."""
-    return _(WORDS[axis.meaning][int(plural)]) if axis.meaning else ""
+    """The axis's word in a sentence ("only the last step", "along the steps"), translated; "" when nothing is
+    declared. (A context of their own: a language may say one of these with its measure word, 一步, 一个样本.)"""
+    if not axis.meaning:
+        return ""
+    words = {
+        "steps": (pgettext("axis", "step"), pgettext("axis", "steps")),
+        "time": (pgettext("axis", "time step"), pgettext("axis", "time steps")),
+        "index": (pgettext("axis", "index"), pgettext("axis", "indices")),
+        "samples": (pgettext("axis", "sample"), pgettext("axis", "samples")),
+        "rows": (pgettext("axis", "row"), pgettext("axis", "rows")),
+        "columns": (pgettext("axis", "column"), pgettext("axis", "columns")),
+        "nodes": (pgettext("axis", "node"), pgettext("axis", "nodes")),
+        "parameters": (pgettext("axis", "parameter"), pgettext("axis", "parameters")),
+        "classes": (pgettext("axis", "class"), pgettext("axis", "classes")),
+        "features": (pgettext("axis", "feature"), pgettext("axis", "features")),
+        "units": (pgettext("axis", "unit"), pgettext("axis", "units")),
+        "channels": (pgettext("axis", "channel"), pgettext("axis", "channels")),
+        "epochs": (pgettext("axis", "epoch"), pgettext("axis", "epochs")),
+    }
+    return words[axis.meaning][int(plural)]
 
 
 Outputs = Union[Output, tuple, dict, None]  # an Output, a tuple or dict of Outputs, or nothing declared
