@@ -214,8 +214,9 @@ def mutants(reference: Any) -> list[Mutant]:
     own module that it calls (two levels down: ``_reference_backward`` only calls ``_backward``), each run as
     the reference (the reference's source re-made over the mutated helper)."""
     made = []
-    for target in [reference] + _helpers(reference):
-        made += _mutants_of(target, reference)
+    chain = [reference] + _helpers(reference)
+    for target in chain:
+        made += _mutants_of(target, reference, chain)
     return made
 
 
@@ -241,10 +242,10 @@ def _helpers(reference: Any, depth: int = 2) -> list[Any]:
     return found
 
 
-def _mutants_of(target: Any, reference: Any) -> list[Mutant]:
+def _mutants_of(target: Any, reference: Any, chain: list[Any]) -> list[Mutant]:
     try:
         source = textwrap.dedent(inspect.getsource(target))
-        reference_source = textwrap.dedent(inspect.getsource(reference))
+        others = [compile(textwrap.dedent(inspect.getsource(obj)), "<reference>", "exec") for obj in chain if obj is not target]
     except (TypeError, OSError):
         return []
     tree = ast.parse(source)
@@ -260,8 +261,8 @@ def _mutants_of(target: Any, reference: Any) -> list[Mutant]:
                 code = compile(mutated, f"<mutant of {target.__qualname__}: {where}>", "exec")
                 scope = dict(namespace)
                 exec(code, scope)  # noqa: S102 - the reference's own source, changed in one place
-                if target is not reference:  # the reference again, calling the mutated helper
-                    exec(compile(reference_source, "<reference>", "exec"), scope)  # noqa: S102
+                for other in others:  # the reference and its other helpers again, calling the mutated one
+                    exec(other, scope)  # noqa: S102
             except Exception:  # noqa: BLE001 - an edit that does not make valid Python
                 continue
             label = where if target is reference else f"{target.__name__}, {where}"

@@ -32,6 +32,7 @@ import numpy as np
 
 from gradbook.checks import drivers, load_all
 from gradbook.checks.core import VISIBLE_SEED, Exercise, collect, judge
+from gradbook.checks.meaning import Output
 from gradbook.checks.plain import to_plain, to_wire
 from gradbook.checks.recorded import QUIET, RAISE, WARN, case_key
 from gradbook_grader.course import GraderError
@@ -169,6 +170,7 @@ def recorded_module(module: ModuleType) -> tuple[str, dict[str, Any]]:
     exercises = exercises_of(module)
     data = {exercise.name: to_wire(record(exercise)) for exercise in exercises.values()}
     compares = {exercise.compare.__name__ for exercise in exercises.values() if exercise.compare is not None}
+    compares |= {e.outputs.__name__ for e in exercises.values() if callable(e.outputs) and not isinstance(e.outputs, Output)}
     for exercise in exercises.values():
         if exercise.compare is not None and getattr(module, exercise.compare.__name__, None) is not exercise.compare:
             raise GraderError(f"{exercise.name}: its compare function is not a function of {module.__name__} by its "
@@ -193,6 +195,7 @@ def recorded_module(module: ModuleType) -> tuple[str, dict[str, Any]]:
         "",
         "from gradbook.checks import recorded",
         "from gradbook.checks.core import Exercise, Mistake",
+        "from gradbook.checks.meaning import Axis, Output  # noqa: F401 - the outputs' declarations",
     ]
     if helpers:
         lines.append(f"from gradbook.checks.drivers import {', '.join(helpers)}  # noqa: F401 - the chapter's helpers")
@@ -209,6 +212,11 @@ def recorded_module(module: ModuleType) -> tuple[str, dict[str, Any]]:
         if exercise.compare is not None:
             lines.append(f"    compare={exercise.compare.__name__},")
         lines += [f"    rtol={exercise.rtol!r},", f"    atol={exercise.atol!r},", f"    value={exercise.value!r},"]
+        if exercise.outputs is not None:  # a function of the case is copied (above), a declaration written as it is
+            declared = exercise.outputs
+            lines.append(f"    outputs={declared.__name__ if callable(declared) and not isinstance(declared, Output) else repr(declared)},")
+        if exercise.arguments:
+            lines.append(f"    arguments={tuple(exercise.arguments)!r},")
         if exercise.mistakes:
             lines.append("    mistakes=[")
             lines += [f"        Mistake(recorded.mistake(_DATA, {exercise.name!r}, {i}), {m.hint!r}),"

@@ -432,15 +432,16 @@ def _optimizer_cases(settings: list[dict], scale: float = 1.0) -> Callable[[np.r
     def cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         out = []
         for kwargs in settings + (settings if hidden else []):
-            shapes = [(3, 2), (2,)] if not hidden else [(4, 3), (3,), (2, 2)]
+            # Two parameters of one shape: a step that pairs parameters and gradients by shape is told apart.
+            shapes = [(3, 2), (2,), (3, 2)] if not hidden else [(4, 3), (3,), (2, 2), (4, 3)]
             starts = [rng.normal(size=s) for s in shapes]
             curvatures = [scale * rng.uniform(0.1, 3.0, size=s) for s in shapes]
             targets = [rng.normal(size=s) for s in shapes]
             steps = 12 if hidden else 6
             settings_text = ", ".join(f"{k}={v:g}" for k, v in kwargs.items())
             out.append(Case((starts, curvatures, targets, steps), dict(kwargs),
-                            label=N_("{settings}; {steps} steps on a weight matrix and a bias"),
-                            label_values={"settings": settings_text, "steps": steps}))
+                            label=N_("{settings}; {steps} steps on {count} parameters, two of them of one shape"),
+                            label_values={"settings": settings_text, "steps": steps, "count": len(shapes)}))
         return out
 
     return cases
@@ -528,7 +529,7 @@ adam = Exercise(
     outputs=_trajectory,
     arguments=("starts", "curvatures", "targets", "steps"),
     cases=_optimizer_cases([{"lr": 0.1, "beta_1": 0.9, "beta_2": 0.999, "eps": 1e-7},
-                            {"lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "eps": 1e-7}]),
+                            {"lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "eps": 1e-3}]),  # eps large enough to matter
     compare=_adam_compare,
     mistakes=[
         Mistake(_AdamRebindsListEntry, NEVER_MOVED),
