@@ -79,7 +79,7 @@ _SWAPS: dict[type, tuple[type, ...]] = {
 }
 _CALLS = {"max": ("mean", "min"), "min": ("max",), "sum": ("mean",), "mean": ("sum",), "maximum": ("minimum",),
           "minimum": ("maximum",), "exp": ("log",), "log": ("exp",), "argmax": ("argmin",), "argmin": ("argmax",)}
-_NARROW = {"float": "np.float32", "float64": "np.float32", "np.float64": "np.float32", "int": "np.int8"}
+_NARROW = {"float": "np.float32", "float64": "np.float32", "np.float64": "np.float32", "int": "np.int8", "np.int64": "np.int8"}
 
 
 def _edits(node: ast.AST) -> Iterator[tuple[str, Callable[[ast.AST], None]]]:
@@ -114,6 +114,8 @@ def _edits(node: ast.AST) -> Iterator[tuple[str, Callable[[ast.AST], None]]]:
                     for delta in (1, -1):
                         yield (f"line {line}: slice {bound} {delta:+d}",
                                _set(node, bound, _plus(getattr(node, bound), delta)))
+        if isinstance(node, ast.AugAssign):
+            yield f"line {line}: update dropped ({ast.unparse(node)[:40]})", _drop(node)
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             yield f"line {line}: in place -> copy ({ast.unparse(node)[:40]})", _copy_update(node)
         if isinstance(node, ast.Call):
@@ -166,6 +168,15 @@ def _replace_with(node: ast.AST, part: str) -> Callable[[ast.AST], None]:
             value = getattr(value, attr)
         target.__class__ = value.__class__
         target.__dict__.update(copy.deepcopy(value).__dict__)
+
+    return change
+
+
+def _drop(node: ast.stmt) -> Callable[[ast.AST], None]:
+    def change(target: ast.AST) -> None:
+        target.__class__ = ast.Pass
+        target.__dict__.clear()
+        target.__dict__.update(ast.Pass().__dict__)
 
     return change
 

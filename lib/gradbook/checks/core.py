@@ -358,7 +358,8 @@ def _where(cases: list[Case], case: Case) -> str:
 
 # Drivers that call the answer with the case's own arguments, so the reference's parameter
 # names name them (others build objects from the case: their inputs are only numbered).
-_ARGUMENTS_AS_GIVEN = {"call", "ch02.loops", "ch03.dense", "ch03.perceptron_train"}
+_ARGUMENTS_AS_GIVEN = {"call", "ch02.loops", "ch03.dense", "ch03.perceptron_train", "ch04.forward", "ch04.gradients",
+                       "ch04.train", "ch05.loss_and_grads"}
 _SMALL = 12  # a case with at most this many numbers in each input, expected and got is shown whole
 
 

@@ -110,7 +110,7 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
             lambda: _wrapped(expected, got, near),
             lambda: _integer_result(expected, got),
             lambda: _all_zero(e, g, axes),
-            lambda: _an_input_unchanged(e, g, inputs, near),
+            lambda: _an_input_unchanged(e, g, inputs, near, axes),
             lambda: _sign(e, g, near),
             lambda: _transposed(e, g, near),
             lambda: _reversed(e, g, near, axes),
@@ -294,13 +294,16 @@ def _all_zero(e: np.ndarray, g: np.ndarray, axes: Sequence[Axis]) -> tuple[str, 
                          "that reached it was 0.")
 
 
-def _an_input_unchanged(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> str | None:
+def _an_input_unchanged(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near, axes: Sequence[Axis]) -> tuple | None:
     for name, value in inputs:
         if _is_numeric(value) and np.shape(value) == g.shape and g.size > 1 and near(g, value) and not near(e, value):
-            return f"unchanged:{name}", _(
-                "the result is the input `{name}`, unchanged: nothing was updated. Does the loop body run, "
-                "and do you return the array you computed?"
-            ).format(name=name)
+            if any(axis.looped for axis in axes):
+                return f"unchanged:{name}", _(
+                    "the result is the input `{name}`, unchanged: nothing was updated. Does the loop body run, "
+                    "and do you return the array you computed?"
+                ).format(name=name)
+            return f"unchanged:{name}", _("the result is the input `{name}`, unchanged: nothing was updated. Do you "
+                                          "return the array you computed?").format(name=name)
     return None
 
 
