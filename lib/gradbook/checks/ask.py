@@ -25,6 +25,7 @@ def answer(driver: Any, student: Any, cases: list[Any]) -> list[dict[str, Plain]
     """
     from gradbook.checks.core import NOT_IMPLEMENTED, digest
     from gradbook.checks.diagnose import describe_exception
+    from gradbook.checks.drivers import UNFINISHED, Unfinished
 
     results: list[dict[str, Plain]] = []
     for case in cases:
@@ -35,6 +36,8 @@ def answer(driver: Any, student: Any, cases: list[Any]) -> list[dict[str, Plain]
             out = to_plain(driver(student, given))
         except NotImplementedError:
             error = NOT_IMPLEMENTED
+        except Unfinished as unfinished:
+            error = UNFINISHED + str(unfinished)
         except Exception as exc:  # the student's bug, reported as data
             error = describe_exception(exc)
         results.append({"out": out, "error": error, "inputs": digest((given.args, given.kwargs))})

@@ -33,7 +33,7 @@ import numpy as np
 from gradbook import progress
 from gradbook.checks import diagnose, display, meaning, plain
 from gradbook.i18n import _, ngettext, using
-from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, Case, Rule, _short, call, chapter_rule, unpack  # noqa: F401 - re-exported
+from gradbook.checks.drivers import DRIVERS, NOT_IMPLEMENTED, UNFINISHED, Case, Rule, _short, call, chapter_rule, unpack  # noqa: F401 - re-exported
 from gradbook.checks.plain import Plain, Unsupported, to_plain
 from gradbook.checks.recorded import Recorded
 
@@ -204,6 +204,8 @@ def _judge(exercise: Exercise, observation: dict[str, Plain]) -> Verdict:
                 continue
             if got["error"] == NOT_IMPLEMENTED:  # the wire's word for it; the student reads it translated
                 return Verdict(False, count, f"{exercise.title}: {_(NOT_IMPLEMENTED)}")
+            if str(got["error"]).startswith(UNFINISHED):  # partly filled in: what is missing, as the driver said it
+                return Verdict(False, count, f"{exercise.title}: {str(got['error'])[len(UNFINISHED):]}")
             raised = _("{title} raised {error}{where}")
             return Verdict(False, count, raised.format(title=exercise.title, error=got["error"], where=_where(cases, case)))
         expected = to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))

@@ -28,6 +28,13 @@ from gradbook.i18n import N_, _
 NOT_IMPLEMENTED = N_("not implemented yet: replace `raise NotImplementedError()` with your code")
 
 
+UNFINISHED = "unfinished: "  # on the wire: an answer partly filled in, then what is missing (in the student's language)
+
+
+class Unfinished(Exception):
+    """An answer partly filled in (a value of it still None): said as it is, not as an error the student raised."""
+
+
 @dataclass(frozen=True)
 class Case:
     """One input to the exercise: positional and keyword arguments, and how to describe it."""
@@ -130,6 +137,8 @@ class LoopArray:
         return f"LoopArray({self._array!r})"
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("__array_interface__", "__array_struct__"):  # NumPy's other ways in: it falls back to __array__,
+            raise AttributeError(name)  # which knows who asks (np.ndenumerate's loop over entries may)
         if name.startswith("__array"):  # NumPy asking how to convert the whole array
             self.__array__()
         if hasattr(np.ndarray, name):
@@ -257,7 +266,7 @@ def run_xor_weights(student: Any, case: Case) -> Any:
         raise NotImplementedError()
     if isinstance(weights, (tuple, list)) and any(w is None for w in weights):
         missing = [str(i + 1) for i, w in enumerate(weights) if w is None]
-        raise ValueError(_("some of the {count} weights are still None (number {missing}): give each one a value")
+        raise Unfinished(_("some of the {count} weights are still None (number {missing}): give each one a value")
                          .format(count=len(weights), missing=", ".join(missing)))
     return weights
 
@@ -331,7 +340,7 @@ def run_activation_answers(student: Any, case: Case) -> Any:
         raise NotImplementedError()  # the notebook starts with every answer set to None
     if isinstance(answer, dict) and any(v is None for v in answer.values()):
         missing = ", ".join(repr(str(k)) for k, v in answer.items() if v is None)
-        raise ValueError(_("no answer yet for {missing}: replace its None with the activation's name").format(missing=missing))
+        raise Unfinished(_("no answer yet for {missing}: replace its None with the activation's name").format(missing=missing))
     if isinstance(answer, dict):
         return {str(k): str(v).strip().lower() for k, v in answer.items()}
     return answer
