@@ -1,9 +1,11 @@
 """Mutation testing of the checks: do an exercise's cases tell its reference from a plausible slip?
 
 For every exercise, the reference's source is parsed with `ast` and changed in one place at a time
-(a mutant): an operator swapped (+ -, * /, ** *, < <=, ...), a number constant +1, -1 or x2, an
-``axis=`` changed, a slice bound moved by one, a term of a sum dropped, an in-place update turned
-into a copy (``p -= g`` into ``p = p - g``) or ``.copy()`` dropped, a dtype narrowed to float32/int,
+(a mutant): an operator swapped (+ -, * /, ** *, < <=, ...), a number constant +1, -1 or x2, a reduction
+or function swapped (max for mean or min, sum for mean, exp for log), what a log is taken of clipped to
+[0.01, 0.99], a minus sign dropped, an ``axis=`` changed, a slice bound moved by one, a term of a sum
+dropped, an in-place update turned into a copy (``p -= g`` into ``p = p - g``) or dropped, ``.copy()``
+dropped, a dtype narrowed to float32/int,
 the first two arguments of a call swapped, a ``range`` bound moved by one. A mutant whose outputs
 equal the reference's on a large battery (the hidden cases of several seeds) is equivalent and
 dropped; the others must be killed (judged wrong) by the visible cases (seed 0, hidden=False), and
@@ -124,6 +126,8 @@ def _edits(node: ast.AST) -> Iterator[tuple[str, Callable[[ast.AST], None]]]:
 
 def _call_edits(node: ast.Call, line: int) -> Iterator[tuple[str, Callable[[ast.AST], None]]]:
     func = ast.unparse(node.func)
+    if isinstance(node.func, ast.Attribute) and node.func.attr == "log" and len(node.args) == 1:  # a student's clip
+        yield f"line {line}: {func}'s argument clipped to [0.01, 0.99]", _clip_argument()
     if isinstance(node.func, ast.Attribute) and node.func.attr in _CALLS:
         for other in _CALLS[node.func.attr]:
             yield f"line {line}: {func} -> {other}", _rename(other)
@@ -144,6 +148,14 @@ def _call_edits(node: ast.Call, line: int) -> Iterator[tuple[str, Callable[[ast.
         if ast.unparse(node.args[0]) in _NARROW:
             narrow = _NARROW[ast.unparse(node.args[0])]
             yield f"line {line}: astype({ast.unparse(node.args[0])}) -> {narrow}", _set_arg_expr(node, 0, narrow)
+
+
+def _clip_argument() -> Callable[[ast.AST], None]:
+    def change(target: ast.AST) -> None:
+        target.args[0] = ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "clip", ast.Load()),
+                                  [target.args[0], ast.Constant(0.01), ast.Constant(0.99)], [])
+
+    return change
 
 
 def _rename(attr: str) -> Callable[[ast.AST], None]:
