@@ -109,3 +109,43 @@ def test_nbgrader_at_the_repositorys_root_has_the_courses_configuration(monkeypa
     assert checked(course, ROOT / "my-work") is None  # workbook.py lab's own copies
     with pytest.raises(RefusedExecution):
         checked(course, ROOT / "elsewhere")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_validate_lists_each_failing_check_with_its_whole_lesson(tmp_path: Path, language: str) -> None:
+    """nbgrader's Validate (the command, and the dialog of the lab's Validate button, which shows `raw_error`)
+    reads only a failing cell's traceback: it must hold the whole lesson, in the notebook's language, not a
+    line pointing at a panel that the dialog does not show (issue 25)."""
+    import re
+
+    import numpy as np
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    from gradbook.checks import load_all
+    from gradbook.checks.core import collect, judge
+    from gradbook.i18n import using
+
+    wrong = "def naive_relu(x):\n    return abs(x)\n"
+    grade = {"grade": True, "grade_id": "naive-relu-test", "points": 1, "locked": True, "schema_version": 3,
+             "solution": False, "task": False}
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(f"from gradbook.i18n import set_language\nset_language({language!r})\n"
+                                  f"from gradbook.checks import ch02 as check\n{wrong}"),
+        nbformat.v4.new_code_cell("check.naive_relu(naive_relu)", metadata={"nbgrader": grade}),
+    ]
+    path = tmp_path / "validate-me.ipynb"
+    nbformat.write(nb, path)
+    failed = Validator(config=Config()).validate(str(path))["failed"]
+
+    scope: dict = {"np": np}
+    exec(wrong, scope)  # noqa: S102 - the same wrong answer, judged here by the library itself
+    exercise = load_all()["ch02.naive_relu"]
+    with using(language):  # the answer's own words (what it used) are said where it runs, in its language
+        lesson = judge(exercise, collect(exercise, scope["naive_relu"], 0, False)).message
+    (cell,) = failed
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", cell["raw_error"])
+    assert all(line in shown for line in lesson.splitlines()), (shown, lesson)
+    assert "shown above" not in shown and "上方" not in shown

@@ -32,6 +32,7 @@ import numpy as np
 
 from gradbook.checks import load_all, registry
 from gradbook.checks.core import VISIBLE_SEED, Exercise, collect, judge
+from gradbook.checks.meaning import Output
 from gradbook.checks.plain import to_plain, to_wire
 from gradbook.checks.recorded import QUIET, RAISE, WARN, case_key
 from gradbook_grader.course import GraderError
@@ -184,6 +185,7 @@ def recorded_module(chapter: registry.Chapter, module: ModuleType | None = None)
     data = {exercise.name: to_wire(record(exercise)) for exercise in exercises.values()}
     _check_compares(module, exercises)
     compares = {exercise.compare.__name__ for exercise in exercises.values() if exercise.compare is not None}
+    compares |= {e.outputs.__name__ for e in exercises.values() if callable(e.outputs) and not isinstance(e.outputs, Output)}
     copied, alternatives = _closure(module, compares, _answers(module, exercises))
     data.update(_recorded_alternatives(alternatives, exercises))
     lines = _header(chapter, sorted(alternatives), copied)
@@ -226,6 +228,7 @@ def _header(chapter: registry.Chapter, alternatives: list[str], copied: str) -> 
         "",
         "from gradbook.checks import recorded",
         "from gradbook.checks.core import Exercise, Mistake",
+        "from gradbook.checks.meaning import Axis, Output  # noqa: F401 - the outputs' declarations",
     ]
     if registry.public(chapter) is not None:
         lines.append(f"from {chapter.module}.public import *  # noqa: F403 - its drivers and the helpers it gives")
@@ -246,12 +249,25 @@ def _exercise_source(attr: str, exercise: Exercise) -> list[str]:
     if exercise.compare is not None:
         lines.append(f"    compare={exercise.compare.__name__},")
     lines += [f"    rtol={exercise.rtol!r},", f"    atol={exercise.atol!r},", f"    value={exercise.value!r},"]
+    lines += _declarations(exercise)
     if exercise.mistakes:
         lines.append("    mistakes=[")
         lines += [f"        Mistake(recorded.mistake(_DATA, {exercise.name!r}, {i}), {m.hint!r}),"
                   for i, m in enumerate(exercise.mistakes)]
         lines.append("    ],")
     return lines + [")"]
+
+
+def _declarations(exercise: Exercise) -> list[str]:
+    """What an exercise declares about its outputs and arguments (`gradbook.checks.meaning`): a function of the
+    case is copied (above), a declaration written as it is."""
+    lines = []
+    if exercise.outputs is not None:
+        declared = exercise.outputs
+        lines.append(f"    outputs={declared.__name__ if callable(declared) and not isinstance(declared, Output) else repr(declared)},")
+    if exercise.arguments:
+        lines.append(f"    arguments={tuple(exercise.arguments)!r},")
+    return lines
 
 
 def _answers(module: ModuleType, exercises: dict[str, Exercise]) -> set[str]:

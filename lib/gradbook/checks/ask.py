@@ -14,7 +14,7 @@ import copy
 from typing import Any
 
 from gradbook.checks.diagnose import describe_exception
-from gradbook.checks.drivers import NOT_IMPLEMENTED
+from gradbook.checks.drivers import NOT_IMPLEMENTED, UNFINISHED, Unfinished
 from gradbook.checks.plain import Plain, digest, to_plain
 
 
@@ -34,6 +34,8 @@ def answer(driver: Any, student: Any, cases: list[Any]) -> list[dict[str, Plain]
             out = to_plain(driver(student, given))
         except NotImplementedError:
             error = NOT_IMPLEMENTED
+        except Unfinished as unfinished:
+            error = UNFINISHED + str(unfinished)
         except Exception as exc:  # the student's bug, reported as data
             error = describe_exception(exc)
         results.append({"out": out, "error": error, "inputs": digest((given.args, given.kwargs))})

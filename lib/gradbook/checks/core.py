@@ -30,11 +30,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from gradbook import progress
-from gradbook.checks import diagnose, display
+from gradbook.checks import diagnose, display, meaning
 from gradbook.i18n import _, ngettext, using
 import gradbook.checks.registry as registry
 from gradbook.checks.ask import answer as _answer
-from gradbook.checks.drivers import NOT_IMPLEMENTED, Case, Rule, _short, call, unpack  # noqa: F401 - re-exported
+from gradbook.checks.drivers import NOT_IMPLEMENTED, UNFINISHED, Case, Rule, _short, call, unpack  # noqa: F401 - re-exported
 from gradbook.checks.plain import Plain, Unsupported, digest, to_plain
 from gradbook.checks.recorded import Recorded
 
@@ -75,6 +75,12 @@ class Exercise:
     compare    ``(expected, got, case) -> problem or None``; default: `compare_values`.
     mistakes   plausible wrong answers; each must be rejected with its hint (tests prove it).
     value      the exercise asks for a value (``check.x_shape(x.shape)``), not a function.
+    outputs    what the outputs are in the exercise's words (`meaning`): an `Output` (a name, what each
+               axis counts), a tuple or dict of them, or a function of the case returning one; messages
+               say where a value is wrong with it ("`dW1`, row 2"), and leads about a loop or a row are
+               only given along an axis declared to be one. Nothing declared: indices, and no such lead.
+    arguments  the names of the case's arguments, where the driver does not pass them as given (so the
+               reference's parameter names are not theirs); default "input 1", "input 2", ...
     library_answers
                dotted paths of the library's functions, methods and classes that compute this
                exercise's answer (``"gradbook.reference.activations.softmax"``): while the chapter
@@ -92,6 +98,8 @@ class Exercise:
     atol: float = 1e-7
     value: bool = False
     library_answers: Sequence[str] = ()
+    outputs: meaning.Declared = None
+    arguments: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         self.title = self.title or self.name.split(".")[-1]
@@ -162,22 +170,103 @@ def _judge(exercise: Exercise, observation: dict[str, Plain]) -> Verdict:
     count = len(cases)
     if not isinstance(results, list) or not results:
         return Verdict(False, count, _("{title}: nothing was checked").format(title=exercise.title))
+    compare = _compare(exercise)
+    outcomes: list[_Outcome | None] = []  # None: the case raised
     for i, case in enumerate(cases):
+        failed = any(o is None or o.wrong for o in outcomes)
         if i >= len(results):
+            if failed:
+                break
             ran = ngettext("{title}: only {ran} of {count} case ran", "{title}: only {ran} of {count} cases ran", count)
             return Verdict(False, count, ran.format(title=exercise.title, ran=i, count=count))
         got = results[i]
         if got["error"]:
+            if failed:  # a later case's error: the first failing case is the lesson
+                outcomes.append(None)
+                continue
             if got["error"] == NOT_IMPLEMENTED:  # the wire's word for it; the student reads it translated
                 return Verdict(False, count, f"{exercise.title}: {_(NOT_IMPLEMENTED)}")
+            if str(got["error"]).startswith(UNFINISHED):  # partly filled in: what is missing, as the driver said it
+                return Verdict(False, count, f"{exercise.title}: {str(got['error'])[len(UNFINISHED):]}")
             raised = _("{title} raised {error}{where}")
             return Verdict(False, count, raised.format(title=exercise.title, error=got["error"], where=_where(cases, case)))
         expected = to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))
-        problem = _compare(exercise)(expected, got["out"], case)
+        problem = compare(expected, got["out"], case)
         mutated = got["inputs"] != digest((case.args, case.kwargs))
-        if problem or mutated:
-            return Verdict(False, count, *_lesson(exercise, cases, results, i, expected, problem, mutated))
-    return Verdict(True, count, ngettext("{count} case passed", "{count} cases passed", count).format(count=count))
+        outcomes.append(_Outcome(expected, problem, mutated))
+    failing = [i for i, o in enumerate(outcomes) if o is None or o.wrong]
+    if not failing:
+        return Verdict(True, count, ngettext("{count} case passed", "{count} cases passed", count).format(count=count))
+    index = failing[0]
+    first = outcomes[index]
+    assert first is not None
+    problem = _proven(exercise, cases, results, outcomes, failing) if first.problem else None
+    return Verdict(False, count, *_lesson(exercise, cases, results, index, first.expected, problem, first.mutated))
+
+
+@dataclass
+class _Outcome:
+    expected: Plain
+    problem: str | None
+    mutated: bool
+
+    @property
+    def wrong(self) -> bool:
+        return bool(self.problem) or self.mutated
+
+
+def _proven(exercise: Exercise, cases: list[Case], results: list, outcomes: list, failing: list[int]) -> str | None:
+    """The first failing case's problem, with only the generic leads that are proven: each fits every
+    failing case that returned values, ties the error to a size that varies between them
+    when it names one, and is not contradicted by a passing case (where its cause would have shown)."""
+    compare = _compare(exercise)
+    barred: frozenset[str] = frozenset()
+    passing = [i for i, o in enumerate(outcomes) if o is not None and not o.wrong]
+    while True:
+        given: list[list] = []
+        for i in failing:
+            if outcomes[i] is None:
+                continue  # a case that raised has no values to prove a lead with, nor to refute one
+            with diagnose.proving(barred) as proof:
+                problem = compare(outcomes[i].expected, results[i]["out"], cases[i])
+            given.append(proof.holding)
+            if i == failing[0]:
+                shown, leads = problem, proof.given
+        refused = {key for path, key, _size in leads if not _holds(path, key, given, exercise, cases, outcomes, passing)}
+        if not refused:
+            return shown
+        barred |= refused
+
+
+def _holds(path: tuple, key: str, given: list[list], exercise: Exercise, cases: list[Case], outcomes: list,
+           passing: list[int]) -> bool:
+    found = [[size for p, k, size in leads if p == path and k == key] for leads in given]
+    if not all(found):
+        return False
+    sizes = {size for sizes in found for size in sizes}
+    if len(found) > 1 and None not in sizes and len(sizes) < 2:
+        return False  # the same size in every failing case: a coincidence of the cases, not evidence
+    for i in passing:
+        part = _part(outcomes[i].expected, path)
+        token = _CASE_INPUTS.set(_inputs(exercise, cases[i]))
+        try:
+            if part is not _MISSING and diagnose.contradicted(key, part, _CASE_INPUTS.get()):
+                return False
+        finally:
+            _CASE_INPUTS.reset(token)
+    return True
+
+
+_MISSING = object()
+
+
+def _part(value: Plain, path: tuple) -> Any:
+    for key in path:
+        try:
+            value = value[key]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return value
 
 
 def _lesson(
@@ -264,7 +353,8 @@ def _inputs(exercise: Exercise, case: Case) -> list[tuple[str, Any]]:
             names = [n for n in inspect.signature(exercise.reference).parameters if n != "self"]
         except (TypeError, ValueError):
             names = []
-    named = [(names[i] if i < len(names) else f"input {i + 1}", arg) for i, arg in enumerate(case.args)]
+    names = names or list(exercise.arguments)
+    named = [(names[i] if i < len(names) else _("input {n}").format(n=i + 1), arg) for i, arg in enumerate(case.args)]
     return named + list(case.kwargs.items())
 
 
@@ -307,6 +397,9 @@ def _numeric(value: Plain) -> bool:
 # `compare_values` without knowing the reference's parameter names; through this, its leads
 # can still say "the result is the input `x`" or "8 is the number of rows of `X`".
 _CASE_INPUTS: contextvars.ContextVar[diagnose.Named] = contextvars.ContextVar("case_inputs", default=())
+# What the output being compared is (its declared names and axes; `meaning`), narrowed to the part
+# of a tuple or dict being compared.
+_OUTPUT: contextvars.ContextVar[meaning.Outputs] = contextvars.ContextVar("output", default=None)
 
 
 def _compare(exercise: Exercise) -> Callable[[Plain, Plain, Case], str | None]:
@@ -317,9 +410,11 @@ def _compare(exercise: Exercise) -> Callable[[Plain, Plain, Case], str | None]:
         if rule is not None and isinstance(got, str) and got.startswith(rule.marker):  # the answer broke the rule
             return _(rule.used).format(what=got[len(rule.marker):]) + "\n" + display.hint(_(rule.lesson))
         token = _CASE_INPUTS.set(_inputs(exercise, case))
+        output = _OUTPUT.set(meaning.resolve(exercise.outputs, case))
         try:
             return compare(expected, got, case)
         finally:
+            _OUTPUT.reset(output)
             _CASE_INPUTS.reset(token)
 
     return with_inputs
@@ -357,14 +452,26 @@ def _reproduces(exercise: Exercise, mistake: Mistake, case: Case, result: dict, 
 
 
 def compare_values(
-    expected: Plain, got: Plain, *, rtol: float = 1e-5, atol: float = 1e-7, inputs: diagnose.Named | None = None
+    expected: Plain, got: Plain, *, rtol: float = 1e-5, atol: float = 1e-7, inputs: diagnose.Named | None = None,
+    part: Any = None,
 ) -> str | None:
     """Compare plain values; None if equal within tolerance, else what differs and a lead on why.
 
     `inputs` are the case's inputs by name (by default, those of the case `judge` is comparing);
     the leads use them: a factor that is the batch size, an input returned unchanged, the input
-    values that overflow."""
+    values that overflow. `part`: the values are item `part` (an index or key) of the exercise's output, for
+    a chapter's compare that compares the parts itself: they are described as that part is declared."""
     inputs = _CASE_INPUTS.get() if inputs is None else inputs
+    if part is not None:
+        outputs = _OUTPUT.get()
+        inner = outputs[part] if isinstance(outputs, tuple) and isinstance(part, int) and part < len(outputs) else (
+            outputs.get(part) if isinstance(outputs, dict) else None)
+        output, path = _OUTPUT.set(inner), diagnose.PATH.set(diagnose.PATH.get() + (part,))
+        try:
+            return compare_values(expected, got, rtol=rtol, atol=atol, inputs=inputs)
+        finally:
+            diagnose.PATH.reset(path)
+            _OUTPUT.reset(output)
     if got is None and expected is not None:
         return _("it returned None. Did you forget the `return` statement?")
     if isinstance(got, Unsupported):
@@ -373,9 +480,9 @@ def compare_values(
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return _expected_got(_kind(expected), _kind(got))
         for i, (e, g) in enumerate(zip(expected, got)):
-            problem = compare_values(e, g, rtol=rtol, atol=atol, inputs=inputs)
+            problem = _compare_part(i, e, g, rtol, atol, inputs)
             if problem:
-                return _("item {index}: {problem}").format(index=i, problem=problem)
+                return problem
         return None
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
@@ -383,14 +490,36 @@ def compare_values(
             return _("expected a dict with keys {keys}, got {got}.").format(
                 keys=sorted(expected), got=keys if keys is not None else _kind(got))
         for key in expected:
-            problem = compare_values(expected[key], got[key], rtol=rtol, atol=atol, inputs=inputs)
+            problem = _compare_part(key, expected[key], got[key], rtol, atol, inputs)
             if problem:
-                return f"{key!r}: {problem}"
+                return problem
         return None
     if isinstance(expected, str) or isinstance(got, str):
         same = isinstance(expected, str) and isinstance(got, str) and expected == got
         return None if same else _expected_got(_kind(expected) if not isinstance(expected, str) else repr(expected), repr(got))
     return _compare_arrays(np.asarray(expected), got, rtol, atol, inputs)
+
+
+def _compare_part(key: Any, expected: Plain, got: Plain, rtol: float, atol: float, inputs: diagnose.Named) -> str | None:
+    """Compare item `key` of a tuple or dict output, and say which output it is: its declared name, the
+    dict's key, or its position."""
+    outputs = _OUTPUT.get()
+    declared = meaning.part(outputs, key)
+    inner = declared if declared is not None else (outputs[key] if isinstance(outputs, tuple) and isinstance(key, int)
+                                                   and key < len(outputs) else None)
+    output, path = _OUTPUT.set(inner), diagnose.PATH.set(diagnose.PATH.get() + (key,))
+    try:
+        problem = compare_values(expected, got, rtol=rtol, atol=atol, inputs=inputs)
+    finally:
+        diagnose.PATH.reset(path)
+        _OUTPUT.reset(output)
+    if not problem:
+        return None
+    if declared is not None and declared.name:
+        return _("`{name}`: {problem}").format(name=declared.name, problem=problem)
+    if isinstance(key, str):
+        return _("`{name}`: {problem}").format(name=key, problem=problem)
+    return _("item {index}: {problem}").format(index=key, problem=problem)
 
 
 def _expected_got(expected: str, got: str) -> str:
@@ -410,15 +539,17 @@ def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float, 
             dtype=expected.dtype, example=repr(got_a.flat[0]))
     if np.allclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True):
         return None
-    lead = diagnose.explain_values(expected, got_a, rtol=rtol, atol=atol, inputs=inputs)
+    output = _OUTPUT.get() if isinstance(_OUTPUT.get(), meaning.Output) else None
+    axes = output.axes_of(expected.ndim) if output is not None else ()
+    lead = diagnose.explain_values(expected, got_a, rtol=rtol, atol=atol, inputs=inputs, axes=axes)
     if not expected.shape:
         pair = _pair(expected.item(), got_a.item())
         return _("expected {pair}: {lead}").format(pair=pair, lead=lead) if lead else _("expected {pair}.").format(pair=pair)
     with np.errstate(invalid="ignore"):  # inf - inf where both sides overflowed
         diff = np.abs(got_a.astype(float) - expected.astype(float))
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(np.isnan(diff), np.inf, diff))), diff.shape))
-    at = _("For example, at index {index}: expected {pair}.").format(
-        index=worst, pair=_pair(expected[worst].item(), got_a[worst].item()))
+    at = _("For example, at {where}: expected {pair}.").format(
+        where=meaning.where(output, worst), pair=_pair(expected[worst].item(), got_a[worst].item()))
     if lead:
         return f"{lead}\n{at}"
     wrong = int(np.sum(~np.isclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True)))
@@ -428,7 +559,7 @@ def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float, 
 
 def _example_prefix() -> str:
     """How the line that points at one wrong value begins (it is dropped when the whole case is shown)."""
-    return _("For example, at index {index}: expected {pair}.").split("{")[0].rstrip()
+    return _("For example, at {where}: expected {pair}.").split("{")[0].rstrip()
 
 
 def _pair(expected: Any, got: Any) -> str:

@@ -14,14 +14,18 @@ student's process.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from gradbook.checks.meaning import Axis, word
 from gradbook.i18n import _
 
 Named = Sequence[tuple[str, Any]]  # the case's inputs as (name, value), in the order of the call
@@ -30,8 +34,70 @@ _LIBRARY = str(Path(__file__).resolve().parents[1])  # gradbook's own frames are
 _MAX_AXES = 5  # axis orders are tried only up to this many axes (5! = 120 orders)
 
 
-def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: float, inputs: Named = ()) -> str | None:
-    """A lead for why `got` differs from `expected` (same shape), or None when no pattern fits."""
+@dataclass
+class Proof:
+    """While a judge proves its leads: the leads it has refused (not true of every failing case, or
+    contradicted by a passing one), and the leads given, as (where in the output, key, size) with
+    `size` the number a lead ties the error to (a batch size), or None."""
+
+    barred: frozenset[str] = frozenset()
+    given: list[tuple[tuple, str, Any]] = field(default_factory=list)
+    holding: list[tuple[tuple, str, Any]] = field(default_factory=list)  # every lead that fits, given or not
+
+
+_PROOF: contextvars.ContextVar[Proof | None] = contextvars.ContextVar("proof", default=None)
+PATH: contextvars.ContextVar[tuple] = contextvars.ContextVar("path", default=())  # which part of the output
+
+
+@contextmanager
+def proving(barred: frozenset[str] = frozenset()) -> Iterator[Proof]:
+    """Record the generic leads given inside the block, and give none of `barred`."""
+    proof = Proof(barred)
+    token = _PROOF.set(proof)
+    try:
+        yield proof
+    finally:
+        _PROOF.reset(token)
+
+
+def contradicted(key: str, expected: Any, inputs: Named = ()) -> bool:
+    """Would the cause that lead `key` names have made this (passing) case's answer differ from `expected`?"""
+    with np.errstate(all="ignore"):
+        try:
+            e = np.asarray(expected, dtype=float)
+        except (TypeError, ValueError):
+            return False
+        kind, _sep, detail = key.partition(":")
+        if kind == "transposed":
+            order = tuple(int(i) for i in detail.split(",")) if detail else ()
+            return len(order) == e.ndim and not np.allclose(np.transpose(e, order), e, equal_nan=True)
+        if kind in ("reversed", "shifted", "edges"):
+            axis = int(detail.split(",")[0])
+            if axis >= e.ndim or (kind != "edges" and e.shape[axis] < 2):
+                return False
+            if kind == "reversed":
+                return not np.allclose(np.flip(e, axis), e, equal_nan=True)
+            rows = np.moveaxis(e, axis, 0)
+            if kind == "shifted":
+                return not np.allclose(rows[1:], rows[:-1], equal_nan=True)
+            which = detail.split(",")[1]  # the rows the cause leaves wrong
+            return bool(np.any((rows[-1:] if which == "last" else rows[:1] if which == "first" else rows[1:]) != 0))
+        if kind in ("integer", "truncated"):
+            return bool(np.any(e != np.round(e)))
+        if kind == "wrapped":
+            return bool(np.any((e > 255) | (e < 0)))
+        if kind == "offset" and detail[1:]:  # an input added or left out: only where that input is not 0
+            return any(name == detail[1:] and _is_numeric(v) and np.any(np.asarray(v) != 0) for name, v in inputs)
+        return bool(np.any(e != 0))
+
+
+def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: float, inputs: Named = (),
+                   axes: Sequence[Axis] = ()) -> str | None:
+    """A lead for why `got` differs from `expected` (same shape), or None when no pattern fits.
+
+    `axes` says what each axis of the output counts (`meaning.Axis`); a lead about a loop is only
+    given along an axis a loop runs along, and a lead about an axis only where its meaning is declared."""
+    axes = tuple(axes) if len(axes) == expected.ndim else (Axis(),) * expected.ndim
     with np.errstate(all="ignore"):
         if got.dtype.kind == "b" or expected.dtype.kind == "b":
             return None
@@ -43,18 +109,47 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
         leads = (
             lambda: _wrapped(expected, got, near),
             lambda: _integer_result(expected, got),
-            lambda: _all_zero(e, g),
-            lambda: _an_input_unchanged(e, g, inputs, near),
+            lambda: _all_zero(e, g, axes),
+            lambda: _an_input_unchanged(e, g, inputs, near, axes),
             lambda: _sign(e, g, near),
             lambda: _transposed(e, g, near),
-            lambda: _reversed(e, g, near),
-            lambda: _shifted(e, g, near),
+            lambda: _reversed(e, g, near, axes),
+            lambda: _shifted(e, g, near, axes),
             lambda: _factor(e, g, inputs, near),
             lambda: _offset(e, g, inputs, near),
             lambda: _truncated(e, g, near),
-            lambda: _edges(e, g, inputs, near),
+            lambda: _edges(e, g, inputs, near, axes),
         )
-        return next((lead for lead in (find() for find in leads) if lead), None)
+        proof = _PROOF.get()
+        if proof is None:  # no judge is proving leads: the first that fits
+            return next((text for find in leads for _key, text, _size in _candidates(find()) if text), None)
+        path, shown = PATH.get(), None
+        for find in leads:  # every lead that fits is recorded: another case's lead is proven by it
+            for key, text, size in _candidates(find()):
+                proof.holding.append((path, key, size))
+                if shown is None and text and key not in proof.barred:
+                    shown = text
+                    proof.given.append((path, key, size))
+        return shown
+
+
+def _sentences(first: str, second: str) -> str:
+    """Two sentences of a lead, joined as the language joins sentences."""
+    return _("{first} {second}").format(first=first, second=second) if second else first
+
+
+def _holding(key: str) -> None:
+    """A lead that fits this case although it is not given here (a shape's message says it): it proves another case's."""
+    proof = _PROOF.get()
+    if proof is not None:
+        proof.holding.append((PATH.get(), key, None))
+
+
+def _candidates(found: Any) -> list[tuple[str, str, Any]]:
+    """A finder's answer as a list of (key, text, size): it gives None, one lead, or a list of them."""
+    if not found:
+        return []
+    return [(f[0], f[1], f[2] if len(f) == 3 else None) for f in (found if isinstance(found, list) else [found])]
 
 
 def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: float, inputs: Named = ()) -> str:
@@ -66,6 +161,7 @@ def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: f
         if len(want) == len(have) <= _MAX_AXES and sorted(want) == sorted(have) and got.dtype.kind in "biuf":
             for order in itertools.permutations(range(len(want))):
                 if order != tuple(range(len(want))) and near(got, np.transpose(expected, order)):
+                    _holding("transposed:" + ",".join(str(i) for i in order))
                     if len(want) == 2:
                         return _("{head}: the result is transposed (got[i, j] is expected[j, i]). Check which index "
                                  "is the row.").format(head=head)
@@ -189,34 +285,38 @@ class _Near:
         return got.shape == want.shape and bool(np.allclose(got, want, rtol=self.rtol, atol=self.atol, equal_nan=True))
 
 
-def _all_zero(e: np.ndarray, g: np.ndarray) -> str | None:
+def _all_zero(e: np.ndarray, g: np.ndarray, axes: Sequence[Axis]) -> tuple[str, str] | None:
     if np.any(g != 0) or not np.any(e != 0):
         return None
     if g.size == 1:
-        return _("the result is 0: is a total never added to (`+=`), or returned before the loop has run?")
-    return _("every value is 0: the result was never filled in. Do you write into the array you return?")
+        return None  # "expected 2.5, got 0.0" says it all
+    return "all_zero", _("every value is 0, where the expected values are not: nothing reached the result, or all "
+                         "that reached it was 0.")
 
 
-def _an_input_unchanged(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> str | None:
+def _an_input_unchanged(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near, axes: Sequence[Axis]) -> tuple | None:
     for name, value in inputs:
         if _is_numeric(value) and np.shape(value) == g.shape and g.size > 1 and near(g, value) and not near(e, value):
-            return _(
-                "the result is the input `{name}`, unchanged: nothing was updated. Does the loop body run, "
-                "and do you return the array you computed?"
-            ).format(name=name)
+            if any(axis.looped for axis in axes):
+                return f"unchanged:{name}", _(
+                    "the result is the input `{name}`, unchanged: nothing was updated. Does the loop body run, "
+                    "and do you return the array you computed?"
+                ).format(name=name)
+            return f"unchanged:{name}", _("the result is the input `{name}`, unchanged: nothing was updated. Do you "
+                                          "return the array you computed?").format(name=name)
     return None
 
 
 def _sign(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
     if np.any(e != 0) and near(g, -e):
-        return _("the values have the right size but the opposite sign. Check the sign of your formula.")
+        return "sign", _("the values have the right size but the opposite sign. Check the sign of your formula.")
     return None
 
 
 def _wrapped(expected: np.ndarray, got: np.ndarray, near: _Near) -> str | None:
     e = expected.astype(float)
     if got.dtype == np.uint8 and (np.any(e > 255) or np.any(e < 0)) and near(got, np.mod(e, 256)):
-        return _(
+        return "wrapped", _(
             "the values wrapped around at 256 (e.g. 250 + 10 became 4): arithmetic on a uint8 array stays in "
             "0..255. Convert to a float array first, x.astype(np.float32)."
         )
@@ -229,7 +329,7 @@ def _integer_result(expected: np.ndarray, got: np.ndarray) -> str | None:
     if got.dtype.kind not in "iu" or not np.any(fractions):
         return None
     at = np.flatnonzero(fractions)[0]
-    return _(
+    return "integer", _(
         "the result is an array of whole numbers ({dtype}) (expected {expected}, got "
         "{got}), so every fraction is cut off. Make the array you fill a float array "
         "(np.zeros(shape), or x.astype(float)), not a copy of an integer one."
@@ -243,7 +343,7 @@ def _truncated(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
         return None  # one number that happens to round to the other is no evidence
     if near(g, np.trunc(e)) or near(g, np.floor(e)) or near(g, np.round(e)):
         at = np.flatnonzero(fractions)[0]
-        return _(
+        return "truncated", _(
             "the values are cut to whole numbers (expected {expected}, got {got}): is the "
             "result stored in an integer array (np.zeros_like of an integer input, or astype(int)), or is `//` "
             "used where `/` belongs?"
@@ -257,48 +357,54 @@ def _transposed(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
     for order in itertools.permutations(range(e.ndim)):
         swapped = np.transpose(e, order)
         if order != tuple(range(e.ndim)) and swapped.shape == e.shape and not near(swapped, e) and near(g, swapped):
+            key = "transposed:" + ",".join(str(i) for i in order)
             if e.ndim == 2:
-                return _("the result is transposed: got[i, j] is expected[j, i]. Check which index is the row.")
-            return _(
+                return key, _("the result is transposed: got[i, j] is expected[j, i]. Check which index is the row.")
+            return key, _(
                 "the right values with the axes in the wrong order (your axes are the expected axes {order}): "
                 "check which axis is which."
             ).format(order=order)
     return None
 
 
-def _reversed(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
+def _reversed(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]) -> tuple[str, str] | None:
     for axis in range(e.ndim):
-        if e.shape[axis] > 1 and not near(np.flip(e, axis), e) and near(g, np.flip(e, axis)):
-            if e.ndim > 1:
-                return _("the values are in reverse order along the {axes}: your first is the expected last. "
-                         "Check the loop's direction.").format(axes=_axis_name(e.ndim, axis, plural=True))
-            return _("the values are in reverse order: your first is the expected last. Check the loop's direction.")
+        if not axes[axis].meaning or e.shape[axis] < 2:
+            continue
+        if not near(np.flip(e, axis), e) and near(g, np.flip(e, axis)):
+            what = word(axes[axis], plural=True)
+            if axes[axis].looped:
+                return f"reversed:{axis}", _("the values are in reverse order along the {axes}: your first is the expected "
+                                             "last. Check the loop's direction.").format(axes=what)
+            return f"reversed:{axis}", _("the values are in reverse order along the {axes}: your first is the expected "
+                                         "last.").format(axes=what)
     return None
 
 
-def _shifted(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
+def _shifted(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]) -> tuple[str, str] | None:
+    """A sequence recorded one iteration early or late: only along an axis a loop runs along."""
     for axis in range(e.ndim):
         n = e.shape[axis]
-        if n < 3:
+        if n < 3 or not axes[axis].looped:
             continue
         first, rest = list(range(n - 1)), list(range(1, n))  # all but the last, all but the first
         if near(np.take(e, first, axis=axis), np.take(e, rest, axis=axis)):
             continue  # a constant sequence is its own shift
-        step = _axis_name(e.ndim, axis)
+        step = word(axes[axis])
         if near(np.take(g, first, axis=axis), np.take(e, rest, axis=axis)):
-            return _(
+            return f"shifted:{axis},early", _(
                 "the sequence is one {step} early: your {step} i is the expected {step} i + 1. Is each value "
                 "recorded after the update instead of before it?"
             ).format(step=step)
         if near(np.take(g, rest, axis=axis), np.take(e, first, axis=axis)):
-            return _(
+            return f"shifted:{axis},late", _(
                 "the sequence is one {step} late: your {step} i + 1 is the expected {step} i. Is each value "
                 "recorded before the step that produces it, or does the loop start one step early?"
             ).format(step=step)
     return None
 
 
-def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> str | None:
+def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> list | None:
     if not np.any(e != 0):
         return None
     k = float(np.sum(g * e) / np.sum(e * e))
@@ -308,101 +414,118 @@ def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> str | N
     size = abs(k)
     subject = _("every value is") if g.size > 1 else _("the result is")
     same = lambda a, b: bool(np.isclose(a, b, rtol=max(10 * near.rtol, 1e-6), atol=0))  # noqa: E731
+    found: list = []
     for m, what in _sizes(inputs):
         if same(size, m):
-            return _(
+            found.append((f"factor:{what}", _(
                 "{subject} exactly {m} times the expected{sign}, and {m} is {what}: is a sum taken "
                 "where the mean belongs, or a division by {m} missing?"
-            ).format(subject=subject, m=m, sign=sign, what=what)
+            ).format(subject=subject, m=m, sign=sign, what=what), m))
         if same(size, 1 / m):
-            return _(
+            found.append((f"factor:1/{what}", _(
                 "{subject} exactly 1/{m} of the expected{sign}, and {m} is {what}: is the mean taken "
                 "twice, or the result divided by {m} once too often?"
-            ).format(subject=subject, m=m, sign=sign, what=what)
+            ).format(subject=subject, m=m, sign=sign, what=what), m))
     if same(size, 2):
-        return _("{subject} exactly twice the expected{sign}: is a factor 2 applied twice, or a term counted "
-                 "twice?").format(subject=subject, sign=sign)
+        found.append(("factor:2", _("{subject} exactly twice the expected{sign}: is a factor 2 applied twice, or a term counted "
+                 "twice?").format(subject=subject, sign=sign)))
     if same(size, 0.5):
-        return _(
+        found.append(("factor:0.5", _(
             "{subject} exactly half the expected{sign}: is a factor 2 missing "
             "(the derivative of x**2 is 2 * x)?"
-        ).format(subject=subject, sign=sign)
+        ).format(subject=subject, sign=sign)))
     simple = Fraction(size).limit_denominator(10)
-    if g.size > 1 and simple.numerator <= 10 and same(size, float(simple)):  # one number is always some fraction of another
-        return _("{subject} exactly {factor} times the expected{sign}: a constant factor is wrong.").format(
-            subject=subject, factor=simple, sign=sign)
-    if g.size > 1:
-        return _(
+    if simple.numerator <= 10 and same(size, float(simple)):  # one number is always some fraction of another
+        found.append((f"factor:{simple}", _("{subject} exactly {factor} times the expected{sign}: a constant factor is "
+                                            "wrong.").format(subject=subject, factor=simple, sign=sign) if g.size > 1 else None))
+    if g.size == 1:  # one number is always some multiple of another: it fits, and says nothing
+        found.append(("factor:any", None))
+    else:
+        found.append(("factor:any", _(
             "every value is the expected times {factor}: the same factor everywhere, so the formula is right up "
             "to a constant. Look for a wrong scale (a learning rate, a normalising constant, a missing factor)."
-        ).format(factor=f"{k:.4g}")
-    return None
+        ).format(factor=f"{k:.4g}")))
+    return found
 
 
-def _offset(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> str | None:
+def _offset(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> list:
     d = g - e
+    found: list = []
     for name, value in inputs:  # an input added once too often, or left out
         if not _is_numeric(value) or not np.any(np.asarray(value) != 0):
             continue
         for v in _broadcasts(np.asarray(value, dtype=float), d.shape):
             if near(d, v):
-                return _("the result is the expected plus `{name}`: `{name}` is added once too often.").format(name=name)
+                found.append((f"offset:+{name}", _("the result is the expected plus `{name}`: `{name}` is added once too often.").format(name=name)))
             if near(d, -v):
-                return _("the result is the expected minus `{name}`: `{name}` is left out. Add it.").format(name=name)
+                found.append((f"offset:-{name}", _("the result is the expected minus `{name}`: `{name}` is left out. Add it.").format(name=name)))
     if g.size < 2:
-        return None
+        return found
     c = float(d.flat[0])
+    row = _(
+        "each row is off by its own constant (the difference is the same along a row, but not between "
+        "rows): a per-row term is wrong, e.g. a row's max or log-sum-exp taken over the wrong axis or over "
+        "the whole batch."
+    )
     if near(d, np.full_like(d, c)):
-        return _(
+        found.append(("offset:const", _(
             "every value is off by the same amount, {offset}: the formula is right up to "
             "a constant. Is a term added twice or left out?"
-        ).format(offset=_num(c, signed=True))
+        ).format(offset=_num(c, signed=True))))
+        found.append(("offset:row", row))  # one constant is also each row's own (a single row, or all alike)
+        return found
     if d.ndim >= 2 and d.shape[-1] > 1 and d.shape[-2] > 1:  # rows and columns: the last two axes
         if near(d, np.broadcast_to(d[..., :1], d.shape)):
-            return _(
-                "each row is off by its own constant (the difference is the same along a row, but not between "
-                "rows): a per-row term is wrong, e.g. a row's max or log-sum-exp taken over the wrong axis or over "
-                "the whole batch."
-            )
+            found.append(("offset:row", row))
         if near(d, np.broadcast_to(d[..., :1, :], d.shape)):
-            return _(
+            found.append(("offset:column", _(
                 "each column is off by its own constant (the difference is the same down a column): a per-column "
                 "term is wrong, e.g. a bias, or a mean taken over the wrong axis."
-            )
-    return None
+            )))
+    return found
 
 
-def _edges(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> str | None:
-    """Only the first or the last row (column, step) is wrong, or only the first is right: loop bounds."""
+def _edges(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near, axes: Sequence[Axis]) -> tuple[str, str] | None:
+    """Only the first or the last index along a declared axis is wrong, or only the first is right.
+
+    Said as a fact along any declared axis; a cause (a loop's bounds) only along an axis a loop runs
+    along, and "the loop stops after the first" only when the wrong values are stale (never written)."""
     bad = ~np.isclose(g, e, rtol=near.rtol, atol=near.atol, equal_nan=True)
     stale = _stale(e, g, bad, inputs)
+    found: list = []
     for axis in range(e.ndim):
         n = e.shape[axis]
-        if n < 2:
+        if not axes[axis].meaning:
             continue
         slices = np.moveaxis(bad, axis, 0).reshape(n, -1)
         # A loop that stops short or starts late leaves a whole row wrong, not one stray value in it.
         wrong = np.mean(slices, axis=1) >= 0.5
         if np.any(slices[~wrong]):
             continue
-        what = _axis_name(e.ndim, axis)
+        what, looped, name = word(axes[axis]), axes[axis].looped, axes[axis].name
         also = _(", {stale}").format(stale=stale) if stale else ""
         if wrong[-1] and not np.any(wrong[:-1]):
-            return _(
-                "only the last {what} ({what} {last}) is wrong{also}: check the loop's bounds. "
-                "Does a range stop one short (range(n - 1) never reaches n - 1)?"
-            ).format(what=what, last=n - 1, also=also)
-        if wrong[0] and not np.any(wrong[1:]):
-            return _(
-                "only the first {what} ({what} 0) is wrong{also}: check where the loop starts. "
-                "Does it start at 1 instead of 0?"
-            ).format(what=what, also=also)
-        if n >= 3 and not wrong[0] and np.all(wrong[1:]):
-            return _(
-                "only the first {what} is right; {whats} 1 to {last} are wrong{also}. Does the "
-                "loop stop after the first {what}, or use index 0 where it should use the loop's index?"
-            ).format(what=what, whats=_axis_name(e.ndim, axis, plural=True), last=n - 1, also=also)
-    return _("some values are wrong, {stale}.").format(stale=stale) if stale else None
+            fact = _("only the last {what} ({where}) is wrong{also}.").format(what=what, where=name(n - 1), also=also)
+            cause = _("Check the loop's bounds: does a range stop one short (range(n - 1) never reaches n - 1)?")
+            found.append((f"edges:{axis},last", _sentences(fact, cause if looped and stale else "") if n > 1 else None))
+        if wrong[0] and not np.any(wrong[1:]):  # (a single row is its first and its last: both fit)
+            fact = _("only the first {what} ({where}) is wrong{also}.").format(what=what, where=name(0), also=also)
+            cause = _("Check where the loop starts: does it start at 1 instead of 0?")
+            found.append((f"edges:{axis},first", _sentences(fact, cause if looped and stale else "") if n > 1 else None))
+        if n >= 2 and not wrong[0] and np.all(wrong[1:]):
+            fact = _("only the first {what} ({where}) is right; from {next} on every {what} is wrong{also}.").format(
+                what=what, where=name(0), next=name(1), also=also)
+            cause = ""
+            if looped and stale:
+                cause = _("Does the loop stop after the first {what}, or use index 0 where it should use the loop's "
+                          "index?").format(what=what)
+            elif looped:
+                cause = _("The first {what} is right, so look at what changes from one {what} to the next: what is kept "
+                          "and updated between them.").format(what=what)
+            found.append((f"edges:{axis},rest", _sentences(fact, cause)))
+    if stale:
+        found.append(("stale", _("some values are wrong, {stale}.").format(stale=stale)))
+    return found
 
 
 def _stale(e: np.ndarray, g: np.ndarray, bad: np.ndarray, inputs: Named) -> str:
@@ -420,16 +543,6 @@ def _stale(e: np.ndarray, g: np.ndarray, bad: np.ndarray, inputs: Named) -> str:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def _axis_name(ndim: int, axis: int, plural: bool = False) -> str:
-    """``row`` and ``column`` for the last two axes (of a matrix, or of each image in a batch)."""
-    if ndim == 1:
-        return _("values") if plural else _("value")
-    if axis >= ndim - 2:
-        names = (_("rows"), _("columns")) if plural else (_("row"), _("column"))
-        return names[axis - (ndim - 2)]
-    return (_("indices along axis {axis}") if plural else _("index along axis {axis}")).format(axis=axis)
 
 
 def _broadcasts(v: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
@@ -507,10 +620,11 @@ def _constant_slice(inputs: Named) -> str | None:
         flat = np.all(samples == samples[:, :1], axis=1)
         if np.any(flat):
             index = int(np.flatnonzero(flat)[0])
-            what = _("row") if v.ndim == 2 else _("sample")
             if not np.any(samples[index]):
-                return _("{what} {index} of `{name}` is all zeros").format(what=what, index=index, name=name)
-            return _("{what} {index} of `{name}` is all equal").format(what=what, index=index, name=name)
+                zeros = _("row {index} of `{name}` is all zeros") if v.ndim == 2 else _("sample {index} of `{name}` is all zeros")
+                return zeros.format(index=index, name=name)
+            equal = _("row {index} of `{name}` is all equal") if v.ndim == 2 else _("sample {index} of `{name}` is all equal")
+            return equal.format(index=index, name=name)
     return None
 
 

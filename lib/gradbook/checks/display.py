@@ -13,6 +13,7 @@ handler, installed when `gradbook.checks` is imported inside IPython.
 from __future__ import annotations
 
 import html
+import os
 import re
 import sys
 from typing import Any, Protocol
@@ -46,8 +47,11 @@ class CheckFailed(AssertionError):
         self.shown = shown  # the panel is already on screen: the traceback only has to say so
 
     def _render_traceback_(self) -> list[str]:
-        """IPython's hook: what the student sees instead of a traceback through the checker."""
-        if self.shown:
+        """IPython's hook: what the student sees instead of a traceback through the checker.
+
+        Where the panel is on a person's screen, one line that points at it; where only the error is read
+        (nbgrader's Validate lists each failing cell's traceback, and nothing else), the whole lesson."""
+        if self.shown and _panel_is_read():
             said = _("{title}: not accepted yet (what is wrong is shown above)").format(title=f"{self.title}{RESET}{RED}")
             return [f"{RED}{BOLD}✘ {said}{RESET}"]
         return [f"{RED}{line}{RESET}" for line in text_panel(str(self)).splitlines()]
@@ -173,6 +177,16 @@ def number(value: float) -> str:
     """A float as Python writes it when that is short (``1.0``, ``0.125``), else to six significant digits."""
     text = repr(value)
     return text if len(text) <= 9 else f"{value:.6g}"
+
+
+def _panel_is_read() -> bool:
+    """Does a person's front end show this cell's display outputs? Not when nbgrader runs the notebook
+    (validate, autograde: it sets NBGRADER_EXECUTION for the run) or any headless client (nbclient's
+    executions never allow input; JupyterLab's notebook does)."""
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return False
+    kernel = getattr(_shell(), "kernel", None)
+    return kernel is None or bool(getattr(kernel, "_allow_stdin", True))
 
 
 def _shell() -> Any:

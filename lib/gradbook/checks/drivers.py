@@ -26,6 +26,13 @@ from gradbook.i18n import N_, _
 NOT_IMPLEMENTED = N_("not implemented yet: replace `raise NotImplementedError()` with your code")
 
 
+UNFINISHED = "unfinished: "  # on the wire: an answer partly filled in, then what is missing (in the student's language)
+
+
+class Unfinished(Exception):
+    """An answer partly filled in (a value of it still None): said as it is, not as an error the student raised."""
+
+
 @dataclass(frozen=True)
 class Case:
     """One input to the exercise: positional and keyword arguments, and how to describe it."""

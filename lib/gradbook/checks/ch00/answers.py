@@ -13,6 +13,7 @@ import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.drivers import Case
+from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
 
@@ -108,7 +109,7 @@ def _compare_training(expected: Plain, got: Plain, case: Case) -> str | None:
     if losses.shape != exp_losses.shape:
         return _("losses should hold one loss per step ({steps} numbers), got shape {shape}.").format(
             steps=steps, shape=losses.shape)
-    same = [compare_values(e, g, rtol=1e-6, atol=1e-9) for e, g in ((exp_w, w), (exp_b, b), (exp_losses, losses))]
+    same = [compare_values(e, g, rtol=1e-6, atol=1e-9, part=i) for i, (e, g) in enumerate(((exp_w, w), (exp_b, b), (exp_losses, losses)))]
     if not any(same):
         return None
     if not np.all(np.isfinite(losses)) or (steps > 1 and losses[-1] > losses[0]):
@@ -205,6 +206,7 @@ predict = Exercise(
     reference=_predict,
     cases=_predict_cases,
     title="predict",
+    outputs=Output(axes=(Axis("samples"),)),
     mistakes=[
         Mistake(_predict_without_b, N_("the bias b is missing: the model is w * x + b, a line that need not pass through 0.")),
         Mistake(_predict_swapped, N_("w and b are swapped: w multiplies x (the slope), b is added (where the line crosses x = 0).")),
@@ -250,6 +252,7 @@ train = Exercise(
     cases=_train_cases,
     title="train",
     compare=_compare_training,
+    outputs=(Output("w"), Output("b"), Output("losses", (Axis("steps"),))),
     mistakes=[
         Mistake(_train_without_b, N_("b never changes: update both parameters every step, w -= lr * dw and b -= lr * db.")),
         Mistake(_train_uphill, N_("w and b moved along the gradient (+ lr * dw), which is uphill; subtract it: w = w - lr * dw.")),

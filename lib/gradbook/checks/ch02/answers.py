@@ -19,6 +19,7 @@ import numpy as np
 from gradbook.checks.core import Exercise, Mistake
 from gradbook.checks.ch02.public import LOOPS_ONLY
 from gradbook.checks.drivers import Case
+from gradbook.checks.meaning import Axis, Output
 from gradbook.i18n import N_
 
 Array = np.ndarray
@@ -308,7 +309,10 @@ def _exercise(name: str, reference: object, cases: object, mistakes: list[Mistak
     """A chapter 2 exercise. The chapter's rule (`public.RULE`: arrays arrive as `public.LoopArray`s, which
     refuse whole-array operations) comes with the name, as for any ``ch02.*`` exercise."""
     return Exercise(f"ch02.{name}", reference=reference, cases=cases, title=name, mistakes=mistakes,
-                    library_answers=library_answers)
+                    library_answers=library_answers, outputs=LOOPED)
+
+
+LOOPED = Output(axes=(Axis("rows", loop=True), Axis("columns", loop=True)))  # the answer's loops run along both
 
 
 # --- exercises ------------------------------------------------------------------------

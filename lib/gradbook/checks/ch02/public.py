@@ -6,6 +6,7 @@ its result back (`gradbook.checks.drivers`)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -74,6 +75,8 @@ class LoopArray:
         return f"LoopArray({self._array!r})"
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("__array_interface__", "__array_struct__"):  # NumPy's other ways in: it falls back to __array__,
+            raise AttributeError(name)  # which knows who asks (np.ndenumerate's loop over entries may)
         if name.startswith("__array"):  # NumPy asking how to convert the whole array
             self.__array__()
         if hasattr(np.ndarray, name):
@@ -81,6 +84,10 @@ class LoopArray:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        if sys._getframe(1).f_code is _NDENUMERATE:  # `for index, v in np.ndenumerate(x)`: one entry at a time
+            view = self._array.view()
+            view.flags.writeable = False
+            return view
         raise VectorisedCall(VECTORISED + _("np.array(x) (a conversion of the whole array)"))
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -91,6 +98,9 @@ class LoopArray:
             raise VectorisedCall(f"{VECTORISED}np.{func.__name__}")
         result = func(*(a._array if isinstance(a, LoopArray) else a for a in args), **kwargs)
         return LoopArray(result) if func.__name__ == "copy" else result
+
+
+_NDENUMERATE = np.ndenumerate.__init__.__code__  # the one caller whose conversion is a loop over entries
 
 
 def _no_array_index(index: Any) -> None:

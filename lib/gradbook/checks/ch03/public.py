@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradbook.checks.drivers import Case, unpack
+from gradbook.checks.drivers import Case, Unfinished, unpack
+from gradbook.i18n import _
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -45,10 +46,15 @@ def run_perceptron_train(student: Any, case: Case) -> tuple[np.ndarray, np.ndarr
 
 
 def run_xor_weights(student: Any, case: Case) -> Any:
-    """The notebook starts with every weight set to None: that is "not implemented yet"."""
+    """The notebook starts with every weight set to None: that is "not implemented yet"; some still None
+    is an answer not finished, and the error says which."""
     weights = student()
-    if weights is None or (isinstance(weights, (tuple, list)) and any(w is None for w in weights)):
+    if weights is None or (isinstance(weights, (tuple, list)) and all(w is None for w in weights)):
         raise NotImplementedError()
+    if isinstance(weights, (tuple, list)) and any(w is None for w in weights):
+        missing = [str(i + 1) for i, w in enumerate(weights) if w is None]
+        raise Unfinished(_("some of the {count} weights are still None (number {missing}): give each one a value")
+                         .format(count=len(weights), missing=", ".join(missing)))
     return weights
 
 

@@ -124,7 +124,12 @@ def _bce_loss(a2: np.ndarray, y: np.ndarray) -> float:
 
 
 def _bce_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    cases = [Case((np.array([[0.9], [0.2], [0.6]]), np.array([[1.0], [0.0], [0.0]])), label=N_("a2=[[0.9], [0.2], [0.6]], y=[[1], [0], [0]]"))]
+    cases = [
+        Case((np.array([[0.9], [0.2], [0.6]]), np.array([[1.0], [0.0], [0.0]])), label=N_("a2=[[0.9], [0.2], [0.6]], y=[[1], [0], [0]]")),
+        # Outside any clip range a student might pick ([0.01, 0.99], [1e-3, 1 - 1e-3]), right and wrong alike.
+        Case((np.array([[0.9995], [0.0004], [0.996], [0.002]]), np.array([[1.0], [0.0], [0.0], [1.0]])),
+             label=N_("confident predictions, near 0 and 1, two of them wrong")),
+    ]
     for m in (10, 50) if hidden else (6,):
         cases.append(
             Case((rng.uniform(0.02, 0.98, size=(m, 1)), rng.integers(0, 2, size=(m, 1)).astype(float)), label=N_("{m} random predictions"), label_values={"m": m})

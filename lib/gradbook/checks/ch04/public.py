@@ -72,6 +72,8 @@ def run_numerical_gradient(student: Any, case: Case) -> Any:
 
 
 # the drivers of this chapter's exercises, by the name an `Exercise` gives as `run=`
+ARGUMENTS_AS_GIVEN = frozenset({"ch04.forward", "ch04.gradients", "ch04.train"})  # these call the answer with the case's own arguments
+
 DRIVERS: dict[str, Callable[[Any, Case], Any]] = {
     "ch04.forward": run_two_layer_forward,
     "ch04.gradients": run_gradients,

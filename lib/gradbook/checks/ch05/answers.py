@@ -58,6 +58,9 @@ def _softmax_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         Case((np.array([1000.0, 1001.0, 1002.0]),), label=N_("large logits z=[1000, 1001, 1002]")),
         Case((np.array([[-1000.0, -999.0], [500.0, -500.0], [0.0, 0.0]]),), label=N_("very large and very negative logits")),
         Case((_far_apart_rows(rng, 4),), label=N_("3 samples whose logits are near 800, 0 and -800")),
+        # Shifting by anything but the row's max (its mean, its min) overflows here: max - mean is 800.
+        Case((np.array([[1200.0, 0.0, 0.0], [0.0, 0.0, -1500.0]]),),
+             label=N_("rows whose largest logit is far from their mean: [[1200, 0, 0], [0, 0, -1500]]")),
     ]
     if hidden:
         cases += [

@@ -9,13 +9,17 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from gradbook.checks.ch04.public import GRADIENT_NAMES
-from gradbook.checks.drivers import Case, unpack
+from gradbook.checks.drivers import Case, Unfinished, unpack
+from gradbook.i18n import _
 
 
 def run_activation_answers(student: Any, case: Case) -> Any:
     answer = student()
-    if isinstance(answer, dict) and any(v is None for v in answer.values()):
+    if isinstance(answer, dict) and answer and all(v is None for v in answer.values()):
         raise NotImplementedError()  # the notebook starts with every answer set to None
+    if isinstance(answer, dict) and any(v is None for v in answer.values()):
+        missing = ", ".join(repr(str(k)) for k, v in answer.items() if v is None)
+        raise Unfinished(_("no answer yet for {missing}: replace its None with the activation's name").format(missing=missing))
     if isinstance(answer, dict):
         return {str(k): str(v).strip().lower() for k, v in answer.items()}
     return answer
@@ -29,6 +33,8 @@ def run_loss_and_grads(student: Any, case: Case) -> Any:
 
 
 # the drivers of this chapter's exercises, by the name an `Exercise` gives as `run=`
+ARGUMENTS_AS_GIVEN = frozenset({"ch05.loss_and_grads"})  # these call the answer with the case's own arguments
+
 DRIVERS: dict[str, Callable[[Any, Case], Any]] = {
     "ch05.output_activations": run_activation_answers,
     "ch05.loss_and_grads": run_loss_and_grads,

@@ -23,6 +23,7 @@ from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.ch06.public import run_optimizer
 from gradbook.checks.drivers import Case
 from gradbook.checks.display import hint
+from gradbook.checks.meaning import Axis, Output, entries
 from gradbook.checks.plain import Plain, to_plain
 from gradbook.i18n import N_, _
 
@@ -87,6 +88,8 @@ gradient_descent = Exercise(
     title="gradient_descent",
     reference=_gradient_descent,
     cases=_gd_cases,
+    outputs=Output("path", (Axis("steps"), Axis(names=("w[0]", "w[1]")))),  # row 0 is the start, w0: "step 0"
+    arguments=("grad", "w0", "lr", "steps"),
     run="ch06.gradient_descent",
     mistakes=[
         Mistake(_gd_ascent, N_("you stepped along the gradient (w + lr * g), which climbs the hill; "
@@ -417,19 +420,27 @@ class _AdamClockPerParameter(Adam):
             p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
+def _trajectory(case: Case) -> Output:
+    """The optimiser's output: the model's entries after every step, each entry named by its parameter."""
+    starts = case.args[0]
+    names = [f"params[{i}]" for i in range(len(starts))]
+    return Output(axes=(Axis("steps", first=1), Axis("parameters", names=entries(names, [np.shape(p) for p in starts]))))
+
+
 def _optimizer_cases(settings: list[dict], scale: float = 1.0) -> Callable[[np.random.Generator, bool], list[Case]]:
     def cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         out = []
         for kwargs in settings + (settings if hidden else []):
-            shapes = [(3, 2), (2,)] if not hidden else [(4, 3), (3,), (2, 2)]
+            # Two parameters of one shape: a step that pairs parameters and gradients by shape is told apart.
+            shapes = [(3, 2), (2,), (3, 2)] if not hidden else [(4, 3), (3,), (2, 2), (4, 3)]
             starts = [rng.normal(size=s) for s in shapes]
             curvatures = [scale * rng.uniform(0.1, 3.0, size=s) for s in shapes]
             targets = [rng.normal(size=s) for s in shapes]
             steps = 12 if hidden else 6
             settings_text = ", ".join(f"{k}={v:g}" for k, v in kwargs.items())
             out.append(Case((starts, curvatures, targets, steps), dict(kwargs),
-                            label=N_("{settings}; {steps} steps on a weight matrix and a bias"),
-                            label_values={"settings": settings_text, "steps": steps}))
+                            label=N_("{settings}; {steps} steps on {count} parameters, two of them of one shape"),
+                            label_values={"settings": settings_text, "steps": steps, "count": len(shapes)}))
         return out
 
     return cases
@@ -450,6 +461,8 @@ sgd = Exercise(
     title="SGD",
     reference=SGD,
     run="ch06.optimizer",
+    outputs=_trajectory,
+    arguments=("starts", "curvatures", "targets", "steps"),
     cases=_optimizer_cases([{"lr": 0.1}, {"lr": 0.01}]),
     mistakes=[
         Mistake(_SGDRebinds, NEVER_MOVED),
@@ -466,6 +479,8 @@ momentum = Exercise(
     title="Momentum",
     reference=Momentum,
     run="ch06.optimizer",
+    outputs=_trajectory,
+    arguments=("starts", "curvatures", "targets", "steps"),
     cases=_optimizer_cases([{"lr": 0.05, "beta": 0.9}, {"lr": 0.1, "beta": 0.5}]),
     mistakes=[
         Mistake(_MomentumSignFlipped, N_("the velocity has the wrong sign: with v = beta * v - lr * g the update "
@@ -487,6 +502,8 @@ rmsprop = Exercise(
     title="RMSprop",
     reference=RMSprop,
     run="ch06.optimizer",
+    outputs=_trajectory,
+    arguments=("starts", "curvatures", "targets", "steps"),
     cases=_optimizer_cases([{"lr": 0.01, "rho": 0.9, "eps": 1e-7}, {"lr": 0.001, "rho": 0.8, "eps": 1e-7}], scale=1e-3),
     mistakes=[
         Mistake(_RMSpropEpsInside, N_("eps is inside the square root, sqrt(s + eps); this exercise's formula "
@@ -508,8 +525,10 @@ adam = Exercise(
     title="Adam",
     reference=Adam,
     run="ch06.optimizer",
+    outputs=_trajectory,
+    arguments=("starts", "curvatures", "targets", "steps"),
     cases=_optimizer_cases([{"lr": 0.1, "beta_1": 0.9, "beta_2": 0.999, "eps": 1e-7},
-                            {"lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "eps": 1e-7}]),
+                            {"lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "eps": 1e-3}]),  # eps large enough to matter
     compare=_adam_compare,
     mistakes=[
         Mistake(_AdamRebindsListEntry, NEVER_MOVED),

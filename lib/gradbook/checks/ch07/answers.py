@@ -17,6 +17,7 @@ import numpy as np
 from gradbook.checks.core import Exercise, Mistake
 from gradbook.checks.ch07.public import col2im, out_size
 from gradbook.checks.drivers import Case
+from gradbook.checks.meaning import Axis, Output
 from gradbook.i18n import N_
 
 
@@ -310,12 +311,16 @@ def _pool_backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 # --------------------------------------------------------------------------- exercises
 
+MAPS = Output(axes=(Axis("samples"), Axis("channels"), Axis("rows"), Axis("columns")))  # (N, C, H, W)
+MAPS_LOOPED = Output(axes=MAPS.axes[:2] + (Axis("rows", loop=True), Axis("columns", loop=True)))  # loops over positions
+
 conv2d_naive = Exercise(
     "ch07.conv2d_naive",
     library_answers=(
         "gradbook.widgets.kernels.correlate_valid",
     ),
     title="conv2d_naive",
+    outputs=MAPS_LOOPED,
     reference=_conv2d_naive,
     cases=_conv_cases,
     mistakes=CONV_MISTAKES,
@@ -345,6 +350,7 @@ conv2d_forward = Exercise(
         "gradbook.torch_path.engine._conv2d",
     ),
     title="conv2d_forward",
+    outputs=MAPS,
     reference=_conv2d_forward,
     cases=_conv_cases,
     mistakes=[
@@ -358,6 +364,7 @@ conv2d_forward = Exercise(
 conv2d_backward = Exercise(
     "ch07.conv2d_backward",
     title="conv2d_backward",
+    outputs=(Output("dx", MAPS.axes), Output("dW"), Output("db")),
     reference=_conv2d_backward,
     cases=_backward_cases,
     mistakes=[
@@ -376,6 +383,7 @@ maxpool_forward = Exercise(
         "gradbook.reference.numpy_engine._MaxPool2D",
     ),
     title="maxpool_forward",
+    outputs=MAPS,
     reference=_maxpool_forward,
     cases=_pool_forward_cases,
     mistakes=[
@@ -391,6 +399,7 @@ maxpool_forward = Exercise(
 maxpool_backward = Exercise(
     "ch07.maxpool_backward",
     title="maxpool_backward",
+    outputs=Output("dx", MAPS.axes),
     reference=_maxpool_backward,
     cases=_pool_backward_cases,
     mistakes=[

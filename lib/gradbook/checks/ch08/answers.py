@@ -31,9 +31,12 @@ from gradbook.checks.ch08.public import (
     RECURSIVE,
     build,
     chain_program,
+    evaluate,
+    expression,
     random_program,
 )
 from gradbook.checks.drivers import Case
+from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
 
@@ -279,6 +282,42 @@ SMALL_PROGRAMS: list[tuple[str, list[float], list[tuple]]] = [
 ]
 
 
+_SYMBOLS = {"add": "+", "mul": "*", "sub": "-", "div": "/", "addc": "+", "mulc": "*", "subc": "-", "divc": "/",
+            "pow": "**", "radd": "+", "rmul": "*", "rsub": "-", "rdiv": "/"}
+
+
+def node_names(leaves: list[float], program: list[tuple]) -> list[str]:
+    """Each node of an expression as the student can find it: ``x1`` for an input, ``v5 (v5 = v3 * v4)``."""
+    names = [f"x{k}" for k in range(len(leaves))]
+    short = list(names)
+    for op, *args in program:
+        v = f"v{len(short)}"
+        if op in ("relu", "tanh", "exp"):
+            formula = f"{short[args[0]]}.{op}()"
+        elif op == "neg":
+            formula = f"-{short[args[0]]}"
+        elif op in ("radd", "rmul", "rsub", "rdiv"):
+            formula = f"{args[0]:g} {_SYMBOLS[op]} {short[args[1]]}"
+        elif op in ("addc", "mulc", "subc", "divc", "pow"):
+            formula = f"{short[args[0]]} {_SYMBOLS[op]} {args[1]:g}"
+        else:
+            formula = f"{short[args[0]]} {_SYMBOLS[op]} {short[args[1]]}"
+        names.append(f"{v} ({v} = {formula})")
+        short.append(v)
+    return names
+
+
+def _every_node(case: Case) -> Output:
+    """The output of `value_ops` and `local_gradients`: one value per node of the expression."""
+    return Output(axes=(Axis("nodes", names=node_names(*expression(case))),))
+
+
+def _output_and_inputs(case: Case) -> tuple[Output, Output]:
+    """The output of `autograd`: the expression's value, and the gradient of each input."""
+    leaves, _program = expression(case)
+    return Output("output.data"), Output("x.grad", (Axis("nodes", names=[f"x{k}" for k in range(len(leaves))]),))
+
+
 def _expression_cases(rng: np.random.Generator, hidden: bool, deep: int = 0) -> list[Case]:
     cases = [Case((leaves, program), label=label) for label, leaves, program in SMALL_PROGRAMS]
     for _ in range(6 if hidden else 3):
@@ -507,6 +546,7 @@ RECURSIVE_SEARCH = N_(
 value_ops = Exercise(
     "ch08.value_ops",
     title="Value (forward)",
+    outputs=_every_node,
     reference=Value,
     run="ch08.value_forward",
     cases=_forward_cases,
@@ -521,6 +561,7 @@ value_ops = Exercise(
 local_gradients = Exercise(
     "ch08.local_gradients",
     title="Value (local gradients)",
+    outputs=_every_node,
     reference=Value,
     run="ch08.local_gradients",
     cases=_forward_cases,
@@ -571,6 +612,7 @@ backward = Exercise(
 autograd = Exercise(
     "ch08.autograd",
     title="Value (autograd)",
+    outputs=_output_and_inputs,
     reference=Value,
     run="ch08.autograd",
     compare=_recursion_compare,

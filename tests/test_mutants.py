@@ -1,0 +1,57 @@
+"""Mutation testing of the checks (tools/mutants.py, issue 25): the cases of every exercise tell its reference
+from the reference changed in one place (an operator, a constant, an axis, a slice bound, a dropped term, an
+in-place update made a copy, a narrowed dtype, swapped arguments, a loop bound), and the hidden cases kill
+every mutant the visible ones kill. The whole table is `python tools/mutants.py`; here a deterministic sample
+of each exercise's mutants holds the floor."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "tools"))
+import mutants  # noqa: E402 - tools/mutants.py
+
+SAMPLE = 3  # mutants per exercise: 150 in all, the same ones every run
+FLOOR = 0.95
+
+
+def _example(x, y, w):  # noqa: ANN001, ANN202 - a reference in miniature, with one place of each kind
+    z = np.zeros(x.shape, dtype=np.float64)
+    for i in range(1, len(x)):
+        z[i] += x[i] * 2.0 + w
+    z -= np.sum(y[1:3], axis=0, keepdims=True).ravel()
+    return np.maximum(z, w).copy()
+
+
+def test_every_kind_of_mutant_is_made() -> None:
+    made = [m.where for m in mutants.mutants(_example)]
+    for kind in ("Add -> Sub", "Mult -> Div", "constant 2.0 x2", "axis=0 -> 1", "slice lower +1", "slice upper -1",
+                 "drop the right term", "update dropped", "in place -> copy", "dtype np.float64 -> np.float32", "arguments of np.maximum swapped",
+                 "range's end -1", "range's start +1", ".copy() dropped", "np.sum -> mean", "keepdims dropped"):
+        assert any(kind in where for where in made), (kind, made)
+    x, y, want = np.arange(4.0), np.arange(16.0).reshape(4, 4), _example(np.arange(4.0), np.arange(16.0).reshape(4, 4), -100.0)
+    differ = 0
+    for mutant in mutants.mutants(_example):
+        try:
+            differ += not np.allclose(mutant.answer(x, y, -100.0), want)
+        except Exception:  # noqa: BLE001 - a mutant that breaks is told apart too
+            differ += 1
+    assert differ >= len(made) // 2  # the mutants run as the changed code (not the reference again)
+
+
+@pytest.mark.slow
+def test_the_cases_kill_the_mutants_of_every_exercise() -> None:
+    from gradbook.checks import load_all
+
+    scores = [mutants.score(exercise, sample=SAMPLE) for exercise in load_all().values()]
+    assert sum(s.mutants for s in scores) > 100
+    missed = {s.exercise: s.hidden_misses for s in scores if s.hidden_misses}
+    assert not missed, f"killed by the visible cases, not by the hidden ones: {missed}"
+    live, killed = sum(s.live for s in scores), sum(s.visible for s in scores)
+    survivors = {s.exercise: s.survivors for s in scores if s.survivors}
+    assert killed >= FLOOR * live, f"{killed} of {live} mutants killed by the visible cases; survivors: {survivors}"
