@@ -16,8 +16,11 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "tools"))
 import mutants  # noqa: E402 - tools/mutants.py
 
-SAMPLE = 3  # mutants per exercise: 150 in all, the same ones every run
+SAMPLE = 3  # mutants per exercise, the same ones every run
 FLOOR = 0.95
+# Their visible cases hold a chain 10,000 operations deep: a mutant costs seconds per run there, so the sample
+# here leaves them to `python tools/mutants.py ch08 --sample 20` (100 % on ch08.autograd when last measured).
+DEEP = {"ch08.autograd", "ch08.backward", "ch08.topological_order"}
 
 
 def _example(x, y, w):  # noqa: ANN001, ANN202 - a reference in miniature, with one place of each kind
@@ -48,7 +51,7 @@ def test_every_kind_of_mutant_is_made() -> None:
 def test_the_cases_kill_the_mutants_of_every_exercise() -> None:
     from gradbook.checks import load_all
 
-    scores = [mutants.score(exercise, sample=SAMPLE) for exercise in load_all().values()]
+    scores = [mutants.score(exercise, sample=SAMPLE) for name, exercise in load_all().items() if name not in DEEP]
     assert sum(s.mutants for s in scores) > 100
     missed = {s.exercise: s.hidden_misses for s in scores if s.hidden_misses}
     assert not missed, f"killed by the visible cases, not by the hidden ones: {missed}"
