@@ -96,6 +96,24 @@ def phases(total: float, parts: dict[str, Callable[[], object]], repeats: int) -
 
 # ---------------------------------------------------------------- (1) the chapter-5 MLP
 
+def torch_train_epoch(net, opt, tx, ty, batch: int) -> int:  # noqa: ANN001 - torch objects
+    """One shuffled epoch of torch mini-batch training with cross-entropy; the correct predictions are counted
+    like the engine's accuracy metric, so both sides do the same work."""
+    import torch
+
+    order = torch.randperm(len(tx))
+    correct = 0
+    for start in range(0, len(tx), batch):
+        index = order[start:start + batch]
+        out = net(tx[index])
+        loss = torch.nn.functional.cross_entropy(out, ty[index])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        correct += int((out.argmax(1) == ty[index]).sum())
+    return correct
+
+
 def bench_mlp(repeats: int) -> None:
     import torch
 
@@ -116,16 +134,7 @@ def bench_mlp(repeats: int) -> None:
     tx, ty = torch.from_numpy(x), torch.from_numpy(labels)
 
     def torch_epoch() -> None:
-        order = torch.randperm(n)
-        correct = 0
-        for start in range(0, n, batch):
-            index = order[start:start + batch]
-            out = net(tx[index])
-            loss = torch.nn.functional.cross_entropy(out, ty[index])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            correct += int((out.argmax(1) == ty[index]).sum())  # like the engine's accuracy metric
+        torch_train_epoch(net, opt, tx, ty, batch)
 
     # The floor: the epoch's matrix products at their exact shapes and layouts, into buffers made once.
     w1, w2 = (rng.random(s, dtype=np.float32) for s in ((784, 512), (512, 10)))
@@ -235,16 +244,7 @@ def bench_cnn_epoch(repeats: int) -> None:
     tx, ty = torch.from_numpy(x), torch.from_numpy(labels)
 
     def torch_epoch() -> None:
-        order = torch.randperm(n)
-        correct = 0
-        for start in range(0, n, batch):
-            index = order[start:start + batch]
-            out = net(tx[index])
-            loss = torch.nn.functional.cross_entropy(out, ty[index])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            correct += int((out.argmax(1) == ty[index]).sum())
+        torch_train_epoch(net, opt, tx, ty, batch)
 
     times = side_by_side("(3) chapter 7's CNN (Conv 8@3x3 relu, MaxPool 2, Dense 10 softmax), Adam, batch 64, "
                          "one epoch of 5,000 images",

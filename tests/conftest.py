@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
 import shutil
 import socket
@@ -11,6 +14,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -32,6 +36,32 @@ if SHARED_MNIST.is_dir():
 os.environ["GRADBOOK_DATA"] = str(_data_dir)
 # Checks run by the tests record their outcomes (gradbook.progress) here, not beside the notebooks.
 os.environ["GRADBOOK_PROGRESS"] = str(_data_dir / "progress.json")
+
+
+# The course hub's test closes this checkout to other accounts (gradbook_grader.hub_checkout) while it runs;
+# every other test reads the checkout as other accounts do (sandboxes run under their own uids), so it holds
+# this lock shared, and the hub's test holds it alone: the two never overlap, on any xdist worker.
+CHECKOUT_LOCK = Path(tempfile.gettempdir()) / f"gradbook-checkout-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}.lock"
+
+
+@contextlib.contextmanager
+def checkout_lock(exclusive: bool) -> Iterator[None]:
+    with open(CHECKOUT_LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
+def _checkout_readable_by_others(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test reads the checkout while no hub test has it closed (see CHECKOUT_LOCK)."""
+    if request.node.get_closest_marker("closes_checkout"):
+        yield  # its module's fixture holds the lock alone
+        return
+    with checkout_lock(exclusive=False):
+        yield
 
 
 def require(condition: bool, reason: str) -> None:

@@ -193,6 +193,10 @@ def test_the_chinese_ui_has_every_glyph_without_a_system_cjk_font_and_shows_the_
 
             page.goto(lab.url("progress-en.ipynb"))
             page.wait_for_selector("text=/Python 3 \\(ipykernel\\) \\| 空闲/", timeout=REACTION_MS)
+            # the workspace reopens the Chinese chapter too: Run All must go to this notebook, so it is made the
+            # current one (its tab, then its cell) before the menu is used
+            page.locator(".lm-TabBar-tab.lm-mod-current", has_text="progress-en.ipynb").wait_for(timeout=REACTION_MS)
+            page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .jp-InputArea-prompt").first.click()
             page.get_by_role("menuitem", name="运行", exact=True).click()
             page.get_by_role("menuitem", name="运行所有单元格", exact=True).click()
             # JupyterLab keeps the Chinese chapter open in a hidden tab: the English page is the one in English

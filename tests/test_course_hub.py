@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, checkout_lock
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.closes_checkout]
 
 hub = pytest.importorskip("gradbook_grader.hub")
 requests = pytest.importorskip("requests")
@@ -44,6 +44,11 @@ def course_hub():
     why = hub.why_not_here()
     if why:
         pytest.skip(why)
+    with checkout_lock(exclusive=True):  # no other test reads the checkout while the hub has it closed
+        yield from _course_hub()
+
+
+def _course_hub():
     from gradbook_grader.course import find_course
     from gradbook_grader.hub_checkout import reopen_checkout
 
@@ -190,7 +195,7 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
     # no student reads the answers, the course secret or the hub's state
     repo = course_hub["course"].root.parent
     for secret in (repo / "solutions" / f"{CHAPTER}.ipynb", repo / "autograder" / ".gradbook-secret",
-                   repo / "lib" / "gradbook" / "checks" / "ch00.py", root / "state" / "jupyterhub_cookie_secret",
+                   repo / "lib" / "gradbook" / "checks" / "ch00" / "answers.py", root / "state" / "jupyterhub_cookie_secret",
                    root / "state" / "jupyterhub.sqlite"):
         assert secret.exists(), secret
         assert as_user(s1.name, "cat", str(secret), settings=settings).returncode != 0, secret
