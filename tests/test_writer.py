@@ -110,3 +110,33 @@ def test_a_row_that_fails_rolls_back_alone_and_the_rows_before_it_are_committed(
         assert sorted(s.id for s in gb.students) == ["a", "b", "c"]
     finally:
         gb.close()
+
+
+def test_a_regraded_late_submission_is_penalised_on_its_new_score(tmp_path: Path) -> None:
+    """Within the writer's transaction nbgrader's commits only flush: the late penalty (`late.apply`) must still
+    read the notebook's score as it is now, not as it was loaded before the regrade changed it. The course's
+    plugin (docs/lifecycle.md) takes 10 % of the score per day late or part of one: hand-computed below."""
+    from datetime import datetime, timedelta
+
+    from gradbook_grader.grades import read
+    from lifecycle_helpers import configure, received, set_due, stamp
+
+    course = small_course(tmp_path / "course")
+    (course.root / "plugins").mkdir()
+    (course.root / "plugins" / "late_penalties.py").write_text(
+        (TESTS.parent / "autograder" / "plugins" / "late_penalties.py").read_text())
+    configure(course, "c.AssignLatePenalties.plugin_class = 'late_penalties.TenPercentPerDay'")
+    due = datetime(2026, 11, 20, 12, 0)
+    set_due(course, CH02, due)
+    source = nbformat.read(course.source(CH02), as_version=4)
+    folder = course.root / "submitted"
+    path = folder / "bob" / CH02
+    path.mkdir(parents=True)
+    for wrong in ({}, WRONG):  # full marks, then a regrade that loses the relu cell's points
+        nbformat.write(honest(source, wrong), path / f"{CH02}.ipynb")
+        (path / "timestamp.txt").write_bytes(stamp(due + timedelta(hours=30)))  # 2 days begun: 20 %
+        received(course, path, "bob", CH02, due + timedelta(hours=30))  # as collect saw this submission arrive
+        grade_assignment(course, CH02, folder, workers=1, progress=False, grade=fake_grade)
+        (graded,) = read(course, CH02).graded
+        score = expected_score(source, wrong)
+        assert graded.penalty == pytest.approx(0.2 * score), (wrong, graded.penalty, score)
