@@ -58,3 +58,16 @@ def test_the_cases_kill_the_mutants_of_every_exercise() -> None:
     live, killed = sum(s.live for s in scores), sum(s.visible for s in scores)
     survivors = {s.exercise: s.survivors for s in scores if s.survivors}
     assert killed >= FLOOR * live, f"{killed} of {live} mutants killed by the visible cases; survivors: {survivors}"
+
+
+def test_a_mutant_that_never_ends_is_killed_at_its_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks report an answer's exceptions case by case and go on: the time limit must stop the whole
+    judging, not the first case only, or the next case loops unbounded."""
+    from gradbook.checks import load_all
+
+    def forever(x):  # noqa: ANN001, ANN202
+        while True:
+            pass
+
+    monkeypatch.setattr(mutants, "SECONDS", 1)
+    assert mutants.killed(load_all()["ch02.naive_relu"], forever, 0, False)

@@ -301,8 +301,9 @@ def _namespace(reference: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- judging them
 
 
-class _TooLong(Exception):
-    pass
+class _TooLong(BaseException):
+    """A mutant past its time. Not an Exception: the checks report an answer's exceptions case by case and go on
+    (`ask.answer`), which would swallow the one alarm and leave the next case to loop unbounded."""
 
 
 @contextmanager
