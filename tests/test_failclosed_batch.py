@@ -168,7 +168,8 @@ def test_submissions_are_read_never_followed(tmp_path: Path) -> None:
                "huge": "over the grader's limit", **({"nb-device": "character device"} if device else {})}
     assert results["ann"].error is None and results["ann"].score == 10
     assert results["ann"].claimed == "2026-11-20 10:00:00.000000 UTC"  # the student's claim; no collect receipt:
-    assert results["ann"].timestamp and "arrival not observed" in results["ann"].notes[0]  # dated by submitted/
+    assert results["ann"].timestamp and "arrival not observed" in results["ann"].dating[0]  # dated by submitted/
+    assert results["ann"].dating[0] in results["ann"].shown_notes and not results["ann"].notes  # typed, not by its words
     for student, why in refused.items():
         r = results[student]
         assert r.error and why in r.error and r.score == 0 and r.max_score == 10, (student, r.error)
@@ -501,11 +502,6 @@ def odd_name(n: int, rng: random.Random) -> str | bytes:
 # ---------------------------------------------------------------- 3b. stages after grading
 
 
-def _read_notes(notes: list[str]) -> list[str]:
-    """What reading the submission noted, without how its date was chosen (no collect receipt here)."""
-    return [n for n in notes if not n.startswith("arrival not observed")]
-
-
 @pytest.mark.slow  # spawns grading workers
 def test_timestamps_out_of_range_are_ignored_with_a_note_and_the_batch_goes_on(tmp_path: Path) -> None:
     course = small_course(tmp_path / "course")
@@ -517,7 +513,7 @@ def test_timestamps_out_of_range_are_ignored_with_a_note_and_the_batch_goes_on(t
         put(folder, name, {f"{CH02}.ipynb": good, "timestamp.txt": stamp})
     results = by_student(grade(course, folder).results)
     assert all(r.score == 10 and r.error is None for r in results.values())
-    assert results["ok"].claimed == "2026-11-20 10:00:00.000000 UTC" and not _read_notes(results["ok"].notes)
+    assert results["ok"].claimed == "2026-11-20 10:00:00.000000 UTC" and not results["ok"].notes  # how it was dated is `dating`
     for name in set(stamps) - {"ok"}:
         assert results[name].claimed is None and "timestamp.txt ignored" in results[name].notes[0], name
         assert results[name].timestamp, "no readable time is never no date (arrival.py: dated by submitted/)"

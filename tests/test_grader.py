@@ -103,6 +103,9 @@ def test_untouched_student_notebook_scores_zero(batch: BatchReport) -> None:
     untouched = by_student(batch)["untouched"]
     assert untouched.score == 0 and untouched.max_score == 10
     assert all("not implemented" in c.message for c in untouched.cells.values())
+    assert all(c.unfinished for c in untouched.cells.values())  # typed by the judge, for the misconception report
+    partial = by_student(batch)["partial"]  # wrong answers, written: not the stub
+    assert not any(c.unfinished for c in partial.cells.values()) and not partial.cells["test-naive-relu"].passed
 
 
 def test_plausible_wrong_answers_get_partial_credit_and_hints(batch: BatchReport) -> None:

@@ -13,6 +13,7 @@ with each student's graded notebook, so the report reads exactly what it reads a
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -50,8 +51,9 @@ def student_notebook(course: Course, assignment: str, written: set[str], own: di
 
 
 def grade(gb: object, course: Course, assignment: str, student: str, failed: dict[str, tuple[str, int | None]],
-          written: set[str] | None = None, own: dict[str, str] | None = None) -> None:
-    """Store a graded submission: the cells in `failed` (grade id: (verdict, known mistake)) lost their points."""
+          written: set[str] | None = None, own: dict[str, str] | None = None, stubs: frozenset[str] = frozenset()) -> None:
+    """Store a graded submission: the cells in `failed` (grade id: (verdict, known mistake)) lost their points;
+    those in `stubs` because their answer was still the released stub (the judge's typed `unfinished`)."""
     src = nbformat.read(course.source(assignment), as_version=4)
     registry = load_all()
     exercise = {g: e for g, e in (("test-" + n.replace("_", "-"), f"ch{assignment[:2]}.{n}") for n in
@@ -61,7 +63,7 @@ def grade(gb: object, course: Course, assignment: str, student: str, failed: dic
         verdict, mistake = failed.get(gid, ("passed", None))
         ok = gid not in failed
         cells[gid] = CellGrade(gid, points if ok else 0.0, points, ok, verdict,
-                               exercise=None if ok else exercise.get(gid), mistake=mistake)
+                               exercise=None if ok else exercise.get(gid), mistake=mistake, unfinished=gid in stubs)
     result = Result(student, assignment, f"k-{student}", "t", sum(c.points for c in cells.values()),
                     sum(c.max_points for c in cells.values()), cells, [], None, True, "/x")
     store(gb, result)
@@ -152,3 +154,20 @@ def test_rule_violations_have_their_own_section(course: Course) -> None:
     section = text.split("  the chapter's rule broken (not a wrong result; see the hint):\n")[1]
     assert section.startswith(f"       2  naive_relu: {LOOPS_ONLY}")
     assert "commonest: " in text and LOOPS_ONLY not in text.split("commonest: ")[1]
+
+
+def test_without_a_notebook_an_untouched_submission_is_known_by_the_judges_flag_not_by_words(tmp_path: Path) -> None:
+    """No graded notebook to read (deleted, another machine's journal): what was attempted comes from the
+    judge's typed `unfinished`. A student whose own error message says "not implemented yet" attempted it."""
+    stub_text = f"naive_relu: {NOT_IMPLEMENTED}"
+    course = small_course(tmp_path / "course", (CH02,))  # its own class: the module's counts stay theirs
+    with open_gradebook(course) as gb:
+        register_assignment(gb, CH02, nbformat.read(course.source(CH02), as_version=4))
+        gids = [gid for gid, _, _ in graded_cells(nbformat.read(course.source(CH02), as_version=4))]
+        grade(gb, course, CH02, "stub1", {g: (stub_text, None) for g in gids}, stubs=frozenset(gids))
+        # their own code raised NotImplementedError("not implemented yet") after real work: an attempt
+        grade(gb, course, CH02, "mimic", {"test-naive-relu": (stub_text, None)})
+    text = report(course, CH02)
+    assert ", 1 untouched (none of its functions written" in text.splitlines()[0], text
+    relu = section(text, "naive_relu (test-naive-relu)")
+    assert "(not attempted)" not in relu and "(another mistake: none of the known ones)" in relu, relu

@@ -193,7 +193,7 @@ def date(course: Course, submission: Submission, loaded: Loaded, rule: Lateness)
     else:
         loaded.timestamp = _vouched(submission)
         if claim is None or _apart(claim, loaded.timestamp) > rule.claim_slack_seconds:  # else the claim holds
-            loaded.notes.append(f"{ARRIVAL_NOTE} ({why}): dated by when it reached submitted/ (the "
+            loaded.dating.append(f"{ARRIVAL_NOTE} ({why}): dated by when it reached submitted/ (the "
                                 f"timestamp); {shown} (c.Lateness.unobserved = \"late\")")
 
 

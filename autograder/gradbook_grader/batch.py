@@ -158,7 +158,7 @@ class _Batch:
         key = submission_key(loaded.data, self.source_digest, self.manifest, self.limits, loaded.problem,
                              loaded.claimed)
         kept = Loaded(None, loaded.problem, loaded.timestamp, loaded.notes, secret=loaded.secret,
-                      claimed=loaded.claimed, lateness=loaded.lateness)
+                      claimed=loaded.claimed, lateness=loaded.lateness, dating=loaded.dating)
         job = Job(submission, key, kept, sha256(loaded.data) if loaded.data is not None else "",
                   seed=hidden_seed(self.secret, key))
         previous = read_journal(self.course, submission.student, self.assignment)

@@ -209,7 +209,7 @@ def _say_report(assignment: str, report: "BatchReport") -> None:
     for result in report.errors:
         print(f"  {printable(result.student)}: {printable(result.error or '')}")
     for result in report.results:
-        for note in result.notes:
+        for note in result.shown_notes:
             print(f"  {printable(result.student)}: {printable(note)}")
     if flagged:
         print(f"  flagged (see `gradbook-grader report`): {', '.join(printable(r.student) for r in flagged)}")

@@ -262,12 +262,13 @@ class _Grading:
 
     def judge_test_cell(self, cell: NotebookNode, gid: str, max_points: float) -> CellGrade:
         exercise = mistake = None
+        unfinished = False
         try:
             judgement = judge_cell(self.manifest.expected.get(gid, []),
                                    [a for a in self.answers.values() if a.gid == gid], self.registry, self.language)
             message, passed = judgement.message, judgement.passed
             message += "" if passed else self.unfinished()
-            exercise, mistake = judgement.exercise, judgement.mistake
+            exercise, mistake, unfinished = judgement.exercise, judgement.mistake, judgement.unfinished
             self.events.extend(f"cell {gid}: {t}" for t in judgement.tampered)
             self.integrity.extend(f"tampering: cell {gid}: {t}" for t in judgement.tampered)
         except Exception as exc:  # noqa: BLE001 - this cell only
@@ -278,7 +279,7 @@ class _Grading:
         cell.source = strip_hidden_tests(cell.source)
         cell.metadata["gradbook"] = {"trusted_verdict": True}
         return CellGrade(gid, max_points if passed else 0.0, max_points, passed, message, exercise=exercise,
-                         mistake=mistake)
+                         mistake=mistake, unfinished=unfinished)
 
     def unfinished(self) -> str:
         """What a failing verdict adds: the cells of the notebook that did not finish."""

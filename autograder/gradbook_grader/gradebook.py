@@ -112,7 +112,7 @@ def _store(gb: "Gradebook", result: "Result", changed: bool) -> None:
         _score(grade, result.cells.get(grade.name), changed)
     for comment in stored.comments:
         cell = result.cells.get(comment.name)
-        comment.auto_comment = NO_RESPONSE if cell is not None and cell.message == NO_RESPONSE else None
+        comment.auto_comment = NO_RESPONSE if cell is not None and cell.unanswered else None
     if result.evidence:
         stored.flagged = True
     gb.db.commit()
@@ -127,7 +127,7 @@ def _cells_changed(stored: Any, master: Any) -> bool:
 def _score(grade: Any, cell: Any, changed: bool) -> None:
     """One of nbgrader's Grade rows from the cell's grade: its points, or a person's to give ("No response.": 0)."""
     written = cell is not None and cell.manual
-    auto = (0.0 if cell.message == NO_RESPONSE else None) if written else (cell.points if cell is not None else 0.0)
+    auto = (0.0 if cell.unanswered else None) if written else (cell.points if cell is not None else 0.0)
     fresh = grade.auto_score is None and grade.manual_score is None  # never stored, or a person's to score
     grade.auto_score = auto
     if changed or fresh:

@@ -45,6 +45,7 @@ class CellScore:
     passed: bool = False
     exercise: str | None = None  # the check a failing test cell failed
     mistake: int | None = None  # the known mistake its verdict names (index in the exercise's mistakes)
+    unfinished: bool = False  # its answer was still the released stub (the journal's `CellGrade.unfinished`)
 
     @property
     def points(self) -> float:
@@ -99,21 +100,20 @@ class Graded:
 
     @property
     def all_notes(self) -> list[str]:
-        return (self.result.notes if self.result else []) + self.notes
+        return (self.result.shown_notes if self.result else []) + self.notes
 
     @classmethod
     def from_result(cls, result: Result) -> "Graded":
         """A journalled submission that no gradebook holds, as the journal has it."""
-        cells = {c.grade_id: CellScore(c.grade_id, c.max_points, None if c.manual and c.message != _NO_RESPONSE
-                                       else c.points, written=c.manual, needs_manual=c.manual and c.message != _NO_RESPONSE,
-                                       verdict=c.message, passed=c.passed, exercise=c.exercise, mistake=c.mistake)
+        cells = {c.grade_id: CellScore(c.grade_id, c.max_points, None if c.manual and not c.unanswered
+                                       else c.points, written=c.manual, needs_manual=c.manual and not c.unanswered,
+                                       verdict=c.message, passed=c.passed, exercise=c.exercise, mistake=c.mistake,
+                                       unfinished=c.unfinished)
                  for c in result.cells.values()}
         stamp = datetime.strptime(result.timestamp, TIMESTAMP_FORMAT) if result.timestamp else None
         return cls(result.student, result.assignment, cells, stamp, flagged=bool(result.evidence),
                    stored=result.in_gradebook and not student_id_problem(result.student), result=result)
 
-
-_NO_RESPONSE = "No response."  # gradebook.NO_RESPONSE (not imported: that module imports nbgrader's)
 
 
 @dataclass
@@ -213,8 +213,8 @@ def _graded(course: Course, submission: "SubmittedAssignment", order: dict[str, 
         for cell in result.cells.values():
             if cell.grade_id in cells:
                 score = cells[cell.grade_id]
-                score.verdict, score.passed, score.exercise, score.mistake = (
-                    cell.message, cell.passed, cell.exercise, cell.mistake)
+                score.verdict, score.passed, score.exercise, score.mistake, score.unfinished = (
+                    cell.message, cell.passed, cell.exercise, cell.mistake, cell.unfinished)
     elif result is not None:
         entry.notes.append("the grader's journal holds another grading of this submission (another gradebook, or "
                            "an older run): its reasons are not shown; `gradbook-grader grade --force` grades it again")

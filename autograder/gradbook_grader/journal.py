@@ -19,7 +19,7 @@ from gradbook_grader.files import write_atomic
 from gradbook_grader.types import CellGrade
 
 JOURNAL_NAME = "gradbook-result.json"
-JOURNAL_VERSION = 2  # 2: integrity evidence, notes, in_gradebook; entries of version 1 are regraded
+JOURNAL_VERSION = 3  # 2: integrity evidence, notes, in_gradebook; 3: typed `unanswered`, `dating`; older: regraded
 
 
 @dataclass
@@ -46,6 +46,12 @@ class Result:
     digest: str = ""  # sha256 of the submitted notebook that was graded ("" when none was read)
     claimed: str | None = None  # the student's timestamp.txt (a claim); `timestamp` is the date lateness uses
     lateness: list[str] = field(default_factory=list)  # why that date needs a person's look (`arrival`)
+    dating: list[str] = field(default_factory=list)  # how `arrival` dated it (informational, redone on reuse)
+
+    @property
+    def shown_notes(self) -> list[str]:
+        """What the instructor is told beside the grade: the batch's notes, then how it was dated."""
+        return self.notes + self.dating
 
     @property
     def evidence(self) -> list[str]:

@@ -182,13 +182,6 @@ def _submitted(course: Course, entry: Graded) -> list["nbformat.NotebookNode"]:
 def tally(course: Course, entries: Sequence[Graded]) -> list[Assignment]:
     """Count, per test cell (one exercise), what the graded submissions among `entries` got wrong (the module)."""
     from gradbook.checks import load_all
-    from gradbook.checks.drivers import NOT_IMPLEMENTED
-    from gradbook.i18n import LANGUAGES, _, using
-
-    stub = []  # "not implemented yet", in every language a verdict may be in
-    for language in LANGUAGES:
-        with using(language):
-            stub.append(_(NOT_IMPLEMENTED))
 
     registry = load_all()
     assignments = {name: a for name in sorted({e.assignment for e in entries})
@@ -196,15 +189,15 @@ def tally(course: Course, entries: Sequence[Graded]) -> list[Assignment]:
     for entry in entries:
         known = assignments.get(entry.assignment)
         if entry.result is not None and not entry.error and known is not None:  # else not judged: nothing to learn
-            _count(course, known, entry, stub)
+            _count(course, known, entry)
     return list(assignments.values())
 
 
-def _count(course: Course, known: Assignment, entry: Graded, stub: list[str]) -> None:
+def _count(course: Course, known: Assignment, entry: Graded) -> None:
     """One judged submission's cells, counted into `known`'s tallies."""
     cells = {gid: c for gid, c in entry.cells.items() if gid in known.tallies and not c.written}
     notebooks = _submitted(course, entry)
-    mine = _attempted(known, cells, written(notebooks, known.released, known.cells), stub)
+    mine = _attempted(known, cells, written(notebooks, known.released, known.cells))
     # What the student's own answers use, where their notebook says (else what the model solutions use).
     uses = {**known.uses, **dependencies(notebooks[0], known.answers)} if notebooks else known.uses
     if cells and not any(mine.get(known.tallies[g].exercise, True) for g in cells):
@@ -220,12 +213,12 @@ def _count(course: Course, known: Assignment, entry: Graded, stub: list[str]) ->
             _count_failure(counted, cell, mine.get(counted.exercise, True), upstream)
 
 
-def _attempted(known: Assignment, cells: dict[str, Any], mine: dict[str, bool] | None,
-               stub: list[str]) -> dict[str, bool]:
-    """Per exercise, whether the student wrote its answer: their notebook says; without one, the verdicts."""
+def _attempted(known: Assignment, cells: dict[str, Any], mine: dict[str, bool] | None) -> dict[str, bool]:
+    """Per exercise, whether the student wrote its answer: their notebook says; without one, the judge's typed
+    `unfinished` (an answer still the released stub)."""
     if mine is not None:
         return mine
-    return {known.tallies[g].exercise: c.passed or not any(t in c.verdict for t in stub) for g, c in cells.items()}
+    return {known.tallies[g].exercise: c.passed or not c.unfinished for g, c in cells.items()}
 
 
 def _count_failure(counted: Tally, cell: Any, attempted: bool, upstream: list[str]) -> None:

@@ -58,6 +58,7 @@ class Loaded:
     secret: str | None = None  # nbgrader's submission_secret.txt: names the feedback the student fetches
     claimed: str | None = None  # the student's timestamp.txt once `arrival.date` has dated the submission
     lateness: list[str] = field(default_factory=list)  # why its date needs a person's look (`arrival`)
+    dating: list[str] = field(default_factory=list)  # how `arrival` dated it, for the instructor's information
 
 
 def student_id_problem(name: str) -> str | None:

@@ -45,6 +45,8 @@ class CellGrade:
     manual: bool = False  # a written answer, scored by a person in the formgrader
     exercise: str | None = None  # the check a failing test cell failed ("chNN.what")
     mistake: int | None = None  # index in that exercise's `mistakes` of the known mistake it made
+    unfinished: bool = False  # a test cell whose answer is still the released stub (the wire's NOT_IMPLEMENTED)
+    unanswered: bool = False  # a written answer still as released: nbgrader's "No response.", 0 points
 
 
 @dataclass

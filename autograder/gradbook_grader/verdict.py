@@ -14,6 +14,7 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from gradbook.checks.drivers import NOT_IMPLEMENTED
 from gradbook.i18n import _, current, using
 from gradbook_grader.nbcells import is_graded, is_solution
 from gradbook_grader.questions import Question
@@ -40,6 +41,7 @@ class CellJudgement:
     tampered: list[str] = field(default_factory=list)
     exercise: str | None = None  # the check that failed ("chNN.what"), when one did
     mistake: int | None = None  # the known mistake its verdict named (`Verdict.mistake`)
+    unfinished: bool = False  # the failing answer is still the released stub (`NOT_IMPLEMENTED` on the wire)
 
 
 def judge_cell(expected: list[Question], answers: list[Answer], registry: dict[str, Any],
@@ -85,7 +87,8 @@ def _judge_question(question: Question, answer: Answer | None, registry: dict[st
         said = _("{label}: the answer could not be judged ({error})").format(label=label, error=type(error).__name__)
         return CellJudgement(False, said, lines, tampered, exercise.name)
     if not verdict.passed:
-        return CellJudgement(False, verdict.message, lines, tampered, exercise.name, verdict.mistake)
+        stub = any(isinstance(r, dict) and r.get("error") == NOT_IMPLEMENTED for r in answer.results)
+        return CellJudgement(False, verdict.message, lines, tampered, exercise.name, verdict.mistake, unfinished=stub)
     lines.append(f"\u2714 {label}: {verdict.message}")
     return None
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from gradbook_grader.arrival import ARRIVAL_NOTE
 from gradbook_grader.course import Course, GraderError, released_answers
 from gradbook_grader.files import write_atomic
 from gradbook_grader.jobs import BatchReport, Job
@@ -114,12 +113,11 @@ class Writer:
     def reuse(self, previous: Result, loaded: Loaded) -> None:
         """An unchanged submission's journalled result: stored again (cheap, and fills a new --db too), dated
         as it is now (a collect receipt since, a new copy in submitted/: `arrival`)."""
-        dated = (loaded.timestamp, loaded.claimed, loaded.lateness)
-        redated = dated != (previous.timestamp, previous.claimed, previous.lateness)
+        dated = (loaded.timestamp, loaded.claimed, loaded.lateness, loaded.dating)
+        redated = dated != (previous.timestamp, previous.claimed, previous.lateness, previous.dating)
         if redated:
-            previous.timestamp, previous.claimed, previous.lateness = loaded.timestamp, loaded.claimed, list(loaded.lateness)
-            previous.notes = [n for n in previous.notes if not n.startswith(ARRIVAL_NOTE)] + [
-                n for n in loaded.notes if n.startswith(ARRIVAL_NOTE)]
+            previous.timestamp, previous.claimed = loaded.timestamp, loaded.claimed
+            previous.lateness, previous.dating = list(loaded.lateness), list(loaded.dating)
         def stored() -> None:
             if previous.transient or redated:  # the store failed this time (the next run retries), or a new date
                 self.journal(previous)
@@ -205,7 +203,9 @@ def _cell(grade_id: str, max_points: float, cell: Any, manifest: Manifest) -> Ce
     asked = {q.exercise for q in manifest.expected.get(grade_id, [])}
     exercise = cell.exercise if not cell.passed and cell.exercise in asked else None
     mistake = cell.mistake if exercise is not None and type(cell.mistake) is int and cell.mistake >= 0 else None
-    return CellGrade(grade_id, points, max_points, bool(cell.passed), message, exercise=exercise, mistake=mistake)
+    unfinished = exercise is not None and cell.unfinished is True
+    return CellGrade(grade_id, points, max_points, bool(cell.passed), message, exercise=exercise, mistake=mistake,
+                     unfinished=unfinished)
 
 
 def _written(grade_id: str, max_points: float, notebook: Any, unanswered: set[str]) -> CellGrade:
@@ -216,7 +216,8 @@ def _written(grade_id: str, max_points: float, notebook: Any, unanswered: set[st
     texts = [c.get("source") for c in cells or [] if isinstance(c, dict) and grade_id == _grade_id(c)]
     text = "".join(texts[0]) if texts and isinstance(texts[0], list) else texts[0] if texts else ""
     answered = isinstance(text, str) and _norm(text) not in unanswered
-    return CellGrade(grade_id, 0.0, max_points, False, "to be graded by hand" if answered else NO_RESPONSE, manual=True)
+    return CellGrade(grade_id, 0.0, max_points, False, "to be graded by hand" if answered else NO_RESPONSE, manual=True,
+                     unanswered=not answered)
 
 
 def _grade_id(cell: dict) -> str | None:
@@ -266,6 +267,7 @@ def _result(job: Job, graded: SubmissionGrade, manifest: Manifest, unanswered: d
         timestamp=job.loaded.timestamp,
         claimed=job.loaded.claimed,
         lateness=list(job.loaded.lateness),
+        dating=list(job.loaded.dating),
         integrity=_lines(getattr(graded, "integrity", [])),
         notes=list(job.loaded.notes),
         digest=job.digest,
@@ -290,6 +292,7 @@ def _error_result(job: Job, message: str, manifest: Manifest, transient: bool) -
         timestamp=job.loaded.timestamp,
         claimed=job.loaded.claimed,
         lateness=list(job.loaded.lateness),
+        dating=list(job.loaded.dating),
         transient=transient,
         notes=list(job.loaded.notes),
         digest=job.digest,

@@ -144,8 +144,6 @@ def digest(text: str) -> str:
 
 def answers(gb: "Gradebook", reader: AnswerReader, q: Question) -> Answers:
     """Every stored submission's answer to `q`, with its score and comment in the gradebook."""
-    from gradbook_grader.gradebook import NO_RESPONSE
-
     empty = {"", normalise(q.template)}
     out = Answers(q, [])
     for student, (grade, comment) in sorted(_rows(gb, reader.assignment, q.grade_id).items()):
@@ -154,7 +152,8 @@ def answers(gb: "Gradebook", reader: AnswerReader, q: Question) -> Answers:
             out.missing.append(student)
             continue
         text = texts.get(q.grade_id, "")
-        no_response = comment is not None and comment.auto_comment == NO_RESPONSE
+        # The writer gives a written answer an automatic score only when it is still as released (0, "No response.").
+        no_response = grade.auto_score is not None
         shown = text if len(text) <= MAX_ANSWER else text[:MAX_ANSWER] + f"\n[… {len(text) - MAX_ANSWER} more characters]"
         score = grade.manual_score if grade.manual_score is not None else grade.auto_score
         said = (comment.manual_comment or comment.auto_comment or "") if comment is not None else ""
