@@ -566,6 +566,9 @@ class NumpySequenceOps(SequenceOps):
     def stack(self, arrays: Sequence[Array], axis: int) -> Array:
         return np.stack(arrays, axis)
 
+    def concatenate(self, arrays: Sequence[Array], axis: int) -> Array:
+        return np.concatenate(arrays, axis)
+
     def indices(self, x: Array) -> Array:
         return np.asarray(x).astype(np.int64, copy=False)
 
