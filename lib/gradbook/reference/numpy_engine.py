@@ -454,12 +454,13 @@ class NumpyEngine(Engine):
         return backprop()  # NumPy has no autograd: each layer's hand-written backward
 
     # -- optimisers (Keras' formulas; see `gradbook.reference.optimizers`). Every operation writes in
-    # place (``out=``, ``*=``); `_by_blocks` runs the formulas block by block, for speed only.
+    # place (``out=``, ``*=``), the intermediate ``step`` into a scratch block `_by_blocks` hands in (made once
+    # per update, not once per block); `_by_blocks` runs the formulas block by block, for speed only.
 
     def sgd(self, ps: list[Array], gs: list[Array], momenta: list[Array] | None, learning_rate: float,
             momentum: float, nesterov: bool) -> None:
-        def update(p: Array, g: Array, m: Array | None = None) -> None:
-            step = np.multiply(g, learning_rate)  # lr·g
+        def update(step: Array, p: Array, g: Array, m: Array | None = None) -> None:
+            np.multiply(g, learning_rate, out=step)  # lr·g
             if m is None:
                 p -= step
                 return
@@ -476,8 +477,7 @@ class NumpyEngine(Engine):
 
     def rmsprop(self, ps: list[Array], gs: list[Array], velocities: list[Array], momenta: list[Array] | None,
                 learning_rate: float, rho: float, momentum: float, epsilon: float) -> None:
-        def update(p: Array, g: Array, v: Array, m: Array | None = None) -> None:
-            step = np.empty_like(p)
+        def update(step: Array, p: Array, g: Array, v: Array, m: Array | None = None) -> None:
             v *= rho
             np.multiply(g, g, out=step)
             step *= 1 - rho
@@ -497,8 +497,7 @@ class NumpyEngine(Engine):
 
     def adam(self, ps: list[Array], gs: list[Array], ms: list[Array], vs: list[Array], alpha: float,
              beta_1: float, beta_2: float, epsilon: float) -> None:
-        def update(p: Array, g: Array, m: Array, v: Array) -> None:
-            step = np.empty_like(p)
+        def update(step: Array, p: Array, g: Array, m: Array, v: Array) -> None:
             m *= beta_1
             np.multiply(g, 1 - beta_1, out=step)
             m += step                                  # m = beta_1·m + (1 - beta_1)·g
@@ -524,7 +523,8 @@ BLOCK = 1 << 15  # 128 KiB of float32 per array
 
 
 def _by_blocks(update: Callable[..., None], ps: list[Array], *others: list[Array] | None) -> None:
-    """``update(p, g, ...)`` for every parameter and its arrays, one cache-sized block at a time.
+    """``update(step, p, g, ...)`` for every parameter and its arrays, one cache-sized block at a time, with
+    ``step`` a scratch array of the block's shape.
 
     ``others`` are lists parallel to ``ps`` (gradients, optimiser state); a None list is left out.
     Arrays that are not all C-contiguous are updated whole (a flat view of them would be a copy).
@@ -538,7 +538,19 @@ def _by_blocks(update: Callable[..., None], ps: list[Array], *others: list[Array
             continue
         flat = [a.reshape(-1) for a in arrays]  # views: the blocks are written in place
         blocks += [tuple(a[start:start + BLOCK] for a in flat) for start in range(0, size, BLOCK)]
-    in_parallel(lambda share: [update(*arrays) for arrays in blocks[share]], len(blocks))
+
+    def run(share: slice) -> None:
+        scratch: dict[np.dtype, Array] = {}  # one block's worth per dtype, for this thread's blocks
+        for arrays in blocks[share]:
+            p = arrays[0]
+            if p.size > BLOCK:  # a whole non-contiguous array
+                update(np.empty_like(p), *arrays)
+                continue
+            if p.dtype not in scratch:
+                scratch[p.dtype] = np.empty(BLOCK, p.dtype)
+            update(scratch[p.dtype][:p.size].reshape(p.shape), *arrays)
+
+    in_parallel(run, len(blocks))
 
 
 # ---------------------------------------------------------------- the sequence layers' primitives
