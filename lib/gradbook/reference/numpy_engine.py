@@ -553,6 +553,18 @@ def _by_blocks(update: Callable[..., None], ps: list[Array], *others: list[Array
     in_parallel(run, len(blocks))
 
 
+TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-290}  # ~1e8 times the smallest normal float
+
+
+def flush_tiny(arrays: list[Array]) -> None:
+    """Set to 0 every number of ``arrays`` (optimiser state) smaller in size than TINY: before a decaying
+    momentum or velocity turns subnormal (slow arithmetic), long after it stopped mattering (a float32 weight
+    moves by nothing near 1e-30). A number decaying by a factor of 0.2 or more per step cannot cross from TINY into the
+    subnormals in the 8 steps between two flushes (`optimizers.FLUSH_EVERY`)."""
+    for a in arrays:
+        a[np.abs(a) < TINY.get(a.dtype, 0)] = 0
+
+
 # ---------------------------------------------------------------- the sequence layers' primitives
 
 def _fast_sigmoid(x: Array) -> Array:
