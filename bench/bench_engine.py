@@ -212,24 +212,37 @@ def bench_conv(repeats: int) -> None:
     times = side_by_side("(2) conv2d forward+backward, batch 64, 1x28x28 -> Conv 8@3x3 -> Conv 16@3x3, padding 1",
                          engine, reference, repeats, 1.0)
 
-    # The phases at the same shapes: the engine's own im2col and col2im, and its matrix products.
+    # The phases at the same shapes, as the engine runs them: band by band (numpy_engine.BAND_BYTES), the patches
+    # made four times (each layer's forward, and again for its dW), the products, and col2im's adds (layer 2's dx).
     kernel, stride, pads = (3, 3), (1, 1), ((1, 1), (1, 1))
     a1 = conv1.forward(x)
-    cols1, cols2 = numpy_engine.im2col(x, kernel, stride, pads), numpy_engine.im2col(a1, kernel, stride, pads)
-    W1, W2 = conv1.params["W"].reshape(8, -1), conv2.params["W"].reshape(16, -1)
-    d2 = dout.transpose(1, 2, 3, 0).reshape(16, -1).copy()  # laid out as the engine's outputs are
-    d1 = rng.standard_normal((8, cols1.shape[1]), dtype=np.float32)
-    dcols2 = W2.T @ d2
+    layers = [(numpy_engine._Geometry.of(inp.shape, kernel, stride, pads), conv.params["W"])
+              for inp, conv in ((x, conv1), (a1, conv2))]
+    windows = [g.windows(g.padded(inp)) for (g, _), inp in zip(layers, (x, a1))]
+    scratch = np.empty(72 * max(g.columns(rows) for g, _ in layers for rows in g.bands(4)), np.float32)
+    bands = [(g, w, W.reshape(len(W), -1), rows) for (g, W), w in zip(layers, windows) for rows in g.bands(4)]
+    outs = {id(W2): np.empty((len(W2), g.columns(rows)), np.float32) for g, _, W2, rows in bands}
+
+    def patches() -> None:
+        for g, w, _, rows in bands * 2:
+            numpy_engine._patches_into(w, g, rows, scratch)
 
     def gemms() -> None:
-        W1 @ cols1, W2 @ cols2           # forward
-        d2 @ cols2.T, d1 @ cols1.T       # dW
-        W2.T @ d2                        # dcols of layer 2 (layer 1 needs no input gradient)
+        for g, w, W2, rows in bands:
+            cols = scratch[:W2.shape[1] * g.columns(rows)].reshape(W2.shape[1], -1)
+            out = outs[id(W2)][:, :cols.shape[1]]
+            np.matmul(W2, cols, out=out)         # forward
+            cols @ out.T                         # dW
+            if g.c > 1:
+                np.matmul(W2.T, out, out=cols)   # dcols of layer 2 (layer 1 needs no input gradient)
 
+    g2 = layers[1][0]
+    dxp = np.zeros((8, 30, 30, 64), np.float32)
     phases(statistics.median(times["engine"]), {
-        "im2col": lambda: (numpy_engine.im2col(x, kernel, stride, pads), numpy_engine.im2col(a1, kernel, stride, pads)),
-        "GEMM": gemms,
-        "col2im": lambda: numpy_engine.col2im(dcols2, a1.shape, kernel, stride, pads),
+        "im2col (bands)": patches,
+        "GEMM (bands)": gemms,
+        "col2im (bands)": lambda: [numpy_engine._add_patches(dxp, g2, rows, scratch[:72 * g2.columns(rows)])
+                                   for rows in g2.bands(4)],
     }, repeats)
 
 
