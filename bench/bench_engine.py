@@ -237,11 +237,11 @@ def bench_conv(repeats: int) -> None:
                 np.matmul(W2.T, out, out=cols)   # dcols of layer 2 (layer 1 needs no input gradient)
 
     g2 = layers[1][0]
-    dxp = np.zeros((8, 30, 30, 64), np.float32)
+    dx = np.zeros((8, 28, 28, 64), np.float32)
     phases(statistics.median(times["engine"]), {
         "im2col (bands)": patches,
         "GEMM (bands)": gemms,
-        "col2im (bands)": lambda: [numpy_engine._add_patches(dxp, g2, rows, scratch[:72 * g2.columns(rows)])
+        "col2im (bands)": lambda: [numpy_engine._add_patches(dx, g2, rows, scratch[:72 * g2.columns(rows)])
                                    for rows in g2.bands(4)],
     }, repeats)
 

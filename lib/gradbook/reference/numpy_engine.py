@@ -98,18 +98,29 @@ def _patches_into(windows: Array, g: _Geometry, rows: range, out: Array) -> Arra
     return block.reshape(g.c * kh * kw, -1)
 
 
-def _add_patches(dxp: Array, g: _Geometry, rows: range, dcols: Array) -> None:
-    """The adjoint of `_patches_into`: add each column of ``dcols`` back onto the pixels of ``dxp`` it came from."""
-    (kh, kw), (sh, sw), wo = g.kernel, g.stride, g.wo
-    d6 = dcols.reshape(g.c, kh, kw, len(rows), wo, g.n)
+def _add_patches(dx: Array, g: _Geometry, rows: range, dcols: Array) -> None:
+    """The adjoint of `_patches_into`: add each column of ``dcols`` back onto the pixels of ``dx`` (C, H, W, N) it
+    came from; what was copied from the zero border goes nowhere. (No padded array to add into and cut down
+    afterwards: for speed, each add is clipped to the pixels inside.)"""
+    (kh, kw), (sh, sw), ((pt, _), (pl, _)) = g.kernel, g.stride, g.pads
+    d6 = dcols.reshape(g.c, kh, kw, len(rows), g.wo, g.n)
     top = rows.start * sh
 
     def add_back(k: slice) -> None:  # one add per kernel offset, never a loop over pixels
         for i in range(kh):
+            r0, r1 = _inside(top + i - pt, sh, len(rows), g.h)
             for j in range(kw):
-                dxp[k, top + i:top + i + sh * len(rows):sh, j:j + sw * wo:sw] += d6[k, i, j]
+                c0, c1 = _inside(j - pl, sw, g.wo, g.w)
+                if r0 < r1 and c0 < c1:
+                    y, x = top + i - pt + sh * r0, j - pl + sw * c0
+                    dx[k, y:y + sh * (r1 - r0):sh, x:x + sw * (c1 - c0):sw] += d6[k, i, j, r0:r1, c0:c1]
 
     in_parallel(add_back, g.c)  # for speed: channels on as many threads as BLAS has
+
+
+def _inside(first: int, stride: int, count: int, size: int) -> tuple[int, int]:
+    """Which of the positions ``first + stride·k`` (k < count) fall inside ``range(size)``: k in [lo, hi)."""
+    return max(0, -(first // stride)), min(count, -((first - size) // stride))
 
 
 def im2col(x: Array, kernel: tuple[int, int], stride: tuple[int, int], pads: Pads, out: Array | None = None) -> Array:
@@ -136,21 +147,14 @@ def col2im(cols: Array, x_shape: tuple[int, ...], kernel: tuple[int, int], strid
            pads: Pads) -> Array:
     """The adjoint of `im2col`: add every column back onto the pixels it was copied from (NCHW result)."""
     g = _Geometry.of(x_shape, kernel, stride, pads)
-    dxp = _zero_padded(g, cols.dtype)
-    _add_patches(dxp, g, range(g.ho), cols)
-    return _unpad(dxp, g)
+    dx = np.zeros((g.c, g.h, g.w, g.n), cols.dtype)
+    _add_patches(dx, g, range(g.ho), cols)
+    return dx.transpose(3, 0, 1, 2)  # NCHW to the caller, (C, H, W, N) in memory: the layer below reads it freely
 
 
 def _zero_padded(g: _Geometry, dtype: np.dtype) -> Array:
     (pt, pb), (pl, pr) = g.pads
     return np.zeros((g.c, g.h + pt + pb, g.w + pl + pr, g.n), dtype)
-
-
-def _unpad(dxp: Array, g: _Geometry) -> Array:
-    """The gradient of the padded input without its border, as NCHW. Stays (C, H, W, N) in memory: the layer
-    below reads it as NCHW through a free transpose."""
-    (pt, _), (pl, _) = g.pads
-    return dxp[:, pt:pt + g.h, pl:pl + g.w].transpose(3, 0, 1, 2)
 
 
 # ---------------------------------------------------------------- layer kernels
@@ -227,16 +231,17 @@ class _Conv2D(_Kernel):
         dz2 = dz.transpose(1, 2, 3, 0).reshape(filters, -1)  # (F, Ho·Wo·N): free if dz is laid out like z
         np.sum(dz2, axis=1, out=grads["b"])
         dW2t = np.zeros(W2.shape[::-1], W.dtype)  # dW2 transposed, summed over the bands
-        dxp = _zero_padded(g, dz.dtype) if input_grad else None
+        dx = np.zeros((g.c, g.h, g.w, g.n), dz.dtype) if input_grad else None
         for rows, cols in self._bands(self._windows, g):
             dz_band = dz2[:, rows.start * width:rows.stop * width]
             # cols @ dz.T, transposed at the end: OpenBLAS runs this long-K, tiny-output product ~2x faster
             # than dz @ cols.T
             dW2t += cols @ dz_band.T
-            if dxp is not None:  # dcols = W2.T @ dz, written over the band's patches (used up), added back
-                _add_patches(dxp, g, rows, np.matmul(W2.T, dz_band, out=cols))
+            if dx is not None:  # dcols = W2.T @ dz, written over the band's patches (used up), added back
+                _add_patches(dx, g, rows, np.matmul(W2.T, dz_band, out=cols))
         grads["W"][...] = dW2t.T.reshape(W.shape)
-        return None if dxp is None else _unpad(dxp, g)
+        # NCHW to the caller, (C, H, W, N) in memory, which the layer below reads without a copy.
+        return None if dx is None else dx.transpose(3, 0, 1, 2)
 
 
 class _MaxPool2D(_Kernel):
