@@ -56,7 +56,7 @@ class _Geometry:
         xt = x.transpose(1, 2, 3, 0)  # (C, H, W, N): a free view when x came from a Conv2D
         if not (pt or pb or pl or pr):
             return xt
-        xp = _zero_padded(self, x.dtype)
+        xp = np.zeros((self.c, self.h + pt + pb, self.w + pl + pr, self.n), x.dtype)
         xp[:, pt:pt + self.h, pl:pl + self.w] = xt
         return xp
 
@@ -150,11 +150,6 @@ def col2im(cols: Array, x_shape: tuple[int, ...], kernel: tuple[int, int], strid
     dx = np.zeros((g.c, g.h, g.w, g.n), cols.dtype)
     _add_patches(dx, g, range(g.ho), cols)
     return dx.transpose(3, 0, 1, 2)  # NCHW to the caller, (C, H, W, N) in memory: the layer below reads it freely
-
-
-def _zero_padded(g: _Geometry, dtype: np.dtype) -> Array:
-    (pt, pb), (pl, pr) = g.pads
-    return np.zeros((g.c, g.h + pt + pb, g.w + pl + pr, g.n), dtype)
 
 
 # ---------------------------------------------------------------- layer kernels
