@@ -1,6 +1,6 @@
 """Benchmark: the NumPy reference engine against the same models in PyTorch CPU, and against the SGEMM floor.
 
-    .venv/bin/python bench/bench_engine.py [--repeats 9]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_engine.py [--repeats 9] [--clock cpu|wall]
 
 (1) seconds per epoch of the chapter-5 MLP (784-512-10, relu/softmax, rmsprop,
     batch 128) on 8,000 random images, beside the SGEMM floor: the epoch's own
@@ -22,7 +22,10 @@ col2im, pooling, ...) timed on their own at the run's shapes.
 Everything runs side by side in this process, alternating, with torch using as
 many threads as NumPy's BLAS; the figures are medians over the repeats, with
 the best runs as a second opinion when other work shares the machine.
-Nothing is asserted: figures and ratios are printed.
+``--clock cpu`` (the default) times the process's CPU time, which a busy machine
+inflates far less than wall time (nothing here waits on anything but the CPU);
+with one thread each it is the fairest figure on a shared machine. ``--clock
+wall`` times elapsed seconds. Nothing is asserted: figures and ratios are printed.
 """
 
 from __future__ import annotations
@@ -44,12 +47,16 @@ def blas_threads() -> int:
     return len(os.sched_getaffinity(0))
 
 
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = CLOCKS["cpu"]  # set from --clock in `main`
+
+
 def run_times(fn: Callable[[], object], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return times
 
 
@@ -158,14 +165,19 @@ def bench_mlp(repeats: int) -> None:
                          lambda: model.fit(x, y, epochs=1, batch_size=batch, verbose=0), torch_epoch, repeats, 1.0,
                          floor=floor_epoch)
 
-    # The optimiser's share: its steps for one epoch, on the model's parameters with zero gradients
-    # (RMSprop's velocity then only decays, and the weights move by nothing).
-    params, zeros = model._named(), {k: np.zeros_like(p) for k, p in model._named().items()}
+    # The optimiser's share: its steps for one epoch, on the model's parameters with the gradients of one batch.
+    # (Not zeros: RMSprop's velocity would then only decay, into subnormal numbers, which the CPU computes with
+    # ~100x slower, and the optimiser would look like most of the epoch.) The weights are put back afterwards.
+    params = model._named()
+    _, grads = model.loss_and_gradients(x[:batch], y[:batch])
+    saved = {k: p.copy() for k, p in params.items()}
     steps = range(0, n, batch)
     phases(statistics.median(times["engine"]), {
         "matrix products (the floor)": floor_epoch,
-        "optimiser": lambda: [model.optimizer.step(params, zeros) for _ in steps],
+        "optimiser": lambda: [model.optimizer.step(params, grads) for _ in steps],
     }, repeats)
+    for k, p in params.items():
+        p[...] = saved[k]
 
 
 # ---------------------------------------------------------------- (2) two convolutions
@@ -200,24 +212,37 @@ def bench_conv(repeats: int) -> None:
     times = side_by_side("(2) conv2d forward+backward, batch 64, 1x28x28 -> Conv 8@3x3 -> Conv 16@3x3, padding 1",
                          engine, reference, repeats, 1.0)
 
-    # The phases at the same shapes: the engine's own im2col and col2im, and its matrix products.
+    # The phases at the same shapes, as the engine runs them: band by band (numpy_engine.BAND_BYTES), the patches
+    # made four times (each layer's forward, and again for its dW), the products, and col2im's adds (layer 2's dx).
     kernel, stride, pads = (3, 3), (1, 1), ((1, 1), (1, 1))
     a1 = conv1.forward(x)
-    cols1, cols2 = numpy_engine.im2col(x, kernel, stride, pads), numpy_engine.im2col(a1, kernel, stride, pads)
-    W1, W2 = conv1.params["W"].reshape(8, -1), conv2.params["W"].reshape(16, -1)
-    d2 = dout.transpose(1, 2, 3, 0).reshape(16, -1).copy()  # laid out as the engine's outputs are
-    d1 = rng.standard_normal((8, cols1.shape[1]), dtype=np.float32)
-    dcols2 = W2.T @ d2
+    layers = [(numpy_engine._Geometry.of(inp.shape, kernel, stride, pads), conv.params["W"])
+              for inp, conv in ((x, conv1), (a1, conv2))]
+    windows = [g.windows(g.padded(inp)) for (g, _), inp in zip(layers, (x, a1))]
+    scratch = np.empty(72 * max(g.columns(rows) for g, _ in layers for rows in g.bands(4)), np.float32)
+    bands = [(g, w, W.reshape(len(W), -1), rows) for (g, W), w in zip(layers, windows) for rows in g.bands(4)]
+    outs = {id(W2): np.empty((len(W2), g.columns(rows)), np.float32) for g, _, W2, rows in bands}
+
+    def patches() -> None:
+        for g, w, _, rows in bands * 2:
+            numpy_engine._patches_into(w, g, rows, scratch)
 
     def gemms() -> None:
-        W1 @ cols1, W2 @ cols2           # forward
-        d2 @ cols2.T, d1 @ cols1.T       # dW
-        W2.T @ d2                        # dcols of layer 2 (layer 1 needs no input gradient)
+        for g, w, W2, rows in bands:
+            cols = scratch[:W2.shape[1] * g.columns(rows)].reshape(W2.shape[1], -1)
+            out = outs[id(W2)][:, :cols.shape[1]]
+            np.matmul(W2, cols, out=out)         # forward
+            cols @ out.T                         # dW
+            if g.c > 1:
+                np.matmul(W2.T, out, out=cols)   # dcols of layer 2 (layer 1 needs no input gradient)
 
+    g2 = layers[1][0]
+    dx = np.zeros((8, 28, 28, 64), np.float32)
     phases(statistics.median(times["engine"]), {
-        "im2col": lambda: (numpy_engine.im2col(x, kernel, stride, pads), numpy_engine.im2col(a1, kernel, stride, pads)),
-        "GEMM": gemms,
-        "col2im": lambda: numpy_engine.col2im(dcols2, a1.shape, kernel, stride, pads),
+        "im2col (bands)": patches,
+        "GEMM (bands)": gemms,
+        "col2im (bands)": lambda: [numpy_engine._add_patches(dx, g2, rows, scratch[:72 * g2.columns(rows)])
+                                   for rows in g2.bands(4)],
     }, repeats)
 
 
@@ -346,9 +371,9 @@ def gemm_floor(name: str, products: list[tuple[int, int, int, int]], engine: Cal
                 a @ b
 
     numpy_products(), torch_products()
-    ours = statistics.median(median_time(numpy_products, repeats))
-    theirs = statistics.median(median_time(torch_products, repeats))
-    whole = statistics.median(median_time(engine, repeats))
+    ours = statistics.median(run_times(numpy_products, repeats))
+    theirs = statistics.median(run_times(torch_products, repeats))
+    whole = statistics.median(run_times(engine, repeats))
     print(f"  its matrix products alone: NumPy {ours * 1e3:.1f} ms, torch {theirs * 1e3:.1f} ms "
           f"({ours / theirs:.2f}x); the engine's whole step is {whole / ours:.2f}x its NumPy products")
 
@@ -395,14 +420,19 @@ def bench_sequences(repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--clock", choices=CLOCKS, default="cpu",
+                        help="cpu: the process's CPU time (default; robust to other work on the machine); wall: elapsed")
     args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
     sys.stdout.reconfigure(line_buffering=True)  # each figure as it comes: a run on a busy machine is long
 
     import torch
 
     threads = blas_threads()
     torch.set_num_threads(threads)
-    print(f"numpy {np.__version__}, torch {torch.__version__}, {threads} thread(s) for BLAS and torch; "
+    print(f"numpy {np.__version__}, torch {torch.__version__}, {threads} thread(s) for BLAS and torch, "
+          f"{args.clock} time; "
           f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPU(s)")
     bench_mlp(args.repeats)
     bench_conv(args.repeats * 3)

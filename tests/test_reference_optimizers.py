@@ -119,3 +119,19 @@ def test_mismatched_gradients_are_reported() -> None:
         O.SGD().step({"w": np.zeros(3)}, {"w": np.zeros(2)})
     with pytest.raises(ValueError, match="same keys"):
         O.SGD().step({"w": np.zeros(3)}, {"v": np.zeros(3)})
+
+
+@pytest.mark.parametrize("make", [lambda: O.RMSprop(), lambda: O.Adam(), lambda: O.SGD(momentum=0.9),
+                                  lambda: O.RMSprop(momentum=0.5)])
+def test_the_state_of_a_parameter_whose_gradient_stopped_never_turns_subnormal(make) -> None:
+    # A dead ReLU unit's weights: one real gradient, then zeros. Their momenta and velocities only decay, and
+    # subnormal floats make every later step ~100x slower; the NumPy engine sets them to 0 before that.
+    opt, tiny = make(), np.finfo(np.float32).tiny
+    params = {"w": np.ones(64, np.float32)}
+    opt.step(params, {"w": np.full(64, 0.5, np.float32)})
+    zero = {"w": np.zeros(64, np.float32)}
+    for step in range(1200):
+        opt.step(params, zero)
+        for name, state in opt.state["w"].items():
+            assert not ((state != 0) & (np.abs(state) < tiny)).any(), f"{name} subnormal at step {step + 2}"
+    np.testing.assert_array_equal(params["w"], params["w"][0])  # every weight moved alike, none went astray

@@ -142,6 +142,28 @@ def test_float32_recurrent_layers_agree_with_torch_nn(name: str, device: str | N
     close(out, expected, "float32", device, "output")
 
 
+@pytest.mark.parametrize("name", RECURRENT)
+def test_forward_again_changes_no_earlier_output_and_backward_follows_the_last_forward(name: str) -> None:
+    # The LSTM keeps its per-step arrays in buffers it reuses from one forward to the next: what it hands out
+    # (outputs, the last state) must never be those buffers, and backward must read the last forward's.
+    spec, kind = RECURRENT[name]
+    layer = built(spec(UNITS, return_sequences=True), (STEPS, FEATURES), "float64", None)
+    rng = np.random.default_rng(7)
+    x, other = rng.standard_normal((BATCH, STEPS, FEATURES)), rng.standard_normal((BATCH, STEPS, FEATURES))
+    layer.forward(rng.standard_normal((BATCH + 1, STEPS - 1, FEATURES)))  # another shape first: buffers remade
+    first, h, *_ = layer(x, return_state=True)
+    out, kept = layer.forward(x), (first.copy(), h.copy())
+    out_kept = out.copy()
+    layer.forward(other)  # the shape of x again: the same buffers, written again
+    np.testing.assert_array_equal(out, out_kept)
+    np.testing.assert_array_equal(first, kept[0])
+    np.testing.assert_array_equal(h, kept[1])
+    tx, expected = torch_run(torch_recurrent(layer, kind, "float64"), other, None, True)
+    dout = rng.standard_normal(tuple(expected.shape))
+    expected.backward(torch.tensor(dout))
+    close(layer.backward(dout), tx.grad, "float64", None, "dL/dx")
+
+
 def test_initial_state_is_carried_on_and_return_state_gives_the_state_after_the_last_step() -> None:
     layer = built(seq.LSTM(UNITS, return_sequences=True), (STEPS, FEATURES), "float64", None)
     x = np.random.default_rng(3).standard_normal((BATCH, STEPS, FEATURES))

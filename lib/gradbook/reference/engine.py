@@ -104,6 +104,10 @@ class SequenceOps(ABC):
     def stack(self, arrays: Sequence[Array], axis: int) -> Array: ...
 
     @abstractmethod
+    def concatenate(self, arrays: Sequence[Array], axis: int) -> Array:
+        """The arrays joined along an existing axis."""
+
+    @abstractmethod
     def indices(self, x: Array) -> Array:
         """Token ids as the engine's integer array (they may arrive as floats: a model casts its inputs)."""
 

@@ -24,10 +24,103 @@ Array = np.ndarray
 EPSILON = 1e-7  # Keras' backend epsilon, used to clip probabilities
 
 
-# ---------------------------------------------------------------- convolution as one matrix product
+# ---------------------------------------------------------------- convolution as matrix products
 
 def _out_size(size: int, kernel: int, stride: int, pads: tuple[int, int]) -> int:
     return (size + pads[0] + pads[1] - kernel) // stride + 1
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """A convolution's shapes: input (N, C, H, W), kernel, stride, padding, and the output's Ho x Wo."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: Pads
+    ho: int
+    wo: int
+
+    @classmethod
+    def of(cls, x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int], pads: Pads) -> _Geometry:
+        n, c, h, w = x_shape
+        return cls(n, c, h, w, kernel, stride, pads, _out_size(h, kernel[0], stride[0], pads[0]),
+                   _out_size(w, kernel[1], stride[1], pads[1]))
+
+    def padded(self, x: Array) -> Array:
+        """NCHW ``x`` as (C, H', W', N) with its zero border: the layout every patch is read from."""
+        (pt, pb), (pl, pr) = self.pads
+        xt = x.transpose(1, 2, 3, 0)  # (C, H, W, N): a free view when x came from a Conv2D
+        if not (pt or pb or pl or pr):
+            return xt
+        xp = np.zeros((self.c, self.h + pt + pb, self.w + pl + pr, self.n), x.dtype)
+        xp[:, pt:pt + self.h, pl:pl + self.w] = xt
+        return xp
+
+    def windows(self, xp: Array) -> Array:
+        """Every patch of the padded input, (C, Ho, Wo, N, kh, kw), as a view (no copy): patch (i, j) of
+        channel c starts at row i·sh, column j·sw."""
+        (sh, sw) = self.stride
+        return sliding_window_view(xp, self.kernel, axis=(1, 2))[:, :sh * self.ho:sh, :sw * self.wo:sw]
+
+    def columns(self, rows: range) -> int:
+        """How many columns of the patch matrix the output rows ``rows`` are."""
+        return len(rows) * self.wo * self.n
+
+    def bands(self, itemsize: int) -> list[range]:
+        """The output rows cut into bands whose patch columns fit in BAND_BYTES (at least one row each)."""
+        row_bytes = self.c * self.kernel[0] * self.kernel[1] * self.columns(range(1)) * itemsize
+        step = max(1, min(self.ho, BAND_BYTES // max(row_bytes, 1)))
+        return [range(r, min(r + step, self.ho)) for r in range(0, self.ho, step)]
+
+
+# For speed: the patch matrix of a whole batch (im2col) is C·kh·kw times the input: 14 MB for chapter 7's
+# second convolution of 64 images. Written whole, every matrix product then streams it from memory and the
+# convolution runs at memory speed. Cut by output rows into bands of this size, each band is made, used by
+# its matrix products and dropped while it is still in the core's L2 cache, and the input (C·kh·kw times
+# smaller) is all the backward pass keeps: it makes each band again. The arithmetic is the same.
+BAND_BYTES = 1 << 18  # 256 KiB
+
+
+def _patches_into(windows: Array, g: _Geometry, rows: range, out: Array) -> Array:
+    """The patch matrix's columns for output rows ``rows`` (rows of the matrix ordered like
+    ``W.reshape(F, -1)``), copied from ``windows`` (`_Geometry.windows`) into the start of ``out``;
+    returns that (C·kh·kw, columns) block."""
+    kh, kw = g.kernel
+    block = out.reshape(-1)[:g.c * kh * kw * g.columns(rows)]
+    cols = block.reshape(g.c, kh, kw, len(rows), g.wo, g.n)
+    band = windows[:, rows.start:rows.stop]
+    # For speed, the channels are shared among as many threads as BLAS has (see `parallel.in_parallel`).
+    in_parallel(lambda k: np.copyto(cols[k], band[k].transpose(0, 4, 5, 1, 2, 3)), g.c)
+    return block.reshape(g.c * kh * kw, -1)
+
+
+def _add_patches(dx: Array, g: _Geometry, rows: range, dcols: Array) -> None:
+    """The adjoint of `_patches_into`: add each column of ``dcols`` back onto the pixels of ``dx`` (C, H, W, N) it
+    came from; what was copied from the zero border goes nowhere. (No padded array to add into and cut down
+    afterwards: for speed, each add is clipped to the pixels inside.)"""
+    (kh, kw), (sh, sw), ((pt, _), (pl, _)) = g.kernel, g.stride, g.pads
+    d6 = dcols.reshape(g.c, kh, kw, len(rows), g.wo, g.n)
+    top = rows.start * sh
+
+    def add_back(k: slice) -> None:  # one add per kernel offset, never a loop over pixels
+        for i in range(kh):
+            r0, r1 = _inside(top + i - pt, sh, len(rows), g.h)
+            for j in range(kw):
+                c0, c1 = _inside(j - pl, sw, g.wo, g.w)
+                if r0 < r1 and c0 < c1:
+                    y, x = top + i - pt + sh * r0, j - pl + sw * c0
+                    dx[k, y:y + sh * (r1 - r0):sh, x:x + sw * (c1 - c0):sw] += d6[k, i, j, r0:r1, c0:c1]
+
+    in_parallel(add_back, g.c)  # for speed: channels on as many threads as BLAS has
+
+
+def _inside(first: int, stride: int, count: int, size: int) -> tuple[int, int]:
+    """Which of the positions ``first + stride·k`` (k < count) fall inside ``range(size)``: k in [lo, hi)."""
+    return max(0, -(first // stride)), min(count, -((first - size) // stride))
 
 
 def im2col(x: Array, kernel: tuple[int, int], stride: tuple[int, int], pads: Pads, out: Array | None = None) -> Array:
@@ -40,44 +133,23 @@ def im2col(x: Array, kernel: tuple[int, int], stride: tuple[int, int], pads: Pad
     add in `col2im` runs over Wo·N contiguous numbers instead of Wo, which
     makes them ~1.5x faster on MNIST-sized maps. No loop over pixels or images:
     `sliding_window_view` sees every patch of the padded input without a copy,
-    and one copy lays the patches out as columns.
+    and one copy lays the patches out as columns. (`_Conv2D` makes this matrix
+    a band of rows at a time: see BAND_BYTES.)
     """
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = kernel, stride, pads
-    ho, wo = _out_size(h, kh, sh, pads[0]), _out_size(w, kw, sw, pads[1])
-    xt = x.transpose(1, 2, 3, 0)  # (C, H, W, N): a free view when x came from a Conv2D
-    if pt or pb or pl or pr:
-        xp = np.zeros((c, h + pt + pb, w + pl + pr, n), x.dtype)
-        xp[:, pt:pt + h, pl:pl + w] = xt
-    else:
-        xp = xt
-    # (C, Ho, Wo, N, kh, kw): patch (i, j) of channel c starts at row i·sh, column j·sw
-    patches = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw][:, :ho, :wo]
-    if out is None or out.shape != (c * kh * kw, ho * wo * n) or out.dtype != x.dtype:
-        out = np.empty((c * kh * kw, ho * wo * n), x.dtype)
-    cols = out.reshape(c, kh, kw, ho, wo, n)
-    # For speed, the channels are shared among as many threads as BLAS has (see `parallel.in_parallel`).
-    in_parallel(lambda k: np.copyto(cols[k], patches[k].transpose(0, 4, 5, 1, 2, 3)), c)
-    return out
+    g = _Geometry.of(x.shape, kernel, stride, pads)
+    shape = (g.c * kernel[0] * kernel[1], g.columns(range(g.ho)))
+    if out is None or out.shape != shape or out.dtype != x.dtype:
+        out = np.empty(shape, x.dtype)
+    return _patches_into(g.windows(g.padded(x)), g, range(g.ho), out)
 
 
 def col2im(cols: Array, x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
            pads: Pads) -> Array:
     """The adjoint of `im2col`: add every column back onto the pixels it was copied from (NCHW result)."""
-    n, c, h, w = x_shape
-    (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = kernel, stride, pads
-    ho, wo = _out_size(h, kh, sh, pads[0]), _out_size(w, kw, sw, pads[1])
-    dxp = np.zeros((c, h + pt + pb, w + pl + pr, n), cols.dtype)
-    cols6 = cols.reshape(c, kh, kw, ho, wo, n)
-
-    def add_back(k: slice) -> None:  # one add per kernel offset, never a loop over pixels
-        for i in range(kh):
-            for j in range(kw):
-                dxp[k, i:i + sh * ho:sh, j:j + sw * wo:sw] += cols6[k, i, j]
-
-    in_parallel(add_back, c)  # for speed: channels on as many threads as BLAS has
-    # Stays (C, H, W, N) in memory: the layer below reads it as NCHW through a free transpose.
-    return dxp[:, pt:pt + h, pl:pl + w].transpose(3, 0, 1, 2)
+    g = _Geometry.of(x_shape, kernel, stride, pads)
+    dx = np.zeros((g.c, g.h, g.w, g.n), cols.dtype)
+    _add_patches(dx, g, range(g.ho), cols)
+    return dx.transpose(3, 0, 1, 2)  # NCHW to the caller, (C, H, W, N) in memory: the layer below reads it freely
 
 
 # ---------------------------------------------------------------- layer kernels
@@ -112,33 +184,59 @@ class _Dense(_Kernel):
 
 
 class _Conv2D(_Kernel):
-    """Cross-correlation by `im2col` and one matmul, ``W`` of shape (filters, in_channels, kh, kw)."""
+    """Cross-correlation as matrix products, ``W`` of shape (filters, in_channels, kh, kw).
 
-    _cols: Array | None = None  # kept between calls: im2col refills the same buffer
+    With ``cols`` the patch matrix of x (`im2col`) and ``W2 = W.reshape(F, -1)``::
+
+        z = W2 @ cols + b        dW2 = dz @ cols.T        dx = col2im(W2.T @ dz)
+
+    Each product is computed one band of output rows at a time (the columns of ``cols`` and of the result
+    that band owns), so the band's patches stay in cache; see BAND_BYTES.
+    """
+
+    _band: Array | None = None  # scratch for one band's patches: made once, refilled band after band
+
+    def _bands(self, windows: Array, g: _Geometry) -> Iterator[tuple[range, Array]]:
+        """Each band of output rows with its patch columns (in the scratch buffer, valid until the next band)."""
+        bands = g.bands(windows.dtype.itemsize)
+        size = g.c * g.kernel[0] * g.kernel[1] * max(g.columns(rows) for rows in bands)
+        if self._band is None or self._band.size < size or self._band.dtype != windows.dtype:
+            self._band = np.empty(size, windows.dtype)
+        for rows in bands:
+            yield rows, _patches_into(windows, g, rows, self._band)
 
     def affine(self, x: Array, params: Params) -> Array:
         W = params["W"]
         filters, _, kh, kw = W.shape
-        n, _, h, w = x.shape
-        self._x_shape = x.shape
-        self._cols = im2col(x, (kh, kw), self.op.strides, self.op.pads, out=self._cols)
-        z = W.reshape(filters, -1) @ self._cols  # (F, Ho·Wo·N)
-        z += params["b"][:, None]
-        ho = _out_size(h, kh, self.op.strides[0], self.op.pads[0])
-        wo = _out_size(w, kw, self.op.strides[1], self.op.pads[1])
-        # A view: NCHW to the caller, (F, Ho, Wo, N) in memory, which the next im2col reads without a copy.
-        return z.reshape(filters, ho, wo, n).transpose(3, 0, 1, 2)
+        g = _Geometry.of(x.shape, (kh, kw), self.op.strides, self.op.pads)
+        self._g, self._windows = g, g.windows(g.padded(x))  # backward makes the patches again from these
+        W2, b, width = W.reshape(filters, -1), params["b"], g.wo * g.n
+        z = np.empty((filters, g.columns(range(g.ho))), x.dtype)
+        for rows, cols in self._bands(self._windows, g):
+            band = z[:, rows.start * width:rows.stop * width]  # a view: the product writes into z
+            np.matmul(W2, cols, out=band)
+            band += b[:, None]
+        # A view: NCHW to the caller, (F, Ho, Wo, N) in memory, which the next layer's patches read without a copy.
+        return z.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2)
 
     def backward(self, dz: Array, params: Params, grads: Params, input_grad: bool) -> Array | None:
         W = params["W"]
-        filters = W.shape[0]
+        filters, g = W.shape[0], self._g
+        W2, width = W.reshape(filters, -1), g.wo * g.n
         dz2 = dz.transpose(1, 2, 3, 0).reshape(filters, -1)  # (F, Ho·Wo·N): free if dz is laid out like z
-        # cols @ dz2.T, then transpose: OpenBLAS runs this long-K, tiny-output product ~2x faster than dz2 @ cols.T
-        grads["W"][...] = (self._cols @ dz2.T).T.reshape(W.shape)
         np.sum(dz2, axis=1, out=grads["b"])
-        if not input_grad:
-            return None
-        return col2im(W.reshape(filters, -1).T @ dz2, self._x_shape, W.shape[2:], self.op.strides, self.op.pads)
+        dW2t = np.zeros(W2.shape[::-1], W.dtype)  # dW2 transposed, summed over the bands
+        dx = np.zeros((g.c, g.h, g.w, g.n), dz.dtype) if input_grad else None
+        for rows, cols in self._bands(self._windows, g):
+            dz_band = dz2[:, rows.start * width:rows.stop * width]
+            # cols @ dz.T, transposed at the end: OpenBLAS runs this long-K, tiny-output product ~2x faster
+            # than dz @ cols.T
+            dW2t += cols @ dz_band.T
+            if dx is not None:  # dcols = W2.T @ dz, written over the band's patches (used up), added back
+                _add_patches(dx, g, rows, np.matmul(W2.T, dz_band, out=cols))
+        grads["W"][...] = dW2t.T.reshape(W.shape)
+        # NCHW to the caller, (C, H, W, N) in memory, which the layer below reads without a copy.
+        return None if dx is None else dx.transpose(3, 0, 1, 2)
 
 
 class _MaxPool2D(_Kernel):
@@ -356,12 +454,13 @@ class NumpyEngine(Engine):
         return backprop()  # NumPy has no autograd: each layer's hand-written backward
 
     # -- optimisers (Keras' formulas; see `gradbook.reference.optimizers`). Every operation writes in
-    # place (``out=``, ``*=``); `_by_blocks` runs the formulas block by block, for speed only.
+    # place (``out=``, ``*=``), the intermediate ``step`` into a scratch block `_by_blocks` hands in (made once
+    # per update, not once per block); `_by_blocks` runs the formulas block by block, for speed only.
 
     def sgd(self, ps: list[Array], gs: list[Array], momenta: list[Array] | None, learning_rate: float,
             momentum: float, nesterov: bool) -> None:
-        def update(p: Array, g: Array, m: Array | None = None) -> None:
-            step = np.multiply(g, learning_rate)  # lr·g
+        def update(step: Array, p: Array, g: Array, m: Array | None = None) -> None:
+            np.multiply(g, learning_rate, out=step)  # lr·g
             if m is None:
                 p -= step
                 return
@@ -378,8 +477,7 @@ class NumpyEngine(Engine):
 
     def rmsprop(self, ps: list[Array], gs: list[Array], velocities: list[Array], momenta: list[Array] | None,
                 learning_rate: float, rho: float, momentum: float, epsilon: float) -> None:
-        def update(p: Array, g: Array, v: Array, m: Array | None = None) -> None:
-            step = np.empty_like(p)
+        def update(step: Array, p: Array, g: Array, v: Array, m: Array | None = None) -> None:
             v *= rho
             np.multiply(g, g, out=step)
             step *= 1 - rho
@@ -399,8 +497,7 @@ class NumpyEngine(Engine):
 
     def adam(self, ps: list[Array], gs: list[Array], ms: list[Array], vs: list[Array], alpha: float,
              beta_1: float, beta_2: float, epsilon: float) -> None:
-        def update(p: Array, g: Array, m: Array, v: Array) -> None:
-            step = np.empty_like(p)
+        def update(step: Array, p: Array, g: Array, m: Array, v: Array) -> None:
             m *= beta_1
             np.multiply(g, 1 - beta_1, out=step)
             m += step                                  # m = beta_1·m + (1 - beta_1)·g
@@ -426,7 +523,8 @@ BLOCK = 1 << 15  # 128 KiB of float32 per array
 
 
 def _by_blocks(update: Callable[..., None], ps: list[Array], *others: list[Array] | None) -> None:
-    """``update(p, g, ...)`` for every parameter and its arrays, one cache-sized block at a time.
+    """``update(step, p, g, ...)`` for every parameter and its arrays, one cache-sized block at a time, with
+    ``step`` a scratch array of the block's shape.
 
     ``others`` are lists parallel to ``ps`` (gradients, optimiser state); a None list is left out.
     Arrays that are not all C-contiguous are updated whole (a flat view of them would be a copy).
@@ -440,7 +538,31 @@ def _by_blocks(update: Callable[..., None], ps: list[Array], *others: list[Array
             continue
         flat = [a.reshape(-1) for a in arrays]  # views: the blocks are written in place
         blocks += [tuple(a[start:start + BLOCK] for a in flat) for start in range(0, size, BLOCK)]
-    in_parallel(lambda share: [update(*arrays) for arrays in blocks[share]], len(blocks))
+
+    def run(share: slice) -> None:
+        scratch: dict[np.dtype, Array] = {}  # one block's worth per dtype, for this thread's blocks
+        for arrays in blocks[share]:
+            p = arrays[0]
+            if p.size > BLOCK:  # a whole non-contiguous array
+                update(np.empty_like(p), *arrays)
+                continue
+            if p.dtype not in scratch:
+                scratch[p.dtype] = np.empty(BLOCK, p.dtype)
+            update(scratch[p.dtype][:p.size].reshape(p.shape), *arrays)
+
+    in_parallel(run, len(blocks))
+
+
+TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-290}  # ~1e8 times the smallest normal float
+
+
+def flush_tiny(arrays: list[Array]) -> None:
+    """Set to 0 every number of ``arrays`` (optimiser state) smaller in size than TINY: before a decaying
+    momentum or velocity turns subnormal (slow arithmetic), long after it stopped mattering (a float32 weight
+    moves by nothing near 1e-30). A number decaying by a factor of 0.2 or more per step cannot cross from TINY into the
+    subnormals in the 8 steps between two flushes (`optimizers.FLUSH_EVERY`)."""
+    for a in arrays:
+        a[np.abs(a) < TINY.get(a.dtype, 0)] = 0
 
 
 # ---------------------------------------------------------------- the sequence layers' primitives
@@ -467,6 +589,9 @@ class NumpySequenceOps(SequenceOps):
 
     def stack(self, arrays: Sequence[Array], axis: int) -> Array:
         return np.stack(arrays, axis)
+
+    def concatenate(self, arrays: Sequence[Array], axis: int) -> Array:
+        return np.concatenate(arrays, axis)
 
     def indices(self, x: Array) -> Array:
         return np.asarray(x).astype(np.int64, copy=False)

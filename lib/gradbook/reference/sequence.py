@@ -130,13 +130,14 @@ class SimpleRNNKernel(SequenceKernel):
         self.final_state = (h,)
         if keep:
             self._x, self._m, self._states, self._cells = x, m, states, cells
-        return _output(self.ops, states[1:], m, self.return_sequences)
+        return _output(self.ops, self.ops.stack(states[1:], 0) if self.return_sequences else None, m,
+                       self.return_sequences, h)
 
     def gradients(self, dout: Array, params: Params) -> tuple[Array | None, Params]:
         Wx, Wh = params["Wx"], params["Wh"]
         x, m, states, cells = self._x, self._m, self._states, self._cells
         d_outputs, dh = _output_gradients(self.ops, dout, m, self.return_sequences, states[0])
-        WhT = Wh.T
+        WhT = _transposed(Wh)
         da = self.ops.zeros((len(cells), *dh.shape), dh)  # dL/da of every step (time-major), written in place
         for t in reversed(range(len(cells))):
             if d_outputs is not None:
@@ -144,7 +145,37 @@ class SimpleRNNKernel(SequenceKernel):
             d_cell, d_carried = _split(m, t, dh)
             da[t] = self.act.backward(d_cell, cells[t])
             dh = _plus(da[t] @ WhT, d_carried)
-        return _recurrent_gradients(self.ops, x, states[:-1], da, params)
+        return _recurrent_gradients(self.ops, x, self.ops.stack(states[:-1], 0), da, params)
+
+
+class _Record:
+    """The arrays a recurrent loop makes at each step, kept time-major for the backward pass: ``put(name, t,
+    value)`` during the loop, ``all(name)`` (steps, ...) after it.
+
+    For speed, the record writes into buffers its kernel holds from one run to the next (``buffers``). Arrays made
+    fresh at every step and all kept until the backward pass are fresh memory at every run, and the page faults
+    of those ~13 MB (an LSTM of 128 units over 32 sequences of 50 steps) cost as much as the layer's matrix
+    products; a buffer that is written again is already mapped. Without buffers (a run autograd differentiates,
+    where nothing may be written in place) it lists the arrays and stacks them once.
+    """
+
+    def __init__(self, ops: SequenceOps, lengths: dict[str, int], buffers: dict[str, Array] | None) -> None:
+        self.ops, self.lengths, self.buffers = ops, lengths, buffers
+        self.lists: dict[str, list[Array]] = {name: [] for name in lengths}
+
+    def put(self, name: str, t: int, value: Array) -> None:
+        if self.buffers is None:
+            self.lists[name].append(value)
+            return
+        buffer = self.buffers.get(name)
+        shape = (self.lengths[name], *value.shape)
+        if buffer is None or tuple(buffer.shape) != shape or buffer.dtype != value.dtype:
+            buffer = self.buffers[name] = self.ops.zeros(shape, value)
+        buffer[t] = value
+
+    def all(self, name: str) -> Array:
+        """Every step's ``name``, (steps, ...): the buffer itself (valid until the next run), or a new stack."""
+        return self.buffers[name] if self.buffers is not None else self.ops.stack(self.lists[name], 0)
 
 
 class LSTMKernel(SequenceKernel):
@@ -156,18 +187,24 @@ class LSTMKernel(SequenceKernel):
         super().__init__(ops)
         self.act, self.gate = ops.activation(activation), ops.activation(recurrent_activation)
         self.return_sequences = return_sequences
+        self._buffers: dict[str, Array] = {}  # the kept record's buffers, reused run after run (see `_Record`)
 
     def run(self, x: Array, params: Params, mask: Array | None, keep: bool,
             initial_state: tuple[Array, Array] | None = None) -> Array:
         Wx, Wh, b = params["Wx"], params["Wh"], params["b"]
         u = Wh.shape[0]
-        xw = _project(x.swapaxes(0, 1), Wx) + b  # every step's input term at once (time, batch, 4·units)
-        m = _time_major_mask(mask)
+        xw = _project(x.swapaxes(0, 1), Wx)  # every step's input term at once (time, batch, 4·units) ...
+        xw += b  # ... in place, for speed (one 4·units-wide array less; a matrix product keeps no output for autograd)
+        m, steps = _time_major_mask(mask), xw.shape[0]
         if initial_state is None:
             initial_state = (self.ops.zeros((x.shape[0], u), xw), self.ops.zeros((x.shape[0], u), xw))
         h, c = initial_state
-        states, cells, steps = [h], [c], []
-        for t in range(xw.shape[0]):
+        # states h_0..h_T and cells c_0..c_T; per step the gates (σ of all four blocks), g = tanh(candidate), tanh(c_t)
+        record = _Record(self.ops, {"h": steps + 1, "c": steps + 1, "gates": steps, "g": steps, "tanh_c": steps},
+                         self._buffers if keep else None)
+        record.put("h", 0, h)
+        record.put("c", 0, c)
+        for t in range(steps):
             a = h @ Wh
             a += xw[t]  # in place, for speed (autograd allows it: a matrix product keeps its inputs, not its output)
             gates = self.gate.forward(a)  # σ of all four blocks at once; the candidate's block is not used
@@ -175,25 +212,31 @@ class LSTMKernel(SequenceKernel):
             g = self.act.forward(a[:, 2 * u:3 * u])
             c_new = f * c + i * g
             tanh_c = self.act.forward(c_new)
-            h_new = o * tanh_c
-            steps.append((gates, g, tanh_c))
-            h, c = _carry(m, t, h_new, h), _carry(m, t, c_new, c)
-            states.append(h)
-            cells.append(c)
-        self.final_state = (h, c)
+            h, c = _carry(m, t, o * tanh_c, h), _carry(m, t, c_new, c)
+            record.put("h", t + 1, h)
+            if keep:  # what only the backward pass reads
+                record.put("c", t + 1, c)
+                record.put("gates", t, gates)
+                record.put("g", t, g)
+                record.put("tanh_c", t, tanh_c)
+        self.final_state = (h, c)  # the last step's own arrays, never a buffer's rows
         if keep:
-            self._x, self._m, self._states, self._cells, self._steps = x, m, states, cells, steps
-        return _output(self.ops, states[1:], m, self.return_sequences)
+            self._x, self._m, self._record = x, m, record
+        states = record.all("h")[1:] if self.return_sequences else None
+        # A kept record's buffer is written again by the next run: the output is a copy of it (``+ 0``).
+        return _output(self.ops, states + 0 if keep and states is not None else states, m, self.return_sequences, h)
 
     def gradients(self, dout: Array, params: Params) -> tuple[Array | None, Params]:
         Wh = params["Wh"]
-        u, WhT = Wh.shape[0], Wh.T
-        x, m, states, cells, steps = self._x, self._m, self._states, self._cells, self._steps
+        u, WhT = Wh.shape[0], _transposed(Wh)
+        x, m, record = self._x, self._m, self._record
+        states, cells = record.all("h"), record.all("c")
+        all_gates, all_g, all_tanh_c = record.all("gates"), record.all("g"), record.all("tanh_c")
         d_outputs, dh = _output_gradients(self.ops, dout, m, self.return_sequences, states[0])
         dc = self.ops.zeros(states[0].shape, states[0])
-        da = self.ops.zeros((len(steps), *steps[0][0].shape), dc)  # dL/da of every step (time-major), for the weights
-        for t in reversed(range(len(steps))):
-            gates, g, tanh_c = steps[t]
+        da = self.ops.zeros(all_gates.shape, dc)  # dL/da of every step (time-major), for the weights
+        for t in reversed(range(all_gates.shape[0])):
+            gates, g, tanh_c = all_gates[t], all_g[t], all_tanh_c[t]
             i, f, o = gates[:, :u], gates[:, u:2 * u], gates[:, 3 * u:]
             if d_outputs is not None:
                 dh = dh + d_outputs[t]
@@ -211,11 +254,12 @@ class LSTMKernel(SequenceKernel):
         return _recurrent_gradients(self.ops, x, states[:-1], da, params)
 
 
-def _output(ops: SequenceOps, states: list[Array], m: Array | None, return_sequences: bool) -> Array:
-    """The layer's output from the states after each step: the whole sequence (0 at padded steps), or the last."""
+def _output(ops: SequenceOps, states: Array, m: Array | None, return_sequences: bool, last: Array) -> Array:
+    """The layer's output from the states after each step, (time, batch, units): the whole sequence (0 at padded
+    steps), or the ``last`` state."""
     if not return_sequences:
-        return states[-1]
-    out = ops.stack(states, 0)  # (time, batch, units)
+        return last
+    out = states
     if m is not None:
         out = out * m
     return out.swapaxes(0, 1)
@@ -238,20 +282,31 @@ def _split(m: Array | None, t: int, d: Array) -> tuple[Array, Array | None]:
     return d * m[t], d * (1 - m[t])
 
 
+def _transposed(W: Array) -> Array:
+    """``W.T`` laid out row by row (a copy), for speed: OpenBLAS multiplies by it ~30% faster than by the
+    transposed view, and backward multiplies by it at every step. (``reshape(-1)`` of a transposed view
+    copies on both engines; the second reshape is free.)"""
+    return W.T.reshape(-1).reshape(W.shape[::-1])
+
+
 def _plus(a: Array, b: Array | None) -> Array:
     return a if b is None else a + b
 
 
-def _recurrent_gradients(ops: SequenceOps, x: Array, previous: list[Array], da: Array,
+def _recurrent_gradients(ops: SequenceOps, x: Array, previous: Array, da: Array,
                          params: Params) -> tuple[Array, Params]:
     """dL/dx and the weights' gradients from dL/da, the pre-activations' gradient at every step (time, batch,
-    width): three matrix products over all steps at once (a product per step, summed, is the same, slower)."""
+    width): matrix products over all steps at once (a product per step, summed, is the same, slower).
+
+    ``dWx = xᵀ da`` and ``dWh = h_prevᵀ da`` share ``da``: for speed they are ONE product, ``[x | h_prev]ᵀ da``,
+    whose first rows are dWx and the rest dWh (one pass over da instead of two)."""
     Wx = params["Wx"]
     flat = da.reshape(-1, da.shape[-1])
     x_flat = x.swapaxes(0, 1).reshape(-1, x.shape[-1])
-    h_flat = ops.stack(previous, 0).reshape(-1, previous[0].shape[-1])
-    grads = {"Wx": x_flat.T @ flat, "Wh": h_flat.T @ flat, "b": ops.sum(flat, 0)}
-    return _project(da, Wx.T).swapaxes(0, 1), grads
+    h_flat = previous.reshape(-1, previous.shape[-1])  # the state before each step, (time·batch, units)
+    d_weights = ops.concatenate([x_flat, h_flat], 1).T @ flat
+    grads = {"Wx": d_weights[:x.shape[-1]], "Wh": d_weights[x.shape[-1]:], "b": ops.sum(flat, 0)}
+    return _project(da, _transposed(Wx)).swapaxes(0, 1), grads
 
 
 # ---------------------------------------------------------------- LayerNormalization

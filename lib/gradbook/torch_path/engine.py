@@ -172,6 +172,9 @@ class TorchSequenceOps(SequenceOps):
     def stack(self, arrays: Sequence[Tensor], axis: int) -> Tensor:
         return torch.stack(list(arrays), dim=axis)
 
+    def concatenate(self, arrays: Sequence[Tensor], axis: int) -> Tensor:
+        return torch.cat(list(arrays), dim=axis)
+
     def indices(self, x: Tensor) -> Tensor:
         return x.to(torch.long)
 
