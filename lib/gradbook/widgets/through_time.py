@@ -74,6 +74,7 @@ class GradientThroughTime(WidgetBase):
         self.max_norm_slider = w.FloatLogSlider(value=max_norm, base=10, min=-2, max=2, step=0.1,
                                                 continuous_update=False, readout_format=".2g")
         self.message = w.HTML()
+        self._curves: dict[str, np.ndarray] = {}  # ||dL/dWh|| over SCALES, per activation: the slow part of a redraw
         self.view = FigureView((9.0, 3.2), interactive)
         self.ax_time, self.ax_scale = self.view.fig.subplots(1, 2)
         self.view.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.86, wspace=0.28)
@@ -102,6 +103,12 @@ class GradientThroughTime(WidgetBase):
         norms, dwh = norms_through_time(self.scale, self.steps, self.units, self.activation)
         return norms * self.clip_factor(dwh)
 
+    def _curve(self) -> np.ndarray:
+        if self.activation not in self._curves:
+            self._curves[self.activation] = np.array(
+                [norms_through_time(s, self.steps, self.units, self.activation)[1] for s in SCALES])
+        return self._curves[self.activation]
+
     def _redraw(self) -> None:
         norms, dwh = norms_through_time(self.scale, self.steps, self.units, self.activation)
         factor = self.clip_factor(dwh)
@@ -111,7 +118,7 @@ class GradientThroughTime(WidgetBase):
         ax.set_xlabel(_("time step t (the loss reads the last one)"))
         ax.set_ylabel("||dL/dh_t||")
         ax.set_title(_("gradient through time, scale {scale}").format(scale=f"{self.scale:.2f}"), fontsize=9)
-        curve = np.array([norms_through_time(s, self.steps, self.units, self.activation)[1] for s in SCALES])
+        curve = self._curve()
         ax = self.ax_scale
         ax.clear()
         ax.semilogy(SCALES, curve, color="C7", label=_("without clipping"))
