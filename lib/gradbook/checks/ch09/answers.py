@@ -280,7 +280,8 @@ def _windows_overlap(ids, seq_len):
 
 
 def _targets_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    cases = [Case((np.arange(10), 3)), Case((rng.integers(0, 60, 25), 4)), Case((rng.integers(0, 60, 33), 8))]
+    cases = [Case((np.arange(10), 3)), Case((rng.integers(0, 60, 25), 4)), Case((rng.integers(0, 60, 33), 8)),
+             Case((rng.integers(0, 60, 24), 6))]  # a length that seq_len divides: the last id has no target
     if hidden:
         cases += [Case((rng.integers(0, 60, 101), 10)), Case((rng.integers(0, 60, 100), 10)),
                   Case((rng.integers(0, 60, 7), 6))]
