@@ -576,3 +576,54 @@ def test_ipympl_canvas_click_sets_the_start() -> None:
         assert path.shape == (6, 2)
         np.testing.assert_allclose(path[0], (0.5, -0.8), atol=1e-9)
     assert race.start_x.value == pytest.approx(0.5) and race.start_y.value == pytest.approx(-0.8)
+
+
+# ---------------------------------------------------------------- the gradient through time (chapter 9)
+
+def _torch_norms_through_time(scale: float, steps: int, units: int, activation: str) -> tuple[np.ndarray, float]:
+    """||dL/dh_t|| and ||dL/dWh|| by torch autograd, for the widget's network (`through_time._network`)."""
+    import torch
+
+    from gradbook.widgets.through_time import _network
+
+    x, wx, q, v = (torch.tensor(a) for a in _network(steps, units, 0))
+    wh = (scale * q).requires_grad_(True)
+    h, states = torch.zeros(units, dtype=torch.float64), []
+    for t in range(steps):
+        a = x[t] @ wx + h @ wh
+        h = torch.tanh(a) if activation == "tanh" else a
+        h.retain_grad()
+        states.append(h)
+    (states[-1] @ v).backward()
+    return np.array([s.grad.norm().item() for s in states]), wh.grad.norm().item()
+
+
+@pytest.mark.parametrize("activation", ["tanh", "linear"])
+def test_gradient_through_time_is_torch_autograd_of_the_same_network(activation: str) -> None:
+    from gradbook.widgets.through_time import norms_through_time
+
+    for scale in (0.7, 1.0, 1.3):
+        norms, dwh = norms_through_time(scale, 30, 8, activation)
+        torch_norms, torch_dwh = _torch_norms_through_time(scale, 30, 8, activation)
+        np.testing.assert_allclose(norms, torch_norms, rtol=1e-9)
+        assert dwh == pytest.approx(torch_dwh, rel=1e-9)
+
+
+def test_gradient_through_time_vanishes_explodes_and_clips() -> None:
+    from gradbook.widgets import gradient_through_time
+
+    view = gradient_through_time(0.7, interactive=False)
+    assert view.norms[0] < 1e-6 * view.norms[-1]  # 60 steps at 0.7: the far past gets nothing
+    view.activation_buttons.value = "linear"
+    view.scale_slider.value = 1.3
+    assert view.norms[0] > 1e6 * view.norms[-1]  # ... and at 1.3 it explodes
+    unclipped = view.norms
+    view.max_norm_slider.value = 1.0
+    view.clip_box.value = True
+    clipped = view.norms
+    np.testing.assert_allclose(clipped / unclipped, clipped[0] / unclipped[0])  # every step scaled alike ...
+    assert clipped[0] < unclipped[0] and "clipped to" in view.message.value  # ... down to the limit
+    with pytest.raises(ValueError, match="activation must be one of"):
+        from gradbook.widgets.through_time import norms_through_time
+
+        norms_through_time(1.0, activation="relu")

@@ -73,6 +73,8 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("ch07", "07-convolution", "Convolution", "conv2d with loops and im2col, its backward, max-pooling, a CNN"),
     Chapter("ch08", "08-frameworks", "Frameworks: automatic differentiation",
             "a reverse-mode autograd `Value`, checked against PyTorch"),
+    Chapter("ch09", "09-sequences", "Sequences: recurrent networks",
+            "a recurrent cell and backpropagation through time by hand, an LSTM cell, a character-level language model"),
 )
 
 

@@ -6,6 +6,7 @@
     softmax_temperature([2, 1, 0.5])      # chapter 5: softmax(logits / T)
     kernel_explorer()                     # chapter 7: 3x3 kernels on an MNIST digit
     perceptron_explorer(perceptron_predict, "or")   # chapter 3: weights for a logic gate, by hand
+    gradient_through_time(1.2)            # chapter 9: the gradient's norm through time, and clipping
 
 Each returns an object whose state is in plain attributes (``race.paths``,
 ``trainer.losses``, ...), with ``step(n)`` / ``reset()`` where that makes sense and
@@ -19,7 +20,9 @@ from gradbook.widgets.kernels import KernelExplorer, kernel_explorer
 from gradbook.widgets.perceptron import PerceptronExplorer, perceptron_explorer
 from gradbook.widgets.race import OptimizerRace, optimizer_race
 from gradbook.widgets.softmax import SoftmaxTemperature, softmax_temperature
+from gradbook.widgets.through_time import GradientThroughTime, gradient_through_time
 from gradbook.widgets.trainer import TrainingLoop, training_loop
 
-__all__ = ["KernelExplorer", "OptimizerRace", "PerceptronExplorer", "SoftmaxTemperature", "TrainingLoop",
-           "kernel_explorer", "optimizer_race", "perceptron_explorer", "softmax_temperature", "training_loop"]
+__all__ = ["GradientThroughTime", "KernelExplorer", "OptimizerRace", "PerceptronExplorer", "SoftmaxTemperature",
+           "TrainingLoop", "gradient_through_time", "kernel_explorer", "optimizer_race", "perceptron_explorer",
+           "softmax_temperature", "training_loop"]

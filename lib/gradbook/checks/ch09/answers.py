@@ -1,0 +1,457 @@
+"""Chapter 9, sequences: text as tensors, a recurrent cell, backpropagation through time, clipping, an
+LSTM cell, a character-level language model's data and its sampling temperature.
+
+Conventions (Keras's, the library's `SimpleRNN`/`LSTM`, and PyTorch's): sequences are batch-major,
+``x`` of shape ``(batch, time, features)``; a cell computes ``h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b)``
+with ``Wx`` ``(features, units)`` and ``Wh`` ``(units, units)``. An LSTM's four gates are the columns of
+``x_t @ Wx + h_{t-1} @ Wh + b`` in Keras's (and torch's) order ``[i, f, g, o]``, each ``units`` wide.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from gradbook.checks.core import Exercise, Mistake
+from gradbook.checks.drivers import Case
+from gradbook.checks.meaning import Axis, Output
+from gradbook.i18n import N_
+
+LINE = "First Citizen:\nBefore we proceed any further, hear me speak.\nAll:\nSpeak, speak."
+
+
+def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a deliberately unstable mistake without numpy's overflow warnings."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+# --------------------------------------------------------------------------- text as tensors
+
+
+def _one_hot_columns(text: str, order: str) -> np.ndarray:
+    index = {ch: i for i, ch in enumerate(order)}
+    out = np.zeros((len(text), len(order)))
+    out[np.arange(len(text)), [index[ch] for ch in text]] = 1.0
+    return out
+
+
+def _one_hot_text(text: str, vocab: str) -> np.ndarray:
+    return _one_hot_columns(text, vocab)
+
+
+def _one_hot_vocab_of_text(text: str, vocab: str) -> np.ndarray:
+    return _one_hot_columns(text, "".join(sorted(set(text))))
+
+
+def _one_hot_first_seen(text: str, vocab: str) -> np.ndarray:
+    return _one_hot_columns(text, "".join(dict.fromkeys(text)))
+
+
+def _one_hot_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    vocab = "".join(sorted(set(LINE)))
+    cases = [Case(("hear me", vocab)), Case(("speak, speak", vocab))]
+    start = int(rng.integers(0, len(LINE) - 20))
+    cases.append(Case((LINE[start : start + 20], vocab)))
+    if hidden:
+        cases += [Case(("".join(rng.choice(list(vocab), 50)), vocab)), Case(("", vocab)), Case((LINE, vocab))]
+    return cases
+
+
+def _embedding_backward(ids: np.ndarray, dout: np.ndarray, vocab_size: int) -> np.ndarray:
+    dE = np.zeros((vocab_size, dout.shape[-1]))
+    np.add.at(dE, ids, dout)
+    return dE
+
+
+def _embedding_backward_fancy(ids: np.ndarray, dout: np.ndarray, vocab_size: int) -> np.ndarray:
+    dE = np.zeros((vocab_size, dout.shape[-1]))
+    dE[ids] += dout
+    return dE
+
+
+def _embedding_backward_rows_from_ids(ids: np.ndarray, dout: np.ndarray, vocab_size: int) -> np.ndarray:
+    return _embedding_backward(ids, dout, int(ids.max()) + 1)
+
+
+def _embedding_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = [Case((np.array([[1, 3, 1]]), np.arange(6.0).reshape(1, 3, 2), 6))]
+    for batch, steps, width, vocab in [(2, 5, 3, 7)] + ([(4, 9, 5, 12), (3, 20, 4, 30)] if hidden else []):
+        ids = rng.integers(0, vocab - 2, (batch, steps))  # the last ids unused: the table still has their rows
+        cases.append(Case((ids, rng.normal(size=(batch, steps, width)), vocab)))
+    return cases
+
+
+# --------------------------------------------------------------------------- a recurrent cell
+
+
+def _rnn_forward(x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> np.ndarray:
+    h = h0
+    hs = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
+def _rnn_state_not_carried(x, h0, Wx, Wh, b):
+    return np.stack([np.tanh(x[:, t] @ Wx + h0 @ Wh + b) for t in range(x.shape[1])], axis=1)
+
+
+def _rnn_no_tanh(x, h0, Wx, Wh, b):
+    h, hs = h0, []
+    for t in range(x.shape[1]):
+        h = x[:, t] @ Wx + h @ Wh + b
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
+def _rnn_wh_transposed(x, h0, Wx, Wh, b):
+    return _rnn_forward(x, h0, Wx, Wh.T, b)
+
+
+def _rnn_state_before_step(x, h0, Wx, Wh, b):
+    hs = _rnn_forward(x, h0, Wx, Wh, b)
+    return np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+
+
+def _rnn_shapes(hidden: bool) -> list[tuple[int, int, int, int]]:
+    shapes = [(2, 4, 3, 5), (3, 6, 2, 4)]  # (batch, time, features, units): non-square Wx, several steps
+    return shapes + ([(4, 10, 5, 6), (1, 15, 3, 3), (5, 3, 6, 8)] if hidden else [])
+
+
+def _weights(rng: np.random.Generator, features: int, units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Small enough that tanh is not saturated, so every step's state matters to the result.
+    return (rng.normal(0, 0.6, (features, units)), rng.normal(0, 0.6, (units, units)), rng.normal(0, 0.3, units))
+
+
+def _rnn_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = []
+    for batch, steps, features, units in _rnn_shapes(hidden):
+        x, h0 = rng.normal(size=(batch, steps, features)), rng.normal(0, 0.5, (batch, units))
+        cases.append(Case((x, h0, *_weights(rng, features, units)),
+                          label=N_("x {x}, h0 {h0}, Wx {Wx}, Wh {Wh}, b ({units},)"),
+                          label_values={"x": x.shape, "h0": h0.shape, "Wx": (features, units), "Wh": (units, units),
+                                        "units": units}))
+    return cases
+
+
+# --------------------------------------------------------------------------- backpropagation through time
+
+
+def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: bool = True, derivative: str = "right", accumulate: bool = True,
+          wh_back: str = "T", state: str = "previous"):
+    """Backpropagation through time, and (through its switches) the ways it goes wrong."""
+    batch, steps, _ = x.shape
+    dx = np.zeros_like(x, dtype=float)
+    dWx, dWh, db = np.zeros(Wx.shape), np.zeros(Wh.shape), np.zeros(Wh.shape[0])
+    dh_next = np.zeros_like(h0, dtype=float)
+    for t in reversed(range(steps)):
+        h = hs[:, t]
+        h_prev = hs[:, t - 1] if t > 0 else h0
+        dh = dhs[:, t] + dh_next if carry else dhs[:, t]
+        da = dh * {"right": 1 - h**2, "tanh again": 1 - np.tanh(h) ** 2, "no square": 1 - h}[derivative]
+        dx[:, t] = da @ Wx.T
+        used = h_prev if state == "previous" else h
+        if accumulate:
+            dWx += x[:, t].T @ da
+            dWh += used.T @ da
+            db += da.sum(axis=0)
+        else:
+            dWx, dWh, db = x[:, t].T @ da, used.T @ da, da.sum(axis=0)
+        dh_next = da @ (Wh.T if wh_back == "T" else Wh)
+    return dx, dh_next, dWx, dWh, db
+
+
+def _rnn_backward(dhs, x, h0, hs, Wx, Wh):
+    return _bptt(dhs, x, h0, hs, Wx, Wh)
+
+
+def _rnn_cases_backward(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = []
+    for batch, steps, features, units in _rnn_shapes(hidden):
+        x, h0 = rng.normal(size=(batch, steps, features)), rng.normal(0, 0.5, (batch, units))
+        Wx, Wh, b = _weights(rng, features, units)
+        hs = _rnn_forward(x, h0, Wx, Wh, b)
+        dhs = rng.normal(size=hs.shape)
+        cases.append(Case((dhs, x, h0, hs, Wx, Wh), label=N_("dhs {dhs}, x {x}, h0 {h0}, Wx {Wx}, Wh {Wh}"),
+                          label_values={"dhs": dhs.shape, "x": x.shape, "h0": h0.shape, "Wx": Wx.shape,
+                                        "Wh": Wh.shape}))
+    return cases
+
+
+# --------------------------------------------------------------------------- clipping
+
+
+def _global_norm(grads) -> float:
+    return float(np.sqrt(sum(np.sum(np.square(g)) for g in grads)))
+
+
+def _clip_by_norm(grads, max_norm):
+    norm = _global_norm(grads)
+    scale = max_norm / norm if norm > max_norm else 1.0
+    return [g * scale for g in grads]
+
+
+def _clip_per_element(grads, max_norm):
+    return [np.clip(g, -max_norm, max_norm) for g in grads]
+
+
+def _clip_each_array(grads, max_norm):
+    return [g * min(1.0, max_norm / max(float(np.linalg.norm(g)), 1e-300)) for g in grads]
+
+
+def _clip_always(grads, max_norm):
+    return [g * max_norm / _global_norm(grads) for g in grads]
+
+
+def _clip_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = [
+        Case(([np.array([3.0, 4.0]), np.array([[0.0, 12.0]])], 6.5)),  # norm 13: halved
+        Case(([np.array([0.3, -0.4]), np.array([0.5])], 5.0)),  # norm below the limit: unchanged
+        Case(([rng.normal(0, 5, (3, 4)), rng.normal(0, 0.1, 4), rng.normal(0, 2, (4, 2))], 1.0)),
+    ]
+    if hidden:
+        cases += [Case(([rng.normal(0, 10, (6, 6)), rng.normal(0, 10, 6)], 3.0)),
+                  Case(([rng.normal(0, 0.01, (5, 5))], 1.0)),
+                  Case(([rng.normal(0, 1, (2, 3, 4)), rng.normal(0, 100, 3)], 0.5))]
+    return cases
+
+
+# --------------------------------------------------------------------------- an LSTM cell
+
+
+def _lstm(x, h_prev, c_prev, Wx, Wh, b, *, gate=_sigmoid, candidate=np.tanh, order="ifgo", squash_c: bool = True,
+          input_gate: bool = True):
+    z = x @ Wx + h_prev @ Wh + b
+    parts = dict(zip(order, np.split(z, 4, axis=-1)))
+    i, f, g, o = gate(parts["i"]), gate(parts["f"]), candidate(parts["g"]), gate(parts["o"])
+    c = f * c_prev + (i * g if input_gate else g)
+    h = o * (np.tanh(c) if squash_c else c)
+    return h, c
+
+
+def _lstm_step(x, h_prev, c_prev, Wx, Wh, b):
+    return _lstm(x, h_prev, c_prev, Wx, Wh, b)
+
+
+def _lstm_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = []
+    for batch, features, units in [(2, 3, 4), (3, 5, 2)] + ([(6, 4, 7), (1, 2, 3), (4, 8, 5)] if hidden else []):
+        x, h, c = rng.normal(size=(batch, features)), rng.normal(0, 0.5, (batch, units)), rng.normal(size=(batch, units))
+        Wx, Wh, b = rng.normal(0, 0.7, (features, 4 * units)), rng.normal(0, 0.7, (units, 4 * units)), \
+            rng.normal(0, 0.5, 4 * units)
+        cases.append(Case((x, h, c, Wx, Wh, b), label=N_("x {x}, h_prev {h}, c_prev {h}, Wx {Wx}, Wh {Wh}, b ({gates},)"),
+                          label_values={"x": x.shape, "h": h.shape, "Wx": Wx.shape, "Wh": Wh.shape,
+                                        "gates": 4 * units}))
+    return cases
+
+
+# --------------------------------------------------------------------------- a language model's data
+
+
+def _inputs_and_targets(ids: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    n = (len(ids) - 1) // seq_len
+    return ids[: n * seq_len].reshape(n, seq_len), ids[1 : n * seq_len + 1].reshape(n, seq_len)
+
+
+def _targets_not_shifted(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    return ids[: n * seq_len].reshape(n, seq_len), ids[: n * seq_len].reshape(n, seq_len)
+
+
+def _targets_shifted_back(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    return ids[1 : n * seq_len + 1].reshape(n, seq_len), ids[: n * seq_len].reshape(n, seq_len)
+
+
+def _windows_overlap(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    return (np.stack([ids[i : i + seq_len] for i in range(n)]), np.stack([ids[i + 1 : i + seq_len + 1] for i in range(n)]))
+
+
+def _targets_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = [Case((np.arange(10), 3)), Case((rng.integers(0, 60, 25), 4)), Case((rng.integers(0, 60, 33), 8)),
+             Case((rng.integers(0, 60, 24), 6))]  # a length that seq_len divides: the last id has no target
+    if hidden:
+        cases += [Case((rng.integers(0, 60, 101), 10)), Case((rng.integers(0, 60, 100), 10)),
+                  Case((rng.integers(0, 60, 7), 6))]
+    return cases
+
+
+# --------------------------------------------------------------------------- sampling temperature
+
+
+def _temperature_softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    z = logits / temperature
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_plain(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _temperature_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
+    cases = [Case((np.array([2.0, 1.0, 0.1]), 0.5)), Case((rng.normal(0, 2, (3, 5)), 2.0)),
+             Case((np.array([[40.0, 37.0, -5.0], [1.0, 2.0, 3.0]]), 0.05), label=N_("large logits / small temperature")),
+             Case((rng.normal(0, 1, (2, 6)), 1.0))]
+    if hidden:
+        cases += [Case((rng.normal(0, 5, (4, 62)), 0.2)), Case((rng.normal(0, 3, (2, 3, 8)), 1.5)),
+                  Case((np.array([500.0, 499.0, 0.0]), 1.0))]
+    return cases
+
+
+# --------------------------------------------------------------------------- exercises
+
+SEQUENCES = (Axis("samples"), Axis("time"), Axis("units"))
+STEP = (Axis("samples"), Axis("units"))
+
+one_hot_text = Exercise(
+    "ch09.one_hot_text",
+    title="one_hot_text",
+    outputs=Output(axes=(Axis("index"), Axis("classes"))),
+    reference=_one_hot_text,
+    cases=_one_hot_cases,
+    mistakes=[
+        Mistake(_one_hot_vocab_of_text, N_("one column per character of the VOCABULARY, not of this text: a piece of "
+                "text lacks some characters, and column k must mean vocab[k] for every piece. Look each character up "
+                "in vocab.")),
+        Mistake(_one_hot_first_seen, N_("the columns follow the order in which characters first appear in the text; "
+                "column k must be vocab[k] (the sorted vocabulary), so look each character up in vocab.")),
+    ],
+)
+
+embedding_backward = Exercise(
+    "ch09.embedding_backward",
+    title="embedding_backward",
+    outputs=Output("dE", (Axis("rows"), Axis("features"))),
+    reference=_embedding_backward,
+    cases=_embedding_cases,
+    mistakes=[
+        Mistake(_embedding_backward_fancy, N_("a token that occurs several times got the gradient of one occurrence "
+                "only: dE[ids] += dout writes each row once, even when ids repeats it. Use np.add.at(dE, ids, dout), "
+                "which adds every occurrence.")),
+        Mistake(_embedding_backward_rows_from_ids, N_("dE must have one row per token of the vocabulary, "
+                "(vocab_size, width), like E, even for tokens that this batch does not use (their rows are 0).")),
+    ],
+)
+
+rnn_forward = Exercise(
+    "ch09.rnn_forward",
+    title="rnn_forward",
+    outputs=Output("hs", SEQUENCES),
+    reference=_rnn_forward,
+    cases=_rnn_cases,
+    mistakes=[
+        Mistake(_rnn_state_not_carried, N_("every step starts from h0: the state is not carried. Step t uses the "
+                "state of step t - 1: set h = np.tanh(x[:, t] @ Wx + h @ Wh + b) and use that h in the next step.")),
+        Mistake(_rnn_no_tanh, N_("the tanh is missing: h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b).")),
+        Mistake(_rnn_wh_transposed, N_("Wh is used transposed: with states as rows, the recurrent term is h @ Wh "
+                "(Wh has shape (units, units), so Wh.T fits too, but it is a different matrix).")),
+        Mistake(_rnn_state_before_step, N_("hs[:, t] must be the state AFTER step t (h_t, computed from x_t), not "
+                "the state before it: store h after you update it, and do not include h0.")),
+    ],
+)
+
+rnn_backward = Exercise(
+    "ch09.rnn_backward",
+    title="rnn_backward",
+    outputs=(Output("dx", (Axis("samples"), Axis("time"), Axis("features"))), Output("dh0", STEP),
+             Output("dWx"), Output("dWh"), Output("db")),
+    reference=_rnn_backward,
+    cases=_rnn_cases_backward,
+    mistakes=[
+        Mistake(lambda *a: _bptt(*a, carry=False), N_("you forgot dh_next: the state h_t also fed step t + 1, so its "
+                "gradient is dhs[:, t] PLUS what step t + 1 sends back (da_{t+1} @ Wh.T). Start dh_next at 0 and "
+                "add it at every step.")),
+        Mistake(lambda *a: _bptt(*a, derivative="tanh again"), N_("the tanh derivative is wrong: h is already "
+                "tanh(a), so d tanh(a)/da = 1 - h**2; 1 - np.tanh(h)**2 applies tanh twice.")),
+        Mistake(lambda *a: _bptt(*a, derivative="no square"), N_("the tanh derivative is 1 - h**2, not 1 - h.")),
+        Mistake(lambda *a: _bptt(*a, accumulate=False), N_("dWx, dWh and db hold one step's contribution only: "
+                "the same weights are used at every step, so their gradients are SUMS over all steps (+=, not =).")),
+        Mistake(lambda *a: _bptt(*a, wh_back="no T"), N_("the gradient to the previous state is da @ Wh.T, not "
+                "da @ Wh: the forward pass multiplied h_prev @ Wh.")),
+        Mistake(lambda *a: _bptt(*a, state="current"), N_("dWh pairs da_t with the state that went INTO step t, "
+                "h_{t-1} (h0 at t = 0): dWh += h_prev.T @ da, not h_t.T @ da.")),
+    ],
+)
+
+clip_by_norm = Exercise(
+    "ch09.clip_by_norm",
+    title="clip_by_norm",
+    reference=_clip_by_norm,
+    cases=_clip_cases,
+    mistakes=[
+        Mistake(_clip_per_element, N_("you clipped each element to [-max_norm, max_norm]: that changes the "
+                "gradient's direction. Clip by the norm: compute the norm of ALL the gradients together and, if it "
+                "is above max_norm, multiply every gradient by max_norm / norm.")),
+        Mistake(_clip_each_array, N_("each array was clipped by its own norm: that changes the direction of the "
+                "whole update. Use one global norm, sqrt of the sum of squares of every element of every gradient, "
+                "and one scale for all.")),
+        Mistake(_clip_always, N_("gradients whose norm is already below max_norm must stay as they are: scale only "
+                "when norm > max_norm (clipping never enlarges a step).")),
+    ],
+)
+
+lstm_step = Exercise(
+    "ch09.lstm_step",
+    title="lstm_step",
+    outputs=(Output("h", STEP), Output("c", STEP)),
+    reference=_lstm_step,
+    cases=_lstm_cases,
+    mistakes=[
+        Mistake(lambda *a: _lstm(*a, gate=np.tanh, candidate=_sigmoid), N_("the activations are swapped: the gates "
+                "i, f and o use the sigmoid (a fraction between 0 and 1 to let through), the candidate g uses tanh "
+                "(a value between -1 and 1).")),
+        Mistake(lambda *a: _lstm(*a, order="figo"), N_("the gates are in the wrong order: the columns of "
+                "x @ Wx + h_prev @ Wh + b are [i, f, g, o], each units wide (Keras's and PyTorch's order).")),
+        Mistake(lambda *a: _lstm(*a, order="igfo"), N_("the gates are in the wrong order: the columns of "
+                "x @ Wx + h_prev @ Wh + b are [i, f, g, o], each units wide (Keras's and PyTorch's order).")),
+        Mistake(lambda *a: _lstm(*a, squash_c=False), N_("h = o * tanh(c): the cell state goes through tanh "
+                "before the output gate.")),
+        Mistake(lambda *a: _lstm(*a, input_gate=False), N_("the input gate is missing: c = f * c_prev + i * g.")),
+    ],
+)
+
+inputs_and_targets = Exercise(
+    "ch09.inputs_and_targets",
+    title="inputs_and_targets",
+    outputs=(Output("inputs", (Axis("samples"), Axis("time", loop=False))), Output("targets", (Axis("samples"), Axis("time", loop=False)))),
+    reference=_inputs_and_targets,
+    cases=_targets_cases,
+    mistakes=[
+        Mistake(_targets_not_shifted, N_("the targets are the inputs themselves: the model would learn to copy. "
+                "The target at each step is the NEXT character: targets = ids shifted by one, ids[1:n*T+1].")),
+        Mistake(_targets_shifted_back, N_("inputs and targets are swapped: the target is the character AFTER the "
+                "input one, so inputs = ids[:n*T] and targets = ids[1:n*T+1].")),
+        Mistake(_windows_overlap, N_("the windows overlap (start i, then i + 1): cut the text into consecutive, "
+                "non-overlapping pieces of seq_len characters (start 0, seq_len, 2 * seq_len, ...).")),
+    ],
+)
+
+temperature_softmax = Exercise(
+    "ch09.temperature_softmax",
+    title="temperature_softmax",
+    reference=_temperature_softmax,
+    cases=_temperature_cases,
+    mistakes=[
+        Mistake(lambda z, t: _softmax_plain(z) / t, N_("the temperature was applied after the softmax: p / T is not "
+                "a distribution (it does not sum to 1). Divide the logits first: softmax(logits / T).")),
+        Mistake(lambda z, t: _softmax_plain(z * t), N_("logits are DIVIDED by the temperature: a high temperature "
+                "flattens the distribution, a low one sharpens it.")),
+        Mistake(_quiet(lambda z, t: np.exp(z / t) / np.exp(z / t).sum(axis=-1, keepdims=True)),
+                N_("exp overflows for large logits / T (a small temperature makes them large): subtract the largest "
+                   "one first, z - z.max(axis=-1, keepdims=True), as in chapter 5's softmax.")),
+    ],
+)
