@@ -73,6 +73,8 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("ch07", "07-convolution", "Convolution", "conv2d with loops and im2col, its backward, max-pooling, a CNN"),
     Chapter("ch08", "08-frameworks", "Frameworks: automatic differentiation",
             "a reverse-mode autograd `Value`, checked against PyTorch"),
+    Chapter("ch10", "10-attention", "Attention and a tiny transformer",
+            "scaled dot-product attention, masks, heads, a transformer block's backward, a character-level transformer"),
 )
 
 

@@ -6,6 +6,7 @@
     softmax_temperature([2, 1, 0.5])      # chapter 5: softmax(logits / T)
     kernel_explorer()                     # chapter 7: 3x3 kernels on an MNIST digit
     perceptron_explorer(perceptron_predict, "or")   # chapter 3: weights for a logic gate, by hand
+    attention_explorer(model, vocabulary)  # chapter 10: a trained transformer's attention on a sentence
 
 Each returns an object whose state is in plain attributes (``race.paths``,
 ``trainer.losses``, ...), with ``step(n)`` / ``reset()`` where that makes sense and
@@ -15,11 +16,12 @@ shows it. Figures are PNG images under the inline backend, and interactive ipymp
 canvases after ``%matplotlib widget`` (then a click on the surface sets the start).
 """
 
+from gradbook.widgets.attention import AttentionExplorer, attention_explorer
 from gradbook.widgets.kernels import KernelExplorer, kernel_explorer
 from gradbook.widgets.perceptron import PerceptronExplorer, perceptron_explorer
 from gradbook.widgets.race import OptimizerRace, optimizer_race
 from gradbook.widgets.softmax import SoftmaxTemperature, softmax_temperature
 from gradbook.widgets.trainer import TrainingLoop, training_loop
 
-__all__ = ["KernelExplorer", "OptimizerRace", "PerceptronExplorer", "SoftmaxTemperature", "TrainingLoop",
-           "kernel_explorer", "optimizer_race", "perceptron_explorer", "softmax_temperature", "training_loop"]
+__all__ = ["AttentionExplorer", "KernelExplorer", "OptimizerRace", "PerceptronExplorer", "SoftmaxTemperature", "TrainingLoop",
+           "attention_explorer", "kernel_explorer", "optimizer_race", "perceptron_explorer", "softmax_temperature", "training_loop"]
