@@ -515,6 +515,10 @@ layer_norm = Exercise(
 
 softmax_backward = Exercise(
     "ch10.softmax_backward",
+    library_answers=(
+        "gradbook.reference.activations.softmax_backward",
+        "gradbook.torch_path.activations.softmax_backward",
+    ),
     title="softmax_backward",
     reference=_softmax_backward,
     cases=_softmax_backward_cases,
