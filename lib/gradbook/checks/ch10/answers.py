@@ -90,12 +90,12 @@ def _layer_norm_backward(dout, x, gamma, eps=EPS):
     return dx, (dout * xhat).sum(axis=axes), dout.sum(axis=axes)
 
 
-def _block_parts(x: np.ndarray, p: Params, num_heads: int) -> dict[str, np.ndarray]:
-    """Every intermediate of the block's forward pass (the backward pass reads them)."""
+def _block_parts(x: np.ndarray, p: Params, num_heads: int, causal: bool = True) -> dict[str, np.ndarray]:
+    """Every intermediate of the block's forward pass (the backward pass reads them); `causal=False` is a mistake."""
     s: dict[str, np.ndarray] = {}
     s["h1"] = _layer_norm(x, p["ln1_gamma"], p["ln1_beta"])
     s["q"], s["k"], s["v"] = (_split_heads(s["h1"] @ p[W], num_heads) for W in ("Wq", "Wk", "Wv"))
-    heads, s["weights"] = _attention(s["q"], s["k"], s["v"], _causal_mask(x.shape[1]))
+    heads, s["weights"] = _attention(s["q"], s["k"], s["v"], _causal_mask(x.shape[1]) if causal else None)
     s["merged"] = _merge_heads(heads)
     s["y"] = x + s["merged"] @ p["Wo"]
     s["h2"] = _layer_norm(s["y"], p["ln2_gamma"], p["ln2_beta"])
@@ -303,11 +303,7 @@ def _block_post_norm(x, params, num_heads):
 
 
 def _block_not_causal(x, params, num_heads):
-    p = params
-    h1 = _layer_norm(x, p["ln1_gamma"], p["ln1_beta"])
-    y = x + _multi_head_attention(h1, p["Wq"], p["Wk"], p["Wv"], p["Wo"], num_heads, causal=False)
-    h2 = _layer_norm(y, p["ln2_gamma"], p["ln2_beta"])
-    return y + np.maximum(h2 @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b2"]
+    return _block_parts(x, params, num_heads, causal=False)["out"]
 
 
 def _backward_no_attention_residual(dout, x, params, num_heads):
