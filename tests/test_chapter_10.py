@@ -23,7 +23,7 @@ from sequence_helpers import one_torch_thread  # noqa: F401 -- an autouse fixtur
 NOTEBOOK = registry.chapter("ch10").notebook
 # What the notebook reached (evaluated in its kernel at the end), and the least it must reach: both language
 # models learn well beyond the uniform guess (log V nats) in their 100 steps.
-LEARNED = {"np.log(V) - transformer_loss": 1.2, "np.log(V) - lstm_loss": 1.0}
+LEARNED = {"np.log(V) - transformer_loss": 1.2, "np.log(V) - lstm_loss": 0.8}
 
 
 @pytest.mark.slow
