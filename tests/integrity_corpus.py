@@ -422,6 +422,23 @@ def topological_order_34(root):
         stack.extend((child, False) for child in reversed(node._prev) if id(child) not in seen)
     return order
 '''),
+    # --- chapter 10 ---------------------------------------------------------------------------
+    ("ch10.causal_mask", "causal_mask_41", '''
+def causal_mask_41(T):
+    # query i may see key j when j <= i: compare the index grids
+    rows, cols = np.indices((T, T))
+    return cols <= rows
+'''),
+    ("ch10.attention", "attention_42", '''
+def attention_42(Q, K, V, mask=None):
+    # einsum over the feature axis; a huge negative number instead of -inf (exp gives exactly 0 either way)
+    scores = np.einsum("...td,...sd->...ts", Q, K) / Q.shape[-1] ** 0.5
+    if mask is not None:
+        scores = scores + np.where(mask, 0.0, -1e300)
+    scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = scores / scores.sum(axis=-1, keepdims=True)
+    return np.einsum("...ts,...sv->...tv", weights, V), weights
+'''),
 ]
 
 

@@ -7,6 +7,7 @@ a slider to a hyperparameter shows up as a wrong path.
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import math
 import time
@@ -627,3 +628,62 @@ def test_gradient_through_time_vanishes_explodes_and_clips() -> None:
         from gradbook.widgets.through_time import norms_through_time
 
         norms_through_time(1.0, activation="relu")
+
+
+# --- chapter 10: the attention explorer ----------------------------------------------------------------
+
+def _attention_model(device: str | None):
+    from gradbook import layers, models
+
+    model = models.Sequential([layers.TokenAndPositionEmbedding(6, 8, 8), layers.TransformerBlock(2, 4, 16),
+                               layers.Dense(6, activation="softmax")], seed=0, device=device)
+    model.build((8,))
+    return model
+
+
+def _weights_by_hand(model, ids: list[int]) -> np.ndarray:
+    """The block's attention weights recomputed from the model's weights with the textbook formulas."""
+    embed, block = model.layers[0].params, model.layers[1].params
+    p = {k: np.asarray(model.engine.to_numpy(v), dtype=float) for k, v in {**embed, **block}.items()}
+    x = p["token_embeddings"][ids] + p["position_embeddings"][:len(ids)]
+    h = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3) * p["ln1_gamma"] + p["ln1_beta"]
+    q = (h @ p["attention_Wq"] + p["attention_bq"]).reshape(len(ids), 2, 4).transpose(1, 0, 2)
+    k = (h @ p["attention_Wk"] + p["attention_bk"]).reshape(len(ids), 2, 4).transpose(1, 0, 2)
+    scores = np.where(np.tril(np.ones((len(ids), len(ids)), bool)), q @ k.transpose(0, 2, 1) / 2.0, -np.inf)
+    e = np.exp(scores - scores.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_attention_explorer_shows_the_models_own_causal_weights(device: str | None) -> None:
+    from gradbook.widgets import attention_explorer
+
+    model = _attention_model(device)
+    explorer = attention_explorer(model, "abcde ", "abc a")
+    np.testing.assert_allclose(explorer.weights, _weights_by_hand(model, [0, 1, 2, 5, 0]), rtol=1e-4, atol=1e-6)
+    explorer.text_box.value = "ed cba"  # a new sentence, of another length
+    np.testing.assert_allclose(explorer.weights, _weights_by_hand(model, [4, 3, 5, 2, 1, 0]), rtol=1e-4, atol=1e-6)
+    explorer.head_dropdown.value = 1
+    shown = explorer.ax.images[-1].get_array()
+    np.testing.assert_allclose(shown, explorer.weights[1])
+    assert [t.get_text() for t in explorer.ax.get_xticklabels()] == ["e", "d", "␣", "c", "b", "a"]
+
+
+@pytest.mark.parametrize("text, says", [("abz", "never saw 'z'"), ("a" * 9, "at most 8 characters"),
+                                        ("", "at least one character")])
+def test_attention_explorer_refuses_what_the_model_cannot_read_and_keeps_its_map(text: str, says: str) -> None:
+    from gradbook.widgets import attention_explorer
+
+    explorer = attention_explorer(_attention_model(None), "abcde ", "abc")
+    before = explorer.weights.copy()
+    explorer.text_box.value = text
+    assert says in html.unescape(explorer.message.value) and explorer.text == "abc"
+    np.testing.assert_array_equal(explorer.weights, before)
+    with pytest.raises(ValueError, match="TokenAndPositionEmbedding"):
+        attention_explorer(models_without_attention(), "abc")
+
+
+def models_without_attention():  # a model with no transformer block
+    from gradbook import layers, models
+
+    return models.Sequential([layers.Embedding(3, 2), layers.LSTM(2, return_sequences=True)], seed=0)

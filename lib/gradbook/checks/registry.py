@@ -75,6 +75,8 @@ CHAPTERS: tuple[Chapter, ...] = (
             "a reverse-mode autograd `Value`, checked against PyTorch"),
     Chapter("ch09", "09-sequences", "Sequences: recurrent networks",
             "a recurrent cell and backpropagation through time by hand, an LSTM cell, a character-level language model"),
+    Chapter("ch10", "10-attention", "Attention and a tiny transformer",
+            "scaled dot-product attention, masks, heads, a transformer block's backward, a character-level transformer"),
 )
 
 

@@ -1,0 +1,147 @@
+"""Chapter 10 (attention): the solution notebook runs and learns, its stub scores zero, and the chapter's
+reference answers agree with independent sources: PyTorch (softmax, layer_norm, autograd through a whole
+transformer block), central differences, and the library's own layers (`MultiHeadAttention`,
+`TransformerBlock`), which were written and tested separately (tests/test_sequence_layers.py).
+
+test_check_seeds.py proves, for every exercise, that the reference passes and every Mistake is rejected
+with its hint; test_chapters_00_02.py that each exercise is graded once in its notebook.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from notebook_helpers import assert_solution_runs_and_learns, assert_stub_fails_every_graded_cell
+
+from gradbook import layers
+from gradbook.checks import ch10, registry
+from gradbook.checks.ch10 import answers
+from sequence_helpers import one_torch_thread  # noqa: F401 -- an autouse fixture
+
+NOTEBOOK = registry.chapter("ch10").notebook
+# What the notebook reached (evaluated in its kernel at the end), and the least it must reach: both language
+# models learn well beyond the uniform guess (log V nats) in their 100 steps.
+LEARNED = {"np.log(V) - transformer_loss": 1.2, "np.log(V) - lstm_loss": 0.8}
+
+
+@pytest.mark.slow
+def test_solution_notebook_runs_and_learns(record_property) -> None:
+    assert_solution_runs_and_learns(NOTEBOOK, LEARNED, record_property)
+
+
+@pytest.mark.slow
+def test_stub_notebook_fails_every_graded_cell() -> None:
+    assert_stub_fails_every_graded_cell(NOTEBOOK)
+
+
+def _t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
+    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+
+def test_attention_and_softmax_backward_agree_with_torch_autograd() -> None:
+    rng = np.random.default_rng(0)
+    Q, K, V = rng.normal(size=(2, 3, 4, 5)), rng.normal(size=(2, 3, 6, 5)), rng.normal(size=(2, 3, 6, 2))
+    mask = rng.random((4, 6)) < 0.6
+    mask[:, 0] = True
+    out, weights = answers._attention(Q, K, V, mask)
+    q, k = _t(Q, True), _t(K, True)
+    scores = (q @ k.transpose(-1, -2) / np.sqrt(5)).masked_fill(~torch.tensor(mask), float("-inf"))
+    w = torch.softmax(scores, dim=-1)
+    np.testing.assert_allclose(weights, w.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out, (w @ _t(V)).detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(weights[..., ~mask], 0.0)  # masked keys get exactly nothing
+    # softmax's backward: torch's gradient of sum(w * dw) with respect to the scores
+    raw = _t(rng.normal(size=(3, 4, 6)), True)
+    dw = rng.normal(size=(3, 4, 6))
+    soft = torch.softmax(raw, dim=-1)
+    (soft * _t(dw)).sum().backward()
+    np.testing.assert_allclose(answers._softmax_backward(dw, soft.detach().numpy()), raw.grad.numpy(), atol=1e-12)
+
+
+def test_layer_norm_forward_and_backward_agree_with_torch() -> None:
+    rng = np.random.default_rng(1)
+    x, gamma, beta, dout = (rng.normal(size=(2, 3, 7)) * 3 + 1, rng.normal(size=7), rng.normal(size=7),
+                            rng.normal(size=(2, 3, 7)))
+    tx, tg, tb = _t(x, True), _t(gamma, True), _t(beta, True)
+    y = F.layer_norm(tx, (7,), tg, tb, eps=1e-5)
+    np.testing.assert_allclose(answers._layer_norm(x, gamma, beta), y.detach().numpy(), rtol=1e-10, atol=1e-12)
+    (y * _t(dout)).sum().backward()
+    for mine, theirs in zip(answers._layer_norm_backward(dout, x, gamma), (tx.grad, tg.grad, tb.grad)):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def _library_block(params: dict, heads: int, dk: int, ff: int, x: np.ndarray) -> np.ndarray:
+    """The library's TransformerBlock with the reference's weights (its attention biases zero), on x."""
+    block = layers.TransformerBlock(heads, dk, ff, causal=True, epsilon=1e-5)
+    block.build(x.shape[1:], dtype="float64")
+    for name, value in params.items():
+        block.params[name if name.startswith(("ln", "W1", "W2", "b1", "b2")) else f"attention_{name}"][...] = value
+    for bias in ("bq", "bk", "bv", "bo"):
+        block.params[f"attention_{bias}"][...] = 0
+    return np.asarray(block(x))
+
+
+def test_multi_head_attention_and_the_block_agree_with_the_librarys_layers() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 5, 6))
+    mha = layers.MultiHeadAttention(num_heads=3, key_dim=2)
+    mha.build((5, 6), dtype="float64")
+    for bias in ("bq", "bk", "bv", "bo"):
+        mha.params[bias][...] = 0
+    p = mha.params
+    for causal in (False, True):
+        np.testing.assert_allclose(answers._multi_head_attention(x, p["Wq"], p["Wk"], p["Wv"], p["Wo"], 3, causal),
+                                   np.asarray(mha(x, x, use_causal_mask=causal)), rtol=1e-10, atol=1e-12)
+    params = ch10.block_params(rng, 6, 3, 2, 8)
+    np.testing.assert_allclose(answers._transformer_block(x, params, 3), _library_block(params, 3, 2, 8, x),
+                               rtol=1e-9, atol=1e-11)
+
+
+def test_the_blocks_backward_agrees_with_torch_autograd_and_central_differences() -> None:
+    rng = np.random.default_rng(3)
+    B, T, D, H, DK, FF = 2, 4, 6, 2, 3, 5
+    x, dout = rng.normal(size=(B, T, D)), rng.normal(size=(B, T, D))
+    params = ch10.block_params(rng, D, H, DK, FF)
+    grads = answers._transformer_block_backward(dout, x, params, H)
+    t = {name: _t(value, True) for name, value in {**params, "x": x}.items()}
+
+    def heads(a: torch.Tensor) -> torch.Tensor:
+        return a.reshape(B, T, H, DK).transpose(1, 2)
+
+    h1 = F.layer_norm(t["x"], (D,), t["ln1_gamma"], t["ln1_beta"], eps=1e-5)
+    q, k, v = (heads(h1 @ t[w]) for w in ("Wq", "Wk", "Wv"))
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    w = torch.softmax((q @ k.transpose(-1, -2) / DK ** 0.5).masked_fill(~causal, float("-inf")), dim=-1)
+    y = t["x"] + (w @ v).transpose(1, 2).reshape(B, T, H * DK) @ t["Wo"]
+    out = y + torch.relu(F.layer_norm(y, (D,), t["ln2_gamma"], t["ln2_beta"], eps=1e-5) @ t["W1"] + t["b1"]) @ t["W2"] \
+        + t["b2"]
+    np.testing.assert_allclose(answers._transformer_block(x, params, H), out.detach().numpy(), atol=1e-12)
+    (out * _t(dout)).sum().backward()
+    assert set(grads) == set(t)
+    for name, tensor in t.items():
+        np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-8, atol=1e-10, err_msg=name)
+
+    h = 1e-6
+    for name in ("x", "Wk", "ln2_gamma", "b1"):
+        array = x if name == "x" else params[name]
+        for index in [tuple(rng.integers(s) for s in array.shape) for _ in range(3)]:
+            old = array[index]
+            array[index] = old + h
+            plus = np.sum(answers._transformer_block(x, params, H) * dout)
+            array[index] = old - h
+            minus = np.sum(answers._transformer_block(x, params, H) * dout)
+            array[index] = old
+            assert grads[name][index] == pytest.approx((plus - minus) / (2 * h), rel=1e-5, abs=1e-7), (name, index)
+
+
+def test_sinusoidal_positions_follow_the_papers_formula_and_rotate() -> None:
+    pe = answers._sinusoidal_positions(50, 8)
+    # position 7, pair i = 2 (columns 4 and 5): frequency 1 / 10000 ** (4 / 8) = 0.01
+    assert pe[7, 4] == pytest.approx(np.sin(0.07)) and pe[7, 5] == pytest.approx(np.cos(0.07))
+    # PE[t + k] is PE[t] rotated, pair by pair, by an angle that depends on k only
+    for i in range(4):
+        step = 3 / 10000 ** (2 * i / 8)
+        rotation = np.array([[np.cos(step), -np.sin(step)], [np.sin(step), np.cos(step)]])
+        np.testing.assert_allclose(pe[:-3, 2 * i:2 * i + 2] @ rotation, pe[3:, 2 * i:2 * i + 2], atol=1e-12)
