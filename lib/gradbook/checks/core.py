@@ -552,9 +552,25 @@ def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float, 
         where=meaning.where(output, worst), pair=_pair(expected[worst].item(), got_a[worst].item()))
     if lead:
         return f"{lead}\n{at}"
-    wrong = int(np.sum(~np.isclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True)))
-    count = ngettext("{wrong} of {count} values is wrong.", "{wrong} of {count} values are wrong.", wrong)
-    return count.format(wrong=wrong, count=expected.size) + "\n" + at
+    wrong = ~np.isclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True)
+    count = ngettext("{wrong} of {count} values is wrong.", "{wrong} of {count} values are wrong.", int(wrong.sum()))
+    return count.format(wrong=int(wrong.sum()), count=expected.size) + "\n" + at + _wrong_ones(output, wrong)
+
+
+_LISTED = 6  # the wrong entries of a named axis listed by name
+
+
+def _wrong_ones(output: meaning.Output | None, wrong: np.ndarray) -> str:
+    """Every wrong entry of a vector whose entries have names (the nodes of a graph): which ones, not only the worst."""
+    axes = output.axes_of(wrong.ndim) if output is not None else ()
+    if wrong.ndim != 1 or not axes or not axes[0].names or wrong.sum() < 2:
+        return ""
+    names = [axes[0].name(int(i)) for i in np.flatnonzero(wrong)]
+    shown = _(", ").join(names[:_LISTED])
+    if len(names) > _LISTED:
+        shown = ngettext("{shown} and {more} more", "{shown} and {more} more", len(names) - _LISTED).format(
+            shown=shown, more=len(names) - _LISTED)
+    return "\n" + _("Wrong at: {names}.").format(names=shown)
 
 
 def _example_prefix() -> str:

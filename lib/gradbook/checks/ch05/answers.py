@@ -13,10 +13,13 @@ import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake
 from gradbook.checks.drivers import Case
+from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
 
 EPSILON = 1e-7  # Keras's backend epsilon
+# Samples are rows, classes the last axis; one sample (k,) has its classes only.
+BY_CLASS = Output(axes=(Axis("samples"), Axis("classes")), last=True)
 
 
 def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,6 +87,7 @@ softmax = Exercise(
         "gradbook.widgets.softmax.SoftmaxTemperature.probabilities",
     ),
     title="softmax",
+    outputs=BY_CLASS,
     reference=_softmax,
     cases=_softmax_cases,
     mistakes=[
@@ -136,6 +140,7 @@ log_softmax = Exercise(
         "gradbook.torch_path.activations.log_softmax",
     ),
     title="log_softmax",
+    outputs=BY_CLASS,
     reference=_log_softmax,
     cases=_log_softmax_cases,
     mistakes=[
@@ -183,6 +188,9 @@ def _cce_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
                       label=N_("a probability of exactly 0 on the true class (clip before the log)")))
     cases.append(Case((_one_hot(np.array([0, 1]), 2), np.array([[800.0, 0.0], [800.0, 0.0]])), {"from_logits": True},
                       label=N_("large logits [[800, 0], [800, 0]], from_logits=True")))
+    # A shift by the row's mean overflows (1200 - 400), one by the batch's max underflows the second row to log(0).
+    cases.append(Case((_one_hot(np.array([0, 1]), 3), np.array([[1200.0, 0.0, 0.0], [-1000.0, -999.0, -1001.0]])),
+                      {"from_logits": True}, label=N_("logits [[1200, 0, 0], [-1000, -999, -1001]], from_logits=True")))
     return cases
 
 
@@ -262,6 +270,7 @@ softmax_ce_grad = Exercise(
         "gradbook.torch_path.activations.log_softmax_backward",
     ),
     title="softmax_ce_grad",
+    outputs=BY_CLASS,
     reference=_softmax_ce_grad,
     cases=_grad_cases,
     mistakes=[
@@ -305,6 +314,7 @@ def _multilabel_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 multilabel_predict = Exercise(
     "ch05.multilabel_predict",
     title="multilabel_predict",
+    outputs=BY_CLASS,
     reference=_multilabel_predict,
     cases=_multilabel_cases,
     mistakes=[
@@ -418,6 +428,9 @@ def _mlp_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 loss_and_grads = Exercise(
     "ch05.loss_and_grads",
     title="loss_and_grads",
+    outputs={"loss": Output("loss"), "dW1": Output("dW1", (Axis("features"), Axis("hidden"))),
+             "db1": Output("db1", (Axis("hidden"),)), "dW2": Output("dW2", (Axis("hidden"), Axis("classes"))),
+             "db2": Output("db2", (Axis("classes"),))},
     reference=_reference_loss_and_grads,
     cases=_mlp_cases,
     run="ch05.loss_and_grads",
