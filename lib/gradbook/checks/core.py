@@ -516,10 +516,16 @@ def _compare_part(key: Any, expected: Plain, got: Plain, rtol: float, atol: floa
     if not problem:
         return None
     if declared is not None and declared.name:
-        return _("`{name}`: {problem}").format(name=declared.name, problem=problem)
+        return named(declared.name, problem)
     if isinstance(key, str):
-        return _("`{name}`: {problem}").format(name=key, problem=problem)
+        return named(key, problem)
     return _("item {index}: {problem}").format(index=key, problem=problem)
+
+
+def named(name: str, problem: str) -> str:
+    """What is wrong with one named part of an answer (``dW1``, ``w``), said as every message says it (a chapter's
+    compare that names the parts itself uses this, not its own "name: ", which reads wrong in Chinese)."""
+    return _("`{name}`: {problem}").format(name=name, problem=problem)
 
 
 def _expected_got(expected: str, got: str) -> str:
@@ -550,9 +556,9 @@ def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float, 
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(np.isnan(diff), np.inf, diff))), diff.shape))
     at = _("For example, at {where}: expected {pair}.").format(
         where=meaning.where(output, worst), pair=_pair(expected[worst].item(), got_a[worst].item()))
-    if lead:
-        return f"{lead}\n{at}"
     wrong = ~np.isclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True)
+    if lead:
+        return f"{lead}\n{at}" + _wrong_ones(output, wrong)
     count = ngettext("{wrong} of {count} values is wrong.", "{wrong} of {count} values are wrong.", int(wrong.sum()))
     return count.format(wrong=int(wrong.sum()), count=expected.size) + "\n" + at + _wrong_ones(output, wrong)
 

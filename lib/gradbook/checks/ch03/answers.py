@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.core import Exercise, Mistake, compare_values, named
 from gradbook.checks.ch03.public import relu, sigmoid
 from gradbook.checks.drivers import Case
 from gradbook.checks.meaning import Axis, Output
@@ -134,7 +134,7 @@ def _compare_train(expected: Plain, got: Plain, case: Case) -> str | None:
     for part, (name, e, g) in enumerate(zip(names, expected, got)):
         problem = compare_values(e, g, rtol=1e-9, atol=1e-9, part=part)
         if problem:
-            return f"{_(name)}: {problem}"
+            return named(_(name), problem)
     return None
 
 

@@ -379,6 +379,7 @@ def _results(case: Case) -> Output:
 SMALL_PROGRAMS: list[tuple[str, list[float], list[tuple]]] = [
     (N_("x * x (x used twice)"), [1.5], [("mul", 0, 0)]),
     (N_("x + x (x used twice)"), [-0.7], [("add", 0, 0)]),
+    (N_("relu of a number between 0 and 1: x * relu(x)"), [0.4], [("relu", 0), ("mul", 0, 1)]),
     (N_("a diamond: y = x * 2; z = (y + 1) * (y * y)"), [0.8],
      [("mulc", 0, 2.0), ("addc", 1, 1.0), ("mul", 1, 1), ("mul", 2, 3)]),
     (N_("every op once"), [0.6, -1.2],
@@ -821,6 +822,7 @@ EXPRESSIONS: list[tuple[Expr, str]] = [
     (("**", ("+", ("*", "x", "y"), 1), 3), "x"),
     (("log", ("+", ("*", "x", "x"), "y")), "x"),
     (("-", ("exp", ("*", "x", "y")), ("/", 1, "x")), "x"),
+    (("*", "x", ("exp", ("*", "y", "x"))), "x"),  # a product whose right factor is itself an expression of x
 ]
 
 HIDDEN_EXPRESSIONS: list[tuple[Expr, str]] = [
