@@ -7,6 +7,7 @@ each message must name is worked out here from the graph, the arrays or by hand,
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -177,6 +178,8 @@ def test_a_part_is_named_the_same_way_in_every_language() -> None:
     assert lesson("ch00.gradients", gradients_summed).splitlines()[1].startswith("`dw`: ")
     chinese = lesson("ch00.gradients", gradients_summed, "zh_CN")
     assert chinese.splitlines()[1].startswith("`dw`：")
+    assert "而 3 是 `x` 的长度" in chinese  # the lead's size, set off from the Chinese around it
+    assert not re.search(r"[\u3400-\u9fff]`|`[\u3400-\u9fff]", chinese), chinese
 
     def train_lr_ignored(X, y, epochs=10, lr=1.0):  # perceptron: the learning rate never used
         w, b, errors = np.zeros(X.shape[1]), 0.0, []

@@ -29,6 +29,8 @@ from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.ch08.public import (
     RECURSION_ERROR,
     RECURSIVE,
+    REFLECTED,
+    WITH_CONSTANT,
     build,
     chain_program,
     evaluate,
@@ -319,25 +321,23 @@ def _children(case: Case) -> list[list[int]]:
     return [prev[offsets[k] : offsets[k + 1]] for k in range(len(offsets) - 1)]
 
 
-def _first_wrong_back(graph: dict[str, Any], expected: np.ndarray, got: np.ndarray, rules: bool) -> str:
+def _first_wrong_back(names: list[str], users: list[set[int]], expected: np.ndarray, got: np.ndarray,
+                      rules: bool) -> str:
     """Where gradients first go wrong, counting back from the output (``expected``/``got``: one gradient per result
-    of the program): the result nearest the output with a wrong gradient, and the results computed from it, whose
-    gradients are all right. So what sends a gradient from those to it is wrong: one of their rules (`rules`), or
-    the order and number of times the rules ran (backward's traversal)."""
-    named = graph["named"].tolist()
-    wrong = [i for i in range(len(named)) if named[i] >= 0 and not np.isclose(got[i], expected[i], rtol=1e-6, atol=1e-9, equal_nan=True)]
+    of the program, `names` and `users` theirs, in the program's order, which is a topological one): the wrong
+    result nearest the output, and the results computed from it, whose gradients are all right (they come later).
+    So what sends a gradient from those to it is wrong: one of their rules (`rules`), or the order and number of
+    times the rules ran (backward's traversal)."""
+    wrong = [i for i in range(len(names)) if not np.isclose(got[i], expected[i], rtol=1e-6, atol=1e-9, equal_nan=True)]
     if not wrong:
         return ""
-    first = max(wrong, key=lambda i: named[i])
-    offsets, prev, inside = graph["offsets"].tolist(), graph["prev"].tolist(), graph["inside"].tolist()
-    users = sorted({inside[k] for k in range(len(offsets) - 1) for c in prev[offsets[k]:offsets[k + 1]]
-                    if c == named[first] and inside[k] != first and inside[k] >= 0})
-    node = graph["results"][first]
-    if not users:
+    first = max(wrong)
+    node = names[first]
+    if not users[first]:
         return _("The output's own gradient is wrong ({node}): expected {expected}, got {got}; backward starts "
                  "from d out / d out = 1.").format(node=node, expected=_number(expected[first]), got=_number(got[first]))
-    used_by = _(", ").join(str(graph["results"][u]) for u in users)
-    short = str(node).split(" ")[0]
+    used_by = _(", ").join(names[u] for u in sorted(users[first]))
+    short = node.split(" ")[0]
     if rules:
         return _("Counting back from the output, the first wrong gradient is at {node}; every result computed from "
                  "{short} ({users}) has the right gradient, so the backward rule of one of those operations sends "
@@ -352,12 +352,40 @@ def _number(value: float) -> str:
     return f"{float(value):.6g}"
 
 
+def _program_users(leaves: list[float], program: list[tuple]) -> list[set[int]]:
+    """For every result of a program (its leaves first), the results computed directly from it."""
+    users: list[set[int]] = [set() for _ in range(len(leaves) + len(program))]
+    for i, (op, *args) in enumerate(program):
+        operands = args[1:] if op in REFLECTED else args[:1] if op in WITH_CONSTANT else args
+        for a in operands:
+            users[int(a)].add(len(leaves) + i)
+    return users
+
+
+def _graph_users(graph: dict[str, Any]) -> list[set[int]]:
+    """For every result of the program a plain graph was built from, the results computed from it (through the
+    nodes ``a - b`` or ``a / b`` make inside a result, too)."""
+    named, inside = graph["named"].tolist(), graph["inside"].tolist()
+    offsets, prev = graph["offsets"].tolist(), graph["prev"].tolist()
+    result_of = {k: i for i, k in enumerate(named) if k >= 0}
+    users: list[set[int]] = [set() for _ in named]
+    for k in range(len(offsets) - 1):
+        for c in prev[offsets[k]:offsets[k + 1]]:
+            if c in result_of and inside[k] >= 0 and inside[k] != result_of[c]:
+                users[result_of[c]].add(inside[k])
+    return users
+
+
 def _gradients_compare(expected: Plain, got: Plain, case: Case, rules: bool) -> str | None:
     problem = compare_values(expected, got) if rules else _recursion_compare(expected, got, case)
     if not problem or not isinstance(got, np.ndarray) or not isinstance(expected, np.ndarray) or got.shape != expected.shape:
         return problem
-    graph = case.args[0] if isinstance(case.args[0], dict) and "named" in case.args[0] else plain_graph(*expression(case))
-    lead = _first_wrong_back(graph, expected, got, rules)
+    if rules:  # the answer's own class on a program
+        leaves, program = expression(case)
+        names, users = node_names(leaves, program), _program_users(leaves, program)
+    else:  # the student's backward on a graph given as data
+        names, users = list(case.args[0]["results"]), _graph_users(case.args[0])
+    lead = _first_wrong_back(names, users, expected, got, rules)
     return f"{problem}\n{lead}" if lead else problem
 
 
