@@ -14,6 +14,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
+import battery  # noqa: E402 - tools/battery.py
 import mutants  # noqa: E402 - tools/mutants.py
 
 SAMPLE = 3  # mutants per exercise, the same ones every run
@@ -95,18 +96,18 @@ def test_the_battery_tells_apart_what_no_case_covers() -> None:
     largest = max(float(np.abs(c.args[0]).max()) for seed in (0, 1, *mutants.BATTERY_SEEDS) for c in softmax.make_cases(seed, seed != 0))
     assert largest < 3000  # so the clip never shows on the exercise's cases
     assert not any(mutants.killed(softmax, clipped, seed, seed != 0) for seed in (0, 1, *mutants.BATTERY_SEEDS))
-    inputs = mutants.battery(softmax)
+    inputs = battery.battery(softmax)
     assert len(inputs.cases) >= 2 * len(softmax.make_cases(1, True))  # most drawn inputs are in the domain
-    assert mutants.differs(softmax, clipped, inputs)
-    assert not mutants.differs(softmax, log_sum_exp, inputs)
+    assert battery.differs(softmax, clipped, inputs)
+    assert not battery.differs(softmax, log_sum_exp, inputs)
 
 
 def test_the_battery_keeps_labels_and_probabilities_valid() -> None:
     rng = np.random.default_rng(0)
     one_hot = np.eye(4)[[0, 3, 1, 1, 2]]
     probabilities = rng.dirichlet(np.ones(4), size=5)
-    for regime in range(mutants.DRAWS):
-        labels, p = mutants._draw((one_hot, probabilities), rng, regime)
+    for regime in range(battery.DRAWS):
+        labels, p = battery._draw((one_hot, probabilities), rng, regime)
         assert np.array_equal(labels.sum(axis=1), np.ones(5)) and set(np.unique(labels)) == {0.0, 1.0}
         assert np.allclose(p.sum(axis=1), 1.0) and np.all(p >= 0)
         assert not np.allclose(p, probabilities)

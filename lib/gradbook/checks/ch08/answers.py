@@ -290,16 +290,9 @@ def _topo_compare(expected: Plain, got: Plain, case: Case) -> str | None:
     if -1 in got:
         return _("the list contains objects that are not nodes of the graph.")
     graph = case.args[0]
-    if len(set(got)) != len(got):
-        repeated = next(k for k in got if got.count(k) > 1)
-        return _("{node} is listed {count} times: a node reached along two paths "
-                 "(a diamond) must be listed once; remember which nodes you have visited.").format(
-                     node=graph_node(graph, repeated), count=got.count(repeated))
-    if len(got) != len(expected):
-        listed = set(got)
-        missing = [k for k in expected if k not in listed]
-        said = _("expected all {count} nodes the output depends on, got {got}.").format(count=len(expected), got=len(got))
-        return said if not missing else said + " " + _("Missing, for example: {node}.").format(node=graph_node(graph, missing[0]))
+    membership = _topo_membership(graph, got, expected)
+    if membership:
+        return membership
     children = _children(case)
     position = {k: p for p, k in enumerate(got)}
     for k in got:
@@ -311,6 +304,21 @@ def _topo_compare(expected: Plain, got: Plain, case: Case) -> str | None:
                                           at=position[k], later=position[c])
     if got[-1] != expected[-1]:
         return _("the output node itself should be the last in the list.")
+    return None
+
+
+def _topo_membership(graph: dict[str, Any], got: list[int], expected: list[int]) -> str | None:
+    """A topological order lists every node the output depends on, each once: what is listed twice or left out."""
+    if len(set(got)) != len(got):
+        repeated = next(k for k in got if got.count(k) > 1)
+        return _("{node} is listed {count} times: a node reached along two paths "
+                 "(a diamond) must be listed once; remember which nodes you have visited.").format(
+                     node=graph_node(graph, repeated), count=got.count(repeated))
+    if len(got) != len(expected):
+        listed = set(got)
+        missing = [k for k in expected if k not in listed]
+        said = _("expected all {count} nodes the output depends on, got {got}.").format(count=len(expected), got=len(got))
+        return said if not missing else said + " " + _("Missing, for example: {node}.").format(node=graph_node(graph, missing[0]))
     return None
 
 
