@@ -415,7 +415,10 @@ def _results(case: Case) -> Output:
 SMALL_PROGRAMS: list[tuple[str, list[float], list[tuple]]] = [
     (N_("x * x (x used twice)"), [1.5], [("mul", 0, 0)]),
     (N_("x + x (x used twice)"), [-0.7], [("add", 0, 0)]),
-    (N_("relu of a number between 0 and 1: x * relu(x)"), [0.4], [("relu", 0), ("mul", 0, 1)]),
+    # relu's edges: an input between 0 and 1 (a threshold at 1 shows), one between -1 and 0 whose relu, 0, is
+    # multiplied (a wrong value for negatives shows in the gradients too)
+    (N_("x * relu(x) + y * relu(y), x between 0 and 1, y between -1 and 0"), [0.4, -0.5],
+     [("relu", 0), ("mul", 0, 2), ("relu", 1), ("mul", 1, 4), ("add", 3, 5)]),
     (N_("a diamond: y = x * 2; z = (y + 1) * (y * y)"), [0.8],
      [("mulc", 0, 2.0), ("addc", 1, 1.0), ("mul", 1, 1), ("mul", 2, 3)]),
     (N_("every op once"), [0.6, -1.2],
