@@ -82,7 +82,7 @@ def test_twice_and_half() -> None:
         error = w * x + b - y
         return float(np.mean(error * x)), float(np.mean(error))
 
-    assert "item 0: " in lesson("ch00.gradients", gradients_without_2)
+    assert "`dw`: " in lesson("ch00.gradients", gradients_without_2)
     assert "the result is exactly half the expected: is a factor 2 missing" in lesson("ch00.gradients", gradients_without_2)
 
     def grad_doubled(logits, y_true):
@@ -319,7 +319,7 @@ def test_a_sequence_shifted_by_one_step() -> None:
         return w, b, losses
 
     message = lesson("ch00.train", train_records_after_update)
-    assert "losses: the sequence is one step early: your step i is the expected step i + 1" in message
+    assert "`losses`: the sequence is one step early: your step i is the expected step i + 1" in message
 
     def path_without_start(grad, w0, lr, steps):
         w = np.array(w0, dtype=float)

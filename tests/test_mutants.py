@@ -14,12 +14,13 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
+import battery  # noqa: E402 - tools/battery.py
 import mutants  # noqa: E402 - tools/mutants.py
 
 SAMPLE = 3  # mutants per exercise, the same ones every run
 FLOOR = 0.95
-# Their visible cases hold a chain 10,000 operations deep: a mutant costs seconds per run there, so the sample
-# here leaves them to `python tools/mutants.py ch08 --sample 20` (100 % on ch08.autograd when last measured).
+# Their visible cases hold a chain 10,000 operations deep: a mutant the quick cases do not kill costs seconds
+# there, so the sample here leaves them to `python tools/mutants.py ch08` (the scores are in the closing note).
 DEEP = {"ch08.autograd", "ch08.backward", "ch08.topological_order"}
 
 
@@ -71,3 +72,55 @@ def test_a_mutant_that_never_ends_is_killed_at_its_time_limit(monkeypatch: pytes
 
     monkeypatch.setattr(mutants, "SECONDS", 1)
     assert mutants.killed(load_all()["ch02.naive_relu"], forever, 0, False)
+
+
+def test_the_battery_tells_apart_what_no_case_covers() -> None:
+    """Equivalence is decided by inputs drawn afresh, not by the exercise's own cases: a softmax that clips its
+    logits at +-3000 is right on every case of every seed (none goes that far), yet it is not equivalent; a
+    correct softmax written another way (log-sum-exp) is."""
+    from gradbook.checks import load_all
+
+    softmax = load_all()["ch05.softmax"]
+
+    def exact(z):  # noqa: ANN001, ANN202
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def clipped(z):  # noqa: ANN001, ANN202
+        return exact(np.clip(z, -3000, 3000))
+
+    def log_sum_exp(z):  # noqa: ANN001, ANN202
+        top = z.max(axis=-1, keepdims=True)
+        return np.exp(z - top - np.log(np.exp(z - top).sum(axis=-1, keepdims=True)))
+
+    largest = max(float(np.abs(c.args[0]).max()) for seed in (0, 1, *mutants.BATTERY_SEEDS) for c in softmax.make_cases(seed, seed != 0))
+    assert largest < 3000  # so the clip never shows on the exercise's cases
+    assert not any(mutants.killed(softmax, clipped, seed, seed != 0) for seed in (0, 1, *mutants.BATTERY_SEEDS))
+    inputs = battery.battery(softmax)
+    assert len(inputs.cases) >= 2 * len(softmax.make_cases(1, True))  # most drawn inputs are in the domain
+    assert battery.differs(softmax, clipped, inputs)
+    assert not battery.differs(softmax, log_sum_exp, inputs)
+
+
+def test_the_battery_keeps_labels_and_probabilities_valid() -> None:
+    rng = np.random.default_rng(0)
+    one_hot = np.eye(4)[[0, 3, 1, 1, 2]]
+    probabilities = rng.dirichlet(np.ones(4), size=5)
+    for regime in range(battery.DRAWS):
+        labels, p = battery._draw((one_hot, probabilities), rng, regime)
+        assert np.array_equal(labels.sum(axis=1), np.ones(5)) and set(np.unique(labels)) == {0.0, 1.0}
+        assert np.allclose(p.sum(axis=1), 1.0) and np.all(p >= 0)
+        assert not np.allclose(p, probabilities)
+
+
+def test_expensive_cases_are_judged_only_when_the_quick_ones_pass() -> None:
+    """A mutant killed by chapter 8's small expressions is never run on its 10,000-operation chain; the quick view
+    of an exercise leaves the registry as it was."""
+    from gradbook.checks import REGISTRY, load_all
+
+    backward = load_all()["ch08.backward"]
+    quick = mutants._quick(backward, 0, False)
+    assert quick is not None and REGISTRY["ch08.backward"] is backward
+    every, few = backward.make_cases(0, False), quick.make_cases(0, False)
+    assert len(few) == len(every) - 1 and all("deep" not in c.label for c in few)
+    assert any("deep" in c.label for c in every)

@@ -6,10 +6,17 @@ or function swapped (max for mean or min, sum for mean, exp for log), what a log
 [0.01, 0.99], a minus sign dropped, an ``axis=`` changed, a slice bound moved by one, a term of a sum
 dropped, an in-place update turned into a copy (``p -= g`` into ``p = p - g``) or dropped, ``.copy()``
 dropped, a dtype narrowed to float32/int,
-the first two arguments of a call swapped, a ``range`` bound moved by one. A mutant whose outputs
-equal the reference's on a large battery (the hidden cases of several seeds) is equivalent and
-dropped; the others must be killed (judged wrong) by the visible cases (seed 0, hidden=False), and
-every one the visible cases kill must be killed by the hidden ones too.
+the first two arguments of a call swapped, a ``range`` bound moved by one. A mutant is equivalent (and
+dropped) only when its outputs equal the reference's on the hidden cases of several seeds AND on an
+independent battery (tools/battery.py: inputs drawn afresh in the shapes and dtypes of the exercise's arguments,
+over wider ranges and at edge values, owing nothing to the values its cases chose), so a class of inputs
+no case covers shows as a survivor rather than as "equivalent". The others must be killed (judged wrong)
+by the visible cases (seed 0, hidden=False), and every one the visible cases kill must be killed by the
+hidden ones too.
+
+Cases are judged cheapest first: a mutant the quick cases already kill is never run on an exercise's
+expensive ones (chapter 8's 10,000-operation chain), which it would fail on as well; and each mutant
+has a time limit (`SECONDS`; past it, it counts as killed: a check that never ends is not passed).
 
     python tools/mutants.py                 # every exercise: a table, and the chapters' totals
     python tools/mutants.py ch05.softmax -v # one exercise, and the survivors' source lines
@@ -24,12 +31,11 @@ import argparse
 import ast
 import copy
 import inspect
-import signal
 import sys
 import textwrap
+import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +47,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 from gradbook.checks import REGISTRY, load_all  # noqa: E402
 from gradbook.checks.core import PREVIEW_SEED, VISIBLE_SEED, Exercise, collect, judge  # noqa: E402
+from battery import Battery, TooLong, battery, differs, limit  # noqa: E402,F401 - tools/battery.py
 
 BATTERY_SEEDS = (11, 12, 13, 14)  # hidden cases of these seeds decide that a mutant is equivalent
 SECONDS = 20  # a mutant that runs longer than this on one check (a loop that never ends) counts as killed
@@ -61,6 +68,7 @@ class Score:
     hidden: int = 0  # non-equivalent mutants the hidden cases kill
     survivors: list[str] = field(default_factory=list)  # non-equivalent, not killed by the visible cases
     hidden_misses: list[str] = field(default_factory=list)  # killed by the visible cases, not by the hidden ones
+    battery_only: list[str] = field(default_factory=list)  # told apart by the independent battery alone
 
     @property
     def live(self) -> int:
@@ -301,35 +309,45 @@ def _namespace(reference: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- judging them
 
 
-class _TooLong(BaseException):
-    """A mutant past its time. Not an Exception: the checks report an answer's exceptions case by case and go on
-    (`ask.answer`), which would swallow the one alarm and leave the next case to loop unbounded."""
-
-
-@contextmanager
-def _limit(seconds: int) -> Iterator[None]:
-    def stop(signum: int, frame: Any) -> None:
-        raise _TooLong()
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def killed(exercise: Exercise, answer: Any, seed: int, hidden: bool) -> bool:
-    """Is `answer` judged wrong by the exercise's cases of this seed?"""
+    """Is `answer` judged wrong by the exercise's cases of this seed? (The quick cases first, then all of them.)"""
     try:
-        with _limit(SECONDS), warnings.catch_warnings(), np.errstate(all="ignore"):
+        with limit(SECONDS), warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
+            quick = _quick(exercise, seed, hidden)
+            if quick is not None and not judge(quick, collect(quick, answer, seed, hidden), "en").passed:
+                return True  # a subset of the cases fails: so do all of them
             return not judge(exercise, collect(exercise, answer, seed, hidden), "en").passed
-    except _TooLong:
+    except TooLong:
         return True
     except Exception:  # noqa: BLE001 - the judge itself failed on a strange output: the mutant is told apart
         return True
+
+
+_QUICK_SECONDS = 0.25  # a case the reference answers slower than this is left to the second pass
+_costs: dict[tuple[str, int, bool], list[float]] = {}
+
+
+def _quick(exercise: Exercise, seed: int, hidden: bool) -> Exercise | None:
+    """The exercise with only its quick cases (by the reference's time on each), or None when every case is quick."""
+    key = (exercise.name, seed, hidden)
+    if key not in _costs:
+        costs = []
+        for case in exercise.make_cases(seed, hidden):
+            start = time.perf_counter()
+            try:
+                exercise.answer(exercise.reference, copy.deepcopy(case))
+            except Exception:  # noqa: BLE001 - the judge reports it; here it only costs nothing
+                pass
+            costs.append(time.perf_counter() - start)
+        _costs[key] = costs
+    keep = [i for i, cost in enumerate(_costs[key]) if cost < _QUICK_SECONDS]
+    if len(keep) == len(_costs[key]) or not keep:
+        return None
+    quick = copy.copy(exercise)  # not a new Exercise: that would register itself in the exercise's place
+    every = exercise.cases
+    quick.cases = lambda rng, hidden_: [c for i, c in enumerate(every(rng, hidden_)) if i in keep]
+    return quick
 
 
 def score(exercise: Exercise, sample: int | None = None) -> Score:
@@ -338,13 +356,17 @@ def score(exercise: Exercise, sample: int | None = None) -> Score:
     if sample is not None and len(made) > sample:
         picked = np.random.default_rng(0).choice(len(made), size=sample, replace=False)
         made = [made[i] for i in sorted(picked)]
+    inputs = None
     for mutant in made:
         result.mutants += 1
         visible = killed(exercise, mutant.answer, VISIBLE_SEED, False)
         hidden = killed(exercise, mutant.answer, PREVIEW_SEED, True)
         if not visible and not hidden and not any(killed(exercise, mutant.answer, s, True) for s in BATTERY_SEEDS):
-            result.equivalent += 1
-            continue
+            inputs = battery(exercise) if inputs is None else inputs
+            if not differs(exercise, mutant.answer, inputs):
+                result.equivalent += 1
+                continue
+            result.battery_only.append(mutant.where)
         result.visible += visible
         result.hidden += hidden
         if not visible:
@@ -374,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    survives: {where}")
             for where in s.hidden_misses:
                 print(f"    visible kills, hidden does not: {where}")
+            for where in s.battery_only:
+                print(f"    not equivalent (told apart by the independent battery only): {where}")
     print()
     for chapter, scores in chapters.items():
         live = sum(s.live for s in scores)

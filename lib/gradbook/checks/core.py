@@ -516,10 +516,16 @@ def _compare_part(key: Any, expected: Plain, got: Plain, rtol: float, atol: floa
     if not problem:
         return None
     if declared is not None and declared.name:
-        return _("`{name}`: {problem}").format(name=declared.name, problem=problem)
+        return named(declared.name, problem)
     if isinstance(key, str):
-        return _("`{name}`: {problem}").format(name=key, problem=problem)
+        return named(key, problem)
     return _("item {index}: {problem}").format(index=key, problem=problem)
+
+
+def named(name: str, problem: str) -> str:
+    """What is wrong with one named part of an answer (``dW1``, ``w``), said as every message says it (a chapter's
+    compare that names the parts itself uses this, not its own "name: ", which reads wrong in Chinese)."""
+    return _("`{name}`: {problem}").format(name=name, problem=problem)
 
 
 def _expected_got(expected: str, got: str) -> str:
@@ -550,11 +556,27 @@ def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float, 
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(np.isnan(diff), np.inf, diff))), diff.shape))
     at = _("For example, at {where}: expected {pair}.").format(
         where=meaning.where(output, worst), pair=_pair(expected[worst].item(), got_a[worst].item()))
+    wrong = ~np.isclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True)
     if lead:
-        return f"{lead}\n{at}"
-    wrong = int(np.sum(~np.isclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True)))
-    count = ngettext("{wrong} of {count} values is wrong.", "{wrong} of {count} values are wrong.", wrong)
-    return count.format(wrong=wrong, count=expected.size) + "\n" + at
+        return f"{lead}\n{at}" + _wrong_ones(output, wrong)
+    count = ngettext("{wrong} of {count} values is wrong.", "{wrong} of {count} values are wrong.", int(wrong.sum()))
+    return count.format(wrong=int(wrong.sum()), count=expected.size) + "\n" + at + _wrong_ones(output, wrong)
+
+
+_LISTED = 6  # the wrong entries of a named axis listed by name
+
+
+def _wrong_ones(output: meaning.Output | None, wrong: np.ndarray) -> str:
+    """Every wrong entry of a vector whose entries have names (the nodes of a graph): which ones, not only the worst."""
+    axes = output.axes_of(wrong.ndim) if output is not None else ()
+    if wrong.ndim != 1 or not axes or not axes[0].names or wrong.sum() < 2:
+        return ""
+    names = [axes[0].name(int(i)) for i in np.flatnonzero(wrong)]
+    shown = _(", ").join(names[:_LISTED])
+    if len(names) > _LISTED:
+        shown = ngettext("{shown} and {more} more", "{shown} and {more} more", len(names) - _LISTED).format(
+            shown=shown, more=len(names) - _LISTED)
+    return "\n" + _("Wrong at: {names}.").format(names=shown)
 
 
 def _example_prefix() -> str:

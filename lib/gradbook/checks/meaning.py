@@ -36,6 +36,8 @@ LABELS = {
     "units": N_("unit {n}"),
     "channels": N_("channel {n}"),
     "epochs": N_("epoch {n}"),
+    "hidden": N_("hidden unit {n}"),
+    "outputs": N_("output unit {n}"),
 }
 LOOPS = frozenset({"steps", "time", "epochs"})  # axes that are a loop's iterations whatever the answer's style
 
@@ -72,11 +74,14 @@ class Output:
 
     name: str = ""
     axes: tuple[Axis, ...] = ()
+    last: bool = False  # an array of fewer axes has the LAST ones (one sample of (samples, classes): its classes)
 
     def axes_of(self, ndim: int) -> tuple[Axis, ...]:
         """The declared axes of an array of `ndim` axes: the first `ndim` of them (a matrix's rows are a
-        vector's entries), none where more are asked than declared."""
-        return tuple(self.axes[:ndim]) if len(self.axes) >= ndim else (Axis(),) * ndim
+        vector's entries), or the last ones (`last`), none where more are asked than declared."""
+        if len(self.axes) < ndim:
+            return (Axis(),) * ndim
+        return tuple(self.axes[len(self.axes) - ndim:]) if self.last else tuple(self.axes[:ndim])
 
 
 def word(axis: Axis, plural: bool = False) -> str:
@@ -98,6 +103,8 @@ def word(axis: Axis, plural: bool = False) -> str:
         "units": (pgettext("axis", "unit"), pgettext("axis", "units")),
         "channels": (pgettext("axis", "channel"), pgettext("axis", "channels")),
         "epochs": (pgettext("axis", "epoch"), pgettext("axis", "epochs")),
+        "hidden": (pgettext("axis", "hidden unit"), pgettext("axis", "hidden units")),
+        "outputs": (pgettext("axis", "output unit"), pgettext("axis", "output units")),
     }
     return words[axis.meaning][int(plural)]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.core import Exercise, Mistake, compare_values, named
 from gradbook.checks.drivers import Case
 from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
@@ -118,7 +118,7 @@ def _compare_training(expected: Plain, got: Plain, case: Case) -> str | None:
             "{expected_first} to {expected_last}): each step must move w and b against the gradient."
         ).format(first=f"{losses[0]:.4g}", last=f"{losses[-1]:.4g}", expected_first=f"{exp_losses[0]:.4g}",
                  expected_last=f"{exp_losses[-1]:.4g}")
-    return "\n".join(f"{label}: {problem}" for label, problem in zip(("w", "b", "losses"), same) if problem)
+    return "\n".join(named(label, problem) for label, problem in zip(("w", "b", "losses"), same) if problem)
 
 
 def _what(value: Plain) -> str:
@@ -235,6 +235,7 @@ gradients = Exercise(
     reference=_gradients,
     cases=_gradient_cases,
     title="gradients",
+    outputs=(Output("dw"), Output("db")),
     mistakes=[
         Mistake(
             _gradients_flipped,

@@ -12,6 +12,7 @@ import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.drivers import Case
+from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
 
@@ -214,6 +215,7 @@ crop_bottom_right = Exercise(
     reference=_crop_bottom_right,
     cases=_image_batches,
     title="crop_bottom_right",
+    outputs=Output(axes=(Axis("samples"), Axis("rows"), Axis("columns"))),
     mistakes=[
         Mistake(
             _crop_wrong_axes,
@@ -230,6 +232,7 @@ prepare_images = Exercise(
     reference=_prepare_images,
     cases=_image_batches,
     title="prepare_images",
+    outputs=Output(axes=(Axis("samples"), Axis("features"))),  # one row of 784 pixels per image
     compare=_compare_with_dtype,
     mistakes=[
         Mistake(
@@ -252,6 +255,7 @@ to_categorical = Exercise(
     reference=_to_categorical,
     cases=_label_cases,
     title="to_categorical",
+    outputs=Output(axes=(Axis("samples"), Axis("classes"))),
     compare=_compare_with_dtype,
     mistakes=[
         Mistake(_one_hot_off_by_one, N_("the 1 is one column too far left (column label - 1): classes count from 0, so label k goes in column k.")),

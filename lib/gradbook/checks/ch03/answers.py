@@ -11,9 +11,10 @@ from typing import Callable
 
 import numpy as np
 
-from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.core import Exercise, Mistake, compare_values, named
 from gradbook.checks.ch03.public import relu, sigmoid
 from gradbook.checks.drivers import Case
+from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
 
@@ -57,6 +58,7 @@ perceptron_predict = Exercise(
         "gradbook.widgets.perceptron.step_rule",
     ),
     title="perceptron_predict",
+    outputs=Output(axes=(Axis("samples"),)),
     reference=_perceptron_predict,
     cases=_predict_cases,
     mistakes=[
@@ -129,10 +131,10 @@ def _train_batch(X: np.ndarray, y: np.ndarray, epochs: int = 10, lr: float = 1.0
 
 def _compare_train(expected: Plain, got: Plain, case: Case) -> str | None:
     names = (N_("weights"), N_("bias"), N_("errors per epoch"))
-    for name, e, g in zip(names, expected, got):
-        problem = compare_values(e, g, rtol=1e-9, atol=1e-9)
+    for part, (name, e, g) in enumerate(zip(names, expected, got)):
+        problem = compare_values(e, g, rtol=1e-9, atol=1e-9, part=part)
         if problem:
-            return f"{_(name)}: {problem}"
+            return named(_(name), problem)
     return None
 
 
@@ -154,6 +156,7 @@ def _train_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 perceptron_train = Exercise(
     "ch03.perceptron_train",
     title="perceptron_train",
+    outputs=(Output("w", (Axis("features"),)), Output("b"), Output("errors", (Axis("epochs", first=1),))),
     reference=_perceptron_train,
     cases=_train_cases,
     run="ch03.perceptron_train",
@@ -207,6 +210,7 @@ dense = Exercise(
         "gradbook.torch_path.engine._dense",
     ),
     title="dense",
+    outputs=Output(axes=(Axis("samples"), Axis("units")), last=True),  # one sample (n,) gives its units
     reference=_dense,
     cases=_dense_cases,
     run="ch03.dense",
@@ -251,6 +255,7 @@ def _xor_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 sequential_xor = Exercise(
     "ch03.sequential_xor",
     title="sequential_xor",
+    outputs=Output(axes=(Axis("samples"), Axis("outputs"))),
     reference=_sequential_xor,
     cases=_xor_cases,
     mistakes=[

@@ -20,12 +20,18 @@ import numpy as np
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.ch04.public import TestFunction
 from gradbook.checks.drivers import Case
+from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
 
 Params = dict[str, np.ndarray]
 Cache = dict[str, np.ndarray]
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
+# What the network's arrays are along each axis: samples are rows, W is (inputs, units).
+HIDDEN = (Axis("samples"), Axis("hidden"))
+OUT = (Axis("samples"), Axis("outputs"))
+PARAMETERS = {"W1": (Axis("features"), Axis("hidden")), "b1": (Axis("hidden"),),
+              "W2": (Axis("hidden"), Axis("outputs")), "b2": (Axis("outputs"),)}
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -105,6 +111,7 @@ forward = Exercise(
         "gradbook.torch_path.engine._dense",
     ),
     title="forward",
+    outputs={"a2": Output("a2", OUT), "Z1": Output("Z1", HIDDEN), "a1": Output("a1", HIDDEN), "Z2": Output("Z2", OUT)},
     reference=_forward,
     cases=_forward_cases,
     run="ch04.forward",
@@ -209,6 +216,7 @@ backward = Exercise(
         "gradbook.reference.activations.sigmoid_derivative",
     ),
     title="backward",
+    outputs={"d" + name: Output("d" + name, axes) for name, axes in PARAMETERS.items()},
     reference=_reference_backward,
     cases=_backward_cases,
     run="ch04.gradients",
@@ -399,7 +407,13 @@ def _train_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     seed = int(rng.integers(1000))
     X, y = moons(40 if hidden else 20, seed=seed)
     params = init_params(2, 4, seed=seed)
-    return [Case((X, y, params), {"epochs": 30, "lr": 0.5}, label=N_("{n} moons points, 4 hidden units, epochs=30, lr=0.5"), label_values={"n": len(X)})]
+    cases = [Case((X, y, params), {"epochs": 30, "lr": 0.5}, label=N_("{n} moons points, 4 hidden units, epochs=30, lr=0.5"), label_values={"n": len(X)})]
+    # Large weights: predictions beyond 0.999 for a label 1 and below 0.001 for a label 0 from the start, outside
+    # any clip range a loss might (wrongly) use (the same for every seed: moons 4 is one such).
+    X, y = moons(8, seed=4)
+    cases.append(Case((X, y, init_params(2, 4, seed=4, scale=6.0)), {"epochs": 5, "lr": 0.5},
+                      label=N_("8 moons points, large initial weights (confident predictions), epochs=5, lr=0.5")))
+    return cases
 
 
 def _compare_train(expected: Plain, got: Plain, case: Case) -> str | None:
@@ -414,6 +428,7 @@ def _compare_train(expected: Plain, got: Plain, case: Case) -> str | None:
 train = Exercise(
     "ch04.train",
     title="train",
+    outputs={"losses": Output("losses", (Axis("epochs", first=1),)), **{n: Output(n, a) for n, a in PARAMETERS.items()}},
     reference=_reference_train,
     cases=_train_cases,
     run="ch04.train",

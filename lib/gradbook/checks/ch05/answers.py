@@ -13,10 +13,13 @@ import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake
 from gradbook.checks.drivers import Case
+from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
 
 EPSILON = 1e-7  # Keras's backend epsilon
+# Samples are rows, classes the last axis; one sample (k,) has its classes only.
+BY_CLASS = Output(axes=(Axis("samples"), Axis("classes")), last=True)
 
 
 def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,6 +87,7 @@ softmax = Exercise(
         "gradbook.widgets.softmax.SoftmaxTemperature.probabilities",
     ),
     title="softmax",
+    outputs=BY_CLASS,
     reference=_softmax,
     cases=_softmax_cases,
     mistakes=[
@@ -136,6 +140,7 @@ log_softmax = Exercise(
         "gradbook.torch_path.activations.log_softmax",
     ),
     title="log_softmax",
+    outputs=BY_CLASS,
     reference=_log_softmax,
     cases=_log_softmax_cases,
     mistakes=[
@@ -183,6 +188,9 @@ def _cce_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
                       label=N_("a probability of exactly 0 on the true class (clip before the log)")))
     cases.append(Case((_one_hot(np.array([0, 1]), 2), np.array([[800.0, 0.0], [800.0, 0.0]])), {"from_logits": True},
                       label=N_("large logits [[800, 0], [800, 0]], from_logits=True")))
+    # A shift by the row's mean overflows (1200 - 400), one by the batch's max underflows the second row to log(0).
+    cases.append(Case((_one_hot(np.array([0, 1]), 3), np.array([[1200.0, 0.0, 0.0], [-1000.0, -999.0, -1001.0]])),
+                      {"from_logits": True}, label=N_("logits [[1200, 0, 0], [-1000, -999, -1001]], from_logits=True")))
     return cases
 
 
@@ -246,6 +254,10 @@ def _grad_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     for m, k in ((4, 3), (32, 10)) if hidden else ((4, 3), (6, 5)):
         cases.append(Case((_logits(rng, m, k), _one_hot(rng.integers(0, k, size=m), k)), label=N_("{m} samples, {k} classes"), label_values={"m": m, "k": k}))
     cases.append(Case((np.array([[1000.0, 0.0], [0.0, 1000.0]]), np.eye(2)), label=N_("large logits")))
+    # Rows far apart, each with its max far from its mean: a shift by anything but each row's own max overflows or
+    # sends a whole row to exp(-2000) = 0.
+    cases.append(Case((np.array([[1200.0, 0.0, 0.0], [-1000.0, -999.0, -1001.0]]), _one_hot(np.array([1, 1]), 3)),
+                      label=N_("logits [[1200, 0, 0], [-1000, -999, -1001]]")))
     return cases
 
 
@@ -262,6 +274,7 @@ softmax_ce_grad = Exercise(
         "gradbook.torch_path.activations.log_softmax_backward",
     ),
     title="softmax_ce_grad",
+    outputs=BY_CLASS,
     reference=_softmax_ce_grad,
     cases=_grad_cases,
     mistakes=[
@@ -296,6 +309,8 @@ def _multilabel_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
         Case((np.array([[2.0, 2.0, -3.0, 0.2]]),), label=N_("one photo, logits [[2, 2, -3, 0.2]]")),
         Case((np.array([[2.0, 1.0, -1.0], [-2.0, 0.5, 3.0], [0.1, -0.1, 0.4]]),), {"threshold": 0.6}, label=N_("3 samples, threshold=0.6")),
+        # sigmoid(0) is exactly 0.5: not ABOVE the threshold 0.5 (`>=` says yes)
+        Case((np.array([[0.0, 1.0, -1.0], [3.0, 0.0, 0.0]]),), label=N_("logits of exactly 0: a probability of exactly 0.5, not above the threshold 0.5")),
     ]
     for m in (8, 40) if hidden else (5,):
         cases.append(Case((_logits(rng, m, 6, scale=2.0),), label=N_("{m} samples, 6 labels"), label_values={"m": m}))
@@ -305,6 +320,7 @@ def _multilabel_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 multilabel_predict = Exercise(
     "ch05.multilabel_predict",
     title="multilabel_predict",
+    outputs=BY_CLASS,
     reference=_multilabel_predict,
     cases=_multilabel_cases,
     mistakes=[
@@ -412,12 +428,27 @@ def _mlp_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         X = rng.uniform(0, 1, size=(m, n))
         Y = _one_hot(rng.integers(0, k, size=m), k)
         cases.append(Case((params, X, Y), label=N_("X {shape}, {h} hidden units, {k} classes"), label_values={"shape": X.shape, "h": h, "k": k}))
+    cases.append(Case(_far_logits_model(), label=N_("large weights: logits near [1200, 0, 0] and [-1000, -999, -1001]")))
     return cases
+
+
+def _far_logits_model() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Two samples whose logits are far apart and far from their row's mean (every hidden unit on, Z1 > 0): only a
+    softmax shifted by each row's own max stays finite."""
+    X = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    params = {"W1": np.eye(3), "b1": np.full(3, 0.1)}
+    A1 = X @ params["W1"] + params["b1"]
+    target = np.array([[1200.0, 0.0, 0.0], [-1000.0, -999.0, -1001.0]])
+    params |= {"W2": np.linalg.lstsq(A1, target, rcond=None)[0], "b2": np.zeros(3)}
+    return params, X, _one_hot(np.array([1, 1]), 3)
 
 
 loss_and_grads = Exercise(
     "ch05.loss_and_grads",
     title="loss_and_grads",
+    outputs={"loss": Output("loss"), "dW1": Output("dW1", (Axis("features"), Axis("hidden"))),
+             "db1": Output("db1", (Axis("hidden"),)), "dW2": Output("dW2", (Axis("hidden"), Axis("classes"))),
+             "db2": Output("db2", (Axis("classes"),))},
     reference=_reference_loss_and_grads,
     cases=_mlp_cases,
     run="ch05.loss_and_grads",

@@ -29,6 +29,8 @@ from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.ch08.public import (
     RECURSION_ERROR,
     RECURSIVE,
+    REFLECTED,
+    WITH_CONSTANT,
     build,
     chain_program,
     evaluate,
@@ -179,11 +181,14 @@ def plain_graph(leaves: list[float], program: list[tuple]) -> dict[str, Any]:
     output is last). Node k's children are ``prev[offsets[k]:offsets[k+1]]``, in `_prev`'s
     order, and ``local[e]`` is d node / d child, measured with the node's own `_backward`
     (a child listed twice, as in x * x, gets its whole derivative at its first place).
-    ``named[i]`` is the number of the program's i-th result (-1: the output does not use it).
+    ``named[i]`` is the number of the program's i-th result (-1: the output does not use it), ``results[i]``
+    its name as the student can find it (``v5 (v5 = v4 / x1)``, `node_names`) and ``names[k]`` node k's (a node
+    that ``a - b`` or ``a / b`` makes inside a result is named by what it computes and the result it is in).
     """
     nodes = build(Value, leaves, program)
     order = _topological_order(nodes[-1])
     number = {id(node): k for k, node in enumerate(order)}
+    results = node_names(leaves, program)
     offsets, prev, local = [0], [], []
     for node in order:
         for child in node._prev:
@@ -203,7 +208,49 @@ def plain_graph(leaves: list[float], program: list[tuple]) -> dict[str, Any]:
         "local": np.array(local, dtype=float),
         "named": np.array([number.get(id(node), -1) for node in nodes], dtype=np.int64),
         "operations": len(program),
+        "results": results,
+        **_hidden_nodes(order, nodes, results),
     }
+
+
+def _hidden_nodes(order: list, nodes: list, results: list[str]) -> dict[str, Any]:
+    """What names the graph's nodes (plain data, in no language: the grader may judge in another): ``formula[k]``
+    is what node k computes in the program's names (``x1``, ``(x1 * -1)``, ``x1**-1``, a wrapped constant ``2``),
+    ``inside[k]`` the program's result it is, or is made inside (``a - b`` makes ``-b``), -1 for none."""
+    result_of = {id(node): i for i, node in enumerate(nodes)}
+    short = {id(node): name.split(" ")[0] for node, name in zip(nodes, results)}
+    user: dict[int, Any] = {}
+    for node in order:
+        for child in node._prev:
+            user.setdefault(id(child), node)
+    for node in order:  # children first: a hidden node's children already have a short name
+        if id(node) in short:
+            continue
+        kids = [short[id(c)] for c in node._prev]
+        if not kids:
+            short[id(node)] = f"{node.data:g}"
+        elif node._op.startswith("**"):
+            short[id(node)] = f"{kids[0]}{node._op}"
+        else:
+            short[id(node)] = f"({f' {node._op} '.join(kids)})"
+    inside = []
+    for node in order:
+        found: Any = node
+        while found is not None and id(found) not in result_of:
+            found = user.get(id(found))
+        inside.append(result_of[id(found)] if found is not None else -1)
+    return {"formula": [short[id(node)] for node in order], "inside": np.array(inside, dtype=np.int64)}
+
+
+def graph_node(graph: dict[str, Any], k: int) -> str:
+    """Node k of a plain graph as the student can find it: ``v5 (v5 = v4 / x1)``; ``-x1 (inside v3 (v3 = x0 - x1))``."""
+    inside = int(graph["inside"][k])
+    if inside < 0:
+        return str(graph["formula"][k])
+    result = str(graph["results"][inside])
+    if int(graph["named"][inside]) == k:
+        return result
+    return _("{node} (inside {result})").format(node=graph["formula"][k], result=result)
 
 
 def graph_case(leaves: list[float], program: list[tuple], label: str = "", label_values: dict | None = None) -> Case:
@@ -242,22 +289,36 @@ def _topo_compare(expected: Plain, got: Plain, case: Case) -> str | None:
         return _("topological_order should return a list of the nodes.")
     if -1 in got:
         return _("the list contains objects that are not nodes of the graph.")
-    if len(set(got)) != len(got):
-        repeated = next(k for k in got if got.count(k) > 1)
-        return _("node {node} appears {count} times: a node reached along two paths "
-                 "(a diamond) must be listed once; remember which nodes you have visited.").format(
-                     node=repeated, count=got.count(repeated))
-    if len(got) != len(expected):
-        return _("expected all {count} nodes the output depends on, got {got}.").format(count=len(expected), got=len(got))
+    graph = case.args[0]
+    membership = _topo_membership(graph, got, expected)
+    if membership:
+        return membership
     children = _children(case)
     position = {k: p for p, k in enumerate(got)}
     for k in got:
         for c in children[k]:
             if position[c] > position[k]:
-                return _("node {node} comes before node {child}, which it was computed from: a node must come "
-                         "after all its children (append it after visiting them).").format(node=k, child=c)
+                return _("{node} comes before {child}, which it is computed from (your list has it at position {at}, "
+                         "its input at {later}): a node must come after all its inputs (append it after visiting "
+                         "them).").format(node=graph_node(graph, k), child=graph_node(graph, c),
+                                          at=position[k], later=position[c])
     if got[-1] != expected[-1]:
         return _("the output node itself should be the last in the list.")
+    return None
+
+
+def _topo_membership(graph: dict[str, Any], got: list[int], expected: list[int]) -> str | None:
+    """A topological order lists every node the output depends on, each once: what is listed twice or left out."""
+    if len(set(got)) != len(got):
+        repeated = next(k for k in got if got.count(k) > 1)
+        return _("{node} is listed {count} times: a node reached along two paths "
+                 "(a diamond) must be listed once; remember which nodes you have visited.").format(
+                     node=graph_node(graph, repeated), count=got.count(repeated))
+    if len(got) != len(expected):
+        listed = set(got)
+        missing = [k for k in expected if k not in listed]
+        said = _("expected all {count} nodes the output depends on, got {got}.").format(count=len(expected), got=len(got))
+        return said if not missing else said + " " + _("Missing, for example: {node}.").format(node=graph_node(graph, missing[0]))
     return None
 
 
@@ -268,11 +329,96 @@ def _children(case: Case) -> list[list[int]]:
     return [prev[offsets[k] : offsets[k + 1]] for k in range(len(offsets) - 1)]
 
 
+def _first_wrong_back(names: list[str], users: list[set[int]], expected: np.ndarray, got: np.ndarray,
+                      rules: bool) -> str:
+    """Where gradients first go wrong, counting back from the output (``expected``/``got``: one gradient per result
+    of the program, `names` and `users` theirs, in the program's order, which is a topological one): the wrong
+    result nearest the output, and the results computed from it, whose gradients are all right (they come later).
+    So what sends a gradient from those to it is wrong: one of their rules (`rules`), or the order and number of
+    times the rules ran (backward's traversal)."""
+    wrong = [i for i in range(len(names)) if not np.isclose(got[i], expected[i], rtol=1e-6, atol=1e-9, equal_nan=True)]
+    if not wrong:
+        return ""
+    first = max(wrong)
+    node = names[first]
+    if not users[first]:
+        return _("The output's own gradient is wrong ({node}): expected {expected}, got {got}; backward starts "
+                 "from d out / d out = 1.").format(node=node, expected=_number(expected[first]), got=_number(got[first]))
+    used_by = _(", ").join(names[u] for u in sorted(users[first]))
+    short = node.split(" ")[0]
+    if rules:
+        return _("Counting back from the output, the first wrong gradient is at {node}; every result computed from "
+                 "{short} ({users}) has the right gradient, so the backward rule of one of those operations sends "
+                 "{short} the wrong share (or uses a wrong value, if `Value (forward)` fails too).").format(
+                     node=node, short=short, users=used_by)
+    return _("Counting back from the output, the first wrong gradient is at {node}, although every result computed "
+             "from {short} ({users}) has the right gradient: {short}'s gradient is what each of them sends, added "
+             "once each, after each of them has its own gradient complete.").format(node=node, short=short, users=used_by)
+
+
+def _number(value: float) -> str:
+    return f"{float(value):.6g}"
+
+
+def _program_users(leaves: list[float], program: list[tuple]) -> list[set[int]]:
+    """For every result of a program (its leaves first), the results computed directly from it."""
+    users: list[set[int]] = [set() for _ in range(len(leaves) + len(program))]
+    for i, (op, *args) in enumerate(program):
+        operands = args[1:] if op in REFLECTED else args[:1] if op in WITH_CONSTANT else args
+        for a in operands:
+            users[int(a)].add(len(leaves) + i)
+    return users
+
+
+def _graph_users(graph: dict[str, Any]) -> list[set[int]]:
+    """For every result of the program a plain graph was built from, the results computed from it (through the
+    nodes ``a - b`` or ``a / b`` make inside a result, too)."""
+    named, inside = graph["named"].tolist(), graph["inside"].tolist()
+    offsets, prev = graph["offsets"].tolist(), graph["prev"].tolist()
+    result_of = {k: i for i, k in enumerate(named) if k >= 0}
+    users: list[set[int]] = [set() for _ in named]
+    for k in range(len(offsets) - 1):
+        for c in prev[offsets[k]:offsets[k + 1]]:
+            if c in result_of and inside[k] >= 0 and inside[k] != result_of[c]:
+                users[result_of[c]].add(inside[k])
+    return users
+
+
+def _gradients_compare(expected: Plain, got: Plain, case: Case, rules: bool) -> str | None:
+    problem = compare_values(expected, got) if rules else _recursion_compare(expected, got, case)
+    if not problem or not isinstance(got, np.ndarray) or not isinstance(expected, np.ndarray) or got.shape != expected.shape:
+        return problem
+    if rules:  # the answer's own class on a program
+        leaves, program = expression(case)
+        names, users = node_names(leaves, program), _program_users(leaves, program)
+    else:  # the student's backward on a graph given as data
+        names, users = list(case.args[0]["results"]), _graph_users(case.args[0])
+    lead = _first_wrong_back(names, users, expected, got, rules)
+    return f"{problem}\n{lead}" if lead else problem
+
+
+def _local_compare(expected: Plain, got: Plain, case: Case) -> str | None:
+    return _gradients_compare(expected, got, case, rules=True)
+
+
+def _backward_compare(expected: Plain, got: Plain, case: Case) -> str | None:
+    return _gradients_compare(expected, got, case, rules=False)
+
+
+def _results(case: Case) -> Output:
+    """The output of `backward`: the gradient of each result of the program the graph was built from."""
+    return Output(axes=(Axis("nodes", names=list(case.args[0]["results"])),))
+
+
 # --------------------------------------------------------------------------- cases
 
 SMALL_PROGRAMS: list[tuple[str, list[float], list[tuple]]] = [
     (N_("x * x (x used twice)"), [1.5], [("mul", 0, 0)]),
     (N_("x + x (x used twice)"), [-0.7], [("add", 0, 0)]),
+    # relu's edges: an input between 0 and 1 (a threshold at 1 shows), one between -1 and 0 whose relu, 0, is
+    # multiplied (a wrong value for negatives shows in the gradients too)
+    (N_("x * relu(x) + y * relu(y), x between 0 and 1, y between -1 and 0"), [0.4, -0.5],
+     [("relu", 0), ("mul", 0, 2), ("relu", 1), ("mul", 1, 4), ("add", 3, 5)]),
     (N_("a diamond: y = x * 2; z = (y + 1) * (y * y)"), [0.8],
      [("mulc", 0, 2.0), ("addc", 1, 1.0), ("mul", 1, 1), ("mul", 2, 3)]),
     (N_("every op once"), [0.6, -1.2],
@@ -564,6 +710,7 @@ local_gradients = Exercise(
     outputs=_every_node,
     reference=Value,
     run="ch08.local_gradients",
+    compare=_local_compare,
     cases=_forward_cases,
     mistakes=[
         Mistake(_AssignsGrad, N_("a value used twice (x * x, x + x) must collect BOTH contributions: accumulate with "
@@ -596,7 +743,8 @@ backward = Exercise(
     title="backward",
     reference=Value.backward,
     run="ch08.backward",
-    compare=_recursion_compare,
+    compare=_backward_compare,
+    outputs=_results,
     cases=_graph_cases,
     mistakes=[
         Mistake(_backward_no_topo, N_("a node's rule ran before all the nodes made from it had added their gradient "
@@ -713,6 +861,7 @@ EXPRESSIONS: list[tuple[Expr, str]] = [
     (("**", ("+", ("*", "x", "y"), 1), 3), "x"),
     (("log", ("+", ("*", "x", "x"), "y")), "x"),
     (("-", ("exp", ("*", "x", "y")), ("/", 1, "x")), "x"),
+    (("*", "x", ("exp", ("*", "y", "x"))), "x"),  # a product whose right factor is itself an expression of x
 ]
 
 HIDDEN_EXPRESSIONS: list[tuple[Expr, str]] = [
