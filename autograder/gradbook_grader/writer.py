@@ -67,10 +67,8 @@ class Writer:
         self.finish(job, None, message, True)
 
     def finish(self, job: Job, graded: SubmissionGrade | None, message: str, transient: bool) -> None:
-        import nbformat
-
         from gradbook_grader.gradebook import graded_cells
-        from gradbook_grader.sanitize import safe_notebook
+        from gradbook_grader.sanitize import safe_json
         from gradbook_grader.submissions import student_id_problem
 
         result = None
@@ -88,7 +86,7 @@ class Writer:
         target = self.course.autograded(result.student, result.assignment) / name
         try:
             if graded is not None:
-                write_atomic(target, nbformat.writes(safe_notebook(graded.notebook, self.source)))
+                write_atomic(target, safe_json(graded.notebook, self.source))
                 result.notebook = name
             else:  # no graded notebook of an older run may stand beside this result
                 target.unlink(missing_ok=True)
