@@ -140,3 +140,29 @@ def test_a_regraded_late_submission_is_penalised_on_its_new_score(tmp_path: Path
         (graded,) = read(course, CH02).graded
         score = expected_score(source, wrong)
         assert graded.penalty == pytest.approx(0.2 * score), (wrong, graded.penalty, score)
+
+
+def test_a_rows_change_the_database_refuses_only_when_flushed_costs_that_row_not_the_next(tmp_path: Path) -> None:
+    """A row's last changes stay in the session until something flushes them (the late penalty `late.apply` sets
+    is never flushed by nbgrader). Within a transaction that flush used to come with the next row's first query,
+    so the next row got the refusal, was noted "not stored" and left out, an honest neighbour; each row's changes
+    are now flushed as part of its own write. The refusal here is SQLite's own (a duplicate primary key)."""
+    course = small_course(tmp_path / "course")
+    gb = open_gradebook(course)
+    try:
+        outcome: dict[str, Exception | None] = {}
+
+        def refused_when_flushed() -> None:
+            gb.add_student("b")
+            gb.find_student("b").id = "a"  # left dirty: the UPDATE, refused, is emitted by the next flush
+
+        transaction = Transaction(gb, size=10, seconds=3600.0)
+        for name, write in (("a", lambda: gb.add_student("a")), ("b", refused_when_flushed),
+                            ("c", lambda: gb.add_student("c"))):
+            transaction.add(write, lambda error, name=name: outcome.update({name: error}))
+        transaction.close()
+        assert outcome["a"] is None and outcome["c"] is None, outcome
+        assert outcome["b"] is not None
+        assert sorted(s.id for s in gb.students) == ["a", "c"]
+    finally:
+        gb.close()
