@@ -146,9 +146,10 @@ def test_a_refused_row_costs_no_neighbour_at_any_batch_boundary_or_order(tmp_pat
     """Where the batch boundaries fall depends on the load (a commit every `size` rows or after 0.5 s); here they
     are forced. A row's last changes stay in the session until something flushes them (nbgrader never flushes
     `late.apply`'s); that flush used to come with the next row's first query, so a change the database refuses only
-    when flushed cost the next row, an honest neighbour noted "not stored" and left out. The cases: a refused row (refused before it writes, or by the database only when its change is flushed) first,
-    between or after two honest rows, committed 2 or 10 rows at a time. Every honest row is stored and acknowledged
-    once, the refused one never."""
+    when flushed cost the next row, an honest neighbour noted "not stored" and left out. The cases: a refused row
+    (refused before it writes, or by the database only when its change is flushed) first, between or after two
+    honest rows, committed 2 or 10 rows at a time. Every honest row is stored and acknowledged once, the refused
+    one never."""
     course = small_course(tmp_path / "course")
     gb = open_gradebook(course)
     try:
