@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import nbformat
-from nbformat import NotebookNode, ValidationError, from_dict
+from nbformat import NotebookNode, from_dict
 
 from gradbook_grader.text import scrub
 
@@ -48,26 +48,18 @@ MAX_OUTPUTS = 1000
 
 @functools.cache
 def _schema(definition: str | None) -> Callable[[Any], None]:
-    """nbformat's v4 schema (the whole notebook, or one of its definitions), compiled once by fastjsonschema; the
-    check raises nbformat's ValidationError. Nodes are built here as dicts, not by nbformat's helpers, which check
-    every cell and output anew with jsonschema: that was most of the writer's time per submission (issue 30)."""
-    import fastjsonschema
+    """nbformat's v4 schema (the whole notebook, or one of its definitions), compiled once by fastjsonschema
+    (nbformat's own wrapper); the check raises nbformat's ValidationError. Nodes are built here as dicts, not by
+    nbformat's helpers, which check every cell and output anew with jsonschema: that was most of the writer's time
+    per submission (issue 30)."""
+    from nbformat.json_compat import FastJsonSchemaValidator
+    from nbformat.validator import get_validator
 
     if definition is None:
-        validator = nbformat.validator.get_validator(nbformat.v4.nbformat, nbformat.v4.nbformat_minor,
-                                                     name="fastjsonschema")
-        return validator.validate  # raises ValidationError
+        return get_validator(nbformat.v4.nbformat, nbformat.v4.nbformat_minor, name="fastjsonschema").validate
     v4 = Path(nbformat.v4.__file__).parent
     schema = json.loads((v4 / nbformat.v4.nbformat_schema[(None, None)]).read_text(encoding="utf-8"))
-    check = fastjsonschema.compile({"definitions": schema["definitions"], "$ref": f"#/definitions/{definition}"})
-
-    def validate(node: Any) -> None:
-        try:
-            check(node)
-        except fastjsonschema.JsonSchemaException as error:
-            raise ValidationError(f"{definition}: {error}") from error
-
-    return validate
+    return FastJsonSchemaValidator({"definitions": schema["definitions"], "$ref": f"#/definitions/{definition}"}).validate
 
 
 def as_text(text: str) -> str:
