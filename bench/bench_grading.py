@@ -37,7 +37,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import nbformat
 
@@ -275,13 +275,15 @@ def writer_rate(tmp: Path, count: int, db_url: str | None) -> dict[str, float]:
     """Graded submissions the one writer stores per minute (graded notebook, gradebook rows, journal), fed
     by a fast fake source (tests/fake_grading.py: a grade without running anything) on 2 workers.
 
-    `busy` is the writer's own time (its rate is what it can keep up with), `cpu` its CPU time alone (what it
-    would store on a core of its own: the database server's time not counted); `wall` the whole batch's."""
+    `busy` is the writer's own time, the last commit included (its rate is what it can keep up with), `cpu` its
+    CPU time alone (what it would store on a core of its own: the database server's time not counted); `wall` the
+    whole batch's."""
     sys.path.insert(0, str(ROOT.parent / "tests"))
     import fake_grading
 
     from gradbook_grader import batch
     from gradbook_grader.course import Course
+    from gradbook_grader.gradebook import Transaction
     from gradbook_grader.writer import Writer
 
     course = fake_grading.small_course(tmp)
@@ -293,22 +295,25 @@ def writer_rate(tmp: Path, count: int, db_url: str | None) -> dict[str, float]:
     for n in range(count):
         nbformat.write(fake_grading.honest(source), folder / f"student{n:04d}.ipynb")
     busy, cpu = [0.0], [0.0]
-    finish = Writer.finish
+    finish, close = Writer.finish, Transaction.close
 
-    def timed(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
-        started, cpu_started = time.perf_counter(), time.thread_time()
-        finish(self, *args, **kwargs)
-        busy[0] += time.perf_counter() - started
-        cpu[0] += time.thread_time() - cpu_started
+    def timing(method: Callable[..., None]) -> Callable[..., None]:
+        def timed(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+            started, cpu_started = time.perf_counter(), time.thread_time()
+            method(self, *args, **kwargs)
+            busy[0] += time.perf_counter() - started
+            cpu[0] += time.thread_time() - cpu_started
+        return timed
 
-    Writer.finish = timed
+    # Every submission's stages, and the last transaction's commit (after the last submission: `close`).
+    Writer.finish, Transaction.close = timing(finish), timing(close)
     try:
         started = time.perf_counter()
         report = batch.grade_assignment(course, fake_grading.CH02, folder, workers=2, progress=False,
                                         grade=fake_grading.grade_submission)
         wall = time.perf_counter() - started
     finally:
-        Writer.finish = finish
+        Writer.finish, Transaction.close = finish, close
     assert report.graded == count and not report.errors, report.errors[:1]
     return {"busy": 60 * count / busy[0], "wall": 60 * count / wall, "cpu": 60 * count / cpu[0]}
 
@@ -350,8 +355,11 @@ def writer_rates(tmp: Path, count: int) -> dict[str, float]:
     sys.path.insert(0, str(ROOT.parent / "tests"))
     from postgres_helpers import postgres_problem, postgres_server
 
+    from gradbook_grader.writer import ROWS_PER_COMMIT
+
     print(f"\nthe one writer, fed {count} graded submissions by a fast fake source (2 workers, tests/fake_grading.py), "
-          "submissions stored per minute (graded notebook, gradebook rows, journal):")
+          f"submissions stored per minute (graded notebook, gradebook rows, journal; up to {ROWS_PER_COMMIT} "
+          "submissions per gradebook commit):")
     rates = {}
     measured = writer_rate(tmp / "writer-sqlite", count, None)
     rates["SQLite"] = measured["busy"]

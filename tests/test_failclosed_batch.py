@@ -730,6 +730,39 @@ def test_safe_notebook_keeps_the_instructors_and_shows_the_students_as_text(tmp_
         c.metadata["nbgrader"]["grade_id"] for c in src.cells if c.metadata.get("nbgrader")]
 
 
+def test_the_safe_notebook_is_checked_by_nbformats_schema_and_written_as_nbformat_writes_it() -> None:
+    """The sanitiser builds its notebook as plain dicts and checks it once with nbformat's schema compiled by
+    fastjsonschema (issue 30: nbformat's helpers checked every cell and output again with jsonschema). Judged by
+    nbformat's own jsonschema validator and its own helpers: what they refuse (a negative execution count, in a
+    cell or in an output leaving the sandbox) is refused, what they accept is valid, written byte for byte as
+    `nbformat.writes` writes it."""
+    from nbformat import ValidationError
+    from nbformat.validator import get_validator
+
+    from gradbook_grader.sanitize import safe_json, sanitize_outputs
+
+    reference = get_validator(4, nbformat.v4.nbformat_minor, name="jsonschema")
+    src = source()
+    for nb in (honest(src), hostile_graded(src)):
+        safe = safe_notebook(nb, src)
+        reference.validate(safe)
+        assert safe_json(nb, src) == nbformat.writes(safe)
+    with pytest.raises(ValidationError):  # nbformat's own helper refuses a negative execution count
+        nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=-1)
+    for count in (-1, 0, 7, "7", None):
+        outputs = [{"output_type": "execute_result", "data": {"text/plain": "1"}, "execution_count": count}]
+        graded = {"cells": [{"cell_type": "code", "source": "x", "execution_count": count, "outputs": outputs}]}
+        if count == -1:
+            with pytest.raises(ValidationError):
+                safe_notebook(graded, src)
+            with pytest.raises(ValidationError):
+                sanitize_outputs(outputs, [10_000], [False])
+            continue
+        safe = safe_notebook(graded, src)
+        reference.validate(safe)
+        assert safe.cells[0].outputs == sanitize_outputs(outputs, [10_000], [False])
+
+
 # ---------------------------------------------------------------- 5. integrity flags
 
 

@@ -140,3 +140,39 @@ def test_a_regraded_late_submission_is_penalised_on_its_new_score(tmp_path: Path
         (graded,) = read(course, CH02).graded
         score = expected_score(source, wrong)
         assert graded.penalty == pytest.approx(0.2 * score), (wrong, graded.penalty, score)
+
+
+def test_a_refused_row_costs_no_neighbour_at_any_batch_boundary_or_order(tmp_path: Path) -> None:
+    """Where the batch boundaries fall depends on the load (a commit every `size` rows or after 0.5 s); here they
+    are forced. A row's last changes stay in the session until something flushes them (nbgrader never flushes
+    `late.apply`'s); that flush used to come with the next row's first query, so a change the database refuses only
+    when flushed cost the next row, an honest neighbour noted "not stored" and left out. The cases: a refused row
+    (refused before it writes, or by the database only when its change is flushed) first, between or after two
+    honest rows, committed 2 or 10 rows at a time. Every honest row is stored and acknowledged once, the refused
+    one never."""
+    course = small_course(tmp_path / "course")
+    gb = open_gradebook(course)
+    try:
+        gb.add_student("taken")
+        for case, (order, size, flushed) in enumerate((o, s, f) for o in ("xab", "axb", "abx") for s in (2, 10)
+                                                      for f in (False, True)):
+            names = {row: f"{case}-{row}" for row in "abx"}
+            outcome: dict[str, list[Exception | None]] = {row: [] for row in "abx"}
+
+            def refused(name: str = names["x"], flushed: bool = flushed) -> None:
+                if not flushed:
+                    raise ValueError("value too long for type character varying(128)")
+                gb.add_student(name)
+                gb.find_student(name).id = "taken"  # refused when flushed: another student's key
+
+            writes = {"a": lambda n=names["a"]: gb.add_student(n), "b": lambda n=names["b"]: gb.add_student(n),
+                      "x": refused}
+            transaction = Transaction(gb, size=size, seconds=3600.0)
+            for row in order:
+                transaction.add(writes[row], outcome[row].append)
+            transaction.close()
+            assert outcome["a"] == [None] and outcome["b"] == [None], (order, size, flushed, outcome)
+            assert len(outcome["x"]) == 1 and outcome["x"][0] is not None, (order, size, flushed, outcome)
+            assert {s.id for s in gb.students if s.id.startswith(f"{case}-")} == {names["a"], names["b"]}
+    finally:
+        gb.close()

@@ -153,7 +153,8 @@ class Transaction:
 
     nbgrader's Gradebook commits after every row it touches: four to six transactions per submission,
     each a disk sync (~100 submissions a minute on PostgreSQL, issue 30). While a `Transaction` is open
-    its commits only flush. `then(error)` runs once a row is committed (None) or has failed (the error):
+    its commits only flush; each row is flushed whole before the next is written, so a database's refusal is
+    the row's own. `then(error)` runs once a row is committed (None) or has failed (the error):
     the journal entry that says "done" is written there, so a crash before a commit loses no row a
     journal entry acknowledged, and the rows it did lose are graded again by the next run. When a row
     fails, the transaction is rolled back and the rows before it are written again, one commit each.
@@ -170,6 +171,9 @@ class Transaction:
         """Write one row (`write` must be repeatable: a replay writes it again); `then` when it is committed."""
         try:
             write()
+            # The row's last changes (nbgrader does not flush `late.apply`'s) go to the database now: a refusal
+            # is this row's, never the next row's, which would be left out of the gradebook for it.
+            self.gb.db.flush()
         except Exception as error:  # noqa: BLE001 - that row's failure; the others are written again alone
             self._rollback_and_replay()
             then(error)

@@ -16,7 +16,9 @@ is written or rendered:
 * cell metadata keeps only nbgrader's (from the source, for a known grade_id) and the grader's
   own verdict marker; attachments only on the instructor's Markdown; every string is scrubbed.
 
-Idempotent: a notebook that went through it comes out unchanged.
+Idempotent: a notebook that went through it comes out unchanged. What it builds is checked against
+nbformat's own v4 schema, compiled once by fastjsonschema (nbformat's fast validator): the whole
+notebook once, each output as it leaves the sandbox; what the schema rejects is refused, never written.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import html
+import json
 import re
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import nbformat
-from nbformat import NotebookNode
+from nbformat import NotebookNode, from_dict
 
 from gradbook_grader.text import scrub
 
@@ -39,6 +44,22 @@ _IMAGES = {"image/png": b"\x89PNG", "image/jpeg": b"\xff\xd8"}
 _TEXTS = ("text/plain", "text/markdown", "text/latex")  # shown as text, in this order of preference
 _VERDICT = {"trusted_verdict": True}
 MAX_OUTPUTS = 1000
+
+
+@functools.cache
+def _schema(definition: str | None) -> Callable[[Any], None]:
+    """nbformat's v4 schema (the whole notebook, or one of its definitions), compiled once by fastjsonschema
+    (nbformat's own wrapper); the check raises nbformat's ValidationError. Nodes are built here as dicts, not by
+    nbformat's helpers, which check every cell and output anew with jsonschema: that was most of the writer's time
+    per submission (issue 30)."""
+    from nbformat.json_compat import FastJsonSchemaValidator
+    from nbformat.validator import get_validator
+
+    if definition is None:
+        return get_validator(nbformat.v4.nbformat, nbformat.v4.nbformat_minor, name="fastjsonschema").validate
+    v4 = Path(nbformat.v4.__file__).parent
+    schema = json.loads((v4 / nbformat.v4.nbformat_schema[(None, None)]).read_text(encoding="utf-8"))
+    return FastJsonSchemaValidator({"definitions": schema["definitions"], "$ref": f"#/definitions/{definition}"}).validate
 
 
 def as_text(text: str) -> str:
@@ -87,19 +108,20 @@ def _output(out: Any) -> NotebookNode | None:
     kind = out.get("output_type")
     if kind == "stream":
         name = "stderr" if out.get("name") == "stderr" else "stdout"
-        return nbformat.v4.new_output("stream", name=name, text=_text(out.get("text")))
+        return from_dict({"output_type": kind, "name": name, "text": _text(out.get("text"))})
     if kind == "error":
         traceback = out.get("traceback")
-        return nbformat.v4.new_output(
-            "error", ename=_text(out.get("ename")) or "Error", evalue=_text(out.get("evalue")),
-            traceback=[_text(t) for t in traceback] if isinstance(traceback, list) else [])
+        return from_dict({"output_type": kind, "ename": _text(out.get("ename")) or "Error",
+                          "evalue": _text(out.get("evalue")),
+                          "traceback": [_text(t) for t in traceback] if isinstance(traceback, list) else []})
     if kind not in ("display_data", "execute_result"):
         return None
-    safe = _display(out.get("data") if isinstance(out.get("data"), dict) else {})
+    safe = {"output_type": kind, "data": _display(out.get("data") if isinstance(out.get("data"), dict) else {}),
+            "metadata": {}}
     if kind == "execute_result":
         count = out.get("execution_count")
-        return nbformat.v4.new_output(kind, data=safe, execution_count=count if type(count) is int else None)
-    return nbformat.v4.new_output(kind, data=safe)
+        safe["execution_count"] = count if type(count) is int else None
+    return from_dict(safe)
 
 
 def _display(data: dict) -> dict[str, str]:
@@ -159,6 +181,8 @@ def sanitize_outputs(outputs: Any, budget: list[int], truncated: list[bool]) -> 
     clean: list[NotebookNode] = []
     for out in outputs[:MAX_OUTPUTS] if isinstance(outputs, list) else []:
         output = _output(_bounded(out, budget[0])) if isinstance(out, dict) and budget[0] > 0 else None
+        if output is not None:
+            _schema("output")(output)
         if budget[0] > 0 and output is None:
             continue  # not an output at all
         if output is None or _cost(output) > budget[0]:
@@ -167,7 +191,7 @@ def sanitize_outputs(outputs: Any, budget: list[int], truncated: list[bool]) -> 
                 output.text = output.text[:budget[0]] + _TRUNCATED
                 clean.append(output)
             else:
-                clean.append(nbformat.v4.new_output("stream", name="stderr", text=_TRUNCATED))
+                clean.append(from_dict({"output_type": "stream", "name": "stderr", "text": _TRUNCATED}))
             budget[0] = 0
             break
         budget[0] -= _cost(output)
@@ -189,10 +213,11 @@ def _metadata(cell: dict, source_meta: dict[str, dict], seen: set[str]) -> dict:
 
 
 def safe_notebook(graded: Any, source: NotebookNode) -> NotebookNode:
-    """A new notebook holding what `graded` may safely show (see the module); `graded` is untouched."""
+    """A new notebook holding what `graded` may safely show (see the module), checked against nbformat's schema
+    (ValidationError); `graded` is untouched."""
     metadata = source.get("metadata", {})
-    nb = nbformat.v4.new_notebook(
-        metadata={k: copy.deepcopy(metadata[k]) for k in ("kernelspec", "language_info") if k in metadata})
+    nb = from_dict({"nbformat": nbformat.v4.nbformat, "nbformat_minor": nbformat.v4.nbformat_minor, "cells": [],
+                    "metadata": {k: copy.deepcopy(metadata[k]) for k in ("kernelspec", "language_info") if k in metadata}})
     source_meta: dict[str, dict] = {}
     trusted: dict[str, dict] = {}  # the instructor's Markdown: text -> attachments
     for cell in source.cells:
@@ -209,23 +234,26 @@ def safe_notebook(graded: Any, source: NotebookNode) -> NotebookNode:
             new = _safe_cell(cell, _metadata(cell, source_meta, seen_gids), trusted)
             new.id = _cell_id(cell.get("id"), index, seen_ids)
             nb.cells.append(new)
+    _schema(None)(nb)
     return nb
 
 
 def _safe_cell(cell: dict, meta: dict, trusted: dict[str, dict]) -> NotebookNode:
+    """The cell as nbformat's v4 helpers would build it (its id is set by the caller); the notebook is checked whole."""
     text = _text(cell.get("source"))
     if cell.get("cell_type") == "code":
         outputs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
         count = cell.get("execution_count")
-        new = nbformat.v4.new_code_cell(text, metadata=meta, execution_count=count if type(count) is int else None)
-        new.outputs = [o for o in map(_output, outputs[:MAX_OUTPUTS]) if o is not None]
-    elif cell.get("cell_type") == "markdown" and text in trusted:
-        new = nbformat.v4.new_markdown_cell(text, metadata=meta)
+        return from_dict({"cell_type": "code", "metadata": meta, "source": text,
+                          "execution_count": count if type(count) is int else None,
+                          "outputs": [o for o in map(_output, outputs[:MAX_OUTPUTS]) if o is not None]})
+    if cell.get("cell_type") == "markdown" and text in trusted:
+        new = from_dict({"cell_type": "markdown", "metadata": meta, "source": text})
         if trusted[text]:
             new.attachments = copy.deepcopy(trusted[text])
-    else:  # the student's Markdown, a raw cell, anything else: shown as text
-        new = nbformat.v4.new_markdown_cell(text if _is_as_text(text) else as_text(text), metadata=meta)
-    return new
+        return new
+    # the student's Markdown, a raw cell, anything else: shown as text
+    return from_dict({"cell_type": "markdown", "metadata": meta, "source": text if _is_as_text(text) else as_text(text)})
 
 
 def _cell_id(cell_id: Any, index: int, seen: set[str]) -> str:
@@ -235,3 +263,12 @@ def _cell_id(cell_id: Any, index: int, seen: set[str]) -> str:
         new += "x"
     seen.add(new)
     return new
+
+
+def safe_json(graded: Any, source: NotebookNode) -> str:
+    """`safe_notebook` as nbformat writes a notebook (`nbformat.writes`: lines split, keys sorted, indent 1), without
+    its second schema check and deep copy: the notebook is this call's own and was checked once already."""
+    from nbformat.v4.rwbase import split_lines
+
+    return json.dumps(split_lines(safe_notebook(graded, source)), indent=1, sort_keys=True, separators=(",", ": "),
+                      ensure_ascii=False)
