@@ -86,3 +86,49 @@ def test_not_as_root_the_hub_says_what_to_do(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     why = hub.why_not_here()
     assert why is not None and "run it as root" in why and "docs/course-hub.md" in why
+
+
+def test_the_hub_releases_again_only_when_what_the_release_reads_changed(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradbook_grader import hub_release
+    from gradbook_grader.course import Course
+
+    repo, root = tmp_path / "repo", tmp_path / "hub"
+    course = Course(root=repo / "autograder", solutions=repo / "solutions", notebooks=repo / "notebooks")
+    for path, text in {"solutions/00-a.ipynb": "{}", "lib/gradbook/checks/ch00/answers.py": "A = 1\n",
+                       "autograder/nbgrader_config.py": "c = 1\n", "workbook.py": "w\n"}.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    (root / "state").mkdir(parents=True)
+    releases = []
+
+    def release_course(course: Course, target: Path) -> None:  # what the real release leaves behind
+        releases.append(target)
+        for name in course.assignments:
+            for product in (course.notebooks / f"{name}.ipynb", course.manifest_path(name)):
+                product.parent.mkdir(parents=True, exist_ok=True)
+                product.write_text("{}")
+        (target / ".git").mkdir(parents=True, exist_ok=True)
+
+    monkeypatch.setattr(hub_release, "release_course", release_course)
+
+    def started() -> bool:
+        return hub_release.release_if_changed(course, root).released
+
+    assert started() and len(releases) == 1  # the first start releases
+    assert not started()  # a second start, nothing changed: no release
+    (repo / "solutions" / "00-a.ipynb").write_text('{"cells": []}')  # a changed solution
+    assert started() and not started()
+    (repo / "lib" / "gradbook" / "checks" / "ch00" / "answers.py").write_text("A = 2\n")  # a changed answer
+    assert started()
+    (repo / "solutions" / "i18n").mkdir()
+    (repo / "solutions" / "i18n" / "00-a.po").write_text("msgid")  # a new translation
+    assert started()
+    (repo / "lib" / "gradbook" / "__pycache__").mkdir()
+    (repo / "lib" / "gradbook" / "__pycache__" / "x.pyc").write_bytes(b"\0")  # a cache is not a source
+    (repo / "autograder" / "gradebook.db").write_bytes(b"grades")  # nor is what grading writes
+    assert not started()
+    course.manifest_path("00-a").unlink()  # a product of the last release gone
+    assert started()
+    (repo / "solutions" / "00-a.ipynb").rename(repo / "solutions" / "00-b.ipynb")  # a renamed chapter
+    assert started() and len(releases) == 6

@@ -38,13 +38,13 @@ from pathlib import Path
 from gradbook import i18n
 from gradbook_grader.course import COURSE_ID, Course, GraderError
 from gradbook_grader.hub_checkout import close_checkout
+from gradbook_grader.hub_release import EDITION, release_if_changed
 
 ROLES = ("instructor", "ta", "student")
 NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")  # a portable system account name (useradd's NAME_REGEX)
 MARK = "gradbook hub"  # the GECOS field of the accounts the hub made: others are never touched
 PROXY_VERSION = "5.3.0"  # configurable-http-proxy, from the npm registry
 DEFAULT_ROOT = Path("/srv/gradbook-hub")
-EDITION = "gradbook-student"  # the edition's folder: also the folder nbgitpuller makes in each home
 CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "hub" / "jupyterhub_config.py"
 
 
@@ -198,28 +198,6 @@ def ensure_proxy(cache: Path) -> Path:
     return proxy
 
 
-def build_student_edition(course: Course, root: Path) -> Path:
-    """The released course (its notebooks, manifests and secret, as `gradbook-grader release` makes them) and
-    its student edition, committed to ROOT/gradbook-student (readable by all)."""
-    from gradbook_grader.course import release
-    from gradbook_grader.edition import build_edition
-    from gradbook_grader.manifests import build_manifests, require_sandbox
-    from gradbook_grader.secret import ensure_secret
-
-    require_sandbox()  # the formgrader grades in the sandbox: no sandbox, no hub
-    ensure_secret(course)
-    release(course, None)
-    build_manifests(course, course.assignments)
-    edition = build_edition(course, root / EDITION)
-    for folder, _, files in os.walk(edition.path):
-        os.chmod(folder, 0o755)
-        for name in files:
-            path = Path(folder, name)
-            if not path.is_symlink():
-                os.chmod(path, 0o644 | (path.stat().st_mode & 0o111))
-    return edition.path
-
-
 @dataclass(frozen=True)
 class Settings:
     """What jupyterhub_config.py (deploy/hub/) reads: written as JSON into ROOT/state/settings.json."""
@@ -305,7 +283,7 @@ def prepare(course: Course, people: list[Person], root: Path, port: int) -> Sett
     close_checkout(course.root.parent, state / "checkout-modes.json")
     prepare_exchange(root, name)
     student_config(root, name)
-    edition = build_student_edition(course, root)
+    edition = release_if_changed(course, root).edition  # only when the course's sources changed
     for person in people:
         ensure_account(person, homes, name)
     hub_port, proxy_api_port, formgrader_port = free_ports(3)
