@@ -132,3 +132,20 @@ def test_the_hub_releases_again_only_when_what_the_release_reads_changed(tmp_pat
     assert started()
     (repo / "solutions" / "00-a.ipynb").rename(repo / "solutions" / "00-b.ipynb")  # a renamed chapter
     assert started() and len(releases) == 6
+
+
+def test_a_python_other_accounts_cannot_reach_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from gradbook_grader.hub_grader import runtime_problem
+
+    closed = tmp_path / "home"
+    (closed / ".pyenv").mkdir(parents=True)
+    os.chmod(closed, 0o700)
+    monkeypatch.setattr(sys, "base_prefix", str(closed / ".pyenv"))
+    said = runtime_problem()
+    assert said is not None and str(closed / ".pyenv") in said, said
+    named = Path(said.split(" is inside ")[1].split(", which")[0])  # the folder to open, above the Python
+    assert named in [closed, *closed.parents] and not named.stat().st_mode & 0o001, said
+    monkeypatch.setattr(sys, "base_prefix", "/usr")  # a system Python: every folder above it open to all
+    assert runtime_problem() is None

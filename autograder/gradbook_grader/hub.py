@@ -41,7 +41,8 @@ from pathlib import Path
 from gradbook import i18n
 from gradbook_grader.course import COURSE_ID, Course, GraderError
 from gradbook_grader.hub_checkout import close_checkout, open_to_grader
-from gradbook_grader.hub_grader import delegate_cgroup, ensure_grader, join_student_groups, own_exchange
+from gradbook_grader.hub_grader import (delegate_cgroup, ensure_grader, join_student_groups, own_exchange,
+                                        runtime_problem)
 from gradbook_grader.hub_release import EDITION, release_if_changed
 
 ROLES = ("instructor", "ta", "student")
@@ -300,6 +301,9 @@ def prepare(course: Course, people: list[Person], root: Path, port: int) -> Sett
     for person in people:
         ensure_account(person, homes, name)
     students = [p.name for p in people if p.role == "student"]
+    problem = runtime_problem()
+    if problem:
+        print(f"course hub: WARNING: {problem}", file=sys.stderr)
     grader = ensure_grader(root)
     open_to_grader(course.root.parent, course.root, grader.pw_uid, grader.pw_gid, state / "checkout-owners.json")
     own_exchange(root / "exchange" / name, grader)

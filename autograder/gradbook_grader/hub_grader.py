@@ -20,6 +20,7 @@ import grp
 import os
 import pwd
 import subprocess
+import sys
 from pathlib import Path
 
 from gradbook_grader import cgroups
@@ -77,3 +78,20 @@ def delegate_cgroup(root: Path, account: pwd.struct_passwd) -> list[str]:
     if not dirs:
         print(f"course hub: the formgrader's sandboxes run without control groups ({why})")
     return [str(d) for d in dirs]
+
+
+def runtime_problem() -> str | None:
+    """Why the other accounts (students, the grader) would not run this environment's own Python, or None.
+
+    A virtual environment made from a Python installed under a folder other accounts cannot enter (pyenv in
+    /root, mode 0700) still starts for them, but the dynamic loader and Python's start-up then fall back to the
+    system's libpython and standard library: another Python, with its own bugs (Python 3.11.2's `re` fails on
+    the possessive patterns nbconvert's HTML export uses, so the formgrader's feedback fails)."""
+    base = Path(sys.base_prefix)
+    closed = [folder for folder in [base, *base.parents] if not folder.stat().st_mode & 0o001]
+    if not closed:
+        return None
+    return (f"this environment's Python ({sys.base_prefix}) is inside {closed[-1]}, which other accounts cannot "
+            f"enter (mode {closed[-1].stat().st_mode & 0o777:o}): the students' servers and the formgrader would run "
+            "the system's Python instead. Make the environment (.venv) from a Python every account can read "
+            "(installed outside a private home), or let others pass through that folder (chmod o+x).")
