@@ -165,7 +165,7 @@ async def bench(args: argparse.Namespace) -> None:
     people = [hub.Person(f"bh{secrets.token_hex(2)}i", "instructor", secrets.token_urlsafe(9))]
     people += [hub.Person(f"{people[0].name[:6]}s{i}", "student", secrets.token_urlsafe(9)) for i in range(args.most)]
     root = Path(f"/srv/gradbook-hub-bench-{secrets.token_hex(3)}")
-    process = None
+    process, settings = None, None
     try:
         settings = hub.prepare(find_course(ROOT / "autograder"), people, root, hub.free_ports(1)[0])
         process = hub.start(settings, stdout=subprocess.DEVNULL, stderr=open(root / "state" / "hub.log", "w"))
@@ -217,6 +217,12 @@ async def bench(args: argparse.Namespace) -> None:
             subprocess.run(["pkill", "-KILL", "-u", person.name], capture_output=True)
         hub.remove_accounts(people)
         reopen_recorded(root / "state")
+        for group in settings.formgrader_cgroups if settings is not None else []:
+            for folder in sorted(Path(group).glob("**/"), key=lambda f: len(f.parts), reverse=True):
+                try:
+                    folder.rmdir()  # the formgrader's delegated group, empty once the hub stopped
+                except OSError:
+                    pass
         shutil.rmtree(root, ignore_errors=True)
 
 
