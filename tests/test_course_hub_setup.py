@@ -149,3 +149,23 @@ def test_a_python_other_accounts_cannot_reach_is_named(tmp_path: Path, monkeypat
     assert named in [closed, *closed.parents] and not named.stat().st_mode & 0o001, said
     monkeypatch.setattr(sys, "base_prefix", "/usr")  # a system Python: every folder above it open to all
     assert runtime_problem() is None
+
+
+def test_removing_a_hub_account_removes_its_own_group_though_the_grader_is_in_it(tmp_path: Path) -> None:
+    import grp
+    import secrets
+    import subprocess
+
+    if hub.why_not_here():
+        pytest.skip(hub.why_not_here())
+    person = hub.Person(f"gbt{secrets.token_hex(3)}", "student", secrets.token_urlsafe(9))
+    try:
+        account = hub.ensure_account(person, tmp_path, "course")
+        assert grp.getgrgid(account.pw_gid).gr_name == person.name  # a group of their own
+        subprocess.run(["usermod", "--append", "--groups", person.name, "nobody"], check=True)  # as the grader is
+        hub.remove_accounts([person])
+        with pytest.raises(KeyError):
+            grp.getgrnam(person.name)
+    finally:
+        subprocess.run(["userdel", "--remove", person.name], capture_output=True)
+        subprocess.run(["groupdel", person.name], capture_output=True)

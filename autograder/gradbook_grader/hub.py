@@ -26,6 +26,7 @@ so the hub closes it to other accounts and opens to the grader only what grading
 from __future__ import annotations
 
 import csv
+import grp
 import json
 import os
 import pwd
@@ -149,14 +150,21 @@ def ensure_account(person: Person, homes: Path, course: str) -> pwd.struct_passw
 
 
 def remove_accounts(people: list[Person]) -> None:
-    """Delete the hub's accounts of `people` (and their homes); accounts the hub did not make are left."""
+    """Delete the hub's accounts of `people` (and their homes, and their own groups, which userdel keeps while
+    the grader account is a member); accounts the hub did not make are left."""
     for person in people:
         try:
-            if MARK not in pwd.getpwnam(person.name).pw_gecos:
-                continue
+            account = pwd.getpwnam(person.name)
         except KeyError:
             continue
+        if MARK not in account.pw_gecos:
+            continue
         subprocess.run(["userdel", "--remove", "--force", person.name], capture_output=True)
+        try:
+            if grp.getgrgid(account.pw_gid).gr_name == person.name:
+                subprocess.run(["groupdel", person.name], capture_output=True)
+        except KeyError:
+            pass  # userdel removed it
 
 
 def prepare_exchange(root: Path, course: str) -> Path:
