@@ -6,7 +6,7 @@ secret; on a hub, students are accounts of the same machine. Others may only pas
 students' servers run from) loses every permission for others. Nothing of the owner's or group's changes.
 `reopen_checkout` puts back the modes recorded in ROOT/state.
 
-The formgrader runs as the course's own unprivileged account (hub.GRADER), not as root: `open_to_grader` gives
+The formgrader runs as the course's own unprivileged account (hub_grader.GRADER), not as root: `open_to_grader` gives
 that account's group what grading needs and nothing more: reading the code it runs and the course (lib/,
 autograder/, solutions/: their top folders only, the files in them are readable already), the course secret
 read-only (grading derives the hidden inputs from it), and ownership of what grading writes (the gradebook,
