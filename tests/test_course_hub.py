@@ -41,9 +41,7 @@ def as_user(name: str, *command: str, settings: dict, cwd: Path | None = None) -
 
 @pytest.fixture(scope="module")
 def course_hub():
-    from gradbook_grader.hub_grader import runtime_problem
-
-    why = hub.why_not_here() or runtime_problem()  # the accounts must run the hub's own Python
+    why = hub.why_not_here()
     if why:
         pytest.skip(why)
     with checkout_lock(exclusive=True):  # no other test reads the checkout while the hub has it closed
@@ -60,6 +58,9 @@ def _course_hub():
     process, settings = None, None
     try:
         settings = hub.prepare(course, people, root, hub.free_ports(1)[0])
+        from gradbook_grader.hub_grader import runtime_problem
+
+        assert runtime_problem() is None  # prepare let every account reach this Python (pyenv in /root here)
         process = hub.start(settings, stdout=subprocess.DEVNULL, stderr=open(root / "state" / "hub.log", "w"))
         base = f"http://127.0.0.1:{settings.port}"
         deadline = time.monotonic() + DEADLINE

@@ -151,6 +151,29 @@ def test_a_python_other_accounts_cannot_reach_is_named(tmp_path: Path, monkeypat
     assert runtime_problem() is None
 
 
+def test_the_hub_opens_the_way_to_its_python_for_passing_only_and_puts_it_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+    import sys
+
+    from gradbook_grader.hub_checkout import open_path_to_python, reopen_recorded
+    from gradbook_grader.hub_grader import runtime_problem
+
+    home = tmp_path / "home"
+    (home / ".pyenv").mkdir(parents=True)
+    os.chmod(home, 0o700)
+    monkeypatch.setattr(sys, "base_prefix", str(home / ".pyenv"))
+    above = [p for p in tmp_path.parents if not p.stat().st_mode & 0o001]  # e.g. pytest's own 0700 folders
+    state = tmp_path / "state"
+    state.mkdir()
+    opened = open_path_to_python(state / "python-modes.json")
+    assert str(home) in opened and runtime_problem() is None
+    assert stat.S_IMODE(home.stat().st_mode) == 0o701  # pass through, list nothing
+    reopen_recorded(state)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700 and runtime_problem() is not None
+    assert all(not p.stat().st_mode & 0o001 for p in above)  # every folder it opened, closed again
+
+
 def test_removing_a_hub_account_removes_its_own_group_though_the_grader_is_in_it(tmp_path: Path) -> None:
     import grp
     import secrets

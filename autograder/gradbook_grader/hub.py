@@ -41,7 +41,7 @@ from pathlib import Path
 
 from gradbook import i18n
 from gradbook_grader.course import COURSE_ID, Course, GraderError
-from gradbook_grader.hub_checkout import close_checkout, open_to_grader
+from gradbook_grader.hub_checkout import close_checkout, open_path_to_python, open_to_grader
 from gradbook_grader.hub_grader import (delegate_cgroup, ensure_grader, join_student_groups, own_exchange,
                                         runtime_problem)
 from gradbook_grader.hub_release import EDITION, release_if_changed
@@ -309,6 +309,10 @@ def prepare(course: Course, people: list[Person], root: Path, port: int) -> Sett
     for person in people:
         ensure_account(person, homes, name)
     students = [p.name for p in people if p.role == "student"]
+    opened = open_path_to_python(state / "python-modes.json")
+    if opened:
+        print(f"course hub: every account may now pass through {', '.join(opened)} (o+x: nothing listed) to run "
+              f"this environment's Python ({sys.base_prefix}); the hub's records put the modes back", file=sys.stderr)
     problem = runtime_problem()
     if problem:
         print(f"course hub: WARNING: {problem}", file=sys.stderr)

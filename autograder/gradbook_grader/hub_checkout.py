@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 OPEN_TO_ALL = {".venv"}  # the environment: public packages; the editable installs in it point into closed folders
@@ -88,9 +89,30 @@ def reopen_checkout(before: dict[str, int], owners: dict[str, list[int]] | None 
             os.chmod(path, mode)
 
 
+def open_path_to_python(record: Path) -> list[str]:
+    """Let every account pass through the folders above this environment's Python that it cannot enter, so
+    that students' servers and the formgrader run this very Python, not the system's (pyenv in /root, mode
+    0700: see hub_grader.runtime_problem). Pass only (o+x): nothing in them can be listed, and a file's own
+    mode still decides who reads it. The modes before go to `record` (the first time only), put back by
+    reopen_recorded; the folders opened are returned, for the hub to say so."""
+    before: dict[str, int] = {}
+    base = Path(sys.base_prefix)
+    for folder in [base, *base.parents]:
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if not mode & 0o001:
+            before[str(folder)] = mode
+            os.chmod(folder, mode | 0o001)
+    if before and not record.exists():
+        record.write_text(json.dumps(before, indent=1))
+    return sorted(before)
+
+
 def reopen_recorded(state: Path) -> None:
-    """reopen_checkout from the records a hub left in its state folder (if any)."""
+    """reopen_checkout from the records a hub left in its state folder (if any), and the folders above
+    the Python closed again (open_path_to_python's record)."""
     modes, owners = state / "checkout-modes.json", state / "checkout-owners.json"
     reopen_checkout(json.loads(modes.read_text()) if modes.exists() else {},
                     json.loads(owners.read_text()) if owners.exists() else None)
+    python = state / "python-modes.json"
+    reopen_checkout(json.loads(python.read_text()) if python.exists() else {})
 
