@@ -1,23 +1,27 @@
 """The course hub on this machine: memory of a student server idle and working, and how many concurrent student
 servers answer a check within 2 s (docs/course-hub.md). Root only (it makes accounts); 127.0.0.1 only.
 
-    sudo .venv/bin/python bench/bench_hub.py [--most 24] [--step 4] [--limit 2.0] [--rounds 5]
+    sudo .venv/bin/python bench/bench_hub.py [--most 24] [--step 4] [--limit 2.0] [--rounds 5] [--min-free-gb 4]
 
 A student here is a real hub account: it logs in (PAM), its server starts in its own control group, a kernel
 starts and imports the student edition, and each round runs the chapter-2 check `naive_relu` on a right answer
 (the same cell tests/test_browser_checks.py runs). Servers are added `--step` at a time; at each level every
 working student runs `--rounds` checks at once, and the level holds when the 95th percentile of the check's
 round trip (request to result over the kernel's websocket) is within `--limit` seconds. Memory is the control
-group's (`memory.usage_in_bytes`: the server, its kernel and their page cache). Bounded: it stops at the first
-level that fails, at --most servers, or when the machine's available memory falls under 1 GB. Figures printed,
-never asserted. Everything it made (accounts, homes, its hub folder) is removed at the end.
+group's (`memory.usage_in_bytes`: the server, its kernel and their page cache); CPU per check is the CPU time
+all the students' processes (servers and kernels) used during a level, divided by the checks run. Each level's
+servers start at once. Bounded: it stops at the first level that fails, at --most servers, or when the machine's
+available memory falls under --min-free-gb. Figures printed, never asserted. Everything it made (accounts,
+homes, its hub folder) is removed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import json
+import pwd
 import secrets
 import shutil
 import statistics
@@ -37,7 +41,7 @@ from test_browser_checks import CELLS  # noqa: E402 - the check a student runs, 
 
 from gradbook_grader import hub  # noqa: E402
 from gradbook_grader.course import find_course  # noqa: E402
-from gradbook_grader.hub_checkout import reopen_checkout  # noqa: E402
+from gradbook_grader.hub_checkout import reopen_recorded  # noqa: E402
 
 CHECK = CELLS[0] + "\n" + CELLS[1]
 
@@ -54,6 +58,13 @@ def login(base: str, name: str, password: str) -> tuple[requests.Session, str]:
                          headers={"X-XSRFToken": token}, timeout=60)
     reply.raise_for_status()
     return session, reply.json()["token"]
+
+
+def start_server(base: str, person: hub.Person) -> str:
+    """Log the person in and start their server; their API token once it answers."""
+    _, token = login(base, person.name, person.password)
+    wait_for_server(base, person.name, token, time.monotonic() + 900)
+    return token
 
 
 def wait_for_server(base: str, name: str, token: str, deadline: float) -> None:
@@ -116,6 +127,20 @@ class Kernel:
                 return time.perf_counter() - started, "".join(printed)
 
 
+def cpu_seconds(uids: set[int]) -> float:
+    """CPU time (user + system) used so far by the live processes of these accounts."""
+    total, tick = 0, os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or proc.stat().st_uid not in uids:
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / tick
+
+
 def available_memory() -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemAvailable:"):
@@ -125,7 +150,7 @@ def available_memory() -> int:
 
 async def level(kernels: list[Kernel], rounds: int) -> list[float]:
     times: list[float] = []
-    for _ in range(rounds):
+    for _ in range(rounds):  # every student checks at once, `rounds` times
         results = await asyncio.gather(*(k.run(CHECK) for k in kernels))
         for seconds, printed in results:
             assert "\u2714 naive_relu" in printed, printed[-500:]
@@ -140,7 +165,7 @@ async def bench(args: argparse.Namespace) -> None:
     people = [hub.Person(f"bh{secrets.token_hex(2)}i", "instructor", secrets.token_urlsafe(9))]
     people += [hub.Person(f"{people[0].name[:6]}s{i}", "student", secrets.token_urlsafe(9)) for i in range(args.most)]
     root = Path(f"/srv/gradbook-hub-bench-{secrets.token_hex(3)}")
-    process = None
+    process, settings = None, None
     try:
         settings = hub.prepare(find_course(ROOT / "autograder"), people, root, hub.free_ports(1)[0])
         process = hub.start(settings, stdout=subprocess.DEVNULL, stderr=open(root / "state" / "hub.log", "w"))
@@ -154,31 +179,35 @@ async def bench(args: argparse.Namespace) -> None:
                 time.sleep(0.2)
         kernels: list[Kernel] = []
         students = [p for p in people if p.role == "student"]
+        uids = set()
         for count in range(args.step, args.most + 1, args.step):
-            for person in students[len(kernels):count]:
-                _, token = login(base, person.name, person.password)
-                wait_for_server(base, person.name, token, time.monotonic() + 600)
-                if not kernels:
-                    idle = cgroup_memory(person.name)
+            started = time.monotonic()
+            joining = students[len(kernels):count]
+            tokens = await asyncio.gather(*(asyncio.to_thread(start_server, base, p) for p in joining))
+            idle = [cgroup_memory(p.name) for p in joining]
+            for person, token in zip(joining, tokens):
                 kernel = Kernel(base, person.name, token)
                 await kernel.open()
                 await kernel.run(CHECK)  # imports the edition's library: the working server
                 kernels.append(kernel)
-                if len(kernels) == 1:
-                    working = cgroup_memory(person.name)
-                    print(f"one student server: idle {idle / 2**20:.0f} MiB, working (a kernel that ran a check) "
-                          f"{working / 2**20:.0f} MiB", flush=True)
+                uids.add(pwd.getpwnam(person.name).pw_uid)
+            working = [cgroup_memory(p.name) for p in joining]
+            print(f"{len(joining)} servers started in {time.monotonic() - started:.0f} s; each idle (just started) "
+                  f"{statistics.median(idle) / 2**20:.0f} MiB median, working (a kernel that ran a check) "
+                  f"{statistics.median(working) / 2**20:.0f} MiB median", flush=True)
+            cpu = cpu_seconds(uids)
             times = await level(kernels, args.rounds)
+            cpu = (cpu_seconds(uids) - cpu) / len(times)
             p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
             memory = sum(cgroup_memory(k.name) for k in kernels)
             print(f"{len(kernels):3d} servers: check round trip median {statistics.median(times):.2f} s, p95 {p95:.2f} s;"
-                  f" their memory {memory / 2**30:.2f} GiB; machine's available {available_memory() / 2**30:.1f} GiB",
-                  flush=True)
+                  f" CPU {cpu:.3f} s per check; their memory {memory / 2**30:.2f} GiB; machine's available "
+                  f"{available_memory() / 2**30:.1f} GiB; load {os.getloadavg()[0]:.1f}", flush=True)
             if p95 > args.limit:
                 print(f"-> {len(kernels)} concurrent servers exceed {args.limit} s at the 95th percentile")
                 break
-            if available_memory() < 1 << 30:
-                print("-> stopped: under 1 GB of memory left")
+            if available_memory() < args.min_free_gb * 2**30:
+                print(f"-> stopped: under {args.min_free_gb} GB of memory left")
                 break
     finally:
         if process is not None:
@@ -187,9 +216,13 @@ async def bench(args: argparse.Namespace) -> None:
         for person in people:
             subprocess.run(["pkill", "-KILL", "-u", person.name], capture_output=True)
         hub.remove_accounts(people)
-        record = root / "state" / "checkout-modes.json"
-        if record.exists():
-            reopen_checkout(json.loads(record.read_text()))
+        reopen_recorded(root / "state")
+        for group in settings.formgrader_cgroups if settings is not None else []:
+            for folder in sorted(Path(group).glob("**/"), key=lambda f: len(f.parts), reverse=True):
+                try:
+                    folder.rmdir()  # the formgrader's delegated group, empty once the hub stopped
+                except OSError:
+                    pass
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -199,6 +232,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=4, help="servers added per level")
     parser.add_argument("--limit", type=float, default=2.0, help="seconds a check may take (95th percentile)")
     parser.add_argument("--rounds", type=int, default=5, help="checks each student runs per level, all at once")
+    parser.add_argument("--min-free-gb", type=float, default=4.0, help="stop when the machine has less available")
     asyncio.run(bench(parser.parse_args()))
 
 

@@ -50,15 +50,17 @@ def course_hub():
 
 def _course_hub():
     from gradbook_grader.course import find_course
-    from gradbook_grader.hub_checkout import reopen_checkout
+    from gradbook_grader.hub_checkout import reopen_recorded
 
     people = hub.demo_roster(prefix=f"gb{secrets.token_hex(2)}")
     root = Path(f"/srv/gradbook-hub-test-{secrets.token_hex(3)}")
     course = find_course(ROOT / "autograder")
-    record = root / "state" / "checkout-modes.json"
-    process = None
+    process, settings = None, None
     try:
         settings = hub.prepare(course, people, root, hub.free_ports(1)[0])
+        from gradbook_grader.hub_grader import runtime_problem
+
+        assert runtime_problem() is None  # prepare let every account reach this Python (pyenv in /root here)
         process = hub.start(settings, stdout=subprocess.DEVNULL, stderr=open(root / "state" / "hub.log", "w"))
         base = f"http://127.0.0.1:{settings.port}"
         deadline = time.monotonic() + DEADLINE
@@ -68,7 +70,8 @@ def _course_hub():
                 if requests.get(f"{base}/hub/health", timeout=5).status_code == 200:
                     break
             except requests.ConnectionError:
-                time.sleep(0.2)  # the hub and its proxy are still starting
+                pass
+            time.sleep(0.2)  # the hub, its proxy and the formgrader service are still starting
         yield {"settings": settings.__dict__, "base": base, "people": {p.role + str(i): p for i, p in enumerate(people)},
                "by_role": people, "root": root, "course": course}
     finally:
@@ -82,9 +85,20 @@ def _course_hub():
             subprocess.run(["pkill", "-KILL", "-u", person.name], capture_output=True)
         hub.remove_accounts(people)
         forget_students(course, [p.name for p in people if p.role == "student"])
-        if record.exists():
-            reopen_checkout(json.loads(record.read_text()))
+        reopen_recorded(root / "state")
+        for group in settings.formgrader_cgroups if settings is not None else []:
+            _remove_group(Path(group))
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _remove_group(group: Path) -> None:
+    """The formgrader's delegated control group, once its processes are gone (its sandboxes' groups first)."""
+    try:
+        for child in [p for p in group.iterdir() if p.is_dir()]:
+            child.rmdir()
+        group.rmdir()
+    except OSError:
+        pass  # already gone, or still busy: an empty group costs nothing
 
 
 def forget_students(course, names: list[str]) -> None:
@@ -100,6 +114,12 @@ def forget_students(course, names: list[str]) -> None:
                 gradebook.remove_student(name)
             except Exception:  # noqa: BLE001 - a student the gradebook never saw
                 pass
+
+
+def formgrader_pids(settings: dict) -> list[str]:
+    """The processes of this hub's formgrader (other hubs on the machine have other course folders)."""
+    pattern = f"formgrader_config.py --ServerApp.root_dir={settings['course_root']}$"
+    return subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True, text=True).stdout.split()
 
 
 def person(hubinfo: dict, role: str, index: int = 0):
@@ -170,6 +190,29 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
     assert service(course_hub, tas, "DELETE", "api/contents/nbgrader_config.py").status_code == 403
     assert service(course_hub, tas, "POST", "api/terminals").status_code in (403, 404)
     assert (course_hub["course"].root / "nbgrader_config.py").read_bytes() == config
+    # nor read the course secret through it, by any of the server's ways to a file
+    secret = (course_hub["course"].root / ".gradbook-secret").read_bytes()
+    for path in ("api/contents/.gradbook-secret", "files/.gradbook-secret", "nbconvert/html/.gradbook-secret",
+                 "api/contents/.gradbook-secret?content=1&format=base64"):
+        reply = service(course_hub, tas, "GET", path)
+        assert reply.status_code in (403, 404), (path, reply.status_code)
+        assert secret not in reply.content and secret.hex() not in reply.text, path
+
+    # the formgrader runs as the grader account, not root; what that account may and may not do
+    account = settings["grader"]  # the formgrader's system account
+    pids = formgrader_pids(settings)
+    assert pids and all(Path(f"/proc/{pid}").stat().st_uid == pwd.getpwnam(account).pw_uid for pid in pids), pids
+    checkout = course_hub["course"].root
+    for attack in (["sh", "-c", f"echo x >> {checkout}/.gradbook-secret"],
+                   ["sh", "-c", f"echo x >> {checkout}/nbgrader_config.py"],
+                   ["mv", f"{checkout}/nbgrader_config.py", f"{checkout}/moved.py"],
+                   ["rm", "-f", f"{checkout}/gradbook_grader/course.py"], ["mv", f"{checkout}/gradbook_grader", f"{checkout}/g"],
+                   ["cat", f"{root}/state/jupyterhub_cookie_secret"], ["cat", f"{checkout.parent}/.git/HEAD"],
+                   ["cat", f"{checkout.parent}/tests/conftest.py"], ["ls", f"{root}/home/{s1.name}"]):
+        assert as_user(account, *attack, settings=settings).returncode != 0, attack
+    assert (checkout / ".gradbook-secret").read_bytes() == secret and (checkout / "nbgrader_config.py").exists()
+    readable = as_user(account, "sh", "-c", f"cat {checkout}/.gradbook-secret > /dev/null", settings=settings)
+    assert readable.returncode == 0, readable.stderr  # what grading needs of the secret: reading it
 
     # the instructor releases; students fetch and submit as their own accounts
     released = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/release")
@@ -191,6 +234,9 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
         assert as_user(s2.name, *attack, settings=settings).returncode != 0, attack
     assert notebook.exists()
     assert as_user(s2.name, "ls", f"{root}/home/{s1.name}", settings=settings).returncode != 0
+    assert as_user(account, "cat", str(notebook), settings=settings).returncode == 0  # the grader collects it
+    # nor does a student move the course's exchange folder aside (to put their own in its place)
+    assert as_user(s2.name, "mv", str(exchange), f"{exchange}-x", settings=settings).returncode != 0
 
     # no student reads the answers, the course secret or the hub's state
     repo = course_hub["course"].root.parent
@@ -215,6 +261,8 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
         assert json.loads(graded.text).get("success"), graded.text
     from gradbook_grader.gradebook import open_gradebook
 
+    gradebook_file = course_hub["course"].root / "gradebook.db"  # the grader owns the course's gradebook
+    assert gradebook_file.stat().st_uid == pwd.getpwnam(account).pw_uid
     with open_gradebook(course_hub["course"]) as gradebook:  # graded in the sandbox, into nbgrader's gradebook
         for s in (s1, s2):
             assert gradebook.find_submission(CHAPTER, s.name).max_score > 0
@@ -222,12 +270,27 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
         done = service(course_hub, staff, "POST", f"formgrader/api/assignment/{CHAPTER}/{step}")
         assert json.loads(done.text).get("success"), done.text
     assert as_user(s2.name, "ls", str(exchange / "feedback"), settings=settings).returncode != 0
+    released = sorted((exchange / "feedback").iterdir())
+    assert len(released) == 2, released
+    for page in released:  # each student's feedback: theirs and the grader's only, even by its name
+        owner = next(s for s in (s1, s2) if page.stat().st_gid == pwd.getpwnam(s.name).pw_gid)
+        other = s2 if owner is s1 else s1
+        assert page.stat().st_mode & 0o777 == 0o640 and page.stat().st_uid == pwd.getpwnam(account).pw_uid
+        assert as_user(other.name, "cat", str(page), settings=settings).returncode != 0, page
+        assert as_user(owner.name, "cat", str(page), settings=settings).returncode == 0, page
     for s in (s1, s2):
         done = as_user(s.name, "nbgrader", "fetch_feedback", CHAPTER, settings=settings)
         assert done.returncode == 0, done.stderr
         pages = list((root / "home" / s.name / CHAPTER / "feedback").rglob("*.html"))
         assert len(pages) == 1, pages  # their own feedback, not the other's
         assert pages[0].stat().st_uid == pwd.getpwnam(s.name).pw_uid  # fetched by the student, into their home
+
+
+def test_a_restart_does_not_release_the_unchanged_course_again(course_hub: dict) -> None:
+    from gradbook_grader.hub_release import release_if_changed
+
+    again = release_if_changed(course_hub["course"], course_hub["root"])
+    assert not again.released and str(again.edition) == course_hub["settings"]["edition"]
 
 
 def test_student_server_holds_no_hub_token_and_no_answers(course_hub: dict) -> None:
@@ -239,7 +302,7 @@ def test_student_server_holds_no_hub_token_and_no_answers(course_hub: dict) -> N
     pids = found.stdout.split()
     assert pids, "the student's server runs as the student's account"
     environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
-    formgrader = subprocess.run(["pgrep", "-f", "--", "--allow-root"], capture_output=True, text=True).stdout.split()
+    formgrader = formgrader_pids(settings)
     tokens = set()
     for pid in formgrader:
         for line in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
@@ -296,6 +359,17 @@ def post(context, base: str, prefix: str, path: str, **form: str) -> dict:
     return json.loads(reply.text())
 
 
+def assignment_button(page, status: str, label: str):
+    """The button `label` of BROWSER_CHAPTER's row in the Assignments tab's list of `status` assignments, once the
+    list shows it (each click reloads the lists)."""
+    from test_browser import REACTION_MS
+
+    row = page.locator(f"#{status}_assignments_list .list_item", has_text=BROWSER_CHAPTER)
+    button = row.locator("button", has_text=re.compile(f"^{label}$")).first
+    button.wait_for(timeout=REACTION_MS)
+    return button
+
+
 def test_a_class_in_the_browser(course_hub: dict) -> None:
     """A student logs in, gets the chapters (nbgitpuller), runs a check (✔), submits; the instructor releases,
     collects, grades and releases feedback in the formgrader; the student fetches it; the student's attempt
@@ -348,13 +422,19 @@ def test_a_class_in_the_browser(course_hub: dict) -> None:
             released = post(staff, base, formgrader, f"api/assignment/{BROWSER_CHAPTER}/release")
             assert released.get("success"), released
 
-            # the student fetches and submits through their server's Assignments API (the Assignments tab's)
+            # the student fetches and submits in JupyterLab's Assignments tab (nbgrader's lab extension), opened
+            # from the Nbgrader menu, which offers the students nothing else
             user = f"/user/{s1.name}"
             page.goto(f"{base}{user}/lab")
-            for action in ("fetch", "submit"):
-                done = post(student, base, user, f"assignments/{action}", course_id=course,
-                            assignment_id=BROWSER_CHAPTER)
-                assert done.get("success"), done
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=REACTION_MS)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+            offered = [label for label in page.locator(".lm-Menu-itemLabel").all_inner_texts() if label.strip()]
+            assert offered == ["Assignment List"], offered  # the formgrader's and courses' entries: not there
+            page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+            assignment_button(page, "released", "Fetch").click()
+            assignment_button(page, "fetched", "Submit").click()
+            assignment_button(page, "submitted", "Fetch Feedback").wait_for(timeout=REACTION_MS)
+            shot(page, "student-assignments-submitted")
 
             for action in ("collect",):
                 done = post(staff, base, formgrader, f"api/assignment/{BROWSER_CHAPTER}/{action}")
@@ -368,9 +448,12 @@ def test_a_class_in_the_browser(course_hub: dict) -> None:
             desk.wait_for_selector(f"text={s1.name}", timeout=REACTION_MS)
             shot(desk, "instructor-formgrader")
 
-            done = post(student, base, user, "assignments/fetch_feedback", course_id=course,
-                        assignment_id=BROWSER_CHAPTER)
-            assert done.get("success"), done
+            page.locator("#refresh_assignments_list").click()  # the tab shows the feedback the formgrader released
+            page.locator("#submitted_assignments_list .list_item", has_text=BROWSER_CHAPTER).get_by_text(
+                "feedback available to fetch").wait_for(timeout=REACTION_MS)
+            assignment_button(page, "submitted", "Fetch Feedback").click()
+            page.locator("#submitted_assignments_list .list_item", has_text=BROWSER_CHAPTER).get_by_text(
+                "view feedback").wait_for(timeout=REACTION_MS)
             pages = list((course_hub["root"] / "home" / s1.name / BROWSER_CHAPTER / "feedback").rglob("*.html"))
             assert len(pages) == 1, pages
             relative = pages[0].relative_to(course_hub["root"] / "home" / s1.name)

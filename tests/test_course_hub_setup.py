@@ -86,3 +86,109 @@ def test_not_as_root_the_hub_says_what_to_do(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     why = hub.why_not_here()
     assert why is not None and "run it as root" in why and "docs/course-hub.md" in why
+
+
+def test_the_hub_releases_again_only_when_what_the_release_reads_changed(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradbook_grader import hub_release
+    from gradbook_grader.course import Course
+
+    repo, root = tmp_path / "repo", tmp_path / "hub"
+    course = Course(root=repo / "autograder", solutions=repo / "solutions", notebooks=repo / "notebooks")
+    for path, text in {"solutions/00-a.ipynb": "{}", "lib/gradbook/checks/ch00/answers.py": "A = 1\n",
+                       "autograder/nbgrader_config.py": "c = 1\n", "workbook.py": "w\n"}.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    (root / "state").mkdir(parents=True)
+    releases = []
+
+    def release_course(course: Course, target: Path) -> None:  # what the real release leaves behind
+        releases.append(target)
+        for name in course.assignments:
+            for product in (course.notebooks / f"{name}.ipynb", course.manifest_path(name)):
+                product.parent.mkdir(parents=True, exist_ok=True)
+                product.write_text("{}")
+        (target / ".git").mkdir(parents=True, exist_ok=True)
+
+    monkeypatch.setattr(hub_release, "release_course", release_course)
+
+    def started() -> bool:
+        return hub_release.release_if_changed(course, root).released
+
+    assert started() and len(releases) == 1  # the first start releases
+    assert not started()  # a second start, nothing changed: no release
+    (repo / "solutions" / "00-a.ipynb").write_text('{"cells": []}')  # a changed solution
+    assert started() and not started()
+    (repo / "lib" / "gradbook" / "checks" / "ch00" / "answers.py").write_text("A = 2\n")  # a changed answer
+    assert started()
+    (repo / "solutions" / "i18n").mkdir()
+    (repo / "solutions" / "i18n" / "00-a.po").write_text("msgid")  # a new translation
+    assert started()
+    (repo / "lib" / "gradbook" / "__pycache__").mkdir()
+    (repo / "lib" / "gradbook" / "__pycache__" / "x.pyc").write_bytes(b"\0")  # a cache is not a source
+    (repo / "autograder" / "gradebook.db").write_bytes(b"grades")  # nor is what grading writes
+    assert not started()
+    course.manifest_path("00-a").unlink()  # a product of the last release gone
+    assert started()
+    (repo / "solutions" / "00-a.ipynb").rename(repo / "solutions" / "00-b.ipynb")  # a renamed chapter
+    assert started() and len(releases) == 6
+
+
+def test_a_python_other_accounts_cannot_reach_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from gradbook_grader.hub_grader import runtime_problem
+
+    closed = tmp_path / "home"
+    (closed / ".pyenv").mkdir(parents=True)
+    os.chmod(closed, 0o700)
+    monkeypatch.setattr(sys, "base_prefix", str(closed / ".pyenv"))
+    said = runtime_problem()
+    assert said is not None and str(closed / ".pyenv") in said, said
+    named = Path(said.split(" is inside ")[1].split(", which")[0])  # the folder to open, above the Python
+    assert named in [closed, *closed.parents] and not named.stat().st_mode & 0o001, said
+    monkeypatch.setattr(sys, "base_prefix", "/usr")  # a system Python: every folder above it open to all
+    assert runtime_problem() is None
+
+
+def test_the_hub_opens_the_way_to_its_python_for_passing_only_and_puts_it_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+    import sys
+
+    from gradbook_grader.hub_checkout import open_path_to_python, reopen_recorded
+    from gradbook_grader.hub_grader import runtime_problem
+
+    home = tmp_path / "home"
+    (home / ".pyenv").mkdir(parents=True)
+    os.chmod(home, 0o700)
+    monkeypatch.setattr(sys, "base_prefix", str(home / ".pyenv"))
+    above = [p for p in tmp_path.parents if not p.stat().st_mode & 0o001]  # e.g. pytest's own 0700 folders
+    state = tmp_path / "state"
+    state.mkdir()
+    opened = open_path_to_python(state / "python-modes.json")
+    assert str(home) in opened and runtime_problem() is None
+    assert stat.S_IMODE(home.stat().st_mode) == 0o701  # pass through, list nothing
+    reopen_recorded(state)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700 and runtime_problem() is not None
+    assert all(not p.stat().st_mode & 0o001 for p in above)  # every folder it opened, closed again
+
+
+def test_removing_a_hub_account_removes_its_own_group_though_the_grader_is_in_it(tmp_path: Path) -> None:
+    import grp
+    import secrets
+    import subprocess
+
+    if hub.why_not_here():
+        pytest.skip(hub.why_not_here())
+    person = hub.Person(f"gbt{secrets.token_hex(3)}", "student", secrets.token_urlsafe(9))
+    try:
+        account = hub.ensure_account(person, tmp_path, "course")
+        assert grp.getgrgid(account.pw_gid).gr_name == person.name  # a group of their own
+        subprocess.run(["usermod", "--append", "--groups", person.name, "nobody"], check=True)  # as the grader is
+        hub.remove_accounts([person])
+        with pytest.raises(KeyError):
+            grp.getgrnam(person.name)
+    finally:
+        subprocess.run(["userdel", "--remove", person.name], capture_output=True)
+        subprocess.run(["groupdel", person.name], capture_output=True)

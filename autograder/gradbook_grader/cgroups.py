@@ -181,3 +181,26 @@ def _create_v1(name: str, memory_bytes: int, max_pids: int, cpus: float) -> Cgro
                 pass
         raise
     return Cgroup(list(dirs.values()), 1, dirs["memory"])
+
+
+def delegate(name: str, uid: int, gid: int) -> tuple[list[Path], str]:
+    """A group per v1 controller (memory, pids, cpu) under this process's own, given to the account `uid`: its
+    processes join it and `create` their own groups inside it (cgroup v1 delegation: the directory and its
+    cgroup.procs/tasks owned by the account). ([], why not) on cgroup v2 (delegation there needs the process
+    outside the groups it manages, which one service process cannot be) or where the hierarchy is not writable."""
+    if (ROOT / "cgroup.controllers").exists():
+        return [], "cgroup v2: no delegation to a single service process"
+    dirs = []
+    try:
+        for controller in ("memory", "pids", "cpu"):
+            own = _own_path(controller)
+            if own is None or not (ROOT / controller / "cgroup.procs").exists():
+                return [], f"no cgroup v1 {controller} hierarchy"
+            group = ROOT / controller / own.lstrip("/") / name
+            group.mkdir(exist_ok=True)
+            for path in (group, group / "cgroup.procs", group / "tasks"):
+                os.chown(path, uid, gid)
+            dirs.append(group)
+    except OSError as error:
+        return [], f"{error.strerror or error}"
+    return dirs, ""

@@ -7,22 +7,26 @@
 * JupyterHub's groups and roles as nbgrader's JupyterHub guide has them: `formgrade-<course>` (instructors
   and TAs: may open the formgrader service), `nbgrader-<course>` (everyone in the course);
 * the formgrader as a hub-managed service (hubformgrader.py: nbgrader's pages only, no kernels, no
-  terminals, no file writes), reachable by the formgrade group only;
+  terminals, no file writes), reachable by the formgrade group only, run as its own unprivileged account
+  (hub_grader.py);
 * nbgrader's filesystem exchange under ROOT/exchange with the modes nbgrader needs and no more;
 * the student edition (edition.py) as a git repository under ROOT, pulled into each student's server by
-  nbgitpuller on login (their own changes kept), in the student's language;
+  nbgitpuller on login (their own changes kept), in the student's language; released again only when the
+  course's sources changed (hub_release.py);
 * each student's server as that student's account, in a control group of its own (memory, CPU), and
   jupyterhub-idle-culler stopping idle servers (hubspawner.py).
 
-Everything runs as root because the hub must start each person's server as that person's account: the
+The hub runs as root because it must start each person's server as that person's account: the
 LocalProcessSpawner's setuid, the way JupyterHub itself isolates users on one machine. (SystemdSpawner needs
 systemd as PID 1, sudospawner needs sudoers rules that only root can write: both are root's set-up too.)
-The instructor's checkout holds the answers, so the hub closes it to other accounts (hub_checkout).
+The formgrader does not: it runs as the course's grader account. The instructor's checkout holds the answers,
+so the hub closes it to other accounts and opens to the grader only what grading needs (hub_checkout).
 """
 
 from __future__ import annotations
 
 import csv
+import grp
 import json
 import os
 import pwd
@@ -37,14 +41,16 @@ from pathlib import Path
 
 from gradbook import i18n
 from gradbook_grader.course import COURSE_ID, Course, GraderError
-from gradbook_grader.hub_checkout import close_checkout
+from gradbook_grader.hub_checkout import close_checkout, open_path_to_python, open_to_grader
+from gradbook_grader.hub_grader import (delegate_cgroup, ensure_grader, join_student_groups, own_exchange,
+                                        runtime_problem)
+from gradbook_grader.hub_release import EDITION, release_if_changed
 
 ROLES = ("instructor", "ta", "student")
 NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")  # a portable system account name (useradd's NAME_REGEX)
 MARK = "gradbook hub"  # the GECOS field of the accounts the hub made: others are never touched
 PROXY_VERSION = "5.3.0"  # configurable-http-proxy, from the npm registry
 DEFAULT_ROOT = Path("/srv/gradbook-hub")
-EDITION = "gradbook-student"  # the edition's folder: also the folder nbgitpuller makes in each home
 CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "hub" / "jupyterhub_config.py"
 
 
@@ -134,7 +140,7 @@ def ensure_account(person: Person, homes: Path, course: str) -> pwd.struct_passw
             raise GraderError(f"the system account {person.name} exists and was not made by the course hub: "
                               "rename the person in the roster (the hub never takes over an existing account)")
     except KeyError:
-        subprocess.run(["useradd", "--create-home", "--base-dir", str(homes), "--shell", "/bin/bash",
+        subprocess.run(["useradd", "--create-home", "--user-group", "--base-dir", str(homes), "--shell", "/bin/bash",
                         "--comment", f"{MARK} {course} {person.role}", person.name], check=True, capture_output=True)
         account = pwd.getpwnam(person.name)
     subprocess.run(["chpasswd"], input=f"{person.name}:{person.password}\n", text=True, check=True,
@@ -144,25 +150,34 @@ def ensure_account(person: Person, homes: Path, course: str) -> pwd.struct_passw
 
 
 def remove_accounts(people: list[Person]) -> None:
-    """Delete the hub's accounts of `people` (and their homes); accounts the hub did not make are left."""
+    """Delete the hub's accounts of `people` (and their homes, and their own groups, which userdel keeps while
+    the grader account is a member); accounts the hub did not make are left."""
     for person in people:
         try:
-            if MARK not in pwd.getpwnam(person.name).pw_gecos:
-                continue
+            account = pwd.getpwnam(person.name)
         except KeyError:
             continue
+        if MARK not in account.pw_gecos:
+            continue
         subprocess.run(["userdel", "--remove", "--force", person.name], capture_output=True)
+        try:
+            if grp.getgrgid(account.pw_gid).gr_name == person.name:
+                subprocess.run(["groupdel", person.name], capture_output=True)
+        except KeyError:
+            pass  # userdel removed it
 
 
 def prepare_exchange(root: Path, course: str) -> Path:
     """nbgrader's exchange for one course: what each step needs and no more.
 
-    exchange/ and exchange/<course>/ 0755 (root's: no one else makes folders there); outbound/ 0755 (released
-    assignments, read by everyone); inbound/ 1733 (a student makes their own submission folder, cannot list the
-    others' or rename or delete them: sticky); feedback/ 0711 (a student opens the files whose names, digests
-    of their own submission, they know, and lists nothing)."""
+    exchange/ 1777, root's (nbgrader's exchange insists on a root every account may write; sticky: no one
+    renames or removes a folder not their own, so the course's folder stays the grader's); exchange/<course>/
+    0755; outbound/ 0755 (released assignments, read by everyone); inbound/ 1733 (a student makes their own
+    submission folder, cannot list the others' or rename or delete them: sticky); feedback/ 0711 (a student
+    opens the files whose names, digests of their own submission, they know, and lists nothing). The course's
+    folders are made root's here and given to the grader account (hub_grader.own_exchange)."""
     exchange = root / "exchange"
-    modes = {exchange: 0o755, exchange / course: 0o755, exchange / course / "outbound": 0o755,
+    modes = {exchange: 0o1777, exchange / course: 0o755, exchange / course / "outbound": 0o755,
              exchange / course / "inbound": 0o1733, exchange / course / "feedback": 0o711}
     for folder, mode in modes.items():
         folder.mkdir(exist_ok=True)
@@ -198,28 +213,6 @@ def ensure_proxy(cache: Path) -> Path:
     return proxy
 
 
-def build_student_edition(course: Course, root: Path) -> Path:
-    """The released course (its notebooks, manifests and secret, as `gradbook-grader release` makes them) and
-    its student edition, committed to ROOT/gradbook-student (readable by all)."""
-    from gradbook_grader.course import release
-    from gradbook_grader.edition import build_edition
-    from gradbook_grader.manifests import build_manifests, require_sandbox
-    from gradbook_grader.secret import ensure_secret
-
-    require_sandbox()  # the formgrader grades in the sandbox: no sandbox, no hub
-    ensure_secret(course)
-    release(course, None)
-    build_manifests(course, course.assignments)
-    edition = build_edition(course, root / EDITION)
-    for folder, _, files in os.walk(edition.path):
-        os.chmod(folder, 0o755)
-        for name in files:
-            path = Path(folder, name)
-            if not path.is_symlink():
-                os.chmod(path, 0o644 | (path.stat().st_mode & 0o111))
-    return edition.path
-
-
 @dataclass(frozen=True)
 class Settings:
     """What jupyterhub_config.py (deploy/hub/) reads: written as JSON into ROOT/state/settings.json."""
@@ -238,6 +231,8 @@ class Settings:
     tas: list[str]
     students: list[str]
     languages: dict[str, str]
+    grader: str  # the formgrader's system account (hub_grader.py)
+    formgrader_cgroups: list[str]  # the control groups delegated to it (cgroups.delegate); [] for none
     mem_limit: str = "2G"
     cpu_limit: float = 1.0
     cull_idle_seconds: int = 3600
@@ -245,7 +240,7 @@ class Settings:
 
 def student_config(root: Path, course: str) -> Path:
     """ROOT/student-config, on the JUPYTER_CONFIG_PATH of students' servers (and the formgrader's): where the
-    exchange is; nbgrader's Assignments tab on, its instructor tools off."""
+    exchange is; nbgrader's Assignments tab on (its Nbgrader menu opens it), its instructor tools off."""
     config = root / "student-config"
     (config / "labconfig").mkdir(parents=True, exist_ok=True)
     shutil.copy(CONFIG.with_name("hub_exchange.py"), config / "hub_exchange.py")
@@ -259,8 +254,10 @@ def student_config(root: Path, course: str) -> Path:
     (config / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"jpserver_extensions": {
         "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False,
         "nbgrader.server_extensions.assignment_list": True}}}, indent=1))
+    # nbgrader's Nbgrader menu stays: with the formgrader, course-list and create-assignment plugins off, their
+    # commands are not registered and the menu (and the command palette) offers the Assignment List alone
     (config / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": {
-        "@jupyter/nbgrader:menu": True, "@jupyter/nbgrader:create-assignment": True,
+        "@jupyter/nbgrader:create-assignment": True,
         "@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:course-list": True}}, indent=1))
     for language in i18n.translations():  # JupyterLab's own menus in each language (hubspawner.py's get_args)
         if language.lab_locale:
@@ -269,7 +266,10 @@ def student_config(root: Path, course: str) -> Path:
         f"[include]\n\tpath = /etc/gitconfig\n[safe]\n\tdirectory = {root / EDITION}\n\tdirectory = {root / EDITION}/.git\n")
     formgrader = root / "formgrader-config"  # the same exchange; no other Jupyter settings
     formgrader.mkdir(exist_ok=True)
-    (formgrader / "nbgrader_config.py").write_text(exchange)
+    (formgrader / "nbgrader_config.py").write_text(
+        exchange + "import sys\n"
+        f"sys.path.insert(0, {str(config)!r})  # hub_exchange.py: each feedback file readable by its student only\n"
+        "c.ExchangeFactory.release_feedback = 'hub_exchange.PrivateFeedback'\n")
     for path in [config, config / "labconfig", *config.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return config
@@ -305,16 +305,29 @@ def prepare(course: Course, people: list[Person], root: Path, port: int) -> Sett
     close_checkout(course.root.parent, state / "checkout-modes.json")
     prepare_exchange(root, name)
     student_config(root, name)
-    edition = build_student_edition(course, root)
+    edition = release_if_changed(course, root).edition  # only when the course's sources changed
     for person in people:
         ensure_account(person, homes, name)
+    students = [p.name for p in people if p.role == "student"]
+    opened = open_path_to_python(state / "python-modes.json")
+    if opened:
+        print(f"course hub: every account may now pass through {', '.join(opened)} (o+x: nothing listed) to run "
+              f"this environment's Python ({sys.base_prefix}); the hub's records put the modes back", file=sys.stderr)
+    problem = runtime_problem()
+    if problem:
+        print(f"course hub: WARNING: {problem}", file=sys.stderr)
+    grader = ensure_grader(root)
+    open_to_grader(course.root.parent, course.root, grader.pw_uid, grader.pw_gid, state / "checkout-owners.json")
+    own_exchange(root / "exchange" / name, grader)
+    join_student_groups(students)
     hub_port, proxy_api_port, formgrader_port = free_ports(3)
     settings = Settings(
         course=name, course_root=str(course.root), root=str(root), port=port, hub_port=hub_port,
         proxy_api_port=proxy_api_port, formgrader_port=formgrader_port, python=sys.executable,
         proxy=str(ensure_proxy(Path.home() / ".cache" / "gradbook" / "hub-proxy")), edition=str(edition),
         instructors=[p.name for p in people if p.role == "instructor"], tas=[p.name for p in people if p.role == "ta"],
-        students=[p.name for p in people if p.role == "student"], languages={p.name: p.language for p in people})
+        students=students, languages={p.name: p.language for p in people}, grader=grader.pw_name,
+        formgrader_cgroups=delegate_cgroup(root, grader))
     path = state / "settings.json"
     path.write_text(json.dumps(settings.__dict__, indent=1))
     os.chmod(path, 0o600)

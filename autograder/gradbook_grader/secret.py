@@ -90,7 +90,10 @@ def _has_graded(course: Course) -> bool:
 
 
 def _private(path: Path) -> None:
-    """Readable by its owner only (a copy restored from a backup may have lost its mode)."""
-    if os.name == "posix" and path.stat().st_mode & 0o077:
+    """Readable by its owner only (a copy restored from a backup may have lost its mode), or also by its group
+    where the owner gave it read and nothing more (the course hub's grader account reads it so: hub_checkout.py);
+    another account reading it through that group leaves it as the owner set it."""
+    st = path.stat()
+    if os.name == "posix" and st.st_mode & 0o037 and st.st_uid == os.geteuid():
         os.chmod(path, 0o600)
         print(f"gradbook-grader: {path} was readable by others; it is now readable by you only", file=sys.stderr)

@@ -50,10 +50,13 @@ c.JupyterHub.load_roles = [
      "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
 ]
 c.JupyterHub.services = [
-    {   # the formgrader: nbgrader's pages for the formgrade group (gradbook_grader/hubformgrader.py)
+    {   # the formgrader: nbgrader's pages for the formgrade group (gradbook_grader/hubformgrader.py), run as
+        # the course's grader account (hub_grader.py), never root; it first joins its delegated control groups
         "name": course,
         "url": f"http://127.0.0.1:{s['formgrader_port']}",
-        "command": [str(bin_dir / "jupyterhub-singleuser"), "--allow-root",
+        "user": s["grader"],
+        "command": [s["python"], "-m", "gradbook_grader.hubformgrader", *s["formgrader_cgroups"], "--",
+                    str(bin_dir / "jupyterhub-singleuser"),
                     f"--config={Path(__file__).with_name('formgrader_config.py')}",
                     f"--ServerApp.root_dir={s['course_root']}"],
         "cwd": s["course_root"],
