@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -39,8 +41,9 @@ os.environ["GRADBOOK_PROGRESS"] = str(_data_dir / "progress.json")
 
 
 # The course hub's test closes this checkout to other accounts (gradbook_grader.hub_checkout) while it runs;
-# every other test reads the checkout as other accounts do (sandboxes run under their own uids), so it holds
-# this lock shared, and the hub's test holds it alone: the two never overlap, on any xdist worker.
+# the other tests read the checkout as other accounts do (sandboxes run under their own uids), so each holds
+# this lock shared (all but ROOT_ONLY_MODULES'), and the hub's test holds it alone: the two never overlap, on any
+# xdist worker.
 CHECKOUT_LOCK = Path(tempfile.gettempdir()) / f"gradbook-checkout-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}.lock"
 
 
@@ -54,14 +57,83 @@ def checkout_lock(exclusive: bool) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# The modules whose tests never run anything as another account (no sandbox, no grader, no `setpriv`): root reads
+# a closed checkout as before, so they need no lock and run beside the hub's test. A module not named here holds
+# the lock: add one only when none of its tests (nor a helper they call) starts a sandbox or another account.
+ROOT_ONLY_MODULES = frozenset({
+    "test_chapters_00_02.py", "test_chapters_03_05.py", "test_chapters_06_08.py", "test_check_seeds.py",
+    "test_datasets_download.py", "test_datasets_idx.py", "test_datasets_mnist.py", "test_datasets_text.py",
+    "test_datasets_toy.py", "test_diagnose.py", "test_i18n_messages.py", "test_i18n_style.py", "test_mutants.py",
+    "test_progress.py", "test_reference_activations.py", "test_reference_gradcheck.py", "test_reference_layers.py",
+    "test_reference_losses.py", "test_reference_optimizers.py", "test_run_all.py", "test_sequence_layers.py",
+    "test_sequence_models.py", "test_sequential_api.py", "test_surfaces.py", "test_torch_path.py", "test_widgets.py",
+})
+
+
+def _needs_checkout_open(item: pytest.Item) -> bool:
+    return not item.get_closest_marker("closes_checkout") and item.path.name not in ROOT_ONLY_MODULES
+
+
 @pytest.fixture(autouse=True)
 def _checkout_readable_by_others(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test reads the checkout while no hub test has it closed (see CHECKOUT_LOCK)."""
-    if request.node.get_closest_marker("closes_checkout"):
-        yield  # its module's fixture holds the lock alone
+    """Each test that others' accounts read the checkout for runs while no hub test has it closed (see
+    CHECKOUT_LOCK); the hub's module fixture holds the lock alone."""
+    if not _needs_checkout_open(request.node):
+        yield
         return
     with checkout_lock(exclusive=False):
         yield
+
+
+# --- the order of the suite on xdist's workers (`workbook.py test`: --dist loadgroup --no-loadscope-reorder) ------
+# The workers take the tests in collection order, one unit at a time. A module whose tests share a module- or
+# class-scoped fixture is one unit (an xdist group), so the fixture (a graded class, a released course, a server)
+# is built once, not once on each worker. The hub's test goes first, so the slow root-only tests that follow keep
+# the other worker busy while it holds the checkout alone; then the units by their expected length, longest first,
+# so that the run does not end with one worker on a long test while the other has nothing left to do.
+SLOW_SECONDS = 10.0  # what a `slow` test is expected to take (pyproject.toml's marker: "more than ~10 s")
+QUICK_SECONDS = 0.2
+
+
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(d.scope in ("module", "class", "package") for chain in defs for d in chain)
+
+
+def _expected_seconds(item: pytest.Item) -> float:
+    return SLOW_SECONDS if item.get_closest_marker("slow") else QUICK_SECONDS
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which names each item by its group
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    units: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        if _shares_a_fixture(item) or item.get_closest_marker("closes_checkout"):
+            item.add_marker(pytest.mark.xdist_group(module))
+            units.setdefault(module, []).append(item)
+        else:
+            units[item.nodeid] = [item]
+
+    def rank(unit: list[pytest.Item]) -> tuple[int, float]:
+        seconds = sum(_expected_seconds(item) for item in unit)
+        if unit[0].get_closest_marker("closes_checkout"):
+            return 0, -seconds
+        if seconds >= SLOW_SECONDS and not _needs_checkout_open(unit[0]):
+            return 1, -seconds  # the other worker's work while the hub's test runs
+        return 2, -seconds  # the quick tests last: they fill in while the last long ones finish
+
+    items[:] = [item for unit in sorted(units.values(), key=rank) for item in unit]  # sorted() is stable
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A new gradebook asks `alembic heads` (a subprocess: about 3 s of CPU, it imports nbgrader) for the version of
+    nbgrader's schema, a constant of the installed nbgrader: each test process asks once. The subprocesses the
+    tests start (the command line, nbgrader's own commands) still ask it themselves."""
+    api = sys.modules.get("nbgrader.api")  # imported while collecting, by the tests that make gradebooks
+    if api is not None and not hasattr(api.get_alembic_version, "cache_info"):
+        api.get_alembic_version = functools.cache(api.get_alembic_version)
 
 
 def require(condition: bool, reason: str) -> None:
