@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -85,14 +86,18 @@ def _checkout_readable_by_others(request: pytest.FixtureRequest) -> Iterator[Non
         yield
 
 
-# --- the order of the suite on xdist's workers (`workbook.py test`: --dist loadgroup --no-loadscope-reorder) ------
-# The workers take the tests in collection order, one unit at a time. A module whose tests share a module- or
-# class-scoped fixture is one unit (an xdist group), so the fixture (a graded class, a released course, a server)
-# is built once, not once on each worker. The hub's test goes first, so the slow root-only tests that follow keep
-# the other worker busy while it holds the checkout alone; then the units by their expected length, longest first,
-# so that the run does not end with one worker on a long test while the other has nothing left to do.
+# --- the order of the suite on xdist's workers (`workbook.py test`: --dist loadscope --no-loadscope-reorder) ------
+# The workers take the tests in collection order, one unit at a time. The tests of a module that share a module- or
+# class-scoped fixture are one unit, so the fixture (a graded class, a released course, a server) is built once, not
+# once on each worker; every other test is a unit of its own. The hub's test goes first, so the slow root-only tests
+# that follow keep the other worker busy while it holds the checkout alone; then the units by their expected length,
+# longest first, so that the run does not end with one worker on a long test while the other has nothing left.
+# The units are decided here, where the fixtures are known (each worker collects), and written to UNITS_ENV's file
+# for the scheduler below, on the controller, which sees only the tests' ids. (xdist's own `loadgroup` cannot carry
+# them: it renames the items through an attribute that pytest 9 no longer reads.)
 SLOW_SECONDS = 10.0  # what a `slow` test is expected to take (pyproject.toml's marker: "more than ~10 s")
 QUICK_SECONDS = 0.2
+UNITS_ENV = "GRADBOOK_TEST_UNITS"  # set by the controller, inherited by its workers
 
 
 def _shares_a_fixture(item: pytest.Item) -> bool:
@@ -105,16 +110,20 @@ def _expected_seconds(item: pytest.Item) -> float:
     return SLOW_SECONDS if item.get_closest_marker("slow") else QUICK_SECONDS
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which names each item by its group
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and config.getoption("dist", "no") == "loadscope":
+        handle, path = tempfile.mkstemp(prefix="gradbook-test-units-", suffix=".json")
+        os.close(handle)
+        os.environ[UNITS_ENV] = path
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     units: dict[str, list[pytest.Item]] = {}
     for item in items:
         module = item.nodeid.split("::")[0]
-        if _shares_a_fixture(item) or item.get_closest_marker("closes_checkout"):
-            item.add_marker(pytest.mark.xdist_group(module))
-            units.setdefault(module, []).append(item)
-        else:
-            units[item.nodeid] = [item]
+        shared = _shares_a_fixture(item) or item.get_closest_marker("closes_checkout")
+        units.setdefault(module if shared else item.nodeid, []).append(item)
 
     def rank(unit: list[pytest.Item]) -> tuple[int, float]:
         seconds = sum(_expected_seconds(item) for item in unit)
@@ -125,6 +134,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return 2, -seconds  # the quick tests last: they fill in while the last long ones finish
 
     items[:] = [item for unit in sorted(units.values(), key=rank) for item in unit]  # sorted() is stable
+    if hasattr(config, "workerinput") and UNITS_ENV in os.environ:  # every worker writes the same file
+        path = Path(os.environ[UNITS_ENV])
+        written = path.with_name(f"{path.name}.{config.workerinput['workerid']}")
+        written.write_text(json.dumps({i.nodeid: key for key, unit in units.items() for i in unit if key != i.nodeid}))
+        os.replace(written, path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`--dist loadscope` with the units above as its scopes (read once, after every worker has collected)."""
+    if config.getoption("dist") != "loadscope" or UNITS_ENV not in os.environ:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Units(LoadScopeScheduling):
+        scopes: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.scopes is None:
+                text = Path(os.environ[UNITS_ENV]).read_text()
+                self.scopes = json.loads(text) if text else {}
+            return self.scopes.get(nodeid, nodeid)
+
+    return Units(config, log)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and UNITS_ENV in os.environ:
+        Path(os.environ.pop(UNITS_ENV)).unlink(missing_ok=True)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
