@@ -112,7 +112,10 @@ def _expected_seconds(item: pytest.Item) -> float:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput") and config.getoption("dist", "no") == "loadscope":
+    if hasattr(config, "workerinput"):
+        return
+    os.environ.pop(UNITS_ENV, None)  # a run started by a test is not its parent's: its own file or none
+    if config.getoption("dist", "no") == "loadscope":
         handle, path = tempfile.mkstemp(prefix="gradbook-test-units-", suffix=".json")
         os.close(handle)
         os.environ[UNITS_ENV] = path
