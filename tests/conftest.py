@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import hashlib
 import json
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -166,18 +164,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput") and UNITS_ENV in os.environ:
         Path(os.environ.pop(UNITS_ENV)).unlink(missing_ok=True)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """A new gradebook asks `alembic heads` (a subprocess: about 3 s of CPU, it imports nbgrader) for the version of
-    nbgrader's schema, a constant of the installed nbgrader: each test process asks once. The subprocesses the
-    tests start (the command line, nbgrader's own commands) still ask it themselves."""
-    if "gradbook_grader" not in sys.modules:  # no grader's test collected (the student edition has no grader)
-        return
-    import nbgrader.api as api  # the grader imports it when it first opens a gradebook
-
-    if not hasattr(api.get_alembic_version, "cache_info"):
-        api.get_alembic_version = functools.cache(api.get_alembic_version)
 
 
 def require(condition: bool, reason: str) -> None:
