@@ -276,7 +276,10 @@ def test_command(python: Path, rest: list[str]) -> list[str]:
             f"({EXPECTED_STUDENT_TESTS})")
     # Workers for every core unless told otherwise: the suite is sized for a 2-core machine.
     workers = [] if any(a.startswith("-n") for a in rest) else ["-n", "auto"]
-    return [str(python), "-m", "pytest", *workers, *rest]
+    # A worker takes whole units (a module's shared fixture is built once, not on every worker) in the order
+    # tests/conftest.py gives them: the hub first, then the longest first.
+    order = [] if any(a.startswith("--dist") for a in rest) else ["--dist", "loadscope", "--no-loadscope-reorder"]
+    return [str(python), "-m", "pytest", *workers, *order, *rest]
 
 
 def main(argv: list[str]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -39,8 +40,9 @@ os.environ["GRADBOOK_PROGRESS"] = str(_data_dir / "progress.json")
 
 
 # The course hub's test closes this checkout to other accounts (gradbook_grader.hub_checkout) while it runs;
-# every other test reads the checkout as other accounts do (sandboxes run under their own uids), so it holds
-# this lock shared, and the hub's test holds it alone: the two never overlap, on any xdist worker.
+# the other tests read the checkout as other accounts do (sandboxes run under their own uids), so each holds
+# this lock shared (all but ROOT_ONLY_MODULES'), and the hub's test holds it alone: the two never overlap, on any
+# xdist worker.
 CHECKOUT_LOCK = Path(tempfile.gettempdir()) / f"gradbook-checkout-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}.lock"
 
 
@@ -54,14 +56,114 @@ def checkout_lock(exclusive: bool) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# The modules whose tests never run anything as another account (no sandbox, no grader, no `setpriv`): root reads
+# a closed checkout as before, so they need no lock and run beside the hub's test. A module not named here holds
+# the lock: add one only when none of its tests (nor a helper they call) starts a sandbox or another account.
+ROOT_ONLY_MODULES = frozenset({
+    "test_chapters_00_02.py", "test_chapters_03_05.py", "test_chapters_06_08.py", "test_check_seeds.py",
+    "test_datasets_download.py", "test_datasets_idx.py", "test_datasets_mnist.py", "test_datasets_text.py",
+    "test_datasets_toy.py", "test_diagnose.py", "test_i18n_messages.py", "test_i18n_style.py", "test_mutants.py",
+    "test_progress.py", "test_reference_activations.py", "test_reference_gradcheck.py", "test_reference_layers.py",
+    "test_reference_losses.py", "test_reference_optimizers.py", "test_run_all.py", "test_sequence_layers.py",
+    "test_sequence_models.py", "test_sequential_api.py", "test_surfaces.py", "test_torch_path.py", "test_widgets.py",
+})
+
+
+def _needs_checkout_open(item: pytest.Item) -> bool:
+    return not item.get_closest_marker("closes_checkout") and item.path.name not in ROOT_ONLY_MODULES
+
+
 @pytest.fixture(autouse=True)
 def _checkout_readable_by_others(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test reads the checkout while no hub test has it closed (see CHECKOUT_LOCK)."""
-    if request.node.get_closest_marker("closes_checkout"):
-        yield  # its module's fixture holds the lock alone
+    """Each test that others' accounts read the checkout for runs while no hub test has it closed (see
+    CHECKOUT_LOCK); the hub's module fixture holds the lock alone."""
+    if not _needs_checkout_open(request.node):
+        yield
         return
     with checkout_lock(exclusive=False):
         yield
+
+
+# --- the order of the suite on xdist's workers (`workbook.py test`: --dist loadscope --no-loadscope-reorder) ------
+# The workers take the tests in collection order, one unit at a time. The tests of a module that share a module- or
+# class-scoped fixture are one unit, so the fixture (a graded class, a released course, a server) is built once, not
+# once on each worker; every other test is a unit of its own. The hub's test goes first, so the slow root-only tests
+# that follow keep the other worker busy while it holds the checkout alone; then the units by their expected length,
+# longest first, so that the run does not end with one worker on a long test while the other has nothing left.
+# The units are decided here, where the fixtures are known (each worker collects), and written to UNITS_ENV's file
+# for the scheduler below, on the controller, which sees only the tests' ids. (xdist's own `loadgroup` cannot carry
+# them: it renames the items through an attribute that pytest 9 no longer reads.)
+SLOW_SECONDS = 10.0  # what a `slow` test is expected to take (pyproject.toml's marker: "more than ~10 s")
+QUICK_SECONDS = 0.2
+UNITS_ENV = "GRADBOOK_TEST_UNITS"  # set by the controller, inherited by its workers
+
+
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(d.scope in ("module", "class", "package") for chain in defs for d in chain)
+
+
+def _expected_seconds(item: pytest.Item) -> float:
+    return SLOW_SECONDS if item.get_closest_marker("slow") else QUICK_SECONDS
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    os.environ.pop(UNITS_ENV, None)  # a run started by a test is not its parent's: its own file or none
+    if config.getoption("dist", "no") == "loadscope":
+        handle, path = tempfile.mkstemp(prefix="gradbook-test-units-", suffix=".json")
+        os.close(handle)
+        os.environ[UNITS_ENV] = path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    units: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        shared = _shares_a_fixture(item) or item.get_closest_marker("closes_checkout")
+        units.setdefault(module if shared else item.nodeid, []).append(item)
+
+    def rank(unit: list[pytest.Item]) -> tuple[int, float]:
+        seconds = sum(_expected_seconds(item) for item in unit)
+        if unit[0].get_closest_marker("closes_checkout"):
+            return 0, -seconds
+        if seconds >= SLOW_SECONDS and not _needs_checkout_open(unit[0]):
+            return 1, -seconds  # the other worker's work while the hub's test runs
+        return 2, -seconds  # the quick tests last: they fill in while the last long ones finish
+
+    items[:] = [item for unit in sorted(units.values(), key=rank) for item in unit]  # sorted() is stable
+    if hasattr(config, "workerinput") and UNITS_ENV in os.environ:  # every worker writes the same file
+        path = Path(os.environ[UNITS_ENV])
+        written = path.with_name(f"{path.name}.{config.workerinput['workerid']}")
+        written.write_text(json.dumps({i.nodeid: key for key, unit in units.items() for i in unit if key != i.nodeid}))
+        os.replace(written, path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`--dist loadscope` with the units above as its scopes (read once, after every worker has collected)."""
+    if config.getoption("dist") != "loadscope" or UNITS_ENV not in os.environ:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Units(LoadScopeScheduling):
+        scopes: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.scopes is None:
+                text = Path(os.environ[UNITS_ENV]).read_text()
+                self.scopes = json.loads(text) if text else {}
+            return self.scopes.get(nodeid, nodeid)
+
+    return Units(config, log)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and UNITS_ENV in os.environ:
+        Path(os.environ.pop(UNITS_ENV)).unlink(missing_ok=True)
 
 
 def require(condition: bool, reason: str) -> None:
