@@ -71,7 +71,7 @@ LAB_SETTINGS = VENV / "lab-settings"
 # (gradbook.fonts.lab), so the UI renders on a machine without a system CJK font.
 CJK_FONT_CONFIG = ROOT / "jupyter" / "cjk-font"
 EXPECTED_INSTALL = "about 2 minutes"
-EXPECTED_SUITE = "about 13 minutes on 2 cores"  # measured: 12 min 38 s on an idle 2-core machine (2026-12-05)
+EXPECTED_SUITE = "about 13 minutes on 2 cores"  # measured: 13 min 2 s on an idle 2-core machine (2026-12-06, 11 chapters)
 # The instructor's repository has the grader; the student edition (`gradbook-grader release --student-edition`)
 # has neither it nor its tests, and `test` runs the library's own tests there.
 INSTRUCTOR = (ROOT / "autograder" / "pyproject.toml").is_file()
@@ -279,7 +279,9 @@ def test_command(python: Path, rest: list[str]) -> list[str]:
     # A worker takes whole units (a module's shared fixture is built once, not on every worker) in the order
     # tests/conftest.py gives them: the hub first, then the longest first.
     order = [] if any(a.startswith("--dist") for a in rest) else ["--dist", "loadscope", "--no-loadscope-reorder"]
-    return [str(python), "-m", "pytest", *workers, *order, *rest]
+    # The slowest tests, printed at the end of every run: where the suite's time budget goes.
+    slowest = [] if any(a.startswith("--durations") for a in rest) else ["--durations=25"]
+    return [str(python), "-m", "pytest", *workers, *order, *slowest, *rest]
 
 
 def main(argv: list[str]) -> int:

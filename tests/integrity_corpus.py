@@ -422,6 +422,27 @@ def topological_order_34(root):
         stack.extend((child, False) for child in reversed(node._prev) if id(child) not in seen)
     return order
 '''),
+    # --- chapter 9 ----------------------------------------------------------------------------
+    ("ch09.clip_by_norm", "clip_by_norm_43", '''
+import math
+
+def clip_by_norm_43(grads, max_norm):
+    # the global norm from dot products of the flattened arrays; unchanged arrays are copied, never shared
+    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    factor = min(1.0, max_norm / total) if total > 0 else 1.0
+    return [np.multiply(g, factor) for g in grads]
+'''),
+    ("ch09.inputs_and_targets", "inputs_and_targets_44", '''
+def inputs_and_targets_44(ids, seq_len):
+    # one window at a time: the targets are the inputs moved one character on
+    inputs, targets = [], []
+    start = 0
+    while start + seq_len < len(ids):
+        inputs.append(ids[start:start + seq_len])
+        targets.append(ids[start + 1:start + seq_len + 1])
+        start += seq_len
+    return np.array(inputs).reshape(-1, seq_len), np.array(targets).reshape(-1, seq_len)
+'''),
     # --- chapter 10 ---------------------------------------------------------------------------
     ("ch10.causal_mask", "causal_mask_41", '''
 def causal_mask_41(T):

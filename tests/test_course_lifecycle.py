@@ -386,7 +386,8 @@ def test_the_chapters_ask_for_written_answers_that_students_receive_blank() -> N
         asked.update({(path.stem, c.metadata.nbgrader.grade_id): c for c in nb.cells
                       if c.metadata.get("nbgrader", {}).get("grade") and c.metadata.nbgrader.get("solution")})
     assert sorted(asked) == [("03-perceptron-and-xor", "xor-why"), ("05-softmax-and-classification", "softmax-shift"),
-                             ("06-optimizers", "adam-bias-correction")]
+                             ("06-optimizers", "adam-bias-correction"), ("09-sequences", "clipping-why"),
+                             ("10-attention", "why-positions"), ("10-attention", "why-scale")]
     for (chapter, gid), cell in asked.items():
         assert cell.cell_type == "markdown" and cell.metadata.nbgrader["points"] > 0 and not cell.metadata.nbgrader["locked"]
         released = nbformat.read(ROOT / "notebooks" / f"{chapter}.ipynb", as_version=4)

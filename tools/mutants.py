@@ -324,12 +324,17 @@ def killed(exercise: Exercise, answer: Any, seed: int, hidden: bool) -> bool:
         return True
 
 
-_QUICK_SECONDS = 0.25  # a case the reference answers slower than this is left to the second pass
+# A case is left to the second pass when the reference answers it far slower than the exercise's typical case (a
+# ratio to the median, measured in the same run, so the split is the same on an idle or a loaded machine) and not
+# in mere microseconds (a first call's warm-up is slow by a ratio too).
+_SLOWER_THAN_MEDIAN = 100
+_EXPENSIVE_FLOOR_SECONDS = 0.01
 _costs: dict[tuple[str, int, bool], list[float]] = {}
 
 
 def _quick(exercise: Exercise, seed: int, hidden: bool) -> Exercise | None:
-    """The exercise with only its quick cases (by the reference's time on each), or None when every case is quick."""
+    """The exercise with only its quick cases (by the reference's time on each, against its median case), or None
+    when every case is quick."""
     key = (exercise.name, seed, hidden)
     if key not in _costs:
         costs = []
@@ -341,7 +346,9 @@ def _quick(exercise: Exercise, seed: int, hidden: bool) -> Exercise | None:
                 pass
             costs.append(time.perf_counter() - start)
         _costs[key] = costs
-    keep = [i for i, cost in enumerate(_costs[key]) if cost < _QUICK_SECONDS]
+    costs = _costs[key]
+    limit = max(_EXPENSIVE_FLOOR_SECONDS, _SLOWER_THAN_MEDIAN * float(np.median(costs))) if costs else 0.0
+    keep = [i for i, cost in enumerate(costs) if cost <= limit]
     if len(keep) == len(_costs[key]) or not keep:
         return None
     quick = copy.copy(exercise)  # not a new Exercise: that would register itself in the exercise's place
