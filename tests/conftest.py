@@ -56,6 +56,23 @@ def checkout_lock(exclusive: bool) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# nbgrader sets these around a validation or an autograde in this process (nbgrader.utils.setenv) without a
+# try/finally: one that raises leaves them set, and every later test in the process would run as if under
+# nbgrader (the checks then print the whole lesson instead of the panel's one line). Put back after each test.
+NBGRADER_ENVIRONMENT = ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING")
+
+
+@pytest.fixture(autouse=True)
+def _nbgrader_environment_put_back() -> Iterator[None]:
+    before = {key: os.environ.get(key) for key in NBGRADER_ENVIRONMENT}
+    yield
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 # The modules whose tests never run anything as another account (no sandbox, no grader, no `setpriv`): root reads
 # a closed checkout as before, so they need no lock and run beside the hub's test. A module not named here holds
 # the lock: add one only when none of its tests (nor a helper they call) starts a sandbox or another account.
