@@ -62,7 +62,7 @@ INSTRUCTOR_TOOLS = ("playwright", "dask-jobqueue")  # dev requirements only the 
 # Never in an edition, whatever the lists above say (checked on every file's path).
 INSTRUCTOR_PATHS = re.compile(r"(^|/)(solutions|autograder|manifests|gradbook_grader)(/|$)|(^|/)nbgrader_config\.py$"
                               rf"|{re.escape(SECRET_FILE)}|gradebook\.db$")
-_SKIPPED = re.compile(r"(^|/)(__pycache__|\.ipynb_checkpoints|[^/]*\.egg-info)(/|$)|\.py[co]$|(^|/)\.[^/]*$")
+SKIPPED = re.compile(r"(^|/)(__pycache__|\.ipynb_checkpoints|[^/]*\.egg-info)(/|$)|\.py[co]$|(^|/)\.[^/]*$")
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def _tree(folder: Path, prefix: str) -> dict[str, bytes]:
     found = {}
     for path in sorted(folder.rglob("*")):
         name = path.relative_to(folder).as_posix()
-        if path.is_file() and not _SKIPPED.search(name):
+        if path.is_file() and not SKIPPED.search(name):
             found[f"{prefix}/{name}" if prefix else name] = path.read_bytes()
     return found
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gradbook_grader.course import Course
-from gradbook_grader.edition import _SKIPPED, EDITION_FILES, STUDENT_TESTS
+from gradbook_grader.edition import SKIPPED, EDITION_FILES, STUDENT_TESTS
 from gradbook_grader.files import write_atomic
 
 EDITION = "gradbook-student"  # the edition's folder: also the folder nbgitpuller makes in each home
@@ -36,7 +36,7 @@ def sources_digest(repo: Path) -> str:
         paths = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top] if top.is_file() else []
         for path in paths:
             name = path.relative_to(repo).as_posix()
-            if _SKIPPED.search(name):
+            if SKIPPED.search(name):
                 continue
             data = path.read_bytes()
             digest.update(f"{name}\0{len(data)}\0".encode())

@@ -89,3 +89,13 @@ class Rule:
 # the drivers every chapter may name; a chapter's own are in its public half (`chNN/public.py`: DRIVERS)
 DRIVERS: dict[str, Callable[[Any, Case], Any]] = {"call": call}
 ARGUMENTS_AS_GIVEN = frozenset({"call"})  # drivers that pass the case's arguments as they are (the message names them)
+
+
+def quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a deliberately unstable mistake (a chapter's answers half) without numpy's overflow warnings."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -7,12 +7,12 @@ probabilities are clipped to [1e-7, 1 - 1e-7] before the log, as Keras does.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake
-from gradbook.checks.drivers import Case
+from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
@@ -21,15 +21,6 @@ EPSILON = 1e-7  # Keras's backend epsilon
 # Samples are rows, classes the last axis; one sample (k,) has its classes only.
 BY_CLASS = Output(axes=(Axis("samples"), Axis("classes")), last=True)
 
-
-def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a deliberately unstable mistake without numpy's overflow warnings."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            return fn(*args, **kwargs)
-
-    return wrapper
 
 
 def _one_hot(labels: np.ndarray, k: int) -> np.ndarray:
@@ -92,7 +83,7 @@ softmax = Exercise(
     cases=_softmax_cases,
     mistakes=[
         Mistake(
-            _quiet(lambda z: np.exp(z) / np.sum(np.exp(z), axis=-1, keepdims=True)),
+            quiet(lambda z: np.exp(z) / np.sum(np.exp(z), axis=-1, keepdims=True)),
             N_("softmax without the max shift: np.exp(1000) overflows to inf. Subtract the row's max first, "
             "z - z.max(axis=-1, keepdims=True); softmax is unchanged by a shift."),
         ),
@@ -105,7 +96,7 @@ softmax = Exercise(
             N_("the whole batch is normalised at once: sum over the classes of each sample, np.sum(e, axis=-1, keepdims=True)."),
         ),
         Mistake(
-            _quiet(lambda z: (lambda e: e / np.sum(e, axis=-1, keepdims=True))(np.exp(z - np.max(z)))),
+            quiet(lambda z: (lambda e: e / np.sum(e, axis=-1, keepdims=True))(np.exp(z - np.max(z)))),
             BATCH_MAX,
         ),
     ],
@@ -145,12 +136,12 @@ log_softmax = Exercise(
     cases=_log_softmax_cases,
     mistakes=[
         Mistake(
-            _quiet(lambda z: np.log(_softmax(z))),
+            quiet(lambda z: np.log(_softmax(z))),
             N_("log(softmax(z)) loses small probabilities: softmax rounds exp(-2000) to 0 and log(0) = -inf. "
             "Compute it directly: (z - max) - log(sum(exp(z - max)))."),
         ),
         Mistake(
-            _quiet(lambda z: z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))),
+            quiet(lambda z: z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))),
             N_("log-sum-exp without the max shift: np.exp(1000) overflows. Use (z - max) - log(sum(exp(z - max)))."),
         ),
         Mistake(
@@ -158,7 +149,7 @@ log_softmax = Exercise(
             N_("the log-sum-exp is taken over the wrong axis: sum over the classes, axis=-1 with keepdims=True."),
         ),
         Mistake(
-            _quiet(lambda z: (lambda s: s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True)))(z - np.max(z))),
+            quiet(lambda z: (lambda s: s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True)))(z - np.max(z))),
             BATCH_MAX,
         ),
     ],
@@ -224,13 +215,13 @@ categorical_crossentropy = Exercise(
             "with your log_softmax, not np.log."),
         ),
         Mistake(
-            _quiet(lambda y_true, y_pred, from_logits=False: float(
+            quiet(lambda y_true, y_pred, from_logits=False: float(
                 -np.mean(np.sum(y_true * (_log_softmax(y_pred) if from_logits else np.log(y_pred)), axis=-1))
             )),
             N_("log(0) = -inf: clip the probabilities first, np.clip(y_pred, 1e-7, 1 - 1e-7), as Keras does."),
         ),
         Mistake(
-            _quiet(lambda y_true, y_pred, from_logits=False: float(-np.mean(np.sum(y_true * np.log(y_pred), axis=-1)))),
+            quiet(lambda y_true, y_pred, from_logits=False: float(-np.mean(np.sum(y_true * np.log(y_pred), axis=-1)))),
             N_("from_logits is ignored: with from_logits=True, y_pred are logits; turn them into log-probabilities "
             "with your log_softmax, not np.log."),
         ),

@@ -9,26 +9,16 @@ with ``Wx`` ``(features, units)`` and ``Wh`` ``(units, units)``. An LSTM's four 
 
 from __future__ import annotations
 
-from typing import Any, Callable
 
 import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake
-from gradbook.checks.drivers import Case
+from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Axis, Output
 from gradbook.i18n import N_
 
 LINE = "First Citizen:\nBefore we proceed any further, hear me speak.\nAll:\nSpeak, speak."
 
-
-def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a deliberately unstable mistake without numpy's overflow warnings."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            return fn(*args, **kwargs)
-
-    return wrapper
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -450,7 +440,7 @@ temperature_softmax = Exercise(
                 "a distribution (it does not sum to 1). Divide the logits first: softmax(logits / T).")),
         Mistake(lambda z, t: _softmax_plain(z * t), N_("logits are DIVIDED by the temperature: a high temperature "
                 "flattens the distribution, a low one sharpens it.")),
-        Mistake(_quiet(lambda z, t: np.exp(z / t) / np.exp(z / t).sum(axis=-1, keepdims=True)),
+        Mistake(quiet(lambda z, t: np.exp(z / t) / np.exp(z / t).sum(axis=-1, keepdims=True)),
                 N_("exp overflows for large logits / T (a small temperature makes them large): subtract the largest "
                    "one first, z - z.max(axis=-1, keepdims=True), as in chapter 5's softmax.")),
     ],
