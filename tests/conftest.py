@@ -113,6 +113,7 @@ def _checkout_readable_by_others(request: pytest.FixtureRequest) -> Iterator[Non
 SLOW_SECONDS = 10.0  # what a `slow` test is expected to take (pyproject.toml's marker: "more than ~10 s")
 QUICK_SECONDS = 0.2
 UNITS_ENV = "GRADBOOK_TEST_UNITS"  # set by the controller, inherited by its workers
+RUN_ENV = "GRADBOOK_TEST_RUN"  # the run's folder for what it computes once (tests/run_helpers.py), for every worker
 
 
 def _shares_a_fixture(item: pytest.Item) -> bool:
@@ -130,6 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
     os.environ.pop(UNITS_ENV, None)  # a run started by a test is not its parent's: its own file or none
+    os.environ[RUN_ENV] = tempfile.mkdtemp(prefix="gradbook-test-run-")  # run_helpers.once: this run's, its own
     if config.getoption("dist", "no") == "loadscope":
         handle, path = tempfile.mkstemp(prefix="gradbook-test-units-", suffix=".json")
         os.close(handle)
@@ -179,8 +181,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput") and UNITS_ENV in os.environ:
+    if hasattr(config, "workerinput"):
+        return
+    if UNITS_ENV in os.environ:
         Path(os.environ.pop(UNITS_ENV)).unlink(missing_ok=True)
+    if RUN_ENV in os.environ:
+        shutil.rmtree(os.environ.pop(RUN_ENV), ignore_errors=True)
 
 
 def require(condition: bool, reason: str) -> None:

@@ -5,23 +5,28 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Sequence
 
 import nbformat
 
 from gradbook_grader.course import Course, release
+from run_helpers import mistakes_proved_once
 
 ROOT = Path(__file__).resolve().parents[1]
 CH02 = "02-tensor-operations"
 _SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[^\n]*\n?", re.M)
 
 
-def scratch_course(tmp: Path, db_url: str | None = None) -> Course:
-    """A course in `tmp` (its own gradebook, journal and notebooks) over the repository's solutions/."""
+def scratch_course(tmp: Path, db_url: str | None = None, assignments: Sequence[str] | None = (CH02,)) -> Course:
+    """A course in `tmp` (its own gradebook, journal and notebooks) over the repository's solutions/, with
+    `assignments` released (None: every chapter): the chapters its tests grade. Chapter 2 unless told: a full release
+    generates every chapter (a minute or more on a busy machine) for notebooks a test of one chapter never reads."""
     (tmp / "autograder").mkdir(parents=True)
     shutil.copy(ROOT / "autograder" / "nbgrader_config.py", tmp / "autograder")
     (tmp / "solutions").symlink_to(ROOT / "solutions")  # the layout `--course tmp/autograder` expects
     course = Course(tmp / "autograder", tmp / "solutions", tmp / "notebooks", db_url or f"sqlite:///{tmp / 'gradebook.db'}")
-    release(course)
+    with mistakes_proved_once():  # the repository's checks: their mistakes proved once a run (run_helpers)
+        release(course, None if assignments is None else list(assignments))
     return course
 
 

@@ -33,6 +33,7 @@ from gradbook_grader.gradebook import open_gradebook
 from gradbook_grader.sandbox import bwrap_problem
 
 from grader_helpers import CH02, ROOT, answered, student_notebook
+from run_helpers import mistakes_proved_once
 from test_grader_postgres import postgres_url  # noqa: F401 - the throwaway PostgreSQL server fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox, pytest.mark.postgres]
@@ -138,7 +139,8 @@ def course(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Cours
     (tmp / "solutions").mkdir()
     shutil.copy(ROOT / "solutions" / f"{CH02}.ipynb", tmp / "solutions")
     course = Course(tmp / "autograder", tmp / "solutions", tmp / "notebooks", postgres_url)
-    release(course, [CH02])
+    with mistakes_proved_once():  # proved once a run (run_helpers)
+        release(course, [CH02])
     return course
 
 

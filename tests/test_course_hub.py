@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, checkout_lock
+from run_helpers import chapters_recorded_once, mistakes_proved_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.closes_checkout]
 
@@ -44,7 +45,10 @@ def course_hub():
     why = hub.why_not_here()
     if why:
         pytest.skip(why)
-    with checkout_lock(exclusive=True):  # no other test reads the checkout while the hub has it closed
+    # No other test reads the checkout while the hub has it closed; its edition takes the chapters' recorded checks
+    # from the run's one recording and its release the mistakes proved once a run (run_helpers: shared with the
+    # recorded-checks, student-edition and fresh-release tests).
+    with checkout_lock(exclusive=True), chapters_recorded_once(), mistakes_proved_once():
         yield from _course_hub()
 
 

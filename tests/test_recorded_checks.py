@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
-import json
 import warnings
 from pathlib import Path
 
@@ -26,8 +25,9 @@ from gradbook.i18n import LANGUAGES
 from gradbook.checks import load_all
 from gradbook.checks.registry import Chapter, chapters
 from gradbook_grader.recording import RECORDING, recorded_module
+from run_helpers import chapter_files
 
-pytestmark = pytest.mark.slow  # every chapter is recorded once (the edition's build does the same)
+pytestmark = pytest.mark.slow  # every chapter is recorded once a run, shared with the edition's build (run_helpers)
 
 
 def _stub(*args: object, **kwargs: object) -> object:
@@ -41,10 +41,11 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exercise]:
     folder, saved, found = tmp_path_factory.mktemp("checks"), dict(REGISTRY), {}
     try:
         for chapter in chapters():
-            source, data = recorded_module(chapter)
             (folder / chapter.key).mkdir()
-            (folder / chapter.key / "__init__.py").write_text(source, encoding="utf-8")
-            (folder / chapter.key / RECORDING).write_text(json.dumps(data), encoding="utf-8")
+            # The files the edition's build writes (recording._chapter_files), recorded once a run (run_helpers).
+            for name, data in chapter_files(chapter).items():
+                (folder / chapter.key / Path(name).name).write_bytes(data)
+            assert (folder / chapter.key / RECORDING).is_file()
             spec = importlib.util.spec_from_file_location(f"edition_{chapter.key}", folder / chapter.key / "__init__.py")
             loaded = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(loaded)

@@ -21,6 +21,7 @@ import urllib.request
 import venv
 from importlib.metadata import packages_distributions
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 import pytest
@@ -29,6 +30,7 @@ from packaging.utils import canonicalize_name
 
 from conftest import ROOT, await_jupyter, free_port, stop_jupyter
 from edition_helpers import declared_closure, link_closure, site_packages
+from run_helpers import chapters_recorded_once
 from gradbook_grader.course import Course, GraderError
 from gradbook.checks.registry import chapters
 from gradbook_grader.edition import Edition, build_edition, check_target
@@ -134,8 +136,9 @@ def assert_tests_import_only(edition: Path, declared: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Course:
-    """An instructor's checkout (this repository's parts, linked; its own notebooks/ and course with a secret)."""
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Course]:
+    """An instructor's checkout (this repository's parts, linked; its own notebooks/ and course with a secret).
+    Its editions take the chapters' recorded checks from the run's one recording (run_helpers)."""
     repo = tmp_path_factory.mktemp("instructor")
     for name in LINKED:
         (repo / name).symlink_to(ROOT / name)
@@ -144,7 +147,8 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Course:
     shutil.copytree(ROOT / "notebooks", repo / "notebooks")
     course = Course(repo / "autograder", repo / "solutions", repo / "notebooks")
     ensure_secret(course)
-    return course
+    with chapters_recorded_once():
+        yield course
 
 
 @pytest.fixture(scope="module")
