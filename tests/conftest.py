@@ -123,7 +123,10 @@ def _shares_a_fixture(item: pytest.Item) -> bool:
 
 
 def _expected_seconds(item: pytest.Item) -> float:
-    return SLOW_SECONDS if item.get_closest_marker("slow") else QUICK_SECONDS
+    """A `slow` test's own measure where it gives one (`@pytest.mark.slow(seconds=120)`: a single test of minutes
+    must start early, not among the 10-second ones at the end), else SLOW_SECONDS; QUICK_SECONDS otherwise."""
+    slow = item.get_closest_marker("slow")
+    return QUICK_SECONDS if slow is None else float(slow.kwargs.get("seconds", SLOW_SECONDS))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT
 from test_browser import ARTIFACTS, REACTION_MS, browser_page, jupyter_lab, open_and_run_all  # noqa: F401 - fixtures
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow(seconds=60)]  # CI, idle: 57 s
 
 CHAPTER_9 = ROOT / "notebooks" / "09-sequences.ipynb"
 CHAPTER_10 = ROOT / "notebooks" / "10-attention.ipynb"
