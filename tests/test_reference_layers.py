@@ -210,7 +210,7 @@ def test_forward_logits_then_backward_is_forward_then_backward(activation: str) 
     # backward through the activation afterwards must use this input's activation, not an earlier forward's.
     rng = np.random.default_rng(3)
     x, earlier, dout = rng.standard_normal((4, 5)), rng.standard_normal((4, 5)), rng.standard_normal((4, 7))
-    fresh, reused = built(Dense(7, activation=activation), (5,), seed=1), built(Dense(7, activation=activation), (5,), seed=1)
+    fresh, reused = (built(Dense(7, activation=activation), (5,), seed=1) for _ in range(2))
     fresh.forward(x)
     reused.forward(earlier)
     np.testing.assert_array_equal(reused.forward_logits(x), fresh.logits)
