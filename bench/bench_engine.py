@@ -165,16 +165,42 @@ def bench_mlp(repeats: int) -> None:
                          lambda: model.fit(x, y, epochs=1, batch_size=batch, verbose=0), torch_epoch, repeats, 1.0,
                          floor=floor_epoch)
 
-    # The optimiser's share: its steps for one epoch, on the model's parameters with the gradients of one batch.
-    # (Not zeros: RMSprop's velocity would then only decay, into subnormal numbers, which the CPU computes with
-    # ~100x slower, and the optimiser would look like most of the epoch.) The weights are put back afterwards.
+    # Where the rest goes: each phase of the epoch on its own, once per batch, on the model's own arrays. The optimiser
+    # steps with the gradients of one batch (not zeros: RMSprop's velocity would then only decay, into subnormal
+    # numbers, which the CPU computes with ~100x slower, and the optimiser would look like most of the epoch); the
+    # weights are put back afterwards.
+    from gradbook.reference import activations
+    from gradbook.reference.numpy_engine import NUMPY
+
     params = model._named()
     _, grads = model.loss_and_gradients(x[:batch], y[:batch])
     saved = {k: p.copy() for k, p in params.items()}
     steps = range(0, n, batch)
+    hidden, last = model.layers
+    z1 = x[:batch] @ hidden.params["W"]
+    h1 = activations.relu(z1)
+    z2 = h1 @ last.params["W"]
+    dh = rng.standard_normal(h1.shape, dtype=np.float32)
+    metric = model._metric_fns[0]
+
+    def gather() -> None:  # the shuffle and each batch's rows, as fit takes them
+        order = model.engine.shuffler(None)(n)
+        for start in steps:
+            index = order[start:start + batch]
+            x[index], y[index]
+
+    def element_wise() -> None:  # biases, ReLU both ways, softmax + cross-entropy + its gradient, bias gradients
+        for _ in steps:
+            z1 + hidden.params["b"], activations.relu(z1), z2 + last.params["b"]
+            _, dz = NUMPY.loss_and_gradient("categorical_crossentropy", y[:batch], z2, True)
+            dz.sum(axis=0), activations.relu_backward(dh, h1).sum(axis=0)
+
     phases(statistics.median(times["engine"]), {
         "matrix products (the floor)": floor_epoch,
         "optimiser": lambda: [model.optimizer.step(params, grads) for _ in steps],
+        "shuffle + gather": gather,
+        "element-wise": element_wise,
+        "metrics": lambda: [metric(y[:batch], z2) for _ in steps],
     }, repeats)
     for k, p in params.items():
         p[...] = saved[k]
@@ -420,6 +446,7 @@ def bench_sequences(repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--only", choices=SECTIONS, help="run one section only (all by default)")
     parser.add_argument("--clock", choices=CLOCKS, default="cpu",
                         help="cpu: the process's CPU time (default; robust to other work on the machine); wall: elapsed")
     args = parser.parse_args()
@@ -434,10 +461,15 @@ def main() -> None:
     print(f"numpy {np.__version__}, torch {torch.__version__}, {threads} thread(s) for BLAS and torch, "
           f"{args.clock} time; "
           f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPU(s)")
-    bench_mlp(args.repeats)
-    bench_conv(args.repeats * 3)
-    bench_cnn_epoch(args.repeats)
-    bench_sequences(args.repeats * 3)
+    for name, (run, scale) in SECTIONS.items():
+        if args.only in (None, name):
+            run(args.repeats * scale)
+
+
+# name -> (the section, how many times --repeats it runs)
+SECTIONS: dict[str, tuple[Callable[[int], None], int]] = {
+    "mlp": (bench_mlp, 1), "conv": (bench_conv, 3), "cnn": (bench_cnn_epoch, 1), "sequences": (bench_sequences, 3),
+}
 
 
 if __name__ == "__main__":

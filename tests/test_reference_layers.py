@@ -202,3 +202,22 @@ def test_layer_shape_errors_name_the_layer_and_the_shapes() -> None:
         Conv2D(2, 3, padding="full")
     with pytest.raises(ValueError, match=r"unknown initializer 'glorot'; valid initializers: glorot_uniform"):
         Dense(2, kernel_initializer="glorot")
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid", "relu"])
+def test_forward_logits_then_backward_is_forward_then_backward(activation: str) -> None:
+    # A model whose loss starts from the logits trains through `forward_logits` (no activation computed); a
+    # backward through the activation afterwards must use this input's activation, not an earlier forward's.
+    rng = np.random.default_rng(3)
+    x, earlier, dout = rng.standard_normal((4, 5)), rng.standard_normal((4, 5)), rng.standard_normal((4, 7))
+    fresh, reused = (built(Dense(7, activation=activation), (5,), seed=1) for _ in range(2))
+    fresh.forward(x)
+    reused.forward(earlier)
+    np.testing.assert_array_equal(reused.forward_logits(x), fresh.logits)
+    np.testing.assert_array_equal(reused.logits, fresh.logits)
+    np.testing.assert_allclose(reused.backward(dout), fresh.backward(dout), rtol=1e-14, atol=0)
+    for k in fresh.grads:
+        np.testing.assert_allclose(reused.grads[k], fresh.grads[k], rtol=1e-14, atol=0)
+    reused.forward(earlier)
+    reused.forward_logits(x)
+    np.testing.assert_allclose(reused.backward_preactivation(dout), fresh.backward_preactivation(dout), rtol=1e-14)

@@ -135,3 +135,31 @@ def test_the_state_of_a_parameter_whose_gradient_stopped_never_turns_subnormal(m
         for name, state in opt.state["w"].items():
             assert not ((state != 0) & (np.abs(state) < tiny)).any(), f"{name} subnormal at step {step + 2}"
     np.testing.assert_array_equal(params["w"], params["w"][0])  # every weight moved alike, none went astray
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_flush_tiny_zeroes_exactly_the_tiny_numbers_in_every_block(dtype: str, layout: str) -> None:
+    # The flush runs one cache-sized block at a time (`numpy_engine.BLOCK`): numbers in the first, a middle and
+    # the last, partial block, in an array that is not contiguous too, are all flushed, and nothing else moves.
+    from gradbook.reference import numpy_engine
+
+    rng = np.random.default_rng(0)
+    shape = (3, numpy_engine.BLOCK + 7)  # three arrays' worth of blocks, the last one partial
+    state = rng.standard_normal(shape).astype(dtype)
+    tiny = numpy_engine.TINY[np.dtype(dtype)]
+    cells = [(0, 0), (1, numpy_engine.BLOCK // 2), (2, shape[1] - 1), (2, 5)]
+    for i, (r, c) in enumerate(cells):
+        state[r, c] = (-1) ** i * tiny * 0.5  # below TINY in size, either sign
+    state[0, 1], state[1, 2], state[2, 3] = tiny * 2, -tiny * 2, np.nan  # above TINY, or not a number: kept
+    array = state if layout == "contiguous" else np.asfortranarray(state)  # the same numbers, column-major
+    assert array.flags.c_contiguous == (layout == "contiguous")
+    expected = array.copy()
+    for r, c in cells:
+        expected[r, c] = 0
+    small = state.copy()  # a second, small array flushed in the same call
+    small_tiny = small[:1, :3].copy()
+    small_tiny[0, 0] = tiny / 4
+    numpy_engine.flush_tiny([array, small_tiny])
+    np.testing.assert_array_equal(array, expected)
+    assert small_tiny[0, 0] == 0 and (small_tiny[0, 1:] == small[0, 1:3]).all()

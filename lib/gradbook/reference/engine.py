@@ -69,6 +69,11 @@ class LayerKernel(ABC):
     def forward(self, x: Array, params: Params) -> tuple[Array, Array]:
         """``(z, activation(z))``, keeping what the backward passes need."""
 
+    def forward_logits(self, x: Array, params: Params) -> Array:
+        """`forward` that keeps what `backward` needs but may skip the activation: ``z`` alone. (This default
+        computes the activation all the same; an engine overrides it where that saves the work.)"""
+        return self.forward(x, params)[0]
+
     @abstractmethod
     def activation_backward(self, dout: Array) -> Array:
         """dL/dz from dL/d(output) of the last forward."""

@@ -170,6 +170,16 @@ class Layer:
         self.logits, out = self.kernel.forward(self._input(x), self.params)
         return out
 
+    def forward_logits(self, x: Any) -> Any:
+        """`forward` without the activation: the logits, keeping what `backward_preactivation` needs. A model
+        whose loss starts from the logits (a fused softmax or sigmoid) trains through this and never computes
+        the activation it would not use."""
+        if not self.built:
+            x = self.engine.array(x)
+            self.build(tuple(x.shape[1:]), dtype=self.engine.float_dtype(x))
+        self.logits = self.kernel.forward_logits(self._input(x), self.params)
+        return self.logits
+
     def backward(self, dout: Any, input_grad: bool = True) -> Any:
         """Given dL/dout of the last forward: fill ``grads``, return dL/dx (``None`` if not ``input_grad``)."""
         return self.backward_preactivation(self.kernel.activation_backward(self._gradient(dout)), input_grad)

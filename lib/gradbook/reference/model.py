@@ -308,10 +308,19 @@ class Sequential:
     def _backprop(self, x: Array, targets: Array) -> Step:
         """The batch loss, the output and the gradients, by each layer's own backward pass (the CS231n contract)."""
         loss, _ = self._compiled("fit")
+        *hidden, last = self.layers
         out, mask = x, None
-        for layer in self.layers:
+        for layer in hidden:
             out, mask = layer.forward(out, **_mask_argument(layer, mask)), _output_mask(layer, out, mask)
-        last, below = self.layers[-1], len(self.layers) > 1
+        # When the loss starts from the logits and the metrics rank them alike, the last activation (a softmax)
+        # would be computed for nothing: for speed, train through the logits. (Not for a layer with its own
+        # forward, which may take a mask: the sequence layers.)
+        if (self._fused() and self._metrics_read_logits and not _mask_argument(last, mask)
+                and type(last).forward is Layer.forward):
+            out = last.forward_logits(out)
+        else:
+            out = last.forward(out, **_mask_argument(last, mask))
+        below = len(self.layers) > 1
         if self._fused():
             value, dz = loss.value_and_gradient_from_logits(targets, last.logits, prepared=True)
             d = last.backward_preactivation(dz, input_grad=below)
