@@ -35,9 +35,12 @@ import os
 import statistics
 import sys
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from gradbook.reference.layers import Conv2D
 
 
 def blas_threads() -> int:
@@ -216,7 +219,7 @@ def bench_conv(repeats: int) -> None:
                                                 for name in first}, repeats)
 
 
-def conv_phases(layer: object, x: np.ndarray, dout: np.ndarray | None = None,
+def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
                 input_grad: bool = False) -> dict[str, Callable[[], object]]:
     """One Conv2D layer's forward+backward cut into its phases, each run as the layer's kernel runs it (band by
     band, numpy_engine.BAND_BYTES) at its shapes: the padded input, the patches (im2col: made twice, for the
