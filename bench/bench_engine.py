@@ -35,9 +35,12 @@ import os
 import statistics
 import sys
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from gradbook.reference.layers import Conv2D
 
 
 def blas_threads() -> int:
@@ -237,39 +240,49 @@ def bench_conv(repeats: int) -> None:
 
     times = side_by_side("(2) conv2d forward+backward, batch 64, 1x28x28 -> Conv 8@3x3 -> Conv 16@3x3, padding 1",
                          engine, reference, repeats, 1.0)
+    first, second = conv_phases(conv1, x), conv_phases(conv2, conv1.forward(x), dout, input_grad=True)
+    phases(statistics.median(times["engine"]), {name: lambda name=name: (first[name](), second[name]())
+                                                for name in first}, repeats)
 
-    # The phases at the same shapes, as the engine runs them: band by band (numpy_engine.BAND_BYTES), the patches
-    # made four times (each layer's forward, and again for its dW), the products, and col2im's adds (layer 2's dx).
-    kernel, stride, pads = (3, 3), (1, 1), ((1, 1), (1, 1))
-    a1 = conv1.forward(x)
-    layers = [(numpy_engine._Geometry.of(inp.shape, kernel, stride, pads), conv.params["W"])
-              for inp, conv in ((x, conv1), (a1, conv2))]
-    windows = [g.windows(g.padded(inp)) for (g, _), inp in zip(layers, (x, a1))]
-    scratch = np.empty(72 * max(g.columns(rows) for g, _ in layers for rows in g.bands(4)), np.float32)
-    bands = [(g, w, W.reshape(len(W), -1), rows) for (g, W), w in zip(layers, windows) for rows in g.bands(4)]
-    outs = {id(W2): np.empty((len(W2), g.columns(rows)), np.float32) for g, _, W2, rows in bands}
 
-    def patches() -> None:
-        for g, w, _, rows in bands * 2:
-            numpy_engine._patches_into(w, g, rows, scratch)
+def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
+                input_grad: bool = False) -> dict[str, Callable[[], object]]:
+    """One Conv2D layer's forward+backward cut into its phases, each run as the layer's kernel runs it (band by
+    band, numpy_engine.BAND_BYTES) at its shapes: the padded input, the patches (im2col: made twice, for the
+    forward and again for dW), the matrix products (forward, dW, and dcols for ``input_grad``), col2im (the
+    input gradient's adds), the bias, and ``dout`` (NCHW, as torch gets it) laid out as the products read it;
+    without ``dout``, dz is already laid out so (it comes from the layer above). `phases` prints them."""
+    from gradbook.reference import numpy_engine as ne
 
-    def gemms() -> None:
-        for g, w, W2, rows in bands:
+    W, kernel = layer.params["W"], layer.kernel
+    filters = len(W)
+    g = ne._Geometry.of(x.shape, W.shape[2:], kernel.op.strides, kernel.op.pads)
+    xp = g.padded(x)
+    windows, W2, width = g.windows(xp), W.reshape(filters, -1), g.wo * g.n
+    bands = g.bands(x.dtype.itemsize)
+    scratch = np.empty(W2.shape[1] * max(g.columns(rows) for rows in bands), x.dtype)
+    z = np.empty((filters, g.columns(range(g.ho))), x.dtype)
+    dz = np.random.default_rng(0).standard_normal(z.shape, dtype=np.float32) if dout is None else dout
+    dz2 = dz if dout is None else dz.transpose(1, 2, 3, 0).reshape(filters, -1)
+    dx = np.zeros((g.c, g.h, g.w, g.n), x.dtype)
+
+    def products() -> None:
+        for rows in bands:
             cols = scratch[:W2.shape[1] * g.columns(rows)].reshape(W2.shape[1], -1)
-            out = outs[id(W2)][:, :cols.shape[1]]
-            np.matmul(W2, cols, out=out)         # forward
-            cols @ out.T                         # dW
-            if g.c > 1:
-                np.matmul(W2.T, out, out=cols)   # dcols of layer 2 (layer 1 needs no input gradient)
+            part = slice(rows.start * width, rows.stop * width)
+            np.matmul(W2, cols, out=z[:, part])           # forward
+            cols @ dz2[:, part].T                          # dW
+            if input_grad:
+                np.matmul(W2.T, dz2[:, part], out=cols)   # dcols, which col2im adds back
 
-    g2 = layers[1][0]
-    dx = np.zeros((8, 28, 28, 64), np.float32)
-    phases(statistics.median(times["engine"]), {
-        "im2col (bands)": patches,
-        "GEMM (bands)": gemms,
-        "col2im (bands)": lambda: [numpy_engine._add_patches(dx, g2, rows, scratch[:72 * g2.columns(rows)])
-                                   for rows in g2.bands(4)],
-    }, repeats)
+    return {
+        "padding": lambda: g.windows(g.padded(x, reuse=xp)),
+        "im2col": lambda: [ne._patches_into(windows, g, rows, scratch) for rows in bands * 2],
+        "GEMM": products,
+        "col2im": lambda: [ne._add_patches(dx, g, rows, scratch) for rows in bands] if input_grad else None,
+        "bias": lambda: (np.add(z, layer.params["b"][:, None], out=z), dz2.sum(axis=1)),
+        "dz layout": lambda: None if dout is None else dout.transpose(1, 2, 3, 0).reshape(filters, -1),
+    }
 
 
 # ---------------------------------------------------------------- (3) chapter 7's CNN, one epoch
@@ -304,18 +317,16 @@ def bench_cnn_epoch(repeats: int) -> None:
 
     # The phases of one epoch, each run once per batch on the model's own layers and arrays.
     conv, pool, _, dense = model.layers
-    kernel, stride, pads = (3, 3), (1, 1), ((1, 1), (1, 1))
     xb = x[:batch]
     conv_out = conv.forward(xb)
     pooled = pool.forward(conv_out)
-    cols = numpy_engine.im2col(xb, kernel, stride, pads)
-    W, Wd = conv.params["W"].reshape(8, -1), dense.params["W"]
-    dz = rng.standard_normal((8, cols.shape[1]), dtype=np.float32)
+    Wd = dense.params["W"]
     dpool = rng.standard_normal(pooled.shape, dtype=np.float32)
     flat, dlogits = pooled.reshape(batch, -1), rng.standard_normal((batch, 10), dtype=np.float32)
     optimizer, params = model.optimizer, model._named()
     grads = {k: np.zeros_like(p) for k, p in params.items()}
     saved = {k: p.copy() for k, p in params.items()}
+    relu, dconv = conv.activation, pool.backward(dpool)  # dconv: laid out as the engine's own
 
     def per_batch(fn: Callable[[], object]) -> Callable[[], None]:
         def epoch() -> None:
@@ -323,9 +334,11 @@ def bench_cnn_epoch(repeats: int) -> None:
                 fn()
         return epoch
 
+    conv_parts = conv_phases(conv, xb, None)  # the images need no gradient: no col2im
+    del conv_parts["col2im"], conv_parts["dz layout"]
     phases(statistics.median(times["engine"]), {
-        "im2col": per_batch(lambda: numpy_engine.im2col(xb, kernel, stride, pads)),
-        "conv GEMM": per_batch(lambda: (W @ cols, dz @ cols.T)),  # forward, dW (the images need no dx)
+        **{f"conv {name}": per_batch(fn) for name, fn in conv_parts.items()},
+        "relu": per_batch(lambda: relu.backward(dconv, relu.forward(conv.logits))),
         "pooling": per_batch(lambda: (pool.forward(conv_out), pool.backward(dpool))),
         "dense GEMM": per_batch(lambda: (flat @ Wd, flat.T @ dlogits, dlogits @ Wd.T)),
         "optimiser": per_batch(lambda: optimizer.step(params, grads)),

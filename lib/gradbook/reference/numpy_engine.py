@@ -50,13 +50,18 @@ class _Geometry:
         return cls(n, c, h, w, kernel, stride, pads, _out_size(h, kernel[0], stride[0], pads[0]),
                    _out_size(w, kernel[1], stride[1], pads[1]))
 
-    def padded(self, x: Array) -> Array:
-        """NCHW ``x`` as (C, H', W', N) with its zero border: the layout every patch is read from."""
+    def padded(self, x: Array, reuse: Array | None = None) -> Array:
+        """NCHW ``x`` as (C, H', W', N) with its zero border: the layout every patch is read from.
+
+        ``reuse``: an earlier result of the same shape (and dtype) to write into instead of a new array:
+        for speed, only its inside is written, since its border is zero already."""
         (pt, pb), (pl, pr) = self.pads
         xt = x.transpose(1, 2, 3, 0)  # (C, H, W, N): a free view when x came from a Conv2D
         if not (pt or pb or pl or pr):
             return xt
-        xp = np.zeros((self.c, self.h + pt + pb, self.w + pl + pr, self.n), x.dtype)
+        shape = (self.c, self.h + pt + pb, self.w + pl + pr, self.n)
+        fits = reuse is not None and reuse.shape == shape and reuse.dtype == x.dtype
+        xp = reuse if fits else np.zeros(shape, x.dtype)
         xp[:, pt:pt + self.h, pl:pl + self.w] = xt
         return xp
 
@@ -204,6 +209,7 @@ class _Conv2D(_Kernel):
     """
 
     _band: Array | None = None  # scratch for one band's patches: made once, refilled band after band
+    _padded: Array | None = None  # the last input with its zero border, refilled by the next batch of its shape
 
     def _bands(self, windows: Array, g: _Geometry) -> Iterator[tuple[range, Array]]:
         """Each band of output rows with its patch columns (in the scratch buffer, valid until the next band)."""
@@ -218,13 +224,13 @@ class _Conv2D(_Kernel):
         W = params["W"]
         filters, _, kh, kw = W.shape
         g = _Geometry.of(x.shape, (kh, kw), self.op.strides, self.op.pads)
-        self._g, self._windows = g, g.windows(g.padded(x))  # backward makes the patches again from these
-        W2, b, width = W.reshape(filters, -1), params["b"], g.wo * g.n
+        self._padded = g.padded(x, reuse=self._padded)
+        self._g, self._windows = g, g.windows(self._padded)  # backward makes the patches again from these
+        W2, width = W.reshape(filters, -1), g.wo * g.n
         z = np.empty((filters, g.columns(range(g.ho))), x.dtype)
         for rows, cols in self._bands(self._windows, g):
-            band = z[:, rows.start * width:rows.stop * width]  # a view: the product writes into z
-            np.matmul(W2, cols, out=band)
-            band += b[:, None]
+            np.matmul(W2, cols, out=z[:, rows.start * width:rows.stop * width])  # a view: the product writes into z
+        z += params["b"][:, None]  # once for the whole batch: for speed (~4x faster than band by band)
         # A view: NCHW to the caller, (F, Ho, Wo, N) in memory, which the next layer's patches read without a copy.
         return z.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2)
 
@@ -277,15 +283,25 @@ class _MaxPool2D(_Kernel):
         if not input_grad:
             return None
         x, out = self._x, self._out
-        dx = np.zeros_like(x, dtype=dz.dtype)  # same memory layout as the input
+        (ph, pw), (sh, sw) = self.op.window, self.op.strides
+        ho, wo = out.shape[2:]
+        overlap = sh < ph or sw < pw  # a cell may be in several windows: its gradients add up
+        # For speed: when the windows tile x exactly (stride = window, as in chapter 7), every cell gets its
+        # gradient from one window below, so dx needs no zeros first and each offset is written, not added.
+        tiled = (sh, sw) == (ph, pw) and x.shape[2:] == (ho * ph, wo * pw)
+        dx = (np.empty_like if tiled else np.zeros_like)(x, dtype=dz.dtype)  # same memory layout as x
         dz_k = np.empty_like(out, dtype=dz.dtype)
         dz_k[...] = dz  # for speed: dz in out's memory layout, so every operation below runs in order
         unrouted = np.ones_like(out, dtype=bool)  # windows whose gradient has no cell yet
-        for index in self._windows(*out.shape[2:]):
-            first_max = x[index] == out
+        first_max = np.empty_like(unrouted)
+        for index in self._windows(ho, wo):
+            np.equal(x[index], out, out=first_max)
             first_max &= unrouted  # an earlier cell of the window was the maximum: not this one
             unrouted ^= first_max
-            dx[index] += dz_k * first_max  # += : windows may overlap when the stride is smaller
+            if overlap:
+                dx[index] += dz_k * first_max
+            else:  # each cell in one window at most: write the gradient straight into dx
+                np.multiply(dz_k, first_max, out=dx[index])
         return dx
 
 
