@@ -17,9 +17,15 @@ SimpleRNN ``Wx`` (features, units), ``Wh`` (units, units), ``b`` (units,); LSTM 
 ``bk``, ``bv``, ``bo``. Initialisation as Keras: Glorot-uniform inputs, orthogonal recurrent
 weights, an LSTM's forget-gate bias 1, embeddings uniform in [-0.05, 0.05].
 
-Masks: a recurrent layer's ``forward(x, mask=...)``/``call(x, mask=...)`` takes a padding mask
-``(batch, time)`` (1/True where the step is real); ``Embedding(mask_zero=True).compute_mask(ids)``
-makes one from token 0, and a `Sequential` model hands it to the layers after the embedding.
+Masks: a recurrent layer's (and a TransformerBlock's) ``forward(x, mask=...)``/``call(x, mask=...)`` takes a
+padding mask ``(batch, time)`` (1/True where the step is real); ``Embedding(mask_zero=True).compute_mask(ids)``
+(and TokenAndPositionEmbedding's) makes one from token 0, and a `Sequential` model hands it to the layers
+after the embedding and masks the loss and metrics with it (`gradbook.reference.model`).
+MultiHeadAttention takes Keras 3's ``query_mask``, ``value_mask``, ``key_mask`` and ``attention_mask``.
+
+States: ``layer(x, initial_state=[h0(, c0)], return_state=True)`` (Keras), and in the CS231n form
+``forward(x, initial_state=..., return_state=True)`` then ``backward(dout, d_state=[dh(, dc)])``, with the
+initial state's gradients in ``initial_state_grads``.
 """
 
 from __future__ import annotations
