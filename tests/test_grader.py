@@ -314,6 +314,16 @@ def test_each_solution_scores_full_marks_and_each_untouched_notebook_zero(
         assert all(c.manual and c.message == "to be graded by hand" for c in results[student].cells.values() if not c.passed)
     assert results["untouched"].score == 0
     assert all(c.message == "No response." for c in results["untouched"].cells.values() if c.manual)
+    # No cell of the solution's graded notebook fails for want of a withheld answer: a demo cell that uses the
+    # library's copy of one of the chapter's answers says in one line that it is not run while grading.
+    graded = nbformat.read(course.autograded("solution", assignment) / f"{assignment}.ipynb", as_version=4)
+    failed = [c.source[:80] for c in graded.cells if c.cell_type == "code" and
+              any(o.output_type == "error" and "Withheld" in o.ename for o in c.get("outputs", []))]
+    assert not failed, failed
+    not_run = [c for c in graded.cells if c.cell_type == "code" and "Not run while grading" in str(c.get("outputs"))]
+    assert all(not c.metadata.get("nbgrader", {}).get("grade") for c in not_run)
+    if assignment == "10-attention":  # its Keras cells train the library's attention (softmax_backward withheld)
+        assert not_run, "chapter 10's library cells should say they are not run while grading"
 
 
 def test_course_comes_from_configuration_not_from_the_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -371,8 +371,10 @@ def test_numerical_gradients_of_embedding_and_attention() -> None:
 
 # ---------------------------------------------------------------- a transformer's parts
 
-def torch_block(layer: seq.TransformerBlock, x: torch.Tensor, causal: bool) -> torch.Tensor:
-    """The same block in torch.nn: LayerNorm, MultiheadAttention, LayerNorm, Linear-ReLU-Linear, two residuals."""
+def torch_block(layer: seq.TransformerBlock, x: torch.Tensor, causal: bool,
+                padding: torch.Tensor | None = None) -> torch.Tensor:
+    """The same block in torch.nn: LayerNorm, MultiheadAttention, LayerNorm, Linear-ReLU-Linear, two residuals
+    (``padding``: torch's key_padding_mask, True where a step is padding)."""
     d = x.shape[-1]
     p = {k: torch.tensor(numpy_of(v), requires_grad=True) for k, v in layer.params.items()}
     attention = torch.nn.MultiheadAttention(d, HEADS, batch_first=True).double()
@@ -383,7 +385,7 @@ def torch_block(layer: seq.TransformerBlock, x: torch.Tensor, causal: bool) -> t
         attention.out_proj.bias.copy_(p["attention_bo"])
     normed = F.layer_norm(x, (d,), p["ln1_gamma"], p["ln1_beta"], eps=1e-3)
     future = torch.triu(torch.ones(x.shape[1], x.shape[1], dtype=torch.bool), 1) if causal else None
-    y = x + attention(normed, normed, normed, attn_mask=future, need_weights=False)[0]
+    y = x + attention(normed, normed, normed, attn_mask=future, key_padding_mask=padding, need_weights=False)[0]
     hidden = torch.relu(F.layer_norm(y, (d,), p["ln2_gamma"], p["ln2_beta"], eps=1e-3) @ p["W1"] + p["b1"])
     out = y + hidden @ p["W2"] + p["b2"]
     torch_block.params, torch_block.attention = p, attention  # type: ignore[attr-defined]

@@ -145,15 +145,17 @@ def _imported(path: str) -> Target:
     return Target(path, file, obj.__qualname__)
 
 
-def _raise(message: str) -> ast.stmt:
-    return parse(f"raise RuntimeError({message!r})").body[0]
+def _raise(message: str, path: str) -> list[ast.stmt]:
+    """`raise Withheld(message, path)`: a RuntimeError the notebook recognises (a demo cell that reaches it is not
+    run while grading, instead of failing; see `gradbook.withheld`)."""
+    return parse(f"from gradbook.withheld import Withheld\nraise Withheld({message!r}, {path!r})").body
 
 
-def _stub(node: ast.AST, message: str) -> None:
-    """A function's body, or every method of a class, becomes `raise RuntimeError(message)`."""
+def _stub(node: ast.AST, message: str, path: str) -> None:
+    """A function's body, or every method of a class, becomes `raise Withheld(message, path)`."""
     for child in ast.walk(node):
         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            child.body = [_raise(message)]
+            child.body = _raise(message, path)
 
 
 def _find(body: list[ast.stmt], qualname: str) -> list[ast.AST]:
@@ -178,7 +180,7 @@ def rewrite(source: str, targets: list[Target], chapters: tuple[str, ...]) -> st
         if not nodes:
             raise AnswerDeclarationError(f"{target.path}: no definition of {target.qualname} in {target.file}")
         for node in nodes:
-            _stub(node, withheld(chapters, target.path))
+            _stub(node, withheld(chapters, target.path), target.path)
     return ast.unparse(tree) + "\n"
 
 

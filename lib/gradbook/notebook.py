@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import linecache
 import os
 import sys
 import types
@@ -34,6 +35,7 @@ from typing import Any
 from gradbook import i18n
 from gradbook.checks.core import Exercise
 from gradbook.i18n import _, tr  # noqa: F401 - tr: the chapters' cells import it from here
+from gradbook.withheld import Withheld
 
 CHECK_IMPORT = "from gradbook.checks import"
 _MISSING = object()
@@ -93,12 +95,75 @@ def _read(source: str) -> set[str]:
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 
 
+# ---------------------------------------------------------------- demo cells while grading
+
+# A grading sandbox's library holds no answer of the chapter it grades: those functions raise `Withheld`
+# there (`gradbook.withheld`). A cell that is not a check (a Keras model, a widget) and reaches one is not run
+# while grading: it prints one line that says so and why, and does not fail; nor do the cells after it that
+# use what it could not make. Check cells fail as always: there, reaching a withheld answer is the
+# student's mistake. Outside a grading sandbox nothing is withheld and none of this happens.
+
+_WITHHELD: set[str] = set()  # names that cells could not make because they used a withheld answer
+
+
+def _not_run_line(reason: str) -> str:
+    return "\u24d8 " + _("Not run while grading: {reason}. The grader withholds this chapter's answers from the "
+                         "library, so that your own code is what it grades; your grade does not depend on this "
+                         "cell, which runs in full in JupyterLab.").format(reason=reason)
+
+
+def _cell_source(shell: Any, tb: Any) -> str:
+    """The source of the notebook cell whose code the traceback ``tb`` starts in ("" if none)."""
+    while tb is not None and tb.tb_frame.f_globals is not shell.user_global_ns:
+        tb = tb.tb_next
+    return "" if tb is None else "".join(linecache.getlines(tb.tb_frame.f_code.co_filename))
+
+
+def _show_withheld_in(shell: Any) -> None:
+    """Add `Withheld` to IPython's custom exceptions (keeping the handler already there, the checks' one for
+    NotImplementedError): a cell that is not a check shows one line instead of a traceback."""
+    if Withheld in shell.custom_exceptions:
+        return
+    kinds, shown_before = tuple(shell.custom_exceptions), shell.CustomTB
+
+    def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> list[str]:
+        if isinstance(value, Withheld) and not is_check_cell(_cell_source(shell, tb)):
+            print(_not_run_line(_("it uses the library's `{name}`, one of this chapter's answers").format(
+                name=value.path)))
+            return []
+        if kinds and isinstance(value, kinds):
+            return shown_before(etype, value, tb, tb_offset)
+        shell._showtraceback(etype, value, shell.InteractiveTB.structured_traceback(etype, value, tb,
+                                                                                     tb_offset=tb_offset))
+        return []
+
+    shell.set_custom_exc((*kinds, Withheld), handler)
+
+
+def _skip_while_grading(lines: list[str]) -> list[str]:
+    """IPython input transformer: a cell that reads what a withheld cell could not make only prints why it is not run."""
+    if not _WITHHELD:
+        return lines
+    source = "".join(lines)
+    names = sorted(_read(source) & _WITHHELD)
+    if not names or is_check_cell(source):
+        return lines
+    _WITHHELD.update(_assigned(source))
+    reason = _("it uses {names}, which a cell above could not make while grading").format(
+        names=", ".join(f"`{name}`" for name in names))
+    return [f"print({_not_run_line(reason)!r})\n"]
+
+
 def _keep_going(result: Any) -> None:
     """IPython's post_run_cell hook: runs before ipykernel turns the result into its reply."""
     info = getattr(result, "info", None)
     if result is None or info is None:
         return
     error, source = result.error_in_exec, info.raw_cell or ""
+    if isinstance(error, Withheld) and not is_check_cell(source):  # shown as one line (`_show_withheld_in`)
+        _WITHHELD.update(_assigned(source))
+        result.error_in_exec = None
+        return
     if error is None:
         if _WAITING:  # parse only while something waits: most cells of most runs never pay for it
             _WAITING.difference_update(_assigned(source))  # made now: no longer waiting
@@ -142,6 +207,9 @@ def start_chapter(language: str | None = None) -> None:
     for callback in [c for c in callbacks if getattr(c, "__qualname__", "") == _keep_going.__qualname__]:
         shell.events.unregister("post_run_cell", callback)  # a re-run of the first cell, or a reloaded module
     shell.events.register("post_run_cell", _keep_going)
+    _show_withheld_in(shell)
+    if _skip_while_grading not in shell.input_transformers_post:
+        shell.input_transformers_post.append(_skip_while_grading)
 
 
 # ---------------------------------------------------------------- the student's answer, or the library's

@@ -160,14 +160,45 @@ def _resolve_metric(name: str, loss: Loss, output_shape: tuple[int, ...] | None)
 # (`compute_mask`), the sequence layers after it take it (`supports_masking`) and pass it on while they
 # keep the time axis; any other layer drops it.
 
+# A layer with no rule of its own (Dense, Dropout, an activation) keeps the mask while its output keeps the
+# input's (batch, time) axes, as Keras' Dense does; so the mask reaches the loss and the metrics, which then
+# count only the real steps (`_real`).
+
 def _mask_argument(layer: Layer, mask: Array | None) -> dict[str, Array]:
     return {"mask": mask} if mask is not None and getattr(layer, "supports_masking", False) else {}
 
 
-def _output_mask(layer: Layer, x: Array, mask: Array | None) -> Array | None:
-    """The padding mask after ``layer`` for its input ``x``."""
+def _output_mask(layer: Layer, x: Array, out: Array, mask: Array | None) -> Array | None:
+    """The padding mask after ``layer`` for its input ``x`` and output ``out``."""
     compute = getattr(layer, "compute_mask", None)
-    return compute(x, mask) if compute is not None else None
+    if compute is not None:
+        return compute(x, mask)
+    keeps_steps = mask is not None and len(out.shape) >= 3 and tuple(out.shape[:2]) == tuple(mask.shape)
+    return mask if keeps_steps else None
+
+
+def _through(layer: Layer, x: Array, mask: Array | None, forward: bool = False) -> tuple[Array, Array | None]:
+    """``layer``'s output for ``x`` (its `call`, or its `forward` keeping the cache) and the mask after it."""
+    out = (layer.forward if forward else layer.call)(x, **_mask_argument(layer, mask))
+    return out, _output_mask(layer, x, out, mask)
+
+
+def _padded(mask: Array | None, d: Array, like: Array) -> Array:
+    """A gradient over the real steps (from `_real`) back in ``like``'s shape: 0 at the padded steps."""
+    if mask is None:
+        return d
+    full = like * 0
+    full[mask != 0] = d
+    return full
+
+
+def _real(mask: Array | None, *arrays: Array) -> tuple[Array, ...]:
+    """The arrays' real steps only, ``a[mask]`` (one row per real step), or the arrays as they are without a mask:
+    the loss over them is the mean over real steps, and padded steps get no gradient."""
+    if mask is None:
+        return arrays
+    keep = mask != 0
+    return tuple(a[keep] for a in arrays)
 
 
 # ---------------------------------------------------------------- History
@@ -198,6 +229,7 @@ class Sequential:
         self.metrics: list[str] = []
         self._metric_fns: list[Metric] = []
         self._metrics_read_logits = False
+        self._last_mask: Array | None = None  # the padding mask at the output of the last batch (see `_real`)
         self.input_shape: tuple[int, ...] | None = None
         for layer in layers or []:
             self.add(layer)
@@ -296,14 +328,16 @@ class Sequential:
         *hidden, last = self.layers
         mask = None
         for layer in hidden:
-            x, mask = layer.call(x, **_mask_argument(layer, mask)), _output_mask(layer, x, mask)
+            x, mask = _through(layer, x, mask)
         if not self._fused():
-            out = last.call(x, **_mask_argument(last, mask))
-            return loss.value(targets, out), out
+            out, self._last_mask = _through(last, x, mask)
+            return loss.value(*_real(self._last_mask, targets, out)), out
         z = last.affine(x)
+        self._last_mask = _output_mask(last, x, z, mask)
+        value = loss.value_from_logits(*_real(self._last_mask, targets, z))
         if logits_will_do:
-            return loss.value_from_logits(targets, z), z
-        return loss.value_from_logits(targets, z), last.activation(z) if want_output else None
+            return value, z
+        return value, last.activation(z) if want_output else None
 
     def _backprop(self, x: Array, targets: Array) -> Step:
         """The batch loss, the output and the gradients, by each layer's own backward pass (the CS231n contract)."""
@@ -311,22 +345,24 @@ class Sequential:
         *hidden, last = self.layers
         out, mask = x, None
         for layer in hidden:
-            out, mask = layer.forward(out, **_mask_argument(layer, mask)), _output_mask(layer, out, mask)
+            out, mask = _through(layer, out, mask, forward=True)
         # When the loss starts from the logits and the metrics rank them alike, the last activation (a softmax)
         # would be computed for nothing: for speed, train through the logits. (Not for a layer with its own
         # forward, which may take a mask: the sequence layers.)
         if (self._fused() and self._metrics_read_logits and not _mask_argument(last, mask)
                 and type(last).forward is Layer.forward):
-            out = last.forward_logits(out)
+            x_last, out = out, last.forward_logits(out)
+            mask = _output_mask(last, x_last, out, mask)
         else:
-            out = last.forward(out, **_mask_argument(last, mask))
+            out, mask = _through(last, out, mask, forward=True)
+        self._last_mask = mask
         below = len(self.layers) > 1
         if self._fused():
-            value, dz = loss.value_and_gradient_from_logits(targets, last.logits, prepared=True)
-            d = last.backward_preactivation(dz, input_grad=below)
+            value, dz = loss.value_and_gradient_from_logits(*_real(mask, targets, last.logits), prepared=True)
+            d = last.backward_preactivation(_padded(mask, dz, last.logits), input_grad=below)
         else:
-            value, dout = loss.value_and_gradient(targets, out, prepared=True)
-            d = last.backward(dout, input_grad=below)
+            value, dout = loss.value_and_gradient(*_real(mask, targets, out), prepared=True)
+            d = last.backward(_padded(mask, dout, out), input_grad=below)
         for i in range(len(self.layers) - 2, -1, -1):
             d = self.layers[i].backward(d, input_grad=i > 0)
         return value, out, self._named("grads")
@@ -415,8 +451,12 @@ class Sequential:
     def _add_batch_sums(self, sums: Array, loss: Array, targets: Array, out: Array | None, size: int) -> None:
         """Add a batch's loss (times its size) and metric sums to ``sums``, on the engine."""
         self.engine.add_to(sums, 0, loss, size)
+        mask = self._last_mask
         for i, metric in enumerate(self._metric_fns, start=1):
-            self.engine.add_to(sums, i, metric(targets, out))
+            if mask is None:
+                self.engine.add_to(sums, i, metric(targets, out))
+            else:  # the mean over the batch's real steps, counted ``size`` times like the loss
+                self.engine.add_to(sums, i, metric(*_real(mask, targets, out)) * (size / (mask != 0).sum()))
 
     def _means(self, sums: Array, n: int) -> list[float]:
         """The loss and metrics from their sums over ``n`` samples (read back once); a metric that is not a mean
@@ -476,7 +516,7 @@ class Sequential:
             for start in tqdm(range(0, len(x), batch_size), disable=not verbose, desc="predict", unit="batch"):
                 batch, mask = x[start:start + batch_size], None
                 for layer in self.layers:
-                    batch, mask = layer.call(batch, **_mask_argument(layer, mask)), _output_mask(layer, batch, mask)
+                    batch, mask = _through(layer, batch, mask)
                 out[start:start + batch_size] = batch
         return out
 

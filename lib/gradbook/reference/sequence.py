@@ -133,10 +133,11 @@ class SimpleRNNKernel(SequenceKernel):
         return _output(self.ops, self.ops.stack(states[1:], 0) if self.return_sequences else None, m,
                        self.return_sequences, h)
 
-    def gradients(self, dout: Array, params: Params) -> tuple[Array | None, Params]:
+    def gradients(self, dout: Array, params: Params, d_state: tuple[Array, ...] = ()) -> tuple[Array | None, Params]:
         Wx, Wh = params["Wx"], params["Wh"]
         x, m, states, cells = self._x, self._m, self._states, self._cells
         d_outputs, dh = _output_gradients(self.ops, dout, m, self.return_sequences, states[0])
+        dh = _plus(dh, d_state[0] if d_state else None)  # the returned state's own gradient (return_state)
         WhT = _transposed(Wh)
         da = self.ops.zeros((len(cells), *dh.shape), dh)  # dL/da of every step (time-major), written in place
         for t in reversed(range(len(cells))):
@@ -145,6 +146,7 @@ class SimpleRNNKernel(SequenceKernel):
             d_cell, d_carried = _split(m, t, dh)
             da[t] = self.act.backward(d_cell, cells[t])
             dh = _plus(da[t] @ WhT, d_carried)
+        self.initial_state_gradients = (dh,)
         return _recurrent_gradients(self.ops, x, self.ops.stack(states[:-1], 0), da, params)
 
 
@@ -226,14 +228,16 @@ class LSTMKernel(SequenceKernel):
         # A kept record's buffer is written again by the next run: the output is a copy of it (``+ 0``).
         return _output(self.ops, states + 0 if keep and states is not None else states, m, self.return_sequences, h)
 
-    def gradients(self, dout: Array, params: Params) -> tuple[Array | None, Params]:
+    def gradients(self, dout: Array, params: Params, d_state: tuple[Array, ...] = ()) -> tuple[Array | None, Params]:
         Wh = params["Wh"]
         u, WhT = Wh.shape[0], _transposed(Wh)
         x, m, record = self._x, self._m, self._record
         states, cells = record.all("h"), record.all("c")
         all_gates, all_g, all_tanh_c = record.all("gates"), record.all("g"), record.all("tanh_c")
         d_outputs, dh = _output_gradients(self.ops, dout, m, self.return_sequences, states[0])
-        dc = self.ops.zeros(states[0].shape, states[0])
+        # The returned states' own gradients (return_state) start the recursion at the last step.
+        dh = _plus(dh, d_state[0] if d_state else None)
+        dc = _plus(self.ops.zeros(states[0].shape, states[0]), d_state[1] if len(d_state) > 1 else None)
         da = self.ops.zeros(all_gates.shape, dc)  # dL/da of every step (time-major), for the weights
         for t in reversed(range(all_gates.shape[0])):
             gates, g, tanh_c = all_gates[t], all_g[t], all_tanh_c[t]
@@ -251,6 +255,7 @@ class LSTMKernel(SequenceKernel):
             da[t, :, 2 * u:3 * u] = self.act.backward(dc_cell * i, g)  # ... the candidate's block through tanh
             dh = _plus(da[t] @ WhT, dh_carried)
             dc = _plus(dc_cell * f, dc_carried)
+        self.initial_state_gradients = (dh, dc)
         return _recurrent_gradients(self.ops, x, states[:-1], da, params)
 
 

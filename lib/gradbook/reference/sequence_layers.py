@@ -17,9 +17,15 @@ SimpleRNN ``Wx`` (features, units), ``Wh`` (units, units), ``b`` (units,); LSTM 
 ``bk``, ``bv``, ``bo``. Initialisation as Keras: Glorot-uniform inputs, orthogonal recurrent
 weights, an LSTM's forget-gate bias 1, embeddings uniform in [-0.05, 0.05].
 
-Masks: a recurrent layer's ``forward(x, mask=...)``/``call(x, mask=...)`` takes a padding mask
-``(batch, time)`` (1/True where the step is real); ``Embedding(mask_zero=True).compute_mask(ids)``
-makes one from token 0, and a `Sequential` model hands it to the layers after the embedding.
+Masks: a recurrent layer's (and a TransformerBlock's) ``forward(x, mask=...)``/``call(x, mask=...)`` takes a
+padding mask ``(batch, time)`` (1/True where the step is real); ``Embedding(mask_zero=True).compute_mask(ids)``
+(and TokenAndPositionEmbedding's) makes one from token 0, and a `Sequential` model hands it to the layers
+after the embedding and masks the loss and metrics with it (`gradbook.reference.model`).
+MultiHeadAttention takes Keras 3's ``query_mask``, ``value_mask``, ``key_mask`` and ``attention_mask``.
+
+States: ``layer(x, initial_state=[h0(, c0)], return_state=True)`` (Keras), and in the CS231n form
+``forward(x, initial_state=..., return_state=True)`` then ``backward(dout, d_state=[dh(, dc)])``, with the
+initial state's gradients in ``initial_state_grads``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from gradbook.reference.layers import LAYERS, Layer, Shape, _initializer, _posit
 from gradbook.reference.numpy_engine import NUMPY
 
 Array = Any  # an engine's array
+PaddingMasks = tuple[Any | None, Any | None, Any | None]  # MultiHeadAttention's query_mask, value_mask, key_mask
 
 
 def orthogonal(shape: Shape, rng: np.random.Generator) -> np.ndarray:
@@ -195,11 +202,46 @@ class _Recurrent(SequenceLayer):
         """Keras' ``layer(x, initial_state=[h0(, c0)])``; ``return_state=True`` gives ``[output, h(, c)]``, the
         state after the last step (to carry on from it, as when sampling one character at a time)."""
         x = self._prepared(x)
-        state = None if initial_state is None else tuple(self._input_state(s) for s in initial_state)
         kernel = self.kernel
         out = kernel.run(x, self.params, self._mask(mask, x), keep=False,  # type: ignore[attr-defined]
-                         initial_state=state if state is None or len(state) > 1 else state[0])
+                         initial_state=self._initial_state(initial_state))
         return [out, *kernel.final_state] if return_state else out  # type: ignore[attr-defined]
+
+    def forward(self, x: Any, training: bool = True, mask: Any | None = None,  # type: ignore[override]
+                initial_state: Sequence[Any] | None = None, return_state: bool = False) -> Any:
+        """The CS231n contract with Keras' arguments: the output (``[output, h(, c)]`` with ``return_state``),
+        keeping what `backward` needs; `backward` then also takes the returned states' gradients."""
+        x = self._prepared(x)
+        state = self._initial_state(initial_state)
+        with self.engine.inference():  # the backward pass is the hand-written one, on every engine
+            self.logits = self.kernel.run(x, self.params, self._mask(mask, x), keep=True,  # type: ignore[attr-defined]
+                                          initial_state=state)
+        return [self.logits, *self.kernel.final_state] if return_state else self.logits  # type: ignore[attr-defined]
+
+    def backward(self, dout: Any, input_grad: bool = True, d_state: Sequence[Any] | None = None) -> Any:  # type: ignore[override]
+        """dL/dx from dL/dout and, after ``forward(..., return_state=True)``, ``d_state = [dL/dh(, dL/dc)]``
+        of the returned states (None where a state is not used); fills ``grads``, and ``initial_state_grads``
+        with ``[dL/dh0(, dL/dc0)]`` (the gradients into ``initial_state``)."""
+        dz = self._gradient(dout)
+        width = len(self.kernel.final_state)  # type: ignore[attr-defined]
+        given = list(d_state or [])
+        if len(given) > width:
+            raise ValueError(_("{where}: d_state has one gradient per returned state, at most {most}; got {got}").format(
+                where=self.where, most=width, got=len(given)))
+        zero = self.engine.array(self.kernel.final_state[0], self.dtype) * 0  # type: ignore[attr-defined]
+        states = tuple(self._input_state(d) if d is not None else zero for d in given)
+        with self.engine.inference():
+            dx, grads = self.kernel.gradients(dz, self.params, states)  # type: ignore[call-arg]
+        self.grads.update(grads)
+        self.initial_state_grads = list(self.kernel.initial_state_gradients)  # type: ignore[attr-defined]
+        return dx if input_grad else None
+
+    def _initial_state(self, initial_state: Sequence[Any] | None) -> Any:
+        """``initial_state`` as the kernel takes it: None, ``h0``, or ``(h0, c0)``."""
+        if initial_state is None:
+            return None
+        state = tuple(self._input_state(s) for s in initial_state)
+        return state if len(state) > 1 else state[0]
 
     def _input_state(self, state: Any) -> Any:
         state = self.engine.array(state)
@@ -303,10 +345,15 @@ class MultiHeadAttention(Layer):
 
         out = mha(query, value, key=None, attention_mask=None, use_causal_mask=False)   # (batch, T, query features)
         out, scores = mha(query, value, return_attention_scores=True)                  # scores (batch, heads, T, S)
+        out = mha(x, x, query_mask=pad, value_mask=pad)                                # padding masks (batch, T)
 
     ``query`` is (batch, T, features), ``value`` and ``key`` (batch, S, features) (``key`` defaults to
     ``value``; self-attention is ``mha(x, x)``). ``attention_mask`` (batch, T, S), or a shape that broadcasts to it, is True where
-    a query may attend to a key; ``use_causal_mask=True`` also hides every later key. The CS231n contract:
+    a query may attend to a key; ``use_causal_mask=True`` also hides every later key. Padding masks, as Keras
+    3 takes them (1/True where a step is real): ``value_mask``/``key_mask`` (batch, S) hide padded keys (they
+    get no attention weight, torch's ``key_padding_mask``); ``query_mask`` (batch, T) hides every key from a
+    padded query (its weights are then uniform and its output meaningless: a masked loss ignores it). All the
+    masks combine by AND. The CS231n contract:
     ``forward(query, value, key=None, attention_mask=None, use_causal_mask=False)`` keeps a cache and
     ``backward(dout)`` fills ``grads`` and returns ``(dquery, dvalue, dkey)``, with ``dkey`` None when no
     key was given (its gradient is then part of ``dvalue``).
@@ -366,7 +413,10 @@ class MultiHeadAttention(Layer):
                 where=self.where, key=key.shape[1], value=value.shape[1]))
         return tuple(self.engine.array(x, self.dtype) for x in (query, value, key))  # type: ignore[return-value]
 
-    def _attention_mask(self, attention_mask: Any | None, causal: bool, batch: int, t: int, s: int) -> Any | None:
+    def _attention_mask(self, attention_mask: Any | None, causal: bool, batch: int, t: int, s: int,
+                        padding: PaddingMasks = (None, None, None)) -> Any | None:
+        """Keras' rule: True where a query may attend to a key, from ``attention_mask``, the causal lower triangle and
+        the padding masks (a padded query attends to nothing, a padded key or value is attended to by nothing)."""
         mask = None
         if attention_mask is not None:
             mask = self.engine.to_numpy(attention_mask)
@@ -374,6 +424,15 @@ class MultiHeadAttention(Layer):
                 raise ValueError(_("{where}: attention_mask must be (batch, queries, keys) = {want}; got {got}").format(
                     where=self.where, want=_shape((batch, t, s)), got=_shape(mask.shape)))
             mask = np.broadcast_to(mask != 0, (batch, t, s))
+        for name, given, steps, axis in zip(("query_mask", "value_mask", "key_mask"), padding, (t, s, s), (2, 1, 1)):
+            if given is None:
+                continue
+            given = self.engine.to_numpy(given)
+            if given.shape != (batch, steps):
+                raise ValueError(_("{where}: {name} is one entry per sequence and step, shape {want}; got {got}").format(
+                    where=self.where, name=name, want=_shape((batch, steps)), got=_shape(given.shape)))
+            given = np.expand_dims(given != 0, axis)  # a query's row, or a key's column
+            mask = given if mask is None else mask & given
         if causal:
             lower = np.tril(np.ones((t, s), bool))  # query i sees keys 0..i
             mask = lower[None] if mask is None else mask & lower
@@ -381,10 +440,12 @@ class MultiHeadAttention(Layer):
         return None if mask is None else self.engine.array(np.broadcast_to(mask, (batch, t, s)).copy(), self.dtype)
 
     def forward(self, query: Any, value: Any, key: Any | None = None, attention_mask: Any | None = None,  # type: ignore[override]
-                use_causal_mask: bool = False, training: bool = True) -> Any:
+                use_causal_mask: bool = False, training: bool = True, query_mask: Any | None = None,
+                value_mask: Any | None = None, key_mask: Any | None = None) -> Any:
         self._key_given = key is not None
         q, v, k = self._inputs(query, value, key)
-        mask = self._attention_mask(attention_mask, use_causal_mask, q.shape[0], q.shape[1], v.shape[1])
+        mask = self._attention_mask(attention_mask, use_causal_mask, q.shape[0], q.shape[1], v.shape[1],
+                                    (query_mask, value_mask, key_mask))
         with self.engine.inference():
             self.logits = self.attention.run(q, v, k, mask, self.params, keep=True)
         return self.logits
@@ -397,15 +458,19 @@ class MultiHeadAttention(Layer):
         return (dq, dv, dk) if self._key_given else (dq, dv + dk, None)
 
     def call(self, query: Any, value: Any | None = None, key: Any | None = None,  # type: ignore[override]
-             attention_mask: Any | None = None, use_causal_mask: bool = False) -> Any:
+             attention_mask: Any | None = None, use_causal_mask: bool = False, query_mask: Any | None = None,
+             value_mask: Any | None = None, key_mask: Any | None = None) -> Any:
         """The differentiable forward; ``value`` defaults to ``query`` (self-attention)."""
         q, v, k = self._inputs(query, query if value is None else value, key)
-        mask = self._attention_mask(attention_mask, use_causal_mask, q.shape[0], q.shape[1], v.shape[1])
+        mask = self._attention_mask(attention_mask, use_causal_mask, q.shape[0], q.shape[1], v.shape[1],
+                                    (query_mask, value_mask, key_mask))
         return self.attention.run(q, v, k, mask, self.params, keep=False)
 
-    def __call__(self, query: Any, value: Any, key: Any | None = None, attention_mask: Any | None = None,
-                 use_causal_mask: bool = False, return_attention_scores: bool = False) -> Any:
-        out = self.call(query, value, key, attention_mask, use_causal_mask)
+    def __call__(self, query: Any, value: Any, key: Any | None = None, query_mask: Any | None = None,
+                 value_mask: Any | None = None, key_mask: Any | None = None, attention_mask: Any | None = None,
+                 return_attention_scores: bool = False, use_causal_mask: bool = False) -> Any:
+        """Keras 3's call form (its keyword arguments, in its order)."""
+        out = self.call(query, value, key, attention_mask, use_causal_mask, query_mask, value_mask, key_mask)
         return (out, self.attention.scores) if return_attention_scores else out
 
     @property
@@ -423,13 +488,16 @@ class MultiHeadAttention(Layer):
 
 class TokenAndPositionEmbedding(SequenceLayer):
     """keras_nlp's TokenAndPositionEmbedding: each token's learned embedding plus a learned embedding of its
-    position (0 .. sequence_length - 1), so that attention, which ignores order, can see it."""
+    position (0 .. sequence_length - 1), so that attention, which ignores order, can see it. ``mask_zero=True``:
+    id 0 is padding, and the layers after it get the padding mask (as `Embedding`'s)."""
 
     supports_masking = False
 
     def __init__(self, vocabulary_size: int, sequence_length: int, embedding_dim: int,
-                 input_shape: Sequence[int] | None = None, *, engine: Engine = NUMPY) -> None:
+                 input_shape: Sequence[int] | None = None, mask_zero: bool = False, *,
+                 engine: Engine = NUMPY) -> None:
         super().__init__(input_shape, engine=engine)
+        self.mask_zero = bool(mask_zero)
         self.vocabulary_size = _positive(vocabulary_size, "TokenAndPositionEmbedding vocabulary_size")
         self.sequence_length = _positive(sequence_length, "TokenAndPositionEmbedding sequence_length")
         self.embedding_dim = _positive(embedding_dim, "TokenAndPositionEmbedding embedding_dim")
@@ -459,7 +527,9 @@ class TokenAndPositionEmbedding(SequenceLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"vocabulary_size": self.vocabulary_size, "sequence_length": self.sequence_length,
-                "embedding_dim": self.embedding_dim, **super().get_config()}
+                "embedding_dim": self.embedding_dim, "mask_zero": self.mask_zero, **super().get_config()}
+
+    compute_mask = Embedding.compute_mask
 
 
 class TransformerBlock(SequenceLayer):
@@ -471,10 +541,10 @@ class TransformerBlock(SequenceLayer):
     Input and output (batch, time, features); ``causal=True`` (the default, for a language model) lets each
     step attend only to itself and the steps before it. Weights: ``ln1_gamma``, ``ln1_beta``, the attention's
     ``attention_Wq`` ... ``attention_bo`` (as MultiHeadAttention's), ``ln2_gamma``, ``ln2_beta``, ``W1``
-    (features, ff_dim), ``b1``, ``W2`` (ff_dim, features), ``b2``. Padding masks are not taken.
+    (features, ff_dim), ``b1``, ``W2`` (ff_dim, features), ``b2``. A padding mask (batch, time), from an
+    ``Embedding``/``TokenAndPositionEmbedding(mask_zero=True)`` before it in a `Sequential` or given as
+    ``block(x, mask=...)``, hides the padded steps as keys (they get no attention weight) and is passed on.
     """
-
-    supports_masking = False
 
     def __init__(self, num_heads: int, key_dim: int, ff_dim: int, causal: bool = True, epsilon: float = 1e-3,
                  input_shape: Sequence[int] | None = None, kernel_initializer: str = "glorot_uniform", *,
@@ -503,11 +573,15 @@ class TransformerBlock(SequenceLayer):
         return sequence.TransformerBlockKernel(ops, self.num_heads, self.key_dim, self.epsilon)
 
     def _mask(self, mask: Any | None, x: Any) -> Any | None:
-        """The attention mask the block's kernel takes: the causal one (1, time, time), or none."""
-        if not self.causal:
-            return None
+        """The attention mask the block's kernel takes, from the padding mask (batch, time): the causal one (1, time,
+        time) and/or the padded keys hidden (batch, 1, time) -- their product where both -- or none."""
+        padding = super()._mask(mask, x)  # checked, in the layer's dtype
         steps = x.shape[1]
-        return self.engine.array(np.tril(np.ones((1, steps, steps))), self.dtype)
+        causal = self.engine.array(np.tril(np.ones((1, steps, steps))), self.dtype) if self.causal else None
+        keys = None if padding is None else padding[:, None, :]
+        if causal is None or keys is None:
+            return causal if keys is None else keys
+        return causal * keys
 
     def get_config(self) -> dict[str, Any]:
         return {"num_heads": self.num_heads, "key_dim": self.key_dim, "ff_dim": self.ff_dim, "causal": self.causal,
