@@ -222,7 +222,7 @@ b2_xor = np.array([-10.0])
     ("ch04.backward", edit("04", "backward", "dZ2 = (a2 - y) / m", "dZ2 = a2 - y"), "backward", ("m", "times", "mean", "batch")),
     ("ch04.backward", edit("04", "backward", "dZ1 = da1 * a1 * (1 - a1)", "dZ1 = da1 * (1 - a1 ** 2)"), "backward", ("dW1", "db1", "sigmoid", "derivative")),
     ("ch04.backward", edit("04", "backward", "db2 = dZ2.sum(axis=0)", "db2 = dZ2.mean(axis=0)"), "backward", ("db2",)),
-    ("ch04.numerical_gradient", edit("04", "numerical-gradient", "x[i] = old\n", ""), "numerical_gradient", ("restore", "x", "changed", "put back")),
+    ("ch04.numerical_gradient", edit("04", "numerical-gradient", "        x[i] = old\n", ""), "numerical_gradient", ("restore", "x", "changed", "put back")),
     ("ch04.numerical_gradient", edit("04", "numerical-gradient", "(2 * eps)", "eps"), "numerical_gradient", ("2", "twice", "eps")),
     ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.linalg.norm(a - b) / np.linalg.norm(a))\n", "relative_error", ("norm", "b", "denominator")),
     ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.sum(np.abs(a - b)) / (np.sum(np.abs(a)) + np.sum(np.abs(b))))\n",
@@ -441,29 +441,31 @@ b2_xor = np.array([-10.0])
     ("ch08.local_gradients", edit("08", "value", "self.grad += out.data * out.grad", "self.grad += self.data * out.grad"), "Value", ("exp",)),
     ("ch08.local_gradients", edit("08", "value", "            self.grad += out.grad\n            other.grad += out.grad",
                                   "            self.grad = out.grad\n            other.grad = out.grad"), "Value", ("+=", "accumul", "twice", "add")),
-    ("ch08.autograd", edit("08", "value", "return (-self) + other", "return self - other"), "Value", ("rsub", "-", "sign", "other - self")),
-    ("ch08.autograd", edit("08", "value", "return Value(other) / self", "return self / other"), "Value", ("rtruediv", "/", "other / self")),
+    ("ch08.autograd", edit("08", "value", "return (-self) + other", "return self - other") + "\nValue.backward = backward\n", "Value", ("rsub", "-", "sign", "other - self")),
+    ("ch08.autograd", edit("08", "value", "return Value(other) / self", "return self / other") + "\nValue.backward = backward\n", "Value", ("rtruediv", "/", "other / self")),
     ("ch08.topological_order", '''def topological_order(root):
-    order = []
-    def visit(node):
-        for child in node._prev:
-            visit(child)
-        order.append(node)
-    visit(root)
+    order, stack = [], [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for child in reversed(node._prev):
+            stack.append((child, False))
     return order
 ''', "topological_order", ("once", "twice", "visited", "duplicate", "more than")),
     ("ch08.topological_order", '''def topological_order(root):
-    order, seen = [], set()
-    def visit(node):
-        if id(node) in seen:
-            return
-        seen.add(id(node))
+    order, seen, stack = [], {id(root)}, [root]
+    while stack:
+        node = stack.pop()
         order.append(node)
         for child in node._prev:
-            visit(child)
-    visit(root)
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
     return order
-''', "topological_order", ("before", "after", "children", "order")),
+''', "topological_order", ("before", "after", "children", "order", "reverse")),
     ("ch08.backward", '''def backward(self):
     topo = topological_order(self)
     for node in reversed(topo):
@@ -688,15 +690,17 @@ RIGHT: list[Entry] = [
     return out
 ''', "conv2d_naive", ()),
     ("ch08.topological_order", '''def topological_order(root):
-    order, seen = [], set()
-    def visit(node):
-        if node in seen:
-            return
-        seen.add(node)
-        for child in node._prev:
-            visit(child)
-        order.append(node)
-    visit(root)
+    order, placed, stack = [], set(), [root]
+    while stack:
+        node = stack[-1]
+        waiting = [c for c in node._prev if c not in placed]
+        if waiting:
+            stack.extend(waiting)
+            continue
+        stack.pop()
+        if node not in placed:
+            placed.add(node)
+            order.append(node)
     return order
 ''', "topological_order", ()),
     ("ch08.local_gradients", edit("08", "value", "return self * -1", "return Value(-self.data, (self,), 'neg')._with(self)")

@@ -199,6 +199,16 @@ def _train_loss_after_update(x: Array, y: Array, lr: float, steps: int) -> tuple
     return w, b, losses
 
 
+def _train_gradient_once(x: Array, y: Array, lr: float, steps: int) -> tuple[float, float, list[float]]:
+    w, b = 0.0, 0.0
+    losses = []
+    dw, db = _gradients(w, b, x, y)  # the gradient at the start, never recomputed
+    for _ in range(steps):
+        losses.append(_mse_loss(_predict(w, b, x), y))
+        w, b = w - lr * dw, b - lr * db
+    return w, b, losses
+
+
 # --- exercises ------------------------------------------------------------------------
 
 predict = Exercise(
@@ -257,6 +267,9 @@ train = Exercise(
     mistakes=[
         Mistake(_train_without_b, N_("b never changes: update both parameters every step, w -= lr * dw and b -= lr * db.")),
         Mistake(_train_uphill, N_("w and b moved along the gradient (+ lr * dw), which is uphill; subtract it: w = w - lr * dw.")),
+        Mistake(_train_gradient_once, N_("w and b move by the same amount at every step: the gradient is the one at the "
+                                         "start, computed once before the loop. Compute dw, db inside the loop, at the "
+                                         "current w and b, every step.")),
         Mistake(
             _train_loss_after_update,
             N_("the losses are recorded after the update; record each step's loss before updating, "
