@@ -169,7 +169,7 @@ def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: f
     near = _Near(rtol, atol)
     kept = _one_kept(expected, got, near, axes)
     if kept:
-        return f"{head}: {kept}"
+        return _("{head}: {lead}").format(head=head, lead=kept)
     with np.errstate(all="ignore"):
         if len(want) == len(have) <= _MAX_AXES and sorted(want) == sorted(have) and got.dtype.kind in "biuf":
             for order in itertools.permutations(range(len(want))):
@@ -195,11 +195,11 @@ def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: f
         ).format(head=head)
     axis = _reduced_axis(want, have, inputs)
     if axis:
-        return f"{head}: {axis}"
+        return _("{head}: {lead}").format(head=head, lead=axis)
     if got.size == expected.size:
         return _("{head}: the same number of values in the wrong shape; check your reshape (or its order of "
                  "axes).").format(head=head)
-    return f"{head}."
+    return _("{head}.").format(head=head)
 
 
 def _one_kept(expected: np.ndarray, got: np.ndarray, near: _Near, axes: Sequence[Axis]) -> str | None:
