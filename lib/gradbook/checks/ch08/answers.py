@@ -691,6 +691,14 @@ RECURSIVE_SEARCH = N_(
     "Keep the path in a list (a stack) and loop; see the hint in the notebook."
 )
 
+# The forward pass's own mistakes: `autograd` (whose output holds the forward value) names them too.
+FORWARD_MISTAKES = (
+    Mistake(_RsubReversed, N_("2.0 - v calls v.__rsub__(2.0), which must compute other - self (2.0 - v), "
+            "not self - other.")),
+    Mistake(_RdivReversed, N_("2.0 / v calls v.__rtruediv__(2.0), which must compute other / self (2.0 / v), "
+            "not self / other.")),
+)
+
 value_ops = Exercise(
     "ch08.value_ops",
     title="Value (forward)",
@@ -699,10 +707,7 @@ value_ops = Exercise(
     run="ch08.value_forward",
     cases=_forward_cases,
     mistakes=[
-        Mistake(_RsubReversed, N_("2.0 - v calls v.__rsub__(2.0), which must compute other - self (2.0 - v), "
-                "not self - other.")),
-        Mistake(_RdivReversed, N_("2.0 / v calls v.__rtruediv__(2.0), which must compute other / self (2.0 / v), "
-                "not self / other.")),
+        *FORWARD_MISTAKES,
     ],
 )
 
@@ -774,6 +779,7 @@ autograd = Exercise(
                 "the rules once each, in reverse topological order.")),
         Mistake(_RecursiveValue, N_("backward hit Python's recursion limit on a deep expression: find the "
                 "topological order with a loop and a stack.")),
+        *FORWARD_MISTAKES,
     ],
 )
 
