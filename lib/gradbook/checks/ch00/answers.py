@@ -146,6 +146,10 @@ def _loss_not_squared(y_pred: Array, y: Array) -> float:
     return float(np.mean(y_pred - y))
 
 
+def _loss_square_of_mean(y_pred: Array, y: Array) -> float:
+    return float(np.mean(y_pred - y) ** 2)
+
+
 def _loss_absolute(y_pred: Array, y: Array) -> float:
     return float(np.mean(np.abs(y_pred - y)))
 
@@ -235,6 +239,8 @@ mse_loss = Exercise(
     mistakes=[
         Mistake(_loss_sum, N_("this is the sum of the squared errors; the mean squared error divides by the number of points (np.mean).")),
         Mistake(_loss_not_squared, N_("the errors are not squared: positive and negative errors cancel out. Square them before the mean.")),
+        Mistake(_loss_square_of_mean, N_("this squares the mean error, mean(error)**2: errors of opposite signs cancel "
+                                         "before the square. Square each error first, then take the mean.")),
         Mistake(_loss_absolute, N_("this is the mean absolute error (mean of |error|); square the errors instead.")),
         Mistake(_loss_root, N_("this is the root of the mean squared error (RMSE); leave out the square root.")),
     ],
