@@ -4,10 +4,11 @@ verdict is shown."""
 
 from __future__ import annotations
 
+import os
 import numpy as np
 import pytest
 
-from gradbook.checks import REGISTRY, Case, Exercise, Mistake, collect, judge, load_all
+from gradbook.checks import REGISTRY, Case, CheckFailed, Exercise, Mistake, collect, judge, load_all
 from gradbook.checks import plain
 from gradbook.checks.core import NOT_IMPLEMENTED
 
@@ -229,3 +230,26 @@ def test_in_ipython_a_stub_cell_says_not_implemented_yet_and_fails(ipython) -> N
     result, captured = run_cell(ipython, "import numbers\nnumbers.Complex.real.fget(1.0)")
     assert isinstance(result.error_in_exec, NotImplementedError)
     assert NOT_IMPLEMENTED not in captured.stdout and "numbers.py" in captured.stdout
+
+
+@pytest.mark.parametrize("allow_stdin, one_line", [(True, True), (False, False), (None, False)])
+def test_a_validate_that_leaked_nbgrader_environment_changes_nothing_in_a_notebook(
+        ipython, monkeypatch: pytest.MonkeyPatch, allow_stdin: bool | None, one_line: bool) -> None:
+    """nbgrader's `setenv` (validate, autograde) has no try/finally: a Validate that raised inside a JupyterLab
+    server leaves NBGRADER_EXECUTION set, and every kernel the server starts later inherits it. A notebook's
+    kernel (its execute requests allow input) still shows the panel and one line; a headless run (nbclient:
+    no input) and a process without a kernel under nbgrader print the whole lesson."""
+    from types import SimpleNamespace
+
+    import nbgrader.utils
+
+    with pytest.raises(RuntimeError):  # the leak itself, through nbgrader's own API
+        with nbgrader.utils.setenv(NBGRADER_VALIDATING="1", NBGRADER_EXECUTION="validate"):
+            raise RuntimeError("a validation that failed")
+    assert os.environ.get("NBGRADER_EXECUTION") == "validate"
+    if allow_stdin is not None:
+        monkeypatch.setattr(ipython, "kernel", SimpleNamespace(_allow_stdin=allow_stdin), raising=False)
+    result, captured = run_cell(ipython, WRONG_RELU + "check.naive_relu(naive_relu)")
+    assert isinstance(result.error_in_exec, CheckFailed)
+    assert ("shown above" in captured.stdout) is one_line
+    assert ("Hint: this is the absolute value |x|" in captured.stdout) is not one_line

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from gradbook import progress
-from gradbook.checks import diagnose, display, meaning
+from gradbook.checks import diagnose, display, meaning, variants
 from gradbook.i18n import _, ngettext, using
 import gradbook.checks.registry as registry
 from gradbook.checks.ask import answer as _answer
@@ -291,11 +291,19 @@ def _lesson(
     mistake = None
     if not mutated and display.hint_label() not in "\n".join(lines):  # a chapter's compare may give its own hint
         mistake = _known_mistake(exercise, cases, results, index)
-        lines.append(display.hint(_(exercise.mistakes[mistake].hint)) if mistake is not None else "")
+        lines.append(display.hint(_(exercise.mistakes[mistake].hint)) if mistake is not None else _variant(exercise, cases, results, index))
     elif not mutated:  # the compare's own hint: the listed mistake it is, if it is one
         mistake = _named(exercise, "\n".join(lines))
     where = _where(cases, case) if not block or case.label else ""
     return _not_right(exercise.title, where) + "\n" + "\n".join(line for line in lines if line), mistake
+
+
+def _variant(exercise: Exercise, cases: list[Case], results: list, index: int) -> str:
+    """A hint from the reference run on one input changed (`variants`), when it gives the answer on every case."""
+    run = lambda case: to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))  # noqa: E731
+    names = [name for name, _value in _inputs(exercise, cases[index])][:len(cases[index].args)]
+    found = variants.lead(run, _compare(exercise), cases, results, index, names)
+    return display.hint(found) if found else ""
 
 
 def _not_right(title: str, where: str = "") -> str:
@@ -479,6 +487,9 @@ def compare_values(
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return _expected_got(_kind(expected), _kind(got))
+        reordered = _reordered(expected, got, rtol, atol)
+        if reordered:
+            return reordered
         for i, (e, g) in enumerate(zip(expected, got)):
             problem = _compare_part(i, e, g, rtol, atol, inputs)
             if problem:
@@ -498,6 +509,49 @@ def compare_values(
         same = isinstance(expected, str) and isinstance(got, str) and expected == got
         return None if same else _expected_got(_kind(expected) if not isinstance(expected, str) else repr(expected), repr(got))
     return _compare_arrays(np.asarray(expected), got, rtol, atol, inputs)
+
+
+def _reordered(expected: Sequence, got: Sequence, rtol: float, atol: float) -> str | None:
+    """Right values in the wrong places: a shape's sizes in another order, or two outputs in each other's place."""
+    def whole(v: Any) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+    if expected and all(whole(v) for v in list(expected) + list(got)):
+        if sorted(expected) == sorted(got) and list(expected) != list(got):
+            return _("the right sizes in the wrong order: expected {expected}, got {got}. Check which axis comes "
+                     "first.").format(expected=tuple(int(v) for v in expected), got=tuple(int(v) for v in got))
+        return None
+    same = lambda a, b: _same(a, b, rtol, atol)  # noqa: E731
+    for i in range(len(expected)):
+        for j in range(i + 1, len(expected)):
+            if (not same(expected[i], got[i]) and same(expected[j], got[i]) and same(expected[i], got[j])
+                    and not same(expected[i], expected[j])):
+                names = [_part_name(k) for k in (i, j)]
+                return _("{first} and {second} are swapped: your {first} is the expected {second}, and the other way "
+                         "round. Return them in the order asked for.").format(first=names[0], second=names[1])
+    return None
+
+
+def _same(a: Plain, b: Plain, rtol: float, atol: float) -> bool:
+    """Equal within tolerance, quietly: no lead is looked for (a judge proving its leads would record them)."""
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
+                and all(_same(x, y, rtol, atol) for x, y in zip(a, b)))
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and all(
+            _same(a[k], b[k], rtol, atol) for k in a)
+    try:
+        x, y = np.asarray(a), np.asarray(b)
+        return x.shape == y.shape and x.dtype.kind in "biuf" and y.dtype.kind in "biuf" and bool(
+            np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True))
+    except (TypeError, ValueError):
+        return a == b
+
+
+def _part_name(key: int) -> str:
+    """How a message names item `key` of a tuple output: its declared name, or its position."""
+    declared = meaning.part(_OUTPUT.get(), key)
+    return f"`{declared.name}`" if declared is not None and declared.name else _("item {index}").format(index=key)
 
 
 def _compare_part(key: Any, expected: Plain, got: Plain, rtol: float, atol: float, inputs: diagnose.Named) -> str | None:
@@ -537,13 +591,18 @@ def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float, 
         return _expected_got(_kind(expected), _kind(got))
     got_a = np.asarray(got)
     if got_a.shape != expected.shape:
-        return diagnose.explain_shape(expected, got_a, rtol=rtol, atol=atol, inputs=inputs)
+        declared = _OUTPUT.get() if isinstance(_OUTPUT.get(), meaning.Output) else None
+        return diagnose.explain_shape(expected, got_a, rtol=rtol, atol=atol, inputs=inputs,
+                                      axes=declared.axes_of(expected.ndim) if declared is not None else ())
     if expected.dtype.kind in "SU" or got_a.dtype.kind in "SU":
         return None if np.array_equal(expected, got_a) else _expected_got(repr(expected), repr(got_a))
     if expected.dtype.kind in "biu" and got_a.dtype.kind == "f" and not np.all(got_a == np.round(got_a)):
         return _("expected whole numbers ({dtype}), got fractions such as {example}.").format(
             dtype=expected.dtype, example=repr(got_a.flat[0]))
     if np.allclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True):
+        if expected.dtype.kind in "iu" and got_a.dtype.kind == "b":  # asked for 0/1 numbers: True/False is not one
+            return _("the values are right, but they are True/False (bool) where whole numbers ({dtype}) are "
+                     "expected: convert them with .astype(int).").format(dtype=expected.dtype)
         return None
     output = _OUTPUT.get() if isinstance(_OUTPUT.get(), meaning.Output) else None
     axes = output.axes_of(expected.ndim) if output is not None else ()

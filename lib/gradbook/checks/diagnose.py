@@ -82,6 +82,12 @@ def contradicted(key: str, expected: Any, inputs: Named = ()) -> bool:
                 return not np.allclose(rows[1:], rows[:-1], equal_nan=True)
             which = detail.split(",")[1]  # the rows the cause leaves wrong
             return bool(np.any((rows[-1:] if which == "last" else rows[:1] if which == "first" else rows[1:]) != 0))
+        if kind == "cumsum":
+            axis = int(detail)
+            return axis < e.ndim and not np.allclose(np.cumsum(e, axis=axis), e, equal_nan=True)
+        if kind == "repeated":
+            axis = int(detail)
+            return axis < e.ndim and not np.allclose(e, np.take(e, [-1], axis=axis), equal_nan=True)
         if kind in ("integer", "truncated"):
             return bool(np.any(e != np.round(e)))
         if kind == "wrapped":
@@ -115,6 +121,8 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
             lambda: _transposed(e, g, near),
             lambda: _reversed(e, g, near, axes),
             lambda: _shifted(e, g, near, axes),
+            lambda: _accumulated(e, g, near, axes),
+            lambda: _repeated(e, g, near, axes),
             lambda: _factor(e, g, inputs, near),
             lambda: _offset(e, g, inputs, near),
             lambda: _truncated(e, g, near),
@@ -152,11 +160,16 @@ def _candidates(found: Any) -> list[tuple[str, str, Any]]:
     return [(f[0], f[1], f[2] if len(f) == 3 else None) for f in (found if isinstance(found, list) else [found])]
 
 
-def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: float, inputs: Named = ()) -> str:
-    """What a wrong shape suggests: transposed or permuted axes, a reshape, keepdims, the wrong axis reduced."""
+def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: float, inputs: Named = (),
+                  axes: Sequence[Axis] = ()) -> str:
+    """What a wrong shape suggests: transposed or permuted axes, a reshape, keepdims, the wrong axis reduced,
+    one iteration kept where every one belongs (along an axis a loop runs along, `axes`)."""
     want, have = expected.shape, got.shape
     head = _("expected shape {want}, got {have}").format(want=want, have=have)
     near = _Near(rtol, atol)
+    kept = _one_kept(expected, got, near, axes)
+    if kept:
+        return _("{head}: {lead}").format(head=head, lead=kept)
     with np.errstate(all="ignore"):
         if len(want) == len(have) <= _MAX_AXES and sorted(want) == sorted(have) and got.dtype.kind in "biuf":
             for order in itertools.permutations(range(len(want))):
@@ -182,11 +195,31 @@ def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: f
         ).format(head=head)
     axis = _reduced_axis(want, have, inputs)
     if axis:
-        return f"{head}: {axis}"
+        return _("{head}: {lead}").format(head=head, lead=axis)
     if got.size == expected.size:
         return _("{head}: the same number of values in the wrong shape; check your reshape (or its order of "
                  "axes).").format(head=head)
-    return f"{head}."
+    return _("{head}.").format(head=head)
+
+
+def _one_kept(expected: np.ndarray, got: np.ndarray, near: _Near, axes: Sequence[Axis]) -> str | None:
+    """`got` is the expected first or last slice along a looped axis: one iteration's value, not every one's."""
+    if len(axes) != expected.ndim or got.ndim != expected.ndim - 1 or got.dtype.kind not in "biuf":
+        return None
+    for axis, meant in enumerate(axes):
+        n = expected.shape[axis]
+        if not meant.looped or n < 2 or expected.shape[:axis] + expected.shape[axis + 1:] != got.shape:
+            continue
+        step, steps = word(meant), word(meant, plural=True)
+        if near(got, np.take(expected, -1, axis=axis)):
+            return _("only the last {step} ({where}) is returned, where every one of the {n} {steps} belongs: keep each "
+                     "{step}'s value (e.g. in a list, then np.stack).").format(step=step, steps=steps, n=n,
+                                                                          where=meant.name(n - 1))
+        if near(got, np.take(expected, 0, axis=axis)):
+            return _("only the first {step} ({where}) is returned, where every one of the {n} {steps} belongs: keep each "
+                     "{step}'s value (e.g. in a list, then np.stack).").format(step=step, steps=steps, n=n,
+                                                                           where=meant.name(0))
+    return None
 
 
 def explain_nonfinite(expected: np.ndarray, got: np.ndarray, inputs: Named = ()) -> str | None:
@@ -251,7 +284,10 @@ def explain_nonfinite(expected: np.ndarray, got: np.ndarray, inputs: Named = ())
                     "number, and the inputs go down to {low}. Check what you divide by and what you take "
                     "the log or square root of."
                 ).format(head=head, low=_num(low))
-            return _("{head}: 0 / 0 gives nan. Check what you divide by: it is 0 somewhere.").format(head=head)
+            # Nothing in the inputs says which: an optimiser's state, a square of the gradient left out, can
+            # make the root of a negative number as easily as a zero denominator. Name every cause, none as fact.
+            return _("{head}: nan comes from 0 / 0, from inf - inf, or from np.log or np.sqrt of a negative "
+                     "number. Check what you divide by and what you take the log or square root of.").format(head=head)
         return _(
             "{head}: a division by 0 (x / 0 is inf) or an overflow past {largest} "
             "(np.exp({limit}) is already inf), while the inputs are at most {size} "
@@ -400,6 +436,36 @@ def _shifted(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]) ->
             return f"shifted:{axis},late", _(
                 "the sequence is one {step} late: your {step} i + 1 is the expected {step} i. Is each value "
                 "recorded before the step that produces it, or does the loop start one step early?"
+            ).format(step=step)
+    return None
+
+
+def _accumulated(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]) -> tuple[str, str] | None:
+    """Each iteration's value is the running total of the expected ones: a sum or count never reset."""
+    for axis in range(e.ndim):
+        if e.shape[axis] < 2 or not axes[axis].looped:
+            continue
+        total = np.cumsum(e, axis=axis)
+        if not near(total, e) and near(g, total):
+            step, steps = word(axes[axis]), word(axes[axis], plural=True)
+            return f"cumsum:{axis}", _(
+                "each {step} holds the running total of the expected ones: your {step} i is the sum of the expected "
+                "{steps} up to i. Is a sum or a count not reset to 0 at the start of each {step}?"
+            ).format(step=step, steps=steps)
+    return None
+
+
+def _repeated(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]) -> tuple[str, str] | None:
+    """Every iteration holds the last one's values: one array stored again and again, then changed in place."""
+    for axis in range(e.ndim):
+        if e.shape[axis] < 2 or not axes[axis].looped:
+            continue
+        last = np.take(e, [-1], axis=axis)
+        if not near(np.broadcast_to(last, e.shape), e) and near(g, np.broadcast_to(last, e.shape)):
+            step = word(axes[axis])
+            return f"repeated:{axis}", _(
+                "every {step} holds the same values, those of the expected last {step}: is one array stored again and "
+                "again and then changed in place? Store a copy (`.copy()`) of it at each {step}."
             ).format(step=step)
     return None
 

@@ -180,13 +180,16 @@ def number(value: float) -> str:
 
 
 def _panel_is_read() -> bool:
-    """Does a person's front end show this cell's display outputs? Not when nbgrader runs the notebook
-    (validate, autograde: it sets NBGRADER_EXECUTION for the run) or any headless client (nbclient's
-    executions never allow input; JupyterLab's notebook does)."""
-    if os.environ.get("NBGRADER_EXECUTION"):
-        return False
+    """Does a person's front end show this cell's display outputs? In a kernel, its execute request says so:
+    JupyterLab's notebook allows input, while every headless client (nbgrader's validate and autograde run the
+    notebook through nbclient) never does. NBGRADER_EXECUTION, which nbgrader sets for its runs, is read only
+    outside a kernel: nbgrader sets it in the process that runs Validate (`nbgrader.utils.setenv`, with no
+    try/finally), so a Validate that raised inside a JupyterLab server leaves it set for every kernel the
+    server starts later, where it would say nothing true."""
     kernel = getattr(_shell(), "kernel", None)
-    return kernel is None or bool(getattr(kernel, "_allow_stdin", True))
+    if kernel is not None:
+        return bool(getattr(kernel, "_allow_stdin", True))
+    return not os.environ.get("NBGRADER_EXECUTION")
 
 
 def _shell() -> Any:

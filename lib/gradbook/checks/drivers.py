@@ -46,7 +46,7 @@ class Case:
         if self.label:
             return _(self.label).format(**self.label_values) if self.label_values else _(self.label)
         parts = [_short(a) for a in self.args] + [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
-        return ", ".join(parts)
+        return _(", ").join(parts)  # a list in the student's language (Chinese: 、)
 
 
 def _short(value: Any) -> str:

@@ -146,6 +146,10 @@ def _loss_not_squared(y_pred: Array, y: Array) -> float:
     return float(np.mean(y_pred - y))
 
 
+def _loss_square_of_mean(y_pred: Array, y: Array) -> float:
+    return float(np.mean(y_pred - y) ** 2)
+
+
 def _loss_absolute(y_pred: Array, y: Array) -> float:
     return float(np.mean(np.abs(y_pred - y)))
 
@@ -199,6 +203,16 @@ def _train_loss_after_update(x: Array, y: Array, lr: float, steps: int) -> tuple
     return w, b, losses
 
 
+def _train_gradient_once(x: Array, y: Array, lr: float, steps: int) -> tuple[float, float, list[float]]:
+    w, b = 0.0, 0.0
+    losses = []
+    dw, db = _gradients(w, b, x, y)  # the gradient at the start, never recomputed
+    for _ in range(steps):
+        losses.append(_mse_loss(_predict(w, b, x), y))
+        w, b = w - lr * dw, b - lr * db
+    return w, b, losses
+
+
 # --- exercises ------------------------------------------------------------------------
 
 predict = Exercise(
@@ -225,6 +239,8 @@ mse_loss = Exercise(
     mistakes=[
         Mistake(_loss_sum, N_("this is the sum of the squared errors; the mean squared error divides by the number of points (np.mean).")),
         Mistake(_loss_not_squared, N_("the errors are not squared: positive and negative errors cancel out. Square them before the mean.")),
+        Mistake(_loss_square_of_mean, N_("this squares the mean error, mean(error)**2: errors of opposite signs cancel "
+                                         "before the square. Square each error first, then take the mean.")),
         Mistake(_loss_absolute, N_("this is the mean absolute error (mean of |error|); square the errors instead.")),
         Mistake(_loss_root, N_("this is the root of the mean squared error (RMSE); leave out the square root.")),
     ],
@@ -257,6 +273,9 @@ train = Exercise(
     mistakes=[
         Mistake(_train_without_b, N_("b never changes: update both parameters every step, w -= lr * dw and b -= lr * db.")),
         Mistake(_train_uphill, N_("w and b moved along the gradient (+ lr * dw), which is uphill; subtract it: w = w - lr * dw.")),
+        Mistake(_train_gradient_once, N_("w and b move by the same amount at every step: the gradient is the one at the "
+                                         "start, computed once before the loop. Compute dw, db inside the loop, at the "
+                                         "current w and b, every step.")),
         Mistake(
             _train_loss_after_update,
             N_("the losses are recorded after the update; record each step's loss before updating, "

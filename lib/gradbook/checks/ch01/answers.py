@@ -188,6 +188,7 @@ ndims = Exercise(
     reference=_ndims,
     value=True,
     title="ndims",
+    outputs=tuple(Output(f"x{i}") for i in range(4)),  # one entry per tensor of the exercise: x0 .. x3
     mistakes=[
         Mistake(
             _ndims_counting_entries,
@@ -203,6 +204,7 @@ shapes = Exercise(
     reference=_shapes,
     value=True,
     title="shapes",
+    outputs=tuple(Output(f"x{i}") for i in range(4)),
     mistakes=[
         Mistake(_shapes_scalar_one, N_("a scalar has no axes, so its shape is the empty tuple (), not (1,).")),
         Mistake(_shapes_vector_row, N_("a vector has one axis: its shape is (5,), not (1, 5), which is a matrix with one row.")),

@@ -185,8 +185,8 @@ def _backward(X: np.ndarray, y: np.ndarray, params: Params, cache: Cache, *, sig
     dW2 = dZ2.T @ a1 if transpose else a1.T @ dZ2
     db2 = dZ2.sum(axis=sum_axis)
     da1 = dZ2 @ params["W2"].T
-    s = cache[derivative_of]
-    dZ1 = da1 * s * (1 - s)
+    s = cache[derivative_of.removesuffix(" tanh")]
+    dZ1 = da1 * (1 - s**2 if derivative_of.endswith(" tanh") else s * (1 - s))
     dW1 = dZ1.T @ X if transpose else X.T @ dZ1
     db1 = dZ1.sum(axis=sum_axis)
     return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
@@ -227,6 +227,8 @@ backward = Exercise(
             _mistake(sum_axis=1),
             N_("db is summed over the wrong axis: sum over the samples (axis=0) so db has one entry per unit."),
         ),
+        Mistake(_mistake(derivative_of="a1 tanh"), N_("dZ1 uses tanh's derivative, 1 - a1**2: the hidden layer is a "
+                "sigmoid, whose derivative is a1 * (1 - a1).")),
         Mistake(_mistake(transpose=True), N_("dW is transposed: dW2 = a1.T @ dZ2 has the shape of W2 (inputs, units).")),
         Mistake(
             _mistake(derivative_of="Z1"),

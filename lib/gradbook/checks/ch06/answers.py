@@ -362,6 +362,45 @@ class _RMSpropNoSquare(RMSprop):
                 p -= self.lr * g / (np.sqrt(s) + self.eps)
 
 
+class _MomentumMovesFirst(Momentum):
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocities):
+            p += v  # the previous step's velocity: this step's gradient arrives one step late
+            v *= self.beta
+            v -= self.lr * g
+
+
+class _RMSpropForgets(RMSprop):
+    def step(self, params, grads):
+        for p, g in zip(params, grads):
+            s = (1 - self.rho) * g**2  # a fresh average every step: nothing carried over
+            p -= self.lr * g / (np.sqrt(s) + self.eps)
+
+
+class _RMSpropWithoutOneMinusRho(RMSprop):
+    def step(self, params, grads):
+        if self.squares is None:
+            self.squares = [np.zeros_like(p) for p in params]
+        for p, g, s in zip(params, grads, self.squares):
+            s *= self.rho
+            s += g**2
+            p -= self.lr * g / (np.sqrt(s) + self.eps)
+
+
+class _AdamWithoutRoot(Adam):
+    def step(self, params, grads):
+        if self.m is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        self.t += 1
+        for p, g, m, v in zip(params, grads, self.m, self.v):
+            m[...] = self.beta_1 * m + (1 - self.beta_1) * g
+            v[...] = self.beta_2 * v + (1 - self.beta_2) * g**2
+            p -= self.lr * (m / (1 - self.beta_1**self.t)) / (v / (1 - self.beta_2**self.t) + self.eps)
+
+
 class _AdamNoBiasCorrection(Adam):
     def step(self, params, grads):
         if self.m is None or self.v is None:
@@ -488,6 +527,8 @@ momentum = Exercise(
         Mistake(_MomentumForgets, N_("your velocity starts from zero on every step, which is plain SGD. Keep one "
                 "velocity per parameter in self and update it in place, step after step.")),
         Mistake(_MomentumRebindsListEntry, NEVER_MOVED),
+        Mistake(_MomentumMovesFirst, N_("each step moves p by the previous step's velocity, before the velocity takes "
+                                        "this step's gradient: update v first (v = beta * v - lr * g), then p += v.")),
     ],
 )
 
@@ -509,6 +550,10 @@ rmsprop = Exercise(
         Mistake(_RMSpropEpsInside, N_("eps is inside the square root, sqrt(s + eps); this exercise's formula "
                 "(Hinton's and PyTorch's) adds it outside: g / (sqrt(s) + eps). (Keras and TensorFlow use the "
                 "inside form: a different convention, visible when gradients are small, as here.)")),
+        Mistake(_RMSpropForgets, N_("the running average s starts again at every step, so it is only this step's "
+                                    "(1 - rho) * g**2: keep one s per parameter in self and update it in place.")),
+        Mistake(_RMSpropWithoutOneMinusRho, N_("the new squared gradient is added whole: the running average is "
+                                               "s = rho * s + (1 - rho) * g**2.")),
         Mistake(_RMSpropNoSquare, N_("the running average must be of the squared gradient, g**2; an average of "
                 "g itself can be negative, and its square root is nan.")),
     ],
@@ -532,6 +577,8 @@ adam = Exercise(
     compare=_adam_compare,
     mistakes=[
         Mistake(_AdamRebindsListEntry, NEVER_MOVED),
+        Mistake(_AdamWithoutRoot, N_("the step divides by v_hat itself: divide by its square root, "
+                                     "np.sqrt(v_hat) + eps (v averages squared gradients).")),
         Mistake(_AdamNoBiasCorrection, N_("no bias correction: m and v start at zero, so early on they are far too "
                 "small. Divide by (1 - beta_1**t) and (1 - beta_2**t), with t the number of steps so far.")),
         Mistake(_AdamStuckClock, N_("the step counter t never advances, so the bias correction always uses t = 1. "

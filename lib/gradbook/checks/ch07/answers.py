@@ -232,6 +232,25 @@ def _pool_back_assigns(dout, x, size=2, stride=2):
     return dx
 
 
+def _average_pool(x, size=2, stride=2):
+    N, C, H, Wd = x.shape
+    Ho, Wo = out_size(H, size, stride), out_size(Wd, size, stride)
+    out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i, j] = x[:, :, i * stride : i * stride + size, j * stride : j * stride + size].mean(axis=(2, 3))
+    return out
+
+
+def _pool_back_whole_window(dout, x, size=2, stride=2):
+    dx = np.zeros_like(x, dtype=dout.dtype)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * stride, i * stride + size), slice(j * stride, j * stride + size)
+            dx[:, :, rows, cols] += dout[:, :, i, j, None, None]
+    return dx
+
+
 # --------------------------------------------------------------------------- cases
 
 
@@ -387,6 +406,8 @@ maxpool_forward = Exercise(
     reference=_maxpool_forward,
     cases=_pool_forward_cases,
     mistakes=[
+        Mistake(_average_pool, N_("this is the mean of each window (average pooling): max pooling keeps its "
+                "largest value, .max(axis=(2, 3)).")),
         Mistake(_pool_window_not_strided, N_("the windows overlap where they should not: window (i, j) starts at "
                 "row i * stride and column j * stride.")),
         Mistake(_pool_size_by_division, N_("the output size is (H - size) // stride + 1, not H // size "
@@ -403,6 +424,8 @@ maxpool_backward = Exercise(
     reference=_maxpool_backward,
     cases=_pool_backward_cases,
     mistakes=[
+        Mistake(_pool_back_whole_window, N_("every cell of a window got the window's gradient: only the cell that "
+                "was the maximum (the one the forward pass kept) gets it; the others did not affect the output.")),
         Mistake(_pool_back_every_tie, N_("when several cells tie for the maximum you sent the gradient to all of "
                 "them (mask x == max), multiplying it. Send it to one: the first arg-max of the window "
                 "(np.argmax on the flattened window), as PyTorch does. MNIST's blank background is full of ties.")),

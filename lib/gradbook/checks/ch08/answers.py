@@ -336,7 +336,9 @@ def _first_wrong_back(names: list[str], users: list[set[int]], expected: np.ndar
     result nearest the output, and the results computed from it, whose gradients are all right (they come later).
     So what sends a gradient from those to it is wrong: one of their rules (`rules`), or the order and number of
     times the rules ran (backward's traversal)."""
-    wrong = [i for i in range(len(names)) if not np.isclose(got[i], expected[i], rtol=1e-6, atol=1e-9, equal_nan=True)]
+    n = len(names)  # one comparison for the whole graph: a deep one has thousands of results
+    wrong = np.flatnonzero(~np.isclose(np.asarray(got[:n], dtype=float), np.asarray(expected[:n], dtype=float),
+                                       rtol=1e-6, atol=1e-9, equal_nan=True)).tolist()
     if not wrong:
         return ""
     first = max(wrong)
@@ -689,6 +691,14 @@ RECURSIVE_SEARCH = N_(
     "Keep the path in a list (a stack) and loop; see the hint in the notebook."
 )
 
+# The forward pass's own mistakes: `autograd` (whose output holds the forward value) names them too.
+FORWARD_MISTAKES = (
+    Mistake(_RsubReversed, N_("2.0 - v calls v.__rsub__(2.0), which must compute other - self (2.0 - v), "
+            "not self - other.")),
+    Mistake(_RdivReversed, N_("2.0 / v calls v.__rtruediv__(2.0), which must compute other / self (2.0 / v), "
+            "not self / other.")),
+)
+
 value_ops = Exercise(
     "ch08.value_ops",
     title="Value (forward)",
@@ -697,10 +707,7 @@ value_ops = Exercise(
     run="ch08.value_forward",
     cases=_forward_cases,
     mistakes=[
-        Mistake(_RsubReversed, N_("2.0 - v calls v.__rsub__(2.0), which must compute other - self (2.0 - v), "
-                "not self - other.")),
-        Mistake(_RdivReversed, N_("2.0 / v calls v.__rtruediv__(2.0), which must compute other / self (2.0 / v), "
-                "not self / other.")),
+        *FORWARD_MISTAKES,
     ],
 )
 
@@ -772,6 +779,7 @@ autograd = Exercise(
                 "the rules once each, in reverse topological order.")),
         Mistake(_RecursiveValue, N_("backward hit Python's recursion limit on a deep expression: find the "
                 "topological order with a loop and a stack.")),
+        *FORWARD_MISTAKES,
     ],
 )
 

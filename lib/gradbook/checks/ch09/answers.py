@@ -9,6 +9,7 @@ with ``Wx`` ``(features, units)`` and ``Wh`` ``(units, units)``. An LSTM's four 
 
 from __future__ import annotations
 
+import itertools
 
 import numpy as np
 
@@ -149,7 +150,8 @@ def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: bool = True, derivative: str = "righ
         h = hs[:, t]
         h_prev = hs[:, t - 1] if t > 0 else h0
         dh = dhs[:, t] + dh_next if carry else dhs[:, t]
-        da = dh * {"right": 1 - h**2, "tanh again": 1 - np.tanh(h) ** 2, "no square": 1 - h}[derivative]
+        da = dh * {"right": 1 - h**2, "tanh again": 1 - np.tanh(h) ** 2, "no square": 1 - h,
+                   "previous state": 1 - h_prev**2}[derivative]
         dx[:, t] = da @ Wx.T
         used = h_prev if state == "previous" else h
         if accumulate:
@@ -228,6 +230,12 @@ def _lstm(x, h_prev, c_prev, Wx, Wh, b, *, gate=_sigmoid, candidate=np.tanh, ord
     c = f * c_prev + (i * g if input_gate else g)
     h = o * (np.tanh(c) if squash_c else c)
     return h, c
+
+
+GATE_ORDER = N_("the gates are in the wrong order: the columns of x @ Wx + h_prev @ Wh + b are [i, f, g, o], each "
+                "units wide (Keras's and PyTorch's order).")
+# Every other order of the four slices is the same mistake (whichever two or more a student swapped).
+_OTHER_GATE_ORDERS = ["".join(p) for p in itertools.permutations("ifgo") if "".join(p) != "ifgo"]
 
 
 def _lstm_step(x, h_prev, c_prev, Wx, Wh, b):
@@ -368,6 +376,8 @@ rnn_backward = Exercise(
         Mistake(lambda *a: _bptt(*a, derivative="tanh again"), N_("the tanh derivative is wrong: h is already "
                 "tanh(a), so d tanh(a)/da = 1 - h**2; 1 - np.tanh(h)**2 applies tanh twice.")),
         Mistake(lambda *a: _bptt(*a, derivative="no square"), N_("the tanh derivative is 1 - h**2, not 1 - h.")),
+        Mistake(lambda *a: _bptt(*a, derivative="previous state"), N_("the tanh derivative of step t is "
+                "1 - h_t**2, with h_t = hs[:, t], the state step t produced; you used the previous state h_{t-1}.")),
         Mistake(lambda *a: _bptt(*a, accumulate=False), N_("dWx, dWh and db hold one step's contribution only: "
                 "the same weights are used at every step, so their gradients are SUMS over all steps (+=, not =).")),
         Mistake(lambda *a: _bptt(*a, wh_back="no T"), N_("the gradient to the previous state is da @ Wh.T, not "
@@ -380,6 +390,7 @@ rnn_backward = Exercise(
 clip_by_norm = Exercise(
     "ch09.clip_by_norm",
     title="clip_by_norm",
+    outputs=lambda case: tuple(Output(f"result[{i}]") for i in range(len(case.args[0]))),  # one per gradient given
     reference=_clip_by_norm,
     cases=_clip_cases,
     mistakes=[
@@ -404,10 +415,7 @@ lstm_step = Exercise(
         Mistake(lambda *a: _lstm(*a, gate=np.tanh, candidate=_sigmoid), N_("the activations are swapped: the gates "
                 "i, f and o use the sigmoid (a fraction between 0 and 1 to let through), the candidate g uses tanh "
                 "(a value between -1 and 1).")),
-        Mistake(lambda *a: _lstm(*a, order="figo"), N_("the gates are in the wrong order: the columns of "
-                "x @ Wx + h_prev @ Wh + b are [i, f, g, o], each units wide (Keras's and PyTorch's order).")),
-        Mistake(lambda *a: _lstm(*a, order="igfo"), N_("the gates are in the wrong order: the columns of "
-                "x @ Wx + h_prev @ Wh + b are [i, f, g, o], each units wide (Keras's and PyTorch's order).")),
+        *[Mistake(lambda *a, order=order: _lstm(*a, order=order), GATE_ORDER) for order in _OTHER_GATE_ORDERS],
         Mistake(lambda *a: _lstm(*a, squash_c=False), N_("h = o * tanh(c): the cell state goes through tanh "
                 "before the output gate.")),
         Mistake(lambda *a: _lstm(*a, input_gate=False), N_("the input gate is missing: c = f * c_prev + i * g.")),

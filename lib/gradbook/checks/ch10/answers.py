@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from gradbook.checks.ch10.public import Params, block_params
-from gradbook.checks.core import Exercise, Mistake
+from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.display import hint
 from gradbook.checks.drivers import Case
-from gradbook.i18n import N_
+from gradbook.checks.meaning import Output
+from gradbook.i18n import N_, _
 
 EPS = 1e-5
 
@@ -155,6 +157,22 @@ def _attention_scaled_by_d(Q, K, V, mask=None):
     return _attention(Q / np.sqrt(Q.shape[-1]), K, V, mask)
 
 
+OVER_QUERIES = N_("the softmax runs over the queries (axis -2): each query's weights over the keys must sum to 1, "
+                  "so take the softmax over the last axis.")
+
+
+def _attention_compare(expected: Any, got: Any, case: Case) -> str | None:
+    """The values, and, whatever the shift or the order of the steps, weights normalised along the wrong axis:
+    each key's column sums to 1 where each query's row must."""
+    problem = compare_values(expected, got)
+    if problem and isinstance(got, (tuple, list)) and len(got) == 2:
+        weights = np.asarray(got[1], dtype=float)
+        if (weights.shape == np.shape(expected[1]) and weights.ndim >= 2 and weights.shape[-2] > 1
+                and np.allclose(weights.sum(axis=-2), 1) and not np.allclose(weights.sum(axis=-1), 1)):
+            return problem + "\n" + hint(_(OVER_QUERIES))
+    return problem
+
+
 def _attention_softmax_over_queries(Q, K, V, mask=None):
     scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
     if mask is not None:
@@ -246,6 +264,16 @@ def _layer_norm_batch_axis(x, gamma, beta, eps=EPS):
 def _layer_norm_ddof1(x, gamma, beta, eps=EPS):
     mean, var = x.mean(axis=-1, keepdims=True), x.var(axis=-1, ddof=1, keepdims=True)
     return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def _layer_norm_variance(x, gamma, beta, eps=EPS):
+    mean, var = x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)
+    return (x - mean) / (var + eps) * gamma + beta
+
+
+def _ln_backward_without_gamma(dout, x, gamma, eps=EPS):
+    dx, dgamma, dbeta = _layer_norm_backward(dout, x, np.ones_like(gamma), eps)
+    return dx, _layer_norm_backward(dout, x, gamma, eps)[1], dbeta
 
 
 def _layer_norm_eps_outside(x, gamma, beta, eps=EPS):
@@ -421,6 +449,8 @@ MASK_AFTER = N_("the mask was applied after the softmax: the masked weights are 
 attention = Exercise(
     "ch10.attention",
     title="attention",
+    outputs=(Output("output"), Output("weights")),
+    compare=_attention_compare,
     reference=_attention,
     cases=_attention_cases,
     mistakes=[
@@ -428,8 +458,7 @@ attention = Exercise(
                 "Q.shape[-1]. Without it the scores grow with d_k and the softmax saturates.")),
         Mistake(_attention_scaled_by_d, N_("the scores are divided by d_k; divide by its square root, "
                 "np.sqrt(Q.shape[-1]): a dot product of d_k unit-variance terms has variance d_k.")),
-        Mistake(_attention_softmax_over_queries, N_("the softmax runs over the queries (axis -2): each query's "
-                "weights over the keys must sum to 1, so take the softmax over the last axis.")),
+        Mistake(_attention_softmax_over_queries, OVER_QUERIES),
         Mistake(_attention_mask_after_softmax, MASK_AFTER),
         Mistake(_attention_mask_with_zero, N_("masked scores were set to 0, and exp(0) = 1 still gives them "
                 "weight: set them to -inf (np.where(mask, scores, -np.inf)) so that exp gives exactly 0.")),
@@ -504,6 +533,8 @@ layer_norm = Exercise(
                 "normalisation. Layer normalisation normalises each position over its own features, axis=-1.")),
         Mistake(_layer_norm_ddof1, N_("the variance is the sample variance (ddof=1): layer norm divides by the "
                 "number of features, np.var(..., ddof=0), as torch and Keras do.")),
+        Mistake(_layer_norm_variance, N_("this divides by the variance: divide by the standard deviation, "
+                "np.sqrt(var + eps), so that every position ends with variance 1.")),
         Mistake(_layer_norm_eps_outside, N_("eps goes inside the square root, sqrt(var + eps), not std + eps: "
                 "it matters when the features barely vary.")),
     ],
@@ -531,6 +562,7 @@ softmax_backward = Exercise(
 layer_norm_backward = Exercise(
     "ch10.layer_norm_backward",
     title="layer_norm_backward",
+    outputs=(Output("dx"), Output("dgamma"), Output("dbeta")),
     reference=_layer_norm_backward,
     cases=_ln_backward_cases,
     mistakes=[
@@ -538,6 +570,8 @@ layer_norm_backward = Exercise(
                 "every feature of x. dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps).")),
         Mistake(_ln_backward_constant_variance, N_("dx misses the variance's share: subtract xhat * mean(dxhat * "
                 "xhat, axis=-1) too, before dividing by sqrt(var + eps).")),
+        Mistake(_ln_backward_without_gamma, N_("dx misses gamma: the output is xhat * gamma + beta, so the "
+                "gradient reaching xhat is dxhat = dout * gamma.")),
         Mistake(_ln_backward_param_grads_first_axis, N_("dgamma and dbeta are summed over the first axis only: "
                 "gamma is used at every position of every sequence, so sum over every axis but the last.")),
     ],

@@ -1,0 +1,753 @@
+"""A held-out set of students' answers, written from each chapter's text and reference solution only (not
+from the chapter's list of known mistakes), for tests/test_heldout.py.
+
+WRONG: what real students write wrong, one mistake each, with what the mistake is (`said`: words of which
+at least one must appear in the failing message, in English, for it to count as naming the mistake; an
+empty tuple where no single word would name it). RIGHT: correct answers written unusually (other loops,
+einsum, in-place operations, other dtypes), which must pass.
+
+Each entry is (exercise, the student's cell, the expression the check is called with, said). A cell runs
+in a namespace like its chapter's notebook: numpy as `np`, `math`, and the chapter's earlier answers
+(the references), as the student's own earlier cells would give them. `edit(chapter, grade id, old, new)`
+is the solution's cell with one change, the way a student's whole class differs by one line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def _cells(chapter: str) -> dict[str, str]:
+    path = next((ROOT / "solutions").glob(f"{chapter}-*.ipynb"))
+    cells = json.loads(path.read_text())["cells"]
+    return {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in cells
+            if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+
+
+def edit(chapter: str, gid: str, old: str, new: str) -> str:
+    source = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", _cells(chapter)[gid], flags=re.M)
+    assert source.count(old) == 1, (gid, old)
+    return source.replace(old, new)
+
+
+Entry = tuple[str, str, str, tuple[str, ...]]
+
+WRONG: list[Entry] = [
+    # --- chapter 0 ----------------------------------------------------------------------------
+    ("ch00.predict", "def predict(w, b, x):\n    return w * x\n", "predict", ("b",)),
+    ("ch00.predict", "def predict(w, b, x):\n    return b * x + w\n", "predict", ("swap", "w")),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    return np.mean(np.abs(y_pred - y))\n", "mse_loss", ("abs", "square")),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    return np.sum((y_pred - y) ** 2)\n", "mse_loss", ("sum", "mean", "length", "times")),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    return np.mean(y_pred - y) ** 2\n", "mse_loss", ("square", "mean")),
+    ("ch00.gradients", "def gradients(w, b, x, y):\n    error = w * x + b - y\n    return np.mean(error * x), np.mean(error)\n",
+     "gradients", ("2", "half", "factor")),
+    ("ch00.gradients", "def gradients(w, b, x, y):\n    error = y - (w * x + b)\n    return np.mean(2 * error * x), np.mean(2 * error)\n",
+     "gradients", ("sign", "negative", "-1", "opposite")),
+    ("ch00.gradients", "def gradients(w, b, x, y):\n    error = w * x + b - y\n    return np.mean(2 * error), np.mean(2 * error * x)\n",
+     "gradients", ("swap", "order", "dL/dw")),
+    ("ch00.train", '''def train(x, y, lr, steps):
+    w, b = 0.0, 0.0
+    losses = []
+    dw, db = gradients(w, b, x, y)
+    for _ in range(steps):
+        losses.append(mse_loss(predict(w, b, x), y))
+        w = w - lr * dw
+        b = b - lr * db
+    return w, b, losses
+''', "train", ("gradient", "once", "same step", "every step")),
+    ("ch00.train", '''def train(x, y, lr, steps):
+    w, b = 0.0, 0.0
+    losses = []
+    for _ in range(steps):
+        losses.append(mse_loss(predict(w, b, x), y))
+        dw, db = gradients(w, b, x, y)
+        w = w - 2 * lr * dw
+        b = b - 2 * lr * db
+    return w, b, losses
+''', "train", ("twice", "learning rate", "lr", "2")),
+    ("ch00.train", '''def train(x, y, lr, steps):
+    w, b = 0.0, 0.0
+    losses = []
+    for _ in range(steps):
+        dw, db = gradients(w, b, x, y)
+        w = w - lr * dw
+        b = b - lr * db
+        losses.append(mse_loss(predict(w, b, x), y))
+    return w, b, losses
+''', "train", ("after", "before", "shifted", "one step")),
+    ("ch00.train", '''def train(x, y, lr, steps):
+    w, b = 0.0, 0.0
+    losses = []
+    for _ in range(steps):
+        losses.append(mse_loss(predict(w, b, x), y))
+        dw, db = gradients(w, b, x, y)
+        w = w + lr * dw
+        b = b + lr * db
+    return w, b, losses
+''', "train", ("against", "sign", "ascent", "grows", "opposite")),
+    # --- chapter 1 ----------------------------------------------------------------------------
+    ("ch01.ndims", "ndims = [x0.size, x1.size, x2.size, x3.size]\n", "ndims", ("size", "number of entries", "ndim")),
+    ("ch01.ndims", "ndims = [0, 5, 2, 3]\n", "ndims", ("x1", "second", "axes", "5")),
+    ("ch01.shapes", "shapes = [(), (5,), (5, 3), (2, 5, 3)]\n", "shapes", ("rows", "order", "x2", "(3, 5)")),
+    ("ch01.shapes", "shapes = [(1,), (5,), (3, 5), (2, 3, 5)]\n", "shapes", ("x0", "scalar", "()")),
+    ("ch01.crop_bottom_right", "def crop_bottom_right(images):\n    return images[:, :14, :14]\n", "crop_bottom_right", ("top", "left", "corner")),
+    ("ch01.crop_bottom_right", "def crop_bottom_right(images):\n    return images[:, 14:, :14]\n", "crop_bottom_right", ("left", "column", "corner")),
+    ("ch01.crop_bottom_right", "def crop_bottom_right(images):\n    return images[14:, 14:]\n", "crop_bottom_right", ("axis", "image", "first")),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return images.reshape(len(images), 784).astype('float32')\n", "prepare_images", ("255",)),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return images.reshape(len(images), 784) / 255\n", "prepare_images", ("float32", "dtype", "float64")),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return (images.reshape(len(images), 784) // 255).astype('float32')\n",
+     "prepare_images", ("//", "integer", "division", "0")),
+    ("ch01.to_categorical", '''def to_categorical(labels, num_classes):
+    one_hot = np.zeros((len(labels), num_classes), dtype=int)
+    for i, label in enumerate(labels):
+        one_hot[i, label] = 1
+    return one_hot
+''', "to_categorical", ("float32", "dtype")),
+    ("ch01.to_categorical", '''def to_categorical(labels, num_classes):
+    one_hot = np.zeros((len(labels), num_classes), dtype="float32")
+    for i, label in enumerate(labels):
+        one_hot[i, label - 1] = 1
+    return one_hot
+''', "to_categorical", ("column", "shift", "one", "-1", "left")),
+    ("ch01.data_shapes", 'data_shapes = {"people": (1000, 3), "stocks": (250, 390, 3), "images": (128, 3, 256, 256), '
+     '"videos": (4, 240, 144, 256, 3)}\n', "data_shapes", ("channels", "images")),
+    ("ch01.data_shapes", 'data_shapes = {"people": (3, 1000), "stocks": (250, 390, 3), "images": (128, 256, 256, 3), '
+     '"videos": (4, 240, 144, 256, 3)}\n', "data_shapes", ("people", "samples", "first")),
+    # --- chapter 2 ----------------------------------------------------------------------------
+    ("ch02.naive_relu", '''def naive_relu(x):
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            x[i, j] = max(x[i, j], 0)
+    return x
+''', "naive_relu", ("copy", "changed", "modif", "input")),
+    ("ch02.naive_relu", '''def naive_relu(x):
+    x = x.copy()
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            x[i, j] = min(x[i, j], 0)
+    return x
+''', "naive_relu", ("min", "negative", "max")),
+    ("ch02.naive_add_matrix_and_vector", '''def naive_add_matrix_and_vector(x, y):
+    x = x.copy()
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            x[i, j] += y[i]
+    return x
+''', "naive_add_matrix_and_vector", ("y[i]", "column", "row", "index")),
+    ("ch02.naive_vector_dot", '''def naive_vector_dot(x, y):
+    z = 0.0
+    for i in range(x.shape[0] - 1):
+        z += x[i] * y[i]
+    return z
+''', "naive_vector_dot", ("last", "range", "short")),
+    ("ch02.naive_matrix_vector_dot", '''def naive_matrix_vector_dot(x, y):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i] = x[i, j] * y[j]
+    return z
+''', "naive_matrix_vector_dot", ("+=", "last", "sum", "overwrit")),
+    ("ch02.naive_matrix_dot", '''def naive_matrix_dot(x, y):
+    z = np.zeros((x.shape[0], y.shape[1]))
+    for i in range(x.shape[0]):
+        for j in range(y.shape[1]):
+            for k in range(x.shape[1]):
+                z[i, j] += x[i, k] * y[j, k]
+    return z
+''', "naive_matrix_dot", ("y[j, k]", "transpose", "index", "y[k, j]")),
+    ("ch02.naive_transpose", '''def naive_transpose(x):
+    z = np.zeros(x.shape, dtype=x.dtype)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i, j] = x[j, i]
+    return z
+''', "naive_transpose", ("shape",)),
+    ("ch02.naive_add", '''def naive_add(x, y):
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            x[i, j] += y[i, j]
+    return x
+''', "naive_add", ("copy", "changed", "modif", "input")),
+    # --- chapter 3 ----------------------------------------------------------------------------
+    ("ch03.perceptron_predict", "def perceptron_predict(X, w, b):\n    return (X @ w + b > 0).astype(int)\n", "perceptron_predict", (">=", "0", "exactly")),
+    ("ch03.perceptron_predict", "def perceptron_predict(X, w, b):\n    return X @ w + b >= 0\n", "perceptron_predict", ("bool", "int", "dtype", "type")),
+    ("ch03.perceptron_train", '''def perceptron_train(X, y, epochs=10, lr=1.0):
+    w = np.zeros(X.shape[1])
+    b = 0.0
+    errors = []
+    wrong = 0
+    for _ in range(epochs):
+        for xi, target in zip(X, y):
+            update = lr * (target - int(xi @ w + b >= 0))
+            w = w + update * xi
+            b = b + update
+            wrong += int(update != 0)
+        errors.append(wrong)
+    return w, b, errors
+''', "perceptron_train", ("errors", "reset", "cumul", "epoch", "total", "add up")),
+    ("ch03.perceptron_train", '''def perceptron_train(X, y, epochs=10, lr=1.0):
+    w = np.zeros(X.shape[1])
+    b = 0.0
+    errors = []
+    for _ in range(epochs):
+        wrong = 0
+        for xi, target in zip(X, y):
+            update = lr * (target - int(xi @ w + b >= 0))
+            w = w + update * xi
+            wrong += int(update != 0)
+        errors.append(wrong)
+    return w, b, errors
+''', "perceptron_train", ("b", "bias")),
+    ("ch03.dense", "def dense(a_in, W, b, g):\n    return g(a_in @ W) + b\n", "dense", ("b", "bias", "before", "after")),
+    ("ch03.dense", "def dense(a_in, W, b, g):\n    return a_in @ W + b\n", "dense", ("g", "activation")),
+    ("ch03.sequential_xor", "def sequential_xor(X, W1, b1, W2, b2):\n    a1 = dense(X, W1, b1, sigmoid)\n    return a1 @ W2 + b2\n",
+     "sequential_xor", ("sigmoid", "activation", "second", "output")),
+    ("ch03.xor_weights", '''W1_xor = np.array([[20.0, -20.0], [20.0, -20.0]])
+b1_xor = np.array([-10.0, 30.0])
+W2_xor = np.array([[20.0], [20.0]])
+b2_xor = np.array([-10.0])
+''', "(W1_xor, b1_xor, W2_xor, b2_xor)", ("b2", "OR", "and", "(1, 1)", "[1, 1]")),
+    # --- chapter 4 ----------------------------------------------------------------------------
+    ("ch04.forward", edit("04", "forward", "a2 = sigmoid(Z2)", "a2 = Z2"), "forward", ("sigmoid", "a2")),
+    ("ch04.forward", edit("04", "forward", "a1 = sigmoid(Z1)", "a1 = np.maximum(Z1, 0)"), "forward", ("a1", "sigmoid", "relu")),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    return float(np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2)))\n", "bce_loss", ("sign", "minus", "negative", "-1")),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    return float(-np.sum(y * np.log(a2) + (1 - y) * np.log(1 - a2)))\n", "bce_loss", ("sum", "mean", "times")),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    return float(-np.mean(y * np.log(a2)))\n", "bce_loss", ("1 - y", "term", "0")),
+    ("ch04.backward", edit("04", "backward", "dZ2 = (a2 - y) / m", "dZ2 = a2 - y"), "backward", ("m", "times", "mean", "batch")),
+    ("ch04.backward", edit("04", "backward", "dZ1 = da1 * a1 * (1 - a1)", "dZ1 = da1 * (1 - a1 ** 2)"), "backward", ("dW1", "db1", "sigmoid", "derivative")),
+    ("ch04.backward", edit("04", "backward", "db2 = dZ2.sum(axis=0)", "db2 = dZ2.mean(axis=0)"), "backward", ("db2",)),
+    ("ch04.numerical_gradient", edit("04", "numerical-gradient", "        x[i] = old\n", ""), "numerical_gradient", ("restore", "x", "changed", "put back")),
+    ("ch04.numerical_gradient", edit("04", "numerical-gradient", "(2 * eps)", "eps"), "numerical_gradient", ("2", "twice", "eps")),
+    ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.linalg.norm(a - b) / np.linalg.norm(a))\n", "relative_error", ("norm", "b", "denominator")),
+    ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.sum(np.abs(a - b)) / (np.sum(np.abs(a)) + np.sum(np.abs(b))))\n",
+     "relative_error", ("norm", "abs", "square")),
+    ("ch04.train", edit("04", "train", "params[name] = params[name] - lr", "params[name] = params[name] + lr"), "train", ("sign", "against", "ascent", "grows")),
+    ("ch04.train", '''def train(X, y, params, epochs=100, lr=0.5):
+    params = {name: value.copy() for name, value in params.items()}
+    losses = []
+    for _ in range(epochs):
+        a2, cache = forward(X, params)
+        grads = backward(X, y, params, cache)
+        for name in ["W1", "b1", "W2", "b2"]:
+            params[name] = params[name] - lr * grads["d" + name]
+        losses.append(bce_loss(forward(X, params)[0], y))
+    return params, losses
+''', "train", ("after", "before", "loss")),
+    # --- chapter 5 ----------------------------------------------------------------------------
+    ("ch05.softmax", "def softmax(z):\n    e = np.exp(z)\n    return e / np.sum(e, axis=-1, keepdims=True)\n", "softmax", ("max", "overflow", "large", "nan")),
+    ("ch05.softmax", "def softmax(z):\n    e = np.exp(z - np.max(z))\n    return e / np.sum(e)\n", "softmax", ("axis", "row", "whole", "all")),
+    ("ch05.softmax", "def softmax(z):\n    e = np.exp(z - np.max(z, axis=0, keepdims=True))\n    return e / np.sum(e, axis=0, keepdims=True)\n", "softmax", ("axis", "column")),
+    ("ch05.log_softmax", "def log_softmax(z):\n    return np.log(softmax(z))\n", "log_softmax", ("log", "underflow", "-inf", "large")),
+    ("ch05.log_softmax", "def log_softmax(z):\n    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))\n", "log_softmax", ("max", "overflow", "large", "nan", "inf")),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    log_p = np.log(np.clip(y_pred, 1e-7, 1 - 1e-7))
+    return float(-np.mean(np.sum(y_true * log_p, axis=-1)))
+''', "categorical_crossentropy", ("from_logits", "logits")),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    log_p = log_softmax(y_pred) if from_logits else np.log(np.clip(y_pred, 1e-7, 1 - 1e-7))
+    return float(-np.sum(y_true * log_p))
+''', "categorical_crossentropy", ("sum", "mean", "times", "rows", "batch")),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    log_p = log_softmax(y_pred) if from_logits else np.log(y_pred)
+    return float(-np.mean(np.sum(y_true * log_p, axis=-1)))
+''', "categorical_crossentropy", ("clip", "0", "inf", "log")),
+    ("ch05.softmax_ce_grad", "def softmax_ce_grad(logits, y_true):\n    return softmax(logits) - y_true\n", "softmax_ce_grad", ("m", "batch", "times", "rows")),
+    ("ch05.softmax_ce_grad", "def softmax_ce_grad(logits, y_true):\n    return (y_true - softmax(logits)) / len(logits)\n", "softmax_ce_grad", ("sign", "negative", "-1", "opposite")),
+    ("ch05.multilabel_predict", "def multilabel_predict(logits, threshold=0.5):\n    return (softmax(logits) > threshold).astype(int)\n", "multilabel_predict", ("sigmoid", "softmax")),
+    ("ch05.multilabel_predict", "def multilabel_predict(logits, threshold=0.5):\n    return (logits > threshold).astype(int)\n", "multilabel_predict", ("sigmoid", "logit", "probab")),
+    ("ch05.output_activations", '''output_activations = {"house price": "linear", "spam or not": "sigmoid", "digit 0-9": "softmax",
+                      "photo tags": "softmax", "hidden layer": "relu"}
+''', "output_activations", ("photo tags",)),
+    ("ch05.output_activations", '''output_activations = {"house price": "relu", "spam or not": "softmax", "digit 0-9": "softmax",
+                      "photo tags": "sigmoid", "hidden layer": "relu"}
+''', "output_activations", ("house price", "spam")),
+    ("ch05.loss_and_grads", edit("05", "loss-and-grads", "db1 = dZ1.sum(axis=0)", "db1 = dZ1.mean(axis=0)"), "loss_and_grads", ("db1",)),
+    ("ch05.loss_and_grads", edit("05", "loss-and-grads", " * (Z1 > 0)", ""), "loss_and_grads", ("relu", "dW1", "db1", "Z1")),
+    # --- chapter 6 ----------------------------------------------------------------------------
+    ("ch06.gradient_descent", '''def gradient_descent(grad, w0, lr, steps):
+    w = np.array(w0, dtype=float)
+    path = []
+    for _ in range(steps):
+        w = w - lr * grad(w)
+        path.append(w.copy())
+    return np.array(path)
+''', "gradient_descent", ("w0", "start", "first", "steps + 1")),
+    ("ch06.gradient_descent", '''def gradient_descent(grad, w0, lr, steps):
+    w = np.array(w0, dtype=float)
+    path = [w]
+    for _ in range(steps):
+        w -= lr * grad(w)
+        path.append(w)
+    return np.array(path)
+''', "gradient_descent", ("copy", "same", "every")),
+    ("ch06.gradient_descent", '''def gradient_descent(grad, w0, lr, steps):
+    w = np.array(w0, dtype=float)
+    path = [w.copy()]
+    for _ in range(steps):
+        w = w + lr * grad(w)
+        path.append(w.copy())
+    return np.array(path)
+''', "gradient_descent", ("sign", "against", "ascent", "opposite")),
+    ("ch06.minibatches", '''def minibatches(n, batch_size, rng):
+    order = np.arange(n)
+    return [order[start:start + batch_size] for start in range(0, n, batch_size)]
+''', "minibatches", ("shuffl", "permut", "order")),
+    ("ch06.minibatches", '''def minibatches(n, batch_size, rng):
+    order = rng.permutation(n)
+    return [order[start:start + batch_size] for start in range(0, n - batch_size + 1, batch_size)]
+''', "minibatches", ("last", "partial", "smaller", "left out", "missing")),
+    ("ch06.sgd", '''class SGD:
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def step(self, params, grads):
+        for p, g in zip(params, grads):
+            p = p - self.lr * g
+''', "SGD", ("in place", "-=", "place", "unchanged")),
+    ("ch06.sgd", '''class SGD:
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def step(self, params, grads):
+        by_shape = {g.shape: g for g in grads}
+        for p in params:
+            p -= self.lr * by_shape[p.shape]
+''', "SGD", ("shape", "pair", "order", "gradient")),
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr = lr
+        self.beta = beta
+        self.velocities = None
+
+    def step(self, params, grads):
+        self.velocities = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocities):
+            v *= self.beta
+            v -= self.lr * g
+            p += v
+''', "Momentum", ("velocit", "reset", "kept", "state", "previous")),
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr = lr
+        self.beta = beta
+        self.velocities = None
+
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocities):
+            v = self.beta * v - self.lr * g
+            p += v
+''', "Momentum", ("velocit", "kept", "state", "in place", "previous")),
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr = lr
+        self.beta = beta
+        self.velocities = None
+
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocities):
+            p += v
+            v *= self.beta
+            v -= self.lr * g
+''', "Momentum", ("before", "after", "order", "velocit")),
+    ("ch06.rmsprop", '''class RMSprop:
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-7):
+        self.lr = lr
+        self.rho = rho
+        self.eps = eps
+        self.squares = None
+
+    def step(self, params, grads):
+        if self.squares is None:
+            self.squares = [np.zeros_like(p) for p in params]
+        for p, g, s in zip(params, grads, self.squares):
+            s *= self.rho
+            s += g**2
+            p -= self.lr * g / (np.sqrt(s) + self.eps)
+''', "RMSprop", ("1 - rho", "rho", "average")),
+    ("ch06.rmsprop", '''class RMSprop:
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-7):
+        self.lr = lr
+        self.rho = rho
+        self.eps = eps
+        self.squares = None
+
+    def step(self, params, grads):
+        if self.squares is None:
+            self.squares = [np.zeros_like(p) for p in params]
+        for p, g, s in zip(params, grads, self.squares):
+            s = self.rho * s + (1 - self.rho) * g**2
+            p -= self.lr * g / (np.sqrt(s) + self.eps)
+''', "RMSprop", ("squares", "kept", "state", "in place", "previous")),
+    ("ch06.rmsprop", '''class RMSprop:
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-7):
+        self.lr = lr
+        self.rho = rho
+        self.eps = eps
+        self.squares = None
+
+    def step(self, params, grads):
+        if self.squares is None:
+            self.squares = [np.zeros_like(p) for p in params]
+        for p, g, s in zip(params, grads, self.squares):
+            s *= self.rho
+            s += (1 - self.rho) * g**2
+            p -= self.lr * g / np.sqrt(s + self.eps)
+''', "RMSprop", ("eps", "sqrt")),
+    ("ch06.adam", edit("06", "adam", "m_hat = m / (1 - self.beta_1**self.t)\n            v_hat = v / (1 - self.beta_2**self.t)\n",
+                       "m_hat, v_hat = m, v\n"), "Adam", ("bias", "correct", "1 - beta")),
+    ("ch06.adam", edit("06", "adam", "        self.t += 1\n        for p, g, m, v in zip(params, grads, self.m, self.v):\n",
+                       "        for p, g, m, v in zip(params, grads, self.m, self.v):\n            self.t += 1\n"), "Adam", ("t", "step", "count")),
+    ("ch06.adam", edit("06", "adam", "p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)", "p -= self.lr * m_hat / (v_hat + self.eps)"),
+     "Adam", ("sqrt", "square root")),
+    ("ch06.adam", edit("06", "adam", "v[...] = self.beta_2 * v + (1 - self.beta_2) * g**2", "v[...] = self.beta_2 * v + (1 - self.beta_2) * g"),
+     "Adam", ("g**2", "square", "v")),
+    # --- chapter 7 ----------------------------------------------------------------------------
+    ("ch07.conv2d_naive", edit("07", "conv2d-naive", "np.sum(patch * W[f]) + b[f]", "np.sum(patch * W[f])"), "conv2d_naive", ("b", "bias")),
+    ("ch07.conv2d_naive", edit("07", "conv2d-naive", "np.sum(patch * W[f])", "np.sum(patch * W[f, :, ::-1, ::-1])"), "conv2d_naive", ("flip", "kernel", "rotat")),
+    ("ch07.conv2d_naive", edit("07", "conv2d-naive", "patch = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]",
+                               "patch = xp[n, :, i:i + kh, j:j + kw]"), "conv2d_naive", ("stride",)),
+    ("ch07.im2col", edit("07", "im2col", "xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))", "xp = x"), "im2col", ("pad",)),
+    ("ch07.conv2d_forward", edit("07", "conv2d-forward", "return out.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)", "return out.reshape(N, F, Ho, Wo)"),
+     "conv2d_forward", ("reshape", "transpose", "order", "axes")),
+    ("ch07.conv2d_backward", edit("07", "conv2d-backward", "db = dout.sum(axis=(0, 2, 3))", "db = dout.mean(axis=(0, 2, 3))"), "conv2d_backward", ("db",)),
+    ("ch07.maxpool_forward", edit("07", "maxpool-forward", ".max(axis=(2, 3))", ".mean(axis=(2, 3))"), "maxpool_forward", ("mean", "average", "max")),
+    ("ch07.maxpool_backward", edit("07", "maxpool-backward", "dx[:, :, rows, cols] += ", "dx[:, :, rows, cols] = "), "maxpool_backward", ("overlap", "+=", "stride")),
+    ("ch07.maxpool_backward", '''def maxpool_backward(dout, x, size=2, stride=2):
+    N, C, H, Wd = x.shape
+    dx = np.zeros_like(x, dtype=dout.dtype)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows = slice(i * stride, i * stride + size)
+            cols = slice(j * stride, j * stride + size)
+            dx[:, :, rows, cols] += dout[:, :, i, j, None, None]
+    return dx
+''', "maxpool_backward", ("max", "every", "all", "window")),
+    # --- chapter 8 ----------------------------------------------------------------------------
+    ("ch08.local_gradients", edit("08", "value", "self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
+                                  "self.grad += other.data\n            other.grad += self.data"), "Value", ("out.grad", "chain", "*")),
+    ("ch08.local_gradients", edit("08", "value", "self.grad += (1 - t**2) * out.grad", "self.grad += (1 - t) * out.grad"), "Value", ("tanh",)),
+    ("ch08.local_gradients", edit("08", "value", "self.grad += n * self.data ** (n - 1) * out.grad", "self.grad += n * self.data ** n * out.grad"),
+     "Value", ("**", "pow", "power", "n - 1")),
+    ("ch08.local_gradients", edit("08", "value", "self.grad += out.data * out.grad", "self.grad += self.data * out.grad"), "Value", ("exp",)),
+    ("ch08.local_gradients", edit("08", "value", "            self.grad += out.grad\n            other.grad += out.grad",
+                                  "            self.grad = out.grad\n            other.grad = out.grad"), "Value", ("+=", "accumul", "twice", "add")),
+    ("ch08.autograd", edit("08", "value", "return (-self) + other", "return self - other") + "\nValue.backward = backward\n", "Value", ("rsub", "-", "sign", "other - self")),
+    ("ch08.autograd", edit("08", "value", "return Value(other) / self", "return self / other") + "\nValue.backward = backward\n", "Value", ("rtruediv", "/", "other / self")),
+    ("ch08.topological_order", '''def topological_order(root):
+    order, stack = [], [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for child in reversed(node._prev):
+            stack.append((child, False))
+    return order
+''', "topological_order", ("once", "twice", "visited", "duplicate", "more than")),
+    ("ch08.topological_order", '''def topological_order(root):
+    order, seen, stack = [], {id(root)}, [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        for child in node._prev:
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return order
+''', "topological_order", ("before", "after", "children", "order", "reverse")),
+    ("ch08.backward", '''def backward(self):
+    topo = topological_order(self)
+    for node in reversed(topo):
+        node._backward()
+''', "backward", ("1", "grad", "root", "seed")),
+    ("ch08.backward", '''def backward(self):
+    topo = topological_order(self)
+    self.grad = 1.0
+    for node in topo:
+        node._backward()
+''', "backward", ("reverse", "order")),
+    ("ch08.derivative", edit("08", "derivative", 'return ("+", ("*", da, b), ("*", a, derivative(b, var)))', 'return ("*", da, derivative(b, var))'),
+     "derivative", ("product", "*")),
+    ("ch08.derivative", edit("08", "derivative", 'return ("*", ("*", n, ("**", a, n - 1)), da)', 'return ("*", n, ("**", a, n - 1))'),
+     "derivative", ("chain", "**", "power")),
+    ("ch08.derivative", edit("08", "derivative", 'return ("/", da, a)', 'return ("/", 1, a)'), "derivative", ("log", "chain")),
+    # --- chapter 9 ----------------------------------------------------------------------------
+    ("ch09.one_hot_text", '''def one_hot_text(text, vocab):
+    out = np.zeros((len(vocab), len(text)))
+    for t, ch in enumerate(text):
+        out[vocab.index(ch), t] = 1.0
+    return out
+''', "one_hot_text", ("shape", "transpose")),
+    ("ch09.embedding_backward", '''def embedding_backward(ids, dout, vocab_size):
+    dE = np.zeros((vocab_size, dout.shape[-1]))
+    dE[ids] += dout
+    return dE
+''', "embedding_backward", ("repeat", "twice", "add.at", "more than once", "same")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    hs = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h0 @ Wh + b)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+''', "rnn_forward", ("h0", "previous", "carried", "state")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    h = h0
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+    return h
+''', "rnn_forward", ("every", "last", "shape", "all")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    h = h0
+    hs = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh) + b
+        hs.append(h)
+    return np.stack(hs, axis=1)
+''', "rnn_forward", ("b", "tanh", "inside")),
+    ("ch09.rnn_backward", edit("09", "rnn-backward", "da = (dhs[:, t] + dh_next) * (1 - h**2)", "da = dhs[:, t] * (1 - h**2)"),
+     "rnn_backward", ("dh_next", "through time", "later", "future", "carried")),
+    ("ch09.rnn_backward", edit("09", "rnn-backward", "da = (dhs[:, t] + dh_next) * (1 - h**2)", "da = (dhs[:, t] + dh_next) * (1 - h_prev**2)"),
+     "rnn_backward", ("h_prev", "tanh", "previous")),
+    ("ch09.rnn_backward", edit("09", "rnn-backward", "dWh += h_prev.T @ da", "dWh += h.T @ da"), "rnn_backward", ("dWh", "h_prev", "previous")),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    out = []
+    for g in grads:
+        norm = np.linalg.norm(g)
+        out.append(g * max_norm / norm if norm > max_norm else g)
+    return out
+''', "clip_by_norm", ("global", "together", "each", "all", "separately")),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads))
+    return [g * max_norm / norm for g in grads]
+''', "clip_by_norm", ("below", "only", "smaller", "unchanged", "already")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "zi, zf, zg, zo = np.split(z, 4, axis=-1)", "zi, zf, zo, zg = np.split(z, 4, axis=-1)"), "lstm_step", ("order", "gate")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "h = o * np.tanh(c)", "h = o * c"), "lstm_step", ("tanh", "h")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "c = f * c_prev + i * g", "c = f * c_prev + g"), "lstm_step", ("input gate", "i", "c")),
+    ("ch09.inputs_and_targets", '''def inputs_and_targets(ids, seq_len):
+    n = len(ids) // seq_len
+    inputs = ids[: n * seq_len].reshape(n, seq_len)
+    targets = ids[1 : n * seq_len + 1].reshape(n, seq_len)
+    return inputs, targets
+''', "inputs_and_targets", ("len(ids) - 1", "one", "last", "divid")),
+    ("ch09.inputs_and_targets", '''def inputs_and_targets(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    inputs = ids[: n * seq_len].reshape(n, seq_len)
+    return inputs, inputs
+''', "inputs_and_targets", ("shift", "next", "targets")),
+    ("ch09.temperature_softmax", '''def temperature_softmax(logits, temperature):
+    z = logits * temperature
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+''', "temperature_softmax", ("divide", "multipl", "temperature")),
+    ("ch09.temperature_softmax", '''def temperature_softmax(logits, temperature):
+    e = np.exp(logits / temperature)
+    return e / e.sum(axis=-1, keepdims=True)
+''', "temperature_softmax", ("max", "overflow", "nan", "large")),
+    # --- chapter 10 ---------------------------------------------------------------------------
+    ("ch10.attention", edit("10", "attention", "scores = Q @ K.swapaxes(-1, -2) / np.sqrt(Q.shape[-1])", "scores = Q @ K.swapaxes(-1, -2)"),
+     "attention", ("sqrt", "scale", "d")),
+    ("ch10.attention", edit("10", "attention", "scores = np.where(mask, scores, -np.inf)", "scores = scores * mask"), "attention", ("mask", "-inf", "0")),
+    ("ch10.attention", edit("10", "attention", "weights = weights / weights.sum(axis=-1, keepdims=True)", "weights = weights / weights.sum(axis=-2, keepdims=True)"),
+     "attention", ("axis", "row", "column", "sum")),
+    ("ch10.attention", edit("10", "attention", "/ np.sqrt(Q.shape[-1])", "/ Q.shape[-1]"), "attention", ("sqrt", "square root")),
+    ("ch10.causal_mask", "def causal_mask(T):\n    return np.triu(np.ones((T, T), dtype=bool))\n", "causal_mask", ("future", "upper", "lower", "transpose", "triangle")),
+    ("ch10.causal_mask", "def causal_mask(T):\n    return np.tril(np.ones((T, T), dtype=bool), k=-1)\n", "causal_mask", ("diagonal", "itself")),
+    ("ch10.split_heads", "def split_heads(x, num_heads):\n    B, T, D = x.shape\n    return x.reshape(B, num_heads, T, D // num_heads)\n",
+     "split_heads", ("transpose", "reshape", "order")),
+    ("ch10.multi_head_attention", edit("10", "multi-head-attention", "return merged @ Wo", "return merged"), "multi_head_attention", ("Wo", "output projection")),
+    ("ch10.multi_head_attention", edit("10", "multi-head-attention", "merged = heads.transpose(0, 2, 1, 3).reshape(B, T, -1)", "merged = heads.reshape(B, T, -1)"),
+     "multi_head_attention", ("transpose", "merge", "heads")),
+    ("ch10.multi_head_attention", edit("10", "multi-head-attention", "causal_mask(T) if causal else None", "None"), "multi_head_attention", ("causal", "mask")),
+    ("ch10.sinusoidal_positions", edit("10", "sinusoidal-positions", "pe[:, 0::2] = np.sin(angles)\n    pe[:, 1::2] = np.cos(angles)",
+                                       "pe[:, 0::2] = np.cos(angles)\n    pe[:, 1::2] = np.sin(angles)"), "sinusoidal_positions", ("sin", "cos")),
+    ("ch10.sinusoidal_positions", '''def sinusoidal_positions(T, d):
+    pe = np.zeros((T, d))
+    for pos in range(T):
+        for i in range(0, d, 2):
+            pe[pos, i] = np.sin(pos / 10000 ** (i / d))
+            pe[pos, i + 1] = np.cos(pos / 10000 ** ((i + 1) / d))
+    return pe
+''', "sinusoidal_positions", ("cos", "exponent", "frequenc", "odd")),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-5):\n    return (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps) * gamma + beta\n",
+     "layer_norm", ("axis", "feature", "last")),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-5):\n    mean = x.mean(axis=-1, keepdims=True)\n    var = x.var(axis=-1, keepdims=True)\n"
+     "    return (x - mean) / (var + eps) * gamma + beta\n", "layer_norm", ("sqrt", "variance", "standard deviation")),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-5):\n    mean = x.mean(axis=-1, keepdims=True)\n    var = x.var(axis=-1, keepdims=True)\n"
+     "    return (x - mean) / np.sqrt(var + eps) * gamma\n", "layer_norm", ("beta",)),
+    ("ch10.transformer_block", edit("10", "transformer-block", "causal=True", "causal=False"), "transformer_block", ("causal", "mask", "future")),
+    ("ch10.transformer_block", edit("10", "transformer-block", "return y + np.maximum", "return np.maximum"), "transformer_block", ("residual", "y", "skip")),
+    ("ch10.transformer_block", '''def transformer_block(x, params, num_heads):
+    p = params
+    y = layer_norm(x + multi_head_attention(x, p["Wq"], p["Wk"], p["Wv"], p["Wo"], num_heads, causal=True), p["ln1_gamma"], p["ln1_beta"])
+    return layer_norm(y + np.maximum(y @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b2"], p["ln2_gamma"], p["ln2_beta"])
+''', "transformer_block", ("pre", "post", "norm", "before")),
+    ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    return weights * (1 - weights) * dweights\n", "softmax_backward", ("diagonal", "other", "sum", "jacobian")),
+    ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    return weights * (dweights - (dweights * weights).sum(axis=-2, keepdims=True))\n",
+     "softmax_backward", ("axis", "row", "sum")),
+    ("ch10.layer_norm_backward", edit("10", "layer-norm-backward", " - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)", ""),
+     "layer_norm_backward", ("dx", "variance", "xhat")),
+    ("ch10.layer_norm_backward", edit("10", "layer-norm-backward", "dxhat = dout * gamma", "dxhat = dout"), "layer_norm_backward", ("gamma", "dx")),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", "dy = dout + dy_ln", "dy = dy_ln"),
+     "transformer_block_backward", ("residual", "dout", "skip")),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", "dscores = softmax_backward(dheads @ v.swapaxes(-1, -2), w) / np.sqrt(q.shape[-1])",
+                                             "dscores = softmax_backward(dheads @ v.swapaxes(-1, -2), w)"),
+     "transformer_block_backward", ("sqrt", "scale", "Wq", "Wk")),
+]
+
+RIGHT: list[Entry] = [
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    d = y_pred - y\n    return np.dot(d, d) / len(d)\n", "mse_loss", ()),
+    ("ch00.train", '''def train(x, y, lr, steps):
+    w = b = 0.0
+    losses = []
+    while len(losses) < steps:
+        error = w * x + b - y
+        losses.append(float((error ** 2).mean()))
+        w, b = w - lr * 2 * (error * x).mean(), b - lr * 2 * error.mean()
+    return w, b, losses
+''', "train", ()),
+    ("ch01.crop_bottom_right", "def crop_bottom_right(images):\n    return images[..., -14:, -14:]\n", "crop_bottom_right", ()),
+    ("ch01.to_categorical", "def to_categorical(labels, num_classes):\n    return np.eye(num_classes, dtype=np.float32)[np.asarray(labels)]\n", "to_categorical", ()),
+    ("ch01.prepare_images", "def prepare_images(images):\n    out = images.reshape(images.shape[0], -1).astype(np.float32)\n    out /= 255\n    return out\n",
+     "prepare_images", ()),
+    ("ch02.naive_matrix_dot", '''def naive_matrix_dot(x, y):
+    z = np.zeros((x.shape[0], y.shape[1]))
+    for i in range(x.shape[0]):
+        for j in range(y.shape[1]):
+            z[i, j] = naive_vector_dot(x[i, :], y[:, j])
+    return z
+''', "naive_matrix_dot", ()),
+    ("ch02.naive_relu", '''def naive_relu(x):
+    z = np.empty_like(x)
+    for i, row in enumerate(x):
+        for j, v in enumerate(row):
+            z[i, j] = v if v > 0 else 0
+    return z
+''', "naive_relu", ()),
+    ("ch03.perceptron_predict", "def perceptron_predict(X, w, b):\n    return np.where(np.einsum('ij,j->i', X, w) + b >= 0, 1, 0)\n", "perceptron_predict", ()),
+    ("ch03.dense", "def dense(a_in, W, b, g):\n    return g(np.einsum('...i,ij->...j', a_in, W) + b)\n", "dense", ()),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    return -float(np.mean(np.where(y == 1, np.log(a2), np.log1p(-a2))))\n", "bce_loss", ()),
+    ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.sqrt(np.sum((a - b) ** 2)) / (np.sqrt(np.sum(a * a)) + np.sqrt(np.sum(b * b))))\n",
+     "relative_error", ()),
+    ("ch05.softmax", "def softmax(z):\n    e = np.exp(z - z.max(axis=-1)[..., None])\n    e /= e.sum(axis=-1)[..., None]\n    return e\n", "softmax", ()),
+    ("ch05.softmax_ce_grad", "def softmax_ce_grad(logits, y_true):\n    g = softmax(logits)\n    g -= y_true\n    g /= len(y_true)\n    return g\n", "softmax_ce_grad", ()),
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr, self.beta, self.velocities = lr, beta, None
+
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for k in range(len(params)):
+            self.velocities[k] = self.beta * self.velocities[k] + self.lr * grads[k]
+            params[k] -= self.velocities[k]
+''', "Momentum", ()),
+    ("ch06.sgd", '''class SGD:
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def step(self, params, grads):
+        for i in range(len(params)):
+            np.subtract(params[i], self.lr * grads[i], out=params[i])
+''', "SGD", ()),
+    ("ch06.gradient_descent", '''def gradient_descent(grad, w0, lr, steps):
+    path = np.empty((steps + 1,) + np.shape(w0))
+    path[0] = w0
+    for k in range(steps):
+        path[k + 1] = path[k] - lr * grad(path[k].copy())
+    return path
+''', "gradient_descent", ()),
+    ("ch07.maxpool_forward", '''def maxpool_forward(x, size=2, stride=2):
+    N, C, H, Wd = x.shape
+    Ho, Wo = (H - size) // stride + 1, (Wd - size) // stride + 1
+    out = np.full((N, C, Ho, Wo), -np.inf, dtype=x.dtype)
+    for u in range(size):
+        for v in range(size):
+            out = np.maximum(out, x[:, :, u:u + stride * Ho:stride, v:v + stride * Wo:stride])
+    return out
+''', "maxpool_forward", ()),
+    ("ch07.conv2d_naive", '''def conv2d_naive(x, W, b, stride=1, pad=0):
+    N, C, H, Wd = x.shape
+    F, _, kh, kw = W.shape
+    Ho = (H + 2 * pad - kh) // stride + 1
+    Wo = (Wd + 2 * pad - kw) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.empty((N, F, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            patch = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            out[:, :, i, j] = np.einsum("nchw,fchw->nf", patch, W) + b
+    return out
+''', "conv2d_naive", ()),
+    ("ch08.topological_order", '''def topological_order(root):
+    order, placed, stack = [], set(), [root]
+    while stack:
+        node = stack[-1]
+        waiting = [c for c in node._prev if c not in placed]
+        if waiting:
+            stack.extend(waiting)
+            continue
+        stack.pop()
+        if node not in placed:
+            placed.add(node)
+            order.append(node)
+    return order
+''', "topological_order", ()),
+    ("ch08.local_gradients", edit("08", "value", "return self * -1", "return Value(-self.data, (self,), 'neg')._with(self)")
+     .replace("    def __sub__", "    def _with(self, parent):\n        def _backward():\n            parent.grad -= self.grad\n        self._backward = _backward\n"
+              "        return self\n\n    def __sub__"), "Value", ()),
+    ("ch08.derivative", '''def derivative(expr, var):
+    if not isinstance(expr, tuple):
+        return 1 if expr == var else 0
+    op, a, *rest = expr
+    da = derivative(a, var)
+    match op:
+        case "+" | "-":
+            return (op, da, derivative(rest[0], var))
+        case "*":
+            return ("+", ("*", da, rest[0]), ("*", a, derivative(rest[0], var)))
+        case "/":
+            b = rest[0]
+            return ("-", ("/", da, b), ("/", ("*", a, derivative(b, var)), ("**", b, 2)))
+        case "**":
+            return ("*", ("*", rest[0], ("**", a, rest[0] - 1)), da)
+        case "exp":
+            return ("*", ("exp", a), da)
+        case "log":
+            return ("/", da, a)
+''', "derivative", ()),
+    ("ch09.embedding_backward", '''def embedding_backward(ids, dout, vocab_size):
+    dE = np.zeros((vocab_size, dout.shape[-1]))
+    for i, row in zip(np.ravel(ids), dout.reshape(-1, dout.shape[-1])):
+        dE[i] += row
+    return dE
+''', "embedding_backward", ()),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    norm = np.linalg.norm(np.concatenate([g.ravel() for g in grads]))
+    return [g * min(1.0, max_norm / norm) for g in grads]
+''', "clip_by_norm", ()),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    B, T, _ = x.shape
+    hs = np.empty((B, T, Wh.shape[0]))
+    h = h0
+    for t in range(T):
+        h = hs[:, t] = np.tanh(np.einsum("bi,ih->bh", x[:, t], Wx) + h @ Wh + b)
+    return hs
+''', "rnn_forward", ()),
+    ("ch10.causal_mask", "def causal_mask(T):\n    i = np.arange(T)\n    return i[:, None] >= i[None, :]\n", "causal_mask", ()),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-5):\n    c = x - x.mean(-1, keepdims=True)\n"
+     "    return gamma * c / np.sqrt((c * c).mean(-1, keepdims=True) + eps) + beta\n", "layer_norm", ()),
+    ("ch10.split_heads", "def split_heads(x, num_heads):\n    B, T, D = x.shape\n    return np.stack(np.split(x, num_heads, axis=-1), axis=1)\n", "split_heads", ()),
+    ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    return np.einsum('...ij,...ij->...ij', weights, dweights) - weights * np.einsum('...ij,...ij->...i', dweights, weights)[..., None]\n",
+     "softmax_backward", ()),
+]
