@@ -317,8 +317,8 @@ def test_each_solution_scores_full_marks_and_each_untouched_notebook_zero(
     # No cell of the solution's graded notebook fails for want of a withheld answer: a demo cell that uses the
     # library's copy of one of the chapter's answers says in one line that it is not run while grading.
     graded = nbformat.read(course.autograded("solution", assignment) / f"{assignment}.ipynb", as_version=4)
-    failed = [c.source[:80] for c in graded.cells if c.cell_type == "code" and
-              any(o.output_type == "error" and "Withheld" in o.ename for o in c.get("outputs", []))]
+    failed = [(c.source[:80], o.ename, o.evalue[:300]) for c in graded.cells if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.output_type == "error" and o.ename == "Withheld"]
     assert not failed, failed
     not_run = [c for c in graded.cells if c.cell_type == "code" and "Not run while grading" in str(c.get("outputs"))]
     assert all(not c.metadata.get("nbgrader", {}).get("grade") for c in not_run)
