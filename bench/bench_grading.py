@@ -54,6 +54,7 @@ CLASS, CHAPTERS = 2_000, len(registry.CHAPTERS)
 PROJECTED_WORKERS = (1, 2, 16, 64, 256)
 PROJECTED_CORES = 32  # the issue's class-scale set-up: 32 one-core workers
 GRADE_CPU: dict[str, list[float]] = {}  # per mode, the CPU seconds of each timed grade (with a cpuacct group)
+CHAPTER_GRADE_CPU: dict[str, list[float]] = {}  # per chapter, the CPU seconds of each forked grade
 
 
 def plain_nbclient(path: Path) -> float:
@@ -75,7 +76,8 @@ def plain_python(path: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def graded(data: bytes, source: nbformat.NotebookNode, manifest, mode: str, server=None) -> float:  # noqa: ANN001
+def graded(data: bytes, source: nbformat.NotebookNode, manifest, mode: str, server=None,  # noqa: ANN001
+           chapter: str = "") -> float:
     from gradbook_grader.answers import chapters_graded
     from gradbook_grader.execute import grade_submission
     from gradbook_grader.forkserver import ForkedRunner
@@ -95,6 +97,8 @@ def graded(data: bytes, source: nbformat.NotebookNode, manifest, mode: str, serv
     grade = grade_submission(data, source, manifest, seed=1, **options)
     seconds = time.perf_counter() - started
     GRADE_CPU.setdefault(mode, []).append(cpu_now()[0] - cpu)  # the grade's own CPU (grader and sandbox)
+    if mode == "forked":
+        CHAPTER_GRADE_CPU.setdefault(chapter, []).append(GRADE_CPU[mode][-1])
     written = {c.metadata["nbgrader"]["grade_id"] for c in source.cells if manual_cell(c)}  # they wait for a person
     automatic = sum(cell.max_points for gid, cell in grade.cells.items() if gid not in written)
     if grade.error or grade.score != automatic:
@@ -132,7 +136,7 @@ def per_chapter(course, assignments: list[str], tmp: Path, repeats: int) -> dict
                 "python": lambda: plain_python(path, tmp / "plain-out" / assignment),
                 "cold": lambda: graded(data, source, manifest, "cold"),
                 "warm": lambda: graded(data, source, manifest, "warm"),
-                "forked": lambda: graded(data, source, manifest, "forked", server)}
+                "forked": lambda: graded(data, source, manifest, "forked", server, assignment)}
         # Interleaved, so a burst of load elsewhere on the machine touches every figure alike.
         times = {name: [] for name in runs}
         try:
@@ -204,6 +208,53 @@ def throughput(course, assignments: list[str], copies: int, tmp: Path, load: int
           f"warm-up included), from {how};\n  machine busy: /proc/stat over the same time (everything else on the "
           "machine included); worker s/submission: wall x workers / submissions")
     return rates, cores
+
+
+def class_batch(course, assignment: str, copies: int, tmp: Path, load: int, repeats: int) -> dict[str, float]:  # noqa: ANN001
+    """A class-sized batch of one chapter on 1 worker, idle and beside `load` busy processes, interleaved: the
+    core-seconds each submission costs with the start-up (worker, imports, fork server) carried by the whole
+    class as it would be, against the grade itself (a forked grade's CPU, `per_chapter`); and the worker's
+    seconds per submission on the loaded machine against the idle one."""
+    from gradbook_grader.batch import grade_assignment
+
+    folder = tmp / "class" / assignment
+    folder.mkdir(parents=True)
+    nb = honest_submission(course, assignment)
+    for n in range(copies):
+        nbformat.write(nb, folder / f"student{n:03d}.ipynb")
+    print(f"\na class of {copies} submissions of {assignment} on 1 worker (warm-up included), idle"
+          + (f" and beside {load} busy processes, interleaved" if load else "") + f", the median of {repeats}:")
+    runs: dict[str, list[tuple[float, float, float]]] = {"idle": [], "loaded": []}
+    for _ in range(repeats):
+        for label, busy in (("idle", 0), ("loaded", load))[:2 if load else 1]:
+            with busy_load(busy):
+                own, machine = cpu_now()
+                started = time.perf_counter()
+                report = grade_assignment(course, assignment, folder, workers=1, force=True, progress=False)
+                seconds = time.perf_counter() - started
+                own_after, machine_after = cpu_now()
+            if report.errors or any(r.error for r in report.results):
+                print(f"  warning: {report.errors[:1] or [r.error for r in report.results if r.error][:1]}", file=sys.stderr)
+            runs[label].append((seconds / copies, (own_after - own) / copies, (machine_after - machine) / copies))
+            print(f"  {label:7s} {seconds:7.1f} s: worker {seconds / copies:5.2f} s/submission, core-s/submission "
+                  f"{(own_after - own) / copies:5.2f} (own processes), {(machine_after - machine) / copies:5.2f} "
+                  f"(machine busy)  (uptime: {uptime()})", flush=True)
+    median = {label: [statistics.median(r[i] for r in rows) for i in range(3)] for label, rows in runs.items() if rows}
+    grade = statistics.median(CHAPTER_GRADE_CPU.get(assignment) or [float("nan")])
+    idle, loaded = median["idle"], median.get("loaded", [float("nan")] * 3)
+    print(f"  core-seconds per submission, warm-up included: {idle[1]:.2f} (own processes, {how_own()}), "
+          f"{idle[2]:.2f} (the machine's busy time, /proc/stat: everything else on it included); the grade itself "
+          f"(a forked grade's CPU): {grade:.2f} s -> {idle[1] / grade:.2f}x (target <= 1.5x)")
+    if load:
+        print(f"  worker seconds per submission: {idle[0]:.2f} idle, {loaded[0]:.2f} beside {load} busy processes -> "
+              f"{loaded[0] / idle[0]:.2f}x (target <= 2x)")
+    return {"worker_idle": idle[0], "worker_loaded": loaded[0], "core_seconds": idle[1], "machine_busy": idle[2],
+            "grade_cpu": grade, "ratio": idle[1] / grade, "load_ratio": loaded[0] / idle[0]}
+
+
+def how_own() -> str:
+    group = os.environ.get("GRADBOOK_BENCH_CPUACCT")
+    return f"the cpuacct group {group}" if group else "getrusage: sandboxes not counted"
 
 
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
@@ -319,7 +370,7 @@ def writer_rate(tmp: Path, count: int, db_url: str | None) -> dict[str, float]:
 
 
 def projection(rows: dict[str, dict[str, float]], rates: dict[str, float], cores: dict[str, float],
-               writer: dict[str, float]) -> None:
+               writer: dict[str, float], whole: dict[str, float]) -> None:
     """Each chapter's forked grade on a core of its own, what the 2 Dask workers achieved, and the measured
     core-seconds per submission on 32 one-core workers beside what the one writer stores per minute."""
     measured = "every chapter" if len(rows) == CHAPTERS else f"{len(rows)} chapter(s) standing for all {CHAPTERS}"
@@ -330,11 +381,12 @@ def projection(rows: dict[str, dict[str, float]], rates: dict[str, float], cores
     }
     total = CLASS * CHAPTERS
     itself = statistics.mean(GRADE_CPU["forked"]) if GRADE_CPU.get("forked") else grade
-    print(f"\ncore-seconds per submission (1 worker, warm-up included): {cores['1 local worker']:.2f} with the fork "
-          f"server, {cores['1, no fork server']:.2f} with a sandbox per submission; the grade itself (forked, "
+    print(f"\ncore-seconds per submission (1 worker, warm-up included, {sum(1 for _ in rows)} chapter(s) x the "
+          f"throughput's copies): {cores['1 local worker']:.2f} with the fork server, {cores['1, no fork server']:.2f} "
+          f"with a sandbox per submission; the grade itself (forked, "
           f"{'its CPU seconds' if GRADE_CPU.get('forked') else 'its wall seconds'}, mean of the chapters): "
           f"{itself:.2f} s -> {cores['1 local worker'] / itself:.2f}x and {cores['1, no fork server'] / itself:.2f}x of it "
-          "(target <= 1.5x)")
+          "(few copies carry the whole start-up: the class-sized batch above is the figure for a class)")
     print(f"\nprojected wall time for {CLASS:,} students x {CHAPTERS} chapters ({total:,} submissions; "
           f"{measured}), N workers of one core each, scaling linearly:")
     print("  " + f"{'N':>5s}" + "".join(f"  {f'{name} ({seconds:.1f} s)':>34s}" for name, seconds in estimates.items()))
@@ -342,38 +394,53 @@ def projection(rows: dict[str, dict[str, float]], rates: dict[str, float], cores
         hours = [total * seconds / workers / 3600 for seconds in estimates.values()]
         print("  " + f"{workers:5d}" + "".join(f"  {f'{h:.1f} h':>34s}" for h in hours))
     database = "PostgreSQL" if "PostgreSQL" in writer else "SQLite"
-    compute = total * cores["1 local worker"] / PROJECTED_CORES / 60
+    # Per submission: the chapters' mean grade (CPU) plus what the class-sized batch measured beyond its grade
+    # (worker, imports, fork server, the writer's share), i.e. from measured costs, not a rate.
+    overhead = max(0.0, whole["core_seconds"] - whole["grade_cpu"])
+    per_submission = itself + overhead
+    compute = total * per_submission / PROJECTED_CORES / 60
     storing = total / writer[database]
     print(f"\nprojection, {CLASS:,} x {CHAPTERS} on {PROJECTED_CORES} one-core workers from the measured costs: "
-          f"grading {compute:.1f} min ({cores['1 local worker']:.2f} core-s x {total:,} / {PROJECTED_CORES}), "
-          f"storing {storing:.1f} min (the writer on {database}, {writer[database]:.0f}/min): "
+          f"grading {compute:.1f} min (({itself:.2f} s grade + {overhead:.2f} s beyond it, the class batch) x {total:,} / "
+          f"{PROJECTED_CORES}), storing {storing:.1f} min (the writer on {database}, {writer[database]:.0f}/min): "
           f"{max(compute, storing):.1f} min (target < 30 min)")
 
 
-def writer_rates(tmp: Path, count: int) -> dict[str, float]:
-    """The writer's rate on SQLite and, where a local server can be started, on PostgreSQL."""
+def writer_rates(tmp: Path, count: int, compare: bool) -> dict[str, float]:
+    """The writer's rate on SQLite and, where a local server can be started, on PostgreSQL; with `compare`, also
+    with every row committed alone (ROWS_PER_COMMIT = 1), run next to the default."""
     sys.path.insert(0, str(ROOT.parent / "tests"))
     from postgres_helpers import postgres_problem, postgres_server
 
-    from gradbook_grader.writer import ROWS_PER_COMMIT
+    from gradbook_grader import writer
 
+    default = writer.ROWS_PER_COMMIT
+    sizes = [default] + ([1] if compare and default != 1 else [])
     print(f"\nthe one writer, fed {count} graded submissions by a fast fake source (2 workers, tests/fake_grading.py), "
-          f"submissions stored per minute (graded notebook, gradebook rows, journal; up to {ROWS_PER_COMMIT} "
-          "submissions per gradebook commit):")
-    rates = {}
-    measured = writer_rate(tmp / "writer-sqlite", count, None)
-    rates["SQLite"] = measured["busy"]
-    print(f"  {'SQLite':12s} {measured['busy']:7.0f}/min of the writer's own time ({measured['cpu']:.0f}/min of its CPU "
-          f"time; {measured['wall']:.0f}/min wall with the fake workers beside it)  (uptime: {uptime()})", flush=True)
+          f"submissions stored per minute (graded notebook, gradebook rows, journal; up to {default} "
+          "submissions per gradebook commit by default):")
     problem = postgres_problem()
-    if problem:
-        print(f"  PostgreSQL   not measured: {problem}")
-        return rates
-    with postgres_server() as url:
-        measured = writer_rate(tmp / "writer-postgres", count, url)
-    rates["PostgreSQL"] = measured["busy"]
-    print(f"  {'PostgreSQL':12s} {measured['busy']:7.0f}/min of the writer's own time ({measured['cpu']:.0f}/min of its CPU "
-          f"time; {measured['wall']:.0f}/min wall with the fake workers beside it)  (uptime: {uptime()})", flush=True)
+    rates = {}
+    for database in ("SQLite", "PostgreSQL"):
+        if database == "PostgreSQL" and problem:
+            print(f"  PostgreSQL   not measured: {problem}")
+            break
+        for size in sizes:
+            writer.ROWS_PER_COMMIT = size
+            try:
+                folder = tmp / f"writer-{database}-{size}"
+                if database == "SQLite":
+                    measured = writer_rate(folder, count, None)
+                else:
+                    with postgres_server() as url:
+                        measured = writer_rate(folder, count, url)
+            finally:
+                writer.ROWS_PER_COMMIT = default
+            label = database if size == default else f"{database}, 1 row per commit"
+            rates[label] = measured["busy"]
+            print(f"  {label:30s} {measured['busy']:7.0f}/min of the writer's own time ({measured['cpu']:.0f}/min of "
+                  f"its CPU time; {measured['wall']:.0f}/min wall with the fake workers beside it)  (uptime: {uptime()})",
+                  flush=True)
     return rates
 
 
@@ -387,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="runs per figure of the per-chapter table, median (default 3; --quick: 1)")
     parser.add_argument("--load", type=int, help="busy processes beside a second 1-worker batch (default 2; --quick: 0)")
     parser.add_argument("--writer", type=int, help="fake submissions fed to the writer (default 300; --quick: 40)")
+    parser.add_argument("--class-size", type=int, help="submissions of the class-sized 1-worker batch, idle and loaded "
+                        "(default 30; --quick: 2, idle only)")
     args = parser.parse_args(argv)
     os.environ.update(ONE_THREAD)  # inherited by the plain runs' kernels and interpreters (the sandboxes set their own)
 
@@ -400,12 +469,15 @@ def main(argv: list[str] | None = None) -> int:
                                            [c.notebook for c in registry.chapters()])
         release(course, assignments)
         rows = per_chapter(course, assignments, tmp, args.repeats or (1 if args.quick else 3))
-        rates, cores = throughput(course, assignments, args.copies or (2 if args.quick else 4), tmp,
-                                  args.load if args.load is not None else (0 if args.quick else 2))
-        writer = writer_rates(tmp, args.writer or (40 if args.quick else 300))
-        projection(rows, rates, cores, writer)
+        load = args.load if args.load is not None else (0 if args.quick else 2)
+        rates, cores = throughput(course, assignments, args.copies or (2 if args.quick else 4), tmp, load)
+        chapter = registry.chapter("ch02").notebook
+        whole = class_batch(course, chapter if chapter in assignments else assignments[0],
+                            args.class_size or (2 if args.quick else 30), tmp, load, 1 if args.quick else 2)
+        writer = writer_rates(tmp, args.writer or (40 if args.quick else 300), not args.quick)
+        projection(rows, rates, cores, writer, whole)
         print(json.dumps({"per_chapter": rows, "submissions_per_minute": rates, "core_seconds_per_submission": cores,
-                          "writer_per_minute": writer}))
+                          "writer_per_minute": writer, "class_batch": whole}))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         group = os.environ.pop("GRADBOOK_BENCH_CPUACCT", None)

@@ -41,3 +41,8 @@ def test_the_quick_bench_prints_every_figure() -> None:
                                                       "2 Dask workers"}
     assert set(figures["core_seconds_per_submission"]) == {"1 local worker", "1, no fork server", "2 local workers"}
     assert "SQLite" in figures["writer_per_minute"]
+    # the class-sized batch: core-seconds per submission from the bench's own processes and from the machine's
+    # busy time, against the forked grade's own CPU
+    assert re.search(r"core-seconds per submission, warm-up included: \d+\.\d+ \(own processes, .*\), \d+\.\d+ "
+                     r"\(the machine's busy time, /proc/stat.*-> \d+\.\d+x \(target <= 1\.5x\)", out), out
+    assert {"core_seconds", "machine_busy", "grade_cpu", "ratio"} <= set(figures["class_batch"])

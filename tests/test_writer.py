@@ -103,6 +103,7 @@ def test_a_row_that_fails_rolls_back_alone_and_the_rows_before_it_are_committed(
             transaction.add(lambda name=name: gb.add_student(name), lambda error, name=name: outcome.update({name: error}))
         assert outcome == {}  # not committed yet: not acknowledged
         transaction.add(lambda: gb.add_student("a"), lambda error: outcome.update({"again": error}))  # a duplicate
+        transaction.commit()
         assert outcome["a"] is None and outcome["b"] is None and outcome["again"] is not None
         transaction.add(lambda: gb.add_student("c"), lambda error: outcome.update({"c": error}))
         transaction.close()
@@ -174,5 +175,34 @@ def test_a_refused_row_costs_no_neighbour_at_any_batch_boundary_or_order(tmp_pat
             assert outcome["a"] == [None] and outcome["b"] == [None], (order, size, flushed, outcome)
             assert len(outcome["x"]) == 1 and outcome["x"][0] is not None, (order, size, flushed, outcome)
             assert {s.id for s in gb.students if s.id.startswith(f"{case}-")} == {names["a"], names["b"]}
+    finally:
+        gb.close()
+
+
+def test_rows_waiting_for_their_batch_hold_no_transaction_another_writer_would_wait_for(tmp_path: Path) -> None:
+    """While rows wait for their batch (graders are still grading), no gradebook transaction is open: another
+    writer of the same gradebook (a TA's formgrader, `gradbook-grader extend`) writes at once, and a reader sees
+    every committed row. Before, a waiting row had been written and flushed: SQLite's write lock was held until
+    the batch's commit, so the other writer failed with "database is locked"; the batch's rows are then written
+    and committed together, each acknowledged once."""
+    import sqlite3
+
+    course = small_course(tmp_path / "course")
+    gb = open_gradebook(course)
+    try:
+        outcome: dict[str, list[Exception | None]] = {"a": [], "b": []}
+        transaction = Transaction(gb, size=10, seconds=3600.0)
+        for name in ("a", "b"):
+            transaction.add(lambda name=name: gb.add_student(name), outcome[name].append)
+        other = sqlite3.connect(course.gradebook_url.removeprefix("sqlite:///"), timeout=0.2)
+        try:  # the other writer: it would wait 0.2 s for a lock, then fail
+            other.execute("INSERT INTO student (id) VALUES ('ta')")
+            other.commit()
+        finally:
+            other.close()
+        assert outcome == {"a": [], "b": []}  # not committed yet: not acknowledged
+        transaction.close()
+        assert outcome == {"a": [None], "b": [None]}
+        assert sorted(s.id for s in gb.students) == ["a", "b", "ta"]
     finally:
         gb.close()

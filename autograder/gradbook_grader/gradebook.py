@@ -152,12 +152,16 @@ class Transaction:
     at the first row after `seconds` (and at `commit`), so the one writer keeps up with many workers.
 
     nbgrader's Gradebook commits after every row it touches: four to six transactions per submission,
-    each a disk sync (~100 submissions a minute on PostgreSQL, issue 30). While a `Transaction` is open
-    its commits only flush; each row is flushed whole before the next is written, so a database's refusal is
-    the row's own. `then(error)` runs once a row is committed (None) or has failed (the error):
-    the journal entry that says "done" is written there, so a crash before a commit loses no row a
-    journal entry acknowledged, and the rows it did lose are graded again by the next run. When a row
-    fails, the transaction is rolled back and the rows before it are written again, one commit each.
+    each a disk sync (~100 submissions a minute on PostgreSQL, issue 30). A row waits here, in memory, until
+    its batch is due; then the batch's rows are written one after another, each flushed whole before the next
+    (so a database's refusal is the row's own), and committed at once. No database transaction is open while
+    the writer waits for graders: the rows of a batch never hold SQLite's write lock, or PostgreSQL's row
+    locks, while a submission is being graded, so another writer of the same gradebook (a formgrader, an
+    `extend`) is never locked out by an open batch, and nothing written sits uncommitted across an exit.
+    `then(error)` runs once a row is committed (None) or has failed (the error): the journal entry that says
+    "done" is written there, so a crash before a commit loses no row a journal entry acknowledged, and the
+    rows it did lose are graded again by the next run. When a row fails, the transaction is rolled back and
+    the rows before it are written again, one commit each.
     """
 
     def __init__(self, gb: "Gradebook", size: int = 50, seconds: float = 0.5) -> None:
@@ -168,16 +172,7 @@ class Transaction:
         gb.db.commit = gb.db.flush  # nbgrader's own commits inside a row
 
     def add(self, write: Callable[[], None], then: Callable[[Exception | None], None]) -> None:
-        """Write one row (`write` must be repeatable: a replay writes it again); `then` when it is committed."""
-        try:
-            write()
-            # The row's last changes (nbgrader does not flush `late.apply`'s) go to the database now: a refusal
-            # is this row's, never the next row's, which would be left out of the gradebook for it.
-            self.gb.db.flush()
-        except Exception as error:  # noqa: BLE001 - that row's failure; the others are written again alone
-            self._rollback_and_replay()
-            then(error)
-            return
+        """Queue one row (`write` must be repeatable: a replay writes it again); `then` once it is committed."""
         if not self._pending:
             self._opened = time.monotonic()
         self._pending.append((write, then))
@@ -185,25 +180,37 @@ class Transaction:
             self.commit()
 
     def commit(self) -> None:
+        """Write the queued rows and commit them together; a row that fails costs that row alone."""
         pending, self._pending = self._pending, []
-        if not pending:
+        written: list[tuple[Callable[[], None], Callable[[Exception | None], None]]] = []
+        for write, then in pending:
+            try:
+                write()
+                # The row's last changes (nbgrader does not flush `late.apply`'s) go to the database now: a
+                # refusal is this row's, never the next row's, which would be left out of the gradebook for it.
+                self.gb.db.flush()
+            except Exception as error:  # noqa: BLE001 - that row's failure; the rows before it are written again
+                self._rollback_and_replay(written)
+                written = []
+                then(error)
+                continue
+            written.append((write, then))
+        if not written:
             return
         try:
             self._commit()
         except Exception:  # noqa: BLE001 - find the row that fails: each alone
-            self._pending = pending
-            self._rollback_and_replay()
+            self._rollback_and_replay(written)
             return
-        for _, then in pending:
+        for _, then in written:
             then(None)
 
-    def _rollback_and_replay(self) -> None:
-        pending, self._pending = self._pending, []
+    def _rollback_and_replay(self, written: list[tuple[Callable[[], None], Callable[[Exception | None], None]]]) -> None:
         try:
             self.gb.db.rollback()
         except Exception:  # noqa: BLE001 - the database is gone: each row's replay says so to its `then`
             pass
-        for write, then in pending:
+        for write, then in written:
             try:
                 write()
                 self._commit()
