@@ -8,8 +8,10 @@ starts and imports the student edition, and each round runs the chapter-2 check 
 (the same cell tests/test_browser_checks.py runs). Servers are added `--step` at a time (started at once); at each
 level every working student runs `--rounds` checks at once, and the level holds when the 95th percentile of the
 check's round trip (request to result over the kernel's websocket) is within `--limit` seconds. Memory is the
-control group's (`memory.usage_in_bytes`: the server, its kernel and their page cache); CPU per check is the CPU
-time all the students' processes (servers and kernels) used during a level, divided by the checks run.
+control group's (`memory.usage_in_bytes`: the server, its kernel and their page cache): idle just after it
+started, working after its kernel ran a first check, busy at its peak while the level's checks ran (the group's
+`memory.max_usage_in_bytes`, reset before them). CPU per check is the CPU time all the students' processes
+(servers and kernels) used during a level, divided by the checks run.
 
 It goes on until a bound stops it, and says which: the check's latency (a level's p95 over `--limit`), the
 memory reserve (the machine's available memory would fall under `--reserve-gb` with the next level's servers,
@@ -42,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from test_browser_checks import CELLS  # noqa: E402 - the check a student runs, from the browser test
 
-from gradbook_grader import hub  # noqa: E402
+from gradbook_grader import cgroups, hub  # noqa: E402
 from gradbook_grader.course import find_course  # noqa: E402
 from gradbook_grader.hub_checkout import reopen_recorded  # noqa: E402
 
@@ -81,15 +83,28 @@ def wait_for_server(base: str, name: str, token: str, deadline: float) -> None:
     raise TimeoutError(f"{name}'s server did not start")
 
 
-def cgroup_memory(name: str) -> int:
-    """Bytes charged to the person's server's control group (server and kernels)."""
+def memory_file(name: str, v1: str, v2: str) -> Path:
+    """A memory file of the control group of the person's server (server and kernels)."""
     pids = subprocess.run(["pgrep", "-u", name, "-f", "jupyterhub-singleuser"], capture_output=True,
                           text=True).stdout.split()
     for line in Path(f"/proc/{pids[0]}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
         if "memory" in controllers.split(","):
-            return int(Path(f"/sys/fs/cgroup/memory{path}/memory.usage_in_bytes").read_text())
-    return int(Path(f"/sys/fs/cgroup/unified{path}/memory.current").read_text())
+            return Path(f"/sys/fs/cgroup/memory{path}") / v1
+    return (cgroups.unified_root() or cgroups.ROOT) / path.lstrip("/") / v2
+
+
+def cgroup_memory(name: str, peak: bool = False) -> int:
+    """Bytes charged to the person's server's group now, or at most since `reset_peak`."""
+    names = ("memory.max_usage_in_bytes", "memory.peak") if peak else ("memory.usage_in_bytes", "memory.current")
+    return int(memory_file(name, *names).read_text().split()[0])
+
+
+def reset_peak(name: str) -> None:
+    try:  # v1: writing 0 resets it; v2's memory.peak takes a write from Linux 6.12 on
+        memory_file(name, "memory.max_usage_in_bytes", "memory.peak").write_text("0")
+    except OSError:
+        pass
 
 
 class Kernel:
@@ -214,13 +229,17 @@ async def bench(args: argparse.Namespace) -> None:
                   f"{statistics.median(idle) / 2**20:.0f} MiB median, working (a kernel that ran a check) "
                   f"{statistics.median(working) / 2**20:.0f} MiB median, largest {max(working) / 2**20:.0f} MiB",
                   flush=True)
+            for k in kernels:
+                reset_peak(k.name)
             cpu = cpu_seconds(uids)
             times = await level(kernels, args.rounds)
             cpu = (cpu_seconds(uids) - cpu) / len(times)
             p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
             memory = sum(cgroup_memory(k.name) for k in kernels)
+            busy = statistics.median(cgroup_memory(k.name, peak=True) for k in kernels)
             figures = (f"{len(kernels):3d} servers: check round trip median {statistics.median(times):.2f} s, p95 "
-                       f"{p95:.2f} s; CPU {cpu:.3f} s per check; their memory {memory / 2**30:.2f} GiB; {machine()}")
+                       f"{p95:.2f} s; CPU {cpu:.3f} s per check; a server's peak while checking (busy) "
+                       f"{busy / 2**20:.0f} MiB median; their memory {memory / 2**30:.2f} GiB; {machine()}")
             print(figures, flush=True)
             if p95 > args.limit:
                 bound = f"latency: at {len(kernels)} servers the check's p95 {p95:.2f} s is over {args.limit} s"

@@ -3,12 +3,14 @@ schema, and the formgrader's Deployment (formgrader.yaml) against the values and
 
 No cluster here: the values are merged over the chart's defaults as Helm merges them and validated with the
 chart's values.schema.yaml (JSON Schema draft 7, as `helm install` does), both vendored from the chart's release
-(tests/data/z2jh/README.md says which).
+(tests/data/z2jh/README.md says which); the manifests, and the Kubernetes objects inside the values, against the
+Kubernetes API's own schemas (tests/data/kubernetes/README.md), as the API server would.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import sys
@@ -23,6 +25,7 @@ jsonschema = pytest.importorskip("jsonschema")
 ROOT = Path(__file__).resolve().parents[1]
 HUB = ROOT / "autograder" / "deploy" / "hub"
 CHART = Path(__file__).resolve().parent / "data" / "z2jh"
+KUBERNETES = Path(__file__).resolve().parent / "data" / "kubernetes"
 
 
 def helm_merge(defaults: Any, given: Any) -> Any:
@@ -261,3 +264,45 @@ def test_pod_exchange_keeps_each_students_submission_and_feedback_theirs(tmp_pat
                                    assignment_dir=str(bob_home), cache=str(tmp_path / "bob-cache")).start()
     fetched = list((bob_home / "ps1" / "feedback").glob("*/ps1.html"))
     assert [p.read_text() for p in fetched] == ["feedback for bob"]
+
+
+@pytest.fixture(scope="module")
+def kubernetes() -> Any:
+    """A validator for a Kubernetes object (by its kind's schema) or a definition (by its name)."""
+    from referencing import Registry, Resource
+
+    definitions = json.loads((KUBERNETES / "_definitions.json").read_text())
+    registry = Registry().with_resource(definitions["$id"], Resource.from_contents(definitions))
+
+    def validate(schema: str | dict, value: Any) -> list[str]:
+        if isinstance(schema, str):
+            schema = json.loads((KUBERNETES / f"{schema}.json").read_text())
+        validator = jsonschema.Draft202012Validator(schema, registry=registry)
+        return sorted(f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(value))
+
+    return validate
+
+
+def kind_schema(document: dict) -> str:
+    group = document["apiVersion"].replace("/", "-").replace(".k8s.io", "")
+    return f"{document['kind'].lower()}-{group}"
+
+
+def test_every_manifest_is_what_the_kubernetes_api_accepts(kubernetes: Any, manifests: dict) -> None:
+    assert {kind_schema(d) for d in manifests.values()} == {p.stem for p in KUBERNETES.glob("*-v1.json")}
+    for document in manifests.values():
+        assert kubernetes(kind_schema(document), document) == [], document["metadata"]["name"]
+    deployment = copy.deepcopy(manifests["Deployment", "formgrader-gradbook"])  # the schemas are strict
+    deployment["spec"]["template"]["spec"]["containers"][0]["volumeMount"] = []
+    assert any("'volumeMount' was unexpected" in e for e in kubernetes("deployment-apps-v1", deployment))
+
+
+def test_the_kubernetes_objects_inside_the_values_are_valid(kubernetes: Any, values: dict) -> None:
+    """The chart passes these through to each student's pod; its own schema leaves them unchecked."""
+    student = values["singleuser"]
+    objects = [("Container", c) for c in student["initContainers"]]
+    objects += [("Volume", v) for v in student["storage"]["extraVolumes"] + values["hub"]["extraVolumes"]]
+    objects += [("VolumeMount", m) for m in student["storage"]["extraVolumeMounts"] + values["hub"]["extraVolumeMounts"]]
+    for kind, value in objects:
+        schema = {"$ref": f"https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.api.core.v1.{kind}"}
+        assert kubernetes(schema, value) == [], value
