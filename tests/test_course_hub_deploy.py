@@ -306,3 +306,19 @@ def test_the_kubernetes_objects_inside_the_values_are_valid(kubernetes: Any, val
     for kind, value in objects:
         schema = {"$ref": f"https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.api.core.v1.{kind}"}
         assert kubernetes(schema, value) == [], value
+
+
+def test_the_docs_sizing_for_a_class_follows_from_the_values_and_the_measured_server(values: dict) -> None:
+    """docs/course-hub.md's table for 2,000: pods per node from the values' memory guarantee, nodes for the
+    students at once, and what those pods use at the memory of a busy server measured by bench/bench_hub.py."""
+    docs = (ROOT / "docs" / "course-hub.md").read_text()
+    busy_mib = int(re.search(r"^\| one student server, busy[^|]*\| (\d+) MiB", docs, re.MULTILINE).group(1))
+    node_gib = int(re.search(r"a node with (\d+) GiB allocatable", docs).group(1))
+    guarantee = re.fullmatch(r"(\d+)([MG])", values["singleuser"]["memory"]["guarantee"])
+    guarantee_mib = int(guarantee.group(1)) * (1024 if guarantee.group(2) == "G" else 1)  # KubeSpawner: binary units
+    rows = re.findall(r"^\| ([\d,]+) [^|]*\| (\d+) \| (\d+) \| ([\d.]+) GiB \|$", docs, re.MULTILINE)
+    assert len(rows) >= 2, rows
+    for students, per_node, nodes, used in rows:
+        assert int(per_node) == node_gib * 1024 // guarantee_mib
+        assert int(nodes) == -(-int(students.replace(",", "")) // int(per_node))
+        assert float(used) == round(int(per_node) * busy_mib / 1024, 1)
