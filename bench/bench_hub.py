@@ -119,7 +119,9 @@ class Kernel:
                                         headers=self.headers, json={"name": "python3"}, timeout=300)
         reply.raise_for_status()
         url = f"{self.base.replace('http', 'ws')}/user/{self.name}/api/kernels/{reply.json()['id']}/channels"
-        self.socket = await websocket_connect(HTTPRequest(url, headers=self.headers), max_message_size=1 << 26)
+        # many kernels starting at once on a busy machine answer well after tornado's default 20 s
+        request = HTTPRequest(url, headers=self.headers, connect_timeout=300, request_timeout=300)
+        self.socket = await websocket_connect(request, max_message_size=1 << 26)
 
     async def run(self, code: str) -> tuple[float, str]:
         """Seconds from the request to the cell's end, and what it printed."""
