@@ -1,18 +1,23 @@
 """The course hub on this machine: memory of a student server idle and working, and how many concurrent student
-servers answer a check within 2 s (docs/course-hub.md). Root only (it makes accounts); 127.0.0.1 only.
+servers it holds with checks answering within 2 s (docs/course-hub.md). Root only (it makes accounts); 127.0.0.1 only.
 
-    sudo .venv/bin/python bench/bench_hub.py [--most 24] [--step 4] [--limit 2.0] [--rounds 5] [--min-free-gb 4]
+    sudo .venv/bin/python bench/bench_hub.py [--step 8] [--limit 2.0] [--rounds 5] [--reserve-gb 3] [--most N]
 
 A student here is a real hub account: it logs in (PAM), its server starts in its own control group, a kernel
 starts and imports the student edition, and each round runs the chapter-2 check `naive_relu` on a right answer
-(the same cell tests/test_browser_checks.py runs). Servers are added `--step` at a time; at each level every
-working student runs `--rounds` checks at once, and the level holds when the 95th percentile of the check's
-round trip (request to result over the kernel's websocket) is within `--limit` seconds. Memory is the control
-group's (`memory.usage_in_bytes`: the server, its kernel and their page cache); CPU per check is the CPU time
-all the students' processes (servers and kernels) used during a level, divided by the checks run. Each level's
-servers start at once. Bounded: it stops at the first level that fails, at --most servers, or when the machine's
-available memory falls under --min-free-gb. Figures printed, never asserted. Everything it made (accounts,
-homes, its hub folder) is removed at the end.
+(the same cell tests/test_browser_checks.py runs). Servers are added `--step` at a time (started at once); at each
+level every working student runs `--rounds` checks at once, and the level holds when the 95th percentile of the
+check's round trip (request to result over the kernel's websocket) is within `--limit` seconds. Memory is the
+control group's (`memory.usage_in_bytes`: the server, its kernel and their page cache): idle just after it
+started, working after its kernel ran a first check, busy at its peak while the level's checks ran (the group's
+`memory.max_usage_in_bytes`, reset before them). CPU per check is the CPU time all the students' processes
+(servers and kernels) used during a level, divided by the checks run.
+
+It goes on until a bound stops it, and says which: the check's latency (a level's p95 over `--limit`), the
+memory reserve (the machine's available memory would fall under `--reserve-gb` with the next level's servers,
+counted at the largest working server seen, or has fallen under it: the machine is shared), or `--most` (200 by
+default, more than 24 GB holds). Figures printed, never asserted; the last line is the held level's summary.
+Everything it made (accounts, homes, its hub folder) is removed at the end.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from test_browser_checks import CELLS  # noqa: E402 - the check a student runs, from the browser test
 
-from gradbook_grader import hub  # noqa: E402
+from gradbook_grader import cgroups, hub  # noqa: E402
 from gradbook_grader.course import find_course  # noqa: E402
 from gradbook_grader.hub_checkout import reopen_recorded  # noqa: E402
 
@@ -78,15 +83,28 @@ def wait_for_server(base: str, name: str, token: str, deadline: float) -> None:
     raise TimeoutError(f"{name}'s server did not start")
 
 
-def cgroup_memory(name: str) -> int:
-    """Bytes charged to the person's server's control group (server and kernels)."""
+def memory_file(name: str, v1: str, v2: str) -> Path:
+    """A memory file of the control group of the person's server (server and kernels)."""
     pids = subprocess.run(["pgrep", "-u", name, "-f", "jupyterhub-singleuser"], capture_output=True,
                           text=True).stdout.split()
     for line in Path(f"/proc/{pids[0]}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
         if "memory" in controllers.split(","):
-            return int(Path(f"/sys/fs/cgroup/memory{path}/memory.usage_in_bytes").read_text())
-    return int(Path(f"/sys/fs/cgroup/unified{path}/memory.current").read_text())
+            return Path(f"/sys/fs/cgroup/memory{path}") / v1
+    return (cgroups.unified_root() or cgroups.ROOT) / path.lstrip("/") / v2
+
+
+def cgroup_memory(name: str, peak: bool = False) -> int:
+    """Bytes charged to the person's server's group now, or at most since `reset_peak`."""
+    names = ("memory.max_usage_in_bytes", "memory.peak") if peak else ("memory.usage_in_bytes", "memory.current")
+    return int(memory_file(name, *names).read_text().split()[0])
+
+
+def reset_peak(name: str) -> None:
+    try:  # v1: writing 0 resets it; v2's memory.peak takes a write from Linux 6.12 on
+        memory_file(name, "memory.max_usage_in_bytes", "memory.peak").write_text("0")
+    except OSError:
+        pass
 
 
 class Kernel:
@@ -97,11 +115,13 @@ class Kernel:
         self.headers = {"Authorization": f"token {token}"}
 
     async def open(self) -> None:
-        reply = requests.post(f"{self.base}/user/{self.name}/api/kernels", headers=self.headers, json={"name": "python3"},
-                              timeout=300)
+        reply = await asyncio.to_thread(requests.post, f"{self.base}/user/{self.name}/api/kernels",
+                                        headers=self.headers, json={"name": "python3"}, timeout=300)
         reply.raise_for_status()
         url = f"{self.base.replace('http', 'ws')}/user/{self.name}/api/kernels/{reply.json()['id']}/channels"
-        self.socket = await websocket_connect(HTTPRequest(url, headers=self.headers), max_message_size=1 << 26)
+        # many kernels starting at once on a busy machine answer well after tornado's default 20 s
+        request = HTTPRequest(url, headers=self.headers, connect_timeout=300, request_timeout=300)
+        self.socket = await websocket_connect(request, max_message_size=1 << 26)
 
     async def run(self, code: str) -> tuple[float, str]:
         """Seconds from the request to the cell's end, and what it printed."""
@@ -141,11 +161,19 @@ def cpu_seconds(uids: set[int]) -> float:
     return total / tick
 
 
-def available_memory() -> int:
+def meminfo(field: str = "MemAvailable") -> int:
+    """Bytes of a /proc/meminfo field (the machine's available memory by default)."""
     for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def machine() -> str:
+    """The machine as `uptime` and `free` see it, for the figures' record."""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"load average {load}; memory total {meminfo('MemTotal') / 2**30:.1f} GiB, free "
+            f"{meminfo('MemFree') / 2**30:.1f} GiB, available {meminfo() / 2**30:.1f} GiB")
 
 
 async def level(kernels: list[Kernel], rounds: int) -> list[float]:
@@ -179,36 +207,50 @@ async def bench(args: argparse.Namespace) -> None:
                 time.sleep(0.2)
         kernels: list[Kernel] = []
         students = [p for p in people if p.role == "student"]
-        uids = set()
-        for count in range(args.step, args.most + 1, args.step):
+        uids: set[int] = set()
+        held, largest, bound = None, 0, f"--most {args.most}"
+        print(f"start: {machine()}", flush=True)
+        while len(kernels) < len(students):
+            joining = students[len(kernels):len(kernels) + args.step]
+            need = len(joining) * (largest or 256 << 20)  # before the first level: a guess above the last measured
+            if meminfo() - need < args.reserve_gb * 2**30:
+                bound = (f"memory: {len(joining)} more servers (~{need / 2**30:.2f} GiB) would leave under "
+                         f"{args.reserve_gb} GiB available ({meminfo() / 2**30:.1f} GiB now)")
+                break
             started = time.monotonic()
-            joining = students[len(kernels):count]
             tokens = await asyncio.gather(*(asyncio.to_thread(start_server, base, p) for p in joining))
             idle = [cgroup_memory(p.name) for p in joining]
-            for person, token in zip(joining, tokens):
-                kernel = Kernel(base, person.name, token)
-                await kernel.open()
-                await kernel.run(CHECK)  # imports the edition's library: the working server
-                kernels.append(kernel)
-                uids.add(pwd.getpwnam(person.name).pw_uid)
+            joined = [Kernel(base, p.name, t) for p, t in zip(joining, tokens)]
+            await asyncio.gather(*(k.open() for k in joined))
+            await asyncio.gather(*(k.run(CHECK) for k in joined))  # imports the edition's library: the working server
+            kernels += joined
+            uids |= {pwd.getpwnam(p.name).pw_uid for p in joining}
             working = [cgroup_memory(p.name) for p in joining]
+            largest = max(largest, *working)
             print(f"{len(joining)} servers started in {time.monotonic() - started:.0f} s; each idle (just started) "
                   f"{statistics.median(idle) / 2**20:.0f} MiB median, working (a kernel that ran a check) "
-                  f"{statistics.median(working) / 2**20:.0f} MiB median", flush=True)
+                  f"{statistics.median(working) / 2**20:.0f} MiB median, largest {max(working) / 2**20:.0f} MiB",
+                  flush=True)
+            for k in kernels:
+                reset_peak(k.name)
             cpu = cpu_seconds(uids)
             times = await level(kernels, args.rounds)
             cpu = (cpu_seconds(uids) - cpu) / len(times)
             p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
             memory = sum(cgroup_memory(k.name) for k in kernels)
-            print(f"{len(kernels):3d} servers: check round trip median {statistics.median(times):.2f} s, p95 {p95:.2f} s;"
-                  f" CPU {cpu:.3f} s per check; their memory {memory / 2**30:.2f} GiB; machine's available "
-                  f"{available_memory() / 2**30:.1f} GiB; load {os.getloadavg()[0]:.1f}", flush=True)
+            busy = statistics.median(cgroup_memory(k.name, peak=True) for k in kernels)
+            figures = (f"{len(kernels):3d} servers: check round trip median {statistics.median(times):.2f} s, p95 "
+                       f"{p95:.2f} s; CPU {cpu:.3f} s per check; a server's peak while checking (busy) "
+                       f"{busy / 2**20:.0f} MiB median; their memory {memory / 2**30:.2f} GiB; {machine()}")
+            print(figures, flush=True)
             if p95 > args.limit:
-                print(f"-> {len(kernels)} concurrent servers exceed {args.limit} s at the 95th percentile")
+                bound = f"latency: at {len(kernels)} servers the check's p95 {p95:.2f} s is over {args.limit} s"
                 break
-            if available_memory() < args.min_free_gb * 2**30:
-                print(f"-> stopped: under {args.min_free_gb} GB of memory left")
+            held = figures
+            if meminfo() < args.reserve_gb * 2**30:
+                bound = f"memory: under {args.reserve_gb} GiB available ({meminfo() / 2**30:.1f} GiB)"
                 break
+        print(f"-> stopped by {bound}\n-> held: {held or 'no level'}", flush=True)
     finally:
         if process is not None:
             process.terminate()
@@ -228,11 +270,13 @@ async def bench(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--most", type=int, default=24, help="at most this many student servers")
+    parser.add_argument("--most", type=int, default=200,
+                        help="at most this many student servers (their accounts are made first; 200 are more than 24 GB holds)")
     parser.add_argument("--step", type=int, default=4, help="servers added per level")
     parser.add_argument("--limit", type=float, default=2.0, help="seconds a check may take (95th percentile)")
     parser.add_argument("--rounds", type=int, default=5, help="checks each student runs per level, all at once")
-    parser.add_argument("--min-free-gb", type=float, default=4.0, help="stop when the machine has less available")
+    parser.add_argument("--reserve-gb", type=float, default=3.0,
+                        help="memory the machine keeps available: no level may take it below this")
     asyncio.run(bench(parser.parse_args()))
 
 

@@ -206,6 +206,10 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
     account = settings["grader"]  # the formgrader's system account
     pids = formgrader_pids(settings)
     assert pids and all(Path(f"/proc/{pid}").stat().st_uid == pwd.getpwnam(account).pw_uid for pid in pids), pids
+    for group in settings["formgrader_cgroups"]:  # put there by root before it became the account (cgroups.enter)
+        members = (Path(group) / "cgroup.procs") if not Path(group, "cgroup.controllers").exists() else \
+            (Path(group) / "gradbook-supervisor" / "cgroup.procs")
+        assert set(pids) <= set(members.read_text().split()), (group, pids)
     checkout = course_hub["course"].root
     for attack in (["sh", "-c", f"echo x >> {checkout}/.gradbook-secret"],
                    ["sh", "-c", f"echo x >> {checkout}/nbgrader_config.py"],

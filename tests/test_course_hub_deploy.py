@@ -3,13 +3,17 @@ schema, and the formgrader's Deployment (formgrader.yaml) against the values and
 
 No cluster here: the values are merged over the chart's defaults as Helm merges them and validated with the
 chart's values.schema.yaml (JSON Schema draft 7, as `helm install` does), both vendored from the chart's release
-(tests/data/z2jh/README.md says which).
+(tests/data/z2jh/README.md says which); the manifests, and the Kubernetes objects inside the values, against the
+Kubernetes API's own schemas (tests/data/kubernetes/README.md), as the API server would.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,7 @@ jsonschema = pytest.importorskip("jsonschema")
 ROOT = Path(__file__).resolve().parents[1]
 HUB = ROOT / "autograder" / "deploy" / "hub"
 CHART = Path(__file__).resolve().parent / "data" / "z2jh"
+KUBERNETES = Path(__file__).resolve().parent / "data" / "kubernetes"
 
 
 def helm_merge(defaults: Any, given: Any) -> Any:
@@ -144,13 +149,176 @@ def test_the_formgrader_runs_unprivileged_with_every_volume_it_mounts(values: di
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert {m["name"] for m in box["volumeMounts"]} == volumes.keys()
     claims = {v["persistentVolumeClaim"]["claimName"] for v in volumes.values() if "persistentVolumeClaim" in v}
-    students = {v["persistentVolumeClaim"]["claimName"] for v in values["singleuser"]["storage"]["extraVolumes"]}
+    students = {v["persistentVolumeClaim"]["claimName"] for v in values["singleuser"]["storage"]["extraVolumes"]
+                if "persistentVolumeClaim" in v}
     made_here = {name for kind, name in manifests if kind == "PersistentVolumeClaim"}
-    assert claims == made_here | students  # the course volume is made here; the exchange is the students' one
+    assert claims | students == made_here  # every volume either side mounts is made here
+    exchange = manifests["PersistentVolumeClaim", "nbgrader-exchange"]["spec"]
+    assert exchange["accessModes"] == ["ReadWriteMany"]  # every student's pod and the formgrader at once
     mounts = {m["name"]: m["mountPath"] for m in box["volumeMounts"]}
-    student_mounts = {m["name"]: m["mountPath"] for m in values["singleuser"]["storage"]["extraVolumeMounts"]}
-    assert mounts["exchange"] == student_mounts["exchange"]  # one exchange path on both sides
     assert box["workingDir"] == mounts["course"] and f"--ServerApp.root_dir={mounts['course']}" in box["command"]
     secret = next(m for m in box["volumeMounts"] if m["name"] == "course-secret")
     assert secret["readOnly"] is True and secret["mountPath"] == f"{mounts['course']}/.gradbook-secret"
     assert volumes["course-secret"]["secret"]["defaultMode"] & 0o007 == 0
+
+
+def exchange_setting(text: str) -> dict[str, str]:
+    return dict(re.findall(r'^c\.(\w+\.\w+) = "([^"]*)"$', text, re.MULTILINE))
+
+
+def test_each_students_pod_mounts_only_its_own_folders_where_nbgrader_looks(values: dict, manifests: dict) -> None:
+    """Every pod runs as uid 1000, so the mounts are the isolation: outbound/ read-only, and only the student's
+    own folders of inbound/ and feedback/, each at the place nbgrader's exchange looks in the pod."""
+    student = values["singleuser"]
+    pod_config = exchange_setting(student["extraFiles"]["nbgrader-config"]["stringData"])
+    formgrader_config = exchange_setting((HUB / "pod_nbgrader_config.py").read_text())
+    assert pod_config.items() <= formgrader_config.items() and len(pod_config) == 2  # one exchange, one course
+    root, course = pod_config["Exchange.root"], pod_config["CourseDirectory.course_id"]
+    assert {m["name"]: m["mountPath"] for m in container(manifests)["volumeMounts"]}["exchange"] == root
+    mounts = student["storage"]["extraVolumeMounts"]
+    assert {"name": "exchange-root", "mountPath": root} in mounts  # writable, the pod's own (nbgrader checks it)
+    seen = {m["mountPath"]: m for m in mounts if m["name"] == "exchange"}
+    assert seen.keys() == {f"{root}/{course}/{part}" for part in ("outbound", "inbound", "feedback")}
+    assert all("subPath" in m for m in seen.values())  # never the whole volume
+    for part, own, read_only in (("outbound", False, True), ("inbound", True, False), ("feedback", True, True)):
+        mount = seen[f"{root}/{course}/{part}"]
+        assert mount["subPath"] == f"{course}/{part}" + ("/{username}" if own else ""), mount
+        assert mount.get("readOnly", False) is read_only, mount
+    # the init container makes exactly the student's two folders, the only ones the pod mounts
+    (init,) = student["initContainers"]
+    made = set(re.findall(r"/exchange/(\S+/\{username\})", init["command"][-1]))
+    assert made == {m["subPath"] for m in seen.values() if "{username}" in m["subPath"]}
+
+
+def test_the_hub_reads_the_roster_it_mounts(values: dict) -> None:
+    hub = values["hub"]
+    read = re.search(r'Path\("([^"]+)"\)', hub["extraConfig"]["groups"]).group(1)
+    (mount,) = hub["extraVolumeMounts"]
+    volume = next(v for v in hub["extraVolumes"] if v["name"] == mount["name"])
+    assert str(Path(read).parent) == mount["mountPath"] and "configMap" in volume
+    assert "c.Authenticator.allowed_users = set(everyone)" in hub["extraConfig"]["groups"]
+
+
+def test_pod_exchange_keeps_each_students_submission_and_feedback_theirs(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """nbgrader's own submit and fetch-feedback in each student's view of the volume (their mounts, made here with
+    symbolic links); pod_exchange's collect and feedback on the formgrader's whole volume. A file that names
+    another student, left in one's own folder, stays one's own."""
+    exchange = pytest.importorskip("nbgrader.exchange.default")
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import notebook_hash
+
+    import nbgrader.api
+    # collect opens the gradebook (for the due date); a new one asks `alembic` its schema's version in a process of
+    # its own, seconds on a busy machine, and that version is not what this test is about
+    monkeypatch.setattr(nbgrader.api, "get_alembic_version", lambda: "not-asked")
+    sys.path.insert(0, str(HUB))  # as pod_nbgrader_config.py puts it on the path in the formgrader's pod
+    try:
+        import pod_exchange
+    finally:
+        sys.path.remove(str(HUB))
+    volume, course = tmp_path / "volume", tmp_path / "course"
+    (volume / "gradbook" / "outbound" / "ps1").mkdir(parents=True)
+    course.mkdir()
+    (volume / "gradbook" / "outbound" / "ps1" / "ps1.ipynb").write_text("{}")
+    views = {}
+    for name in ("alice", "bob"):
+        view = tmp_path / f"{name}-pod" / "exchange"
+        (view / "gradbook").mkdir(parents=True)
+        for part, own in (("outbound", False), ("inbound", True), ("feedback", True)):
+            folder = volume / "gradbook" / part / (name if own else "")
+            folder.mkdir(parents=True, exist_ok=True)
+            (view / "gradbook" / part).symlink_to(folder)
+        views[name] = view
+        work = tmp_path / f"{name}-home"
+        (work / "ps1").mkdir(parents=True)
+        (work / "ps1" / "ps1.ipynb").write_text(f'{{"by": "{name}"}}')
+        exchange.ExchangeSubmit(coursedir=CourseDirectory(course_id="gradbook", assignment_id="ps1", student_id=name),
+                                authenticator=Authenticator(), root=str(view), assignment_dir=str(work),
+                                cache=str(tmp_path / f"{name}-cache")).start()
+        assert len(list((volume / "gradbook" / "inbound" / name).iterdir())) == 1  # in their own folder only
+    planted = volume / "gradbook" / "inbound" / "alice" / "bob+ps1+2099-01-01 00:00:00.000000 UTC"
+    shutil.copytree(next((volume / "gradbook" / "inbound" / "alice").iterdir()), planted)  # alice's, naming bob
+    (planted / "ps1.ipynb").write_text('{"by": "alice, as bob"}')
+    formgrader = CourseDirectory(root=str(course), course_id="gradbook", assignment_id="ps1")
+    pod_exchange.PodCollect(coursedir=formgrader, authenticator=Authenticator(), root=str(volume)).start()
+    submitted = {p.parent.parent.name: p.read_text() for p in (course / "submitted").glob("*/ps1/ps1.ipynb")}
+    assert submitted == {"alice": '{"by": "alice, as bob"}', "bob": '{"by": "bob"}'}
+    for name in ("alice", "bob"):  # feedback as nbgrader's generate_feedback leaves it
+        folder = course / "feedback" / name / "ps1"
+        folder.mkdir(parents=True)
+        (folder / "ps1.html").write_text(f"feedback for {name}")
+        for kept in ("timestamp.txt", "submission_secret.txt"):
+            (folder / kept).write_text((course / "submitted" / name / "ps1" / kept).read_text())
+    pod_exchange.PodFeedback(coursedir=formgrader, authenticator=Authenticator(), root=str(volume)).start()
+    for name in ("alice", "bob"):
+        secret = (course / "feedback" / name / "ps1" / "submission_secret.txt").read_text()
+        released = volume / "gradbook" / "feedback" / name
+        assert [p.name for p in released.iterdir()] == [f"{notebook_hash(secret=secret, notebook_id='ps1')}.html"]
+    # bob fetches his feedback through his view; alice's folder is not in it
+    bob_home = tmp_path / "bob-home"
+    exchange.ExchangeFetchFeedback(coursedir=CourseDirectory(course_id="gradbook", assignment_id="ps1",
+                                                             student_id="bob"),
+                                   authenticator=Authenticator(), root=str(views["bob"]),
+                                   assignment_dir=str(bob_home), cache=str(tmp_path / "bob-cache")).start()
+    fetched = list((bob_home / "ps1" / "feedback").glob("*/ps1.html"))
+    assert [p.read_text() for p in fetched] == ["feedback for bob"]
+
+
+@pytest.fixture(scope="module")
+def kubernetes() -> Any:
+    """A validator for a Kubernetes object (by its kind's schema) or a definition (by its name)."""
+    from referencing import Registry, Resource
+
+    definitions = json.loads((KUBERNETES / "_definitions.json").read_text())
+    registry = Registry().with_resource(definitions["$id"], Resource.from_contents(definitions))
+
+    def validate(schema: str | dict, value: Any) -> list[str]:
+        if isinstance(schema, str):
+            schema = json.loads((KUBERNETES / f"{schema}.json").read_text())
+        validator = jsonschema.Draft202012Validator(schema, registry=registry)
+        return sorted(f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(value))
+
+    return validate
+
+
+def kind_schema(document: dict) -> str:
+    group = document["apiVersion"].replace("/", "-").replace(".k8s.io", "")
+    return f"{document['kind'].lower()}-{group}"
+
+
+def test_every_manifest_is_what_the_kubernetes_api_accepts(kubernetes: Any, manifests: dict) -> None:
+    assert {kind_schema(d) for d in manifests.values()} == {p.stem for p in KUBERNETES.glob("*-v1.json")}
+    for document in manifests.values():
+        assert kubernetes(kind_schema(document), document) == [], document["metadata"]["name"]
+    deployment = copy.deepcopy(manifests["Deployment", "formgrader-gradbook"])  # the schemas are strict
+    deployment["spec"]["template"]["spec"]["containers"][0]["volumeMount"] = []
+    assert any("'volumeMount' was unexpected" in e for e in kubernetes("deployment-apps-v1", deployment))
+
+
+def test_the_kubernetes_objects_inside_the_values_are_valid(kubernetes: Any, values: dict) -> None:
+    """The chart passes these through to each student's pod; its own schema leaves them unchecked."""
+    student = values["singleuser"]
+    objects = [("Container", c) for c in student["initContainers"]]
+    objects += [("Volume", v) for v in student["storage"]["extraVolumes"] + values["hub"]["extraVolumes"]]
+    objects += [("VolumeMount", m) for m in student["storage"]["extraVolumeMounts"] + values["hub"]["extraVolumeMounts"]]
+    for kind, value in objects:
+        schema = {"$ref": f"https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.api.core.v1.{kind}"}
+        assert kubernetes(schema, value) == [], value
+
+
+def test_the_docs_sizing_for_a_class_follows_from_the_values_and_the_measured_server(values: dict) -> None:
+    """docs/course-hub.md's table for 2,000: pods per node from the values' memory guarantee, nodes for the
+    students at once, and what those pods use at the memory of a busy server measured by bench/bench_hub.py."""
+    docs = (ROOT / "docs" / "course-hub.md").read_text()
+    busy_mib = int(re.search(r"^\| one student server, busy[^|]*\| (\d+) MiB", docs, re.MULTILINE).group(1))
+    node_gib = int(re.search(r"a node with (\d+) GiB allocatable", docs).group(1))
+    guarantee = re.fullmatch(r"(\d+)([MG])", values["singleuser"]["memory"]["guarantee"])
+    guarantee_mib = int(guarantee.group(1)) * (1024 if guarantee.group(2) == "G" else 1)  # KubeSpawner: binary units
+    rows = re.findall(r"^\| ([\d,]+) [^|]*\| (\d+) \| (\d+) \| ([\d.]+) GiB \|$", docs, re.MULTILINE)
+    assert len(rows) >= 2, rows
+    for students, per_node, nodes, used in rows:
+        assert int(per_node) == node_gib * 1024 // guarantee_mib
+        assert int(nodes) == -(-int(students.replace(",", "")) // int(per_node))
+        assert float(used) == round(int(per_node) * busy_mib / 1024, 1)

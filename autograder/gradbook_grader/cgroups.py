@@ -10,7 +10,9 @@ delegated subtree); where there is none, `create` says why and the caller falls 
 
 from __future__ import annotations
 
+import errno
 import itertools
+import logging
 import os
 import signal
 import threading
@@ -18,9 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
+PROC_SELF = Path("/proc/self/cgroup")
 CPU_PERIOD_US = 100_000
+CONTROLLERS = ("cpu", "memory", "pids")
+SUPERVISOR = "gradbook-supervisor"  # v2: the leaf a manager's own processes live in (see the module's docstring)
+DELEGATED_FILES = ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control")  # the kernel's cgroup-v2.rst
+log = logging.getLogger(__name__)
 _counter = itertools.count()
 _lock = threading.Lock()
+_warned = False
 
 
 @dataclass
@@ -98,7 +106,7 @@ class Cgroup:
 def _own_path(controller: str) -> str | None:
     """This process's group in a v1 controller's hierarchy ("" for v2's unified line)."""
     try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        lines = PROC_SELF.read_text().splitlines()
     except OSError:
         return None
     for line in lines:
@@ -112,8 +120,68 @@ def _write(path: Path, value: str) -> None:
     path.write_text(value)
 
 
+def _make_group(path: Path) -> None:
+    """mkdir in a cgroup hierarchy: the kernel fills the new group with its interface files."""
+    path.mkdir(exist_ok=True)
+
+
+def _controllers(path: Path) -> set[str]:
+    return set(path.read_text().split())
+
+
+def unified_root() -> Path | None:
+    """Where cgroup v2 is mounted with the controllers a sandbox needs: /sys/fs/cgroup (unified) or
+    /sys/fs/cgroup/unified (hybrid); None where v1 holds them (a hybrid host's unified tree then has none)."""
+    for mount in (ROOT, ROOT / "unified"):
+        if (mount / "cgroup.controllers").exists():
+            return mount if set(CONTROLLERS) <= _controllers(mount / "cgroup.controllers") else None
+    return None
+
+
+def _enable(group: Path) -> None:
+    """Hand memory, pids and cpu to the group's children (it then may hold no process itself)."""
+    if not set(CONTROLLERS) <= _controllers(group / "cgroup.subtree_control"):
+        _write(group / "cgroup.subtree_control", " ".join(f"+{c}" for c in CONTROLLERS))
+
+
+def v2_home(unified: Path) -> Path:
+    """The v2 group this process makes its sandboxes' groups in, ready (controllers enabled for its children):
+    * its group's parent, when it already lives in that parent's leaf SUPERVISOR (moved before, or put there by
+      `enter`, as the hub does for the formgrader);
+    * a child `gradbook` of the hierarchy's real root (which may hold processes and hand out controllers);
+    * otherwise its own group (root's, or one delegated to it): every process there moves into the leaf
+      SUPERVISOR first, as a container's init does, then the controllers are enabled for the children.
+    OSError (with what to do) where the group has not been given the controllers or is not this process's to
+    change."""
+    own = unified / (_own_path("") or "/").lstrip("/")
+    if own.name == SUPERVISOR:  # enabled once already, unless `enter` put it here (a delegated group's first use)
+        _enable(own.parent)
+        return own.parent
+    if not (own / "cgroup.type").exists():  # only the real root group has no type
+        home = own / "gradbook"
+        _enable(own)
+        _make_group(home)
+        _enable(home)
+        return home
+    missing = set(CONTROLLERS) - _controllers(own / "cgroup.controllers")
+    if missing:
+        raise OSError(errno.EOPNOTSUPP, f"the controllers {', '.join(sorted(missing))} are not delegated to {own} "
+                      "(run under `systemd-run --scope -p Delegate=yes`, or enable them in its parent's "
+                      "cgroup.subtree_control)")
+    leaf = own / SUPERVISOR
+    _make_group(leaf)
+    for pid in (own / "cgroup.procs").read_text().split():
+        try:
+            _write(leaf / "cgroup.procs", pid)
+        except ProcessLookupError:
+            continue  # it ended meanwhile
+    _enable(own)
+    return own
+
+
 def create(memory_bytes: int, max_pids: int, cpus: float) -> tuple[Cgroup | None, str]:
-    """A fresh group with the limits, or (None, why not)."""
+    """A fresh group with the limits, or (None, why not): cgroup v2 where its controllers are, else v1."""
+    global _warned
     with _lock:
         name = f"gradbook-{os.getpid()}-{next(_counter)}"
     errors: list[str] = []
@@ -125,29 +193,23 @@ def create(memory_bytes: int, max_pids: int, cpus: float) -> tuple[Cgroup | None
             continue
         if group is not None:
             return group, ""
-    return None, "; ".join(errors) or "no cgroup hierarchy is mounted"
+    why = "; ".join(errors) or "no cgroup hierarchy with the memory, pids and cpu controllers is mounted"
+    if not _warned:  # once per process: every sandbox after this one falls back alike
+        _warned = True
+        log.warning("no control group for the sandboxes (%s): they fall back to rlimits, which cap memory and CPU "
+                    "per process only (a submission's children together may take more)", why)
+    return None, why
 
 
 def _create_v2(name: str, memory_bytes: int, max_pids: int, cpus: float) -> Cgroup | None:
-    unified = ROOT if (ROOT / "cgroup.controllers").exists() else ROOT / "unified"
-    if not (unified / "cgroup.controllers").exists():
+    unified = unified_root()
+    if unified is None:
         return None
-    own = _own_path("") or "/"
-    base = unified / own.lstrip("/")
-    wanted = {"memory", "pids", "cpu"}
-    if not wanted <= set((base / "cgroup.controllers").read_text().split()):
-        return None
-    # v2 lets only leaf groups hold processes: keep ours in a parent that enables the controllers
-    parent = base / "gradbook"
-    parent.mkdir(exist_ok=True)
-    enabled = set((parent / "cgroup.subtree_control").read_text().split())
-    if not wanted <= enabled:
-        _write(base / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(wanted)))
-        _write(parent / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(wanted)))
-    group = parent / name
-    group.mkdir()
+    group = v2_home(unified) / name
+    _make_group(group)
     _write(group / "memory.max", str(memory_bytes))
-    _write(group / "memory.swap.max", "0") if (group / "memory.swap.max").exists() else None
+    if (group / "memory.swap.max").exists():  # no escape into swap (absent where swap accounting is off)
+        _write(group / "memory.swap.max", "0")
     _write(group / "pids.max", str(max_pids))
     _write(group / "cpu.max", f"{int(cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}")
     return Cgroup([group], 2, group)
@@ -184,12 +246,23 @@ def _create_v1(name: str, memory_bytes: int, max_pids: int, cpus: float) -> Cgro
 
 
 def delegate(name: str, uid: int, gid: int) -> tuple[list[Path], str]:
-    """A group per v1 controller (memory, pids, cpu) under this process's own, given to the account `uid`: its
-    processes join it and `create` their own groups inside it (cgroup v1 delegation: the directory and its
-    cgroup.procs/tasks owned by the account). ([], why not) on cgroup v2 (delegation there needs the process
-    outside the groups it manages, which one service process cannot be) or where the hierarchy is not writable."""
-    if (ROOT / "cgroup.controllers").exists():
-        return [], "cgroup v2: no delegation to a single service process"
+    """Groups the account `uid` may make its own groups in, made under this (root) process's own: its processes
+    are put in them (`enter`), and `create` run as the account makes each sandbox's group there. ([], why not)
+    where the hierarchy is not writable.
+
+    v2: one group in `v2_home`, given to the account as the kernel's cgroup-v2.rst says (the directory and its
+    cgroup.procs, cgroup.threads, cgroup.subtree_control; its limits stay root's). v1: a group per controller
+    (memory, pids, cpu), the directory and its cgroup.procs/tasks the account's."""
+    unified = unified_root()
+    if unified is not None:
+        try:
+            group = v2_home(unified) / name
+            _make_group(group)
+            for path in (group, *(group / f for f in DELEGATED_FILES)):
+                os.chown(path, uid, gid)
+        except OSError as error:
+            return [], f"cgroup v2: {error.strerror or error}"
+        return [group], ""
     dirs = []
     try:
         for controller in ("memory", "pids", "cpu"):
@@ -204,3 +277,20 @@ def delegate(name: str, uid: int, gid: int) -> tuple[list[Path], str]:
     except OSError as error:
         return [], f"{error.strerror or error}"
     return dirs, ""
+
+
+def enter(dirs: list[Path], pid: int) -> None:
+    """Put process `pid` in groups `delegate` made: in each v1 group itself; in a v2 group's leaf SUPERVISOR,
+    the account's like the group (a v2 group that hands controllers to its children holds no process). Run by
+    root before the process becomes the account: on v2 the account could not move itself there (moving needs
+    write access to the common ancestor's cgroup.procs, which is root's)."""
+    for group in dirs:
+        if not (group / "cgroup.controllers").exists():  # v1: every v2 group has this file, no v1 group does
+            _write(group / "cgroup.procs", str(pid))
+            continue
+        leaf = group / SUPERVISOR
+        _make_group(leaf)
+        owner = group.stat()
+        for path in (leaf, *(leaf / f for f in DELEGATED_FILES)):
+            os.chown(path, owner.st_uid, owner.st_gid)
+        _write(leaf / "cgroup.procs", str(pid))

@@ -6,20 +6,25 @@ no file through Jupyter's file API (the course's configuration stays the instruc
 and serves no hidden file, the course secret among them, whatever Jupyter's settings say. nbgrader's own
 handlers (release, collect, autograde through gradbook-grader's sandbox, manual grading, feedback) work as usual.
 
-`python -m gradbook_grader.hubformgrader CGROUP... -- COMMAND...` (the hub's service command) puts itself in the
-control groups the hub delegated to the account, so that each grading sandbox's group is made inside them, and
-then runs COMMAND (jupyterhub-singleuser).
+`python -m gradbook_grader.hubformgrader --user ACCOUNT CGROUP... -- COMMAND...` (the hub's service command,
+started by the hub as root) puts itself in the control groups the hub delegated to the account (`cgroups.enter`:
+on cgroup v2 only root may move it there), so that each grading sandbox's group is made inside them, then
+becomes the account (its groups, HOME, USER, SHELL, as JupyterHub's setuid would) and runs COMMAND
+(jupyterhub-singleuser). Not as root, it joins the groups itself where it may (cgroup v1).
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import sys
 from pathlib import Path, PurePosixPath
 
 from jupyter_server.services.contents.filemanager import AsyncFileContentsManager
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado.web import HTTPError
+
+from gradbook_grader import cgroups
 
 REFUSED = "the course hub's formgrader changes no file and runs no code: change the course in its checkout"
 
@@ -51,11 +56,31 @@ class NoKernels(AsyncMappingKernelManager):
         raise HTTPError(403, REFUSED)
 
 
+def become(account: pwd.struct_passwd) -> None:
+    """Drop root for the account for good: its own and supplementary groups (each student's, hub_grader.py), then
+    its uid; the environment JupyterHub gives a process it starts as a user."""
+    os.initgroups(account.pw_name, account.pw_gid)
+    os.setgid(account.pw_gid)
+    os.setuid(account.pw_uid)
+    os.environ.update(USER=account.pw_name, LOGNAME=account.pw_name, HOME=account.pw_dir, SHELL=account.pw_shell)
+
+
 def main(argv: list[str]) -> None:
     split = argv.index("--")
-    for group in argv[:split]:
-        Path(group, "cgroup.procs").write_text(str(os.getpid()))
-    os.execvp(argv[split + 1], argv[split + 1:])
+    options, command = argv[:split], argv[split + 1:]
+    account = None
+    if options[:1] == ["--user"]:
+        account, options = pwd.getpwnam(options[1]), options[2:]
+    if os.geteuid() == 0 and account is None:
+        sys.exit("hubformgrader: the formgrader never runs as root: name its account with --user")
+    try:
+        cgroups.enter([Path(group) for group in options], os.getpid())
+    except OSError as error:
+        print(f"hubformgrader: not in its delegated control groups ({error.strerror or error}): its sandboxes' "
+              "groups are made where it runs, or they fall back to rlimits", file=sys.stderr)
+    if account is not None and os.geteuid() == 0:
+        become(account)
+    os.execvp(command[0], command)
 
 
 if __name__ == "__main__":

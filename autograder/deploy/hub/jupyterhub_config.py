@@ -51,11 +51,11 @@ c.JupyterHub.load_roles = [
 ]
 c.JupyterHub.services = [
     {   # the formgrader: nbgrader's pages for the formgrade group (gradbook_grader/hubformgrader.py), run as
-        # the course's grader account (hub_grader.py), never root; it first joins its delegated control groups
+        # the course's grader account (hub_grader.py), never root: started as root only to be put in the control
+        # groups delegated to the account (on cgroup v2 only root may), it becomes the account before it runs
         "name": course,
         "url": f"http://127.0.0.1:{s['formgrader_port']}",
-        "user": s["grader"],
-        "command": [s["python"], "-m", "gradbook_grader.hubformgrader", *s["formgrader_cgroups"], "--",
+        "command": [s["python"], "-m", "gradbook_grader.hubformgrader", "--user", s["grader"], *s["formgrader_cgroups"], "--",
                     str(bin_dir / "jupyterhub-singleuser"),
                     f"--config={Path(__file__).with_name('formgrader_config.py')}",
                     f"--ServerApp.root_dir={s['course_root']}"],
