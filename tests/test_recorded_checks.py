@@ -144,6 +144,27 @@ def test_a_compare_that_uses_an_answer_stops_the_build(tmp_path: Path) -> None:
         REGISTRY.pop("ch99.double", None)
 
 
+
+def test_outputs_declared_by_a_lambda_stop_the_build(tmp_path: Path) -> None:
+    """A function that declares a case's outputs is copied into the edition by its name: a lambda has none, and
+    would be written as `<lambda>` (a syntax error in every student's copy), so the build stops and says why."""
+    from gradbook_grader.course import GraderError
+
+    (tmp_path / "ch98_planted.py").write_text(
+        "from gradbook.checks.core import Exercise\n"
+        "from gradbook.checks.meaning import Output\n\n"
+        "def _double(x):\n    return 2 * x\n\n"
+        "double = Exercise('ch98.double', reference=_double, cases=lambda rng, hidden: [],\n"
+        "                  outputs=lambda case: Output('y'))\n", encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("ch98_planted", tmp_path / "ch98_planted.py")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        with pytest.raises(GraderError, match="its outputs function is not a function of .*a lambda"):
+            recorded_module(Chapter("ch98", "98-planted", "Planted", "nothing"), module)
+    finally:
+        REGISTRY.pop("ch98.double", None)
+
 CHECK_CALL = re.compile(r"^check\.(\w+)\((.*)\)\s*$", re.M)
 
 

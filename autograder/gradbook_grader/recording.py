@@ -195,11 +195,16 @@ def recorded_module(chapter: registry.Chapter, module: ModuleType | None = None)
 
 
 def _check_compares(module: ModuleType, exercises: dict[str, Exercise]) -> None:
-    """Each compare function is the module's own, by its own name: the edition copies it from there."""
+    """Each compare function, and each function that declares the outputs of a case, is the module's own, by its
+    own name (not a lambda): the edition copies it from there."""
     for exercise in exercises.values():
-        if exercise.compare is not None and getattr(module, exercise.compare.__name__, None) is not exercise.compare:
-            raise GraderError(f"{exercise.name}: its compare function is not a function of {module.__name__} by its "
-                              "own name; the student edition copies it from there")
+        functions = {"compare": exercise.compare,
+                     "outputs": exercise.outputs if callable(exercise.outputs) and not isinstance(exercise.outputs, Output)
+                     else None}
+        for what, function in functions.items():
+            if function is not None and getattr(module, function.__name__, None) is not function:
+                raise GraderError(f"{exercise.name}: its {what} function is not a function of {module.__name__} by "
+                                  "its own name (a lambda cannot be copied); the student edition copies it from there")
 
 
 def _recorded_alternatives(alternatives: dict[str, tuple[Any, Any]], exercises: dict[str, Exercise]) -> dict[str, Any]:
