@@ -122,48 +122,43 @@ def test_a_recording_holds_the_visible_cases_only_and_runs_nothing(recorded: dic
         fallback(2.0, 1.0, z)
 
 
-def test_a_compare_that_uses_an_answer_stops_the_build(tmp_path: Path) -> None:
-    """A compare function is copied into the edition with what it uses: never a reference or a mistake."""
+def planted_build_stops(tmp_path: Path, key: str, source: str, match: str) -> None:
+    """The edition's build of a planted chapter `key` (its checks: `source`) stops with GraderError matching `match`."""
     from gradbook_grader.course import GraderError
 
-    (tmp_path / "ch99_planted.py").write_text(
+    (tmp_path / f"{key}_planted.py").write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"{key}_planted", tmp_path / f"{key}_planted.py")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        with pytest.raises(GraderError, match=match):
+            recorded_module(Chapter(key, f"{key[2:]}-planted", "Planted", "nothing"), module)
+    finally:
+        REGISTRY.pop(f"{key}.double", None)
+
+
+def test_a_compare_that_uses_an_answer_stops_the_build(tmp_path: Path) -> None:
+    """A compare function is copied into the edition with what it uses: never a reference or a mistake."""
+    planted_build_stops(tmp_path, "ch99", (
         "import numpy as np\n"
         "from gradbook.checks.core import Exercise, Mistake, compare_values\n\n"
         "def _double(x):\n    return 2 * x\n\n"
         "def _triple(x):\n    return 3 * x\n\n"
         "def _compare(expected, got, case):\n    return compare_values(_double(case.args[0]), got)\n\n"
         "double = Exercise('ch99.double', reference=_double, cases=lambda rng, hidden: [], compare=_compare,\n"
-        "                  mistakes=[Mistake(_triple, 'three times')])\n", encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("ch99_planted", tmp_path / "ch99_planted.py")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-        with pytest.raises(GraderError, match="_double, a reference or a mistake"):
-            recorded_module(Chapter("ch99", "99-planted", "Planted", "nothing"), module)
-    finally:
-        REGISTRY.pop("ch99.double", None)
-
+        "                  mistakes=[Mistake(_triple, 'three times')])\n"), "_double, a reference or a mistake")
 
 
 def test_outputs_declared_by_a_lambda_stop_the_build(tmp_path: Path) -> None:
     """A function that declares a case's outputs is copied into the edition by its name: a lambda has none, and
     would be written as `<lambda>` (a syntax error in every student's copy), so the build stops and says why."""
-    from gradbook_grader.course import GraderError
-
-    (tmp_path / "ch98_planted.py").write_text(
+    planted_build_stops(tmp_path, "ch98", (
         "from gradbook.checks.core import Exercise\n"
         "from gradbook.checks.meaning import Output\n\n"
         "def _double(x):\n    return 2 * x\n\n"
         "double = Exercise('ch98.double', reference=_double, cases=lambda rng, hidden: [],\n"
-        "                  outputs=lambda case: Output('y'))\n", encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("ch98_planted", tmp_path / "ch98_planted.py")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-        with pytest.raises(GraderError, match="its outputs function is not a function of .*a lambda"):
-            recorded_module(Chapter("ch98", "98-planted", "Planted", "nothing"), module)
-    finally:
-        REGISTRY.pop("ch98.double", None)
+        "                  outputs=lambda case: Output('y'))\n"),
+        "its outputs function is not a function of .*a lambda")
 
 CHECK_CALL = re.compile(r"^check\.(\w+)\((.*)\)\s*$", re.M)
 
