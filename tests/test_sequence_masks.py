@@ -171,3 +171,35 @@ def test_a_masked_transformer_ignores_what_is_at_its_padded_steps() -> None:
     embedded, block = model.layers[0].call(x), model.layers[1]
     np.testing.assert_allclose(block.call(embedded, mask=real)[1, :short], block.call(embedded[1:2, :short])[0],
                                rtol=1e-9)
+
+
+@pytest.mark.parametrize("device", ENGINES)
+@pytest.mark.parametrize("fused", [True, False], ids=["softmax-crossentropy", "linear-mse"])
+def test_a_batch_of_padding_only_has_nothing_to_learn(device: str | None, fused: bool) -> None:
+    """Keras' masked mean divides with `divide_no_nan`: a batch whose every step is padding has loss 0 and moves no
+    weight, where the mean over its real steps would be 0/0 (torch's cross_entropy with ignore_index gives nan).
+    Independent check, the model on other data: training on a real batch and then on a batch of padding only
+    ends with exactly the weights of training on the real batch alone."""
+    x, labels, _ = _data()
+    y = labels if fused else np.eye(CLASSES)[labels]
+    padding = np.zeros_like(x)
+
+    def model() -> models.Sequential:
+        net = models.Sequential([layers.Embedding(VOCABULARY, FEATURES, mask_zero=True),
+                                 layers.LSTM(UNITS, return_sequences=True),
+                                 layers.Dense(CLASSES, activation="softmax" if fused else None)],
+                                seed=0, device=device, dtype="float64")
+        net.compile(optimizer="sgd", loss="sparse_categorical_crossentropy" if fused else "mse", metrics=["accuracy"])
+        return net
+
+    loss, grads = model().loss_and_gradients(padding, y)
+    assert float(loss) == 0.0
+    assert all(not np.any(numpy_of(g)) for g in grads.values())
+    assert model().evaluate(padding, y) == [0.0, 0.0]
+    alone, then_padding = model(), model()
+    alone.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    history = then_padding.fit(np.concatenate([x, padding]), np.concatenate([y, y]), batch_size=BATCH, epochs=1,
+                               shuffle=False, verbose=0)
+    for ours, theirs in zip(then_padding.get_weights(), alone.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    assert np.isfinite(history.history["loss"][0]) and np.isfinite(history.history["accuracy"][0])

@@ -206,3 +206,44 @@ def test_rows_waiting_for_their_batch_hold_no_transaction_another_writer_would_w
         assert sorted(s.id for s in gb.students) == ["a", "b", "ta"]
     finally:
         gb.close()
+
+
+def test_a_rolled_back_batch_leaves_nothing_in_the_session_for_the_rows_written_again(tmp_path: Path) -> None:
+    """nbgrader's own pattern in every row: add_student, then add_submission, whose find_student loads the new
+    student again (the first object was dropped). SQLAlchemy's rollback expunges only the objects it still tracks
+    as new, so the reloaded one stayed in the session, expired, with no row behind it, for as long as a reference
+    cycle kept it alive: when the garbage collector ran decided what a replayed honest row met (CI once noted an
+    honest student "not stored (ObjectDeletedError: Instance <Student> has been deleted)" and left her out).
+    Here the objects are kept alive on purpose, in every order and batch size: a row written again starts from
+    an empty session (only what the database holds), and every honest row is stored once."""
+    from nbgrader.api import Student
+
+    course = small_course(tmp_path / "course")
+    gb = open_gradebook(course)
+    try:
+        gb.add_assignment("hw")
+        for case, (order, size) in enumerate((o, s) for o in ("xab", "axb", "abx") for s in (2, 10)):
+            names = {row: f"{case}-{row}" for row in "abx"}
+            outcome: dict[str, list[Exception | None]] = {row: [] for row in "abx"}
+            kept: dict[str, list[Student]] = {}  # each row's objects, by attempt
+            met: list[Student] = []  # objects of a rolled-back attempt a row found in the session as it began again
+
+            def honest(name: str) -> None:
+                met.extend(s for s in kept.get(name, []) if s in gb.db)
+                gb.update_or_create_student(name)  # dropped at once, as nbgrader's _store drops it
+                kept.setdefault(name, []).append(gb.update_or_create_submission("hw", name).student)  # loaded again
+
+            def refused() -> None:
+                raise ValueError("value too long for type character varying(128)")
+
+            writes = {"a": lambda n=names["a"]: honest(n), "b": lambda n=names["b"]: honest(n), "x": refused}
+            transaction = Transaction(gb, size=size, seconds=3600.0)
+            for row in order:
+                transaction.add(writes[row], outcome[row].append)
+            transaction.close()
+            assert outcome["a"] == [None] and outcome["b"] == [None] and outcome["x"][0] is not None, (order, size)
+            assert not met, (order, size, "a row written again met the objects of its rolled-back attempt")
+            assert {s.student.id for s in gb.find_assignment("hw").submissions if s.student.id.startswith(f"{case}-")} \
+                == {names["a"], names["b"]}
+    finally:
+        gb.close()

@@ -81,7 +81,9 @@ class Grading:
                 self.gb.db.commit()
                 return result
             except BaseException:
-                self.gb.db.rollback()
+                from gradbook_grader.gradebook import rollback
+
+                rollback(self.gb)  # the next request starts from what the database holds
                 raise
 
     def overview(self) -> dict[str, Any]:

@@ -135,12 +135,27 @@ def _score(grade: Any, cell: Any, changed: bool) -> None:
         grade.needs_manual_grade = grade.manual_score is not None or auto is None
 
 
+def rollback(gb: "Gradebook") -> None:
+    """Roll back the open transaction and forget every object the session holds.
+
+    SQLAlchemy's rollback expunges only the objects it still tracks as new in that transaction; one that was
+    flushed, dropped and loaded again inside it (nbgrader's add_student, then its add_submission's
+    find_student) stays in the identity map, expired, with no row behind it, for as long as a reference
+    cycle keeps it alive: when the garbage collector runs decides whether the next row meets it
+    (ObjectDeletedError). An empty session meets nothing: every row after a rollback is built from what the
+    database holds."""
+    try:
+        gb.db.rollback()
+    finally:
+        gb.db.expunge_all()
+
+
 def usable(gb: "Gradebook") -> bool:
     """After a failed store: is the database itself still there (then the failure was that row's)?"""
     from sqlalchemy import text
 
     try:
-        gb.db.rollback()
+        rollback(gb)
         gb.db.execute(text("SELECT 1"))
         return True
     except Exception:
@@ -160,8 +175,8 @@ class Transaction:
     `extend`) is never locked out by an open batch, and nothing written sits uncommitted across an exit.
     `then(error)` runs once a row is committed (None) or has failed (the error): the journal entry that says
     "done" is written there, so a crash before a commit loses no row a journal entry acknowledged, and the
-    rows it did lose are graded again by the next run. When a row fails, the transaction is rolled back and
-    the rows before it are written again, one commit each.
+    rows it did lose are graded again by the next run. When a row fails, the transaction is rolled back, the
+    session emptied (`rollback`) and the rows before it are written again, one commit each.
     """
 
     def __init__(self, gb: "Gradebook", size: int = 50, seconds: float = 0.5) -> None:
@@ -207,7 +222,7 @@ class Transaction:
 
     def _rollback_and_replay(self, written: list[tuple[Callable[[], None], Callable[[Exception | None], None]]]) -> None:
         try:
-            self.gb.db.rollback()
+            rollback(self.gb)
         except Exception:  # noqa: BLE001 - the database is gone: each row's replay says so to its `then`
             pass
         for write, then in written:
@@ -215,7 +230,7 @@ class Transaction:
                 write()
                 self._commit()
             except Exception as error:  # noqa: BLE001
-                self.gb.db.rollback()
+                rollback(self.gb)
                 then(error)
             else:
                 then(None)

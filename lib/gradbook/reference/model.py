@@ -201,6 +201,17 @@ def _real(mask: Array | None, *arrays: Array) -> tuple[Array, ...]:
     return tuple(a[keep] for a in arrays)
 
 
+def _all_padding(mask: Array | None) -> bool:
+    """A batch of padding only: the mean over its real steps would be 0/0. Keras' masked loss divides with
+    `divide_no_nan`: 0, and no gradient, as nothing in the batch is to be learnt."""
+    return mask is not None and not bool((mask != 0).any())
+
+
+def _nothing_to_learn(out: Array) -> Array:
+    """The loss of a batch of padding only: 0, still a function of the output (autograd finds zero gradients)."""
+    return (out * 0).sum()
+
+
 # ---------------------------------------------------------------- History
 
 @dataclass
@@ -331,10 +342,13 @@ class Sequential:
             x, mask = _through(layer, x, mask)
         if not self._fused():
             out, self._last_mask = _through(last, x, mask)
+            if _all_padding(self._last_mask):
+                return _nothing_to_learn(out), out
             return loss.value(*_real(self._last_mask, targets, out)), out
         z = last.affine(x)
         self._last_mask = _output_mask(last, x, z, mask)
-        value = loss.value_from_logits(*_real(self._last_mask, targets, z))
+        value = (_nothing_to_learn(z) if _all_padding(self._last_mask)
+                 else loss.value_from_logits(*_real(self._last_mask, targets, z)))
         if logits_will_do:
             return value, z
         return value, last.activation(z) if want_output else None
@@ -357,11 +371,14 @@ class Sequential:
             out, mask = _through(last, out, mask, forward=True)
         self._last_mask = mask
         below = len(self.layers) > 1
+        nothing = _all_padding(mask)
         if self._fused():
-            value, dz = loss.value_and_gradient_from_logits(*_real(mask, targets, last.logits), prepared=True)
+            value, dz = ((_nothing_to_learn(out), last.logits[mask != 0]) if nothing else
+                         loss.value_and_gradient_from_logits(*_real(mask, targets, last.logits), prepared=True))
             d = last.backward_preactivation(_padded(mask, dz, last.logits), input_grad=below)
         else:
-            value, dout = loss.value_and_gradient(*_real(mask, targets, out), prepared=True)
+            value, dout = ((_nothing_to_learn(out), out[mask != 0]) if nothing else
+                           loss.value_and_gradient(*_real(mask, targets, out), prepared=True))
             d = last.backward(_padded(mask, dout, out), input_grad=below)
         for i in range(len(self.layers) - 2, -1, -1):
             d = self.layers[i].backward(d, input_grad=i > 0)
@@ -455,7 +472,7 @@ class Sequential:
         for i, metric in enumerate(self._metric_fns, start=1):
             if mask is None:
                 self.engine.add_to(sums, i, metric(targets, out))
-            else:  # the mean over the batch's real steps, counted ``size`` times like the loss
+            elif not _all_padding(mask):  # the mean over the batch's real steps, counted ``size`` times like the loss
                 self.engine.add_to(sums, i, metric(*_real(mask, targets, out)) * (size / (mask != 0).sum()))
 
     def _means(self, sums: Array, n: int) -> list[float]:
