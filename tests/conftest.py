@@ -28,12 +28,21 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Set before anything imports gradbook or matplotlib, and inherited by every
 # notebook kernel and grader subprocess the tests start.
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One BLAS/OpenMP thread per process: the suite's two workers share two cores, and with a thread per core each
+# (and in every kernel and grader they start) the threads outnumber the cores and wait on each other, OpenBLAS's
+# spinning: five compute-heavy files took 86 s, 54 s with one thread each. tests/test_parallel.py asks for threads.
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
 os.environ["GRADBOOK_OFFLINE"] = "1"  # tests never reach for the network; the loader tests serve files on 127.0.0.1
 os.environ.pop("GRADBOOK_LANG", None)  # the tests speak English unless they ask for a language (gradbook.i18n)
 _data_dir = Path(tempfile.mkdtemp(prefix="gradbook-test-data-"))
 if SHARED_MNIST.is_dir():
     for file in SHARED_MNIST.glob("*.gz"):
         shutil.copy2(file, _data_dir / file.name)
+# Readable by every account, as a course's datasets folder must be: run as root, each sandbox reads it as a uid
+# of its own (gradbook_grader.sandbox.data_unreadable; mkdtemp makes it 0700).
+for _path in (_data_dir, *_data_dir.iterdir()):
+    _path.chmod(0o755 if _path.is_dir() else 0o644)
 os.environ["GRADBOOK_DATA"] = str(_data_dir)
 # Checks run by the tests record their outcomes (gradbook.progress) here, not beside the notebooks.
 os.environ["GRADBOOK_PROGRESS"] = str(_data_dir / "progress.json")
