@@ -5,7 +5,7 @@ fork server, idle and beside busy processes) and with 2 Dask workers; the one wr
 PostgreSQL; and the wall time of a class of 2,000 students x 9 chapters projected on N workers.
 
     .venv/bin/python bench/bench_grading.py               every chapter (about 20 minutes on 2 cores)
-    .venv/bin/python bench/bench_grading.py --quick       chapter 2 only, two copies, 40 to the writer (a few minutes)
+    .venv/bin/python bench/bench_grading.py --quick       chapter 2 only, two copies, 10 to the writer (a few minutes)
 
 Per chapter, one honest submission (the student notebook answered with the solution):
 
@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies", type=int, help="submissions per chapter for the throughput (default 4; --quick: 2)")
     parser.add_argument("--repeats", type=int, help="runs per figure of the per-chapter table, median (default 3; --quick: 1)")
     parser.add_argument("--load", type=int, help="busy processes beside a second 1-worker batch (default 2; --quick: 0)")
-    parser.add_argument("--writer", type=int, help="fake submissions fed to the writer (default 300; --quick: 40)")
+    parser.add_argument("--writer", type=int, help="fake submissions fed to the writer (default 300; --quick: 10, one commit as 40 was)")
     parser.add_argument("--class-size", type=int, help="submissions of the class-sized 1-worker batch, idle and loaded "
                         "(default 30; --quick: 2, idle only)")
     args = parser.parse_args(argv)
@@ -474,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         chapter = registry.chapter("ch02").notebook
         whole = class_batch(course, chapter if chapter in assignments else assignments[0],
                             args.class_size or (2 if args.quick else 30), tmp, load, 1 if args.quick else 2)
-        writer = writer_rates(tmp, args.writer or (40 if args.quick else 300), not args.quick)
+        writer = writer_rates(tmp, args.writer or (10 if args.quick else 300), not args.quick)
         projection(rows, rates, cores, writer, whole)
         print(json.dumps({"per_chapter": rows, "submissions_per_minute": rates, "core_seconds_per_submission": cores,
                           "writer_per_minute": writer, "class_batch": whole}))

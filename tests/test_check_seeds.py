@@ -8,6 +8,8 @@ the observation after its trip through plain data, as the grader judges. Pure co
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -33,6 +35,21 @@ def _as_answer(exercise: Exercise, answer):
     return lambda *args, **kwargs: value
 
 
+_MADE: dict[tuple[str, int, bool], list] = {}
+_make_cases = Exercise.make_cases
+
+
+def _cases_made_once(exercise: Exercise, seed: int, hidden: bool) -> list:
+    """A fresh copy of `exercise.make_cases(seed, hidden)`, generated once per worker: each mistake of an exercise
+    is judged on the same cases, which collect and judge would otherwise generate again for every mistake (the
+    reference's run keeps generating them twice, so that the cases being the same wherever they are made, as the
+    grader needs, stays proven)."""
+    key = (exercise.name, seed, hidden)
+    if key not in _MADE:
+        _MADE[key] = _make_cases(exercise, seed, hidden)
+    return copy.deepcopy(_MADE[key])  # an answer may change its inputs: each run gets its own
+
+
 def verdict_of(exercise: Exercise, student, seed: int, hidden: bool):
     """Collected here, judged outside; on the visible seed and the first hidden one, from the plain data that
     crossed the wire (as the grader judges)."""
@@ -41,10 +58,13 @@ def verdict_of(exercise: Exercise, student, seed: int, hidden: bool):
 
 
 @pytest.mark.parametrize(("name", "index"), ANSWERS, ids=[f"{n}-{'reference' if i == REFERENCE else i}" for n, i in ANSWERS])
-def test_the_reference_passes_and_each_mistake_is_caught_with_its_hint_on_every_seed(name: str, index: int) -> None:
+def test_the_reference_passes_and_each_mistake_is_caught_with_its_hint_on_every_seed(
+        name: str, index: int, monkeypatch: pytest.MonkeyPatch) -> None:
     exercise = EXERCISES[name]
     mistake = exercise.mistakes[index] if index != REFERENCE else None
     answer = _as_answer(exercise, mistake.wrong if mistake else exercise.reference)
+    if mistake is not None:
+        monkeypatch.setattr(Exercise, "make_cases", _cases_made_once)
     with np.errstate(all="ignore"):  # several mistakes overflow on purpose
         for seed, hidden in _runs(exercise):
             where = f"seed {seed}, {'hidden' if hidden else 'visible'}"
