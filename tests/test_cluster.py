@@ -217,11 +217,16 @@ def test_a_worker_without_a_sandbox_refuses_and_the_others_grade(
     with connect(address) as engine:
         engine.client.wait_for_workers(2, timeout=READY)
         engine.say = said.append
-        report = grade_assignment(course, CH02, tmp_path / "flat2", engine=engine, progress=False, force=True)
+        # Dask's scheduler decides where each task goes; nothing steers the broken worker away before it refuses,
+        # but a batch may go to the good worker alone (CI once saw it): graded again until the broken one got work.
+        for _ in range(5):
+            report = grade_assignment(course, CH02, tmp_path / "flat2", engine=engine, progress=False, force=True)
+            assert {r.student: (r.score, r.error) for r in report.results} == {s: (v, None) for s, v in expected.items()}
+            assert all(r.sandboxed for r in report.results)
+            if engine.refused:
+                break
         refused = dict(engine.refused)
-    assert {r.student: (r.score, r.error) for r in report.results} == {s: (v, None) for s, v in expected.items()}
-    assert all(r.sandboxed for r in report.results)
-    # The broken worker was sent work (nothing steered it away before it refused) and was named once.
+    # The broken worker was sent work and was named once.
     assert len(refused) == 1 and "bwrap (bubblewrap) is not installed" in next(iter(refused.values()))
     assert len(said) == 1 and "cannot grade" in said[0]
 

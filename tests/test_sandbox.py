@@ -254,18 +254,22 @@ def test_a_datasets_folder_closed_to_the_sandbox_is_said_once_with_the_fix(tmp_p
                                                                          caplog: pytest.LogCaptureFixture) -> None:
     """Run as root, each sandbox has a uid of its own: a private datasets folder (mkdtemp's 0700, a umask of 077)
     failed every dataset cell of every submission with PermissionError, said nowhere. Now the run's events say
-    why, and the instructor's log says once what to run; opened as it says, the same cell reads the data. Not
-    root, the sandbox keeps the grader's uid and reads a private folder as its owner."""
+    why (without the host's paths: students read them), and the instructor's log says once what to run; opened as
+    it says, the same cell reads the data. A private file beside the datasets is left alone. Not root, the
+    sandbox keeps the grader's uid and reads a private folder as its owner."""
     import logging
     import os
+
+    from gradbook.datasets.mnist import TEST_FILES
 
     needs_bwrap()
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
-    (data / "x.txt").write_text("dataset")
-    (data / "x.txt").chmod(0o600)
+    dataset = data / TEST_FILES[1]
+    dataset.write_text("dataset")
+    dataset.chmod(0o600)
     nb = new_notebook(cells=[new_code_cell(
-        "import os\ntry:\n    print('read', open(os.environ['GRADBOOK_DATA'] + '/x.txt').read())\n"
+        f"import os\ntry:\n    print('read', open(os.environ['GRADBOOK_DATA'] + '/{dataset.name}').read())\n"
         "except OSError as e:\n    print('refused', type(e).__name__)")])
     said = "not readable by the sandbox"
     with caplog.at_level(logging.WARNING, logger="gradbook_grader"):
@@ -274,9 +278,12 @@ def test_a_datasets_folder_closed_to_the_sandbox_is_said_once_with_the_fix(tmp_p
         assert all("read dataset" in text(r, 0) and not any(said in e for e in r.events) for r in closed)
         return
     for r in closed:
-        assert "refused PermissionError" in text(r, 0) and any(said in e and "0700" in e for e in r.events), r.events
+        assert "refused PermissionError" in text(r, 0) and any(said in e for e in r.events), r.events
+        assert not any(str(tmp_path) in e for e in r.events), r.events
     warnings = [rec.getMessage() for rec in caplog.records if said in rec.getMessage()]
-    assert len(warnings) == 1 and f"chmod -R o+rX {data}" in warnings[0], warnings
+    assert len(warnings) == 1 and "0700" in warnings[0] and f"chmod -R o+rX {data}" in warnings[0], warnings
     subprocess.run(["sh", "-c", warnings[0].split("readable: ")[1].split(" (or")[0]], check=True)  # as it says
+    (data / "progress.json").write_text("{}")
+    (data / "progress.json").chmod(0o600)  # someone's private file: not a dataset
     opened = run_notebook(nb, LIMITS, sandbox_mode="bwrap", data_dir=data)
     assert "read dataset" in text(opened, 0) and not any(said in e for e in opened.events), opened.events
