@@ -63,6 +63,11 @@ def test_gradients_flow_from_the_returned_states_into_the_weights_and_the_initia
     assert np.abs(numpy_of(only_h)).max() > 0
     with pytest.raises(ValueError, match="d_state"):
         layer.backward(dout, d_state=[d_states[0]] * 3)
+    # a gradient of another batch size would broadcast into wrong numbers: refused, naming the state and its shape
+    last = len(d_states) - 1
+    with pytest.raises(ValueError, match=rf"d_state\[{last}\] is the gradient of the returned state {'hc'[last]}, "
+                                         rf"shaped like it: \({BATCH}, {UNITS}\); got \(1, {UNITS}\)"):
+        layer.backward(dout, d_state=[*d_states[:-1], d_states[-1][:1]])
 
 
 @pytest.mark.parametrize("device", ENGINES)

@@ -229,7 +229,8 @@ class _Recurrent(SequenceLayer):
             raise ValueError(_("{where}: d_state has one gradient per returned state, at most {most}; got {got}").format(
                 where=self.where, most=width, got=len(given)))
         zero = self.engine.array(self.kernel.final_state[0], self.dtype) * 0  # type: ignore[attr-defined]
-        states = tuple(self._input_state(d) if d is not None else zero for d in given)
+        states = tuple(self._state_gradient(i, d, tuple(zero.shape)) if d is not None else zero
+                       for i, d in enumerate(given))
         with self.engine.inference():
             dx, grads = self.kernel.gradients(dz, self.params, states)  # type: ignore[call-arg]
         self.grads.update(grads)
@@ -242,6 +243,16 @@ class _Recurrent(SequenceLayer):
             return None
         state = tuple(self._input_state(s) for s in initial_state)
         return state if len(state) > 1 else state[0]
+
+    def _state_gradient(self, i: int, d: Any, shape: tuple[int, ...]) -> Any:
+        """``d_state[i]``, the gradient of the i-th returned state: exactly that state's shape (a gradient of
+        another batch size would broadcast into wrong numbers)."""
+        d = self.engine.array(d)
+        if tuple(d.shape) != shape:
+            raise ValueError(_("{where}: d_state[{i}] is the gradient of the returned state {name}, shaped like it: "
+                               "{shape}; got {got}").format(where=self.where, i=i, name="hc"[i], shape=_shape(shape),
+                                                            got=_shape(tuple(d.shape))))
+        return self.engine.array(d, self.dtype)
 
     def _input_state(self, state: Any) -> Any:
         state = self.engine.array(state)
