@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -207,6 +207,27 @@ def require(condition: bool, reason: str) -> None:
         if IN_CI:
             pytest.fail(f"{reason} (CI installs this in .ci/run, so it must be present)")
         pytest.skip(reason)
+
+
+@pytest.fixture
+def blas_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
+    """`blas_threads(n)`: the reference engine shares its element-wise work among `n` threads, as with
+    OPENBLAS_NUM_THREADS=n (the suite runs with one, above); each pool it starts for the test is shut down after."""
+    from gradbook.reference import parallel
+
+    before = parallel._pool  # noqa: SLF001 - the engine's pool, put back by monkeypatch
+
+    def shut_ours() -> None:
+        if parallel._pool and parallel._pool is not before:  # noqa: SLF001
+            parallel._pool.shutdown()  # noqa: SLF001
+
+    def ask(n: int) -> None:
+        shut_ours()
+        monkeypatch.setattr(parallel, "blas_threads", lambda: n)
+        monkeypatch.setattr(parallel, "_pool", None)  # made again, of n - 1 helpers, by the next call that shares
+
+    yield ask
+    shut_ours()
 
 
 @pytest.fixture(scope="session")

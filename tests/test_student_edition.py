@@ -372,8 +372,9 @@ def test_run_all_goes_through_every_untouched_chapter_of_the_edition(edition: Pa
     stand in for most exercises, so cells that need one wait (gradbook.notebook) instead of stopping Run All,
     which nbclient does exactly as JupyterLab does; every graded cell fails with "not implemented yet" (or a
     NameError), and from chapter 3 on the demos say that the student's answers are not done yet. (The one run
-    of each untouched chapter in the suite; in the repository, with the library's answers present, the
-    untouched chapters are graded zero in test_grader.py and drawn in test_browser.py.)"""
+    of chapters 1-8 untouched in a kernel: with the library's answers present, chapter 0 runs untouched in
+    test_run_all.py and test_browser.py, chapters 9 and 10 in test_browser_chapters.py; every untouched chapter is
+    graded zero, in the sandbox, in test_grader.py.)"""
     from nbclient import NotebookClient
 
     monkeypatch.setenv("PYTHONPATH", str(edition / "lib"))  # the kernels import the edition's library

@@ -183,7 +183,7 @@ def recorded_module(chapter: registry.Chapter, module: ModuleType | None = None)
     module = module or answers_module(chapter)
     exercises = exercises_of(module, chapter)
     data = {exercise.name: to_wire(record(exercise)) for exercise in exercises.values()}
-    _check_compares(module, exercises)
+    _check_copied_functions(module, exercises)
     compares = {exercise.compare.__name__ for exercise in exercises.values() if exercise.compare is not None}
     compares |= {e.outputs.__name__ for e in exercises.values() if callable(e.outputs) and not isinstance(e.outputs, Output)}
     copied, alternatives = _closure(module, compares, _answers(module, exercises))
@@ -194,14 +194,12 @@ def recorded_module(chapter: registry.Chapter, module: ModuleType | None = None)
     return "\n".join(lines) + "\n", data
 
 
-def _check_compares(module: ModuleType, exercises: dict[str, Exercise]) -> None:
+def _check_copied_functions(module: ModuleType, exercises: dict[str, Exercise]) -> None:
     """Each compare function, and each function that declares the outputs of a case, is the module's own, by its
     own name (not a lambda): the edition copies it from there."""
     for exercise in exercises.values():
-        functions = {"compare": exercise.compare,
-                     "outputs": exercise.outputs if callable(exercise.outputs) and not isinstance(exercise.outputs, Output)
-                     else None}
-        for what, function in functions.items():
+        outputs = exercise.outputs if callable(exercise.outputs) and not isinstance(exercise.outputs, Output) else None
+        for what, function in (("compare", exercise.compare), ("outputs", outputs)):
             if function is not None and getattr(module, function.__name__, None) is not function:
                 raise GraderError(f"{exercise.name}: its {what} function is not a function of {module.__name__} by "
                                   "its own name (a lambda cannot be copied); the student edition copies it from there")

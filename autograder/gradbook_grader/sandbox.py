@@ -366,7 +366,7 @@ def _sandboxed(limits: Limits, data_dir: Path | None, extra_files: dict[str, Pat
     argv = [exe, *_base_args(exe, limits, data_dir, extra_files, chapters, fork_fd is not None), "--", *runner]
     group, why = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes + 8, limits.cpus)
     events = [] if group else [f"no control group for this sandbox ({why}): memory and CPU are capped per process only"]
-    if data_dir is not None and data_unreadable(data_dir):  # said without the host's paths: students read events
+    if data_dir is not None and data_closed(data_dir):  # said without the host's paths: students read events
         events.append("the course's datasets folder is not readable by the sandbox: cells that load a dataset fail "
                       "here for that reason, not for the submission's (the grader's log says how to fix it)")
     return Command(argv, full_env, "/", _with_group(_rlimits(limits, uid), group), True, None, events, group)
@@ -375,29 +375,26 @@ def _sandboxed(limits: Limits, data_dir: Path | None, extra_files: dict[str, Pat
 _data_warned: set[Path] = set()
 
 
-def data_unreadable(data_dir: Path) -> str | None:
-    """Why the sandboxes' users cannot read the datasets folder mounted at /data, or None.
+def data_closed(data_dir: Path) -> bool:
+    """Can the sandboxes' users not read the datasets folder mounted at /data?
 
     Run as root, the grader gives each sandbox a uid of its own, neither the folder's owner nor in its group:
-    the folder needs o+rx, the datasets in it (`gradbook.datasets.mnist.CACHED_FILES`) o+r. A private folder (mkdtemp's 0700, a umask
-    of 077) made every dataset cell of every submission fail with PermissionError; the instructor is told
-    once, with the command that fixes it."""
+    the folder needs o+rx, the datasets in it (`gradbook.datasets.mnist.CACHED_FILES`) o+r. A private folder
+    (mkdtemp's 0700, a umask of 077) made every dataset cell of every submission fail with PermissionError; the
+    instructor is told once, with the command that fixes it. Anything else in the folder is left alone."""
     from gradbook.datasets.mnist import CACHED_FILES
 
     if os.geteuid() != 0 or not data_dir.is_dir():
-        return None
-    # The folder and the datasets in it; anything else there (a private file) is none of the sandbox's business.
-    wanted = [data_dir, *(path for name in CACHED_FILES if (path := data_dir / name).is_file())]
-    closed = [p for p in wanted if p.stat().st_mode & (0o005 if p.is_dir() else 0o004) != (0o005 if p.is_dir() else 0o004)]
-    if not closed:
-        return None
-    why = f"{len(closed)} closed to other users, e.g. {closed[0]} (mode {closed[0].stat().st_mode & 0o777:04o})"
-    if data_dir not in _data_warned:  # once per folder and process: every sandbox after this one meets the same
+        return False
+    wanted = [(data_dir, 0o005), *((path, 0o004) for name in CACHED_FILES if (path := data_dir / name).is_file())]
+    closed = [path for path, need in wanted if path.stat().st_mode & need != need]
+    if closed and data_dir not in _data_warned:  # once per folder and process: every sandbox after it meets the same
         _data_warned.add(data_dir)
-        log.warning("the datasets folder %s is not readable by the sandboxes' users (%s): cells that load a "
-                    "dataset fail while grading. Make it readable: chmod -R o+rX %s (or point GRADBOOK_DATA at "
-                    "a readable copy), then grade again.", data_dir, why, shlex.quote(str(data_dir)))
-    return why
+        log.warning("the datasets folder %s is not readable by the sandboxes' users (%d closed to other users, e.g. "
+                    "%s, mode %04o): cells that load a dataset fail while grading. Make it readable: chmod -R o+rX %s "
+                    "(or point GRADBOOK_DATA at a readable copy), then grade again.", data_dir, len(closed), closed[0],
+                    closed[0].stat().st_mode & 0o777, shlex.quote(str(data_dir)))
+    return bool(closed)
 
 
 def _unsandboxed(limits: Limits, data_dir: Path | None, extra_files: dict[str, Path], env: dict[str, str] | None,

@@ -469,10 +469,12 @@ class Sequential:
         """Add a batch's loss (times its size) and metric sums to ``sums``, on the engine."""
         self.engine.add_to(sums, 0, loss, size)
         mask = self._last_mask
+        if self._metric_fns and _all_padding(mask):  # no real step: the metrics, as the loss, count nothing
+            return
         for i, metric in enumerate(self._metric_fns, start=1):
             if mask is None:
                 self.engine.add_to(sums, i, metric(targets, out))
-            elif not _all_padding(mask):  # the mean over the batch's real steps, counted ``size`` times like the loss
+            else:  # the mean over the batch's real steps, counted ``size`` times like the loss
                 self.engine.add_to(sums, i, metric(*_real(mask, targets, out)) * (size / (mask != 0).sum()))
 
     def _means(self, sums: Array, n: int) -> list[float]:
