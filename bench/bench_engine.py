@@ -1,6 +1,6 @@
 """Benchmark: the NumPy reference engine against the same models in PyTorch CPU, and against the SGEMM floor.
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_engine.py [--repeats 9] [--clock cpu|wall]
+    .venv/bin/python bench/bench_engine.py [--repeats 9] [--clock cpu|wall]
 
 (1) seconds per epoch of the chapter-5 MLP (784-512-10, relu/softmax, rmsprop,
     batch 128) on 8,000 random images, beside the SGEMM floor: the epoch's own
@@ -20,8 +20,13 @@
 col2im, pooling, ...) timed on their own at the run's shapes.
 
 Everything runs side by side in this process, alternating, with torch using as
-many threads as NumPy's BLAS; the figures are medians over the repeats, with
-the best runs as a second opinion when other work shares the machine.
+many threads as NumPy's BLAS: ONE unless OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS)
+asks for more. With a thread per core each, the two libraries' idle threads spin
+on the cores the other one is using: on a quiet 2-core machine the same run's
+torch LSTM took 7 ms, 12 ms or 100 ms, its RNN 5 to 85 ms, from run to run, and
+the engine's conv 9 to 20 ms; one thread each gave the same figures run after run.
+The figures are medians over the repeats, with the best runs as a second opinion
+when other work shares the machine.
 ``--clock cpu`` (the default) times the process's CPU time, which a busy machine
 inflates far less than wall time (nothing here waits on anything but the CPU);
 with one thread each it is the fairest figure on a shared machine. ``--clock
@@ -37,7 +42,10 @@ import sys
 import time
 from typing import TYPE_CHECKING, Callable
 
-import numpy as np
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # read when numpy and torch load
+    os.environ.setdefault(_threads, os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "1")
+
+import numpy as np  # noqa: E402 - after the thread count is set
 
 if TYPE_CHECKING:
     from gradbook.reference.layers import Conv2D

@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -30,7 +30,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 os.environ.setdefault("MPLBACKEND", "Agg")
 # One BLAS/OpenMP thread per process: the suite's two workers share two cores, and with a thread per core each
 # (and in every kernel and grader they start) the threads outnumber the cores and wait on each other, OpenBLAS's
-# spinning: five compute-heavy files took 86 s, 54 s with one thread each. tests/test_parallel.py asks for threads.
+# spinning: five compute-heavy files took 86 s, 54 s with one thread each.
 for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_threads, "1")
 os.environ["GRADBOOK_OFFLINE"] = "1"  # tests never reach for the network; the loader tests serve files on 127.0.0.1
@@ -207,27 +207,6 @@ def require(condition: bool, reason: str) -> None:
         if IN_CI:
             pytest.fail(f"{reason} (CI installs this in .ci/run, so it must be present)")
         pytest.skip(reason)
-
-
-@pytest.fixture
-def blas_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
-    """`blas_threads(n)`: the reference engine shares its element-wise work among `n` threads, as with
-    OPENBLAS_NUM_THREADS=n (the suite runs with one, above); each pool it starts for the test is shut down after."""
-    from gradbook.reference import parallel
-
-    before = parallel._pool  # noqa: SLF001 - the engine's pool, put back by monkeypatch
-
-    def shut_ours() -> None:
-        if parallel._pool and parallel._pool is not before:  # noqa: SLF001
-            parallel._pool.shutdown()  # noqa: SLF001
-
-    def ask(n: int) -> None:
-        shut_ours()
-        monkeypatch.setattr(parallel, "blas_threads", lambda: n)
-        monkeypatch.setattr(parallel, "_pool", None)  # made again, of n - 1 helpers, by the next call that shares
-
-    yield ask
-    shut_ours()
 
 
 @pytest.fixture(scope="session")

@@ -93,7 +93,7 @@ def test_dense_matches_torch(activation: str) -> None:
 ])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("band_bytes", [None, 1])
-def test_conv2d_matches_torch(kernel, stride, padding, torch_pad, dtype, band_bytes, monkeypatch, blas_threads) -> None:
+def test_conv2d_matches_torch(kernel, stride, padding, torch_pad, dtype, band_bytes, monkeypatch) -> None:
     import torch
     import torch.nn.functional as F
 
@@ -101,9 +101,6 @@ def test_conv2d_matches_torch(kernel, stride, padding, torch_pad, dtype, band_by
 
     if band_bytes is not None:  # one output row per band: every band boundary is crossed
         monkeypatch.setattr(numpy_engine, "BAND_BYTES", band_bytes)
-    # 5 channels: im2col and col2im share them among BLAS's threads, 2 + 3 on two threads (asked for: the suite
-    # runs with one, tests/conftest.py)
-    blas_threads(2)
     layer = built(Conv2D(4, kernel, strides=stride, padding=padding, activation="relu"), (5, 7, 7), 3, dtype)
     rng = np.random.default_rng(4)
     layer.forward(rng.standard_normal((3, 5, 7, 7)).astype(dtype))  # a larger batch first: its buffers are reused

@@ -18,7 +18,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from gradbook.reference.activations import ACTIVATIONS, log_softmax, sigmoid
 from gradbook.reference.engine import Activation, Engine, LayerKernel, Op, Pads, Params, SequenceOps, Step
-from gradbook.reference.parallel import in_parallel
 
 Array = np.ndarray
 EPSILON = 1e-7  # Keras' backend epsilon, used to clip probabilities
@@ -97,9 +96,7 @@ def _patches_into(windows: Array, g: _Geometry, rows: range, out: Array) -> Arra
     kh, kw = g.kernel
     block = out.reshape(-1)[:g.c * kh * kw * g.columns(rows)]
     cols = block.reshape(g.c, kh, kw, len(rows), g.wo, g.n)
-    band = windows[:, rows.start:rows.stop]
-    # For speed, the channels are shared among as many threads as BLAS has (see `parallel.in_parallel`).
-    in_parallel(lambda k: np.copyto(cols[k], band[k].transpose(0, 4, 5, 1, 2, 3)), g.c)
+    np.copyto(cols, windows[:, rows.start:rows.stop].transpose(0, 4, 5, 1, 2, 3))
     return block.reshape(g.c * kh * kw, -1)
 
 
@@ -110,17 +107,13 @@ def _add_patches(dx: Array, g: _Geometry, rows: range, dcols: Array) -> None:
     (kh, kw), (sh, sw), ((pt, _), (pl, _)) = g.kernel, g.stride, g.pads
     d6 = dcols.reshape(g.c, kh, kw, len(rows), g.wo, g.n)
     top = rows.start * sh
-
-    def add_back(k: slice) -> None:  # one add per kernel offset, never a loop over pixels
-        for i in range(kh):
-            r0, r1 = _inside(top + i - pt, sh, len(rows), g.h)
-            for j in range(kw):
-                c0, c1 = _inside(j - pl, sw, g.wo, g.w)
-                if r0 < r1 and c0 < c1:
-                    y, x = top + i - pt + sh * r0, j - pl + sw * c0
-                    dx[k, y:y + sh * (r1 - r0):sh, x:x + sw * (c1 - c0):sw] += d6[k, i, j, r0:r1, c0:c1]
-
-    in_parallel(add_back, g.c)  # for speed: channels on as many threads as BLAS has
+    for i in range(kh):  # one add per kernel offset, never a loop over pixels
+        r0, r1 = _inside(top + i - pt, sh, len(rows), g.h)
+        for j in range(kw):
+            c0, c1 = _inside(j - pl, sw, g.wo, g.w)
+            if r0 < r1 and c0 < c1:
+                y, x = top + i - pt + sh * r0, j - pl + sw * c0
+                dx[:, y:y + sh * (r1 - r0):sh, x:x + sw * (c1 - c0):sw] += d6[:, i, j, r0:r1, c0:c1]
 
 
 def _inside(first: int, stride: int, count: int, size: int) -> tuple[int, int]:
@@ -542,9 +535,9 @@ class NumpyEngine(Engine):
 
 # For speed only: an update makes about ten passes over each parameter. On a whole 784x512 weight
 # matrix every pass streams 1.6 MB per array from memory; cut into blocks of BLOCK numbers, a block of
-# every array the update touches stays in the core's cache for all ten passes, and the blocks are
-# shared among as many threads as BLAS uses (NumPy's element-wise loops run on one core, but they
-# release the GIL). The arithmetic is the same, element by element, in any order of the blocks.
+# every array the update touches stays in the core's cache for all ten passes. The arithmetic is the same,
+# element by element, in any order of the blocks. (One thread: sharing the blocks among BLAS's threads was
+# slower on a 2-core machine, 690 against 630 µs a step, since BLAS's idle threads spin on the other core.)
 BLOCK = 1 << 16  # 256 KiB of float32 per array: with the four arrays of an RMSprop step, 1 MiB, within L2
 
 
@@ -555,28 +548,18 @@ def _by_blocks(update: Callable[..., None], ps: list[Array], *others: list[Array
     ``others`` are lists parallel to ``ps`` (gradients, optimiser state); a None list is left out.
     Arrays that are not all C-contiguous are updated whole (a flat view of them would be a copy).
     """
-    columns = [ps, *(arrays for arrays in others if arrays is not None)]
-    blocks: list[tuple[Array, ...]] = []
-    for arrays in zip(*columns):
-        size = arrays[0].size
-        if size <= BLOCK or not all(a.flags.c_contiguous and a.size == size for a in arrays):
-            blocks.append(arrays)
+    scratch: dict[np.dtype, Array] = {}  # one block's worth per dtype
+    for arrays in zip(ps, *(arrays for arrays in others if arrays is not None)):
+        p = arrays[0]
+        if p.size <= BLOCK or not all(a.flags.c_contiguous and a.size == p.size for a in arrays):
+            update(np.empty_like(p), *arrays)
             continue
+        if p.dtype not in scratch:
+            scratch[p.dtype] = np.empty(BLOCK, p.dtype)
         flat = [a.reshape(-1) for a in arrays]  # views: the blocks are written in place
-        blocks += [tuple(a[start:start + BLOCK] for a in flat) for start in range(0, size, BLOCK)]
-
-    def run(share: slice) -> None:
-        scratch: dict[np.dtype, Array] = {}  # one block's worth per dtype, for this thread's blocks
-        for arrays in blocks[share]:
-            p = arrays[0]
-            if p.size > BLOCK:  # a whole non-contiguous array
-                update(np.empty_like(p), *arrays)
-                continue
-            if p.dtype not in scratch:
-                scratch[p.dtype] = np.empty(BLOCK, p.dtype)
-            update(scratch[p.dtype][:p.size].reshape(p.shape), *arrays)
-
-    in_parallel(run, len(blocks))
+        for start in range(0, p.size, BLOCK):
+            block = [a[start:start + BLOCK] for a in flat]
+            update(scratch[p.dtype][:block[0].size], *block)
 
 
 TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-290}  # ~1e8 times the smallest normal float
