@@ -475,7 +475,7 @@ one_hot_text = Exercise(
                 "text lacks some characters, and column k must mean vocab[k] for every piece. Look each character up "
                 "in vocab.")),
         Mistake(_one_hot_first_seen, N_("the columns follow the order in which characters first appear in the text; "
-                "column k must be vocab[k] (the sorted vocabulary), so look each character up in vocab.")),
+                "column k must be vocab[k], in the order vocab gives, so look each character up in vocab.")),
         Mistake(_one_hot_stacked_rows, N_("an empty text must give an empty matrix of shape (0, len(vocab)), and "
                 "np.array of an empty list of rows has shape (0,). Start from np.zeros((len(text), len(vocab))) and "
                 "set one 1 per row.")),
