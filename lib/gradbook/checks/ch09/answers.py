@@ -195,6 +195,12 @@ def _rnn_with_h0(x, h0, Wx, Wh, b):
     return np.concatenate([h0[:, None], _rnn_forward(x, h0, Wx, Wh, b)], axis=1)
 
 
+def _rnn_pre_activations(x, h0, Wx, Wh, b):
+    hs = _rnn_forward(x, h0, Wx, Wh, b)
+    before = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+    return x @ Wx + before @ Wh + b  # a_t, stored where tanh(a_t) belongs
+
+
 def _rnn_time_major(x, h0, Wx, Wh, b):
     return np.transpose(_rnn_forward(x, h0, Wx, Wh, b), (1, 0, 2))  # np.array(hs) of the list of steps
 
@@ -409,6 +415,11 @@ def _pieces_of_seq_len_plus_one(ids, seq_len):
     return pieces[:, :-1], pieces[:, 1:]
 
 
+def _targets_rolled_within_rows(ids, seq_len):
+    inputs = _inputs_and_targets(ids, seq_len)[0]
+    return inputs, np.roll(inputs, -1, axis=1)
+
+
 def _targets_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [Case((np.arange(10), 3)), Case((rng.integers(0, 60, 25), 4)), Case((rng.integers(0, 60, 33), 8)),
              Case((rng.integers(0, 60, 24), 6))]  # a length that seq_len divides: the last id has no target
@@ -546,6 +557,8 @@ rnn_forward = Exercise(
         Mistake(lambda *a: _rnn(*a, steps=lambda n: reversed(range(n))), N_("the loop runs backwards in time: the "
                 "forward pass reads x[:, 0] first (for t in range(x.shape[1])), and hs[:, t] is the state after "
                 "x[:, t].")),
+        Mistake(_rnn_pre_activations, N_("hs holds the states h_t = tanh(a_t), not the pre-activations "
+                "a_t = x_t @ Wx + h_{t-1} @ Wh + b: append h after the tanh.")),
         Mistake(_rnn_time_major, N_("np.array(hs) (or np.stack(hs)) puts the time steps first, (time, batch, "
                 "units); the sequences are batch-major: np.stack(hs, axis=1).")),
     ],
@@ -674,6 +687,9 @@ inputs_and_targets = Exercise(
                 "indexes with integers only. Slice and reshape ids itself, or give np.zeros dtype=ids.dtype.")),
         Mistake(_targets_wrap_around, N_("the last id of the text has no next id: n = (len(ids) - 1) // seq_len "
                 "pieces, not len(ids) // seq_len. np.roll(ids, -1) wraps the first id around as the last target.")),
+        Mistake(_targets_rolled_within_rows, N_("the last target of a row is the id that follows the row in the "
+                "text, ids[(r + 1) * seq_len], the first of the next row: np.roll within the row wraps the row's own "
+                "first id around instead. Slice the targets from ids: ids[1 : n * seq_len + 1].")),
         Mistake(_pieces_of_seq_len_plus_one, N_("the pieces were cut seq_len + 1 long: row r of inputs is "
                 "ids[r * seq_len : (r + 1) * seq_len], and its targets the same slice moved by one, so consecutive "
                 "rows share their boundary ids.")),
