@@ -465,9 +465,11 @@ def _softmax_plain_shifted_by(z: np.ndarray, shift: np.ndarray) -> np.ndarray:
 
 def _temperature_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [Case((np.array([2.0, 1.0, 0.1]), 0.5)), Case((rng.normal(0, 2, (3, 5)), 2.0)),
-             # The first row's maximum / T is 820 above its mean: only the maximum keeps exp from overflowing. The
-             # second row's logits / T are 760 below the first's: shifted by one maximum for both, it underflows.
-             Case((np.array([[40.0, 37.0, -80.0], [0.0, 1.0, 2.0]]), 0.05), label=N_("large logits / small temperature")),
+             # Row 0's maximum / T is 820 above its mean: only the maximum keeps exp from overflowing. Row 1's
+             # logits / T are 960 below row 2's: shifted by one maximum for all rows, it underflows. Row 2 overflows
+             # unshifted, and any shift inside its values saves it.
+             Case((np.array([[40.0, 37.0, -80.0], [0.0, 1.0, 2.0], [50.0, 49.0, 48.0]]), 0.05),
+                  label=N_("large logits / small temperature")),
              Case((rng.normal(0, 1, (2, 6)), 1.0))]
     if hidden:
         cases += [Case((rng.normal(0, 5, (4, 62)), 0.2)), Case((rng.normal(0, 3, (2, 3, 8)), 1.5)),
@@ -719,7 +721,8 @@ temperature_softmax = Exercise(
         Mistake(quiet(lambda z, t: _softmax_plain_shifted_by(z / t, z)), N_("subtract the maximum of the numbers you "
                 "exponentiate, logits / T: z = logits / T, then z - z.max(axis=-1, keepdims=True). The maximum of "
                 "the logits before the division does not stop exp(logits / T) from overflowing.")),
-        Mistake(quiet(lambda z, t: _softmax_mean_shift(z / t)), N_("shift by the row's MAXIMUM, not its mean: only "
-                "z - z.max(axis=-1, keepdims=True) makes every exponent at most 0, so that exp cannot overflow.")),
+        Mistake(quiet(lambda z, t: _softmax_mean_shift(z / t)), N_("shift by the row's MAXIMUM, not its mean or "
+                "another value: only z - z.max(axis=-1, keepdims=True) makes every exponent at most 0, so that exp "
+                "cannot overflow.")),
     ],
 )
