@@ -206,7 +206,8 @@ def _rnn_time_major(x, h0, Wx, Wh, b):
 
 
 def _rnn_shapes(hidden: bool) -> list[tuple[int, int, int, int]]:
-    shapes = [(2, 4, 3, 5), (3, 6, 2, 4)]  # (batch, time, features, units): non-square Wx, several steps
+    # (batch, time, features, units): non-square Wx, several steps; a batch of one among the visible cases too
+    shapes = [(2, 4, 3, 5), (3, 6, 2, 4), (1, 3, 2, 3)]
     return shapes + ([(4, 10, 5, 6), (1, 15, 3, 3), (5, 3, 6, 8)] if hidden else [])
 
 
@@ -327,7 +328,8 @@ def _clip_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
         Case(([np.array([3.0, 4.0]), np.array([[0.0, 12.0]])], 6.5)),  # norm 13: halved
         Case(([np.array([0.3, -0.4]), np.array([0.5])], 5.0)),  # norm below the limit: unchanged
-        Case(([rng.normal(0, 5, (3, 4)), rng.normal(0, 0.1, 4), rng.normal(0, 2, (4, 2))], 1.0)),
+        # A 3-D gradient (a convolution's): np.linalg.norm(g, "fro") or a matrix norm does not apply to it.
+        Case(([rng.normal(0, 5, (3, 4)), rng.normal(0, 0.1, 4), rng.normal(0, 2, (2, 2, 3))], 1.0)),
     ]
     if hidden:
         cases += [Case(([rng.normal(0, 10, (6, 6)), rng.normal(0, 10, 6)], 3.0)),
@@ -366,7 +368,8 @@ def _lstm_step(x, h_prev, c_prev, Wx, Wh, b):
 
 def _lstm_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
-    for batch, features, units in [(2, 3, 4), (3, 5, 2)] + ([(6, 4, 7), (1, 2, 3), (4, 8, 5)] if hidden else []):
+    # A batch of one among the visible cases too: an answer that squeezes the batch axis away fails there.
+    for batch, features, units in [(2, 3, 4), (3, 5, 2), (1, 2, 3)] + ([(6, 4, 7), (4, 8, 5)] if hidden else []):
         x, h, c = rng.normal(size=(batch, features)), rng.normal(0, 0.5, (batch, units)), rng.normal(size=(batch, units))
         Wx, Wh, b = rng.normal(0, 0.7, (features, 4 * units)), rng.normal(0, 0.7, (units, 4 * units)), \
             rng.normal(0, 0.5, 4 * units)
@@ -470,7 +473,8 @@ def _temperature_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
              # unshifted, and any shift inside its values saves it.
              Case((np.array([[40.0, 37.0, -80.0], [0.0, 1.0, 2.0], [50.0, 49.0, 48.0]]), 0.05),
                   label=N_("large logits / small temperature")),
-             Case((rng.normal(0, 1, (2, 6)), 1.0))]
+             Case((rng.normal(0, 1, (2, 6)), 1.0)),
+             Case((rng.normal(0, 3, (2, 3, 5)), 1.5))]  # (batch, time, vocabulary), as the model gives them
     if hidden:
         cases += [Case((rng.normal(0, 5, (4, 62)), 0.2)), Case((rng.normal(0, 3, (2, 3, 8)), 1.5)),
                   Case((np.array([500.0, 499.0, 0.0]), 1.0))]
@@ -513,6 +517,7 @@ embedding_backward = Exercise(
     outputs=Output("dE", (Axis("rows"), Axis("features"))),
     reference=_embedding_backward,
     cases=_embedding_cases,
+    atol=STATE_ATOL,  # sums of a few dout entries, about 1 in size
     mistakes=[
         Mistake(_embedding_backward_fancy, N_("a token that occurs several times got the gradient of one occurrence "
                 "only: dE[ids] += dout writes each row once, even when ids repeats it. Use np.add.at(dE, ids, dout), "
@@ -646,6 +651,7 @@ lstm_step = Exercise(
     outputs=(Output("h", STEP), Output("c", STEP)),
     reference=_lstm_step,
     cases=_lstm_cases,
+    atol=STATE_ATOL,
     mistakes=[
         Mistake(lambda *a: _lstm(*a, gate=np.tanh, candidate=_sigmoid), N_("the activations are swapped: the gates "
                 "i, f and o use the sigmoid (a fraction between 0 and 1 to let through), the candidate g uses tanh "
