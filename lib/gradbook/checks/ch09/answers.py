@@ -520,8 +520,9 @@ embedding_backward = Exercise(
     atol=STATE_ATOL,  # sums of a few dout entries, about 1 in size
     mistakes=[
         Mistake(_embedding_backward_fancy, N_("a token that occurs several times got the gradient of one occurrence "
-                "only: dE[ids] += dout writes each row once, even when ids repeats it. Use np.add.at(dE, ids, dout), "
-                "which adds every occurrence.")),
+                "only: dE[ids] += dout writes each row once, even when ids repeats it (and so does dE[k] = dout[b, t] "
+                "in a loop). Use np.add.at(dE, ids, dout), which adds every occurrence, or += in a loop over every "
+                "(b, t).")),
         Mistake(_embedding_backward_rows_from_ids, N_("dE must have one row per token of the vocabulary, "
                 "(vocab_size, width), like E, even for tokens that this batch does not use (their rows are 0).")),
         Mistake(_embedding_backward_row_by_row, N_("a token repeated within one sequence got the gradient of one of "
