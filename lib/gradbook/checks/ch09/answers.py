@@ -187,6 +187,10 @@ def _rnn_state_before_step(x, h0, Wx, Wh, b):
     return np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
 
 
+def _rnn_reset_every_step(x, h0, Wx, Wh, b):
+    return np.tanh(x @ Wx + b)  # h = np.zeros(...) inside the loop: no step sees the state before it
+
+
 def _rnn_from_zeros(x, h0, Wx, Wh, b):
     return _rnn_forward(x, np.zeros_like(h0), Wx, Wh, b)
 
@@ -243,11 +247,11 @@ def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: str = "before tanh", derivative: str
         h_prev = hs[:, t - 1] if t > 0 or first_previous == "hs[:, -1]" else h0
         from_above = dhs[:, t] if outputs == "every step" or t == steps - 1 else 0.0
         dh = from_above + dh_next if carry == "before tanh" else from_above
-        derivatives = {"right": lambda: 1 - h**2, "tanh again": lambda: 1 - np.tanh(h) ** 2, "no square": lambda: 1 - h,
-                       "previous state": lambda: 1 - h_prev**2,
-                       "pre-activation": lambda: 1 - (x[:, t] @ Wx + h_prev @ Wh) ** 2}
-        da = dh * derivatives[derivative]() + (dh_next if carry == "after tanh" else 0.0)
-        dx[:, t] = da @ Wx.T
+        pre = x[:, t] @ Wx + h_prev @ Wh  # the pre-activation less b (not given): only a mistake uses it
+        da = dh * {"right": 1 - h**2, "tanh again": 1 - np.tanh(h) ** 2, "no square": 1 - h,
+                   "previous state": 1 - h_prev**2, "pre-activation": 1 - pre**2}[derivative]
+        da = da + dh_next if carry == "after tanh" else da
+        dx[:, t] = (dh if through == "dh to x" else da) @ Wx.T
         used = h_prev if state == "previous" else h
         if accumulate:
             dWx += x[:, t].T @ da
@@ -255,7 +259,7 @@ def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: str = "before tanh", derivative: str
             db += da.sum(axis=0)
         else:
             dWx, dWh, db = x[:, t].T @ da, used.T @ da, da.sum(axis=0)
-        dh_next = (da if through == "da" else dh) @ (Wh.T if wh_back == "T" else Wh)
+        dh_next = (dh if through == "dh" else da) @ (Wh.T if wh_back == "T" else Wh)
     return dx, dh_next if dh0 == "dh_next" else da, dWx, dWh, db
 
 
@@ -551,6 +555,8 @@ rnn_forward = Exercise(
                 "(Wh has shape (units, units), so Wh.T fits too, but it is a different matrix).")),
         Mistake(_rnn_state_before_step, N_("hs[:, t] must be the state AFTER step t (h_t, computed from x_t), not "
                 "the state before it: store h after you update it, and do not include h0.")),
+        Mistake(_rnn_reset_every_step, N_("the state is set back to zeros at every step, so no step sees the one "
+                "before it: set h = h0 once, before the loop, and let each step's h feed the next.")),
         Mistake(_rnn_from_zeros, N_("the first step must start from h0, the state given, not from zeros: set "
                 "h = h0 before the loop (a model that carries its state from one batch to the next passes a "
                 "non-zero h0).")),
@@ -610,6 +616,8 @@ rnn_backward = Exercise(
                 "dhs[:, t]: add them BEFORE the tanh's derivative, da = (dhs[:, t] + dh_next) * (1 - h**2).")),
         Mistake(lambda *a: _bptt(*a, through="dh"), N_("the gradient to the previous state goes back through the "
                 "tanh: dh_next = da @ Wh.T, with da = dh * (1 - h**2), not dh @ Wh.T.")),
+        Mistake(lambda *a: _bptt(*a, through="dh to x"), N_("the gradient to the input goes back through the tanh "
+                "too: dx[:, t] = da @ Wx.T, with da = dh * (1 - h**2), not dh @ Wx.T.")),
         Mistake(lambda *a: _bptt(*a, dh0="da"), N_("dh0 is what the first step sends back to h0, da_0 @ Wh.T (the "
                 "dh_next left after the loop), not da_0 itself.")),
     ],
