@@ -244,7 +244,8 @@ def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: str = "before tanh", derivative: str
     dh_next = np.zeros_like(h0, dtype=float)
     for t in reversed(range(steps)) if backwards else range(steps):
         h = hs[:, t]
-        h_prev = hs[:, t - 1] if t > 0 or first_previous == "hs[:, -1]" else h0
+        h_prev = hs[:, t - 1] if t > 0 or first_previous == "hs[:, -1]" else (
+            np.zeros_like(h0) if first_previous == "zeros" else h0)
         from_above = dhs[:, t] if outputs == "every step" or t == steps - 1 else 0.0
         dh = from_above + dh_next if carry == "before tanh" else from_above
         pre = x[:, t] @ Wx + h_prev @ Wh  # the pre-activation less b (not given): only a mistake uses it
@@ -604,6 +605,8 @@ rnn_backward = Exercise(
         Mistake(lambda *a: _bptt(*a, first_previous="hs[:, -1]"), N_("at t = 0 the state that went into the step "
                 "is h0: hs[:, t - 1] with t = 0 is hs[:, -1], the LAST state (Python's negative index). Use "
                 "h_prev = hs[:, t - 1] if t > 0 else h0.")),
+        Mistake(lambda *a: _bptt(*a, first_previous="zeros"), N_("at t = 0 the state that went into the step is "
+                "h0, the state given, not zeros: dWh += h_prev.T @ da with h_prev = hs[:, t - 1] if t > 0 else h0.")),
         Mistake(lambda *a: _bptt(*a, backwards=False), N_("the loop must walk the time steps backwards, "
                 "for t in reversed(range(T)): step t needs dh_next, what step t + 1 sends back, so step t + 1 "
                 "comes first.")),
