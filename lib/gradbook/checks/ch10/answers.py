@@ -168,7 +168,7 @@ INVERTED_MASK = N_("the mask is inverted: True means the query MAY look at that 
                    "others to -inf: np.where(mask, scores, -np.inf). (torch's attn_mask marks the opposite.)")
 NOT_NORMALISED = N_("each query's weights are in the right proportions but do not sum to 1: divide the exponentials by "
                     "their own row's sum, e.sum(axis=-1, keepdims=True), not by a sum over the whole array.")
-FLOAT32_TOLERANCE = 2e-5  # of an output's largest value: float32 rounding in these chapters' sums stays under 2e-6
+FLOAT32_TOLERANCE = 2e-5  # of an output's largest value: float32's rounding in this chapter's sums stays under 2e-6
 
 
 def _leaves(expected: Any, got: Any) -> list[tuple[Any, Any]] | None:
@@ -187,27 +187,26 @@ def _leaves(expected: Any, got: Any) -> list[tuple[Any, Any]] | None:
 
 
 def _close_in_float32(expected: Any, got: Any) -> bool:
-    """An answer computed in float32 (the library's precision) is right when each float32 array is within float32's
-    rounding of the float64 reference, relative to that array's largest value, and everything else is close as usual:
-    judged by its rounding alone, it passed some seeds and failed others, with a message about one value's 6th digit."""
+    """Right within float32's rounding (the library's precision): each float array within FLOAT32_TOLERANCE of its
+    largest expected value, everything else close as usual. An answer computed in float32 (its result float32, or
+    float64 again after a division by np.sqrt(d), a float64) was judged by float64's tolerance on its smallest
+    values: it passed the visible check and failed about 1 hidden seed in 4, on a 6th digit."""
     pairs = _leaves(expected, got)
-    if not pairs or not any(isinstance(g, np.ndarray) and g.dtype == np.float32 for _e, g in pairs):
+    if not pairs:
         return False
     for e, g in pairs:
-        if not (isinstance(g, np.ndarray) and g.dtype == np.float32):
+        e, g = np.asarray(e), np.asarray(g)
+        if e.dtype.kind != "f" or g.dtype.kind != "f" or e.shape != g.shape:
             if compare_values(e, g) is not None:
                 return False
-            continue
-        e = np.asarray(e)
-        if e.shape != g.shape or e.dtype.kind != "f" or not np.isfinite(g).all() or not np.isfinite(e).all():
-            return False
-        if np.abs(g - e).max(initial=0) > FLOAT32_TOLERANCE * np.abs(e).max(initial=0) + 1e-7:
+        elif not (np.isfinite(e).all() and np.isfinite(g).all()
+                  and np.abs(g - e).max(initial=0) <= FLOAT32_TOLERANCE * np.abs(e).max(initial=0) + 1e-7):
             return False
     return True
 
 
 def _compare(expected: Any, got: Any, case: Case) -> str | None:
-    """The chapter's comparison: the usual one, and an answer in float32 within float32's rounding passes."""
+    """The chapter's comparison: right within float32's rounding passes; what is wrong is said as usual."""
     return None if _close_in_float32(expected, got) else compare_values(expected, got)
 
 
@@ -836,7 +835,9 @@ def _softmax_backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case
 
 
 def _block_settings(hidden: bool) -> list[tuple[int, int, int, int, int, int]]:
-    settings = [(2, 4, 6, 2, 3, 8), (1, 5, 4, 2, 2, 6)]
+    # the second visible block's heads are wider than the model (h*d_k = 6, D = 4): code that reshapes the merged
+    # heads to (B, T, D), or uses D for h*d_k, fails the visible check, not only a hidden one
+    settings = [(2, 4, 6, 2, 3, 8), (1, 5, 4, 2, 3, 6)]
     return settings + ([(3, 6, 8, 4, 2, 16), (2, 3, 5, 1, 4, 7)] if hidden else [])
 
 
