@@ -10,18 +10,23 @@ and torch's layers do. The block is pre-norm (GPT-2's layout, the library's `Tra
     out = y + relu(LN2(y) @ W1 + b1) @ W2 + b2
 
 Layer norm uses the biased variance (``ddof=0``) and ``eps`` inside the square root, as torch does.
+
+An answer is right within float32's rounding (`FLOAT32_TOLERANCE` of each output's largest value), the library's
+precision, on every seed. Besides the listed mistakes, the checks read what a wrong answer's numbers show, however
+it was written: attention weights that are zero exactly where the mask allows (an inverted mask), rows in the right
+proportions that do not sum to 1, columns that sum to 1; a split whose heads hold the wrong numbers of x.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from gradbook.checks.ch10.public import Params, block_params
 from gradbook.checks.core import Exercise, Mistake, compare_values
 from gradbook.checks.display import hint
-from gradbook.checks.drivers import Case
+from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Output
 from gradbook.i18n import N_, _
 
@@ -125,7 +130,16 @@ def _block_backward(dout, x, params, num_heads, *, mistake: str = "") -> dict[st
     dy_ln, g["ln2_gamma"], g["ln2_beta"] = _layer_norm_backward(dz @ p["W1"].T, ln2_input, p["ln2_gamma"])
     dy = dy_ln if mistake == "mlp-residual" else dout + dy_ln  # the residual's identity path carries dout through
     g["Wo"] = _flat(s["merged"]).T @ _flat(dout if mistake == "wo-from-dout" else dy)
-    dheads = _split_heads(dy @ p["Wo"].T, num_heads)
+    dh1 = _attention_backward(dy @ p["Wo"].T, x, s, p, num_heads, g, mistake)
+    dx_ln, g["ln1_gamma"], g["ln1_beta"] = _layer_norm_backward(dh1, x, p["ln1_gamma"])
+    g["x"] = dx_ln if mistake == "attention-residual" else (dout if mistake == "x-residual-dout" else dy) + dx_ln
+    return g
+
+
+def _attention_backward(dmerged, x, s, p, num_heads, g, mistake: str) -> np.ndarray:
+    """The block's attention, backwards from the gradient of its merged heads: the gradients of Wq, Wk and Wv (into
+    `g`), and the gradient of its input h1 returned; `mistake` as in `_block_backward`."""
+    dheads = _split_heads(dmerged, num_heads)
     w, scale = s["weights"], 1 / (s["q"].shape[-1] if mistake == "scale-by-d" else np.sqrt(s["q"].shape[-1]))
     dv = (w if mistake == "dv-untransposed" else np.swapaxes(w, -1, -2)) @ dheads
     dw = dheads @ np.swapaxes(s["v"], -1, -2)
@@ -140,9 +154,7 @@ def _block_backward(dout, x, params, num_heads, *, mistake: str = "") -> dict[st
         g[name] = _flat(x if mistake == "weights-from-x" else s["h1"]).T @ _flat(joined)
         if name == "Wq" or mistake != "dh1-from-q":
             dh1 = dh1 + joined @ p[name].T
-    dx_ln, g["ln1_gamma"], g["ln1_beta"] = _layer_norm_backward(dh1, x, p["ln1_gamma"])
-    g["x"] = dx_ln if mistake == "attention-residual" else (dout if mistake == "x-residual-dout" else dy) + dx_ln
-    return g
+    return dh1
 
 
 def _transformer_block_backward(dout, x, params, num_heads):
@@ -166,8 +178,8 @@ MASK_AFTER = N_("the mask was applied after the softmax: the masked weights are 
                 "sum to 1. Mask the scores before the softmax: np.where(mask, scores, -np.inf).")
 INVERTED_MASK = N_("the mask is inverted: True means the query MAY look at that key, so keep its score and set the "
                    "others to -inf: np.where(mask, scores, -np.inf). (torch's attn_mask marks the opposite.)")
-NOT_NORMALISED = N_("each query's weights are in the right proportions but do not sum to 1: divide the exponentials by "
-                    "their own row's sum, e.sum(axis=-1, keepdims=True), not by a sum over the whole array.")
+NOT_NORMALISED = N_("each query's weights are in the right proportions but do not sum to 1: divide each row's "
+                    "exponentials by that row's own sum, e.sum(axis=-1, keepdims=True).")
 FLOAT32_TOLERANCE = 2e-5  # of an output's largest value: float32's rounding in this chapter's sums stays under 2e-6
 
 
@@ -460,22 +472,6 @@ def _block_not_causal(x, params, num_heads):
     return _block_parts(x, params, num_heads, causal=False)["out"]
 
 
-def _backward_no_attention_residual(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="attention-residual")
-
-
-def _backward_no_mlp_residual(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="mlp-residual")
-
-
-def _backward_softmax_diagonal(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="softmax-diagonal")
-
-
-def _backward_no_scale(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="no-scale")
-
-
 def _attention_scaled_by_value_width(Q, K, V, mask=None):
     return _attention(Q * np.sqrt(Q.shape[-1] / V.shape[-1]), K, V, mask)
 
@@ -498,6 +494,14 @@ def _attention_mask_inverted(Q, K, V, mask=None):
 
 def _attention_mask_ignored(Q, K, V, mask=None):
     return _attention(Q, K, V)
+
+
+@quiet
+def _attention_without_max(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    e = np.exp(scores if mask is None else np.where(mask, scores, -np.inf))
+    weights = e / e.sum(axis=-1, keepdims=True)
+    return weights @ V, weights
 
 
 def _attention_max_over_queries(Q, K, V, mask=None):
@@ -629,10 +633,14 @@ def _softmax_backward_softmax_again(dweights, weights):
     return _softmax_backward(dweights, _softmax(weights))
 
 
-def _ln_backward_constant_mean(dout, x, gamma, eps=EPS):
-    _, dgamma, dbeta = _layer_norm_backward(dout, x, gamma, eps)
+def _ln_parts(dout, x, gamma, eps):
+    """1 / sqrt(var + eps), xhat, dxhat and the right dgamma and dbeta: what layer norm's backward mistakes share."""
     inv = 1 / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
-    xhat, dxhat = (x - x.mean(axis=-1, keepdims=True)) * inv, dout * gamma
+    return inv, (x - x.mean(axis=-1, keepdims=True)) * inv, dout * gamma, *_layer_norm_backward(dout, x, gamma, eps)[1:]
+
+
+def _ln_backward_constant_mean(dout, x, gamma, eps=EPS):
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
     return inv * (dxhat - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)), dgamma, dbeta
 
 
@@ -642,9 +650,7 @@ def _ln_backward_dgamma_of_x(dout, x, gamma, eps=EPS):
 
 
 def _ln_backward_sums(dout, x, gamma, eps=EPS):
-    dx, dgamma, dbeta = _layer_norm_backward(dout, x, gamma, eps)
-    inv = 1 / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
-    xhat, dxhat = (x - x.mean(axis=-1, keepdims=True)) * inv, dout * gamma
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
     return inv * (dxhat - dxhat.sum(axis=-1, keepdims=True) - xhat * (dxhat * xhat).sum(axis=-1, keepdims=True)), \
         dgamma, dbeta
 
@@ -654,22 +660,18 @@ def _ln_backward_without_eps(dout, x, gamma, eps=EPS):
 
 
 def _ln_backward_partly_divided(dout, x, gamma, eps=EPS):
-    _, dgamma, dbeta = _layer_norm_backward(dout, x, gamma, eps)
-    inv = 1 / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
-    xhat, dxhat = (x - x.mean(axis=-1, keepdims=True)) * inv, dout * gamma
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
     return inv * (dxhat - dxhat.mean(axis=-1, keepdims=True)) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True), \
         dgamma, dbeta
 
 
 def _ln_backward_variance_term_without_gamma(dout, x, gamma, eps=EPS):
-    _, dgamma, dbeta = _layer_norm_backward(dout, x, gamma, eps)
-    inv = 1 / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
-    xhat, dxhat = (x - x.mean(axis=-1, keepdims=True)) * inv, dout * gamma
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
     return inv * (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dout * xhat).mean(axis=-1, keepdims=True)), \
         dgamma, dbeta
 
 
-def _block_variant(x, p, num_heads, mistake: str):
+def _block_variant(x, p, num_heads, *, mistake: str):
     """The block's forward pass with one of the mistakes students make in it (`mistake`, a name below)."""
     ln2 = ("ln1_gamma", "ln1_beta") if mistake == "ln1-for-ln2" else ("ln2_gamma", "ln2_beta")
     h1 = x if mistake == "no-ln1" else _layer_norm(x, p["ln1_gamma"], p["ln1_beta"])
@@ -682,80 +684,40 @@ def _block_variant(x, p, num_heads, mistake: str):
     return (h2 if mistake == "normalised-residual-2" else y) + m
 
 
-def _block_no_relu(x, params, num_heads):
-    return _block_variant(x, params, num_heads, "no-relu")
+def _one_mistake(name: str, run: Callable[..., Any], mistake: str) -> Callable[..., Any]:
+    """`run` with one of its mistakes on, as a function of the exercise's arguments named `name` (the release names
+    a mistake by its function's name)."""
+    def wrong(*args: Any) -> Any:
+        return run(*args, mistake=mistake)
+    wrong.__name__ = wrong.__qualname__ = name
+    return wrong
 
 
-def _block_relu_after_w2(x, params, num_heads):
-    return _block_variant(x, params, num_heads, "relu-after-w2")
+_block_no_relu = _one_mistake("_block_no_relu", _block_variant, "no-relu")
+_block_relu_after_w2 = _one_mistake("_block_relu_after_w2", _block_variant, "relu-after-w2")
+_block_ln2_of_x = _one_mistake("_block_ln2_of_x", _block_variant, "ln2-of-x")
+_block_normalised_attention_residual = _one_mistake("_block_normalised_attention_residual", _block_variant,
+                                                    "normalised-residual-1")
+_block_normalised_mlp_residual = _one_mistake("_block_normalised_mlp_residual", _block_variant, "normalised-residual-2")
+_block_no_ln1 = _one_mistake("_block_no_ln1", _block_variant, "no-ln1")
+_block_no_ln2 = _one_mistake("_block_no_ln2", _block_variant, "no-ln2")
+_block_ln1_for_ln2 = _one_mistake("_block_ln1_for_ln2", _block_variant, "ln1-for-ln2")
 
-
-def _block_ln2_of_x(x, params, num_heads):
-    return _block_variant(x, params, num_heads, "ln2-of-x")
-
-
-def _block_normalised_attention_residual(x, params, num_heads):
-    return _block_variant(x, params, num_heads, "normalised-residual-1")
-
-
-def _block_normalised_mlp_residual(x, params, num_heads):
-    return _block_variant(x, params, num_heads, "normalised-residual-2")
-
-
-def _block_no_ln1(x, params, num_heads):
-    return _block_variant(x, params, num_heads, "no-ln1")
-
-
-def _block_no_ln2(x, params, num_heads):
-    return _block_variant(x, params, num_heads, "no-ln2")
-
-
-def _block_ln1_for_ln2(x, params, num_heads):
-    return _block_variant(x, params, num_heads, "ln1-for-ln2")
-
-
-def _backward_no_relu_gradient(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="no-relu-gradient")
-
-
-def _backward_weights_from_x(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="weights-from-x")
-
-
-def _backward_dv_untransposed(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="dv-untransposed")
-
-
-def _backward_dk_untransposed(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="dk-untransposed")
-
-
-def _backward_not_causal(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="not-causal")
-
-
-def _backward_dh1_from_q(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="dh1-from-q")
-
-
-def _backward_merge_untransposed(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="merge-untransposed")
-
-
-def _backward_scale_by_d(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="scale-by-d")
-
-
-def _backward_x_residual_dout(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="x-residual-dout")
-
-
-def _backward_ln2_of_output(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="ln2-of-output")
-
-
-def _backward_wo_from_dout(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="wo-from-dout")
+_backward_no_attention_residual = _one_mistake("_backward_no_attention_residual", _block_backward, "attention-residual")
+_backward_no_mlp_residual = _one_mistake("_backward_no_mlp_residual", _block_backward, "mlp-residual")
+_backward_softmax_diagonal = _one_mistake("_backward_softmax_diagonal", _block_backward, "softmax-diagonal")
+_backward_no_scale = _one_mistake("_backward_no_scale", _block_backward, "no-scale")
+_backward_no_relu_gradient = _one_mistake("_backward_no_relu_gradient", _block_backward, "no-relu-gradient")
+_backward_weights_from_x = _one_mistake("_backward_weights_from_x", _block_backward, "weights-from-x")
+_backward_dv_untransposed = _one_mistake("_backward_dv_untransposed", _block_backward, "dv-untransposed")
+_backward_dk_untransposed = _one_mistake("_backward_dk_untransposed", _block_backward, "dk-untransposed")
+_backward_not_causal = _one_mistake("_backward_not_causal", _block_backward, "not-causal")
+_backward_dh1_from_q = _one_mistake("_backward_dh1_from_q", _block_backward, "dh1-from-q")
+_backward_merge_untransposed = _one_mistake("_backward_merge_untransposed", _block_backward, "merge-untransposed")
+_backward_scale_by_d = _one_mistake("_backward_scale_by_d", _block_backward, "scale-by-d")
+_backward_x_residual_dout = _one_mistake("_backward_x_residual_dout", _block_backward, "x-residual-dout")
+_backward_ln2_of_output = _one_mistake("_backward_ln2_of_output", _block_backward, "ln2-of-output")
+_backward_wo_from_dout = _one_mistake("_backward_wo_from_dout", _block_backward, "wo-from-dout")
 
 
 # --------------------------------------------------------------------------- cases
@@ -772,7 +734,8 @@ def _attention_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
              Case((rng.normal(size=(2, 4, 8)), rng.normal(size=(2, 4, 8)), rng.normal(size=(2, 4, 3))),
                   {"mask": _causal_mask(4)}),
              Case((rng.normal(size=(2, 2, 3, 4)) * 3, rng.normal(size=(2, 2, 5, 4)), rng.normal(size=(2, 2, 5, 6))),
-                  {"mask": _random_mask(rng, 3, 5)})]
+                  {"mask": _random_mask(rng, 3, 5)}),
+             _overflowing_case(rng)]
     if hidden:
         cases += [Case((rng.normal(size=(4, 6, 16)) * 4, rng.normal(size=(4, 7, 16)), rng.normal(size=(4, 7, 5))),
                        {"mask": _random_mask(rng, 6, 7)}),
@@ -780,6 +743,14 @@ def _attention_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
                        {"mask": _causal_mask(9)}),
                   Case((rng.normal(size=(1, 5, 32)) * 10, rng.normal(size=(1, 5, 32)), rng.normal(size=(1, 5, 4))))]
     return cases
+
+
+def _overflowing_case(rng: np.random.Generator) -> Case:
+    """Scores of 791 to 809, a few apart: exp overflows (past 709) unless each row's maximum is subtracted first.
+    Whole numbers over sqrt(4) = 2, so that the scores are exact in float32 too (the library's precision)."""
+    Q = np.column_stack([np.full(2, 800.0), rng.integers(-3, 4, size=(2, 3))])
+    K = np.column_stack([np.full(4, 2.0), rng.integers(-2, 3, size=(4, 3))])
+    return Case((Q, K, rng.normal(size=(4, 2))))
 
 
 def _causal_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
@@ -886,6 +857,9 @@ attention = Exercise(
                 "(axis -2): subtract each row's own maximum, scores.max(axis=-1, keepdims=True); only one number "
                 "per row leaves that row's softmax unchanged.")),
         Mistake(_attention_normalised_over_all, NOT_NORMALISED),
+        Mistake(_attention_without_max, N_("exp overflows: scores over 709 give inf, and inf / inf is nan. "
+                "Subtract each row's maximum first, scores - scores.max(axis=-1, keepdims=True): the softmax is "
+                "unchanged and the largest exponential is exp(0) = 1.")),
     ],
 )
 
