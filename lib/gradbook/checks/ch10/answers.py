@@ -123,15 +123,17 @@ def _flat(a: np.ndarray) -> np.ndarray:
 def _block_backward(dout, x, params, num_heads, *, mistake: str = "") -> dict[str, np.ndarray]:
     """The reference backward pass, or (`mistake`, a name below) one of the wrong ones students write."""
     p, s = params, _block_parts(x, params, num_heads, causal=mistake != "not-causal")
-    g: dict[str, np.ndarray] = {"b2": _flat(dout).sum(axis=0), "W2": _flat(s["r"]).T @ _flat(dout)}
+    g: dict[str, np.ndarray] = {"b2": _flat(dout).sum(axis=0),
+                                "W2": _flat(s["z"] if mistake == "w2-from-z" else s["r"]).T @ _flat(dout)}
     dz = dout @ p["W2"].T if mistake == "no-relu-gradient" else (dout @ p["W2"].T) * (s["z"] > 0)
-    g["b1"], g["W1"] = _flat(dz).sum(axis=0), _flat(s["h2"]).T @ _flat(dz)
+    g["b1"], g["W1"] = _flat(dz).sum(axis=0), _flat(s["y" if mistake == "w1-from-y" else "h2"]).T @ _flat(dz)
     ln2_input = s["h2"] if mistake == "ln2-of-output" else s["y"]
     dy_ln, g["ln2_gamma"], g["ln2_beta"] = _layer_norm_backward(dz @ p["W1"].T, ln2_input, p["ln2_gamma"])
     dy = dy_ln if mistake == "mlp-residual" else dout + dy_ln  # the residual's identity path carries dout through
     g["Wo"] = _flat(s["merged"]).T @ _flat(dout if mistake == "wo-from-dout" else dy)
     dh1 = _attention_backward(dy @ p["Wo"].T, x, s, p, num_heads, g, mistake)
-    dx_ln, g["ln1_gamma"], g["ln1_beta"] = _layer_norm_backward(dh1, x, p["ln1_gamma"])
+    ln1_input = s["h1"] if mistake == "ln1-of-output" else x
+    dx_ln, g["ln1_gamma"], g["ln1_beta"] = _layer_norm_backward(dh1, ln1_input, p["ln1_gamma"])
     g["x"] = dx_ln if mistake == "attention-residual" else (dout if mistake == "x-residual-dout" else dy) + dx_ln
     return g
 
@@ -589,6 +591,12 @@ def _positions_multiplied(T, d):
     return pe
 
 
+def _positions_sines_only(T, d):
+    pe = _sinusoidal_positions(T, d)
+    pe[:, 1::2] = pe[:, 0::2]
+    return pe
+
+
 def _positions_column_frequency(T, d):
     angles = np.arange(T)[:, None] / 10000 ** (np.arange(d)[None, :] / d)
     pe = np.sin(angles)
@@ -679,7 +687,9 @@ def _block_variant(x, p, num_heads, *, mistake: str):
     y = (h1 if mistake == "normalised-residual-1" else x) + a
     h2 = (y if mistake == "no-ln2" else _layer_norm(x if mistake == "ln2-of-x" else y, p[ln2[0]], p[ln2[1]]))
     z = h2 @ p["W1"] + p["b1"]
-    m = (z if mistake == "no-relu" else np.maximum(z, 0)) @ p["W2"] + p["b2"]
+    if mistake == "b1-after-relu":
+        z = np.maximum(h2 @ p["W1"], 0) + p["b1"]
+    m = (z if mistake in ("no-relu", "b1-after-relu") else np.maximum(z, 0)) @ p["W2"] + p["b2"]
     m = np.maximum(m, 0) if mistake == "relu-after-w2" else m
     return (h2 if mistake == "normalised-residual-2" else y) + m
 
@@ -701,6 +711,7 @@ _block_normalised_attention_residual = _one_mistake("_block_normalised_attention
 _block_normalised_mlp_residual = _one_mistake("_block_normalised_mlp_residual", _block_variant, "normalised-residual-2")
 _block_no_ln1 = _one_mistake("_block_no_ln1", _block_variant, "no-ln1")
 _block_no_ln2 = _one_mistake("_block_no_ln2", _block_variant, "no-ln2")
+_block_b1_after_relu = _one_mistake("_block_b1_after_relu", _block_variant, "b1-after-relu")
 _block_ln1_for_ln2 = _one_mistake("_block_ln1_for_ln2", _block_variant, "ln1-for-ln2")
 
 _backward_no_attention_residual = _one_mistake("_backward_no_attention_residual", _block_backward, "attention-residual")
@@ -717,6 +728,9 @@ _backward_merge_untransposed = _one_mistake("_backward_merge_untransposed", _blo
 _backward_scale_by_d = _one_mistake("_backward_scale_by_d", _block_backward, "scale-by-d")
 _backward_x_residual_dout = _one_mistake("_backward_x_residual_dout", _block_backward, "x-residual-dout")
 _backward_ln2_of_output = _one_mistake("_backward_ln2_of_output", _block_backward, "ln2-of-output")
+_backward_w1_from_y = _one_mistake("_backward_w1_from_y", _block_backward, "w1-from-y")
+_backward_w2_from_z = _one_mistake("_backward_w2_from_z", _block_backward, "w2-from-z")
+_backward_ln1_of_output = _one_mistake("_backward_ln1_of_output", _block_backward, "ln1-of-output")
 _backward_wo_from_dout = _one_mistake("_backward_wo_from_dout", _block_backward, "wo-from-dout")
 
 
@@ -953,6 +967,8 @@ sinusoidal_positions = Exercise(
                 "4, ..., so the exponent is np.arange(0, d, 2) / d, not 2 * np.arange(0, d, 2) / d.")),
         Mistake(_positions_multiplied, N_("the position is multiplied by 10000 ** (2i / d): divide it, t / 10000 ** "
                 "(2i / d), so that the frequencies fall from 1 down to 1/10000 along the columns.")),
+        Mistake(_positions_sines_only, N_("the odd columns are sines too: they are the cosines of the same angles, "
+                "pe[:, 1::2] = np.cos(angles).")),
         Mistake(_positions_column_frequency, N_("each column has its own frequency: a sine and its cosine share "
                 "one, column 2i + 1 uses 10000 ** (2i / d) like column 2i, not 10000 ** ((2i + 1) / d).")),
     ],
@@ -1075,10 +1091,15 @@ transformer_block = Exercise(
         Mistake(_block_normalised_mlp_residual, NORMALISED_RESIDUAL),
         Mistake(_block_no_ln1, MISSING_LN),
         Mistake(_block_no_ln2, MISSING_LN),
+        Mistake(_block_b1_after_relu, N_("b1 is added after the ReLU: it belongs to the first layer, inside it, "
+                "relu(LN2(y) @ W1 + b1).")),
         Mistake(_block_ln1_for_ln2, N_("LN2 uses LN1's gamma and beta: each layer norm has its own, "
                 "params['ln2_gamma'] and params['ln2_beta'] for LN2.")),
     ],
 )
+
+LN_OF_OUTPUT = N_("a layer norm's backward pass was given its output: it needs its input, x for LN1 and y for LN2, "
+                  "layer_norm_backward(dh, its input, gamma).")
 
 transformer_block_backward = Exercise(
     "ch10.transformer_block_backward",
@@ -1113,8 +1134,12 @@ transformer_block_backward = Exercise(
                 "(B, h, T, d) back to (B, T, h, d) before the reshape to (B, T, h*d), as in the forward pass.")),
         Mistake(_backward_x_residual_dout, N_("dx's residual path carries dy, the gradient at y (dout plus the "
                 "gradient through the MLP), not dout: dx = dy + the gradient through LN1.")),
-        Mistake(_backward_ln2_of_output, N_("LN2's backward pass was given its output h2: it needs its input, y, "
-                "layer_norm_backward(dh2, y, ln2_gamma).")),
+        Mistake(_backward_ln2_of_output, LN_OF_OUTPUT),
+        Mistake(_backward_ln1_of_output, LN_OF_OUTPUT),
+        Mistake(_backward_w1_from_y, N_("W1 multiplies h2 = LN2(y), not y: its gradient is h2^T @ dz (flattened over "
+                "batch and time).")),
+        Mistake(_backward_w2_from_z, N_("W2 multiplies r = relu(z), not z: its gradient is r^T @ dout (flattened over "
+                "batch and time).")),
         Mistake(_backward_wo_from_dout, N_("Wo's gradient is merged^T @ dy, the gradient at y (where the attention's "
                 "output is added), not merged^T @ dout.")),
     ],
