@@ -266,3 +266,16 @@ def test_split_heads_says_which_numbers_of_x_a_wrong_head_holds() -> None:
     verdict = judge(ch10.split_heads, collect(ch10.split_heads, split, 0, False))
     assert "head 0 at step 0 (batch 0) must be x[0, 0, 0:4]" in verdict.message
     assert "yours holds x[0, 0, 0], x[0, 0, 3], x[0, 0, 6], x[0, 1, 1]." in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize(("name", "answer"), [
+    ("ch10.attention", lambda Q, K, V, mask=None: (Q, "weights")),
+    ("ch10.attention", lambda Q, K, V, mask=None: (Q, [np.zeros(2), np.zeros(3)])),
+    ("ch10.split_heads", lambda x, num_heads: [np.zeros(2), np.zeros(3)]),
+    ("ch10.split_heads", lambda x, num_heads: np.full(x.shape[:2] + (num_heads, x.shape[2] // num_heads), "a")),
+    ("ch10.layer_norm", lambda x, gamma, beta, eps=1e-5: [[1.0, 2.0], [3.0]]),
+], ids=["text", "ragged", "ragged-split", "text-split", "ragged-rows"])
+def test_an_answer_of_the_wrong_kind_is_told_so_not_crashed_on(name: str, answer) -> None:
+    """The chapter's comparisons read the weights' pattern and the heads' numbers only from arrays of numbers."""
+    verdict = judge(REGISTRY[name], collect(REGISTRY[name], answer, 0, False))
+    assert not verdict.passed and "not right yet" in verdict.message, verdict.message

@@ -208,15 +208,24 @@ def _close_in_float32(expected: Any, got: Any) -> bool:
     pairs = _leaves(expected, got)
     if not pairs:
         return False
-    for e, g in pairs:
-        e, g = np.asarray(e), np.asarray(g)
-        if e.dtype.kind != "f" or g.dtype.kind != "f" or e.shape != g.shape:
-            if compare_values(e, g) is not None:
+    for expected_part, got_part in pairs:
+        e, g = _floats(expected_part), _floats(got_part)
+        if e is None or g is None or e.shape != g.shape:
+            if compare_values(expected_part, got_part) is not None:
                 return False
         elif not (np.isfinite(e).all() and np.isfinite(g).all()
                   and np.abs(g - e).max(initial=0) <= FLOAT32_TOLERANCE * np.abs(e).max(initial=0) + 1e-7):
             return False
     return True
+
+
+def _floats(value: Any) -> np.ndarray | None:
+    """`value` as an array of floats, or None where it is not one (whole numbers, bools, text, ragged lists)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    return array if array.dtype.kind == "f" else None
 
 
 def _compare(expected: Any, got: Any, case: Case) -> str | None:
@@ -230,8 +239,8 @@ def _attention_compare(expected: Any, got: Any, case: Case) -> str | None:
     must), and an inverted mask (weight only on the keys the mask hides, in every row that hides one)."""
     problem = _compare(expected, got, case)
     if problem and isinstance(got, (tuple, list)) and len(got) == 2:
-        weights = np.asarray(got[1], dtype=float)
-        if weights.shape != np.shape(expected[1]) or weights.ndim < 2:
+        weights = _floats(got[1])
+        if weights is None or weights.shape != np.shape(expected[1]) or weights.ndim < 2:
             return problem
         if (weights.shape[-2] > 1 and np.allclose(weights.sum(axis=-2), 1)
                 and not np.allclose(weights.sum(axis=-1), 1)):
@@ -272,9 +281,9 @@ def _inverted(weights: np.ndarray, mask: Any) -> bool:
 def _split_compare(expected: Any, got: Any, case: Case) -> str | None:
     """The values, and where a reshape or a transpose went wrong: which of x's numbers the first wrong head holds."""
     problem = _compare(expected, got, case)
-    if problem is None or not isinstance(got, np.ndarray):
+    if problem is None or _floats(got) is None:
         return problem
-    found = _holds_instead(np.asarray(case.args[0]), got, np.asarray(expected))
+    found = _holds_instead(np.asarray(case.args[0]), np.asarray(got), np.asarray(expected))
     return problem + "\n" + found if found else problem
 
 
