@@ -174,6 +174,8 @@ def _attention_scaled_by_d(Q, K, V, mask=None):
     return _attention(Q / np.sqrt(Q.shape[-1]), K, V, mask)
 
 
+# --------------------------------------------------------------------------- how answers are compared
+
 OVER_QUERIES = N_("the softmax runs over the queries (axis -2): each query's weights over the keys must sum to 1, "
                   "so take the softmax over the last axis.")
 MASK_AFTER = N_("the mask was applied after the softmax: the masked weights are 0 but the others no longer "
@@ -234,9 +236,10 @@ def _compare(expected: Any, got: Any, case: Case) -> str | None:
 
 
 def _attention_compare(expected: Any, got: Any, case: Case) -> str | None:
-    """The values, and, whatever the shift, the order of the steps or how -inf is written, two mistakes told by the
-    weights' pattern: weights normalised along the wrong axis (each key's column sums to 1 where each query's row
-    must), and an inverted mask (weight only on the keys the mask hides, in every row that hides one)."""
+    """The values, and mistakes told by the weights' pattern, however the code is written (the shift, the order of
+    the steps, -inf or -1e9): normalised along the wrong axis (each key's column sums to 1 where each query's row
+    must), an inverted mask (weight only on the keys the mask hides, in every row that hides one), rows in the right
+    proportions that do not sum to 1 (only the rows that hide a key: the mask was applied after the softmax)."""
     problem = _compare(expected, got, case)
     if problem and isinstance(got, (tuple, list)) and len(got) == 2:
         weights = _floats(got[1])
@@ -320,6 +323,9 @@ def _numbers_of_x(where: list[tuple[int, ...]]) -> str:
             return f"x[{', '.join(index)}]"
     shown = ", ".join(f"x[{', '.join(map(str, w))}]" for w in where[:4])
     return shown + (", ..." if len(where) > 4 else "")
+
+
+# --------------------------------------------------------------------------- plausible mistakes (continued)
 
 
 def _attention_softmax_over_queries(Q, K, V, mask=None):
