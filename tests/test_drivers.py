@@ -10,6 +10,7 @@ import ast
 import math
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -287,3 +288,15 @@ def test_loop_arrays_allow_loops_over_single_entries() -> None:
     for answer in (relu, copy_then_write):
         np.testing.assert_array_equal(ch02_public.run_loops(answer, Case((x,))), np.maximum(x, 0))
     np.testing.assert_array_equal(x, [[1.0, -2.0], [3.0, -4.0]])
+
+
+def test_a_quiet_mistake_keeps_its_name_and_overflows_silently() -> None:
+    """The release names a mistake by its function's name; `quiet` only silences numpy's warnings."""
+    def softmax_without_its_shift(z: np.ndarray) -> np.ndarray:
+        return np.exp(z) / np.exp(z).sum()
+
+    wrapped = drivers.quiet(softmax_without_its_shift)
+    assert wrapped.__name__ == "softmax_without_its_shift"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(wrapped(np.array([1000.0, 0.0]))).any()

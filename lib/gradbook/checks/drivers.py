@@ -15,6 +15,7 @@ language) only.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -94,6 +95,7 @@ ARGUMENTS_AS_GIVEN = frozenset({"call"})  # drivers that pass the case's argumen
 def quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a deliberately unstable mistake (a chapter's answers half) without numpy's overflow warnings."""
 
+    @functools.wraps(fn)  # the release names a mistake by its function's name
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             return fn(*args, **kwargs)
