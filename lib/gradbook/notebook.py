@@ -27,6 +27,7 @@ import inspect
 import json
 import linecache
 import os
+import symtable
 import sys
 import types
 import warnings
@@ -87,12 +88,22 @@ def _assigned(source: str) -> set[str]:
 
 
 def _read(source: str) -> set[str]:
-    """Every name the cell's code reads (in functions it defines too: they run in the notebook's globals)."""
+    """Every global name the cell's code reads: at its top level, and in the functions, classes and
+    comprehensions it defines (they run in the notebook's globals), but not their own names (parameters,
+    locals): ``def layer_norm(x, ...)`` reads no global ``x``, whatever a cell above could not make."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
+        table = symtable.symtable(source, "<cell>", "exec")
+    except (SyntaxError, ValueError):
         return set()
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    names: set[str] = set()
+    scopes = [table]
+    while scopes:
+        scope = scopes.pop()
+        top = scope.get_type() == "module"
+        names.update(s.get_name() for s in scope.get_symbols()
+                     if s.is_referenced() and (top or s.is_global()))
+        scopes.extend(scope.get_children())
+    return names
 
 
 # ---------------------------------------------------------------- demo cells while grading
