@@ -64,15 +64,16 @@ def is_unfinished_exercise_error(error: BaseException | None, source: str) -> bo
 _WAITING: set[str] = set()  # names that cells could not make because an exercise is unfinished
 
 
-def _assigned(source: str) -> set[str]:
+def _assigned(source: str, from_line: int = 0) -> set[str]:
     """The module-level names a cell's code binds (assignments, loops, imports, defs), or none if it
-    does not parse (IPython magics): what later cells may read from it."""
+    does not parse (IPython magics): what later cells may read from it. With `from_line`, only what the
+    top-level statements ending there or later bind (those before it ran)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return set()
     names: set[str] = set()
-    stack: list[ast.AST] = list(tree.body)
+    stack: list[ast.AST] = [n for n in tree.body if (n.end_lineno or n.lineno) >= from_line]
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -91,19 +92,26 @@ def _read(source: str) -> set[str]:
     """Every global name the cell's code reads: at its top level, and in the functions, classes and
     comprehensions it defines (they run in the notebook's globals), but not their own names (parameters,
     locals): ``def layer_norm(x, ...)`` reads no global ``x``, whatever a cell above could not make."""
+    now, later = _reads(source)
+    return now | later
+
+
+def _reads(source: str) -> tuple[set[str], set[str]]:
+    """(what the cell reads as it runs, at its top level; what the code it defines reads when called): global
+    names. What it imports itself is not read from the notebook (an import makes the module again)."""
     try:
         table = symtable.symtable(source, "<cell>", "exec")
     except (SyntaxError, ValueError):
-        return set()
-    names: set[str] = set()
-    scopes = [table]
+        return set(), set()
+    imported = {s.get_name() for s in table.get_symbols() if s.is_imported()}
+    now = {s.get_name() for s in table.get_symbols() if s.is_referenced()} - imported
+    later: set[str] = set()
+    scopes = list(table.get_children())
     while scopes:
         scope = scopes.pop()
-        top = scope.get_type() == "module"
-        names.update(s.get_name() for s in scope.get_symbols()
-                     if s.is_referenced() and (top or s.is_global()))
+        later.update(s.get_name() for s in scope.get_symbols() if s.is_referenced() and s.is_global())
         scopes.extend(scope.get_children())
-    return names
+    return now, later - imported
 
 
 # ---------------------------------------------------------------- demo cells while grading
@@ -115,6 +123,7 @@ def _read(source: str) -> set[str]:
 # student's mistake. Outside a grading sandbox nothing is withheld and none of this happens.
 
 _WITHHELD: set[str] = set()  # names that cells could not make because they used a withheld answer
+_SKIPPED: list[bool] = []  # not empty: `_skip_while_grading` just replaced the cell that runs by its one line
 
 
 def _not_run_line(reason: str) -> str:
@@ -156,13 +165,27 @@ def _skip_while_grading(lines: list[str]) -> list[str]:
     if not _WITHHELD:
         return lines
     source = "".join(lines)
-    names = sorted(_read(source) & _WITHHELD)
-    if not names or is_check_cell(source):
+    now, later = _reads(source)
+    names = sorted(now & _WITHHELD)
+    if is_check_cell(source):
+        return lines
+    if not names:  # it runs: its functions are made (a solution's); those that use what is missing are not usable
+        if later & _WITHHELD:
+            _WITHHELD.update(_assigned(source))
         return lines
     _WITHHELD.update(_assigned(source))
+    _SKIPPED[:] = [True]  # `_keep_going` sees it end "ok": what it would have made is still missing
     reason = _("it uses {names}, which a cell above could not make while grading").format(
         names=", ".join(f"`{name}`" for name in names))
     return [f"print({_not_run_line(reason)!r})\n"]
+
+
+def _failed_line(error: BaseException) -> int:
+    """The line of the cell's own top level that raised `error` (0 if none is found: then all of it failed)."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_name != "<module>":
+        tb = tb.tb_next
+    return tb.tb_lineno if tb is not None else 0
 
 
 def _keep_going(result: Any) -> None:
@@ -172,10 +195,14 @@ def _keep_going(result: Any) -> None:
         return
     error, source = result.error_in_exec, info.raw_cell or ""
     if isinstance(error, Withheld) and not is_check_cell(source):  # shown as one line (`_show_withheld_in`)
-        _WITHHELD.update(_assigned(source))
+        _WITHHELD.update(_assigned(source, _failed_line(error)))
         result.error_in_exec = None
         return
     if error is None:
+        if _SKIPPED:
+            _SKIPPED.clear()
+        elif _WITHHELD and not (_reads(source)[1] & _WITHHELD):
+            _WITHHELD.difference_update(_assigned(source))  # made again, by code that needs nothing withheld
         if _WAITING:  # parse only while something waits: most cells of most runs never pay for it
             _WAITING.difference_update(_assigned(source))  # made now: no longer waiting
         return
