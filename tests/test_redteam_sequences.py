@@ -367,7 +367,8 @@ def test_the_librarys_own_layers_kernels_and_widgets_answer_nothing(graded, name
 
 def test_framework_answers_are_graded_on_their_values_and_shown_to_a_person(graded) -> None:  # noqa: ANN001
     grade = graded["ch10-frameworks-and-paths"]
-    _lost_only(grade, {"test-softmax-backward", "test-multi-head-attention", "test-sinusoidal-positions"})
+    _lost_only(grade, {"test-softmax-backward", "test-multi-head-attention", "test-sinusoidal-positions",
+                       "test-transformer-block", "test-transformer-block-backward"})  # their own block calls these
     flagged = [line for line in grade.integrity if FRAMEWORK in line]
     assert len(flagged) == 2 and any("attention computes" in f and "torch.softmax" in f for f in flagged), flagged
     assert any("layer_norm_backward" in f and "torch.nn.functional.layer_norm" in f for f in flagged), flagged
@@ -391,3 +392,82 @@ def test_honest_answers_in_these_chapters_are_not_flagged_as_framework_code(grad
     """The solutions' demo cells compare with torch; no solution cell's function is said to use it."""
     for name in ("ch09-library-layers", "ch10-library-layers", "ch10-lies-and-hostile-exceptions"):
         assert not [line for line in graded[name].integrity if FRAMEWORK in line], graded[name].integrity
+
+
+# --- a class: hostile submissions beside honest ones, through the batch, the gradebook and the feedback -----
+
+DOS_09 = {  # name -> the answers replaced (their own cells are right, but for the last submission's two)
+    "floods-forks-and-fills-while-asked": {"one-hot-text": '''
+def one_hot_text(text, vocab):
+    print("spam " * 2_000_000)  # 10 MB on every call, while the grader asks
+    index = {ch: i for i, ch in enumerate(vocab)}
+    out = np.zeros((len(text), len(vocab)))
+    for t, ch in enumerate(text):
+        out[t, index[ch]] = 1.0
+    return out
+''', "clip-by-norm": '''
+import os, time
+
+def clip_by_norm(grads, max_norm):
+    for _ in range(200):  # children that outlive the answer, up to the process limit
+        try:
+            if os.fork() == 0:
+                time.sleep(600)
+                os._exit(0)
+        except OSError:
+            break
+    try:
+        with open("/tmp/fill", "ab") as f:  # the sandbox's /tmp, until it is full
+            while True:
+                f.write(b"x" * 2**20)
+    except OSError:
+        pass
+    norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))
+    return [g * (max_norm / norm if norm > max_norm else 1.0) for g in grads]
+'''},
+    "kills-its-runner-while-asked": {"lstm-step": SIGMOID + '''
+import os
+
+def lstm_step(x, h_prev, c_prev, Wx, Wh, b):
+    os._exit(3)
+''', "temperature-softmax": '''
+class Endless:
+    def __repr__(self): return repr(self)
+    def __array__(self, *a, **k): raise RuntimeError("no")
+
+def temperature_softmax(logits, temperature):
+    return Endless()
+'''},
+}
+
+
+def test_a_class_with_hostile_submissions_grades_everyone_else_exactly_and_writes_their_feedback(tmp_path) -> None:  # noqa: ANN001
+    require(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    require(sandbox.bwrap_problem() is None, f"bwrap does not work here: {sandbox.bwrap_problem()}")
+    from gradbook_grader.batch import grade_assignment
+    from gradbook_grader.feedback import run_feedback, visible_text
+    from grader_helpers import answered, scratch_course, submit
+
+    course = scratch_course(tmp_path, assignments=(CH09,))
+    wrong = {"temperature-softmax": "def temperature_softmax(logits, temperature):\n    return logits / temperature\n"}
+    honest = {"honest-one-wrong": answered(course, CH09, wrong)}
+    folder = tmp_path / "submitted"
+    for name, nb in honest.items():
+        submit(folder, name, CH09, nb)
+    for name, answers in DOS_09.items():
+        submit(folder, name, CH09, answered(course, CH09, answers))
+    report = grade_assignment(course, CH09, folder, workers=2, limits=LIMITS, progress=False)
+    results = {r.student: r for r in report.results}
+    assert sorted(results) == sorted([*honest, *DOS_09]) and all(r.error is None for r in results.values())
+    mine = results["honest-one-wrong"]
+    assert mine.score == mine.max_score - 2 - 1  # the written answer waits for a person; one answer is wrong
+    assert [g for g, c in mine.cells.items() if not c.passed and not c.manual] == ["test-temperature-softmax"]
+    for name, answers in DOS_09.items():  # right answers keep their points however they behave; nothing else is lost
+        lost = {_test_cell(gid) for gid in answers} if name == "kills-its-runner-while-asked" else set()
+        assert all((c.points == 0) == (gid in lost) for gid, c in results[name].cells.items() if not c.manual), (
+            name, {g: c.message[:200] for g, c in results[name].cells.items() if not c.passed})
+    run = run_feedback(course, CH09)
+    assert not run.failed, run.failed
+    for name in honest:
+        page = visible_text((course.feedback_dir(name, CH09) / f"{CH09}.html").read_text())
+        assert f"Score: {results[name].score:g} / {results[name].max_score:g}" in page, page[:500]
