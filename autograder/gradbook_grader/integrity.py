@@ -89,7 +89,7 @@ def _scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
         where = f"cell {number}" + (" (a solution cell)" if is_solution(cell) else " (the student's own cell)")
         evidence += [f"{where}, line {line}: {what}" for line, what in _internals(tree, checks)]
         if is_solution(cell):
-            evidence += [f"{where}, line {line}: {what}" for line, what in _framework_calls(tree, frameworks)]
+            evidence += [f"{where}, line {line}: {what}" for line, what in sorted(_framework_calls(tree, frameworks))]
         evidence += [f"{where}, line {line}: {what}" for line, what in _copies(_statements(tree), index)]
         if len(evidence) >= MAX_EVIDENCE:
             return evidence[:MAX_EVIDENCE] + ["... and more"]
@@ -183,27 +183,35 @@ def _bound_to_frameworks(node: ast.AST) -> dict[str, str]:
     return {}
 
 
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
 def _framework_calls(tree: ast.AST, frameworks: dict[str, str]) -> Iterator[tuple[int, str]]:
     """Each function a solution cell defines (outermost, with what it nests) that uses a framework: its first line
     that does, and what it reaches. A check of the answer against a framework at the cell's top level is no evidence."""
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        if not isinstance(node, _FUNCTIONS):
             stack.extend(ast.iter_child_nodes(node))
             continue
-        own = {a.arg for a in ast.walk(node.args)  # its parameters and locals are its own, whatever they are called
-               if isinstance(a, ast.arg)} | {n.id for n in _walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-        names = {k: v for k, v in frameworks.items() if k not in own}
-        names.update(kv for n in _walk(node) for kv in _bound_to_frameworks(n).items())  # imported inside it
-        used = sorted((n.lineno, _dotted(n, names)) for n in _walk(node) if isinstance(n, (ast.Attribute, ast.Name)))
-        paths = [path for _, path in used if path]
-        if paths:
-            reached = sorted({p for p in paths if not any(q.startswith(p + ".") for q in paths)})
-            name = getattr(node, "name", "a lambda")
-            yield next(line for line, path in used if path), (
-                f"{name} computes with a framework ({', '.join(reached[:5])}): its value is graded as any answer's; "
-                "a person decides whether the answer is the student's own")
+        used = _framework_uses(node, frameworks)
+        if used:
+            reached = sorted({p for _, p in used if not any(q.startswith(p + ".") for _, q in used)})
+            yield used[0][0], (f"{getattr(node, 'name', 'a lambda')} computes with a framework ({', '.join(reached[:5])}): "
+                               "its value is graded as any answer's; a person decides whether the answer is the student's own")
+
+
+def _framework_uses(function: ast.AST, frameworks: dict[str, str]) -> list[tuple[int, str]]:
+    """(line, dotted path) of every use of a framework in `function`, in line order: through the notebook's names
+    for one that are not the function's own (its parameters and locals), or what it imports itself."""
+    args = function.args  # type: ignore[attr-defined]
+    own = {a.arg for a in ast.walk(args) if isinstance(a, ast.arg)}
+    own |= {n.id for n in _walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    names = {k: v for k, v in frameworks.items() if k not in own}
+    names.update(kv for n in _walk(function) for kv in _bound_to_frameworks(n).items())
+    paths = ((n.lineno, _dotted(n, names)) for n in _walk(function) if isinstance(n, (ast.Attribute, ast.Name)))
+    return sorted((line, path) for line, path in paths if path)
 
 
 def _private(name: str) -> bool:
