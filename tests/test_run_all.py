@@ -261,8 +261,9 @@ def test_while_grading_only_cells_that_run_code_needing_what_a_withheld_cell_did
     stub = "from gradbook.withheld import Withheld\nraise Withheld('withheld here', 'gradbook.reference.sequence.LSTMKernel')"
     nb, stopped = run_all([
         "from gradbook.notebook import start_chapter\nstart_chapter()",
-        "import numpy as np\nfrom gradbook import layers\nmade_before = 2\n" + stub + "\nmodel = 1\nx = 2",
-        "print('before', made_before, np.ones(1))",  # bound before the failing line: made
+        "import numpy as np\nfrom gradbook import layers\nmade_before, filled = 2, {}\n"
+        "for name in ['a']:\n    filled[name] = 1\n    " + stub.replace("\n", "\n    ") + "\nmodel = 1\nx = 2",
+        "print('before', made_before, np.ones(1))",  # bound before the failing statement, and not in it: made
         "def layer_norm(x, model=None):\n    return np.asarray(x) * 2",  # a solution: params named as the lost names
         "from gradbook import layers\ndef mha(q):\n    return layers.Dense",  # imports what it uses again
         "def train():\n    return model + 1",  # defines code that needs what is missing: runs, train is not usable
@@ -270,6 +271,9 @@ def test_while_grading_only_cells_that_run_code_needing_what_a_withheld_cell_did
         "print('answer', layer_norm([1.0]), mha(0).__name__)",
         "model = 5\nprint('remade')",
         "print('model + 1 =', model + 1)",
+        "print(filled)",  # filled in the failing statement: not made
+        "from gradbook.checks.ask import GradedOutside\nfrom gradbook.notebook import yours\n"  # a check while graded
+        "attention_fn = yours('attention', GradedOutside('ch10.attention', 'attention'))",  # the exercise unfinished
     ])
     assert stopped is None, stopped
     texts = [output_text(c) for c in nb.cells]
@@ -279,3 +283,5 @@ def test_while_grading_only_cells_that_run_code_needing_what_a_withheld_cell_did
         assert not nb.cells[solution].get("outputs"), texts[solution]
     assert "Not run while grading: it uses `train`" in texts[6]
     assert "answer [2.] Dense" in texts[7] and "model + 1 = 6" in texts[9]
+    assert "Not run while grading: it uses `filled`" in texts[10]
+    assert "Not run while grading: it uses the library's `gradbook.checks.ch10.attention`" in texts[11], texts[11]

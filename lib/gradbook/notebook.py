@@ -64,16 +64,15 @@ def is_unfinished_exercise_error(error: BaseException | None, source: str) -> bo
 _WAITING: set[str] = set()  # names that cells could not make because an exercise is unfinished
 
 
-def _assigned(source: str, from_line: int = 0) -> set[str]:
+def _assigned(source: str) -> set[str]:
     """The module-level names a cell's code binds (assignments, loops, imports, defs), or none if it
-    does not parse (IPython magics): what later cells may read from it. With `from_line`, only what the
-    top-level statements ending there or later bind (those before it ran)."""
+    does not parse (IPython magics): what later cells may read from it."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return set()
     names: set[str] = set()
-    stack: list[ast.AST] = [n for n in tree.body if (n.end_lineno or n.lineno) >= from_line]
+    stack: list[ast.AST] = list(tree.body)
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -180,6 +179,19 @@ def _skip_while_grading(lines: list[str]) -> list[str]:
     return [f"print({_not_run_line(reason)!r})\n"]
 
 
+def _not_made(source: str, error: BaseException) -> set[str]:
+    """What a cell that raised `error` did not make: the names it binds that its top-level statements from the one that
+    raised on mention at all (bound there, or filled there: ``trained[name] = model`` in the loop that failed). The
+    statements before it ran, and what only they bind is made (an import, a constant)."""
+    line = _failed_line(error)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    rest = [n for n in tree.body if (n.end_lineno or n.lineno) >= line]
+    return _assigned(source) & {n.id for s in rest for n in ast.walk(s) if isinstance(n, ast.Name)}
+
+
 def _failed_line(error: BaseException) -> int:
     """The line of the cell's own top level that raised `error` (0 if none is found: then all of it failed)."""
     tb = error.__traceback__
@@ -195,7 +207,7 @@ def _keep_going(result: Any) -> None:
         return
     error, source = result.error_in_exec, info.raw_cell or ""
     if isinstance(error, Withheld) and not is_check_cell(source):  # shown as one line (`_show_withheld_in`)
-        _WITHHELD.update(_assigned(source, _failed_line(error)))
+        _WITHHELD.update(_not_made(source, error))
         result.error_in_exec = None
         return
     if error is None:
