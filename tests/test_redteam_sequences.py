@@ -162,6 +162,14 @@ def _block(x, params, num_heads):
     return layer
 '''
 LAYERS_10 = {
+    "causal-mask": '''
+from gradbook import layers
+
+def causal_mask(T):  # the layer's own rule for use_causal_mask=True
+    layer = layers.MultiHeadAttention(1, 1)
+    layer.build((T, 1), dtype="float64")
+    return np.asarray(layer._attention_mask(None, True, 1, T, T))[0] > 0
+''',
     "attention": '''
 from gradbook.models import NUMPY
 from gradbook.reference.sequence import AttentionKernel

@@ -341,7 +341,11 @@ def yours(names: str | tuple[str, ...], exercise: Exercise, namespace: dict[str,
     print("\u24d8 " + _("your {names} isn't done yet ({reason}), so this cell uses the library's: finish exercise "
                         "`{title}` and run this cell again to see yours.").format(names=shown, reason=reason,
                                                                                  title=exercise.title))
-    return exercise.reference() if exercise.value else exercise.reference
+    reference = getattr(exercise, "reference", None)
+    if reference is None:  # while graded, the check is a stand-in (`checks.ask.GradedOutside`): no answer in the sandbox
+        raise Withheld(_("the answer to {title} is not available while it is graded: write your own").format(
+            title=exercise.title), f"gradbook.checks.{exercise.name}")
+    return reference() if exercise.value else reference
 
 
 def notebook_file_language(path: str) -> str | None:

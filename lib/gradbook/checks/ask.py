@@ -51,21 +51,9 @@ class GradedOutside:
     grader checks from outside, and returns nothing (there is nothing here to check with).
     """
 
-    value = False  # what `gradbook.notebook.yours` reads before it falls back to the reference
-
     def __init__(self, name: str, title: str) -> None:
         self.name = name
         self.title = title
-
-    @property
-    def reference(self) -> Any:
-        """There is none here: a demo cell that falls back to it (`yours`, an unfinished exercise) is not run while
-        grading and says so in one line, as one that reaches a withheld answer of the library."""
-        from gradbook.i18n import _
-        from gradbook.withheld import Withheld
-
-        raise Withheld(_("the answer to {title} is not available while it is graded: write your own").format(
-            title=self.title), f"gradbook.checks.{self.name}")
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         from gradbook.i18n import _

@@ -91,7 +91,9 @@ CHAPTERS: tuple[Chapter, ...] = (
                "gradbook.widgets.through_time.GradientThroughTime.clip_factor")),
     Chapter("ch10", "10-attention", "Attention and a tiny transformer",
             "scaled dot-product attention, masks, heads, a transformer block's backward, a character-level transformer",
-            library=_sequence_kernels("LayerNormKernel", "AttentionKernel", "TransformerBlockKernel")),
+            library=_sequence_kernels("LayerNormKernel", "AttentionKernel", "TransformerBlockKernel")
+            + ("gradbook.reference.sequence_layers.MultiHeadAttention._attention_mask",  # the causal mask, in the layers
+               "gradbook.reference.sequence_layers.TransformerBlock._mask")),
 )
 
 
