@@ -211,9 +211,10 @@ def _keep_going(result: Any) -> None:
         result.error_in_exec = None
         return
     if error is None:
-        if _SKIPPED:
+        if _SKIPPED:  # not run (`_skip_while_grading`): it made nothing
             _SKIPPED.clear()
-        elif _WITHHELD and not (_reads(source)[1] & _WITHHELD):
+            return
+        if _WITHHELD and not (_reads(source)[1] & _WITHHELD):
             _WITHHELD.difference_update(_assigned(source))  # made again, by code that needs nothing withheld
         if _WAITING:  # parse only while something waits: most cells of most runs never pay for it
             _WAITING.difference_update(_assigned(source))  # made now: no longer waiting
