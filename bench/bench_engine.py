@@ -388,7 +388,7 @@ def bench_recurrent(name: str, repeats: int) -> None:
         tx.grad = None
         module(tx)[0].backward(tdout)
 
-    side_by_side(f"(3) {name}({u}, return_sequences=True) forward+backward, batch {n}, {t} steps of {d} features",
+    side_by_side(f"(4) {name}({u}, return_sequences=True) forward+backward, batch {n}, {t} steps of {d} features",
                  engine, reference, repeats, 1.5)
     width = u * (4 if name == "LSTM" else 1)
     gemm_floor(name, [(n * t, d, width, 1),                                  # forward: every step's input term
@@ -454,7 +454,7 @@ def bench_attention(repeats: int) -> None:
         tx.grad = None
         module(tx, tx, tx, attn_mask=causal, need_weights=False)[0].backward(tdout)
 
-    side_by_side(f"(3) MultiHeadAttention({h} heads, key_dim {k}) causal self-attention forward+backward, "
+    side_by_side(f"(4) MultiHeadAttention({h} heads, key_dim {k}) causal self-attention forward+backward, "
                  f"batch {n}, {t} steps of {d} features", engine, reference, repeats, 1.5)
 
 

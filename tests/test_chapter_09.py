@@ -14,7 +14,7 @@ import pytest
 import torch
 from notebook_helpers import assert_solution_runs_and_learns
 
-from gradbook.checks import ch09, registry
+from gradbook.checks import ch09, collect, judge, registry
 from sequence_helpers import one_torch_thread  # noqa: F401 -- an autouse fixture
 
 NOTEBOOK = registry.chapter("ch09").notebook
@@ -135,3 +135,101 @@ def test_text_as_tensors_by_hand() -> None:
     np.testing.assert_array_equal(inputs, [[0, 1, 2], [3, 4, 5], [6, 7, 8]])
     np.testing.assert_array_equal(targets, [[1, 2, 3], [4, 5, 6], [7, 8, 9]])
     assert ch09.inputs_and_targets.reference(np.arange(9), 3)[0].shape == (2, 3)  # 8 would have no target
+
+
+# --- right answers written differently pass, on the visible seed and every hidden one -------------------------
+
+
+def _float32(reference):
+    """The reference computed in float32 (chapter 8's frameworks' default): its rounding must pass on every seed,
+    not on the visible one only."""
+    def answer(*args):
+        out = reference(*[a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else
+                          [g.astype(np.float32) for g in a] if isinstance(a, list) else a for a in args])
+        return tuple(o.astype(np.float32) for o in out) if isinstance(out, tuple) else out
+    return answer
+
+
+def _one_hot_eye(text, vocab):
+    return np.eye(len(vocab))[[vocab.index(ch) for ch in text]]
+
+
+def _embedding_backward_einsum(ids, dout, vocab_size):
+    return np.einsum("btv,btd->vd", np.eye(vocab_size)[ids], dout)
+
+
+def _rnn_forward_per_sample(x, h0, Wx, Wh, b):
+    hs = np.zeros((x.shape[0], x.shape[1], len(b)))
+    for i in range(len(x)):
+        h = h0[i].copy()
+        for t in range(x.shape[1]):
+            h[:] = np.tanh(x[i, t] @ Wx + h @ Wh + b)  # in place, on a copy of h0's row
+            hs[i, t] = h
+    return hs
+
+
+def _rnn_backward_einsum(dhs, x, h0, hs, Wx, Wh):
+    das, dh_next = np.zeros(hs.shape), np.zeros(h0.shape)
+    for t in range(x.shape[1] - 1, -1, -1):
+        das[:, t] = (dhs[:, t] + dh_next) * (1 - hs[:, t] ** 2)
+        dh_next = das[:, t] @ Wh.T
+    before = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+    return (np.einsum("btu,fu->btf", das, Wx), dh_next, np.einsum("btf,btu->fu", x, das),
+            np.einsum("btu,btv->uv", before, das), das.sum(axis=(0, 1)))
+
+
+def _clip_torch_form(grads, max_norm):
+    coef = max_norm / (np.sqrt(sum(float(np.vdot(g, g)) for g in grads)) + 1e-6)
+    return [g * coef if coef < 1 else g for g in grads]
+
+
+def _lstm_step_slices(x, h_prev, c_prev, Wx, Wh, b):
+    units = h_prev.shape[1]
+    z = [x @ Wx[:, k * units:(k + 1) * units] + h_prev @ Wh[:, k * units:(k + 1) * units] + b[k * units:(k + 1) * units]
+         for k in range(4)]
+    i, f, o = (0.5 * (1 + np.tanh(z[k] / 2)) for k in (0, 1, 3))  # the sigmoid, written with tanh
+    c = f * c_prev + i * np.tanh(z[2])
+    return o * np.tanh(c), c
+
+
+def _inputs_and_targets_rows(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    inputs, targets = np.zeros((n, seq_len), dtype=ids.dtype), np.zeros((n, seq_len), dtype=ids.dtype)
+    for r in range(n):
+        inputs[r], targets[r] = ids[r * seq_len:(r + 1) * seq_len], ids[r * seq_len + 1:(r + 1) * seq_len + 1]
+    return inputs, targets
+
+
+def _temperature_logaddexp(logits, temperature):
+    z = logits / temperature
+    return np.exp(z - np.logaddexp.reduce(z, axis=-1, keepdims=True))
+
+
+ALTERNATIVES = [
+    ("one_hot_text", _one_hot_eye), ("embedding_backward", _embedding_backward_einsum),
+    ("rnn_forward", _rnn_forward_per_sample), ("rnn_backward", _rnn_backward_einsum), ("clip_by_norm", _clip_torch_form),
+    ("lstm_step", _lstm_step_slices), ("inputs_and_targets", _inputs_and_targets_rows),
+    ("temperature_softmax", _temperature_logaddexp),
+    *[(name, "float32") for name in ("rnn_forward", "rnn_backward", "lstm_step", "clip_by_norm", "temperature_softmax")],
+]
+
+
+@pytest.mark.parametrize(("name", "answer"), ALTERNATIVES, ids=[f"{n}-{getattr(a, '__name__', a)}" for n, a in ALTERNATIVES])
+def test_right_answers_written_differently_pass_on_every_seed(name: str, answer) -> None:
+    exercise = getattr(ch09, name)
+    answer = _float32(exercise.reference) if answer == "float32" else answer
+    for seed in range(21):
+        verdict = judge(exercise, collect(exercise, answer, seed, seed > 0))
+        assert verdict.passed, f"{name}, seed {seed}: {verdict.message}"
+
+
+def test_right_values_of_the_wrong_kind_of_number_are_told_so() -> None:
+    """A bool one-hot (no listed mistake gives it) and float token ids are rejected, saying what the dtype is."""
+    def one_hot_bool(text, vocab):
+        return np.array([[ch == v for v in vocab] for ch in text], dtype=bool).reshape(len(text), len(vocab))
+
+    verdict = judge(ch09.one_hot_text, collect(ch09.one_hot_text, one_hot_bool, 0, False))
+    assert not verdict.passed and "they are bool: floats are expected" in verdict.message, verdict.message
+    float_ids = ch09.inputs_and_targets.mistakes[3].wrong
+    verdict = judge(ch09.inputs_and_targets, collect(ch09.inputs_and_targets, float_ids, 0, False))
+    assert "`inputs`: the values are right, but they are float64" in verdict.message, verdict.message

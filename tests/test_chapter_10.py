@@ -4,7 +4,9 @@ transformer block), central differences, and the library's own layers (`MultiHea
 `TransformerBlock`), which were written and tested separately (tests/test_sequence_layers.py).
 
 test_check_seeds.py proves, for every exercise, that the reference passes and every Mistake is rejected
-with its hint; test_chapters_00_02.py that each exercise is graded once in its notebook.
+with its hint; test_chapters_00_02.py that each exercise is graded once in its notebook. Here too: right answers
+written otherwise (einsum, loops, -1e9, float32) pass on every seed, and mistakes written otherwise than their
+listed form get their hint.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import torch.nn.functional as F
 from notebook_helpers import assert_solution_runs_and_learns
 
 from gradbook import layers
-from gradbook.checks import ch10, registry
+from gradbook.checks import ch10, collect, judge, registry
+from gradbook.checks.core import REGISTRY
 from gradbook.checks.ch10 import answers
 from sequence_helpers import one_torch_thread  # noqa: F401 -- an autouse fixture
 
@@ -140,3 +143,139 @@ def test_sinusoidal_positions_follow_the_papers_formula_and_rotate() -> None:
         step = 3 / 10000 ** (2 * i / 8)
         rotation = np.array([[np.cos(step), -np.sin(step)], [np.sin(step), np.cos(step)]])
         np.testing.assert_allclose(pe[:-3, 2 * i:2 * i + 2] @ rotation, pe[3:, 2 * i:2 * i + 2], atol=1e-12)
+
+
+# --- right answers written differently pass on every seed; wrong ones written differently get the right hint -----
+
+
+def _attention_einsum_logsumexp(Q, K, V, mask=None):
+    scores = np.einsum("...td,...sd->...ts", Q, K) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -1e9)  # a large negative number rather than -inf
+    weights = np.exp(scores - np.logaddexp.reduce(scores, axis=-1, keepdims=True))
+    return np.einsum("...ts,...sv->...tv", weights, V), weights
+
+
+def _attention_masked_after_exp_renormalised(Q, K, V, mask=None):
+    scores = (Q / np.sqrt(Q.shape[-1])) @ np.swapaxes(K, -1, -2)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    if mask is not None:
+        e = e * mask
+    weights = e / e.sum(axis=-1, keepdims=True)
+    return weights @ V, weights
+
+
+def _float32(fn):
+    """The answer computed in float32, the library's precision (inputs cast, outputs left in float32)."""
+    def cast(a):
+        if isinstance(a, dict):
+            return {k: cast(v) for k, v in a.items()}
+        return a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype == np.float64 else a
+
+    def run(*args, **kwargs):
+        return fn(*map(cast, args), **{k: cast(v) for k, v in kwargs.items()})
+    return run
+
+
+def _split_heads_by_slices(x, num_heads):
+    d = x.shape[-1] // num_heads
+    return np.stack([x[..., j * d:(j + 1) * d] for j in range(num_heads)], axis=1)
+
+
+def _mha_loop_over_heads(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    dk = Wq.shape[1] // num_heads
+    mask = np.tril(np.ones((x.shape[1],) * 2, dtype=bool)) if causal else None
+    outs = [answers._attention(x @ Wq[:, j * dk:(j + 1) * dk], x @ Wk[:, j * dk:(j + 1) * dk],
+                               x @ Wv[:, j * dk:(j + 1) * dk], mask)[0] for j in range(num_heads)]
+    return np.concatenate(outs, axis=-1) @ Wo
+
+
+def _positions_torch_form(T, d):
+    position = np.arange(T, dtype=np.float32)[:, None]
+    div = np.exp(np.arange(0, d, 2) * (-np.log(10000.0) / d))
+    pe = np.empty((T, d))
+    pe[:, 0::2], pe[:, 1::2] = np.sin(position * div), np.cos(position * div)
+    return pe
+
+
+def _softmax_backward_full_jacobian(dweights, weights):
+    jacobian = weights[..., :, None] * (np.eye(weights.shape[-1]) - weights[..., None, :])
+    return np.einsum("...ij,...i->...j", jacobian, dweights)
+
+
+RIGHT = [("ch10.attention", _attention_einsum_logsumexp), ("ch10.attention", _attention_masked_after_exp_renormalised),
+         ("ch10.attention", _float32(answers._attention)), ("ch10.split_heads", _split_heads_by_slices),
+         ("ch10.multi_head_attention", _mha_loop_over_heads),
+         ("ch10.multi_head_attention", _float32(answers._multi_head_attention)),
+         ("ch10.sinusoidal_positions", _positions_torch_form), ("ch10.layer_norm", _float32(answers._layer_norm)),
+         ("ch10.softmax_backward", _softmax_backward_full_jacobian),
+         ("ch10.layer_norm_backward", _float32(answers._layer_norm_backward)),
+         ("ch10.transformer_block_backward", _float32(answers._transformer_block_backward))]
+
+
+@pytest.mark.parametrize(("name", "answer"), RIGHT, ids=[f"{n}-{i}" for i, (n, _a) in enumerate(RIGHT)])
+def test_right_answers_written_differently_pass_on_every_seed(name: str, answer) -> None:
+    """einsum, a loop over the heads, -1e9 for -inf, torch's form of the frequencies, the softmax's whole Jacobian,
+    float32 (the library's precision: a float32 answer passed the visible check and failed 5 of 20 hidden seeds)."""
+    exercise = REGISTRY[name]
+    for seed, hidden in [(0, False)] + [(seed, True) for seed in range(1, 21)]:
+        verdict = judge(exercise, collect(exercise, answer, seed, hidden))
+        assert verdict.passed, f"{name}, seed {seed}: {verdict.message}"
+
+
+def _attention_inverted_by_adding(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = scores + mask * -1e9  # -1e9 where the mask is True: inverted, and no row is all -inf
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True) @ V, e / e.sum(axis=-1, keepdims=True)
+
+
+def _attention_divided_by_everything(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))  # each row shifted, then one sum for the whole batch
+    return e / e.sum() @ V, e / e.sum()
+
+
+WRONG = [("ch10.attention", _attention_inverted_by_adding, answers.INVERTED_MASK),
+         ("ch10.attention", _attention_divided_by_everything, answers.NOT_NORMALISED),
+         ("ch10.attention", _float32(answers._attention_unscaled), "the scores are not scaled"),
+         ("ch10.layer_norm_backward", _float32(answers._ln_backward_constant_mean), "dx misses the mean's share")]
+
+
+@pytest.mark.parametrize(("name", "answer", "said"), WRONG, ids=[f"{n}-{i}" for i, (n, _a, _s) in enumerate(WRONG)])
+def test_a_mistake_written_otherwise_than_its_listed_form_gets_its_hint(name: str, answer, said: str) -> None:
+    """The inverted mask and the rows divided by the wrong sum are told by the weights' pattern, however written; a
+    float32 answer with a listed mistake still gets that mistake's hint (judged within float32's rounding)."""
+    exercise = REGISTRY[name]
+    for seed, hidden in [(0, False), (1, True), (2, True)]:
+        with np.errstate(all="ignore"):
+            verdict = judge(exercise, collect(exercise, answer, seed, hidden))
+        assert not verdict.passed and said in verdict.message and verdict.mistake is not None, verdict.message
+
+
+def test_split_heads_says_which_numbers_of_x_a_wrong_head_holds() -> None:
+    """A reshape or a transpose moves x's numbers: the lesson says where the first wrong head's came from (here
+    `x.reshape(B, h, d, T)`, a wrong split no listed mistake reproduces)."""
+    def split(x, num_heads):
+        B, T, D = x.shape
+        return x.reshape(B, num_heads, D // num_heads, T).transpose(0, 1, 3, 2)
+
+    verdict = judge(ch10.split_heads, collect(ch10.split_heads, split, 0, False))
+    assert "head 0 at step 0 (batch 0) must be x[0, 0, 0:4]" in verdict.message
+    assert "yours holds x[0, 0, 0], x[0, 0, 3], x[0, 0, 6], x[0, 1, 1]." in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize(("name", "answer"), [
+    ("ch10.attention", lambda Q, K, V, mask=None: (Q, "weights")),
+    ("ch10.attention", lambda Q, K, V, mask=None: (Q, [np.zeros(2), np.zeros(3)])),
+    ("ch10.split_heads", lambda x, num_heads: [np.zeros(2), np.zeros(3)]),
+    ("ch10.split_heads", lambda x, num_heads: np.full(x.shape[:2] + (num_heads, x.shape[2] // num_heads), "a")),
+    ("ch10.layer_norm", lambda x, gamma, beta, eps=1e-5: [[1.0, 2.0], [3.0]]),
+], ids=["text", "ragged", "ragged-split", "text-split", "ragged-rows"])
+def test_an_answer_of_the_wrong_kind_is_told_so_not_crashed_on(name: str, answer) -> None:
+    """The chapter's comparisons read the weights' pattern and the heads' numbers only from arrays of numbers."""
+    verdict = judge(REGISTRY[name], collect(REGISTRY[name], answer, 0, False))
+    assert not verdict.passed and "not right yet" in verdict.message, verdict.message

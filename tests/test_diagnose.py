@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gradbook.checks import diagnose, load_all, plain
-from gradbook.checks.core import collect, judge
+from gradbook.checks.core import collect, compare_values, judge
 
 EXERCISES = load_all()
 
@@ -468,3 +468,12 @@ def test_a_large_failing_case_points_at_one_value() -> None:
     assert f"1 of {size} values is wrong." in message
     assert "For example, at sample 1, channel 1, row 1, column 1: expected" in message
     assert "expected =" not in message
+
+
+def test_the_value_shown_as_an_example_is_a_wrong_one() -> None:
+    """A large value off by less than its relative tolerance has the largest difference; the example must be
+    the value that is wrong (hand-made: 1000.5 is within 1e-3 of 1000; 0.01 is not within 1e-6 of 0)."""
+    message = compare_values(np.array([1000.0, 0.0, 5.0]), np.array([1000.5, 0.01, 5.0]), rtol=1e-3, atol=1e-6, inputs=())
+    assert message is not None and "1 of 3 values is wrong." in message
+    example = next(line for line in message.splitlines() if line.startswith("For example"))
+    assert "0.01" in example and "1000" not in example, message

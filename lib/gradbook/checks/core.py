@@ -610,12 +610,15 @@ def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float, 
     if not expected.shape:
         pair = _pair(expected.item(), got_a.item())
         return _("expected {pair}: {lead}").format(pair=pair, lead=lead) if lead else _("expected {pair}.").format(pair=pair)
+    wrong = ~np.isclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True)
     with np.errstate(invalid="ignore"):  # inf - inf where both sides overflowed
-        diff = np.abs(got_a.astype(float) - expected.astype(float))
-    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(np.isnan(diff), np.inf, diff))), diff.shape))
+        # How far each value is past its tolerance: the example shown is the worst WRONG value. (The largest
+        # difference can be a large value within its relative tolerance, and showing it points at a right one.)
+        excess = np.abs(got_a.astype(float) - expected.astype(float)) - rtol * np.abs(expected.astype(float))
+    excess = np.where(wrong, np.where(np.isnan(excess), np.inf, excess), -np.inf)
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), excess.shape))
     at = _("For example, at {where}: expected {pair}.").format(
         where=meaning.where(output, worst), pair=_pair(expected[worst].item(), got_a[worst].item()))
-    wrong = ~np.isclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True)
     if lead:
         return f"{lead}\n{at}" + _wrong_ones(output, wrong)
     count = ngettext("{wrong} of {count} values is wrong.", "{wrong} of {count} values are wrong.", int(wrong.sum()))

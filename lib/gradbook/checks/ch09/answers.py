@@ -13,13 +13,44 @@ import itertools
 
 import numpy as np
 
-from gradbook.checks.core import Exercise, Mistake
+from gradbook.checks.core import Exercise, Mistake, compare_values, named
 from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Axis, Output
-from gradbook.i18n import N_
+from gradbook.checks.plain import Plain
+from gradbook.i18n import N_, _
 
 LINE = "First Citizen:\nBefore we proceed any further, hear me speak.\nAll:\nSpeak, speak."
+# Float32 arithmetic is a fair way to compute these (chapter 8's frameworks default to it): its rounding, about
+# 1e-6 of the largest value of a state or a gradient summed over the steps, must pass on every seed, or a float32
+# answer would pass on the visible seed and fail on some hidden ones. Every listed mistake is off by far more.
+STATE_ATOL = 1e-5  # states, gates and probabilities: at most 1 in size
+GRADIENT_ATOL = 1e-4  # BPTT's gradients: sums over the steps, up to about 20 in size
 
+
+def _kind_problem(expected: Plain, got: Plain) -> str | None:
+    """Right values of the wrong kind of number: whole numbers where floats are asked for, or the reverse."""
+    if not isinstance(expected, np.ndarray) or not isinstance(got, np.ndarray):
+        return None
+    if expected.dtype.kind == "f" and got.dtype.kind != "f":
+        return _("the values are right, but they are {dtype}: floats are expected.").format(dtype=got.dtype)
+    if expected.dtype.kind in "iu" and got.dtype.kind not in "iu":
+        return _("the values are right, but they are {dtype}: whole numbers (an integer dtype) are expected.").format(
+            dtype=got.dtype)
+    return None
+
+
+def _compare_floats(expected: Plain, got: Plain, case: Case) -> str | None:
+    """The values within tolerance, and floats as the exercise asks (float32 or float64)."""
+    return compare_values(expected, got) or _kind_problem(expected, got)
+
+
+def _compare_ids(expected: Plain, got: Plain, case: Case) -> str | None:
+    """The values, and token ids that can index a table: integers, in `inputs` and in `targets`."""
+    problem = compare_values(expected, got)
+    if problem is not None:
+        return problem
+    kinds = [(name, _kind_problem(e, g)) for name, e, g in zip(("inputs", "targets"), expected, got)]
+    return next((named(name, kind) for name, kind in kinds if kind), None)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -48,13 +79,29 @@ def _one_hot_first_seen(text: str, vocab: str) -> np.ndarray:
     return _one_hot_columns(text, "".join(dict.fromkeys(text)))
 
 
+def _one_hot_stacked_rows(text: str, vocab: str) -> np.ndarray:
+    return np.array([np.eye(len(vocab))[vocab.index(ch)] for ch in text])  # no rows: shape (0,)
+
+
+def _one_hot_ints(text: str, vocab: str) -> np.ndarray:
+    return _one_hot_text(text, vocab).astype(int)
+
+
+def _one_hot_sorted_vocab(text: str, vocab: str) -> np.ndarray:
+    return _one_hot_columns(text, "".join(sorted(vocab)))
+
+
 def _one_hot_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     vocab = "".join(sorted(set(LINE)))
-    cases = [Case(("hear me", vocab)), Case(("speak, speak", vocab))]
+    cases = [Case(("hear me", vocab)), Case(("speak, speak", vocab)),
+             Case(("", vocab), label=N_("an empty text")),
+             # A vocabulary in its own order, not sorted: column k is vocab[k], whatever the order.
+             Case(("All: speak", "".join(dict.fromkeys(LINE))))]
     start = int(rng.integers(0, len(LINE) - 20))
     cases.append(Case((LINE[start : start + 20], vocab)))
     if hidden:
-        cases += [Case(("".join(rng.choice(list(vocab), 50)), vocab)), Case(("", vocab)), Case((LINE, vocab))]
+        cases += [Case(("".join(rng.choice(list(vocab), 50)), vocab)), Case((LINE, vocab)),
+                  Case((LINE[::-1], "".join(rng.permutation(list(vocab)))))]
     return cases
 
 
@@ -74,8 +121,27 @@ def _embedding_backward_rows_from_ids(ids: np.ndarray, dout: np.ndarray, vocab_s
     return _embedding_backward(ids, dout, int(ids.max()) + 1)
 
 
+def _embedding_backward_row_by_row(ids: np.ndarray, dout: np.ndarray, vocab_size: int) -> np.ndarray:
+    dE = np.zeros((vocab_size, dout.shape[-1]))
+    for b in range(len(ids)):
+        dE[ids[b]] += dout[b]
+    return dE
+
+
+def _embedding_backward_mean(ids: np.ndarray, dout: np.ndarray, vocab_size: int) -> np.ndarray:
+    counts = np.bincount(ids.ravel(), minlength=vocab_size)
+    return _embedding_backward(ids, dout, vocab_size) / np.maximum(counts, 1)[:, None]
+
+
+def _embedding_backward_over_batch(ids: np.ndarray, dout: np.ndarray, vocab_size: int) -> np.ndarray:
+    return _embedding_backward(ids, dout, vocab_size) / len(ids)
+
+
 def _embedding_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    cases = [Case((np.array([[1, 3, 1]]), np.arange(6.0).reshape(1, 3, 2), 6))]
+    cases = [Case((np.array([[1, 3, 1]]), np.arange(6.0).reshape(1, 3, 2), 6)),
+             # Two sequences sharing tokens, one repeating a token: a loop over the batch with dE[ids[b]] += dout[b]
+             # still loses the repeat within a row.
+             Case((np.array([[2, 0, 2, 4], [0, 4, 1, 0]]), rng.normal(size=(2, 4, 3)), 7))]
     for batch, steps, width, vocab in [(2, 5, 3, 7)] + ([(4, 9, 5, 12), (3, 20, 4, 30)] if hidden else []):
         ids = rng.integers(0, vocab - 2, (batch, steps))  # the last ids unused: the table still has their rows
         cases.append(Case((ids, rng.normal(size=(batch, steps, width)), vocab)))
@@ -86,10 +152,16 @@ def _embedding_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 
 def _rnn_forward(x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _rnn(x, h0, Wx, Wh, b)
+
+
+def _rnn(x, h0, Wx, Wh, b, *, activation=np.tanh, steps=None, bias_inside: bool = True):
+    """The forward pass over `steps` (default: every time step, in order), and (through its switches) the ways it
+    goes wrong."""
     h = h0
     hs = []
-    for t in range(x.shape[1]):
-        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+    for t in range(x.shape[1]) if steps is None else steps(x.shape[1]):
+        h = activation(x[:, t] @ Wx + h @ Wh + b) if bias_inside else activation(x[:, t] @ Wx + h @ Wh) + b
         hs.append(h)
     return np.stack(hs, axis=1)
 
@@ -115,8 +187,31 @@ def _rnn_state_before_step(x, h0, Wx, Wh, b):
     return np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
 
 
+def _rnn_reset_every_step(x, h0, Wx, Wh, b):
+    return np.tanh(x @ Wx + b)  # h = np.zeros(...) inside the loop: no step sees the state before it
+
+
+def _rnn_from_zeros(x, h0, Wx, Wh, b):
+    return _rnn_forward(x, np.zeros_like(h0), Wx, Wh, b)
+
+
+def _rnn_with_h0(x, h0, Wx, Wh, b):
+    return np.concatenate([h0[:, None], _rnn_forward(x, h0, Wx, Wh, b)], axis=1)
+
+
+def _rnn_pre_activations(x, h0, Wx, Wh, b):
+    hs = _rnn_forward(x, h0, Wx, Wh, b)
+    before = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+    return x @ Wx + before @ Wh + b  # a_t, stored where tanh(a_t) belongs
+
+
+def _rnn_time_major(x, h0, Wx, Wh, b):
+    return np.transpose(_rnn_forward(x, h0, Wx, Wh, b), (1, 0, 2))  # np.array(hs) of the list of steps
+
+
 def _rnn_shapes(hidden: bool) -> list[tuple[int, int, int, int]]:
-    shapes = [(2, 4, 3, 5), (3, 6, 2, 4)]  # (batch, time, features, units): non-square Wx, several steps
+    # (batch, time, features, units): non-square Wx, several steps; a batch of one among the visible cases too
+    shapes = [(2, 4, 3, 5), (3, 6, 2, 4), (1, 3, 2, 3)]
     return shapes + ([(4, 10, 5, 6), (1, 15, 3, 3), (5, 3, 6, 8)] if hidden else [])
 
 
@@ -139,20 +234,25 @@ def _rnn_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 # --------------------------------------------------------------------------- backpropagation through time
 
 
-def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: bool = True, derivative: str = "right", accumulate: bool = True,
-          wh_back: str = "T", state: str = "previous"):
+def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: str = "before tanh", derivative: str = "right", accumulate: bool = True,
+          wh_back: str = "T", state: str = "previous", backwards: bool = True, first_previous: str = "h0",
+          outputs: str = "every step", through: str = "da", dh0: str = "dh_next"):
     """Backpropagation through time, and (through its switches) the ways it goes wrong."""
     batch, steps, _ = x.shape
     dx = np.zeros_like(x, dtype=float)
     dWx, dWh, db = np.zeros(Wx.shape), np.zeros(Wh.shape), np.zeros(Wh.shape[0])
     dh_next = np.zeros_like(h0, dtype=float)
-    for t in reversed(range(steps)):
+    for t in reversed(range(steps)) if backwards else range(steps):
         h = hs[:, t]
-        h_prev = hs[:, t - 1] if t > 0 else h0
-        dh = dhs[:, t] + dh_next if carry else dhs[:, t]
+        h_prev = hs[:, t - 1] if t > 0 or first_previous == "hs[:, -1]" else (
+            np.zeros_like(h0) if first_previous == "zeros" else h0)
+        from_above = dhs[:, t] if outputs == "every step" or t == steps - 1 else 0.0
+        dh = from_above + dh_next if carry == "before tanh" else from_above
+        pre = x[:, t] @ Wx + h_prev @ Wh  # the pre-activation less b (not given): only a mistake uses it
         da = dh * {"right": 1 - h**2, "tanh again": 1 - np.tanh(h) ** 2, "no square": 1 - h,
-                   "previous state": 1 - h_prev**2}[derivative]
-        dx[:, t] = da @ Wx.T
+                   "previous state": 1 - h_prev**2, "pre-activation": 1 - pre**2}[derivative]
+        da = da + dh_next if carry == "after tanh" else da
+        dx[:, t] = (dh if through == "dh to x" else da) @ Wx.T
         used = h_prev if state == "previous" else h
         if accumulate:
             dWx += x[:, t].T @ da
@@ -160,8 +260,8 @@ def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: bool = True, derivative: str = "righ
             db += da.sum(axis=0)
         else:
             dWx, dWh, db = x[:, t].T @ da, used.T @ da, da.sum(axis=0)
-        dh_next = da @ (Wh.T if wh_back == "T" else Wh)
-    return dx, dh_next, dWx, dWh, db
+        dh_next = (dh if through == "dh" else da) @ (Wh.T if wh_back == "T" else Wh)
+    return dx, dh_next if dh0 == "dh_next" else da, dWx, dWh, db
 
 
 def _rnn_backward(dhs, x, h0, hs, Wx, Wh):
@@ -206,11 +306,35 @@ def _clip_always(grads, max_norm):
     return [g * max_norm / _global_norm(grads) for g in grads]
 
 
+def _clip_squared_norm(grads, max_norm):
+    return _clip_with(grads, max_norm, sum(float(np.sum(np.square(g))) for g in grads))
+
+
+def _clip_sum_of_norms(grads, max_norm):
+    return _clip_with(grads, max_norm, sum(float(np.linalg.norm(g)) for g in grads))
+
+
+def _clip_scale_inverted(grads, max_norm):
+    norm = _global_norm(grads)
+    return [g * (norm / max_norm if norm > max_norm else 1.0) for g in grads]
+
+
+def _clip_to_unit(grads, max_norm):
+    norm = _global_norm(grads)
+    return [g / norm if norm > max_norm else g for g in grads]
+
+
+def _clip_with(grads, max_norm, norm):
+    """Right, but for the `norm` it is given."""
+    return [g * (max_norm / norm if norm > max_norm else 1.0) for g in grads]
+
+
 def _clip_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
         Case(([np.array([3.0, 4.0]), np.array([[0.0, 12.0]])], 6.5)),  # norm 13: halved
         Case(([np.array([0.3, -0.4]), np.array([0.5])], 5.0)),  # norm below the limit: unchanged
-        Case(([rng.normal(0, 5, (3, 4)), rng.normal(0, 0.1, 4), rng.normal(0, 2, (4, 2))], 1.0)),
+        # A 3-D gradient (a convolution's): np.linalg.norm(g, "fro") or a matrix norm does not apply to it.
+        Case(([rng.normal(0, 5, (3, 4)), rng.normal(0, 0.1, 4), rng.normal(0, 2, (2, 2, 3))], 1.0)),
     ]
     if hidden:
         cases += [Case(([rng.normal(0, 10, (6, 6)), rng.normal(0, 10, 6)], 3.0)),
@@ -223,12 +347,17 @@ def _clip_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 
 def _lstm(x, h_prev, c_prev, Wx, Wh, b, *, gate=_sigmoid, candidate=np.tanh, order="ifgo", squash_c: bool = True,
-          input_gate: bool = True):
+          input_gate: bool = True, forget: str = "old", interleaved: bool = False, new_cell=lambda c: c,
+          h_from: str = "c"):
+    """One LSTM step, and (through its switches) the ways it goes wrong."""
     z = x @ Wx + h_prev @ Wh + b
-    parts = dict(zip(order, np.split(z, 4, axis=-1)))
+    blocks = list(np.moveaxis(z.reshape(len(z), -1, 4), -1, 0)) if interleaved else np.split(z, 4, axis=-1)
+    parts = dict(zip(order, blocks))
     i, f, g, o = gate(parts["i"]), gate(parts["f"]), candidate(parts["g"]), gate(parts["o"])
-    c = f * c_prev + (i * g if input_gate else g)
-    h = o * (np.tanh(c) if squash_c else c)
+    new = i * g if input_gate else g
+    c = new_cell({"old": f * c_prev + new, "none": c_prev + new, "new": c_prev + f * new}[forget])
+    shown = c if h_from == "c" else c_prev
+    h = o * (np.tanh(shown) if squash_c else shown)
     return h, c
 
 
@@ -244,7 +373,8 @@ def _lstm_step(x, h_prev, c_prev, Wx, Wh, b):
 
 def _lstm_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
-    for batch, features, units in [(2, 3, 4), (3, 5, 2)] + ([(6, 4, 7), (1, 2, 3), (4, 8, 5)] if hidden else []):
+    # A batch of one among the visible cases too: an answer that squeezes the batch axis away fails there.
+    for batch, features, units in [(2, 3, 4), (3, 5, 2), (1, 2, 3)] + ([(6, 4, 7), (4, 8, 5)] if hidden else []):
         x, h, c = rng.normal(size=(batch, features)), rng.normal(0, 0.5, (batch, units)), rng.normal(size=(batch, units))
         Wx, Wh, b = rng.normal(0, 0.7, (features, 4 * units)), rng.normal(0, 0.7, (units, 4 * units)), \
             rng.normal(0, 0.5, 4 * units)
@@ -277,6 +407,27 @@ def _windows_overlap(ids, seq_len):
     return (np.stack([ids[i : i + seq_len] for i in range(n)]), np.stack([ids[i + 1 : i + seq_len + 1] for i in range(n)]))
 
 
+def _targets_float(ids, seq_len):
+    inputs, targets = _inputs_and_targets(ids, seq_len)
+    return inputs.astype(float), targets.astype(float)  # np.zeros((n, seq_len)) filled row by row
+
+
+def _targets_wrap_around(ids, seq_len):
+    n = len(ids) // seq_len
+    return ids[: n * seq_len].reshape(n, seq_len), np.roll(ids, -1)[: n * seq_len].reshape(n, seq_len)
+
+
+def _pieces_of_seq_len_plus_one(ids, seq_len):
+    n = len(ids) // (seq_len + 1)
+    pieces = ids[: n * (seq_len + 1)].reshape(n, seq_len + 1)
+    return pieces[:, :-1], pieces[:, 1:]
+
+
+def _targets_rolled_within_rows(ids, seq_len):
+    inputs = _inputs_and_targets(ids, seq_len)[0]
+    return inputs, np.roll(inputs, -1, axis=1)
+
+
 def _targets_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [Case((np.arange(10), 3)), Case((rng.integers(0, 60, 25), 4)), Case((rng.integers(0, 60, 33), 8)),
              Case((rng.integers(0, 60, 24), 6))]  # a length that seq_len divides: the last id has no target
@@ -300,10 +451,35 @@ def _softmax_plain(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _softmax_whole_array(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _softmax_one_shift(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())  # one maximum for every row: a row far below it underflows to 0 / 0
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_mean_shift(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.mean(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_plain_shifted_by(z: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    e = np.exp(z - shift.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def _temperature_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [Case((np.array([2.0, 1.0, 0.1]), 0.5)), Case((rng.normal(0, 2, (3, 5)), 2.0)),
-             Case((np.array([[40.0, 37.0, -5.0], [1.0, 2.0, 3.0]]), 0.05), label=N_("large logits / small temperature")),
-             Case((rng.normal(0, 1, (2, 6)), 1.0))]
+             # Row 0's maximum / T is 820 above its mean: only the maximum keeps exp from overflowing. Row 1's
+             # logits / T are 960 below row 2's: shifted by one maximum for all rows, it underflows. Row 2 overflows
+             # unshifted, and any shift inside its values saves it.
+             Case((np.array([[40.0, 37.0, -80.0], [0.0, 1.0, 2.0], [50.0, 49.0, 48.0]]), 0.05),
+                  label=N_("large logits / small temperature")),
+             Case((rng.normal(0, 1, (2, 6)), 1.0)),
+             Case((rng.normal(0, 3, (2, 3, 5)), 1.5))]  # (batch, time, vocabulary), as the model gives them
     if hidden:
         cases += [Case((rng.normal(0, 5, (4, 62)), 0.2)), Case((rng.normal(0, 3, (2, 3, 8)), 1.5)),
                   Case((np.array([500.0, 499.0, 0.0]), 1.0))]
@@ -321,12 +497,22 @@ one_hot_text = Exercise(
     outputs=Output(axes=(Axis("index"), Axis("classes"))),
     reference=_one_hot_text,
     cases=_one_hot_cases,
+    compare=_compare_floats,
     mistakes=[
         Mistake(_one_hot_vocab_of_text, N_("one column per character of the VOCABULARY, not of this text: a piece of "
                 "text lacks some characters, and column k must mean vocab[k] for every piece. Look each character up "
                 "in vocab.")),
         Mistake(_one_hot_first_seen, N_("the columns follow the order in which characters first appear in the text; "
-                "column k must be vocab[k] (the sorted vocabulary), so look each character up in vocab.")),
+                "column k must be vocab[k], in the order vocab gives, so look each character up in vocab.")),
+        Mistake(_one_hot_stacked_rows, N_("an empty text must give an empty matrix of shape (0, len(vocab)), and "
+                "np.array of an empty list of rows has shape (0,). Start from np.zeros((len(text), len(vocab))) and "
+                "set one 1 per row.")),
+        Mistake(_one_hot_ints, N_("the one-hot rows are whole numbers: they are a network's input, which weights "
+                "multiply and gradients flow into, so the exercise asks for floats. np.zeros(...) is float by default; "
+                "do not pass dtype=int.")),
+        Mistake(_one_hot_sorted_vocab, N_("the columns follow the sorted characters, not vocab: column k is vocab[k], "
+                "in the order vocab gives (here it is not sorted). Look each character up in vocab itself "
+                "(vocab.index(ch)); do not sort it or make a set of it.")),
     ],
 )
 
@@ -336,12 +522,22 @@ embedding_backward = Exercise(
     outputs=Output("dE", (Axis("rows"), Axis("features"))),
     reference=_embedding_backward,
     cases=_embedding_cases,
+    atol=STATE_ATOL,  # sums of a few dout entries, about 1 in size
     mistakes=[
         Mistake(_embedding_backward_fancy, N_("a token that occurs several times got the gradient of one occurrence "
-                "only: dE[ids] += dout writes each row once, even when ids repeats it. Use np.add.at(dE, ids, dout), "
-                "which adds every occurrence.")),
+                "only: dE[ids] += dout writes each row once, even when ids repeats it (and so does dE[k] = dout[b, t] "
+                "in a loop). Use np.add.at(dE, ids, dout), which adds every occurrence, or += in a loop over every "
+                "(b, t).")),
         Mistake(_embedding_backward_rows_from_ids, N_("dE must have one row per token of the vocabulary, "
                 "(vocab_size, width), like E, even for tokens that this batch does not use (their rows are 0).")),
+        Mistake(_embedding_backward_row_by_row, N_("a token repeated within one sequence got the gradient of one of "
+                "its occurrences only: a loop over the batch with dE[ids[b]] += dout[b] still writes each row once "
+                "per sequence. Use np.add.at(dE, ids, dout), or loop over every (b, t).")),
+        Mistake(_embedding_backward_mean, N_("dE[k] is the SUM of dout over every position where token k occurs, not "
+                "their mean: each occurrence adds its own term to the loss.")),
+        Mistake(_embedding_backward_over_batch, N_("do not divide by the batch size: dout is already the gradient of "
+                "the loss (any mean over the batch is in it), and dE[k] is the sum of dout over token k's "
+                "positions.")),
     ],
 )
 
@@ -351,6 +547,7 @@ rnn_forward = Exercise(
     outputs=Output("hs", SEQUENCES),
     reference=_rnn_forward,
     cases=_rnn_cases,
+    atol=STATE_ATOL,
     mistakes=[
         Mistake(_rnn_state_not_carried, N_("every step starts from h0: the state is not carried. Step t uses the "
                 "state of step t - 1: set h = np.tanh(x[:, t] @ Wx + h @ Wh + b) and use that h in the next step.")),
@@ -359,6 +556,26 @@ rnn_forward = Exercise(
                 "(Wh has shape (units, units), so Wh.T fits too, but it is a different matrix).")),
         Mistake(_rnn_state_before_step, N_("hs[:, t] must be the state AFTER step t (h_t, computed from x_t), not "
                 "the state before it: store h after you update it, and do not include h0.")),
+        Mistake(_rnn_reset_every_step, N_("the state is set back to zeros at every step, so no step sees the one "
+                "before it: set h = h0 once, before the loop, and let each step's h feed the next.")),
+        Mistake(_rnn_from_zeros, N_("the first step must start from h0, the state given, not from zeros: set "
+                "h = h0 before the loop (a model that carries its state from one batch to the next passes a "
+                "non-zero h0).")),
+        Mistake(lambda *a: _rnn(*a, activation=_sigmoid), N_("the activation of a simple recurrent cell is tanh, "
+                "not the sigmoid: h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b), states between -1 and 1.")),
+        Mistake(lambda *a: _rnn(*a, bias_inside=False), N_("b goes inside the tanh: "
+                "h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b), not tanh(...) + b.")),
+        Mistake(_rnn_with_h0, N_("hs holds the states AFTER each step, h_1 ... h_T: time steps of them, not "
+                "time + 1. Do not include h0.")),
+        Mistake(lambda *a: _rnn(*a, steps=lambda n: range(1, n)), N_("the first time step is missing: the loop "
+                "must run over every step, for t in range(x.shape[1]) (t = 0 is the first).")),
+        Mistake(lambda *a: _rnn(*a, steps=lambda n: reversed(range(n))), N_("the loop runs backwards in time: the "
+                "forward pass reads x[:, 0] first (for t in range(x.shape[1])), and hs[:, t] is the state after "
+                "x[:, t].")),
+        Mistake(_rnn_pre_activations, N_("hs holds the states h_t = tanh(a_t), not the pre-activations "
+                "a_t = x_t @ Wx + h_{t-1} @ Wh + b: append h after the tanh.")),
+        Mistake(_rnn_time_major, N_("np.array(hs) (or np.stack(hs)) puts the time steps first, (time, batch, "
+                "units); the sequences are batch-major: np.stack(hs, axis=1).")),
     ],
 )
 
@@ -369,8 +586,9 @@ rnn_backward = Exercise(
              Output("dWx"), Output("dWh"), Output("db")),
     reference=_rnn_backward,
     cases=_rnn_cases_backward,
+    atol=GRADIENT_ATOL,
     mistakes=[
-        Mistake(lambda *a: _bptt(*a, carry=False), N_("you forgot dh_next: the state h_t also fed step t + 1, so its "
+        Mistake(lambda *a: _bptt(*a, carry="none"), N_("you forgot dh_next: the state h_t also fed step t + 1, so its "
                 "gradient is dhs[:, t] PLUS what step t + 1 sends back (da_{t+1} @ Wh.T). Start dh_next at 0 and "
                 "add it at every step.")),
         Mistake(lambda *a: _bptt(*a, derivative="tanh again"), N_("the tanh derivative is wrong: h is already "
@@ -384,6 +602,27 @@ rnn_backward = Exercise(
                 "da @ Wh: the forward pass multiplied h_prev @ Wh.")),
         Mistake(lambda *a: _bptt(*a, state="current"), N_("dWh pairs da_t with the state that went INTO step t, "
                 "h_{t-1} (h0 at t = 0): dWh += h_prev.T @ da, not h_t.T @ da.")),
+        Mistake(lambda *a: _bptt(*a, first_previous="hs[:, -1]"), N_("at t = 0 the state that went into the step "
+                "is h0: hs[:, t - 1] with t = 0 is hs[:, -1], the LAST state (Python's negative index). Use "
+                "h_prev = hs[:, t - 1] if t > 0 else h0.")),
+        Mistake(lambda *a: _bptt(*a, first_previous="zeros"), N_("at t = 0 the state that went into the step is "
+                "h0, the state given, not zeros: dWh += h_prev.T @ da with h_prev = hs[:, t - 1] if t > 0 else h0.")),
+        Mistake(lambda *a: _bptt(*a, backwards=False), N_("the loop must walk the time steps backwards, "
+                "for t in reversed(range(T)): step t needs dh_next, what step t + 1 sends back, so step t + 1 "
+                "comes first.")),
+        Mistake(lambda *a: _bptt(*a, outputs="last step"), N_("every step's state went to the layers above, not "
+                "only the last one: dh = dhs[:, t] + dh_next at EVERY step t.")),
+        Mistake(lambda *a: _bptt(*a, derivative="pre-activation"), N_("1 - h**2 is tanh's derivative written with "
+                "its OUTPUT h = tanh(a); 1 - a**2, with the pre-activation a, is not. Use da = dh * (1 - h**2) with "
+                "h = hs[:, t].")),
+        Mistake(lambda *a: _bptt(*a, carry="after tanh"), N_("dh_next is a gradient with respect to h_t, like "
+                "dhs[:, t]: add them BEFORE the tanh's derivative, da = (dhs[:, t] + dh_next) * (1 - h**2).")),
+        Mistake(lambda *a: _bptt(*a, through="dh"), N_("the gradient to the previous state goes back through the "
+                "tanh: dh_next = da @ Wh.T, with da = dh * (1 - h**2), not dh @ Wh.T.")),
+        Mistake(lambda *a: _bptt(*a, through="dh to x"), N_("the gradient to the input goes back through the tanh "
+                "too: dx[:, t] = da @ Wx.T, with da = dh * (1 - h**2), not dh @ Wx.T.")),
+        Mistake(lambda *a: _bptt(*a, dh0="da"), N_("dh0 is what the first step sends back to h0, da_0 @ Wh.T (the "
+                "dh_next left after the loop), not da_0 itself.")),
     ],
 )
 
@@ -407,6 +646,14 @@ clip_by_norm = Exercise(
                 "and one scale for all.")),
         Mistake(_clip_always, N_("gradients whose norm is already below max_norm must stay as they are: scale only "
                 "when norm > max_norm (clipping never enlarges a step).")),
+        Mistake(_clip_squared_norm, N_("the norm is the SQUARE ROOT of the sum of squares: "
+                "np.sqrt(sum(np.sum(g**2) for g in grads)).")),
+        Mistake(_clip_sum_of_norms, N_("the global norm is not the sum of the arrays' norms: it is the square root "
+                "of the sum of their SQUARED norms, as if every gradient were one long vector.")),
+        Mistake(_clip_scale_inverted, N_("the scale is upside down: multiply by max_norm / norm (below 1, so the "
+                "norm becomes max_norm), not norm / max_norm.")),
+        Mistake(_clip_to_unit, N_("the clipped gradients must have norm max_norm, not 1: multiply by "
+                "max_norm / norm, not 1 / norm.")),
     ],
 )
 
@@ -416,6 +663,7 @@ lstm_step = Exercise(
     outputs=(Output("h", STEP), Output("c", STEP)),
     reference=_lstm_step,
     cases=_lstm_cases,
+    atol=STATE_ATOL,
     mistakes=[
         Mistake(lambda *a: _lstm(*a, gate=np.tanh, candidate=_sigmoid), N_("the activations are swapped: the gates "
                 "i, f and o use the sigmoid (a fraction between 0 and 1 to let through), the candidate g uses tanh "
@@ -424,6 +672,20 @@ lstm_step = Exercise(
         Mistake(lambda *a: _lstm(*a, squash_c=False), N_("h = o * tanh(c): the cell state goes through tanh "
                 "before the output gate.")),
         Mistake(lambda *a: _lstm(*a, input_gate=False), N_("the input gate is missing: c = f * c_prev + i * g.")),
+        Mistake(lambda *a: _lstm(*a, forget="none"), N_("the forget gate is missing: the old memory is kept only as "
+                "much as f lets through, c = f * c_prev + i * g.")),
+        Mistake(lambda *a: _lstm(*a, forget="new"), N_("the forget gate multiplies the OLD memory c_prev (how much "
+                "of it to keep), not the new candidate: c = f * c_prev + i * g.")),
+        Mistake(lambda *a: _lstm(*a, h_from="c_prev"), N_("h shows the NEW memory: h = o * tanh(c) with the c of "
+                "this step, not c_prev.")),
+        Mistake(lambda *a: _lstm(*a, candidate=_sigmoid), N_("the candidate g uses tanh (a value between -1 and 1 "
+                "that can lower the memory too); only the gates i, f and o use the sigmoid.")),
+        Mistake(lambda *a: _lstm(*a, new_cell=np.tanh), N_("the memory cell is not squashed: c = f * c_prev + i * g "
+                "as it is; only h uses tanh(c). Squashing c at every step would undo what lets it carry a value "
+                "(and its gradient) far.")),
+        Mistake(lambda *a: _lstm(*a, interleaved=True), N_("the four gates are four consecutive blocks of units "
+                "columns, [i | f | g | o]: np.split(z, 4, axis=-1) cuts them; a reshape to (batch, units, 4) "
+                "interleaves them.")),
     ],
 )
 
@@ -433,6 +695,7 @@ inputs_and_targets = Exercise(
     outputs=(Output("inputs", (Axis("samples"), Axis("time", loop=False))), Output("targets", (Axis("samples"), Axis("time", loop=False)))),
     reference=_inputs_and_targets,
     cases=_targets_cases,
+    compare=_compare_ids,
     mistakes=[
         Mistake(_targets_not_shifted, N_("the targets are the inputs themselves: the model would learn to copy. "
                 "The target at each step is the NEXT character: targets = ids shifted by one, ids[1:n*T+1].")),
@@ -440,6 +703,16 @@ inputs_and_targets = Exercise(
                 "input one, so inputs = ids[:n*T] and targets = ids[1:n*T+1].")),
         Mistake(_windows_overlap, N_("the windows overlap (start i, then i + 1): cut the text into consecutive, "
                 "non-overlapping pieces of seq_len characters (start 0, seq_len, 2 * seq_len, ...).")),
+        Mistake(_targets_float, N_("the ids became floats: they index the embedding table, E[inputs], and NumPy "
+                "indexes with integers only. Slice and reshape ids itself, or give np.zeros dtype=ids.dtype.")),
+        Mistake(_targets_wrap_around, N_("the last id of the text has no next id: n = (len(ids) - 1) // seq_len "
+                "pieces, not len(ids) // seq_len. np.roll(ids, -1) wraps the first id around as the last target.")),
+        Mistake(_targets_rolled_within_rows, N_("the last target of a row is the id that follows the row in the "
+                "text, ids[(r + 1) * seq_len], the first of the next row: np.roll within the row wraps the row's own "
+                "first id around instead. Slice the targets from ids: ids[1 : n * seq_len + 1].")),
+        Mistake(_pieces_of_seq_len_plus_one, N_("the pieces were cut seq_len + 1 long: row r of inputs is "
+                "ids[r * seq_len : (r + 1) * seq_len], and its targets the same slice moved by one, so consecutive "
+                "rows share their boundary ids.")),
     ],
 )
 
@@ -448,6 +721,7 @@ temperature_softmax = Exercise(
     title="temperature_softmax",
     reference=_temperature_softmax,
     cases=_temperature_cases,
+    atol=STATE_ATOL,
     mistakes=[
         Mistake(lambda z, t: _softmax_plain(z) / t, N_("the temperature was applied after the softmax: p / T is not "
                 "a distribution (it does not sum to 1). Divide the logits first: softmax(logits / T).")),
@@ -456,5 +730,17 @@ temperature_softmax = Exercise(
         Mistake(quiet(lambda z, t: np.exp(z / t) / np.exp(z / t).sum(axis=-1, keepdims=True)),
                 N_("exp overflows for large logits / T (a small temperature makes them large): subtract the largest "
                    "one first, z - z.max(axis=-1, keepdims=True), as in chapter 5's softmax.")),
+        Mistake(lambda z, t: _softmax_whole_array(z / t), N_("each row (each position's distribution over the "
+                "vocabulary) must sum to 1: take the max and the sum over the last axis, axis=-1 with keepdims=True, "
+                "not over the whole array.")),
+        Mistake(quiet(lambda z, t: _softmax_one_shift(z / t)), N_("shift each row by its OWN maximum, "
+                "z.max(axis=-1, keepdims=True): with one maximum for the whole array, a row whose values are all far "
+                "below it underflows to 0 / 0 = nan.")),
+        Mistake(quiet(lambda z, t: _softmax_plain_shifted_by(z / t, z)), N_("subtract the maximum of the numbers you "
+                "exponentiate, logits / T: z = logits / T, then z - z.max(axis=-1, keepdims=True). The maximum of "
+                "the logits before the division does not stop exp(logits / T) from overflowing.")),
+        Mistake(quiet(lambda z, t: _softmax_mean_shift(z / t)), N_("shift by the row's MAXIMUM, not its mean or "
+                "another value: only z - z.max(axis=-1, keepdims=True) makes every exponent at most 0, so that exp "
+                "cannot overflow.")),
     ],
 )

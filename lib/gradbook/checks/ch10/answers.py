@@ -10,11 +10,16 @@ and torch's layers do. The block is pre-norm (GPT-2's layout, the library's `Tra
     out = y + relu(LN2(y) @ W1 + b1) @ W2 + b2
 
 Layer norm uses the biased variance (``ddof=0``) and ``eps`` inside the square root, as torch does.
+
+An answer is right within float32's rounding (`FLOAT32_TOLERANCE` of each output's largest value), the library's
+precision, on every seed. Besides the listed mistakes, the checks read what a wrong answer's numbers show, however
+it was written: attention weights that are zero exactly where the mask allows (an inverted mask), rows in the right
+proportions that do not sum to 1, columns that sum to 1; a split whose heads hold the wrong numbers of x.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -116,30 +121,42 @@ def _flat(a: np.ndarray) -> np.ndarray:
 
 
 def _block_backward(dout, x, params, num_heads, *, mistake: str = "") -> dict[str, np.ndarray]:
-    """The reference backward pass, or (`mistake`) one of the wrong ones students write."""
-    p, s = params, _block_parts(x, params, num_heads)
-    g: dict[str, np.ndarray] = {"b2": _flat(dout).sum(axis=0), "W2": _flat(s["r"]).T @ _flat(dout)}
-    dz = (dout @ p["W2"].T) * (s["z"] > 0)
-    g["b1"], g["W1"] = _flat(dz).sum(axis=0), _flat(s["h2"]).T @ _flat(dz)
-    dy_ln, g["ln2_gamma"], g["ln2_beta"] = _layer_norm_backward(dz @ p["W1"].T, s["y"], p["ln2_gamma"])
+    """The reference backward pass, or (`mistake`, a name below) one of the wrong ones students write."""
+    p, s = params, _block_parts(x, params, num_heads, causal=mistake != "not-causal")
+    g: dict[str, np.ndarray] = {"b2": _flat(dout).sum(axis=0),
+                                "W2": _flat(s["z"] if mistake == "w2-from-z" else s["r"]).T @ _flat(dout)}
+    dz = dout @ p["W2"].T if mistake == "no-relu-gradient" else (dout @ p["W2"].T) * (s["z"] > 0)
+    g["b1"], g["W1"] = _flat(dz).sum(axis=0), _flat(s["y" if mistake == "w1-from-y" else "h2"]).T @ _flat(dz)
+    ln2_input = s["h2"] if mistake == "ln2-of-output" else s["y"]
+    dy_ln, g["ln2_gamma"], g["ln2_beta"] = _layer_norm_backward(dz @ p["W1"].T, ln2_input, p["ln2_gamma"])
     dy = dy_ln if mistake == "mlp-residual" else dout + dy_ln  # the residual's identity path carries dout through
-    g["Wo"] = _flat(s["merged"]).T @ _flat(dy)
-    dheads = _split_heads(dy @ p["Wo"].T, num_heads)
-    w, scale = s["weights"], 1 / np.sqrt(s["q"].shape[-1])
-    dv = np.swapaxes(w, -1, -2) @ dheads
+    g["Wo"] = _flat(s["merged"]).T @ _flat(dout if mistake == "wo-from-dout" else dy)
+    dh1 = _attention_backward(dy @ p["Wo"].T, x, s, p, num_heads, g, mistake)
+    ln1_input = s["h1"] if mistake == "ln1-of-output" else x
+    dx_ln, g["ln1_gamma"], g["ln1_beta"] = _layer_norm_backward(dh1, ln1_input, p["ln1_gamma"])
+    g["x"] = dx_ln if mistake == "attention-residual" else (dout if mistake == "x-residual-dout" else dy) + dx_ln
+    return g
+
+
+def _attention_backward(dmerged, x, s, p, num_heads, g, mistake: str) -> np.ndarray:
+    """The block's attention, backwards from the gradient of its merged heads: the gradients of Wq, Wk and Wv (into
+    `g`), and the gradient of its input h1 returned; `mistake` as in `_block_backward`."""
+    dheads = _split_heads(dmerged, num_heads)
+    w, scale = s["weights"], 1 / (s["q"].shape[-1] if mistake == "scale-by-d" else np.sqrt(s["q"].shape[-1]))
+    dv = (w if mistake == "dv-untransposed" else np.swapaxes(w, -1, -2)) @ dheads
     dw = dheads @ np.swapaxes(s["v"], -1, -2)
     dscores = dw * w * (1 - w) if mistake == "softmax-diagonal" else _softmax_backward(dw, w)
     if mistake != "no-scale":
         dscores = dscores * scale
-    dq, dk = dscores @ s["k"], np.swapaxes(dscores, -1, -2) @ s["q"]
+    dq = dscores @ s["k"]
+    dk = (dscores if mistake == "dk-untransposed" else np.swapaxes(dscores, -1, -2)) @ s["q"]
     dh1 = np.zeros_like(x)
     for name, d in (("Wq", dq), ("Wk", dk), ("Wv", dv)):
-        joined = _merge_heads(d)
-        g[name] = _flat(s["h1"]).T @ _flat(joined)
-        dh1 = dh1 + joined @ p[name].T
-    dx_ln, g["ln1_gamma"], g["ln1_beta"] = _layer_norm_backward(dh1, x, p["ln1_gamma"])
-    g["x"] = dx_ln if mistake == "attention-residual" else dy + dx_ln
-    return g
+        joined = d.reshape(x.shape[0], x.shape[1], -1) if mistake == "merge-untransposed" else _merge_heads(d)
+        g[name] = _flat(x if mistake == "weights-from-x" else s["h1"]).T @ _flat(joined)
+        if name == "Wq" or mistake != "dh1-from-q":
+            dh1 = dh1 + joined @ p[name].T
+    return dh1
 
 
 def _transformer_block_backward(dout, x, params, num_heads):
@@ -157,20 +174,158 @@ def _attention_scaled_by_d(Q, K, V, mask=None):
     return _attention(Q / np.sqrt(Q.shape[-1]), K, V, mask)
 
 
+# --------------------------------------------------------------------------- how answers are compared
+
 OVER_QUERIES = N_("the softmax runs over the queries (axis -2): each query's weights over the keys must sum to 1, "
                   "so take the softmax over the last axis.")
+MASK_AFTER = N_("the mask was applied after the softmax: the masked weights are 0 but the others no longer "
+                "sum to 1. Mask the scores before the softmax: np.where(mask, scores, -np.inf).")
+INVERTED_MASK = N_("the mask is inverted: True means the query MAY look at that key, so keep its score and set the "
+                   "others to -inf: np.where(mask, scores, -np.inf). (torch's attn_mask marks the opposite.)")
+NOT_NORMALISED = N_("each query's weights are in the right proportions but do not sum to 1: divide each row's "
+                    "exponentials by that row's own sum, e.sum(axis=-1, keepdims=True).")
+FLOAT32_TOLERANCE = 2e-5  # of an output's largest value: float32's rounding in this chapter's sums stays under 2e-6
+
+
+def _leaves(expected: Any, got: Any) -> list[tuple[Any, Any]] | None:
+    """The pairs of arrays in two outputs of the same structure (tuples, lists, dicts), or None where they differ."""
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            return None
+        pairs = [_leaves(expected[k], got[k]) for k in expected]
+    elif isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return None
+        pairs = [_leaves(e, g) for e, g in zip(expected, got)]
+    else:
+        return [(expected, got)]
+    return None if any(p is None for p in pairs) else [pair for p in pairs for pair in p]  # type: ignore[union-attr]
+
+
+def _close_in_float32(expected: Any, got: Any) -> bool:
+    """Right within float32's rounding (the library's precision): each float array within FLOAT32_TOLERANCE of its
+    largest expected value, everything else close as usual. An answer computed in float32 (its result float32, or
+    float64 again after a division by np.sqrt(d), a float64) was judged by float64's tolerance on its smallest
+    values: it passed the visible check and failed about 1 hidden seed in 4, on a 6th digit."""
+    pairs = _leaves(expected, got)
+    if not pairs:
+        return False
+    for expected_part, got_part in pairs:
+        e, g = _floats(expected_part), _floats(got_part)
+        if e is None or g is None or e.shape != g.shape:
+            if compare_values(expected_part, got_part) is not None:
+                return False
+        elif not (np.isfinite(e).all() and np.isfinite(g).all()
+                  and np.abs(g - e).max(initial=0) <= FLOAT32_TOLERANCE * np.abs(e).max(initial=0) + 1e-7):
+            return False
+    return True
+
+
+def _floats(value: Any) -> np.ndarray | None:
+    """`value` as an array of floats, or None where it is not one (whole numbers, bools, text, ragged lists)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    return array if array.dtype.kind == "f" else None
+
+
+def _compare(expected: Any, got: Any, case: Case) -> str | None:
+    """The chapter's comparison: right within float32's rounding passes; what is wrong is said as usual."""
+    return None if _close_in_float32(expected, got) else compare_values(expected, got)
 
 
 def _attention_compare(expected: Any, got: Any, case: Case) -> str | None:
-    """The values, and, whatever the shift or the order of the steps, weights normalised along the wrong axis:
-    each key's column sums to 1 where each query's row must."""
-    problem = compare_values(expected, got)
+    """The values, and mistakes told by the weights' pattern, however the code is written (the shift, the order of
+    the steps, -inf or -1e9): normalised along the wrong axis (each key's column sums to 1 where each query's row
+    must), an inverted mask (weight only on the keys the mask hides, in every row that hides one), rows in the right
+    proportions that do not sum to 1 (only the rows that hide a key: the mask was applied after the softmax)."""
+    problem = _compare(expected, got, case)
     if problem and isinstance(got, (tuple, list)) and len(got) == 2:
-        weights = np.asarray(got[1], dtype=float)
-        if (weights.shape == np.shape(expected[1]) and weights.ndim >= 2 and weights.shape[-2] > 1
-                and np.allclose(weights.sum(axis=-2), 1) and not np.allclose(weights.sum(axis=-1), 1)):
+        weights = _floats(got[1])
+        if weights is None or weights.shape != np.shape(expected[1]) or weights.ndim < 2:
+            return problem
+        if (weights.shape[-2] > 1 and np.allclose(weights.sum(axis=-2), 1)
+                and not np.allclose(weights.sum(axis=-1), 1)):
             return problem + "\n" + hint(_(OVER_QUERIES))
+        if _inverted(weights, case.kwargs.get("mask")):
+            return problem + "\n" + hint(_(INVERTED_MASK))
+        ratio = _row_factors(np.asarray(expected[1], dtype=float), weights)
+        if ratio is not None:
+            mask = case.kwargs.get("mask")
+            whole = None if mask is None else np.broadcast_to(np.asarray(mask, dtype=bool), weights.shape).all(axis=-1)
+            after = whole is not None and np.allclose(ratio[whole], 1)  # only the rows that hide a key are off
+            return problem + "\n" + hint(_(MASK_AFTER if after else NOT_NORMALISED))
     return problem
+
+
+def _row_factors(expected: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+    """Where each query's weights are the right ones times a number of its own, and some row's number is not 1 (the
+    exponentials were divided by something else than their row's sum), those numbers; else None."""
+    if not np.isfinite(weights).all():
+        return None
+    ratio = weights.sum(axis=-1) / expected.sum(axis=-1)
+    same = np.allclose(weights, expected * ratio[..., None], rtol=1e-6, atol=1e-12)
+    return ratio if same and not np.allclose(ratio, 1) else None
+
+
+def _inverted(weights: np.ndarray, mask: Any) -> bool:
+    """In every row where the mask hides a key, the weights are 0 on the keys it allows and not on those it hides."""
+    if mask is None:
+        return False
+    allowed = np.broadcast_to(np.asarray(mask, dtype=bool), weights.shape)
+    rows = (~allowed).any(axis=-1)  # rows that hide a key
+    if not rows.any():
+        return False
+    w, kept = np.nan_to_num(weights)[rows], allowed[rows]
+    return bool(np.allclose(np.where(kept, w, 0), 0, atol=1e-9) and (np.where(kept, 0, w).sum(axis=-1) > 0.5).all())
+
+
+def _split_compare(expected: Any, got: Any, case: Case) -> str | None:
+    """The values, and where a reshape or a transpose went wrong: which of x's numbers the first wrong head holds."""
+    problem = _compare(expected, got, case)
+    if problem is None or _floats(got) is None:
+        return problem
+    found = _holds_instead(np.asarray(case.args[0]), np.asarray(got), np.asarray(expected))
+    return problem + "\n" + found if found else problem
+
+
+def _holds_instead(x: np.ndarray, got: np.ndarray, expected: np.ndarray) -> str:
+    """Head j at step t must be x[b, t, j*d:(j+1)*d]; where the first wrong one holds other numbers of x (each found
+    once: a reshape or a transpose moves numbers, it never changes them), which ones."""
+    if got.shape != expected.shape or got.ndim != 4 or x.ndim != 3:
+        return ""
+    wrong = np.argwhere(~np.isclose(got, expected).all(axis=-1))
+    if not len(wrong):
+        return ""
+    b, j, t = (int(i) for i in wrong[0])
+    places = [np.argwhere(x == value) for value in got[b, j, t]]
+    if any(len(place) != 1 for place in places):
+        return ""
+    d = expected.shape[-1]
+    return _("head {head} at step {step} (batch {batch}) must be x[{batch}, {step}, {start}:{stop}], the features of "
+             "that head at that step; yours holds {found}.").format(
+        head=j, step=t, batch=b, start=j * d, stop=(j + 1) * d,
+        found=_numbers_of_x([tuple(int(i) for i in place[0]) for place in places]))
+
+
+def _numbers_of_x(where: list[tuple[int, ...]]) -> str:
+    """Positions in x, written as a slice where they form one (x[0, 2, 4:8], x[0, 1:4, 3]), else listed."""
+    for axis in (2, 1):
+        other = [tuple(i for k, i in enumerate(w) if k != axis) for w in where]
+        steps = {b[axis] - a[axis] for a, b in zip(where, where[1:])}
+        if len(set(other)) == 1 and len(steps) <= 1 and 0 not in steps:
+            step = steps.pop() if steps else 1
+            start, stop = where[0][axis], where[-1][axis] + (1 if step > 0 else -1)
+            cut = f"{start}:{stop if stop >= 0 else ''}" + (f":{step}" if step != 1 else "")
+            index = list(map(str, where[0]))
+            index[axis] = cut
+            return f"x[{', '.join(index)}]"
+    shown = ", ".join(f"x[{', '.join(map(str, w))}]" for w in where[:4])
+    return shown + (", ..." if len(where) > 4 else "")
+
+
+# --------------------------------------------------------------------------- plausible mistakes (continued)
 
 
 def _attention_softmax_over_queries(Q, K, V, mask=None):
@@ -334,20 +489,264 @@ def _block_not_causal(x, params, num_heads):
     return _block_parts(x, params, num_heads, causal=False)["out"]
 
 
-def _backward_no_attention_residual(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="attention-residual")
+def _attention_scaled_by_value_width(Q, K, V, mask=None):
+    return _attention(Q * np.sqrt(Q.shape[-1] / V.shape[-1]), K, V, mask)
 
 
-def _backward_no_mlp_residual(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="mlp-residual")
+def _attention_scaled_by_keys(Q, K, V, mask=None):
+    return _attention(Q * np.sqrt(Q.shape[-1] / K.shape[-2]), K, V, mask)
 
 
-def _backward_softmax_diagonal(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="softmax-diagonal")
+def _attention_scaled_by_queries(Q, K, V, mask=None):
+    return _attention(Q * np.sqrt(Q.shape[-1] / Q.shape[-2]), K, V, mask)
 
 
-def _backward_no_scale(dout, x, params, num_heads):
-    return _block_backward(dout, x, params, num_heads, mistake="no-scale")
+def _attention_scale_multiplied(Q, K, V, mask=None):
+    return _attention(Q * Q.shape[-1], K, V, mask)
+
+
+def _attention_mask_inverted(Q, K, V, mask=None):
+    return _attention(Q, K, V, None if mask is None else ~np.asarray(mask, dtype=bool))
+
+
+def _attention_mask_ignored(Q, K, V, mask=None):
+    return _attention(Q, K, V)
+
+
+def _attention_without_max(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    with np.errstate(over="ignore", invalid="ignore"):  # it overflows on purpose
+        e = np.exp(scores if mask is None else np.where(mask, scores, -np.inf))
+        weights = e / e.sum(axis=-1, keepdims=True)
+        return weights @ V, weights
+
+
+def _attention_max_over_queries(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    e = np.exp(scores - scores.max(axis=-2, keepdims=True))  # as written: a column all -inf gives nan
+    weights = e / e.sum(axis=-1, keepdims=True)
+    return weights @ V, weights
+
+
+def _attention_normalised_over_all(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    e = np.exp(scores if mask is None else np.where(mask, scores, -np.inf))
+    weights = e / e.sum()
+    return weights @ V, weights
+
+
+def _causal_future(T):
+    return np.triu(np.ones((T, T), dtype=bool), k=1)
+
+
+def _causal_one_ahead(T):
+    return np.tril(np.ones((T, T), dtype=bool), k=1)
+
+
+def _causal_nothing_masked(T):
+    return np.ones((T, T), dtype=bool)
+
+
+def _split_heads_transposed_first(x, num_heads):
+    B, T, D = x.shape
+    return np.swapaxes(x, 1, 2).reshape(B, num_heads, T, D // num_heads)
+
+
+def _mha_merge_interleaved(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (_split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    heads, _ = _attention(q, k, v, _causal_mask(x.shape[1]) if causal else None)
+    return heads.transpose(0, 2, 3, 1).reshape(x.shape[0], x.shape[1], -1) @ Wo
+
+
+def _mha_merge_reversed(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (_split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    heads, _ = _attention(q, k, v, _causal_mask(x.shape[1]) if causal else None)
+    return _merge_heads(heads[:, ::-1]) @ Wo
+
+
+def _mha_split_without_transpose(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (_split_heads_wrong_order(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    heads, _ = _attention(q, k, v, _causal_mask(x.shape[1]) if causal else None)
+    return _merge_heads(heads) @ Wo
+
+
+def _mha_scaled_twice(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    return _multi_head_attention(x, Wq / np.sqrt(Wq.shape[1] // num_heads), Wk, Wv, Wo, num_heads, causal)
+
+
+def _mha_upper_mask(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (_split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    heads, _ = _attention(q, k, v, _causal_upper(x.shape[1]) if causal else None)
+    return _merge_heads(heads) @ Wo
+
+
+def _mha_inverted_mask(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (_split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    heads, _ = _attention(q, k, v, _causal_future(x.shape[1]) if causal else None)
+    return _merge_heads(heads) @ Wo
+
+
+def _mha_always_causal(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    return _multi_head_attention(x, Wq, Wk, Wv, Wo, num_heads, causal=True)
+
+
+def _positions_exponent_doubled(T, d):
+    angles = np.arange(T)[:, None] / 10000 ** (2 * np.arange(0, d, 2)[None, :] / d)
+    pe = np.zeros((T, d))
+    pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
+    return pe
+
+
+def _positions_multiplied(T, d):
+    angles = np.arange(T)[:, None] * 10000 ** (np.arange(0, d, 2)[None, :] / d)
+    pe = np.zeros((T, d))
+    pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
+    return pe
+
+
+def _positions_sines_only(T, d):
+    pe = _sinusoidal_positions(T, d)
+    pe[:, 1::2] = pe[:, 0::2]
+    return pe
+
+
+def _positions_column_frequency(T, d):
+    angles = np.arange(T)[:, None] / 10000 ** (np.arange(d)[None, :] / d)
+    pe = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles[:, 1::2])
+    return pe
+
+
+def _layer_norm_without_eps(x, gamma, beta, eps=EPS):
+    return (x - x.mean(axis=-1, keepdims=True)) / x.std(axis=-1, keepdims=True) * gamma + beta
+
+
+def _layer_norm_whole_array(x, gamma, beta, eps=EPS):
+    return (x - x.mean()) / np.sqrt(x.var() + eps) * gamma + beta
+
+
+def _layer_norm_axis_1(x, gamma, beta, eps=EPS):
+    mean, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def _layer_norm_without_gain_and_shift(x, gamma, beta, eps=EPS):
+    return _layer_norm(x, np.ones_like(gamma), np.zeros_like(beta), eps)
+
+
+def _softmax_backward_unweighted_sum(dweights, weights):
+    return weights * (dweights - dweights.sum(axis=-1, keepdims=True))
+
+
+def _softmax_backward_without_w(dweights, weights):
+    return dweights - (dweights * weights).sum(axis=-1, keepdims=True)
+
+
+def _softmax_backward_sum_all(dweights, weights):
+    return weights * (dweights - (dweights * weights).sum())
+
+
+def _softmax_backward_mean(dweights, weights):
+    return weights * (dweights - (dweights * weights).mean(axis=-1, keepdims=True))
+
+
+def _softmax_backward_softmax_again(dweights, weights):
+    return _softmax_backward(dweights, _softmax(weights))
+
+
+def _ln_parts(dout, x, gamma, eps):
+    """1 / sqrt(var + eps), xhat, dxhat and the right dgamma and dbeta: what layer norm's backward mistakes share."""
+    inv = 1 / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+    return inv, (x - x.mean(axis=-1, keepdims=True)) * inv, dout * gamma, *_layer_norm_backward(dout, x, gamma, eps)[1:]
+
+
+def _ln_backward_constant_mean(dout, x, gamma, eps=EPS):
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
+    return inv * (dxhat - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)), dgamma, dbeta
+
+
+def _ln_backward_dgamma_of_x(dout, x, gamma, eps=EPS):
+    dx, _, dbeta = _layer_norm_backward(dout, x, gamma, eps)
+    return dx, (dout * x).sum(axis=tuple(range(x.ndim - 1))), dbeta
+
+
+def _ln_backward_sums(dout, x, gamma, eps=EPS):
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
+    return inv * (dxhat - dxhat.sum(axis=-1, keepdims=True) - xhat * (dxhat * xhat).sum(axis=-1, keepdims=True)), \
+        dgamma, dbeta
+
+
+def _ln_backward_without_eps(dout, x, gamma, eps=EPS):
+    return _layer_norm_backward(dout, x, gamma, eps=0.0)
+
+
+def _ln_backward_partly_divided(dout, x, gamma, eps=EPS):
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
+    return inv * (dxhat - dxhat.mean(axis=-1, keepdims=True)) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True), \
+        dgamma, dbeta
+
+
+def _ln_backward_variance_term_without_gamma(dout, x, gamma, eps=EPS):
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
+    return inv * (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dout * xhat).mean(axis=-1, keepdims=True)), \
+        dgamma, dbeta
+
+
+def _block_variant(x, p, num_heads, *, mistake: str):
+    """The block's forward pass with one of the mistakes students make in it (`mistake`, a name below)."""
+    ln2 = ("ln1_gamma", "ln1_beta") if mistake == "ln1-for-ln2" else ("ln2_gamma", "ln2_beta")
+    h1 = x if mistake == "no-ln1" else _layer_norm(x, p["ln1_gamma"], p["ln1_beta"])
+    a = _multi_head_attention(h1, p["Wq"], p["Wk"], p["Wv"], p["Wo"], num_heads, causal=True)
+    y = (h1 if mistake == "normalised-residual-1" else x) + a
+    h2 = (y if mistake == "no-ln2" else _layer_norm(x if mistake == "ln2-of-x" else y, p[ln2[0]], p[ln2[1]]))
+    z = h2 @ p["W1"] + p["b1"]
+    if mistake == "b1-after-relu":
+        z = np.maximum(h2 @ p["W1"], 0) + p["b1"]
+    m = (z if mistake in ("no-relu", "b1-after-relu") else np.maximum(z, 0)) @ p["W2"] + p["b2"]
+    m = np.maximum(m, 0) if mistake == "relu-after-w2" else m
+    return (h2 if mistake == "normalised-residual-2" else y) + m
+
+
+def _one_mistake(name: str, run: Callable[..., Any], mistake: str) -> Callable[..., Any]:
+    """`run` with one of its mistakes on, as a function of the exercise's arguments named `name` (the release names
+    a mistake by its function's name)."""
+    def wrong(*args: Any) -> Any:
+        return run(*args, mistake=mistake)
+    wrong.__name__ = wrong.__qualname__ = name
+    return wrong
+
+
+_block_no_relu = _one_mistake("_block_no_relu", _block_variant, "no-relu")
+_block_relu_after_w2 = _one_mistake("_block_relu_after_w2", _block_variant, "relu-after-w2")
+_block_ln2_of_x = _one_mistake("_block_ln2_of_x", _block_variant, "ln2-of-x")
+_block_normalised_attention_residual = _one_mistake("_block_normalised_attention_residual", _block_variant,
+                                                    "normalised-residual-1")
+_block_normalised_mlp_residual = _one_mistake("_block_normalised_mlp_residual", _block_variant, "normalised-residual-2")
+_block_no_ln1 = _one_mistake("_block_no_ln1", _block_variant, "no-ln1")
+_block_no_ln2 = _one_mistake("_block_no_ln2", _block_variant, "no-ln2")
+_block_b1_after_relu = _one_mistake("_block_b1_after_relu", _block_variant, "b1-after-relu")
+_block_ln1_for_ln2 = _one_mistake("_block_ln1_for_ln2", _block_variant, "ln1-for-ln2")
+
+_backward_no_attention_residual = _one_mistake("_backward_no_attention_residual", _block_backward, "attention-residual")
+_backward_no_mlp_residual = _one_mistake("_backward_no_mlp_residual", _block_backward, "mlp-residual")
+_backward_softmax_diagonal = _one_mistake("_backward_softmax_diagonal", _block_backward, "softmax-diagonal")
+_backward_no_scale = _one_mistake("_backward_no_scale", _block_backward, "no-scale")
+_backward_no_relu_gradient = _one_mistake("_backward_no_relu_gradient", _block_backward, "no-relu-gradient")
+_backward_weights_from_x = _one_mistake("_backward_weights_from_x", _block_backward, "weights-from-x")
+_backward_dv_untransposed = _one_mistake("_backward_dv_untransposed", _block_backward, "dv-untransposed")
+_backward_dk_untransposed = _one_mistake("_backward_dk_untransposed", _block_backward, "dk-untransposed")
+_backward_not_causal = _one_mistake("_backward_not_causal", _block_backward, "not-causal")
+_backward_dh1_from_q = _one_mistake("_backward_dh1_from_q", _block_backward, "dh1-from-q")
+_backward_merge_untransposed = _one_mistake("_backward_merge_untransposed", _block_backward, "merge-untransposed")
+_backward_scale_by_d = _one_mistake("_backward_scale_by_d", _block_backward, "scale-by-d")
+_backward_x_residual_dout = _one_mistake("_backward_x_residual_dout", _block_backward, "x-residual-dout")
+_backward_ln2_of_output = _one_mistake("_backward_ln2_of_output", _block_backward, "ln2-of-output")
+_backward_w1_from_y = _one_mistake("_backward_w1_from_y", _block_backward, "w1-from-y")
+_backward_w2_from_z = _one_mistake("_backward_w2_from_z", _block_backward, "w2-from-z")
+_backward_ln1_of_output = _one_mistake("_backward_ln1_of_output", _block_backward, "ln1-of-output")
+_backward_wo_from_dout = _one_mistake("_backward_wo_from_dout", _block_backward, "wo-from-dout")
 
 
 # --------------------------------------------------------------------------- cases
@@ -364,7 +763,8 @@ def _attention_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
              Case((rng.normal(size=(2, 4, 8)), rng.normal(size=(2, 4, 8)), rng.normal(size=(2, 4, 3))),
                   {"mask": _causal_mask(4)}),
              Case((rng.normal(size=(2, 2, 3, 4)) * 3, rng.normal(size=(2, 2, 5, 4)), rng.normal(size=(2, 2, 5, 6))),
-                  {"mask": _random_mask(rng, 3, 5)})]
+                  {"mask": _random_mask(rng, 3, 5)}),
+             _overflowing_case(rng)]
     if hidden:
         cases += [Case((rng.normal(size=(4, 6, 16)) * 4, rng.normal(size=(4, 7, 16)), rng.normal(size=(4, 7, 5))),
                        {"mask": _random_mask(rng, 6, 7)}),
@@ -372,6 +772,14 @@ def _attention_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
                        {"mask": _causal_mask(9)}),
                   Case((rng.normal(size=(1, 5, 32)) * 10, rng.normal(size=(1, 5, 32)), rng.normal(size=(1, 5, 4))))]
     return cases
+
+
+def _overflowing_case(rng: np.random.Generator) -> Case:
+    """Scores of 791 to 809, a few apart: exp overflows (past 709) unless each row's maximum is subtracted first.
+    Whole numbers over sqrt(4) = 2, so that the scores are exact in float32 too (the library's precision)."""
+    Q = np.column_stack([np.full(2, 800.0), rng.integers(-3, 4, size=(2, 3))])
+    K = np.column_stack([np.full(4, 2.0), rng.integers(-2, 3, size=(4, 3))])
+    return Case((Q, K, rng.normal(size=(4, 2))))
 
 
 def _causal_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
@@ -427,25 +835,36 @@ def _softmax_backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case
 
 
 def _block_settings(hidden: bool) -> list[tuple[int, int, int, int, int, int]]:
-    settings = [(2, 4, 6, 2, 3, 8), (1, 5, 4, 2, 2, 6)]
+    # the second visible block's heads are wider than the model (h*d_k = 6, D = 4): code that reshapes the merged
+    # heads to (B, T, D), or uses D for h*d_k, fails the visible check, not only a hidden one
+    settings = [(2, 4, 6, 2, 3, 8), (1, 5, 4, 2, 3, 6)]
     return settings + ([(3, 6, 8, 4, 2, 16), (2, 3, 5, 1, 4, 7)] if hidden else [])
 
 
+def _block_input(rng: np.random.Generator, B: int, T: int, D: int) -> np.ndarray:
+    """x, its first step's features about 1e-3 (variance about 1e-6, under eps): a layer norm without eps, or with eps
+    outside the square root, is told apart on every seed, not only where a step's features happen to be close. (Small
+    around 0 rather than close around 1: float32 keeps their differences, so an answer in float32 still passes.)"""
+    x = rng.normal(size=(B, T, D))
+    x[:, 0] *= 1e-3
+    return x
+
+
 def _block_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    return [Case((rng.normal(size=(B, T, D)), block_params(rng, D, h, dk, ff), h))
+    return [Case((_block_input(rng, B, T, D), block_params(rng, D, h, dk, ff), h))
             for B, T, D, h, dk, ff in _block_settings(hidden)]
 
 
 def _block_backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    return [Case((rng.normal(size=(B, T, D)), rng.normal(size=(B, T, D)), block_params(rng, D, h, dk, ff), h))
+    return [Case((rng.normal(size=(B, T, D)), _block_input(rng, B, T, D), block_params(rng, D, h, dk, ff), h))
             for B, T, D, h, dk, ff in _block_settings(hidden)]
 
 
 # --------------------------------------------------------------------------- exercises
 
-MASK_AFTER = N_("the mask was applied after the softmax: the masked weights are 0 but the others no longer "
-                "sum to 1. Mask the scores before the softmax: np.where(mask, scores, -np.inf).")
-
+BY_LENGTH = N_("the scores are divided by the square root of a number of positions (the keys' or the queries'): "
+               "the scale is sqrt(d_k), the width of each query and key, Q.shape[-1]; the scores' spread does not "
+               "depend on how many there are.")
 attention = Exercise(
     "ch10.attention",
     title="attention",
@@ -462,12 +881,30 @@ attention = Exercise(
         Mistake(_attention_mask_after_softmax, MASK_AFTER),
         Mistake(_attention_mask_with_zero, N_("masked scores were set to 0, and exp(0) = 1 still gives them "
                 "weight: set them to -inf (np.where(mask, scores, -np.inf)) so that exp gives exactly 0.")),
+        Mistake(_attention_scaled_by_value_width, N_("the scores are divided by the square root of the values' "
+                "width, V.shape[-1]: the scale belongs to the dot products of queries and keys, sqrt(d_k), "
+                "d_k = Q.shape[-1].")),
+        Mistake(_attention_scaled_by_keys, BY_LENGTH),
+        Mistake(_attention_scaled_by_queries, BY_LENGTH),
+        Mistake(_attention_scale_multiplied, N_("the scores are multiplied by sqrt(d_k): divide them by it, "
+                "Q @ K^T / sqrt(d_k), to bring their spread back to 1.")),
+        Mistake(_attention_mask_inverted, INVERTED_MASK),
+        Mistake(_attention_mask_ignored, N_("the mask is not used: where it is False the query must not look at "
+                "that key. Before the softmax: if mask is not None: scores = np.where(mask, scores, -np.inf).")),
+        Mistake(_attention_max_over_queries, N_("the maximum subtracted for stability is taken over the queries "
+                "(axis -2): subtract each row's own maximum, scores.max(axis=-1, keepdims=True); only one number "
+                "per row leaves that row's softmax unchanged.")),
+        Mistake(_attention_normalised_over_all, NOT_NORMALISED),
+        Mistake(_attention_without_max, N_("exp overflows: scores over 709 give inf, and inf / inf is nan. "
+                "Subtract each row's maximum first, scores - scores.max(axis=-1, keepdims=True): the softmax is "
+                "unchanged and the largest exponential is exp(0) = 1.")),
     ],
 )
 
 causal_mask = Exercise(
     "ch10.causal_mask",
     title="causal_mask",
+    compare=_compare,
     reference=_causal_mask,
     cases=_causal_cases,
     mistakes=[
@@ -475,12 +912,20 @@ causal_mask = Exercise(
                 "itself), the lower triangle; np.tril, not np.triu.")),
         Mistake(_causal_strict, N_("the diagonal is masked: a position may look at itself (key i for "
                 "query i); use np.tril(..., k=0).")),
+        Mistake(_causal_future, N_("this marks the future, the keys a query must NOT see (torch's attn_mask "
+                "convention): ours is True where a query MAY look, the lower triangle with its diagonal, "
+                "np.tril(np.ones((T, T), dtype=bool)).")),
+        Mistake(_causal_one_ahead, N_("query i may see key i + 1, one step of the future: np.tril(..., k=1) keeps "
+                "one diagonal too many; use k=0, the diagonal and below.")),
+        Mistake(_causal_nothing_masked, N_("nothing is masked: query i must not see the keys after i. Keep the "
+                "lower triangle: np.tril(np.ones((T, T), dtype=bool)).")),
     ],
 )
 
 split_heads = Exercise(
     "ch10.split_heads",
     title="split_heads",
+    compare=_split_compare,
     reference=_split_heads,
     cases=_split_cases,
     mistakes=[
@@ -488,12 +933,19 @@ split_heads = Exercise(
                 "in the features, so reshape to (B, T, h, d) first, then transpose to (B, h, T, d).")),
         Mistake(_split_heads_interleaved, N_("the heads are interleaved: head j is the features "
                 "j*d .. (j+1)*d - 1, so reshape to (B, T, h, d) (heads first), not (B, T, d, h).")),
+        Mistake(_split_heads_transposed_first, N_("x was transposed to (B, D, T) before the reshape, so each head "
+                "gets pieces of several features over time: reshape to (B, T, h, d) first, then transpose to "
+                "(B, h, T, d).")),
     ],
 )
+
+UPPER_MASK = N_("with causal=True, a step must see itself and the steps before it, the lower triangle: pass your "
+                "causal_mask(T), not the upper triangle or its opposite.")
 
 multi_head_attention = Exercise(
     "ch10.multi_head_attention",
     title="multi_head_attention",
+    compare=_compare,
     reference=_multi_head_attention,
     cases=_mha_cases,
     mistakes=[
@@ -504,12 +956,27 @@ multi_head_attention = Exercise(
         Mistake(_mha_not_causal, N_("with causal=True a step must not see the steps after it: pass the causal "
                 "mask to the attention.")),
         Mistake(_mha_no_output_projection, N_("the output projection is missing: multiply the merged heads by Wo.")),
+        Mistake(_mha_merge_interleaved, N_("the merged heads are interleaved: transpose (B, h, T, d) back to "
+                "(B, T, h, d), transpose(0, 2, 1, 3), so that head j fills features j*d .. (j+1)*d - 1; "
+                "(B, T, d, h) mixes the heads' features.")),
+        Mistake(_mha_merge_reversed, N_("the heads are merged in the wrong order: head 0 first, head j filling "
+                "features j*d .. (j+1)*d - 1, as they were split.")),
+        Mistake(_mha_split_without_transpose, N_("the heads were split with a reshape alone, (B, T, h*d) to (B, h, T, "
+                "d), which mixes time steps and heads: use your split_heads (reshape to (B, T, h, d), then "
+                "transpose).")),
+        Mistake(_mha_scaled_twice, N_("the scores are scaled twice: your attention already divides by sqrt(d_k), so "
+                "dividing q by it as well gives 1/d_k. Pass the heads' q, k and v as they are.")),
+        Mistake(_mha_upper_mask, UPPER_MASK),
+        Mistake(_mha_inverted_mask, UPPER_MASK),
+        Mistake(_mha_always_causal, N_("with causal=False nothing is masked: pass the causal mask only when causal "
+                "is True, causal_mask(T) if causal else None.")),
     ],
 )
 
 sinusoidal_positions = Exercise(
     "ch10.sinusoidal_positions",
     title="sinusoidal_positions",
+    compare=_compare,
     reference=_sinusoidal_positions,
     cases=_positions_cases,
     mistakes=[
@@ -520,12 +987,21 @@ sinusoidal_positions = Exercise(
         Mistake(_positions_halves, N_("the sines and cosines are side by side in two halves: they alternate, "
                 "pe[:, 0::2] = sin, pe[:, 1::2] = cos.")),
         Mistake(_positions_from_one, N_("positions start at 0 (np.arange(T)), not 1.")),
+        Mistake(_positions_exponent_doubled, N_("the exponent doubles 2i: np.arange(0, d, 2) already counts 0, 2, "
+                "4, ..., so the exponent is np.arange(0, d, 2) / d, not 2 * np.arange(0, d, 2) / d.")),
+        Mistake(_positions_multiplied, N_("the position is multiplied by 10000 ** (2i / d): divide it, t / 10000 ** "
+                "(2i / d), so that the frequencies fall from 1 down to 1/10000 along the columns.")),
+        Mistake(_positions_sines_only, N_("the odd columns are sines too: they are the cosines of the same angles, "
+                "pe[:, 1::2] = np.cos(angles).")),
+        Mistake(_positions_column_frequency, N_("each column has its own frequency: a sine and its cosine share "
+                "one, column 2i + 1 uses 10000 ** (2i / d) like column 2i, not 10000 ** ((2i + 1) / d).")),
     ],
 )
 
 layer_norm = Exercise(
     "ch10.layer_norm",
     title="layer_norm",
+    compare=_compare,
     reference=_layer_norm,
     cases=_ln_cases,
     mistakes=[
@@ -537,8 +1013,19 @@ layer_norm = Exercise(
                 "np.sqrt(var + eps), so that every position ends with variance 1.")),
         Mistake(_layer_norm_eps_outside, N_("eps goes inside the square root, sqrt(var + eps), not std + eps: "
                 "it matters when the features barely vary.")),
+        Mistake(_layer_norm_without_eps, N_("eps is missing: divide by np.sqrt(var + eps). It keeps the division "
+                "finite, and it changes the result when the features barely vary.")),
+        Mistake(_layer_norm_whole_array, N_("the mean and the variance are taken over the whole array: each "
+                "position is normalised over its own features, x.mean(axis=-1, keepdims=True).")),
+        Mistake(_layer_norm_axis_1, N_("axis=1 is the features only for a 2-D input: for (B, T, D) it is time. "
+                "Normalise over the last axis, axis=-1, whatever the number of axes.")),
+        Mistake(_layer_norm_without_gain_and_shift, N_("gamma and beta are not applied: after normalising, scale "
+                "and shift each feature, xhat * gamma + beta.")),
     ],
 )
+
+WRONG_SUM = N_("the sum runs over the wrong axis: the softmax was over the last axis, so sum(dw * w, axis=-1, "
+               "keepdims=True).")
 
 softmax_backward = Exercise(
     "ch10.softmax_backward",
@@ -547,6 +1034,7 @@ softmax_backward = Exercise(
         "gradbook.torch_path.activations.softmax_backward",
     ),
     title="softmax_backward",
+    compare=_compare,
     reference=_softmax_backward,
     cases=_softmax_backward_cases,
     mistakes=[
@@ -554,14 +1042,23 @@ softmax_backward = Exercise(
                 "every weight of a row depends on every score of it. dscores = w * (dw - sum(dw * w, axis=-1)).")),
         Mistake(_softmax_backward_no_correction, N_("the term every weight shares is missing: dscores = w * (dw - "
                 "sum(dw * w, axis=-1, keepdims=True)); the weights sum to 1, so pushing one up pushes the others down.")),
-        Mistake(_softmax_backward_wrong_axis, N_("the sum runs over the wrong axis: the softmax was over the last "
-                "axis, so sum(dw * w, axis=-1, keepdims=True).")),
+        Mistake(_softmax_backward_wrong_axis, WRONG_SUM),
+        Mistake(_softmax_backward_sum_all, WRONG_SUM),
+        Mistake(_softmax_backward_unweighted_sum, N_("the shared term is sum(dw), unweighted: it is the sum of dw * w "
+                "over the row, sum(dw * w, axis=-1, keepdims=True).")),
+        Mistake(_softmax_backward_without_w, N_("the result is not multiplied by w: dscores = w * (dw - sum(dw * w, "
+                "axis=-1, keepdims=True)).")),
+        Mistake(_softmax_backward_mean, N_("the shared term is a mean: it is the sum of dw * w over the row, "
+                "sum(dw * w, axis=-1, keepdims=True).")),
+        Mistake(_softmax_backward_softmax_again, N_("`weights` is already the softmax's output: use it as it is, "
+                "without a softmax of it.")),
     ],
 )
 
 layer_norm_backward = Exercise(
     "ch10.layer_norm_backward",
     title="layer_norm_backward",
+    compare=_compare,
     outputs=(Output("dx"), Output("dgamma"), Output("dbeta")),
     reference=_layer_norm_backward,
     cases=_ln_backward_cases,
@@ -574,12 +1071,30 @@ layer_norm_backward = Exercise(
                 "gradient reaching xhat is dxhat = dout * gamma.")),
         Mistake(_ln_backward_param_grads_first_axis, N_("dgamma and dbeta are summed over the first axis only: "
                 "gamma is used at every position of every sequence, so sum over every axis but the last.")),
+        Mistake(_ln_backward_constant_mean, N_("dx misses the mean's share: subtract mean(dxhat, axis=-1) too, "
+                "dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps).")),
+        Mistake(_ln_backward_dgamma_of_x, N_("dgamma is the sum of dout * xhat, the normalised x that gamma "
+                "multiplies, not dout * x.")),
+        Mistake(_ln_backward_sums, N_("the two corrections are sums over the features: they are means (divide by "
+                "D), mean(dxhat) and xhat * mean(dxhat * xhat).")),
+        Mistake(_ln_backward_without_eps, N_("eps is missing: the backward pass divides by sqrt(var + eps), the "
+                "same as the forward pass.")),
+        Mistake(_ln_backward_partly_divided, N_("only part of dx is divided by sqrt(var + eps): divide the whole "
+                "bracket, (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps).")),
+        Mistake(_ln_backward_variance_term_without_gamma, N_("the variance's share uses dout: both shares use dxhat "
+                "= dout * gamma, xhat * mean(dxhat * xhat, axis=-1).")),
     ],
 )
+
+NORMALISED_RESIDUAL = N_("a residual adds the normalised input: the identity path carries the input itself, y = x + "
+                         "attention(LN1(x)) and out = y + MLP(LN2(y)).")
+MISSING_LN = N_("a layer norm is missing: in the pre-norm block each sub-layer's input is normalised, "
+                "attention(LN1(x)) and MLP(LN2(y)).")
 
 transformer_block = Exercise(
     "ch10.transformer_block",
     title="transformer_block",
+    compare=_compare,
     reference=_transformer_block,
     cases=_block_cases,
     mistakes=[
@@ -590,12 +1105,30 @@ transformer_block = Exercise(
                 "paper); ours is pre-norm, as GPT-2: LN is applied to each sub-layer's input, y = x + "
                 "attention(LN1(x)).")),
         Mistake(_block_not_causal, N_("the block's attention must be causal: pass causal=True.")),
+        Mistake(_block_no_relu, N_("the MLP has no activation: relu(LN2(y) @ W1 + b1) @ W2 + b2, np.maximum(z, 0) "
+                "between the two layers; without it they are one linear map.")),
+        Mistake(_block_relu_after_w2, N_("the ReLU is applied after W2 too: it goes between the two layers only, "
+                "relu(LN2(y) @ W1 + b1) @ W2 + b2.")),
+        Mistake(_block_ln2_of_x, N_("LN2 normalises x: it normalises y, the output of the attention's residual, "
+                "out = y + MLP(LN2(y)).")),
+        Mistake(_block_normalised_attention_residual, NORMALISED_RESIDUAL),
+        Mistake(_block_normalised_mlp_residual, NORMALISED_RESIDUAL),
+        Mistake(_block_no_ln1, MISSING_LN),
+        Mistake(_block_no_ln2, MISSING_LN),
+        Mistake(_block_b1_after_relu, N_("b1 is added after the ReLU: it belongs to the first layer, inside it, "
+                "relu(LN2(y) @ W1 + b1).")),
+        Mistake(_block_ln1_for_ln2, N_("LN2 uses LN1's gamma and beta: each layer norm has its own, "
+                "params['ln2_gamma'] and params['ln2_beta'] for LN2.")),
     ],
 )
+
+LN_OF_OUTPUT = N_("a layer norm's backward pass was given its output: it needs its input, x for LN1 and y for LN2, "
+                  "layer_norm_backward(dh, its input, gamma).")
 
 transformer_block_backward = Exercise(
     "ch10.transformer_block_backward",
     title="transformer_block_backward",
+    compare=_compare,
     reference=_transformer_block_backward,
     cases=_block_backward_cases,
     mistakes=[
@@ -607,5 +1140,31 @@ transformer_block_backward = Exercise(
                 "w * (1 - w): use your softmax_backward.")),
         Mistake(_backward_no_scale, N_("the backward pass forgot the scale: the scores were Q K^T / sqrt(d_k), so "
                 "dQ and dK carry the factor 1 / sqrt(d_k) too.")),
+        Mistake(_backward_scale_by_d, N_("the scores' gradient is divided by d_k: the forward pass divided the "
+                "scores by sqrt(d_k), so the gradient is divided by sqrt(d_k) too.")),
+        Mistake(_backward_no_relu_gradient, N_("the ReLU's gradient is missing: it passes the gradient only where "
+                "z > 0, dz = (dout @ W2.T) * (z > 0).")),
+        Mistake(_backward_weights_from_x, N_("Wq, Wk and Wv multiply h1 = LN1(x), not x: their gradients are "
+                "h1^T @ d (flattened over batch and time).")),
+        Mistake(_backward_dv_untransposed, N_("dv = w @ dout_h: with out_h = w @ v, the values' gradient is "
+                "w^T @ dout_h, w.swapaxes(-1, -2) @ dheads.")),
+        Mistake(_backward_dk_untransposed, N_("dk = dscores @ q: with scores = q @ k^T, the keys' gradient is "
+                "dscores^T @ q, dscores.swapaxes(-1, -2) @ q.")),
+        Mistake(_backward_not_causal, N_("the forward pass the backward pass replays is not causal: it must be the "
+                "block's own, attention(q, k, v, causal_mask(T)).")),
+        Mistake(_backward_dh1_from_q, N_("h1 reaches the output through q, k AND v: dh1 is the sum of dq @ Wq^T, "
+                "dk @ Wk^T and dv @ Wv^T (each merged back to (B, T, h*d)).")),
+        Mistake(_backward_merge_untransposed, N_("the heads' gradients were merged with a reshape alone: transpose "
+                "(B, h, T, d) back to (B, T, h, d) before the reshape to (B, T, h*d), as in the forward pass.")),
+        Mistake(_backward_x_residual_dout, N_("dx's residual path carries dy, the gradient at y (dout plus the "
+                "gradient through the MLP), not dout: dx = dy + the gradient through LN1.")),
+        Mistake(_backward_ln2_of_output, LN_OF_OUTPUT),
+        Mistake(_backward_ln1_of_output, LN_OF_OUTPUT),
+        Mistake(_backward_w1_from_y, N_("W1 multiplies h2 = LN2(y), not y: its gradient is h2^T @ dz (flattened over "
+                "batch and time).")),
+        Mistake(_backward_w2_from_z, N_("W2 multiplies r = relu(z), not z: its gradient is r^T @ dout (flattened over "
+                "batch and time).")),
+        Mistake(_backward_wo_from_dout, N_("Wo's gradient is merged^T @ dy, the gradient at y (where the attention's "
+                "output is added), not merged^T @ dout.")),
     ],
 )
