@@ -55,6 +55,43 @@ def test_every_declared_answer_is_a_definition_of_the_library() -> None:
         answers.resolve("gradbook.reference.activations.no_such_function")
 
 
+# Kernels that compute no exercise's answer: every other kernel of the library (a layer's arithmetic, on either
+# engine) is some chapter's answer, withheld while that chapter is graded (an exercise's `library_answers`, or
+# its chapter's `registry.Chapter.library` when the answer is the kernel wrapped: a SimpleRNN with its weights set).
+NOT_ANSWERS = {
+    "gradbook.reference.numpy_engine._Flatten": "a reshape",
+    "gradbook.reference.numpy_engine._Identity": "the identity",
+    "gradbook.reference.sequence.TokenAndPositionKernel": "learned positions: no exercise writes them",
+    "gradbook.torch_path.engine.AutogradKernel": "torch's autograd around an op: the ops are declared one by one",
+}
+
+
+def test_every_kernel_of_the_library_is_a_chapters_answer_or_said_not_to_be() -> None:
+    """A new layer's kernel must be declared where a chapter teaches it, or listed above: forgetting to is how
+    chapters 9 and 10 once let a library SimpleRNN, LSTM or attention answer their exercises."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import gradbook
+    from gradbook.reference.engine import LayerKernel, SequenceOps
+
+    kernels = {}
+    for module in pkgutil.walk_packages(gradbook.__path__, "gradbook."):
+        if module.name.startswith(("gradbook.checks", "gradbook.widgets", "gradbook.fonts")):
+            continue
+        for obj in vars(importlib.import_module(module.name)).values():
+            if (inspect.isclass(obj) and obj.__module__ == module.name
+                    and (issubclass(obj, (LayerKernel, SequenceOps)) or obj.__name__.endswith("Kernel"))):
+                kernels[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    bases = {b for k in kernels.values() for b in k.__mro__[1:]}
+    declared = answers.declared(CHAPTERS)
+    missing = [path for path, kernel in sorted(kernels.items()) if kernel not in bases and path not in NOT_ANSWERS
+               and not any(d == path or d.startswith(path + ".") for d in declared)]
+    assert not missing, f"declare each as its chapter's answer (registry.Chapter.library) or add it to NOT_ANSWERS: {missing}"
+    assert {"gradbook.reference.sequence.LSTMKernel", "gradbook.reference.sequence.AttentionKernel"} <= set(declared)
+
+
 def test_the_view_is_the_package_without_bytecode_and_with_stubs() -> None:
     view = answers.package_view(("ch05",))
     real = ROOT / "lib" / "gradbook"

@@ -162,3 +162,20 @@ def test_the_attacks_work_where_the_answers_are(monkeypatch: pytest.MonkeyPatch)
         space: dict = {"np": np}
         exec(compile(code, name, "exec"), space)  # noqa: S102 - the test's own attack code
         assert np.allclose(space[name](z), expected), name
+
+
+def test_an_answer_a_framework_computes_is_evidence_and_a_check_against_one_is_not() -> None:
+    """Only a solution's function that calls a framework through a name bound to it is flagged, once, with what it
+    reaches; a parameter or local of the same name, or a comparison at the cell's top level, is the student's own."""
+    honest = ("def layer_norm(x, gamma, beta, F=None, eps=1e-5):\n    torch = x.mean(axis=-1, keepdims=True)\n"
+              "    return (x - torch) / np.sqrt(x.var(axis=-1, keepdims=True) + eps) * gamma + beta\n"
+              "import torch\nprint(torch.allclose(torch.tensor(layer_norm(np.ones((2, 3)), 1, 0)), torch.zeros(2, 3)))\n")
+    framework = ("def attention(Q, K, V, mask=None):\n    w = torch.softmax(torch.tensor(Q) @ torch.tensor(K).T, -1)\n"
+                 "    return (w @ torch.tensor(V)).numpy(), w.numpy()\n"
+                 "backward = lambda x: F.layer_norm(x, x.shape[-1:])\n")
+    source, submission = _pair([("ch10.layer_norm", "layer_norm", honest), ("ch10.attention", "attention", framework)], [])
+    submission.cells.insert(0, new_code_cell("import torch\nimport torch.nn.functional as F"))
+    evidence = scan(submission, source)
+    assert len(evidence) == 2, evidence
+    assert "line 2: attention computes with a framework (torch.softmax, torch.tensor)" in evidence[0]
+    assert "line 4: a lambda computes with a framework (torch.nn.functional.layer_norm)" in evidence[1]

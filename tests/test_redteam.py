@@ -13,6 +13,7 @@ import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -36,9 +37,9 @@ WRONG_ADD = "def naive_add(x, y):\n    return x - y"
 WRONG_VDOT = "def naive_vector_dot(x, y):\n    return 0.0"
 
 
-def honest() -> nbformat.NotebookNode:
+def honest(source: Path = SOURCE) -> nbformat.NotebookNode:
     """What a student who solved everything submits: the source without hidden tests."""
-    nb = nbformat.read(SOURCE, as_version=4)
+    nb = nbformat.read(source, as_version=4)
     for cell in nb.cells:
         if is_test_cell(cell):
             cell.source = strip_hidden_tests(cell.source)
@@ -56,8 +57,8 @@ def solution_source(gid: str) -> str:
 
 def build(replace: dict[str, str] | None = None, before: dict[str, str] | None = None,
           after: dict[str, str] | None = None, first: str | None = None, last: str | None = None,
-          edit=None) -> bytes:  # noqa: ANN001
-    nb = honest()
+          edit=None, source: Path = SOURCE) -> bytes:  # noqa: ANN001
+    nb = honest(source)
     for gid, src in (replace or {}).items():
         nb.cells[index_of(nb, gid)].source = src
     for gid, src in (after or {}).items():

@@ -252,3 +252,36 @@ def test_offline_mnist_notice_is_one_friendly_line_in_a_chapter(data_dir: Path) 
     assert notice.startswith("MNIST: ") and "5,000 real MNIST digits" in notice
     for technical in (str(data_dir), "http", "Errno", "Warning", ".gz", "GRADBOOK_"):
         assert technical not in notice, technical
+
+
+def test_while_grading_only_cells_that_run_code_needing_what_a_withheld_cell_did_not_make_are_skipped() -> None:
+    """A demo cell that reaches a withheld answer (here raised as the sandbox's stub raises it) did not make what it
+    binds from the failing line on; a later cell is skipped only if it reads one of those names as it runs. A solution
+    cell that only defines functions runs (its parameters are its own names), and a name made again is usable."""
+    stub = "from gradbook.withheld import Withheld\nraise Withheld('withheld here', 'gradbook.reference.sequence.LSTMKernel')"
+    nb, stopped = run_all([
+        "from gradbook.notebook import start_chapter\nstart_chapter()",
+        "import numpy as np\nfrom gradbook import layers\nmade_before, filled = 2, {}\n"
+        "for name in ['a']:\n    filled[name] = 1\n    " + stub.replace("\n", "\n    ") + "\nmodel = 1\nx = 2",
+        "print('before', made_before, np.ones(1))",  # bound before the failing statement, and not in it: made
+        "def layer_norm(x, model=None):\n    return np.asarray(x) * 2",  # a solution: params named as the lost names
+        "from gradbook import layers\ndef mha(q):\n    return layers.Dense",  # imports what it uses again
+        "def train():\n    return model + 1",  # defines code that needs what is missing: runs, train is not usable
+        "print('demo', train())",  # skipped
+        "print('answer', layer_norm([1.0]), mha(0).__name__)",
+        "model = 5\nprint('remade')",
+        "print('model + 1 =', model + 1)",
+        "print(filled)",  # filled in the failing statement: not made
+        "from gradbook.checks.ask import GradedOutside\nfrom gradbook.notebook import yours\n"  # a check while graded
+        "attention_fn = yours('attention', GradedOutside('ch10.attention', 'attention'))",  # the exercise unfinished
+    ])
+    assert stopped is None, stopped
+    texts = [output_text(c) for c in nb.cells]
+    assert "Not run while grading: it uses the library's `gradbook.reference.sequence.LSTMKernel`" in texts[1]
+    assert "before 2 [1.]" in texts[2]
+    for solution in (3, 4, 5):
+        assert not nb.cells[solution].get("outputs"), texts[solution]
+    assert "Not run while grading: it uses `train`" in texts[6]
+    assert "answer [2.] Dense" in texts[7] and "model + 1 = 6" in texts[9]
+    assert "Not run while grading: it uses `filled`" in texts[10]
+    assert "Not run while grading: it uses the library's `gradbook.checks.ch10.attention`" in texts[11], texts[11]

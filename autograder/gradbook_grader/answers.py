@@ -72,12 +72,16 @@ def chapters_graded(manifest: Manifest) -> tuple[str, ...]:
 
 
 def declared(chapters: Iterable[str]) -> dict[str, str]:
-    """The declared answers of `chapters`' exercises: dotted path -> the exercise that declares it."""
+    """The declared answers of `chapters`: dotted path -> the exercise that declares it (its `library_answers`),
+    or the chapter ("ch09") for the library code the chapter teaches (`registry.Chapter.library`)."""
     from gradbook.checks import load_all
+    from gradbook.checks.registry import chapter
 
     wanted = set(chapters)
-    return {path: name for name, exercise in sorted(load_all().items())
-            if name.split(".")[0] in wanted for path in exercise.library_answers}
+    found = {path: key for key in sorted(wanted) for path in chapter(key).library}
+    found.update({path: name for name, exercise in sorted(load_all().items())
+                  if name.split(".")[0] in wanted for path in exercise.library_answers})
+    return found
 
 
 def resolve(path: str) -> Target:

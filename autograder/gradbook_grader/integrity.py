@@ -16,6 +16,11 @@ only signals that honest code does not give:
 * **the checks' internals**: what only a check's own code holds (`check.softmax.reference`,
   `.mistakes`, `.cases`, a chapter's private functions, `REGISTRY`, `load_all`), through a name
   the notebook bound to `gradbook.checks`. A student's own objects may have any attribute names.
+* **an answer a framework computes**: a function or lambda of a solution cell that calls into a
+  framework (`torch`, `tensorflow`, `jax`, `keras`) through a name the notebook bound to it
+  (`F.layer_norm`, `torch.autograd.grad`, `nn.LSTM`): the course's answers are written in NumPy,
+  and its demos compare with the frameworks outside the answers. The value is still what is graded
+  (docs/architecture.md, "Not guaranteed"); a person decides whether the answer is the student's.
 
 Every line says which cell, which line and what; the score is never changed. The scan never
 raises: code it cannot read (too deep, not Python) is skipped, and the submission is graded as
@@ -30,7 +35,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from nbformat import NotebookNode
 
@@ -42,6 +47,7 @@ MAX_EVIDENCE = 20
 MAX_STATEMENTS = 5_000  # per cell: past this, the rest of the cell is not compared
 CHECK_INTERNALS = {"reference", "mistakes", "cases", "make_cases", "compare", "wrong", "answer"}
 REGISTRY_NAMES = {"REGISTRY", "load_all", "collect", "judge", "known_mistake"}
+FRAMEWORKS = ("torch", "tensorflow", "jax", "keras")  # what computes a NumPy exercise's answer for the student
 # The library's code that computes answers: the engine, the torch path, widgets and facades, the
 # chapters' checks. Not the checks' harness (drivers, core, plain, ...): students are given it.
 LIBRARY_PACKAGES = ("gradbook.reference", "gradbook.torch_path", "gradbook.widgets")
@@ -69,6 +75,7 @@ def _scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
     given = {_norm(c.source) for c in source.cells if c.get("cell_type") == "code"}
     index = _index(_library(), _instructor(source))
     checks = _checks_names(nb)
+    frameworks = _bound_names(nb, _bound_to_frameworks)
     evidence: list[str] = []
     for number, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code" or is_test_cell(cell):
@@ -81,6 +88,8 @@ def _scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
             continue
         where = f"cell {number}" + (" (a solution cell)" if is_solution(cell) else " (the student's own cell)")
         evidence += [f"{where}, line {line}: {what}" for line, what in _internals(tree, checks)]
+        if is_solution(cell):
+            evidence += [f"{where}, line {line}: {what}" for line, what in sorted(_framework_calls(tree, frameworks))]
         evidence += [f"{where}, line {line}: {what}" for line, what in _copies(_statements(tree), index)]
         if len(evidence) >= MAX_EVIDENCE:
             return evidence[:MAX_EVIDENCE] + ["... and more"]
@@ -105,11 +114,16 @@ def _parse(text: str) -> ast.Module | None:
 
 def _checks_names(nb: NotebookNode) -> dict[str, str]:
     """Names the notebook's cells bind to `gradbook`, `gradbook.checks` or a chapter's checks -> that module."""
+    return _bound_names(nb, _bound_to_checks)
+
+
+def _bound_names(nb: NotebookNode, bound: Callable[[ast.AST], dict[str, str]]) -> dict[str, str]:
+    """Names the notebook's cells bind by import, as `bound` reads one import -> what each names."""
     names: dict[str, str] = {}
     for cell in nb.cells:
         tree = _parse(cell.get("source", "")) if cell.get("cell_type") == "code" else None
         for node in _walk(tree) if tree is not None else ():
-            names.update(_bound_to_checks(node))
+            names.update(bound(node))
     return names
 
 
@@ -150,6 +164,54 @@ def _reached(path: str) -> str | None:
             _private(parts[chapter + 1]) or (len(parts) > chapter + 2 and parts[chapter + 2] in CHECK_INTERNALS)):
         return f"reaches into a check's own code ({path})"
     return None
+
+
+# --- an answer a framework computes ----------------------------------------------------------------
+
+
+def _framework(module: str) -> bool:
+    return module.split(".")[0] in FRAMEWORKS
+
+
+def _bound_to_frameworks(node: ast.AST) -> dict[str, str]:
+    """What one import binds to a framework: `import torch.nn.functional as F` -> {"F": "torch.nn.functional"}."""
+    if isinstance(node, ast.Import):
+        return {alias.asname or alias.name.split(".")[0]: alias.name if alias.asname else alias.name.split(".")[0]
+                for alias in node.names if _framework(alias.name)}
+    if isinstance(node, ast.ImportFrom) and node.module and not node.level and _framework(node.module):
+        return {alias.asname or alias.name: f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"}
+    return {}
+
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def _framework_calls(tree: ast.AST, frameworks: dict[str, str]) -> Iterator[tuple[int, str]]:
+    """Each function a solution cell defines (outermost, with what it nests) that uses a framework: its first line
+    that does, and what it reaches. A check of the answer against a framework at the cell's top level is no evidence."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, _FUNCTIONS):
+            stack.extend(ast.iter_child_nodes(node))
+            continue
+        used = _framework_uses(node, frameworks)
+        if used:
+            reached = sorted({p for _, p in used if not any(q.startswith(p + ".") for _, q in used)})
+            yield used[0][0], (f"{getattr(node, 'name', 'a lambda')} computes with a framework ({', '.join(reached[:5])}): "
+                               "its value is graded as any answer's; a person decides whether the answer is the student's own")
+
+
+def _framework_uses(function: ast.AST, frameworks: dict[str, str]) -> list[tuple[int, str]]:
+    """(line, dotted path) of every use of a framework in `function`, in line order: through the notebook's names
+    for one that are not the function's own (its parameters and locals), or what it imports itself."""
+    args = function.args  # type: ignore[attr-defined]
+    own = {a.arg for a in ast.walk(args) if isinstance(a, ast.arg)}
+    own |= {n.id for n in _walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    names = {k: v for k, v in frameworks.items() if k not in own}
+    names.update(kv for n in _walk(function) for kv in _bound_to_frameworks(n).items())
+    paths = ((n.lineno, _dotted(n, names)) for n in _walk(function) if isinstance(n, (ast.Attribute, ast.Name)))
+    return sorted((line, path) for line, path in paths if path)
 
 
 def _private(name: str) -> bool:

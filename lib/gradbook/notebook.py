@@ -27,6 +27,7 @@ import inspect
 import json
 import linecache
 import os
+import symtable
 import sys
 import types
 import warnings
@@ -87,12 +88,29 @@ def _assigned(source: str) -> set[str]:
 
 
 def _read(source: str) -> set[str]:
-    """Every name the cell's code reads (in functions it defines too: they run in the notebook's globals)."""
+    """Every global name the cell's code reads: at its top level, and in the functions, classes and
+    comprehensions it defines (they run in the notebook's globals), but not their own names (parameters,
+    locals): ``def layer_norm(x, ...)`` reads no global ``x``, whatever a cell above could not make."""
+    now, later = _reads(source)
+    return now | later
+
+
+def _reads(source: str) -> tuple[set[str], set[str]]:
+    """(what the cell reads as it runs, at its top level; what the code it defines reads when called): global
+    names. What it imports itself is not read from the notebook (an import makes the module again)."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        table = symtable.symtable(source, "<cell>", "exec")
+    except (SyntaxError, ValueError):
+        return set(), set()
+    imported = {s.get_name() for s in table.get_symbols() if s.is_imported()}
+    now = {s.get_name() for s in table.get_symbols() if s.is_referenced()} - imported
+    later: set[str] = set()
+    scopes = list(table.get_children())
+    while scopes:
+        scope = scopes.pop()
+        later.update(s.get_name() for s in scope.get_symbols() if s.is_referenced() and s.is_global())
+        scopes.extend(scope.get_children())
+    return now, later - imported
 
 
 # ---------------------------------------------------------------- demo cells while grading
@@ -104,6 +122,7 @@ def _read(source: str) -> set[str]:
 # student's mistake. Outside a grading sandbox nothing is withheld and none of this happens.
 
 _WITHHELD: set[str] = set()  # names that cells could not make because they used a withheld answer
+_SKIPPED: list[bool] = []  # not empty: `_skip_while_grading` just replaced the cell that runs by its one line
 
 
 def _not_run_line(reason: str) -> str:
@@ -145,13 +164,40 @@ def _skip_while_grading(lines: list[str]) -> list[str]:
     if not _WITHHELD:
         return lines
     source = "".join(lines)
-    names = sorted(_read(source) & _WITHHELD)
-    if not names or is_check_cell(source):
+    now, later = _reads(source)
+    names = sorted(now & _WITHHELD)
+    if is_check_cell(source):
+        return lines
+    if not names:  # it runs: its functions are made (a solution's); those that use what is missing are not usable
+        if later & _WITHHELD:
+            _WITHHELD.update(_assigned(source))
         return lines
     _WITHHELD.update(_assigned(source))
+    _SKIPPED[:] = [True]  # `_keep_going` sees it end "ok": what it would have made is still missing
     reason = _("it uses {names}, which a cell above could not make while grading").format(
         names=", ".join(f"`{name}`" for name in names))
     return [f"print({_not_run_line(reason)!r})\n"]
+
+
+def _not_made(source: str, error: BaseException) -> set[str]:
+    """What a cell that raised `error` did not make: the names it binds that its top-level statements from the one that
+    raised on mention at all (bound there, or filled there: ``trained[name] = model`` in the loop that failed). The
+    statements before it ran, and what only they bind is made (an import, a constant)."""
+    line = _failed_line(error)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    rest = [n for n in tree.body if (n.end_lineno or n.lineno) >= line]
+    return _assigned(source) & {n.id for s in rest for n in ast.walk(s) if isinstance(n, ast.Name)}
+
+
+def _failed_line(error: BaseException) -> int:
+    """The line of the cell's own top level that raised `error` (0 if none is found: then all of it failed)."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_name != "<module>":
+        tb = tb.tb_next
+    return tb.tb_lineno if tb is not None else 0
 
 
 def _keep_going(result: Any) -> None:
@@ -161,10 +207,15 @@ def _keep_going(result: Any) -> None:
         return
     error, source = result.error_in_exec, info.raw_cell or ""
     if isinstance(error, Withheld) and not is_check_cell(source):  # shown as one line (`_show_withheld_in`)
-        _WITHHELD.update(_assigned(source))
+        _WITHHELD.update(_not_made(source, error))
         result.error_in_exec = None
         return
     if error is None:
+        if _SKIPPED:  # not run (`_skip_while_grading`): it made nothing
+            _SKIPPED.clear()
+            return
+        if _WITHHELD and not (_reads(source)[1] & _WITHHELD):
+            _WITHHELD.difference_update(_assigned(source))  # made again, by code that needs nothing withheld
         if _WAITING:  # parse only while something waits: most cells of most runs never pay for it
             _WAITING.difference_update(_assigned(source))  # made now: no longer waiting
         return
@@ -291,7 +342,11 @@ def yours(names: str | tuple[str, ...], exercise: Exercise, namespace: dict[str,
     print("\u24d8 " + _("your {names} isn't done yet ({reason}), so this cell uses the library's: finish exercise "
                         "`{title}` and run this cell again to see yours.").format(names=shown, reason=reason,
                                                                                  title=exercise.title))
-    return exercise.reference() if exercise.value else exercise.reference
+    reference = getattr(exercise, "reference", None)
+    if reference is None:  # while graded, the check is a stand-in (`checks.ask.GradedOutside`): no answer in the sandbox
+        raise Withheld(_("the answer to {title} is not available while it is graded: write your own").format(
+            title=exercise.title), f"gradbook.checks.{exercise.name}")
+    return reference() if exercise.value else reference
 
 
 def notebook_file_language(path: str) -> str | None:

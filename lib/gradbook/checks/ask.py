@@ -36,7 +36,7 @@ def answer(driver: Any, student: Any, cases: list[Any]) -> list[dict[str, Plain]
             error = NOT_IMPLEMENTED
         except Unfinished as unfinished:
             error = UNFINISHED + str(unfinished)
-        except Exception as exc:  # the student's bug, reported as data
+        except (Exception, SystemExit) as exc:  # the student's bug (or exit), reported as data: the runner lives on
             error = describe_exception(exc)
         results.append({"out": out, "error": error, "inputs": digest((given.args, given.kwargs))})
         if error == NOT_IMPLEMENTED:

@@ -302,7 +302,10 @@ def describe_exception(exc: BaseException) -> str:
     theirs = [f for f in frames if not _is_library(f.filename)]
     frame = theirs[-1] if theirs else None  # an error inside the checker's own driver has no line of theirs
     where = _(" (line {line}: `{code}`)").format(line=frame.lineno, code=(frame.line or "").strip()) if frame else ""
-    lines = str(exc).strip().splitlines()
+    try:
+        lines = str(exc).strip().splitlines()
+    except Exception:  # noqa: BLE001 - its own __str__ raised or recursed: the grader's runner must not die of it
+        lines = [_("(its message could not be read: its __str__ failed)")]
     said = f": {lines[0]}" if lines else ""
     return f"{type(exc).__name__}{said}{where}"
 

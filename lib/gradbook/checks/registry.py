@@ -41,6 +41,10 @@ class Chapter:
     title     the chapter's title, in English (its notebooks give it in each language).
     builds    what the student builds in it, in a line (the README's table).
     package   the chapter's package (default ``gradbook.checks.<key>``).
+    library   the library code whose arithmetic the chapter teaches, as dotted paths (a layer's kernel, an
+              engine's primitive): withheld while the chapter is graded, as its exercises' `library_answers`
+              are, for the answers that this code computes once wrapped (an exercise's `rnn_forward` is a
+              `SimpleRNN` with its weights set) rather than being one of them itself.
     """
 
     key: str
@@ -48,6 +52,7 @@ class Chapter:
     title: str
     builds: str
     package: str = ""
+    library: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -56,6 +61,11 @@ class Chapter:
     @property
     def number(self) -> int:
         return int(self.key[2:])
+
+
+def _sequence_kernels(*names: str) -> tuple[str, ...]:
+    """Kernels of `gradbook.reference.sequence`: both engines' sequence layers run them (the torch path's too)."""
+    return tuple(f"gradbook.reference.sequence.{name}" for name in names)
 
 
 CHAPTERS: tuple[Chapter, ...] = (
@@ -74,9 +84,16 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("ch08", "08-frameworks", "Frameworks: automatic differentiation",
             "a reverse-mode autograd `Value`, checked against PyTorch"),
     Chapter("ch09", "09-sequences", "Sequences: recurrent networks",
-            "a recurrent cell and backpropagation through time by hand, an LSTM cell, a character-level language model"),
+            "a recurrent cell and backpropagation through time by hand, an LSTM cell, a character-level language model",
+            library=_sequence_kernels("EmbeddingKernel", "SimpleRNNKernel", "LSTMKernel", "_recurrent_gradients")
+            + ("gradbook.reference.numpy_engine.NumpySequenceOps.add_rows",  # an embedding's backward: repeated ids add
+               "gradbook.torch_path.engine.TorchSequenceOps.add_rows",
+               "gradbook.widgets.through_time.GradientThroughTime.clip_factor")),
     Chapter("ch10", "10-attention", "Attention and a tiny transformer",
-            "scaled dot-product attention, masks, heads, a transformer block's backward, a character-level transformer"),
+            "scaled dot-product attention, masks, heads, a transformer block's backward, a character-level transformer",
+            library=_sequence_kernels("LayerNormKernel", "AttentionKernel", "TransformerBlockKernel")
+            + ("gradbook.reference.sequence_layers.MultiHeadAttention._attention_mask",  # the causal mask, in the layers
+               "gradbook.reference.sequence_layers.TransformerBlock._mask")),
 )
 
 
