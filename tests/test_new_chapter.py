@@ -133,10 +133,12 @@ def test_a_new_chapter_is_released_and_graded_with_only_its_files(fixture_chapte
     assert grade.score == 0 and HINT in grade.cells["test-double"].message, grade.cells["test-double"].message
 
 
-def test_the_readme_lists_the_registry_s_chapters() -> None:
+@pytest.mark.parametrize("readme", ["README.md", "autograder/gradbook_grader/student_edition/README.md"])
+def test_the_readmes_list_the_registry_s_chapters(readme: str) -> None:
+    """The instructor's README and the one students receive list every chapter of the registry."""
     chapters_tool = importlib.util.spec_from_file_location("chapters_tool", ROOT / "tools" / "chapters.py")
     tool = importlib.util.module_from_spec(chapters_tool)
     chapters_tool.loader.exec_module(tool)
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert tool.rewritten(text) == text, "README.md's chapter table is not the registry's: run `python tools/chapters.py`"
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    assert tool.rewritten(text) == text, f"{readme}'s chapter table is not the registry's: run `python tools/chapters.py`"
     assert all(f"| {c.number} | {c.title} |" in text for c in registry.chapters())
