@@ -148,6 +148,12 @@ def server_ready(hubinfo: dict, session: requests.Session, name: str) -> None:
         reply = session.get(f"{base}/user/{name}/api/status", timeout=30)
         if reply.status_code == 200 and "started" in reply.text:
             return
+        if reply.status_code == 403:
+            # The server is up, but this session has not been through its OAuth: the hub sends a browser there only
+            # when the server was up before /hub/spawn answered (slower under load). A page's GET does it, as a
+            # browser's first visit; the server's API never redirects to a log-in.
+            session.get(f"{base}/user/{name}/lab", timeout=120)
+            continue
         time.sleep(0.5)  # polling the hub for the spawn's end; the hub has no event to wait on from here
     pytest.fail(f"{name}'s server did not start")
 
@@ -324,6 +330,11 @@ def test_student_server_holds_no_hub_token_and_no_answers(course_hub: dict) -> N
     assert tokens, "the formgrader's and the proxy's tokens were found"
     assert not any(token in line for token in tokens for line in environ)
     assert not any(line.startswith(b"CONFIGPROXY") for line in environ)
+    # numpy's and torch's threads: as many as the server's CPU limit, not one per core of the machine
+    threads = {line.split(b"=", 1)[0].decode(): line.split(b"=", 1)[1].decode() for line in environ
+               if line.split(b"=", 1)[0].endswith(b"_NUM_THREADS")}
+    assert threads == {name: str(max(1, int(settings["cpu_limit"]))) for name in
+                       ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")}, threads
     # the student's Python imports the student edition's library, whose checks are recordings
     probe = as_user(s1.name, "python", "-c", "import gradbook, gradbook.checks.ch00 as c; print(gradbook.__file__);"
                     " print(open(c.__file__).read())", settings=settings)

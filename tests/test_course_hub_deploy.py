@@ -190,6 +190,14 @@ def test_each_students_pod_mounts_only_its_own_folders_where_nbgrader_looks(valu
     assert made == {m["subPath"] for m in seen.values() if "{username}" in m["subPath"]}
 
 
+def test_a_students_pod_starts_as_many_math_threads_as_its_cpu_limit(values: dict) -> None:
+    """A pod sees every core of its node: without these, numpy and torch start a thread per core in a 1-CPU quota."""
+    from gradbook_grader.cgroups import thread_variables
+
+    single = values["singleuser"]
+    assert thread_variables(float(single["cpu"]["limit"])).items() <= single["extraEnv"].items()
+
+
 def test_the_hub_reads_the_roster_it_mounts(values: dict) -> None:
     hub = values["hub"]
     read = re.search(r'Path\("([^"]+)"\)', hub["extraConfig"]["groups"]).group(1)

@@ -31,6 +31,17 @@ _lock = threading.Lock()
 _warned = False
 
 
+def thread_variables(cpus: float) -> dict[str, str]:
+    """The environment that gives the math libraries (OpenBLAS, MKL, OpenMP: numpy's and torch's) as many threads as
+    a group of ``cpus`` CPUs can run, at least one. Unset, they start one per core of the machine, and in a group
+    whose CPU quota is smaller the surplus threads wait on each other inside the quota: on 2 cores with a 1-CPU
+    quota, chapters 9 and 10's language models trained 3-5x slower with 2 threads than with 1 (bench/
+    bench_language_models.py --quick, 2026-12-06)."""
+    threads = str(max(1, int(cpus)))
+    return {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                       "NUMEXPR_NUM_THREADS")}
+
+
 @dataclass
 class Cgroup:
     """The groups (one per v1 controller, or one v2 group) a sandbox's processes are put in."""

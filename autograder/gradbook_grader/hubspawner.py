@@ -92,6 +92,10 @@ class CourseSpawner(LocalProcessSpawner):
         # git reads a repository another account owns (the edition is root's) only where the system or global
         # configuration says it is safe: the hub's system configuration says so, and includes the machine's
         env["GIT_CONFIG_SYSTEM"] = str(Path(settings["root"]) / "student-config" / "gitconfig")
+        # As many math-library threads as the server's CPU limit allows (not one per core of the machine), unless
+        # the hub's configuration (`Spawner.environment`) says otherwise.
+        for name, value in cgroups.thread_variables(float(self.cpu_limit or 1.0)).items():
+            env.setdefault(name, value)
         return env
 
     def get_args(self) -> list[str]:
