@@ -11,8 +11,10 @@ and torch's layers do. The block is pre-norm (GPT-2's layout, the library's `Tra
 
 Layer norm uses the biased variance (``ddof=0``) and ``eps`` inside the square root, as torch does.
 
-An answer is right within float32's rounding (`FLOAT32_TOLERANCE` of each output's largest value), the library's
-precision, on every seed. Besides the listed mistakes, the checks read what a wrong answer's numbers show, however
+An answer is right within float32's rounding (`core.FLOAT32_ROUNDING` of each output array's largest value), the
+library's precision, on every seed: an answer computed in float32 (its result float32, or float64 again after a
+division by np.sqrt(d), a float64) passed the visible check and failed about 1 hidden seed in 4 when judged by
+float64's tolerance. Besides the listed mistakes, the checks read what a wrong answer's numbers show, however
 it was written: attention weights that are zero exactly where the mask allows (an inverted mask), rows in the right
 proportions that do not sum to 1, columns that sum to 1; a split whose heads hold the wrong numbers of x.
 """
@@ -24,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gradbook.checks.ch10.public import Params, block_params
-from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.core import FLOAT32_ROUNDING, Exercise, Mistake, compare_values
 from gradbook.checks.display import hint
 from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Output
@@ -184,41 +186,6 @@ INVERTED_MASK = N_("the mask is inverted: True means the query MAY look at that 
                    "others to -inf: np.where(mask, scores, -np.inf). (torch's attn_mask marks the opposite.)")
 NOT_NORMALISED = N_("each query's weights are in the right proportions but do not sum to 1: divide each row's "
                     "exponentials by that row's own sum, e.sum(axis=-1, keepdims=True).")
-FLOAT32_TOLERANCE = 2e-5  # of an output's largest value: float32's rounding in this chapter's sums stays under 2e-6
-
-
-def _leaves(expected: Any, got: Any) -> list[tuple[Any, Any]] | None:
-    """The pairs of arrays in two outputs of the same structure (tuples, lists, dicts), or None where they differ."""
-    if isinstance(expected, dict):
-        if not isinstance(got, dict) or set(got) != set(expected):
-            return None
-        pairs = [_leaves(expected[k], got[k]) for k in expected]
-    elif isinstance(expected, (tuple, list)):
-        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            return None
-        pairs = [_leaves(e, g) for e, g in zip(expected, got)]
-    else:
-        return [(expected, got)]
-    return None if any(p is None for p in pairs) else [pair for p in pairs for pair in p]  # type: ignore[union-attr]
-
-
-def _close_in_float32(expected: Any, got: Any) -> bool:
-    """Right within float32's rounding (the library's precision): each float array within FLOAT32_TOLERANCE of its
-    largest expected value, everything else close as usual. An answer computed in float32 (its result float32, or
-    float64 again after a division by np.sqrt(d), a float64) was judged by float64's tolerance on its smallest
-    values: it passed the visible check and failed about 1 hidden seed in 4, on a 6th digit."""
-    pairs = _leaves(expected, got)
-    if not pairs:
-        return False
-    for expected_part, got_part in pairs:
-        e, g = _floats(expected_part), _floats(got_part)
-        if e is None or g is None or e.shape != g.shape:
-            if compare_values(expected_part, got_part) is not None:
-                return False
-        elif not (np.isfinite(e).all() and np.isfinite(g).all()
-                  and np.abs(g - e).max(initial=0) <= FLOAT32_TOLERANCE * np.abs(e).max(initial=0) + 1e-7):
-            return False
-    return True
 
 
 def _floats(value: Any) -> np.ndarray | None:
@@ -230,17 +197,12 @@ def _floats(value: Any) -> np.ndarray | None:
     return array if array.dtype.kind == "f" else None
 
 
-def _compare(expected: Any, got: Any, case: Case) -> str | None:
-    """The chapter's comparison: right within float32's rounding passes; what is wrong is said as usual."""
-    return None if _close_in_float32(expected, got) else compare_values(expected, got)
-
-
 def _attention_compare(expected: Any, got: Any, case: Case) -> str | None:
     """The values, and mistakes told by the weights' pattern, however the code is written (the shift, the order of
     the steps, -inf or -1e9): normalised along the wrong axis (each key's column sums to 1 where each query's row
     must), an inverted mask (weight only on the keys the mask hides, in every row that hides one), rows in the right
     proportions that do not sum to 1 (only the rows that hide a key: the mask was applied after the softmax)."""
-    problem = _compare(expected, got, case)
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
     if problem and isinstance(got, (tuple, list)) and len(got) == 2:
         weights = _floats(got[1])
         if weights is None or weights.shape != np.shape(expected[1]) or weights.ndim < 2:
@@ -283,7 +245,7 @@ def _inverted(weights: np.ndarray, mask: Any) -> bool:
 
 def _split_compare(expected: Any, got: Any, case: Case) -> str | None:
     """The values, and where a reshape or a transpose went wrong: which of x's numbers the first wrong head holds."""
-    problem = _compare(expected, got, case)
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
     if problem is None or _floats(got) is None:
         return problem
     found = _holds_instead(np.asarray(case.args[0]), np.asarray(got), np.asarray(expected))
@@ -906,7 +868,7 @@ attention = Exercise(
 causal_mask = Exercise(
     "ch10.causal_mask",
     title="causal_mask",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_causal_mask,
     cases=_causal_cases,
     mistakes=[
@@ -947,7 +909,7 @@ UPPER_MASK = N_("with causal=True, a step must see itself and the steps before i
 multi_head_attention = Exercise(
     "ch10.multi_head_attention",
     title="multi_head_attention",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_multi_head_attention,
     cases=_mha_cases,
     mistakes=[
@@ -978,7 +940,7 @@ multi_head_attention = Exercise(
 sinusoidal_positions = Exercise(
     "ch10.sinusoidal_positions",
     title="sinusoidal_positions",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_sinusoidal_positions,
     cases=_positions_cases,
     mistakes=[
@@ -1003,7 +965,7 @@ sinusoidal_positions = Exercise(
 layer_norm = Exercise(
     "ch10.layer_norm",
     title="layer_norm",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_layer_norm,
     cases=_ln_cases,
     mistakes=[
@@ -1036,7 +998,7 @@ softmax_backward = Exercise(
         "gradbook.torch_path.activations.softmax_backward",
     ),
     title="softmax_backward",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_softmax_backward,
     cases=_softmax_backward_cases,
     mistakes=[
@@ -1060,7 +1022,7 @@ softmax_backward = Exercise(
 layer_norm_backward = Exercise(
     "ch10.layer_norm_backward",
     title="layer_norm_backward",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     outputs=(Output("dx"), Output("dgamma"), Output("dbeta")),
     reference=_layer_norm_backward,
     cases=_ln_backward_cases,
@@ -1096,7 +1058,7 @@ MISSING_LN = N_("a layer norm is missing: in the pre-norm block each sub-layer's
 transformer_block = Exercise(
     "ch10.transformer_block",
     title="transformer_block",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_transformer_block,
     cases=_block_cases,
     mistakes=[
@@ -1130,7 +1092,7 @@ LN_OF_OUTPUT = N_("a layer norm's backward pass was given its output: it needs i
 transformer_block_backward = Exercise(
     "ch10.transformer_block_backward",
     title="transformer_block_backward",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_transformer_block_backward,
     cases=_block_backward_cases,
     mistakes=[
