@@ -197,8 +197,13 @@ def _judge(exercise: Exercise, observation: dict[str, Plain]) -> Verdict:
                 return Verdict(False, count, f"{exercise.title}: {_(NOT_IMPLEMENTED)}")
             if str(got["error"]).startswith(UNFINISHED):  # partly filled in: what is missing, as the driver said it
                 return Verdict(False, count, f"{exercise.title}: {str(got['error'])[len(UNFINISHED):]}")
-            raised = _("{title} raised {error}{where}")
-            return Verdict(False, count, raised.format(title=exercise.title, error=got["error"], where=_where(cases, case)))
+            raised = _("{title} raised {error}{where}").format(title=exercise.title, error=got["error"],
+                                                                where=_where(cases, case))
+            # numpy's warning (made an error) names an operation, not the slip: a listed mistake that stops there
+            # too, or gives nan or inf there, and gives the student's values elsewhere, says which slip it is
+            mistake = _known_mistake(exercise, cases, results, i) if _floating(got["error"]) else None
+            hint = "\n" + display.hint(_(exercise.mistakes[mistake].hint)) if mistake is not None else ""
+            return Verdict(False, count, raised + hint, mistake)
         expected = to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))
         problem = compare(expected, got["out"], case)
         mutated = got["inputs"] != digest((case.args, case.kwargs))
@@ -455,8 +460,14 @@ def _known_mistake(exercise: Exercise, cases: list[Case], results: list, failing
     return None
 
 
+def _floating(error: Any) -> bool:
+    """The error is numpy's floating-point warning or error (an overflow, 0/0, inf - inf), made an exception."""
+    return str(error or "").startswith(("RuntimeWarning", "FloatingPointError"))
+
+
 def _reproduces(exercise: Exercise, mistake: Mistake, case: Case, result: dict, compare: Callable) -> bool:
-    """The mistake, run on the case, gives what the student's answer gave (or raises where it raised)."""
+    """The mistake, run on the case, gives what the student's answer gave (or raises where it raised; where it
+    raised a floating-point warning, a mistake listed quiet gives nan or inf there instead)."""
     raised = str(result["error"] or "")
     # Quietly (a deliberately unstable mistake warns, and the student would see it), unless the
     # student's run turned a floating-point warning into this error: then the mistake's run does too.
@@ -466,7 +477,22 @@ def _reproduces(exercise: Exercise, mistake: Mistake, case: Case, result: dict, 
             wrong = to_plain(exercise.answer(mistake.wrong, copy.deepcopy(case)))
         except Exception:
             return bool(result["error"])
+    if _floating(raised):
+        return not _finite(wrong)
     return not result["error"] and compare(wrong, result["out"], case) is None
+
+
+def _finite(value: Plain) -> bool:
+    """Every number in a plain value is finite (text and other kinds count as finite)."""
+    if isinstance(value, (tuple, list)):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        return True
+    return array.dtype.kind not in "fc" or bool(np.isfinite(array).all())
 
 
 def compare_values(

@@ -183,7 +183,9 @@ OVER_QUERIES = N_("the softmax runs over the queries (axis -2): each query's wei
 MASK_AFTER = N_("the mask was applied after the softmax: the masked weights are 0 but the others no longer "
                 "sum to 1. Mask the scores before the softmax: np.where(mask, scores, -np.inf).")
 INVERTED_MASK = N_("the mask is inverted: True means the query MAY look at that key, so keep its score and set the "
-                   "others to -inf: np.where(mask, scores, -np.inf). (torch's attn_mask marks the opposite.)")
+                   "others to -inf: np.where(mask, scores, -np.inf). (torch's attn_mask marks the opposite.) Inverted, "
+                   "it hides every key of a query that may see them all: that row's scores are all -inf, and its "
+                   "softmax is 0 / 0 = nan (numpy's RuntimeWarning).")
 NOT_NORMALISED = N_("each query's weights are in the right proportions but do not sum to 1: divide each row's "
                     "exponentials by that row's own sum, e.sum(axis=-1, keepdims=True).")
 
@@ -658,6 +660,63 @@ def _ln_backward_variance_term_without_gamma(dout, x, gamma, eps=EPS):
         dgamma, dbeta
 
 
+def _ln_backward_variance_share_added(dout, x, gamma, eps=EPS):
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
+    return inv * (dxhat - dxhat.mean(axis=-1, keepdims=True) + xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)), \
+        dgamma, dbeta
+
+
+def _ln_backward_mean_share_added(dout, x, gamma, eps=EPS):
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
+    return inv * (dxhat + dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)), \
+        dgamma, dbeta
+
+
+def _mha_keys_from_wq(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    return _multi_head_attention(x, Wq, Wq, Wv, Wo, num_heads, causal)
+
+
+@quiet  # exp overflows on the large scores' case: inf / inf is nan, as the student's gets
+def _mha_without_max(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (_split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    e = np.exp(np.where(_causal_mask(x.shape[1]), scores, -np.inf) if causal else scores)
+    return _merge_heads(e / e.sum(axis=-1, keepdims=True) @ v) @ Wo
+
+
+def _positions_with(T: int, d: int, exponents: np.ndarray, base: float = 10000) -> np.ndarray:
+    """Sines and cosines alternating, of t / base ** exponents (one exponent per pair of columns)."""
+    angles = np.arange(T)[:, None] / base ** exponents[None, :]
+    pe = np.zeros((T, d))
+    pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
+    return pe
+
+
+def _positions_cos_half_first(T, d):
+    pe = _sinusoidal_positions(T, d)
+    return np.concatenate([pe[:, 1::2], pe[:, 0::2]], axis=1)
+
+
+def _positions_integer_exponent(T, d):
+    return _positions_with(T, d, np.arange(0, d, 2) // d)
+
+
+def _positions_base_1000(T, d):
+    return _positions_with(T, d, np.arange(0, d, 2) / d, base=1000)
+
+
+def _layer_norm_affine_first(x, gamma, beta, eps=EPS):
+    return (x * gamma + beta - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+
+
+def _layer_norm_affine_before_dividing(x, gamma, beta, eps=EPS):
+    return ((x - x.mean(axis=-1, keepdims=True)) * gamma + beta) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+
+
+def _layer_norm_ddof1_std(x, gamma, beta, eps=EPS):
+    return (x - x.mean(axis=-1, keepdims=True)) / (x.std(axis=-1, ddof=1, keepdims=True) + eps) * gamma + beta
+
+
 def _block_variant(x, p, num_heads, *, mistake: str):
     """The block's forward pass with one of the mistakes students make in it (`mistake`, a name below)."""
     ln2 = ("ln1_gamma", "ln1_beta") if mistake == "ln1-for-ln2" else ("ln2_gamma", "ln2_beta")
@@ -763,7 +822,24 @@ def _mha_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     for B, T, D, h, dk, causal in settings:
         Ws = [rng.normal(size=(D, h * dk)) / np.sqrt(D) for _ in range(3)]
         cases.append(Case((rng.normal(size=(B, T, D)), *Ws, rng.normal(size=(h * dk, D)), h), {"causal": causal}))
-    return cases
+    return cases[:2] + [_overflowing_mha_case(rng)] + cases[2:]
+
+
+def _overflowing_mha_case(rng: np.random.Generator) -> Case:
+    """Every head's scores 800 plus a few tens: exp overflows (past 709) unless each row's maximum is subtracted.
+    x's first feature is 40 and feeds only the first dimension of each head's query and key (800 = 40 * 40 / sqrt(4),
+    the same for every key of a row); the rest are small whole numbers, so the scores are exact in float32 too."""
+    B, T, D, h, dk = 2, 4, 4, 2, 4
+    x = np.concatenate([np.full((B, T, 1), 40.0), rng.integers(-2, 3, size=(B, T, D - 1)).astype(float)], axis=-1)
+
+    def projection() -> np.ndarray:
+        W = rng.integers(-1, 2, size=(D, h * dk)).astype(float)
+        W[0], W[:, ::dk] = 0.0, 0.0
+        W[0, ::dk] = 1.0
+        return W
+
+    Wq, Wk = projection(), projection()
+    return Case((x, Wq, Wk, rng.normal(size=(D, h * dk)) / 2, rng.normal(size=(h * dk, D)), h), {"causal": True})
 
 
 def _positions_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
@@ -931,7 +1007,15 @@ multi_head_attention = Exercise(
         Mistake(_mha_scaled_twice, N_("the scores are scaled twice: your attention already divides by sqrt(d_k), so "
                 "dividing q by it as well gives 1/d_k. Pass the heads' q, k and v as they are.")),
         Mistake(_mha_upper_mask, UPPER_MASK),
-        Mistake(_mha_inverted_mask, UPPER_MASK),
+        Mistake(_mha_inverted_mask, N_("with causal=True, a step must see itself and the steps before it, the "
+                "lower triangle; your mask lets each step see only the steps AFTER it, so the last step sees no key: "
+                "its scores are all -inf and its softmax is 0 / 0 = nan (numpy's RuntimeWarning). Keep the scores "
+                "where causal_mask(T) is True: np.where(mask, scores, -np.inf).")),
+        Mistake(_mha_keys_from_wq, N_("the keys are projected with Wq: queries, keys and values each have their own "
+                "projection, q = x @ Wq, k = x @ Wk, v = x @ Wv (with k = q each query scores itself highest).")),
+        Mistake(_mha_without_max, N_("exp overflows in the heads' softmax: scores over 709 give inf, and inf / inf "
+                "is nan. Subtract each row's maximum first, scores - scores.max(axis=-1, keepdims=True), or call "
+                "your attention, which does.")),
         Mistake(_mha_always_causal, N_("with causal=False nothing is masked: pass the causal mask only when causal "
                 "is True, causal_mask(T) if causal else None.")),
     ],
@@ -957,10 +1041,22 @@ sinusoidal_positions = Exercise(
                 "(2i / d), so that the frequencies fall from 1 down to 1/10000 along the columns.")),
         Mistake(_positions_sines_only, N_("the odd columns are sines too: they are the cosines of the same angles, "
                 "pe[:, 1::2] = np.cos(angles).")),
+        Mistake(_positions_cos_half_first, N_("the cosines come first, in a half of their own: the columns "
+                "alternate, a sine then its cosine, pe[:, 0::2] = sin and pe[:, 1::2] = cos.")),
+        Mistake(_positions_integer_exponent, N_("every column has the frequency 1: the exponent 2i / d was computed "
+                "with // (integer division), which is 0 for every 2i < d. Divide with /, 10000 ** (np.arange(0, d, 2) "
+                "/ d).")),
+        Mistake(_positions_base_1000, N_("the frequencies fall from 1 to 1/1000: the base is 10000, t / 10000 ** "
+                "(2i / d), so that the slowest pair of columns turns once in 2*pi*10000 positions.")),
         Mistake(_positions_column_frequency, N_("each column has its own frequency: a sine and its cosine share "
                 "one, column 2i + 1 uses 10000 ** (2i / d) like column 2i, not 10000 ** ((2i + 1) / d).")),
     ],
 )
+
+DDOF1 = N_("the variance is the sample variance (ddof=1): layer norm divides by the number of features, np.var(..., "
+           "ddof=0) (np.std's default too), as torch and Keras do.")
+AFFINE_FIRST = N_("gamma and beta are applied before normalising: normalise x first, xhat = (x - mean) / sqrt(var + "
+                  "eps), then scale and shift it, xhat * gamma + beta.")
 
 layer_norm = Exercise(
     "ch10.layer_norm",
@@ -971,8 +1067,10 @@ layer_norm = Exercise(
     mistakes=[
         Mistake(_layer_norm_batch_axis, N_("this normalised over the batch (axis 0): that is batch "
                 "normalisation. Layer normalisation normalises each position over its own features, axis=-1.")),
-        Mistake(_layer_norm_ddof1, N_("the variance is the sample variance (ddof=1): layer norm divides by the "
-                "number of features, np.var(..., ddof=0), as torch and Keras do.")),
+        Mistake(_layer_norm_ddof1, DDOF1),
+        Mistake(_layer_norm_ddof1_std, DDOF1),
+        Mistake(_layer_norm_affine_first, AFFINE_FIRST),
+        Mistake(_layer_norm_affine_before_dividing, AFFINE_FIRST),
         Mistake(_layer_norm_variance, N_("this divides by the variance: divide by the standard deviation, "
                 "np.sqrt(var + eps), so that every position ends with variance 1.")),
         Mistake(_layer_norm_eps_outside, N_("eps goes inside the square root, sqrt(var + eps), not std + eps: "
@@ -1019,6 +1117,9 @@ softmax_backward = Exercise(
     ],
 )
 
+LN_BACKWARD_SIGN = N_("a sign is flipped in dx: both shares are subtracted, dx = (dxhat - mean(dxhat) - xhat * "
+                      "mean(dxhat * xhat)) / sqrt(var + eps).")
+
 layer_norm_backward = Exercise(
     "ch10.layer_norm_backward",
     title="layer_norm_backward",
@@ -1047,6 +1148,8 @@ layer_norm_backward = Exercise(
                 "bracket, (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps).")),
         Mistake(_ln_backward_variance_term_without_gamma, N_("the variance's share uses dout: both shares use dxhat "
                 "= dout * gamma, xhat * mean(dxhat * xhat, axis=-1).")),
+        Mistake(_ln_backward_variance_share_added, LN_BACKWARD_SIGN),
+        Mistake(_ln_backward_mean_share_added, LN_BACKWARD_SIGN),
     ],
 )
 
