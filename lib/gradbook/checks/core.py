@@ -551,12 +551,12 @@ def compare_values(
         same = isinstance(expected, str) and isinstance(got, str) and expected == got
         return None if same else _expected_got(_kind(expected) if not isinstance(expected, str) else repr(expected), repr(got))
     expected_a = np.asarray(expected)
-    return _compare_arrays(expected_a, got, rtol, scaled_atol(expected_a, atol, scale_tol), inputs)
+    return _compare_arrays(expected_a, got, rtol, _scaled_atol(expected_a, atol, scale_tol), inputs)
 
 
-def scaled_atol(expected: Any, atol: float, scale_tol: float) -> float:
-    """`atol` plus `scale_tol` times the largest finite |value| of `expected` where it is an array of floats (what
-    `compare_values` allows each of its values; a chapter's compare that tests values itself uses the same)."""
+def _scaled_atol(expected: Any, atol: float, scale_tol: float) -> float:
+    """`atol` plus `scale_tol` times the largest finite |value| of `expected` where it is an array of floats: what
+    `compare_values` allows each value of that array beyond its `rtol`."""
     if not scale_tol:
         return atol
     try:
@@ -602,7 +602,7 @@ def _same(a: Plain, b: Plain, rtol: float, atol: float, scale_tol: float) -> boo
     try:
         x, y = np.asarray(a), np.asarray(b)
         return x.shape == y.shape and x.dtype.kind in "biuf" and y.dtype.kind in "biuf" and bool(
-            np.allclose(x, y, rtol=rtol, atol=scaled_atol(x, atol, scale_tol), equal_nan=True))
+            np.allclose(x, y, rtol=rtol, atol=_scaled_atol(x, atol, scale_tol), equal_nan=True))
     except (TypeError, ValueError):
         return a == b
 

@@ -355,10 +355,7 @@ def _mha_no_output_projection(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
 
 
 def _positions_pair_index(T, d):
-    angles = np.arange(T)[:, None] / 10000 ** (np.arange(d // 2)[None, :] / d)
-    pe = np.zeros((T, d))
-    pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
-    return pe
+    return _positions_with(T, d, np.arange(d // 2) / d)
 
 
 def _positions_swapped(T, d):
@@ -559,10 +556,7 @@ def _mha_always_causal(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
 
 
 def _positions_exponent_doubled(T, d):
-    angles = np.arange(T)[:, None] / 10000 ** (2 * np.arange(0, d, 2)[None, :] / d)
-    pe = np.zeros((T, d))
-    pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
-    return pe
+    return _positions_with(T, d, 2 * np.arange(0, d, 2) / d)
 
 
 def _positions_multiplied(T, d):
