@@ -304,6 +304,26 @@ def _ln_backward_variance_share_added_apart(dout, x, gamma, eps=1e-5):
     return dx, (dout * xhat).reshape(-1, x.shape[-1]).sum(axis=0), dout.reshape(-1, x.shape[-1]).sum(axis=0)
 
 
+def _layer_norm_unbiased_eps_outside_the_root(x, gamma, beta, eps=1e-5):
+    m = x.mean(axis=-1, keepdims=True)
+    return gamma * (x - m) / (np.sqrt(((x - m) ** 2).sum(axis=-1, keepdims=True) / (x.shape[-1] - 1)) + eps) + beta
+
+
+def _layer_norm_of_the_scaled_input(x, gamma, beta, eps=1e-5):
+    y = x * gamma + beta
+    return (y - y.mean(axis=-1, keepdims=True)) / np.sqrt(y.var(axis=-1, keepdims=True) + eps)
+
+
+def _ln_backward_signs(signs):
+    def backward(dout, x, gamma, eps=1e-5):
+        inv = 1 / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+        xhat, dxhat = (x - x.mean(axis=-1, keepdims=True)) * inv, dout * gamma
+        shares = (dxhat, dxhat.mean(axis=-1, keepdims=True), xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
+        axes = tuple(range(x.ndim - 1))
+        return inv * sum(s * t for s, t in zip(signs, shares)), (dout * xhat).sum(axis=axes), dout.sum(axis=axes)
+    return backward
+
+
 WRONG = [("ch10.attention", _attention_inverted_by_adding, answers.INVERTED_MASK),
          ("ch10.attention", _attention_where_hidden, answers.INVERTED_MASK),
          ("ch10.multi_head_attention", _mha_keys_from_wq_per_head, "the keys are projected with Wq"),
@@ -316,6 +336,10 @@ WRONG = [("ch10.attention", _attention_inverted_by_adding, answers.INVERTED_MASK
           "the frequencies fall from 1 to 1/1000"),
          ("ch10.layer_norm", _layer_norm_shifted_then_normalised, answers.AFFINE_FIRST),
          ("ch10.layer_norm", _layer_norm_unbiased_std, answers.DDOF1),
+         ("ch10.layer_norm", _layer_norm_unbiased_eps_outside_the_root, answers.DDOF1),  # told by the numbers
+         ("ch10.layer_norm", _layer_norm_of_the_scaled_input, answers.AFFINE_FIRST),
+         ("ch10.layer_norm_backward", _float32(_ln_backward_signs((1, 1, 1))), answers.LN_BACKWARD_SIGN),  # the numbers
+         ("ch10.layer_norm_backward", _ln_backward_signs((-1, 1, 1)), answers.LN_BACKWARD_SIGN),
          ("ch10.layer_norm_backward", _ln_backward_variance_share_added_apart, answers.LN_BACKWARD_SIGN),
          ("ch10.attention", _attention_divided_by_everything, answers.NOT_NORMALISED),
          ("ch10.attention", _float32(answers._attention_unscaled), "the scores are not scaled"),
@@ -349,6 +373,18 @@ def test_a_floating_point_warning_made_an_error_is_told_its_slip(name: str, answ
     verdict = judge(exercise, observation)
     assert not verdict.passed and "RuntimeWarning" in verdict.message and said in verdict.message, verdict.message
     assert verdict.mistake is not None
+
+
+def test_a_query_whose_weights_are_nan_is_told_which_keys_the_mask_let_it_see() -> None:
+    """An inverted mask written with -inf hides every key of the last query of the causal case (its weights are nan):
+    the message says so and names the keys the mask allows it, 0 to 3."""
+    def attention(Q, K, V, mask=None):
+        with np.errstate(all="ignore"):
+            return answers._attention(Q, K, V, None if mask is None else ~np.asarray(mask))
+
+    verdict = judge(ch10.attention, collect(ch10.attention, attention, 0, False))
+    assert "the weights of query 3 (at (0, 3)) are nan" in verdict.message, verdict.message
+    assert "lets it see keys 0, 1, 2, 3." in verdict.message and answers.INVERTED_MASK in verdict.message
 
 
 def test_split_heads_says_which_numbers_of_x_a_wrong_head_holds() -> None:

@@ -189,6 +189,11 @@ INVERTED_MASK = N_("the mask is inverted: True means the query MAY look at that 
 NOT_NORMALISED = N_("each query's weights are in the right proportions but do not sum to 1: divide each row's "
                     "exponentials by that row's own sum, e.sum(axis=-1, keepdims=True).")
 
+DDOF1 = N_("the variance is the sample variance (ddof=1): layer norm divides by the number of features, np.var(..., "
+           "ddof=0) (np.std's default too), as torch and Keras do.")
+LN_BACKWARD_SIGN = N_("a sign is flipped in dx: both shares are subtracted, dx = (dxhat - mean(dxhat) - xhat * "
+                      "mean(dxhat * xhat)) / sqrt(var + eps).")
+
 
 def _floats(value: Any) -> np.ndarray | None:
     """`value` as an array of floats, or None where it is not one (whole numbers, bools, text, ragged lists)."""
@@ -212,6 +217,7 @@ def _attention_compare(expected: Any, got: Any, case: Case) -> str | None:
         if (weights.shape[-2] > 1 and np.allclose(weights.sum(axis=-2), 1)
                 and not np.allclose(weights.sum(axis=-1), 1)):
             return problem + "\n" + hint(_(OVER_QUERIES))
+        problem += _nan_row(weights, case.kwargs.get("mask"))
         if _inverted(weights, case.kwargs.get("mask")):
             return problem + "\n" + hint(_(INVERTED_MASK))
         ratio = _row_factors(np.asarray(expected[1], dtype=float), weights)
@@ -233,6 +239,22 @@ def _row_factors(expected: np.ndarray, weights: np.ndarray) -> np.ndarray | None
     return ratio if same and not np.allclose(ratio, 1) else None
 
 
+def _nan_row(weights: np.ndarray, mask: Any) -> str:
+    """Which query's weights are nan though the mask lets it see some keys (its scores were all -inf: the mask that
+    was applied hid every key of it), and which keys those are; else nothing."""
+    if mask is None:
+        return ""
+    allowed = np.broadcast_to(np.asarray(mask, dtype=bool), weights.shape)
+    rows = np.argwhere(np.isnan(weights).all(axis=-1) & allowed.any(axis=-1))
+    if not len(rows):
+        return ""
+    row = tuple(int(i) for i in rows[0])
+    keys = ", ".join(str(int(k)) for k in np.flatnonzero(allowed[row]))
+    return "\n" + _("the weights of query {query} (at {where}) are nan: every one of its scores was -inf, so the mask "
+                    "you applied hid every key of it, while `mask` lets it see keys {keys}.").format(
+        query=row[-1], where=row, keys=keys)
+
+
 def _inverted(weights: np.ndarray, mask: Any) -> bool:
     """In every row where the mask hides a key, the weights are 0 on the keys it allows and not on those it hides."""
     if mask is None:
@@ -243,6 +265,53 @@ def _inverted(weights: np.ndarray, mask: Any) -> bool:
         return False
     w, kept = np.nan_to_num(weights)[rows], allowed[rows]
     return bool(np.allclose(np.where(kept, w, 0), 0, atol=1e-9) and (np.where(kept, 0, w).sum(axis=-1) > 0.5).all())
+
+
+def _layer_norm_compare(expected: Any, got: Any, case: Case) -> str | None:
+    """The values, and the sample variance however it was written (eps inside or outside the root, np.std or a sum
+    over D - 1): where a position's features vary well beyond eps, its normalised values are sqrt((D - 1) / D) times
+    the right ones."""
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
+    values = _floats(got)
+    if problem is None or values is None or values.shape != np.shape(expected):
+        return problem
+    x, gamma, beta = (np.asarray(a, dtype=float) for a in case.args[:3])
+    eps = float(case.kwargs.get("eps", EPS))
+    varied = np.broadcast_to(x.var(axis=-1, keepdims=True) > 1e3 * eps, x.shape)
+    steady = np.broadcast_to(np.abs(gamma) > 1e-3, x.shape) & varied
+    if not steady.any():
+        return problem
+    xhat = (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+    with np.errstate(all="ignore"):
+        theirs = (values - beta) / gamma
+    D = x.shape[-1]
+    if D > 1 and np.allclose(theirs[steady], xhat[steady] * np.sqrt((D - 1) / D), rtol=1e-3, atol=1e-3):
+        return problem + "\n" + hint(_(DDOF1))
+    return problem
+
+
+def _layer_norm_backward_compare(expected: Any, got: Any, case: Case) -> str | None:
+    """The values, and a flipped sign in dx however it was written: dx * sqrt(var + eps) is dxhat - mean(dxhat) -
+    xhat * mean(dxhat * xhat); where the student's is the same three terms with a sign of one of them (or of all)
+    flipped, that is said."""
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
+    dx = _floats(got[0]) if problem and isinstance(got, (tuple, list)) and len(got) == 3 else None
+    if dx is None or dx.shape != np.shape(expected[0]):
+        return problem
+    dout, x, gamma = (np.asarray(a, dtype=float) for a in case.args[:3])
+    eps = float(case.kwargs.get("eps", EPS))
+    root = np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+    xhat, dxhat = (x - x.mean(axis=-1, keepdims=True)) / root, dout * gamma
+    terms = np.stack([dxhat, np.broadcast_to(dxhat.mean(axis=-1, keepdims=True), x.shape),
+                      xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)], axis=-1).reshape(-1, 3)
+    target = (dx * root).reshape(-1)
+    if not np.isfinite(target).all():
+        return problem
+    signs, *_rest = np.linalg.lstsq(terms, target, rcond=None)
+    fits = np.allclose(terms @ signs, target, rtol=1e-4, atol=1e-4 * np.abs(target).max(initial=0))
+    if fits and np.allclose(np.abs(signs), 1, atol=1e-3) and not np.allclose(signs, [1, -1, -1], atol=1e-3):
+        return problem + "\n" + hint(_(LN_BACKWARD_SIGN))
+    return problem
 
 
 def _split_compare(expected: Any, got: Any, case: Case) -> str | None:
@@ -707,6 +776,10 @@ def _layer_norm_affine_before_dividing(x, gamma, beta, eps=EPS):
     return ((x - x.mean(axis=-1, keepdims=True)) * gamma + beta) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
 
 
+def _layer_norm_affine_then_normalised(x, gamma, beta, eps=EPS):
+    return _layer_norm(x * gamma + beta, np.ones_like(gamma), np.zeros_like(beta), eps)
+
+
 def _layer_norm_ddof1_std(x, gamma, beta, eps=EPS):
     return (x - x.mean(axis=-1, keepdims=True)) / (x.std(axis=-1, ddof=1, keepdims=True) + eps) * gamma + beta
 
@@ -1047,15 +1120,13 @@ sinusoidal_positions = Exercise(
     ],
 )
 
-DDOF1 = N_("the variance is the sample variance (ddof=1): layer norm divides by the number of features, np.var(..., "
-           "ddof=0) (np.std's default too), as torch and Keras do.")
 AFFINE_FIRST = N_("gamma and beta are applied before normalising: normalise x first, xhat = (x - mean) / sqrt(var + "
                   "eps), then scale and shift it, xhat * gamma + beta.")
 
 layer_norm = Exercise(
     "ch10.layer_norm",
     title="layer_norm",
-    scale_tol=FLOAT32_ROUNDING,
+    compare=_layer_norm_compare,
     reference=_layer_norm,
     cases=_ln_cases,
     mistakes=[
@@ -1065,6 +1136,7 @@ layer_norm = Exercise(
         Mistake(_layer_norm_ddof1_std, DDOF1),
         Mistake(_layer_norm_affine_first, AFFINE_FIRST),
         Mistake(_layer_norm_affine_before_dividing, AFFINE_FIRST),
+        Mistake(_layer_norm_affine_then_normalised, AFFINE_FIRST),
         Mistake(_layer_norm_variance, N_("this divides by the variance: divide by the standard deviation, "
                 "np.sqrt(var + eps), so that every position ends with variance 1.")),
         Mistake(_layer_norm_eps_outside, N_("eps goes inside the square root, sqrt(var + eps), not std + eps: "
@@ -1111,13 +1183,11 @@ softmax_backward = Exercise(
     ],
 )
 
-LN_BACKWARD_SIGN = N_("a sign is flipped in dx: both shares are subtracted, dx = (dxhat - mean(dxhat) - xhat * "
-                      "mean(dxhat * xhat)) / sqrt(var + eps).")
 
 layer_norm_backward = Exercise(
     "ch10.layer_norm_backward",
     title="layer_norm_backward",
-    scale_tol=FLOAT32_ROUNDING,
+    compare=_layer_norm_backward_compare,
     outputs=(Output("dx"), Output("dgamma"), Output("dbeta")),
     reference=_layer_norm_backward,
     cases=_ln_backward_cases,
