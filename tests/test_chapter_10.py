@@ -387,6 +387,25 @@ def test_a_query_whose_weights_are_nan_is_told_which_keys_the_mask_let_it_see() 
     assert "lets it see keys 0, 1, 2, 3." in verdict.message and answers.INVERTED_MASK in verdict.message
 
 
+def test_positions_say_which_column_holds_which_and_how_fast_a_pair_turns() -> None:
+    """Wrong positions no listed mistake reproduces: the pairs in reverse order (the lesson says which column the
+    first one holds), and the exponent (2i + 1) / d (pair 0 turns by 10000 ** (-1/6) = 0.215443 per position, by
+    hand, where it must turn by 1)."""
+    def reversed_pairs(T, d):
+        return answers._sinusoidal_positions(T, d).reshape(T, -1, 2)[:, ::-1].reshape(T, d)
+
+    def odd_exponent(T, d):
+        angles = np.arange(T)[:, None] / 10000 ** ((np.arange(0, d, 2)[None, :] + 1) / d)
+        return np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(T, d)
+
+    exercise = ch10.sinusoidal_positions
+    message = judge(exercise, collect(exercise, reversed_pairs, 0, False)).message
+    assert "your column 0 is column 4, the sine of pair 2." in message, message  # the visible (4, 6) first
+    message = judge(exercise, collect(exercise, odd_exponent, 0, False)).message
+    assert f"pair 0 (columns 0 and 1) turns by {10000 ** (-1 / 6):.6g} radians" in message, message
+    assert "it must turn by 1 / 10000 ** (0 / 6) = 1." in message, message
+
+
 def test_split_heads_says_which_numbers_of_x_a_wrong_head_holds() -> None:
     """A reshape or a transpose moves x's numbers: the lesson says where the first wrong head's came from (here
     `x.reshape(B, h, d, T)`, a wrong split no listed mistake reproduces)."""

@@ -267,6 +267,47 @@ def _inverted(weights: np.ndarray, mask: Any) -> bool:
     return bool(np.allclose(np.where(kept, w, 0), 0, atol=1e-9) and (np.where(kept, 0, w).sum(axis=-1) > 0.5).all())
 
 
+def _positions_compare(expected: Any, got: Any, case: Case) -> str | None:
+    """The values, and what the numbers show however they were computed: the right columns in another order (which
+    column holds which), or sines and cosines in their places that turn at the wrong speed (which pair, how fast)."""
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
+    pe = _floats(got)
+    if problem is None or pe is None or pe.shape != np.shape(expected) or pe.ndim != 2 or not np.isfinite(pe).all():
+        return problem
+    return problem + (_columns_moved(np.asarray(expected, dtype=float), pe) or _pair_speeds(pe))
+
+
+def _columns_moved(expected: np.ndarray, pe: np.ndarray) -> str:
+    """Where the columns of `pe` are the expected ones in another order, the first that is in another's place."""
+    same = np.isclose(pe[:, :, None], expected[:, None, :], atol=1e-6).all(axis=0)  # same[j, k]: pe[:, j] is column k
+    if not (same.sum(axis=0) == 1).all() or not (same.sum(axis=1) == 1).all():
+        return ""  # not a permutation: a column missing, or one found twice
+    j = next(j for j in range(pe.shape[1]) if not same[j, j])
+    k = int(np.argmax(same[j]))
+    kind = _("the sine") if k % 2 == 0 else _("the cosine")
+    return "\n" + _("the right columns in another order: your column {j} is column {k}, {kind} of pair {pair}.").format(
+        j=j, k=k, kind=kind, pair=k // 2)
+
+
+def _pair_speeds(pe: np.ndarray) -> str:
+    """Where each pair of columns is a sine and its cosine (0 and 1 at position 0, on the unit circle), the first pair
+    that turns by another angle per position than t / 10000 ** (2i / d) does."""
+    T, d = pe.shape
+    sines, cosines = pe[:, 0::2], pe[:, 1::2]
+    if T < 2 or d % 2 or not (np.allclose(sines[0], 0, atol=1e-6) and np.allclose(cosines[0], 1, atol=1e-6)
+                              and np.allclose(sines ** 2 + cosines ** 2, 1, atol=1e-5)):
+        return ""
+    turned = np.arctan2(sines[1], cosines[1])
+    right = np.arctan2(*_sinusoidal_positions(2, d)[1].reshape(-1, 2).T)
+    wrong = np.flatnonzero(~np.isclose(turned, right, atol=1e-5))
+    if not len(wrong):
+        return ""
+    i = int(wrong[0])
+    return "\n" + _("pair {pair} (columns {sine} and {cosine}) turns by {got} radians from one position to the next; "
+                    "it must turn by 1 / 10000 ** ({sine} / {d}) = {expected}.").format(
+        pair=i, sine=2 * i, cosine=2 * i + 1, d=d, got=f"{turned[i]:.6g}", expected=f"{right[i]:.6g}")
+
+
 def _layer_norm_compare(expected: Any, got: Any, case: Case) -> str | None:
     """The values, and the sample variance however it was written (eps inside or outside the root, np.std or a sum
     over D - 1): where a position's features vary well beyond eps, its normalised values are sqrt((D - 1) / D) times
@@ -1091,7 +1132,7 @@ multi_head_attention = Exercise(
 sinusoidal_positions = Exercise(
     "ch10.sinusoidal_positions",
     title="sinusoidal_positions",
-    scale_tol=FLOAT32_ROUNDING,
+    compare=_positions_compare,
     reference=_sinusoidal_positions,
     cases=_positions_cases,
     mistakes=[
