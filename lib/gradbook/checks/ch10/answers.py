@@ -15,8 +15,11 @@ An answer is right within float32's rounding (`core.FLOAT32_ROUNDING` of each ou
 library's precision, on every seed: an answer computed in float32 (its result float32, or float64 again after a
 division by np.sqrt(d), a float64) passed the visible check and failed about 1 hidden seed in 4 when judged by
 float64's tolerance. Besides the listed mistakes, the checks read what a wrong answer's numbers show, however
-it was written: attention weights that are zero exactly where the mask allows (an inverted mask), rows in the right
-proportions that do not sum to 1, columns that sum to 1; a split whose heads hold the wrong numbers of x.
+it was written: attention weights that are zero exactly where the mask allows (an inverted mask), a query whose
+weights are nan though the mask lets it see keys (which ones), rows in the right proportions that do not sum to 1,
+columns that sum to 1; a split whose heads hold the wrong numbers of x; positions whose columns are the right ones in
+another order, or whose pairs turn at the wrong speed; a layer norm by the sample variance (ddof=1), and a flipped sign
+in its backward pass's dx.
 """
 
 from __future__ import annotations
