@@ -11,6 +11,8 @@ listed form get their hint.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -239,7 +241,106 @@ def _attention_divided_by_everything(Q, K, V, mask=None):
     return e / e.sum() @ V, e / e.sum()
 
 
+def _mha_keys_from_wq_per_head(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    dk = Wq.shape[1] // num_heads
+    mask = np.tril(np.ones((x.shape[1],) * 2, dtype=bool)) if causal else None
+    heads = [answers._attention(x @ Wq[:, j * dk:(j + 1) * dk], x @ Wq[:, j * dk:(j + 1) * dk],  # Wq for the keys
+                                x @ Wv[:, j * dk:(j + 1) * dk], mask)[0] for j in range(num_heads)]
+    return np.concatenate(heads, axis=-1) @ Wo
+
+
+def _mha_exp_unshifted(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (answers._split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    scores = np.einsum("bhtd,bhsd->bhts", q, k) / np.sqrt(q.shape[-1])
+    if causal:
+        scores[..., ~np.tril(np.ones(scores.shape[-2:], dtype=bool))] = -np.inf
+    weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+    return answers._merge_heads(weights @ v) @ Wo
+
+
+def _mha_causal_written_as_hidden(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (answers._split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if causal:  # the lower triangle taken for the keys to hide: the last step sees none
+        scores = np.where(np.tril(np.ones(scores.shape[-2:], dtype=bool)), -np.inf, scores)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return answers._merge_heads(e / e.sum(axis=-1, keepdims=True) @ v) @ Wo
+
+
+def _attention_where_hidden(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, -np.inf, scores)  # -inf where the query MAY look
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True) @ V, e / e.sum(axis=-1, keepdims=True)
+
+
+def _positions_cos_in_first_half(T, d):
+    angles = np.arange(T)[:, None] / 10000 ** (np.arange(0, d, 2)[None, :] / d)
+    pe = np.empty((T, d))
+    pe[:, :d // 2], pe[:, d // 2:] = np.cos(angles), np.sin(angles)
+    return pe
+
+
+def _positions_pairs(T, d, exponent):
+    angles = np.arange(T)[:, None] * exponent(np.arange(d // 2), d)[None, :]
+    return np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(T, d)
+
+
+def _layer_norm_shifted_then_normalised(x, gamma, beta, eps=1e-5):
+    scaled = x * gamma + beta
+    return (scaled - x.mean(axis=-1, keepdims=True)) / np.sqrt(((x - x.mean(axis=-1, keepdims=True)) ** 2).mean(
+        axis=-1, keepdims=True) + eps)
+
+
+def _layer_norm_unbiased_std(x, gamma, beta, eps=1e-5):
+    return gamma * (x - x.mean(axis=-1, keepdims=True)) / (x.std(axis=-1, ddof=1, keepdims=True) + eps) + beta
+
+
+def _ln_backward_variance_share_added_apart(dout, x, gamma, eps=1e-5):
+    inv = 1 / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+    xhat, dxhat = (x - x.mean(axis=-1, keepdims=True)) * inv, dout * gamma
+    dx = inv * (dxhat - dxhat.mean(axis=-1, keepdims=True)) + inv * xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)
+    return dx, (dout * xhat).reshape(-1, x.shape[-1]).sum(axis=0), dout.reshape(-1, x.shape[-1]).sum(axis=0)
+
+
+def _layer_norm_unbiased_eps_outside_the_root(x, gamma, beta, eps=1e-5):
+    m = x.mean(axis=-1, keepdims=True)
+    return gamma * (x - m) / (np.sqrt(((x - m) ** 2).sum(axis=-1, keepdims=True) / (x.shape[-1] - 1)) + eps) + beta
+
+
+def _layer_norm_of_the_scaled_input(x, gamma, beta, eps=1e-5):
+    y = x * gamma + beta
+    return (y - y.mean(axis=-1, keepdims=True)) / np.sqrt(y.var(axis=-1, keepdims=True) + eps)
+
+
+def _ln_backward_signs(signs):
+    def backward(dout, x, gamma, eps=1e-5):
+        inv = 1 / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+        xhat, dxhat = (x - x.mean(axis=-1, keepdims=True)) * inv, dout * gamma
+        shares = (dxhat, dxhat.mean(axis=-1, keepdims=True), xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
+        axes = tuple(range(x.ndim - 1))
+        return inv * sum(s * t for s, t in zip(signs, shares)), (dout * xhat).sum(axis=axes), dout.sum(axis=axes)
+    return backward
+
+
 WRONG = [("ch10.attention", _attention_inverted_by_adding, answers.INVERTED_MASK),
+         ("ch10.attention", _attention_where_hidden, answers.INVERTED_MASK),
+         ("ch10.multi_head_attention", _mha_keys_from_wq_per_head, "the keys are projected with Wq"),
+         ("ch10.multi_head_attention", _mha_exp_unshifted, "exp overflows in the heads' softmax"),
+         ("ch10.multi_head_attention", _mha_causal_written_as_hidden, "your mask lets each step see only the steps AFTER"),
+         ("ch10.sinusoidal_positions", _positions_cos_in_first_half, "the cosines come first"),
+         ("ch10.sinusoidal_positions", lambda T, d: _positions_pairs(T, d, lambda i, d: 1 / 10000 ** (2 * i // d)),
+          "computed with // (integer division)"),
+         ("ch10.sinusoidal_positions", lambda T, d: _positions_pairs(T, d, lambda i, d: np.exp(2 * i * -np.log(1000) / d)),
+          "the frequencies fall from 1 to 1/1000"),
+         ("ch10.layer_norm", _layer_norm_shifted_then_normalised, answers.AFFINE_FIRST),
+         ("ch10.layer_norm", _layer_norm_unbiased_std, answers.DDOF1),
+         ("ch10.layer_norm", _layer_norm_unbiased_eps_outside_the_root, answers.DDOF1),  # told by the numbers
+         ("ch10.layer_norm", _layer_norm_of_the_scaled_input, answers.AFFINE_FIRST),
+         ("ch10.layer_norm_backward", _float32(_ln_backward_signs((1, 1, 1))), answers.LN_BACKWARD_SIGN),  # the numbers
+         ("ch10.layer_norm_backward", _ln_backward_signs((-1, 1, 1)), answers.LN_BACKWARD_SIGN),
+         ("ch10.layer_norm_backward", _ln_backward_variance_share_added_apart, answers.LN_BACKWARD_SIGN),
          ("ch10.attention", _attention_divided_by_everything, answers.NOT_NORMALISED),
          ("ch10.attention", _float32(answers._attention_unscaled), "the scores are not scaled"),
          ("ch10.layer_norm_backward", _float32(answers._ln_backward_constant_mean), "dx misses the mean's share")]
@@ -254,6 +355,55 @@ def test_a_mistake_written_otherwise_than_its_listed_form_gets_its_hint(name: st
         with np.errstate(all="ignore"):
             verdict = judge(exercise, collect(exercise, answer, seed, hidden))
         assert not verdict.passed and said in verdict.message and verdict.mistake is not None, verdict.message
+
+
+@pytest.mark.parametrize(("name", "answer", "said"), [
+    ("ch10.attention", _attention_where_hidden, answers.INVERTED_MASK),
+    ("ch10.multi_head_attention", _mha_causal_written_as_hidden, "your mask lets each step see only the steps AFTER"),
+    ("ch10.multi_head_attention", _mha_exp_unshifted, "exp overflows in the heads' softmax"),
+], ids=["attention", "mha-mask", "mha-overflow"])
+def test_a_floating_point_warning_made_an_error_is_told_its_slip(name: str, answer, said: str) -> None:
+    """Where numpy's RuntimeWarning is an error (a student's filter, the grader's warning mode), the answer raises
+    on the case whose row hides every key (or overflows): the message names the slip, not only the warning."""
+    exercise = REGISTRY[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        observation = collect(exercise, answer, 0, False)
+    assert any(str(r["error"] or "").startswith("RuntimeWarning") for r in observation["results"])
+    verdict = judge(exercise, observation)
+    assert not verdict.passed and "RuntimeWarning" in verdict.message and said in verdict.message, verdict.message
+    assert verdict.mistake is not None
+
+
+def test_a_query_whose_weights_are_nan_is_told_which_keys_the_mask_let_it_see() -> None:
+    """An inverted mask written with -inf hides every key of the last query of the causal case (its weights are nan):
+    the message says so and names the keys the mask allows it, 0 to 3."""
+    def attention(Q, K, V, mask=None):
+        with np.errstate(all="ignore"):
+            return answers._attention(Q, K, V, None if mask is None else ~np.asarray(mask))
+
+    verdict = judge(ch10.attention, collect(ch10.attention, attention, 0, False))
+    assert "the weights of query 3 (at (0, 3)) are nan" in verdict.message, verdict.message
+    assert "lets it see keys 0, 1, 2, 3." in verdict.message and answers.INVERTED_MASK in verdict.message
+
+
+def test_positions_say_which_column_holds_which_and_how_fast_a_pair_turns() -> None:
+    """Wrong positions no listed mistake reproduces: the pairs in reverse order (the lesson says which column the
+    first one holds), and the exponent (2i + 1) / d (pair 0 turns by 10000 ** (-1/6) = 0.215443 per position, by
+    hand, where it must turn by 1)."""
+    def reversed_pairs(T, d):
+        return answers._sinusoidal_positions(T, d).reshape(T, -1, 2)[:, ::-1].reshape(T, d)
+
+    def odd_exponent(T, d):
+        angles = np.arange(T)[:, None] / 10000 ** ((np.arange(0, d, 2)[None, :] + 1) / d)
+        return np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(T, d)
+
+    exercise = ch10.sinusoidal_positions
+    message = judge(exercise, collect(exercise, reversed_pairs, 0, False)).message
+    assert "your column 0 is column 4, the sine of pair 2." in message, message  # the visible (4, 6) first
+    message = judge(exercise, collect(exercise, odd_exponent, 0, False)).message
+    assert f"pair 0 (columns 0 and 1) turns by {10000 ** (-1 / 6):.6g} radians" in message, message
+    assert "it must turn by 1 / 10000 ** (0 / 6) = 1." in message, message
 
 
 def test_split_heads_says_which_numbers_of_x_a_wrong_head_holds() -> None:

@@ -477,3 +477,28 @@ def test_the_value_shown_as_an_example_is_a_wrong_one() -> None:
     assert message is not None and "1 of 3 values is wrong." in message
     example = next(line for line in message.splitlines() if line.startswith("For example"))
     assert "0.01" in example and "1000" not in example, message
+
+
+# --- a tolerance that scales with each array's largest value (float32's rounding in long sums) --------------------
+
+
+def test_scale_tol_allows_an_error_in_proportion_to_each_arrays_largest_value() -> None:
+    """Hand-made: with scale_tol 2e-5 (rtol and atol 0) an array whose largest value is 1e4 may be off by 0.2; the
+    same error of 0.1 on an array whose largest value is 1 is wrong, and so is a NaN; each array of a tuple has its
+    own scale; the example shown and the count are the values outside 0.2."""
+    big = np.array([1e4, -3.0, 0.5, 7.0])
+    off = big + np.array([0.1, -0.1, 0.1, 0.0])
+    assert compare_values(big, off, rtol=0, atol=0, scale_tol=2e-5, inputs=()) is None
+    assert compare_values(big, off, rtol=0, atol=0, inputs=()) is not None  # without the option: wrong
+    small = np.array([1.0, -0.5, 0.25])
+    assert compare_values(small, small + 0.1, rtol=0, atol=0, scale_tol=2e-5, inputs=()) is not None
+    assert compare_values((big, small), (off, small + 0.1), rtol=0, atol=0, scale_tol=2e-5, inputs=()) is not None
+    assert compare_values((big, small), (off, small), rtol=0, atol=0, scale_tol=2e-5, inputs=()) is None
+    nan = small.copy()
+    nan[1] = np.nan
+    assert compare_values(small, nan, rtol=0, atol=0, scale_tol=2e-5, inputs=()) is not None
+    # 0.3 off at 7 is past 0.2; 0.15 off at 0.5 is within it (though 30 % of that value): one value is wrong
+    message = compare_values(big, big + np.array([0.0, 0.0, 0.15, 0.3]), rtol=0, atol=0, scale_tol=2e-5, inputs=())
+    assert message is not None and "1 of 4 values is wrong." in message, message
+    example = next(line for line in message.splitlines() if line.startswith("For example"))
+    assert "7.3" in example and "0.65" not in example, message

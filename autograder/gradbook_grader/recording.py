@@ -251,7 +251,8 @@ def _exercise_source(attr: str, exercise: Exercise) -> list[str]:
              f"    cases=recorded.cases(_DATA, {exercise.name!r}),", f"    run={exercise.run!r},"]
     if exercise.compare is not None:
         lines.append(f"    compare={exercise.compare.__name__},")
-    lines += [f"    rtol={exercise.rtol!r},", f"    atol={exercise.atol!r},", f"    value={exercise.value!r},"]
+    lines += [f"    rtol={exercise.rtol!r},", f"    atol={exercise.atol!r},", f"    scale_tol={exercise.scale_tol!r},",
+              f"    value={exercise.value!r},"]
     lines += _declarations(exercise)
     if exercise.mistakes:
         lines.append("    mistakes=[")

@@ -477,8 +477,8 @@ def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> list | 
     if not np.any(e != 0):
         return None
     k = float(np.sum(g * e) / np.sum(e * e))
-    if not np.isfinite(k) or k == 0 or not near(g, k * e) or np.isclose(k, 1.0, rtol=1e-9):
-        return None
+    if not np.isfinite(k) or k == 0 or not near(g, k * e) or np.isclose(k, 1.0, rtol=1e-9) or near(k * e, e):
+        return None  # (k times the expected within tolerance of it: a factor of 1 as far as the tolerance can tell)
     sign = _(" and with the opposite sign") if k < 0 else ""
     size = abs(k)
     subject = _("every value is") if g.size > 1 else _("the result is")

@@ -11,10 +11,15 @@ and torch's layers do. The block is pre-norm (GPT-2's layout, the library's `Tra
 
 Layer norm uses the biased variance (``ddof=0``) and ``eps`` inside the square root, as torch does.
 
-An answer is right within float32's rounding (`FLOAT32_TOLERANCE` of each output's largest value), the library's
-precision, on every seed. Besides the listed mistakes, the checks read what a wrong answer's numbers show, however
-it was written: attention weights that are zero exactly where the mask allows (an inverted mask), rows in the right
-proportions that do not sum to 1, columns that sum to 1; a split whose heads hold the wrong numbers of x.
+An answer is right within float32's rounding (`core.FLOAT32_ROUNDING` of each output array's largest value), the
+library's precision, on every seed: an answer computed in float32 (its result float32, or float64 again after a
+division by np.sqrt(d), a float64) passed the visible check and failed about 1 hidden seed in 4 when judged by
+float64's tolerance. Besides the listed mistakes, the checks read what a wrong answer's numbers show, however
+it was written: attention weights that are zero exactly where the mask allows (an inverted mask), a query whose
+weights are nan though the mask lets it see keys (which ones), rows in the right proportions that do not sum to 1,
+columns that sum to 1; a split whose heads hold the wrong numbers of x; positions whose columns are the right ones in
+another order, or whose pairs turn at the wrong speed; a layer norm by the sample variance (ddof=1), and a flipped sign
+in its backward pass's dx.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gradbook.checks.ch10.public import Params, block_params
-from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.core import FLOAT32_ROUNDING, Exercise, Mistake, compare_values
 from gradbook.checks.display import hint
 from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Output
@@ -181,44 +186,16 @@ OVER_QUERIES = N_("the softmax runs over the queries (axis -2): each query's wei
 MASK_AFTER = N_("the mask was applied after the softmax: the masked weights are 0 but the others no longer "
                 "sum to 1. Mask the scores before the softmax: np.where(mask, scores, -np.inf).")
 INVERTED_MASK = N_("the mask is inverted: True means the query MAY look at that key, so keep its score and set the "
-                   "others to -inf: np.where(mask, scores, -np.inf). (torch's attn_mask marks the opposite.)")
+                   "others to -inf: np.where(mask, scores, -np.inf). (torch's attn_mask marks the opposite.) Inverted, "
+                   "it hides every key of a query that may see them all: that row's scores are all -inf, and its "
+                   "softmax is 0 / 0 = nan (numpy's RuntimeWarning).")
 NOT_NORMALISED = N_("each query's weights are in the right proportions but do not sum to 1: divide each row's "
                     "exponentials by that row's own sum, e.sum(axis=-1, keepdims=True).")
-FLOAT32_TOLERANCE = 2e-5  # of an output's largest value: float32's rounding in this chapter's sums stays under 2e-6
 
-
-def _leaves(expected: Any, got: Any) -> list[tuple[Any, Any]] | None:
-    """The pairs of arrays in two outputs of the same structure (tuples, lists, dicts), or None where they differ."""
-    if isinstance(expected, dict):
-        if not isinstance(got, dict) or set(got) != set(expected):
-            return None
-        pairs = [_leaves(expected[k], got[k]) for k in expected]
-    elif isinstance(expected, (tuple, list)):
-        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            return None
-        pairs = [_leaves(e, g) for e, g in zip(expected, got)]
-    else:
-        return [(expected, got)]
-    return None if any(p is None for p in pairs) else [pair for p in pairs for pair in p]  # type: ignore[union-attr]
-
-
-def _close_in_float32(expected: Any, got: Any) -> bool:
-    """Right within float32's rounding (the library's precision): each float array within FLOAT32_TOLERANCE of its
-    largest expected value, everything else close as usual. An answer computed in float32 (its result float32, or
-    float64 again after a division by np.sqrt(d), a float64) was judged by float64's tolerance on its smallest
-    values: it passed the visible check and failed about 1 hidden seed in 4, on a 6th digit."""
-    pairs = _leaves(expected, got)
-    if not pairs:
-        return False
-    for expected_part, got_part in pairs:
-        e, g = _floats(expected_part), _floats(got_part)
-        if e is None or g is None or e.shape != g.shape:
-            if compare_values(expected_part, got_part) is not None:
-                return False
-        elif not (np.isfinite(e).all() and np.isfinite(g).all()
-                  and np.abs(g - e).max(initial=0) <= FLOAT32_TOLERANCE * np.abs(e).max(initial=0) + 1e-7):
-            return False
-    return True
+DDOF1 = N_("the variance is the sample variance (ddof=1): layer norm divides by the number of features, np.var(..., "
+           "ddof=0) (np.std's default too), as torch and Keras do.")
+LN_BACKWARD_SIGN = N_("a sign is flipped in dx: both shares are subtracted, dx = (dxhat - mean(dxhat) - xhat * "
+                      "mean(dxhat * xhat)) / sqrt(var + eps).")
 
 
 def _floats(value: Any) -> np.ndarray | None:
@@ -230,17 +207,12 @@ def _floats(value: Any) -> np.ndarray | None:
     return array if array.dtype.kind == "f" else None
 
 
-def _compare(expected: Any, got: Any, case: Case) -> str | None:
-    """The chapter's comparison: right within float32's rounding passes; what is wrong is said as usual."""
-    return None if _close_in_float32(expected, got) else compare_values(expected, got)
-
-
 def _attention_compare(expected: Any, got: Any, case: Case) -> str | None:
     """The values, and mistakes told by the weights' pattern, however the code is written (the shift, the order of
     the steps, -inf or -1e9): normalised along the wrong axis (each key's column sums to 1 where each query's row
     must), an inverted mask (weight only on the keys the mask hides, in every row that hides one), rows in the right
     proportions that do not sum to 1 (only the rows that hide a key: the mask was applied after the softmax)."""
-    problem = _compare(expected, got, case)
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
     if problem and isinstance(got, (tuple, list)) and len(got) == 2:
         weights = _floats(got[1])
         if weights is None or weights.shape != np.shape(expected[1]) or weights.ndim < 2:
@@ -248,6 +220,7 @@ def _attention_compare(expected: Any, got: Any, case: Case) -> str | None:
         if (weights.shape[-2] > 1 and np.allclose(weights.sum(axis=-2), 1)
                 and not np.allclose(weights.sum(axis=-1), 1)):
             return problem + "\n" + hint(_(OVER_QUERIES))
+        problem += _nan_row(weights, case.kwargs.get("mask"))
         if _inverted(weights, case.kwargs.get("mask")):
             return problem + "\n" + hint(_(INVERTED_MASK))
         ratio = _row_factors(np.asarray(expected[1], dtype=float), weights)
@@ -269,6 +242,22 @@ def _row_factors(expected: np.ndarray, weights: np.ndarray) -> np.ndarray | None
     return ratio if same and not np.allclose(ratio, 1) else None
 
 
+def _nan_row(weights: np.ndarray, mask: Any) -> str:
+    """Which query's weights are nan though the mask lets it see some keys (its scores were all -inf: the mask that
+    was applied hid every key of it), and which keys those are; else nothing."""
+    if mask is None:
+        return ""
+    allowed = np.broadcast_to(np.asarray(mask, dtype=bool), weights.shape)
+    rows = np.argwhere(np.isnan(weights).all(axis=-1) & allowed.any(axis=-1))
+    if not len(rows):
+        return ""
+    row = tuple(int(i) for i in rows[0])
+    keys = ", ".join(str(int(k)) for k in np.flatnonzero(allowed[row]))
+    return "\n" + _("the weights of query {query} (at {where}) are nan: every one of its scores was -inf, so the mask "
+                    "you applied hid every key of it, while `mask` lets it see keys {keys}.").format(
+        query=row[-1], where=row, keys=keys)
+
+
 def _inverted(weights: np.ndarray, mask: Any) -> bool:
     """In every row where the mask hides a key, the weights are 0 on the keys it allows and not on those it hides."""
     if mask is None:
@@ -281,9 +270,98 @@ def _inverted(weights: np.ndarray, mask: Any) -> bool:
     return bool(np.allclose(np.where(kept, w, 0), 0, atol=1e-9) and (np.where(kept, 0, w).sum(axis=-1) > 0.5).all())
 
 
+def _positions_compare(expected: Any, got: Any, case: Case) -> str | None:
+    """The values, and what the numbers show however they were computed: the right columns in another order (which
+    column holds which), or sines and cosines in their places that turn at the wrong speed (which pair, how fast)."""
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
+    pe = _floats(got)
+    if problem is None or pe is None or pe.shape != np.shape(expected) or pe.ndim != 2 or not np.isfinite(pe).all():
+        return problem
+    expected = np.asarray(expected, dtype=float)
+    return problem + (_columns_moved(expected, pe) or _pair_speeds(expected, pe))
+
+
+def _columns_moved(expected: np.ndarray, pe: np.ndarray) -> str:
+    """Where the columns of `pe` are the expected ones in another order, the first that is in another's place."""
+    same = np.isclose(pe[:, :, None], expected[:, None, :], atol=1e-6).all(axis=0)  # same[j, k]: pe[:, j] is column k
+    if not (same.sum(axis=0) == 1).all() or not (same.sum(axis=1) == 1).all():
+        return ""  # not a permutation: a column missing, or one found twice
+    j = next(j for j in range(pe.shape[1]) if not same[j, j])
+    k = int(np.argmax(same[j]))
+    kind = _("the sine") if k % 2 == 0 else _("the cosine")
+    return "\n" + _("the right columns in another order: your column {j} is column {k}, {kind} of pair {pair}.").format(
+        j=j, k=k, kind=kind, pair=k // 2)
+
+
+def _pair_speeds(expected: np.ndarray, pe: np.ndarray) -> str:
+    """Where each pair of columns is a sine and its cosine (0 and 1 at position 0, on the unit circle), the first pair
+    that turns by another angle per position than t / 10000 ** (2i / d) does."""
+    T, d = pe.shape
+    sines, cosines = pe[:, 0::2], pe[:, 1::2]
+    if T < 2 or d % 2 or not (np.allclose(sines[0], 0, atol=1e-6) and np.allclose(cosines[0], 1, atol=1e-6)
+                              and np.allclose(sines ** 2 + cosines ** 2, 1, atol=1e-5)):
+        return ""
+    turned = np.arctan2(sines[1], cosines[1])
+    right = np.arctan2(expected[1, 0::2], expected[1, 1::2])
+    wrong = np.flatnonzero(~np.isclose(turned, right, atol=1e-5))
+    if not len(wrong):
+        return ""
+    i = int(wrong[0])
+    return "\n" + _("pair {pair} (columns {sine} and {cosine}) turns by {got} radians from one position to the next; "
+                    "it must turn by 1 / 10000 ** ({sine} / {d}) = {expected}.").format(
+        pair=i, sine=2 * i, cosine=2 * i + 1, d=d, got=f"{turned[i]:.6g}", expected=f"{right[i]:.6g}")
+
+
+def _layer_norm_compare(expected: Any, got: Any, case: Case) -> str | None:
+    """The values, and the sample variance however it was written (eps inside or outside the root, np.std or a sum
+    over D - 1): where a position's features vary well beyond eps, its normalised values are sqrt((D - 1) / D) times
+    the right ones."""
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
+    values = _floats(got)
+    if problem is None or values is None or values.shape != np.shape(expected):
+        return problem
+    x, gamma, beta = (np.asarray(a, dtype=float) for a in case.args[:3])
+    eps = float(case.kwargs.get("eps", EPS))
+    varied = np.broadcast_to(x.var(axis=-1, keepdims=True) > 1e3 * eps, x.shape)
+    steady = np.broadcast_to(np.abs(gamma) > 1e-3, x.shape) & varied
+    if not steady.any():
+        return problem
+    xhat = (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+    with np.errstate(all="ignore"):
+        theirs = (values - beta) / gamma
+    D = x.shape[-1]
+    if D > 1 and np.allclose(theirs[steady], xhat[steady] * np.sqrt((D - 1) / D), rtol=1e-3, atol=1e-3):
+        return problem + "\n" + hint(_(DDOF1))
+    return problem
+
+
+def _layer_norm_backward_compare(expected: Any, got: Any, case: Case) -> str | None:
+    """The values, and a flipped sign in dx however it was written: dx * sqrt(var + eps) is dxhat - mean(dxhat) -
+    xhat * mean(dxhat * xhat); where the student's is the same three terms with a sign of one of them (or of all)
+    flipped, that is said."""
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
+    dx = _floats(got[0]) if problem and isinstance(got, (tuple, list)) and len(got) == 3 else None
+    if dx is None or dx.shape != np.shape(expected[0]):
+        return problem
+    dout, x, gamma = (np.asarray(a, dtype=float) for a in case.args[:3])
+    eps = float(case.kwargs.get("eps", EPS))
+    root = np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+    xhat, dxhat = (x - x.mean(axis=-1, keepdims=True)) / root, dout * gamma
+    terms = np.stack([dxhat, np.broadcast_to(dxhat.mean(axis=-1, keepdims=True), x.shape),
+                      xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)], axis=-1).reshape(-1, 3)
+    target = (dx * root).reshape(-1)
+    if not np.isfinite(target).all():
+        return problem
+    signs, *_rest = np.linalg.lstsq(terms, target, rcond=None)
+    fits = np.allclose(terms @ signs, target, rtol=1e-4, atol=1e-4 * np.abs(target).max(initial=0))
+    if fits and np.allclose(np.abs(signs), 1, atol=1e-3) and not np.allclose(signs, [1, -1, -1], atol=1e-3):
+        return problem + "\n" + hint(_(LN_BACKWARD_SIGN))
+    return problem
+
+
 def _split_compare(expected: Any, got: Any, case: Case) -> str | None:
     """The values, and where a reshape or a transpose went wrong: which of x's numbers the first wrong head holds."""
-    problem = _compare(expected, got, case)
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
     if problem is None or _floats(got) is None:
         return problem
     found = _holds_instead(np.asarray(case.args[0]), np.asarray(got), np.asarray(expected))
@@ -391,10 +469,7 @@ def _mha_no_output_projection(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
 
 
 def _positions_pair_index(T, d):
-    angles = np.arange(T)[:, None] / 10000 ** (np.arange(d // 2)[None, :] / d)
-    pe = np.zeros((T, d))
-    pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
-    return pe
+    return _positions_with(T, d, np.arange(d // 2) / d)
 
 
 def _positions_swapped(T, d):
@@ -595,10 +670,7 @@ def _mha_always_causal(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
 
 
 def _positions_exponent_doubled(T, d):
-    angles = np.arange(T)[:, None] / 10000 ** (2 * np.arange(0, d, 2)[None, :] / d)
-    pe = np.zeros((T, d))
-    pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
-    return pe
+    return _positions_with(T, d, 2 * np.arange(0, d, 2) / d)
 
 
 def _positions_multiplied(T, d):
@@ -694,6 +766,67 @@ def _ln_backward_variance_term_without_gamma(dout, x, gamma, eps=EPS):
     inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
     return inv * (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dout * xhat).mean(axis=-1, keepdims=True)), \
         dgamma, dbeta
+
+
+def _ln_backward_variance_share_added(dout, x, gamma, eps=EPS):
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
+    return inv * (dxhat - dxhat.mean(axis=-1, keepdims=True) + xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)), \
+        dgamma, dbeta
+
+
+def _ln_backward_mean_share_added(dout, x, gamma, eps=EPS):
+    inv, xhat, dxhat, dgamma, dbeta = _ln_parts(dout, x, gamma, eps)
+    return inv * (dxhat + dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)), \
+        dgamma, dbeta
+
+
+def _mha_keys_from_wq(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    return _multi_head_attention(x, Wq, Wq, Wv, Wo, num_heads, causal)
+
+
+@quiet  # exp overflows on the large scores' case: inf / inf is nan, as the student's gets
+def _mha_without_max(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (_split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    e = np.exp(np.where(_causal_mask(x.shape[1]), scores, -np.inf) if causal else scores)
+    return _merge_heads(e / e.sum(axis=-1, keepdims=True) @ v) @ Wo
+
+
+def _positions_with(T: int, d: int, exponents: np.ndarray, base: float = 10000) -> np.ndarray:
+    """Sines and cosines alternating, of t / base ** exponents (one exponent per pair of columns)."""
+    angles = np.arange(T)[:, None] / base ** exponents[None, :]
+    pe = np.zeros((T, d))
+    pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
+    return pe
+
+
+def _positions_cos_half_first(T, d):
+    pe = _sinusoidal_positions(T, d)
+    return np.concatenate([pe[:, 1::2], pe[:, 0::2]], axis=1)
+
+
+def _positions_integer_exponent(T, d):
+    return _positions_with(T, d, np.arange(0, d, 2) // d)
+
+
+def _positions_base_1000(T, d):
+    return _positions_with(T, d, np.arange(0, d, 2) / d, base=1000)
+
+
+def _layer_norm_affine_first(x, gamma, beta, eps=EPS):
+    return (x * gamma + beta - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+
+
+def _layer_norm_affine_before_dividing(x, gamma, beta, eps=EPS):
+    return ((x - x.mean(axis=-1, keepdims=True)) * gamma + beta) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+
+
+def _layer_norm_affine_then_normalised(x, gamma, beta, eps=EPS):
+    return _layer_norm(x * gamma + beta, np.ones_like(gamma), np.zeros_like(beta), eps)
+
+
+def _layer_norm_ddof1_std(x, gamma, beta, eps=EPS):
+    return (x - x.mean(axis=-1, keepdims=True)) / (x.std(axis=-1, ddof=1, keepdims=True) + eps) * gamma + beta
 
 
 def _block_variant(x, p, num_heads, *, mistake: str):
@@ -801,7 +934,24 @@ def _mha_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     for B, T, D, h, dk, causal in settings:
         Ws = [rng.normal(size=(D, h * dk)) / np.sqrt(D) for _ in range(3)]
         cases.append(Case((rng.normal(size=(B, T, D)), *Ws, rng.normal(size=(h * dk, D)), h), {"causal": causal}))
-    return cases
+    return cases[:2] + [_overflowing_mha_case(rng)] + cases[2:]
+
+
+def _overflowing_mha_case(rng: np.random.Generator) -> Case:
+    """Every head's scores 800 plus a few tens: exp overflows (past 709) unless each row's maximum is subtracted.
+    x's first feature is 40 and feeds only the first dimension of each head's query and key (800 = 40 * 40 / sqrt(4),
+    the same for every key of a row); the rest are small whole numbers, so the scores are exact in float32 too."""
+    B, T, D, h, dk = 2, 4, 4, 2, 4
+    x = np.concatenate([np.full((B, T, 1), 40.0), rng.integers(-2, 3, size=(B, T, D - 1)).astype(float)], axis=-1)
+
+    def projection() -> np.ndarray:
+        W = rng.integers(-1, 2, size=(D, h * dk)).astype(float)
+        W[0], W[:, ::dk] = 0.0, 0.0
+        W[0, ::dk] = 1.0
+        return W
+
+    Wq, Wk = projection(), projection()
+    return Case((x, Wq, Wk, rng.normal(size=(D, h * dk)) / 2, rng.normal(size=(h * dk, D)), h), {"causal": True})
 
 
 def _positions_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
@@ -906,7 +1056,7 @@ attention = Exercise(
 causal_mask = Exercise(
     "ch10.causal_mask",
     title="causal_mask",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_causal_mask,
     cases=_causal_cases,
     mistakes=[
@@ -947,7 +1097,7 @@ UPPER_MASK = N_("with causal=True, a step must see itself and the steps before i
 multi_head_attention = Exercise(
     "ch10.multi_head_attention",
     title="multi_head_attention",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_multi_head_attention,
     cases=_mha_cases,
     mistakes=[
@@ -969,7 +1119,15 @@ multi_head_attention = Exercise(
         Mistake(_mha_scaled_twice, N_("the scores are scaled twice: your attention already divides by sqrt(d_k), so "
                 "dividing q by it as well gives 1/d_k. Pass the heads' q, k and v as they are.")),
         Mistake(_mha_upper_mask, UPPER_MASK),
-        Mistake(_mha_inverted_mask, UPPER_MASK),
+        Mistake(_mha_inverted_mask, N_("with causal=True, a step must see itself and the steps before it, the "
+                "lower triangle; your mask lets each step see only the steps AFTER it, so the last step sees no key: "
+                "its scores are all -inf and its softmax is 0 / 0 = nan (numpy's RuntimeWarning). Keep the scores "
+                "where causal_mask(T) is True: np.where(mask, scores, -np.inf).")),
+        Mistake(_mha_keys_from_wq, N_("the keys are projected with Wq: queries, keys and values each have their own "
+                "projection, q = x @ Wq, k = x @ Wk, v = x @ Wv (with k = q each query scores itself highest).")),
+        Mistake(_mha_without_max, N_("exp overflows in the heads' softmax: scores over 709 give inf, and inf / inf "
+                "is nan. Subtract each row's maximum first, scores - scores.max(axis=-1, keepdims=True), or call "
+                "your attention, which does.")),
         Mistake(_mha_always_causal, N_("with causal=False nothing is masked: pass the causal mask only when causal "
                 "is True, causal_mask(T) if causal else None.")),
     ],
@@ -978,7 +1136,7 @@ multi_head_attention = Exercise(
 sinusoidal_positions = Exercise(
     "ch10.sinusoidal_positions",
     title="sinusoidal_positions",
-    compare=_compare,
+    compare=_positions_compare,
     reference=_sinusoidal_positions,
     cases=_positions_cases,
     mistakes=[
@@ -995,22 +1153,35 @@ sinusoidal_positions = Exercise(
                 "(2i / d), so that the frequencies fall from 1 down to 1/10000 along the columns.")),
         Mistake(_positions_sines_only, N_("the odd columns are sines too: they are the cosines of the same angles, "
                 "pe[:, 1::2] = np.cos(angles).")),
+        Mistake(_positions_cos_half_first, N_("the cosines come first, in a half of their own: the columns "
+                "alternate, a sine then its cosine, pe[:, 0::2] = sin and pe[:, 1::2] = cos.")),
+        Mistake(_positions_integer_exponent, N_("every column has the frequency 1: the exponent 2i / d was computed "
+                "with // (integer division), which is 0 for every 2i < d. Divide with /, 10000 ** (np.arange(0, d, 2) "
+                "/ d).")),
+        Mistake(_positions_base_1000, N_("the frequencies fall from 1 to 1/1000: the base is 10000, t / 10000 ** "
+                "(2i / d), so that the slowest pair of columns turns once in 2*pi*10000 positions.")),
         Mistake(_positions_column_frequency, N_("each column has its own frequency: a sine and its cosine share "
                 "one, column 2i + 1 uses 10000 ** (2i / d) like column 2i, not 10000 ** ((2i + 1) / d).")),
     ],
 )
 
+AFFINE_FIRST = N_("gamma and beta are applied before normalising: normalise x first, xhat = (x - mean) / sqrt(var + "
+                  "eps), then scale and shift it, xhat * gamma + beta.")
+
 layer_norm = Exercise(
     "ch10.layer_norm",
     title="layer_norm",
-    compare=_compare,
+    compare=_layer_norm_compare,
     reference=_layer_norm,
     cases=_ln_cases,
     mistakes=[
         Mistake(_layer_norm_batch_axis, N_("this normalised over the batch (axis 0): that is batch "
                 "normalisation. Layer normalisation normalises each position over its own features, axis=-1.")),
-        Mistake(_layer_norm_ddof1, N_("the variance is the sample variance (ddof=1): layer norm divides by the "
-                "number of features, np.var(..., ddof=0), as torch and Keras do.")),
+        Mistake(_layer_norm_ddof1, DDOF1),
+        Mistake(_layer_norm_ddof1_std, DDOF1),
+        Mistake(_layer_norm_affine_first, AFFINE_FIRST),
+        Mistake(_layer_norm_affine_before_dividing, AFFINE_FIRST),
+        Mistake(_layer_norm_affine_then_normalised, AFFINE_FIRST),
         Mistake(_layer_norm_variance, N_("this divides by the variance: divide by the standard deviation, "
                 "np.sqrt(var + eps), so that every position ends with variance 1.")),
         Mistake(_layer_norm_eps_outside, N_("eps goes inside the square root, sqrt(var + eps), not std + eps: "
@@ -1036,7 +1207,7 @@ softmax_backward = Exercise(
         "gradbook.torch_path.activations.softmax_backward",
     ),
     title="softmax_backward",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_softmax_backward,
     cases=_softmax_backward_cases,
     mistakes=[
@@ -1057,10 +1228,11 @@ softmax_backward = Exercise(
     ],
 )
 
+
 layer_norm_backward = Exercise(
     "ch10.layer_norm_backward",
     title="layer_norm_backward",
-    compare=_compare,
+    compare=_layer_norm_backward_compare,
     outputs=(Output("dx"), Output("dgamma"), Output("dbeta")),
     reference=_layer_norm_backward,
     cases=_ln_backward_cases,
@@ -1085,6 +1257,8 @@ layer_norm_backward = Exercise(
                 "bracket, (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps).")),
         Mistake(_ln_backward_variance_term_without_gamma, N_("the variance's share uses dout: both shares use dxhat "
                 "= dout * gamma, xhat * mean(dxhat * xhat, axis=-1).")),
+        Mistake(_ln_backward_variance_share_added, LN_BACKWARD_SIGN),
+        Mistake(_ln_backward_mean_share_added, LN_BACKWARD_SIGN),
     ],
 )
 
@@ -1096,7 +1270,7 @@ MISSING_LN = N_("a layer norm is missing: in the pre-norm block each sub-layer's
 transformer_block = Exercise(
     "ch10.transformer_block",
     title="transformer_block",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_transformer_block,
     cases=_block_cases,
     mistakes=[
@@ -1130,7 +1304,7 @@ LN_OF_OUTPUT = N_("a layer norm's backward pass was given its output: it needs i
 transformer_block_backward = Exercise(
     "ch10.transformer_block_backward",
     title="transformer_block_backward",
-    compare=_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_transformer_block_backward,
     cases=_block_backward_cases,
     mistakes=[
