@@ -1,0 +1,250 @@
+"""Runs INSIDE the sandbox, beside runner.py: which framework functions an answer calls while the grader asks it.
+
+    import watch      (bound alone beside runner.py at /opt/gradbook/watch.py; imports nothing of the grader)
+
+The course's exercises are answered in NumPy; a framework (torch, tensorflow, jax, keras) that computes an answer
+for the student is shown to a person, never scored (docs/architecture.md). `integrity.py` reads the notebook's
+text for calls through names bound by `import`; this module sees what the answer actually calls, however it
+reached the framework (`__import__("to" + "rch")`, `sys.modules`, `getattr`, `exec`, a `functools.partial`, a
+tensor a library layer returned, autograd), while the runner asks it the checks' questions, and only then:
+demo and comparison cells may use the frameworks freely.
+
+Three recorders, on only while an answer is asked (`Watch.asking`):
+
+* a profiler (`sys.setprofile`, and `threading.setprofile` for threads the answer starts): each ENTRY into a
+  framework, a Python function whose code is in a framework's package or a C function that belongs to one
+  (`torch.softmax`, a tensor's method), called from code that is not the framework's own;
+* while torch is loaded, a `TorchFunctionMode`: every torch function, tensor method and operator the answer's
+  thread calls, also from C (`functools.partial(torch.softmax)`, `map(torch.exp, ...)`), which Python's
+  profiler cannot see;
+* an audit hook (installed before any student code; it cannot be removed): the answer calling
+  `sys.setprofile` or `sys.settrace` (or leaving the grader's profiler or torch mode replaced) is evidence itself.
+
+Whose call it is (`Watch.counts`): from the call outward, frames of the frameworks, of the installed Python
+(the standard library, numpy, IPython, ...) and of this folder are passed through; the first other frame decides.
+The library's own code (`gradbook`, but not its checks' harness) calling a framework is not the student's choice
+(its torch path, `device="cpu"`): not recorded. The notebook's cells, code compiled from strings, the student's
+own files, and the checks' harness (a driver converting a torch tensor the answer returned) are: recorded. A
+thread's bottom (nothing decides) is the answer's own thread: recorded. Finalizers run by the garbage collector
+during an answer are nobody's choice: not recorded.
+
+What a hostile answer can still do (it runs in this process): tamper with this recorder by other means than
+those above (patch its objects, compile code under a library file's name), or hand a framework function to the
+library's own code to call. docs/architecture.md, "Not guaranteed".
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import threading
+from importlib.util import find_spec
+from typing import Any
+
+FRAMEWORKS = ("torch", "tensorflow", "jax", "keras")  # as `gradbook_grader.integrity.FRAMEWORKS`
+MAX_NAMES = 20  # of each kind, per question: enough to show a person what was called
+PROFILER_EVENTS = {"sys.setprofile": "sys.setprofile", "sys.settrace": "sys.settrace",
+                   "sys._setprofileallthreads": "threading.setprofile_all_threads",
+                   "sys._settraceallthreads": "threading.settrace_all_threads"}
+FRAMEWORK, LIBRARY, PASS, COUNTS = "framework", "library", "pass", "counts"  # kinds of code, by its file
+MACHINERY = {"torch.overrides"}  # how torch calls a function mode (ours): the mode records the function itself
+_TORCH_NAMES = {"_VariableFunctionsClass": "", "TensorBase": "Tensor"}  # torch's C classes, as torch names them
+
+
+def _package_dir(name: str) -> str | None:
+    """Where package `name` is installed (without importing it), or None."""
+    try:
+        spec = find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    places = list(spec.submodule_search_locations or []) if spec is not None else []
+    return os.path.join(os.path.realpath(places[0]), "") if places else None
+
+
+def _prefixes(path: str) -> tuple[str, ...]:
+    """A folder as code objects may name it: as given and with links resolved."""
+    return tuple({os.path.join(path, ""), os.path.join(os.path.realpath(path), "")})
+
+
+class Watch:
+    """The recorders of one runner process (see the module)."""
+
+    def __init__(self) -> None:
+        self.asking = False
+        self.called: dict[str, None] = {}  # framework functions, in the order first called
+        self.replaced: dict[str, None] = {}  # the grader's recorders the answer replaced
+        self._collecting = False  # the garbage collector is running finalizers
+        self._kinds: dict[str, str] = {}
+        here = os.path.dirname(os.path.abspath(__file__))
+        self._frameworks = tuple(p for p in (_package_dir(n) for n in FRAMEWORKS) if p)
+        library = _package_dir("gradbook") or "//no library//"
+        self._harness = _prefixes(os.path.join(library, "checks"))
+        self._library = _prefixes(library)
+        installed = [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != os.getcwd()]
+        self._installed = tuple(q for p in [*installed, here, sys.prefix, sys.base_prefix] for q in _prefixes(p))
+        self._own_code = {self.profile.__code__, self._start.__code__, self._stop.__code__}
+        self._hook = self.profile  # one bound method: `sys.getprofile() is self._hook` says it is still in place
+        self._mode: Any = None
+        self._old_thread_profile: Any = None
+        sys.addaudithook(self._audit)
+        gc.callbacks.append(self._gc)
+
+    # --- whose code ---------------------------------------------------------------------------------
+
+    def kind(self, filename: str) -> str:
+        kind = self._kinds.get(filename)
+        if kind is None:
+            real = os.path.realpath(filename) if filename.startswith("/") else filename
+            if real.startswith(self._frameworks) or filename.startswith(self._frameworks):
+                kind = FRAMEWORK
+            elif real.startswith(self._harness) or filename.startswith(self._harness):
+                kind = COUNTS  # the checks' drivers: they call the answer and read what it returned
+            elif real.startswith(self._library) or filename.startswith(self._library):
+                kind = LIBRARY
+            elif real.startswith(self._installed) or filename.startswith(self._installed) or filename.startswith("<frozen "):
+                kind = PASS
+            else:
+                kind = COUNTS  # the notebook's cells, code compiled from strings, the student's own files
+            self._kinds[filename] = kind
+        return kind
+
+    def counts(self, frame: Any) -> bool:
+        """Whether a framework call made in `frame` is the answer's: the first frame outward that is not a
+        framework's, the installed Python's or this folder's is not the library's own."""
+        while frame is not None:
+            kind = self.kind(frame.f_code.co_filename)
+            if kind == LIBRARY:
+                return False
+            if kind == COUNTS:
+                return True
+            frame = frame.f_back
+        return True  # the bottom of a thread the answer started
+
+    # --- the profiler -------------------------------------------------------------------------------
+
+    def profile(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "c_call":
+            if not self.asking or self._collecting or self.kind(frame.f_code.co_filename) == FRAMEWORK:
+                return
+            name = framework_name(arg)
+            if name and self.counts(frame):
+                self._record(name)
+        elif event == "call":
+            if not self.asking or self._collecting or self.kind(frame.f_code.co_filename) != FRAMEWORK:
+                return
+            code, caller = frame.f_code, frame.f_back
+            if code.co_name == "__del__" or (caller is not None and self.kind(caller.f_code.co_filename) == FRAMEWORK):
+                return  # a finalizer, or the framework calling itself: not an entry
+            module = str(frame.f_globals.get("__name__", "?"))
+            if module not in MACHINERY and self.counts(caller):
+                self._record(f"import {module}" if code.co_name == "<module>" else f"{module}.{code.co_qualname}")
+
+    def _record(self, name: str) -> None:
+        if len(self.called) < MAX_NAMES:
+            self.called.setdefault(name[:200])
+
+    def _gc(self, phase: str, info: dict) -> None:
+        self._collecting = phase == "start"
+
+    # --- asking -------------------------------------------------------------------------------------
+
+    def ask(self, call: Any) -> tuple[Any, dict[str, list[str]]]:
+        """`call()` with the recorders on; its result, and what they recorded (empty when nothing)."""
+        self.called, self.replaced = {}, {}
+        self._start()
+        try:
+            result = call()
+        finally:
+            self._stop()
+        found = {"frameworks": list(self.called), "replaced": list(self.replaced)}
+        return result, {k: v for k, v in found.items() if v}
+
+    def _start(self) -> None:
+        torch = sys.modules.get("torch")
+        if torch is not None:  # entered first (and left last): its own code is not the answer's
+            try:
+                self._mode = _torch_mode(torch, self)
+                self._mode.__enter__()
+            except Exception:  # noqa: BLE001 - a torch without modes: the profiler alone
+                self._mode = None
+        self._old_thread_profile = getattr(threading, "_profile_hook", None)
+        threading.setprofile(self._hook)
+        self.asking = True
+        sys.setprofile(self._hook)
+
+    def _stop(self) -> None:
+        if sys.getprofile() is not self._hook:
+            self.replaced.setdefault("sys.setprofile (the grader's profiler was not in place when the answer returned)")
+        sys.setprofile(None)
+        self.asking = False
+        if getattr(threading, "_profile_hook", None) is not self._hook:
+            self.replaced.setdefault("threading.setprofile (threads it started were not watched)")
+        threading.setprofile(self._old_thread_profile)
+        if self._mode is not None:
+            self._leave_torch_mode()
+
+    def _leave_torch_mode(self) -> None:
+        from torch.overrides import _get_current_function_mode_stack
+        from torch._C import _pop_torch_function_stack
+
+        mode, self._mode = self._mode, None
+        stack = _get_current_function_mode_stack()
+        if not stack or stack[-1] is not mode:
+            self.replaced.setdefault("torch's function modes (the grader's torch mode was removed or covered)")
+        if any(m is mode for m in stack):
+            while _pop_torch_function_stack() is not mode:
+                pass
+
+    def _audit(self, event: str, args: tuple) -> None:
+        """Student code replacing the grader's profiler or tracer while it is asked is evidence itself."""
+        if not self.asking or event not in PROFILER_EVENTS:
+            return
+        caller = sys._getframe(1)
+        if caller.f_code in self._own_code or caller.f_code.co_filename.startswith(self._library):
+            return  # the grader's, or the library's (chapter 8's driver traces an answer for recursion)
+        if caller.f_code.co_name == "_bootstrap_inner" and getattr(threading, "_profile_hook", None) is self._hook:
+            return  # a thread the answer started, taking the grader's profiler (`threading.setprofile`)
+        self.replaced.setdefault(f"{PROFILER_EVENTS[event]} (called by the answer)")
+
+
+def framework_name(function: Any) -> str | None:
+    """`torch.softmax`, `torch.Tensor.sum`, `torch.nn.functional.softmax`: the framework function a callable is, or None."""
+    module = getattr(function, "__module__", None)
+    owner = getattr(function, "__self__", None)
+    if owner is None or isinstance(owner, type(sys)):
+        owner = getattr(function, "__objclass__", None)  # an unbound C method (`torch.Tensor.sum`)
+    cls = owner if isinstance(owner, type) else type(owner) if owner is not None else None
+    if not isinstance(module, str) or not module:
+        module = getattr(cls, "__module__", None)
+    if not isinstance(module, str) or module.partition(".")[0] not in FRAMEWORKS:
+        return None
+    if hasattr(function, "__code__"):  # a Python function: where it is defined
+        return f"{module}.{getattr(function, '__qualname__', '?')}"
+    name = str(getattr(function, "__name__", None) or type(function).__name__)
+    where = _TORCH_NAMES.get(cls.__name__, cls.__name__) if cls is not None else ""
+    return ".".join(p for p in (module if cls is None else module.partition(".")[0], where, name) if p)
+
+
+def _torch_name(func: Any) -> str:
+    """The name of what torch's function mode was asked to call: a function, a method, a property's getter."""
+    name = framework_name(func)
+    if name:
+        return name
+    owner = getattr(func, "__self__", None)
+    cls = getattr(owner, "__objclass__", None)  # `Tensor.shape`, read through its descriptor's `__get__`
+    if isinstance(cls, type):
+        return f"torch.{_TORCH_NAMES.get(cls.__name__, cls.__name__)}.{getattr(owner, '__name__', '?')}"
+    return f"torch.{getattr(func, '__qualname__', type(func).__name__)}"
+
+
+def _torch_mode(torch: Any, watch: Watch) -> Any:
+    """A torch function mode that records each torch call the answer makes (from Python or from C)."""
+
+    class Recorder(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+            if watch.asking and not watch._collecting and watch.counts(sys._getframe(1)):
+                watch._record(_torch_name(func))
+            return func(*args, **(kwargs or {}))
+
+    return Recorder()
