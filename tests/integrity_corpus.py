@@ -591,7 +591,7 @@ class Softmax:
         return T.nn.Softmax(dim=-1)(T.tensor(z)).numpy()
 
 softmax_call = Softmax()
-''', "torch.nn.modules.module.Module"),
+''', "torch.nn.functional.softmax"),
     ("ch05.softmax", "softmax_decorated", f'''
 import importlib
 {_TORCH}
@@ -611,6 +611,17 @@ def softmax_map(z):  # torch's functions called by `map` (from C)
     e = list(map(T.exp, [T.tensor(z - z.max(axis=-1, keepdims=True))]))[0]
     return (e / e.sum(-1, keepdim=True)).numpy()
 ''', "torch.exp"),
+    ("ch05.softmax", "softmax_thread", f'''
+import functools, importlib, threading
+{_TORCH}
+
+def softmax_thread(z):  # in a thread of its own, torch called from C
+    out = []
+    worker = threading.Thread(target=lambda: out.append(functools.partial(T.softmax, dim=-1)(T.tensor(z))))
+    worker.start()
+    worker.join()
+    return np.array(out[0].tolist())
+''', "torch.softmax"),
     ("ch10.attention", "attention_sdpa", f'''
 import importlib
 {_TORCH}

@@ -119,7 +119,7 @@ def asked(answers: Iterable["Answer"]) -> list[str]:
                             "answer is the student's own")
         if replaced:
             evidence.append(f"cell {gid}: `{expr}` ({exercise}) replaced the grader's recorder while its answer was "
-                            f"asked ({'; '.join(replaced)}): what it called in a framework is not known")
+                            f"asked ({'; '.join(replaced)}): the record of what it called may be incomplete")
     return evidence[:MAX_EVIDENCE] + (["... and more"] if len(evidence) > MAX_EVIDENCE else [])
 
 

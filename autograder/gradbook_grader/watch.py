@@ -14,8 +14,8 @@ Three recorders, on only while an answer is asked (`Watch.asking`):
 * a profiler (`sys.setprofile`, and `threading.setprofile` for threads the answer starts): each ENTRY into a
   framework, a Python function whose code is in a framework's package or a C function that belongs to one
   (`torch.softmax`, a tensor's method), called from code that is not the framework's own;
-* while torch is loaded, a `TorchFunctionMode`: every torch function, tensor method and operator the answer's
-  thread calls, also from C (`functools.partial(torch.softmax)`, `map(torch.exp, ...)`), which Python's
+* while torch is loaded, a `TorchFunctionMode`: every torch function, tensor method and operator the answer
+  calls (in its thread and those it starts), also from C (`functools.partial(torch.softmax)`, `map(torch.exp, ...)`), which Python's
   profiler cannot see;
 * an audit hook (installed before any student code; it cannot be removed): the answer calling
   `sys.setprofile` or `sys.settrace` (or leaving the grader's profiler or torch mode replaced) is evidence itself.
@@ -40,14 +40,14 @@ import os
 import sys
 import threading
 from importlib.util import find_spec
-from typing import Any
+from typing import Any, Callable
 
 FRAMEWORKS = ("torch", "tensorflow", "jax", "keras")  # as `gradbook_grader.integrity.FRAMEWORKS`
 MAX_NAMES = 20  # of each kind, per question: enough to show a person what was called
 PROFILER_EVENTS = {"sys.setprofile": "sys.setprofile", "sys.settrace": "sys.settrace",
                    "sys._setprofileallthreads": "threading.setprofile_all_threads",
                    "sys._settraceallthreads": "threading.settrace_all_threads"}
-FRAMEWORK, LIBRARY, PASS, COUNTS = "framework", "library", "pass", "counts"  # kinds of code, by its file
+FRAMEWORK, LIBRARY, PASS, COUNTS, GENERATED = "framework", "library", "pass", "counts", "generated"  # kinds of code
 MACHINERY = {"torch.overrides"}  # how torch calls a function mode (ours): the mode records the function itself
 _TORCH_NAMES = {"_VariableFunctionsClass": "", "TensorBase": "Tensor"}  # torch's C classes, as torch names them
 
@@ -74,8 +74,8 @@ class Watch:
         self.asking = False
         self.called: dict[str, None] = {}  # framework functions, in the order first called
         self.replaced: dict[str, None] = {}  # the grader's recorders the answer replaced
-        self._collecting = False  # the garbage collector is running finalizers
         self._kinds: dict[str, str] = {}
+        self._generated: dict[Any, str] = {}  # code compiled from a string -> its kind (`kind_of`)
         here = os.path.dirname(os.path.abspath(__file__))
         self._frameworks = tuple(p for p in (_package_dir(n) for n in FRAMEWORKS) if p)
         library = _package_dir("gradbook") or "//no library//"
@@ -83,8 +83,12 @@ class Watch:
         self._library = _prefixes(library)
         installed = [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != os.getcwd()]
         self._installed = tuple(q for p in [*installed, here, sys.prefix, sys.base_prefix] for q in _prefixes(p))
-        self._own_code = {self.profile.__code__, self._start.__code__, self._stop.__code__}
-        self._hook = self.profile  # one bound method: `sys.getprofile() is self._hook` says it is still in place
+        self._on = [False]  # asking, and not in the garbage collector's finalizers: what the recorders read
+        self._hook = self._profiler()  # one object: `sys.getprofile() is self._hook` says it is still in place
+        self._own_code = {self._hook.__code__, self._profile_on.__code__, self._stop.__code__, self.thread.__code__,
+                          _ThreadEnd.__call__.__code__}
+        self._profiling = False  # the profiler is on (`_start`)
+        self._thread_hook = self.thread
         self._mode: Any = None
         self._old_thread_profile: Any = None
         sys.addaudithook(self._audit)
@@ -92,7 +96,22 @@ class Watch:
 
     # --- whose code ---------------------------------------------------------------------------------
 
+    def kind_of(self, frame: Any) -> str:
+        """Whose code a frame runs: by its file; code compiled from a string (a dataclass's `__init__`, `exec`) by
+        the file of the module whose globals it runs in (the notebook's are the runner's: passed through)."""
+        code = frame.f_code
+        kind = self._kinds.get(code.co_filename) or self.kind(code.co_filename)
+        if kind != GENERATED:
+            return kind
+        kind = self._generated.get(code)
+        if kind is None:
+            module = sys.modules.get(str(frame.f_globals.get("__name__")))
+            file = getattr(module, "__file__", None)
+            kind = self._generated[code] = self.kind(file) if isinstance(file, str) and file[:1] == "/" else COUNTS
+        return kind
+
     def kind(self, filename: str) -> str:
+        """Whose code a file holds (`GENERATED`: a string's, see `kind_of`)."""
         kind = self._kinds.get(filename)
         if kind is None:
             real = os.path.realpath(filename) if filename.startswith("/") else filename
@@ -104,48 +123,91 @@ class Watch:
                 kind = LIBRARY
             elif real.startswith(self._installed) or filename.startswith(self._installed) or filename.startswith("<frozen "):
                 kind = PASS
+            elif filename.startswith("<") and not filename.startswith("<ipython-input-"):
+                kind = GENERATED
             else:
                 kind = COUNTS  # the notebook's cells, code compiled from strings, the student's own files
             self._kinds[filename] = kind
         return kind
 
-    def counts(self, frame: Any) -> bool:
-        """Whether a framework call made in `frame` is the answer's: the first frame outward that is not a
-        framework's, the installed Python's or this folder's is not the library's own."""
+    def counts(self, frame: Any, leading: bool = False) -> bool:
+        """Whether a framework call made in `frame` is the answer's: walking outward past the installed Python's
+        frames and this folder's, the first other frame is neither the library's nor a framework's (a framework
+        calling itself through the standard library is not a new entry; its entry was recorded). `leading`: the
+        framework frames right above are passed too (torch's function mode is asked from inside torch's own
+        dispatch, or from a module's `__call__` that nothing else names)."""
+        while leading and frame is not None and self.kind_of(frame) == FRAMEWORK:
+            frame = frame.f_back
         while frame is not None:
-            kind = self.kind(frame.f_code.co_filename)
-            if kind == LIBRARY:
-                return False
+            kind = self.kind_of(frame)
             if kind == COUNTS:
                 return True
+            if kind != PASS:
+                return False
             frame = frame.f_back
         return True  # the bottom of a thread the answer started
 
     # --- the profiler -------------------------------------------------------------------------------
 
-    def profile(self, frame: Any, event: str, arg: Any) -> None:
-        if event == "c_call":
-            if not self.asking or self._collecting or self.kind(frame.f_code.co_filename) == FRAMEWORK:
-                return
-            name = framework_name(arg)
-            if name and self.counts(frame):
-                self._record(name)
-        elif event == "call":
-            if not self.asking or self._collecting or self.kind(frame.f_code.co_filename) != FRAMEWORK:
-                return
-            code, caller = frame.f_code, frame.f_back
-            if code.co_name == "__del__" or (caller is not None and self.kind(caller.f_code.co_filename) == FRAMEWORK):
-                return  # a finalizer, or the framework calling itself: not an entry
-            module = str(frame.f_globals.get("__name__", "?"))
-            if module not in MACHINERY and self.counts(caller):
-                self._record(f"import {module}" if code.co_name == "<module>" else f"{module}.{code.co_qualname}")
+    def _profiler(self) -> Callable[[Any, str, Any], None]:
+        """The profile function. It runs on every call and return while an answer is asked, so it is a closure
+        that looks up nothing it can keep, and decides once per owner (a module, a class) whether a C function
+        is a framework's."""
+        on, kinds, kind_of, counts, record = self._on, self._kinds, self.kind_of, self.counts, self._record
+        decided: dict[Any, bool] = {}
+        builtin, module = type(len), type(sys)
+
+        def profile(frame: Any, event: str, arg: Any) -> None:
+            try:
+                if event == "c_call":
+                    if not on[0]:
+                        return
+                    owner = arg.__self__ if type(arg) is builtin else arg.__objclass__  # a method descriptor
+                    key = arg.__module__ if owner is None else owner if type(owner) in (module, type) else type(owner)
+                    hit = decided.get(key)
+                    if hit is None:
+                        hit = decided[key] = _framework_owner(key)
+                    if hit and kind_of(frame) != FRAMEWORK and counts(frame):
+                        record(framework_name(arg) or repr(arg)[:80])
+                elif event == "call":
+                    code = frame.f_code
+                    if not on[0] or kinds.get(code.co_filename, GENERATED) not in (FRAMEWORK, GENERATED) \
+                            or kind_of(frame) != FRAMEWORK:
+                        return
+                    caller = frame.f_back
+                    if code.co_name == "__del__" or (caller is not None and kind_of(caller) == FRAMEWORK):
+                        return  # a finalizer, or the framework calling itself: not an entry
+                    name = str(frame.f_globals.get("__name__", "?"))
+                    if name not in MACHINERY and counts(caller):
+                        record(f"import {name.partition('.')[0]}" if code.co_name == "<module>" else
+                               f"{name}.{code.co_qualname}")
+            except Exception:  # noqa: BLE001 - an odd object (a hash that raises): never the answer's failure
+                pass
+
+        return profile
+
+    def thread(self, frame: Any, event: str, arg: Any) -> None:
+        """The first event of a thread started while an answer is asked: torch's function mode in it too (a mode is
+        per thread, and left in a thread that ends it aborts the process), then the profiler where it is on."""
+        hook = self._hook if self._profiling else None
+        torch = sys.modules.get("torch") if self.asking else None
+        mode = None
+        if torch is not None:
+            try:
+                mode = _torch_mode(torch, self)
+                mode.__enter__()
+            except Exception:  # noqa: BLE001 - the profiler sees it
+                mode, hook = None, self._hook
+        sys.setprofile(hook if mode is None else _ThreadEnd(hook, mode, frame))
+        if hook is not None:
+            hook(frame, event, arg)
 
     def _record(self, name: str) -> None:
         if len(self.called) < MAX_NAMES:
             self.called.setdefault(name[:200])
 
     def _gc(self, phase: str, info: dict) -> None:
-        self._collecting = phase == "start"
+        self._on[0] = self.asking and phase != "start"
 
     # --- asking -------------------------------------------------------------------------------------
 
@@ -166,19 +228,29 @@ class Watch:
             try:
                 self._mode = _torch_mode(torch, self)
                 self._mode.__enter__()
-            except Exception:  # noqa: BLE001 - a torch without modes: the profiler alone
+            except Exception:  # noqa: BLE001 - a torch without modes: the profiler sees it
                 self._mode = None
         self._old_thread_profile = getattr(threading, "_profile_hook", None)
-        threading.setprofile(self._hook)
-        self.asking = True
+        threading.setprofile(self._thread_hook)
+        self.asking = self._on[0] = True
+        # The profiler costs every Python call of the answer (a third more grading time for chapter 8's): on only
+        # where a loaded framework has no function mode; and from an import of one while asked (`_audit`).
+        self._profiling = False
+        if any(name in sys.modules for name in FRAMEWORKS if name != "torch" or self._mode is None):
+            self._profile_on()
+
+    def _profile_on(self) -> None:
+        self._profiling = True
         sys.setprofile(self._hook)
 
     def _stop(self) -> None:
-        if sys.getprofile() is not self._hook:
-            self.replaced.setdefault("sys.setprofile (the grader's profiler was not in place when the answer returned)")
-        sys.setprofile(None)
-        self.asking = False
-        if getattr(threading, "_profile_hook", None) is not self._hook:
+        if self._profiling:
+            if sys.getprofile() is not self._hook:
+                self.replaced.setdefault("sys.setprofile (the grader's profiler was not in place when the answer "
+                                         "returned)")
+            sys.setprofile(None)
+        self.asking = self._on[0] = self._profiling = False
+        if getattr(threading, "_profile_hook", None) is not self._thread_hook:
             self.replaced.setdefault("threading.setprofile (threads it started were not watched)")
         threading.setprofile(self._old_thread_profile)
         if self._mode is not None:
@@ -186,26 +258,61 @@ class Watch:
 
     def _leave_torch_mode(self) -> None:
         from torch.overrides import _get_current_function_mode_stack
-        from torch._C import _pop_torch_function_stack
+        from torch._C import _is_torch_function_enabled as torch_function_enabled, _pop_torch_function_stack
 
         mode, self._mode = self._mode, None
         stack = _get_current_function_mode_stack()
         if not stack or stack[-1] is not mode:
             self.replaced.setdefault("torch's function modes (the grader's torch mode was removed or covered)")
+        if not torch_function_enabled():
+            self.replaced.setdefault("torch's function modes (turned off: torch._C.DisableTorchFunction)")
         if any(m is mode for m in stack):
             while _pop_torch_function_stack() is not mode:
                 pass
 
     def _audit(self, event: str, args: tuple) -> None:
-        """Student code replacing the grader's profiler or tracer while it is asked is evidence itself."""
-        if not self.asking or event not in PROFILER_EVENTS:
+        """A framework imported while an answer is asked (then the profiler is on for the rest of it); student code
+        replacing the grader's profiler or tracer is evidence itself."""
+        if not self.asking:
+            return
+        if event == "import":
+            top = str(args[0]).partition(".")[0] if args else ""
+            if top in FRAMEWORKS and self._on[0] and self.counts(sys._getframe(1)):
+                self._record(f"import {top}")
+                if not self._profiling:
+                    self._profile_on()
+            return
+        if event not in PROFILER_EVENTS:
             return
         caller = sys._getframe(1)
         if caller.f_code in self._own_code or caller.f_code.co_filename.startswith(self._library):
             return  # the grader's, or the library's (chapter 8's driver traces an answer for recursion)
-        if caller.f_code.co_name == "_bootstrap_inner" and getattr(threading, "_profile_hook", None) is self._hook:
+        if caller.f_code.co_name == "_bootstrap_inner" and getattr(threading, "_profile_hook", None) is self._thread_hook:
             return  # a thread the answer started, taking the grader's profiler (`threading.setprofile`)
         self.replaced.setdefault(f"{PROFILER_EVENTS[event]} (called by the answer)")
+
+
+class _ThreadEnd:
+    """The profile function of a thread holding torch's function mode: the profiler's (if on), and when the thread's
+    bottom frame returns, the mode taken off its stack."""
+
+    def __init__(self, hook: Any, mode: Any, frame: Any) -> None:
+        self.hook, self.mode, self.bottom = hook, mode, frame
+        while frame is not None and frame.f_code.co_name != "_bootstrap_inner":  # threading's, below `run`
+            frame = frame.f_back
+        self.bottom = frame or self.bottom
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        if self.hook is not None:
+            self.hook(frame, event, arg)
+        if event == "return" and frame is self.bottom:
+            sys.setprofile(None)
+            from torch.overrides import _get_current_function_mode_stack
+            from torch._C import _pop_torch_function_stack
+
+            if any(m is self.mode for m in _get_current_function_mode_stack()):
+                while _pop_torch_function_stack() is not self.mode:
+                    pass
 
 
 def framework_name(function: Any) -> str | None:
@@ -226,6 +333,12 @@ def framework_name(function: Any) -> str | None:
     return ".".join(p for p in (module if cls is None else module.partition(".")[0], where, name) if p)
 
 
+def _framework_owner(owner: Any) -> bool:
+    """Whether what a C function belongs to (a module's name, a module, a class) is a framework's."""
+    name = owner if isinstance(owner, str) else owner.__name__ if isinstance(owner, type(sys)) else getattr(owner, "__module__", "")
+    return isinstance(name, str) and name.partition(".")[0] in FRAMEWORKS
+
+
 def _torch_name(func: Any) -> str:
     """The name of what torch's function mode was asked to call: a function, a method, a property's getter."""
     name = framework_name(func)
@@ -243,7 +356,7 @@ def _torch_mode(torch: Any, watch: Watch) -> Any:
 
     class Recorder(torch.overrides.TorchFunctionMode):
         def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-            if watch.asking and not watch._collecting and watch.counts(sys._getframe(1)):
+            if watch._on[0] and watch.counts(sys._getframe(1), leading=True):
                 watch._record(_torch_name(func))
             return func(*args, **(kwargs or {}))
 
