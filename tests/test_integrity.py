@@ -10,7 +10,11 @@ real solution cells, so pasting them, or writing what they say, is judged as in 
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -197,3 +201,74 @@ def test_an_answer_a_framework_computes_is_evidence_and_a_check_against_one_is_n
     assert len(evidence) == 2, evidence
     assert "line 2: attention computes with a framework (torch.softmax, torch.tensor)" in evidence[0]
     assert "line 4: a lambda computes with a framework (torch.nn.functional.layer_norm)" in evidence[1]
+
+
+WATCHED = """
+import json, sys, threading
+sys.path[:0] = [{grader!r}, {fake!r}]
+import watch
+w = watch.Watch()  # before the framework is loaded, as in the sandbox
+import numpy as np
+
+def imports_it():
+    return __import__("ker" + "as").softmax(np.ones(3))
+
+def in_a_thread():
+    out = []
+    worker = threading.Thread(target=lambda: out.append(sys.modules["keras"].softmax(np.ones(3))))
+    worker.start()
+    worker.join()
+    return out[0]
+
+def replaces_the_profiler():
+    sys.setprofile(None)
+    return np.ones(3)
+
+asked = {{"numpy": lambda: np.exp(np.ones(3)).sum(), "imports": imports_it,
+         "loaded": lambda: getattr(sys.modules["keras"], "soft" + "max")(np.ones(3)),
+         "library": lambda: sys.modules["keras"].helper(), "thread": in_a_thread, "profiler": replaces_the_profiler}}
+print(json.dumps({{name: w.ask(call)[1] for name, call in asked.items()}}))
+"""
+
+
+def test_the_profiler_sees_a_framework_without_a_function_mode(tmp_path: Path) -> None:
+    """Where a loaded framework has no function mode (here a stand-in `keras`, pure Python, in its own folder), the
+    profiler sees its functions entered, also in a thread the answer starts and after an import while asked; numpy
+    alone is nothing, and replacing the profiler is said. Outside the sandbox, in a process of its own."""
+    (tmp_path / "keras").mkdir()
+    (tmp_path / "keras" / "__init__.py").write_text(
+        "import numpy as np\n\ndef softmax(x):\n    e = np.exp(x - x.max())\n    return e / e.sum()\n\n"
+        "def helper():\n    return softmax(np.ones(2))\n")
+    grader = ROOT / "autograder" / "gradbook_grader"
+    done = subprocess.run([sys.executable, "-c", WATCHED.format(grader=str(grader), fake=str(tmp_path))],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["numpy"] == {}, seen
+    assert seen["imports"]["frameworks"][:2] == ["import keras", "keras.softmax"], seen
+    assert seen["loaded"] == {"frameworks": ["keras.softmax"]} and seen["thread"] == seen["loaded"], seen
+    assert seen["library"] == {"frameworks": ["keras.helper"]}, seen  # its entry, not what it calls itself
+    assert any("sys.setprofile (called by the answer)" in r for r in seen["profiler"]["replaced"]), seen
+
+
+def test_what_the_sandbox_says_was_called_is_read_as_untrusted_data() -> None:
+    """The reply's record is short printable names, merged per answer of a cell; any other shape is evidence."""
+    from gradbook_grader.execute import _read_calls
+    from gradbook_grader.integrity import asked
+    from gradbook_grader.types import Question
+    from gradbook_grader.verdict import Answer
+
+    assert _read_calls(None) == ([], [])
+    (long,) = _read_calls({"frameworks": ["torch." + "x" * 500]})[0]
+    assert len(long) <= 200 and long.endswith("[shortened]"), long
+    names, replaced = _read_calls({"frameworks": ["torch.softmax\x1b[2J"]})
+    assert names == ["torch.softmax\\x1b[2J"] and replaced == []
+    for forged in ("x", {"frameworks": "torch"}, {"frameworks": [1]}, {"other": []}, {"frameworks": ["a"] * 500}):
+        assert "student code changed it" in _read_calls(forged)[1][0], forged
+    question = Question("ch05.softmax", "softmax", False)
+    answers = [Answer("test-softmax", question, 0, frameworks=["torch.tensor", "torch.softmax"]),
+               Answer("test-softmax", Question("ch05.softmax", "softmax", True), 7, frameworks=["torch.softmax"]),
+               Answer("test-other", Question("ch05.relu", "relu", False), 0)]
+    lines = asked(answers)
+    assert len(lines) == 1 and lines[0].startswith(
+        "cell test-softmax: `softmax` (ch05.softmax) called torch.tensor, torch.softmax while its answer was asked"), lines

@@ -55,6 +55,7 @@ MAX_STATEMENTS = 5_000  # per cell: past this, the rest of the cell is not compa
 CHECK_INTERNALS = {"reference", "mistakes", "cases", "make_cases", "compare", "wrong", "answer"}
 REGISTRY_NAMES = {"REGISTRY", "load_all", "collect", "judge", "known_mistake"}
 FRAMEWORKS = ("torch", "tensorflow", "jax", "keras")  # what computes a NumPy exercise's answer for the student
+ASKED = "while its answer was asked"  # in every line of what the sandbox saw an answer do (`asked`)
 # The library's code that computes answers: the engine, the torch path, widgets and facades, the
 # chapters' checks. Not the checks' harness (drivers, core, plain, ...): students are given it.
 LIBRARY_PACKAGES = ("gradbook.reference", "gradbook.torch_path", "gradbook.widgets")
@@ -114,12 +115,11 @@ def asked(answers: Iterable["Answer"]) -> list[str]:
     evidence = []
     for (gid, expr, exercise), (called, replaced) in seen.items():
         if called:
-            evidence.append(f"cell {gid}: `{expr}` ({exercise}) called {', '.join(list(called)[:MAX_EVIDENCE])} while "
-                            "its answer was asked: its value is graded as any answer's; a person decides whether the "
-                            "answer is the student's own")
+            evidence.append(f"cell {gid}: `{expr}` ({exercise}) called {', '.join(list(called)[:MAX_EVIDENCE])} {ASKED}: "
+                            "its value is graded as any answer's; a person decides whether the answer is the student's own")
         if replaced:
-            evidence.append(f"cell {gid}: `{expr}` ({exercise}) replaced the grader's recorder while its answer was "
-                            f"asked ({'; '.join(replaced)}): the record of what it called may be incomplete")
+            evidence.append(f"cell {gid}: `{expr}` ({exercise}) replaced the grader's recorder {ASKED} "
+                            f"({'; '.join(replaced)}): the record of what it called may be incomplete")
     return evidence[:MAX_EVIDENCE] + (["... and more"] if len(evidence) > MAX_EVIDENCE else [])
 
 
