@@ -56,7 +56,10 @@ def _drop_privileges() -> None:
 
 _drop_privileges()
 
-import watch  # noqa: E402 - bound beside this file; its audit hook is in place before any student code
+try:  # bound beside this file; its audit hook is in place before any student code
+    import watch  # noqa: E402
+except ModuleNotFoundError:  # `python -m gradbook_grader.runner` (standalone, for debugging and the bench)
+    from gradbook_grader import watch  # noqa: E402
 
 WATCH = watch.Watch()
 

@@ -9,28 +9,33 @@ reached the framework (`__import__("to" + "rch")`, `sys.modules`, `getattr`, `ex
 tensor a library layer returned, autograd), while the runner asks it the checks' questions, and only then:
 demo and comparison cells may use the frameworks freely.
 
-Three recorders, on only while an answer is asked (`Watch.asking`):
+Recorders, on only while an answer is asked (`Watch.ask`):
 
-* a profiler (`sys.setprofile`, and `threading.setprofile` for threads the answer starts): each ENTRY into a
-  framework, a Python function whose code is in a framework's package or a C function that belongs to one
-  (`torch.softmax`, a tensor's method), called from code that is not the framework's own;
 * while torch is loaded, a `TorchFunctionMode`: every torch function, tensor method and operator the answer
-  calls (in its thread and those it starts), also from C (`functools.partial(torch.softmax)`, `map(torch.exp, ...)`), which Python's
-  profiler cannot see;
-* an audit hook (installed before any student code; it cannot be removed): the answer calling
-  `sys.setprofile` or `sys.settrace` (or leaving the grader's profiler or torch mode replaced) is evidence itself.
+  calls, also from C (`functools.partial(torch.softmax)`, `map(torch.exp, ...)`), in its thread and in those it
+  starts (`threading.setprofile`: the mode is per thread; it leaves with the thread);
+* a profiler (`sys.setprofile`): each ENTRY into a framework, a Python function whose code is in a framework's
+  package or a C function that belongs to one, called from code that is not the framework's own. It costs every
+  Python call the answer makes (chapter 8's answers took a third longer to grade with it always on), so it is on
+  only where a loaded framework has no function mode (tensorflow, jax, keras; a torch whose mode could not be
+  entered), and from the moment an answer imports a framework while it is asked;
+* an audit hook (installed before any student code; it cannot be removed): a framework imported while an answer
+  is asked, and the answer calling `sys.setprofile` or `sys.settrace`, which is evidence itself, as is the
+  grader's profiler, thread hook or torch mode gone (or torch's function modes turned off) when it returns.
 
-Whose call it is (`Watch.counts`): from the call outward, frames of the frameworks, of the installed Python
-(the standard library, numpy, IPython, ...) and of this folder are passed through; the first other frame decides.
-The library's own code (`gradbook`, but not its checks' harness) calling a framework is not the student's choice
-(its torch path, `device="cpu"`): not recorded. The notebook's cells, code compiled from strings, the student's
-own files, and the checks' harness (a driver converting a torch tensor the answer returned) are: recorded. A
-thread's bottom (nothing decides) is the answer's own thread: recorded. Finalizers run by the garbage collector
+Whose call it is (`Watch.counts`): from the call outward, frames of the installed Python (the standard library,
+numpy, IPython, ...) and of this folder are passed through; the first other frame decides. The notebook's cells,
+the student's own files and the checks' drivers (which call the answer, and convert a tensor it returned) count:
+recorded. The library's own code (`gradbook` outside its checks: the torch path, `device="cpu"`) is not the
+student's choice, and a framework's frame is the framework calling itself (its entry was recorded): not recorded.
+Code compiled from a string (`exec`, a dataclass's `__init__`) is judged by the module whose globals it runs in.
+A thread's bottom (nothing decides) is the answer's own thread: recorded. Finalizers the garbage collector runs
 during an answer are nobody's choice: not recorded.
 
 What a hostile answer can still do (it runs in this process): tamper with this recorder by other means than
-those above (patch its objects, compile code under a library file's name), or hand a framework function to the
-library's own code to call. docs/architecture.md, "Not guaranteed".
+those above (patch its objects; turn torch's function modes off for a while, `torch._C.DisableTorchFunction`, or
+pop the mode and push it back; compile code under the library's or a framework's module name), or hand a
+framework function to the library's own code to call. docs/architecture.md, "Not guaranteed".
 """
 
 from __future__ import annotations
