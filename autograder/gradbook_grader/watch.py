@@ -162,30 +162,31 @@ class Watch:
         decided: dict[Any, bool] = {}
         builtin, module = type(len), type(sys)
 
+        def c_call(frame: Any, arg: Any) -> None:
+            owner = arg.__self__ if type(arg) is builtin else arg.__objclass__  # a method descriptor
+            key = arg.__module__ if owner is None else owner if type(owner) in (module, type) else type(owner)
+            hit = decided.get(key)
+            if hit is None:
+                hit = decided[key] = _framework_owner(key)
+            if hit and kind_of(frame) != FRAMEWORK and counts(frame):
+                record(framework_name(arg) or repr(arg)[:80])
+
+        def call(frame: Any) -> None:
+            code, caller = frame.f_code, frame.f_back
+            if kinds.get(code.co_filename, GENERATED) not in (FRAMEWORK, GENERATED) or kind_of(frame) != FRAMEWORK:
+                return
+            if code.co_name == "__del__" or (caller is not None and kind_of(caller) == FRAMEWORK):
+                return  # a finalizer, or the framework calling itself: not an entry
+            name = str(frame.f_globals.get("__name__", "?"))
+            if name not in MACHINERY and counts(caller):
+                record(f"import {name.partition('.')[0]}" if code.co_name == "<module>" else f"{name}.{code.co_qualname}")
+
         def profile(frame: Any, event: str, arg: Any) -> None:
             try:
-                if event == "c_call":
-                    if not on[0]:
-                        return
-                    owner = arg.__self__ if type(arg) is builtin else arg.__objclass__  # a method descriptor
-                    key = arg.__module__ if owner is None else owner if type(owner) in (module, type) else type(owner)
-                    hit = decided.get(key)
-                    if hit is None:
-                        hit = decided[key] = _framework_owner(key)
-                    if hit and kind_of(frame) != FRAMEWORK and counts(frame):
-                        record(framework_name(arg) or repr(arg)[:80])
-                elif event == "call":
-                    code = frame.f_code
-                    if not on[0] or kinds.get(code.co_filename, GENERATED) not in (FRAMEWORK, GENERATED) \
-                            or kind_of(frame) != FRAMEWORK:
-                        return
-                    caller = frame.f_back
-                    if code.co_name == "__del__" or (caller is not None and kind_of(caller) == FRAMEWORK):
-                        return  # a finalizer, or the framework calling itself: not an entry
-                    name = str(frame.f_globals.get("__name__", "?"))
-                    if name not in MACHINERY and counts(caller):
-                        record(f"import {name.partition('.')[0]}" if code.co_name == "<module>" else
-                               f"{name}.{code.co_qualname}")
+                if event == "c_call" and on[0]:
+                    c_call(frame, arg)
+                elif event == "call" and on[0]:
+                    call(frame)
             except Exception:  # noqa: BLE001 - an odd object (a hash that raises): never the answer's failure
                 pass
 
