@@ -34,7 +34,7 @@ during an answer are nobody's choice: not recorded.
 
 What a hostile answer can still do (it runs in this process): tamper with this recorder by other means than
 those above (patch its objects; turn torch's function modes off for a while, `torch._C.DisableTorchFunction`, or
-pop the mode and push it back; compile code under the library's or a framework's module name), or hand a
+pop the mode and push it back; compile code under the library's or a framework's file or module name), or hand a
 framework function to the library's own code to call. docs/architecture.md, "Not guaranteed".
 """
 
@@ -87,7 +87,8 @@ class Watch:
         self._harness = _prefixes(os.path.join(library, "checks"))
         self._library = _prefixes(library)
         installed = [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != os.getcwd()]
-        self._installed = tuple(q for p in [*installed, here, sys.prefix, sys.base_prefix] for q in _prefixes(p))
+        self._installed = tuple(q for p in [*installed, here, sys.prefix, sys.base_prefix] for q in _prefixes(p)
+                                if q != "/")  # never everything: the student's files are not installed
         self._on = [False]  # asking, and not in the garbage collector's finalizers: what the recorders read
         self._hook = self._profiler()  # one object: `sys.getprofile() is self._hook` says it is still in place
         self._own_code = {self._hook.__code__, self._profile_on.__code__, self._stop.__code__, self.thread.__code__,
@@ -341,7 +342,10 @@ def framework_name(function: Any) -> str | None:
 
 def _framework_owner(owner: Any) -> bool:
     """Whether what a C function belongs to (a module's name, a module, a class) is a framework's."""
-    name = owner if isinstance(owner, str) else owner.__name__ if isinstance(owner, type(sys)) else getattr(owner, "__module__", "")
+    if isinstance(owner, str):
+        name = owner
+    else:
+        name = owner.__name__ if isinstance(owner, type(sys)) else getattr(owner, "__module__", "")
     return isinstance(name, str) and name.partition(".")[0] in FRAMEWORKS
 
 
