@@ -224,10 +224,19 @@ def replaces_the_profiler():
     sys.setprofile(None)
     return np.ones(3)
 
+def imports_in_a_thread():
+    worker = threading.Thread(target=lambda: __import__("jax").exp(1.0))
+    worker.start()
+    worker.join()
+    return np.ones(3)
+
 asked = {{"numpy": lambda: np.exp(np.ones(3)).sum(), "imports": imports_it,
          "loaded": lambda: getattr(sys.modules["keras"], "soft" + "max")(np.ones(3)),
          "library": lambda: sys.modules["keras"].helper(), "thread": in_a_thread, "profiler": replaces_the_profiler}}
-print(json.dumps({{name: w.ask(call)[1] for name, call in asked.items()}}))
+seen = {{name: w.ask(call)[1] for name, call in asked.items()}}
+del sys.modules["keras"]  # no framework loaded: the profiler is off until the thread imports one
+seen["thread-imports"] = w.ask(imports_in_a_thread)[1]
+print(json.dumps(seen))
 """
 
 
@@ -239,6 +248,8 @@ def test_the_profiler_sees_a_framework_without_a_function_mode(tmp_path: Path) -
     (tmp_path / "keras" / "__init__.py").write_text(
         "import numpy as np\n\ndef softmax(x):\n    e = np.exp(x - x.max())\n    return e / e.sum()\n\n"
         "def helper():\n    return softmax(np.ones(2))\n")
+    (tmp_path / "jax").mkdir()
+    (tmp_path / "jax" / "__init__.py").write_text("import math\n\ndef exp(x):\n    return math.exp(x)\n")
     grader = ROOT / "autograder" / "gradbook_grader"
     done = subprocess.run([sys.executable, "-c", WATCHED.format(grader=str(grader), fake=str(tmp_path))],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
@@ -249,6 +260,7 @@ def test_the_profiler_sees_a_framework_without_a_function_mode(tmp_path: Path) -
     assert seen["loaded"] == {"frameworks": ["keras.softmax"]} and seen["thread"] == seen["loaded"], seen
     assert seen["library"] == {"frameworks": ["keras.helper"]}, seen  # its entry, not what it calls itself
     assert any("sys.setprofile (called by the answer)" in r for r in seen["profiler"]["replaced"]), seen
+    assert seen["thread-imports"] == {"frameworks": ["import jax", "jax.exp"]}, seen  # nothing replaced
 
 
 def test_what_the_sandbox_says_was_called_is_read_as_untrusted_data() -> None:

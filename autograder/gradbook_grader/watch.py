@@ -94,6 +94,7 @@ class Watch:
         self._own_code = {self._hook.__code__, self._profile_on.__code__, self._stop.__code__, self.thread.__code__,
                           _ThreadEnd.__call__.__code__}
         self._profiling = False  # the profiler is on (`_start`)
+        self._profiled = 0  # in which thread `_profile_on` turned it on
         self._thread_hook = self.thread
         self._mode: Any = None
         self._old_thread_profile: Any = None
@@ -143,6 +144,8 @@ class Watch:
         framework frames right above are passed too (torch's function mode is asked from inside torch's own
         dispatch, or from a module's `__call__` that nothing else names)."""
         while leading and frame is not None and self.kind_of(frame) == FRAMEWORK:
+            if frame.f_code.co_name == "__del__":
+                return False  # a framework object's finalizer, run where its last reference was dropped
             frame = frame.f_back
         while frame is not None:
             kind = self.kind_of(frame)
@@ -247,11 +250,13 @@ class Watch:
             self._profile_on()
 
     def _profile_on(self) -> None:
+        """The profiler on in this thread, and in the threads started from now on (`thread`)."""
         self._profiling = True
+        self._profiled = threading.get_ident()
         sys.setprofile(self._hook)
 
     def _stop(self) -> None:
-        if self._profiling:
+        if self._profiling and self._profiled == threading.get_ident():  # (not when a thread of the answer imported)
             if sys.getprofile() is not self._hook:
                 self.replaced.setdefault("sys.setprofile (the grader's profiler was not in place when the answer "
                                          "returned)")
