@@ -98,7 +98,7 @@ class Watch:
         self._thread_hook = self.thread
         self._mode: Any = None
         self._old_thread_profile: Any = None
-        sys.addaudithook(self._audit)
+        sys.addaudithook(self._auditor())
         gc.callbacks.append(self._gc)
 
     # --- whose code ---------------------------------------------------------------------------------
@@ -282,21 +282,30 @@ class Watch:
             while _pop_torch_function_stack() is not mode:
                 pass
 
+    def _auditor(self) -> Callable[[str, tuple], None]:
+        """The audit hook: a closure that does nothing but a set lookup for the events it does not watch (the
+        process's every `id()` is one: chapter 8's answers make millions), `_audit` for the others while asked."""
+        on, audit, watched = self._on, self._audit, frozenset({"import", *PROFILER_EVENTS})
+
+        def auditor(event: str, args: tuple) -> None:
+            if event in watched and on[0]:
+                audit(event, args)
+
+        return auditor
+
     def _audit(self, event: str, args: tuple) -> None:
         """A framework imported while an answer is asked (then the profiler is on for the rest of it); student code
         replacing the grader's profiler or tracer is evidence itself."""
-        if not self.asking:
-            return
         if event == "import":
             top = str(args[0]).partition(".")[0] if args else ""
-            if top in FRAMEWORKS and self._on[0] and self.counts(sys._getframe(1)):
+            if top in FRAMEWORKS and self.counts(sys._getframe(2)):
                 self._record(f"import {top}")
                 if not self._profiling:
                     self._profile_on()
             return
         if event not in PROFILER_EVENTS:
             return
-        caller = sys._getframe(1)
+        caller = sys._getframe(2)  # past `auditor`
         if caller.f_code in self._own_code or caller.f_code.co_filename.startswith(self._library):
             return  # the grader's, or the library's (chapter 8's driver traces an answer for recursion)
         if caller.f_code.co_name == "_bootstrap_inner" and getattr(threading, "_profile_hook", None) is self._thread_hook:
