@@ -16,7 +16,7 @@ Recorders, on only while an answer is asked (`Watch.ask`):
   starts (`threading.setprofile`: the mode is per thread; it leaves with the thread);
 * a profiler (`sys.setprofile`): each ENTRY into a framework, a Python function whose code is in a framework's
   package or a C function that belongs to one, called from code that is not the framework's own. It costs every
-  Python call the answer makes (chapter 8's answers took a third longer to grade with it always on), so it is on
+  Python call the answer makes (chapter 8's grade took 25-40 % longer with it always on), so it is on
   only where a loaded framework has no function mode (tensorflow, jax, keras; a torch whose mode could not be
   entered), and from the moment an answer imports a framework while it is asked;
 * an audit hook (installed before any student code; it cannot be removed): a framework imported while an answer
