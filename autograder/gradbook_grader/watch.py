@@ -97,6 +97,7 @@ class Watch:
         self._profiled = 0  # in which thread `_profile_on` turned it on
         self._thread_hook = self.thread
         self._mode: Any = None
+        self._torch: Any = None  # the torch the mode was made with
         self._old_thread_profile: Any = None
         sys.addaudithook(self._auditor())
         gc.callbacks.append(self._gc)
@@ -208,7 +209,7 @@ class Watch:
                 mode.__enter__()
             except Exception:  # noqa: BLE001 - the profiler sees it
                 mode, hook = None, self._hook
-        sys.setprofile(hook if mode is None else _ThreadEnd(hook, mode, frame))
+        sys.setprofile(hook if mode is None else _ThreadEnd(hook, torch, mode, frame))
         if hook is not None:
             hook(frame, event, arg)
 
@@ -233,7 +234,7 @@ class Watch:
         return result, {k: v for k, v in found.items() if v}
 
     def _start(self) -> None:
-        torch = sys.modules.get("torch")
+        torch = self._torch = sys.modules.get("torch")
         if torch is not None:  # entered first (and left last): its own code is not the answer's
             try:
                 self._mode = _torch_mode(torch, self)
@@ -269,18 +270,17 @@ class Watch:
             self._leave_torch_mode()
 
     def _leave_torch_mode(self) -> None:
-        from torch.overrides import _get_current_function_mode_stack
-        from torch._C import _is_torch_function_enabled as torch_function_enabled, _pop_torch_function_stack
-
-        mode, self._mode = self._mode, None
-        stack = _get_current_function_mode_stack()
+        mode, torch, self._mode = self._mode, self._torch, None
+        try:  # the torch of `_start` (the answer may have taken it out of sys.modules)
+            stack = _take_off(torch, mode)
+            enabled = torch._C._is_torch_function_enabled()
+        except Exception as error:  # noqa: BLE001 - an answer that broke them: said, never the runner's end
+            self.replaced.setdefault(f"torch's function modes (they could not be read: {type(error).__name__})")
+            return
         if not stack or stack[-1] is not mode:
             self.replaced.setdefault("torch's function modes (the grader's torch mode was removed or covered)")
-        if not torch_function_enabled():
+        if not enabled:
             self.replaced.setdefault("torch's function modes (turned off: torch._C.DisableTorchFunction)")
-        if any(m is mode for m in stack):
-            while _pop_torch_function_stack() is not mode:
-                pass
 
     def _auditor(self) -> Callable[[str, tuple], None]:
         """The audit hook: a closure that does nothing but a set lookup for the events it does not watch (the
@@ -317,8 +317,8 @@ class _ThreadEnd:
     """The profile function of a thread holding torch's function mode: the profiler's (if on), and when the thread's
     bottom frame returns, the mode taken off its stack."""
 
-    def __init__(self, hook: Any, mode: Any, frame: Any) -> None:
-        self.hook, self.mode, self.bottom = hook, mode, frame
+    def __init__(self, hook: Any, torch: Any, mode: Any, frame: Any) -> None:
+        self.hook, self.torch, self.mode, self.bottom = hook, torch, mode, frame
         while frame is not None and frame.f_code.co_name != "_bootstrap_inner":  # threading's, below `run`
             frame = frame.f_back
         self.bottom = frame or self.bottom
@@ -328,12 +328,19 @@ class _ThreadEnd:
             self.hook(frame, event, arg)
         if event == "return" and frame is self.bottom:
             sys.setprofile(None)
-            from torch.overrides import _get_current_function_mode_stack
-            from torch._C import _pop_torch_function_stack
+            try:
+                _take_off(self.torch, self.mode)
+            except Exception:  # noqa: BLE001 - the answer broke torch's modes: its own thread's concern
+                pass
 
-            if any(m is self.mode for m in _get_current_function_mode_stack()):
-                while _pop_torch_function_stack() is not self.mode:
-                    pass
+
+def _take_off(torch: Any, mode: Any) -> list[Any]:
+    """This thread's torch function modes as they were; `mode` taken off them (and any pushed above it)."""
+    stack = list(torch.overrides._get_current_function_mode_stack())
+    if any(m is mode for m in stack):
+        while torch._C._pop_torch_function_stack() is not mode:
+            pass
+    return stack
 
 
 def framework_name(function: Any) -> str | None:
