@@ -654,15 +654,26 @@ def causal_mask_returns_a_tensor(T_):  # the checks' driver turns the tensor int
     return T.tril(T.ones(T_, T_)).bool()
 ''', "torch.tril"),
 ]
-# An answer that replaces the grader's profiler while it is asked: flagged as such, graded on its value.
-REPLACES_PROFILER = ("ch05.softmax", "softmax_no_profiler", '''
+# Answers that replace the grader's recorders while they are asked: flagged as such, graded on their value.
+REPLACES_RECORDER: list[tuple[str, str, str, str]] = [
+    ("ch05.softmax", "softmax_no_profiler", '''
 import sys
 
 def softmax_no_profiler(z):
     sys.setprofile(None)
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-''', "sys.setprofile (called by the answer)")
+''', "sys.setprofile (called by the answer)"),
+    ("ch05.softmax", "softmax_pops_the_mode", f'''
+import importlib
+{_TORCH}
+
+def softmax_pops_the_mode(z):  # the grader's torch function mode taken off, then torch unseen
+    if T._C._len_torch_function_stack():
+        getattr(T._C, "_pop_torch_function_stack")()
+    return T.softmax(T.tensor(np.asarray(z, dtype=float)), -1).numpy()
+''', "the grader's torch mode was removed"),
+]
 # Honest answers whose running the sandbox watches (`watch`) and must not flag: a thread, helpers in a dict,
 # recursion, a numpy-only helper class, the library's public helpers; counted with HONEST.
 HONEST += [

@@ -27,7 +27,7 @@ from gradbook_grader.integrity import MIN_COPY_NODES, scan
 from gradbook_grader.nbcells import is_solution, stub_solution
 from gradbook_grader.types import Limits, SubmissionGrade
 from gradbook_grader.questions import static_manifest
-from integrity_corpus import ATTACKS, FRAMEWORK_FORMS, HONEST, REPLACES_PROFILER
+from integrity_corpus import ATTACKS, FRAMEWORK_FORMS, HONEST, REPLACES_RECORDER
 from test_trust import needs_bwrap
 
 LIMITS = Limits(cell_timeout=60, total_timeout=400, memory_mb=2048, max_output_bytes=2_000_000)
@@ -90,7 +90,7 @@ def _attacks() -> list[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def graded() -> dict[str, tuple[nbformat.NotebookNode, SubmissionGrade]]:
     needs_bwrap()
-    forms = [(exercise, name, code) for exercise, name, code, _ in [*FRAMEWORK_FORMS, REPLACES_PROFILER]]
+    forms = [(exercise, name, code) for exercise, name, code, _ in [*FRAMEWORK_FORMS, *REPLACES_RECORDER]]
     jobs = {"honest": _pair(HONEST, [c.key for c in chapters()]), "attacks": _pair(_attacks() + forms, ["ch05"])}
 
     def grade(pair: tuple) -> tuple[nbformat.NotebookNode, SubmissionGrade]:
@@ -139,15 +139,17 @@ def test_a_framework_however_reached_is_seen_while_the_answer_is_asked(graded) -
     """An obfuscated import, `sys.modules`, an attribute of numpy, `exec`, `eval`, a lambda in a dict, `__call__`, a
     decorator, `map` and `functools.partial` (called from C), autograd, a returned tensor: each answer keeps its
     points (its value is judged) and is flagged with the framework function it called; so is an answer that
-    replaces the grader's profiler. The honest corpus above (threads, helpers in a dict, recursion) is not."""
+    replaces the grader's profiler or takes its torch mode off. The honest corpus above (threads, helpers in a
+    dict, recursion) is not."""
     assert len(FRAMEWORK_FORMS) >= 8 and len({exercise[:4] for exercise, *_ in FRAMEWORK_FORMS}) >= 2
     _, grade = graded["attacks"]
-    for number, (_, name, _, called) in enumerate([*FRAMEWORK_FORMS, REPLACES_PROFILER], start=len(_attacks())):
+    for number, (_, name, _, called) in enumerate([*FRAMEWORK_FORMS, *REPLACES_RECORDER], start=len(_attacks())):
         cell = grade.cells[f"test-{number}"]
         assert cell.passed, (name, cell.message[:300])
         lines = [line for line in grade.integrity if line.startswith(f"cell test-{number}: `{name}`")]
         assert len(lines) == 1 and called in lines[0], (name, called, lines)
-    assert "replaced the grader's recorder" in lines[0] and "sys.setprofile" in lines[0], lines
+        replaced = (name, called) in [(n, c) for _, n, _, c in REPLACES_RECORDER]
+        assert ("replaced the grader's recorder" in lines[0]) == replaced, lines
 
 
 def test_a_deep_expression_is_scanned_without_an_error() -> None:
