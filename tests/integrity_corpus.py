@@ -530,3 +530,182 @@ def softmax_detect(z):
 ]
 # Two more classes are made from the library's own source in test_integrity.py: the checks' code
 # pasted with its docstring changed, and the library's code pasted with its names changed.
+
+
+# A NumPy exercise answered by a framework reached without an `import` statement the static scan reads (issue
+# 28/30's red team): each is graded on its value (full marks) and flagged with the framework function it called,
+# seen while the answer was asked (the sandbox's `watch`). (exercise, the answer's name, the cell, what is named)
+_TORCH = 'T = importlib.import_module("".join(["to", "rch"]))'
+FRAMEWORK_FORMS: list[tuple[str, str, str, str]] = [
+    ("ch05.softmax", "softmax_dunder_import", '''
+t = __import__("to" + "rch")
+
+def softmax_dunder_import(z):
+    return t.softmax(t.tensor(z), -1).numpy()
+''', "torch.softmax"),
+    ("ch05.softmax", "softmax_partial", f'''
+import functools, importlib
+{_TORCH}
+_soft = functools.partial(T.softmax, dim=-1)  # called from C: only torch's function mode sees it
+
+def softmax_partial(z):
+    return np.asarray(_soft(T.from_numpy(np.asarray(z, dtype=float))))
+''', "torch.softmax"),
+    ("ch05.softmax", "softmax_sys_modules", '''
+import sys
+import gradbook.torch_path.layers  # noqa: F401 - the library's torch path loads torch
+
+def softmax_sys_modules(z):
+    m = sys.modules["torch"]
+    return m.nn.functional.softmax(m.tensor(z), dim=-1).numpy()
+''', "torch.nn.functional.softmax"),
+    ("ch05.softmax", "softmax_numpy_attribute", f'''
+import importlib
+setattr(np, "fast", importlib.import_module("to" + "rch"))  # reached as an attribute of numpy
+
+def softmax_numpy_attribute(z):
+    e = getattr(np, "fast").exp(getattr(np, "fast").tensor(z - z.max(axis=-1, keepdims=True)))
+    return (e / e.sum(-1, keepdim=True)).numpy()
+''', "torch.exp"),
+    ("ch05.softmax", "softmax_exec", '''
+exec("T = __import__('torch')\\ndef softmax_exec(z):\\n    return T.tensor(z).softmax(-1).numpy()")
+''', "torch.Tensor.softmax"),
+    ("ch05.softmax", "softmax_eval", '''
+def softmax_eval(z):
+    return eval("__import__('torch').special.softmax(__import__('torch').tensor(z), -1).numpy()")
+''', "special_softmax"),
+    ("ch05.softmax", "softmax_lambda_in_dict", f'''
+import importlib
+{_TORCH}
+OPS = {{"normalise": lambda x: getattr(x, "soft" + "max")(-1)}}
+
+def softmax_lambda_in_dict(z):
+    return OPS["normalise"](T.as_tensor(z)).numpy()
+''', "torch.Tensor.softmax"),
+    ("ch05.softmax", "softmax_call", f'''
+import importlib
+{_TORCH}
+
+class Softmax:
+    def __call__(self, z):
+        return T.nn.Softmax(dim=-1)(T.tensor(z)).numpy()
+
+softmax_call = Softmax()
+''', "torch.nn.functional.softmax"),
+    ("ch05.softmax", "softmax_decorated", f'''
+import importlib
+{_TORCH}
+
+def framework(f):  # the decorator answers; the body is never run
+    return lambda z: T.log_softmax(T.tensor(z), -1).exp()
+
+@framework
+def softmax_decorated(z):
+    return z
+''', "torch.log_softmax"),
+    ("ch05.softmax", "softmax_map", f'''
+import importlib
+{_TORCH}
+
+def softmax_map(z):  # torch's functions called by `map` (from C)
+    e = list(map(T.exp, [T.tensor(z - z.max(axis=-1, keepdims=True))]))[0]
+    return (e / e.sum(-1, keepdim=True)).numpy()
+''', "torch.exp"),
+    ("ch05.softmax", "softmax_thread", f'''
+import functools, importlib, threading
+{_TORCH}
+
+def softmax_thread(z):  # in a thread of its own, torch called from C
+    out = []
+    worker = threading.Thread(target=lambda: out.append(functools.partial(T.softmax, dim=-1)(T.tensor(z))))
+    worker.start()
+    worker.join()
+    return np.array(out[0].tolist())
+''', "torch.softmax"),
+    ("ch10.attention", "attention_sdpa", f'''
+import importlib
+{_TORCH}
+F = getattr(getattr(T, "nn"), "functional")
+
+def attention_sdpa(Q, K, V, mask=None):
+    q, k, v = (T.tensor(a) for a in (Q, K, V))
+    s = q @ k.transpose(-1, -2) / Q.shape[-1] ** 0.5
+    if mask is not None:
+        s = s.masked_fill(~T.tensor(np.broadcast_to(mask, s.shape)), float("-inf"))
+    w = F.softmax(s, -1)
+    return (w @ v).numpy(), w.numpy()
+''', "torch.nn.functional.softmax"),
+    ("ch10.layer_norm_backward", "layer_norm_backward_autograd", f'''
+import importlib
+{_TORCH}
+
+def layer_norm_backward_autograd(dout, x, gamma, eps=1e-5):  # the backward pass by torch's autograd
+    xt, gt = T.tensor(x, requires_grad=True), T.tensor(gamma, requires_grad=True)
+    mu, var = xt.mean(-1, keepdim=True), xt.var(-1, unbiased=False, keepdim=True)
+    y = (xt - mu) / (var + eps).sqrt() * gt
+    y.backward(T.tensor(dout))
+    return xt.grad.numpy(), gt.grad.numpy(), (T.tensor(dout).reshape(-1, dout.shape[-1]).sum(0)).numpy()
+''', "torch._tensor.Tensor.backward"),
+    ("ch10.causal_mask", "causal_mask_returns_a_tensor", f'''
+import importlib
+{_TORCH}
+
+def causal_mask_returns_a_tensor(T_):  # the checks' driver turns the tensor into an array
+    return T.tril(T.ones(T_, T_)).bool()
+''', "torch.tril"),
+]
+# Answers that replace the grader's recorders while they are asked: flagged as such, graded on their value.
+REPLACES_RECORDER: list[tuple[str, str, str, str]] = [
+    ("ch05.softmax", "softmax_no_profiler", '''
+import sys
+
+def softmax_no_profiler(z):
+    sys.setprofile(None)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+''', "sys.setprofile (called by the answer)"),
+    ("ch05.softmax", "softmax_pops_the_mode", f'''
+import importlib
+{_TORCH}
+
+def softmax_pops_the_mode(z):  # the grader's torch function mode taken off, then torch unseen
+    if T._C._len_torch_function_stack():
+        getattr(T._C, "_pop_torch_function_stack")()
+    return T.softmax(T.tensor(np.asarray(z, dtype=float)), -1).numpy()
+''', "the grader's torch mode was removed"),
+]
+# Honest answers whose running the sandbox watches (`watch`) and must not flag: a thread, helpers in a dict,
+# recursion, a numpy-only helper class, the library's public helpers; counted with HONEST.
+HONEST += [
+    ("ch05.softmax", "softmax_46", '''
+import threading
+
+HELPERS = {"shift": lambda z: z - z.max(axis=-1, keepdims=True), "exp": np.exp}
+
+def _normalise(rows, depth=0):  # recursion over halves of the rows
+    if len(rows) <= 1 or depth > 8:
+        return rows / rows.sum(axis=-1, keepdims=True)
+    half = len(rows) // 2
+    return np.concatenate([_normalise(rows[:half], depth + 1), _normalise(rows[half:], depth + 1)])
+
+def softmax_46(z):
+    z = np.asarray(z, dtype=float)
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(e=HELPERS["exp"](HELPERS["shift"](z))))
+    worker.start()
+    worker.join()
+    e = out["e"]
+    return _normalise(e.reshape(-1, e.shape[-1])).reshape(e.shape)
+'''),
+    ("ch10.layer_norm", "layer_norm_47", '''
+class Moments:
+    """Mean and variance along the last axis, numpy only."""
+    def __init__(self, x):
+        self.mean = x.mean(axis=-1, keepdims=True)
+        self.var = ((x - self.mean) ** 2).mean(axis=-1, keepdims=True)
+
+def layer_norm_47(x, gamma, beta, eps=1e-5):
+    m = Moments(np.asarray(x, dtype=float))
+    return (x - m.mean) / np.sqrt(m.var + eps) * gamma + beta
+'''),
+]

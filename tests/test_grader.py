@@ -20,6 +20,7 @@ from gradbook_grader.course import Course, GraderError, find_course
 from gradbook_grader.export import export_csv
 from gradbook_grader.feedback import hidden_lines, report_text, visible_text, write_feedback
 from gradbook_grader.gradebook import open_gradebook
+from gradbook_grader.integrity import ASKED
 
 from grader_helpers import CH02, ROOT, answered, scratch_course, student_notebook, submit
 
@@ -314,6 +315,10 @@ def test_each_solution_scores_full_marks_and_each_untouched_notebook_zero(
         assert all(c.manual and c.message == "to be graded by hand" for c in results[student].cells.values() if not c.passed)
     assert results["untouched"].score == 0
     assert all(c.message == "No response." for c in results["untouched"].cells.values() if c.manual)
+    # No answer of a solution calls a framework while it is asked, however reached (the sandbox's `watch`): its demo
+    # and comparison cells may, and chapters 9-10's train the library's torch path, outside the answers.
+    for student in ("solution", "student"):
+        assert not [line for line in results[student].integrity if ASKED in line], (student, results[student].integrity)
     # No cell of the solution's graded notebook fails for want of a withheld answer: a demo cell that uses the
     # library's copy of one of the chapter's answers says in one line that it is not run while grading.
     graded = nbformat.read(course.autograded("solution", assignment) / f"{assignment}.ipynb", as_version=4)

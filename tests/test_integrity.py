@@ -10,7 +10,11 @@ real solution cells, so pasting them, or writing what they say, is judged as in 
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -23,7 +27,7 @@ from gradbook_grader.integrity import MIN_COPY_NODES, scan
 from gradbook_grader.nbcells import is_solution, stub_solution
 from gradbook_grader.types import Limits, SubmissionGrade
 from gradbook_grader.questions import static_manifest
-from integrity_corpus import ATTACKS, HONEST
+from integrity_corpus import ATTACKS, FRAMEWORK_FORMS, HONEST, REPLACES_RECORDER
 from test_trust import needs_bwrap
 
 LIMITS = Limits(cell_timeout=60, total_timeout=400, memory_mb=2048, max_output_bytes=2_000_000)
@@ -86,7 +90,8 @@ def _attacks() -> list[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def graded() -> dict[str, tuple[nbformat.NotebookNode, SubmissionGrade]]:
     needs_bwrap()
-    jobs = {"honest": _pair(HONEST, [c.key for c in chapters()]), "attacks": _pair(_attacks(), ["ch05"])}
+    forms = [(exercise, name, code) for exercise, name, code, _ in [*FRAMEWORK_FORMS, *REPLACES_RECORDER]]
+    jobs = {"honest": _pair(HONEST, [c.key for c in chapters()]), "attacks": _pair(_attacks() + forms, ["ch05"])}
 
     def grade(pair: tuple) -> tuple[nbformat.NotebookNode, SubmissionGrade]:
         source, submission = pair
@@ -126,6 +131,25 @@ def test_every_class_of_copying_scores_nothing_or_is_flagged(graded) -> None:  #
     assert results["softmax_pasted_library"].startswith("flagged"), results
     withheld = [c.message for gid, c in grade.cells.items() if gid.startswith("test-") and "not available while chapter 5" in c.message]
     assert withheld, "the stubs say why"  # a student who called the library reads why it failed
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_a_framework_however_reached_is_seen_while_the_answer_is_asked(graded) -> None:  # noqa: ANN001
+    """An obfuscated import, `sys.modules`, an attribute of numpy, `exec`, `eval`, a lambda in a dict, `__call__`, a
+    decorator, `map` and `functools.partial` (called from C), autograd, a returned tensor: each answer keeps its
+    points (its value is judged) and is flagged with the framework function it called; so is an answer that
+    replaces the grader's profiler or takes its torch mode off. The honest corpus above (threads, helpers in a
+    dict, recursion) is not."""
+    assert len(FRAMEWORK_FORMS) >= 8 and len({exercise[:4] for exercise, *_ in FRAMEWORK_FORMS}) >= 2
+    _, grade = graded["attacks"]
+    for number, (_, name, _, called) in enumerate([*FRAMEWORK_FORMS, *REPLACES_RECORDER], start=len(_attacks())):
+        cell = grade.cells[f"test-{number}"]
+        assert cell.passed, (name, cell.message[:300])
+        lines = [line for line in grade.integrity if line.startswith(f"cell test-{number}: `{name}`")]
+        assert len(lines) == 1 and called in lines[0], (name, called, lines)
+        replaced = (name, called) in [(n, c) for _, n, _, c in REPLACES_RECORDER]
+        assert ("replaced the grader's recorder" in lines[0]) == replaced, lines
 
 
 def test_a_deep_expression_is_scanned_without_an_error() -> None:
@@ -179,3 +203,86 @@ def test_an_answer_a_framework_computes_is_evidence_and_a_check_against_one_is_n
     assert len(evidence) == 2, evidence
     assert "line 2: attention computes with a framework (torch.softmax, torch.tensor)" in evidence[0]
     assert "line 4: a lambda computes with a framework (torch.nn.functional.layer_norm)" in evidence[1]
+
+
+WATCHED = """
+import json, sys, threading
+sys.path[:0] = [{grader!r}, {fake!r}]
+import watch
+w = watch.Watch()  # before the framework is loaded, as in the sandbox
+import numpy as np
+
+def imports_it():
+    return __import__("ker" + "as").softmax(np.ones(3))
+
+def in_a_thread():
+    out = []
+    worker = threading.Thread(target=lambda: out.append(sys.modules["keras"].softmax(np.ones(3))))
+    worker.start()
+    worker.join()
+    return out[0]
+
+def replaces_the_profiler():
+    sys.setprofile(None)
+    return np.ones(3)
+
+def imports_in_a_thread():
+    worker = threading.Thread(target=lambda: __import__("jax").exp(1.0))
+    worker.start()
+    worker.join()
+    return np.ones(3)
+
+asked = {{"numpy": lambda: np.exp(np.ones(3)).sum(), "imports": imports_it,
+         "loaded": lambda: getattr(sys.modules["keras"], "soft" + "max")(np.ones(3)),
+         "library": lambda: sys.modules["keras"].helper(), "thread": in_a_thread, "profiler": replaces_the_profiler}}
+seen = {{name: w.ask(call)[1] for name, call in asked.items()}}
+del sys.modules["keras"]  # no framework loaded: the profiler is off until the thread imports one
+seen["thread-imports"] = w.ask(imports_in_a_thread)[1]
+print(json.dumps(seen))
+"""
+
+
+def test_the_profiler_sees_a_framework_without_a_function_mode(tmp_path: Path) -> None:
+    """Where a loaded framework has no function mode (here a stand-in `keras`, pure Python, in its own folder), the
+    profiler sees its functions entered, also in a thread the answer starts and after an import while asked; numpy
+    alone is nothing, and replacing the profiler is said. Outside the sandbox, in a process of its own."""
+    (tmp_path / "keras").mkdir()
+    (tmp_path / "keras" / "__init__.py").write_text(
+        "import numpy as np\n\ndef softmax(x):\n    e = np.exp(x - x.max())\n    return e / e.sum()\n\n"
+        "def helper():\n    return softmax(np.ones(2))\n")
+    (tmp_path / "jax").mkdir()
+    (tmp_path / "jax" / "__init__.py").write_text("import math\n\ndef exp(x):\n    return math.exp(x)\n")
+    grader = ROOT / "autograder" / "gradbook_grader"
+    done = subprocess.run([sys.executable, "-c", WATCHED.format(grader=str(grader), fake=str(tmp_path))],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["numpy"] == {}, seen
+    assert seen["imports"]["frameworks"][:2] == ["import keras", "keras.softmax"], seen
+    assert seen["loaded"] == {"frameworks": ["keras.softmax"]} and seen["thread"] == seen["loaded"], seen
+    assert seen["library"] == {"frameworks": ["keras.helper"]}, seen  # its entry, not what it calls itself
+    assert any("sys.setprofile (called by the answer)" in r for r in seen["profiler"]["replaced"]), seen
+    assert seen["thread-imports"] == {"frameworks": ["import jax", "jax.exp"]}, seen  # nothing replaced
+
+
+def test_what_the_sandbox_says_was_called_is_read_as_untrusted_data() -> None:
+    """The reply's record is short printable names, merged per answer of a cell; any other shape is evidence."""
+    from gradbook_grader.execute import _read_calls
+    from gradbook_grader.integrity import asked
+    from gradbook_grader.types import Question
+    from gradbook_grader.verdict import Answer
+
+    assert _read_calls(None) == ([], [])
+    (long,) = _read_calls({"frameworks": ["torch." + "x" * 500]})[0]
+    assert len(long) <= 200 and long.endswith("[shortened]"), long
+    names, replaced = _read_calls({"frameworks": ["torch.softmax\x1b[2J"]})
+    assert names == ["torch.softmax\\x1b[2J"] and replaced == []
+    for forged in ("x", {"frameworks": "torch"}, {"frameworks": [1]}, {"other": []}, {"frameworks": ["a"] * 500}):
+        assert "student code changed it" in _read_calls(forged)[1][0], forged
+    question = Question("ch05.softmax", "softmax", False)
+    answers = [Answer("test-softmax", question, 0, frameworks=["torch.tensor", "torch.softmax"]),
+               Answer("test-softmax", Question("ch05.softmax", "softmax", True), 7, frameworks=["torch.softmax"]),
+               Answer("test-other", Question("ch05.relu", "relu", False), 0)]
+    lines = asked(answers)
+    assert len(lines) == 1 and lines[0].startswith(
+        "cell test-softmax: `softmax` (ch05.softmax) called torch.tensor, torch.softmax while its answer was asked"), lines

@@ -21,6 +21,7 @@ import pytest
 from conftest import ROOT, require
 from gradbook_grader import sandbox
 from gradbook_grader.execute import grade_submission
+from gradbook_grader.integrity import ASKED
 from gradbook_grader.manifests import build_manifest
 from gradbook_grader.types import Limits, SubmissionGrade
 from test_redteam import build
@@ -380,6 +381,10 @@ def test_framework_answers_are_graded_on_their_values_and_shown_to_a_person(grad
     flagged = [line for line in grade.integrity if FRAMEWORK in line]
     assert len(flagged) == 2 and any("attention computes" in f and "torch.softmax" in f for f in flagged), flagged
     assert any("layer_norm_backward" in f and "torch.nn.functional.layer_norm" in f for f in flagged), flagged
+    asked = [line for line in grade.integrity if ASKED in line]  # what the answers called while asked (`watch`)
+    assert any(line.startswith("cell test-attention: `attention`") and "torch.softmax" in line for line in asked), asked
+    assert any(line.startswith("cell test-layer-norm-backward:") and "torch.nn.functional.layer_norm" in line
+               and "torch._tensor.Tensor.backward" in line for line in asked), asked
     assert WITHHELD in grade.cells["test-softmax-backward"].message
     assert WITHHELD in grade.cells["test-multi-head-attention"].message
 
@@ -399,7 +404,7 @@ def test_lying_mutating_and_hostile_answers_earn_nothing_and_cost_nothing_else(g
 def test_honest_answers_in_these_chapters_are_not_flagged_as_framework_code(graded) -> None:  # noqa: ANN001
     """The solutions' demo cells compare with torch; no solution cell's function is said to use it."""
     for name in ("ch09-library-layers", "ch10-library-layers", "ch10-lies-and-hostile-exceptions"):
-        assert not [line for line in graded[name].integrity if FRAMEWORK in line], graded[name].integrity
+        assert not [line for line in graded[name].integrity if FRAMEWORK in line or ASKED in line], graded[name].integrity
 
 
 # --- a class: hostile submissions beside honest ones, through the batch, the gradebook and the feedback -----

@@ -29,19 +29,21 @@ from nbformat import NotebookNode
 
 from gradbook.i18n import _, normalize, notebook_language, using
 from gradbook_grader.answers import chapters_graded
-from gradbook_grader.integrity import scan as integrity_scan
+from gradbook_grader.integrity import asked as asked_evidence, scan as integrity_scan
 from gradbook_grader.nbcells import grade_id, is_graded, is_test_cell, strip_hidden_tests
 from gradbook_grader.process import RunnerProcess
 from gradbook_grader.restore import SubmissionError, parse_submission, restore
 from gradbook_grader.running import STOPPED, Run, run_notebook
 from gradbook_grader.types import CellGrade, Limits, Manifest, SubmissionGrade
 from gradbook_grader.questions import source_digest
+from gradbook_grader.text import printable
 from gradbook_grader.verdict import FAIL, Answer, cap, judge_cell, manual_cell, verdict_outputs
 
 MAX_MESSAGE = 4000  # a cell's verdict text (the student's exception text can be long)
 MAX_EVENTS = 100
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # plain data of one question's answers, decoded
 MAX_SUBMISSION_ANSWER_BYTES = 64 * 1024 * 1024  # all answers of one submission, held until judged
+MAX_CALLS = 20  # framework functions named per question (the runner sends no more: `watch.MAX_NAMES`)
 
 
 def _questions(nb: NotebookNode, manifest: Manifest, seed: int, registry: dict[str, Any]) -> tuple[list[dict], dict[int, Answer]]:
@@ -106,7 +108,20 @@ def _read_reply(answer: Answer, reply: Any, left: list[int]) -> Answer:
         answer.tampered = True
         return answer
     answer.results = clean
+    answer.frameworks, answer.replaced = _read_calls(reply.get("calls"))
     return answer
+
+
+def _read_calls(calls: Any) -> tuple[list[str], list[str]]:
+    """The reply's record of the framework functions the answer called (`watch`), untrusted: short printable
+    names; a record that is not the runner's shape is itself evidence (student code changed the reply)."""
+    if calls is None:
+        return [], []
+    lists = [calls.get(key, []) for key in ("frameworks", "replaced")] if isinstance(calls, dict) else None
+    if (lists is None or set(calls) - {"frameworks", "replaced"}
+            or not all(isinstance(v, list) and len(v) <= MAX_CALLS and all(isinstance(n, str) for n in v) for v in lists)):
+        return [], ["the reply's record of its framework calls (it was not the runner's: student code changed it)"]
+    return [[printable(cap(name, 200)) for name in names] for names in lists]  # type: ignore[return-value]
 
 
 def _size(value: Any) -> int:
@@ -197,6 +212,7 @@ def _grade(submission: Path | bytes | NotebookNode, source_nb: NotebookNode, man
     grading.scan(source_nb)
     grading.run_and_ask(secrets.randbelow(2**31 - 1) + 1 if seed is None else int(seed), options)
     grading.judge()
+    grading.calls()
     grading.fill()
     return grading.grade()
 
@@ -280,6 +296,13 @@ class _Grading:
         cell.metadata["gradbook"] = {"trusted_verdict": True}
         return CellGrade(gid, max_points if passed else 0.0, max_points, passed, message, exercise=exercise,
                          mistake=mistake, unfinished=unfinished)
+
+    def calls(self) -> None:
+        """Evidence seen while the answers were asked: framework functions they called, recorders they replaced."""
+        try:
+            self.integrity += asked_evidence(self.answers.values())
+        except Exception as exc:  # noqa: BLE001 - the grade stands; a person looks
+            self.events.append(internal_error("reading what the answers called", exc))
 
     def unfinished(self) -> str:
         """What a failing verdict adds: the cells of the notebook that did not finish."""

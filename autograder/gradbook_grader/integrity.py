@@ -21,6 +21,10 @@ only signals that honest code does not give:
   (`F.layer_norm`, `torch.autograd.grad`, `nn.LSTM`): the course's answers are written in NumPy,
   and its demos compare with the frameworks outside the answers. The value is still what is graded
   (docs/architecture.md, "Not guaranteed"); a person decides whether the answer is the student's.
+* **what an answer called while it was asked** (`asked`): the framework functions the sandbox saw the answer
+  call, however it reached them (`watch`, in the sandbox: an obfuscated import, `sys.modules`, `exec`, a
+  `functools.partial`, a tensor a library layer returned, autograd), and the grader's recorders it replaced
+  (`sys.setprofile` in an answer). The static scan above still says which line; this says what ran.
 
 Every line says which cell, which line and what; the score is never changed. The scan never
 raises: code it cannot read (too deep, not Python) is skipped, and the submission is graded as
@@ -35,12 +39,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from nbformat import NotebookNode
 
 from gradbook_grader.answers import answer_files, parse
 from gradbook_grader.nbcells import is_solution, is_test_cell, stub_solution
+
+if TYPE_CHECKING:
+    from gradbook_grader.verdict import Answer
 
 MIN_COPY_NODES = 120  # a natural softmax is ~50 nodes, a natural naive conv2d ~110; a pasted reference section is more
 MAX_EVIDENCE = 20
@@ -48,6 +55,7 @@ MAX_STATEMENTS = 5_000  # per cell: past this, the rest of the cell is not compa
 CHECK_INTERNALS = {"reference", "mistakes", "cases", "make_cases", "compare", "wrong", "answer"}
 REGISTRY_NAMES = {"REGISTRY", "load_all", "collect", "judge", "known_mistake"}
 FRAMEWORKS = ("torch", "tensorflow", "jax", "keras")  # what computes a NumPy exercise's answer for the student
+ASKED = "while its answer was asked"  # in every line of what the sandbox saw an answer do (`asked`)
 # The library's code that computes answers: the engine, the torch path, widgets and facades, the
 # chapters' checks. Not the checks' harness (drivers, core, plain, ...): students are given it.
 LIBRARY_PACKAGES = ("gradbook.reference", "gradbook.torch_path", "gradbook.widgets")
@@ -94,6 +102,25 @@ def _scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
         if len(evidence) >= MAX_EVIDENCE:
             return evidence[:MAX_EVIDENCE] + ["... and more"]
     return evidence
+
+
+def asked(answers: Iterable["Answer"]) -> list[str]:
+    """Evidence the sandbox recorded while the answers were asked (`watch`), one line per answer of a cell and
+    kind: the framework functions it called, the grader's recorders it replaced. Empty when there is none."""
+    seen: dict[tuple[str, str, str], tuple[dict[str, None], dict[str, None]]] = {}
+    for answer in answers:
+        called, replaced = seen.setdefault((answer.gid, answer.question.expr, answer.question.exercise), ({}, {}))
+        called.update(dict.fromkeys(answer.frameworks))
+        replaced.update(dict.fromkeys(answer.replaced))
+    evidence = []
+    for (gid, expr, exercise), (called, replaced) in seen.items():
+        if called:
+            evidence.append(f"cell {gid}: `{expr}` ({exercise}) called {', '.join(list(called)[:MAX_EVIDENCE])} {ASKED}: "
+                            "its value is graded as any answer's; a person decides whether the answer is the student's own")
+        if replaced:
+            evidence.append(f"cell {gid}: `{expr}` ({exercise}) replaced the grader's recorder {ASKED} "
+                            f"({'; '.join(replaced)}): the record of what it called may be incomplete")
+    return evidence[:MAX_EVIDENCE] + (["... and more"] if len(evidence) > MAX_EVIDENCE else [])
 
 
 def _norm(text: str) -> str:

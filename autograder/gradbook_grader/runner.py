@@ -2,8 +2,9 @@
 
     python -s -E /opt/gradbook/runner.py      (this file, bound alone into the sandbox)
 
-It imports nothing of the grader: only IPython and `gradbook.checks` (the sandbox's answer-free
-view), so the grader's package and where it is installed stay outside the sandbox.
+It imports nothing of the grader: only IPython, `gradbook.checks` (the sandbox's answer-free
+view) and `watch` (bound beside it, alone), so the grader's package and where it is installed stay
+outside the sandbox.
 
 Protocol (JSON lines). The supervisor sends the notebook's cells one at a time on stdin (never
 the test cells), then asks the checks' questions, one at a time, with inputs it made outside:
@@ -11,7 +12,8 @@ the test cells), then asks the checks' questions, one at a time, with inputs it 
     -> {"op": "run", "cell": 7, "source": "..."}
     <- {"type": "done", "cell": 7, "status": "ok" | "error", "outputs": [...], "truncated": bool}
     -> {"op": "ask", "id": 3, "expr": "naive_relu", "driver": "call", "value": false, "cases": [...]}
-    <- {"type": "answers", "id": 3, "results": [{"out": ..., "error": ..., "inputs": "<digest>"}]}
+    <- {"type": "answers", "id": 3, "results": [{"out": ..., "error": ..., "inputs": "<digest>"}],
+        "calls": {"frameworks": ["torch.softmax"], "replaced": [...]}}     (`watch`; only when it saw any)
     -> {"op": "exit"}
 
 A warm runner (`gradbook_grader.warm`) is asked, before the submission is known and before any
@@ -53,6 +55,13 @@ def _drop_privileges() -> None:
 
 
 _drop_privileges()
+
+try:  # bound beside this file; its audit hook is in place before any student code
+    import watch  # noqa: E402
+except ModuleNotFoundError:  # `python -m gradbook_grader.runner` (standalone, for debugging and the bench)
+    from gradbook_grader import watch  # noqa: E402
+
+WATCH = watch.Watch()
 
 from IPython.core.displayhook import DisplayHook  # noqa: E402
 from IPython.core.displaypub import DisplayPublisher  # noqa: E402
@@ -226,6 +235,7 @@ def answer_question(shell: InteractiveShell, request: dict) -> dict:
     from gradbook.checks.plain import from_wire, to_wire
 
     cases = [Case(tuple(args), dict(kwargs)) for args, kwargs in from_wire(request["cases"])]
+    calls: dict[str, list[str]] = {}
     try:
         student = eval(compile(str(request["expr"]), "<the check's answer>", "eval"), shell.user_ns)  # noqa: S307
     except BaseException as exc:  # noqa: BLE001 - not defined, or it raised: the student's problem
@@ -238,8 +248,9 @@ def answer_question(shell: InteractiveShell, request: dict) -> dict:
             constant = student
             student = lambda *args, **kwargs: constant  # noqa: E731 - the answer is a value
         SINK.reset()
-        try:
-            results = answer(driver(str(request["driver"])), student, cases)
+        try:  # the framework functions the answer calls, however it reaches them (`watch`)
+            run = driver(str(request["driver"]))
+            results, calls = WATCH.ask(lambda: answer(run, student, cases))
         finally:
             sys.stdout, sys.stderr = STDOUT, STDERR
             SINK.reset()  # what the answer printed is not part of the notebook's output
@@ -247,7 +258,7 @@ def answer_question(shell: InteractiveShell, request: dict) -> dict:
     size = len(json.dumps(wire))
     if size > MAX_ANSWER_BYTES:  # the grader would drop the line; say why instead
         wire = [{"out": None, "error": f"the answer is too large to check ({size:,} bytes of data)", "inputs": ""}]
-    return {"type": "answers", "id": request.get("id"), "results": wire}
+    return {"type": "answers", "id": request.get("id"), "results": wire, **({"calls": calls} if calls else {})}
 
 
 def preload(modules: object) -> dict:

@@ -56,6 +56,8 @@ RUNNER = Path(__file__).resolve().parent / "runner.py"
 RUNNER_IN_SANDBOX = "/opt/gradbook/runner.py"
 ZYGOTE = RUNNER.parent / "zygote.py"  # the fork server (`forkserver`), bound beside the runner
 ZYGOTE_IN_SANDBOX = "/opt/gradbook/zygote.py"
+WATCH = RUNNER.parent / "watch.py"  # what an answer calls in a framework (`watch`), imported by the runner
+WATCH_IN_SANDBOX = "/opt/gradbook/watch.py"
 FORK_FD_ENV = "GRADBOOK_FORK_FD"
 UNSANDBOXED = "none"  # the one mode that runs student code without a sandbox; only when asked for
 FIX = (
@@ -198,7 +200,8 @@ def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dic
 
     # The whole package, bound over the real one: no bytecode, no answers of the graded chapters.
     args += ["--ro-bind", str(package_view(chapters)), str(Path(gradbook.__file__).resolve().parent)]
-    args += ["--perms", "0755", "--dir", "/opt/gradbook", "--ro-bind", str(RUNNER), RUNNER_IN_SANDBOX]
+    args += ["--perms", "0755", "--dir", "/opt/gradbook", "--ro-bind", str(RUNNER), RUNNER_IN_SANDBOX,
+             "--ro-bind", str(WATCH), WATCH_IN_SANDBOX]
     if fork_server:
         args += ["--ro-bind", str(ZYGOTE), ZYGOTE_IN_SANDBOX]
     if data_dir is not None and data_dir.is_dir():

@@ -31,6 +31,8 @@ class Answer:
     results: list[dict] | None = None  # plain results, one per case asked
     problem: str | None = None  # why there are none: the process stopped, the reply was unreadable
     tampered: bool = False
+    frameworks: list[str] = field(default_factory=list)  # framework functions the answer called while asked (`watch`)
+    replaced: list[str] = field(default_factory=list)  # the grader's recorders the answer replaced while asked
 
 
 @dataclass
