@@ -286,3 +286,10 @@ def test_what_the_sandbox_says_was_called_is_read_as_untrusted_data() -> None:
     lines = asked(answers)
     assert len(lines) == 1 and lines[0].startswith(
         "cell test-softmax: `softmax` (ch05.softmax) called torch.tensor, torch.softmax while its answer was asked"), lines
+
+
+def test_the_sandbox_s_recorder_and_the_static_scan_name_the_same_frameworks() -> None:
+    """watch.py runs alone in the sandbox and keeps its own list: the two must not drift apart."""
+    from gradbook_grader import integrity, watch
+
+    assert watch.FRAMEWORKS == integrity.FRAMEWORKS
