@@ -15,7 +15,8 @@ The notebooks train for 100 steps (their time budget); this is the whole text, 2
 Per model and device it prints the wall-clock seconds of the whole training and of an epoch (median and best: on a
 busy machine, BLAS's and torch's threads waiting on each other's cores make single epochs several times slower),
 the validation perplexity reached (and a uniform guess's, the vocabulary's size), and each device's speed-up over
-the NumPy engine (whole trainings compared). The targets of issue 28: the tiny transformer trains in minutes on 2 cores (the NumPy engine, BLAS on
+the NumPy engine (whole trainings compared); and, for the first device, 160 characters the trained model writes
+after a line of the validation text, at temperatures 0.5 and 1.0. The targets of issue 28: the tiny transformer trains in minutes on 2 cores (the NumPy engine, BLAS on
 every core as a student's notebook runs it) and in seconds on a GPU. Nothing is asserted: figures are printed.
 """
 
@@ -81,8 +82,9 @@ def compiled(name: str, vocabulary: int, device: str) -> models.Sequential:
 
 
 def train(name: str, device: str, data: tuple[np.ndarray, ...], vocabulary: int, epochs: int,
-          batch_size: int) -> tuple[float, list[float], float]:
-    """(seconds of the whole training, of each epoch, validation perplexity) of model ``name`` on ``device``."""
+          batch_size: int) -> tuple[float, list[float], float, models.Sequential]:
+    """(seconds of the whole training, of each epoch, validation perplexity, the trained model) of model ``name`` on
+    ``device``."""
     x_train, y_train, x_val, y_val = data
     # A warm-up on a fresh model first: the first steps' one-off costs (CUDA's context and kernels, allocations).
     compiled(name, vocabulary, device).fit(x_train[:batch_size * 2], y_train[:batch_size * 2], epochs=1,
@@ -94,7 +96,19 @@ def train(name: str, device: str, data: tuple[np.ndarray, ...], vocabulary: int,
         model.fit(x_train, y_train, epochs=1, batch_size=batch_size, verbose=0, seed=len(ends))
         ends.append(time.perf_counter())
     _, perplexity = model.evaluate(x_val, y_val, batch_size=256)
-    return ends[-1] - start, list(np.diff([start, *ends])), float(perplexity)
+    return ends[-1] - start, list(np.diff([start, *ends])), float(perplexity), model
+
+
+def sample(model: models.Sequential, prompt: list[int], length: int, temperature: float) -> list[int]:
+    """``length`` ids drawn one at a time after ``prompt`` (T ids), each from the model's next-character probabilities
+    at ``temperature`` (the window slides), as chapter 9's notebook samples."""
+    rng = np.random.default_rng(0)
+    out = list(prompt)
+    for _ in range(length):
+        logits = np.log(model.predict(np.array([out[-T:]]), verbose=0)[0, -1] + 1e-12) / temperature
+        p = np.exp(logits - logits.max())
+        out.append(int(rng.choice(len(p), p=p / p.sum())))
+    return out[len(prompt):]
 
 
 def main() -> None:
@@ -127,7 +141,8 @@ def main() -> None:
     for name in args.model or list(MODELS):
         numpy_seconds = None
         for device in chosen:
-            seconds, epochs, perplexity = train(name, device, data, len(vocabulary), args.epochs, args.batch_size)
+            seconds, epochs, perplexity, model = train(name, device, data, len(vocabulary), args.epochs,
+                                                       args.batch_size)
             if device == "numpy":
                 numpy_seconds = seconds
             versus = f"   {numpy_seconds / seconds:5.1f}x the NumPy engine's speed" if (
@@ -135,6 +150,13 @@ def main() -> None:
             print(f"{name:>12} on {device:>5}: {seconds:7.1f} s in all ({seconds / 60:4.1f} min); an epoch "
                   f"{statistics.median(epochs):5.2f} s (median; best {min(epochs):5.2f} s); validation perplexity "
                   f"{perplexity:5.2f}{versus}")
+            if device == chosen[0]:  # what the model writes, once per model
+                start = split + int(np.argmax(ids[split:] == char_id["\n"])) + 1  # a line's start in the validation text
+                prompt = list(ids[start:start + T])
+                for temperature in (0.5, 1.0):
+                    text = "".join(vocabulary[i] for i in sample(model, prompt, 160, temperature))
+                    print(f"    sampled at temperature {temperature} after {''.join(vocabulary[i] for i in prompt)!r}:"
+                          f"\n      " + text.replace("\n", "\n      "))
 
 
 if __name__ == "__main__":
