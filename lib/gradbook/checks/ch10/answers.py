@@ -1124,7 +1124,8 @@ multi_head_attention = Exercise(
                 "its scores are all -inf and its softmax is 0 / 0 = nan (numpy's RuntimeWarning). Keep the scores "
                 "where causal_mask(T) is True: np.where(mask, scores, -np.inf).")),
         Mistake(_mha_keys_from_wq, N_("the keys are projected with Wq: queries, keys and values each have their own "
-                "projection, q = x @ Wq, k = x @ Wk, v = x @ Wv (with k = q each query scores itself highest).")),
+                "projection, q = x @ Wq, k = x @ Wk, v = x @ Wv (with k = q the scores q @ q.T are symmetric: query i "
+                "scores key j as query j scores key i).")),
         Mistake(_mha_without_max, N_("exp overflows in the heads' softmax: scores over 709 give inf, and inf / inf "
                 "is nan. Subtract each row's maximum first, scores - scores.max(axis=-1, keepdims=True), or call "
                 "your attention, which does.")),
