@@ -288,8 +288,10 @@ def test_what_the_sandbox_says_was_called_is_read_as_untrusted_data() -> None:
         "cell test-softmax: `softmax` (ch05.softmax) called torch.tensor, torch.softmax while its answer was asked"), lines
 
 
-def test_the_sandbox_s_recorder_and_the_static_scan_name_the_same_frameworks() -> None:
-    """watch.py runs alone in the sandbox and keeps its own list: the two must not drift apart."""
-    from gradbook_grader import integrity, watch
+def test_the_sandbox_s_recorder_and_the_grader_agree_on_what_it_sends() -> None:
+    """watch.py runs alone in the sandbox and keeps its own constants: they must not drift apart from the grader's
+    (a record longer than the grader reads is taken for one student code changed)."""
+    from gradbook_grader import execute, integrity, watch
 
     assert watch.FRAMEWORKS == integrity.FRAMEWORKS
+    assert watch.MAX_NAMES == execute.MAX_CALLS

@@ -123,13 +123,17 @@ class Watch:
         kind = self._kinds.get(filename)
         if kind is None:
             real = os.path.realpath(filename) if filename.startswith("/") else filename
-            if real.startswith(self._frameworks) or filename.startswith(self._frameworks):
+
+            def under(prefixes: tuple[str, ...]) -> bool:  # as the code names the file, or with links resolved
+                return real.startswith(prefixes) or filename.startswith(prefixes)
+
+            if under(self._frameworks):
                 kind = FRAMEWORK
-            elif real.startswith(self._harness) or filename.startswith(self._harness):
+            elif under(self._harness):
                 kind = COUNTS  # the checks' drivers: they call the answer and read what it returned
-            elif real.startswith(self._library) or filename.startswith(self._library):
+            elif under(self._library):
                 kind = LIBRARY
-            elif real.startswith(self._installed) or filename.startswith(self._installed) or filename.startswith("<frozen "):
+            elif under(self._installed) or filename.startswith("<frozen "):
                 kind = PASS
             elif filename.startswith("<") and not filename.startswith("<ipython-input-"):
                 kind = GENERATED
