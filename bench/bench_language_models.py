@@ -132,10 +132,11 @@ def main() -> None:
     if args.quick:
         x_train, y_train = x_train[:len(x_train) // 10], y_train[:len(y_train) // 10]
     data = (x_train, y_train, x_val, y_val)
-    chosen = args.device or devices_here()
-    missing = [device for device in chosen if device not in devices_here()]
+    here = devices_here()
+    chosen = args.device or here
+    missing = [device for device in chosen if device not in here]
     if missing:
-        parser.error(f"this machine has no {', '.join(missing)} (it has: {', '.join(devices_here())}); "
+        parser.error(f"this machine has no {', '.join(missing)} (it has: {', '.join(here)}); "
                      "leave --device out to time every engine it has")
     print(f"{len(text):,} characters, {len(vocabulary)} distinct; {len(x_train):,} training windows of {T} "
           f"({len(x_train) // args.batch_size + (len(x_train) % args.batch_size > 0)} steps of {args.batch_size} "
