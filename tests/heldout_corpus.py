@@ -751,3 +751,456 @@ RIGHT: list[Entry] = [
     ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    return np.einsum('...ij,...ij->...ij', weights, dweights) - weights * np.einsum('...ij,...ij->...i', dweights, weights)[..., None]\n",
      "softmax_backward", ()),
 ]
+
+
+# --- taa round: chapters 0-5, written from the chapters' text and solutions (one mistake each) ---------------
+_PT = '''def perceptron_train(X, y, epochs=10, lr=1.0):
+    w = np.zeros(X.shape[1])
+    b = 0.0
+    errors = []
+    for _ in range(epochs):
+        wrong = 0
+        for xi, target in zip(X, y):
+            update = UPDATE
+            w = w + update * xi
+            b = b + update
+            wrong += COUNT
+        errors.append(wrong)
+    return w, b, errors
+'''
+
+WRONG += [
+    ("ch00.predict", "def predict(w, b, x):\n    return w * (x + b)\n", "predict", ("b", "bias", "parenthes")),
+    ("ch00.predict", "def predict(w, b, x):\n    return [w * xi + b for xi in x]\n", "predict", ("list", "array")),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    return np.mean((y_pred - y) ** 2) / 2\n", "mse_loss", ("half", "2", "factor")),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    return np.sqrt(np.mean((y_pred - y) ** 2))\n", "mse_loss", ("sqrt", "root", "square")),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    return np.sum((y_pred - y) ** 2) / (len(y) - 1)\n", "mse_loss", ("n - 1", "len", "mean", "one", "count")),
+    ("ch00.gradients", "def gradients(w, b, x, y):\n    error = w * x + b - y\n    return 2 * np.mean(error) * np.mean(x), 2 * np.mean(error)\n",
+     "gradients", ("mean of", "product", "dw", "dL/dw", "x")),
+    ("ch00.gradients", "def gradients(w, b, x, y):\n    error = w * x + b - y\n    return np.sum(2 * error * x), np.sum(2 * error)\n",
+     "gradients", ("sum", "mean", "times", "length")),
+    ("ch00.train", '''def train(x, y, lr, steps):
+    w, b = 0.0, 0.0
+    losses = []
+    for _ in range(steps - 1):
+        losses.append(mse_loss(predict(w, b, x), y))
+        dw, db = gradients(w, b, x, y)
+        w = w - lr * dw
+        b = b - lr * db
+    return w, b, losses
+''', "train", ("steps", "one", "fewer", "loop", "range")),
+    ("ch00.train", '''def train(x, y, lr, steps):
+    w, b = 0.0, 0.0
+    losses = []
+    y_pred = predict(w, b, x)
+    for _ in range(steps):
+        losses.append(mse_loss(y_pred, y))
+        dw, db = gradients(w, b, x, y)
+        w = w - lr * dw
+        b = b - lr * db
+    return w, b, losses
+''', "train", ("predict", "loss", "once", "same", "every step")),
+    ("ch00.train", '''def train(x, y, lr, steps):
+    w, b = 0.0, 0.0
+    losses = []
+    for _ in range(steps):
+        losses.append(mse_loss(predict(w, b, x), y))
+        dw, _ = gradients(w, b, x, y)
+        w = w - lr * dw
+        _, db = gradients(w, b, x, y)
+        b = b - lr * db
+    return w, b, losses
+''', "train", ("new w", "updated w", "both", "same", "before", "old")),
+    # chapter 1 ---
+    ("ch01.ndims", "ndims = [1, x1.ndim, x2.ndim, x3.ndim]\n", "ndims", ("x0", "scalar", "0")),
+    ("ch01.shapes", "shapes = [(), (5), (3, 5), (2, 3, 5)]\n", "shapes", ("tuple", "comma", "(5,)", "int")),
+    ("ch01.shapes", "shapes = [x0.shape, x1.shape, x2.shape, x3.shape[1:]]\n", "shapes", ("x3", "(2, 3, 5)", "first axis", "axes")),
+    ("ch01.crop_bottom_right", "def crop_bottom_right(images):\n    return images[:, 15:, 15:]\n", "crop_bottom_right", ("13", "14", "one", "off")),
+    ("ch01.crop_bottom_right", "def crop_bottom_right(images):\n    return images[:][14:][14:]\n", "crop_bottom_right", ("first axis", "images", "[:, 14:, 14:]", "axis", "comma")),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return images.flatten().astype('float32') / 255\n", "prepare_images", ("flat", "1-D", "(n, 784)", "shape", "sample")),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return images.reshape(784, -1).T.astype('float32') / 255\n", "prepare_images", ("order", "transpos", "reshape", "(n, 784)")),
+    ("ch01.to_categorical", '''def to_categorical(labels, num_classes):
+    one_hot = np.zeros((len(labels), num_classes), dtype="float32")
+    one_hot[:, labels] = 1
+    return one_hot
+''', "to_categorical", ("row", "every", "each", "one 1", "i")),
+    ("ch01.to_categorical", '''def to_categorical(labels, num_classes):
+    one_hot = np.zeros((len(labels), max(labels) + 1), dtype="float32")
+    for i, label in enumerate(labels):
+        one_hot[i, label] = 1
+    return one_hot
+''', "to_categorical", ("num_classes", "columns", "max")),
+    ("ch01.to_categorical", '''def to_categorical(labels, num_classes):
+    one_hot = np.zeros((num_classes, len(labels)), dtype="float32")
+    for i, label in enumerate(labels):
+        one_hot[label, i] = 1
+    return one_hot
+''', "to_categorical", ("transpos", "rows", "(n, num_classes)", "swap")),
+    ("ch01.data_shapes", 'data_shapes = {"people": (1000, 3), "stocks": (250, 390, 3), "images": (128, 256, 256, 3), '
+     '"videos": (4, 240, 256, 144, 3)}\n', "data_shapes", ("videos", "height", "width")),
+    ("ch01.data_shapes", 'data_shapes = {"people": (1000, 3), "stocks": (390, 250, 3), "images": (128, 256, 256, 3), '
+     '"videos": (4, 240, 144, 256, 3)}\n', "data_shapes", ("stocks", "days", "samples")),
+    # chapter 2 ---
+    ("ch02.naive_relu", '''def naive_relu(x):
+    z = np.zeros(x.shape, dtype=int)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i, j] = max(x[i, j], 0)
+    return z
+''', "naive_relu", ("int", "dtype", "integer", "float")),
+    ("ch02.naive_relu", '''def naive_relu(x):
+    z = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            if x[i, j] < 0:
+                z[i, j] = 0
+    return z
+''', "naive_relu", ("positive", "keep", "copy", "zero", "0")),
+    ("ch02.naive_add", '''def naive_add(x, y):
+    z = x.copy()
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i, j] += y[j, i]
+    return z
+''', "naive_add", ("transpos", "y[j, i]", "index", "swap")),
+    ("ch02.naive_add", '''def naive_add(x, y):
+    z = np.zeros(x.shape, dtype=np.int64)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i, j] = x[i, j] + y[i, j]
+    return z
+''', "naive_add", ("int", "dtype", "integer")),
+    ("ch02.naive_add_matrix_and_vector", '''def naive_add_matrix_and_vector(x, y):
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            x[i, j] += y[j]
+    return x
+''', "naive_add_matrix_and_vector", ("copy", "changed", "modif", "input")),
+    ("ch02.naive_vector_dot", '''def naive_vector_dot(x, y):
+    z = 0.0
+    for i in range(1, x.shape[0]):
+        z += x[i] * y[i]
+    return z
+''', "naive_vector_dot", ("first", "range", "0", "start")),
+    ("ch02.naive_vector_dot", '''def naive_vector_dot(x, y):
+    z = x[0] * y[0]
+    for i in range(x.shape[0]):
+        z += x[i] * y[i]
+    return z
+''', "naive_vector_dot", ("first", "twice", "0", "start")),
+    ("ch02.naive_matrix_vector_dot", '''def naive_matrix_vector_dot(x, y):
+    z = np.zeros(x.shape[0], dtype=int)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i] += x[i, j] * y[j]
+    return z
+''', "naive_matrix_vector_dot", ("int", "dtype", "integer")),
+    ("ch02.naive_matrix_vector_dot", '''def naive_matrix_vector_dot(x, y):
+    z = np.zeros(x.shape[1])
+    for i in range(x.shape[1]):
+        for j in range(x.shape[0]):
+            z[i] += x[j, i] * y[j]
+    return z
+''', "naive_matrix_vector_dot", ("transpos", "x[j, i]", "shape", "index")),
+    ("ch02.naive_matrix_dot", '''def naive_matrix_dot(x, y):
+    z = np.zeros((x.shape[0], y.shape[1]))
+    for i in range(x.shape[0]):
+        for j in range(y.shape[1]):
+            for k in range(y.shape[1]):
+                z[i, j] += x[i, k] * y[k, j]
+    return z
+''', "naive_matrix_dot", ("range", "k", "inner", "bound")),
+    ("ch02.naive_transpose", "def naive_transpose(x):\n    return x.reshape(x.shape[1], x.shape[0]).copy()\n", "naive_transpose", ("reshape", "order", "transpose")),
+    ("ch02.naive_transpose", '''def naive_transpose(x):
+    z = np.zeros((x.shape[1], x.shape[0]), dtype=x.dtype)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[j, i] = x[i, j]
+    return x
+''', "naive_transpose", ("x[j, i]", "index", "swap", "unchanged", "same")),
+    # chapter 3 ---
+    ("ch03.perceptron_predict", "def perceptron_predict(X, w, b):\n    return np.sign(X @ w + b).astype(int)\n", "perceptron_predict", ("sign", "-1", "0 or 1")),
+    ("ch03.perceptron_predict", "def perceptron_predict(X, w, b):\n    return (X @ w >= 0).astype(int)\n", "perceptron_predict", ("b", "bias")),
+    ("ch03.perceptron_train", '''def perceptron_train(X, y, epochs=10, lr=1.0):
+    w = np.zeros(X.shape[1])
+    b = 0.0
+    errors = []
+    for _ in range(epochs):
+        wrong = 0
+        y_hat = (X @ w + b >= 0).astype(int)
+        for xi, target, pred in zip(X, y, y_hat):
+            update = lr * (target - pred)
+            w = w + update * xi
+            b = b + update
+            wrong += int(update != 0)
+        errors.append(wrong)
+    return w, b, errors
+''', "perceptron_train", ("every sample", "after each", "one at a time", "batch", "current", "predict")),
+    ("ch03.perceptron_train", '''def perceptron_train(X, y, epochs=10, lr=1.0):
+    w = np.zeros(X.shape[1])
+    b = 0.0
+    errors = []
+    for _ in range(epochs):
+        wrong = 0
+        for xi, target in zip(X, y):
+            update = lr * (target - int(xi @ w + b >= 0))
+            w = w + update * xi
+            b = b + update
+            wrong += int(update != 0)
+            errors.append(wrong)
+    return w, b, errors
+''', "perceptron_train", ("epoch", "one entry", "per epoch", "sample", "inside")),
+    ("ch03.perceptron_train", '''def perceptron_train(X, y, epochs=10, lr=1.0):
+    w = np.zeros(X.shape[1])
+    b = 0.0
+    errors = []
+    for _ in range(epochs):
+        wrong = 0
+        for xi, target in zip(X, y):
+            update = lr * (target - int(xi @ w + b > 0))
+            w = w + update * xi
+            b = b + update
+            wrong += int(update != 0)
+        errors.append(wrong)
+    return w, b, errors
+''', "perceptron_train", (">=", "> 0", "exactly", "threshold", "0")),
+    ("ch03.perceptron_train", '''def perceptron_train(X, y, epochs=10, lr=1.0):
+    w = np.zeros(X.shape[1])
+    b = 0.0
+    errors = []
+    rng = np.random.default_rng(0)
+    for _ in range(epochs):
+        wrong = 0
+        for xi, target in zip(rng.permutation(X), y):
+            update = lr * (target - int(xi @ w + b >= 0))
+            w = w + update * xi
+            b = b + update
+            wrong += int(update != 0)
+        errors.append(wrong)
+    return w, b, errors
+''', "perceptron_train", ("order", "shuffl", "label", "in the order")),
+    ("ch03.dense", "def dense(a_in, W, b, g):\n    return g(a_in @ W.T + b)\n", "dense", ("transpos", "W.T", "W")),
+    ("ch03.sequential_xor", "def sequential_xor(X, W1, b1, W2, b2):\n    a1 = dense(X, W1, b1, sigmoid)\n    return dense(X, W2, b2, sigmoid)\n",
+     "sequential_xor", ("a1", "X", "hidden", "first layer", "output of")),
+    ("ch03.sequential_xor", "def sequential_xor(X, W1, b1, W2, b2):\n    a1 = dense(X, W1, b1, sigmoid)\n    return (dense(a1, W2, b2, sigmoid) > 0.5).astype(int)\n",
+     "sequential_xor", ("probab", "threshold", "0.5", "round")),
+    ("ch03.sequential_xor", "def sequential_xor(X, W1, b1, W2, b2):\n    a1 = dense(X, W1, b1, sigmoid)\n    return dense(a1, W2, b2, sigmoid).ravel()\n",
+     "sequential_xor", ("shape", "(samples, 1)", "flat", "ravel", "column")),
+    ("ch03.xor_weights", '''W1_xor = np.array([[20.0, -20.0], [20.0, -20.0]])
+b1_xor = np.array([-10.0, 10.0])
+W2_xor = np.array([[20.0], [20.0]])
+b2_xor = np.array([-30.0])
+''', "(W1_xor, b1_xor, W2_xor, b2_xor)", ("NAND", "b1", "(1, 0)", "(0, 1)", "[0, 1]", "[1, 0]", "hidden")),
+    # chapter 4 ---
+    ("ch04.forward", edit("04", "forward", 'Z1 = X @ params["W1"] + params["b1"]', 'Z1 = X @ params["W1"]'), "forward", ("b1", "bias")),
+    ("ch04.forward", edit("04", "forward", 'Z2 = a1 @ params["W2"]', 'Z2 = Z1 @ params["W2"]'), "forward", ("a1", "Z1", "Z2", "sigmoid", "activation")),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    return float(-np.mean(y * np.log(a2) + (1 - y) * np.log(a2)))\n", "bce_loss", ("1 - a2", "log(1", "second", "term")),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    return float(-np.mean(y * np.log10(a2) + (1 - y) * np.log10(1 - a2)))\n", "bce_loss", ("log10", "natural", "base", "ln")),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    y = y.ravel()\n    return float(-np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2)))\n", "bce_loss", ("broadcast", "shape", "ravel", "(m, m)")),
+    ("ch04.backward", edit("04", "backward", "dZ1 = da1 * a1 * (1 - a1)", "dZ1 = da1 * sigmoid(a1) * (1 - sigmoid(a1))"), "backward", ("sigmoid", "a1", "Z1", "derivative")),
+    ("ch04.backward", edit("04", "backward", "dW1 = X.T @ dZ1", "dW1 = X.T @ dZ1 / m"), "backward", ("dW1", "m", "twice", "batch")),
+    ("ch04.backward", edit("04", "backward", "db1 = dZ1.sum(axis=0)", "db1 = dZ1.sum(axis=1)"), "backward", ("db1", "axis", "samples")),
+    ("ch04.backward", edit("04", "backward", "dW2 = a1.T @ dZ2", "dW2 = (dZ2.T @ a1).T.T"), "backward", ("dW2", "transpos", "shape")),
+    ("ch04.numerical_gradient", edit("04", "numerical-gradient", "(f_plus - f_minus) / (2 * eps)", "(f_plus - f_minus) / 2 * eps"), "numerical_gradient", ("parenthes", "2 * eps", "eps", "precedence")),
+    ("ch04.numerical_gradient", edit("04", "numerical-gradient", "x[i] = old - eps\n        f_minus = f(x)", "x[i] = old\n        f_minus = f(x)"),
+     "numerical_gradient", ("central", "one-sided", "old - eps", "2 * eps", "half", "2")),
+    ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.linalg.norm(a - b) / np.linalg.norm(a) + np.linalg.norm(b))\n", "relative_error", ("parenthes", "denominator", "sum", "precedence")),
+    ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.linalg.norm(a - b) / np.linalg.norm(a + b))\n", "relative_error", ("a + b", "norm", "denominator", "sum of")),
+    ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.max(np.abs(a - b)) / (np.max(np.abs(a)) + np.max(np.abs(b))))\n", "relative_error", ("max", "norm", "largest")),
+    ("ch04.train", edit("04", "train", 'for name in ["W1", "b1", "W2", "b2"]:', 'for name in ["W1", "W2"]:'), "train", ("b1", "b2", "bias")),
+    ("ch04.train", edit("04", "train", 'params[name] = params[name] - lr * grads["d" + name]', 'params[name] = params[name] - lr * grads["d" + name] / len(X)'),
+     "train", ("lr", "learning rate", "len", "m", "batch", "divid")),
+    # chapter 5 ---
+    ("ch05.softmax", "def softmax(z):\n    e = np.exp(z - np.max(z, axis=-1))\n    return e / np.sum(e, axis=-1)\n", "softmax", ("keepdims", "broadcast", "column")),
+    ("ch05.softmax", "def softmax(z):\n    e = np.exp(z - np.mean(z, axis=-1, keepdims=True))\n    return e / np.sum(e, axis=-1, keepdims=True)\n", "softmax", ("mean", "max", "overflow")),
+    ("ch05.softmax", "def softmax(z):\n    z -= np.max(z, axis=-1, keepdims=True)\n    e = np.exp(z)\n    return e / np.sum(e, axis=-1, keepdims=True)\n", "softmax", ("in place", "changed", "copy", "input")),
+    ("ch05.softmax", "def softmax(z):\n    e = np.exp(z - np.max(z, axis=1, keepdims=True))\n    return e / np.sum(e, axis=1, keepdims=True)\n", "softmax", ("axis", "1-D", "-1", "last")),
+    ("ch05.log_softmax", "def log_softmax(z):\n    shifted = z - np.max(z, axis=-1, keepdims=True)\n    return shifted - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))\n",
+     "log_softmax", ("shift", "max", "z - max", "overflow", "exp(z)")),
+    ("ch05.log_softmax", "def log_softmax(z):\n    return z - np.max(z, axis=-1, keepdims=True)\n", "log_softmax", ("log", "sum", "log-sum-exp", "normali")),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    log_p = log_softmax(y_pred) if from_logits else np.log(np.clip(y_pred, 1e-7, 1 - 1e-7))
+    return float(-np.mean(y_true * log_p))
+''', "categorical_crossentropy", ("classes", "k", "sum", "mean", "every entry", "all")),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    log_p = log_softmax(y_pred) if from_logits else np.log(np.clip(y_pred, 1e-7, 1 - 1e-7))
+    return float(-np.mean(np.sum(y_true * log_p, axis=0)))
+''', "categorical_crossentropy", ("axis", "samples", "classes", "k")),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    log_p = np.log(softmax(y_pred)) if from_logits else np.log(np.clip(y_pred, 1e-7, 1 - 1e-7))
+    return float(-np.mean(np.sum(y_true * log_p, axis=-1)))
+''', "categorical_crossentropy", ("log_softmax", "log(softmax", "inf", "underflow")),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    log_p = log_softmax(y_pred) if from_logits else np.log(np.clip(y_pred, 0, 1))
+    return float(-np.mean(np.sum(y_true * log_p, axis=-1)))
+''', "categorical_crossentropy", ("1e-7", "clip", "inf", "log(0)")),
+    ("ch05.softmax_ce_grad", "def softmax_ce_grad(logits, y_true):\n    return (softmax(logits) - y_true) / logits.shape[1]\n", "softmax_ce_grad", ("m", "classes", "samples", "shape[0]", "rows")),
+    ("ch05.softmax_ce_grad", "def softmax_ce_grad(logits, y_true):\n    return (softmax(logits) - y_true).mean(axis=0)\n", "softmax_ce_grad", ("shape", "mean", "axis", "logits")),
+    ("ch05.multilabel_predict", "def multilabel_predict(logits, threshold=0.5):\n    return (sigmoid(logits) >= threshold).astype(int)\n", "multilabel_predict", (">=", "above", "equal", "exactly")),
+    ("ch05.multilabel_predict", "def multilabel_predict(logits, threshold=0.5):\n    return np.round(sigmoid(logits)).astype(int)\n", "multilabel_predict", ("threshold",)),
+    ("ch05.multilabel_predict", "def multilabel_predict(logits, threshold=0.5):\n    return sigmoid(logits) > threshold\n", "multilabel_predict", ("bool", "int", "dtype")),
+    ("ch05.output_activations", '''output_activations = {"house price": "linear", "spam or not": "sigmoid", "digit 0-9": "softmax",
+                      "photo tags": "sigmoid", "hidden layer": "sigmoid"}
+''', "output_activations", ("hidden layer", "relu")),
+    ("ch05.loss_and_grads", edit("05", "loss-and-grads", "categorical_crossentropy(Y, logits, from_logits=True)", "categorical_crossentropy(Y, logits)"),
+     "loss_and_grads", ("from_logits", "logits", "loss")),
+    ("ch05.loss_and_grads", edit("05", "loss-and-grads", "db2 = dlogits.sum(axis=0)", "db2 = dlogits.sum(axis=1)"), "loss_and_grads", ("db2", "axis")),
+    ("ch05.loss_and_grads", edit("05", "loss-and-grads", "dW2 = A1.T @ dlogits", "dW2 = A1.T @ dlogits / X.shape[0]"), "loss_and_grads", ("dW2", "m", "twice", "batch")),
+    ("ch03.perceptron_train", _PT.replace("UPDATE", "target - int(xi @ w + b >= 0)").replace("COUNT", "int(update != 0)"), "perceptron_train", ("lr", "learning rate")),
+    ("ch03.perceptron_train", _PT.replace("UPDATE", "lr * (target - int(xi @ w + b >= 0))").replace("COUNT", "abs(update)"), "perceptron_train", ("count", "lr", "errors")),
+    ("ch04.numerical_gradient", edit("04", "numerical-gradient", "x[i] = old - eps\n        f_minus = f(x)\n        x[i] = old\n        grad[i] = (f_plus - f_minus) / (2 * eps)",
+        "x[i] = old\n        f_minus = f(x)\n        grad[i] = (f_plus - f_minus) / eps"), "numerical_gradient", ("central", "one-sided")),
+    ("ch04.backward", edit("04", "backward", "db2 = dZ2.sum(axis=0)", "db2 = dZ2.sum()"), "backward", ("db2", "shape")),
+    ("ch04.backward", edit("04", "backward", "db1 = dZ1.sum(axis=0)", "db1 = dZ1.sum(axis=0, keepdims=True)"), "backward", ("db1", "shape", "keepdims")),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    return -np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2), axis=0)\n", "bce_loss", ("number", "float", "array", "shape")),
+    ("ch04.train", edit("04", "train", "for _ in range(epochs):", "for _ in range(epochs):\n        params = params_in").replace("params = {name: value.copy() for name, value in params.items()}", "params_in = params"), "train", ("copy", "changed", "input")),
+    ("ch05.softmax", "def softmax(z):\n    e = np.exp(z - z.max(axis=-1)[:, None])\n    return e / e.sum(axis=-1)[:, None]\n", "softmax", ("1-D", "one sample", "keepdims")),
+    ("ch02.naive_relu", '''def naive_relu(x):
+    x = x.copy()
+    for i in range(x.shape[0]):
+        for j in range(x.shape[0]):
+            x[i, j] = max(x[i, j], 0)
+    return x
+''', "naive_relu", ("shape[1]", "column", "range")),
+    ("ch03.perceptron_predict", "def perceptron_predict(X, w, b):\n    return np.where(X @ w + b >= 0, 1.0, 0.0)\n", "perceptron_predict", ("float", "int", "dtype")),
+    ("ch05.multilabel_predict", "def multilabel_predict(logits, threshold=0.5):\n    return np.where(sigmoid(logits) > threshold, 1.0, 0.0)\n", "multilabel_predict", ("float", "int", "dtype")),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    log_p = log_softmax(y_pred) if from_logits else np.log(np.clip(y_pred, 1e-7, 1 - 1e-7))
+    return -np.mean(np.sum(y_true * log_p, axis=-1, keepdims=True), axis=0)
+''', "categorical_crossentropy", ("float", "number", "array", "shape")),
+    ("ch00.train", '''def train(x, y, lr, steps, losses=[]):
+    w, b = 0.0, 0.0
+    for _ in range(steps):
+        losses.append(mse_loss(predict(w, b, x), y))
+        dw, db = gradients(w, b, x, y)
+        w = w - lr * dw
+        b = b - lr * db
+    return w, b, losses
+''', "train", ("previous", "call", "default", "kept", "state")),
+    ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b)))\n", "relative_error", ("max", "sum", "denominator")),
+    ("ch03.dense", '''def dense(a_in, W, b, g):
+    z = np.zeros((a_in.shape[0], W.shape[1]))
+    for j in range(W.shape[1]):
+        z[:, j] = a_in @ W[:, j] + b[j]
+    return g(z)
+''', "dense", ("one sample", "1-D", "shape")),
+]
+RIGHT += [
+    ("ch00.predict", "def predict(w, b, x):\n    return np.array([w * xi + b for xi in x])\n", "predict", ()),
+    ("ch00.gradients", "def gradients(w, b, x, y):\n    e = predict(w, b, x) - y\n    return [2 * np.dot(e, x) / len(x), 2 * e.sum() / e.size]\n", "gradients", ()),
+    ("ch00.train", '''def train(x, y, lr, steps):
+    w, b, losses = 0, 0, []
+    for step in range(steps):
+        losses.append(mse_loss(predict(w, b, x), y))
+        dw, db = gradients(w, b, x, y)
+        w -= lr * dw
+        b -= lr * db
+    return w, b, np.array(losses)
+''', "train", ()),
+    ("ch01.ndims", "ndims = [len(x.shape) for x in (x0, x1, x2, x3)]\n", "ndims", ()),
+    ("ch01.shapes", "shapes = [np.shape(x) for x in [x0, x1, x2, x3]]\n", "shapes", ()),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return np.float32(images.reshape(-1, 28 * 28)) / np.float32(255)\n", "prepare_images", ()),
+    ("ch01.to_categorical", '''def to_categorical(labels, num_classes):
+    one_hot = np.zeros((len(labels), num_classes), np.float32)
+    np.add.at(one_hot, (np.arange(len(labels)), labels), 1)
+    return one_hot
+''', "to_categorical", ()),
+    ("ch02.naive_add", '''def naive_add(x, y):
+    z = np.empty_like(x)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i, j] = x[i, j] + y[i, j]
+    return z
+''', "naive_add", ()),
+    ("ch02.naive_vector_dot", "def naive_vector_dot(x, y):\n    return sum(x[i] * y[i] for i in range(len(x)))\n", "naive_vector_dot", ()),
+    ("ch02.naive_transpose", '''def naive_transpose(x):
+    rows, cols = x.shape
+    z = np.empty((cols, rows), dtype=x.dtype)
+    for j in range(cols):
+        for i in range(rows):
+            z[j][i] = x[i][j]
+    return z
+''', "naive_transpose", ()),
+    ("ch03.perceptron_train", '''def perceptron_train(X, y, epochs=10, lr=1.0):
+    w = np.zeros(X.shape[1])
+    b = 0.0
+    errors = []
+    for _ in range(epochs):
+        errors.append(0)
+        for i in range(len(X)):
+            delta = y[i] - perceptron_predict(X[i:i + 1], w, b)[0]
+            if delta:
+                w += lr * delta * X[i]
+                b += lr * delta
+                errors[-1] += 1
+    return w, b, errors
+''', "perceptron_train", ()),
+    ("ch04.backward", '''def backward(X, y, params, cache):
+    m = X.shape[0]
+    a1, a2 = cache["a1"], cache["a2"]
+    dZ2 = (a2 - y) / m
+    dW2 = np.einsum("mh,mo->ho", a1, dZ2)
+    db2 = np.einsum("mo->o", dZ2)
+    dZ1 = np.einsum("mo,ho->mh", dZ2, params["W2"]) * a1 * (1 - a1)
+    dW1 = np.einsum("mi,mh->ih", X, dZ1)
+    db1 = np.einsum("mh->h", dZ1)
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+''', "backward", ()),
+    ("ch04.numerical_gradient", '''def numerical_gradient(f, x, eps=1e-5):
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[i] += eps
+        minus[i] -= eps
+        grad[i] = (f(plus) - f(minus)) / (2 * eps)
+    return grad
+''', "numerical_gradient", ()),
+    ("ch05.log_softmax", "def log_softmax(z):\n    return z - np.logaddexp.reduce(z, axis=-1, keepdims=True)\n", "log_softmax", ()),
+    ("ch05.softmax_ce_grad", "def softmax_ce_grad(logits, y_true):\n    return (softmax(logits) - y_true) / y_true.sum()\n", "softmax_ce_grad", ()),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    if from_logits:
+        log_p = log_softmax(y_pred)
+    else:
+        log_p = np.log(np.clip(y_pred, 1e-7, 1 - 1e-7))
+    picked = np.take_along_axis(log_p, y_true.argmax(axis=-1)[:, None], axis=-1)
+    return -float(picked.mean())
+''', "categorical_crossentropy", ()),
+    ("ch05.multilabel_predict", "def multilabel_predict(logits, threshold=0.5):\n    return np.where(1 / (1 + np.exp(-logits)) > threshold, 1, 0)\n", "multilabel_predict", ()),
+    ("ch05.output_activations", '''output_activations = {"house price": "linear", "spam or not": "sigmoid", "digit 0-9": "softmax",
+                      "photo tags": "sigmoid", "hidden layer": "ReLU"}
+''', "output_activations", ()),
+    ("ch05.loss_and_grads", edit("05", "loss-and-grads", "* (Z1 > 0)", "* (A1 > 0)"), "loss_and_grads", ()),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    a2 = np.clip(a2, 1e-12, 1 - 1e-12)\n    return float(-np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2)))\n", "bce_loss", ()),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    log_p = log_softmax(y_pred) if from_logits else np.log(np.clip(y_pred, 1e-7, 1 - 1e-7))
+    return -np.sum(y_true * log_p) / len(y_true)
+''', "categorical_crossentropy", ()),
+    ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b) + 1e-12))\n", "relative_error", ()),
+    ("ch03.dense", '''def dense(a_in, W, b, g):
+    z = np.zeros(np.shape(a_in)[:-1] + (W.shape[1],))
+    for j in range(W.shape[1]):
+        z[..., j] = a_in @ W[:, j] + b[j]
+    return g(z)
+''', "dense", ()),
+    ("ch02.naive_relu", '''def naive_relu(x):
+    z = np.zeros(x.shape)
+    for (i, j), v in np.ndenumerate(x):
+        z[i, j] = v * (v > 0)
+    return z
+''', "naive_relu", ()),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    return np.einsum('i,i->', y_pred - y, y_pred - y) / y.size\n", "mse_loss", ()),
+    ("ch04.train", edit("04", "train", 'params[name] = params[name] - lr * grads["d" + name]', 'params[name] -= lr * grads["d" + name]'), "train", ()),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return images.squeeze().reshape(len(images), 784).astype('float32') / 255\n", "prepare_images", ()),
+    ("ch03.xor_weights", '''W1_xor = np.array([[20.0, -20.0], [20.0, -20.0]])
+b1_xor = np.array([-10.0, 30.0])
+W2_xor = np.array([[20.0], [20.0]])
+b2_xor = -30.0
+''', "(W1_xor, b1_xor, W2_xor, b2_xor)", ()),
+    ("ch02.naive_transpose", '''def naive_transpose(x):
+    z = np.zeros(x.shape[::-1])
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[j, i] = x[i, j]
+    return z
+''', "naive_transpose", ()),
+]

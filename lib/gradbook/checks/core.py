@@ -528,6 +528,9 @@ def compare_values(
         return _("it returned {got}; expected {kind}.").format(got=repr(got), kind=_kind(expected))
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            if isinstance(expected, tuple) and len(expected) == 1 and _is_number(got) and got == expected[0]:
+                return _("expected the tuple ({value},), got the number {value}: brackets alone, ({value}), are only "
+                         "the number. A tuple of one item needs a comma: ({value},).").format(value=repr(got))
             return _expected_got(_kind(expected), _kind(got))
         reordered = _reordered(expected, got, rtol, atol, scale_tol)
         if reordered:
@@ -552,6 +555,17 @@ def compare_values(
         return None if same else _expected_got(_kind(expected) if not isinstance(expected, str) else repr(expected), repr(got))
     expected_a = np.asarray(expected)
     return _compare_arrays(expected_a, got, rtol, _scaled_atol(expected_a, atol, scale_tol), inputs)
+
+
+def compare_labels(expected: Plain, got: Plain, case: Case) -> str | None:
+    """An exercise's compare where it asks for labels as whole numbers (0/1, a class): floats holding the right
+    whole numbers are not yet labels, as True/False are not (`_compare_arrays`)."""
+    problem = compare_values(expected, got)
+    kind = np.asarray(expected).dtype.kind
+    if problem is None and isinstance(got, np.ndarray) and got.dtype.kind == "f" and kind in "iu":
+        return _("the values are right, but they are floats ({got}) where whole numbers ({dtype}) are asked for: "
+                 "convert them with .astype(int).").format(got=got.dtype, dtype=np.asarray(expected).dtype)
+    return problem
 
 
 def _scaled_atol(expected: Any, atol: float, scale_tol: float) -> float:
@@ -714,6 +728,10 @@ def _pair(expected: Any, got: Any) -> str:
     return _("{expected}, got {got}").format(expected=short[0], got=short[1])
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
 def _kind(value: Plain) -> str:
     if isinstance(value, np.ndarray):
         return _("an array of shape {shape}").format(shape=value.shape)
@@ -724,4 +742,6 @@ def _kind(value: Plain) -> str:
         return _("a dict")
     if value is None:
         return "None"
+    if _is_number(value):
+        return _("a number ({value})").format(value=repr(value))
     return _("a {type} ({value})").format(type=type(value).__name__, value=repr(value))

@@ -114,7 +114,7 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
         near = _Near(rtol, atol)
         leads = (
             lambda: _wrapped(expected, got, near),
-            lambda: _integer_result(expected, got),
+            lambda: _integer_result(expected, got, near),
             lambda: _all_zero(e, g, axes),
             lambda: _an_input_unchanged(e, g, inputs, near, axes),
             lambda: _sign(e, g, near),
@@ -362,17 +362,26 @@ def _wrapped(expected: np.ndarray, got: np.ndarray, near: _Near) -> str | None:
     return None
 
 
-def _integer_result(expected: np.ndarray, got: np.ndarray) -> str | None:
-    """An integer array where fractions are expected: written into a buffer made from integer input."""
-    fractions = expected.astype(float) != np.round(expected.astype(float))
+def _integer_result(expected: np.ndarray, got: np.ndarray, near: _Near) -> str | None:
+    """An integer array where fractions are expected: written into a buffer made from integer input (the
+    fractions cut off), or rounded or turned into 0/1 labels where the values themselves are asked for."""
+    e = expected.astype(float)
+    fractions = e != np.round(e)
     if got.dtype.kind not in "iu" or not np.any(fractions):
         return None
     at = np.flatnonzero(fractions)[0]
+    values = {"dtype": got.dtype, "expected": _num(expected.flat[at]), "got": _num(got.flat[at])}
+    if near(got, np.trunc(e)) or near(got, np.floor(e)):
+        return "integer", _(
+            "the result is an array of whole numbers ({dtype}) (expected {expected}, got "
+            "{got}), so every fraction is cut off. Make the array you fill a float array "
+            "(np.zeros(shape), or x.astype(float)), not a copy of an integer one."
+        ).format(**values)
     return "integer", _(
-        "the result is an array of whole numbers ({dtype}) (expected {expected}, got "
-        "{got}), so every fraction is cut off. Make the array you fill a float array "
-        "(np.zeros(shape), or x.astype(float)), not a copy of an integer one."
-    ).format(dtype=got.dtype, expected=_num(expected.flat[at]), got=_num(got.flat[at]))
+        "the result is an array of whole numbers ({dtype}) where fractions are expected (expected {expected}, got "
+        "{got}): the values are rounded, or turned into labels (a threshold, astype(int)). Return the values "
+        "themselves, as floats."
+    ).format(**values)
 
 
 def _truncated(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:

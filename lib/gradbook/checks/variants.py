@@ -104,6 +104,13 @@ def _moved(at: Position, by: int) -> Variant:
 
 def _transposed(at: Position) -> Variant:
     def say(case: Case, names: Sequence[str]) -> str:
+        shape = _get(case, at).shape
+        if 1 in shape:  # a column read as a row: what broadcasting a column against a flattened array computes
+            return _("on every case your answer is exactly the right answer for `{name}` (shape {shape}) turned into "
+                     "a {other}: a column (m, 1) and a row (m,) broadcast into an (m, m) table of every pair. Is one "
+                     "array flattened (ravel, [:, 0], reshape(-1)) while the other is a column? Keep their shapes "
+                     "the same.").format(name=_name(at, names), shape=shape,
+                                         other=_("row") if shape[1] == 1 else _("column"))
         return _("on every case your answer is exactly the right answer for `{name}` transposed: is `{name}` indexed "
                  "[j, i] where [i, j] belongs (or its rows taken for its columns)?").format(name=_name(at, names))
     return Variant(lambda case: _set(case, at, np.ascontiguousarray(_get(case, at).T)), say)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradbook.checks.core import Exercise, Mistake, compare_values, named
-from gradbook.checks.drivers import Case
+from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
 from gradbook.i18n import N_, _
@@ -106,6 +106,10 @@ def _compare_training(expected: Plain, got: Plain, case: Case) -> str | None:
         return _("train must return numbers w and b and a list of losses (floats).")
     exp_w, exp_b, exp_losses = expected[0], expected[1], np.asarray(expected[2], dtype=float)
     steps = case.args[3]
+    if losses.ndim == 1 and losses.size > steps and _near(losses[losses.size - steps:], exp_losses):
+        return _("losses holds {count} numbers, and its last {steps} are this run's: the list still holds the losses "
+                 "of earlier calls. Make a new list inside train, losses = [] (a default argument losses=[] or a list "
+                 "made outside the function is one list, shared by every call).").format(count=losses.size, steps=steps)
     if losses.shape != exp_losses.shape:
         return _("losses should hold one loss per step ({steps} numbers), got shape {shape}.").format(
             steps=steps, shape=losses.shape)
@@ -119,6 +123,10 @@ def _compare_training(expected: Plain, got: Plain, case: Case) -> str | None:
         ).format(first=f"{losses[0]:.4g}", last=f"{losses[-1]:.4g}", expected_first=f"{exp_losses[0]:.4g}",
                  expected_last=f"{exp_losses[-1]:.4g}")
     return "\n".join(named(label, problem) for label, problem in zip(("w", "b", "losses"), same) if problem)
+
+
+def _near(got: Array, expected: Array) -> bool:
+    return compare_values(expected, got, rtol=1e-6, atol=1e-9) is None
 
 
 def _what(value: Plain) -> str:
@@ -136,6 +144,14 @@ def _predict_without_b(w: float, b: float, x: Array) -> Array:
 
 def _predict_swapped(w: float, b: float, x: Array) -> Array:
     return b * x + w
+
+
+def _predict_bias_times_w(w: float, b: float, x: Array) -> Array:
+    return w * (x + b)
+
+
+def _loss_by_n_minus_1(y_pred: Array, y: Array) -> float:
+    return float(np.sum((y_pred - y) ** 2) / (len(y) - 1))
 
 
 def _loss_sum(y_pred: Array, y: Array) -> float:
@@ -171,6 +187,21 @@ def _gradients_without_2(w: float, b: float, x: Array, y: Array) -> tuple[float,
 def _gradients_without_x(w: float, b: float, x: Array, y: Array) -> tuple[float, float]:
     error = w * x + b - y
     return float(2 * np.mean(error)), float(2 * np.mean(error))
+
+
+def _gradients_product_of_means(w: float, b: float, x: Array, y: Array) -> tuple[float, float]:
+    error = w * x + b - y
+    return float(2 * np.mean(error) * np.mean(x)), float(2 * np.mean(error))
+
+
+def _train_b_after_w(x: Array, y: Array, lr: float, steps: int) -> tuple[float, float, list[float]]:
+    w, b = 0.0, 0.0
+    losses = []
+    for _ in range(steps):
+        losses.append(_mse_loss(_predict(w, b, x), y))
+        w = w - lr * _gradients(w, b, x, y)[0]
+        b = b - lr * _gradients(w, b, x, y)[1]  # at the new w
+    return w, b, losses
 
 
 def _train_without_b(x: Array, y: Array, lr: float, steps: int) -> tuple[float, float, list[float]]:
@@ -224,6 +255,8 @@ predict = Exercise(
     mistakes=[
         Mistake(_predict_without_b, N_("the bias b is missing: the model is w * x + b, a line that need not pass through 0.")),
         Mistake(_predict_swapped, N_("w and b are swapped: w multiplies x (the slope), b is added (where the line crosses x = 0).")),
+        Mistake(_predict_bias_times_w, N_("b is multiplied by w too: w * (x + b) is w * x + w * b. Add the bias after the "
+                                          "product: w * x + b.")),
     ],
 )
 
@@ -243,6 +276,8 @@ mse_loss = Exercise(
                                          "before the square. Square each error first, then take the mean.")),
         Mistake(_loss_absolute, N_("this is the mean absolute error (mean of |error|); square the errors instead.")),
         Mistake(_loss_root, N_("this is the root of the mean squared error (RMSE); leave out the square root.")),
+        Mistake(quiet(_loss_by_n_minus_1), N_("the sum is divided by n - 1, as for a sample's variance; the mean squared "
+                                              "error divides by the number of points n (np.mean).")),
     ],
 )
 
@@ -260,6 +295,8 @@ gradients = Exercise(
         ),
         Mistake(_gradients_without_2, N_("the factor 2 is missing: the derivative of error**2 is 2 * error * (derivative of error).")),
         Mistake(_gradients_without_x, N_("dw is missing the factor x: y_pred = w * x + b, so d(y_pred)/dw = x (while d(y_pred)/db = 1).")),
+        Mistake(_gradients_product_of_means, N_("dw is 2 * mean(error) * mean(x): the mean of a product is not the product "
+                                                "of the means. Multiply each error by its own x first: 2 * mean(error * x).")),
     ],
 )
 
@@ -271,6 +308,8 @@ train = Exercise(
     compare=_compare_training,
     outputs=(Output("w"), Output("b"), Output("losses", (Axis("steps"),))),
     mistakes=[
+        Mistake(_train_b_after_w, N_("db is computed after w has already moved: both gradients belong to the same point. "
+                                     "Compute dw and db together at the current w and b, then update both.")),
         Mistake(_train_without_b, N_("b never changes: update both parameters every step, w -= lr * dw and b -= lr * db.")),
         Mistake(_train_uphill, N_("w and b moved along the gradient (+ lr * dw), which is uphill; subtract it: w = w - lr * dw.")),
         Mistake(_train_gradient_once, N_("w and b move by the same amount at every step: the gradient is the one at the "

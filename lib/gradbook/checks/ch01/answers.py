@@ -147,6 +147,14 @@ def _prepare_transposed(images: Array) -> Array:
     return images.reshape((28 * 28, len(images))).astype("float32") / 255
 
 
+def _prepare_transposed_back(images: Array) -> Array:
+    return images.reshape((28 * 28, len(images))).T.astype("float32") / 255
+
+
+def _crop_chained(images: Array) -> Array:
+    return images[:][14:][14:]
+
+
 def _prepare_by_256(images: Array) -> Array:
     return images.reshape((len(images), 28 * 28)).astype("float32") / 256
 
@@ -166,6 +174,12 @@ def _prepare_unscaled(images: Array) -> Array:
 def _one_hot_off_by_one(labels: Array, num_classes: int) -> Array:
     out = np.zeros((len(labels), num_classes), dtype="float32")
     out[np.arange(len(labels)), labels.astype(int) - 1] = 1
+    return out
+
+
+def _one_hot_every_column(labels: Array, num_classes: int) -> Array:
+    out = np.zeros((len(labels), num_classes), dtype="float32")
+    out[:, labels] = 1
     return out
 
 
@@ -226,6 +240,9 @@ crop_bottom_right = Exercise(
         ),
         Mistake(_crop_top_left, N_("this is the top-left corner (rows and columns 0-13); the bottom-right one starts at 14: `14:`.")),
         Mistake(_crop_off_by_one, N_("the crop starts at 15, so it is 13 x 13; rows and columns 14 to 27 are 14 pixels: `14:`.")),
+        Mistake(_crop_chained, N_("images[:][14:][14:] indexes three times, and each [...] slices axis 0 (the images) of "
+                                  "what the one before gave: it keeps images, not rows and columns. Index every axis in "
+                                  "one bracket, separated by commas: images[:, 14:, 14:].")),
     ],
 )
 
@@ -241,6 +258,9 @@ prepare_images = Exercise(
             _prepare_transposed,
             N_("the shape is (784, n): samples come first, one row of 784 pixels per image: reshape((n, 28 * 28))."),
         ),
+        Mistake(_prepare_transposed_back, N_("the shape is right but the pixels are scrambled: reshape((784, n)) and then "
+                                             ".T mixes pixels of different images. reshape keeps the order of the entries, "
+                                             "so reshape straight to (n, 784).")),
         Mistake(_prepare_by_256, N_("the values were divided by 256; pixels go from 0 to 255, so divide by 255 to map 255 to 1.0.")),
         Mistake(_prepare_float64, N_("the values are float64 (NumPy's default for division); convert with .astype('float32').")),
         Mistake(_prepare_unscaled, N_("the values still go from 0 to 255; divide by 255 to scale them to [0, 1].")),
@@ -261,6 +281,9 @@ to_categorical = Exercise(
     compare=_compare_with_dtype,
     mistakes=[
         Mistake(_one_hot_off_by_one, N_("the 1 is one column too far left (column label - 1): classes count from 0, so label k goes in column k.")),
+        Mistake(_one_hot_every_column, N_("every row has a 1 in the column of every label: one_hot[:, labels] = 1 "
+                                          "sets whole columns. Row i needs a single 1, in column labels[i]: "
+                                          "one_hot[i, label] = 1 in the loop.")),
         Mistake(
             _one_hot_max_label,
             N_("the number of columns must be num_classes, not labels.max() + 1: a batch need not contain every class."),

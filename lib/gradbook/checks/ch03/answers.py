@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from gradbook.checks.core import Exercise, Mistake, compare_values, named
+from gradbook.checks.core import Exercise, Mistake, compare_labels, compare_values, named
 from gradbook.checks.ch03.public import relu, sigmoid
 from gradbook.checks.drivers import Case
 from gradbook.checks.meaning import Axis, Output
@@ -59,6 +59,7 @@ perceptron_predict = Exercise(
     ),
     title="perceptron_predict",
     outputs=Output(axes=(Axis("samples"),)),
+    compare=compare_labels,
     reference=_perceptron_predict,
     cases=_predict_cases,
     mistakes=[
@@ -119,6 +120,20 @@ def _train_no_bias(X: np.ndarray, y: np.ndarray, epochs: int = 10, lr: float = 1
     return w, b, errors
 
 
+def _train_variant(X: np.ndarray, y: np.ndarray, epochs: int, lr: float, *, strict: bool = False,
+                   use_lr: bool = True) -> tuple:
+    """The rule with one slip: the step taken as z > 0 while training, or the learning rate left out."""
+    w, b, errors = np.zeros(X.shape[1]), 0.0, []
+    for _ in range(epochs):
+        wrong = 0
+        for xi, target in zip(X, y):
+            z = xi @ w + b
+            update = (lr if use_lr else 1.0) * (target - int(z > 0 if strict else z >= 0))
+            w, b, wrong = w + update * xi, b + update, wrong + int(update != 0)
+        errors.append(wrong)
+    return w, b, errors
+
+
 def _train_batch(X: np.ndarray, y: np.ndarray, epochs: int = 10, lr: float = 1.0) -> tuple:
     """Predicts the whole epoch with the weights from its start, then updates once."""
     w, b, errors = np.zeros(X.shape[1]), 0.0, []
@@ -167,6 +182,12 @@ perceptron_train = Exercise(
             N_("the update has the wrong sign: it is lr * (target - prediction); a 1 predicted for a 0 must lower the weights."),
         ),
         Mistake(_train_no_bias, N_("the bias is never updated: b moves by lr * (target - prediction) too.")),
+        Mistake(lambda X, y, epochs=10, lr=1.0: _train_variant(X, y, epochs, lr, strict=True),
+                N_("while training, z == 0 is taken as a 0: the perceptron predicts 1 where z >= 0 (as "
+                   "perceptron_predict does), also inside the training loop.")),
+        Mistake(lambda X, y, epochs=10, lr=1.0: _train_variant(X, y, epochs, lr, use_lr=False),
+                N_("the learning rate lr is not used: each update is lr * (target - prediction) (it only looks right "
+                   "when lr = 1).")),
         Mistake(
             _train_batch,
             N_("the perceptron updates after every sample (inside the loop over samples), not once per epoch."),
@@ -262,6 +283,11 @@ sequential_xor = Exercise(
         Mistake(
             lambda X, W1, b1, W2, b2: _dense(X, W1, b1, sigmoid) @ W2 + b2,
             N_("the output layer has no sigmoid: a2 = sigmoid(a1 @ W2 + b2) is a probability."),
+        ),
+        Mistake(
+            lambda X, W1, b1, W2, b2: _dense(X, W2, b2, sigmoid),
+            N_("the output layer is given X, not the hidden layer's output: a2 = dense(a1, W2, b2, sigmoid) with "
+               "a1 = dense(X, W1, b1, sigmoid)."),
         ),
         Mistake(
             lambda X, W1, b1, W2, b2: _dense(_dense(X, W1, b1, relu), W2, b2, sigmoid),

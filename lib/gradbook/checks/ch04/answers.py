@@ -165,6 +165,11 @@ bce_loss = Exercise(
             N_("the minus sign is missing: log of a probability is negative, the loss -log(p) is positive."),
         ),
         Mistake(
+            lambda a2, y: float(-np.mean(y * np.log(a2) + (1 - y) * np.log(a2))),
+            N_("the second term takes log(a2) again: a sample with label 0 costs -log(1 - a2), the log of the "
+               "probability given to class 0. Write (1 - y) * np.log(1 - a2)."),
+        ),
+        Mistake(
             lambda a2, y: float(-np.mean(y * np.log(a2))),
             N_("the (1 - y) * log(1 - a2) term is missing: samples with label 0 must cost something too."),
         ),
@@ -185,7 +190,7 @@ def _backward(X: np.ndarray, y: np.ndarray, params: Params, cache: Cache, *, sig
     dW2 = dZ2.T @ a1 if transpose else a1.T @ dZ2
     db2 = dZ2.sum(axis=sum_axis)
     da1 = dZ2 @ params["W2"].T
-    s = cache[derivative_of.removesuffix(" tanh")]
+    s = sigmoid(cache["a1"]) if derivative_of == "sigmoid(a1)" else cache[derivative_of.removesuffix(" tanh")]
     dZ1 = da1 * (1 - s**2 if derivative_of.endswith(" tanh") else s * (1 - s))
     dW1 = dZ1.T @ X if transpose else X.T @ dZ1
     db1 = dZ1.sum(axis=sum_axis)
@@ -231,6 +236,11 @@ backward = Exercise(
                 "sigmoid, whose derivative is a1 * (1 - a1).")),
         Mistake(_mistake(transpose=True), N_("dW is transposed: dW2 = a1.T @ dZ2 has the shape of W2 (inputs, units).")),
         Mistake(
+            _mistake(derivative_of="sigmoid(a1)"),
+            N_("the sigmoid is applied to a1 again: a1 is already sigmoid(Z1), so its derivative is a1 * (1 - a1), "
+               "not sigmoid(a1) * (1 - sigmoid(a1))."),
+        ),
+        Mistake(
             _mistake(derivative_of="Z1"),
             N_("the sigmoid derivative uses Z1: it is a1 * (1 - a1), written with the activation a1 = sigmoid(Z1)."),
         ),
@@ -271,6 +281,19 @@ def _big_eps(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5)
 
 def _ignores_eps(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     return _numerical_gradient(f, x, eps=1e-5)
+
+
+def _minus_at_x(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        shifted = x.copy()
+        shifted[i] += eps
+        grad[i] = (f(shifted) - f(x.copy())) / (2 * eps)
+    return grad
+
+
+def _times_eps(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    return _numerical_gradient(f, x.copy(), eps) * eps * eps
 
 
 def _half(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
@@ -319,6 +342,10 @@ numerical_gradient = Exercise(
         ),
         Mistake(_big_eps, N_("eps is too large (or the eps argument is ignored): use the eps you are given, e.g. 1e-5.")),
         Mistake(_half, N_("the difference is divided by eps, not by 2 * eps: x+eps and x-eps are 2 * eps apart.")),
+        Mistake(_minus_at_x, N_("f_minus is taken at x itself, not at x - eps: (f(x + eps) - f(x)) / (2 * eps) is "
+                                "about half the slope. Set x[i] = old - eps before the second call of f.")),
+        Mistake(_times_eps, N_("`/ 2 * eps` divides by 2 and then multiplies by eps (Python reads it left to right): "
+                               "write the denominator in brackets, / (2 * eps).")),
         Mistake(_ignores_eps, N_("the eps argument is ignored: step by the eps you are given, x[i] + eps and x[i] - eps.")),
     ],
 )
@@ -359,6 +386,16 @@ relative_error = Exercise(
         Mistake(
             lambda a, b: float(np.max(np.abs(a - b))),
             N_("that is the largest absolute difference; the relative error is ||a - b|| / (||a|| + ||b||)."),
+        ),
+        Mistake(
+            lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(a) + np.linalg.norm(b)),
+            N_("||b|| is added to the quotient, not to the denominator: without brackets, x / y + z is (x / y) + z. "
+               "Write norm(a - b) / (norm(a) + norm(b))."),
+        ),
+        Mistake(
+            lambda a, b: float(np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b))),
+            N_("the denominator is the larger of ||a|| and ||b||; this chapter's relative error divides by their sum, "
+               "||a|| + ||b||."),
         ),
         Mistake(
             lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(a + b)),

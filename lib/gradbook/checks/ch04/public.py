@@ -18,7 +18,8 @@ def run_two_layer_forward(student: Any, case: Case) -> dict[str, Any]:
     a2, cache = unpack(student(*case.args), "a2, cache")
     if not isinstance(cache, dict) or not all(k in cache for k in ("Z1", "a1", "Z2")):
         raise KeyError(_("forward must return (a2, cache) with cache a dict holding 'Z1', 'a1', 'Z2' and 'a2'"))
-    return {"a2": a2, "Z1": cache["Z1"], "a1": cache["a1"], "Z2": cache["Z2"]}
+    # in the order they are computed: the first one wrong is where the mistake is, and the message names it
+    return {"Z1": cache["Z1"], "a1": cache["a1"], "Z2": cache["Z2"], "a2": a2}
 
 
 GRADIENT_NAMES = ("dW1", "db1", "dW2", "db2")

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from gradbook.checks.core import Exercise, Mistake
+from gradbook.checks.core import Exercise, Mistake, compare_labels
 from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
@@ -145,6 +145,12 @@ log_softmax = Exercise(
             N_("log-sum-exp without the max shift: np.exp(1000) overflows. Use (z - max) - log(sum(exp(z - max)))."),
         ),
         Mistake(
+            quiet(lambda z: z - np.max(z, axis=-1, keepdims=True) - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))),
+            N_("the log-sum-exp is of the unshifted z while the max is subtracted too, so the max is taken off twice "
+               "(and np.exp(z) overflows for large z). Use the shifted logits in both places: "
+               "shifted - log(sum(exp(shifted)))."),
+        ),
+        Mistake(
             lambda z: (lambda s: s - np.log(np.sum(np.exp(s), axis=0, keepdims=True)))(z - np.max(z, axis=-1, keepdims=True)),
             N_("the log-sum-exp is taken over the wrong axis: sum over the classes, axis=-1 with keepdims=True."),
         ),
@@ -185,6 +191,10 @@ def _cce_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     return cases
 
 
+def _log_p(y_pred: np.ndarray, from_logits: bool) -> np.ndarray:
+    return _log_softmax(y_pred) if from_logits else np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))
+
+
 def _cce_ignores_logits(y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False) -> float:
     return _cce(y_true, y_pred)
 
@@ -208,6 +218,16 @@ categorical_crossentropy = Exercise(
                 -np.sum(y_true * (_log_softmax(y_pred) if from_logits else np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))))
             ),
             N_("the loss sums over the samples; it is the mean over the samples of -sum(y * log p) over the classes."),
+        ),
+        Mistake(
+            lambda y_true, y_pred, from_logits=False: float(-np.mean(y_true * _log_p(y_pred, from_logits))),
+            N_("np.mean over the whole (m, k) array divides by m * k: sum over the classes of each sample first, "
+               "then take the mean over the samples: -mean(sum(y * log p, axis=-1))."),
+        ),
+        Mistake(
+            lambda y_true, y_pred, from_logits=False: float(-np.mean(np.sum(y_true * _log_p(y_pred, from_logits), axis=0))),
+            N_("the sum is over the samples (axis=0) and the mean over the classes: sum over the classes, axis=-1, "
+               "then take the mean over the samples."),
         ),
         Mistake(
             _cce_ignores_logits,
@@ -312,6 +332,7 @@ multilabel_predict = Exercise(
     "ch05.multilabel_predict",
     title="multilabel_predict",
     outputs=BY_CLASS,
+    compare=compare_labels,
     reference=_multilabel_predict,
     cases=_multilabel_cases,
     mistakes=[
@@ -323,6 +344,11 @@ multilabel_predict = Exercise(
         Mistake(
             lambda logits, threshold=0.5: _one_hot(np.argmax(logits, axis=-1), logits.shape[-1]).astype(int),
             N_("argmax picks exactly one label per sample; a photo can have several: sigmoid each label and threshold it."),
+        ),
+        Mistake(
+            lambda logits, threshold=0.5: np.round(_sigmoid(logits)).astype(int),
+            N_("the threshold argument is not used: rounding the probabilities always cuts at 0.5. Compare them "
+               "with threshold: sigmoid(logits) > threshold."),
         ),
         Mistake(
             lambda logits, threshold=0.5: (logits > threshold).astype(int),
@@ -390,12 +416,12 @@ output_activations = Exercise(
 
 
 def _loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
-                    *, relu_grad: bool = True, scale: bool = True) -> tuple[float, dict[str, np.ndarray]]:
+                    *, relu_grad: bool = True, scale: bool = True, from_logits: bool = True) -> tuple[float, dict[str, np.ndarray]]:
     """Dense(relu) -> Dense -> softmax + categorical cross-entropy, and its gradients."""
     Z1 = X @ params["W1"] + params["b1"]
     A1 = np.maximum(Z1, 0)
     logits = A1 @ params["W2"] + params["b2"]
-    loss = _cce(Y, logits, from_logits=True)
+    loss = _cce(Y, logits, from_logits=from_logits)
     dZ2 = (_softmax(logits) - Y) / (X.shape[0] if scale else 1)
     dA1 = dZ2 @ params["W2"].T
     dZ1 = dA1 * (Z1 > 0) if relu_grad else dA1
@@ -451,6 +477,11 @@ loss_and_grads = Exercise(
         Mistake(
             lambda params, X, Y: _loss_and_grads(params, X, Y, scale=False),
             N_("the 1/m is missing from the output gradient: use your softmax_ce_grad, (p - y) / m."),
+        ),
+        Mistake(
+            lambda params, X, Y: _loss_and_grads(params, X, Y, from_logits=False),
+            N_("the loss is given the logits as if they were probabilities: they are clipped to [1e-7, 1 - 1e-7] and "
+               "logged. The last layer gives logits here, so pass from_logits=True."),
         ),
     ],
 )
