@@ -1203,4 +1203,63 @@ b2_xor = -30.0
             z[j, i] = x[i, j]
     return z
 ''', "naive_transpose", ()),
+    ("ch01.ndims", "ndims = (x0.ndim, x1.ndim, x2.ndim, x3.ndim)\n", "ndims", ()),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return images.reshape(len(images), 784) / np.float32(255)\n", "prepare_images", ()),
+    ("ch03.perceptron_train", '''def perceptron_train(X, y, epochs=10, lr=1.0):
+    w = np.zeros(X.shape[1])
+    b = 0.0
+    errors = []
+    for _ in range(epochs):
+        errors.append(0)
+        for xi, target in zip(X, y):
+            pred = 1 if xi @ w + b >= 0 else 0
+            errors[-1] += int(pred != target)
+            w += lr * (target - pred) * xi
+            b += lr * (target - pred)
+    return w, b, errors
+''', "perceptron_train", ()),
+    ("ch05.output_activations", '''output_activations = dict.fromkeys(["house price", "spam or not", "digit 0-9", "photo tags", "hidden layer"])
+output_activations.update({"house price": "Linear", "spam or not": "Sigmoid", "digit 0-9": "Softmax",
+                           "photo tags": "Sigmoid", "hidden layer": "ReLU"})
+''', "output_activations", ()),
+]
+WRONG += [  # taa round, second pass: in-place changes, aliasing, an integer buffer, a clip
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    y_pred -= y\n    return np.mean(y_pred ** 2)\n", "mse_loss", ("in place", "changed", "copy", "input")),
+    ("ch02.naive_relu", '''def naive_relu(x):
+    z = x.copy()
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i, j] = max(z[i, j], 0)
+    return x
+''', "naive_relu", ("unchanged", "return", "input")),
+    ("ch04.numerical_gradient", edit("04", "numerical-gradient", '''        old = x[i]
+        x[i] = old + eps
+        f_plus = f(x)
+        x[i] = old - eps
+        f_minus = f(x)
+        x[i] = old
+''', '''        x_plus = x
+        x_plus[i] += eps
+        f_plus = f(x_plus)
+        x_minus = x
+        x_minus[i] -= eps
+        f_minus = f(x_minus)
+'''), "numerical_gradient", ("f_minus", "x - eps", "half", "central")),
+    ("ch05.softmax_ce_grad", "def softmax_ce_grad(logits, y_true):\n    logits -= logits.max(axis=-1, keepdims=True)\n    return (softmax(logits) - y_true) / len(logits)\n",
+     "softmax_ce_grad", ("in place", "changed", "copy", "input")),
+    ("ch05.loss_and_grads", edit("05", "loss-and-grads", "categorical_crossentropy(Y, logits, from_logits=True)", "categorical_crossentropy(Y, softmax(logits))"),
+     "loss_and_grads", ("from_logits", "log_softmax", "logits", "clip")),
+    ("ch05.output_activations", '''output_activations = {"house price": "identity", "spam or not": "sigmoid", "digit 0-9": "softmax",
+                      "photo tags": "sigmoid", "hidden layer": "relu"}
+''', "output_activations", ("linear", "one of", "house price")),
+    ("ch05.multilabel_predict", "def multilabel_predict(logits, threshold=0.5):\n    return (sigmoid(logits) > 0.5).astype(int)\n", "multilabel_predict", ("threshold",)),
+    ("ch02.naive_matrix_dot", '''def naive_matrix_dot(x, y):
+    z = np.zeros((x.shape[0], y.shape[1]), dtype=int)
+    for i in range(x.shape[0]):
+        for j in range(y.shape[1]):
+            for k in range(x.shape[1]):
+                z[i, j] += x[i, k] * y[k, j]
+    return z
+''', "naive_matrix_dot", ("int", "dtype", "integer", "float")),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    a2 = np.clip(a2, 1e-7, 1 - 1e-7)\n    return float(-np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2)))\n", "bce_loss", ("clip",)),
 ]

@@ -371,7 +371,8 @@ def _integer_result(expected: np.ndarray, got: np.ndarray, near: _Near) -> str |
         return None
     at = np.flatnonzero(fractions)[0]
     values = {"dtype": got.dtype, "expected": _num(expected.flat[at]), "got": _num(got.flat[at])}
-    if near(got, np.trunc(e)) or near(got, np.floor(e)):
+    rounded = near(got, np.round(e)) or bool(np.all((got == 0) | (got == 1)))  # not cut off while being filled in
+    if near(got, np.trunc(e)) or near(got, np.floor(e)) or not rounded:
         return "integer", _(
             "the result is an array of whole numbers ({dtype}) (expected {expected}, got "
             "{got}), so every fraction is cut off. Make the array you fill a float array "

@@ -64,6 +64,7 @@ def _variants(cases: list[Case]) -> list[Variant]:
         values = [_get(c, at) for c in cases]
         if all(_is_float(v) and v != 0 for v in values):
             found += [_scaled(at, 2.0), _scaled(at, 0.5)]
+            found += [_by_rows(at, rows, divide) for rows in positions if _batches(cases, rows) for divide in (True, False)]
         elif all(_is_int(v) and v >= 1 for v in values):
             found += [_moved(at, -1), _moved(at, +1)]
         elif all(isinstance(v, np.ndarray) and v.ndim == 2 and v.dtype.kind == "f" for v in values):
@@ -85,6 +86,28 @@ def _scaled(at: Position, factor: float) -> Variant:
                   "of {given} here): is `{name}` halved somewhere, or only half of it used?"))
         return text.format(name=_name(at, names), value=_short(given * factor), given=_short(given))
     return Variant(lambda case: _set(case, at, type(_get(case, at))(_get(case, at) * factor)), say)
+
+
+def _batches(cases: list[Case], at: Position) -> bool:
+    """Is the input at `at` an array of more than 2 rows in every case (more than 2: halving is said already)?"""
+    return all(isinstance(_get(c, at), np.ndarray) and _get(c, at).ndim >= 1 and len(_get(c, at)) > 2 for c in cases)
+
+
+def _by_rows(at: Position, rows: Position, divide: bool) -> Variant:
+    """The number `at` divided (or multiplied) by the number of rows of `rows`: a mean taken twice, a sum for a mean."""
+    def change(case: Case) -> Case:
+        n = len(_get(case, rows))
+        return _set(case, at, type(_get(case, at))(_get(case, at) / n if divide else _get(case, at) * n))
+
+    def say(case: Case, names: Sequence[str]) -> str:
+        values = {"name": _name(at, names), "rows": _name(rows, names), "n": len(_get(case, rows))}
+        if divide:
+            return _("on every case your answer is exactly the right answer for `{name}` divided by {n}, the number "
+                     "of rows of `{rows}` (the batch size): is something divided by the batch size once too often?"
+                     ).format(**values)
+        return _("on every case your answer is exactly the right answer for `{name}` times {n}, the number of rows "
+                 "of `{rows}` (the batch size): is a sum used where a mean belongs?").format(**values)
+    return Variant(change, say)
 
 
 def _moved(at: Position, by: int) -> Variant:

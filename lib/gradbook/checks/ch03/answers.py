@@ -323,14 +323,27 @@ def _gate_of(weights: Plain) -> np.ndarray | str:
     return (a2.ravel() >= 0.5).astype(int)
 
 
+GATE_NAMES = {(0, 0, 0, 1): "AND", (0, 1, 1, 1): "OR", (1, 1, 1, 0): "NAND", (1, 0, 0, 0): "NOR", (0, 1, 1, 0): "XOR",
+              (1, 0, 0, 1): "XNOR"}
+
+
+def _hidden_gates(weights: Plain) -> list[str]:
+    """What each hidden unit computes on the four inputs: a gate's name, or its outputs there."""
+    W1, b1 = (np.asarray(w, dtype=float) for w in list(weights)[:2])
+    on = (sigmoid(GATES_X @ W1.reshape(2, 2) + b1.reshape(2)) >= 0.5).astype(int)
+    return [GATE_NAMES.get(tuple(int(v) for v in unit), str(unit.tolist())) for unit in on.T]
+
+
 def _compare_gate(expected: Plain, got: Plain, case: Case) -> str | None:
     want, have = _gate_of(expected), _gate_of(got)
     if isinstance(have, str):
         return have
     if isinstance(want, str) or np.array_equal(want, have):
         return None
-    return _("on the inputs [[0,0],[0,1],[1,0],[1,1]] your network outputs {have}, XOR is {want}.").format(
-        have=have.tolist(), want=want.tolist())
+    first, second = _hidden_gates(got)
+    return _("on the inputs [[0,0],[0,1],[1,0],[1,1]] your network outputs {have}, XOR is {want}. Its hidden units "
+             "compute {first} and {second} there.").format(have=have.tolist(), want=want.tolist(), first=first,
+                                                            second=second)
 
 
 xor_weights = Exercise(

@@ -136,6 +136,9 @@ def _bce_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         # Outside any clip range a student might pick ([0.01, 0.99], [1e-3, 1 - 1e-3]), right and wrong alike.
         Case((np.array([[0.9995], [0.0004], [0.996], [0.002]]), np.array([[1.0], [0.0], [0.0], [1.0]])),
              label=N_("confident predictions, near 0 and 1, two of them wrong")),
+        # Beyond Keras's clip [1e-7, 1 - 1e-7] too: this loss takes the log of a2 itself, as chapter 4's training does.
+        Case((np.array([[1e-9], [1 - 1e-9]]), np.array([[1.0], [0.0]])),
+             label=N_("confident and wrong beyond Keras's clip: a2=[[1e-9], [1 - 1e-9]], y=[[1], [0]]")),
     ]
     for m in (10, 50) if hidden else (6,):
         cases.append(
@@ -163,6 +166,11 @@ bce_loss = Exercise(
         Mistake(
             lambda a2, y: float(np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2))),
             N_("the minus sign is missing: log of a probability is negative, the loss -log(p) is positive."),
+        ),
+        Mistake(
+            lambda a2, y: _bce_loss(np.clip(a2, 1e-7, 1 - 1e-7), y),
+            N_("a2 is clipped to [1e-7, 1 - 1e-7] first: this loss is the log of a2 itself, so a confident wrong "
+               "prediction (a2 = 1e-9 for a label 1) costs -log(1e-9) = 20.7, not 16.1. Leave out the clip."),
         ),
         Mistake(
             lambda a2, y: float(-np.mean(y * np.log(a2) + (1 - y) * np.log(a2))),

@@ -347,8 +347,8 @@ multilabel_predict = Exercise(
         ),
         Mistake(
             lambda logits, threshold=0.5: np.round(_sigmoid(logits)).astype(int),
-            N_("the threshold argument is not used: rounding the probabilities always cuts at 0.5. Compare them "
-               "with threshold: sigmoid(logits) > threshold."),
+            N_("the threshold argument is not used: the probabilities are always cut at 0.5 (rounded, or compared "
+               "with a fixed 0.5). Compare them with threshold: sigmoid(logits) > threshold."),
         ),
         Mistake(
             lambda logits, threshold=0.5: (logits > threshold).astype(int),
@@ -416,12 +416,13 @@ output_activations = Exercise(
 
 
 def _loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
-                    *, relu_grad: bool = True, scale: bool = True, from_logits: bool = True) -> tuple[float, dict[str, np.ndarray]]:
+                    *, relu_grad: bool = True, scale: bool = True, from_logits: bool = True,
+                    via_softmax: bool = False) -> tuple[float, dict[str, np.ndarray]]:
     """Dense(relu) -> Dense -> softmax + categorical cross-entropy, and its gradients."""
     Z1 = X @ params["W1"] + params["b1"]
     A1 = np.maximum(Z1, 0)
     logits = A1 @ params["W2"] + params["b2"]
-    loss = _cce(Y, logits, from_logits=from_logits)
+    loss = _cce(Y, _softmax(logits)) if via_softmax else _cce(Y, logits, from_logits=from_logits)
     dZ2 = (_softmax(logits) - Y) / (X.shape[0] if scale else 1)
     dA1 = dZ2 @ params["W2"].T
     dZ1 = dA1 * (Z1 > 0) if relu_grad else dA1
@@ -477,6 +478,12 @@ loss_and_grads = Exercise(
         Mistake(
             lambda params, X, Y: _loss_and_grads(params, X, Y, scale=False),
             N_("the 1/m is missing from the output gradient: use your softmax_ce_grad, (p - y) / m."),
+        ),
+        Mistake(
+            lambda params, X, Y: _loss_and_grads(params, X, Y, via_softmax=True),
+            N_("the loss is taken of softmax(logits), whose log is clipped at 1e-7: a sample whose true class gets "
+               "probability 0 costs at most 16.1, however wrong it is. Pass the logits with from_logits=True "
+               "(log_softmax keeps the loss exact)."),
         ),
         Mistake(
             lambda params, X, Y: _loss_and_grads(params, X, Y, from_logits=False),
