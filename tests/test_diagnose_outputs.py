@@ -142,14 +142,16 @@ def test_a_forward_cache_says_which_sample_and_unit() -> None:
         return sig(Z2), {"Z1": X @ params["W1"] + params["b1"], "a1": a1, "Z2": Z2, "a2": sig(Z2)}
 
     X, params = exercise.make_cases(0, False)[0].args
-    right, _ = exercise.reference(X, params)
-    got, _ = forward_tanh(X, params)
+    right = exercise.reference(X, params)[1]["a1"]
+    got = forward_tanh(X, params)[1]["a1"]
     sample, unit = np.unravel_index(np.argmax(np.abs(right - got)), right.shape)
+    # The cache is compared in the order it is computed: the first wrong part (a1, the hidden layer) is named, not
+    # the output every later part inherits the mistake into.
     message = lesson("ch04.forward", forward_tanh)
-    assert f"`a2`:" in message and f"at sample {sample}, output unit {unit}:" in message, message
-    assert "index" not in message
+    assert "`a1`:" in message and f"at sample {sample}, hidden unit {unit}:" in message, message
+    assert "index" not in message and "`a2`" not in message
     chinese = lesson("ch04.forward", forward_tanh, "zh_CN")
-    assert f"第 {sample} 个样本、第 {unit} 个输出单元" in chinese
+    assert f"第 {sample} 个样本、第 {unit} 个隐藏单元" in chinese
 
 
 def test_one_sample_has_only_its_last_axis() -> None:
