@@ -1262,4 +1262,6 @@ WRONG += [  # taa round, second pass: in-place changes, aliasing, an integer buf
     return z
 ''', "naive_matrix_dot", ("int", "dtype", "integer", "float")),
     ("ch04.bce_loss", "def bce_loss(a2, y):\n    a2 = np.clip(a2, 1e-7, 1 - 1e-7)\n    return float(-np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2)))\n", "bce_loss", ("clip",)),
+    ("ch00.gradients", "def gradients(w, b, x, y):\n    error = w * (x + b) - y\n    return np.mean(2 * error * x), np.mean(2 * error)\n", "gradients",
+     ("bias", "w * x + b")),
 ]

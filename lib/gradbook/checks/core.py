@@ -202,7 +202,9 @@ def _judge(exercise: Exercise, observation: dict[str, Plain]) -> Verdict:
             # numpy's warning (made an error) names an operation, not the slip: a listed mistake that stops there
             # too, or gives nan or inf there, and gives the student's values elsewhere, says which slip it is
             mistake = _known_mistake(exercise, cases, results, i) if _floating(got["error"]) else None
-            hint = "\n" + display.hint(_(exercise.mistakes[mistake].hint)) if mistake is not None else ""
+            lead = diagnose.explain_broadcast(str(got["error"]))
+            hint = ("\n" + display.hint(_(exercise.mistakes[mistake].hint)) if mistake is not None else
+                    "\n" + display.hint(lead) if lead else "")
             return Verdict(False, count, raised + hint, mistake)
         expected = to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))
         problem = compare(expected, got["out"], case)
@@ -648,6 +650,19 @@ def _compare_part(key: Any, expected: Plain, got: Plain, rtol: float, atol: floa
     if isinstance(key, str):
         return named(key, problem)
     return _("item {index}: {problem}").format(index=key, problem=problem)
+
+
+def losses_only(expected: Sequence[float], got: Sequence[float], loss: str) -> str:
+    """What a training run whose parameters are right says when its recorded losses are not, or "": the loss
+    function it calls (`loss`, the student's own earlier answer) is the slip, not the loop. Not where the first
+    loss is right (a stale prediction) or the losses are the expected ones a step late (recorded after the update)."""
+    e, g = np.asarray(expected, dtype=float), np.asarray(got, dtype=float)
+    if e.shape != g.shape or not e.size or np.isclose(g[0], e[0], rtol=1e-6, atol=1e-9) or (
+            e.size > 1 and np.allclose(g[:-1], e[1:], rtol=1e-6, atol=1e-9)):
+        return ""
+    return _("the parameters are right and only the recorded losses differ, so the training steps are right and "
+             "the loss recorded is computed another way: check your {loss}, which train records at every step."
+             ).format(loss=loss)
 
 
 def named(name: str, problem: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import re
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -294,6 +295,25 @@ def explain_nonfinite(expected: np.ndarray, got: np.ndarray, inputs: Named = ())
             "in size. Check what you divide by, and what you pass to np.exp."
         ).format(head=head, largest=f"{np.finfo(dtype).max:.3g}", limit=f"{limit:.0f}",
                  size=_num(max(abs(low), abs(high))))
+
+
+_BROADCAST = re.compile(r"could not be broadcast together with (?:remapped )?shapes \(([\d, ]*)\) \(([\d, ]*)\)")
+
+
+def explain_broadcast(error: str) -> str | None:
+    """A lead for numpy's broadcasting error where one shape is the other without its last axis: a sum, max or
+    mean over that axis without keepdims=True, whose result broadcasting lines up with the wrong axis."""
+    found = _BROADCAST.search(error)
+    if not found:
+        return None
+    first, second = (tuple(int(n) for n in group.replace(" ", "").split(",") if n) for group in found.groups())
+    for full, reduced in ((first, second), (second, first)):
+        if len(full) >= 2 and reduced == full[:-1]:
+            return _("an array of shape {reduced} met one of shape {full}: a sum, max or mean over the last axis "
+                     "without keepdims=True drops that axis, and broadcasting then lines its values up with the last "
+                     "axis instead of the rows. Keep the axis: keepdims=True (or [..., None]).").format(
+                         reduced=reduced, full=full)
+    return None
 
 
 def describe_exception(exc: BaseException) -> str:

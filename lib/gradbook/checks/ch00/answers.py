@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradbook.checks.core import Exercise, Mistake, compare_values, named
+from gradbook.checks.core import Exercise, Mistake, compare_values, losses_only, named
 from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
@@ -71,7 +71,8 @@ def _loss_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 
 def _gradient_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
-    cases = [Case((0.0, 0.0, np.array([1.0, 2.0, 3.0]), np.array([3.0, 5.0, 7.0]))), Case((1.0, 2.0, *_points(rng, 10, 3.0, 0.5)))]
+    # w is neither 0 nor 1 in the second case: a slip that multiplies by w (w * (x + b)) shows on the visible cases.
+    cases = [Case((0.0, 0.0, np.array([1.0, 2.0, 3.0]), np.array([3.0, 5.0, 7.0]))), Case((1.5, 2.0, *_points(rng, 10, 3.0, 0.5)))]
     if hidden:
         cases += [
             Case((-2.0, 0.5, np.array([-1.5]), np.array([2.0]))),
@@ -122,7 +123,10 @@ def _compare_training(expected: Plain, got: Plain, case: Case) -> str | None:
             "{expected_first} to {expected_last}): each step must move w and b against the gradient."
         ).format(first=f"{losses[0]:.4g}", last=f"{losses[-1]:.4g}", expected_first=f"{exp_losses[0]:.4g}",
                  expected_last=f"{exp_losses[-1]:.4g}")
-    return "\n".join(named(label, problem) for label, problem in zip(("w", "b", "losses"), same) if problem)
+    lines = [named(label, problem) for label, problem in zip(("w", "b", "losses"), same) if problem]
+    if not same[0] and not same[1]:
+        lines.append(losses_only(exp_losses, losses, "mse_loss"))
+    return "\n".join(line for line in lines if line)
 
 
 def _near(got: Array, expected: Array) -> bool:
@@ -187,6 +191,11 @@ def _gradients_without_2(w: float, b: float, x: Array, y: Array) -> tuple[float,
 def _gradients_without_x(w: float, b: float, x: Array, y: Array) -> tuple[float, float]:
     error = w * x + b - y
     return float(2 * np.mean(error)), float(2 * np.mean(error))
+
+
+def _gradients_bias_times_w(w: float, b: float, x: Array, y: Array) -> tuple[float, float]:
+    error = _predict_bias_times_w(w, b, x) - y
+    return float(2 * np.mean(error * x)), float(2 * np.mean(error))
 
 
 def _gradients_product_of_means(w: float, b: float, x: Array, y: Array) -> tuple[float, float]:
@@ -295,6 +304,9 @@ gradients = Exercise(
         ),
         Mistake(_gradients_without_2, N_("the factor 2 is missing: the derivative of error**2 is 2 * error * (derivative of error).")),
         Mistake(_gradients_without_x, N_("dw is missing the factor x: y_pred = w * x + b, so d(y_pred)/dw = x (while d(y_pred)/db = 1).")),
+        Mistake(_gradients_bias_times_w, N_("the prediction inside is w * (x + b), which is w * x + w * b: the bias "
+                                            "is multiplied by w. The error is w * x + b - y (your predict, if it is "
+                                            "right: check predict first).")),
         Mistake(_gradients_product_of_means, N_("dw is 2 * mean(error) * mean(x): the mean of a product is not the product "
                                                 "of the means. Multiply each error by its own x first: 2 * mean(error * x).")),
     ],

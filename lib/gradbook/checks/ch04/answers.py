@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradbook.checks.core import Exercise, Mistake, compare_values
+from gradbook.checks.core import Exercise, Mistake, compare_values, losses_only
 from gradbook.checks.ch04.public import TestFunction
 from gradbook.checks.drivers import Case
 from gradbook.checks.meaning import Axis, Output
@@ -469,6 +469,9 @@ def _compare_train(expected: Plain, got: Plain, case: Case) -> str | None:
         losses = np.asarray(got["losses"])
         if losses.size > 1 and losses[-1] > losses[0]:
             problem += _(" Your loss went up during training.")
+        params = {k: v for k, v in expected.items() if k != "losses"}
+        if compare_values(params, {k: got.get(k) for k in params}, rtol=1e-6, atol=1e-9) is None:
+            problem = "\n".join(line for line in (problem, losses_only(expected["losses"], losses, "bce_loss")) if line)
     return problem
 
 
