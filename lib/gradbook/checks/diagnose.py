@@ -525,6 +525,13 @@ def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> list | 
                 "{subject} exactly 1/{m} of the expected{sign}, and {m} is {what}: is the mean taken "
                 "twice, or the result divided by {m} once too often?"
             ).format(subject=subject, m=m, sign=sign, what=what), m))
+    sizes = _sizes(inputs)
+    for (m, what), (n, other) in itertools.permutations(sizes, 2):
+        if same(size, m / n) and not same(size, round(size)) and not same(1 / size, round(1 / size)):
+            found.append((f"factor:{what}/{other}", _(
+                "{subject} exactly {m}/{n} of the expected{sign}: {m} is {what} and {n} is {other}. Is something "
+                "divided by {n} where {m} belongs (the wrong axis's size)?"
+            ).format(subject=subject, m=m, n=n, sign=sign, what=what, other=other), n))
     if same(size, 2):
         found.append(("factor:2", _("{subject} exactly twice the expected{sign}: is a factor 2 applied twice, or a term counted "
                  "twice?").format(subject=subject, sign=sign)))

@@ -220,6 +220,14 @@ def _dot_overwrites(x: Array, y: Array) -> float:
     return z
 
 
+def _dot_from(x: Array, y: Array, start: int, first: float) -> float:
+    """The loop's sum started at `first`, its range at `start`: a first term left out or counted twice."""
+    z = first
+    for i in range(start, x.shape[0]):
+        z += x[i] * y[i]
+    return z
+
+
 def _matvec_no_reset(x: Array, y: Array) -> Array:
     z = np.zeros(x.shape[0])
     total = 0.0
@@ -244,6 +252,15 @@ def _matdot_transposed(x: Array, y: Array) -> Array:
         for j in range(y.shape[1]):
             for k in range(x.shape[1]):
                 z[j, i] += x[i, k] * y[k, j]
+    return z
+
+
+def _matdot_inner_bound(x: Array, y: Array) -> Array:
+    z = np.zeros((x.shape[0], y.shape[1]))
+    for i in range(x.shape[0]):
+        for j in range(y.shape[1]):
+            for k in range(y.shape[1]):  # the columns of y, not the shared inner size
+                z[i, j] += x[i, k] * y[k, j]
     return z
 
 
@@ -369,6 +386,10 @@ naive_vector_dot = _exercise(
     [
         Mistake(_dot_no_sum, N_("this is the element-wise product x * y; the dot product also adds those products up into one number.")),
         Mistake(_dot_overwrites, N_("each step overwrites z (`z = ...`) so only the last product is left; accumulate with `z += ...`.")),
+        Mistake(lambda x, y: _dot_from(x, y, 1, 0.0), N_("the loop starts at 1, so x[0] * y[0] is left out: range(n) "
+                                                        "starts at 0, the first index.")),
+        Mistake(lambda x, y: _dot_from(x, y, 0, float(x[0] * y[0])), N_("x[0] * y[0] is counted twice: the sum starts "
+                                                                     "at it and the loop adds it again. Start at 0.")),
         Mistake(_dot_np_dot, LOOPS_ONLY),
     ],
 )
@@ -400,6 +421,8 @@ naive_matrix_dot = _exercise(
             "Start every sum at 0 (or accumulate straight into z[i, j])."),
         ),
         Mistake(_matdot_elementwise, N_("this is the element-wise product x * y, not the dot product: z[i, j] = sum over k of x[i, k] * y[k, j].")),
+        Mistake(_matdot_inner_bound, N_("the sum over k runs over y.shape[1] (the columns of the result); it runs "
+                                        "over the inner size the two share, x.shape[1] (= y.shape[0]).")),
         Mistake(_matdot_einsum, LOOPS_ONLY),
     ],
 )
