@@ -202,7 +202,7 @@ def _judge(exercise: Exercise, observation: dict[str, Plain]) -> Verdict:
             # numpy's warning (made an error) names an operation, not the slip: a listed mistake that stops there
             # too, or gives nan or inf there, and gives the student's values elsewhere, says which slip it is
             mistake = _known_mistake(exercise, cases, results, i) if _floating(got["error"]) else None
-            lead = diagnose.explain_broadcast(str(got["error"]))
+            lead = diagnose.explain_error(str(got["error"]))
             hint = ("\n" + display.hint(_(exercise.mistakes[mistake].hint)) if mistake is not None else
                     "\n" + display.hint(lead) if lead else "")
             return Verdict(False, count, raised + hint, mistake)

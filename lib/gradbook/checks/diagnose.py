@@ -298,11 +298,16 @@ def explain_nonfinite(expected: np.ndarray, got: np.ndarray, inputs: Named = ())
 
 
 _BROADCAST = re.compile(r"could not be broadcast together with (?:remapped )?shapes \(([\d, ]*)\) \(([\d, ]*)\)")
+_AXIS = re.compile(r"axis (\d+) is out of bounds for array of dimension (\d+)")
 
 
-def explain_broadcast(error: str) -> str | None:
-    """A lead for numpy's broadcasting error where one shape is the other without its last axis: a sum, max or
-    mean over that axis without keepdims=True, whose result broadcasting lines up with the wrong axis."""
+def explain_error(error: str) -> str | None:
+    """A lead for numpy's error: a broadcast where one shape is the other without its last axis (a sum, max or
+    mean over that axis without keepdims=True), or an axis counted from the front that a one-sample input lacks."""
+    axis = _AXIS.search(error)
+    if axis and axis.group(1) == "1" and axis.group(2) == "1":  # a batch's axis 1 asked of one sample
+        return _("axis=1 counts from the front, and this input has one axis only (one sample, not a batch): count "
+                 "from the end, axis=-1, which is the last axis of one sample and of a batch alike.")
     found = _BROADCAST.search(error)
     if not found:
         return None
@@ -532,6 +537,11 @@ def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> list | 
                 "{subject} exactly {m}/{n} of the expected{sign}: {m} is {what} and {n} is {other}. Is something "
                 "divided by {n} where {m} belongs (the wrong axis's size)?"
             ).format(subject=subject, m=m, n=n, sign=sign, what=what, other=other), n))
+    for base, name in ((10, "np.log10"), (2, "np.log2")):
+        if same(size, 1 / np.log(base)):
+            found.append((f"factor:log{base}", _("{subject} exactly the expected divided by ln({base}) = {ln}: {log} "
+                                                 "where the natural log np.log belongs?").format(
+                                                     subject=subject, base=base, ln=f"{np.log(base):.4g}", log=name)))
     if same(size, 2):
         found.append(("factor:2", _("{subject} exactly twice the expected{sign}: is a factor 2 applied twice, or a term counted "
                  "twice?").format(subject=subject, sign=sign)))
