@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import re
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -71,6 +72,10 @@ def contradicted(key: str, expected: Any, inputs: Named = ()) -> bool:
         if kind == "transposed":
             order = tuple(int(i) for i in detail.split(",")) if detail else ()
             return len(order) == e.ndim and not np.allclose(np.transpose(e, order), e, equal_nan=True)
+        if kind == "reshaped":
+            order, before = detail.split(":")
+            axes = tuple(int(i) for i in order.split(","))
+            return len(axes) == e.ndim and not np.allclose(regrouped(e, axes, before == "1"), e, equal_nan=True)
         if kind in ("reversed", "shifted", "edges"):
             axis = int(detail.split(",")[0])
             if axis >= e.ndim or (kind != "edges" and e.shape[axis] < 2):
@@ -119,6 +124,7 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
             lambda: _an_input_unchanged(e, g, inputs, near, axes),
             lambda: _sign(e, g, near),
             lambda: _transposed(e, g, near),
+            lambda: _reshaped(e, g, near),
             lambda: _reversed(e, g, near, axes),
             lambda: _shifted(e, g, near, axes),
             lambda: _accumulated(e, g, near, axes),
@@ -310,6 +316,42 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}{said}{where}"
 
 
+_BROADCAST = re.compile(r"could not be broadcast together with shapes ((?:\([0-9, ]*\) ?)+)")
+_SHAPE = re.compile(r"\(([0-9, ]*)\)")
+
+
+def explain_error(error: str | None) -> str | None:
+    """What an exception the student's code raised (as `describe_exception` wrote it) shows about the slip, where its
+    message alone says it: shapes that differ by one reduced axis (keepdims left out), an array where Python needs
+    one True or False. None where the message does not say."""
+    text = str(error or "")
+    if "truth value of an array with more than one element is ambiguous" in text:
+        return _("an array stands where Python needs one True or False (`if`, `and`, `or`, `not`, `while`). To test "
+                 "whether an optional argument was given, write `if mask is not None:` (with its own name); to "
+                 "combine arrays element by element, use `&`, `|`, `~` or np.where.")
+    if "boolean index did not match" in text:
+        return _("an array of True/False used as an index must have exactly the shape of the axes it indexes: it "
+                 "does not broadcast. np.where(mask, a, b) broadcasts the mask (one of shape (..., 1, n) covers every "
+                 "row).")
+    if "read-only" in text:  # numpy's "output array is read-only", "assignment destination is read-only"
+        return _("your code writes into an array it was given, which the check made read-only: it is the caller's "
+                 "(a training loop may still use it). Compute a new array instead, e.g. `g = lr * g` rather than "
+                 "`g *= lr`.")
+    found = _BROADCAST.search(text)
+    if not found:
+        return None
+    shapes = [tuple(int(n) for n in part.replace(" ", "").split(",") if n) for part in _SHAPE.findall(found.group(1))]
+    for full, reduced in itertools.permutations(shapes, 2):
+        # One shape is the other with an axis (not the first: that one would have broadcast) dropped by a reduction.
+        axis = next((k for k in range(1, len(full)) if full[:k] + full[k + 1:] == reduced and full[k] != 1), None)
+        if axis is not None:
+            return _("the shapes {full} and {reduced} differ only by axis {axis}, as if a sum, mean or max over it had "
+                     "removed it: without keepdims=True a reduction drops its axis, and broadcasting then lines the "
+                     "result up with the wrong one. If so, keep it: x.sum(axis={axis}, keepdims=True).").format(
+                full=full, reduced=reduced, axis=axis - len(full) if axis == len(full) - 1 else axis)
+    return None
+
+
 # --- the leads, most specific first ---------------------------------------------------------------
 
 
@@ -403,6 +445,33 @@ def _transposed(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
                 "the right values with the axes in the wrong order (your axes are the expected axes {order}): "
                 "check which axis is which."
             ).format(order=order)
+    return None
+
+
+def regrouped(e: np.ndarray, order: tuple[int, ...], before: bool) -> np.ndarray:
+    """`e` with its axes put in `order` and reshaped back to its own shape (`before`: reshaped to that order's shape
+    first, then the axes put back): what a reshape where a transpose belongs (or before it) makes of the right answer."""
+    if before:
+        return np.transpose(e.reshape(np.transpose(e, order).shape), _inverse(order))
+    return np.transpose(e, order).reshape(e.shape)
+
+
+def _reshaped(e: np.ndarray, g: np.ndarray, near: _Near) -> tuple[str, str] | None:
+    """The right values regrouped by a reshape that should have been (or come after) a transpose: np.array of a list
+    of time steps reshaped to (batch, time, ...), a (rows, columns) matrix reshaped to (columns, rows) and transposed."""
+    if not 2 <= e.ndim <= _MAX_AXES or len(set(e.shape)) < 2:
+        return None
+    for order in itertools.permutations(range(e.ndim)):
+        if np.transpose(e, order).shape == e.shape:
+            continue  # the axes only swap sizes that are equal: a plain transpose, `_transposed`'s lead
+        for before in (False, True):
+            wrong = regrouped(e, order, before)
+            if not near(wrong, e) and near(g, wrong):
+                return f"reshaped:{','.join(map(str, order))}:{int(before)}", _(
+                    "the right values in the wrong places, as a reshape leaves them where a transpose belongs: they "
+                    "are the expected numbers in the memory order of an array of shape {shape}, regrouped to {want}. "
+                    "reshape never moves an axis; move the axes first (np.transpose, .swapaxes, or np.stack along the "
+                    "right axis), then reshape.").format(shape=np.transpose(e, order).shape, want=e.shape)
     return None
 
 
