@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextvars
 import copy
 import inspect
+import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import numpy as np
 
 from gradbook import progress
 from gradbook.checks import diagnose, display, meaning, variants
-from gradbook.i18n import _, ngettext, using
+from gradbook.i18n import LANGUAGES, _, ngettext, using
 import gradbook.checks.registry as registry
 from gradbook.checks.ask import answer as _answer
 from gradbook.checks.drivers import NOT_IMPLEMENTED, UNFINISHED, Case, Rule, _short, call, unpack  # noqa: F401 - re-exported
@@ -484,14 +485,24 @@ def _reproduces(exercise: Exercise, mistake: Mistake, case: Case, result: dict, 
 
 
 def _same_error(raised: str, error: Exception) -> bool:
-    """The mistake raised what the student's answer raised: the same exception with the same message (the
-    student's line, which `describe_exception` adds, is not compared; a recorded mistake's error is its text)."""
+    """The mistake raised what the student's answer raised: the same exception with the same message (the line of
+    code that `describe_exception` adds, in any language, is not compared; a recorded mistake's error is its text)."""
     if isinstance(error, RecordedError):
         said = str(error)
     else:
         lines = str(error).strip().splitlines()
         said = type(error).__name__ + (f": {lines[0]}" if lines else "")
-    return raised.startswith(said)
+    return _without_line(raised) == _without_line(said)
+
+
+def _without_line(error: str) -> str:
+    """An error as `describe_exception` wrote it, less the line of code it names (whichever language wrote it)."""
+    for language in LANGUAGES:
+        with using(language):
+            template = re.escape(_(" (line {line}: `{code}`)"))
+        pattern = template.replace(re.escape("{line}"), r"\d+").replace(re.escape("{code}"), ".*") + "$"
+        error = re.sub(pattern, "", error)
+    return error
 
 
 def _finite(value: Plain) -> bool:

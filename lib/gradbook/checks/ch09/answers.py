@@ -360,7 +360,7 @@ def _clip_compare(expected: Plain, got: Plain, case: Case) -> str | None:
         return problem
     given, out = np.concatenate([g for g, _o in pairs]), np.concatenate([o for _g, o in pairs])
     factor = float(given @ out / (given @ given))
-    norm = _global_norm(grads)
+    norm = float(np.sqrt(given @ given))
     if not 0 < factor < 1 or not np.allclose(out, factor * given, rtol=1e-6, atol=1e-12):
         return problem
     return problem + "\n" + _("every gradient is multiplied by the same factor, {factor}, as clipping does, but that "

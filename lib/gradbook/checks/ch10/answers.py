@@ -310,21 +310,6 @@ def _inverted(weights: np.ndarray, mask: Any) -> bool:
     return bool(np.allclose(np.where(kept, w, 0), 0, atol=1e-9) and (np.where(kept, 0, w).sum(axis=-1) > 0.5).all())
 
 
-def _block_compare(expected: Any, got: Any, case: Case) -> str | None:
-    """The values, and where they are the block's with another number of heads, that number (a number written where
-    num_heads belongs: the heads' width h*d_k split another way)."""
-    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
-    x, params, num_heads = case.args
-    if problem is None or not isinstance(got, np.ndarray) or got.shape != np.shape(expected):
-        return problem
-    width = np.shape(params["Wq"])[1]
-    for heads in (h for h in range(1, width + 1) if width % h == 0 and h != num_heads):
-        if compare_values(_transformer_block(x, params, heads), got, scale_tol=FLOAT32_ROUNDING) is None:
-            return problem + "\n" + _("your block is the right one with {heads} heads, where num_heads is {num_heads}: "
-                                      "pass num_heads on to multi_head_attention.").format(heads=heads, num_heads=num_heads)
-    return problem
-
-
 def _mask_compare(expected: Any, got: Any, case: Case) -> str | None:
     """The values, and a mask of booleans: 1.0 and 0.0 pass np.where, but ~ of them is -2 and -1 (an integer mask),
     both true, or an error (a float one)."""
@@ -411,8 +396,9 @@ def _implied_eps(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, values: np.
         guess = float(np.median(((centred / theirs) ** 2 - var)[usable]))
     if not np.isfinite(guess) or guess <= 1e-3 * eps or np.isclose(guess, eps, rtol=1e-2):
         return ""  # no eps at all (a listed mistake says so), or the right one: something else is wrong
-    if not np.allclose(values, _layer_norm(x, gamma, beta, guess), rtol=1e-4, atol=1e-6):
-        return ""
+    steady = np.broadcast_to(np.abs(gamma) > 1e-3, x.shape)
+    if not np.allclose(theirs[steady], (centred / np.sqrt(var + guess))[steady], rtol=1e-4, atol=1e-6):
+        return ""  # not the same normalisation with that eps everywhere
     return "\n" + _("your values are layer norm with eps = {found}: the exercise's is eps={eps} (torch's default), inside "
                     "the square root. Check the default in your def line.").format(found=f"{guess:.2g}", eps=f"{eps:g}")
 
@@ -976,6 +962,14 @@ _block_normalised_mlp_residual = _one_mistake("_block_normalised_mlp_residual", 
 _block_no_ln1 = _one_mistake("_block_no_ln1", _block_variant, "no-ln1")
 _block_no_ln2 = _one_mistake("_block_no_ln2", _block_variant, "no-ln2")
 _block_b1_after_relu = _one_mistake("_block_b1_after_relu", _block_variant, "b1-after-relu")
+def _block_with_heads(heads: int) -> Callable[..., Any]:
+    """The block with a number of heads written in where num_heads belongs (right only where it happens to be it)."""
+    def wrong(x: np.ndarray, params: Params, num_heads: int) -> np.ndarray:
+        return _block_parts(x, params, heads)["out"]
+    wrong.__name__ = wrong.__qualname__ = f"_block_with_{heads}_heads"
+    return wrong
+
+
 _block_tanh = _one_mistake("_block_tanh", _block_variant, "tanh")
 _block_gelu = _one_mistake("_block_gelu", _block_variant, "gelu")
 _block_ln1_for_ln2 = _one_mistake("_block_ln1_for_ln2", _block_variant, "ln1-for-ln2")
@@ -1396,6 +1390,8 @@ layer_norm_backward = Exercise(
     ],
 )
 
+FIXED_HEADS = N_("the number of heads is fixed in your code: it is given, num_heads, so pass it on to "
+                 "multi_head_attention (a number written in is right only for the blocks that happen to have it).")
 OTHER_ACTIVATION = N_("the MLP's activation is ReLU, np.maximum(z, 0), between W1 and W2 (GPT-2 uses GELU; this block, "
                       "like the library's TransformerBlock, uses ReLU).")
 NORMALISED_RESIDUAL = N_("a residual adds the normalised input: the identity path carries the input itself, y = x + "
@@ -1406,7 +1402,7 @@ MISSING_LN = N_("a layer norm is missing: in the pre-norm block each sub-layer's
 transformer_block = Exercise(
     "ch10.transformer_block",
     title="transformer_block",
-    compare=_block_compare,
+    scale_tol=FLOAT32_ROUNDING,
     reference=_transformer_block,
     cases=_block_cases,
     mistakes=[
@@ -1431,6 +1427,7 @@ transformer_block = Exercise(
                 "relu(LN2(y) @ W1 + b1).")),
         Mistake(_block_ln1_for_ln2, N_("LN2 uses LN1's gamma and beta: each layer norm has its own, "
                 "params['ln2_gamma'] and params['ln2_beta'] for LN2.")),
+        *[Mistake(_block_with_heads(heads), FIXED_HEADS) for heads in (1, 2, 3, 4)],
         Mistake(_block_tanh, OTHER_ACTIVATION),
         Mistake(_block_gelu, OTHER_ACTIVATION),
     ],
