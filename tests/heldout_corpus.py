@@ -1265,3 +1265,82 @@ RIGHT += [
     return y + hidden @ p["W2"] + p["b2"]
 ''', "transformer_block", ()),
 ]
+
+# tab round, second batch: the same classes written otherwise (keepdims, in place, squeeze, a step short,
+# normalised before the temperature, a fixed head count's cousin the scale applied twice, half the columns, a mask's sign).
+WRONG += [
+    ("ch10.layer_norm_backward", edit("10", "layer-norm-backward", "dxhat.mean(axis=-1, keepdims=True) - xhat", "dxhat.mean(axis=-1) - xhat"),
+     "layer_norm_backward", ("keepdims",)),
+    ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    dweights -= (dweights * weights).sum(axis=-1, keepdims=True)\n    return weights * dweights\n",
+     "softmax_backward", ("in place", "changed", "copy")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "    c = f * c_prev + i * g\n", "    c_prev *= f\n    c_prev += i * g\n    c = c_prev\n"), "lstm_step", ("in place", "changed", "copy")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "return h, c", "return h.squeeze(), c.squeeze()"), "lstm_step", ("squeeze", "length 1", "axis")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    h = h0
+    hs = []
+    for t in range(x.shape[1] - 1):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+''', "rnn_forward", ("last", "one", "step", "range")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    h = h0
+    hs = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    return hs
+''', "rnn_forward", ("list", "array")),
+    ("ch09.temperature_softmax", '''def temperature_softmax(logits, temperature):
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    p = e / e.sum(axis=-1, keepdims=True)
+    return p ** (1 / temperature)
+''', "temperature_softmax", ("sum to 1", "normalis", "distribution", "divide")),
+    ("ch10.attention", edit("10", "attention", "/ np.sqrt(Q.shape[-1])", "/ np.sqrt(K.shape[0])"), "attention", ("K.shape[0]", "d_k", "Q.shape[-1]")),
+    ("ch10.attention", edit("10", "attention", "weights = weights / weights.sum(axis=-1, keepdims=True)", "weights = weights / weights.sum(axis=-1, keepdims=True).max()"),
+     "attention", ("sum to 1", "own sum", "row")),
+    ("ch10.multi_head_attention", edit("10", "multi-head-attention", "q, k, v = (split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))",
+                                       "q, k, v = (split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))\n    q = q / np.sqrt(q.shape[-1])"),
+     "multi_head_attention", ("twice", "scale", "d_k")),
+    ("ch10.sinusoidal_positions", '''def sinusoidal_positions(T, d):
+    pe = np.zeros((T, d))
+    for t in range(T):
+        for i in range(d // 2):
+            pe[t, 2 * i] = np.sin(t / 10000 ** (2 * i / d))
+            pe[t, 2 * i + 1] = np.cos(t / 10000 ** (2 * i / T))
+    return pe
+''', "sinusoidal_positions", ("d", "turn", "speed", "pair", "frequenc")),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", "dz = (dout @ p[\"W2\"].T) * (z > 0)", "dz = (dout @ p[\"W2\"].T) * (z < 0)"),
+     "transformer_block_backward", ("relu", "z > 0")),
+    ("ch09.embedding_backward", '''def embedding_backward(ids, dout, vocab_size):
+    dE = np.zeros((vocab_size, dout.shape[-1]))
+    for b in range(ids.shape[0]):
+        for t in range(ids.shape[1]):
+            dE[ids[b, t]] = dout[b, t]
+    return dE
+''', "embedding_backward", ("repeat", "occurrence", "+=", "add.at")),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads))
+    return [g * min(1.0, max_norm / norm) if norm > max_norm else g for g in grads[:1]] + grads[1:]
+''', "clip_by_norm", ("first", "every", "all")),
+    ("ch06.adam", edit("06", "adam", "self.t += 1\n", "self.t = 1\n"), "Adam", ("t", "counter", "advance")),
+]
+RIGHT += [
+    ("ch10.causal_mask", "def causal_mask(T):\n    return np.tril(np.ones((T, T), dtype=int)) == 1\n", "causal_mask", ()),
+    ("ch09.embedding_backward", "def embedding_backward(ids, dout, vocab_size):\n    d = dout.shape[-1]\n    dE = np.zeros((vocab_size, d), dtype=np.float32)\n"
+     "    np.add.at(dE, ids.ravel(), dout.reshape(-1, d))\n    return dE\n", "embedding_backward", ()),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", '"b2": flat(dout).sum(axis=0)', '"b2": dout.sum(axis=(0, 1))'), "transformer_block_backward", ()),
+    ("ch10.split_heads", "def split_heads(x, num_heads):\n    B, T, D = x.shape\n    return np.swapaxes(x.reshape(B, T, num_heads, -1), 1, 2)\n", "split_heads", ()),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-5):\n    x = x.astype(np.float32)\n    mu = x.mean(-1, keepdims=True)\n"
+     "    return gamma * (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + eps) + beta\n", "layer_norm", ()),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    xw = x @ Wx + b
+    h, hs = h0, np.zeros(xw.shape)
+    for t in range(x.shape[1]):
+        h = np.tanh(xw[:, t] + h @ Wh)
+        hs[:, t] = h
+    return hs
+''', "rnn_forward", ()),
+    ("ch06.sgd", "class SGD:\n    def __init__(self, lr=0.01):\n        self.lr = lr\n\n    def step(self, params, grads):\n"
+     "        for p, g in zip(params, grads):\n            p[...] = p - self.lr * g\n", "SGD", ()),
+]

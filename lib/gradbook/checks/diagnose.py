@@ -93,6 +93,8 @@ def contradicted(key: str, expected: Any, inputs: Named = ()) -> bool:
         if kind == "repeated":
             axis = int(detail)
             return axis < e.ndim and not np.allclose(e, np.take(e, [-1], axis=axis), equal_nan=True)
+        if kind == "rows":  # a normalisation that is off by a factor on some inputs and right on others
+            return False
         if kind in ("integer", "truncated"):
             return bool(np.any(e != np.round(e)))
         if kind == "wrapped":
@@ -133,6 +135,7 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
             lambda: _offset(e, g, inputs, near),
             lambda: _truncated(e, g, near),
             lambda: _edges(e, g, inputs, near, axes),
+            lambda: _rows_scaled(e, g, near),
         )
         proof = _PROOF.get()
         if proof is None:  # no judge is proving leads: the first that fits
@@ -173,7 +176,7 @@ def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: f
     want, have = expected.shape, got.shape
     head = _("expected shape {want}, got {have}").format(want=want, have=have)
     near = _Near(rtol, atol)
-    kept = _one_kept(expected, got, near, axes)
+    kept = _one_kept(expected, got, near, axes) or _one_dropped(expected, got, near, axes)
     if kept:
         return _("{head}: {lead}").format(head=head, lead=kept)
     with np.errstate(all="ignore"):
@@ -225,6 +228,25 @@ def _one_kept(expected: np.ndarray, got: np.ndarray, near: _Near, axes: Sequence
             return _("only the first {step} ({where}) is returned, where every one of the {n} {steps} belongs: keep each "
                      "{step}'s value (e.g. in a list, then np.stack).").format(step=step, steps=steps, n=n,
                                                                            where=meant.name(0))
+    return None
+
+
+def _one_dropped(expected: np.ndarray, got: np.ndarray, near: _Near, axes: Sequence[Axis]) -> str | None:
+    """`got` is the expected without its first or last slice along a looped axis: a loop that stops one short or
+    starts one late."""
+    if len(axes) != expected.ndim or got.ndim != expected.ndim or got.dtype.kind not in "biuf":
+        return None
+    for axis, meant in enumerate(axes):
+        n = expected.shape[axis]
+        if not meant.looped or n < 2 or got.shape != expected.shape[:axis] + (n - 1,) + expected.shape[axis + 1:]:
+            continue
+        step = word(meant)
+        if near(got, np.take(expected, range(n - 1), axis=axis)):
+            return _("the last {step} ({where}) is missing: the others are right. Does the loop stop one short (a range "
+                     "that ends at n - 1)?").format(step=step, where=meant.name(n - 1))
+        if near(got, np.take(expected, range(1, n), axis=axis)):
+            return _("the first {step} ({where}) is missing: the others are right. Does the loop start at 1 instead of "
+                     "0?").format(step=step, where=meant.name(0))
     return None
 
 
@@ -540,6 +562,35 @@ def _repeated(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]) -
                 "again and then changed in place? Store a copy (`.copy()`) of it at each {step}."
             ).format(step=step)
     return None
+
+
+def row_factors(expected: Any, got: Any, rtol: float = 1e-6, atol: float = 1e-12) -> np.ndarray | None:
+    """Where each row of `got` (along the last axis) is the same row of `expected` times a number of its own, and
+    they are not all 1 (within the tolerance), those numbers (shape: `expected`'s with the last axis kept as 1)."""
+    with np.errstate(all="ignore"):
+        try:
+            e, g = np.asarray(expected, dtype=float), np.asarray(got, dtype=float)
+        except (TypeError, ValueError):
+            return None
+        if e.ndim < 1 or e.shape != g.shape or e.shape[-1] < 2 or not np.isfinite(g).all():
+            return None
+        energy = np.sum(e * e, axis=-1, keepdims=True)
+        if np.any(energy == 0):
+            return None
+        k = np.sum(g * e, axis=-1, keepdims=True) / energy
+        near = _Near(rtol, atol)
+        return k if np.all(np.isfinite(k)) and near(g, k * e) and not near(k * e, e) else None
+
+
+def _rows_scaled(e: np.ndarray, g: np.ndarray, near: _Near) -> tuple[str, str] | None:
+    """Each row (along the last axis) the expected one times a number of its own, not the same for every row: the
+    values are in the right proportions, and a per-row normalisation (a sum, a norm) is off. (One factor for every
+    row is `_factor`'s lead.)"""
+    k = row_factors(e, g, near.rtol, near.atol)
+    if k is None or np.allclose(k, k.flat[0], rtol=1e-9) or np.any(np.isclose(k, 0)):
+        return None  # one factor for all: `_factor`'s; a row of zeros: never written, not scaled
+    return "rows", _("each row (along the last axis) is the expected row times a number of its own: the values are "
+                     "in the right proportions, and what each row is divided by (its sum, its norm) is off.")
 
 
 def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> list | None:

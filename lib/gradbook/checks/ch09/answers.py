@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 
 from gradbook.checks.core import FLOAT32_ROUNDING, Exercise, Mistake, compare_values, named
+from gradbook.checks.diagnose import row_factors
 from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
@@ -361,6 +362,13 @@ def _clip_compare(expected: Plain, got: Plain, case: Case) -> str | None:
     given, out = np.concatenate([g for g, _o in pairs]), np.concatenate([o for _g, o in pairs])
     factor = float(given @ out / (given @ given))
     norm = float(np.sqrt(given @ given))
+    each = [float(g @ o / (g @ g)) if g @ g else 1.0 for g, o in pairs]
+    if all(np.allclose(o, k * g, rtol=1e-6, atol=1e-12) for k, (g, o) in zip(each, pairs)) and not np.allclose(
+            each, each[0], rtol=1e-6):
+        return problem + "\n" + _("each gradient is multiplied by a factor of its own ({factors}): clipping by the "
+                                  "global norm multiplies every one of them by the same max_norm / norm, so that "
+                                  "the update keeps its direction.").format(
+            factors=", ".join(f"{k:.4g}" for k in each[:4]) + (", ..." if len(each) > 4 else ""))
     if not 0 < factor < 1 or not np.allclose(out, factor * given, rtol=1e-6, atol=1e-12):
         return problem
     return problem + "\n" + _("every gradient is multiplied by the same factor, {factor}, as clipping does, but that "
@@ -526,6 +534,20 @@ def _softmax_mean_shift(z: np.ndarray) -> np.ndarray:
 def _softmax_plain_shifted_by(z: np.ndarray, shift: np.ndarray) -> np.ndarray:
     e = np.exp(z - shift.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def _temperature_compare(expected: Plain, got: Plain, case: Case) -> str | None:
+    """The values, and rows in the right proportions that do not sum to 1, however the temperature got there (p / T,
+    p ** (1 / T) not normalised again): what each row sums to."""
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
+    factors = row_factors(expected, got) if problem else None
+    if factors is None:
+        return problem
+    sums = np.asarray(got, dtype=float).sum(axis=-1).ravel()
+    return problem + "\n" + _("your rows are the right distributions times a number each, so they sum to {sums} "
+                              "instead of 1: whatever the temperature does must happen before the normalisation, "
+                              "softmax(logits / T).").format(sums=", ".join(f"{v:.4g}" for v in sums[:4])
+                                                            + (", ..." if sums.size > 4 else ""))
 
 
 def _temperature_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
@@ -800,6 +822,7 @@ temperature_softmax = Exercise(
     title="temperature_softmax",
     reference=_temperature_softmax,
     cases=_temperature_cases,
+    compare=_temperature_compare,
     scale_tol=FLOAT32_ROUNDING,
     mistakes=[
         Mistake(lambda z, t: _softmax_plain(z) / t, N_("the temperature was applied after the softmax: p / T is not "

@@ -130,7 +130,8 @@ def _block_backward(dout, x, params, num_heads, *, mistake: str = "") -> dict[st
     p, s = params, _block_parts(x, params, num_heads, causal=mistake != "not-causal")
     g: dict[str, np.ndarray] = {"b2": _flat(dout).sum(axis=0),
                                 "W2": _flat(s["z"] if mistake == "w2-from-z" else s["r"]).T @ _flat(dout)}
-    dz = dout @ p["W2"].T if mistake == "no-relu-gradient" else (dout @ p["W2"].T) * (s["z"] > 0)
+    dz = dout @ p["W2"].T if mistake == "no-relu-gradient" else (dout @ p["W2"].T) * (
+        s["z"] < 0 if mistake == "relu-mask-inverted" else s["z"] > 0)
     g["b1"], g["W1"] = _flat(dz).sum(axis=0), _flat(s["y" if mistake == "w1-from-y" else "h2"]).T @ _flat(dz)
     ln2_input = s["h2"] if mistake == "ln2-of-output" else s["y"]
     dy_ln, g["ln2_gamma"], g["ln2_beta"] = _layer_norm_backward(dz @ p["W1"].T, ln2_input, p["ln2_gamma"])
@@ -257,11 +258,16 @@ def _implied_scale(weights: np.ndarray, case: Case) -> str:
     if factor <= 0 or not np.allclose(l, factor * s, rtol=1e-4, atol=1e-6) or np.isclose(factor * np.sqrt(d), 1, rtol=1e-4):
         return ""
     divisor = 1 / factor
-    sizes = {f"{name}.shape[{axis}]": n for name, a in zip("QKV", case.args[:3]) for axis, n in enumerate(np.shape(a))}
-    named = next((_("the square root of {size} = {n}").format(size=size, n=n) for size, n in sizes.items()
-                  if n > 1 and np.isclose(divisor, np.sqrt(n), rtol=1e-4)), None) or next(
-        (f"{size} = {n}" for size, n in sizes.items() if n > 1 and np.isclose(divisor, n, rtol=1e-4)), None) or (
-        _("nothing (the scores are not scaled)") if np.isclose(divisor, 1, rtol=1e-4) else f"{divisor:.6g}")
+    sizes = {f"{name}.shape[{axis - len(np.shape(a)) if axis == len(np.shape(a)) - 1 else axis}]": n
+             for name, a in zip("QKV", case.args[:3]) for axis, n in enumerate(np.shape(a))}  # the last axis as -1
+    roots = [size for size, n in sizes.items() if n > 1 and np.isclose(divisor, np.sqrt(n), rtol=1e-4)]
+    whole = [size for size, n in sizes.items() if n > 1 and np.isclose(divisor, n, rtol=1e-4)]
+    if roots:  # every size it could be: the message cannot tell which one the code used
+        named = _("the square root of {size} = {n}").format(size=" = ".join(roots), n=sizes[roots[0]])
+    elif whole:
+        named = f"{' = '.join(whole)} = {sizes[whole[0]]}"
+    else:
+        named = _("nothing (the scores are not scaled)") if np.isclose(divisor, 1, rtol=1e-4) else f"{divisor:.6g}"
     return "\n" + _("your weights are the softmax of Q K^T divided by {named}: divide by the square root of d_k = "
                     "Q.shape[-1] = {d}, np.sqrt({d}) = {root}.").format(named=named, d=d, root=f"{np.sqrt(d):.6g}")
 
@@ -329,7 +335,17 @@ def _positions_compare(expected: Any, got: Any, case: Case) -> str | None:
     if problem is None or pe is None or pe.shape != np.shape(expected) or pe.ndim != 2 or not np.isfinite(pe).all():
         return problem
     expected = np.asarray(expected, dtype=float)
-    return problem + (_columns_moved(expected, pe) or _pair_speeds(expected, pe))
+    return problem + (_columns_moved(expected, pe) or _pair_speeds(expected, pe) or _half_right(expected, pe))
+
+
+def _half_right(expected: np.ndarray, pe: np.ndarray) -> str:
+    """Where the sine columns are right and the cosine columns not (or the reverse): which half is wrong."""
+    sines, cosines = (np.allclose(pe[:, k::2], expected[:, k::2], rtol=1e-5, atol=1e-7) for k in (0, 1))
+    if sines == cosines:
+        return ""
+    wrong = _("the cosine columns (1, 3, 5, ...)") if sines else _("the sine columns (0, 2, 4, ...)")
+    return "\n" + _("{wrong} are wrong and the others right: column 2i + 1 is the cosine of the same angle as column 2i "
+                    "is the sine of, t / 10000 ** (2i / d).").format(wrong=wrong)
 
 
 def _columns_moved(expected: np.ndarray, pe: np.ndarray) -> str:
@@ -991,6 +1007,7 @@ _backward_ln2_of_output = _one_mistake("_backward_ln2_of_output", _block_backwar
 _backward_w1_from_y = _one_mistake("_backward_w1_from_y", _block_backward, "w1-from-y")
 _backward_w2_from_z = _one_mistake("_backward_w2_from_z", _block_backward, "w2-from-z")
 _backward_ln1_of_output = _one_mistake("_backward_ln1_of_output", _block_backward, "ln1-of-output")
+_backward_relu_mask_inverted = _one_mistake("_backward_relu_mask_inverted", _block_backward, "relu-mask-inverted")
 _backward_split_untransposed = _one_mistake("_backward_split_untransposed", _block_backward, "split-untransposed")
 _backward_scale_multiplied = _one_mistake("_backward_scale_multiplied", _block_backward, "scale-multiplied")
 _backward_no_ln1_path = _one_mistake("_backward_no_ln1_path", _block_backward, "no-ln1-path")
@@ -1482,6 +1499,8 @@ transformer_block_backward = Exercise(
                 "h, d), then transpose).")),
         Mistake(_backward_scale_multiplied, N_("the scores' gradient is multiplied by sqrt(d_k): the forward pass "
                 "divided the scores by sqrt(d_k), so their gradient is divided by it too.")),
+        Mistake(_backward_relu_mask_inverted, N_("the ReLU's gradient passes where z < 0: relu passes its input "
+                "where z > 0 (and gives 0 elsewhere), so dz = (dout @ W2.T) * (z > 0).")),
         Mistake(_backward_no_ln1_path, N_("dx misses the path through LN1 and the attention: x reaches the output "
                 "directly (y = x + ...) AND through LN1, so dx = dy + layer_norm_backward(dh1, x, ln1_gamma)'s dx.")),
     ],
