@@ -294,9 +294,9 @@ def _nan_row(weights: np.ndarray, mask: Any) -> str:
         return ""
     hides = ~allowed.all(axis=-1)
     if np.array_equal(nan, hides):  # every row that hides a key, and only those: +inf - +inf in the softmax's shift
-        return "\n" + _("the weights are nan in exactly the rows where the mask hides a key: the hidden scores became "
-                        "+inf, and the softmax's inf - inf is nan. Set them to -inf, np.where(mask, scores, -np.inf), "
-                        "so that exp gives 0.")
+        return "\n" + _("the weights are nan in exactly the rows where the mask hides a key: the hidden scores were set "
+                        "to a value that makes the whole row nan (+inf, whose inf - inf in the softmax is nan, or nan "
+                        "itself). Set them to -inf, np.where(mask, scores, -np.inf), so that exp gives 0.")
     row = tuple(int(i) for i in rows[0])
     keys = ", ".join(str(int(k)) for k in np.flatnonzero(allowed[row]))
     return "\n" + _("the weights of query {query} (at {where}) are nan, while `mask` lets it see keys {keys}. A row "
