@@ -442,44 +442,43 @@ class _AdamKeras(Adam):
             p -= lr_t * m / (np.sqrt(v) + self.eps)
 
 
-class _MomentumAverage(Momentum):
+class _MomentumVariant(Momentum):
+    """Momentum with one of the mistakes students make in it (`mistake`, a class attribute of each subclass)."""
+
+    mistake = ""
+
     def step(self, params, grads):
-        if self.velocities is None:
-            self.velocities = [np.zeros_like(p) for p in params]
+        if self.velocities is None:  # "one array": the same array n times in the list
+            self.velocities = ([np.zeros_like(params[0])] * len(params) if self.mistake == "one array"
+                               else [np.zeros_like(p) for p in params])
+        share = 1 - self.beta if self.mistake == "average" else 1.0  # "average": of the gradients, as Adam's m
         for p, g, v in zip(params, grads, self.velocities):
             v *= self.beta
-            v -= (1 - self.beta) * self.lr * g  # the mistake: an average of the gradients, as Adam's m
+            v -= share * self.lr * g
             p += v
 
 
-class _MomentumOneVelocity(Momentum):
-    def step(self, params, grads):
-        if self.velocities is None:
-            self.velocities = [np.zeros_like(params[0])] * len(params)  # the mistake: one array, n times in the list
-        for p, g, v in zip(params, grads, self.velocities):
-            v *= self.beta
-            v -= self.lr * g
-            p += v
+_MomentumOneVelocity = type("_MomentumOneVelocity", (_MomentumVariant,), {"mistake": "one array"})
+_MomentumAverage = type("_MomentumAverage", (_MomentumVariant,), {"mistake": "average"})
 
 
-class _RMSpropAbsolute(RMSprop):
+class _RMSpropVariant(RMSprop):
+    """RMSprop with one of the mistakes students make in it (`mistake`, a class attribute of each subclass)."""
+
+    mistake = ""
+
     def step(self, params, grads):
         if self.squares is None:
             self.squares = [np.zeros_like(p) for p in params]
+        keep = 1 - self.rho if self.mistake == "rho swapped" else self.rho
         for p, g, s in zip(params, grads, self.squares):
-            s *= self.rho
-            s += (1 - self.rho) * np.abs(g)
+            s *= keep
+            s += (1 - keep) * (np.abs(g) if self.mistake == "absolute" else g**2)
             p -= self.lr * g / (np.sqrt(s) + self.eps)
 
 
-class _RMSpropRhoSwapped(RMSprop):
-    def step(self, params, grads):
-        if self.squares is None:
-            self.squares = [np.zeros_like(p) for p in params]
-        for p, g, s in zip(params, grads, self.squares):
-            s *= 1 - self.rho
-            s += self.rho * g**2
-            p -= self.lr * g / (np.sqrt(s) + self.eps)
+_RMSpropAbsolute = type("_RMSpropAbsolute", (_RMSpropVariant,), {"mistake": "absolute"})
+_RMSpropRhoSwapped = type("_RMSpropRhoSwapped", (_RMSpropVariant,), {"mistake": "rho swapped"})
 
 
 class _AdamVariant(Adam):
@@ -504,20 +503,10 @@ class _AdamVariant(Adam):
                     p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-class _AdamSharedMoments(_AdamVariant):
-    mistake = "shared"
-
-
-class _AdamEpsInside(_AdamVariant):
-    mistake = "eps inside"
-
-
-class _AdamOnlyMCorrected(_AdamVariant):
-    mistake = "v uncorrected"
-
-
-class _AdamOnlyVCorrected(_AdamVariant):
-    mistake = "m uncorrected"
+_AdamSharedMoments = type("_AdamSharedMoments", (_AdamVariant,), {"mistake": "shared"})
+_AdamEpsInside = type("_AdamEpsInside", (_AdamVariant,), {"mistake": "eps inside"})
+_AdamOnlyMCorrected = type("_AdamOnlyMCorrected", (_AdamVariant,), {"mistake": "v uncorrected"})
+_AdamOnlyVCorrected = type("_AdamOnlyVCorrected", (_AdamVariant,), {"mistake": "m uncorrected"})
 
 
 def _adam_compare(expected: Plain, got: Plain, case: Case) -> str | None:
