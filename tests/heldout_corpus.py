@@ -1344,3 +1344,61 @@ RIGHT += [
     ("ch06.sgd", "class SGD:\n    def __init__(self, lr=0.01):\n        self.lr = lr\n\n    def step(self, params, grads):\n"
      "        for p, g in zip(params, grads):\n            p[...] = p - self.lr * g\n", "SGD", ()),
 ]
+
+# tab round, third batch: listed mistakes of this round written another way (2 * b, the sigmoid by hand, v = m,
+# torch's dampened momentum, an unused temperature, one head by einsum, an L1 norm, eps=1e-12, one head written in).
+WRONG += [
+    ("ch09.lstm_step", edit("09", "lstm-step", "z = x @ Wx + h_prev @ Wh + b", "z = x @ Wx + h_prev @ Wh + 2 * b"), "lstm_step", ("twice", "bias")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "h = o * np.tanh(c)", "h = o / (1 + np.exp(-c))"), "lstm_step", ("tanh",)),
+    ("ch06.adam", edit("06", "adam", "            self.v = [np.zeros_like(p) for p in params]\n", "            self.v = self.m\n"), "Adam", ("same", "two lists")),
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr, self.beta, self.velocities = lr, beta, None
+
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocities):
+            v[...] = self.beta * v + (1 - self.beta) * g
+            p -= self.lr * v
+''', "Momentum", ("1 - beta", "average")),
+    ("ch09.temperature_softmax", "def temperature_softmax(logits, temperature):\n    e = np.exp(logits - logits.max(axis=-1, keepdims=True))\n    return e / e.sum(axis=-1, keepdims=True)\n",
+     "temperature_softmax", ("no effect", "temperature")),
+    ("ch10.multi_head_attention", '''def multi_head_attention(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    T = x.shape[1]
+    q, k, v = x @ Wq, x @ Wk, x @ Wv
+    s = np.einsum("btd,bsd->bts", q, k) / np.sqrt(q.shape[-1])
+    if causal:
+        s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+    w = np.exp(s - s.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    return (w @ v) @ Wo
+''', "multi_head_attention", ("split", "heads")),
+    ("ch10.attention", edit("10", "attention", "/ np.sqrt(Q.shape[-1])", "/ Q.shape[-2] ** 0.5"), "attention", ("Q.shape[-2]", "d_k")),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    norm = np.linalg.norm(np.concatenate([g.ravel() for g in grads]), ord=1)
+    return [g * (max_norm / norm if norm > max_norm else 1.0) for g in grads]
+''', "clip_by_norm", ("norm", "square")),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-12):\n    mu = x.mean(axis=-1, keepdims=True)\n"
+     "    return gamma * (x - mu) / np.sqrt(((x - mu) ** 2).mean(axis=-1, keepdims=True) + eps) + beta\n", "layer_norm", ("eps",)),
+    ("ch10.transformer_block", '''def transformer_block(x, params, num_heads):
+    p = params
+    h1 = layer_norm(x, p["ln1_gamma"], p["ln1_beta"])
+    y = x + multi_head_attention(h1, p["Wq"], p["Wk"], p["Wv"], p["Wo"], 1, causal=True)
+    h2 = layer_norm(y, p["ln2_gamma"], p["ln2_beta"])
+    return y + np.maximum(h2 @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b2"]
+''', "transformer_block", ("num_heads", "heads")),
+]
+RIGHT += [
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr, self.beta, self.velocities = lr, beta, None
+
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocities):
+            v[...] = self.beta * v + g
+            p -= self.lr * v
+''', "Momentum", ()),
+]

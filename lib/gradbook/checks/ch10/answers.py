@@ -410,8 +410,9 @@ def _implied_eps(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, values: np.
         return ""
     with np.errstate(all="ignore"):
         guess = float(np.median(((centred / theirs) ** 2 - var)[usable]))
-    if not np.isfinite(guess) or guess <= 1e-3 * eps or np.isclose(guess, eps, rtol=1e-2):
-        return ""  # no eps at all (a listed mistake says so), or the right one: something else is wrong
+    smallest = float(np.broadcast_to(var, x.shape)[usable].min())
+    if not np.isfinite(guess) or guess <= 1e-6 * smallest or np.isclose(guess, eps, rtol=1e-2, atol=0):
+        return ""  # no eps at all (as far as float64 tells; a listed mistake says so), or the right one
     steady = np.broadcast_to(np.abs(gamma) > 1e-3, x.shape)
     if not np.allclose(theirs[steady], (centred / np.sqrt(var + guess))[steady], rtol=1e-4, atol=1e-6):
         return ""  # not the same normalisation with that eps everywhere
