@@ -487,11 +487,7 @@ def _reproduces(exercise: Exercise, mistake: Mistake, case: Case, result: dict, 
 def _same_error(raised: str, error: Exception) -> bool:
     """The mistake raised what the student's answer raised: the same exception with the same message (the line of
     code that `describe_exception` adds, in any language, is not compared; a recorded mistake's error is its text)."""
-    if isinstance(error, RecordedError):
-        said = str(error)
-    else:
-        lines = str(error).strip().splitlines()
-        said = type(error).__name__ + (f": {lines[0]}" if lines else "")
+    said = str(error) if isinstance(error, RecordedError) else diagnose.describe_exception(error)
     return _without_line(raised) == _without_line(said)
 
 

@@ -345,7 +345,8 @@ _SHAPE = re.compile(r"\(([0-9, ]*)\)")
 def explain_error(error: str | None) -> str | None:
     """What an exception the student's code raised (as `describe_exception` wrote it) shows about the slip, where its
     message alone says it: shapes that differ by one reduced axis (keepdims left out), an array where Python needs
-    one True or False. None where the message does not say."""
+    one True or False, a boolean index that was expected to broadcast, a write into an input the check made
+    read-only. None where the message does not say."""
     text = str(error or "")
     if "truth value of an array with more than one element is ambiguous" in text:
         return _("an array stands where Python needs one True or False (`if`, `and`, `or`, `not`, `while`). To test "
