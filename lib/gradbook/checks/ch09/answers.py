@@ -483,6 +483,11 @@ def _targets_piece_short(ids, seq_len):
     return ids[: n * seq_len].reshape(n, seq_len), ids[1 : n * seq_len + 1].reshape(n, seq_len)
 
 
+def _targets_count_without_the_next(ids, seq_len):
+    n = len(ids) // seq_len  # where seq_len divides len(ids), the last target would be the id after the text
+    return ids[: n * seq_len].reshape(n, seq_len), ids[1 : n * seq_len + 1].reshape(n, seq_len)
+
+
 def _targets_next_piece(ids, seq_len):
     n = (len(ids) - 1) // seq_len
     return ids[: n * seq_len].reshape(n, seq_len), ids[seq_len : (n + 1) * seq_len].reshape(n, seq_len)
@@ -812,6 +817,8 @@ inputs_and_targets = Exercise(
                 "rows share their boundary ids.")),
         Mistake(_targets_piece_short, N_("a piece too few: the targets need one id after the inputs, not a whole "
                 "piece, so n = (len(ids) - 1) // seq_len, not len(ids) // seq_len - 1.")),
+        Mistake(_targets_count_without_the_next, N_("where seq_len divides len(ids), the last piece's last id has no "
+                "next id to be its target: n = (len(ids) - 1) // seq_len pieces, not len(ids) // seq_len.")),
         Mistake(_targets_next_piece, N_("the targets are shifted by a whole piece (seq_len): each target is the "
                 "NEXT character, the inputs moved by one, ids[1 : n * seq_len + 1].")),
     ],
