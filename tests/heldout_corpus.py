@@ -1265,3 +1265,653 @@ WRONG += [  # taa round, second pass: in-place changes, aliasing, an integer buf
     ("ch00.gradients", "def gradients(w, b, x, y):\n    error = w * (x + b) - y\n    return np.mean(2 * error * x), np.mean(2 * error)\n", "gradients",
      ("bias", "w * x + b")),
 ]
+
+# tab round: chapters 6-10, written from each chapter's text and reference solution (not its list of mistakes) by a
+# teaching assistant with a fresh class. Each WRONG entry has one mistake; RIGHT entries are unusual correct answers
+# (einsum, loops, in-place ufuncs with out=, float32, another valid dtype).
+WRONG += [
+    # --- chapter 6 ---------------------------------------------------------------------------
+    ("ch06.gradient_descent", '''def gradient_descent(grad, w0, lr, steps):
+    w = w0
+    path = [w.copy()]
+    for _ in range(steps):
+        w -= lr * grad(w)
+        path.append(w.copy())
+    return np.array(path)
+''', "gradient_descent", ("w0", "copy", "in place", "changed")),
+    ("ch06.gradient_descent", '''def gradient_descent(grad, w0, lr, steps):
+    w = np.array(w0, dtype=float)
+    path = [w.copy()]
+    for _ in range(steps):
+        w = w - lr * grad(w0)
+        path.append(w.copy())
+    return np.array(path)
+''', "gradient_descent", ("w0", "current", "start", "gradient at")),
+    ("ch06.gradient_descent", '''def gradient_descent(grad, w0, lr, steps):
+    w = np.array(w0, dtype=float)
+    path = [w.copy()]
+    for _ in range(steps - 1):
+        w = w - lr * grad(w)
+        path.append(w.copy())
+    return np.array(path)
+''', "gradient_descent", ("steps + 1", "rows", "step", "missing")),
+    ("ch06.gradient_descent", '''def gradient_descent(grad, w0, lr, steps):
+    w = np.array(w0, dtype=float)
+    path = [w.copy()]
+    for _ in range(steps):
+        w = w - lr * grad(w)
+        path.append(w.copy())
+    return path
+''', "gradient_descent", ("list", "array")),
+    ("ch06.minibatches", '''def minibatches(n, batch_size, rng):
+    rng = np.random.default_rng(0)
+    order = rng.permutation(n)
+    return [order[start:start + batch_size] for start in range(0, n, batch_size)]
+''', "minibatches", ("rng", "given", "seed", "same order", "anew")),
+    ("ch06.minibatches", '''def minibatches(n, batch_size, rng):
+    order = rng.permutation(n)
+    return np.array_split(order, max(1, n // batch_size))
+''', "minibatches", ("sizes", "batch_size", "batches of")),
+    ("ch06.minibatches", '''def minibatches(n, batch_size, rng):
+    batches = [np.arange(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    rng.shuffle(batches)
+    return batches
+''', "minibatches", ("shuffl", "order", "sizes", "every index")),
+    ("ch06.sgd", '''class SGD:
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def step(self, params, grads):
+        for p, g in zip(params, grads):
+            p += self.lr * g
+''', "SGD", ("sign", "against", "-=", "opposite", "climb")),
+    ("ch06.sgd", '''class SGD:
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def step(self, params, grads):
+        for p, g in zip(params, grads):
+            g *= self.lr
+            p -= g
+''', "SGD", ("writes into", "read-only", "copy")),
+    ("ch06.sgd", '''class SGD:
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def step(self, params, grads):
+        for i in range(len(params)):
+            params[i] = params[i] - self.lr * grads[i]
+''', "SGD", ("in place", "-=", "new array", "list", "moves nothing", "unchanged")),
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr = lr
+        self.beta = beta
+        self.velocities = None
+
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(params[0])] * len(params)
+        for p, g, v in zip(params, grads, self.velocities):
+            v *= self.beta
+            v -= self.lr * g
+            p += v
+''', "Momentum", ("same array", "alias", "shared", "own", "each parameter", "one velocity")),
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr = lr
+        self.beta = beta
+        self.velocities = None
+
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocities):
+            v *= self.beta
+            v -= (1 - self.beta) * self.lr * g
+            p += v
+''', "Momentum", ("1 - beta", "beta", "average", "lr * g")),
+    ("ch06.rmsprop", '''class RMSprop:
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-7):
+        self.lr = lr
+        self.rho = rho
+        self.eps = eps
+        self.squares = None
+
+    def step(self, params, grads):
+        if self.squares is None:
+            self.squares = [np.zeros_like(p) for p in params]
+        for p, g, s in zip(params, grads, self.squares):
+            s *= self.rho
+            s += (1 - self.rho) * np.abs(g)
+            p -= self.lr * g / (np.sqrt(s) + self.eps)
+''', "RMSprop", ("square", "g**2", "abs")),
+    ("ch06.rmsprop", '''class RMSprop:
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-7):
+        self.lr = lr
+        self.rho = rho
+        self.eps = eps
+        self.squares = None
+
+    def step(self, params, grads):
+        if self.squares is None:
+            self.squares = [np.zeros_like(p) for p in params]
+        for p, g, s in zip(params, grads, self.squares):
+            s *= 1 - self.rho
+            s += self.rho * g**2
+            p -= self.lr * g / (np.sqrt(s) + self.eps)
+''', "RMSprop", ("rho", "swap", "1 - rho")),
+    ("ch06.adam", edit("06", "adam", "            self.m = [np.zeros_like(p) for p in params]\n            self.v = [np.zeros_like(p) for p in params]\n",
+                       "            self.m = self.v = [np.zeros_like(p) for p in params]\n"), "Adam", ("same", "alias", "separate", "own", "m and v")),
+    ("ch06.adam", edit("06", "adam", "p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)", "p -= self.lr * m_hat / np.sqrt(v_hat + self.eps)"),
+     "Adam", ("eps", "sqrt")),
+    ("ch06.adam", edit("06", "adam", "v_hat = v / (1 - self.beta_2**self.t)", "v_hat = v"), "Adam", ("bias", "correct", "v_hat", "beta_2")),
+    ("ch06.adam", edit("06", "adam", "m[...] = self.beta_1 * m + (1 - self.beta_1) * g", "m = self.beta_1 * m + (1 - self.beta_1) * g"),
+     "Adam", ("m[...]", "kept", "state", "in place", "previous", "m")),
+    # --- chapter 7 ---------------------------------------------------------------------------
+    ("ch07.conv2d_naive", edit("07", "conv2d-naive", "out = np.zeros((N, F, Ho, Wo))", "out = np.zeros((N, F, Ho, Wo), dtype=int)"),
+     "conv2d_naive", ("int", "dtype", "float", "whole")),
+    ("ch07.im2col", edit("07", "im2col", "return cols.reshape(C * kh * kw, N * Ho * Wo)", "return cols.reshape(N * Ho * Wo, C * kh * kw).T"),
+     "im2col", ("reshape", "transpose", "order")),
+    ("ch07.conv2d_forward", edit("07", "conv2d-forward", "+ b[:, None]", ""), "conv2d_forward", ("b", "bias")),
+    ("ch07.conv2d_backward", edit("07", "conv2d-backward", "db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=0)"),
+     "conv2d_backward", ("db", "axis", "sum")),
+    ("ch07.conv2d_backward", edit("07", "conv2d-backward", "dW = (d @ im2col(x, kh, kw, stride, pad).T).reshape(W.shape)",
+                                  "dW = (im2col(x, kh, kw, stride, pad) @ d.T).reshape(W.shape)"), "conv2d_backward", ("dW", "transpose", "order")),
+    ("ch07.maxpool_forward", edit("07", "maxpool-forward", "Ho, Wo = (H - size) // stride + 1, (Wd - size) // stride + 1",
+                                  "Ho, Wo = H // stride, Wd // stride"), "maxpool_forward", ("size", "shape", "Ho", "window", "stride")),
+    ("ch07.maxpool_backward", '''def maxpool_backward(dout, x, size=2, stride=2):
+    N, C, H, Wd = x.shape
+    dx = np.zeros_like(x, dtype=dout.dtype)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows = slice(i * stride, i * stride + size)
+            cols = slice(j * stride, j * stride + size)
+            window = x[:, :, rows, cols]
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            dx[:, :, rows, cols] += mask * dout[:, :, i, j, None, None]
+    return dx
+''', "maxpool_backward", ("tie", "one", "argmax", "every", "equal")),
+    # --- chapter 8 ---------------------------------------------------------------------------
+    ("ch08.local_gradients", edit("08", "value", "self.grad += (out.data > 0) * out.grad", "self.grad += out.grad"), "Value", ("relu",)),
+    ("ch08.local_gradients", edit("08", "value", "self.grad += (1 - t**2) * out.grad", "self.grad += (1 - self.data**2) * out.grad"),
+     "Value", ("tanh",)),
+    ("ch08.local_gradients", edit("08", "value", "return self * -1", "return Value(-self.data)"), "Value", ("neg", "-", "graph", "children")),
+    ("ch08.topological_order", '''def topological_order(root):
+    order, seen = [], set()
+    def visit(node):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        for child in node._prev:
+            visit(child)
+        order.append(node)
+    visit(root)
+    return order
+''', "topological_order", ("recurs", "deep", "stack", "10,000", "10000")),
+    ("ch08.derivative", edit("08", "derivative", 'return ("/", ("-", ("*", da, b), ("*", a, derivative(b, var))), ("**", b, 2))',
+                             'return ("/", ("-", ("*", a, derivative(b, var)), ("*", da, b)), ("**", b, 2))'), "derivative", ("quotient", "sign", "/")),
+    ("ch08.derivative", edit("08", "derivative", 'return ("*", expr, da)', 'return expr'), "derivative", ("chain", "exp")),
+    # --- chapter 9 ---------------------------------------------------------------------------
+    ("ch09.one_hot_text", '''def one_hot_text(text, vocab):
+    out = np.zeros((len(text), len(vocab)), dtype=bool)
+    for t, ch in enumerate(text):
+        out[t, vocab.index(ch)] = True
+    return out
+''', "one_hot_text", ("float", "bool", "dtype")),
+    ("ch09.one_hot_text", '''def one_hot_text(text, vocab):
+    return [[1.0 if ch == v else 0.0 for v in vocab] for ch in text]
+''', "one_hot_text", ("list", "array")),
+    ("ch09.embedding_backward", '''def embedding_backward(ids, dout, vocab_size):
+    dE = np.zeros((vocab_size, dout.shape[-1]), dtype=int)
+    np.add.at(dE, ids, dout)
+    return dE
+''', "embedding_backward", ("float", "int", "dtype")),
+    ("ch09.embedding_backward", '''def embedding_backward(ids, dout, vocab_size):
+    dE = np.zeros((dout.shape[-1], vocab_size))
+    np.add.at(dE.T, ids, dout)
+    return dE
+''', "embedding_backward", ("shape", "transpose", "vocab_size", "rows")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    h = h0
+    hs = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    return np.array(hs).reshape(x.shape[0], x.shape[1], -1)
+''', "rnn_forward", ("transpose", "reshape", "time", "batch", "axis", "stack")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    h = h0.copy()
+    hs = []
+    for t in range(x.shape[1]):
+        h[:] = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+''', "rnn_forward", ("same array", "copy", "last", "every step", "alias")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    h = h0
+    for t in range(x.shape[1]):
+        h[:] = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+    return np.stack([h] * x.shape[1], axis=1)
+''', "rnn_forward", ("h0", "changed", "in place", "copy")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    hs = np.zeros_like(x)
+    h = h0
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs[:, t] = h
+    return hs
+''', "rnn_forward", ("units", "features", "shape", "zeros_like")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    h = h0
+    hs = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+''', "rnn_forward", ("x[:, t]", "batch", "time", "axis")),
+    ("ch09.rnn_backward", edit("09", "rnn-backward", "return dx, dh_next, dWx, dWh, db", "T = x.shape[1]\n    return dx, dh_next, dWx / T, dWh / T, db / T"),
+     "rnn_backward", ("sum", "mean", "divide", "T", "steps")),
+    ("ch09.rnn_backward", edit("09", "rnn-backward", "db += da.sum(axis=0)", "db += da.sum(axis=1)"), "rnn_backward", ("db", "axis", "batch")),
+    ("ch09.rnn_backward", edit("09", "rnn-backward", "for t in reversed(range(x.shape[1])):", "for t in reversed(range(1, x.shape[1])):"),
+     "rnn_backward", ("t = 0", "first", "step", "range")),
+    ("ch09.rnn_backward", edit("09", "rnn-backward", "        dh_next = da @ Wh.T\n", "        dh_next = da @ Wh.T\n        dhs[:, t - 1] += dh_next if t > 0 else 0\n")
+     .replace("da = (dhs[:, t] + dh_next)", "da = dhs[:, t]"), "rnn_backward", ("dhs", "changed", "in place", "copy")),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads))
+    if norm > max_norm:
+        for g in grads:
+            g *= max_norm / norm
+    return grads
+''', "clip_by_norm", ("in place", "copy", "changed", "new")),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    norm = np.sqrt(sum(np.sum(g) ** 2 for g in grads))
+    scale = max_norm / norm if norm > max_norm else 1.0
+    return [g * scale for g in grads]
+''', "clip_by_norm", ("square", "sum of squares", "g**2", "norm")),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    norm = max(np.abs(g).max() for g in grads)
+    scale = max_norm / norm if norm > max_norm else 1.0
+    return [g * scale for g in grads]
+''', "clip_by_norm", ("norm", "square", "sqrt", "largest")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "c = f * c_prev + i * g", "c = f * c_prev + i * np.tanh(g)"), "lstm_step", ("tanh", "candidate", "g")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "h = o * np.tanh(c)", "h = o * sigmoid(c)"), "lstm_step", ("tanh",)),
+    ("ch09.lstm_step", edit("09", "lstm-step", "c = f * c_prev + i * g", "c = f * h_prev + i * g"), "lstm_step", ("c_prev", "memory")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "z = x @ Wx + h_prev @ Wh + b", "z = x @ Wx + b + h_prev @ Wh + b"), "lstm_step", ("b", "bias", "twice")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "return h, c", "return c, h"), "lstm_step", ("swap", "order")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "np.split(z, 4, axis=-1)", "np.split(z, 4)"), "lstm_step", ("axis", "split")),
+    ("ch09.inputs_and_targets", '''def inputs_and_targets(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    inputs = [ids[r * seq_len:(r + 1) * seq_len] for r in range(n)]
+    targets = [ids[r * seq_len + 1:(r + 1) * seq_len + 1] for r in range(n)]
+    return inputs, targets
+''', "inputs_and_targets", ("list", "array")),
+    ("ch09.inputs_and_targets", '''def inputs_and_targets(ids, seq_len):
+    n = len(ids) // seq_len - 1
+    inputs = ids[: n * seq_len].reshape(n, seq_len)
+    targets = ids[1 : n * seq_len + 1].reshape(n, seq_len)
+    return inputs, targets
+''', "inputs_and_targets", ("(len(ids) - 1) // seq_len", "pieces", "rows", "n")),
+    ("ch09.inputs_and_targets", '''def inputs_and_targets(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    inputs = ids[: n * seq_len].reshape(n, seq_len)
+    targets = ids[seq_len : (n + 1) * seq_len].reshape(n, seq_len)
+    return inputs, targets
+''', "inputs_and_targets", ("shift", "one", "next")),
+    ("ch09.temperature_softmax", '''def temperature_softmax(logits, temperature):
+    z = logits / temperature
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1)
+''', "temperature_softmax", ("keepdims",)),
+    ("ch09.temperature_softmax", '''def temperature_softmax(logits, temperature):
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / temperature / (e / temperature).sum(axis=-1, keepdims=True)
+''', "temperature_softmax", ("temperature", "divide", "logits", "before")),
+    ("ch09.temperature_softmax", '''def temperature_softmax(logits, temperature):
+    logits /= temperature
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+''', "temperature_softmax", ("in place", "changed", "copy")),
+    ("ch09.temperature_softmax", '''def temperature_softmax(logits, temperature):
+    z = logits / temperature
+    e = np.exp(z - z.min(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+''', "temperature_softmax", ("max", "overflow")),
+    ("ch09.temperature_softmax", '''def temperature_softmax(logits, temperature):
+    z = logits / temperature
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+''', "temperature_softmax", ("axis", "row", "last")),
+    # --- chapter 10 --------------------------------------------------------------------------
+    ("ch10.attention", edit("10", "attention", "/ np.sqrt(Q.shape[-1])", "/ np.sqrt(Q.shape[1])"), "attention", ("Q.shape[-1]", "last axis", "d_k", "width")),
+    ("ch10.attention", edit("10", "attention", "scores = np.where(mask, scores, -np.inf)", "scores = np.where(mask, scores, np.inf)"),
+     "attention", ("-inf", "sign", "inf", "negative")),
+    ("ch10.attention", edit("10", "attention", "scores = np.where(mask, scores, -np.inf)", "scores = scores + mask * -1e9"),
+     "attention", ("invert", "~mask", "False", "allowed", "True")),
+    ("ch10.attention", edit("10", "attention", "if mask is not None:", "if mask:"), "attention", ("is not None", "mask", "ambiguous")),
+    ("ch10.attention", edit("10", "attention", "K.swapaxes(-1, -2)", "K.T"), "attention", ("swapaxes", "K.T", "transpose", "axes")),
+    ("ch10.attention", edit("10", "attention", "return weights @ V, weights", "return weights, weights @ V"), "attention", ("swap", "order")),
+    ("ch10.attention", edit("10", "attention", "scores = np.where(mask, scores, -np.inf)", "scores[..., ~mask] = -np.inf"),
+     "attention", ("mask", "broadcast", "shape", "leading")),
+    ("ch10.causal_mask", "def causal_mask(T):\n    return np.tril(np.ones((T, T)))\n", "causal_mask", ("bool", "dtype", "True")),
+    ("ch10.causal_mask", "def causal_mask(T):\n    i = np.arange(T)\n    return i[:, None] <= i[None, :]\n", "causal_mask", ("upper", "lower", "triangle", "future")),
+    ("ch10.split_heads", "def split_heads(x, num_heads):\n    B, T, D = x.shape\n    return x.reshape(B, T, num_heads, D // num_heads).transpose(0, 2, 3, 1)\n",
+     "split_heads", ("transpose", "axes", "shape", "(B, h, T, d)")),
+    ("ch10.split_heads", "def split_heads(x, num_heads):\n    return np.stack(np.split(x, num_heads, axis=-1), axis=0)\n",
+     "split_heads", ("axis", "shape", "stack")),
+    ("ch10.split_heads", "def split_heads(x, num_heads):\n    d = x.shape[-1] // num_heads\n    return [x[..., j * d:(j + 1) * d] for j in range(num_heads)]\n",
+     "split_heads", ("list", "array", "stack")),
+    ("ch10.multi_head_attention", edit("10", "multi-head-attention", "merged = heads.transpose(0, 2, 1, 3).reshape(B, T, -1)",
+                                       "merged = heads.transpose(0, 2, 1, 3).reshape(B, T, D)"), "multi_head_attention", ("D", "h*d", "-1", "width", "reshape")),
+    ("ch10.multi_head_attention", '''def multi_head_attention(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    B, T, D = x.shape
+    out, _ = attention(x @ Wq, x @ Wk, x @ Wv, causal_mask(T) if causal else None)
+    return out @ Wo
+''', "multi_head_attention", ("split", "head")),
+    ("ch10.multi_head_attention", edit("10", "multi-head-attention", "causal_mask(T) if causal else None", "causal_mask(D) if causal else None"),
+     "multi_head_attention", ("T", "mask", "shape")),
+    ("ch10.multi_head_attention", edit("10", "multi-head-attention", "return merged @ Wo", "return merged @ Wo, _"),
+     "multi_head_attention", ("tuple", "weights", "one array", "array")),
+    ("ch10.sinusoidal_positions", edit("10", "sinusoidal-positions", "pe = np.zeros((T, d))", "pe = np.zeros((T, d), dtype=int)"),
+     "sinusoidal_positions", ("int", "dtype", "float", "whole")),
+    ("ch10.sinusoidal_positions", edit("10", "sinusoidal-positions", "np.arange(0, d, 2)[None, :] / d", "np.arange(0, d, 2)[None, :] / (d - 1)"),
+     "sinusoidal_positions", ("d", "exponent", "turn", "speed", "frequenc")),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-6):\n    mean = x.mean(axis=-1, keepdims=True)\n    var = x.var(axis=-1, keepdims=True)\n"
+     "    return (x - mean) / np.sqrt(var + eps) * gamma + beta\n", "layer_norm", ("eps", "1e-5")),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-5):\n    mean = x.mean(axis=-1, keepdims=True)\n    var = x.var(axis=-1, keepdims=True)\n"
+     "    return (x - mean) / np.sqrt(var + eps) * beta + gamma\n", "layer_norm", ("gamma", "beta", "swap")),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-5):\n    x -= x.mean(axis=-1, keepdims=True)\n"
+     "    return x / np.sqrt((x ** 2).mean(axis=-1, keepdims=True) + eps) * gamma + beta\n", "layer_norm", ("in place", "changed", "copy")),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-5):\n    mean = x.mean(axis=-1)\n    var = x.var(axis=-1)\n"
+     "    return (x - mean) / np.sqrt(var + eps) * gamma + beta\n", "layer_norm", ("keepdims",)),
+    ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    return weights * ((dweights * weights).sum(axis=-1, keepdims=True) - dweights)\n",
+     "softmax_backward", ("sign", "negative", "opposite", "-1")),
+    ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    return weights * (dweights - (dweights * weights).sum(axis=-1))\n",
+     "softmax_backward", ("keepdims",)),
+    ("ch10.layer_norm_backward", edit("10", "layer-norm-backward", "return dx, (dout * xhat).sum(axis=axes), dout.sum(axis=axes)",
+                                      "return dx, dout * xhat, dout.sum(axis=axes)"), "layer_norm_backward", ("sum", "dgamma", "shape", "axes")),
+    ("ch10.layer_norm_backward", edit("10", "layer-norm-backward", "return dx, (dout * xhat).sum(axis=axes), dout.sum(axis=axes)",
+                                      "return dx, (dout * xhat).sum(axis=axes), dout.sum()"), "layer_norm_backward", ("dbeta", "last", "axis", "shape")),
+    ("ch10.transformer_block", edit("10", "transformer-block", "num_heads, causal=True", "2, causal=True"), "transformer_block", ("num_heads", "heads")),
+    ("ch10.transformer_block", edit("10", "transformer-block", "@ p[\"W2\"] + p[\"b2\"]", "@ p[\"W2\"]"), "transformer_block", ("b2", "bias")),
+    ("ch10.transformer_block", edit("10", "transformer-block", "np.maximum(h2 @ p[\"W1\"] + p[\"b1\"], 0)", "np.tanh(h2 @ p[\"W1\"] + p[\"b1\"])"),
+     "transformer_block", ("relu", "activation")),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", '"b2": flat(dout).sum(axis=0)', '"b2": dout.sum(axis=0)'),
+     "transformer_block_backward", ("b2", "flatten", "batch", "sum", "time")),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", "dheads = split_heads(dy @ p[\"Wo\"].T, num_heads)",
+                                             "dheads = (dy @ p[\"Wo\"].T).reshape(B, num_heads, T, -1)"), "transformer_block_backward", ("split", "transpose", "reshape", "heads")),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", 'g["x"] = dy + dx_ln', 'g["x"] = dy'),
+     "transformer_block_backward", ("LN1", "attention", "through")),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", "/ np.sqrt(q.shape[-1])", "* np.sqrt(q.shape[-1])"),
+     "transformer_block_backward", ("sqrt", "scale", "divide")),
+]
+
+RIGHT += [
+    ("ch06.minibatches", '''def minibatches(n, batch_size, rng):
+    order = np.arange(n)
+    rng.shuffle(order)
+    return [order[start:start + batch_size] for start in range(0, n, batch_size)]
+''', "minibatches", ()),
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr, self.beta, self.velocities = lr, beta, None
+
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocities):
+            np.multiply(v, self.beta, out=v)
+            np.subtract(v, self.lr * g, out=v)
+            np.add(p, v, out=p)
+''', "Momentum", ()),
+    ("ch06.adam", edit("06", "adam", "            m_hat = m / (1 - self.beta_1**self.t)\n            v_hat = v / (1 - self.beta_2**self.t)\n            p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)",
+                       "            p[:] = p - self.lr * (m / (1 - self.beta_1**self.t)) / (np.sqrt(v / (1 - self.beta_2**self.t)) + self.eps)"), "Adam", ()),
+    ("ch07.conv2d_forward", '''def conv2d_forward(x, W, b, stride=1, pad=0):
+    N, C, H, Wd = x.shape
+    F, _, kh, kw = W.shape
+    Ho = (H + 2 * pad - kh) // stride + 1
+    Wo = (Wd + 2 * pad - kw) // stride + 1
+    cols = im2col(x, kh, kw, stride, pad).reshape(C * kh * kw, N, Ho, Wo)
+    return np.einsum("fk,knhw->nfhw", W.reshape(F, -1), cols) + b[None, :, None, None]
+''', "conv2d_forward", ()),
+    ("ch08.backward", '''def backward(self):
+    topo = topological_order(self)
+    for node in topo:
+        node.grad = 0.0
+    self.grad = 1.0
+    for node in topo[::-1]:
+        node._backward()
+''', "backward", ()),
+    ("ch09.one_hot_text", "def one_hot_text(text, vocab):\n    return np.eye(len(vocab))[[vocab.index(ch) for ch in text]]\n", "one_hot_text", ()),
+    ("ch09.one_hot_text", "def one_hot_text(text, vocab):\n    ids = np.array([vocab.index(ch) for ch in text], dtype=int)\n"
+     "    return (ids[:, None] == np.arange(len(vocab))).astype(np.float32)\n", "one_hot_text", ()),
+    ("ch09.embedding_backward", "def embedding_backward(ids, dout, vocab_size):\n    one_hot = np.eye(vocab_size)[ids.ravel()]\n"
+     "    return one_hot.T @ dout.reshape(-1, dout.shape[-1])\n", "embedding_backward", ()),
+    ("ch09.rnn_backward", '''def rnn_backward(dhs, x, h0, hs, Wx, Wh):
+    B, T, _ = x.shape
+    f = np.float32
+    dx = np.zeros(x.shape, f)
+    dWx, dWh, db = np.zeros(Wx.shape, f), np.zeros(Wh.shape, f), np.zeros(Wh.shape[0], f)
+    dh = np.zeros(h0.shape, f)
+    prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1).astype(f)
+    for t in range(T - 1, -1, -1):
+        da = (dhs[:, t].astype(f) + dh) * (1 - hs[:, t].astype(f) ** 2)
+        dx[:, t] = da @ Wx.T.astype(f)
+        dWx += np.einsum("bf,bu->fu", x[:, t].astype(f), da)
+        dWh += prev[:, t].T @ da
+        db += da.sum(0)
+        dh = da @ Wh.T.astype(f)
+    return dx, dh, dWx, dWh, db
+''', "rnn_backward", ()),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    total = np.sqrt(sum(float((g * g).sum()) for g in grads))
+    coef = max_norm / (total + 1e-6)
+    return [g * min(coef, 1.0) for g in grads]
+''', "clip_by_norm", ()),
+    ("ch09.lstm_step", '''def lstm_step(x, h_prev, c_prev, Wx, Wh, b):
+    n = Wh.shape[0]
+    z = np.einsum("bf,fg->bg", x, Wx) + np.einsum("bu,ug->bg", h_prev, Wh) + b
+    i, f, o = (1 / (1 + np.exp(-z[:, k * n:(k + 1) * n])) for k in (0, 1, 3))
+    c = f * c_prev + i * np.tanh(z[:, 2 * n:3 * n])
+    return o * np.tanh(c), c
+''', "lstm_step", ()),
+    ("ch09.inputs_and_targets", '''def inputs_and_targets(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    rows = np.arange(n)[:, None] * seq_len + np.arange(seq_len)
+    return ids[rows].astype(np.int32), ids[rows + 1].astype(np.int32)
+''', "inputs_and_targets", ()),
+    ("ch09.temperature_softmax", '''def temperature_softmax(logits, temperature):
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    p = e / e.sum(axis=-1, keepdims=True)
+    p = p ** (1.0 / temperature)
+    return p / p.sum(axis=-1, keepdims=True)
+''', "temperature_softmax", ()),
+    ("ch10.attention", '''def attention(Q, K, V, mask=None):
+    scores = np.einsum("...td,...sd->...ts", Q, K) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -1e9)
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return np.einsum("...ts,...sv->...tv", scores, V), scores
+''', "attention", ()),
+    ("ch10.causal_mask", "def causal_mask(T):\n    return np.tri(T, dtype=bool)\n", "causal_mask", ()),
+    ("ch10.multi_head_attention", '''def multi_head_attention(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    B, T, D = x.shape
+    d = Wq.shape[1] // num_heads
+    outs = []
+    for j in range(num_heads):
+        cut = slice(j * d, (j + 1) * d)
+        out, _ = attention(x @ Wq[:, cut], x @ Wk[:, cut], x @ Wv[:, cut], causal_mask(T) if causal else None)
+        outs.append(out)
+    return np.concatenate(outs, axis=-1) @ Wo
+''', "multi_head_attention", ()),
+    ("ch10.sinusoidal_positions", '''def sinusoidal_positions(T, d):
+    t = np.arange(T, dtype=np.float32)[:, None]
+    rate = np.float32(10000) ** (np.arange(0, d, 2, dtype=np.float32) / np.float32(d))
+    pe = np.empty((T, d), dtype=np.float32)
+    pe[:, 0::2] = np.sin(t / rate)
+    pe[:, 1::2] = np.cos(t / rate)
+    return pe
+''', "sinusoidal_positions", ()),
+    ("ch10.softmax_backward", '''def softmax_backward(dweights, weights):
+    n = weights.shape[-1]
+    jacobian = weights[..., :, None] * (np.eye(n) - weights[..., None, :])
+    return np.einsum("...ij,...i->...j", jacobian, dweights)
+''', "softmax_backward", ()),
+    ("ch10.layer_norm_backward", '''def layer_norm_backward(dout, x, gamma, eps=1e-5):
+    D = x.shape[-1]
+    mu = x.sum(axis=-1, keepdims=True) / D
+    xc = x - mu
+    inv = (np.sum(xc * xc, axis=-1, keepdims=True) / D + eps) ** -0.5
+    xhat = xc * inv
+    g = dout * gamma
+    dx = inv / D * (D * g - g.sum(-1, keepdims=True) - xhat * np.sum(g * xhat, -1, keepdims=True))
+    flat = lambda a: a.reshape(-1, D)
+    return dx, flat(dout * xhat).sum(0), flat(dout).sum(0)
+''', "layer_norm_backward", ()),
+    ("ch10.transformer_block", '''def transformer_block(x, params, num_heads):
+    f = np.float32
+    p = {k: v.astype(f) for k, v in params.items()}
+    x = x.astype(f)
+    y = x + multi_head_attention(layer_norm(x, p["ln1_gamma"], p["ln1_beta"]), p["Wq"], p["Wk"], p["Wv"], p["Wo"], num_heads, causal=True)
+    hidden = np.clip(layer_norm(y, p["ln2_gamma"], p["ln2_beta"]) @ p["W1"] + p["b1"], 0, None)
+    return y + hidden @ p["W2"] + p["b2"]
+''', "transformer_block", ()),
+]
+
+# tab round, second batch: the same classes written otherwise (keepdims, in place, squeeze, a step short,
+# normalised before the temperature, a fixed head count's cousin the scale applied twice, half the columns, a mask's sign).
+WRONG += [
+    ("ch10.layer_norm_backward", edit("10", "layer-norm-backward", "dxhat.mean(axis=-1, keepdims=True) - xhat", "dxhat.mean(axis=-1) - xhat"),
+     "layer_norm_backward", ("keepdims",)),
+    ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    dweights -= (dweights * weights).sum(axis=-1, keepdims=True)\n    return weights * dweights\n",
+     "softmax_backward", ("in place", "changed", "copy")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "    c = f * c_prev + i * g\n", "    c_prev *= f\n    c_prev += i * g\n    c = c_prev\n"), "lstm_step", ("in place", "changed", "copy")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "return h, c", "return h.squeeze(), c.squeeze()"), "lstm_step", ("squeeze", "length 1", "axis")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    h = h0
+    hs = []
+    for t in range(x.shape[1] - 1):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+''', "rnn_forward", ("last", "one", "step", "range")),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    h = h0
+    hs = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    return hs
+''', "rnn_forward", ("list", "array")),
+    ("ch09.temperature_softmax", '''def temperature_softmax(logits, temperature):
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    p = e / e.sum(axis=-1, keepdims=True)
+    return p ** (1 / temperature)
+''', "temperature_softmax", ("sum to 1", "normalis", "distribution", "divide")),
+    ("ch10.attention", edit("10", "attention", "/ np.sqrt(Q.shape[-1])", "/ np.sqrt(K.shape[0])"), "attention", ("K.shape[0]", "d_k", "Q.shape[-1]")),
+    ("ch10.attention", edit("10", "attention", "weights = weights / weights.sum(axis=-1, keepdims=True)", "weights = weights / weights.sum(axis=-1, keepdims=True).max()"),
+     "attention", ("sum to 1", "own sum", "row")),
+    ("ch10.multi_head_attention", edit("10", "multi-head-attention", "q, k, v = (split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))",
+                                       "q, k, v = (split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))\n    q = q / np.sqrt(q.shape[-1])"),
+     "multi_head_attention", ("twice", "scale", "d_k")),
+    ("ch10.sinusoidal_positions", '''def sinusoidal_positions(T, d):
+    pe = np.zeros((T, d))
+    for t in range(T):
+        for i in range(d // 2):
+            pe[t, 2 * i] = np.sin(t / 10000 ** (2 * i / d))
+            pe[t, 2 * i + 1] = np.cos(t / 10000 ** (2 * i / T))
+    return pe
+''', "sinusoidal_positions", ("d", "turn", "speed", "pair", "frequenc")),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", "dz = (dout @ p[\"W2\"].T) * (z > 0)", "dz = (dout @ p[\"W2\"].T) * (z < 0)"),
+     "transformer_block_backward", ("relu", "z > 0")),
+    ("ch09.embedding_backward", '''def embedding_backward(ids, dout, vocab_size):
+    dE = np.zeros((vocab_size, dout.shape[-1]))
+    for b in range(ids.shape[0]):
+        for t in range(ids.shape[1]):
+            dE[ids[b, t]] = dout[b, t]
+    return dE
+''', "embedding_backward", ("repeat", "occurrence", "+=", "add.at")),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads))
+    return [g * min(1.0, max_norm / norm) if norm > max_norm else g for g in grads[:1]] + grads[1:]
+''', "clip_by_norm", ("first", "every", "all")),
+    ("ch06.adam", edit("06", "adam", "self.t += 1\n", "self.t = 1\n"), "Adam", ("t", "counter", "advance")),
+]
+RIGHT += [
+    ("ch10.causal_mask", "def causal_mask(T):\n    return np.tril(np.ones((T, T), dtype=int)) == 1\n", "causal_mask", ()),
+    ("ch09.embedding_backward", "def embedding_backward(ids, dout, vocab_size):\n    d = dout.shape[-1]\n    dE = np.zeros((vocab_size, d), dtype=np.float32)\n"
+     "    np.add.at(dE, ids.ravel(), dout.reshape(-1, d))\n    return dE\n", "embedding_backward", ()),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", '"b2": flat(dout).sum(axis=0)', '"b2": dout.sum(axis=(0, 1))'), "transformer_block_backward", ()),
+    ("ch10.split_heads", "def split_heads(x, num_heads):\n    B, T, D = x.shape\n    return np.swapaxes(x.reshape(B, T, num_heads, -1), 1, 2)\n", "split_heads", ()),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-5):\n    x = x.astype(np.float32)\n    mu = x.mean(-1, keepdims=True)\n"
+     "    return gamma * (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + eps) + beta\n", "layer_norm", ()),
+    ("ch09.rnn_forward", '''def rnn_forward(x, h0, Wx, Wh, b):
+    xw = x @ Wx + b
+    h, hs = h0, np.zeros(xw.shape)
+    for t in range(x.shape[1]):
+        h = np.tanh(xw[:, t] + h @ Wh)
+        hs[:, t] = h
+    return hs
+''', "rnn_forward", ()),
+    ("ch06.sgd", "class SGD:\n    def __init__(self, lr=0.01):\n        self.lr = lr\n\n    def step(self, params, grads):\n"
+     "        for p, g in zip(params, grads):\n            p[...] = p - self.lr * g\n", "SGD", ()),
+]
+
+# tab round, third batch: listed mistakes of this round written another way (2 * b, the sigmoid by hand, v = m,
+# torch's dampened momentum, an unused temperature, one head by einsum, an L1 norm, eps=1e-12, one head written in).
+WRONG += [
+    ("ch09.lstm_step", edit("09", "lstm-step", "z = x @ Wx + h_prev @ Wh + b", "z = x @ Wx + h_prev @ Wh + 2 * b"), "lstm_step", ("twice", "bias")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "h = o * np.tanh(c)", "h = o / (1 + np.exp(-c))"), "lstm_step", ("tanh",)),
+    ("ch06.adam", edit("06", "adam", "            self.v = [np.zeros_like(p) for p in params]\n", "            self.v = self.m\n"), "Adam", ("same", "two lists")),
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr, self.beta, self.velocities = lr, beta, None
+
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocities):
+            v[...] = self.beta * v + (1 - self.beta) * g
+            p -= self.lr * v
+''', "Momentum", ("1 - beta", "average")),
+    ("ch09.temperature_softmax", "def temperature_softmax(logits, temperature):\n    e = np.exp(logits - logits.max(axis=-1, keepdims=True))\n    return e / e.sum(axis=-1, keepdims=True)\n",
+     "temperature_softmax", ("no effect", "temperature")),
+    ("ch10.multi_head_attention", '''def multi_head_attention(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    T = x.shape[1]
+    q, k, v = x @ Wq, x @ Wk, x @ Wv
+    s = np.einsum("btd,bsd->bts", q, k) / np.sqrt(q.shape[-1])
+    if causal:
+        s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+    w = np.exp(s - s.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    return (w @ v) @ Wo
+''', "multi_head_attention", ("split", "heads")),
+    ("ch10.attention", edit("10", "attention", "/ np.sqrt(Q.shape[-1])", "/ Q.shape[-2] ** 0.5"), "attention", ("Q.shape[-2]", "d_k")),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    norm = np.linalg.norm(np.concatenate([g.ravel() for g in grads]), ord=1)
+    return [g * (max_norm / norm if norm > max_norm else 1.0) for g in grads]
+''', "clip_by_norm", ("norm", "square")),
+    ("ch10.layer_norm", "def layer_norm(x, gamma, beta, eps=1e-12):\n    mu = x.mean(axis=-1, keepdims=True)\n"
+     "    return gamma * (x - mu) / np.sqrt(((x - mu) ** 2).mean(axis=-1, keepdims=True) + eps) + beta\n", "layer_norm", ("eps",)),
+    ("ch10.transformer_block", '''def transformer_block(x, params, num_heads):
+    p = params
+    h1 = layer_norm(x, p["ln1_gamma"], p["ln1_beta"])
+    y = x + multi_head_attention(h1, p["Wq"], p["Wk"], p["Wv"], p["Wo"], 1, causal=True)
+    h2 = layer_norm(y, p["ln2_gamma"], p["ln2_beta"])
+    return y + np.maximum(h2 @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b2"]
+''', "transformer_block", ("num_heads", "heads")),
+]
+RIGHT += [
+    ("ch06.momentum", '''class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr, self.beta, self.velocities = lr, beta, None
+
+    def step(self, params, grads):
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocities):
+            v[...] = self.beta * v + g
+            p -= self.lr * v
+''', "Momentum", ()),
+]

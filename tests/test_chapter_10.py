@@ -429,3 +429,30 @@ def test_an_answer_of_the_wrong_kind_is_told_so_not_crashed_on(name: str, answer
     """The chapter's comparisons read the weights' pattern and the heads' numbers only from arrays of numbers."""
     verdict = judge(REGISTRY[name], collect(REGISTRY[name], answer, 0, False))
     assert not verdict.passed and "not right yet" in verdict.message, verdict.message
+
+
+def test_a_mask_of_numbers_and_a_mask_that_must_broadcast() -> None:
+    """A causal mask of 1.0 and 0.0 has the right values but is no mask (~ of it is not its opposite); an attention that
+    indexes with the mask (scores[..., ~mask]) fails on a padding mask of shape (B, 1, S), which np.where broadcasts."""
+    verdict = judge(ch10.causal_mask, collect(ch10.causal_mask, lambda T: np.tril(np.ones((T, T))), 0, False))
+    assert not verdict.passed and "dtype=bool" in verdict.message, verdict.message
+
+    def indexed(Q, K, V, mask=None):  # noqa: ANN001, ANN202
+        scores = Q @ K.swapaxes(-1, -2) / np.sqrt(Q.shape[-1])
+        if mask is not None:
+            scores[..., ~np.asarray(mask)] = -np.inf
+        weights = answers._softmax(scores)
+        return weights @ V, weights
+
+    verdict = judge(ch10.attention, collect(ch10.attention, indexed, 0, False))
+    assert not verdict.passed and "does not broadcast" in verdict.message, verdict.message
+
+
+def test_a_number_of_heads_written_in_fails_the_visible_check() -> None:
+    """The visible blocks have 2 and 3 heads: a block that passes 2 for num_heads is told on the visible check, not only
+    when graded."""
+    def block(x, params, num_heads):  # noqa: ANN001, ANN202
+        return answers._transformer_block(x, params, 2)
+
+    verdict = judge(ch10.transformer_block, collect(ch10.transformer_block, block, 0, False))
+    assert not verdict.passed and answers.FIXED_HEADS in verdict.message, verdict.message

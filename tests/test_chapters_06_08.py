@@ -259,3 +259,30 @@ def test_ch08_topological_order_accepts_any_valid_order(hidden: bool) -> None:
     assert any(ch08.run_topological_order(last_child_first, c) != ch08.run_topological_order(ch08.topological_order.reference, c)
                for c in cases), "the alternative order must really differ somewhere"
     assert _verdict(ch08.topological_order, last_child_first, hidden).passed
+
+
+def test_a_pool_sized_h_over_stride_fails_the_visible_check() -> None:
+    """H // stride windows (the last ones past the edge, which numpy's slice quietly shortens) equal (H - size) // stride
+    + 1 on most shapes: a visible case must tell them apart, or a ✔ would be followed by a failing grade."""
+    def maxpool(x, size=2, stride=2):  # noqa: ANN001, ANN202
+        N, C, H, W = x.shape
+        return np.array([[[[x[n, c, i * stride:i * stride + size, j * stride:j * stride + size].max()
+                            for j in range(W // stride)] for i in range(H // stride)] for c in range(C)] for n in range(N)])
+
+    verdict = _verdict(ch07.maxpool_forward, maxpool, hidden=False)
+    assert not verdict.passed and "(H - size) // stride + 1, not H // stride" in verdict.message, verdict.message
+
+
+def test_an_optimiser_that_scales_the_gradients_in_place_is_rejected() -> None:
+    """The gradients are the caller's: `g *= lr` changes them (a loop that logs or clips them reads changed ones)."""
+    class SGD:
+        def __init__(self, lr=0.01):  # noqa: ANN001, ANN204
+            self.lr = lr
+
+        def step(self, params, grads):  # noqa: ANN001, ANN202
+            for p, g in zip(params, grads):
+                g *= self.lr
+                p -= g
+
+    verdict = _verdict(ch06.sgd, SGD, hidden=False)
+    assert not verdict.passed and "read-only" in verdict.message, verdict.message

@@ -502,3 +502,66 @@ def test_scale_tol_allows_an_error_in_proportion_to_each_arrays_largest_value() 
     assert message is not None and "1 of 4 values is wrong." in message, message
     example = next(line for line in message.splitlines() if line.startswith("For example"))
     assert "7.3" in example and "0.65" not in example, message
+
+
+# --- what an error shows ----------------------------------------------------------------------------
+
+
+def test_a_listed_mistake_that_raises_is_named_only_by_the_same_error() -> None:
+    """K.T on a 3-D K raises numpy's matmul error: the same slip written otherwise (np.transpose) raises the same error and
+    is named; an answer that raises another error where the mistake raises is not (any error used to match any)."""
+    exercise = EXERCISES["ch10.attention"]
+    keys_T = next(m for m in exercise.mistakes if "K.T reverses" in m.hint)
+    reference = exercise.reference
+
+    def transposed(Q, K, V, mask=None):  # noqa: ANN001, ANN202
+        scores = Q @ np.transpose(K) / np.sqrt(Q.shape[-1])
+        weights = np.exp(np.where(True if mask is None else mask, scores, -np.inf) - scores.max(-1, keepdims=True))
+        weights /= weights.sum(-1, keepdims=True)
+        return weights @ V, weights
+
+    def other_error(Q, K, V, mask=None):  # noqa: ANN001, ANN202
+        if Q.ndim > 2:
+            raise ValueError("matmul: not the one K.T raises")
+        return reference(Q, K, V, mask)
+
+    assert f"Hint: {keys_T.hint}" in lesson("ch10.attention", transposed)
+    assert keys_T.hint not in lesson("ch10.attention", other_error)
+
+
+@pytest.mark.parametrize(("error", "said"), [
+    ("ValueError: operands could not be broadcast together with shapes (3,5) (3,) (line 4: `e / s`)", "keepdims=True"),
+    ("ValueError: operands could not be broadcast together with shapes (2,3,5) (2,5) ", "axis 1"),
+    ("ValueError: The truth value of an array with more than one element is ambiguous. Use a.any() or a.all()",
+     "is not None"),
+    ("IndexError: boolean index did not match indexed array along axis 1; size of axis is 3 but size of corresponding "
+     "boolean axis is 1", "np.where"),
+    ("ValueError: output array is read-only", "read-only"),
+])
+def test_an_error_says_what_it_shows(error: str, said: str) -> None:
+    assert said in diagnose.explain_error(error)
+
+
+def test_an_error_that_shows_nothing_gets_no_lead() -> None:
+    for error in ("ValueError: operands could not be broadcast together with shapes (3,5) (4,)",  # no axis reduced
+                  "ValueError: operands could not be broadcast together with shapes (3,5) (5,3)",
+                  "ValueError: operands could not be broadcast together with shapes (3,1) (3,)",  # length 1: broadcast
+                  "KeyError: 'x'", None):
+        assert diagnose.explain_error(error) is None, error
+
+
+def test_a_reshape_where_a_transpose_belongs_is_told() -> None:
+    expected = np.arange(40.0).reshape(2, 4, 5)
+    time_major = expected.transpose(1, 0, 2).reshape(2, 4, 5)  # np.array of a list of time steps, reshaped
+    assert "reshape never moves an axis" in compare_values(expected, time_major)
+    assert "memory order of an array of shape (4, 2, 5)" in compare_values(expected, time_major)
+    columns = np.arange(12.0).reshape(3, 4)
+    assert "reshape never moves an axis" in compare_values(columns, columns.reshape(4, 3).T)
+    assert "reshape never moves" not in (compare_values(columns, columns[::-1]) or "")
+
+
+def test_rows_scaled_each_by_their_own_number_are_told() -> None:
+    expected = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
+    assert "right proportions" in compare_values(expected, expected * [[2.0], [0.5]])
+    assert "right proportions" not in compare_values(expected, expected * 2.0)  # one factor: a lead of its own
+    assert diagnose.row_factors(expected, expected + 0.1) is None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextvars
 import copy
 import inspect
+import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -31,12 +32,12 @@ import numpy as np
 
 from gradbook import progress
 from gradbook.checks import diagnose, display, meaning, variants
-from gradbook.i18n import _, ngettext, using
+from gradbook.i18n import LANGUAGES, _, ngettext, using
 import gradbook.checks.registry as registry
 from gradbook.checks.ask import answer as _answer
 from gradbook.checks.drivers import NOT_IMPLEMENTED, UNFINISHED, Case, Rule, _short, call, unpack  # noqa: F401 - re-exported
 from gradbook.checks.plain import Plain, Unsupported, digest, to_plain
-from gradbook.checks.recorded import Recorded
+from gradbook.checks.recorded import Recorded, RecordedError
 
 # `scale_tol` for answers a student may fairly compute in float32, the library's precision (chapter 8's frameworks
 # default to it): measured over 61 seeds, float32's rounding in chapters 9 and 10 stays under 3e-6 of each output's
@@ -199,13 +200,12 @@ def _judge(exercise: Exercise, observation: dict[str, Plain]) -> Verdict:
                 return Verdict(False, count, f"{exercise.title}: {str(got['error'])[len(UNFINISHED):]}")
             raised = _("{title} raised {error}{where}").format(title=exercise.title, error=got["error"],
                                                                 where=_where(cases, case))
-            # numpy's warning (made an error) names an operation, not the slip: a listed mistake that stops there
-            # too, or gives nan or inf there, and gives the student's values elsewhere, says which slip it is
-            mistake = _known_mistake(exercise, cases, results, i) if _floating(got["error"]) else None
-            lead = diagnose.explain_error(str(got["error"]))
-            hint = ("\n" + display.hint(_(exercise.mistakes[mistake].hint)) if mistake is not None else
-                    "\n" + display.hint(lead) if lead else "")
-            return Verdict(False, count, raised + hint, mistake)
+            # numpy's error names an operation, not the slip: a listed mistake that stops there too (with the same
+            # error, or for a floating-point warning made an error with nan or inf there), and gives the student's
+            # values elsewhere, says which slip it is; else what the error itself shows (`diagnose.explain_error`)
+            mistake = _known_mistake(exercise, cases, results, i)
+            lead = _(exercise.mistakes[mistake].hint) if mistake is not None else diagnose.explain_error(got["error"])
+            return Verdict(False, count, raised + ("\n" + display.hint(lead) if lead else ""), mistake)
         expected = to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))
         problem = compare(expected, got["out"], case)
         mutated = got["inputs"] != digest((case.args, case.kwargs))
@@ -477,11 +477,28 @@ def _reproduces(exercise: Exercise, mistake: Mistake, case: Case, result: dict, 
         warnings.simplefilter("error" if raised.startswith("RuntimeWarning") else "ignore")
         try:
             wrong = to_plain(exercise.answer(mistake.wrong, copy.deepcopy(case)))
-        except Exception:
-            return bool(result["error"])
+        except Exception as error:  # noqa: BLE001 - the mistake's own error, compared with the student's
+            return bool(raised) and (_floating(raised) or _same_error(raised, error))
     if _floating(raised):
         return not _finite(wrong)
     return not result["error"] and compare(wrong, result["out"], case) is None
+
+
+def _same_error(raised: str, error: Exception) -> bool:
+    """The mistake raised what the student's answer raised: the same exception with the same message (the line of
+    code that `describe_exception` adds, in any language, is not compared; a recorded mistake's error is its text)."""
+    said = str(error) if isinstance(error, RecordedError) else diagnose.describe_exception(error)
+    return _without_line(raised) == _without_line(said)
+
+
+def _without_line(error: str) -> str:
+    """An error as `describe_exception` wrote it, less the line of code it names (whichever language wrote it)."""
+    for language in LANGUAGES:
+        with using(language):
+            template = re.escape(_(" (line {line}: `{code}`)"))
+        pattern = template.replace(re.escape("{line}"), r"\d+").replace(re.escape("{code}"), ".*") + "$"
+        error = re.sub(pattern, "", error)
+    return error
 
 
 def _finite(value: Plain) -> bool:

@@ -72,6 +72,10 @@ def contradicted(key: str, expected: Any, inputs: Named = ()) -> bool:
         if kind == "transposed":
             order = tuple(int(i) for i in detail.split(",")) if detail else ()
             return len(order) == e.ndim and not np.allclose(np.transpose(e, order), e, equal_nan=True)
+        if kind == "reshaped":
+            order, before = detail.split(":")
+            axes = tuple(int(i) for i in order.split(","))
+            return len(axes) == e.ndim and not np.allclose(regrouped(e, axes, before == "1"), e, equal_nan=True)
         if kind in ("reversed", "shifted", "edges"):
             axis = int(detail.split(",")[0])
             if axis >= e.ndim or (kind != "edges" and e.shape[axis] < 2):
@@ -89,6 +93,8 @@ def contradicted(key: str, expected: Any, inputs: Named = ()) -> bool:
         if kind == "repeated":
             axis = int(detail)
             return axis < e.ndim and not np.allclose(e, np.take(e, [-1], axis=axis), equal_nan=True)
+        if kind == "rows":  # a normalisation that is off by a factor on some inputs and right on others
+            return False
         if kind in ("integer", "truncated"):
             return bool(np.any(e != np.round(e)))
         if kind == "wrapped":
@@ -120,6 +126,7 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
             lambda: _an_input_unchanged(e, g, inputs, near, axes),
             lambda: _sign(e, g, near),
             lambda: _transposed(e, g, near),
+            lambda: _reshaped(e, g, near),
             lambda: _reversed(e, g, near, axes),
             lambda: _shifted(e, g, near, axes),
             lambda: _accumulated(e, g, near, axes),
@@ -128,6 +135,7 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
             lambda: _offset(e, g, inputs, near),
             lambda: _truncated(e, g, near),
             lambda: _edges(e, g, inputs, near, axes),
+            lambda: _rows_scaled(e, g, near),
         )
         proof = _PROOF.get()
         if proof is None:  # no judge is proving leads: the first that fits
@@ -168,7 +176,7 @@ def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: f
     want, have = expected.shape, got.shape
     head = _("expected shape {want}, got {have}").format(want=want, have=have)
     near = _Near(rtol, atol)
-    kept = _one_kept(expected, got, near, axes)
+    kept = _one_kept(expected, got, near, axes) or _one_dropped(expected, got, near, axes)
     if kept:
         return _("{head}: {lead}").format(head=head, lead=kept)
     with np.errstate(all="ignore"):
@@ -220,6 +228,25 @@ def _one_kept(expected: np.ndarray, got: np.ndarray, near: _Near, axes: Sequence
             return _("only the first {step} ({where}) is returned, where every one of the {n} {steps} belongs: keep each "
                      "{step}'s value (e.g. in a list, then np.stack).").format(step=step, steps=steps, n=n,
                                                                            where=meant.name(0))
+    return None
+
+
+def _one_dropped(expected: np.ndarray, got: np.ndarray, near: _Near, axes: Sequence[Axis]) -> str | None:
+    """`got` is the expected without its first or last slice along a looped axis: a loop that stops one short or
+    starts one late."""
+    if len(axes) != expected.ndim or got.ndim != expected.ndim or got.dtype.kind not in "biuf":
+        return None
+    for axis, meant in enumerate(axes):
+        n = expected.shape[axis]
+        if not meant.looped or n < 2 or got.shape != expected.shape[:axis] + (n - 1,) + expected.shape[axis + 1:]:
+            continue
+        step = word(meant)
+        if near(got, np.take(expected, range(n - 1), axis=axis)):
+            return _("the last {step} ({where}) is missing: the others are right. Does the loop stop one short (a range "
+                     "that ends at n - 1)?").format(step=step, where=meant.name(n - 1))
+        if near(got, np.take(expected, range(1, n), axis=axis)):
+            return _("the first {step} ({where}) is missing: the others are right. Does the loop start at 1 instead of "
+                     "0?").format(step=step, where=meant.name(0))
     return None
 
 
@@ -297,28 +324,7 @@ def explain_nonfinite(expected: np.ndarray, got: np.ndarray, inputs: Named = ())
                  size=_num(max(abs(low), abs(high))))
 
 
-_BROADCAST = re.compile(r"could not be broadcast together with (?:remapped )?shapes \(([\d, ]*)\) \(([\d, ]*)\)")
 _AXIS = re.compile(r"axis (\d+) is out of bounds for array of dimension (\d+)")
-
-
-def explain_error(error: str) -> str | None:
-    """A lead for numpy's error: a broadcast where one shape is the other without its last axis (a sum, max or
-    mean over that axis without keepdims=True), or an axis counted from the front that a one-sample input lacks."""
-    axis = _AXIS.search(error)
-    if axis and axis.group(1) == "1" and axis.group(2) == "1":  # a batch's axis 1 asked of one sample
-        return _("axis=1 counts from the front, and this input has one axis only (one sample, not a batch): count "
-                 "from the end, axis=-1, which is the last axis of one sample and of a batch alike.")
-    found = _BROADCAST.search(error)
-    if not found:
-        return None
-    first, second = (tuple(int(n) for n in group.replace(" ", "").split(",") if n) for group in found.groups())
-    for full, reduced in ((first, second), (second, first)):
-        if len(full) >= 2 and reduced == full[:-1]:
-            return _("an array of shape {reduced} met one of shape {full}: a sum, max or mean over the last axis "
-                     "without keepdims=True drops that axis, and broadcasting then lines its values up with the last "
-                     "axis instead of the rows. Keep the axis: keepdims=True (or [..., None]).").format(
-                         reduced=reduced, full=full)
-    return None
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -333,6 +339,47 @@ def describe_exception(exc: BaseException) -> str:
         lines = [_("(its message could not be read: its __str__ failed)")]
     said = f": {lines[0]}" if lines else ""
     return f"{type(exc).__name__}{said}{where}"
+
+
+_BROADCAST = re.compile(r"could not be broadcast together with shapes ((?:\([0-9, ]*\) ?)+)")
+_SHAPE = re.compile(r"\(([0-9, ]*)\)")
+
+
+def explain_error(error: str | None) -> str | None:
+    """What an exception the student's code raised (as `describe_exception` wrote it) shows about the slip, where its
+    message alone says it: shapes that differ by one reduced axis (keepdims left out), an array where Python needs
+    one True or False, a boolean index that was expected to broadcast, a write into an input the check made
+    read-only, a batch's axis 1 asked of one sample. None where the message does not say."""
+    text = str(error or "")
+    axis = _AXIS.search(text)
+    if axis and axis.group(1) == "1" and axis.group(2) == "1":  # a batch's axis 1 asked of one sample
+        return _("axis=1 counts from the front, and this input has one axis only (one sample, not a batch): count "
+                 "from the end, axis=-1, which is the last axis of one sample and of a batch alike.")
+    if "truth value of an array with more than one element is ambiguous" in text:
+        return _("an array stands where Python needs one True or False (`if`, `and`, `or`, `not`, `while`). To test "
+                 "whether an optional argument was given, write `if mask is not None:` (with its own name); to "
+                 "combine arrays element by element, use `&`, `|`, `~` or np.where.")
+    if "boolean index did not match" in text:
+        return _("an array of True/False used as an index must have exactly the shape of the axes it indexes: it "
+                 "does not broadcast. np.where(mask, a, b) broadcasts the mask (one of shape (..., 1, n) covers every "
+                 "row).")
+    if "read-only" in text:  # numpy's "output array is read-only", "assignment destination is read-only"
+        return _("your code writes into an array it was given, which the check made read-only: it is the caller's "
+                 "(a training loop may still use it). Compute a new array instead, e.g. `g = lr * g` rather than "
+                 "`g *= lr`.")
+    found = _BROADCAST.search(text)
+    if not found:
+        return None
+    shapes = [tuple(int(n) for n in part.replace(" ", "").split(",") if n) for part in _SHAPE.findall(found.group(1))]
+    for full, reduced in itertools.permutations(shapes, 2):
+        # One shape is the other with an axis (not the first: that one would have broadcast) dropped by a reduction.
+        axis = next((k for k in range(1, len(full)) if full[:k] + full[k + 1:] == reduced and full[k] != 1), None)
+        if axis is not None:
+            return _("the shapes {full} and {reduced} differ only by axis {axis}, as if a sum, mean or max over it had "
+                     "removed it: without keepdims=True a reduction drops its axis, and broadcasting then lines the "
+                     "result up with the wrong one. If so, keep it: x.sum(axis={axis}, keepdims=True).").format(
+                full=full, reduced=reduced, axis=axis - len(full) if axis == len(full) - 1 else axis)
+    return None
 
 
 # --- the leads, most specific first ---------------------------------------------------------------
@@ -441,6 +488,33 @@ def _transposed(e: np.ndarray, g: np.ndarray, near: _Near) -> str | None:
     return None
 
 
+def regrouped(e: np.ndarray, order: tuple[int, ...], before: bool) -> np.ndarray:
+    """`e` with its axes put in `order` and reshaped back to its own shape (`before`: reshaped to that order's shape
+    first, then the axes put back): what a reshape where a transpose belongs (or before it) makes of the right answer."""
+    if before:
+        return np.transpose(e.reshape(np.transpose(e, order).shape), _inverse(order))
+    return np.transpose(e, order).reshape(e.shape)
+
+
+def _reshaped(e: np.ndarray, g: np.ndarray, near: _Near) -> tuple[str, str] | None:
+    """The right values regrouped by a reshape that should have been (or come after) a transpose: np.array of a list
+    of time steps reshaped to (batch, time, ...), a (rows, columns) matrix reshaped to (columns, rows) and transposed."""
+    if not 2 <= e.ndim <= _MAX_AXES or len(set(e.shape)) < 2:
+        return None
+    for order in itertools.permutations(range(e.ndim)):
+        if np.transpose(e, order).shape == e.shape:
+            continue  # the axes only swap sizes that are equal: a plain transpose, `_transposed`'s lead
+        for before in (False, True):
+            wrong = regrouped(e, order, before)
+            if not near(wrong, e) and near(g, wrong):
+                return f"reshaped:{','.join(map(str, order))}:{int(before)}", _(
+                    "the right values in the wrong places, as a reshape leaves them where a transpose belongs: they "
+                    "are the expected numbers in the memory order of an array of shape {shape}, regrouped to {want}. "
+                    "reshape never moves an axis; move the axes first (np.transpose, .swapaxes, or np.stack along the "
+                    "right axis), then reshape.").format(shape=np.transpose(e, order).shape, want=e.shape)
+    return None
+
+
 def _reversed(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]) -> tuple[str, str] | None:
     for axis in range(e.ndim):
         if not axes[axis].meaning or e.shape[axis] < 2:
@@ -506,6 +580,35 @@ def _repeated(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]) -
                 "again and then changed in place? Store a copy (`.copy()`) of it at each {step}."
             ).format(step=step)
     return None
+
+
+def row_factors(expected: Any, got: Any, rtol: float = 1e-6, atol: float = 1e-12) -> np.ndarray | None:
+    """Where each row of `got` (along the last axis) is the same row of `expected` times a number of its own, and
+    they are not all 1 (within the tolerance), those numbers (shape: `expected`'s with the last axis kept as 1)."""
+    with np.errstate(all="ignore"):
+        try:
+            e, g = np.asarray(expected, dtype=float), np.asarray(got, dtype=float)
+        except (TypeError, ValueError):
+            return None
+        if e.ndim < 1 or e.shape != g.shape or e.shape[-1] < 2 or not np.isfinite(g).all():
+            return None
+        energy = np.sum(e * e, axis=-1, keepdims=True)
+        if np.any(energy == 0):
+            return None
+        k = np.sum(g * e, axis=-1, keepdims=True) / energy
+        near = _Near(rtol, atol)
+        return k if np.all(np.isfinite(k)) and near(g, k * e) and not near(k * e, e) else None
+
+
+def _rows_scaled(e: np.ndarray, g: np.ndarray, near: _Near) -> tuple[str, str] | None:
+    """Each row (along the last axis) the expected one times a number of its own, not the same for every row: the
+    values are in the right proportions, and a per-row normalisation (a sum, a norm) is off. (One factor for every
+    row is `_factor`'s lead.)"""
+    k = row_factors(e, g, near.rtol, near.atol)
+    if k is None or np.allclose(k, k.flat[0], rtol=1e-9) or np.any(np.isclose(k, 0)):
+        return None  # one factor for all: `_factor`'s; a row of zeros: never written, not scaled
+    return "rows", _("each row (along the last axis) is the expected row times a number of its own: the values are "
+                     "in the right proportions, and what each row is divided by (its sum, its norm) is off.")
 
 
 def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> list | None:

@@ -69,6 +69,15 @@ def surface_gradient(name: str) -> dict:
     return {"name": name, "terms": GRADIENT_TERMS[name]}
 
 
+def _gd_gradient_at_start(grad, w0, lr, steps):
+    w = np.array(w0, dtype=float)
+    path = [w.copy()]
+    for _ in range(steps):
+        w = w - lr * grad(np.array(w0, dtype=float))
+        path.append(w.copy())
+    return np.array(path)
+
+
 def _gd_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = []
     for surface in (surfaces.bowl, surfaces.saddle, surfaces.rosenbrock):
@@ -95,6 +104,8 @@ gradient_descent = Exercise(
         Mistake(_gd_ascent, N_("you stepped along the gradient (w + lr * g), which climbs the hill; "
                 "gradient descent steps against it: w - lr * g.")),
         Mistake(_gd_no_start, N_("the path must begin with the starting point w0: steps + 1 points in all.")),
+        Mistake(_gd_gradient_at_start, N_("every step uses the gradient at the start, grad(w0): the gradient changes "
+                "as w moves, so each step takes it where w is now, w = w - lr * grad(w).")),
     ],
 )
 
@@ -431,6 +442,73 @@ class _AdamKeras(Adam):
             p -= lr_t * m / (np.sqrt(v) + self.eps)
 
 
+class _MomentumVariant(Momentum):
+    """Momentum with one of the mistakes students make in it (`mistake`, a class attribute of each subclass)."""
+
+    mistake = ""
+
+    def step(self, params, grads):
+        if self.velocities is None:  # "one array": the same array n times in the list
+            self.velocities = ([np.zeros_like(params[0])] * len(params) if self.mistake == "one array"
+                               else [np.zeros_like(p) for p in params])
+        share = 1 - self.beta if self.mistake == "average" else 1.0  # "average": of the gradients, as Adam's m
+        for p, g, v in zip(params, grads, self.velocities):
+            v *= self.beta
+            v -= share * self.lr * g
+            p += v
+
+
+_MomentumOneVelocity = type("_MomentumOneVelocity", (_MomentumVariant,), {"mistake": "one array"})
+_MomentumAverage = type("_MomentumAverage", (_MomentumVariant,), {"mistake": "average"})
+
+
+class _RMSpropVariant(RMSprop):
+    """RMSprop with one of the mistakes students make in it (`mistake`, a class attribute of each subclass)."""
+
+    mistake = ""
+
+    def step(self, params, grads):
+        if self.squares is None:
+            self.squares = [np.zeros_like(p) for p in params]
+        keep = 1 - self.rho if self.mistake == "rho swapped" else self.rho
+        for p, g, s in zip(params, grads, self.squares):
+            s *= keep
+            s += (1 - keep) * (np.abs(g) if self.mistake == "absolute" else g**2)
+            p -= self.lr * g / (np.sqrt(s) + self.eps)
+
+
+_RMSpropAbsolute = type("_RMSpropAbsolute", (_RMSpropVariant,), {"mistake": "absolute"})
+_RMSpropRhoSwapped = type("_RMSpropRhoSwapped", (_RMSpropVariant,), {"mistake": "rho swapped"})
+
+
+class _AdamVariant(Adam):
+    """Adam with one of the mistakes students make in it (`mistake`, a class attribute of each subclass)."""
+
+    mistake = ""
+
+    def step(self, params, grads):
+        if self.m is None or self.v is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = self.m if self.mistake == "shared" else [np.zeros_like(p) for p in params]
+        self.t += 1
+        with np.errstate(invalid="ignore"):  # the shared moments make v negative: its root is nan, as the student's
+            for p, g, m, v in zip(params, grads, self.m, self.v):
+                m[...] = self.beta_1 * m + (1 - self.beta_1) * g
+                v[...] = self.beta_2 * v + (1 - self.beta_2) * g**2
+                m_hat = m if self.mistake == "m uncorrected" else m / (1 - self.beta_1**self.t)
+                v_hat = v if self.mistake == "v uncorrected" else v / (1 - self.beta_2**self.t)
+                if self.mistake == "eps inside":
+                    p -= self.lr * m_hat / np.sqrt(v_hat + self.eps)
+                else:
+                    p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+_AdamSharedMoments = type("_AdamSharedMoments", (_AdamVariant,), {"mistake": "shared"})
+_AdamEpsInside = type("_AdamEpsInside", (_AdamVariant,), {"mistake": "eps inside"})
+_AdamOnlyMCorrected = type("_AdamOnlyMCorrected", (_AdamVariant,), {"mistake": "v uncorrected"})
+_AdamOnlyVCorrected = type("_AdamOnlyVCorrected", (_AdamVariant,), {"mistake": "m uncorrected"})
+
+
 def _adam_compare(expected: Plain, got: Plain, case: Case) -> str | None:
     """The textbook trajectory, or Keras's (the same steps but for where eps sits)."""
     problem = compare_values(expected, got)
@@ -529,6 +607,11 @@ momentum = Exercise(
         Mistake(_MomentumRebindsListEntry, NEVER_MOVED),
         Mistake(_MomentumMovesFirst, N_("each step moves p by the previous step's velocity, before the velocity takes "
                                         "this step's gradient: update v first (v = beta * v - lr * g), then p += v.")),
+        Mistake(_MomentumOneVelocity, N_("every parameter shares one velocity array: [np.zeros_like(...)] * n "
+                "repeats the same array n times. Make one per parameter, [np.zeros_like(p) for p in params].")),
+        Mistake(_MomentumAverage, N_("the velocity takes (1 - beta) * lr * g, an average of the gradients as in "
+                "Adam's m: momentum adds the whole step, v = beta * v - lr * g, so that a steady gradient builds up "
+                "speed.")),
     ],
 )
 
@@ -556,6 +639,10 @@ rmsprop = Exercise(
                                                "s = rho * s + (1 - rho) * g**2.")),
         Mistake(_RMSpropNoSquare, N_("the running average must be of the squared gradient, g**2; an average of "
                 "g itself can be negative, and its square root is nan.")),
+        Mistake(_RMSpropAbsolute, N_("the running average is of |g|: it is of the SQUARED gradient, "
+                "s = rho * s + (1 - rho) * g**2, whose square root is the gradient's typical size.")),
+        Mistake(_RMSpropRhoSwapped, N_("rho and 1 - rho are swapped: the old average keeps the weight rho, "
+                "s = rho * s + (1 - rho) * g**2, so that it changes slowly.")),
     ],
 )
 
@@ -585,5 +672,14 @@ adam = Exercise(
                 "Add 1 to self.t at the start of every step.")),
         Mistake(_AdamClockPerParameter, N_("t advances once per parameter instead of once per step. Increase "
                 "self.t once, before the loop over the parameters.")),
+        Mistake(_AdamSharedMoments, N_("self.m and self.v are the same arrays (self.m = self.v = [...]): every "
+                "update of one overwrites the other, and v goes negative (nan under the square root). Make two "
+                "lists of zeros, one for m and one for v.")),
+        Mistake(_AdamEpsInside, N_("eps is inside the square root, np.sqrt(v_hat + eps): it goes outside, "
+                "m_hat / (np.sqrt(v_hat) + eps).")),
+        Mistake(_AdamOnlyMCorrected, N_("only m is bias-corrected: v starts at zero too, so divide it by "
+                "(1 - beta_2**t) as well, v_hat = v / (1 - beta_2**t).")),
+        Mistake(_AdamOnlyVCorrected, N_("only v is bias-corrected: m starts at zero too, so divide it by "
+                "(1 - beta_1**t) as well, m_hat = m / (1 - beta_1**t).")),
     ],
 )

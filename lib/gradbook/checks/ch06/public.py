@@ -55,8 +55,10 @@ def run_optimizer(optimizer_class: Any, case: Case) -> np.ndarray:
     The loss is ``sum(c * (p - target)**2) / 2`` for each parameter, so its gradient,
     ``c * (p - target)``, depends on where the previous steps went. The model holds its
     arrays: what is read after every step (and what the next gradient is computed at) are
-    those arrays, never what the optimiser may have put in the list it was given. Returns the
-    model's parameters (flattened, concatenated) after every step: shape ``(steps, size)``.
+    those arrays, never what the optimiser may have put in the list it was given. The gradients are
+    read-only: they are the caller's (a training loop may log or reuse them), and an optimiser that scales
+    them in place raises where it does. Returns the model's parameters (flattened, concatenated) after
+    every step: shape ``(steps, size)``.
     """
     starts, curvatures, targets, steps = case.args
     optimizer = optimizer_class(**case.kwargs)
@@ -64,6 +66,8 @@ def run_optimizer(optimizer_class: Any, case: Case) -> np.ndarray:
     path = []
     for _ in range(steps):
         grads = [c * (p - t) for p, c, t in zip(model, curvatures, targets)]
+        for g in grads:
+            g.setflags(write=False)
         optimizer.step(list(model), grads)
         path.append(np.concatenate([p.ravel() for p in model]))
     return np.array(path)

@@ -197,6 +197,15 @@ def _pool_size_by_division(x, size=2, stride=2):
     return _maxpool_forward(x, size, stride)[:, :, : x.shape[2] // size, : x.shape[3] // size]
 
 
+def _pool_size_by_stride(x, size=2, stride=2):
+    N, C, H, Wd = x.shape
+    out = np.empty((N, C, H // stride, Wd // stride), dtype=x.dtype)
+    for i in range(H // stride):
+        for j in range(Wd // stride):  # the last windows run past the edge: numpy's slice keeps what is left of them
+            out[:, :, i, j] = x[:, :, i * stride : i * stride + size, j * stride : j * stride + size].max(axis=(2, 3))
+    return out
+
+
 def _pool_back_every_tie(dout, x, size=2, stride=2):
     dx = np.zeros_like(x, dtype=dout.dtype)
     for i in range(dout.shape[2]):
@@ -304,7 +313,9 @@ def tied_images(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _pool_settings(hidden: bool) -> list[tuple[tuple[int, int, int, int], int, int]]:
-    settings = [((2, 2, 4, 4), 2, 2), ((1, 3, 6, 6), 2, 2), ((2, 1, 7, 7), 3, 2)]
+    # The last visible one has windows of 3 every 2 over 8 rows: 3 of them, where H // stride (4) or H // size (2)
+    # counts otherwise (a window that runs past the edge, or one too few), so the visible check tells them apart.
+    settings = [((2, 2, 4, 4), 2, 2), ((1, 3, 6, 6), 2, 2), ((2, 1, 7, 7), 3, 2), ((1, 2, 8, 8), 3, 2)]
     if hidden:
         settings += [((3, 2, 8, 8), 2, 2), ((2, 2, 9, 9), 3, 2), ((2, 2, 6, 6), 3, 3)]
     return settings
@@ -414,6 +425,8 @@ maxpool_forward = Exercise(
                 "(they differ when stride != size).")),
         Mistake(_pool_integer_buffer, N_("the output array holds integers, so every maximum lost its fractional part "
                 "(np.zeros(shape, dtype=int)); make it like the input: np.zeros(shape, dtype=x.dtype).")),
+        Mistake(_pool_size_by_stride, N_("the output size is (H - size) // stride + 1, not H // stride: the last "
+                "windows would run past the edge of the image (numpy's slice quietly keeps what is left of them).")),
     ],
 )
 

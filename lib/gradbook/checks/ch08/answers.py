@@ -821,15 +821,28 @@ def _derivative_product_of_derivatives(expr: Expr, var: str) -> Expr:
     return _recurse(_derivative_product_of_derivatives, expr, var)
 
 
-def _derivative_no_chain(expr: Expr, var: str) -> Expr:
-    if isinstance(expr, tuple) and expr[0] in ("exp", "log", "**"):
+def _derivative_no_chain(expr: Expr, var: str, ops: tuple[str, ...] = ("exp", "log", "**")) -> Expr:
+    """The chain rule left out of the rules of `ops` (of all three, or of one: a student may forget it in one rule)."""
+    if isinstance(expr, tuple) and expr[0] in ops:
         op, a, *rest = expr
         if op == "exp":
             return expr
         if op == "log":
             return ("/", 1, a)
         return ("*", rest[0], ("**", a, rest[0] - 1))
-    return _recurse(_derivative_no_chain, expr, var)
+    return _recurse(lambda e, v: _derivative_no_chain(e, v, ops), expr, var)
+
+
+def _derivative_no_chain_in_exp(expr: Expr, var: str) -> Expr:
+    return _derivative_no_chain(expr, var, ("exp",))
+
+
+def _derivative_no_chain_in_log(expr: Expr, var: str) -> Expr:
+    return _derivative_no_chain(expr, var, ("log",))
+
+
+def _derivative_no_chain_in_power(expr: Expr, var: str) -> Expr:
+    return _derivative_no_chain(expr, var, ("**",))
 
 
 def _derivative_quotient_sign(expr: Expr, var: str) -> Expr:
@@ -889,6 +902,9 @@ def _derivative_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     return cases
 
 
+NO_CHAIN = N_("the chain rule is missing: exp(u)' = exp(u) * u', log(u)' = u' / u, (u ** n)' = n * u ** (n - 1) * u' "
+              "(multiply by the inner derivative u').")
+
 derivative = Exercise(
     "ch08.derivative",
     title="derivative",
@@ -900,8 +916,10 @@ derivative = Exercise(
     mistakes=[
         Mistake(_derivative_product_of_derivatives, N_("the derivative of a product is not the product of the "
                 "derivatives: (a * b)' = a' * b + a * b' (the product rule).")),
-        Mistake(_derivative_no_chain, N_("the chain rule is missing: exp(u)' = exp(u) * u', log(u)' = u' / u, "
-                "(u ** n)' = n * u ** (n - 1) * u' (multiply by the inner derivative u').")),
+        Mistake(_derivative_no_chain, NO_CHAIN),
         Mistake(_derivative_quotient_sign, N_("the quotient rule has its sign flipped: (a / b)' = (a' * b - a * b') / b**2.")),
+        Mistake(_derivative_no_chain_in_exp, NO_CHAIN),
+        Mistake(_derivative_no_chain_in_log, NO_CHAIN),
+        Mistake(_derivative_no_chain_in_power, NO_CHAIN),
     ],
 )

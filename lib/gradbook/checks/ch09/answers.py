@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 
 from gradbook.checks.core import FLOAT32_ROUNDING, Exercise, Mistake, compare_values, named
+from gradbook.checks.diagnose import row_factors
 from gradbook.checks.drivers import Case, quiet
 from gradbook.checks.meaning import Axis, Output
 from gradbook.checks.plain import Plain
@@ -209,6 +210,23 @@ def _rnn_time_major(x, h0, Wx, Wh, b):
     return np.transpose(_rnn_forward(x, h0, Wx, Wh, b), (1, 0, 2))  # np.array(hs) of the list of steps
 
 
+def _rnn_buffer_like_x(x, h0, Wx, Wh, b):
+    hs = np.zeros_like(x)  # the mistake: x's shape, (batch, time, features), where the states have units
+    h = h0
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs[:, t] = h
+    return hs
+
+
+def _rnn_step_of_batch(x, h0, Wx, Wh, b):
+    h, hs = h0, []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[t] @ Wx + h @ Wh + b)  # the mistake: x[t] is sample t, not time step t
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
 def _rnn_shapes(hidden: bool) -> list[tuple[int, int, int, int]]:
     # (batch, time, features, units): non-square Wx, several steps; a batch of one among the visible cases too
     shapes = [(2, 4, 3, 5), (3, 6, 2, 4), (1, 3, 2, 3)]
@@ -236,7 +254,7 @@ def _rnn_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: str = "before tanh", derivative: str = "right", accumulate: bool = True,
           wh_back: str = "T", state: str = "previous", backwards: bool = True, first_previous: str = "h0",
-          outputs: str = "every step", through: str = "da", dh0: str = "dh_next"):
+          outputs: str = "every step", through: str = "da", dh0: str = "dh_next", db_axis: int = 0):
     """Backpropagation through time, and (through its switches) the ways it goes wrong."""
     batch, steps, _ = x.shape
     dx = np.zeros_like(x, dtype=float)
@@ -257,7 +275,7 @@ def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: str = "before tanh", derivative: str
         if accumulate:
             dWx += x[:, t].T @ da
             dWh += used.T @ da
-            db += da.sum(axis=0)
+            db += da.sum(axis=db_axis)
         else:
             dWx, dWh, db = x[:, t].T @ da, used.T @ da, da.sum(axis=0)
         dh_next = (dh if through == "dh" else da) @ (Wh.T if wh_back == "T" else Wh)
@@ -329,6 +347,37 @@ def _clip_with(grads, max_norm, norm):
     return [g * (max_norm / norm if norm > max_norm else 1.0) for g in grads]
 
 
+def _clip_compare(expected: Plain, got: Plain, case: Case) -> str | None:
+    """The values, and where every gradient was scaled by one factor (the direction kept, as clipping should) but not
+    by max_norm / the global norm, the norm that factor implies beside the global one: whatever formula the norm was
+    computed with, the student sees what it gave."""
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
+    grads, max_norm = case.args
+    if problem is None or not isinstance(got, (list, tuple)) or len(got) != len(grads):
+        return problem
+    pairs = [(np.asarray(g, dtype=float).ravel(), np.asarray(o, dtype=float).ravel()) for g, o in zip(grads, got)
+             if isinstance(o, np.ndarray) and np.shape(o) == np.shape(g)]
+    if len(pairs) != len(grads) or not all(np.isfinite(o).all() for _g, o in pairs):
+        return problem
+    given, out = np.concatenate([g for g, _o in pairs]), np.concatenate([o for _g, o in pairs])
+    factor = float(given @ out / (given @ given))
+    norm = float(np.sqrt(given @ given))
+    each = [float(g @ o / (g @ g)) if g @ g else 1.0 for g, o in pairs]
+    if all(np.allclose(o, k * g, rtol=1e-6, atol=1e-12) for k, (g, o) in zip(each, pairs)) and not np.allclose(
+            each, each[0], rtol=1e-6):
+        return problem + "\n" + _("each gradient is multiplied by a factor of its own ({factors}): clipping by the "
+                                  "global norm multiplies every one of them by the same max_norm / norm, so that "
+                                  "the update keeps its direction.").format(
+            factors=", ".join(f"{k:.4g}" for k in each[:4]) + (", ..." if len(each) > 4 else ""))
+    if not 0 < factor < 1 or not np.allclose(out, factor * given, rtol=1e-6, atol=1e-12):
+        return problem
+    return problem + "\n" + _("every gradient is multiplied by the same factor, {factor}, as clipping does, but that "
+                              "factor is max_norm / {implied}, and the global norm of these gradients is {norm}: the "
+                              "square root of the sum of the squares of every entry of every gradient. Check how the "
+                              "norm is computed.").format(factor=f"{factor:.6g}", implied=f"{max_norm / factor:.6g}",
+                                                          norm=f"{norm:.6g}")
+
+
 def _clip_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [
         Case(([np.array([3.0, 4.0]), np.array([[0.0, 12.0]])], 6.5)),  # norm 13: halved
@@ -348,16 +397,17 @@ def _clip_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
 
 def _lstm(x, h_prev, c_prev, Wx, Wh, b, *, gate=_sigmoid, candidate=np.tanh, order="ifgo", squash_c: bool = True,
           input_gate: bool = True, forget: str = "old", interleaved: bool = False, new_cell=lambda c: c,
-          h_from: str = "c"):
+          h_from: str = "c", shown_through=np.tanh, biases: int = 1, split_axis: int = -1, kept=None):
     """One LSTM step, and (through its switches) the ways it goes wrong."""
-    z = x @ Wx + h_prev @ Wh + b
-    blocks = list(np.moveaxis(z.reshape(len(z), -1, 4), -1, 0)) if interleaved else np.split(z, 4, axis=-1)
+    z = x @ Wx + h_prev @ Wh + biases * b
+    blocks = list(np.moveaxis(z.reshape(len(z), -1, 4), -1, 0)) if interleaved else np.split(z, 4, axis=split_axis)
     parts = dict(zip(order, blocks))
     i, f, g, o = gate(parts["i"]), gate(parts["f"]), candidate(parts["g"]), gate(parts["o"])
     new = i * g if input_gate else g
-    c = new_cell({"old": f * c_prev + new, "none": c_prev + new, "new": c_prev + f * new}[forget])
+    old = c_prev if kept is None else kept(h_prev, c_prev)
+    c = new_cell({"old": f * old + new, "none": old + new, "new": old + f * new}[forget])
     shown = c if h_from == "c" else c_prev
-    h = o * (np.tanh(shown) if squash_c else shown)
+    h = o * (shown_through(shown) if squash_c else shown)
     return h, c
 
 
@@ -428,6 +478,21 @@ def _targets_rolled_within_rows(ids, seq_len):
     return inputs, np.roll(inputs, -1, axis=1)
 
 
+def _targets_piece_short(ids, seq_len):
+    n = len(ids) // seq_len - 1  # a whole piece given up for the one id the last target needs
+    return ids[: n * seq_len].reshape(n, seq_len), ids[1 : n * seq_len + 1].reshape(n, seq_len)
+
+
+def _targets_count_without_the_next(ids, seq_len):
+    n = len(ids) // seq_len  # where seq_len divides len(ids), the last target would be the id after the text
+    return ids[: n * seq_len].reshape(n, seq_len), ids[1 : n * seq_len + 1].reshape(n, seq_len)
+
+
+def _targets_next_piece(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    return ids[: n * seq_len].reshape(n, seq_len), ids[seq_len : (n + 1) * seq_len].reshape(n, seq_len)
+
+
 def _targets_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     cases = [Case((np.arange(10), 3)), Case((rng.integers(0, 60, 25), 4)), Case((rng.integers(0, 60, 33), 8)),
              Case((rng.integers(0, 60, 24), 6))]  # a length that seq_len divides: the last id has no target
@@ -451,6 +516,11 @@ def _softmax_plain(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _softmax_over(z: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
 def _softmax_whole_array(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max())
     return e / e.sum()
@@ -469,6 +539,20 @@ def _softmax_mean_shift(z: np.ndarray) -> np.ndarray:
 def _softmax_plain_shifted_by(z: np.ndarray, shift: np.ndarray) -> np.ndarray:
     e = np.exp(z - shift.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def _temperature_compare(expected: Plain, got: Plain, case: Case) -> str | None:
+    """The values, and rows in the right proportions that do not sum to 1, however the temperature got there (p / T,
+    p ** (1 / T) not normalised again): what each row sums to."""
+    problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
+    factors = row_factors(expected, got) if problem else None
+    if factors is None:
+        return problem
+    sums = np.asarray(got, dtype=float).sum(axis=-1).ravel()
+    return problem + "\n" + _("your rows are the right distributions times a number each, so they sum to {sums} "
+                              "instead of 1: whatever the temperature does must happen before the normalisation, "
+                              "softmax(logits / T).").format(sums=", ".join(f"{v:.4g}" for v in sums[:4])
+                                                            + (", ..." if sums.size > 4 else ""))
 
 
 def _temperature_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
@@ -576,6 +660,10 @@ rnn_forward = Exercise(
                 "a_t = x_t @ Wx + h_{t-1} @ Wh + b: append h after the tanh.")),
         Mistake(_rnn_time_major, N_("np.array(hs) (or np.stack(hs)) puts the time steps first, (time, batch, "
                 "units); the sequences are batch-major: np.stack(hs, axis=1).")),
+        Mistake(_rnn_buffer_like_x, N_("hs = np.zeros_like(x) has x's shape, (batch, time, features); the states "
+                "have units, not features: np.zeros((batch, time, units)), units = Wh.shape[0] (or stack a list).")),
+        Mistake(_rnn_step_of_batch, N_("x[t] is sample t of the batch (x is (batch, time, features)): time step t of "
+                "every sample is x[:, t].")),
     ],
 )
 
@@ -623,6 +711,8 @@ rnn_backward = Exercise(
                 "too: dx[:, t] = da @ Wx.T, with da = dh * (1 - h**2), not dh @ Wx.T.")),
         Mistake(lambda *a: _bptt(*a, dh0="da"), N_("dh0 is what the first step sends back to h0, da_0 @ Wh.T (the "
                 "dh_next left after the loop), not da_0 itself.")),
+        Mistake(lambda *a: _bptt(*a, db_axis=1), N_("db sums da over the batch, axis 0 (rows are samples): "
+                "db += da.sum(axis=0), one value per unit; axis=1 sums over the units.")),
     ],
 )
 
@@ -637,6 +727,7 @@ clip_by_norm = Exercise(
     outputs=_each_gradient,
     reference=_clip_by_norm,
     cases=_clip_cases,
+    compare=_clip_compare,
     scale_tol=FLOAT32_ROUNDING,
     mistakes=[
         Mistake(_clip_per_element, N_("you clipped each element to [-max_norm, max_norm]: that changes the "
@@ -687,6 +778,16 @@ lstm_step = Exercise(
         Mistake(lambda *a: _lstm(*a, interleaved=True), N_("the four gates are four consecutive blocks of units "
                 "columns, [i | f | g | o]: np.split(z, 4, axis=-1) cuts them; a reshape to (batch, units, 4) "
                 "interleaves them.")),
+        Mistake(lambda *a: _lstm(*a, shown_through=_sigmoid), N_("h = o * tanh(c): the memory goes through tanh "
+                "(values between -1 and 1) before the output gate, not through the sigmoid.")),
+        Mistake(lambda *a: _lstm(*a, kept=lambda h_prev, c_prev: h_prev), N_("the forget gate multiplies the old "
+                "MEMORY c_prev, not the old output h_prev: c = f * c_prev + i * g.")),
+        Mistake(lambda *a: _lstm(*a, biases=2), N_("b is added twice: z = x @ Wx + h_prev @ Wh + b, one bias for all "
+                "four gates' columns.")),
+        Mistake(lambda *a: _lstm(*a, candidate=lambda z: np.tanh(np.tanh(z))), N_("tanh is applied twice to the "
+                "candidate: g = tanh(z_g) already, so c = f * c_prev + i * g, without another tanh.")),
+        Mistake(lambda *a: _lstm(*a, split_axis=0), N_("np.split(z, 4) cuts axis 0, the batch: the gates are blocks "
+                "of columns, np.split(z, 4, axis=-1).")),
     ],
 )
 
@@ -714,6 +815,12 @@ inputs_and_targets = Exercise(
         Mistake(_pieces_of_seq_len_plus_one, N_("the pieces were cut seq_len + 1 long: row r of inputs is "
                 "ids[r * seq_len : (r + 1) * seq_len], and its targets the same slice moved by one, so consecutive "
                 "rows share their boundary ids.")),
+        Mistake(_targets_piece_short, N_("a piece too few: the targets need one id after the inputs, not a whole "
+                "piece, so n = (len(ids) - 1) // seq_len, not len(ids) // seq_len - 1.")),
+        Mistake(_targets_count_without_the_next, N_("where seq_len divides len(ids), the last piece's last id has no "
+                "next id to be its target: n = (len(ids) - 1) // seq_len pieces, not len(ids) // seq_len.")),
+        Mistake(_targets_next_piece, N_("the targets are shifted by a whole piece (seq_len): each target is the "
+                "NEXT character, the inputs moved by one, ids[1 : n * seq_len + 1].")),
     ],
 )
 
@@ -722,6 +829,7 @@ temperature_softmax = Exercise(
     title="temperature_softmax",
     reference=_temperature_softmax,
     cases=_temperature_cases,
+    compare=_temperature_compare,
     scale_tol=FLOAT32_ROUNDING,
     mistakes=[
         Mistake(lambda z, t: _softmax_plain(z) / t, N_("the temperature was applied after the softmax: p / T is not "
@@ -743,5 +851,11 @@ temperature_softmax = Exercise(
         Mistake(quiet(lambda z, t: _softmax_mean_shift(z / t)), N_("shift by the row's MAXIMUM, not its mean or "
                 "another value: only z - z.max(axis=-1, keepdims=True) makes every exponent at most 0, so that exp "
                 "cannot overflow.")),
+        Mistake(lambda z, t: _softmax_plain(z), N_("the temperature has no effect: it must divide the logits BEFORE "
+                "the exponential, softmax(logits / T). Dividing the exponentials (or the probabilities) by T cancels "
+                "out when they are normalised.")),
+        Mistake(lambda z, t: _softmax_over(z / t, axis=0), N_("the softmax runs over axis 0: each row (a position's "
+                "distribution over the vocabulary) must sum to 1, so take the max and the sum over the last axis, "
+                "axis=-1 with keepdims=True.")),
     ],
 )

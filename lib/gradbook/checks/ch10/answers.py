@@ -130,7 +130,8 @@ def _block_backward(dout, x, params, num_heads, *, mistake: str = "") -> dict[st
     p, s = params, _block_parts(x, params, num_heads, causal=mistake != "not-causal")
     g: dict[str, np.ndarray] = {"b2": _flat(dout).sum(axis=0),
                                 "W2": _flat(s["z"] if mistake == "w2-from-z" else s["r"]).T @ _flat(dout)}
-    dz = dout @ p["W2"].T if mistake == "no-relu-gradient" else (dout @ p["W2"].T) * (s["z"] > 0)
+    dz = dout @ p["W2"].T if mistake == "no-relu-gradient" else (dout @ p["W2"].T) * (
+        s["z"] < 0 if mistake == "relu-mask-inverted" else s["z"] > 0)
     g["b1"], g["W1"] = _flat(dz).sum(axis=0), _flat(s["y" if mistake == "w1-from-y" else "h2"]).T @ _flat(dz)
     ln2_input = s["h2"] if mistake == "ln2-of-output" else s["y"]
     dy_ln, g["ln2_gamma"], g["ln2_beta"] = _layer_norm_backward(dz @ p["W1"].T, ln2_input, p["ln2_gamma"])
@@ -139,15 +140,16 @@ def _block_backward(dout, x, params, num_heads, *, mistake: str = "") -> dict[st
     dh1 = _attention_backward(dy @ p["Wo"].T, x, s, p, num_heads, g, mistake)
     ln1_input = s["h1"] if mistake == "ln1-of-output" else x
     dx_ln, g["ln1_gamma"], g["ln1_beta"] = _layer_norm_backward(dh1, ln1_input, p["ln1_gamma"])
-    g["x"] = dx_ln if mistake == "attention-residual" else (dout if mistake == "x-residual-dout" else dy) + dx_ln
+    g["x"] = {"attention-residual": dx_ln, "x-residual-dout": dout + dx_ln, "no-ln1-path": dy}.get(mistake, dy + dx_ln)
     return g
 
 
 def _attention_backward(dmerged, x, s, p, num_heads, g, mistake: str) -> np.ndarray:
     """The block's attention, backwards from the gradient of its merged heads: the gradients of Wq, Wk and Wv (into
     `g`), and the gradient of its input h1 returned; `mistake` as in `_block_backward`."""
-    dheads = _split_heads(dmerged, num_heads)
-    w, scale = s["weights"], 1 / (s["q"].shape[-1] if mistake == "scale-by-d" else np.sqrt(s["q"].shape[-1]))
+    dheads = dmerged.reshape(s["q"].shape) if mistake == "split-untransposed" else _split_heads(dmerged, num_heads)
+    d_k = s["q"].shape[-1]
+    w, scale = s["weights"], {"scale-by-d": 1 / d_k, "scale-multiplied": np.sqrt(d_k)}.get(mistake, 1 / np.sqrt(d_k))
     dv = (w if mistake == "dv-untransposed" else np.swapaxes(w, -1, -2)) @ dheads
     dw = dheads @ np.swapaxes(s["v"], -1, -2)
     dscores = dw * w * (1 - w) if mistake == "softmax-diagonal" else _softmax_backward(dw, w)
@@ -223,6 +225,7 @@ def _attention_compare(expected: Any, got: Any, case: Case) -> str | None:
         problem += _nan_row(weights, case.kwargs.get("mask"))
         if _inverted(weights, case.kwargs.get("mask")):
             return problem + "\n" + hint(_(INVERTED_MASK))
+        problem += _implied_scale(weights, case)
         ratio = _row_factors(np.asarray(expected[1], dtype=float), weights)
         if ratio is not None:
             mask = case.kwargs.get("mask")
@@ -230,6 +233,43 @@ def _attention_compare(expected: Any, got: Any, case: Case) -> str | None:
             after = whole is not None and np.allclose(ratio[whole], 1)  # only the rows that hide a key are off
             return problem + "\n" + hint(_(MASK_AFTER if after else NOT_NORMALISED))
     return problem
+
+
+def _implied_scale(weights: np.ndarray, case: Case) -> str:
+    """Where the weights are a softmax of Q K^T over a number other than sqrt(d_k) (a row's log-weights the scores times
+    one factor, plus that row's constant), that number, and which size of the inputs it is the root of; else nothing."""
+    Q, K = (np.asarray(a, dtype=float) for a in case.args[:2])
+    mask = case.kwargs.get("mask")
+    raw = Q @ np.swapaxes(K, -1, -2)
+    if raw.shape != weights.shape or not np.isfinite(weights).all():
+        return ""
+    seen = np.broadcast_to(np.asarray(True if mask is None else mask, dtype=bool), raw.shape) & (weights > 1e-250)
+    with np.errstate(divide="ignore"):
+        logs = np.where(seen, np.log(np.where(seen, weights, 1.0)), 0.0)
+    count = seen.sum(axis=-1, keepdims=True)
+    if (count < 2).all():
+        return ""
+    centre = lambda a: np.where(seen, a - np.where(seen, a, 0).sum(axis=-1, keepdims=True) / np.maximum(count, 1), 0)  # noqa: E731
+    s, l = centre(raw), centre(logs)
+    if not np.any(s):
+        return ""
+    factor = float((s * l).sum() / (s * s).sum())
+    d = Q.shape[-1]
+    if factor <= 0 or not np.allclose(l, factor * s, rtol=1e-4, atol=1e-6) or np.isclose(factor * np.sqrt(d), 1, rtol=1e-4):
+        return ""
+    divisor = 1 / factor
+    sizes = {f"{name}.shape[{axis - len(np.shape(a)) if axis == len(np.shape(a)) - 1 else axis}]": n
+             for name, a in zip("QKV", case.args[:3]) for axis, n in enumerate(np.shape(a))}  # the last axis as -1
+    roots = [size for size, n in sizes.items() if n > 1 and np.isclose(divisor, np.sqrt(n), rtol=1e-4)]
+    whole = [size for size, n in sizes.items() if n > 1 and np.isclose(divisor, n, rtol=1e-4)]
+    if roots:  # every size it could be: the message cannot tell which one the code used
+        named = _("the square root of {size} = {n}").format(size=" = ".join(roots), n=sizes[roots[0]])
+    elif whole:
+        named = f"{' = '.join(whole)} = {sizes[whole[0]]}"
+    else:
+        named = _("nothing (the scores are not scaled)") if np.isclose(divisor, 1, rtol=1e-4) else f"{divisor:.6g}"
+    return "\n" + _("your weights are the softmax of Q K^T divided by {named}: divide by the square root of d_k = "
+                    "Q.shape[-1] = {d}, np.sqrt({d}) = {root}.").format(named=named, d=d, root=f"{np.sqrt(d):.6g}")
 
 
 def _row_factors(expected: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
@@ -243,18 +283,24 @@ def _row_factors(expected: np.ndarray, weights: np.ndarray) -> np.ndarray | None
 
 
 def _nan_row(weights: np.ndarray, mask: Any) -> str:
-    """Which query's weights are nan though the mask lets it see some keys (its scores were all -inf: the mask that
-    was applied hid every key of it), and which keys those are; else nothing."""
+    """Which query's weights are nan though the mask lets it see some keys, and which keys those are; where the nan rows
+    are exactly those that hide a key, that the masked scores became +inf; else nothing."""
     if mask is None:
         return ""
     allowed = np.broadcast_to(np.asarray(mask, dtype=bool), weights.shape)
-    rows = np.argwhere(np.isnan(weights).all(axis=-1) & allowed.any(axis=-1))
+    nan = np.isnan(weights).all(axis=-1)
+    rows = np.argwhere(nan & allowed.any(axis=-1))
     if not len(rows):
         return ""
+    hides = ~allowed.all(axis=-1)
+    if np.array_equal(nan, hides):  # every row that hides a key, and only those: +inf - +inf in the softmax's shift
+        return "\n" + _("the weights are nan in exactly the rows where the mask hides a key: the hidden scores were set "
+                        "to a value that makes the whole row nan (+inf, whose inf - inf in the softmax is nan, or nan "
+                        "itself). Set them to -inf, np.where(mask, scores, -np.inf), so that exp gives 0.")
     row = tuple(int(i) for i in rows[0])
     keys = ", ".join(str(int(k)) for k in np.flatnonzero(allowed[row]))
-    return "\n" + _("the weights of query {query} (at {where}) are nan: every one of its scores was -inf, so the mask "
-                    "you applied hid every key of it, while `mask` lets it see keys {keys}.").format(
+    return "\n" + _("the weights of query {query} (at {where}) are nan, while `mask` lets it see keys {keys}. A row "
+                    "whose scores are all -inf (every key hidden), or that holds +inf, gives nan in the softmax.").format(
         query=row[-1], where=row, keys=keys)
 
 
@@ -270,6 +316,17 @@ def _inverted(weights: np.ndarray, mask: Any) -> bool:
     return bool(np.allclose(np.where(kept, w, 0), 0, atol=1e-9) and (np.where(kept, 0, w).sum(axis=-1) > 0.5).all())
 
 
+def _mask_compare(expected: Any, got: Any, case: Case) -> str | None:
+    """The values, and a mask of booleans: 1.0 and 0.0 pass np.where, but ~ of them is -2 and -1 (an integer mask),
+    both true, or an error (a float one)."""
+    problem = compare_values(expected, got)
+    if problem is None and isinstance(got, np.ndarray) and got.dtype.kind != "b":
+        return _("the values are right, but they are {dtype}: a mask holds booleans, True where a query may look "
+                 "(dtype=bool). np.where reads 1 and 0 as True and False, but ~mask of integers is -2 and -1, both "
+                 "true.").format(dtype=got.dtype)
+    return problem
+
+
 def _positions_compare(expected: Any, got: Any, case: Case) -> str | None:
     """The values, and what the numbers show however they were computed: the right columns in another order (which
     column holds which), or sines and cosines in their places that turn at the wrong speed (which pair, how fast)."""
@@ -278,7 +335,17 @@ def _positions_compare(expected: Any, got: Any, case: Case) -> str | None:
     if problem is None or pe is None or pe.shape != np.shape(expected) or pe.ndim != 2 or not np.isfinite(pe).all():
         return problem
     expected = np.asarray(expected, dtype=float)
-    return problem + (_columns_moved(expected, pe) or _pair_speeds(expected, pe))
+    return problem + (_columns_moved(expected, pe) or _pair_speeds(expected, pe) or _half_right(expected, pe))
+
+
+def _half_right(expected: np.ndarray, pe: np.ndarray) -> str:
+    """Where the sine columns are right and the cosine columns not (or the reverse): which half is wrong."""
+    sines, cosines = (np.allclose(pe[:, k::2], expected[:, k::2], rtol=1e-5, atol=1e-7) for k in (0, 1))
+    if sines == cosines:
+        return ""
+    wrong = _("the cosine columns (1, 3, 5, ...)") if sines else _("the sine columns (0, 2, 4, ...)")
+    return "\n" + _("{wrong} are wrong and the others right: column 2i + 1 is the cosine of the same angle as column 2i "
+                    "is the sine of, t / 10000 ** (2i / d).").format(wrong=wrong)
 
 
 def _columns_moved(expected: np.ndarray, pe: np.ndarray) -> str:
@@ -324,15 +391,33 @@ def _layer_norm_compare(expected: Any, got: Any, case: Case) -> str | None:
     eps = float(case.kwargs.get("eps", EPS))
     varied = np.broadcast_to(x.var(axis=-1, keepdims=True) > 1e3 * eps, x.shape)
     steady = np.broadcast_to(np.abs(gamma) > 1e-3, x.shape) & varied
-    if not steady.any():
-        return problem
     xhat = (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
     with np.errstate(all="ignore"):
         theirs = (values - beta) / gamma
     D = x.shape[-1]
-    if D > 1 and np.allclose(theirs[steady], xhat[steady] * np.sqrt((D - 1) / D), rtol=1e-3, atol=1e-3):
+    if D > 1 and steady.any() and np.allclose(theirs[steady], xhat[steady] * np.sqrt((D - 1) / D), rtol=1e-3, atol=1e-3):
         return problem + "\n" + hint(_(DDOF1))
-    return problem
+    return problem + _implied_eps(x, gamma, beta, values, theirs, eps)
+
+
+def _implied_eps(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, values: np.ndarray, theirs: np.ndarray,
+                 eps: float) -> str:
+    """Where the answer is layer norm with another eps (a default of 1e-6, 1e-12), that eps: read from the positions
+    whose variance is small enough for eps to matter, then checked on every value."""
+    centred, var = x - x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)
+    usable = np.broadcast_to((np.abs(gamma) > 1e-3) & (var < 1e3 * eps), x.shape) & (np.abs(theirs) > 1e-3)
+    if not usable.any():
+        return ""
+    with np.errstate(all="ignore"):
+        guess = float(np.median(((centred / theirs) ** 2 - var)[usable]))
+    smallest = float(np.broadcast_to(var, x.shape)[usable].min())
+    if not np.isfinite(guess) or guess <= 1e-6 * smallest or np.isclose(guess, eps, rtol=1e-2, atol=0):
+        return ""  # no eps at all (as far as float64 tells; a listed mistake says so), or the right one
+    steady = np.broadcast_to(np.abs(gamma) > 1e-3, x.shape)
+    if not np.allclose(theirs[steady], (centred / np.sqrt(var + guess))[steady], rtol=1e-4, atol=1e-6):
+        return ""  # not the same normalisation with that eps everywhere
+    return "\n" + _("your values are layer norm with eps = {found}: the exercise's is eps={eps} (torch's default), inside "
+                    "the square root. Check the default in your def line.").format(found=f"{guess:.2g}", eps=f"{eps:g}")
 
 
 def _layer_norm_backward_compare(expected: Any, got: Any, case: Case) -> str | None:
@@ -362,8 +447,8 @@ def _layer_norm_backward_compare(expected: Any, got: Any, case: Case) -> str | N
 def _split_compare(expected: Any, got: Any, case: Case) -> str | None:
     """The values, and where a reshape or a transpose went wrong: which of x's numbers the first wrong head holds."""
     problem = compare_values(expected, got, scale_tol=FLOAT32_ROUNDING)
-    if problem is None or _floats(got) is None:
-        return problem
+    if problem is None or not isinstance(got, np.ndarray) or _floats(got) is None:
+        return problem  # a list of heads is no array of them: its shape says what is wrong, not which numbers it holds
     found = _holds_instead(np.asarray(case.args[0]), np.asarray(got), np.asarray(expected))
     return problem + "\n" + found if found else problem
 
@@ -613,6 +698,31 @@ def _attention_normalised_over_all(Q, K, V, mask=None):
     return weights @ V, weights
 
 
+def _attention_keys_transposed(Q, K, V, mask=None):
+    scores = Q @ K.T / np.sqrt(Q.shape[-1])  # K.T reverses every axis: right for (S, d) only
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = _softmax(scores)
+    return weights @ V, weights
+
+
+def _mha_one_head(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    heads, _ = _attention(x @ Wq, x @ Wk, x @ Wv, _causal_mask(x.shape[1]) if causal else None)
+    return heads @ Wo
+
+
+def _mha_merged_to_model_width(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (_split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    heads, _ = _attention(q, k, v, _causal_mask(x.shape[1]) if causal else None)
+    return heads.transpose(0, 2, 1, 3).reshape(x.shape) @ Wo  # (B, T, D): right only where h*d_k = D
+
+
+def _mha_mask_of_features(x, Wq, Wk, Wv, Wo, num_heads, causal=False):
+    q, k, v = (_split_heads(x @ W, num_heads) for W in (Wq, Wk, Wv))
+    heads, _ = _attention(q, k, v, _causal_mask(x.shape[2]) if causal else None)  # D x D: right only where D = T
+    return _merge_heads(heads) @ Wo
+
+
 def _causal_future(T):
     return np.triu(np.ones((T, T), dtype=bool), k=1)
 
@@ -839,9 +949,16 @@ def _block_variant(x, p, num_heads, *, mistake: str):
     z = h2 @ p["W1"] + p["b1"]
     if mistake == "b1-after-relu":
         z = np.maximum(h2 @ p["W1"], 0) + p["b1"]
-    m = (z if mistake in ("no-relu", "b1-after-relu") else np.maximum(z, 0)) @ p["W2"] + p["b2"]
+    activation = {"tanh": np.tanh, "gelu": _gelu, "no-relu": lambda a: a, "b1-after-relu": lambda a: a}.get(
+        mistake, lambda a: np.maximum(a, 0))
+    m = activation(z) @ p["W2"] + p["b2"]
     m = np.maximum(m, 0) if mistake == "relu-after-w2" else m
     return (h2 if mistake == "normalised-residual-2" else y) + m
+
+
+def _gelu(z: np.ndarray) -> np.ndarray:
+    """GPT-2's GELU (its tanh approximation): a student who knows GPT-2 may write it where this block has ReLU."""
+    return 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z**3)))
 
 
 def _one_mistake(name: str, run: Callable[..., Any], mistake: str) -> Callable[..., Any]:
@@ -862,6 +979,16 @@ _block_normalised_mlp_residual = _one_mistake("_block_normalised_mlp_residual", 
 _block_no_ln1 = _one_mistake("_block_no_ln1", _block_variant, "no-ln1")
 _block_no_ln2 = _one_mistake("_block_no_ln2", _block_variant, "no-ln2")
 _block_b1_after_relu = _one_mistake("_block_b1_after_relu", _block_variant, "b1-after-relu")
+def _block_with_heads(heads: int) -> Callable[..., Any]:
+    """The block with a number of heads written in where num_heads belongs (right only where it happens to be it)."""
+    def wrong(x: np.ndarray, params: Params, num_heads: int) -> np.ndarray:
+        return _block_parts(x, params, heads)["out"]
+    wrong.__name__ = wrong.__qualname__ = f"_block_with_{heads}_heads"
+    return wrong
+
+
+_block_tanh = _one_mistake("_block_tanh", _block_variant, "tanh")
+_block_gelu = _one_mistake("_block_gelu", _block_variant, "gelu")
 _block_ln1_for_ln2 = _one_mistake("_block_ln1_for_ln2", _block_variant, "ln1-for-ln2")
 
 _backward_no_attention_residual = _one_mistake("_backward_no_attention_residual", _block_backward, "attention-residual")
@@ -881,6 +1008,10 @@ _backward_ln2_of_output = _one_mistake("_backward_ln2_of_output", _block_backwar
 _backward_w1_from_y = _one_mistake("_backward_w1_from_y", _block_backward, "w1-from-y")
 _backward_w2_from_z = _one_mistake("_backward_w2_from_z", _block_backward, "w2-from-z")
 _backward_ln1_of_output = _one_mistake("_backward_ln1_of_output", _block_backward, "ln1-of-output")
+_backward_relu_mask_inverted = _one_mistake("_backward_relu_mask_inverted", _block_backward, "relu-mask-inverted")
+_backward_split_untransposed = _one_mistake("_backward_split_untransposed", _block_backward, "split-untransposed")
+_backward_scale_multiplied = _one_mistake("_backward_scale_multiplied", _block_backward, "scale-multiplied")
+_backward_no_ln1_path = _one_mistake("_backward_no_ln1_path", _block_backward, "no-ln1-path")
 _backward_wo_from_dout = _one_mistake("_backward_wo_from_dout", _block_backward, "wo-from-dout")
 
 
@@ -899,7 +1030,11 @@ def _attention_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
                   {"mask": _causal_mask(4)}),
              Case((rng.normal(size=(2, 2, 3, 4)) * 3, rng.normal(size=(2, 2, 5, 4)), rng.normal(size=(2, 2, 5, 6))),
                   {"mask": _random_mask(rng, 3, 5)}),
-             _overflowing_case(rng)]
+             _overflowing_case(rng),
+             # A mask that broadcasts: each sequence's padding, (batch, 1, keys), the same for all its queries.
+             # np.where takes it as it is; scores[..., ~mask] or a loop over the mask's own rows does not.
+             Case((rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 5, 2))),
+                  {"mask": np.array([[[True, True, True, False, False]], [[True, True, True, True, False]]])})]
     if hidden:
         cases += [Case((rng.normal(size=(4, 6, 16)) * 4, rng.normal(size=(4, 7, 16)), rng.normal(size=(4, 7, 5))),
                        {"mask": _random_mask(rng, 6, 7)}),
@@ -989,7 +1124,8 @@ def _softmax_backward_cases(rng: np.random.Generator, hidden: bool) -> list[Case
 def _block_settings(hidden: bool) -> list[tuple[int, int, int, int, int, int]]:
     # the second visible block's heads are wider than the model (h*d_k = 6, D = 4): code that reshapes the merged
     # heads to (B, T, D), or uses D for h*d_k, fails the visible check, not only a hidden one
-    settings = [(2, 4, 6, 2, 3, 8), (1, 5, 4, 2, 3, 6)]
+    # the visible blocks have 2 and 3 heads: code that passes 2 (or any one number) for num_heads fails the visible check
+    settings = [(2, 4, 6, 2, 3, 8), (1, 5, 4, 3, 2, 6)]
     return settings + ([(3, 6, 8, 4, 2, 16), (2, 3, 5, 1, 4, 7)] if hidden else [])
 
 
@@ -1050,13 +1186,15 @@ attention = Exercise(
         Mistake(_attention_without_max, N_("exp overflows: scores over 709 give inf, and inf / inf is nan. "
                 "Subtract each row's maximum first, scores - scores.max(axis=-1, keepdims=True): the softmax is "
                 "unchanged and the largest exponential is exp(0) = 1.")),
+        Mistake(_attention_keys_transposed, N_("K.T reverses EVERY axis of K, the batch's and the heads' too, so a "
+                "3-D or 4-D K no longer lines up with Q: use K.swapaxes(-1, -2), which swaps only the last two.")),
     ],
 )
 
 causal_mask = Exercise(
     "ch10.causal_mask",
     title="causal_mask",
-    scale_tol=FLOAT32_ROUNDING,
+    compare=_mask_compare,
     reference=_causal_mask,
     cases=_causal_cases,
     mistakes=[
@@ -1131,6 +1269,13 @@ multi_head_attention = Exercise(
                 "your attention, which does.")),
         Mistake(_mha_always_causal, N_("with causal=False nothing is masked: pass the causal mask only when causal "
                 "is True, causal_mask(T) if causal else None.")),
+        Mistake(_mha_one_head, N_("the heads are not split: one attention over the whole width h*d_k is not h "
+                "attentions of width d_k (each with its own softmax and the scale 1/sqrt(d_k)). Split q, k and v with "
+                "split_heads, attend, then merge the heads back.")),
+        Mistake(_mha_merged_to_model_width, N_("the merged heads have width h*d_k = Wq.shape[1], which need not be "
+                "D = x.shape[-1]: reshape to (B, T, -1) (or (B, T, h*d_k)); Wo then maps that width back to D.")),
+        Mistake(_mha_mask_of_features, N_("the causal mask is T x T, one row per query and one column per key: "
+                "causal_mask(T) with T = x.shape[1], the number of time steps, not the number of features.")),
     ],
 )
 
@@ -1263,6 +1408,10 @@ layer_norm_backward = Exercise(
     ],
 )
 
+FIXED_HEADS = N_("the number of heads is fixed in your code: it is given, num_heads, so pass it on to "
+                 "multi_head_attention (a number written in is right only for the blocks that happen to have it).")
+OTHER_ACTIVATION = N_("the MLP's activation is ReLU, np.maximum(z, 0), between W1 and W2 (GPT-2 uses GELU; this block, "
+                      "like the library's TransformerBlock, uses ReLU).")
 NORMALISED_RESIDUAL = N_("a residual adds the normalised input: the identity path carries the input itself, y = x + "
                          "attention(LN1(x)) and out = y + MLP(LN2(y)).")
 MISSING_LN = N_("a layer norm is missing: in the pre-norm block each sub-layer's input is normalised, "
@@ -1296,6 +1445,9 @@ transformer_block = Exercise(
                 "relu(LN2(y) @ W1 + b1).")),
         Mistake(_block_ln1_for_ln2, N_("LN2 uses LN1's gamma and beta: each layer norm has its own, "
                 "params['ln2_gamma'] and params['ln2_beta'] for LN2.")),
+        *[Mistake(_block_with_heads(heads), FIXED_HEADS) for heads in (1, 2, 3, 4)],
+        Mistake(_block_tanh, OTHER_ACTIVATION),
+        Mistake(_block_gelu, OTHER_ACTIVATION),
     ],
 )
 
@@ -1343,5 +1495,14 @@ transformer_block_backward = Exercise(
                 "batch and time).")),
         Mistake(_backward_wo_from_dout, N_("Wo's gradient is merged^T @ dy, the gradient at y (where the attention's "
                 "output is added), not merged^T @ dout.")),
+        Mistake(_backward_split_untransposed, N_("the gradient of the merged heads was split with a reshape alone: "
+                "split it as the forward pass split q, k and v, split_heads(dy @ Wo.T, num_heads) (reshape to (B, T, "
+                "h, d), then transpose).")),
+        Mistake(_backward_scale_multiplied, N_("the scores' gradient is multiplied by sqrt(d_k): the forward pass "
+                "divided the scores by sqrt(d_k), so their gradient is divided by it too.")),
+        Mistake(_backward_relu_mask_inverted, N_("the ReLU's gradient passes where z < 0: relu passes its input "
+                "where z > 0 (and gives 0 elsewhere), so dz = (dout @ W2.T) * (z > 0).")),
+        Mistake(_backward_no_ln1_path, N_("dx misses the path through LN1 and the attention: x reaches the output "
+                "directly (y = x + ...) AND through LN1, so dx = dy + layer_norm_backward(dh1, x, ln1_gamma)'s dx.")),
     ],
 )
