@@ -27,7 +27,7 @@ from gradbook_grader.integrity import MIN_COPY_NODES, scan
 from gradbook_grader.nbcells import is_solution, stub_solution
 from gradbook_grader.types import Limits, SubmissionGrade
 from gradbook_grader.questions import static_manifest
-from integrity_corpus import ATTACKS, FRAMEWORK_FORMS, HONEST, REPLACES_RECORDER
+from integrity_corpus import ATTACKS, DICTATED, FRAMEWORK_FORMS, HONEST, REPLACES_RECORDER
 from test_trust import needs_bwrap
 
 LIMITS = Limits(cell_timeout=60, total_timeout=400, memory_mb=2048, max_output_bytes=2_000_000)
@@ -40,13 +40,16 @@ def _meta(gid: str, solution: bool, grade: bool, points: int = 0) -> dict:
 
 
 def _instructor_cells(chapters: list[str]) -> list:
-    """The chapters' real solution cells (not graded here): what a student might paste or happen to write."""
+    """The chapters' real solution cells (not graded here): what a student might paste or happen to write; and
+    their text (Markdown), which leads students to write much of it."""
     cells = []
     for key in chapters:  # the registry's chapters ("ch05")
         path = ROOT / "solutions" / f"{chapter(key).notebook}.ipynb"
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code" and is_solution(cell):
                 cells.append(new_code_cell(cell.source, metadata=_meta(f"real-{key}-{cell.metadata.nbgrader.grade_id}", True, False)))
+            elif cell.cell_type == "markdown" and not is_solution(cell):
+                cells.append(nbformat.v4.new_markdown_cell(cell.source))
     return cells
 
 
@@ -150,6 +153,19 @@ def test_a_framework_however_reached_is_seen_while_the_answer_is_asked(graded) -
         assert len(lines) == 1 and called in lines[0], (name, called, lines)
         replaced = (name, called) in [(n, c) for _, n, _, c in REPLACES_RECORDER]
         assert ("replaced the grader's recorder" in lines[0]) == replaced, lines
+
+
+def test_answers_a_chapter_s_text_dictates_are_not_the_instructor_s_code() -> None:
+    """Each chapter's honest answers against its own solutions and text, as graded: none is evidence, those the text
+    dictates included (a natural conv2d_naive, maxpool_backward or Adam has the solution's shape, and a micrograd
+    `Value` once matched across its methods, joined by the lines the template gives between them). The instructor's
+    own cells pasted whole, with their names, still are, where they hold enough names their author chose."""
+    assert len(DICTATED) >= 8
+    for key in sorted({exercise[:4] for exercise, _, _ in HONEST}):
+        source, submission = _pair([entry for entry in HONEST if entry[0].startswith(key)], [key])
+        assert scan(submission, source) == [], key
+    pasted = nbformat.read(ROOT / "solutions" / f"{chapter('ch10').notebook}.ipynb", as_version=4)
+    assert any("the same code as in the instructor's solution" in line for line in scan(pasted, copy.deepcopy(pasted)))
 
 
 def test_a_deep_expression_is_scanned_without_an_error() -> None:

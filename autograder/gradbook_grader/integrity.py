@@ -34,6 +34,7 @@ usual.
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib.util
 import re
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
     from gradbook_grader.verdict import Answer
 
 MIN_COPY_NODES = 120  # a natural softmax is ~50 nodes, a natural naive conv2d ~110; a pasted reference section is more
+# A copy of an exercise's answer shares at least this many names its author chose: one or two are the field's own
+# (`m_hat` and `v_hat` in Adam, `onehot` where the text says "one-hot"); a pasted answer keeps many more.
+MIN_CHOSEN_NAMES = 3
 MAX_EVIDENCE = 20
 MAX_STATEMENTS = 5_000  # per cell: past this, the rest of the cell is not compared
 CHECK_INTERNALS = {"reference", "mistakes", "cases", "make_cases", "compare", "wrong", "answer"}
@@ -69,6 +73,8 @@ class Statement:
     shape: str  # the statement without its names, constants, docstring and nested statements
     nodes: int  # how many syntax nodes that is
     line: int
+    named: str = ""  # the shape with the names the chapter does not dictate written out (`_free`)
+    free: frozenset[str] = frozenset()  # those names
 
 
 def scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
@@ -81,7 +87,8 @@ def scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
 
 def _scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
     given = {_norm(c.source) for c in source.cells if c.get("cell_type") == "code"}
-    index = _index(_library(), _instructor(source))
+    dictated = _dictated(source)
+    index = _index(_library(), _answers_halves(dictated), _instructor(source, dictated))
     checks = _checks_names(nb)
     frameworks = _bound_names(nb, _bound_to_frameworks)
     evidence: list[str] = []
@@ -98,7 +105,7 @@ def _scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
         evidence += [f"{where}, line {line}: {what}" for line, what in _internals(tree, checks)]
         if is_solution(cell):
             evidence += [f"{where}, line {line}: {what}" for line, what in sorted(_framework_calls(tree, frameworks))]
-        evidence += [f"{where}, line {line}: {what}" for line, what in _copies(_statements(tree), index)]
+        evidence += [f"{where}, line {line}: {what}" for line, what in _copies(_statements(tree, dictated), index)]
         if len(evidence) >= MAX_EVIDENCE:
             return evidence[:MAX_EVIDENCE] + ["... and more"]
     return evidence
@@ -269,25 +276,28 @@ def _walk(tree: ast.AST) -> Iterator[ast.AST]:
 # --- pasted code -----------------------------------------------------------------------------------
 
 
-def _statements(tree: ast.AST) -> list[Statement]:
-    """The statements in the order they are written (nested ones after their header), docstrings left out."""
+def _statements(tree: ast.AST, dictated: frozenset[str] | None = None) -> list[Statement]:
+    """The statements in the order they are written (nested ones after their header), docstrings left out; with
+    `dictated`, each also with the names it does not dictate written out (`_shape`)."""
     out: list[Statement] = []
     stack: list[ast.AST] = list(reversed(getattr(tree, "body", [])))
     while stack and len(out) < MAX_STATEMENTS:
         node = stack.pop()
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             continue  # a docstring, or a string on its own: text, not code
-        shape, nodes = _shape(node)
-        out.append(Statement(shape, nodes, getattr(node, "lineno", 0)))
+        shape, nodes, named, free = _shape(node, dictated)
+        out.append(Statement(shape, nodes, getattr(node, "lineno", 0), named, free))
         # nested statements (an except clause, a match case: their own header) follow their header
         stack.extend(reversed([s for field in _BODIES for s in (getattr(node, field, None) or [])]))
     return out
 
 
-def _shape(statement: ast.AST) -> tuple[str, int]:
-    """A statement's header as text, names numbered by first use, constants as `C`; iterative."""
+def _shape(statement: ast.AST, dictated: frozenset[str] | None = None) -> tuple[str, int, str, frozenset[str]]:
+    """A statement's header as text, names numbered by first use, constants as `C`; iterative. Also that text with
+    each name not in `dictated` written out (what its author chose, not what the chapter gave), and those names."""
     names: dict[str, str] = {}
     tokens: list[str] = []
+    chosen: dict[int, str] = {}  # token index -> the name written out there
     count = 0
     stack: list[object] = [statement]
     while stack:
@@ -299,6 +309,9 @@ def _shape(statement: ast.AST) -> tuple[str, int]:
             continue
         leaf = _leaf(item, names)
         if leaf is not None:
+            name = item.id if isinstance(item, ast.Name) else item.arg if isinstance(item, ast.arg) else None
+            if dictated is not None and name is not None and name not in dictated:
+                chosen[len(tokens)] = name
             tokens.append(leaf)
             count += isinstance(item, ast.AST)
             continue
@@ -306,7 +319,8 @@ def _shape(statement: ast.AST) -> tuple[str, int]:
         tokens.append(type(item).__name__ + "(")
         stack.append(")")
         stack.extend(_fields(item, item is statement))
-    return "".join(tokens), count
+    named = "".join(f"={chosen[i]}=" if i in chosen else token for i, token in enumerate(tokens))
+    return "".join(tokens), count, named, frozenset(chosen.values())
 
 
 def _leaf(item: object, names: dict[str, str]) -> str | None:
@@ -336,26 +350,44 @@ def _fields(item: ast.AST, top: bool) -> list[object]:
 class _Source:
     where: str  # "gradbook/checks/ch05/answers.py" or "the instructor's solution (cell 7)"
     statements: tuple[Statement, ...]
+    # An exercise's answer (the instructor's solution, a check's reference): the chapter's text and template dictate
+    # much of its shape, so a student who follows them writes it too; a copy of it is the same code with the names
+    # its author chose (`Statement.named`), `MIN_CHOSEN_NAMES` of them. The engine's code is compared by shape alone.
+    exercise: bool = False
+
+
+def _run(student: list[Statement], i: int, source: _Source, j: int) -> tuple[int, int, set[str]]:
+    """(syntax nodes, statements, the chosen names it shares) of the run of `student` from i that is `source`'s from
+    j; no nodes for an exercise's answer that shares too few chosen names. A statement the student was given counts
+    nothing (the source's count is 0 there)."""
+    nodes = length = 0
+    chosen: set[str] = set()
+    while i + length < len(student) and j + length < len(source.statements):
+        mine, theirs = student[i + length], source.statements[j + length]
+        if mine.shape != theirs.shape or (source.exercise and mine.named != theirs.named):
+            break
+        nodes += theirs.nodes
+        chosen |= theirs.free
+        length += 1
+    return (nodes if len(chosen) >= MIN_CHOSEN_NAMES or not source.exercise else 0), length, chosen
 
 
 def _copies(student: list[Statement], index: dict[str, list[tuple[_Source, int]]]) -> Iterator[tuple[int, str]]:
     """Runs of the student's statements that are runs of an answer source, `MIN_COPY_NODES` or more."""
     i = 0
     while i < len(student):
-        best = (0, 0, None)  # (nodes, length, source)
+        best: tuple[int, int, _Source | None, set[str]] = (0, 0, None, set())  # (nodes, length, source, names)
         for source, j in index.get(student[i].shape, ()):
-            nodes = length = 0
-            while (i + length < len(student) and j + length < len(source.statements)
-                   and student[i + length].shape == source.statements[j + length].shape):
-                nodes += student[i + length].nodes
-                length += 1
+            nodes, length, chosen = _run(student, i, source, j)
             if nodes > best[0]:
-                best = (nodes, length, source)
-        nodes, length, source = best
+                best = (nodes, length, source, chosen)
+        nodes, length, source, chosen = best
         if source is not None and nodes >= MIN_COPY_NODES:
             end = student[i + length - 1].line
+            names = f"the names {', '.join(sorted(chosen)[:8])} as its author chose them, other names" if source.exercise \
+                else "names"
             yield student[i].line, (f"lines {student[i].line}-{end} are the same code as in {source.where} "
-                                    f"({nodes} syntax nodes; names, docstrings and constants aside)")
+                                    f"({nodes} syntax nodes; {names}, docstrings and constants aside)")
             i += length
         else:
             i += 1
@@ -370,8 +402,9 @@ def _index(*groups: tuple[_Source, ...]) -> dict[str, list[tuple[_Source, int]]]
     return index
 
 
-def _instructor(source: NotebookNode) -> tuple[_Source, ...]:
-    """The instructor's solution cells of this chapter, less what the student was given with them."""
+def _instructor(source: NotebookNode, dictated: frozenset[str]) -> tuple[_Source, ...]:
+    """The instructor's solution cells of this chapter, one source per stretch between the lines the student was
+    given with them (a class's methods are separate answers: the given lines between them join no run)."""
     out = []
     for number, cell in enumerate(source.cells):
         if cell.get("cell_type") != "code" or not is_solution(cell):
@@ -381,28 +414,63 @@ def _instructor(source: NotebookNode) -> tuple[_Source, ...]:
         if tree is None:
             continue
         given = {s.shape for s in _statements(template)} if template is not None else set()
-        statements = tuple(s if s.shape not in given else Statement(s.shape, 0, s.line) for s in _statements(tree))
-        out.append(_Source(f"the instructor's solution (cell {number})", statements))
+        stretch: list[Statement] = []
+        for statement in [*_statements(tree, dictated), None]:
+            if statement is not None and statement.shape not in given:
+                stretch.append(statement)
+            elif stretch:
+                out.append(_Source(f"the instructor's solution (cell {number})", tuple(stretch), exercise=True))
+                stretch = []
     return tuple(out)
+
+
+_WORD = re.compile(r"[^\W\d]\w*")
+
+
+def _dictated(source: NotebookNode) -> frozenset[str]:
+    """The names a chapter gives its students: every word of its text and of the code they receive (a solution
+    cell's template, not its answer), and Python's builtins. What other names an answer uses its author chose."""
+    words = set(dir(builtins))
+    for cell in source.cells:
+        text = str(cell.get("source", ""))
+        words.update(_WORD.findall(stub_solution(text) if cell.get("cell_type") == "code" and is_solution(cell) else text))
+    return frozenset(words)
 
 
 @lru_cache(maxsize=1)
 def _library() -> tuple[_Source, ...]:
-    """The library's answer code, module by module (read from its files, never imported)."""
-    out = []
+    """The library's engine code (the reference engine, the torch path, widgets), module by module (read from its
+    files, never imported), compared by shape alone: the chapters do not dictate it."""
+    return tuple(_Source(where, statements) for where, statements in _library_statements(_engine_files(), None))
+
+
+@lru_cache(maxsize=16)
+def _answers_halves(dictated: frozenset[str]) -> tuple[_Source, ...]:
+    """The chapters' checks' answers halves (references, mistakes, case generators): exercises' answers."""
+    return tuple(_Source(where, statements, exercise=True)
+                 for where, statements in _library_statements(_answers_files(), dictated))
+
+
+def _library_statements(files: list[tuple[Path, str]], dictated: frozenset[str] | None
+                        ) -> Iterator[tuple[str, tuple[Statement, ...]]]:
+    """Each file's statements, what the checks' harness gives students counting nothing."""
     helpers = _helper_shapes()
-    for path, where in _library_files():
-        try:
-            tree = _parse(path.read_text(encoding="utf-8"))
-        except OSError:
-            continue
+    for path, where in files:
+        tree = _parse_file(path)
         if tree is not None:
-            statements = tuple(s if s.shape not in helpers else Statement(s.shape, 0, s.line) for s in _statements(tree))
-            out.append(_Source(where, statements))
-    return tuple(out)
+            yield where, tuple(s if s.shape not in helpers else Statement(s.shape, 0, s.line, s.named)
+                               for s in _statements(tree, dictated))
 
 
-def _library_files() -> list[tuple[Path, str]]:
+@lru_cache(maxsize=None)
+def _parse_file(path: Path) -> ast.Module | None:
+    try:
+        return _parse(path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+
+
+def _engine_files() -> list[tuple[Path, str]]:
     files = []
     for name in (*LIBRARY_PACKAGES, *LIBRARY_MODULES):
         spec = importlib.util.find_spec(name)
@@ -413,11 +481,16 @@ def _library_files() -> list[tuple[Path, str]]:
                 files.append((path, f"{name.replace('.', '/')}/{path.name}"))
         elif spec.origin:
             files.append((Path(spec.origin), f"{name.replace('.', '/')}.py"))
-    spec = importlib.util.find_spec("gradbook")
-    if spec is not None and spec.origin:  # the checks: only the chapters' answers halves are answer code
-        root = Path(spec.origin).parent
-        files += [(path, path.relative_to(root.parent).as_posix()) for path in answer_files(root)]
     return files
+
+
+def _answers_files() -> list[tuple[Path, str]]:
+    """The checks: only the chapters' answers halves are answer code."""
+    spec = importlib.util.find_spec("gradbook")
+    if spec is None or not spec.origin:
+        return []
+    root = Path(spec.origin).parent
+    return [(path, path.relative_to(root.parent).as_posix()) for path in answer_files(root)]
 
 
 def _helper_shapes() -> set[str]:
