@@ -694,3 +694,67 @@ def test_test_cells_hold_only_check_calls_and_release_says_which_line_is_not() -
                       ("x = 1", "not a check call"), ("", "makes no check"), ("check.naive_relu(", "not valid Python")]:
         with pytest.raises(TestCellError, match=says):
             read_test_cell(bad)
+
+
+# --- round 4: answers forged in the sandbox, judged outside ------------------------------------------------
+
+def _forged(expected: object) -> list[tuple[str, object]]:
+    """Plain values a process the student controls can send for a case (a driver replaced there sends anything)."""
+    import numpy as np
+
+    forms: list[tuple[str, object]] = [
+        ("nothing", []), ("an empty tuple", ()), ("an empty dict", {}), ("None", None), ("True", True),
+        ("nan", float("nan")), ("a whole number no float holds", 10**4000), ("text", "x"), ("no numbers", np.zeros(0)),
+        ("no rows of a billion columns", np.zeros((0, 10**9))),
+    ]
+    if isinstance(expected, (tuple, list)) and expected:
+        forms += [("the first part only", type(expected)(expected[:1])), ("all but the last part", type(expected)(expected[:-1])),
+                  ("an extra part", type(expected)([*expected, 0])),
+                  ("huge whole numbers for every part", tuple(10**4000 for _ in expected))]
+    if isinstance(expected, dict) and expected:
+        forms += [("a key missing", dict(list(expected.items())[:-1])), ("an extra key", {**expected, "extra": 1.0})]
+    if isinstance(expected, np.ndarray) and expected.size:
+        forms += [("its numbers as text", expected.astype(str)), ("its numbers as bytes", np.full(expected.shape, b"1"))]
+    return forms
+
+
+def test_forged_answers_are_wrong_for_every_exercise_and_never_a_grader_error() -> None:
+    """Whatever plain value comes back for every case, the judge calls it wrong, says why, and does not raise: once
+    `perceptron_train` passed with an empty list (its compare zipped the parts, and zip stops at the shorter), so a
+    student who replaced the chapter's driver in the notebook got full marks for a stub; and None, a huge whole
+    number or an array of text raised in chapters' compares ("internal grader error while judging")."""
+    import copy
+
+    from gradbook.checks import load_all
+    from gradbook.checks.core import judge
+    from gradbook.checks.plain import digest, to_plain
+
+    for name, exercise in load_all().items():
+        cases = exercise.make_cases(0, False)
+        forged = [_forged(to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))) for case in cases]
+        for number, (what, _) in enumerate(forged[0]):
+            sent = [forms[number][1] if len(forms) > number else None for forms in forged]
+            results = [{"out": out, "error": None, "inputs": digest((c.args, c.kwargs))} for out, c in zip(sent, cases)]
+            verdict = judge(exercise, {"exercise": name, "seed": 0, "hidden": False, "results": results}, "en")
+            assert not verdict.passed and verdict.message, (name, what)
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_a_driver_replaced_in_the_notebook_sends_nothing_and_earns_nothing() -> None:
+    """The attack the judge test above closes, end to end: chapter 3's `perceptron_train` left a stub, and the
+    chapter's driver replaced in the student's cell so that every case is answered with an empty list. The grader's
+    answers are what that process sends; before, this earned the exercise's 2 points."""
+    require(sandbox.bwrap_problem() is None, f"bwrap does not work here: {sandbox.bwrap_problem()}")
+    chapter3 = ROOT / "solutions" / "03-perceptron-and-xor.ipynb"
+    forge = ("import gradbook.checks.ch03.public as public\n"
+             "public.DRIVERS['ch03.perceptron_train'] = lambda student, case: []\n"
+             "def perceptron_train(X, y, epochs=10, lr=1.0):\n    raise NotImplementedError()\n")
+    limits = Limits(cell_timeout=30, total_timeout=200, memory_mb=2048)
+    source = nbformat.read(chapter3, as_version=4)
+    manifest = build_manifest(source, limits, sandbox_mode="bwrap")
+    grade = grade_submission(build(replace={"perceptron-train": forge}, source=chapter3), source, manifest,
+                             limits=limits, sandbox_mode="bwrap")
+    cell = grade.cells["test-perceptron-train"]
+    assert cell.points == 0 and "expected a tuple of 3 items, got a list of 0 items" in cell.message, cell.message
+    assert grade.cells["test-dense"].points == grade.cells["test-dense"].max_points  # the others keep their points
