@@ -876,7 +876,20 @@ class Value_54:
         for node in reversed(order):
             node._backward()
 '''),
-    ("ch08.value_ops", "Value_54", "Value_54.__doc__ += ' (the same class, checked for its values)'\n"),
+    ("ch08.value_ops", "Value_54", '''
+import torch
+
+def agrees_with_torch_54(a=2.0, b=-3.0):
+    """My own test of the class above, as the chapter's demos do it: a*b + b**2 through Value and through torch."""
+    x, y = Value_54(a), Value_54(b)
+    out = x * y + y ** 2
+    out.backward()
+    tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    (tx * ty + ty ** 2).backward()
+    return abs(x.grad - tx.grad.item()) < 1e-9 and abs(y.grad - ty.grad.item()) < 1e-9
+
+print("agrees with torch:", agrees_with_torch_54())
+'''),
     ("ch08.derivative", "derivative_55", '''
 def derivative_55(expr, var):
     """The rules in the chapter's order: constants, variables, then each operation."""

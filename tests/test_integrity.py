@@ -205,20 +205,24 @@ def test_the_attacks_work_where_the_answers_are(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_an_answer_a_framework_computes_is_evidence_and_a_check_against_one_is_not() -> None:
-    """Only a solution's function that calls a framework through a name bound to it is flagged, once, with what it
-    reaches; a parameter or local of the same name, or a comparison at the cell's top level, is the student's own."""
+    """Only a solution's function that calls a framework through a name bound to it, and that a checked answer
+    reaches, is flagged, once, with what it reaches; a parameter or local of the same name, a comparison at the cell's
+    top level, or a test function of the student's own that no answer uses (chapter 8's demos compare with torch the
+    same way) is the student's own."""
     honest = ("def layer_norm(x, gamma, beta, F=None, eps=1e-5):\n    torch = x.mean(axis=-1, keepdims=True)\n"
               "    return (x - torch) / np.sqrt(x.var(axis=-1, keepdims=True) + eps) * gamma + beta\n"
-              "import torch\nprint(torch.allclose(torch.tensor(layer_norm(np.ones((2, 3)), 1, 0)), torch.zeros(2, 3)))\n")
+              "import torch\nprint(torch.allclose(torch.tensor(layer_norm(np.ones((2, 3)), 1, 0)), torch.zeros(2, 3)))\n"
+              "def agrees_with_torch(x):\n    return torch.allclose(torch.tensor(layer_norm(x, 1, 0)), F.layer_norm(\n"
+              "        torch.tensor(x), x.shape[-1:]))\nprint(agrees_with_torch(np.eye(3)))\n")
     framework = ("def attention(Q, K, V, mask=None):\n    w = torch.softmax(torch.tensor(Q) @ torch.tensor(K).T, -1)\n"
-                 "    return (w @ torch.tensor(V)).numpy(), w.numpy()\n"
-                 "backward = lambda x: F.layer_norm(x, x.shape[-1:])\n")
+                 "    return (w @ torch.tensor(V)).numpy(), normalise(w.numpy())\n"
+                 "normalise = lambda w: F.normalize(torch.tensor(w), p=1.0, dim=-1).numpy()\n")
     source, submission = _pair([("ch10.layer_norm", "layer_norm", honest), ("ch10.attention", "attention", framework)], [])
     submission.cells.insert(0, new_code_cell("import torch\nimport torch.nn.functional as F"))
     evidence = scan(submission, source)
     assert len(evidence) == 2, evidence
     assert "line 2: attention computes with a framework (torch.softmax, torch.tensor)" in evidence[0]
-    assert "line 4: a lambda computes with a framework (torch.nn.functional.layer_norm)" in evidence[1]
+    assert "line 4: a lambda computes with a framework (torch.nn.functional.normalize, torch.tensor)" in evidence[1]
 
 
 WATCHED = """

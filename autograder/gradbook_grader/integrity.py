@@ -91,6 +91,7 @@ def _scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
     index = _index(_library(), _answers_halves(dictated), _instructor(source, dictated))
     checks = _checks_names(nb)
     frameworks = _bound_names(nb, _bound_to_frameworks)
+    answers = _answers_reach(nb, checks)
     evidence: list[str] = []
     for number, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code" or is_test_cell(cell):
@@ -104,7 +105,7 @@ def _scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
         where = f"cell {number}" + (" (a solution cell)" if is_solution(cell) else " (the student's own cell)")
         evidence += [f"{where}, line {line}: {what}" for line, what in _internals(tree, checks)]
         if is_solution(cell):
-            evidence += [f"{where}, line {line}: {what}" for line, what in sorted(_framework_calls(tree, frameworks))]
+            evidence += [f"{where}, line {line}: {what}" for line, what in sorted(_framework_calls(tree, frameworks, answers))]
         evidence += [f"{where}, line {line}: {what}" for line, what in _copies(_statements(tree, dictated), index)]
         if len(evidence) >= MAX_EVIDENCE:
             return evidence[:MAX_EVIDENCE] + ["... and more"]
@@ -220,10 +221,56 @@ def _bound_to_frameworks(node: ast.AST) -> dict[str, str]:
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
-def _framework_calls(tree: ast.AST, frameworks: dict[str, str]) -> Iterator[tuple[int, str]]:
-    """Each function a solution cell defines (outermost, with what it nests) that uses a framework: its first line
-    that does, and what it reaches. A check of the answer against a framework at the cell's top level is no evidence."""
-    stack: list[ast.AST] = [tree]
+def _answers_reach(nb: NotebookNode, checks: dict[str, str]) -> set[str] | None:
+    """Every name the checked answers reach in the notebook: the names in the test cells' check calls
+    (`check.softmax(softmax)`), and the names each definition of a reached name uses, transitively (a function's
+    helpers, a class's methods' helpers, `Value.backward = backward`). None where no check call names one."""
+    definitions: dict[str, list[ast.AST]] = {}
+    roots: set[str] = set()
+    for cell in nb.cells:
+        tree = _parse(cell.get("source", "")) if cell.get("cell_type") == "code" else None
+        if tree is not None and is_test_cell(cell):
+            roots |= {n.id for call in _walk(tree) if isinstance(call, ast.Call) and call.args
+                      and _dotted(call.func, checks).startswith("gradbook.checks") for n in _walk(call.args[0])
+                      if isinstance(n, ast.Name)}
+        elif tree is not None:
+            for statement in tree.body:
+                for name in _defined(statement):
+                    definitions.setdefault(name, []).append(statement)
+    reached, todo = set(), list(roots)
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo += [n.id for node in definitions.get(name, ()) for n in _walk(node) if isinstance(n, ast.Name)]
+    return reached or None
+
+
+def _defined(statement: ast.AST) -> list[str]:
+    """The names a top-level statement defines: a function's or class's, an assignment's (`Value.backward = ...`
+    defines more of `Value`), and those of the statements in its blocks."""
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [statement.name]
+    if isinstance(statement, (ast.If, ast.Try, ast.With, ast.For, ast.While)):  # defined in a block: `try: ... except`
+        return [name for field in _BODIES for inner in getattr(statement, field, None) or [] for name in _defined(inner)]
+    targets = statement.targets if isinstance(statement, ast.Assign) else (
+        [statement.target] if isinstance(statement, (ast.AnnAssign, ast.AugAssign)) else [])
+    names = []
+    for target in targets:
+        while isinstance(target, (ast.Attribute, ast.Subscript)):
+            target = target.value
+        names += [n.id for n in _walk(target) if isinstance(n, ast.Name)]
+    return names
+
+
+def _framework_calls(tree: ast.AST, frameworks: dict[str, str], answers: set[str] | None = None
+                     ) -> Iterator[tuple[int, str]]:
+    """Each function a solution cell defines (outermost, with what it nests) that uses a framework and that a checked
+    answer reaches (`_answers_reach`; every function where none is known): its first line that does, and what it
+    reaches. A check of the answer against a framework at the cell's top level, or in a function of the student's
+    that no answer uses (a test of their own), is no evidence."""
+    statements = getattr(tree, "body", [])
+    stack: list[ast.AST] = [s for s in statements if answers is None or set(_defined(s)) & answers]
     while stack:
         node = stack.pop()
         if not isinstance(node, _FUNCTIONS):
