@@ -230,20 +230,26 @@ def _answers_reach(nb: NotebookNode, checks: dict[str, str]) -> set[str] | None:
     for cell in nb.cells:
         tree = _parse(cell.get("source", "")) if cell.get("cell_type") == "code" else None
         if tree is not None and is_test_cell(cell):
-            roots |= {n.id for call in _walk(tree) if isinstance(call, ast.Call) and call.args
-                      and _dotted(call.func, checks).startswith("gradbook.checks") for n in _walk(call.args[0])
-                      if isinstance(n, ast.Name)}
+            roots |= _checked_names(tree, checks)
         elif tree is not None:
             for statement in tree.body:
                 for name in _defined(statement):
                     definitions.setdefault(name, []).append(statement)
-    reached, todo = set(), list(roots)
+    reached: set[str] = set()
+    todo = list(roots)
     while todo:
         name = todo.pop()
         if name not in reached:
             reached.add(name)
             todo += [n.id for node in definitions.get(name, ()) for n in _walk(node) if isinstance(n, ast.Name)]
     return reached or None
+
+
+def _checked_names(tree: ast.AST, checks: dict[str, str]) -> set[str]:
+    """The names in the answers a test cell's check calls are given (`check.xor_weights((W1, b1))`: W1, b1)."""
+    calls = [node for node in _walk(tree) if isinstance(node, ast.Call) and node.args
+             and _dotted(node.func, checks).startswith("gradbook.checks")]
+    return {n.id for call in calls for n in _walk(call.args[0]) if isinstance(n, ast.Name)}
 
 
 def _defined(statement: ast.AST) -> list[str]:
