@@ -43,6 +43,10 @@ from gradbook_grader.nbcells import (
 )
 
 MAX_SUBMISSION_BYTES = 50_000_000
+# What an instructor can do for an honest notebook over the limit: its outputs (figures, printed data) are most of it,
+# and the grader runs it afresh, never reading them.
+TOO_LARGE = (". Its outputs are not graded (the grader runs the notebook again): clear them "
+             "(`jupyter nbconvert --clear-output --inplace <notebook>`) and grade it again")
 
 class SubmissionError(ValueError):
     """The submission cannot be graded at all (not JSON, not a notebook, too large, ...)."""
@@ -73,7 +77,7 @@ def parse_submission(submission: Path | str | bytes | NotebookNode | dict) -> No
 
 
 def _too_large(size: int) -> SubmissionError:
-    return SubmissionError(f"the submission is {size:,} bytes, more than the {MAX_SUBMISSION_BYTES:,} allowed")
+    return SubmissionError(f"the submission is {size:,} bytes, more than the {MAX_SUBMISSION_BYTES:,} allowed{TOO_LARGE}")
 
 
 def _read(path: Path) -> bytes:
