@@ -178,6 +178,21 @@ def test_a_deep_expression_is_scanned_without_an_error() -> None:
         assert scan(new_notebook(cells=[new_code_cell(code, metadata=_meta("a", True, False))]), source) == []
 
 
+def test_a_notebook_of_more_code_than_the_scan_compares_is_left_to_a_person() -> None:
+    """Thousands of statements shaped like the library's commonest (`def f(a, b): ...`, which the answer code has
+    hundreds of) once cost the grader 20 minutes for a 50 MB notebook, outside every sandbox's time limit; past a
+    budget of statements compared, or of characters of code, the scan stops and says so (the submission is flagged
+    for a person: the rest of its code was not compared)."""
+    from gradbook_grader.integrity import MAX_CODE
+
+    commonest = "\n".join(["def f(a, b): pass"] * 5000)
+    long_comment = "# " + "x" * MAX_CODE
+    for code in (commonest, long_comment):
+        source, submission = _pair([("ch05.softmax", "softmax", code)], [])
+        evidence = scan(submission, source)
+        assert evidence and evidence[-1].startswith("the integrity scan stopped"), evidence[-1:]
+
+
 def test_copy_threshold_keeps_natural_short_answers_out() -> None:
     """A softmax written the natural way is the reference's code by necessity: it is far below the threshold."""
     natural = "def softmax(z):\n    e = np.exp(z - np.max(z, axis=-1, keepdims=True))\n    return e / np.sum(e, axis=-1, keepdims=True)\n"

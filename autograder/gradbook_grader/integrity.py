@@ -56,6 +56,11 @@ MIN_COPY_NODES = 120  # a natural softmax is ~50 nodes, a natural naive conv2d ~
 MIN_CHOSEN_NAMES = 3
 MAX_EVIDENCE = 20
 MAX_STATEMENTS = 5_000  # per cell: past this, the rest of the cell is not compared
+# Statements compared with the answer code, per notebook: a chapter's whole solution needs at most ~14,000; a
+# submission of tens of thousands of statements shaped like the library's commonest (`def f(a, b): ...`) once took
+# the grader 20 minutes outside any sandbox's time limit. Past it the scan stops and asks a person to look.
+MAX_COMPARED = 1_000_000
+MAX_CODE = 1_000_000  # characters of code scanned per notebook (a chapter's is ~50,000): parsing is the rest of the cost
 CHECK_INTERNALS = {"reference", "mistakes", "cases", "make_cases", "compare", "wrong", "answer"}
 REGISTRY_NAMES = {"REGISTRY", "load_all", "collect", "judge", "known_mistake"}
 FRAMEWORKS = ("torch", "tensorflow", "jax", "keras")  # what computes a NumPy exercise's answer for the student
@@ -77,10 +82,23 @@ class Statement:
     free: frozenset[str] = frozenset()  # those names
 
 
+class _Stopped(Exception):
+    """The scan compared `MAX_COMPARED` statements: what it found so far, and that it stopped."""
+
+    def __init__(self, evidence: list[str]) -> None:
+        super().__init__()
+        self.evidence = evidence
+
+
 def scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
     """Evidence lines for the instructor (empty when there is nothing to show)."""
     try:
         return _scan(nb, source)
+    except _Stopped as stopped:
+        return stopped.evidence + [f"the integrity scan stopped: the notebook has more code than it compares (over "
+                                   f"{MAX_CODE:,} characters, or {MAX_COMPARED:,} statements compared with the answer "
+                                   "code; a chapter's whole solution is a small part of either): the rest was not "
+                                   "compared, so look at this submission's code by hand"]
     except (RecursionError, MemoryError, ValueError, SyntaxError, SystemError):
         return []  # evidence is optional; grading is not
 
@@ -89,24 +107,25 @@ def _scan(nb: NotebookNode, source: NotebookNode) -> list[str]:
     given = {_norm(c.source) for c in source.cells if c.get("cell_type") == "code"}
     dictated = _dictated(source)
     index = _index(_library(), _answers_halves(dictated), _instructor(source, dictated))
-    checks = _checks_names(nb)
-    frameworks = _bound_names(nb, _bound_to_frameworks)
-    answers = _answers_reach(nb, checks)
+    trees = _trees(nb)
+    checks = _bound_names(trees, _bound_to_checks)
+    frameworks = _bound_names(trees, _bound_to_frameworks)
+    answers = _answers_reach(nb, trees, checks)
     evidence: list[str] = []
-    for number, cell in enumerate(nb.cells):
-        if cell.get("cell_type") != "code" or is_test_cell(cell):
+    budget = [MAX_COMPARED]
+    for number, (cell, tree) in enumerate(zip(nb.cells, trees)):
+        if tree is None or is_test_cell(cell):
             continue
-        text = cell.get("source", "")
-        if not is_solution(cell) and _norm(text) in given:
+        if not is_solution(cell) and _norm(cell.get("source", "")) in given:
             continue  # the instructor's own cell, unchanged
-        tree = _parse(text)
-        if tree is None:
-            continue
         where = f"cell {number}" + (" (a solution cell)" if is_solution(cell) else " (the student's own cell)")
         evidence += [f"{where}, line {line}: {what}" for line, what in _internals(tree, checks)]
         if is_solution(cell):
             evidence += [f"{where}, line {line}: {what}" for line, what in sorted(_framework_calls(tree, frameworks, answers))]
-        evidence += [f"{where}, line {line}: {what}" for line, what in _copies(_statements(tree, dictated), index)]
+        try:
+            evidence += [f"{where}, line {line}: {what}" for line, what in _copies(_statements(tree, dictated), index, budget)]
+        except _Stopped:
+            raise _Stopped(evidence) from None
         if len(evidence) >= MAX_EVIDENCE:
             return evidence[:MAX_EVIDENCE] + ["... and more"]
     return evidence
@@ -147,16 +166,19 @@ def _parse(text: str) -> ast.Module | None:
 # --- the checks' internals -------------------------------------------------------------------------
 
 
-def _checks_names(nb: NotebookNode) -> dict[str, str]:
-    """Names the notebook's cells bind to `gradbook`, `gradbook.checks` or a chapter's checks -> that module."""
-    return _bound_names(nb, _bound_to_checks)
+def _trees(nb: NotebookNode) -> list[ast.Module | None]:
+    """Each cell's syntax tree (None: not code, or not Python), parsed once; `_Stopped` past `MAX_CODE` characters."""
+    code = [str(c.get("source", "")) if c.get("cell_type") == "code" else None for c in nb.cells]
+    if sum(len(text) for text in code if text) > MAX_CODE:
+        raise _Stopped([])
+    return [_parse(text) if text is not None else None for text in code]
 
 
-def _bound_names(nb: NotebookNode, bound: Callable[[ast.AST], dict[str, str]]) -> dict[str, str]:
-    """Names the notebook's cells bind by import, as `bound` reads one import -> what each names."""
+def _bound_names(trees: list[ast.Module | None], bound: Callable[[ast.AST], dict[str, str]]) -> dict[str, str]:
+    """Names the notebook's cells bind by import (to `gradbook.checks`, a framework), as `bound` reads one import ->
+    what each names."""
     names: dict[str, str] = {}
-    for cell in nb.cells:
-        tree = _parse(cell.get("source", "")) if cell.get("cell_type") == "code" else None
+    for tree in trees:
         for node in _walk(tree) if tree is not None else ():
             names.update(bound(node))
     return names
@@ -221,14 +243,13 @@ def _bound_to_frameworks(node: ast.AST) -> dict[str, str]:
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
-def _answers_reach(nb: NotebookNode, checks: dict[str, str]) -> set[str] | None:
+def _answers_reach(nb: NotebookNode, trees: list[ast.Module | None], checks: dict[str, str]) -> set[str] | None:
     """Every name the checked answers reach in the notebook: the names in the test cells' check calls
     (`check.softmax(softmax)`), and the names each definition of a reached name uses, transitively (a function's
     helpers, a class's methods' helpers, `Value.backward = backward`). None where no check call names one."""
     definitions: dict[str, list[ast.AST]] = {}
     roots: set[str] = set()
-    for cell in nb.cells:
-        tree = _parse(cell.get("source", "")) if cell.get("cell_type") == "code" else None
+    for cell, tree in zip(nb.cells, trees):
         if tree is not None and is_test_cell(cell):
             roots |= _checked_names(tree, checks)
         elif tree is not None:
@@ -425,13 +446,19 @@ def _run(student: list[Statement], i: int, source: _Source, j: int) -> tuple[int
     return (nodes if len(chosen) >= MIN_CHOSEN_NAMES or not source.exercise else 0), length, chosen
 
 
-def _copies(student: list[Statement], index: dict[str, list[tuple[_Source, int]]]) -> Iterator[tuple[int, str]]:
-    """Runs of the student's statements that are runs of an answer source, `MIN_COPY_NODES` or more."""
+def _copies(student: list[Statement], index: dict[str, list[tuple[_Source, int]]], budget: list[int] | None = None
+            ) -> Iterator[tuple[int, str]]:
+    """Runs of the student's statements that are runs of an answer source, `MIN_COPY_NODES` or more; `_Stopped` once
+    `budget` (statements compared, shared by the notebook's cells) is spent."""
+    budget = budget if budget is not None else [MAX_COMPARED]
     i = 0
     while i < len(student):
         best: tuple[int, int, _Source | None, set[str]] = (0, 0, None, set())  # (nodes, length, source, names)
         for source, j in index.get(student[i].shape, ()):
             nodes, length, chosen = _run(student, i, source, j)
+            budget[0] -= length + 1
+            if budget[0] < 0:
+                raise _Stopped([])
             if nodes > best[0]:
                 best = (nodes, length, source, chosen)
         nodes, length, source, chosen = best
