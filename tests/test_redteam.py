@@ -325,6 +325,14 @@ def _delete_solution(nb: nbformat.NotebookNode) -> None:
     del nb.cells[index_of(nb, "naive-relu")]
 
 
+def _solution_written_again(nb: nbformat.NotebookNode) -> None:
+    """The solution cell deleted and its answer written again in a new cell in its place, above a scratch cell:
+    nbgrader's metadata does not follow pasted text (nbgrader issue 424). Its stub must not replace the answer."""
+    at = index_of(nb, "naive-relu")
+    answer = nb.cells.pop(at).source
+    nb.cells[at:at] = [new_code_cell("# my answer, written again\n" + answer), new_code_cell("print(naive_relu(-1.0))")]
+
+
 def _v3() -> bytes:
     nb = nbformat.convert(honest(), 3)
     text = nbformat.writes(nb, version=3)
@@ -405,6 +413,7 @@ CASES = [
                  "flag 'grade' of cell test-naive-vector-dot changed")),
     Case("reordered-cells", build(edit=_reorder), events=("moved",)),
     Case("deleted-solution", build(edit=_delete_solution), zero=("test-naive-relu",), events=("naive-relu is missing",)),
+    Case("honest-solution-written-again", build(edit=_solution_written_again), events=("naive-relu is missing",)),
 ]
 
 
@@ -760,3 +769,15 @@ def test_a_driver_replaced_in_the_notebook_sends_nothing_and_earns_nothing() -> 
     cell = grade.cells["test-perceptron-train"]
     assert cell.points == 0 and "expected a tuple of 3 items, got a list of 0 items" in cell.message, cell.message
     assert grade.cells["test-dense"].points == grade.cells["test-dense"].max_points  # the others keep their points
+
+
+def test_a_solution_written_again_in_a_new_cell_is_the_answer_graded() -> None:
+    """A missing solution cell's stub stands before the student's own cells in its place, never after the answer
+    they wrote there again (it once replaced it: an honest answer scored 0 as 'not implemented yet')."""
+    from gradbook_grader.restore import parse_submission, restore
+
+    restored = restore(parse_submission(build(edit=_solution_written_again)), nbformat.read(SOURCE, as_version=4))
+    sources = [c.source for c in restored.notebook.cells]
+    stub = next(i for i, s in enumerate(sources) if "def naive_relu" in s and "NotImplementedError" in s)
+    assert stub < sources.index("# my answer, written again\n" + solution_source("naive-relu"))
+    assert any("naive-relu is missing: the stub the student was given stands in its place" in e for e in restored.events)

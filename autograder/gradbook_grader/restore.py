@@ -198,7 +198,8 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
     if segments.moved(source_ids):
         events.append("graded cells were moved: the source's order is restored")
     known_text = {c.source for c in source.cells if c.cell_type != "code"}
-    cells: list[NotebookNode] = [_own_cell(c, known_text) for c in segments.leading]
+    cells: list[NotebookNode] = []
+    own = [_own_cell(c, known_text) for c in segments.leading]  # the student's cells before the next graded cell
     for src in source.cells:
         gid = grade_id(src)
         if gid is None:
@@ -207,8 +208,12 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
         cell = (_solution_cell if is_solution(src) else _locked_cell)(gid, src, sub, events, tamper)
         if cell.cell_type != "code" and cell.source not in known_text:
             cell.source = defuse_html(cell.source)  # a written answer: the student's text
-        cells.append(cell)
-        cells.extend(_own_cell(c, known_text) for c in segments.after.get(gid, []))
+        # A solution cell that is missing was most often deleted and written again in a new cell in its place
+        # (nbgrader's metadata does not follow pasted text): its stub goes before the student's cells there, so
+        # the answer they wrote is the one defined when the checks ask.
+        cells += [cell, *own] if sub is None and is_solution(src) else [*own, cell]
+        own = [_own_cell(c, known_text) for c in segments.after.get(gid, [])]
+    cells += own
 
     nb = new_notebook(metadata=json.loads(json.dumps(source.get("metadata", {}))))
     nb.cells = cells
@@ -230,7 +235,8 @@ def _solution_cell(gid: str, src: NotebookNode, sub: NotebookNode | None, events
     cell = _source_cell(src)
     if sub is None:
         cell.source = stub_solution(src.source)
-        events.append(f"solution cell {gid} is missing: graded as not answered")
+        events.append(f"solution cell {gid} is missing: the stub the student was given stands in its place (an "
+                      "answer written again in a new cell there still counts)")
         return cell
     if sub.get("cell_type") != src.cell_type:
         events.append(f"solution cell {gid} changed type: the source's type is restored")
