@@ -11,7 +11,8 @@ Modelled on nbgrader's OverwriteCells, done simply and defensively:
   differ is the cell as a translated release gives it (`gradbook_grader.translate` translates
   comments, in any language) and is not reported; it is restored from the source all the same;
 * solution cells keep the student's text (matched by grade_id), with the source's
-  metadata; a missing one becomes the stub the student was given;
+  metadata; a missing one becomes the stub the student was given, placed before the student's
+  own cells in its place (an answer written again in a new cell there is the one graded);
 * the student's own cells (no nbgrader metadata) are kept, after the graded cell they
   followed. nbgrader cells are put back in the source's order.
 """
