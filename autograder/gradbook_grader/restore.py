@@ -198,6 +198,14 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
     segments = _Segments.of(submission, {gid for gid in source_ids if gid}, tamper)
     if segments.moved(source_ids):
         events.append("graded cells were moved: the source's order is restored")
+    nb = new_notebook(metadata=json.loads(json.dumps(source.get("metadata", {}))))
+    nb.cells = _cells(source, segments, events, tamper)
+    assign_ids(nb)
+    return Restored(nb, events + tamper, tamper)
+
+
+def _cells(source: NotebookNode, segments: _Segments, events: list[str], tamper: list[str]) -> list[NotebookNode]:
+    """The source's graded cells, restored, in its order, and the student's own cells where they were."""
     known_text = {c.source for c in source.cells if c.cell_type != "code"}
     cells: list[NotebookNode] = []
     own = [_own_cell(c, known_text) for c in segments.leading]  # the student's cells before the next graded cell
@@ -214,12 +222,7 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
         # the answer they wrote is the one defined when the checks ask.
         cells += [cell, *own] if sub is None and is_solution(src) else [*own, cell]
         own = [_own_cell(c, known_text) for c in segments.after.get(gid, [])]
-    cells += own
-
-    nb = new_notebook(metadata=json.loads(json.dumps(source.get("metadata", {}))))
-    nb.cells = cells
-    assign_ids(nb)
-    return Restored(nb, events + tamper, tamper)
+    return cells + own
 
 
 def _own_cell(cell: NotebookNode, known_text: set[str]) -> NotebookNode:
