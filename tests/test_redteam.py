@@ -395,6 +395,11 @@ CASES = [
     Case("forged-done-then-stall", build(replace={"naive-matrix-dot": FORGED_DONE},
                                          before={"test-naive-matrix-dot": "# padding\n" + "#" * 200_000}),
          zero=("test-naive-matrix-dot",), events=("stopped answering",)),
+    # a wrong answer no JSON reader takes whole (a loop gone wrong with Python's integers): that answer is wrong, said
+    # so; it once crashed the runner as it replied ("the notebook's process ended") and ran the notebook twice again
+    Case("huge-whole-number", build(replace={"naive-vector-dot": "def naive_vector_dot(x, y):\n    return 3 ** 20000"}),
+         zero=("test-naive-vector-dot",), messages={"test-naive-vector-dot": "whole number of about 9,543 digits"},
+         output_lacks=("process ended",)),
     Case("huge-exception-message", build(replace={"naive-relu": "def naive_relu(x):\n    raise ValueError('x' * 200_000)"}),
          zero=("test-naive-relu",), messages={"test-naive-relu": "[shortened]"}),
     Case("memory-bomb", build(replace={"naive-add": MEMORY_BOMB}), zero=("test-naive-add",), events=("memory limit hit",)),
@@ -608,6 +613,13 @@ def test_answers_round_trip_as_plain_data() -> None:
     assert back["b"][:2] == (1, 2.5) and np.isnan(back["b"][2]) and back["b"][3:] == ("x", None, True)
     np.testing.assert_array_equal(back["a"], value["a"])
     assert back["a"].dtype == np.float64 and back["c"][0].tolist() == ["u", "v"] and back["d"] == 3.0
+
+
+def test_a_whole_number_no_json_reader_takes_is_an_unsupported_answer() -> None:
+    from gradbook.checks.plain import Unsupported, dumps, loads, to_plain
+
+    sent = loads(dumps(to_plain([3 ** 20000, -(2 ** 63), 2 ** 63])))
+    assert sent == [Unsupported("whole number of about 9,543 digits"), -(2 ** 63), Unsupported("whole number of about 20 digits")]
 
 
 def test_a_flood_of_answer_data_is_dropped_by_the_supervisor_without_parsing_it() -> None:
