@@ -793,3 +793,20 @@ def test_a_solution_written_again_in_a_new_cell_is_the_answer_graded() -> None:
     stub = next(i for i, s in enumerate(sources) if "def naive_relu" in s and "NotImplementedError" in s)
     assert stub < sources.index("# my answer, written again\n" + solution_source("naive-relu"))
     assert any("naive-relu is missing: the stub the student was given stands in its place" in e for e in restored.events)
+
+
+def test_a_locked_cell_is_edited_when_what_it_does_changes_not_its_spacing_or_comments() -> None:
+    """An editor that ignores nbgrader's lock (VS Code) lets a student add a blank line, a comment or a space to a test
+    cell; that was reported as tampering (and flagged). What the cell does is its syntax tree."""
+    from gradbook_grader.restore import parse_submission, restore
+
+    source = nbformat.read(SOURCE, as_version=4)
+    for edit, tampering in [(lambda s: s.replace("\n", "\n\n", 1), False), (lambda s: s + "\n# passed!", False),
+                            (lambda s: s.replace("(naive_relu)", "( naive_relu )"), False),
+                            (lambda s: s.replace("(naive_relu)", "(naive_add)"), True),
+                            (lambda s: s + "\nprint('\\u2714 all passed')", True)]:
+        nb = honest()
+        cell = nb.cells[index_of(nb, "test-naive-relu")]
+        cell.source = edit(cell.source)
+        restored = restore(parse_submission(nbformat.writes(nb).encode()), source)
+        assert bool(restored.tamper) == tampering, (cell.source, restored.tamper)

@@ -19,6 +19,7 @@ Modelled on nbgrader's OverwriteCells, done simply and defensively:
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import warnings
@@ -30,6 +31,7 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_notebook
 
+from gradbook_grader.answers import parse
 from gradbook_grader.comments import without_comments
 from gradbook_grader.nbcells import (
     BEGIN_SOLUTION,
@@ -133,9 +135,15 @@ def _norm(text: str) -> str:
 
 
 def _code(text: str, cell_type: str) -> str:
-    """What a locked cell's check compares: a code cell's text without its comments' words (a translated
-    release differs from the source there only), a Markdown cell's whole text."""
-    return _norm(without_comments(text) if cell_type == "code" else text)
+    """What a locked cell's check compares: a code cell's syntax tree (what it does: not its comments, which a
+    translated release changes, nor blank lines or spaces, which an editor that ignores the cell's lock lets a student
+    add), or its text without its comments' words where it is no Python; a Markdown cell's whole text."""
+    if cell_type != "code":
+        return _norm(text)
+    try:
+        return ast.dump(parse(text))
+    except (SyntaxError, ValueError, RecursionError, MemoryError, SystemError):
+        return _norm(without_comments(text))
 
 
 def _source_cell(cell: NotebookNode) -> NotebookNode:
