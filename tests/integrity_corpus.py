@@ -709,3 +709,412 @@ def layer_norm_47(x, gamma, beta, eps=1e-5):
     return (x - m.mean) / np.sqrt(m.var + eps) * gamma + beta
 '''),
 ]
+
+
+# Red team, round 4. Answers written as a chapter's own text leads a student to write them: its formula, its hint
+# (`np.pad(...)`, "flatten the window", `np.arange(size * size) == idx[..., None]`), the template's names, the
+# textbook's Adam (`m_hat`, `v_hat`), micrograd's pattern that chapter 8 describes (`out = Value(...)`, `_backward`).
+# Their shape, and often their names, are the instructor's solution's by necessity: none may be flagged
+# (test_integrity grades them against the real solutions and the chapters' text). Counted with HONEST.
+DICTATED: list[tuple[str, str, str]] = [
+    ("ch07.conv2d_naive", "conv2d_naive_50", '''
+def conv2d_naive_50(x, W, b, stride=1, pad=0):
+    N, C, H, Wd = x.shape
+    F, _, kh, kw = W.shape
+    H_o = (H + 2 * pad - kh) // stride + 1
+    W_o = (Wd + 2 * pad - kw) // stride + 1
+    x_p = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    result = np.zeros((N, F, H_o, W_o))
+    for img in range(N):
+        for filt in range(F):
+            for r in range(H_o):
+                for c in range(W_o):
+                    window = x_p[img, :, r * stride:r * stride + kh, c * stride:c * stride + kw]
+                    result[img, filt, r, c] = np.sum(window * W[filt]) + b[filt]
+    return result
+'''),
+    ("ch07.im2col", "im2col_51", '''
+def im2col_51(x, kh, kw, stride=1, pad=0):
+    N, C, H, Wd = x.shape
+    Ho = (H + 2 * pad - kh) // stride + 1
+    Wo = (Wd + 2 * pad - kw) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols = np.empty((C, kh, kw, N, Ho, Wo), dtype=x.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            piece = xp[:, :, u:u + stride * Ho:stride, v:v + stride * Wo:stride]
+            cols[:, u, v] = piece.transpose(1, 0, 2, 3)
+    return cols.reshape(C * kh * kw, N * Ho * Wo)
+'''),
+    ("ch07.maxpool_backward", "maxpool_backward_52", '''
+def maxpool_backward_52(dout, x, size=2, stride=2):
+    N, C, H, Wd = x.shape
+    dx = np.zeros_like(x, dtype=dout.dtype)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            r = slice(i * stride, i * stride + size)
+            c = slice(j * stride, j * stride + size)
+            flat = x[:, :, r, c].reshape(N, C, size * size)
+            onehot = np.arange(size * size) == flat.argmax(axis=2)[..., None]
+            dx[:, :, r, c] += (onehot * dout[:, :, i, j, None]).reshape(N, C, size, size)
+    return dx
+'''),
+    ("ch06.adam", "Adam_53", '''
+class Adam_53:
+    """Kingma and Ba's Algorithm 1, as every textbook writes it."""
+    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, eps=1e-7):
+        self.lr = lr
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.eps = eps
+        self.t = 0
+        self.m = None
+        self.v = None
+
+    def step(self, params, grads):
+        if self.m is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        self.t += 1
+        for p, g, m, v in zip(params, grads, self.m, self.v):
+            m[...] = self.beta_1 * m + (1 - self.beta_1) * g
+            v[...] = self.beta_2 * v + (1 - self.beta_2) * g**2
+            m_hat = m / (1 - self.beta_1**self.t)
+            v_hat = v / (1 - self.beta_2**self.t)
+            p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+'''),
+    ("ch08.local_gradients", "Value_54", '''
+import math
+
+class Value_54:
+    """micrograd's pattern, as the chapter describes it: out = Value(...), its _backward, returned."""
+    def __init__(self, data, _children=(), _op=""):
+        self.data = float(data)
+        self.grad = 0.0
+        self._backward = lambda: None
+        self._prev = tuple(_children)
+        self._op = _op
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value_54) else Value_54(other)
+        out = Value_54(self.data + other.data, (self, other), "+")
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value_54) else Value_54(other)
+        out = Value_54(self.data * other.data, (self, other), "*")
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+
+    def __pow__(self, n):
+        out = Value_54(self.data**n, (self,), f"**{n}")
+        def _backward():
+            self.grad += n * self.data ** (n - 1) * out.grad
+        out._backward = _backward
+        return out
+
+    def relu(self):
+        out = Value_54(self.data if self.data > 0 else 0.0, (self,), "relu")
+        def _backward():
+            self.grad += (out.data > 0) * out.grad
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = Value_54(t, (self,), "tanh")
+        def _backward():
+            self.grad += (1 - t**2) * out.grad
+        out._backward = _backward
+        return out
+
+    def exp(self):
+        out = Value_54(math.exp(self.data), (self,), "exp")
+        def _backward():
+            self.grad += out.data * out.grad
+        out._backward = _backward
+        return out
+
+    def __neg__(self):
+        return self * -1
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __truediv__(self, other):
+        return self * (other if isinstance(other, Value_54) else Value_54(other)) ** -1
+
+    def __radd__(self, other):
+        return self + other
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __rtruediv__(self, other):
+        return Value_54(other) / self
+
+    def backward(self):
+        order, seen = [], set()
+        def visit(node):
+            if id(node) not in seen:
+                seen.add(id(node))
+                for child in node._prev:
+                    visit(child)
+                order.append(node)
+        visit(self)
+        self.grad = 1.0
+        for node in reversed(order):
+            node._backward()
+'''),
+    ("ch08.value_ops", "Value_54", '''
+import torch
+
+def agrees_with_torch_54(a=2.0, b=-3.0):
+    """My own test of the class above, as the chapter's demos do it: a*b + b**2 through Value and through torch."""
+    x, y = Value_54(a), Value_54(b)
+    out = x * y + y ** 2
+    out.backward()
+    tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    (tx * ty + ty ** 2).backward()
+    return abs(x.grad - tx.grad.item()) < 1e-9 and abs(y.grad - ty.grad.item()) < 1e-9
+
+print("agrees with torch:", agrees_with_torch_54())
+'''),
+    ("ch08.derivative", "derivative_55", '''
+def derivative_55(expr, var):
+    """The rules in the chapter's order: constants, variables, then each operation."""
+    if isinstance(expr, (int, float)):
+        return 0
+    if isinstance(expr, str):
+        return 1 if expr == var else 0
+    op, *args = expr
+    a = args[0]
+    da = derivative_55(a, var)
+    if op in ("+", "-"):
+        return (op, da, derivative_55(args[1], var))
+    if op == "*":
+        b = args[1]
+        return ("+", ("*", da, b), ("*", a, derivative_55(b, var)))
+    if op == "/":
+        b = args[1]
+        return ("/", ("-", ("*", da, b), ("*", a, derivative_55(b, var))), ("**", b, 2))
+    if op == "**":
+        n = args[1]
+        return ("*", ("*", n, ("**", a, n - 1)), da)
+    if op == "exp":
+        return ("*", expr, da)
+    if op == "log":
+        return ("/", da, a)
+    raise ValueError(f"unknown operation {op!r}")
+'''),
+    ("ch09.rnn_backward", "rnn_backward_56", '''
+def rnn_backward_56(dhs, x, h0, hs, Wx, Wh):
+    dx = np.zeros(x.shape)
+    dWx, dWh, db = np.zeros(Wx.shape), np.zeros(Wh.shape), np.zeros(Wh.shape[0])
+    dh_next = np.zeros(h0.shape)
+    for t in reversed(range(x.shape[1])):
+        h = hs[:, t]
+        h_prev = hs[:, t - 1] if t > 0 else h0
+        da = (dhs[:, t] + dh_next) * (1 - h**2)
+        dx[:, t] = da @ Wx.T
+        dWx += x[:, t].T @ da
+        dWh += h_prev.T @ da
+        db += da.sum(axis=0)
+        dh_next = da @ Wh.T
+    return dx, dh_next, dWx, dWh, db
+'''),
+]
+
+# More honest, unusual answers (round 4): a generator of indices, `reduce`, a dataclass and `:=`, a flat view, my own
+# earlier softmax reused, loops with einsum for a backward pass, a stack of iterators, `np.logaddexp.reduce`,
+# `np.split`/`np.stack`, a Jacobian by einsum, a callable class.
+HONEST += DICTATED + [
+    ("ch02.naive_relu", "naive_relu_57", '''
+from itertools import product
+
+def _entries_57(shape):
+    yield from product(*(range(n) for n in shape))   # every index of the array, one at a time
+
+def naive_relu_57(x):
+    out = x.copy()
+    for index in _entries_57(x.shape):
+        if out[index] < 0:
+            out[index] = 0
+    return out
+'''),
+    ("ch02.naive_matrix_dot", "naive_matrix_dot_58", '''
+from functools import reduce
+from operator import add
+
+def naive_matrix_dot_58(x, y):
+    # every entry a sum of products, folded with reduce; one number at a time
+    z = np.zeros((x.shape[0], y.shape[1]))
+    for i in range(x.shape[0]):
+        for j in range(y.shape[1]):
+            z[i, j] = reduce(add, (x[i, k] * y[k, j] for k in range(x.shape[1])), 0.0)
+    return z
+'''),
+    ("ch03.perceptron_train", "perceptron_train_59", '''
+from dataclasses import dataclass, field
+
+@dataclass
+class Perceptron59:
+    w: np.ndarray
+    b: float = 0.0
+    errors: list = field(default_factory=list)
+
+    def fire(self, xi):
+        return 1 if xi @ self.w + self.b >= 0 else 0
+
+def perceptron_train_59(X, y, epochs=10, lr=1.0):
+    unit = Perceptron59(np.zeros(X.shape[1]))
+    for _ in range(epochs):
+        mistakes = 0
+        for xi, target in zip(X, y):
+            if (delta := lr * (target - unit.fire(xi))) != 0:
+                unit.w = unit.w + delta * xi
+                unit.b = unit.b + delta
+                mistakes += 1
+        unit.errors.append(mistakes)
+    return unit.w, unit.b, unit.errors
+'''),
+    ("ch04.numerical_gradient", "numerical_gradient_60", '''
+def numerical_gradient_60(f, x, eps=1e-5):
+    # central differences, one coordinate at a time, through a flat view of x
+    flat, grad = x.reshape(-1), np.zeros(x.size)
+    for k in range(flat.size):
+        keep = flat[k]
+        values = []
+        for step in (eps, -eps):
+            flat[k] = keep + step
+            values.append(f(x))
+        flat[k] = keep
+        grad[k] = (values[0] - values[1]) / (2 * eps)
+    return grad.reshape(x.shape)
+'''),
+    ("ch05.log_softmax", "log_softmax_61", '''
+def log_softmax_61(z):
+    z = np.asarray(z, dtype=float)
+    top = z.max(axis=-1, keepdims=True)
+    return z - (top + np.log(np.exp(z - top).sum(axis=-1, keepdims=True)))  # log-sum-exp, written out
+'''),
+    ("ch05.softmax_ce_grad", "softmax_ce_grad_62", '''
+def my_softmax_62(z):  # my own from earlier in the chapter, reused
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+def softmax_ce_grad_62(logits, y_true):
+    return (my_softmax_62(logits) - y_true) / logits.shape[0]
+'''),
+    ("ch06.rmsprop", "RMSprop_63", '''
+class RMSprop_63:
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-7):
+        self.lr, self.rho, self.eps = lr, rho, eps
+        self.cache = {}
+
+    def step(self, params, grads):
+        for slot, (p, g) in enumerate(zip(params, grads)):
+            s = self.cache.get(slot)
+            s = (1 - self.rho) * g * g if s is None else self.rho * s + (1 - self.rho) * g * g
+            self.cache[slot] = s
+            np.subtract(p, self.lr * g / (np.sqrt(s) + self.eps), out=p)
+'''),
+    ("ch07.conv2d_backward", "conv2d_backward_64", '''
+def conv2d_backward_64(dout, x, W, stride=1, pad=0):
+    # with loops, mirroring the forward pass (the chapter allows it)
+    N, C, H, Wd = x.shape
+    F, _, kh, kw = W.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp, dW = np.zeros_like(xp, dtype=float), np.zeros(W.shape)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw)
+            g = dout[:, :, i, j]
+            dW += np.einsum("nf,nchw->fchw", g, xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += np.einsum("nf,fchw->nchw", g, W)
+    return dxp[:, :, pad:pad + H, pad:pad + Wd], dW, dout.sum(axis=(0, 2, 3))
+'''),
+    ("ch08.topological_order", "topological_order_65", '''
+def topological_order_65(root):
+    # depth first with a stack of iterators: each frame remembers which child comes next
+    order, seen, stack = [], {id(root)}, [(root, iter(root._prev))]
+    while stack:
+        node, children = stack[-1]
+        child = next((c for c in children if id(c) not in seen), None)
+        if child is None:
+            stack.pop()
+            order.append(node)
+        else:
+            seen.add(id(child))
+            stack.append((child, iter(child._prev)))
+    return order
+'''),
+    ("ch09.one_hot_text", "one_hot_text_66", '''
+def one_hot_text_66(text, vocab):
+    return np.eye(len(vocab))[[list(vocab).index(ch) for ch in text]].reshape(len(text), len(vocab))
+'''),
+    ("ch09.embedding_backward", "embedding_backward_67", '''
+def embedding_backward_67(ids, dout, vocab_size):
+    ids = np.asarray(ids).reshape(-1)
+    rows = dout.reshape(-1, dout.shape[-1])
+    one_hot = (ids[:, None] == np.arange(vocab_size)).astype(float)
+    return one_hot.T @ rows          # the scatter-add as a product with one-hot rows
+'''),
+    ("ch09.lstm_step", "lstm_step_68", '''
+def lstm_step_68(x, h_prev, c_prev, Wx, Wh, b):
+    gates = x @ Wx + h_prev @ Wh + b
+    H = h_prev.shape[-1]
+    squash = lambda v: 0.5 * (1 + np.tanh(0.5 * v))  # the logistic function through tanh
+    i, f, o = (squash(gates[..., k * H:(k + 1) * H]) for k in (0, 1, 3))
+    c = f * c_prev + i * np.tanh(gates[..., 2 * H:3 * H])
+    return o * np.tanh(c), c
+'''),
+    ("ch09.temperature_softmax", "temperature_softmax_69", '''
+def temperature_softmax_69(logits, temperature):
+    scaled = np.divide(logits, temperature)
+    return np.exp(scaled - np.logaddexp.reduce(scaled, axis=-1, keepdims=True))
+'''),
+    ("ch10.split_heads", "split_heads_70", '''
+def split_heads_70(x, num_heads):
+    return np.stack(np.split(x, num_heads, axis=-1), axis=1)
+'''),
+    ("ch10.sinusoidal_positions", "sinusoidal_positions_71", '''
+def sinusoidal_positions_71(T, d):
+    pe = np.empty((T, d))
+    for pos in range(T):
+        for k in range(0, d, 2):
+            angle = pos / 10000 ** (k / d)
+            pe[pos, k] = np.sin(angle)
+            if k + 1 < d:
+                pe[pos, k + 1] = np.cos(angle)
+    return pe
+'''),
+    ("ch10.softmax_backward", "softmax_backward_72", '''
+def softmax_backward_72(dweights, weights):
+    # the Jacobian diag(w) - w w^T applied row by row, with einsum
+    jac = np.einsum("...i,ij->...ij", weights, np.eye(weights.shape[-1])) - weights[..., :, None] * weights[..., None, :]
+    return np.einsum("...ij,...j->...i", jac, dweights)
+'''),
+    ("ch10.layer_norm", "layer_norm_73", '''
+class LayerNorm73:
+    def __init__(self, eps):
+        self.eps = eps
+
+    def __call__(self, x, gamma, beta):
+        centred = x - x.mean(axis=-1, keepdims=True)
+        return centred / np.sqrt((centred ** 2).mean(axis=-1, keepdims=True) + self.eps) * gamma + beta
+
+def layer_norm_73(x, gamma, beta, eps=1e-5):
+    return LayerNorm73(eps)(x, gamma, beta)
+'''),
+]

@@ -165,7 +165,7 @@ def test_submissions_are_read_never_followed(tmp_path: Path) -> None:
     refused = {"dir-link": "symbolic link", "student-link": "symbolic link", "nb-link": "symbolic link",
                "nb-fifo": "FIFO", "nb-socket": "socket", "side-fifo": "FIFO", "nested-link": "symbolic link",
                "timestamp-link": "symbolic link", "deep": "nested more than", "many": "more than 2,000 entries",
-               "huge": "over the grader's limit", **({"nb-device": "character device"} if device else {})}
+               "huge": "over the grader's limit of 50,000,000. Its outputs are not graded", **({"nb-device": "character device"} if device else {})}
     assert results["ann"].error is None and results["ann"].score == 10
     assert results["ann"].claimed == "2026-11-20 10:00:00.000000 UTC"  # the student's claim; no collect receipt:
     assert results["ann"].timestamp and "arrival not observed" in results["ann"].dating[0]  # dated by submitted/

@@ -27,7 +27,7 @@ from gradbook_grader.integrity import MIN_COPY_NODES, scan
 from gradbook_grader.nbcells import is_solution, stub_solution
 from gradbook_grader.types import Limits, SubmissionGrade
 from gradbook_grader.questions import static_manifest
-from integrity_corpus import ATTACKS, FRAMEWORK_FORMS, HONEST, REPLACES_RECORDER
+from integrity_corpus import ATTACKS, DICTATED, FRAMEWORK_FORMS, HONEST, REPLACES_RECORDER
 from test_trust import needs_bwrap
 
 LIMITS = Limits(cell_timeout=60, total_timeout=400, memory_mb=2048, max_output_bytes=2_000_000)
@@ -40,13 +40,16 @@ def _meta(gid: str, solution: bool, grade: bool, points: int = 0) -> dict:
 
 
 def _instructor_cells(chapters: list[str]) -> list:
-    """The chapters' real solution cells (not graded here): what a student might paste or happen to write."""
+    """The chapters' real solution cells (not graded here): what a student might paste or happen to write; and
+    their text (Markdown), which leads students to write much of it."""
     cells = []
     for key in chapters:  # the registry's chapters ("ch05")
         path = ROOT / "solutions" / f"{chapter(key).notebook}.ipynb"
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code" and is_solution(cell):
                 cells.append(new_code_cell(cell.source, metadata=_meta(f"real-{key}-{cell.metadata.nbgrader.grade_id}", True, False)))
+            elif cell.cell_type == "markdown" and not is_solution(cell):
+                cells.append(nbformat.v4.new_markdown_cell(cell.source))
     return cells
 
 
@@ -152,6 +155,19 @@ def test_a_framework_however_reached_is_seen_while_the_answer_is_asked(graded) -
         assert ("replaced the grader's recorder" in lines[0]) == replaced, lines
 
 
+def test_answers_a_chapter_s_text_dictates_are_not_the_instructor_s_code() -> None:
+    """Each chapter's honest answers against its own solutions and text, as graded: none is evidence, those the text
+    dictates included (a natural conv2d_naive, maxpool_backward or Adam has the solution's shape, and a micrograd
+    `Value` once matched across its methods, joined by the lines the template gives between them). The instructor's
+    own cells pasted whole, with their names, still are, where they hold enough names their author chose."""
+    assert len(DICTATED) >= 8
+    for key in sorted({exercise[:4] for exercise, _, _ in HONEST}):
+        source, submission = _pair([entry for entry in HONEST if entry[0].startswith(key)], [key])
+        assert scan(submission, source) == [], key
+    pasted = nbformat.read(ROOT / "solutions" / f"{chapter('ch10').notebook}.ipynb", as_version=4)
+    assert any("the same code as in the instructor's solution" in line for line in scan(pasted, copy.deepcopy(pasted)))
+
+
 def test_a_deep_expression_is_scanned_without_an_error() -> None:
     """A function with a 600-term sum once crashed the scan (RecursionError) and left the submission ungraded."""
     deep = "def total(x):\n    return " + " + ".join(f"x[{i}]" for i in range(600)) + "\n"
@@ -160,6 +176,21 @@ def test_a_deep_expression_is_scanned_without_an_error() -> None:
     source = new_notebook(cells=[])
     for code in (deep + nested, too_deep):
         assert scan(new_notebook(cells=[new_code_cell(code, metadata=_meta("a", True, False))]), source) == []
+
+
+def test_a_notebook_of_more_code_than_the_scan_compares_is_left_to_a_person() -> None:
+    """Thousands of statements shaped like the library's commonest (`def f(a, b): ...`, which the answer code has
+    hundreds of) once cost the grader 20 minutes for a 50 MB notebook, outside every sandbox's time limit; past a
+    budget of statements compared, or of characters of code, the scan stops and says so (the submission is flagged
+    for a person: the rest of its code was not compared)."""
+    from gradbook_grader.integrity import MAX_CODE
+
+    commonest = "\n".join(["def f(a, b): pass"] * 5000)
+    long_comment = "# " + "x" * MAX_CODE
+    for code in (commonest, long_comment):
+        source, submission = _pair([("ch05.softmax", "softmax", code)], [])
+        evidence = scan(submission, source)
+        assert evidence and evidence[-1].startswith("the integrity scan stopped"), evidence[-1:]
 
 
 def test_copy_threshold_keeps_natural_short_answers_out() -> None:
@@ -189,20 +220,24 @@ def test_the_attacks_work_where_the_answers_are(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_an_answer_a_framework_computes_is_evidence_and_a_check_against_one_is_not() -> None:
-    """Only a solution's function that calls a framework through a name bound to it is flagged, once, with what it
-    reaches; a parameter or local of the same name, or a comparison at the cell's top level, is the student's own."""
+    """Only a solution's function that calls a framework through a name bound to it, and that a checked answer
+    reaches, is flagged, once, with what it reaches; a parameter or local of the same name, a comparison at the cell's
+    top level, or a test function of the student's own that no answer uses (chapter 8's demos compare with torch the
+    same way) is the student's own."""
     honest = ("def layer_norm(x, gamma, beta, F=None, eps=1e-5):\n    torch = x.mean(axis=-1, keepdims=True)\n"
               "    return (x - torch) / np.sqrt(x.var(axis=-1, keepdims=True) + eps) * gamma + beta\n"
-              "import torch\nprint(torch.allclose(torch.tensor(layer_norm(np.ones((2, 3)), 1, 0)), torch.zeros(2, 3)))\n")
+              "import torch\nprint(torch.allclose(torch.tensor(layer_norm(np.ones((2, 3)), 1, 0)), torch.zeros(2, 3)))\n"
+              "def agrees_with_torch(x):\n    return torch.allclose(torch.tensor(layer_norm(x, 1, 0)), F.layer_norm(\n"
+              "        torch.tensor(x), x.shape[-1:]))\nprint(agrees_with_torch(np.eye(3)))\n")
     framework = ("def attention(Q, K, V, mask=None):\n    w = torch.softmax(torch.tensor(Q) @ torch.tensor(K).T, -1)\n"
-                 "    return (w @ torch.tensor(V)).numpy(), w.numpy()\n"
-                 "backward = lambda x: F.layer_norm(x, x.shape[-1:])\n")
+                 "    return (w @ torch.tensor(V)).numpy(), normalise(w.numpy())\n"
+                 "normalise = lambda w: F.normalize(torch.tensor(w), p=1.0, dim=-1).numpy()\n")
     source, submission = _pair([("ch10.layer_norm", "layer_norm", honest), ("ch10.attention", "attention", framework)], [])
     submission.cells.insert(0, new_code_cell("import torch\nimport torch.nn.functional as F"))
     evidence = scan(submission, source)
     assert len(evidence) == 2, evidence
     assert "line 2: attention computes with a framework (torch.softmax, torch.tensor)" in evidence[0]
-    assert "line 4: a lambda computes with a framework (torch.nn.functional.layer_norm)" in evidence[1]
+    assert "line 4: a lambda computes with a framework (torch.nn.functional.normalize, torch.tensor)" in evidence[1]
 
 
 WATCHED = """

@@ -325,6 +325,14 @@ def _delete_solution(nb: nbformat.NotebookNode) -> None:
     del nb.cells[index_of(nb, "naive-relu")]
 
 
+def _solution_written_again(nb: nbformat.NotebookNode) -> None:
+    """The solution cell deleted and its answer written again in a new cell in its place, above a scratch cell:
+    nbgrader's metadata does not follow pasted text (nbgrader issue 424). Its stub must not replace the answer."""
+    at = index_of(nb, "naive-relu")
+    answer = nb.cells.pop(at).source
+    nb.cells[at:at] = [new_code_cell("# my answer, written again\n" + answer), new_code_cell("print(naive_relu(-1.0))")]
+
+
 def _v3() -> bytes:
     nb = nbformat.convert(honest(), 3)
     text = nbformat.writes(nb, version=3)
@@ -387,6 +395,11 @@ CASES = [
     Case("forged-done-then-stall", build(replace={"naive-matrix-dot": FORGED_DONE},
                                          before={"test-naive-matrix-dot": "# padding\n" + "#" * 200_000}),
          zero=("test-naive-matrix-dot",), events=("stopped answering",)),
+    # a wrong answer no JSON reader takes whole (a loop gone wrong with Python's integers): that answer is wrong, said
+    # so; it once crashed the runner as it replied ("the notebook's process ended") and ran the notebook twice again
+    Case("huge-whole-number", build(replace={"naive-vector-dot": "def naive_vector_dot(x, y):\n    return 3 ** 20000"}),
+         zero=("test-naive-vector-dot",), messages={"test-naive-vector-dot": "whole number of about 9,543 digits"},
+         output_lacks=("process ended",)),
     Case("huge-exception-message", build(replace={"naive-relu": "def naive_relu(x):\n    raise ValueError('x' * 200_000)"}),
          zero=("test-naive-relu",), messages={"test-naive-relu": "[shortened]"}),
     Case("memory-bomb", build(replace={"naive-add": MEMORY_BOMB}), zero=("test-naive-add",), events=("memory limit hit",)),
@@ -405,6 +418,7 @@ CASES = [
                  "flag 'grade' of cell test-naive-vector-dot changed")),
     Case("reordered-cells", build(edit=_reorder), events=("moved",)),
     Case("deleted-solution", build(edit=_delete_solution), zero=("test-naive-relu",), events=("naive-relu is missing",)),
+    Case("honest-solution-written-again", build(edit=_solution_written_again), events=("naive-relu is missing",)),
 ]
 
 
@@ -601,6 +615,13 @@ def test_answers_round_trip_as_plain_data() -> None:
     assert back["a"].dtype == np.float64 and back["c"][0].tolist() == ["u", "v"] and back["d"] == 3.0
 
 
+def test_a_whole_number_no_json_reader_takes_is_an_unsupported_answer() -> None:
+    from gradbook.checks.plain import Unsupported, dumps, loads, to_plain
+
+    sent = loads(dumps(to_plain([3 ** 20000, -(2 ** 63), 2 ** 63])))
+    assert sent == [Unsupported("whole number of about 9,543 digits"), -(2 ** 63), Unsupported("whole number of about 20 digits")]
+
+
 def test_a_flood_of_answer_data_is_dropped_by_the_supervisor_without_parsing_it() -> None:
     """A line of millions of tiny JSON items would cost the grader far more memory than its bytes."""
     import io
@@ -694,3 +715,98 @@ def test_test_cells_hold_only_check_calls_and_release_says_which_line_is_not() -
                       ("x = 1", "not a check call"), ("", "makes no check"), ("check.naive_relu(", "not valid Python")]:
         with pytest.raises(TestCellError, match=says):
             read_test_cell(bad)
+
+
+# --- round 4: answers forged in the sandbox, judged outside ------------------------------------------------
+
+def _forged(expected: object) -> list[tuple[str, object]]:
+    """Plain values a process the student controls can send for a case (a driver replaced there sends anything)."""
+    import numpy as np
+
+    forms: list[tuple[str, object]] = [
+        ("nothing", ()), ("an empty dict", {}), ("None", None), ("nan", float("nan")),
+        ("a whole number no float holds", 10**4000), ("text", "x"), ("no rows of a billion columns", np.zeros((0, 10**9))),
+    ]
+    if isinstance(expected, (tuple, list)) and expected:
+        forms += [("all but the last part", type(expected)(expected[:-1])), ("an extra part", type(expected)([*expected, 0])),
+                  ("huge whole numbers for every part", tuple(10**4000 for _ in expected))]
+    if isinstance(expected, list) and expected and all(type(k) is int for k in expected):  # numbers that index
+        forms += [("negative numbers", [-k - 2 for k in expected]), ("halves", [k + 0.5 for k in expected]),
+                  ("True and False", [bool(k) for k in expected])]
+    if isinstance(expected, dict) and expected:
+        forms += [("a key missing", dict(list(expected.items())[:-1])), ("an extra key", {**expected, "extra": 1.0})]
+    if isinstance(expected, np.ndarray) and expected.size:
+        forms += [("its numbers as text", expected.astype(str)), ("its numbers as bytes", np.full(expected.shape, b"1"))]
+    return forms
+
+
+@pytest.mark.slow(seconds=9)  # loaded 2-core machine: 7-11 s; chapter 8's graph cases are most of it
+def test_forged_answers_are_wrong_for_every_exercise_and_never_a_grader_error() -> None:
+    """Whatever plain value comes back for every case, the judge calls it wrong, says why, and does not raise: once
+    `perceptron_train` passed with an empty list (its compare zipped the parts, and zip stops at the shorter), so a
+    student who replaced the chapter's driver in the notebook got full marks for a stub; and None, a huge whole
+    number or an array of text raised in chapters' compares ("internal grader error while judging")."""
+    import copy
+
+    from gradbook.checks import load_all
+    from gradbook.checks.core import judge
+    from gradbook.checks.plain import digest, to_plain
+
+    for name, exercise in load_all().items():
+        cases = exercise.make_cases(0, False)
+        forged = [_forged(to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))) for case in cases]
+        for number, (what, _) in enumerate(forged[0]):
+            sent = [forms[number][1] if len(forms) > number else None for forms in forged]
+            results = [{"out": out, "error": None, "inputs": digest((c.args, c.kwargs))} for out, c in zip(sent, cases)]
+            verdict = judge(exercise, {"exercise": name, "seed": 0, "hidden": False, "results": results}, "en")
+            assert not verdict.passed and verdict.message, (name, what)
+
+
+@pytest.mark.slow(seconds=10)
+@pytest.mark.sandbox
+def test_a_driver_replaced_in_the_notebook_sends_nothing_and_earns_nothing() -> None:
+    """The attack the judge test above closes, end to end: chapter 3's `perceptron_train` left a stub, and the
+    chapter's driver replaced in the student's cell so that every case is answered with an empty list. The grader's
+    answers are what that process sends; before, this earned the exercise's 2 points."""
+    require(sandbox.bwrap_problem() is None, f"bwrap does not work here: {sandbox.bwrap_problem()}")
+    chapter3 = ROOT / "solutions" / "03-perceptron-and-xor.ipynb"
+    forge = ("import gradbook.checks.ch03.public as public\n"
+             "public.DRIVERS['ch03.perceptron_train'] = lambda student, case: []\n"
+             "def perceptron_train(X, y, epochs=10, lr=1.0):\n    raise NotImplementedError()\n")
+    limits = Limits(cell_timeout=30, total_timeout=200, memory_mb=2048)
+    source = nbformat.read(chapter3, as_version=4)
+    manifest = build_manifest(source, limits, sandbox_mode="bwrap")
+    grade = grade_submission(build(replace={"perceptron-train": forge}, source=chapter3), source, manifest,
+                             limits=limits, sandbox_mode="bwrap")
+    cell = grade.cells["test-perceptron-train"]
+    assert cell.points == 0 and "expected a tuple of 3 items, got a list of 0 items" in cell.message, cell.message
+    assert grade.cells["test-dense"].points == grade.cells["test-dense"].max_points  # the others keep their points
+
+
+def test_a_solution_written_again_in_a_new_cell_is_the_answer_graded() -> None:
+    """A missing solution cell's stub stands before the student's own cells in its place, never after the answer
+    they wrote there again (it once replaced it: an honest answer scored 0 as 'not implemented yet')."""
+    from gradbook_grader.restore import parse_submission, restore
+
+    restored = restore(parse_submission(build(edit=_solution_written_again)), nbformat.read(SOURCE, as_version=4))
+    sources = [c.source for c in restored.notebook.cells]
+    stub = next(i for i, s in enumerate(sources) if "def naive_relu" in s and "NotImplementedError" in s)
+    assert stub < sources.index("# my answer, written again\n" + solution_source("naive-relu"))
+    assert any("naive-relu is missing: the stub the student was given stands in its place" in e for e in restored.events)
+
+
+def test_a_locked_cell_is_edited_when_what_it_does_changes_not_its_spacing_or_comments() -> None:
+    """An editor that ignores nbgrader's lock (VS Code) lets a student add a blank line, a comment or a space to a test
+    cell; that was reported as tampering (and flagged). What the cell does is its syntax tree."""
+    from gradbook_grader.restore import parse_submission, restore
+
+    source = nbformat.read(SOURCE, as_version=4)
+    for edit, tampering in [(lambda s: s.replace("\n", "\n\n", 1), False), (lambda s: s + "\n# passed!", False),
+                            (lambda s: s.replace("(naive_relu)", "( naive_relu )"), False),
+                            (lambda s: s.replace("(naive_relu)", "(naive_add)"), True),
+                            (lambda s: s + "\nprint('\\u2714 all passed')", True)]:
+        nb = honest()
+        cell = nb.cells[index_of(nb, "test-naive-relu")]
+        cell.source = edit(cell.source)
+        restored = restore(parse_submission(nbformat.writes(nb).encode()), source)
+        assert bool(restored.tamper) == tampering, (cell.source, restored.tamper)

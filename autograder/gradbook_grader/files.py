@@ -81,11 +81,11 @@ def open_dir(path: Path, parts: tuple[str, ...] = ()) -> Iterator[int]:
         os.close(fd)
 
 
-def read_regular(fd: int, name: str, cap: int, label: str | None = None) -> bytes:
+def read_regular(fd: int, name: str, cap: int, label: str | None = None, too_large: str = "") -> bytes:
     """The bytes of the regular file `name` in directory `fd`, at most `cap` of them, never blocking.
 
-    Raises `Refused` for anything else (a link, a FIFO, a device, a folder, a file over `cap`)
-    and FileNotFoundError if there is nothing by that name.
+    Raises `Refused` for anything else (a link, a FIFO, a device, a folder, a file over `cap`: `too_large` says
+    what to do then) and FileNotFoundError if there is nothing by that name.
     """
     label = label or name
     what = lkind(fd, name)  # look before opening: opening a device can itself do something
@@ -102,7 +102,7 @@ def read_regular(fd: int, name: str, cap: int, label: str | None = None) -> byte
         if not stat.S_ISREG(info.st_mode):  # swapped after the look: opened without blocking, not read
             raise _refuse(label, kind(info.st_mode))
         if info.st_size > cap:
-            raise Refused(f"{printable(label)} is {info.st_size:,} bytes, over the grader's limit of {cap:,}")
+            raise Refused(f"{printable(label)} is {info.st_size:,} bytes, over the grader's limit of {cap:,}{too_large}")
         chunks, left = [], cap + 1
         while left > 0:
             chunk = os.read(file, min(left, 1 << 20))
@@ -112,7 +112,7 @@ def read_regular(fd: int, name: str, cap: int, label: str | None = None) -> byte
             left -= len(chunk)
         data = b"".join(chunks)
         if len(data) > cap:  # it grew while being read
-            raise Refused(f"{printable(label)} is over the grader's limit of {cap:,} bytes")
+            raise Refused(f"{printable(label)} is over the grader's limit of {cap:,} bytes{too_large}")
         return data
     finally:
         os.close(file)

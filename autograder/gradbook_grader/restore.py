@@ -11,13 +11,15 @@ Modelled on nbgrader's OverwriteCells, done simply and defensively:
   differ is the cell as a translated release gives it (`gradbook_grader.translate` translates
   comments, in any language) and is not reported; it is restored from the source all the same;
 * solution cells keep the student's text (matched by grade_id), with the source's
-  metadata; a missing one becomes the stub the student was given;
+  metadata; a missing one becomes the stub the student was given, placed before the student's
+  own cells in its place (an answer written again in a new cell there is the one graded);
 * the student's own cells (no nbgrader metadata) are kept, after the graded cell they
   followed. nbgrader cells are put back in the source's order.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import warnings
@@ -29,6 +31,7 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_notebook
 
+from gradbook_grader.answers import parse
 from gradbook_grader.comments import without_comments
 from gradbook_grader.nbcells import (
     BEGIN_SOLUTION,
@@ -43,6 +46,10 @@ from gradbook_grader.nbcells import (
 )
 
 MAX_SUBMISSION_BYTES = 50_000_000
+# What an instructor can do for an honest notebook over the limit: its outputs (figures, printed data) are most of it,
+# and the grader runs it afresh, never reading them.
+TOO_LARGE = (". Its outputs are not graded (the grader runs the notebook again): clear them "
+             "(`jupyter nbconvert --clear-output --inplace <notebook>`) and grade it again")
 
 class SubmissionError(ValueError):
     """The submission cannot be graded at all (not JSON, not a notebook, too large, ...)."""
@@ -73,7 +80,7 @@ def parse_submission(submission: Path | str | bytes | NotebookNode | dict) -> No
 
 
 def _too_large(size: int) -> SubmissionError:
-    return SubmissionError(f"the submission is {size:,} bytes, more than the {MAX_SUBMISSION_BYTES:,} allowed")
+    return SubmissionError(f"the submission is {size:,} bytes, more than the {MAX_SUBMISSION_BYTES:,} allowed{TOO_LARGE}")
 
 
 def _read(path: Path) -> bytes:
@@ -128,9 +135,15 @@ def _norm(text: str) -> str:
 
 
 def _code(text: str, cell_type: str) -> str:
-    """What a locked cell's check compares: a code cell's text without its comments' words (a translated
-    release differs from the source there only), a Markdown cell's whole text."""
-    return _norm(without_comments(text) if cell_type == "code" else text)
+    """What a locked cell's check compares: a code cell's syntax tree (what it does: not its comments, which a
+    translated release changes, nor blank lines or spaces, which an editor that ignores the cell's lock lets a student
+    add), or its text without its comments' words where it is no Python; a Markdown cell's whole text."""
+    if cell_type != "code":
+        return _norm(text)
+    try:
+        return ast.dump(parse(text))
+    except (SyntaxError, ValueError, RecursionError, MemoryError, SystemError):
+        return _norm(without_comments(text))
 
 
 def _source_cell(cell: NotebookNode) -> NotebookNode:
@@ -193,8 +206,17 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
     segments = _Segments.of(submission, {gid for gid in source_ids if gid}, tamper)
     if segments.moved(source_ids):
         events.append("graded cells were moved: the source's order is restored")
+    nb = new_notebook(metadata=json.loads(json.dumps(source.get("metadata", {}))))
+    nb.cells = _cells(source, segments, events, tamper)
+    assign_ids(nb)
+    return Restored(nb, events + tamper, tamper)
+
+
+def _cells(source: NotebookNode, segments: _Segments, events: list[str], tamper: list[str]) -> list[NotebookNode]:
+    """The source's graded cells, restored, in its order, and the student's own cells where they were."""
     known_text = {c.source for c in source.cells if c.cell_type != "code"}
-    cells: list[NotebookNode] = [_own_cell(c, known_text) for c in segments.leading]
+    cells: list[NotebookNode] = []
+    own = [_own_cell(c, known_text) for c in segments.leading]  # the student's cells before the next graded cell
     for src in source.cells:
         gid = grade_id(src)
         if gid is None:
@@ -203,13 +225,12 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
         cell = (_solution_cell if is_solution(src) else _locked_cell)(gid, src, sub, events, tamper)
         if cell.cell_type != "code" and cell.source not in known_text:
             cell.source = defuse_html(cell.source)  # a written answer: the student's text
-        cells.append(cell)
-        cells.extend(_own_cell(c, known_text) for c in segments.after.get(gid, []))
-
-    nb = new_notebook(metadata=json.loads(json.dumps(source.get("metadata", {}))))
-    nb.cells = cells
-    assign_ids(nb)
-    return Restored(nb, events + tamper, tamper)
+        # A solution cell that is missing was most often deleted and written again in a new cell in its place
+        # (nbgrader's metadata does not follow pasted text): its stub goes before the student's cells there, so
+        # the answer they wrote is the one defined when the checks ask.
+        cells += [cell, *own] if sub is None and is_solution(src) else [*own, cell]
+        own = [_own_cell(c, known_text) for c in segments.after.get(gid, [])]
+    return cells + own
 
 
 def _own_cell(cell: NotebookNode, known_text: set[str]) -> NotebookNode:
@@ -226,7 +247,8 @@ def _solution_cell(gid: str, src: NotebookNode, sub: NotebookNode | None, events
     cell = _source_cell(src)
     if sub is None:
         cell.source = stub_solution(src.source)
-        events.append(f"solution cell {gid} is missing: graded as not answered")
+        events.append(f"solution cell {gid} is missing: the stub the student was given stands in its place (an "
+                      "answer written again in a new cell there still counts)")
         return cell
     if sub.get("cell_type") != src.cell_type:
         events.append(f"solution cell {gid} changed type: the source's type is restored")

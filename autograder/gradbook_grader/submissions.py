@@ -260,7 +260,7 @@ def read_notebook(submission: Submission) -> bytes:
     Raises `Refused` with the reason it cannot be graded. Nothing is followed, nothing
     blocks, and for nbgrader's layout the whole submission folder must be plain files and folders.
     """
-    from gradbook_grader.restore import MAX_SUBMISSION_BYTES
+    from gradbook_grader.restore import MAX_SUBMISSION_BYTES, TOO_LARGE
 
     root = submission.root or submission.path.parent
     try:
@@ -272,7 +272,7 @@ def read_notebook(submission: Submission) -> bytes:
                 name = submission.notebook
             label = "/".join((*submission.parts, name))
             try:
-                return read_regular(fd, name, MAX_SUBMISSION_BYTES, label)
+                return read_regular(fd, name, MAX_SUBMISSION_BYTES, label, too_large=TOO_LARGE)
             except FileNotFoundError:
                 raise Refused(f"the submitted notebook is missing ({printable(label)})") from None
     except OSError as exc:

@@ -436,12 +436,56 @@ def _compare(exercise: Exercise) -> Callable[[Plain, Plain, Case], str | None]:
         token = _CASE_INPUTS.set(_inputs(exercise, case))
         output = _OUTPUT.set(meaning.resolve(exercise.outputs, case))
         try:
-            return compare(expected, got, case)
+            problem = compare(expected, got, case)
+        except _UNCOMPARABLE:
+            problem = _unlike(expected, got)
+            if problem is None:
+                raise  # a value like the expected one that the compare cannot take: the grader's bug, said as one
         finally:
             _OUTPUT.reset(output)
             _CASE_INPUTS.reset(token)
+        return problem if problem is not None else _outline(expected, got)
 
     return with_inputs
+
+
+# The answers the grader judges come from a process the student controls: a driver replaced there sends any plain
+# value. A chapter's compare is written for values shaped like the reference's (it unpacks, zips, indexes), so
+# whatever it says, a value whose containers are not the expected's is wrong (`_outline`: `zip` would compare a
+# shorter tuple's items only and pass it), and one it cannot compare at all is wrong when it is not like the expected
+# one (`_unlike`), not an error of the grader.
+_UNCOMPARABLE = (TypeError, ValueError, OverflowError, IndexError, KeyError, AttributeError)
+
+
+def _outline(expected: Plain, got: Plain) -> str | None:
+    """Why `got`'s containers are not `expected`'s (a tuple or list of another length, a dict of other keys, at any
+    depth), or None."""
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return _expected_got(_kind(expected), _kind(got))
+        return next((problem for problem in map(_outline, expected, got) if problem), None)
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            return compare_values(expected, got)
+        return next((problem for key in expected if (problem := _outline(expected[key], got[key]))), None)
+    return None
+
+
+def _unlike(expected: Plain, got: Plain) -> str | None:
+    """Why `got` is not a value like `expected` (containers, then each number or array: its shape, numbers or text,
+    a whole number no float holds), or None."""
+    outline = _outline(expected, got)
+    if outline is not None:
+        return outline
+    if isinstance(expected, (tuple, list, dict)):
+        parts = zip(expected, got) if isinstance(expected, (tuple, list)) else ((expected[k], got[k]) for k in expected)
+        return next((problem for e, g in parts if (problem := _unlike(e, g))), None)
+    if isinstance(got, int) and not isinstance(got, bool) and not -2**63 <= got < 2**63:
+        return _expected_got(_kind(expected), _("a whole number of {digits} digits").format(digits=len(str(abs(got)))))
+    e, g = np.asarray(expected), np.asarray(got) if isinstance(got, (np.ndarray, int, float, bool)) else None
+    if g is None or g.shape != e.shape or (g.dtype.kind in "SUb") != (e.dtype.kind in "SUb"):
+        return _expected_got(_kind(expected), _kind(got))
+    return None
 
 
 def _compare_default(exercise: Exercise) -> Callable[[Plain, Plain, Case], str | None]:

@@ -40,6 +40,8 @@ def to_plain(value: Any, _depth: int = 0) -> Plain:
     """Convert a returned value to plain data, copying arrays so later mutation cannot leak in."""
     if _depth > 20:
         return Unsupported("too deeply nested value")
+    if type(value) is int and not -2**63 <= value < 2**63:  # no JSON reader takes it whole (Python's: 4,300 digits)
+        return Unsupported(f"whole number of about {int(value.bit_length() * 0.30103) + 1:,} digits")
     if type(value) in _SCALARS:
         return value
     if isinstance(value, np.generic):
