@@ -253,3 +253,24 @@ def test_a_validate_that_leaked_nbgrader_environment_changes_nothing_in_a_notebo
     assert isinstance(result.error_in_exec, CheckFailed)
     assert ("shown above" in captured.stdout) is one_line
     assert ("Hint: this is the absolute value |x|" in captured.stdout) is not one_line
+
+
+def test_a_sequence_returned_as_an_array_is_judged_on_its_items_and_its_length() -> None:
+    """The judge asks an answer for the reference's tuples and lists (a forged shorter one passed a compare that
+    zips); an array of as many items is a sequence too: chapter 0's `train` returning its losses as
+    np.array(losses) is right, one loss short (or one too many) is not, as an array or as a list."""
+    train = EXERCISES["ch00.train"]
+
+    def reference(x, y, lr, steps):
+        return train.reference(x, y, lr, steps)
+
+    def as_array(x, y, lr, steps):
+        w, b, losses = reference(x, y, lr, steps)
+        return w, b, np.array(losses)
+
+    assert verdict_of(train, reference).passed
+    assert verdict_of(train, as_array).passed, verdict_of(train, as_array).message
+    for cut in (lambda losses: np.array(losses[:-1]), lambda losses: list(losses) + [0.0]):
+        verdict = verdict_of(train, lambda x, y, lr, steps, cut=cut: (*reference(x, y, lr, steps)[:2],
+                                                                      cut(reference(x, y, lr, steps)[2])))
+        assert not verdict.passed

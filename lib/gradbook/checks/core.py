@@ -461,7 +461,9 @@ def _outline(expected: Plain, got: Plain) -> str | None:
     """Why `got`'s containers are not `expected`'s (a tuple or list of another length, a dict of other keys, at any
     depth), or None."""
     if isinstance(expected, (tuple, list)):
-        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+        # An array of as many rows is a sequence too (a list of losses returned as np.array(losses) is right).
+        sequence = isinstance(got, (tuple, list)) or (isinstance(got, np.ndarray) and got.ndim > 0)
+        if not sequence or len(got) != len(expected):
             return _expected_got(_kind(expected), _kind(got))
         return next((problem for problem in map(_outline, expected, got) if problem), None)
     if isinstance(expected, dict):
