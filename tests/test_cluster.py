@@ -217,18 +217,43 @@ def test_a_worker_without_a_sandbox_refuses_and_the_others_grade(
     with connect(address) as engine:
         engine.client.wait_for_workers(2, timeout=READY)
         engine.say = said.append
-        # Dask's scheduler decides where each task goes; nothing steers the broken worker away before it refuses,
-        # but a batch may go to the good worker alone (CI once saw it): graded again until the broken one got work.
-        for _ in range(5):
+        # Every worker is asked before the batch whether it can grade. (Before, the broken one was named only when
+        # the scheduler sent it a task, which it may not: it places the tasks where the batch's context is held.)
+        for _ in range(2):  # named once, in the first batch, and sent nothing in either
             report = grade_assignment(course, CH02, tmp_path / "flat2", engine=engine, progress=False, force=True)
             assert {r.student: (r.score, r.error) for r in report.results} == {s: (v, None) for s, v in expected.items()}
             assert all(r.sandboxed for r in report.results)
-            if engine.refused:
-                break
+            assert len(said) == 1 and "cannot grade" in said[0]
         refused = dict(engine.refused)
-    # The broken worker was sent work and was named once.
     assert len(refused) == 1 and "bwrap (bubblewrap) is not installed" in next(iter(refused.values()))
-    assert len(said) == 1 and "cannot grade" in said[0]
+
+
+def test_a_task_a_worker_refuses_goes_back_to_the_queue_and_the_worker_is_named_once() -> None:
+    """A worker that joins during a batch is not asked before it (`DaskEngine._probe`): it refuses its first task,
+    which goes back to the front of the queue for the others, and is named once however many it refuses."""
+    from collections import deque
+    from types import SimpleNamespace
+
+    from gradbook_grader.cluster import DaskEngine, WorkerCannotGrade
+
+    class Refused:  # a finished Dask future whose task raised WorkerCannotGrade
+        status = "error"
+
+        def exception(self) -> WorkerCannotGrade:
+            return WorkerCannotGrade("tcp://late:1", "cannot grade: no sandbox")
+
+        def release(self) -> None:
+            pass
+
+    said: list[str] = []
+    engine = DaskEngine(SimpleNamespace(scheduler=None), say=said.append)  # type: ignore[arg-type]
+    waiting: deque = deque([("other", 0)])
+    outcomes: list[object] = []
+    for job in ("ann", "bob"):
+        engine._settle(Refused(), job, 0, waiting, outcomes.append, outcomes.append)  # noqa: SLF001
+    assert list(waiting) == [("bob", 1), ("ann", 1), ("other", 0)] and outcomes == []
+    assert engine.refused == {"tcp://late:1": "cannot grade: no sandbox"}
+    assert said == ["worker tcp://late:1 cannot grade: cannot grade: no sandbox; its submissions go to the other workers"]
 
 
 def test_the_scheduler_dying_stops_the_batch_and_the_same_command_resumes_it(

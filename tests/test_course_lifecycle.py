@@ -298,7 +298,7 @@ def _mistakes() -> list[tuple[str, int]]:
 
 @pytest.mark.parametrize(("name", "index"), _mistakes(), ids=[f"{n}-{i}" for n, i in _mistakes()])
 def test_a_failing_verdict_names_its_known_mistake_and_the_grader_reads_it_back(name: str, index: int) -> None:
-    from gradbook.checks import collect, judge, load_all, plain
+    from gradbook.checks import collect, display, judge, load_all, plain
     from gradbook.checks.core import known_mistake
 
     exercise = load_all()[name]
@@ -312,8 +312,15 @@ def test_a_failing_verdict_names_its_known_mistake_and_the_grader_reads_it_back(
     assert exercise.mistakes[verdict.mistake].hint == exercise.mistakes[index].hint
     read_back = known_mistake(exercise, verdict.message)  # mistakes that share a hint are one: the first
     assert read_back is not None and exercise.mistakes[read_back].hint == exercise.mistakes[verdict.mistake].hint
-    forged = f"{exercise.title} raised ValueError: x\nHint: {exercise.mistakes[index].hint}"  # the student's own text
-    assert known_mistake(exercise, forged) is None
+    # The student's own text (an exception's message, whatever their process sends as it) cannot pass for a hint:
+    # the judge puts it on the first line of its message, its lines joined, and reads a hint back only after it.
+    hint = display.hint(exercise.mistakes[index].hint)
+    assert known_mistake(exercise, f"{exercise.title} raised ValueError: x {hint}") is None
+    observation = plain.loads(plain.dumps(collect(exercise, student, seed=0, hidden=False)))
+    observation["results"][0] = {**observation["results"][0], "error": f"ValueError: x\n{hint}"}
+    forged = judge(exercise, observation)
+    assert forged.mistake is None or forged.mistake == verdict.mistake, forged.message  # the judge's own reading
+    assert known_mistake(exercise, forged.message) in (None, forged.mistake), forged.message
 
 
 def test_misconception_counts_come_from_the_gradebooks_graded_submissions(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ skips what the journal has, and its one writer (this process, Dask's client) sto
   scheduler goes away the batch stops with a `GraderError`; the journal holds what was stored,
   and the same command resumes.
 * A worker that cannot grade (no working bubblewrap, or other versions of gradbook than this client)
-  refuses every task with `WorkerCannotGrade`: it is named once, and its tasks go to the others.
+  is named once and sent nothing: every worker is asked before a batch; one that joins during it
+  refuses its first task with `WorkerCannotGrade`, and its tasks go to the others.
 """
 
 from __future__ import annotations
@@ -252,6 +253,7 @@ class DaskEngine:
         context = Context(work.source_json, work.manifest_json, work.limits,
                           preloads(nbformat.reads(work.source_json, as_version=4)), versions(), work.grade)
         digest = hashlib.sha256(repr(context).encode()).hexdigest()[:24]
+        self._probe(context)
         # A task, not scattered data: if every copy is lost with its workers, the scheduler computes it again.
         shared = self.client.submit(lambda c: c, context, key=f"gradbook-context-{digest}", pure=False)
         waiting: deque[tuple["Job", int]] = deque((job, 0) for job in jobs)
@@ -295,6 +297,17 @@ class DaskEngine:
             future = next(done)
             job, attempt = running.pop(future)
             self._settle(future, job, attempt, waiting, on_grade, on_error)
+
+    def _probe(self, context: Context) -> None:
+        """Every worker asked before the batch whether it can grade `context`'s submissions (`refusal`): one that
+        cannot is named once and sent nothing. Otherwise the scheduler may send it no task (it places tasks where
+        the batch's shared context is held) and it stays unnamed; a worker that joins during the batch still
+        refuses its first task (`_settle`)."""
+        answers = self._ask(lambda: self.client.run(refusal, context, on_error="return"))
+        for worker, why in answers.items():
+            if isinstance(why, str) and worker not in self.refused:
+                self.refused[worker] = why
+                self.say(f"{WorkerCannotGrade(worker, why)}; its submissions go to the other workers")
 
     def _workers(self) -> list[str] | None:
         """Where a task may run: anywhere (None) until a worker refused; then the others, [] if none."""

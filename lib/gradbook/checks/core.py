@@ -198,7 +198,10 @@ def _judge(exercise: Exercise, observation: dict[str, Plain]) -> Verdict:
                 return Verdict(False, count, f"{exercise.title}: {_(NOT_IMPLEMENTED)}")
             if str(got["error"]).startswith(UNFINISHED):  # partly filled in: what is missing, as the driver said it
                 return Verdict(False, count, f"{exercise.title}: {str(got['error'])[len(UNFINISHED):]}")
-            raised = _("{title} raised {error}{where}").format(title=exercise.title, error=got["error"],
+            # The error is the student's text, on the message's first line only (its lines joined): what follows
+            # is the judge's, which `known_mistake` reads back.
+            error = " ".join(str(got["error"]).splitlines())
+            raised = _("{title} raised {error}{where}").format(title=exercise.title, error=error,
                                                                 where=_where(cases, case))
             # numpy's error names an operation, not the slip: a listed mistake that stops there too (with the same
             # error, or for a floating-point warning made an error with nan or inf there), and gives the student's
@@ -331,17 +334,21 @@ def known_mistake(exercise: Exercise, message: str) -> int | None:
     """The index of the known mistake that a verdict's `message` names, or None; in any language.
 
     For a judge whose message is all that reaches it (the grader keeps a cell's message, not the
-    Verdict). Only a lesson names a mistake; the student's own text (an exception's) appears only
-    in other messages, so it cannot pass for a hint. Mistakes that share a hint are one: the first
-    is named."""
+    Verdict). Only the judge's text names a mistake: a lesson, or what follows the first line of a
+    "raised" message, whose first line alone holds the student's own text (the exception's, its
+    lines joined by `_judge`), so that text cannot pass for a hint. Mistakes that share a hint are
+    one: the first is named."""
     from gradbook.i18n import LANGUAGES
 
     for language in LANGUAGES:
         with using(language):
-            head = _not_right(exercise.title).rstrip(":\uff1a")
-            if not message.startswith(head):
+            if message.startswith(_not_right(exercise.title).rstrip(":\uff1a")):
+                found = _named(exercise, message)
+            elif message.startswith(_("{title} raised {error}{where}").split("{error}")[0].format(
+                    title=exercise.title)) and "\n" in message:
+                found = _named(exercise, message.split("\n", 1)[1])
+            else:
                 continue
-            found = _named(exercise, message)
             if found is not None:
                 return found
     return None
