@@ -537,6 +537,7 @@ def test_a_listed_mistake_that_raises_is_named_only_by_the_same_error() -> None:
     ("IndexError: boolean index did not match indexed array along axis 1; size of axis is 3 but size of corresponding "
      "boolean axis is 1", "np.where"),
     ("ValueError: output array is read-only", "read-only"),
+    ("AxisError: axis 1 is out of bounds for array of dimension 1 (line 2: `x.sum(axis=1)`)", "axis=-1"),
 ])
 def test_an_error_says_what_it_shows(error: str, said: str) -> None:
     assert said in diagnose.explain_error(error)

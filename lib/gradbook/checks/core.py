@@ -338,8 +338,6 @@ def known_mistake(exercise: Exercise, message: str) -> int | None:
     "raised" message, whose first line alone holds the student's own text (the exception's, its
     lines joined by `_judge`), so that text cannot pass for a hint. Mistakes that share a hint are
     one: the first is named."""
-    from gradbook.i18n import LANGUAGES
-
     for language in LANGUAGES:
         with using(language):
             if message.startswith(_not_right(exercise.title).rstrip(":\uff1a")):

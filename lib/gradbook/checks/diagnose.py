@@ -324,9 +324,6 @@ def explain_nonfinite(expected: np.ndarray, got: np.ndarray, inputs: Named = ())
                  size=_num(max(abs(low), abs(high))))
 
 
-_AXIS = re.compile(r"axis (\d+) is out of bounds for array of dimension (\d+)")
-
-
 def describe_exception(exc: BaseException) -> str:
     """The student's exception in one line, with the line of THEIR code that raised it (not numpy's or ours)."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -343,6 +340,7 @@ def describe_exception(exc: BaseException) -> str:
 
 _BROADCAST = re.compile(r"could not be broadcast together with shapes ((?:\([0-9, ]*\) ?)+)")
 _SHAPE = re.compile(r"\(([0-9, ]*)\)")
+_AXIS = re.compile(r"axis (\d+) is out of bounds for array of dimension (\d+)")
 
 
 def explain_error(error: str | None) -> str | None:
