@@ -21,6 +21,7 @@ from gradbook_grader.export import export_csv
 from gradbook_grader.feedback import hidden_lines, report_text, visible_text, write_feedback
 from gradbook_grader.gradebook import open_gradebook
 from gradbook_grader.integrity import ASKED
+from gradbook_grader.types import is_host_event
 
 from grader_helpers import CH02, ROOT, answered, scratch_course, student_notebook, submit
 
@@ -97,7 +98,8 @@ def test_honest_submission_scores_full_marks_without_warnings(batch: BatchReport
     assert honest.error is None
     assert honest.max_score == 10 and honest.score == honest.max_score
     assert all(c.passed for c in honest.cells.values())
-    assert honest.events == [], "an honest submission must raise no checksum or tamper warnings"
+    # Only what says how this host grades (no control group where the suite runs without root) may be there.
+    assert [e for e in honest.events if not is_host_event(e)] == [], "an honest submission must raise no warnings"
 
 
 def test_untouched_student_notebook_scores_zero(batch: BatchReport) -> None:

@@ -88,3 +88,22 @@ def test_feedback_html_never_runs_what_the_student_wrote() -> None:
     for attack in ("<script>alert", 'href="javascript:', "<img src=x onerror", "<b>event</b>"):
         assert attack not in page
     assert "&lt;script&gt;alert(4)&lt;/script&gt;" in page  # the reason is shown, as text
+
+
+def test_a_hosts_missing_control_groups_is_told_to_the_instructor_once_and_never_to_students() -> None:
+    """Graded where no control group can be made (not root, a container without cgroup delegation), every grade
+    says so: the instructor's report says it once at the top, a student's feedback not at all (nothing the
+    student did); what happened to the submission itself stays on both."""
+    from gradbook_grader.feedback import report_text, summary_html, visible_text
+    from gradbook_grader.types import no_control_group
+
+    host = no_control_group("v1: Permission denied")
+    results = [Result(name, "02-x", "k", "t", 1.0, 1.0, {"t": CellGrade("t", 1.0, 1.0, True, "")}, [host, *own],
+                      None, True, "/x.ipynb") for name, own in (("ann", []), ("bob", ["output truncated (limit 10 bytes)"]))]
+    for result in results:
+        page = visible_text(summary_html(result))
+        assert "control group" not in page and "capped per process" not in page
+    assert "output truncated (limit 10 bytes)" in visible_text(summary_html(results[1]))
+    report = report_text(results)
+    assert report.count("control group") == 1 and report.splitlines()[0] == f"grading host: {host}"
+    assert "  event: output truncated (limit 10 bytes)" in report.splitlines()

@@ -52,6 +52,7 @@ from gradbook_grader.nbcells import HIDDEN_MARKER, hidden_lines, is_test_cell, s
 from gradbook_grader.pagebudget import PageBudget, left_out_html, within
 from gradbook_grader.sanitize import safe_notebook
 from gradbook_grader.text import printable, scrub
+from gradbook_grader.types import is_host_event
 
 if TYPE_CHECKING:
     import nbformat
@@ -107,7 +108,7 @@ def _summary_lists(entry: Graded, e: Callable[[str | None], str]) -> tuple[str, 
     )
     comments = "".join(f"<li><code>{e(c.grade_id)}</code>: <pre>{e(c.comment)}</pre></li>"
                        for c in entry.cells.values() if c.comment and c not in lost)
-    notes = "".join(f"<li>{e(x)}</li>" for x in (entry.result.events if entry.result else []))
+    notes = "".join(f"<li>{e(x)}</li>" for x in (entry.result.events if entry.result else []) if not is_host_event(x))
     return rows, reasons, comments, notes
 
 
@@ -517,8 +518,11 @@ def report_text(entries: Sequence[Graded | Result]) -> str:
     Everything a student controls is passed through `printable`: escape sequences, carriage
     returns and bidirectional overrides show as escapes, never act on the terminal.
     """
-    out = []
-    for g in as_graded(entries):
+    graded = as_graded(entries)
+    # How the host graded (no control groups): said once, not on every submission.
+    host = sorted({e for g in graded if g.result for e in g.result.events if is_host_event(e)})
+    out = [f"grading host: {printable(e)}" for e in host]
+    for g in graded:
         out.append(_report_head(g))
         out += _report_body(g)
     return "\n".join(out)
@@ -557,7 +561,7 @@ def _report_body(g: Graded) -> list[str]:
     out = [f"  error: {one(g.error)}"] if g.error else []
     for c in g.cells.values():
         out += _cell_report(c, g.error)
-    out.extend(f"  event: {one(e)}" for e in (r.events if r else []))
+    out.extend(f"  event: {one(e)}" for e in (r.events if r else []) if not is_host_event(e))
     out.extend(f"  integrity: {one(line)}" for line in (r.integrity if r else []))
     out.extend(f"  lateness: {one(line)}" for line in (r.lateness if r else []))
     out.extend(f"  similarity: {one(line)}" for line in g.similarity)

@@ -33,7 +33,7 @@ from typing import IO, Any, Sequence
 
 from gradbook_grader import cgroups, sandbox
 from gradbook_grader.process import STARTUP_TIMEOUT, RunnerProcess, Stop, _Drain, _kill, describe_exit, descendants
-from gradbook_grader.types import Limits
+from gradbook_grader.types import Limits, no_control_group
 
 MAX_REPLY = 1 << 16
 
@@ -196,7 +196,7 @@ class ForkedRunner(RunnerProcess):
         group, why = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes + 8, limits.cpus)
         self._group: cgroups.Cgroup | None = group
         if group is None:
-            self.events.append(f"no control group for this sandbox ({why}): memory and CPU are capped per process only")
+            self.events.append(no_control_group(why))
         uid = sandbox.next_uid() if os.geteuid() == 0 else None
         size = limits.max_file_mb * 1024 * 1024
         request = {"uid": uid, "rlimits": sandbox.rlimit_values(limits, uid), "tmpfs": size,

@@ -46,7 +46,7 @@ from typing import Callable
 
 from gradbook_grader import cgroups
 from gradbook_grader.answers import package_view
-from gradbook_grader.types import Limits
+from gradbook_grader.types import Limits, no_control_group
 
 log = logging.getLogger("gradbook_grader")
 
@@ -365,7 +365,7 @@ def _sandboxed(limits: Limits, data_dir: Path | None, extra_files: dict[str, Pat
         full_env[FORK_FD_ENV] = str(fork_fd)
     argv = [exe, *_base_args(exe, limits, data_dir, extra_files, chapters, fork_fd is not None), "--", *runner]
     group, why = cgroups.create(limits.memory_mb * 1024 * 1024, limits.max_processes + 8, limits.cpus)
-    events = [] if group else [f"no control group for this sandbox ({why}): memory and CPU are capped per process only"]
+    events = [] if group else [no_control_group(why)]
     if data_dir is not None and data_closed(data_dir):  # said without the host's paths: students read events
         events.append("the course's datasets folder is not readable by the sandbox: cells that load a dataset fail "
                       "here for that reason, not for the submission's (the grader's log says how to fix it)")

@@ -13,6 +13,20 @@ from typing import Any
 import nbformat
 
 
+# An event about the grading host, not the submission: every grade made on a host without control groups carries
+# it (the instructor's report says it once, at the top). A student's feedback leaves it out: nothing the student
+# wrote caused it, and nothing they can do changes it.
+NO_CONTROL_GROUP = "no control group for this sandbox"
+
+
+def no_control_group(why: str) -> str:
+    return f"{NO_CONTROL_GROUP} ({why}): memory and CPU are capped per process only"
+
+
+def is_host_event(event: str) -> bool:
+    return event.startswith(NO_CONTROL_GROUP)
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits for one submission."""
