@@ -217,7 +217,9 @@ INDIRECT_IMPORT = (
 SNOOP = (
     "import glob, os, sys\n"
     "found = []\n"
-    "for pattern in ['/work/**/solutions/*', '/work/**/autograder/**', '/work/**/*.db', '/root/*', '/home/*', '/scratch/**/*.ipynb', '/tmp/**/*.ipynb']:\n"
+    # the course's files wherever the checkout lives (under /home without root: its venv's folders are bound there)
+    f"for pattern in ['/work/**/solutions/*', '/work/**/autograder/**', '/work/**/*.db', {f'{ROOT}/solutions/*'!r},\n"
+    f"                {f'{ROOT}/autograder/**'!r}, '/root/*', '/home/*/.*', '/scratch/**/*.ipynb', '/tmp/**/*.ipynb']:\n"
     "    found += glob.glob(pattern, recursive=True)\n"
     "print('FOUND', [f for f in found if 'site-packages' not in f])\n"
     f"for path in [{str(SOURCE)!r}, '/etc/passwd', '/etc/shadow', '/proc/1/environ']:\n"

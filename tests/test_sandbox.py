@@ -91,12 +91,21 @@ def test_sensitive_files_are_not_readable(tmp_path: Path) -> None:
         "    except OSError as e:\n"
         "        print('denied', type(e).__name__)\n"
         f"print(sorted(os.listdir('/')))\n"
-        f"print(os.path.exists({str(ROOT / 'solutions')!r}), os.path.exists('/home'))"
+        f"print(os.path.exists({str(ROOT / 'solutions')!r}))\n"
+        # Any file in a home directory but what the grader binds there on purpose (a checkout's venv under /home)
+        f"bound = {[str(b) for b in sandbox._python_roots()]!r}\n"  # noqa: SLF001
+        "homes = []\n"
+        "for top in ('/home', '/root'):\n"
+        "    for d, dirs, files in os.walk(top):\n"
+        "        dirs[:] = [x for x in dirs if os.path.join(d, x) not in bound]\n"
+        "        homes += [os.path.join(d, f) for f in files]\n"
+        "print('HOMES', sorted(homes)[:20])"
     )
     out = text(r, 0)
     assert "READ" not in out, out
     assert out.count("denied") == 5
-    assert "False False" in out
+    assert "\nFalse\n" in out
+    assert "HOMES []" in out, out
 
 
 @pytest.mark.sandbox
@@ -114,6 +123,62 @@ def test_writes_outside_scratch_fail() -> None:
     assert "WROTE" not in out, out
     assert out.count("denied") == 5 and "scratch ok" in out
     assert not (ROOT / "lib" / "x").exists()
+
+
+# Where a submission tries to write: the sandbox's own tmpfs mounts, then the rest of its tree (bwrap's root and its
+# /dev are tmpfs owned by whoever started bwrap).
+WRITE_PROBE = (
+    "import json\n"
+    "wrote = []\n"
+    "for p in ['/scratch/x', '/tmp/x', '/dev/shm/x', '/x', '/etc/x', '/dev/x', '/run/x', '/usr/x']:\n"
+    "    try:\n"
+    "        open(p, 'w').write('x'); wrote.append(p)\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "print(json.dumps(wrote))\n"
+)
+OWN_TMPFS = ["/scratch/x", "/tmp/x", "/dev/shm/x"]
+
+
+def _probe_as_nobody() -> list[str]:
+    """WRITE_PROBE in a sandbox that an account without root started (as root: `nobody`, through setpriv)."""
+    import json
+    import os
+    import pwd
+    import sys
+
+    if os.geteuid() != 0:
+        return json.loads(text(run(WRITE_PROBE), 0))
+    nobody = pwd.getpwnam("nobody")
+    script = (
+        "import json, sys\n"
+        "from nbformat.v4 import new_code_cell, new_notebook\n"
+        "from gradbook_grader import sandbox\n"
+        "from gradbook_grader.running import run_notebook\n"
+        "from gradbook_grader.types import Limits\n"
+        "if sandbox.bwrap_problem():\n"
+        "    print(json.dumps({'problem': sandbox.bwrap_problem()})); sys.exit()\n"
+        "r = run_notebook(new_notebook(cells=[new_code_cell(sys.argv[1])]), Limits(), sandbox_mode='bwrap')\n"
+        "print(json.dumps({'sandboxed': r.sandboxed, 'out': ''.join(o.get('text', '') for o in r.cells[0].outputs)}))\n"
+    )
+    done = subprocess.run(["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups", "--",
+                           sys.executable, "-c", script, WRITE_PROBE], capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "HOME": tempfile.gettempdir(), "LANG": "C.UTF-8"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = json.loads(done.stdout.splitlines()[-1])
+    if "problem" in said:  # this host lets no unprivileged account use namespaces: nothing to grade without root
+        pytest.skip(f"bwrap does not work without root here: {said['problem']}")
+    assert said["sandboxed"], said
+    return json.loads(said["out"])
+
+
+@pytest.mark.sandbox
+def test_graded_without_root_a_submission_writes_only_its_own_tmpfs() -> None:
+    """An instructor who grades without root (a laptop) gets the same sandbox: bwrap's root and /dev belong to
+    the sandbox's own user there, and were writable (memory without a size limit; a file left for the next
+    submission forked from the same server)."""
+    needs_bwrap()
+    assert _probe_as_nobody() == OWN_TMPFS
 
 
 @pytest.mark.sandbox

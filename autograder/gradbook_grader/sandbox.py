@@ -209,7 +209,12 @@ def _base_args(exe: str, limits: Limits, data_dir: Path | None, extra_files: dic
     for name, path in extra_files.items():
         target = f"{SCRATCH}/{_safe_name(name)}"
         args += ["--ro-bind", str(Path(path).resolve()), target]
-    args += ["--chdir", SCRATCH]
+    # Nothing but its own tmpfs mounts (/tmp, /scratch, /dev/shm) writable, whoever runs the grader: bwrap's root
+    # and /dev are tmpfs owned by the user who started bwrap, which without root is the sandbox's own user (as root
+    # the runner drops to a fresh uid that owns nothing). Graded by a non-root instructor, a submission could
+    # otherwise fill memory with files in / (no size limit there) and, forked from one server, leave files for
+    # the next submission.
+    args += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", SCRATCH]
     return args
 
 
