@@ -288,6 +288,41 @@ FORGED_DONE = (  # answer "done" for every cell through the runner's own pipe, t
 )
 
 
+# round 5: an answer that reaches past chapter 2's loops-only rule (kept in the student's process by its driver)
+PRIVATE_ARRAY = "import numpy as np\ndef naive_relu(x):\n    return np.maximum(getattr(x, '_array', x), 0)\n"
+GC_ARRAY = (
+    "import gc, numpy as np\n"
+    "def naive_relu(x):\n"
+    "    seen = gc.get_referents(x)  # the instance's values, or its dict\n"
+    "    seen += [v for d in seen if isinstance(d, dict) for v in d.values()]\n"
+    "    found = [r for r in seen if isinstance(r, np.ndarray)]\n"
+    "    return np.maximum(found[0], 0)\n"
+)
+# a numpy scalar whose `item` lies: once its 9,543-digit number (or a list holding itself) ended the runner as it replied
+LYING_SCALAR = (
+    "import numpy as np\n"
+    "class Big(np.float64):\n"
+    "    def item(self, *args):\n"
+    "        return 3 ** 20000\n"
+    "def naive_vector_dot(x, y):\n"
+    "    return Big(1.0)\n"
+)
+# a BaseException past the driver's catch: once the runner's end, a fresh run of the whole notebook (twice)
+INTERRUPT = "def naive_add(x, y):\n    raise KeyboardInterrupt('stop')\n"
+# the driver's copy of the case made to hold itself (its digest once recursed in the runner, outside any catch)
+SELF_HOLDING_INPUT = (
+    "import sys\n"
+    "def naive_transpose(x):\n"
+    "    frame = sys._getframe(1)\n"
+    "    while frame is not None and 'given' not in frame.f_locals:\n"
+    "        frame = frame.f_back\n"
+    "    loop = []\n"
+    "    loop.append(loop)\n"
+    "    object.__setattr__(frame.f_locals['given'], 'args', (loop,))\n"
+    "    return 0\n"
+)
+
+
 HTML_INJECTION = (
     "from IPython.display import HTML, Javascript, display\n"
     "display(HTML('<img src=x onerror=\"fetch(1)\">'))\n"
@@ -402,6 +437,17 @@ CASES = [
          output_lacks=("process ended",)),
     Case("huge-exception-message", build(replace={"naive-relu": "def naive_relu(x):\n    raise ValueError('x' * 200_000)"}),
          zero=("test-naive-relu",), messages={"test-naive-relu": "[shortened]"}),
+    Case("loops-rule-private-array", build(replace={"naive-relu": PRIVATE_ARRAY}), zero=("test-naive-relu",),
+         messages={"test-naive-relu": "you used x._array"}),
+    Case("loops-rule-gc-referents", build(replace={"naive-relu": GC_ARRAY}),
+         integrity=("called gc.get_referents (an inspection of objects it was not given)",)),
+    Case("lying-numpy-scalar", build(replace={"naive-vector-dot": LYING_SCALAR}), zero=("test-naive-vector-dot",),
+         messages={"test-naive-vector-dot": "not right yet"}, output_lacks=("process ended", "ran the notebook again")),
+    Case("keyboard-interrupt-in-answer", build(replace={"naive-add": INTERRUPT}), zero=("test-naive-add",),
+         messages={"test-naive-add": "raised KeyboardInterrupt: stop"}, output_lacks=("process ended", "ran the notebook again")),
+    Case("self-holding-input", build(replace={"naive-transpose": SELF_HOLDING_INPUT}), zero=("test-naive-transpose",),
+         output_lacks=("process ended", "ran the notebook again"),
+         integrity=("called sys._getframe (an inspection of objects it was not given)",)),
     Case("memory-bomb", build(replace={"naive-add": MEMORY_BOMB}), zero=("test-naive-add",), events=("memory limit hit",)),
     # the bomb's parent may keep forking as children die: contained either by the limit or the timeout
     Case("fork-bomb", build(last=FORK_BOMB), events=("process limit hit|timed out after 8 s",)),
@@ -509,7 +555,7 @@ def test_attacks_are_reported(graded: dict[str, SubmissionGrade]) -> None:
         g = graded[case.name]
         own_events = [e for e in g.events if not e.startswith(HOST_EVENTS)]
         lost = [gid for gid, c in g.cells.items() if not c.passed and c.message]
-        assert own_events or g.error or lost, f"{case.name}: no trace (events: {g.events})"
+        assert own_events or g.error or lost or g.integrity, f"{case.name}: no trace (events: {g.events})"
 
 
 BATCH = ("honest-full", "honest-partial", "honest-stub", "patch-np-allclose", "forged-records", "monkeypatch-collect",
@@ -620,6 +666,43 @@ def test_a_whole_number_no_json_reader_takes_is_an_unsupported_answer() -> None:
 
     sent = loads(dumps(to_plain([3 ** 20000, -(2 ** 63), 2 ** 63])))
     assert sent == [Unsupported("whole number of about 9,543 digits"), -(2 ** 63), Unsupported("whole number of about 20 digits")]
+
+
+def test_a_numpy_scalar_is_read_by_numpy_not_by_its_own_methods() -> None:
+    """A subclass of a numpy scalar may override `item`; what crosses is numpy's value, checked as any value is (a
+    lying `item` once sent a 9,543-digit number that ended the runner as it replied)."""
+    import numpy as np
+
+    from gradbook.checks.plain import Unsupported, dumps, loads, to_plain
+
+    class Lies(np.float64):
+        def item(self, *args):  # noqa: ANN002, ANN202
+            return 3 ** 20000
+
+    class Huge(np.uint64):
+        pass
+
+    assert loads(dumps(to_plain([Lies(1.5), np.int8(-3), Huge(2 ** 64 - 1), np.str_("a")]))) == [
+        1.5, -3, Unsupported("whole number of about 20 digits"), "a"]
+    assert isinstance(to_plain(np.array([None], dtype=object)), Unsupported)
+
+
+def test_the_digest_of_inputs_an_answer_made_hold_themselves_ends() -> None:
+    """An answer may replace its (copied) inputs with anything: a list holding itself, an array subclass whose shape
+    raises. The digest says they changed; it never recurses without end or runs their code."""
+    import numpy as np
+
+    from gradbook.checks.plain import digest
+
+    class Raises(np.ndarray):
+        @property
+        def shape(self):  # noqa: ANN202
+            raise RuntimeError("no")
+
+    loop: list = []
+    loop.append(loop)
+    given = (np.arange(3.0),)
+    assert digest((loop,)) != digest(given) and digest((np.arange(3.0).view(Raises),)) != digest(given)
 
 
 def test_a_flood_of_answer_data_is_dropped_by_the_supervisor_without_parsing_it() -> None:
