@@ -368,6 +368,26 @@ def _solution_written_again(nb: nbformat.NotebookNode) -> None:
     nb.cells[at:at] = [new_code_cell("# my answer, written again\n" + answer), new_code_cell("print(naive_relu(-1.0))")]
 
 
+def _solution_copied(nb: nbformat.NotebookNode) -> None:
+    """A solution cell copied and pasted below itself (Jupyter copies its nbgrader metadata too), the first attempt
+    left above: the copy is the student's own cell, the answer graded, and no tampering."""
+    at = index_of(nb, "naive-add")
+    copy = nbformat.from_dict(json.loads(json.dumps(nb.cells[at])))
+    copy["id"] = "pasted-copy"
+    nb.cells[at].source = WRONG_ADD
+    nb.cells.insert(at + 1, copy)
+
+
+def _test_cell_copied(nb: nbformat.NotebookNode) -> None:
+    """A locked test cell copied, the copy made to print a pass: that is tampering, and the copy earns nothing."""
+    at = index_of(nb, "test-naive-relu")
+    copy = nbformat.from_dict(json.loads(json.dumps(nb.cells[at])))
+    copy["id"] = "pasted-copy"
+    copy.source = "print('\\u2714 naive_relu: all 6 checks passed')"
+    nb.cells.insert(at + 1, copy)
+    nb.cells[index_of(nb, "naive-relu")].source = WRONG_RELU
+
+
 def _v3() -> bytes:
     nb = nbformat.convert(honest(), 3)
     text = nbformat.writes(nb, version=3)
@@ -464,6 +484,9 @@ CASES = [
                  "flag 'grade' of cell test-naive-vector-dot changed")),
     Case("reordered-cells", build(edit=_reorder), events=("moved",)),
     Case("deleted-solution", build(edit=_delete_solution), zero=("test-naive-relu",), events=("naive-relu is missing",)),
+    Case("honest-solution-cell-copied", build(edit=_solution_copied), events=("solution cell naive-add appears more than once",)),
+    Case("test-cell-copied", build(edit=_test_cell_copied), zero=("test-naive-relu",),
+         integrity=("tampering: cell test-naive-relu appears more than once",)),
     Case("honest-solution-written-again", build(edit=_solution_written_again), events=("naive-relu is missing",)),
 ]
 
