@@ -404,6 +404,12 @@ CASES = [
     Case("honest-stub", nbformat.writes(student_version(nbformat.read(SOURCE, as_version=4))).encode(), zero=ALL,
          messages={gid: "not implemented yet" for gid in ALL}),
     Case("honest-nbformat-v3", _v3()),
+    # a number returned as a 0-d array or a long double: right in the student's kernel, so right when graded
+    Case("honest-0d-array-and-long-double", build(replace={
+        "naive-vector-dot": solution_source("naive-vector-dot") + "\n_dot = naive_vector_dot\n"
+        "naive_vector_dot = lambda x, y: np.array(_dot(x, y))\n",
+        "naive-matrix-vector-dot": solution_source("naive-matrix-vector-dot") + "\n_mv = naive_matrix_vector_dot\n"
+        "naive_matrix_vector_dot = lambda x, y: np.asarray(_mv(x, y), dtype=np.longdouble)\n"})),
     # attacks
     Case("patch-np-allclose", build(replace={"naive-relu": PATCH_ALLCLOSE}), zero=("test-naive-relu",)),
     Case("patch-np-testing", build(replace={"naive-add": PATCH_TESTING}), zero=("test-naive-add",)),
@@ -708,6 +714,23 @@ def test_a_numpy_scalar_is_read_by_numpy_not_by_its_own_methods() -> None:
     assert loads(dumps(to_plain([Lies(1.5), np.int8(-3), Huge(2 ** 64 - 1), np.str_("a")]))) == [
         1.5, -3, Unsupported("whole number of about 20 digits"), "a"]
     assert isinstance(to_plain(np.array([None], dtype=object)), Unsupported)
+
+
+def test_what_an_answer_returns_reaches_the_judge_as_it_is_in_the_students_kernel() -> None:
+    """The student's kernel judges `to_plain` of the answer; the grader judges it after the wire. They must be the
+    same value, or a ✔ in the notebook is a 0 in the grade: a 0-d array (`np.array(total)`) once crossed as shape
+    (1,) ("expected shape (), got (1,)"), and a long double, whose `item` is itself, as "too deeply nested"."""
+    import numpy as np
+
+    from gradbook.checks.plain import dumps, loads, to_plain
+
+    values = [np.array(2.5), np.array(True), np.array(b"ab"), np.longdouble(1.5), np.clongdouble(2 + 1j),
+              np.float16(3), np.arange(6.0).reshape(2, 3).T, np.arange(12)[::3], np.asfortranarray(np.eye(2))]
+    for value in values:
+        local = to_plain(value)
+        sent = loads(dumps(local))
+        assert type(sent) is type(local) and np.shape(sent) == np.shape(local), (value, local, sent)
+        assert np.asarray(sent).dtype == np.asarray(local).dtype and np.array_equal(sent, local), (value, sent)
 
 
 def test_the_digest_of_inputs_an_answer_made_hold_themselves_ends() -> None:

@@ -47,7 +47,9 @@ def to_plain(value: Any, _depth: int = 0) -> Plain:
     if isinstance(value, np.generic):  # numpy's own `item`, not a subclass's, and what it gives converted in turn
         if isinstance(value, np.object_):
             return Unsupported(type(value).__name__)
-        return to_plain(np.generic.item(value), _depth + 1)
+        item = np.generic.item(value)
+        # a long double has no Python number to be: a 0-d array of it (once its `item`, itself, recursed to the end)
+        return np.array(item) if isinstance(item, np.generic) else to_plain(item, _depth + 1)
     if isinstance(value, np.ndarray):
         array = np.array(value, copy=True, subok=False)
         return array if array.dtype.kind in "biufcSU" else Unsupported(f"ndarray of {array.dtype}")
@@ -75,7 +77,7 @@ MAX_WIRE_DEPTH = 32
 def to_wire(value: Plain) -> Any:
     """Plain data as JSON-able data (arrays as dtype, shape and base64 bytes)."""
     if isinstance(value, np.ndarray):
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value, order="C")  # (not `ascontiguousarray`: it makes a 0-d array one of shape (1,))
         if array.dtype.kind not in WIRE_KINDS:
             return {"__unsupported__": f"ndarray of {array.dtype}"}
         return {"__nd__": [array.dtype.str, list(array.shape), base64.b64encode(array.tobytes()).decode("ascii")]}
