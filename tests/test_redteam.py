@@ -733,6 +733,26 @@ def test_what_an_answer_returns_reaches_the_judge_as_it_is_in_the_students_kerne
         assert np.asarray(sent).dtype == np.asarray(local).dtype and np.array_equal(sent, local), (value, sent)
 
 
+def test_the_students_kernel_judges_the_values_the_grader_gets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The class behind the test above: a check in the student's kernel sends the cases and the answers through the
+    wire, as the grader and its sandbox do, so whatever the wire does to a value the ✔ shows it too. A wire that
+    makes a 0-d array one of shape (1,), as it once did, fails the check here as it failed the grade."""
+    import numpy as np
+
+    from gradbook.checks import CheckFailed, ch02, core, plain
+
+    def dot(x, y):  # noqa: ANN001, ANN202 - loops, the chapter's rule; its number as a 0-d array
+        total = 0.0
+        for i in range(len(x)):
+            total += x[i] * y[i]
+        return np.array(total)
+
+    ch02.naive_vector_dot(dot, quiet=True)
+    monkeypatch.setattr(core, "to_wire", lambda v: plain.to_wire(np.atleast_1d(v) if isinstance(v, np.ndarray) else v))
+    with pytest.raises(CheckFailed, match=r"expected shape \(\), got \(1,\)"):
+        ch02.naive_vector_dot(dot, quiet=True)
+
+
 def test_the_digest_of_inputs_an_answer_made_hold_themselves_ends() -> None:
     """An answer may replace its (copied) inputs with anything: a list holding itself, an array subclass whose shape
     raises. The digest says they changed; it never recurses without end or runs their code."""
