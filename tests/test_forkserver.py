@@ -145,6 +145,35 @@ def test_a_forked_runner_has_its_caps_group_and_uid_and_is_stopped_as_one_starte
         assert "MemoryError" in json.dumps(reply) or runner.stop is Stop.DIED
 
 
+LISTEN = ("import socket\n"
+          "unix = socket.socket(socket.AF_UNIX); unix.bind('\\0gradbook-leak'); unix.listen(1)\n"
+          "tcp = socket.socket(); tcp.bind(('127.0.0.1', 0)); tcp.listen(1)\n"
+          "print(tcp.getsockname()[1])")
+CONNECT = ("import socket\n"
+           "for address, family in (('\\0gradbook-leak', socket.AF_UNIX), (('127.0.0.1', {port}), socket.AF_INET)):\n"
+           "    try:\n"
+           "        socket.socket(family).connect(address); print('reached', family.name)\n"
+           "    except OSError as error:\n"
+           "        print('refused', family.name, error.errno)")
+
+
+def test_two_submissions_forked_at_once_cannot_talk_to_each_other(pool: ForkPool) -> None:
+    """Forked from one server at once (a Dask worker of several threads), two submissions shared its network
+    namespace: one listened on an abstract Unix socket or a loopback port, the other connected and sent it anything
+    (round 5). Each child has a network namespace of its own, its loopback up for itself."""
+    server = pool.server()
+    assert server is not None, pool.reason
+
+    def run(runner: forkserver.ForkedRunner, source: str) -> str:
+        reply, _ = runner.request({"op": "run", "cell": 0, "source": source}, lambda m: m.get("type") == "done", "cell 0")
+        return "".join(o.get("text", "") for o in reply["outputs"]) if reply else str(runner.stopped)
+
+    with forkserver.ForkedRunner(server) as first, forkserver.ForkedRunner(server) as second:
+        port = int(run(first, LISTEN))
+        assert run(second, CONNECT.format(port=port)).split("\n")[:2] == ["refused AF_UNIX 111", "refused AF_INET 111"]
+        assert run(first, CONNECT.format(port=port)).split("\n")[:2] == ["reached AF_UNIX", "reached AF_INET"]
+
+
 def test_without_a_fork_server_each_submission_gets_its_own_sandbox_and_says_why(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     require(sandbox.bwrap_problem() is None, f"the sandbox is needed: {sandbox.bwrap_problem()}")

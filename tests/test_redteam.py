@@ -290,6 +290,41 @@ FORGED_DONE = (  # answer "done" for every cell through the runner's own pipe, t
 )
 
 
+# round 5: an answer that reaches past chapter 2's loops-only rule (kept in the student's process by its driver)
+PRIVATE_ARRAY = "import numpy as np\ndef naive_relu(x):\n    return np.maximum(getattr(x, '_array', x), 0)\n"
+GC_ARRAY = (
+    "import gc, numpy as np\n"
+    "def naive_relu(x):\n"
+    "    seen = gc.get_referents(x)  # the instance's values, or its dict\n"
+    "    seen += [v for d in seen if isinstance(d, dict) for v in d.values()]\n"
+    "    found = [r for r in seen if isinstance(r, np.ndarray)]\n"
+    "    return np.maximum(found[0], 0)\n"
+)
+# a numpy scalar whose `item` lies: once its 9,543-digit number (or a list holding itself) ended the runner as it replied
+LYING_SCALAR = (
+    "import numpy as np\n"
+    "class Big(np.float64):\n"
+    "    def item(self, *args):\n"
+    "        return 3 ** 20000\n"
+    "def naive_vector_dot(x, y):\n"
+    "    return Big(1.0)\n"
+)
+# a BaseException past the driver's catch: once the runner's end, a fresh run of the whole notebook (twice)
+INTERRUPT = "def naive_add(x, y):\n    raise KeyboardInterrupt('stop')\n"
+# the driver's copy of the case made to hold itself (its digest once recursed in the runner, outside any catch)
+SELF_HOLDING_INPUT = (
+    "import sys\n"
+    "def naive_transpose(x):\n"
+    "    frame = sys._getframe(1)\n"
+    "    while frame is not None and 'given' not in frame.f_locals:\n"
+    "        frame = frame.f_back\n"
+    "    loop = []\n"
+    "    loop.append(loop)\n"
+    "    object.__setattr__(frame.f_locals['given'], 'args', (loop,))\n"
+    "    return 0\n"
+)
+
+
 HTML_INJECTION = (
     "from IPython.display import HTML, Javascript, display\n"
     "display(HTML('<img src=x onerror=\"fetch(1)\">'))\n"
@@ -335,6 +370,26 @@ def _solution_written_again(nb: nbformat.NotebookNode) -> None:
     nb.cells[at:at] = [new_code_cell("# my answer, written again\n" + answer), new_code_cell("print(naive_relu(-1.0))")]
 
 
+def _solution_copied(nb: nbformat.NotebookNode) -> None:
+    """A solution cell copied and pasted below itself (Jupyter copies its nbgrader metadata too), the first attempt
+    left above: the copy is the student's own cell, the answer graded, and no tampering."""
+    at = index_of(nb, "naive-add")
+    copy = nbformat.from_dict(json.loads(json.dumps(nb.cells[at])))
+    copy["id"] = "pasted-copy"
+    nb.cells[at].source = WRONG_ADD
+    nb.cells.insert(at + 1, copy)
+
+
+def _test_cell_copied(nb: nbformat.NotebookNode) -> None:
+    """A locked test cell copied, the copy made to print a pass: that is tampering, and the copy earns nothing."""
+    at = index_of(nb, "test-naive-relu")
+    copy = nbformat.from_dict(json.loads(json.dumps(nb.cells[at])))
+    copy["id"] = "pasted-copy"
+    copy.source = "print('\\u2714 naive_relu: all 6 checks passed')"
+    nb.cells.insert(at + 1, copy)
+    nb.cells[index_of(nb, "naive-relu")].source = WRONG_RELU
+
+
 def _v3() -> bytes:
     nb = nbformat.convert(honest(), 3)
     text = nbformat.writes(nb, version=3)
@@ -351,6 +406,12 @@ CASES = [
     Case("honest-stub", nbformat.writes(student_version(nbformat.read(SOURCE, as_version=4))).encode(), zero=ALL,
          messages={gid: "not implemented yet" for gid in ALL}),
     Case("honest-nbformat-v3", _v3()),
+    # a number returned as a 0-d array or a long double: right in the student's kernel, so right when graded
+    Case("honest-0d-array-and-long-double", build(replace={
+        "naive-vector-dot": solution_source("naive-vector-dot") + "\n_dot = naive_vector_dot\n"
+        "naive_vector_dot = lambda x, y: np.array(_dot(x, y))\n",
+        "naive-matrix-vector-dot": solution_source("naive-matrix-vector-dot") + "\n_mv = naive_matrix_vector_dot\n"
+        "naive_matrix_vector_dot = lambda x, y: np.asarray(_mv(x, y), dtype=np.longdouble)\n"})),
     # attacks
     Case("patch-np-allclose", build(replace={"naive-relu": PATCH_ALLCLOSE}), zero=("test-naive-relu",)),
     Case("patch-np-testing", build(replace={"naive-add": PATCH_TESTING}), zero=("test-naive-add",)),
@@ -404,6 +465,17 @@ CASES = [
          output_lacks=("process ended",)),
     Case("huge-exception-message", build(replace={"naive-relu": "def naive_relu(x):\n    raise ValueError('x' * 200_000)"}),
          zero=("test-naive-relu",), messages={"test-naive-relu": "[shortened]"}),
+    Case("loops-rule-private-array", build(replace={"naive-relu": PRIVATE_ARRAY}), zero=("test-naive-relu",),
+         messages={"test-naive-relu": "you used x._array"}),
+    Case("loops-rule-gc-referents", build(replace={"naive-relu": GC_ARRAY}),
+         integrity=("called gc.get_referents (an inspection of objects it was not given)",)),
+    Case("lying-numpy-scalar", build(replace={"naive-vector-dot": LYING_SCALAR}), zero=("test-naive-vector-dot",),
+         messages={"test-naive-vector-dot": "not right yet"}, output_lacks=("process ended", "ran the notebook again")),
+    Case("keyboard-interrupt-in-answer", build(replace={"naive-add": INTERRUPT}), zero=("test-naive-add",),
+         messages={"test-naive-add": "raised KeyboardInterrupt: stop"}, output_lacks=("process ended", "ran the notebook again")),
+    Case("self-holding-input", build(replace={"naive-transpose": SELF_HOLDING_INPUT}), zero=("test-naive-transpose",),
+         output_lacks=("process ended", "ran the notebook again"),
+         integrity=("called sys._getframe (an inspection of objects it was not given)",)),
     Case("memory-bomb", build(replace={"naive-add": MEMORY_BOMB}), zero=("test-naive-add",), events=("memory limit hit",)),
     # the bomb's parent may keep forking as children die: contained either by the limit or the timeout
     Case("fork-bomb", build(last=FORK_BOMB), events=("process limit hit|timed out after 8 s",)),
@@ -420,6 +492,9 @@ CASES = [
                  "flag 'grade' of cell test-naive-vector-dot changed")),
     Case("reordered-cells", build(edit=_reorder), events=("moved",)),
     Case("deleted-solution", build(edit=_delete_solution), zero=("test-naive-relu",), events=("naive-relu is missing",)),
+    Case("honest-solution-cell-copied", build(edit=_solution_copied), events=("solution cell naive-add appears more than once",)),
+    Case("test-cell-copied", build(edit=_test_cell_copied), zero=("test-naive-relu",),
+         integrity=("tampering: cell test-naive-relu appears more than once",)),
     Case("honest-solution-written-again", build(edit=_solution_written_again), events=("naive-relu is missing",)),
 ]
 
@@ -507,7 +582,7 @@ def test_attacks_are_reported(graded: dict[str, SubmissionGrade]) -> None:
         g = graded[case.name]
         own_events = [e for e in g.events if not is_host_event(e)]
         lost = [gid for gid, c in g.cells.items() if not c.passed and c.message]
-        assert own_events or g.error or lost, f"{case.name}: no trace (events: {g.events})"
+        assert own_events or g.error or lost or g.integrity, f"{case.name}: no trace (events: {g.events})"
 
 
 BATCH = ("honest-full", "honest-partial", "honest-stub", "patch-np-allclose", "forged-records", "monkeypatch-collect",
@@ -618,6 +693,80 @@ def test_a_whole_number_no_json_reader_takes_is_an_unsupported_answer() -> None:
 
     sent = loads(dumps(to_plain([3 ** 20000, -(2 ** 63), 2 ** 63])))
     assert sent == [Unsupported("whole number of about 9,543 digits"), -(2 ** 63), Unsupported("whole number of about 20 digits")]
+
+
+def test_a_numpy_scalar_is_read_by_numpy_not_by_its_own_methods() -> None:
+    """A subclass of a numpy scalar may override `item`; what crosses is numpy's value, checked as any value is (a
+    lying `item` once sent a 9,543-digit number that ended the runner as it replied)."""
+    import numpy as np
+
+    from gradbook.checks.plain import Unsupported, dumps, loads, to_plain
+
+    class Lies(np.float64):
+        def item(self, *args):  # noqa: ANN002, ANN202
+            return 3 ** 20000
+
+    class Huge(np.uint64):
+        pass
+
+    assert loads(dumps(to_plain([Lies(1.5), np.int8(-3), Huge(2 ** 64 - 1), np.str_("a")]))) == [
+        1.5, -3, Unsupported("whole number of about 20 digits"), "a"]
+    assert isinstance(to_plain(np.array([None], dtype=object)), Unsupported)
+
+
+def test_what_an_answer_returns_reaches_the_judge_as_it_is_in_the_students_kernel() -> None:
+    """The student's kernel judges `to_plain` of the answer; the grader judges it after the wire. They must be the
+    same value, or a ✔ in the notebook is a 0 in the grade: a 0-d array (`np.array(total)`) once crossed as shape
+    (1,) ("expected shape (), got (1,)"), and a long double, whose `item` is itself, as "too deeply nested"."""
+    import numpy as np
+
+    from gradbook.checks.plain import dumps, loads, to_plain
+
+    values = [np.array(2.5), np.array(True), np.array(b"ab"), np.longdouble(1.5), np.clongdouble(2 + 1j),
+              np.float16(3), np.arange(6.0).reshape(2, 3).T, np.arange(12)[::3], np.asfortranarray(np.eye(2))]
+    for value in values:
+        local = to_plain(value)
+        sent = loads(dumps(local))
+        assert type(sent) is type(local) and np.shape(sent) == np.shape(local), (value, local, sent)
+        assert np.asarray(sent).dtype == np.asarray(local).dtype and np.array_equal(sent, local), (value, sent)
+
+
+def test_the_students_kernel_judges_the_values_the_grader_gets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The class behind the test above: a check in the student's kernel sends the cases and the answers through the
+    wire, as the grader and its sandbox do, so whatever the wire does to a value the ✔ shows it too. A wire that
+    makes a 0-d array one of shape (1,), as it once did, fails the check here as it failed the grade."""
+    import numpy as np
+
+    from gradbook.checks import CheckFailed, ch02, core, plain
+
+    def dot(x, y):  # noqa: ANN001, ANN202 - loops, the chapter's rule; its number as a 0-d array
+        total = 0.0
+        for i in range(len(x)):
+            total += x[i] * y[i]
+        return np.array(total)
+
+    ch02.naive_vector_dot(dot, quiet=True)
+    monkeypatch.setattr(core, "to_wire", lambda v: plain.to_wire(np.atleast_1d(v) if isinstance(v, np.ndarray) else v))
+    with pytest.raises(CheckFailed, match=r"expected shape \(\), got \(1,\)"):
+        ch02.naive_vector_dot(dot, quiet=True)
+
+
+def test_the_digest_of_inputs_an_answer_made_hold_themselves_ends() -> None:
+    """An answer may replace its (copied) inputs with anything: a list holding itself, an array subclass whose shape
+    raises. The digest says they changed; it never recurses without end or runs their code."""
+    import numpy as np
+
+    from gradbook.checks.plain import digest
+
+    class Raises(np.ndarray):
+        @property
+        def shape(self):  # noqa: ANN202
+            raise RuntimeError("no")
+
+    loop: list = []
+    loop.append(loop)
+    given = (np.arange(3.0),)
+    assert digest((loop,)) != digest(given) and digest((np.arange(3.0).view(Raises),)) != digest(given)
 
 
 def test_a_flood_of_answer_data_is_dropped_by_the_supervisor_without_parsing_it() -> None:

@@ -9,9 +9,9 @@ namespaces of its own (zygote.py says how) and becomes the runner, spoken to exa
 started for it (`process.RunnerProcess`: the same protocol, caps, deadlines and stall detection).
 
 Why namespaces per child and not a nested bubblewrap: bubblewrap would exec a new interpreter, which
-is the cost being removed. `unshare` of a user, mount, IPC and pid namespace (what bubblewrap itself
+is the cost being removed. `unshare` of a user, mount, IPC, pid and network namespace (what bubblewrap itself
 does) needs no privilege, keeps the forked memory, and gives each child fresh writable filesystems,
-SysV IPC of its own and a pid namespace that dies with it. Where the kernel refuses them, the fork
+SysV IPC and sockets of its own and a pid namespace that dies with it. Where the kernel refuses them, the fork
 server's probe child fails and the pool falls back to a sandbox per submission (`warm.ForkPool`).
 
 What the grader adds per child, outside the sandbox:

@@ -166,11 +166,13 @@ class _Segments:
     order: list[str] = field(default_factory=list)  # grade_ids as the submission has them
 
     @classmethod
-    def of(cls, submission: NotebookNode, known: set[str], tamper: list[str]) -> "_Segments":
+    def of(cls, submission: NotebookNode, source: NotebookNode, events: list[str], tamper: list[str]) -> "_Segments":
         segments = cls()
         current = segments.leading
+        known = {gid for gid in map(grade_id, source.cells) if gid}
+        solutions = {gid for gid in known if any(grade_id(c) == gid and is_solution(c) for c in source.cells)}
         for cell in submission.cells:
-            gid = segments.graded_id(cell, known, tamper)
+            gid = segments.graded_id(cell, known, solutions, events, tamper)
             if gid is None:
                 current.append(cell)
                 continue
@@ -183,14 +185,21 @@ class _Segments:
         """Are the graded cells in another order than the source's?"""
         return self.order != [gid for gid in source_ids if gid and gid in self.found]
 
-    def graded_id(self, cell: NotebookNode, known: set[str], tamper: list[str]) -> str | None:
+    def graded_id(self, cell: NotebookNode, known: set[str], solutions: set[str], events: list[str],
+                  tamper: list[str]) -> str | None:
         """The cell's grade_id if it is one the source has, seen first here; else it is a free cell (its
-        nbgrader metadata goes)."""
+        nbgrader metadata goes). A second copy of a solution cell is what copying and pasting it in Jupyter makes
+        (its metadata goes with it): the student's own cell, not tampering; a second copy of a locked cell is."""
         gid = grade_id(cell)
         if gid is not None and gid not in known:
             tamper.append(f"cell with unknown grade_id {gid!r}: kept as an ungraded cell")
+        elif gid is not None and gid in self.found and gid in solutions:
+            events.append(f"solution cell {gid} appears more than once (a copy and paste keeps its metadata): the "
+                          "first copy is the solution cell, the others are the student's own cells and run where "
+                          "they stand")
         elif gid is not None and gid in self.found:
-            tamper.append(f"cell {gid} appears more than once: only the first copy is graded")
+            tamper.append(f"cell {gid} appears more than once: the first copy stands in its place (restored from "
+                          "source), the others are kept as ungraded cells")
         elif gid is not None:
             return gid
         if nbgrader_meta(cell) or gid is not None:
@@ -203,7 +212,7 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
     events: list[str] = []
     tamper: list[str] = []
     source_ids = [grade_id(c) for c in source.cells]
-    segments = _Segments.of(submission, {gid for gid in source_ids if gid}, tamper)
+    segments = _Segments.of(submission, source, events, tamper)
     if segments.moved(source_ids):
         events.append("graded cells were moved: the source's order is restored")
     nb = new_notebook(metadata=json.loads(json.dumps(source.get("metadata", {}))))

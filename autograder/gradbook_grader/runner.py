@@ -251,6 +251,9 @@ def answer_question(shell: InteractiveShell, request: dict) -> dict:
         try:  # the framework functions the answer calls, however it reaches them (`watch`)
             run = driver(str(request["driver"]))
             results, calls = WATCH.ask(lambda: answer(run, student, cases))
+        except BaseException as exc:  # noqa: BLE001 - past `answer`'s own catch (KeyboardInterrupt, a BaseException of
+            # its own, an input it made unreadable): the answer's error, not the runner's end and a fresh run
+            results = [{"out": None, "error": describe_exception(exc), "inputs": ""}]
         finally:
             sys.stdout, sys.stderr = STDOUT, STDERR
             SINK.reset()  # what the answer printed is not part of the notebook's output

@@ -54,6 +54,14 @@ PROFILER_EVENTS = {"sys.setprofile": "sys.setprofile", "sys.settrace": "sys.sett
                    "sys._settraceallthreads": "threading.settrace_all_threads"}
 FRAMEWORK, LIBRARY, PASS, COUNTS, GENERATED = "framework", "library", "pass", "counts", "generated"  # kinds of code
 MACHINERY = {"torch.overrides"}  # how torch calls a function mode (ours): the mode records the function itself
+# The interpreter's ways into objects the answer was not given (the driver's frames and inputs, the checks' own
+# objects), which honest answers never need: called from the answer's own code while it is asked, they are recorded
+# as it calls them (a rule its driver keeps, chapter 2's loops, is kept in this process, where these reach past it).
+INSPECTION_EVENTS = {"gc.get_referents", "gc.get_referrers", "gc.get_objects", "sys._getframe", "sys._current_frames",
+                     "object.__getattr__"}
+# A process the answer starts while asked computes out of the recorders' sight (torch in a forked child): recorded
+# when the answer's code starts it, however (`multiprocessing`, `subprocess`, `os.fork`).
+PROCESS_EVENTS = {"os.fork", "os.forkpty", "os.posix_spawn", "os.exec", "os.spawn", "os.system", "subprocess.Popen"}
 _TORCH_NAMES = {"_VariableFunctionsClass": "", "TensorBase": "Tensor"}  # torch's C classes, as torch names them
 
 
@@ -289,7 +297,8 @@ class Watch:
     def _auditor(self) -> Callable[[str, tuple], None]:
         """The audit hook: a closure that does nothing but a set lookup for the events it does not watch (the
         process's every `id()` is one: chapter 8's answers make millions), `_audit` for the others while asked."""
-        on, audit, watched = self._on, self._audit, frozenset({"import", *PROFILER_EVENTS})
+        on, audit = self._on, self._audit
+        watched = frozenset({"import", *PROFILER_EVENTS, *INSPECTION_EVENTS, *PROCESS_EVENTS})
 
         def auditor(event: str, args: tuple) -> None:
             if event in watched and on[0]:
@@ -307,6 +316,9 @@ class Watch:
                 if not self._profiling:
                     self._profile_on()
             return
+        if event in INSPECTION_EVENTS or event in PROCESS_EVENTS:
+            self._inspected(event, args)
+            return
         if event not in PROFILER_EVENTS:
             return
         caller = sys._getframe(2)  # past `auditor`
@@ -315,6 +327,22 @@ class Watch:
         if caller.f_code.co_name == "_bootstrap_inner" and getattr(threading, "_profile_hook", None) is self._thread_hook:
             return  # a thread the answer started, taking the grader's profiler (`threading.setprofile`)
         self.replaced.setdefault(f"{PROFILER_EVENTS[event]} (called by the answer)")
+
+    def _inspected(self, event: str, args: tuple) -> None:
+        """An inspection (`INSPECTION_EVENTS`) the answer's own code made (its frame is the notebook's or the
+        student's files, not the library's, the checks' drivers', the installed Python's or this folder's), or a
+        process it started (`PROCESS_EVENTS`)."""
+        self._on[0] = False  # what follows reads frames itself: not an event of the answer's
+        try:
+            caller = sys._getframe(3)  # past `auditor` and `_audit`
+            if event in PROCESS_EVENTS:  # however the answer started it (through the standard library)
+                if self.counts(caller):
+                    self._record(f"{event} (a process started: what it computes there is not seen)")
+            elif self.kind_of(caller) == COUNTS and not caller.f_code.co_filename.startswith(self._harness):
+                what = f"{event}({str(args[1])[:40]})" if event == "object.__getattr__" and len(args) > 1 else event
+                self._record(f"{what} (an inspection of objects it was not given)")
+        finally:
+            self._on[0] = self.asking
 
 
 class _ThreadEnd:

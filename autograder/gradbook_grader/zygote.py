@@ -13,7 +13,7 @@ SOCK_SEQPACKET socket whose fd is $GRADBOOK_FORK_FD, each fork request carrying 
 
 Each submission's process tree is separated from the server and from every other submission:
 
-    server ─ C1 (own user, mount and IPC namespaces; rlimits; the fresh uid when root)
+    server ─ C1 (own user, mount, IPC and network namespaces; rlimits; the fresh uid when root)
               └ C2  pid 1 of its own pid namespace: when it ends, every process of the submission ends
                   └ C3  the runner (`runner.serve`), no capabilities, fresh /scratch /tmp /dev/shm /run
 
@@ -23,6 +23,9 @@ Each submission's process tree is separated from the server and from every other
   of one submission is ever visible to the next (nor the server's: it writes nothing);
 * fds: the child keeps only its own three pipes; the server's socket is closed before anything runs;
 * processes: the child's pid namespace dies with C2; SysV IPC lives in the child's IPC namespace;
+* sockets: the child's own network namespace (its loopback up, as bubblewrap's): an abstract Unix socket or a
+  loopback port of one submission is not another's, though two are graded at once from one server (a Dask
+  worker of several threads);
 * the server is not dumpable and holds no capability a child could use: a child cannot ptrace it.
 """
 
@@ -39,7 +42,8 @@ import time
 
 import runner  # the sandboxed runner (bound beside this file); imports IPython once, here
 
-CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, 0x20000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x08000000, 0x10000000, 0x20000000, 0x40000000
+SIOCSIFFLAGS, IFF_UP = 0x8914, 0x1
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 PR_SET_DUMPABLE = 4
 WRITABLE = ("/scratch", "/tmp", "/run")  # with /dev/shm: where a sandbox can write (tests/test_forkserver.py walks them)
@@ -61,6 +65,16 @@ def _drop_capabilities() -> None:
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
     data = (ctypes.c_uint32 * 6)()
     _check(_libc.capset(header, data), "capset")
+
+
+def _loopback_up() -> None:
+    """The child's network namespace's loopback up, as bubblewrap leaves the sandbox's (a notebook may talk to
+    itself on 127.0.0.1); it reaches nothing else."""
+    import fcntl
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        fcntl.ioctl(probe, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", IFF_UP))
 
 
 def _rlimits(limits: dict) -> None:
@@ -107,7 +121,7 @@ def _child(request: dict, fds: list[int], server: socket.socket) -> None:
         _rlimits(request.get("rlimits") or {})
         _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self, to write the maps below
         uid, gid = os.getuid(), os.getgid()
-        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare")
+        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET), "unshare")
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
             with open(f"/proc/self/{name}", "w") as f:
                 f.write(text)
@@ -123,6 +137,7 @@ def _child(request: dict, fds: list[int], server: socket.socket) -> None:
         _mount_tmpfs("/dev/shm", int(request["shm"]))
         os.chdir("/scratch")
         os.makedirs("/run/gradbook", exist_ok=True)
+        _loopback_up()
         _drop_capabilities()
         runner_pid = os.fork()
         if runner_pid:

@@ -25,7 +25,7 @@ import inspect
 import re
 import unicodedata
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -36,7 +36,7 @@ from gradbook.i18n import LANGUAGES, _, ngettext, using
 import gradbook.checks.registry as registry
 from gradbook.checks.ask import answer as _answer
 from gradbook.checks.drivers import NOT_IMPLEMENTED, UNFINISHED, Case, Rule, _short, call, unpack  # noqa: F401 - re-exported
-from gradbook.checks.plain import Plain, Unsupported, digest, to_plain
+from gradbook.checks.plain import Plain, Unsupported, WireError, digest, from_wire, to_plain, to_wire
 from gradbook.checks.recorded import Recorded, RecordedError
 
 # `scale_tol` for answers a student may fairly compute in float32, the library's precision (chapter 8's frameworks
@@ -160,8 +160,20 @@ REGISTRY: dict[str, Exercise] = {}
 
 
 def collect(exercise: Exercise, student: Any, seed: int, hidden: bool) -> dict[str, Plain]:
-    """Run the student's code on every case; keep only plain data (runs in the student's process)."""
-    results = _answer(exercise.answer, student, exercise.make_cases(seed, hidden))
+    """Run the student's code on every case; keep only plain data (runs in the student's process).
+
+    The cases and the outputs cross the wire (`plain`) as they do between the grader and its sandbox, so the values
+    this judges are the grader's: a ✔ here is the grade there (a 0-d array once crossed as shape (1,), a numpy
+    scalar as a Python number)."""
+    cases = exercise.make_cases(seed, hidden)
+    sent = from_wire(to_wire([(case.args, case.kwargs) for case in cases]))
+    results = _answer(exercise.answer, student, [replace(case, args=tuple(args), kwargs=dict(kwargs))
+                                                 for case, (args, kwargs) in zip(cases, sent)])
+    for result in results:
+        try:
+            result["out"] = from_wire(to_wire(result["out"]))
+        except WireError:  # more than the grader takes (its sandbox says "too large to check"): judged as it is
+            pass
     return {"exercise": exercise.name, "seed": seed, "hidden": hidden, "results": results}
 
 

@@ -44,8 +44,12 @@ def to_plain(value: Any, _depth: int = 0) -> Plain:
         return Unsupported(f"whole number of about {int(value.bit_length() * 0.30103) + 1:,} digits")
     if type(value) in _SCALARS:
         return value
-    if isinstance(value, np.generic):
-        return value.item() if value.dtype.kind != "O" else Unsupported(type(value).__name__)
+    if isinstance(value, np.generic):  # numpy's own `item`, not a subclass's, and what it gives converted in turn
+        if isinstance(value, np.object_):
+            return Unsupported(type(value).__name__)
+        item = np.generic.item(value)
+        # a long double has no Python number to be: a 0-d array of it (once its `item`, itself, recursed to the end)
+        return np.array(item) if isinstance(item, np.generic) else to_plain(item, _depth + 1)
     if isinstance(value, np.ndarray):
         array = np.array(value, copy=True, subok=False)
         return array if array.dtype.kind in "biufcSU" else Unsupported(f"ndarray of {array.dtype}")
@@ -73,7 +77,7 @@ MAX_WIRE_DEPTH = 32
 def to_wire(value: Plain) -> Any:
     """Plain data as JSON-able data (arrays as dtype, shape and base64 bytes)."""
     if isinstance(value, np.ndarray):
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value, order="C")  # (not `ascontiguousarray`: it makes a 0-d array one of shape (1,))
         if array.dtype.kind not in WIRE_KINDS:
             return {"__unsupported__": f"ndarray of {array.dtype}"}
         return {"__nd__": [array.dtype.str, list(array.shape), base64.b64encode(array.tobytes()).decode("ascii")]}
@@ -192,11 +196,14 @@ def digest(value: Any) -> str:
     return h.hexdigest()
 
 
-def _arrays_in(value: Any) -> list[np.ndarray]:
-    if isinstance(value, np.ndarray):
+def _arrays_in(value: Any, depth: int = 0) -> list[np.ndarray]:
+    # An answer may have made its inputs anything (a list that holds itself): deeper than plain data goes, nothing.
+    if depth > MAX_WIRE_DEPTH:
+        return []
+    if type(value) is np.ndarray:
         return [value]
-    if isinstance(value, (list, tuple)):
-        return [a for v in value for a in _arrays_in(v)]
-    if isinstance(value, dict):
-        return [a for v in value.values() for a in _arrays_in(v)]
+    if type(value) in (list, tuple):
+        return [a for v in value for a in _arrays_in(v, depth + 1)]
+    if type(value) is dict:
+        return [a for v in value.values() for a in _arrays_in(v, depth + 1)]
     return []

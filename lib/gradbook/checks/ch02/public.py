@@ -42,6 +42,14 @@ class LoopArray:
     def __init__(self, array: np.ndarray) -> None:
         self._array = array
 
+    def __getattribute__(self, name: str) -> Any:
+        # The whole array, or the instance's dict that holds it, read by code other than this module's (`x._array`,
+        # `vars(x)`): a way round the rule. (Within the student's process a determined answer still gets there, by
+        # `object.__getattribute__` or the garbage collector: the grader's `watch` records the latter.)
+        if name in _PRIVATE and sys._getframe(1).f_globals is not _MODULE:
+            raise VectorisedCall(VECTORISED + f"x.{name}")
+        return object.__getattribute__(self, name)
+
     shape = property(lambda self: self._array.shape)
     ndim = property(lambda self: self._array.ndim)
     dtype = property(lambda self: self._array.dtype)
@@ -100,6 +108,8 @@ class LoopArray:
         return LoopArray(result) if func.__name__ == "copy" else result
 
 
+_PRIVATE = frozenset({"_array", "__dict__"})
+_MODULE = globals()
 _NDENUMERATE = np.ndenumerate.__init__.__code__  # the one caller whose conversion is a loop over entries
 
 
