@@ -2220,6 +2220,8 @@ RIGHT += [
     ("ch03.sequential_xor", "def sequential_xor(X, W1, b1, W2, b2):\n    return sigmoid(sigmoid(X @ W1 + b1) @ W2 + b2)\n", "sequential_xor", ()),
     ("ch04.forward", edit("04", "forward", 'Z1 = X @ params["W1"] + params["b1"]', 'Z1 = np.dot(X, params["W1"]) + params["b1"].reshape(1, -1)'), "forward", ()),
     ("ch04.relative_error", "def relative_error(a, b):\n    n = lambda v: np.sqrt(np.sum(np.square(v)))\n    return n(a - b) / (n(a) + n(b))\n", "relative_error", ()),
+    ("ch04.numerical_gradient", edit("04", "numerical-gradient", "        old = x[i]\n        x[i] = old + eps\n        f_plus = f(x)\n        x[i] = old - eps\n        f_minus = f(x)\n        x[i] = old\n",
+                                     "        x[i] += eps\n        f_plus = f(x)\n        x[i] -= 2 * eps\n        f_minus = f(x)\n        x[i] += eps\n"), "numerical_gradient", ()),
     ("ch05.softmax", '''def softmax(z):
     m = z.max(axis=-1, keepdims=True)
     return np.exp(z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))

@@ -186,17 +186,18 @@ def _decode_array(body: Any, budget: list[int]) -> np.ndarray:
 def digest(value: Any) -> str:
     """A fingerprint of the arrays inside a value, to notice in-place mutation of inputs."""
     h = hashlib.sha256()
-    for array in _arrays_in(value):
+    for array in arrays_in(value):
         h.update(str((array.dtype.str, array.shape)).encode())
         h.update(np.ascontiguousarray(array).tobytes())
     return h.hexdigest()
 
 
-def _arrays_in(value: Any) -> list[np.ndarray]:
+def arrays_in(value: Any) -> list[np.ndarray]:
+    """The arrays inside a value (in tuples, lists and dicts), in order."""
     if isinstance(value, np.ndarray):
         return [value]
     if isinstance(value, (list, tuple)):
-        return [a for v in value for a in _arrays_in(v)]
+        return [a for v in value for a in arrays_in(v)]
     if isinstance(value, dict):
-        return [a for v in value.values() for a in _arrays_in(v)]
+        return [a for v in value.values() for a in arrays_in(v)]
     return []
