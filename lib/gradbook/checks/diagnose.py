@@ -390,7 +390,7 @@ def explain_error(error: str | None) -> str | None:
                  "`g *= lr`.")
     if text.startswith("RecursionError"):
         return _("the calls nested deeper than Python allows (about 1,000): a function that calls itself without end "
-                 "(in __radd__, `other + self` asks Python for __radd__ again; write self + other), or a recursion as "
+                 "(in __radd__, `other + self` asks Python for __radd__ again; write `self + other`), or a recursion as "
                  "deep as a long chain of nodes. Give the recursion a case that ends it, or walk with a loop and a "
                  "list as your own stack.")
     lead = _matmul(text) or _reshape(text) or _out_of_bounds(text) or _cast(text) or _assigned_moved(text)
