@@ -88,6 +88,10 @@ def _layer_norm(x, gamma, beta, eps=EPS):
     return (x - mean) / np.sqrt(var + eps) * gamma + beta
 
 
+def _layer_norm_std_under_root(x, gamma, beta, eps=EPS):
+    return (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.std(axis=-1, keepdims=True) + eps) * gamma + beta
+
+
 def _softmax_backward(dweights, weights):
     return weights * (dweights - (dweights * weights).sum(axis=-1, keepdims=True))
 
@@ -1326,7 +1330,7 @@ layer_norm = Exercise(
     reference=_layer_norm,
     cases=_ln_cases,
     mistakes=[
-        Mistake(lambda x, gamma, beta, eps=EPS: (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.std(axis=-1, keepdims=True) + eps) * gamma + beta,
+        Mistake(_layer_norm_std_under_root,
                 N_("x.std is already the square root of the variance: np.sqrt(std + eps) takes the root twice. Use the "
                 "variance, np.sqrt(x.var(axis=-1, keepdims=True) + eps).")),
         Mistake(_layer_norm_batch_axis, N_("this normalised over the batch (axis 0): that is batch "
