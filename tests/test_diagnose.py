@@ -665,3 +665,15 @@ def test_outputs_swapped_are_told_where_a_chapter_compares_the_parts_itself() ->
     assert EXERCISES["ch00.train"].compare is not None and EXERCISES["ch03.perceptron_train"].compare is not None
     for name, student in (("ch00.train", train), ("ch03.perceptron_train", perceptron_train)):
         assert "`w` and `b` are swapped" in lesson(name, student), name
+
+
+def test_every_value_the_total_of_the_expected_ones_is_told() -> None:
+    def all_entries_at_once(f, x, eps=1e-5):  # the directional derivative along (1, ..., 1): the gradient's sum
+        return np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps))
+
+    x = first_case("ch04.numerical_gradient").args[1]
+    message = lesson("ch04.numerical_gradient", all_entries_at_once)
+    assert "the sum of all the expected values" in message and "(`x + eps`)" in message and x.size > 1
+    expected = np.array([0.5, 0.25, -1.0])
+    assert "the sum of all the expected values" in compare_values(expected, np.full(3, -0.25))
+    assert "the sum of all" not in (compare_values(expected, np.full(3, 0.25)) or "")

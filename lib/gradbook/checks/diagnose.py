@@ -93,6 +93,8 @@ def contradicted(key: str, expected: Any, inputs: Named = ()) -> bool:
         if kind == "repeated":
             axis = int(detail)
             return axis < e.ndim and not np.allclose(e, np.take(e, [-1], axis=axis), equal_nan=True)
+        if kind == "totalled":  # shows wherever the expected values are not each the total
+            return e.size > 1 and not np.allclose(e, e.sum(), equal_nan=True)
         if kind == "rows":  # a normalisation that is off by a factor on some inputs and right on others
             return False
         if kind == "written":  # a number c where a size belongs: right wherever that size is c
@@ -133,6 +135,7 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
             lambda: _reversed(e, g, near, axes),
             lambda: _shifted(e, g, near, axes),
             lambda: _accumulated(e, g, near, axes),
+            lambda: _totalled(e, g, near),
             lambda: _repeated(e, g, near, axes),
             lambda: _factor(e, g, inputs, near),
             lambda: _offset(e, g, inputs, near),
@@ -650,6 +653,15 @@ def _accumulated(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]
                 "{steps} up to i. Is a sum or a count not reset to 0 at the start of each {step}?"
             ).format(step=step, steps=steps)
     return None
+
+
+def _totalled(e: np.ndarray, g: np.ndarray, near: _Near) -> tuple[str, str] | None:
+    """Every value is the sum of all the expected ones: each entry's part computed for every entry at once."""
+    if e.size < 2 or near(np.full(e.shape, e.sum()), e) or not near(g, np.full(e.shape, e.sum())):
+        return None
+    return "totalled", _("every value is {total}, the sum of all the expected values: each entry got every entry's "
+                         "part. Is the whole array moved at once (`x + eps`) where one entry at a time belongs (`x[i]`), "
+                         "or a sum taken over every entry?").format(total=_num(float(e.sum())))
 
 
 def _repeated(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]) -> tuple[str, str] | None:
