@@ -2177,6 +2177,27 @@ def one_hot_text(text, vocab):
      "transformer_block_backward", ("Wo", "dy", "residual")),
     ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", "dv = w.swapaxes(-1, -2) @ dheads", "dv = w @ dheads"),
      "transformer_block_backward", ("dv", "transpos", "swapaxes")),
+    # state in a class attribute (one list shared by every optimiser made), a variance over the whole batch, the
+    # samples in reverse order, a temperature clamped at 1
+    ("ch06.momentum", '''class Momentum:
+    velocities = []
+
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr, self.beta = lr, beta
+
+    def step(self, params, grads):
+        if not self.velocities:
+            self.velocities.extend(np.zeros_like(p) for p in params)
+        for p, g, v in zip(params, grads, self.velocities):
+            v *= self.beta
+            v -= self.lr * g
+            p += v
+''', "Momentum", ("class", "shared", "instance", "self.velocities", "previous", "kept")),
+    ("ch10.layer_norm", edit("10", "layer-norm", "var = x.var(axis=-1, keepdims=True)", "var = x.var()"), "layer_norm", ("axis", "whole", "every")),
+    ("ch03.perceptron_train", edit("03", "perceptron-train", "for xi, target in zip(X, y):", "for xi, target in zip(X[::-1], y[::-1]):"),
+     "perceptron_train", ("order", "reverse")),
+    ("ch09.temperature_softmax", edit("09", "temperature-softmax", "z = logits / temperature", "z = logits / max(temperature, 1)"),
+     "temperature_softmax", ("temperature", "below 1", "max")),
 ]
 RIGHT += [
     ("ch00.predict", "def predict(w, b, x):\n    return np.add(np.multiply(x, w), b)\n", "predict", ()),
