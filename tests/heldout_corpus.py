@@ -1915,3 +1915,399 @@ RIGHT += [
             p -= self.lr * v
 ''', "Momentum", ()),
 ]
+
+# --- tac round ---
+# Written from the chapters' text and solutions: off-by-one, wrong axis, aliasing (a slice is a view, asarray does not
+# copy), dtypes (np.eye is float64), broadcasting and transposes that pass on square shapes, hard-coded sizes, state
+# kept between calls, unstable forms, generators and lists for arrays, precedence, randomness drawn per batch.
+WRONG += [
+    # chapter 0
+    ("ch00.predict", "def predict(w, b, x):\n    return w * x + b * np.ones(4)\n", "predict", ("shape", "size", "broadcast", "4")),
+    ("ch00.predict", "def predict(w, b, x):\n    x *= w\n    x += b\n    return x\n", "predict", ("in place", "changed", "copy", "input")),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    return np.mean(y_pred ** 2 - y ** 2)\n", "mse_loss", ("square", "error", "difference")),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    return np.mean((y_pred - y) * 2)\n", "mse_loss", ("square", "* 2", "** 2")),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    return np.mean(y_pred - y ** 2)\n", "mse_loss", ("parenthes", "square", "precedence")),
+    ("ch00.gradients", edit("00", "gradients", "db = np.mean(2 * error)", "db = np.mean(2 * error * x)"), "gradients", ("db", "x")),
+    ("ch00.gradients", edit("00", "gradients", "db = np.mean(2 * error)", "db = np.sum(2 * error)"), "gradients", ("db", "sum", "mean", "times")),
+    ("ch00.train", edit("00", "train", "w, b = 0.0, 0.0", "w, b = 1.0, 1.0"), "train", ("start", "initial", "w = b = 0")),
+    ("ch00.train", edit("00", "train", "b = b - lr * db", "b = b - lr * dw"), "train", ("db", "dw", "b")),
+    ("ch00.train", edit("00", "train", "return w, b, losses", "return b, w, losses"), "train", ("swap", "order")),
+    # chapter 1
+    ("ch01.ndims", "ndims = [x.ndim for x in (x0, x1, x2, x2)]\n", "ndims", ("x3",)),
+    ("ch01.shapes", "shapes = [x0.shape, x1.shape, x2.shape, x3.shape[::-1]]\n", "shapes", ("x3", "order", "axis")),
+    ("ch01.shapes", "shapes = [[], [5], [3, 5], [2, 3, 5]]\n", "shapes", ("tuple", "list")),
+    ("ch01.crop_bottom_right", "def crop_bottom_right(images):\n    return images[:, -14:, -13:]\n", "crop_bottom_right", ("13", "one", "off", "column", "width")),
+    ("ch01.crop_bottom_right", "def crop_bottom_right(images):\n    return images[:, 13:27, 13:27]\n", "crop_bottom_right", ("14", "13", "one", "off", "shift")),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return (images / 255).astype('float32').reshape(60000, 784)\n", "prepare_images", ("len", "n", "60000", "size", "number of images")),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return images.astype('float32').reshape(len(images), -1) / 256\n", "prepare_images", ("255", "256")),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return images.reshape(len(images), 784).astype(np.float16) / 255\n", "prepare_images", ("float32", "float16", "dtype")),
+    ("ch01.to_categorical", "def to_categorical(labels, num_classes):\n    return np.eye(num_classes)[labels]\n", "to_categorical", ("float32", "dtype", "float64")),
+    ("ch01.to_categorical", "def to_categorical(labels, num_classes):\n    return np.identity(len(labels), dtype=np.float32)[labels]\n", "to_categorical", ("num_classes", "columns", "classes")),
+    ("ch01.data_shapes", 'data_shapes = {"people": (1000, 3), "stocks": (250, 390, 3), "images": (128, 256, 256), '
+     '"videos": (4, 240, 144, 256, 3)}\n', "data_shapes", ("channels", "images", "3")),
+    # chapter 2
+    ("ch02.naive_relu", '''def naive_relu(x):
+    z = np.zeros((x.shape[1], x.shape[0]))
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            z[i, j] = max(x[i, j], 0)
+    return z
+''', "naive_relu", ("shape", "transpos", "rows", "columns")),
+    ("ch02.naive_relu", '''def naive_relu(x):
+    x = x[:]
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            x[i, j] = max(x[i, j], 0)
+    return x
+''', "naive_relu", ("view", "copy", "changed", "in place", "input")),
+    ("ch02.naive_add", edit("02", "naive-add", "x = x.copy()", "x = x[:, :]"), "naive_add", ("view", "copy", "changed", "in place", "input")),
+    ("ch02.naive_add_matrix_and_vector", edit("02", "naive-add-matrix-and-vector", "for i in range(x.shape[0]):", "for i in range(x.shape[1]):"),
+     "naive_add_matrix_and_vector", ("shape[0]", "row", "range", "rows")),
+    ("ch02.naive_vector_dot", edit("02", "naive-vector-dot", "z = 0.0", "z = 1.0"), "naive_vector_dot", ("start", "initial", "z = 0")),
+    ("ch02.naive_vector_dot", '''def naive_vector_dot(x, y):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        z[i] = x[i] * y[i]
+    return z
+''', "naive_vector_dot", ("sum", "number", "array", "add up")),
+    ("ch02.naive_matrix_vector_dot", edit("02", "naive-matrix-vector-dot", "z[i] += x[i, j] * y[j]", "z[i] += x[i, j] * y[i]"),
+     "naive_matrix_vector_dot", ("y[i]", "index", "y[j]")),
+    ("ch02.naive_matrix_vector_dot", edit("02", "naive-matrix-vector-dot", "z = np.zeros(x.shape[0])", "z = np.zeros(x.shape[1])"),
+     "naive_matrix_vector_dot", ("shape[0]", "shape", "length", "rows")),
+    ("ch02.naive_matrix_dot", edit("02", "naive-matrix-dot", "z[i, j] += x[i, k] * y[k, j]", "z[i, j] = x[i, k] * y[k, j]"),
+     "naive_matrix_dot", ("+=", "sum", "overwrit", "last")),
+    ("ch02.naive_matrix_dot", edit("02", "naive-matrix-dot", "z = np.zeros((x.shape[0], y.shape[1]))", "z = np.zeros((x.shape[0], x.shape[0]))"),
+     "naive_matrix_dot", ("shape", "y.shape[1]", "columns")),
+    ("ch02.naive_transpose", edit("02", "naive-transpose", "            z[j, i] = x[i, j]", "            z[j, i] = x[j, i]"), "naive_transpose", ("index", "x[j, i]", "x[i, j]")),
+    # chapter 3
+    ("ch03.perceptron_predict", "def perceptron_predict(X, w, b):\n    return np.heaviside(X @ w + b, 0).astype(int)\n", "perceptron_predict", (">=", "0", "exactly")),
+    ("ch03.perceptron_predict", "def perceptron_predict(X, w, b):\n    return (X @ w >= b).astype(int)\n", "perceptron_predict", ("b", "sign", "bias")),
+    ("ch03.perceptron_train", edit("03", "perceptron-train", "update = lr * (target - int(xi @ w + b >= 0))", "update = lr * (int(xi @ w + b >= 0) - target)"),
+     "perceptron_train", ("sign", "target", "opposite")),
+    ("ch03.perceptron_train", edit("03", "perceptron-train", "wrong += int(update != 0)", "wrong += update"), "perceptron_train", ("count", "errors", "abs", "mistakes")),
+    ("ch03.perceptron_train", edit("03", "perceptron-train", "for _ in range(epochs):", "for _ in range(epochs - 1):"), "perceptron_train", ("epochs", "one", "fewer", "range")),
+    ("ch03.dense", "def dense(a_in, W, b, g):\n    return g(a_in @ W + b[:, None])\n", "dense", ("broadcast", "b", "shape", "bias")),
+    ("ch03.sequential_xor", edit("03", "sequential-xor", "a2 = dense(a1, W2, b2, sigmoid)", "a2 = dense(a1, W2, b1, sigmoid)"), "sequential_xor", ("b2", "b1", "bias")),
+    ("ch03.sequential_xor", edit("03", "sequential-xor", "a1 = dense(X, W1, b1, sigmoid)", "a1 = dense(X, W1, b1, np.tanh)"), "sequential_xor", ("sigmoid", "tanh", "activation", "hidden")),
+    ("ch03.xor_weights", '''W1_xor = np.array([[1.0, -1.0], [1.0, -1.0]])
+b1_xor = np.array([-0.5, 1.5])
+W2_xor = np.array([[1.0], [1.0]])
+b2_xor = np.array([-1.5])
+''', "(W1_xor, b1_xor, W2_xor, b2_xor)", ("saturat", "large", "scale", "sigmoid", "steep", "0.5")),
+    # chapter 4
+    ("ch04.forward", edit("04", "forward", 'Z2 = a1 @ params["W2"] + params["b2"]', 'Z2 = a1 @ params["W2"] + params["b1"]'), "forward", ("b2", "b1")),
+    ("ch04.forward", edit("04", "forward", 'a1 = sigmoid(Z1)', 'a1 = sigmoid(X @ params["W1"]) + params["b1"]'), "forward", ("b1", "bias", "before", "after")),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    return float(-np.sum(y * np.log(a2) + (1 - y) * np.log(1 - a2)) / a2.shape[1])\n", "bce_loss", ("shape[1]", "sum", "mean", "m", "samples")),
+    ("ch04.bce_loss", "def bce_loss(a2, y):\n    return float(-np.mean(y * np.log(a2) + (1 - y) * np.log1p(a2)))\n", "bce_loss", ("log1p", "1 - a2", "log(1")),
+    ("ch04.backward", edit("04", "backward", 'da1 = dZ2 @ params["W2"].T', 'da1 = dZ2 @ params["W2"]'), "backward", ("W2.T", "transpos")),
+    ("ch04.backward", edit("04", "backward", "dZ1 = da1 * a1 * (1 - a1)", 'dZ1 = da1 * cache["Z1"] * (1 - cache["Z1"])'), "backward", ("a1", "Z1", "sigmoid", "derivative")),
+    ("ch04.backward", edit("04", "backward", "dZ2 = (a2 - y) / m", "dZ2 = (y - a2) / m"), "backward", ("sign", "negative", "opposite", "-1")),
+    ("ch04.backward", edit("04", "backward", "db2 = dZ2.sum(axis=0)", "db2 = dZ2.mean(axis=0)"), "backward", ("db2", "sum", "mean", "m")),
+    ("ch04.backward", edit("04", "backward", "dZ2 = (a2 - y) / m", "dZ2 = (a2 - y) / 4"), "backward", ("m", "batch", "4", "X.shape[0]", "samples")),
+    ("ch04.numerical_gradient", edit("04", "numerical-gradient", "        old = x[i]\n        x[i] = old + eps\n        f_plus = f(x)\n        x[i] = old - eps\n        f_minus = f(x)\n        x[i] = old\n",
+                                     "        f_plus = f(x + eps)\n        f_minus = f(x - eps)\n"), "numerical_gradient", ("every entry", "one entry", "all", "x[i]", "each")),
+    ("ch04.relative_error", "def relative_error(a, b):\n    return float(np.linalg.norm(a - b) ** 2 / (np.linalg.norm(a) + np.linalg.norm(b)))\n", "relative_error", ("square", "norm")),
+    ("ch04.train", edit("04", "train", "        a2, cache = forward(X, params)\n", "").replace("    for _ in range(epochs):\n", "    a2, cache = forward(X, params)\n    for _ in range(epochs):\n"),
+     "train", ("forward", "once", "every", "each epoch", "same")),
+    ("ch04.train", edit("04", "train", "def train(X, y, params, epochs=100, lr=0.5):\n    params = {name: value.copy() for name, value in params.items()}\n    losses = []",
+                        "def train(X, y, params, epochs=100, lr=0.5, losses=[]):\n    params = {name: value.copy() for name, value in params.items()}"),
+     "train", ("previous", "call", "default", "kept", "state")),
+    # chapter 5
+    ("ch05.softmax", "def softmax(z):\n    e = np.exp(z - z.max())\n    return e / e.sum(axis=-1, keepdims=True)\n", "softmax", ("row", "max", "underflow", "each row", "own")),
+    ("ch05.log_softmax", "def log_softmax(z):\n    shifted = z - np.max(z, axis=-1, keepdims=True)\n    return shifted - np.log(np.sum(np.exp(shifted)))\n",
+     "log_softmax", ("axis", "row", "keepdims", "sum", "whole")),
+    ("ch05.log_softmax", "def log_softmax(z):\n    shifted = z - np.max(z, axis=-1, keepdims=True)\n    return shifted - np.log(np.exp(shifted).sum(axis=-1))\n",
+     "log_softmax", ("keepdims", "broadcast")),
+    ("ch05.categorical_crossentropy", '''def categorical_crossentropy(y_true, y_pred, from_logits=False):
+    p = softmax(y_pred) if from_logits else y_pred
+    return float(-np.mean(np.sum(y_true * np.log(np.clip(p, 1e-7, 1 - 1e-7)), axis=-1)))
+''', "categorical_crossentropy", ("log_softmax", "clip", "logits")),
+    ("ch05.categorical_crossentropy", edit("05", "categorical-crossentropy", "return float(-np.mean(np.sum(y_true * log_p, axis=-1)))",
+                                           "return float(-np.sum(y_true * log_p) / y_true.shape[1])"),
+     "categorical_crossentropy", ("classes", "samples", "shape[0]", "rows", "m", "mean")),
+    ("ch05.categorical_crossentropy", edit("05", "categorical-crossentropy", "log_p = log_softmax(y_pred)",
+                                           "log_p = y_pred - np.log(np.exp(y_pred).sum(axis=-1, keepdims=True))"),
+     "categorical_crossentropy", ("overflow", "log_softmax", "large", "max", "shift")),
+    ("ch05.softmax_ce_grad", "def softmax_ce_grad(logits, y_true):\n    return softmax(logits) - y_true / logits.shape[0]\n", "softmax_ce_grad", ("parenthes", "precedence", "m")),
+    ("ch05.softmax_ce_grad", "def softmax_ce_grad(logits, y_true):\n    return (softmax(logits) - y_true) / logits.size\n", "softmax_ce_grad", ("size", "m", "shape[0]", "rows", "classes", "columns")),
+    ("ch05.multilabel_predict", "def multilabel_predict(logits, threshold=0.5):\n    return (sigmoid(logits) < threshold).astype(int)\n", "multilabel_predict", ("<", ">", "invert", "above", "flip", "opposite")),
+    ("ch05.output_activations", '''output_activations = {"house price": "linear", "spam or not": "sigmoid", "digit 0-9": "sigmoid",
+                      "photo tags": "sigmoid", "hidden layer": "relu"}
+''', "output_activations", ("digit", "softmax", "one of")),
+    ("ch05.output_activations", '''output_activations = {"house price": "linear", "spam or not": "softmax", "digit 0-9": "softmax",
+                      "photo tags": "sigmoid", "hidden layer": "relu"}
+''', "output_activations", ("spam", "sigmoid")),
+    ("ch05.loss_and_grads", edit("05", "loss-and-grads", 'dZ1 = (dlogits @ params["W2"].T) * (Z1 > 0)', 'dZ1 = (dlogits @ params["W2"]) * (Z1 > 0)'),
+     "loss_and_grads", ("W2.T", "transpos")),
+    ("ch05.loss_and_grads", edit("05", "loss-and-grads", "dlogits = softmax_ce_grad(logits, Y)", "dlogits = softmax(logits) - Y"),
+     "loss_and_grads", ("m", "batch", "mean", "times")),
+    ("ch05.loss_and_grads", edit("05", "loss-and-grads", "A1 = np.maximum(Z1, 0)", "A1 = sigmoid(Z1)"), "loss_and_grads", ("relu", "sigmoid", "A1")),
+    # chapter 6
+    ("ch06.gradient_descent", edit("06", "gradient-descent", "    w = np.array(w0, dtype=float)\n", "    w = np.array(w0)\n").replace("w = w - lr * grad(w)", "w -= lr * grad(w)"),
+     "gradient_descent", ("int", "float", "dtype")),
+    ("ch06.gradient_descent", edit("06", "gradient-descent", "    w = np.array(w0, dtype=float)\n", "    w = np.asarray(w0, dtype=float)\n").replace("w = w - lr * grad(w)", "w -= lr * grad(w)"),
+     "gradient_descent", ("w0", "copy", "in place", "changed")),
+    ("ch06.minibatches", "def minibatches(n, batch_size, rng):\n    order = rng.permutation(n)\n"
+     "    return [order[i * batch_size:(i + 1) * batch_size] for i in range(n // batch_size + 1)]\n", "minibatches", ("empty", "last", "divisible")),
+    ("ch06.minibatches", "def minibatches(n, batch_size, rng):\n    order = rng.choice(n, n)\n"
+     "    return [order[s:s + batch_size] for s in range(0, n, batch_size)]\n", "minibatches", ("replace", "repeat", "every index", "permut", "once")),
+    ("ch06.minibatches", "def minibatches(n, batch_size, rng):\n    return [rng.permutation(n)[s:s + batch_size] for s in range(0, n, batch_size)]\n",
+     "minibatches", ("once", "partition", "every index", "permut", "shuffl")),
+    ("ch06.sgd", edit("06", "sgd", "p -= self.lr * g", "p -= 0.01 * g"), "SGD", ("lr", "learning rate")),
+    ("ch06.rmsprop", edit("06", "rmsprop", "            s *= self.rho\n            s += (1 - self.rho) * g**2\n            p -= self.lr * g / (np.sqrt(s) + self.eps)\n",
+                          "            p -= self.lr * g / (np.sqrt(s) + self.eps)\n            s *= self.rho\n            s += (1 - self.rho) * g**2\n"),
+     "RMSprop", ("before", "after", "order", "squares")),
+    ("ch06.rmsprop", edit("06", "rmsprop", "p -= self.lr * g / (np.sqrt(s) + self.eps)", "p -= 0.001 * g / (np.sqrt(s) + self.eps)"), "RMSprop", ("lr", "learning rate")),
+    ("ch06.adam", edit("06", "adam", "m_hat = m / (1 - self.beta_1**self.t)", "m_hat = m / (1 - self.beta_1 ** (self.t + 1))"), "Adam", ("t", "step", "count", "bias", "correct")),
+    ("ch06.adam", edit("06", "adam", "        self.t += 1\n        for p, g, m, v in zip(params, grads, self.m, self.v):\n",
+                       "        for p, g, m, v in zip(params, grads, self.m, self.v):\n            self.t += 1\n"), "Adam", ("t", "per parameter", "once per step", "every parameter", "step")),
+    ("ch06.adam", edit("06", "adam", "v_hat = v / (1 - self.beta_2**self.t)", "v_hat = v / (1 - self.beta_1**self.t)"), "Adam", ("beta_2", "v_hat", "bias", "correct")),
+    ("ch06.adam", edit("06", "adam", "p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)", "p -= self.lr * m_hat / np.sqrt(v_hat) + self.eps"),
+     "Adam", ("eps", "parenthes", "denominator")),
+    # chapter 7
+    ("ch07.conv2d_naive", edit("07", "conv2d-naive", "Ho = (H + 2 * pad - kh) // stride + 1", "Ho = (H + 2 * pad - kh) // stride"), "conv2d_naive", ("+ 1", "Ho", "size", "output", "shape")),
+    ("ch07.conv2d_naive", edit("07", "conv2d-naive", "xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))", "xp = np.pad(x, pad)"), "conv2d_naive", ("pad", "axes", "batch", "channel")),
+    ("ch07.conv2d_naive", edit("07", "conv2d-naive", "out[n, f, i, j] = np.sum(patch * W[f]) + b[f]", "out[n, f, i, j] = np.sum(patch * W[f] + b[f])"), "conv2d_naive", ("b", "bias", "sum", "inside", "once")),
+    ("ch07.im2col", edit("07", "im2col", "cols[:, u, v] = window.transpose(1, 0, 2, 3)", "cols[:, u, v] = window"), "im2col", ("transpose", "order", "axes", "N", "C")),
+    ("ch07.im2col", edit("07", "im2col", "window = xp[:, :, u:u + stride * Ho:stride, v:v + stride * Wo:stride]", "window = xp[:, :, u:u + Ho:stride, v:v + Wo:stride]"), "im2col", ("stride",)),
+    ("ch07.conv2d_forward", edit("07", "conv2d-forward", "im2col(x, kh, kw, stride, pad)", "im2col(x, kh, kw)"), "conv2d_forward", ("stride", "pad")),
+    ("ch07.conv2d_backward", edit("07", "conv2d-backward", "dW = (d @ im2col(x, kh, kw, stride, pad).T).reshape(W.shape)", "dW = (d @ im2col(x, kh, kw, stride, pad).T).reshape(W.shape) / x.shape[0]"),
+     "conv2d_backward", ("dW", "N", "batch", "mean", "divid")),
+    ("ch07.conv2d_backward", edit("07", "conv2d-backward", "dx = col2im(W.reshape(F, -1).T @ d, x.shape, kh, kw, stride, pad)", "dx = col2im(W.reshape(F, -1).T @ d, x.shape, kh, kw)"),
+     "conv2d_backward", ("stride", "pad", "dx")),
+    ("ch07.maxpool_forward", edit("07", "maxpool-forward", "Ho, Wo = (H - size) // stride + 1, (Wd - size) // stride + 1", "Ho, Wo = H // size, Wd // size"), "maxpool_forward", ("stride", "Ho", "size")),
+    ("ch07.maxpool_forward", edit("07", "maxpool-forward", "x[:, :, i * stride:i * stride + size, j * stride:j * stride + size]", "x[:, :, 2 * i:2 * i + 2, 2 * j:2 * j + 2]"),
+     "maxpool_forward", ("size", "stride")),
+    ("ch07.maxpool_backward", edit("07", "maxpool-backward", "window.argmax(axis=2)", "window.argmax(axis=1)"), "maxpool_backward", ("axis", "argmax", "window")),
+    # chapter 8
+    ("ch08.local_gradients", edit("08", "value", "self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
+                                  "self.grad += other.data * out.grad\n            other.grad += other.data * out.grad"), "Value", ("*", "mul", "self.data", "product", "other")),
+    ("ch08.local_gradients", edit("08", "value", "self.grad += (out.data > 0) * out.grad", "self.grad += (out.data > 0)"), "Value", ("out.grad", "chain", "relu")),
+    ("ch08.value_ops", edit("08", "value", "return self + (-other)", "return other + (-self)"), "Value", ("sub", "-", "sign", "other - self", "self - other")),
+    ("ch08.value_ops", edit("08", "value", 'out = Value(self.data**n, (self,), f"**{n}")', 'out = Value(self.data * n, (self,), f"**{n}")'), "Value", ("**", "pow", "power")),
+    ("ch08.topological_order", '''def topological_order(root):
+    order, seen = [], set()
+    def visit(node):
+        if node.data in seen:
+            return
+        seen.add(node.data)
+        stack = [(node, iter(node._prev))]
+        while stack:
+            top, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                order.append(top)
+                stack.pop()
+            elif child.data not in seen:
+                seen.add(child.data)
+                stack.append((child, iter(child._prev)))
+    visit(root)
+    return order
+''', "topological_order", ("visited", "id", "data", "same value", "once")),
+    ("ch08.derivative", edit("08", "derivative", "    if isinstance(expr, (int, float)):\n        return 0\n", "    if isinstance(expr, (int, float)):\n        return 1\n"), "derivative", ("constant", "number")),
+    ("ch08.derivative", edit("08", "derivative", "return 1 if expr == var else 0", "return 1"), "derivative", ("variable", "other", "var")),
+    ("ch08.autograd", edit("08", "value", "        return self + other\n\n    def __rmul__", "        return other + self\n\n    def __rmul__") + "\nValue.backward = backward\n",
+     "Value", ("radd", "recurs", "self + other")),
+    # chapter 9
+    ("ch09.one_hot_text", edit("09", "one-hot-text", "index = {ch: i for i, ch in enumerate(vocab)}", "index = {ch: i for i, ch in enumerate(sorted(vocab))}"),
+     "one_hot_text", ("sorted", "order", "vocab", "index")),
+    ("ch09.one_hot_text", "def one_hot_text(text, vocab):\n    return np.eye(len(vocab))[[vocab.index(c) for c in set(text)]]\n", "one_hot_text", ("set", "repeat", "every character", "order")),
+    ("ch09.one_hot_text", '''char_to_id = {}
+def one_hot_text(text, vocab):
+    if not char_to_id:
+        char_to_id.update({ch: i for i, ch in enumerate(vocab)})
+    out = np.zeros((len(text), len(vocab)))
+    for t, ch in enumerate(text):
+        out[t, char_to_id[ch]] = 1.0
+    return out
+''', "one_hot_text", ("previous", "call", "vocab", "kept", "state", "global")),
+    ("ch09.embedding_backward", edit("09", "embedding-backward", "dE = np.zeros((vocab_size, dout.shape[-1]))", "dE = np.zeros((vocab_size, dout.shape[1]))"),
+     "embedding_backward", ("shape[-1]", "dimension", "shape", "features")),
+    ("ch09.rnn_forward", edit("09", "rnn-forward", "h = np.tanh(x[:, t] @ Wx + h @ Wh + b)", "h = np.tanh(x[:, t] @ Wx + h @ Wh.T + b)"), "rnn_forward", ("Wh.T", "transpos", "Wh")),
+    ("ch09.rnn_backward", edit("09", "rnn-backward", "dh_next = da @ Wh.T", "dh_next = da @ Wh"), "rnn_backward", ("Wh.T", "transpos")),
+    ("ch09.rnn_backward", edit("09", "rnn-backward", "da = (dhs[:, t] + dh_next) * (1 - h**2)", "da = (dhs[:, t] + dh_next) * (1 - h) ** 2"),
+     "rnn_backward", ("tanh", "1 - h**2", "derivative", "square")),
+    ("ch09.clip_by_norm", "def clip_by_norm(grads, max_norm):\n    return [np.clip(g, -max_norm, max_norm) for g in grads]\n", "clip_by_norm", ("element", "value", "norm", "direction")),
+    ("ch09.clip_by_norm", edit("09", "clip-by-norm", "norm = np.sqrt(sum(np.sum(g**2) for g in grads))", "norm = sum(np.linalg.norm(g) for g in grads)"),
+     "clip_by_norm", ("norm", "sum of", "square", "global")),
+    ("ch09.clip_by_norm", edit("09", "clip-by-norm", "return [g * scale for g in grads]", "return (g * scale for g in grads)"), "clip_by_norm", ("generator", "list")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "h = o * np.tanh(c)", "h = o * np.tanh(c_prev)"), "lstm_step", ("c_prev", "new c", "c")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "c = f * c_prev + i * g", "c = i * c_prev + f * g"), "lstm_step", ("forget", "input gate", "f", "i", "swap")),
+    ("ch09.lstm_step", edit("09", "lstm-step", "zi, zf, zg, zo = np.split(z, 4, axis=-1)", "zi, zf, zg, zo = z[:, :4], z[:, 4:8], z[:, 8:12], z[:, 12:]"),
+     "lstm_step", ("hidden", "split", "size", "H", "4")),
+    ("ch09.inputs_and_targets", edit("09", "inputs-and-targets", "targets = ids[1 : n * seq_len + 1].reshape(n, seq_len)", "targets = np.roll(inputs, -1, axis=1)"),
+     "inputs_and_targets", ("roll", "wrap", "next", "last", "shift")),
+    ("ch09.inputs_and_targets", edit("09", "inputs-and-targets", "targets = ids[1 : n * seq_len + 1].reshape(n, seq_len)", "targets = ids[1 : n * seq_len + 1].reshape(seq_len, n)"),
+     "inputs_and_targets", ("shape", "reshape", "(n, seq_len)", "order")),
+    ("ch09.temperature_softmax", edit("09", "temperature-softmax", "e = np.exp(z - z.max(axis=-1, keepdims=True))", "e = np.exp(z - logits.max(axis=-1, keepdims=True))"),
+     "temperature_softmax", ("max", "overflow", "z", "shift")),
+    # chapter 10
+    ("ch10.attention", edit("10", "attention", "scores = Q @ K.swapaxes(-1, -2) / np.sqrt(Q.shape[-1])", "scores = Q @ K.transpose(0, 2, 1) / np.sqrt(Q.shape[-1])"),
+     "attention", ("swapaxes", "transpose", "axes", "4-D", "heads")),
+    ("ch10.attention", edit("10", "attention", "    scores = scores - scores.max(axis=-1, keepdims=True)\n", ""), "attention", ("max", "overflow")),
+    ("ch10.attention", edit("10", "attention", "/ np.sqrt(Q.shape[-1])", "/ np.sqrt(V.shape[-1])"), "attention", ("Q.shape[-1]", "d_k", "V")),
+    ("ch10.attention", edit("10", "attention", "/ np.sqrt(Q.shape[-1])", "/ np.sqrt(8)"), "attention", ("Q.shape[-1]", "d_k", "8")),
+    ("ch10.causal_mask", "def causal_mask(T):\n    return np.tril(np.ones((T, T), dtype=bool), k=1)\n", "causal_mask", ("diagonal", "k", "future")),
+    ("ch10.causal_mask", "def causal_mask(T):\n    return [[j <= i for j in range(T)] for i in range(T)]\n", "causal_mask", ("list", "array")),
+    ("ch10.split_heads", "def split_heads(x, num_heads):\n    B, T, D = x.shape\n    return x.reshape(B, T, D // num_heads, num_heads).transpose(0, 3, 1, 2)\n",
+     "split_heads", ("contiguous", "columns", "reshape", "order", "interleav")),
+    ("ch10.split_heads", "def split_heads(x, num_heads):\n    B, T, D = x.shape\n    return x.reshape(B, T, num_heads, 4).transpose(0, 2, 1, 3)\n",
+     "split_heads", ("D // num_heads", "size", "head", "4")),
+    ("ch10.multi_head_attention", edit("10", "multi-head-attention", "causal_mask(T) if causal else None", "causal_mask(T)"), "multi_head_attention", ("causal", "mask", "False")),
+    ("ch10.multi_head_attention", edit("10", "multi-head-attention", "for W in (Wq, Wk, Wv)", "for W in (Wq, Wq, Wv)"), "multi_head_attention", ("Wk", "keys")),
+    ("ch10.sinusoidal_positions", edit("10", "sinusoidal-positions", "np.arange(0, d, 2)[None, :] / d", "np.arange(d // 2)[None, :] / d"),
+     "sinusoidal_positions", ("2i", "exponent", "frequenc", "d")),
+    ("ch10.sinusoidal_positions", edit("10", "sinusoidal-positions", "np.arange(T)[:, None]", "np.arange(1, T + 1)[:, None]"),
+     "sinusoidal_positions", ("position", "start", "t = 0", "first")),
+    ("ch10.layer_norm", edit("10", "layer-norm", "var = x.var(axis=-1, keepdims=True)", "var = x.std(axis=-1, keepdims=True)"), "layer_norm", ("std", "variance", "sqrt")),
+    ("ch10.layer_norm", edit("10", "layer-norm", "var = x.var(axis=-1, keepdims=True)", "var = x.var(axis=-1, ddof=1, keepdims=True)"), "layer_norm", ("ddof", "n - 1", "unbiased", "variance")),
+    ("ch10.layer_norm", edit("10", "layer-norm", "(x - mean) / np.sqrt(var + eps)", "(x - mean) / (np.sqrt(var) + eps)"), "layer_norm", ("eps", "sqrt")),
+    ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    return weights * (dweights - dweights.sum(axis=-1, keepdims=True))\n",
+     "softmax_backward", ("weights", "sum", "dweights * weights")),
+    ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    return dweights * (dweights - (dweights * weights).sum(axis=-1, keepdims=True))\n",
+     "softmax_backward", ("weights", "dweights")),
+    ("ch10.layer_norm_backward", edit("10", "layer-norm-backward", "(dout * xhat).sum(axis=axes)", "(dout * (x - mean)).sum(axis=axes)"),
+     "layer_norm_backward", ("xhat", "dgamma", "normalis")),
+    ("ch10.layer_norm_backward", edit("10", "layer-norm-backward", "axes = tuple(range(x.ndim - 1))", "axes = (0,)"),
+     "layer_norm_backward", ("axes", "shape", "dgamma", "batch", "time")),
+    ("ch10.transformer_block", edit("10", "transformer-block", 'h2 = layer_norm(y, p["ln2_gamma"], p["ln2_beta"])', 'h2 = layer_norm(y, p["ln1_gamma"], p["ln1_beta"])'),
+     "transformer_block", ("ln2", "ln1")),
+    ("ch10.transformer_block", edit("10", "transformer-block", 'return y + np.maximum', 'return x + np.maximum'), "transformer_block", ("residual", "y", "x")),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", 'g["Wo"] = flat(merged).T @ flat(dy)', 'g["Wo"] = flat(merged).T @ flat(dout)'),
+     "transformer_block_backward", ("Wo", "dy", "residual")),
+    ("ch10.transformer_block_backward", edit("10", "transformer-block-backward", "dv = w.swapaxes(-1, -2) @ dheads", "dv = w @ dheads"),
+     "transformer_block_backward", ("dv", "transpos", "swapaxes")),
+    # state in a class attribute (one list shared by every optimiser made), a variance over the whole batch, the
+    # samples in reverse order, a temperature clamped at 1
+    ("ch06.momentum", '''class Momentum:
+    velocities = []
+
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr, self.beta = lr, beta
+
+    def step(self, params, grads):
+        if not self.velocities:
+            self.velocities.extend(np.zeros_like(p) for p in params)
+        for p, g, v in zip(params, grads, self.velocities):
+            v *= self.beta
+            v -= self.lr * g
+            p += v
+''', "Momentum", ("class", "shared", "instance", "self.velocities", "previous", "kept")),
+    ("ch10.layer_norm", edit("10", "layer-norm", "var = x.var(axis=-1, keepdims=True)", "var = x.var()"), "layer_norm", ("axis", "whole", "every")),
+    ("ch03.perceptron_train", edit("03", "perceptron-train", "for xi, target in zip(X, y):", "for xi, target in zip(X[::-1], y[::-1]):"),
+     "perceptron_train", ("order", "reverse")),
+    ("ch09.temperature_softmax", edit("09", "temperature-softmax", "z = logits / temperature", "z = logits / max(temperature, 1)"),
+     "temperature_softmax", ("temperature", "below 1", "max")),
+]
+RIGHT += [
+    ("ch00.predict", "def predict(w, b, x):\n    return np.add(np.multiply(x, w), b)\n", "predict", ()),
+    ("ch00.mse_loss", "def mse_loss(y_pred, y):\n    d = np.ravel(y_pred - y)\n    return float(d @ d) / len(d)\n", "mse_loss", ()),
+    ("ch00.gradients", "def gradients(w, b, x, y):\n    e = w * x + b - y\n    return (2 * (e * x).sum() / x.size, 2 * e.sum() / x.size)\n", "gradients", ()),
+    ("ch00.train", '''def train(x, y, lr, steps):
+    w = b = 0.0
+    losses = []
+    step = 0
+    while step < steps:
+        err = w * x + b - y
+        losses.append(float((err ** 2).mean()))
+        w, b = w - lr * 2 * (err * x).mean(), b - lr * 2 * err.mean()
+        step += 1
+    return w, b, losses
+''', "train", ()),
+    ("ch01.crop_bottom_right", "def crop_bottom_right(images):\n    return images[:, 14:28, 14:28]\n", "crop_bottom_right", ()),
+    ("ch01.crop_bottom_right", "def crop_bottom_right(images):\n    return images[..., 14:, 14:]\n", "crop_bottom_right", ()),
+    ("ch01.prepare_images", "def prepare_images(images):\n    return images.reshape(images.shape[0], -1).astype(np.float32) * np.float32(1 / 255)\n", "prepare_images", ()),
+    ("ch01.to_categorical", "def to_categorical(labels, num_classes):\n    return (np.asarray(labels)[:, None] == np.arange(num_classes)).astype('float32')\n", "to_categorical", ()),
+    ("ch01.ndims", "ndims = [np.ndim(x) for x in (x0, x1, x2, x3)]\n", "ndims", ()),
+    ("ch01.data_shapes", "data_shapes = dict(people=(1000, 3), stocks=(250, 390, 3), images=(128, 256, 256, 3), videos=(4, 240, 144, 256, 3))\n", "data_shapes", ()),
+    ("ch02.naive_add_matrix_and_vector", '''def naive_add_matrix_and_vector(x, y):
+    z = x.copy()
+    for row in z:
+        for j in range(len(row)):
+            row[j] = row[j] + y[j]
+    return z
+''', "naive_add_matrix_and_vector", ()),
+    ("ch02.naive_matrix_vector_dot", "def naive_matrix_vector_dot(x, y):\n    return np.array([naive_vector_dot(row, y) for row in x])\n", "naive_matrix_vector_dot", ()),
+    ("ch02.naive_matrix_dot", '''def naive_matrix_dot(x, y):
+    z = np.zeros((x.shape[0], y.shape[1]))
+    for i in range(x.shape[0]):
+        for j in range(y.shape[1]):
+            z[i, j] = naive_vector_dot(x[i, :], y[:, j])
+    return z
+''', "naive_matrix_dot", ()),
+    ("ch02.naive_transpose", "def naive_transpose(x):\n    return np.array([[x[i, j] for i in range(x.shape[0])] for j in range(x.shape[1])])\n", "naive_transpose", ()),
+    ("ch03.perceptron_predict", "def perceptron_predict(X, w, b):\n    return np.where(X.dot(w) >= -b, 1, 0)\n", "perceptron_predict", ()),
+    ("ch03.dense", "def dense(a_in, W, b, g):\n    return g(np.einsum('...i,ij->...j', a_in, W) + b)\n", "dense", ()),
+    ("ch03.sequential_xor", "def sequential_xor(X, W1, b1, W2, b2):\n    return sigmoid(sigmoid(X @ W1 + b1) @ W2 + b2)\n", "sequential_xor", ()),
+    ("ch04.forward", edit("04", "forward", 'Z1 = X @ params["W1"] + params["b1"]', 'Z1 = np.dot(X, params["W1"]) + params["b1"].reshape(1, -1)'), "forward", ()),
+    ("ch04.relative_error", "def relative_error(a, b):\n    n = lambda v: np.sqrt(np.sum(np.square(v)))\n    return n(a - b) / (n(a) + n(b))\n", "relative_error", ()),
+    ("ch04.numerical_gradient", edit("04", "numerical-gradient", "        old = x[i]\n        x[i] = old + eps\n        f_plus = f(x)\n        x[i] = old - eps\n        f_minus = f(x)\n        x[i] = old\n",
+                                     "        x[i] += eps\n        f_plus = f(x)\n        x[i] -= 2 * eps\n        f_minus = f(x)\n        x[i] += eps\n"), "numerical_gradient", ()),
+    ("ch05.softmax", '''def softmax(z):
+    m = z.max(axis=-1, keepdims=True)
+    return np.exp(z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))
+''', "softmax", ()),
+    ("ch05.softmax_ce_grad", "def softmax_ce_grad(logits, y_true):\n    return (softmax(logits) - y_true) / len(logits)\n", "softmax_ce_grad", ()),
+    ("ch05.multilabel_predict", "def multilabel_predict(logits, threshold=0.5):\n    return (logits > np.log(threshold / (1 - threshold))).astype(int)\n", "multilabel_predict", ()),
+    ("ch06.sgd", edit("06", "sgd", "        for p, g in zip(params, grads):\n            p -= self.lr * g\n", "        for i, g in enumerate(grads):\n            params[i] -= self.lr * g\n"), "SGD", ()),
+    ("ch06.momentum", edit("06", "momentum", "            v *= self.beta\n            v -= self.lr * g\n            p += v\n", "            v *= self.beta\n            v += self.lr * g\n            p -= v\n"), "Momentum", ()),
+    ("ch06.momentum", edit("06", "momentum", "            v *= self.beta\n            v -= self.lr * g\n", "            v[:] = self.beta * v - self.lr * g\n"), "Momentum", ()),
+    ("ch06.rmsprop", edit("06", "rmsprop", "            s *= self.rho\n            s += (1 - self.rho) * g**2\n", "            s[:] = self.rho * s + (1 - self.rho) * g * g\n"), "RMSprop", ()),
+    ("ch06.minibatches", "def minibatches(n, batch_size, rng):\n    return np.array_split(rng.permutation(n), range(batch_size, n, batch_size))\n", "minibatches", ()),
+    ("ch06.minibatches", "def minibatches(n, batch_size, rng):\n    order = np.arange(n)\n    rng.shuffle(order)\n    return [order[s:s + batch_size] for s in range(0, n, batch_size)]\n", "minibatches", ()),
+    ("ch07.maxpool_forward", '''def maxpool_forward(x, size=2, stride=2):
+    windows = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(2, 3))
+    return windows[:, :, ::stride, ::stride].max(axis=(-2, -1))
+''', "maxpool_forward", ()),
+    ("ch07.im2col", '''def im2col(x, kh, kw, stride=1, pad=0):
+    N, C, H, Wd = x.shape
+    Ho = (H + 2 * pad - kh) // stride + 1
+    Wo = (Wd + 2 * pad - kw) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols = np.zeros((C * kh * kw, N * Ho * Wo), dtype=x.dtype)
+    col = 0
+    for n in range(N):
+        for i in range(Ho):
+            for j in range(Wo):
+                cols[:, col] = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw].ravel()
+                col += 1
+    return cols
+''', "im2col", ()),
+    ("ch08.value_ops", edit("08", "value", "return self + (-other)", "return self + other * -1"), "Value", ()),
+    ("ch08.topological_order", '''def topological_order(root):
+    order, done, stack = [], set(), [root]
+    while stack:
+        node = stack[-1]
+        if id(node) in done:
+            stack.pop()
+            continue
+        pending = [c for c in node._prev if id(c) not in done]
+        if pending:
+            stack.extend(reversed(pending))
+        else:
+            done.add(id(node))
+            order.append(stack.pop())
+    return order
+''', "topological_order", ()),
+    ("ch09.temperature_softmax", "def temperature_softmax(logits, temperature):\n    e = np.exp((logits - logits.max(axis=-1, keepdims=True)) / temperature)\n    return e / e.sum(axis=-1, keepdims=True)\n", "temperature_softmax", ()),
+    ("ch09.inputs_and_targets", '''def inputs_and_targets(ids, seq_len):
+    n = (len(ids) - 1) // seq_len
+    inputs = np.array([ids[k * seq_len:(k + 1) * seq_len] for k in range(n)])
+    targets = np.array([ids[k * seq_len + 1:(k + 1) * seq_len + 1] for k in range(n)])
+    return inputs, targets
+''', "inputs_and_targets", ()),
+    ("ch09.clip_by_norm", '''def clip_by_norm(grads, max_norm):
+    norm = np.linalg.norm(np.concatenate([g.ravel() for g in grads]))
+    return [g * (max_norm / norm) if norm > max_norm else g.copy() for g in grads]
+''', "clip_by_norm", ()),
+    ("ch10.softmax_backward", "def softmax_backward(dweights, weights):\n    return weights * dweights - weights * np.einsum('...i,...i->...', dweights, weights)[..., None]\n", "softmax_backward", ()),
+    ("ch10.layer_norm", '''def layer_norm(x, gamma, beta, eps=1e-5):
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) * (var + eps) ** -0.5 * gamma + beta
+''', "layer_norm", ()),
+    ("ch10.sinusoidal_positions", '''def sinusoidal_positions(T, d):
+    angles = np.outer(np.arange(T), np.power(10000.0, -np.arange(0, d, 2) / d))
+    return np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(T, d)
+''', "sinusoidal_positions", ()),
+]

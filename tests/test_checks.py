@@ -137,6 +137,39 @@ def test_an_in_place_answer_cannot_corrupt_the_cases_or_the_message() -> None:
     assert _digests("ch05.softmax") == before
 
 
+def test_an_input_put_back_to_float_rounding_is_unchanged_and_a_changed_value_is_not() -> None:
+    """numerical_gradient moves x[i] and puts it back: by arithmetic (+eps, -2 eps, +eps) it can come back an ulp off,
+    which changes nothing for the caller; a value left moved by much less than eps itself is still a change."""
+    def by_arithmetic(f, x, eps=1e-5):
+        grad = np.zeros_like(x, dtype=float)
+        for i in np.ndindex(x.shape):
+            x[i] += eps
+            f_plus = f(x)
+            x[i] -= 2 * eps
+            f_minus = f(x)
+            x[i] += eps
+            grad[i] = (f_plus - f_minus) / (2 * eps)
+        return grad
+
+    def nudged(f, x, eps=1e-5):
+        grad = by_arithmetic(f, x, eps)
+        x.flat[0] += 1e-9  # a real change, far below eps, far above rounding
+        return grad
+
+    with np.errstate(all="ignore"):
+        moved = [np.array(x, dtype=float) for case in EXERCISES["ch04.numerical_gradient"].make_cases(0, False)
+                 for x in case.args if isinstance(x, np.ndarray)]
+        restored = []
+        for x in moved:
+            y = x.copy()
+            by_arithmetic(lambda v: float(np.sum(v)), y)
+            restored.append(np.array_equal(x, y))
+    assert not all(restored)  # the arithmetic does leave some x off by a rounding: the test tests something
+    assert verdict_of(EXERCISES["ch04.numerical_gradient"], by_arithmetic).passed
+    verdict = verdict_of(EXERCISES["ch04.numerical_gradient"], nudged)
+    assert not verdict.passed and "changed its input array in place" in verdict.message
+
+
 # --- what the student sees: a plain terminal, and IPython (JupyterLab's kernel) ----------------
 
 WRONG_RELU = "def naive_relu(x):\n    z = x.copy()\n    for i in range(x.shape[0]):\n        for j in range(x.shape[1]):\n            z[i, j] = abs(x[i, j])\n    return z\n"

@@ -538,6 +538,15 @@ def test_a_listed_mistake_that_raises_is_named_only_by_the_same_error() -> None:
      "boolean axis is 1", "np.where"),
     ("ValueError: output array is read-only", "read-only"),
     ("AxisError: axis 1 is out of bounds for array of dimension 1 (line 2: `x.sum(axis=1)`)", "axis=-1"),
+    ("ValueError: matmul: Input operand 1 has a mismatch in its core dimension 0, with gufunc signature "
+     "(n?,k),(k,m?)->(n?,m?) (size 3 is different from 1)", "transposed (W.T)"),
+    ("ValueError: shapes (2,3) and (2,3) not aligned: 3 (dim 1) != 2 (dim 0)", "inner sizes of a matrix product"),
+    ("ValueError: cannot reshape array of size 2352 into shape (60000,784)", "must multiply to 2352"),
+    ("IndexError: index 2 is out of bounds for axis 1 with size 2 (line 5: `z[i, j] = x[i, j]`)", "axis 1, which has 2"),
+    ("UFuncTypeError: Cannot cast ufunc 'subtract' output from dtype('float64') to dtype('int64') with casting rule "
+     "'same_kind'", "dtype=float"),
+    ("ValueError: could not broadcast input array from shape (2,3,5,5) into shape (3,2,5,5)", ".transpose(...)"),
+    ("RecursionError: maximum recursion depth exceeded", "self + other"),
 ])
 def test_an_error_says_what_it_shows(error: str, said: str) -> None:
     assert said in diagnose.explain_error(error)
@@ -547,6 +556,7 @@ def test_an_error_that_shows_nothing_gets_no_lead() -> None:
     for error in ("ValueError: operands could not be broadcast together with shapes (3,5) (4,)",  # no axis reduced
                   "ValueError: operands could not be broadcast together with shapes (3,5) (5,3)",
                   "ValueError: operands could not be broadcast together with shapes (3,1) (3,)",  # length 1: broadcast
+                  "ValueError: could not broadcast input array from shape (2,3) into shape (2,4)",  # not reordered
                   "KeyError: 'x'", None):
         assert diagnose.explain_error(error) is None, error
 
@@ -566,3 +576,104 @@ def test_rows_scaled_each_by_their_own_number_are_told() -> None:
     assert "right proportions" in compare_values(expected, expected * [[2.0], [0.5]])
     assert "right proportions" not in compare_values(expected, expected * 2.0)  # one factor: a lead of its own
     assert diagnose.row_factors(expected, expected + 0.1) is None
+
+
+def test_an_error_lead_reaches_the_student_on_real_exercises() -> None:
+    def backward_w2_not_transposed(X, y, params, cache):  # da1 = dZ2 @ W2, (m, 1) @ (h, 1)
+        dZ2 = (cache["a2"] - y) / X.shape[0]
+        dZ1 = dZ2 @ params["W2"] * cache["a1"] * (1 - cache["a1"])
+        return {"dW1": X.T @ dZ1, "db1": dZ1.sum(0), "dW2": cache["a1"].T @ dZ2, "db2": dZ2.sum(0)}
+
+    assert "inner sizes of a matrix product differ" in lesson("ch04.backward", backward_w2_not_transposed)
+    message = lesson("ch01.prepare_images", lambda images: images.reshape(60000, 784).astype("float32") / 255)
+    assert "must multiply to" in message and "rather than writing numbers in" in message
+
+
+def test_a_size_written_in_as_a_number_is_told() -> None:
+    """A batch size written into the code as 4 (the XOR set's): the answer is m/4 of the expected for every m."""
+    def backward_m_is_4(X, y, params, cache):
+        a1, a2 = cache["a1"], cache["a2"]
+        dZ2 = (a2 - y) / 4
+        dZ1 = dZ2 @ params["W2"].T * a1 * (1 - a1)
+        return {"dW1": X.T @ dZ1, "db1": dZ1.sum(0), "dW2": a1.T @ dZ2, "db2": dZ2.sum(0)}
+
+    X = first_case("ch04.backward").args[0]
+    message = lesson("ch04.backward", backward_m_is_4)
+    assert f"exactly {len(X)}/4 of the expected" in message and "the number 4 written into the code" in message
+
+    def grad_m_is_4(logits, y_true):
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return (e / e.sum(axis=-1, keepdims=True) - y_true) / 4
+
+    failing = next(c for c in EXERCISES["ch05.softmax_ce_grad"].make_cases(0, False) if len(c.args[0]) != 4)
+    message = lesson("ch05.softmax_ce_grad", grad_m_is_4)
+    assert f"exactly {len(failing.args[0])}/4 of the expected" in message
+    # One number is always some fraction of a size: no such lead for one number alone.
+    assert "written into the code" not in lesson("ch00.mse_loss", lambda y_pred, y: float(np.sum((y_pred - y) ** 2)) / 4)
+
+
+def test_an_argument_left_at_its_default_is_told() -> None:
+    from gradbook.checks.ch06.answers import SGD
+    from gradbook.checks.ch04.answers import _reference_train
+
+    class SGDWithItsDefault(SGD):
+        def step(self, params, grads):
+            for p, g in zip(params, grads):
+                p -= 0.01 * g  # the default, written in where self.lr belongs
+
+    assert "for `lr` = 0.01, its default" in lesson("ch06.sgd", SGDWithItsDefault)
+
+    def train_100_epochs(X, y, params, epochs=100, lr=0.5):
+        return _reference_train(X, y, params, 100, lr)  # epochs ignored
+
+    assert "for `epochs` = 100, its default" in lesson("ch04.train", train_100_epochs)
+
+
+def test_a_list_kept_between_calls_is_told() -> None:
+    from gradbook.checks.ch03.answers import _perceptron_train
+    from gradbook.checks.ch04.answers import _reference_train
+
+    def perceptron_train(X, y, epochs=10, lr=1.0, errors=[]):  # noqa: B006 - the mistake
+        w, b, this_call = _perceptron_train(X, y, epochs, lr)
+        errors.extend(this_call)
+        return w, b, errors
+
+    assert "left from earlier calls" in lesson("ch03.perceptron_train", perceptron_train)
+    kept: list[float] = []
+
+    def train(X, y, params, epochs=100, lr=0.5):
+        params, losses = _reference_train(X, y, params, epochs, lr)
+        kept.extend(losses)
+        return params, kept
+
+    message = lesson("ch04.train", train)
+    assert "left from earlier calls" in message and "went up" not in message
+
+
+def test_outputs_swapped_are_told_where_a_chapter_compares_the_parts_itself() -> None:
+    from gradbook.checks.ch00.answers import _train
+    from gradbook.checks.ch03.answers import _perceptron_train
+
+    def train(x, y, lr, steps):
+        w, b, losses = _train(x, y, lr, steps)
+        return b, w, losses
+
+    def perceptron_train(X, y, epochs=10, lr=1.0):
+        w, b, errors = _perceptron_train(X, y, epochs, lr)
+        return b, w, errors
+
+    assert EXERCISES["ch00.train"].compare is not None and EXERCISES["ch03.perceptron_train"].compare is not None
+    for name, student in (("ch00.train", train), ("ch03.perceptron_train", perceptron_train)):
+        assert "`w` and `b` are swapped" in lesson(name, student), name
+
+
+def test_every_value_the_total_of_the_expected_ones_is_told() -> None:
+    def all_entries_at_once(f, x, eps=1e-5):  # the directional derivative along (1, ..., 1): the gradient's sum
+        return np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps))
+
+    x = first_case("ch04.numerical_gradient").args[1]
+    message = lesson("ch04.numerical_gradient", all_entries_at_once)
+    assert "the sum of all the expected values" in message and "(`x + eps`)" in message and x.size > 1
+    expected = np.array([0.5, 0.25, -1.0])
+    assert "the sum of all the expected values" in compare_values(expected, np.full(3, -0.25))
+    assert "the sum of all" not in (compare_values(expected, np.full(3, 0.25)) or "")

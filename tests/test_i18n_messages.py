@@ -26,7 +26,7 @@ ASCII_BETWEEN = re.compile(rf"[{CJK}]\s?[,;:?!]|[,;:?!]\s?[{CJK}]|[{CJK}]\s?[()]
 NO_MEASURE_WORD = re.compile(r"(第|最后|每)一(值|样本|节点|参数|类别|特征|通道|索引|时间步|单元|元素|输入)")
 WORD_ORDER = re.compile(r"的恰好")  # 恰好 comes before 是: 结果恰好是期望值的 1/3, not 结果是期望值的恰好 1/3
 CODE = re.compile(r"`[^`]*`|\S*[._()\[\]=*/<>+\-\d]\S*")  # code in backticks, and anything that looks like code
-NAMES = {"None", "NaN", "nan", "inf", "NumPy", "numpy", "PyTorch", "Keras", "TensorFlow", "softmax", "relu", "log",
+NAMES = {"None", "NaN", "nan", "inf", "Python", "NumPy", "numpy", "PyTorch", "Keras", "TensorFlow", "softmax", "relu", "log",
          "exp", "sqrt", "keepdims", "False", "True", "axis", "epsilon", "uint8", "int", "float", "abs", "sum", "mean",
          "max", "return", "range", "reshape", "for", "dict", "list", "tuple", "array", "got", "expected", "np",
          "astype", "float32", "logits"}

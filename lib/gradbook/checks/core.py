@@ -333,8 +333,17 @@ def _variant(exercise: Exercise, cases: list[Case], results: list, index: int) -
     """A hint from the reference run on one input changed (`variants`), when it gives the answer on every case."""
     run = lambda case: to_plain(exercise.answer(exercise.reference, copy.deepcopy(case)))  # noqa: E731
     names = [name for name, _value in _inputs(exercise, cases[index])][:len(cases[index].args)]
-    found = variants.lead(run, _compare(exercise), cases, results, index, names)
+    found = variants.lead(run, _compare(exercise), cases, results, index, names, _defaults(exercise.reference))
     return display.hint(found) if found else ""
+
+
+def _defaults(reference: Any) -> dict[str, Any]:
+    """The reference's parameters that have a default, by name (a class's: its constructor's)."""
+    try:
+        parameters = inspect.signature(reference).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def _not_right(title: str, where: str = "") -> str:
@@ -454,6 +463,8 @@ def _compare(exercise: Exercise) -> Callable[[Plain, Plain, Case], str | None]:
         output = _OUTPUT.set(meaning.resolve(exercise.outputs, case))
         try:
             problem = compare(expected, got, case)
+            if problem is not None and exercise.compare is not None:  # a chapter's compare, written part by part
+                problem = _swapped(exercise, expected, got) or problem
         except _UNCOMPARABLE:
             problem = _unlike(expected, got)
             if problem is None:
@@ -505,6 +516,15 @@ def _unlike(expected: Plain, got: Plain) -> str | None:
     if g is None or g.shape != e.shape or (g.dtype.kind in "SUb") != (e.dtype.kind in "SUb"):
         return _expected_got(_kind(expected), _kind(got))
     return None
+
+
+def _swapped(exercise: Exercise, expected: Plain, got: Plain) -> str | None:
+    """Two outputs of a tuple each in the other's place, said as the default compare says it (a chapter's own compare
+    judges the parts one by one, and would call both wrong). Only of a function's few outputs: every pair of a long
+    list (a graph's thousands of nodes) is not looked at."""
+    if not isinstance(expected, tuple) or not isinstance(got, (tuple, list)) or not 1 < len(got) == len(expected) <= 8:
+        return None
+    return _reordered(expected, got, exercise.rtol, exercise.atol, exercise.scale_tol)
 
 
 def _compare_default(exercise: Exercise) -> Callable[[Plain, Plain, Case], str | None]:

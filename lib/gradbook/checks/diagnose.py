@@ -93,8 +93,13 @@ def contradicted(key: str, expected: Any, inputs: Named = ()) -> bool:
         if kind == "repeated":
             axis = int(detail)
             return axis < e.ndim and not np.allclose(e, np.take(e, [-1], axis=axis), equal_nan=True)
+        if kind == "totalled":  # shows wherever the expected values are not each the total
+            return e.size > 1 and not np.allclose(e, e.sum(), equal_nan=True)
         if kind == "rows":  # a normalisation that is off by a factor on some inputs and right on others
             return False
+        if kind == "written":  # a number c where a size belongs: right wherever that size is c
+            number, _sep, what = detail.partition(":")
+            return bool(np.any(e != 0)) and (int(number), what) not in _sizes(inputs)
         if kind in ("integer", "truncated"):
             return bool(np.any(e != np.round(e)))
         if kind == "wrapped":
@@ -130,6 +135,7 @@ def explain_values(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
             lambda: _reversed(e, g, near, axes),
             lambda: _shifted(e, g, near, axes),
             lambda: _accumulated(e, g, near, axes),
+            lambda: _totalled(e, g, near),
             lambda: _repeated(e, g, near, axes),
             lambda: _factor(e, g, inputs, near),
             lambda: _offset(e, g, inputs, near),
@@ -169,6 +175,16 @@ def _candidates(found: Any) -> list[tuple[str, str, Any]]:
     return [(f[0], f[1], f[2] if len(f) == 3 else None) for f in (found if isinstance(found, list) else [found])]
 
 
+def _kept_from_before(expected: np.ndarray, got: np.ndarray, near: _Near) -> str | None:
+    """A list that grows from call to call: its last values are this call's, the ones before from earlier calls."""
+    if expected.ndim != 1 or got.ndim != 1 or not 0 < expected.size < got.size or not near(got[-expected.size:], expected):
+        return None
+    return _("its last {count} values are the expected ones, and the {extra} before them are left from earlier calls: "
+             "the list is kept between calls. Make a new list inside the function at every call (a default argument "
+             "such as losses=[] is made once, and shared by every call; so is a list made outside the function)."
+             ).format(count=expected.size, extra=got.size - expected.size)
+
+
 def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: float, inputs: Named = (),
                   axes: Sequence[Axis] = ()) -> str:
     """What a wrong shape suggests: transposed or permuted axes, a reshape, keepdims, the wrong axis reduced,
@@ -176,7 +192,8 @@ def explain_shape(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: f
     want, have = expected.shape, got.shape
     head = _("expected shape {want}, got {have}").format(want=want, have=have)
     near = _Near(rtol, atol)
-    kept = _one_kept(expected, got, near, axes) or _one_dropped(expected, got, near, axes)
+    kept = _one_kept(expected, got, near, axes) or _one_dropped(expected, got, near, axes) or _kept_from_before(
+        expected, got, near)
     if kept:
         return _("{head}: {lead}").format(head=head, lead=kept)
     with np.errstate(all="ignore"):
@@ -339,6 +356,13 @@ def describe_exception(exc: BaseException) -> str:
 
 
 _BROADCAST = re.compile(r"could not be broadcast together with shapes ((?:\([0-9, ]*\) ?)+)")
+# numpy's words for a matrix product whose inner sizes differ: `@` (matmul) and np.dot
+_MATMUL = re.compile(r"matmul: Input operand \d has a mismatch in its core dimension \d.*\(size (\d+) is different from (\d+)\)"
+                     r"|shapes \(([0-9, ]*)\) and \(([0-9, ]*)\) not aligned")
+_ASSIGN = re.compile(r"could not broadcast input array from shape \(([0-9, ]*)\) into shape \(([0-9, ]*)\)")
+_RESHAPE = re.compile(r"cannot reshape array of size (\d+) into shape \(([0-9, -]*)\)")
+_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)")
+_CAST = re.compile(r"Cannot cast ufunc '\w+' output from dtype\('float\d*'\) to dtype\('(u?int\d*)'\)")
 _SHAPE = re.compile(r"\(([0-9, ]*)\)")
 _AXIS = re.compile(r"axis (\d+) is out of bounds for array of dimension (\d+)")
 
@@ -347,7 +371,9 @@ def explain_error(error: str | None) -> str | None:
     """What an exception the student's code raised (as `describe_exception` wrote it) shows about the slip, where its
     message alone says it: shapes that differ by one reduced axis (keepdims left out), an array where Python needs
     one True or False, a boolean index that was expected to broadcast, a write into an input the check made
-    read-only, a batch's axis 1 asked of one sample. None where the message does not say."""
+    read-only, a batch's axis 1 asked of one sample, a matrix product's inner sizes, a reshape's sizes, an index past
+    an axis's end, fractions written into whole numbers,
+    calls nested past Python's limit. None where the message does not say."""
     text = str(error or "")
     axis = _AXIS.search(text)
     if axis and axis.group(1) == "1" and axis.group(2) == "1":  # a batch's axis 1 asked of one sample
@@ -365,6 +391,14 @@ def explain_error(error: str | None) -> str | None:
         return _("your code writes into an array it was given, which the check made read-only: it is the caller's "
                  "(a training loop may still use it). Compute a new array instead, e.g. `g = lr * g` rather than "
                  "`g *= lr`.")
+    if text.startswith("RecursionError"):
+        return _("the calls nested deeper than Python allows (about 1,000): a function that calls itself without end "
+                 "(in __radd__, `other + self` asks Python for __radd__ again; write `self + other`), or a recursion as "
+                 "deep as a long chain of nodes. Give the recursion a case that ends it, or walk with a loop and a "
+                 "list as your own stack.")
+    lead = _matmul(text) or _reshape(text) or _out_of_bounds(text) or _cast(text) or _assigned_moved(text)
+    if lead:
+        return lead
     found = _BROADCAST.search(text)
     if not found:
         return None
@@ -378,6 +412,61 @@ def explain_error(error: str | None) -> str | None:
                      "result up with the wrong one. If so, keep it: x.sum(axis={axis}, keepdims=True).").format(
                 full=full, reduced=reduced, axis=axis - len(full) if axis == len(full) - 1 else axis)
     return None
+
+
+def _matmul(text: str) -> str | None:
+    """A matrix product whose inner sizes differ: the order of its operands, or one that needs its transpose."""
+    if not _MATMUL.search(text):
+        return None
+    return _("the inner sizes of a matrix product differ: in A @ B the last axis of A must be as long as the first "
+             "axis of B (for a batch, the second-to-last). Check the order of the two operands and whether one of "
+             "them is meant transposed (W.T), against the shape each one has.")
+
+
+def _reshape(text: str) -> str | None:
+    """A reshape whose sizes do not multiply to the array's: sizes written into the code, or taken from another axis."""
+    found = _RESHAPE.search(text)
+    if not found:
+        return None
+    return _("the array holds {size} numbers, and a reshape keeps every one: the sizes of the new shape ({shape}) "
+             "must multiply to {size}. Take them from the input (len(x), x.shape[...], or -1 for one of them) rather "
+             "than writing numbers in, and check each one is taken from the axis it means.").format(
+        size=found.group(1), shape=found.group(2))
+
+
+def _out_of_bounds(text: str) -> str | None:
+    """An index past the end of an axis: a loop's range taken from another axis's size, or an array of another shape."""
+    found = _BOUNDS.search(text)
+    if not found:
+        return None
+    index, axis, size = found.groups()
+    return _("index {index} is past the end of axis {axis}, which has {size} entries: a loop's range or an index "
+             "runs over the size of another axis, or the array indexed was made with another shape. Check each "
+             "range(...) against the axis it indexes (x.shape[0] rows, x.shape[1] columns) and the shape each array "
+             "is made with.").format(index=index, axis=axis, size=size)
+
+
+def _assigned_moved(text: str) -> str | None:
+    """An array assigned into a place with the same sizes in another order: its axes need moving first."""
+    found = _ASSIGN.search(text)
+    if not found:
+        return None
+    given, place = (tuple(int(n) for n in part.replace(" ", "").split(",") if n) for part in found.groups())
+    if given == place or sorted(given) != sorted(place):
+        return None
+    return _("the array assigned has the right sizes in another order, {given} where its place is {place}: its axes "
+             "need moving to the place's order first (.transpose(...) or np.moveaxis); a reshape would not do it, "
+             "as it never moves an axis.").format(given=given, place=place)
+
+
+def _cast(text: str) -> str | None:
+    """Fractions written in place into an array of whole numbers."""
+    found = _CAST.search(text)
+    if not found:
+        return None
+    return _("an in-place update (-=, +=, *=) writes fractions into an array of whole numbers ({dtype}), which "
+             "cannot hold them: an array made from integers is an integer array. Make it a float array first, "
+             "e.g. np.array(w0, dtype=float).").format(dtype=found.group(1))
 
 
 # --- the leads, most specific first ---------------------------------------------------------------
@@ -408,8 +497,9 @@ def _an_input_unchanged(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near
         if _is_numeric(value) and np.shape(value) == g.shape and g.size > 1 and near(g, value) and not near(e, value):
             if any(axis.looped for axis in axes):
                 return f"unchanged:{name}", _(
-                    "the result is the input `{name}`, unchanged: nothing was updated. Does the loop body run, "
-                    "and do you return the array you computed?"
+                    "the result is the input `{name}`, unchanged: nothing was updated, or each value was written "
+                    "back to its own place (the same index on both sides of `=`). Does the loop body run, does it "
+                    "index the result and the input as the exercise asks, and do you return the array you computed?"
                 ).format(name=name)
             return f"unchanged:{name}", _("the result is the input `{name}`, unchanged: nothing was updated. Do you "
                                           "return the array you computed?").format(name=name)
@@ -565,6 +655,15 @@ def _accumulated(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]
     return None
 
 
+def _totalled(e: np.ndarray, g: np.ndarray, near: _Near) -> tuple[str, str] | None:
+    """Every value is the sum of all the expected ones: each entry's part computed for every entry at once."""
+    if e.size < 2 or near(np.full(e.shape, e.sum()), e) or not near(g, np.full(e.shape, e.sum())):
+        return None
+    return "totalled", _("every value is {total}, the sum of all the expected values: each entry got every entry's "
+                         "part. Is the whole array moved at once (`x + eps`) where one entry at a time belongs (`x[i]`), "
+                         "or a sum taken over every entry?").format(total=_num(float(e.sum())))
+
+
 def _repeated(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]) -> tuple[str, str] | None:
     """Every iteration holds the last one's values: one array stored again and again, then changed in place."""
     for axis in range(e.ndim):
@@ -655,6 +754,17 @@ def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> list | 
     if simple.numerator <= 10 and same(size, float(simple)):  # one number is always some fraction of another
         found.append((f"factor:{simple}", _("{subject} exactly {factor} times the expected{sign}: a constant factor is "
                                             "wrong.").format(subject=subject, factor=simple, sign=sign) if g.size > 1 else None))
+    # A size of the input written into the code as a number c: m / c of the expected, c the same in every failing case.
+    # After the simpler leads (in one case alone a factor 2 is likelier than 8 / 4, and the wrong axis's size n than
+    # a number), and not of one number (some c always fits one ratio).
+    for m, what in sizes if g.size > 1 else ():
+        c = round(m / size)
+        if 2 <= c <= 10000 and same(m / size, c):
+            found.append((f"written:{c}:{what}", _(
+                "{subject} exactly {m}/{c} of the expected{sign}: {m} is {what}, and your answer is the one for {c} "
+                "in its place. Is the number {c} written into the code where that size belongs? Take it from the "
+                "input (len(X), X.shape[0]), so it is right for every input."
+            ).format(subject=subject, m=m, c=c, sign=sign, what=what), m))
     if g.size == 1:  # one number is always some multiple of another: it fits, and says nothing
         found.append(("factor:any", None))
     else:

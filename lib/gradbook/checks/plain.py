@@ -190,20 +190,21 @@ def _decode_array(body: Any, budget: list[int]) -> np.ndarray:
 def digest(value: Any) -> str:
     """A fingerprint of the arrays inside a value, to notice in-place mutation of inputs."""
     h = hashlib.sha256()
-    for array in _arrays_in(value):
+    for array in arrays_in(value):
         h.update(str((array.dtype.str, array.shape)).encode())
         h.update(np.ascontiguousarray(array).tobytes())
     return h.hexdigest()
 
 
-def _arrays_in(value: Any, depth: int = 0) -> list[np.ndarray]:
-    # An answer may have made its inputs anything (a list that holds itself): deeper than plain data goes, nothing.
+def arrays_in(value: Any, depth: int = 0) -> list[np.ndarray]:
+    """The arrays inside a value (in tuples, lists and dicts), in order. An answer may have made its inputs anything
+    (a list that holds itself): deeper than plain data goes, nothing."""
     if depth > MAX_WIRE_DEPTH:
         return []
     if type(value) is np.ndarray:
         return [value]
     if type(value) in (list, tuple):
-        return [a for v in value for a in _arrays_in(v, depth + 1)]
+        return [a for v in value for a in arrays_in(v, depth + 1)]
     if type(value) is dict:
-        return [a for v in value.values() for a in _arrays_in(v, depth + 1)]
+        return [a for v in value.values() for a in arrays_in(v, depth + 1)]
     return []

@@ -31,11 +31,12 @@ class Variant:
 
 
 def lead(run: Callable[[Case], Any], compare: Callable[[Any, Any, Case], str | None], cases: list[Case],
-         results: list, failing: int, names: Sequence[str]) -> str | None:
+         results: list, failing: int, names: Sequence[str], defaults: dict[str, Any] | None = None) -> str | None:
     """The first variant of the cases' inputs whose reference answer is the student's on every case, said for
-    the first failing case (`names`: its arguments' names, in order), or None."""
+    the first failing case (`names`: its arguments' names, in order; `defaults`: the reference's default values
+    by parameter name), or None."""
     order = [failing] + [i for i in range(len(cases)) if i != failing]
-    for variant in _variants(cases):
+    for variant in _variants(cases, names, defaults or {}):
         if all(_gives(run, compare, variant, cases[i], results[i]) for i in order):
             return variant.say(cases[failing], names)
     return None
@@ -54,14 +55,18 @@ def _gives(run: Callable[[Case], Any], compare: Callable, variant: Variant, case
     return not result["error"] and compare(out, result["out"], case) is None
 
 
-def _variants(cases: list[Case]) -> list[Variant]:
-    """The changes that apply to every case's inputs: numbers scaled or moved by one, matrices transposed,
-    arrays of one shape swapped."""
+def _variants(cases: list[Case], names: Sequence[str] = (), defaults: dict[str, Any] | None = None) -> list[Variant]:
+    """The changes that apply to every case's inputs: numbers scaled or moved by one, or left at their default,
+    matrices transposed, arrays of one shape swapped."""
     positions = [at for at in [("arg", i) for i in range(len(cases[0].args))] + [("kw", k) for k in cases[0].kwargs]
                  if all(_has(c, at) for c in cases)]  # the cases of one exercise may differ in their arguments
     found: list[Variant] = []
     for at in positions:
         values = [_get(c, at) for c in cases]
+        default = (defaults or {}).get(_name(at, names), None)
+        if (_is_float(default) or _is_int(default)) and all(_is_float(v) or _is_int(v) for v in values) and any(
+                v != default for v in values):
+            found.append(_left_at_default(at, default))
         if all(_is_float(v) and v != 0 for v in values):
             found += [_scaled(at, 2.0), _scaled(at, 0.5)]
             found += [_by_rows(at, rows, divide) for rows in positions if _batches(cases, rows) for divide in (True, False)]
@@ -86,6 +91,16 @@ def _scaled(at: Position, factor: float) -> Variant:
                   "of {given} here): is `{name}` halved somewhere, or only half of it used?"))
         return text.format(name=_name(at, names), value=_short(given * factor), given=_short(given))
     return Variant(lambda case: _set(case, at, type(_get(case, at))(_get(case, at) * factor)), say)
+
+
+def _left_at_default(at: Position, default: float) -> Variant:
+    """The number `at` replaced by the reference's default for it: a value written in where the parameter belongs."""
+    def say(case: Case, names: Sequence[str]) -> str:
+        return _("on every case your answer is exactly the right answer for `{name}` = {default}, its default, "
+                 "whatever `{name}` is given ({given} here): is the number {default} written in where `{name}` (or "
+                 "self.{name}) belongs?").format(name=_name(at, names), default=_short(default),
+                                                 given=_short(_get(case, at)))
+    return Variant(lambda case: _set(case, at, type(_get(case, at))(default)), say)
 
 
 def _batches(cases: list[Case], at: Position) -> bool:

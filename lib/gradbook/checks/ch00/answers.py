@@ -174,6 +174,14 @@ def _loss_absolute(y_pred: Array, y: Array) -> float:
     return float(np.mean(np.abs(y_pred - y)))
 
 
+def _loss_precedence(y_pred: Array, y: Array) -> float:
+    return float(np.mean(y_pred - y**2))
+
+
+def _loss_difference_of_squares(y_pred: Array, y: Array) -> float:
+    return float(np.mean(y_pred**2 - y**2))
+
+
 def _loss_root(y_pred: Array, y: Array) -> float:
     return float(np.sqrt(np.mean((y_pred - y) ** 2)))
 
@@ -285,6 +293,10 @@ mse_loss = Exercise(
                                          "before the square. Square each error first, then take the mean.")),
         Mistake(_loss_absolute, N_("this is the mean absolute error (mean of |error|); square the errors instead.")),
         Mistake(_loss_root, N_("this is the root of the mean squared error (RMSE); leave out the square root.")),
+        Mistake(_loss_precedence, N_("** binds tighter than -: y_pred - y ** 2 squares y alone and subtracts it from "
+                                     "y_pred. Put the difference in brackets first: (y_pred - y) ** 2.")),
+        Mistake(_loss_difference_of_squares, N_("this is the mean of y_pred**2 - y**2, the difference of the squares; "
+                                                "the squared error is the square of the difference, (y_pred - y) ** 2.")),
         Mistake(quiet(_loss_by_n_minus_1), N_("the sum is divided by n - 1, as for a sample's variance; the mean squared "
                                               "error divides by the number of points n (np.mean).")),
     ],

@@ -88,6 +88,17 @@ def _label_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     return cases
 
 
+def _compare_shapes(expected: Plain, got: Plain, case: Case) -> str | None:
+    """Shapes are tuples (what `.shape` gives, and what numpy takes: a list is a different thing to it)."""
+    parts = got.values() if isinstance(got, dict) else got if isinstance(got, (tuple, list)) else ()
+    listed = next((part for part in parts if isinstance(part, list)), None)
+    problem = compare_values(expected, got)
+    if problem is None and listed is not None:
+        return _("the sizes are right, but {listed} is a list: a shape is a tuple, (3, 5), as `.shape` gives it. "
+                 "Write each shape in round brackets, or take it from the array's .shape.").format(listed=listed)
+    return problem
+
+
 def _compare_with_dtype(expected: Plain, got: Plain, case: Case) -> str | None:
     """Values within float32 rounding, and the same dtype."""
     problem = compare_values(expected, got, rtol=1e-6, atol=1e-7)
@@ -218,6 +229,7 @@ shapes = Exercise(
     reference=_shapes,
     value=True,
     title="shapes",
+    compare=_compare_shapes,
     outputs=tuple(Output(f"x{i}") for i in range(4)),
     mistakes=[
         Mistake(_shapes_scalar_one, N_("a scalar has no axes, so its shape is the empty tuple (), not (1,).")),
@@ -298,6 +310,7 @@ data_shapes = Exercise(
     reference=_data_shapes,
     value=True,
     title="data_shapes",
+    compare=_compare_shapes,
     mistakes=[
         Mistake(_data_shapes_channels_first, N_("images are stored channels-last here: (samples, height, width, channels).")),
         Mistake(_data_shapes_features_before_time, N_("a time series is (samples, timesteps, features): the 390 minutes come before the 3 prices.")),

@@ -64,6 +64,8 @@ perceptron_predict = Exercise(
     cases=_predict_cases,
     mistakes=[
         Mistake(lambda X, w, b: (X @ w >= 0).astype(int), N_("the bias b is missing: the step is applied to X @ w + b.")),
+        Mistake(lambda X, w, b: (X @ w >= b).astype(int), N_("the bias is compared with, not added: X @ w + b >= 0 is "
+                                                             "X @ w >= -b. Add b to the weighted sum and compare with 0.")),
         Mistake(
             lambda X, w, b: (X @ w + b > 0).astype(int),
             N_("z == 0 must give 1: the step is `z >= 0`, not `z > 0`."),

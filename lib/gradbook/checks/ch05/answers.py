@@ -246,6 +246,12 @@ categorical_crossentropy = Exercise(
             "with your log_softmax, not np.log."),
         ),
         Mistake(
+            lambda y_true, y_pred, from_logits=False: _cce(y_true, _softmax(y_pred) if from_logits else y_pred),
+            N_("with from_logits=True the logits go through softmax and then the clip and np.log: a probability below "
+               "1e-7 is clipped there, so a confident wrong answer costs at most -log(1e-7) = 16.1 instead of its "
+               "real loss. Take the log-probabilities straight from the logits with your log_softmax."),
+        ),
+        Mistake(
             lambda y_true, y_pred, from_logits=False: -_cce(y_true, y_pred, from_logits),
             N_("the minus sign is missing: log p is negative, so the loss is -mean(sum(y * log p))."),
         ),
@@ -294,6 +300,11 @@ softmax_ce_grad = Exercise(
             N_("the gradient has a flipped sign: it is p - y (prediction minus target), not y - p."),
         ),
         Mistake(
+            lambda logits, y: _softmax(logits) - y / logits.shape[0],
+            N_("/ binds tighter than -: softmax(logits) - y_true / m divides only y_true by m. Put the difference in "
+               "brackets first: (softmax(logits) - y_true) / m."),
+        ),
+        Mistake(
             lambda logits, y: _softmax(logits) - y,
             N_("the 1/m is missing: the loss is a mean over the m samples, so the gradient is (p - y) / m."),
         ),
@@ -336,6 +347,11 @@ multilabel_predict = Exercise(
     reference=_multilabel_predict,
     cases=_multilabel_cases,
     mistakes=[
+        Mistake(
+            lambda logits, threshold=0.5: (_sigmoid(logits) < threshold).astype(int),
+            N_("the comparison is the wrong way round: a label is predicted (1) where its probability is above the "
+               "threshold, sigmoid(logits) > threshold."),
+        ),
         Mistake(
             lambda logits, threshold=0.5: (_softmax(logits) > threshold).astype(int),
             N_("softmax makes the labels compete (they sum to 1), so at most one passes 0.5. "

@@ -86,6 +86,10 @@ def _gd_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
         cases.append(Case((surface_gradient(surface.name), start, surface.lr, steps),
                           label=N_("the {surface} surface, {steps} steps"),
                           label_values={"surface": surface.name, "steps": steps}))
+    # A start of whole numbers is an int array: an update in place (w -= ...) on np.array(w0) cannot hold fractions.
+    start = np.array([int(rng.integers(-3, -1)), int(rng.integers(1, 4))]) if hidden else np.array([-2, 2])
+    cases.append(Case((surface_gradient("bowl"), start, surfaces.bowl.lr, 10),
+                      label=N_("the bowl surface from a start of whole numbers (an int array), 10 steps")))
     return cases
 
 
@@ -360,6 +364,28 @@ class _RMSpropEpsInside(RMSprop):
             s *= self.rho
             s += (1 - self.rho) * g**2
             p -= self.lr * g / np.sqrt(s + self.eps)
+
+
+class _RMSpropStepsFirst(RMSprop):
+    def step(self, params, grads):
+        if self.squares is None:
+            self.squares = [np.zeros_like(p) for p in params]
+        for p, g, s in zip(params, grads, self.squares):
+            p -= self.lr * g / (np.sqrt(s) + self.eps)  # with last step's average: 0 at the first step
+            s *= self.rho
+            s += (1 - self.rho) * g**2
+
+
+class _AdamVCorrectedWithBeta1(Adam):
+    def step(self, params, grads):
+        if self.m is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        self.t += 1
+        for p, g, m, v in zip(params, grads, self.m, self.v):
+            m[...] = self.beta_1 * m + (1 - self.beta_1) * g
+            v[...] = self.beta_2 * v + (1 - self.beta_2) * g**2
+            p -= self.lr * (m / (1 - self.beta_1**self.t)) / (np.sqrt(v / (1 - self.beta_1**self.t)) + self.eps)
 
 
 class _RMSpropNoSquare(RMSprop):
@@ -641,6 +667,9 @@ rmsprop = Exercise(
                 "g itself can be negative, and its square root is nan.")),
         Mistake(_RMSpropAbsolute, N_("the running average is of |g|: it is of the SQUARED gradient, "
                 "s = rho * s + (1 - rho) * g**2, whose square root is the gradient's typical size.")),
+        Mistake(_RMSpropStepsFirst, N_("the step uses the running average before this step's squared gradient is in "
+                "it: update s first, s = rho * s + (1 - rho) * g**2, then step with it. (At the first step s is "
+                "still 0, and g / (0 + eps) is huge.)")),
         Mistake(_RMSpropRhoSwapped, N_("rho and 1 - rho are swapped: the old average keeps the weight rho, "
                 "s = rho * s + (1 - rho) * g**2, so that it changes slowly.")),
     ],
@@ -677,6 +706,8 @@ adam = Exercise(
                 "lists of zeros, one for m and one for v.")),
         Mistake(_AdamEpsInside, N_("eps is inside the square root, np.sqrt(v_hat + eps): it goes outside, "
                 "m_hat / (np.sqrt(v_hat) + eps).")),
+        Mistake(_AdamVCorrectedWithBeta1, N_("v is bias-corrected with beta_1: each average is corrected with its "
+                "own rate, v_hat = v / (1 - beta_2**t) (and m_hat = m / (1 - beta_1**t)).")),
         Mistake(_AdamOnlyMCorrected, N_("only m is bias-corrected: v starts at zero too, so divide it by "
                 "(1 - beta_2**t) as well, v_hat = v / (1 - beta_2**t).")),
         Mistake(_AdamOnlyVCorrected, N_("only v is bias-corrected: m starts at zero too, so divide it by "

@@ -854,6 +854,14 @@ def _derivative_quotient_sign(expr: Expr, var: str) -> Expr:
     return _recurse(_derivative_quotient_sign, expr, var)
 
 
+def _derivative_of_number_one(expr: Expr, var: str) -> Expr:
+    return 1 if isinstance(expr, (int, float)) else _recurse(_derivative_of_number_one, expr, var)
+
+
+def _derivative_of_any_name_one(expr: Expr, var: str) -> Expr:
+    return 1 if isinstance(expr, str) else _recurse(_derivative_of_any_name_one, expr, var)
+
+
 def _recurse(rule: Callable[[Expr, str], Expr], expr: Expr, var: str) -> Expr:
     """The right rule at this node, with `rule` (a wrong one) used for the operands."""
     if not isinstance(expr, tuple):
@@ -918,6 +926,10 @@ derivative = Exercise(
         Mistake(_derivative_product_of_derivatives, N_("the derivative of a product is not the product of the "
                 "derivatives: (a * b)' = a' * b + a * b' (the product rule).")),
         Mistake(_derivative_no_chain, NO_CHAIN),
+        Mistake(_derivative_of_number_one, N_("the derivative of a number (a constant) is 0, not 1: it does not change "
+                                              "when var does.")),
+        Mistake(_derivative_of_any_name_one, N_("every variable's derivative is 1 here, but only var's is: the "
+                                                "derivative of another variable is 0 (d/dx of y is 0, d/dx of x is 1).")),
         Mistake(_derivative_quotient_sign, N_("the quotient rule has its sign flipped: (a / b)' = (a' * b - a * b') / b**2.")),
         Mistake(_derivative_no_chain_in_exp, NO_CHAIN),
         Mistake(_derivative_no_chain_in_log, NO_CHAIN),

@@ -94,7 +94,8 @@ def _one_hot_sorted_vocab(text: str, vocab: str) -> np.ndarray:
 
 def _one_hot_cases(rng: np.random.Generator, hidden: bool) -> list[Case]:
     vocab = "".join(sorted(set(LINE)))
-    cases = [Case(("hear me", vocab)), Case(("speak, speak", vocab)),
+    # A vocabulary of other characters, early: an index built once (a dict kept from the first call) is found out.
+    cases = [Case(("hear me", vocab)), Case(("dab", "bad")), Case(("speak, speak", vocab)),
              Case(("", vocab), label=N_("an empty text")),
              # A vocabulary in its own order, not sorted: column k is vocab[k], whatever the order.
              Case(("All: speak", "".join(dict.fromkeys(LINE))))]
@@ -267,7 +268,7 @@ def _bptt(dhs, x, h0, hs, Wx, Wh, *, carry: str = "before tanh", derivative: str
         from_above = dhs[:, t] if outputs == "every step" or t == steps - 1 else 0.0
         dh = from_above + dh_next if carry == "before tanh" else from_above
         pre = x[:, t] @ Wx + h_prev @ Wh  # the pre-activation less b (not given): only a mistake uses it
-        da = dh * {"right": 1 - h**2, "tanh again": 1 - np.tanh(h) ** 2, "no square": 1 - h,
+        da = dh * {"right": 1 - h**2, "tanh again": 1 - np.tanh(h) ** 2, "no square": 1 - h, "square of 1 - h": (1 - h) ** 2,
                    "previous state": 1 - h_prev**2, "pre-activation": 1 - pre**2}[derivative]
         da = da + dh_next if carry == "after tanh" else da
         dx[:, t] = (dh if through == "dh to x" else da) @ Wx.T
@@ -682,6 +683,8 @@ rnn_backward = Exercise(
         Mistake(lambda *a: _bptt(*a, derivative="tanh again"), N_("the tanh derivative is wrong: h is already "
                 "tanh(a), so d tanh(a)/da = 1 - h**2; 1 - np.tanh(h)**2 applies tanh twice.")),
         Mistake(lambda *a: _bptt(*a, derivative="no square"), N_("the tanh derivative is 1 - h**2, not 1 - h.")),
+        Mistake(lambda *a: _bptt(*a, derivative="square of 1 - h"), N_("the tanh derivative is 1 - h**2, one minus the "
+                "square, not (1 - h) ** 2, the square of one minus h.")),
         Mistake(lambda *a: _bptt(*a, derivative="previous state"), N_("the tanh derivative of step t is "
                 "1 - h_t**2, with h_t = hs[:, t], the state step t produced; you used the previous state h_{t-1}.")),
         Mistake(lambda *a: _bptt(*a, accumulate=False), N_("dWx, dWh and db hold one step's contribution only: "

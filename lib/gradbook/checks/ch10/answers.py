@@ -88,6 +88,10 @@ def _layer_norm(x, gamma, beta, eps=EPS):
     return (x - mean) / np.sqrt(var + eps) * gamma + beta
 
 
+def _layer_norm_std_under_root(x, gamma, beta, eps=EPS):
+    return (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.std(axis=-1, keepdims=True) + eps) * gamma + beta
+
+
 def _softmax_backward(dweights, weights):
     return weights * (dweights - (dweights * weights).sum(axis=-1, keepdims=True))
 
@@ -631,6 +635,11 @@ def _block_no_attention_residual(x, params, num_heads):
                               num_heads, causal=True)
     h2 = _layer_norm(a, p["ln2_gamma"], p["ln2_beta"])
     return a + np.maximum(h2 @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b2"]
+
+
+def _block_mlp_residual_of_x(x, params, num_heads):
+    s = _block_parts(x, params, num_heads)
+    return x + s["r"] @ params["W2"] + params["b2"]
 
 
 def _block_no_mlp_residual(x, params, num_heads):
@@ -1321,6 +1330,9 @@ layer_norm = Exercise(
     reference=_layer_norm,
     cases=_ln_cases,
     mistakes=[
+        Mistake(_layer_norm_std_under_root,
+                N_("x.std is already the square root of the variance: np.sqrt(std + eps) takes the root twice. Use the "
+                "variance, np.sqrt(x.var(axis=-1, keepdims=True) + eps).")),
         Mistake(_layer_norm_batch_axis, N_("this normalised over the batch (axis 0): that is batch "
                 "normalisation. Layer normalisation normalises each position over its own features, axis=-1.")),
         Mistake(_layer_norm_ddof1, DDOF1),
@@ -1427,6 +1439,8 @@ transformer_block = Exercise(
         Mistake(_block_no_attention_residual, N_("the residual around the attention is missing: y = x + "
                 "attention(LN1(x)), not attention(LN1(x)) alone.")),
         Mistake(_block_no_mlp_residual, N_("the residual around the MLP is missing: out = y + MLP(LN2(y)).")),
+        Mistake(_block_mlp_residual_of_x, N_("the MLP's residual adds x, the block's input: it adds y, the output of "
+                "the attention's residual, out = y + MLP(LN2(y)), or the attention's output is lost.")),
         Mistake(_block_post_norm, N_("this is the post-norm block (LN after each residual, as in the 2017 "
                 "paper); ours is pre-norm, as GPT-2: LN is applied to each sub-layer's input, y = x + "
                 "attention(LN1(x)).")),
