@@ -221,7 +221,8 @@ SNOOP = (
     f"for pattern in ['/work/**/solutions/*', '/work/**/autograder/**', '/work/**/*.db', {f'{ROOT}/solutions/*'!r},\n"
     f"                {f'{ROOT}/autograder/**'!r}, '/root/*', '/home/*/.*', '/scratch/**/*.ipynb', '/tmp/**/*.ipynb']:\n"
     "    found += glob.glob(pattern, recursive=True)\n"
-    "print('FOUND', [f for f in found if 'site-packages' not in f])\n"
+    # (exists: Python 3.11's glob gives 'd/' for 'd/**' whether or not d exists)
+    "print('FOUND', [f for f in found if 'site-packages' not in f and os.path.exists(f)])\n"
     f"for path in [{str(SOURCE)!r}, '/etc/passwd', '/etc/shadow', '/proc/1/environ']:\n"
     "    try:\n"
     "        print('READ', path, open(path).read()[:40])\n"

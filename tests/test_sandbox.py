@@ -192,6 +192,12 @@ def test_memory_bomb_is_stopped_and_reported() -> None:
 
 @pytest.mark.sandbox
 def test_fork_bomb_is_stopped() -> None:
+    import os
+
+    # As root the sandbox's fresh uid has 32 processes. Without root (and without a control group) the limit is 32
+    # more than the instructor's own processes and threads when the sandbox starts, which a busy machine changes
+    # while the bomb runs: bounded, not exact.
+    limit = 32 if os.geteuid() == 0 else 2 * (32 + sandbox._nproc_now(os.geteuid()))  # noqa: SLF001
     r = run(
         "import os\n"
         "n = 0\n"
@@ -206,7 +212,7 @@ def test_fork_bomb_is_stopped() -> None:
     )
     out = text(r, 0)
     assert "stopped after" in out, out
-    assert int(out.split("stopped after")[1].split()[0]) <= 32
+    assert int(out.split("stopped after")[1].split()[0]) <= limit
     assert r.cells[0].status == "ok"  # the process limit stopped it, not a time limit (no wall clock: busy CI)
 
 
