@@ -85,6 +85,8 @@ def _course_hub():
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if settings is not None:  # its proxy, which a hub killed before it stopped it outlives (seen after a busy CI)
+            subprocess.run(["pkill", "-f", f"configurable-http-proxy .*--port {settings.port} "], capture_output=True)
         for person in people:  # servers the hub left behind (it stops them on exit, this makes sure)
             subprocess.run(["pkill", "-KILL", "-u", person.name], capture_output=True)
         hub.remove_accounts(people)

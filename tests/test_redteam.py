@@ -25,6 +25,8 @@ from gradbook_grader.execute import grade_submission
 from gradbook_grader.restore import grade_id, is_test_cell, strip_hidden_tests, student_version
 from gradbook_grader.types import Limits, SubmissionGrade, is_host_event
 from gradbook_grader.manifests import build_manifest
+from gradbook_grader.answers import chapters_graded
+from gradbook_grader.warm import ForkPool, preloads
 
 SOURCE = ROOT / "solutions" / "02-tensor-operations.ipynb"
 LIMITS = Limits(cell_timeout=8, total_timeout=120, memory_mb=1024, max_output_bytes=200_000,
@@ -508,11 +510,19 @@ def graded() -> dict[str, SubmissionGrade]:
     manifest = build_manifest(source, LIMITS, sandbox_mode="bwrap")
     assert not manifest.problems, manifest.problems
 
-    def one(case: Case) -> SubmissionGrade:
-        return grade_submission(case.submission, source, manifest, limits=LIMITS, sandbox_mode="bwrap")
+    # As the batch grades them: runners forked from the chapter's fork server (each in namespaces of its own, with
+    # its own control group and uid), two at once. (A sandbox of its own per submission, where a host refuses the fork
+    # server, is what tests/test_sandbox.py runs.)
+    runners = ForkPool(LIMITS, preloads(source), sandbox_mode="bwrap", chapters=chapters_graded(manifest))
 
-    with ThreadPoolExecutor(2) as pool:
-        return dict(zip([c.name for c in CASES], pool.map(one, CASES)))
+    def one(case: Case) -> SubmissionGrade:
+        return grade_submission(case.submission, source, manifest, limits=LIMITS, runners=runners.take)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            return dict(zip([c.name for c in CASES], pool.map(one, CASES)))
+    finally:
+        runners.close()
 
 
 def everything(grade: SubmissionGrade) -> str:
