@@ -657,7 +657,8 @@ def _accumulated(e: np.ndarray, g: np.ndarray, near: _Near, axes: Sequence[Axis]
 
 def _totalled(e: np.ndarray, g: np.ndarray, near: _Near) -> tuple[str, str] | None:
     """Every value is the sum of all the expected ones: each entry's part computed for every entry at once."""
-    if e.size < 2 or near(np.full(e.shape, e.sum()), e) or not near(g, np.full(e.shape, e.sum())):
+    total = np.full(e.shape, e.sum())
+    if e.size < 2 or near(total, e) or not near(g, total):
         return None
     return "totalled", _("every value is {total}, the sum of all the expected values: each entry got every entry's "
                          "part. Is the whole array moved at once (`x + eps`) where one entry at a time belongs (`x[i]`), "

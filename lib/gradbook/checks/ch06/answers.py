@@ -366,28 +366,6 @@ class _RMSpropEpsInside(RMSprop):
             p -= self.lr * g / np.sqrt(s + self.eps)
 
 
-class _RMSpropStepsFirst(RMSprop):
-    def step(self, params, grads):
-        if self.squares is None:
-            self.squares = [np.zeros_like(p) for p in params]
-        for p, g, s in zip(params, grads, self.squares):
-            p -= self.lr * g / (np.sqrt(s) + self.eps)  # with last step's average: 0 at the first step
-            s *= self.rho
-            s += (1 - self.rho) * g**2
-
-
-class _AdamVCorrectedWithBeta1(Adam):
-    def step(self, params, grads):
-        if self.m is None:
-            self.m = [np.zeros_like(p) for p in params]
-            self.v = [np.zeros_like(p) for p in params]
-        self.t += 1
-        for p, g, m, v in zip(params, grads, self.m, self.v):
-            m[...] = self.beta_1 * m + (1 - self.beta_1) * g
-            v[...] = self.beta_2 * v + (1 - self.beta_2) * g**2
-            p -= self.lr * (m / (1 - self.beta_1**self.t)) / (np.sqrt(v / (1 - self.beta_1**self.t)) + self.eps)
-
-
 class _RMSpropNoSquare(RMSprop):
     def step(self, params, grads):
         if self.squares is None:
@@ -498,12 +476,14 @@ class _RMSpropVariant(RMSprop):
             self.squares = [np.zeros_like(p) for p in params]
         keep = 1 - self.rho if self.mistake == "rho swapped" else self.rho
         for p, g, s in zip(params, grads, self.squares):
+            before = s.copy() if self.mistake == "steps first" else None  # last step's average: 0 at the first step
             s *= keep
             s += (1 - keep) * (np.abs(g) if self.mistake == "absolute" else g**2)
-            p -= self.lr * g / (np.sqrt(s) + self.eps)
+            p -= self.lr * g / (np.sqrt(s if before is None else before) + self.eps)
 
 
 _RMSpropAbsolute = type("_RMSpropAbsolute", (_RMSpropVariant,), {"mistake": "absolute"})
+_RMSpropStepsFirst = type("_RMSpropStepsFirst", (_RMSpropVariant,), {"mistake": "steps first"})
 _RMSpropRhoSwapped = type("_RMSpropRhoSwapped", (_RMSpropVariant,), {"mistake": "rho swapped"})
 
 
@@ -522,7 +502,8 @@ class _AdamVariant(Adam):
                 m[...] = self.beta_1 * m + (1 - self.beta_1) * g
                 v[...] = self.beta_2 * v + (1 - self.beta_2) * g**2
                 m_hat = m if self.mistake == "m uncorrected" else m / (1 - self.beta_1**self.t)
-                v_hat = v if self.mistake == "v uncorrected" else v / (1 - self.beta_2**self.t)
+                v_rate = self.beta_1 if self.mistake == "v corrected with beta_1" else self.beta_2
+                v_hat = v if self.mistake == "v uncorrected" else v / (1 - v_rate**self.t)
                 if self.mistake == "eps inside":
                     p -= self.lr * m_hat / np.sqrt(v_hat + self.eps)
                 else:
@@ -533,6 +514,7 @@ _AdamSharedMoments = type("_AdamSharedMoments", (_AdamVariant,), {"mistake": "sh
 _AdamEpsInside = type("_AdamEpsInside", (_AdamVariant,), {"mistake": "eps inside"})
 _AdamOnlyMCorrected = type("_AdamOnlyMCorrected", (_AdamVariant,), {"mistake": "v uncorrected"})
 _AdamOnlyVCorrected = type("_AdamOnlyVCorrected", (_AdamVariant,), {"mistake": "m uncorrected"})
+_AdamVCorrectedWithBeta1 = type("_AdamVCorrectedWithBeta1", (_AdamVariant,), {"mistake": "v corrected with beta_1"})
 
 
 def _adam_compare(expected: Plain, got: Plain, case: Case) -> str | None:
