@@ -113,9 +113,11 @@ def _checkout_readable_by_others(request: pytest.FixtureRequest) -> Iterator[Non
 # --- the order of the suite on xdist's workers (`workbook.py test`: --dist loadscope --no-loadscope-reorder) ------
 # The workers take the tests in collection order, one unit at a time. The tests of a module that share a module- or
 # class-scoped fixture are one unit, so the fixture (a graded class, a released course, a server) is built once, not
-# once on each worker; every other test is a unit of its own. The hub's test goes first, so the slow root-only tests
-# that follow keep the other worker busy while it holds the checkout alone; then the units by their expected length,
-# longest first, so that the run does not end with one worker on a long test while the other has nothing left.
+# once on each worker; every other test is a unit of its own. The hub's test goes first, then every root-only unit
+# (longest first), which keeps the other worker busy while the hub's test holds the checkout alone: the slow ones
+# alone last about a minute and the hub's test several, and a worker that reached a test needing the lock sat idle
+# until the hub's test ended (150 s of an idle run). Then the other units by their expected length, longest first,
+# so that the run does not end with one worker on a long test while the other has nothing left.
 # The units are decided here, where the fixtures are known (each worker collects), and written to UNITS_ENV's file
 # for the scheduler below, on the controller, which sees only the tests' ids. (xdist's own `loadgroup` cannot carry
 # them: it renames the items through an attribute that pytest 9 no longer reads.)
@@ -161,8 +163,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         seconds = sum(_expected_seconds(item) for item in unit)
         if unit[0].get_closest_marker("closes_checkout"):
             return 0, -seconds
-        if seconds >= SLOW_SECONDS and not _needs_checkout_open(unit[0]):
-            return 1, -seconds  # the other worker's work while the hub's test runs
+        if not _needs_checkout_open(unit[0]):
+            return 1, -seconds  # the other worker's work while the hub's test runs: every unit that needs no lock
         return 2, -seconds  # the quick tests last: they fill in while the last long ones finish
 
     items[:] = [item for unit in sorted(units.values(), key=rank) for item in unit]  # sorted() is stable

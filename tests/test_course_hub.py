@@ -12,6 +12,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -65,7 +66,10 @@ def _course_hub():
         from gradbook_grader.hub_grader import runtime_problem
 
         assert runtime_problem() is None  # prepare let every account reach this Python (pyenv in /root here)
-        process = hub.start(settings, stdout=subprocess.DEVNULL, stderr=open(root / "state" / "hub.log", "w"))
+        # Started with SIGINT ignored, as a background job of a script (or a CI runner) starts it: what the hub
+        # starts must still stop on the SIGINT it sends them (test_lifecycle_and_boundaries, ignores_sigint).
+        process = hub.start(settings, stdout=subprocess.DEVNULL, stderr=open(root / "state" / "hub.log", "w"),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
         base = f"http://127.0.0.1:{settings.port}"
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline:
@@ -126,6 +130,13 @@ def formgrader_pids(settings: dict) -> list[str]:
     """The processes of this hub's formgrader (other hubs on the machine have other course folders)."""
     pattern = f"formgrader_config.py --ServerApp.root_dir={settings['course_root']}$"
     return subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True, text=True).stdout.split()
+
+
+def ignores_sigint(pid: str) -> bool:
+    """Whether the process ignores SIGINT (its SigIgn mask in /proc: bit N-1 for signal N)."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    ignored = int(next(line.split()[1] for line in status if line.startswith("SigIgn:")), 16)
+    return bool(ignored >> (signal.SIGINT - 1) & 1)
 
 
 def person(hubinfo: dict, role: str, index: int = 0):
@@ -214,6 +225,8 @@ def test_lifecycle_and_boundaries(course_hub: dict) -> None:
     account = settings["grader"]  # the formgrader's system account
     pids = formgrader_pids(settings)
     assert pids and all(Path(f"/proc/{pid}").stat().st_uid == pwd.getpwnam(account).pw_uid for pid in pids), pids
+    # the hub stops it gently with SIGINT (then SIGTERM after 30 s): it heeds it, though the hub was started ignoring it
+    assert not any(ignores_sigint(pid) for pid in pids), pids
     for group in settings["formgrader_cgroups"]:  # put there by root before it became the account (cgroups.enter)
         members = (Path(group) / "cgroup.procs") if not Path(group, "cgroup.controllers").exists() else \
             (Path(group) / "gradbook-supervisor" / "cgroup.procs")
@@ -317,6 +330,7 @@ def test_student_server_holds_no_hub_token_and_no_answers(course_hub: dict) -> N
     found = subprocess.run(["pgrep", "-u", s1.name, "-f", "jupyterhub-singleuser"], capture_output=True, text=True)
     pids = found.stdout.split()
     assert pids, "the student's server runs as the student's account"
+    assert not ignores_sigint(pids[0]), "the hub stops a server with SIGINT first: the server heeds it"
     environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
     formgrader = formgrader_pids(settings)
     tokens = set()

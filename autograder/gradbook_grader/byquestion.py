@@ -21,6 +21,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+import signal
 import sys
 import threading
 from collections import Counter
@@ -285,6 +286,9 @@ def serve(course: Course, assignment: str, only: str | None = None, port: int = 
     print(f"grading {assignment}'s written answers by question ({', '.join(q.grade_id for q in server.grading.questions)})\n"
           f"open {server.url}\n(only this machine's 127.0.0.1 is served; from elsewhere: ssh -L {server.port}:127.0.0.1:"
           f"{server.port} this-host, then the same URL). Ctrl-C stops; every score is saved as it is given.", flush=True)
+    # Ctrl-C (SIGINT) stops it even where it was started with SIGINT ignored, as a background job of a script is:
+    # otherwise only SIGTERM or SIGKILL would, with no "stopped" and the grading left open.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:
