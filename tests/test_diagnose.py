@@ -677,3 +677,62 @@ def test_every_value_the_total_of_the_expected_ones_is_told() -> None:
     expected = np.array([0.5, 0.25, -1.0])
     assert "the sum of all the expected values" in compare_values(expected, np.full(3, -0.25))
     assert "the sum of all" not in (compare_values(expected, np.full(3, 0.25)) or "")
+
+
+# --- the comparisons the leads make, fast: the same verdicts as numpy's ----------------------
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 1e-9, 1e300, -1e300, np.inf, -np.inf, np.nan, 5e-324, 3.4e38]
+
+
+def _arrays(rng: np.random.Generator, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """Values near each other and far apart, with infinities, NaN, huge and subnormal numbers among them."""
+    x = rng.standard_normal(shape) * 10.0 ** rng.integers(-8, 8)
+    x.flat[rng.random(x.size) < 0.2] = rng.choice(SPECIAL, size=int(np.sum(rng.random(x.size) < 0.2)) or 1)[0]
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_allclose_gives_numpys_verdict_on_every_kind_of_value(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        with np.errstate(all="ignore"):  # the casts overflow on purpose
+            got, want, rtol, atol = _pair(rng)
+            expected = bool(np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True))
+        assert diagnose.allclose(got, want, rtol, atol) == expected, (got, want, rtol, atol)
+
+
+def _pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """An expected array, a value to compare with it (of another dtype, nudged, or of a shape numpy broadcasts)
+    and tolerances."""
+    shape = tuple(int(n) for n in rng.integers(1, 4, size=rng.integers(0, 3)))
+    want = _arrays(rng, shape, rng.choice([np.float64, np.float32, np.float16]))
+    if rng.random() < 0.2:
+        got = want.astype(rng.choice([np.float64, np.float32, np.int64, np.uint8, np.complex128]))
+    else:
+        nudge = rng.choice([0.0, 1e-9, 1e-6, 1e-5, 1e-3, 1.0]) * rng.standard_normal(shape)
+        got = (want + nudge).astype(rng.choice([np.float64, np.float32]))
+    if rng.random() < 0.1:
+        got = got.reshape(-1)[:1]  # another shape, (1,): numpy broadcasts it
+    rtol, atol = float(rng.choice([0.0, 1e-9, 1e-5, 1e-2])), float(rng.choice([0.0, 1e-12, 1e-8, 1e-3]))
+    return got, want, rtol, atol
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (3, 2, 4), (2, 3, 4, 5)])
+def test_the_reshape_lead_finds_every_regrouping_within_the_tolerance_and_no_other(shape: tuple[int, ...]) -> None:
+    """`_reshaped` first asks whether the values could be the expected ones in another order (a quick test on the
+    sorted values); that never hides a regrouping near enough to be one, and a near miss is still no regrouping."""
+    import itertools
+
+    rng = np.random.default_rng(len(shape))
+    near = diagnose._Near(1e-5, 1e-8)
+    for order in itertools.permutations(range(len(shape))):
+        for before in (False, True):
+            e = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4)
+            wrong = diagnose.regrouped(e, order, before)
+            if np.allclose(wrong, e):
+                continue  # a regrouping that changes nothing: not this lead's
+            within = wrong * (1 + 0.9e-5 * rng.uniform(-1, 1, shape))  # every value just within its tolerance
+            assert near(within, wrong) and diagnose._reshaped(e, within, near) is not None, (order, before)
+            outside = wrong.copy()
+            outside.flat[0] += 10 * (1e-8 + 1e-5 * abs(outside.flat[0])) + 1e-3
+            assert diagnose._reshaped(e, outside, near) is None, (order, before)

@@ -788,7 +788,7 @@ def _compare_arrays(expected: np.ndarray, got: Plain, rtol: float, atol: float, 
     if expected.dtype.kind in "biu" and got_a.dtype.kind == "f" and not np.all(got_a == np.round(got_a)):
         return _("expected whole numbers ({dtype}), got fractions such as {example}.").format(
             dtype=expected.dtype, example=repr(got_a.flat[0]))
-    if np.allclose(got_a, expected, rtol=rtol, atol=atol, equal_nan=True):
+    if diagnose.allclose(got_a, expected, rtol, atol):
         if expected.dtype.kind in "iu" and got_a.dtype.kind == "b":  # asked for 0/1 numbers: True/False is not one
             return _("the values are right, but they are True/False (bool) where whole numbers ({dtype}) are "
                      "expected: convert them with .astype(int).").format(dtype=expected.dtype)

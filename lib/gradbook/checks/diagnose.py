@@ -472,6 +472,19 @@ def _cast(text: str) -> str | None:
 # --- the leads, most specific first ---------------------------------------------------------------
 
 
+def allclose(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> bool:
+    """``np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)``: the same verdict. For speed: where every
+    expected value is a finite float and `got` holds real numbers of the same shape, np.isclose comes down to its
+    formula ``|got - want| <= atol + rtol·|want|`` (a NaN or an infinity in `got` fails it, as there), computed here
+    without its set-up, which is most of a call on the small arrays compared: the leads for one wrong value compare
+    up to hundreds of candidates."""
+    if (got.shape != want.shape or want.dtype.kind != "f" or got.dtype.kind not in "fiu"
+            or not np.isfinite(want).all()):
+        return bool(np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool((np.abs(got - want) <= atol + rtol * np.abs(want)).all())
+
+
 class _Near:
     """Equal within the exercise's tolerance (shapes must match)."""
 
@@ -480,7 +493,17 @@ class _Near:
 
     def __call__(self, got: np.ndarray, want: np.ndarray) -> bool:
         got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-        return got.shape == want.shape and bool(np.allclose(got, want, rtol=self.rtol, atol=self.atol, equal_nan=True))
+        return got.shape == want.shape and allclose(got, want, self.rtol, self.atol)
+
+    def may_hold_the_values_of(self, got: np.ndarray, want: np.ndarray) -> bool:
+        """False only when no rearrangement of `want` is near `got`: for speed, before trying each one. A value
+        rearranged is within ``atol + rtol * max|want|`` of its place, so the k-th smallest values of the two are too
+        (twice that here: a margin for rounding)."""
+        a, b = np.sort(want, axis=None), np.sort(got, axis=None)
+        if a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
+            return True  # NaN and infinities: each rearrangement is compared as it is
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bool((np.abs(b - a) <= 2 * (self.atol + self.rtol * np.abs(a).max(initial=0.0))).all())
 
 
 def _all_zero(e: np.ndarray, g: np.ndarray, axes: Sequence[Axis]) -> tuple[str, str] | None:
@@ -587,7 +610,7 @@ def regrouped(e: np.ndarray, order: tuple[int, ...], before: bool) -> np.ndarray
 def _reshaped(e: np.ndarray, g: np.ndarray, near: _Near) -> tuple[str, str] | None:
     """The right values regrouped by a reshape that should have been (or come after) a transpose: np.array of a list
     of time steps reshaped to (batch, time, ...), a (rows, columns) matrix reshaped to (columns, rows) and transposed."""
-    if not 2 <= e.ndim <= _MAX_AXES or len(set(e.shape)) < 2:
+    if not 2 <= e.ndim <= _MAX_AXES or len(set(e.shape)) < 2 or not near.may_hold_the_values_of(g, e):
         return None
     for order in itertools.permutations(range(e.ndim)):
         if np.transpose(e, order).shape == e.shape:
@@ -718,7 +741,8 @@ def _factor(e: np.ndarray, g: np.ndarray, inputs: Named, near: _Near) -> list | 
     sign = _(" and with the opposite sign") if k < 0 else ""
     size = abs(k)
     subject = _("every value is") if g.size > 1 else _("the result is")
-    same = lambda a, b: bool(np.isclose(a, b, rtol=max(10 * near.rtol, 1e-6), atol=0))  # noqa: E731
+    loose = max(10 * near.rtol, 1e-6)
+    same = lambda a, b: abs(a - b) <= loose * abs(b)  # noqa: E731 - np.isclose(a, b, rtol=loose, atol=0) of two numbers
     found: list = []
     for m, what in _sizes(inputs):
         if same(size, m):
