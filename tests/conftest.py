@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -201,6 +202,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         Path(os.environ.pop(UNITS_ENV)).unlink(missing_ok=True)
     if RUN_ENV in os.environ:
         shutil.rmtree(os.environ.pop(RUN_ENV), ignore_errors=True)
+
+
+def ignoring_sigint() -> None:
+    """A `preexec_fn`: the process starts with SIGINT ignored, as a background job of a script (or a CI runner)
+    starts it; what documents Ctrl-C as its stop must still stop on SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def require(condition: bool, reason: str) -> None:

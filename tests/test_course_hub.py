@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, checkout_lock
+from conftest import ROOT, checkout_lock, ignoring_sigint
 from run_helpers import chapters_recorded_once, mistakes_proved_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.closes_checkout]
@@ -66,10 +66,9 @@ def _course_hub():
         from gradbook_grader.hub_grader import runtime_problem
 
         assert runtime_problem() is None  # prepare let every account reach this Python (pyenv in /root here)
-        # Started with SIGINT ignored, as a background job of a script (or a CI runner) starts it: what the hub
-        # starts must still stop on the SIGINT it sends them (test_lifecycle_and_boundaries, ignores_sigint).
+        # What the hub starts must still stop on the SIGINT it sends them (test_lifecycle_and_boundaries, ignores_sigint).
         process = hub.start(settings, stdout=subprocess.DEVNULL, stderr=open(root / "state" / "hub.log", "w"),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                            preexec_fn=ignoring_sigint)
         base = f"http://127.0.0.1:{settings.port}"
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline:

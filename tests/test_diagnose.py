@@ -9,6 +9,8 @@ every case, never because it matches the failing case by coincidence.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -687,7 +689,7 @@ SPECIAL = [0.0, -0.0, 1.0, -1.0, 1e-9, 1e300, -1e300, np.inf, -np.inf, np.nan, 5
 def _arrays(rng: np.random.Generator, shape: tuple[int, ...], dtype: type) -> np.ndarray:
     """Values near each other and far apart, with infinities, NaN, huge and subnormal numbers among them."""
     x = rng.standard_normal(shape) * 10.0 ** rng.integers(-8, 8)
-    x.flat[rng.random(x.size) < 0.2] = rng.choice(SPECIAL, size=int(np.sum(rng.random(x.size) < 0.2)) or 1)[0]
+    x.flat[rng.random(x.size) < 0.2] = rng.choice(SPECIAL)
     return x.astype(dtype)
 
 
@@ -721,8 +723,6 @@ def _pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float, floa
 def test_the_reshape_lead_finds_every_regrouping_within_the_tolerance_and_no_other(shape: tuple[int, ...]) -> None:
     """`_reshaped` first asks whether the values could be the expected ones in another order (a quick test on the
     sorted values); that never hides a regrouping near enough to be one, and a near miss is still no regrouping."""
-    import itertools
-
     rng = np.random.default_rng(len(shape))
     near = diagnose._Near(1e-5, 1e-8)
     for order in itertools.permutations(range(len(shape))):

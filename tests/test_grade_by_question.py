@@ -18,7 +18,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import require
+from conftest import ignoring_sigint, require
 from gradbook_grader import rubric
 from gradbook_grader.byquestion import Server
 from gradbook_grader.cli import main as cli
@@ -146,9 +146,8 @@ def test_the_documented_command_serves_the_page_until_ctrl_c(classroom: tuple[Co
     assert cli([*args, "--question", "nope"]) == 1
     assert f"no written-answer question 'nope'; its questions: {QUESTION}" in capsys.readouterr().err
     command = [str(BIN / "gradbook-grader"), *args]
-    # Started with SIGINT ignored, as a background job of a script (or a CI runner) starts it: Ctrl-C still stops it.
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                              preexec_fn=ignoring_sigint)  # Ctrl-C stops it all the same
     try:
         lines = iter(server.stdout.readline, "")  # type: ignore[union-attr]
         url = next(line.split()[1] for line in lines if line.startswith("open http://127.0.0.1:"))

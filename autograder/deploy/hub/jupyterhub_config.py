@@ -16,6 +16,7 @@ c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 # with which the hub stops each of them gently, and every stop would wait out the spawner's interrupt_timeout
 # (30 s) before SIGTERM. The hub takes Ctrl-C as from a terminal, and so does everything it starts.
 signal.signal(signal.SIGINT, signal.default_int_handler)
+
 s = json.loads(Path(os.environ["GRADBOOK_HUB_SETTINGS"]).read_text())
 course, root, state = s["course"], Path(s["root"]), Path(s["root"]) / "state"
 bin_dir = Path(s["python"]).parent
