@@ -122,7 +122,8 @@ def test_mismatched_gradients_are_reported() -> None:
 
 
 @pytest.mark.parametrize("make", [lambda: O.RMSprop(), lambda: O.Adam(), lambda: O.SGD(momentum=0.9),
-                                  lambda: O.RMSprop(momentum=0.5)])
+                                  lambda: O.RMSprop(momentum=0.5), lambda: O.SGD(momentum=0.05),
+                                  lambda: O.RMSprop(rho=0.2), lambda: O.Adam(beta_1=0.1, beta_2=0.3)])
 def test_the_state_of_a_parameter_whose_gradient_stopped_never_turns_subnormal(make) -> None:
     # A dead ReLU unit's weights: one real gradient, then zeros. Their momenta and velocities only decay, and
     # subnormal floats make every later step ~100x slower; the NumPy engine sets them to 0 before that.
@@ -135,6 +136,26 @@ def test_the_state_of_a_parameter_whose_gradient_stopped_never_turns_subnormal(m
         for name, state in opt.state["w"].items():
             assert not ((state != 0) & (np.abs(state) < tiny)).any(), f"{name} subnormal at step {step + 2}"
     np.testing.assert_array_equal(params["w"], params["w"][0])  # every weight moved alike, none went astray
+
+
+@pytest.mark.parametrize("decay", [0.9, 0.999, 0.5, 0.1, 0.01, 1e-4])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_flush_comes_before_decaying_state_turns_subnormal_and_not_much_sooner(decay: float, dtype: str) -> None:
+    # Counted in the floats themselves: how many multiplications by ``decay`` take a number just above TINY
+    # below the smallest normal float. The flush must come before that (the number is still normal when it is
+    # set to 0), and, so that it costs nothing it need not, not much sooner than float32's margin allows.
+    from gradbook.reference import numpy_engine
+
+    def steps_to_subnormal(dt: np.dtype) -> int:
+        value, factor, steps = dt.type(numpy_engine.TINY[dt] * 1.0001), dt.type(decay), 0
+        while value >= np.finfo(dt).tiny:
+            value, steps = value * factor, steps + 1
+        return steps
+
+    every = numpy_engine.flush_interval([0.999999, decay, 1.0, 0.0])  # the fastest decay decides; 0 and 1 never
+    assert every < steps_to_subnormal(np.dtype(dtype))
+    assert every >= 0.99 * steps_to_subnormal(np.dtype(np.float32)) - 1
+    assert numpy_engine.flush_interval([0.0, 1.0]) is None and numpy_engine.flush_interval([]) is None
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

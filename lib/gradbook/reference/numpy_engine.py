@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager, Iterator, Sequence
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -565,11 +565,20 @@ def _by_blocks(update: Callable[..., None], ps: list[Array], *others: list[Array
 TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-290}  # ~1e8 times the smallest normal float
 
 
+def flush_interval(decays: Iterable[float]) -> int | None:
+    """How many steps may pass between two flushes (`flush_tiny`) of optimiser state that decays by these factors
+    per step, or None when none of it decays. A number just above TINY, multiplied by ``d`` at every step, stays a
+    normal float for log(smallest normal / TINY) / log(d) steps: 173 for d = 0.9, 7 for d = 0.1 (float32's margin,
+    the narrower one)."""
+    margin = math.log(np.finfo(np.float32).tiny / TINY[np.dtype(np.float32)])
+    steps = [math.floor(margin / math.log(d)) for d in decays if 0 < d < 1]
+    return max(1, min(steps)) if steps else None
+
+
 def flush_tiny(arrays: list[Array]) -> None:
     """Set to 0 every number of ``arrays`` (optimiser state) smaller in size than TINY: before a decaying
     momentum or velocity turns subnormal (slow arithmetic), long after it stopped mattering (a float32 weight
-    moves by nothing near 1e-30). A number decaying by a factor of 0.2 or more per step cannot cross from TINY into the
-    subnormals in the 8 steps between two flushes (`optimizers.FLUSH_EVERY`)."""
+    moves by nothing near 1e-30)."""
     def flush(scratch: Array, a: Array) -> None:  # one block, while it is in cache (for speed: no big temporaries)
         small = np.abs(a, out=scratch) < TINY.get(a.dtype, 0)
         if small.any():

@@ -32,19 +32,20 @@ import math
 from typing import Any
 
 from gradbook.reference.engine import Array, Engine, resolve
-from gradbook.reference.numpy_engine import NUMPY, flush_tiny
+from gradbook.reference.numpy_engine import NUMPY, flush_interval, flush_tiny
 
 # For speed: a parameter whose gradient stays 0 (the weights of a ReLU unit that has died) keeps momenta and
 # velocities that only decay, by beta at each step; some 700 steps later they are subnormal floats, on which the
-# CPU computes ~100x slower (measured: chapter 5's MLP, 250 ms an epoch, took 390 ms after 10 epochs). Every
-# FLUSH_EVERY steps the NumPy engine sets such state to 0 (see `numpy_engine.flush_tiny`); 0 stays 0 and is fast.
-FLUSH_EVERY = 8
+# CPU computes ~100x slower (measured: chapter 5's MLP, 250 ms an epoch, took 390 ms after 10 epochs). The NumPy
+# engine sets such state to 0 (`numpy_engine.flush_tiny`) as often as its fastest decay requires
+# (`numpy_engine.flush_interval`: every 173 steps for a factor of 0.9); 0 stays 0 and is fast.
 
 Slots = dict[str, list[Array]]  # slot name -> that slot's array for every parameter, in order
 
 
 class Optimizer:
-    """Base class: subclasses name their state (``_slots``) and hand the update to the engine (``_update``)."""
+    """Base class: subclasses name their state and its decay per step (``_slots``) and hand the update to the
+    engine (``_update``)."""
 
     def __init__(self, learning_rate: float, *, engine: Engine = NUMPY) -> None:
         if learning_rate <= 0:
@@ -67,11 +68,13 @@ class Optimizer:
         self.iterations += 1
         slots = {k: [self.state[name][k] for name in params] for k in self._slots()}
         self._update(list(params.values()), [grads[name] for name in params], slots)
-        if self.engine is NUMPY and self.iterations % FLUSH_EVERY == 0:
+        every = flush_interval(self._slots().values())
+        if self.engine is NUMPY and every is not None and self.iterations % every == 0:
             flush_tiny([array for arrays in slots.values() for array in arrays])
 
-    def _slots(self) -> tuple[str, ...]:
-        return ()
+    def _slots(self) -> dict[str, float]:
+        """The state kept per parameter, each with the factor it decays by at a step whose gradient is 0."""
+        return {}
 
     def _update(self, ps: list[Array], gs: list[Array], slots: Slots) -> None:
         raise NotImplementedError
@@ -100,8 +103,8 @@ class SGD(Optimizer):
             raise ValueError(f"momentum must be in [0, 1]; got {momentum!r}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
-    def _slots(self) -> tuple[str, ...]:
-        return ("momentum",) if self.momentum else ()
+    def _slots(self) -> dict[str, float]:
+        return {"momentum": self.momentum} if self.momentum else {}
 
     def _update(self, ps: list[Array], gs: list[Array], slots: Slots) -> None:
         self.engine.sgd(ps, gs, slots.get("momentum"), self.learning_rate, self.momentum, self.nesterov)
@@ -116,8 +119,8 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate, engine=engine)
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
 
-    def _slots(self) -> tuple[str, ...]:
-        return ("velocity", "momentum") if self.momentum else ("velocity",)
+    def _slots(self) -> dict[str, float]:
+        return {"velocity": self.rho} | ({"momentum": self.momentum} if self.momentum else {})
 
     def _update(self, ps: list[Array], gs: list[Array], slots: Slots) -> None:
         self.engine.rmsprop(ps, gs, slots["velocity"], slots.get("momentum"), self.learning_rate, self.rho,
@@ -134,8 +137,8 @@ class Adam(Optimizer):
         super().__init__(learning_rate, engine=engine)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def _slots(self) -> tuple[str, ...]:
-        return ("m", "v")
+    def _slots(self) -> dict[str, float]:
+        return {"m": self.beta_1, "v": self.beta_2}
 
     def _update(self, ps: list[Array], gs: list[Array], slots: Slots) -> None:
         t = self.iterations
