@@ -27,6 +27,16 @@ torch LSTM took 7 ms, 12 ms or 100 ms, its RNN 5 to 85 ms, from run to run, and
 the engine's conv 9 to 20 ms; one thread each gave the same figures run after run.
 The figures are medians over the repeats, with the best runs as a second opinion
 when other work shares the machine.
+Both sides allocate from the same heap, kept from page faults the same way for every section: at
+start-up, before NumPy or torch allocate anything, glibc's malloc is told (`mallopt`) to keep blocks of up to
+32 MiB on its heap instead of mapping each one afresh, and to give memory back to the system only past 64 MiB
+free (`quiet_heap`; the header says whether it was done). Without that, how long a call took depended on
+the heap's history: glibc maps every block above its mmap threshold (128 KiB at first, raised as blocks
+are freed) afresh, and a fresh mapping page-faults on its first touch. In a fresh process each of torch's
+conv calls made ~1,500 minor faults (16 ms against 8 ms without), so ``--only conv`` printed 0.71x while
+the whole bench, after the MLP section had grown the heap, printed 1.46x for the same code. With the
+thresholds fixed, a warmed-up call of either side makes no page faults, and a section times the same alone
+or after the others.
 ``--clock cpu`` (the default) times the process's CPU time, which a busy machine
 inflates far less than wall time (nothing here waits on anything but the CPU);
 with one thread each it is the fairest figure on a shared machine. ``--clock
@@ -36,6 +46,7 @@ wall`` times elapsed seconds. Nothing is asserted: figures and ratios are printe
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import statistics
 import sys
@@ -45,7 +56,24 @@ from typing import TYPE_CHECKING, Callable
 for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # read when numpy and torch load
     os.environ.setdefault(_threads, os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "1")
 
-import numpy as np  # noqa: E402 - after the thread count is set
+
+def quiet_heap() -> bool:
+    """Serve blocks of up to 32 MiB from glibc's heap (reused after they are freed) and give memory back to the
+    system only past 64 MiB free, so that no timed call page-faults on freshly mapped memory (see the module's
+    docstring); False where the C library has no `mallopt` (not glibc). Called before NumPy or torch allocate."""
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # mallopt returns 1 on success; 32 MiB is the largest mmap threshold glibc accepts on 64-bit systems
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(M_TRIM_THRESHOLD, 64 << 20))
+
+
+QUIET_HEAP = quiet_heap()
+
+import numpy as np  # noqa: E402 - after the thread count and the heap are set
 
 if TYPE_CHECKING:
     from gradbook.reference.layers import Conv2D
@@ -481,6 +509,7 @@ def main() -> None:
     torch.set_num_threads(threads)
     print(f"numpy {np.__version__}, torch {torch.__version__}, {threads} thread(s) for BLAS and torch, "
           f"{args.clock} time; "
+          f"{'glibc heap kept (mmap threshold 32 MiB, trim 64 MiB)' if QUIET_HEAP else 'heap as the C library sets it'}; "
           f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPU(s)")
     for name, (run, scale) in SECTIONS.items():
         if args.only in (None, name):
