@@ -284,38 +284,60 @@ def bench_conv(repeats: int) -> None:
 def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
                 input_grad: bool = False) -> dict[str, Callable[[], object]]:
     """One Conv2D layer's forward+backward cut into its phases, each run as the layer's kernel runs it (band by
-    band, numpy_engine.BAND_BYTES) at its shapes: the padded input, the patches (im2col: made twice, for the
-    forward and again for dW), the matrix products (forward, dW, and dcols for ``input_grad``), col2im (the
-    input gradient's adds), the bias, and ``dout`` (NCHW, as torch gets it) laid out as the products read it;
-    without ``dout``, dz is already laid out so (it comes from the layer above). `phases` prints them."""
+    band, numpy_engine's `_Geometry.bands`) at its shapes: the padded input, the patches (im2col: made twice, for
+    the forward and again for dW), the matrix products (forward, dW, and dx's for ``input_grad``), "dx patches"
+    (``input_grad``: im2col of the zero-bordered dz where dx is a convolution of it, else col2im's adds), the
+    bias, and ``dout`` (NCHW, as torch gets it) laid out as the products read it; without ``dout``, dz is
+    already laid out so (it comes from the layer above). `phases` prints them."""
     from gradbook.reference import numpy_engine as ne
 
     W, kernel = layer.params["W"], layer.kernel
     filters = len(W)
     g = ne._Geometry.of(x.shape, W.shape[2:], kernel.op.strides, kernel.op.pads)
     xp = g.padded(x)
-    windows, W2, width = g.windows(xp), W.reshape(filters, -1), g.wo * g.n
-    bands = g.bands(x.dtype.itemsize)
-    scratch = np.empty(W2.shape[1] * max(g.columns(rows) for rows in bands), x.dtype)
-    z = np.empty((filters, g.columns(range(g.ho))), x.dtype)
+    windows, W2 = g.windows(xp), W.reshape(filters, -1)
+    bands = g.bands(x.dtype.itemsize, filters)
+    z = np.empty((filters, g.everything.columns), x.dtype)
     dz = np.random.default_rng(0).standard_normal(z.shape, dtype=np.float32) if dout is None else dout
     dz2 = dz if dout is None else dz.transpose(1, 2, 3, 0).reshape(filters, -1)
-    dx = np.zeros((g.c, g.h, g.w, g.n), x.dtype)
+    border = ne._dz_border(g)
+    sizes = [W2.shape[1] * band.columns for band in bands]
+    if border is not None:  # dx: a convolution of dz in a zero border (`_Conv2D._input_gradient`)
+        dz_nchw = dz2.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2)
+        gd = ne._Geometry.of(dz_nchw.shape, W.shape[2:], (1, 1), border)
+        dzp, dz_bands = gd.padded(dz_nchw), gd.bands(x.dtype.itemsize, g.c)
+        Wf = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(g.c, -1)
+        dx = np.empty((g.c, gd.everything.columns), x.dtype)
+        sizes += [Wf.shape[1] * band.columns for band in dz_bands]
+    else:  # dx by col2im
+        dx = np.zeros((g.c, g.h, g.w, g.n), x.dtype)
+    scratch = np.empty(max(sizes), x.dtype)
 
     def products() -> None:
-        for rows in bands:
-            cols = scratch[:W2.shape[1] * g.columns(rows)].reshape(W2.shape[1], -1)
-            part = slice(rows.start * width, rows.stop * width)
-            np.matmul(W2, cols, out=z[:, part])           # forward
-            cols @ dz2[:, part].T                          # dW
-            if input_grad:
-                np.matmul(W2.T, dz2[:, part], out=cols)   # dcols, which col2im adds back
+        for band in bands:
+            cols = scratch[:W2.shape[1] * band.columns].reshape(W2.shape[1], -1)
+            np.matmul(W2, cols, out=z[:, band.span])              # forward
+            cols @ dz2[:, band.span].T                             # dW
+            if input_grad and border is None:
+                np.matmul(W2.T, dz2[:, band.span], out=cols)      # dcols, which col2im adds back
+        if input_grad and border is not None:
+            for band in dz_bands:
+                cols = scratch[:Wf.shape[1] * band.columns].reshape(Wf.shape[1], -1)
+                np.matmul(Wf, cols, out=dx[:, band.span])          # dx, from dz's patches
+
+    def dx_patches() -> object:
+        if not input_grad:
+            return None
+        if border is not None:
+            dz_windows = gd.windows(gd.padded(dz_nchw, reuse=dzp))
+            return [ne._patches_into(dz_windows, gd, band, scratch) for band in dz_bands]
+        return [ne._add_patches(dx, g, band, scratch) for band in bands]
 
     return {
         "padding": lambda: g.windows(g.padded(x, reuse=xp)),
-        "im2col": lambda: [ne._patches_into(windows, g, rows, scratch) for rows in bands * 2],
+        "im2col": lambda: [ne._patches_into(windows, g, band, scratch) for band in bands * 2],
         "GEMM": products,
-        "col2im": lambda: [ne._add_patches(dx, g, rows, scratch) for rows in bands] if input_grad else None,
+        "dx patches": dx_patches,
         "bias": lambda: (np.add(z, layer.params["b"][:, None], out=z), dz2.sum(axis=1)),
         "dz layout": lambda: None if dout is None else dout.transpose(1, 2, 3, 0).reshape(filters, -1),
     }
@@ -371,7 +393,7 @@ def bench_cnn_epoch(repeats: int) -> None:
         return epoch
 
     conv_parts = conv_phases(conv, xb, None)  # the images need no gradient: no col2im
-    del conv_parts["col2im"], conv_parts["dz layout"]
+    del conv_parts["dx patches"], conv_parts["dz layout"]
     phases(statistics.median(times["engine"]), {
         **{f"conv {name}": per_batch(fn) for name, fn in conv_parts.items()},
         "relu": per_batch(lambda: relu.backward(dconv, relu.forward(conv.logits))),

@@ -70,50 +70,95 @@ class _Geometry:
         (sh, sw) = self.stride
         return sliding_window_view(xp, self.kernel, axis=(1, 2))[:, :sh * self.ho:sh, :sw * self.wo:sw]
 
-    def columns(self, rows: range) -> int:
-        """How many columns of the patch matrix the output rows ``rows`` are."""
-        return len(rows) * self.wo * self.n
+    @property
+    def everything(self) -> _Band:
+        """Every output pixel, as one band."""
+        return _Band(range(self.ho), range(self.wo), self.wo, self.n)
 
-    def bands(self, itemsize: int) -> list[range]:
-        """The output rows cut into bands whose patch columns fit in BAND_BYTES (at least one row each)."""
-        row_bytes = self.c * self.kernel[0] * self.kernel[1] * self.columns(range(1)) * itemsize
-        step = max(1, min(self.ho, BAND_BYTES // max(row_bytes, 1)))
-        return [range(r, min(r + step, self.ho)) for r in range(0, self.ho, step)]
+    def bands(self, itemsize: int, filters: int) -> list[_Band]:
+        """The output pixels cut into bands (whole output rows, or pieces of one) whose patch columns fit in
+        BAND_BYTES and whose products with ``filters`` filters stay within SMALL_PRODUCT; one pixel at least."""
+        rows = self.c * self.kernel[0] * self.kernel[1]  # the patch matrix's
+        most = min(BAND_BYTES // (rows * itemsize), SMALL_PRODUCT // (rows * filters)) // self.n  # pixels
+        if most >= self.wo:  # whole rows
+            step = min(self.ho, most // self.wo)
+            return [_Band(range(r, min(r + step, self.ho)), range(self.wo), self.wo, self.n)
+                    for r in range(0, self.ho, step)]
+        pieces = -(-self.wo // max(most, 1))  # each row cut into this many (nearly) equal pieces
+        cuts = [self.wo * p // pieces for p in range(pieces + 1)]
+        return [_Band(range(r, r + 1), range(a, b), self.wo, self.n)
+                for r in range(self.ho) for a, b in zip(cuts, cuts[1:])]
+
+
+@dataclass(frozen=True)
+class _Band:
+    """Output pixels computed together: of the rows ``rows``, the columns ``cols`` (all of them, or a piece
+    of one row), of an output Wo wide, for N images: the run ``span`` of the patch matrix's columns."""
+
+    rows: range
+    cols: range
+    wo: int
+    n: int
+
+    @property
+    def columns(self) -> int:
+        return len(self.rows) * len(self.cols) * self.n
+
+    @property
+    def span(self) -> slice:  # one run: whole rows, or a piece of one
+        first = (self.rows.start * self.wo + self.cols.start) * self.n
+        return slice(first, first + self.columns)
 
 
 # For speed: the patch matrix of a whole batch (im2col) is C·kh·kw times the input: 14 MB for chapter 7's
 # second convolution of 64 images. Written whole, every matrix product then streams it from memory and the
-# convolution runs at memory speed. Cut by output rows into bands of this size, each band is made, used by
+# convolution runs at memory speed. Cut by output pixels into bands of this size, each band is made, used by
 # its matrix products and dropped while it is still in the core's L2 cache, and the input (C·kh·kw times
 # smaller) is all the backward pass keeps: it makes each band again. The arithmetic is the same.
-BAND_BYTES = 1 << 18  # 256 KiB
+BAND_BYTES = 1 << 19  # 512 KiB
+# For speed too: OpenBLAS's builds for AVX-512 CPUs compute a product of m x k by k x n with m·n·k up to 100³
+# in its small-matrix kernels, which need no packing of the operands. A convolution's products are skinny
+# (16 x 72 by 72 x 1,792 for a band of one output row in `bench/bench_engine.py --only conv`): cut to fit,
+# each runs 15-45% faster there (elsewhere a smaller band only costs a little more Python per band).
+SMALL_PRODUCT = 100 ** 3
 
 
-def _patches_into(windows: Array, g: _Geometry, rows: range, out: Array) -> Array:
-    """The patch matrix's columns for output rows ``rows`` (rows of the matrix ordered like
+def _patches_into(windows: Array, g: _Geometry, band: _Band, out: Array) -> Array:
+    """The patch matrix's columns for the output pixels of ``band`` (rows of the matrix ordered like
     ``W.reshape(F, -1)``), copied from ``windows`` (`_Geometry.windows`) into the start of ``out``;
     returns that (C·kh·kw, columns) block."""
     kh, kw = g.kernel
-    block = out.reshape(-1)[:g.c * kh * kw * g.columns(rows)]
-    cols = block.reshape(g.c, kh, kw, len(rows), g.wo, g.n)
-    np.copyto(cols, windows[:, rows.start:rows.stop].transpose(0, 4, 5, 1, 2, 3))
+    rows, cols = band.rows, band.cols
+    block = out.reshape(-1)[:g.c * kh * kw * band.columns]
+    patches = block.reshape(g.c, kh, kw, len(rows), len(cols), g.n)
+    np.copyto(patches, windows[:, rows.start:rows.stop, cols.start:cols.stop].transpose(0, 4, 5, 1, 2, 3))
     return block.reshape(g.c * kh * kw, -1)
 
 
-def _add_patches(dx: Array, g: _Geometry, rows: range, dcols: Array) -> None:
+def _add_patches(dx: Array, g: _Geometry, band: _Band, dcols: Array) -> None:
     """The adjoint of `_patches_into`: add each column of ``dcols`` back onto the pixels of ``dx`` (C, H, W, N) it
     came from; what was copied from the zero border goes nowhere. (No padded array to add into and cut down
     afterwards: for speed, each add is clipped to the pixels inside.)"""
     (kh, kw), (sh, sw), ((pt, _), (pl, _)) = g.kernel, g.stride, g.pads
-    d6 = dcols.reshape(g.c, kh, kw, len(rows), g.wo, g.n)
-    top = rows.start * sh
+    rows, cols = band.rows, band.cols
+    d6 = dcols.reshape(g.c, kh, kw, len(rows), len(cols), g.n)
+    top, left = rows.start * sh, cols.start * sw
     for i in range(kh):  # one add per kernel offset, never a loop over pixels
         r0, r1 = _inside(top + i - pt, sh, len(rows), g.h)
         for j in range(kw):
-            c0, c1 = _inside(j - pl, sw, g.wo, g.w)
+            c0, c1 = _inside(left + j - pl, sw, len(cols), g.w)
             if r0 < r1 and c0 < c1:
-                y, x = top + i - pt + sh * r0, j - pl + sw * c0
+                y, x = top + i - pt + sh * r0, left + j - pl + sw * c0
                 dx[:, y:y + sh * (r1 - r0):sh, x:x + sw * (c1 - c0):sw] += d6[:, i, j, r0:r1, c0:c1]
+
+
+def _dz_border(g: _Geometry) -> Pads | None:
+    """The zero border around dz whose convolution with the flipped kernel is dx (`_Conv2D._input_gradient`):
+    kh-1-pt rows on top, kh-1-pb below, and so on; None where there is none (a stride above 1, or x's border
+    wider than the kernel less one)."""
+    (kh, kw), ((pt, pb), (pl, pr)) = g.kernel, g.pads
+    pads = ((kh - 1 - pt, kh - 1 - pb), (kw - 1 - pl, kw - 1 - pr))
+    return pads if g.stride == (1, 1) and min(min(p) for p in pads) >= 0 else None
 
 
 def _inside(first: int, stride: int, count: int, size: int) -> tuple[int, int]:
@@ -132,13 +177,13 @@ def im2col(x: Array, kernel: tuple[int, int], stride: tuple[int, int], pads: Pad
     makes them ~1.5x faster on MNIST-sized maps. No loop over pixels or images:
     `sliding_window_view` sees every patch of the padded input without a copy,
     and one copy lays the patches out as columns. (`_Conv2D` makes this matrix
-    a band of rows at a time: see BAND_BYTES.)
+    a band of output pixels at a time: see BAND_BYTES.)
     """
     g = _Geometry.of(x.shape, kernel, stride, pads)
-    shape = (g.c * kernel[0] * kernel[1], g.columns(range(g.ho)))
+    shape = (g.c * kernel[0] * kernel[1], g.everything.columns)
     if out is None or out.shape != shape or out.dtype != x.dtype:
         out = np.empty(shape, x.dtype)
-    return _patches_into(g.windows(g.padded(x)), g, range(g.ho), out)
+    return _patches_into(g.windows(g.padded(x)), g, g.everything, out)
 
 
 def col2im(cols: Array, x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
@@ -146,7 +191,7 @@ def col2im(cols: Array, x_shape: tuple[int, ...], kernel: tuple[int, int], strid
     """The adjoint of `im2col`: add every column back onto the pixels it was copied from (NCHW result)."""
     g = _Geometry.of(x_shape, kernel, stride, pads)
     dx = np.zeros((g.c, g.h, g.w, g.n), cols.dtype)
-    _add_patches(dx, g, range(g.ho), cols)
+    _add_patches(dx, g, g.everything, cols)
     return dx.transpose(3, 0, 1, 2)  # NCHW to the caller, (C, H, W, N) in memory: the layer below reads it freely
 
 
@@ -197,21 +242,23 @@ class _Conv2D(_Kernel):
 
         z = W2 @ cols + b        dW2 = dz @ cols.T        dx = col2im(W2.T @ dz)
 
-    Each product is computed one band of output rows at a time (the columns of ``cols`` and of the result
+    With stride 1, dx is computed as a convolution instead, with no col2im (`_input_gradient`).
+    Each product is computed one band of output pixels at a time (the columns of ``cols`` and of the result
     that band owns), so the band's patches stay in cache; see BAND_BYTES.
     """
 
     _band: Array | None = None  # scratch for one band's patches: made once, refilled band after band
     _padded: Array | None = None  # the last input with its zero border, refilled by the next batch of its shape
+    _dz_padded: Array | None = None  # the same for dz, when dx is a convolution of it (`_input_gradient`)
 
-    def _bands(self, windows: Array, g: _Geometry) -> Iterator[tuple[range, Array]]:
-        """Each band of output rows with its patch columns (in the scratch buffer, valid until the next band)."""
-        bands = g.bands(windows.dtype.itemsize)
-        size = g.c * g.kernel[0] * g.kernel[1] * max(g.columns(rows) for rows in bands)
+    def _bands(self, windows: Array, g: _Geometry, filters: int) -> Iterator[tuple[_Band, Array]]:
+        """Each band of output pixels with its patch columns (in the scratch buffer, valid until the next band)."""
+        bands = g.bands(windows.dtype.itemsize, filters)
+        size = g.c * g.kernel[0] * g.kernel[1] * max(band.columns for band in bands)
         if self._band is None or self._band.size < size or self._band.dtype != windows.dtype:
             self._band = np.empty(size, windows.dtype)
-        for rows in bands:
-            yield rows, _patches_into(windows, g, rows, self._band)
+        for band in bands:
+            yield band, _patches_into(windows, g, band, self._band)
 
     def affine(self, x: Array, params: Params) -> Array:
         W = params["W"]
@@ -219,10 +266,10 @@ class _Conv2D(_Kernel):
         g = _Geometry.of(x.shape, (kh, kw), self.op.strides, self.op.pads)
         self._padded = g.padded(x, reuse=self._padded)
         self._g, self._windows = g, g.windows(self._padded)  # backward makes the patches again from these
-        W2, width = W.reshape(filters, -1), g.wo * g.n
-        z = np.empty((filters, g.columns(range(g.ho))), x.dtype)
-        for rows, cols in self._bands(self._windows, g):
-            np.matmul(W2, cols, out=z[:, rows.start * width:rows.stop * width])  # a view: the product writes into z
+        W2 = W.reshape(filters, -1)
+        z = np.empty((filters, g.everything.columns), x.dtype)
+        for band, cols in self._bands(self._windows, g, filters):
+            np.matmul(W2, cols, out=z[:, band.span])  # a view: the product writes into z
         z += params["b"][:, None]  # once for the whole batch: for speed (~4x faster than band by band)
         # A view: NCHW to the caller, (F, Ho, Wo, N) in memory, which the next layer's patches read without a copy.
         return z.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2)
@@ -230,21 +277,42 @@ class _Conv2D(_Kernel):
     def backward(self, dz: Array, params: Params, grads: Params, input_grad: bool) -> Array | None:
         W = params["W"]
         filters, g = W.shape[0], self._g
-        W2, width = W.reshape(filters, -1), g.wo * g.n
+        W2 = W.reshape(filters, -1)
         dz2 = dz.transpose(1, 2, 3, 0).reshape(filters, -1)  # (F, Ho·Wo·N): free if dz is laid out like z
         np.sum(dz2, axis=1, out=grads["b"])
         dW2t = np.zeros(W2.shape[::-1], W.dtype)  # dW2 transposed, summed over the bands
-        dx = np.zeros((g.c, g.h, g.w, g.n), dz.dtype) if input_grad else None
-        for rows, cols in self._bands(self._windows, g):
-            dz_band = dz2[:, rows.start * width:rows.stop * width]
+        by_col2im = input_grad and _dz_border(g) is None
+        dx = np.zeros((g.c, g.h, g.w, g.n), dz.dtype) if by_col2im else None
+        for band, cols in self._bands(self._windows, g, filters):
+            dz_band = dz2[:, band.span]
             # cols @ dz.T, transposed at the end: OpenBLAS runs this long-K, tiny-output product ~2x faster
             # than dz @ cols.T
             dW2t += cols @ dz_band.T
             if dx is not None:  # dcols = W2.T @ dz, written over the band's patches (used up), added back
-                _add_patches(dx, g, rows, np.matmul(W2.T, dz_band, out=cols))
+                _add_patches(dx, g, band, np.matmul(W2.T, dz_band, out=cols))
         grads["W"][...] = dW2t.T.reshape(W.shape)
+        if input_grad and not by_col2im:
+            dx = self._input_gradient(dz2, W)
         # NCHW to the caller, (C, H, W, N) in memory, which the layer below reads without a copy.
         return None if dx is None else dx.transpose(3, 0, 1, 2)
+
+    def _input_gradient(self, dz2: Array, W: Array) -> Array:
+        """dx, (C, H, W, N) in memory, for stride 1: the convolution of dz in a zero border (`_dz_border`) with
+        the kernel flipped and its input and output channels swapped, ``Wf[c, f, i, j] = W[f, c, kh-1-i,
+        kw-1-j]``: pixel (y, x) of x met weight W[f, c, i, j] in output (y-i+pt, x-j+pl), and collects their
+        products. The same sums as col2im(W2.T @ dz), for speed: col2im's kh·kw adds per band run on strided
+        slices, which NumPy's element-wise operations take ~1 µs per row of (2 of the 11 ms of
+        `bench/bench_engine.py --only conv`); im2col's copies and one product per band take half that."""
+        g, (kh, kw) = self._g, W.shape[2:]
+        filters = W.shape[0]
+        dz = dz2.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2)  # NCHW, (F, Ho, Wo, N) in memory
+        gd = _Geometry.of(dz.shape, (kh, kw), (1, 1), _dz_border(g))  # its output is x's H x W
+        self._dz_padded = gd.padded(dz, reuse=self._dz_padded)
+        Wf = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(g.c, -1)  # a copy (small)
+        dx = np.empty((g.c, gd.everything.columns), dz2.dtype)
+        for band, cols in self._bands(gd.windows(self._dz_padded), gd, g.c):
+            np.matmul(Wf, cols, out=dx[:, band.span])
+        return dx.reshape(g.c, g.h, g.w, g.n)
 
 
 class _MaxPool2D(_Kernel):
