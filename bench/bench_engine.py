@@ -16,8 +16,8 @@
     recurrent layers, their matrix products at the exact shapes are also timed
     alone in NumPy and torch: how much of the gap is the BLAS, how much the rest.
 
-(2) and (3) also show where the engine's time goes: its phases (im2col, GEMM,
-col2im, pooling, ...) timed on their own at the run's shapes.
+(2) and (3) also show where the engine's time goes: its phases (patches, GEMM,
+pooling, ...) timed on their own at the run's shapes.
 
 Everything runs side by side in this process, alternating, with torch using as
 many threads as NumPy's BLAS: ONE unless OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS)
@@ -284,61 +284,65 @@ def bench_conv(repeats: int) -> None:
 def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
                 input_grad: bool = False) -> dict[str, Callable[[], object]]:
     """One Conv2D layer's forward+backward cut into its phases, each run as the layer's kernel runs it (band by
-    band, numpy_engine's `_Geometry.bands`) at its shapes: the padded input, the patches (im2col: made twice, for
-    the forward and again for dW), the matrix products (forward, dW, and dx's for ``input_grad``), "dx patches"
-    (``input_grad``: im2col of the zero-bordered dz where dx is a convolution of it, else col2im's adds), the
-    bias, and ``dout`` (NCHW, as torch gets it) laid out as the products read it; without ``dout``, dz is
-    already laid out so (it comes from the layer above). `phases` prints them."""
+    band and piece by piece, numpy_engine's `_Conv2D._pieces`) at its shapes: the padded input, the patches
+    (made twice, for the forward and again for dW), the matrix products (forward, dW, and dx's for
+    ``input_grad``), "dx patches" (``input_grad``: the zero-bordered dz and its patches where dx is a
+    convolution of it, else col2im's adds), the bias and its gradient, and ``dout`` (NCHW, as torch gets it)
+    laid out as the products read it; without ``dout``, dz is already laid out so (it comes from the layer
+    above). `phases` prints them."""
     from gradbook.reference import numpy_engine as ne
 
-    W, kernel = layer.params["W"], layer.kernel
-    filters = len(W)
-    g = ne._Geometry.of(x.shape, W.shape[2:], kernel.op.strides, kernel.op.pads)
-    xp = g.padded(x)
-    windows, W2 = g.windows(xp), W.reshape(filters, -1)
-    bands = g.bands(x.dtype.itemsize, filters)
-    z = np.empty((filters, g.everything.columns), x.dtype)
-    dz = np.random.default_rng(0).standard_normal(z.shape, dtype=np.float32) if dout is None else dout
-    dz2 = dz if dout is None else dz.transpose(1, 2, 3, 0).reshape(filters, -1)
+    W, op = layer.params["W"], layer.kernel.op
+    kernel = ne._Conv2D(op, layer.kernel.activation)  # its own scratch
+    (filters, _, kh, kw), b = W.shape, layer.params["b"]
+    g = ne._Geometry.of(x.shape, (kh, kw), op.strides, op.pads)
+    xp, W2 = g.padded(x), ne._by_rows(W)
+    pieces = list(kernel._pieces(xp, g, filters))  # the last band's patches: the products' speed is the same
+    z = np.empty((filters, g.ho, g.wo * g.n), x.dtype)
+    dz = np.random.default_rng(0).standard_normal(z.shape, dtype=x.dtype) if dout is None else dout
+    dz3 = dz if dout is None else dz.transpose(1, 2, 3, 0).reshape(z.shape)
     border = ne._dz_border(g)
-    sizes = [W2.shape[1] * band.columns for band in bands]
     if border is not None:  # dx: a convolution of dz in a zero border (`_Conv2D._input_gradient`)
-        dz_nchw = dz2.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2)
-        gd = ne._Geometry.of(dz_nchw.shape, W.shape[2:], (1, 1), border)
-        dzp, dz_bands = gd.padded(dz_nchw), gd.bands(x.dtype.itemsize, g.c)
-        Wf = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(g.c, -1)
-        dx = np.empty((g.c, gd.everything.columns), x.dtype)
-        sizes += [Wf.shape[1] * band.columns for band in dz_bands]
+        dz_nchw = dz3.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2)
+        gd = ne._Geometry.of(dz_nchw.shape, (kh, kw), (1, 1), border)
+        dzp, Wf = gd.padded(dz_nchw), ne._by_rows(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        dz_kernel = ne._Conv2D(op, layer.kernel.activation)
+        dz_pieces = list(dz_kernel._pieces(dzp, gd, g.c))
+        dx = np.empty((g.c, g.h, g.w * g.n), x.dtype)
     else:  # dx by col2im
         dx = np.zeros((g.c, g.h, g.w, g.n), x.dtype)
-    scratch = np.empty(max(sizes), x.dtype)
 
-    def products() -> None:
-        for band in bands:
-            cols = scratch[:W2.shape[1] * band.columns].reshape(W2.shape[1], -1)
-            np.matmul(W2, cols, out=z[:, band.span])              # forward
-            cols @ dz2[:, band.span].T                             # dW
+    def products() -> None:  # one pass for each, as the kernel makes them
+        for rows, columns, cols in pieces:
+            np.matmul(W2, cols, out=z[:, rows, columns].transpose(1, 0, 2))  # forward
+        for rows, columns, cols in pieces:
+            dz_piece = dz3[:, rows, columns].transpose(1, 0, 2)
+            (cols @ dz_piece.transpose(0, 2, 1)).sum(axis=0)                  # dW
             if input_grad and border is None:
-                np.matmul(W2.T, dz2[:, band.span], out=cols)      # dcols, which col2im adds back
+                W2.T @ dz_piece                                               # dcols, which col2im adds back
         if input_grad and border is not None:
-            for band in dz_bands:
-                cols = scratch[:Wf.shape[1] * band.columns].reshape(Wf.shape[1], -1)
-                np.matmul(Wf, cols, out=dx[:, band.span])          # dx, from dz's patches
+            for rows, columns, cols in dz_pieces:
+                np.matmul(Wf, cols, out=dx[:, rows, columns].transpose(1, 0, 2))  # dx, from dz's patches
 
     def dx_patches() -> object:
         if not input_grad:
             return None
         if border is not None:
-            dz_windows = gd.windows(gd.padded(dz_nchw, reuse=dzp))
-            return [ne._patches_into(dz_windows, gd, band, scratch) for band in dz_bands]
-        return [ne._add_patches(dx, g, band, scratch) for band in bands]
+            return list(dz_kernel._pieces(gd.padded(dz_nchw, reuse=dzp), gd, g.c))
+        for rows, columns, _ in pieces:
+            dcols = (W2.T @ dz3[:, rows, columns].transpose(1, 0, 2)).reshape(-1, kh, g.c, kw, columns.stop -
+                                                                              columns.start, 1)
+            ne._add_patches(dx, g, range(rows.start, rows.stop), range(columns.start // g.n, columns.stop // g.n),
+                            dcols.reshape(-1, kh, g.c, kw, (columns.stop - columns.start) // g.n, g.n)
+                            .transpose(2, 1, 3, 0, 4, 5))
+        return None
 
     return {
-        "padding": lambda: g.windows(g.padded(x, reuse=xp)),
-        "im2col": lambda: [ne._patches_into(windows, g, band, scratch) for band in bands * 2],
+        "padding": lambda: g.padded(x, reuse=xp),
+        "patches": lambda: [list(kernel._pieces(xp, g, filters)) for _ in range(2)],
         "GEMM": products,
         "dx patches": dx_patches,
-        "bias": lambda: (np.add(z, layer.params["b"][:, None], out=z), dz2.sum(axis=1)),
+        "bias": lambda: (np.add(z, b[:, None, None], out=z), np.einsum("fk->f", dz3.reshape(filters, -1))),
         "dz layout": lambda: None if dout is None else dout.transpose(1, 2, 3, 0).reshape(filters, -1),
     }
 
@@ -392,7 +396,7 @@ def bench_cnn_epoch(repeats: int) -> None:
                 fn()
         return epoch
 
-    conv_parts = conv_phases(conv, xb, None)  # the images need no gradient: no col2im
+    conv_parts = conv_phases(conv, xb, None)  # the images need no gradient: no dx patches
     del conv_parts["dx patches"], conv_parts["dz layout"]
     phases(statistics.median(times["engine"]), {
         **{f"conv {name}": per_batch(fn) for name, fn in conv_parts.items()},

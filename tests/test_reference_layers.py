@@ -99,7 +99,7 @@ def test_conv2d_matches_torch(kernel, stride, padding, torch_pad, dtype, band_by
 
     from gradbook.reference import numpy_engine
 
-    if band_bytes is not None:  # one output pixel per band: every band boundary is crossed
+    if band_bytes is not None:  # one output row per band: every band boundary is crossed
         monkeypatch.setattr(numpy_engine, "BAND_BYTES", band_bytes)
     layer = built(Conv2D(4, kernel, strides=stride, padding=padding, activation="relu"), (5, 7, 7), 3, dtype)
     rng = np.random.default_rng(4)
@@ -121,19 +121,21 @@ def test_conv2d_matches_torch(kernel, stride, padding, torch_pad, dtype, band_by
 @pytest.mark.parametrize("kernel", [(1, 1), (2, 3), (3, 3), (5, 2), (4, 5)])
 @pytest.mark.parametrize("stride", [1, 2, (1, 2)])
 @pytest.mark.parametrize("padding", [0, 1, 3, "same"])  # 3: wider than some kernels less one (dx by col2im)
-@pytest.mark.parametrize("bands", ["default", "one pixel", "small products"])
+@pytest.mark.parametrize("bands", ["default", "one row", "pieces of rows"])
 def test_conv2d_gradients_match_torch_for_every_shape(kernel, stride, padding, bands, monkeypatch) -> None:
     """dx by either road (a convolution of dz for stride 1 and a border no wider than the kernel less one,
-    col2im otherwise), bands of whole rows or of pieces of a row, a non-square image, float64."""
+    col2im otherwise), bands of one output row or more, rows cut into (unequal) pieces or not, a non-square
+    image, float64."""
     import torch
     import torch.nn.functional as F
 
     from gradbook.reference import numpy_engine
 
-    if bands == "one pixel":
+    kh, kw = kernel
+    if bands == "one row":
         monkeypatch.setattr(numpy_engine, "BAND_BYTES", 1)
-    elif bands == "small products":  # a few pixels per band, of rows cut into unequal pieces
-        monkeypatch.setattr(numpy_engine, "SMALL_PRODUCT", 3 * 4 * 5 * 5 * 3)
+    elif bands == "pieces of rows":  # two output columns a piece (products of 4·kh·kw by 3 filters, 5 images)
+        monkeypatch.setattr(numpy_engine, "SMALL_PRODUCT", 2 * 4 * kh * kw * 3 * 5)
     layer = built(Conv2D(3, kernel, strides=stride, padding=padding), (4, 9, 7), 7)
     x = np.random.default_rng(8).standard_normal((5, 4, 9, 7))
     out = layer.forward(x)
