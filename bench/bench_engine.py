@@ -286,10 +286,10 @@ def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
     """One Conv2D layer's forward+backward cut into its phases, each run as the layer's kernel runs it (band by
     band and piece by piece, numpy_engine's `_Conv2D._pieces`) at its shapes: the padded input, the patches
     (made twice, for the forward and again for dW), the matrix products (forward, dW, and dx's for
-    ``input_grad``), "dx patches" (``input_grad``: the zero-bordered dz and its patches where dx is a
-    convolution of it, else col2im's adds), the bias and its gradient, and ``dout`` (NCHW, as torch gets it)
-    laid out as the products read it; without ``dout``, dz is already laid out so (it comes from the layer
-    above). `phases` prints them."""
+    ``input_grad``), "dx patches" (``input_grad``: the patches of dz where dx is a convolution of it, else
+    col2im's adds), the bias and its gradient, and the dz layout: ``dout`` (NCHW, as torch gets it) laid out
+    as the products read it, in its zero border where dx is a convolution of dz; without ``dout``, dz is
+    already laid out (it comes from the layer above), and only that border is added. `phases` prints them."""
     from gradbook.reference import numpy_engine as ne
 
     W, op = layer.params["W"], layer.kernel.op
@@ -302,8 +302,8 @@ def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
     dz = np.random.default_rng(0).standard_normal(z.shape, dtype=x.dtype) if dout is None else dout
     dz3 = dz if dout is None else dz.transpose(1, 2, 3, 0).reshape(z.shape)
     border = ne._dz_border(g)
+    dz_nchw = dz3.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2) if dout is None else dout
     if border is not None:  # dx: a convolution of dz in a zero border (`_Conv2D._input_gradient`)
-        dz_nchw = dz3.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2)
         gd = ne._Geometry.of(dz_nchw.shape, (kh, kw), (1, 1), border)
         dzp, Wf = gd.padded(dz_nchw), ne._by_rows(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         dz_kernel = ne._Conv2D(op, layer.kernel.activation)
@@ -328,7 +328,7 @@ def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
         if not input_grad:
             return None
         if border is not None:
-            return list(dz_kernel._pieces(gd.padded(dz_nchw, reuse=dzp), gd, g.c))
+            return list(dz_kernel._pieces(dzp, gd, g.c))
         for rows, columns, _ in pieces:
             dcols = (W2.T @ dz3[:, rows, columns].transpose(1, 0, 2)).reshape(-1, kh, g.c, kw, columns.stop -
                                                                               columns.start, 1)
@@ -343,7 +343,8 @@ def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
         "GEMM": products,
         "dx patches": dx_patches,
         "bias": lambda: (np.add(z, b[:, None, None], out=z), np.einsum("fk->f", dz3.reshape(filters, -1))),
-        "dz layout": lambda: None if dout is None else dout.transpose(1, 2, 3, 0).reshape(filters, -1),
+        "dz layout": lambda: (gd.padded(dz_nchw, reuse=dzp) if input_grad and border is not None
+                              else None if dout is None else dout.transpose(1, 2, 3, 0).reshape(filters, -1)),
     }
 
 

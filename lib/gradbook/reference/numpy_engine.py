@@ -267,13 +267,21 @@ class _Conv2D(_Kernel):
         W = params["W"]
         (filters, _, kh, kw), g = W.shape, self._g
         W2 = _by_rows(W)
-        dz2 = dz.transpose(1, 2, 3, 0).reshape(filters, -1)  # (F, Ho·Wo·N): free if dz is laid out like z
+        border = _dz_border(g) if input_grad else None
+        if border is not None:  # dx is a convolution of dz in this zero border (`_input_gradient`): for speed,
+            # dz is laid out there at once (one copy, not two), and its inside is the dz the products read
+            gd = _Geometry.of(dz.shape, (kh, kw), (1, 1), border)
+            self._dz_padded = gd.padded(dz, reuse=self._dz_padded)  # (F, H', W', N)
+            (top, _), (left, _) = border
+            dz3 = self._dz_padded[:, top:top + g.ho, left:left + g.wo].reshape(filters, g.ho, -1)  # a view
+            dz_rows = self._dz_padded.reshape(filters, -1)  # its zero border adds nothing to db
+        else:
+            dz3 = dz.transpose(1, 2, 3, 0).reshape(filters, g.ho, -1)  # (F, Ho, Wo·N): free if laid out like z
+            dz_rows = dz3.reshape(filters, -1)
         # the sum of each row of dz: for speed, einsum's loop, 2.5x faster on these long rows than np.sum's
-        np.einsum("fk->f", dz2, out=grads["b"], casting="same_kind")  # as np.sum would cast
-        dz3 = dz2.reshape(filters, g.ho, -1)
+        np.einsum("fk->f", dz_rows, out=grads["b"], casting="same_kind")  # casting as np.sum's
         dW2t = np.zeros(W2.shape[::-1], W.dtype)  # dW2 transposed, summed over the pieces
-        by_col2im = input_grad and _dz_border(g) is None
-        dx = np.zeros((g.c, g.h, g.w, g.n), dz.dtype) if by_col2im else None
+        dx = np.zeros((g.c, g.h, g.w, g.n), dz.dtype) if input_grad and border is None else None  # by col2im
         for rows, columns, cols in self._pieces(self._padded, g, filters):
             dz_piece = dz3[:, rows, columns].transpose(1, 0, 2)  # (rows, F, columns)
             # cols @ dz.T, transposed at the end: on whole rows of patches (too long for OpenBLAS's small-matrix
@@ -284,25 +292,22 @@ class _Conv2D(_Kernel):
                 pixels = range(columns.start // g.n, columns.stop // g.n)
                 _add_patches(dx, g, range(rows.start, rows.stop), pixels, dcols.transpose(2, 1, 3, 0, 4, 5))
         grads["W"][...] = dW2t.T.reshape(filters, kh, g.c, kw).transpose(0, 2, 1, 3)
-        if input_grad and not by_col2im:
-            dx = self._input_gradient(dz2, W)
+        if border is not None:
+            dx = self._input_gradient(gd, W)
         # NCHW to the caller, (C, H, W, N) in memory, which the layer below reads without a copy.
         return None if dx is None else dx.transpose(3, 0, 1, 2)
 
-    def _input_gradient(self, dz2: Array, W: Array) -> Array:
-        """dx, (C, H, W, N) in memory, for stride 1: the convolution of dz in a zero border (`_dz_border`) with
-        the kernel flipped and its input and output channels swapped, ``Wf[c, f, i, j] = W[f, c, kh-1-i,
-        kw-1-j]``: pixel (y, x) of x met weight W[f, c, i, j] in output (y-i+pt, x-j+pl), and collects their
-        products. The same sums as col2im(W2.T @ dz), for speed: col2im's kh·kw adds per piece run on strided
-        slices, which NumPy's element-wise operations take ~1 µs per row of (2 of the 11 ms of
-        `bench/bench_engine.py --only conv`); the patches' copies and one product per piece take half that."""
-        g, (kh, kw) = self._g, W.shape[2:]
-        filters = W.shape[0]
-        dz = dz2.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2)  # NCHW, (F, Ho, Wo, N) in memory
-        gd = _Geometry.of(dz.shape, (kh, kw), (1, 1), _dz_border(g))  # its output is x's H x W
-        self._dz_padded = gd.padded(dz, reuse=self._dz_padded)
+    def _input_gradient(self, gd: _Geometry, W: Array) -> Array:
+        """dx, (C, H, W, N) in memory, for stride 1: the convolution of dz in a zero border (`_dz_border`; laid
+        out by `backward` in ``_dz_padded``, of geometry ``gd``) with the kernel flipped and its input and output
+        channels swapped, ``Wf[c, f, i, j] = W[f, c, kh-1-i, kw-1-j]``: pixel (y, x) of x met weight W[f, c, i, j]
+        in output (y-i+pt, x-j+pl), and collects their products. The same sums as col2im(W2.T @ dz), for speed:
+        col2im's kh·kw adds per piece run on strided slices, which NumPy's element-wise operations take ~1 µs
+        per row of (2 of the 11 ms of `bench/bench_engine.py --only conv`); the patches' copies and one product
+        per piece take half that."""
+        g = self._g
         Wf = _by_rows(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        dx = np.empty((g.c, g.h, g.w * g.n), dz2.dtype)
+        dx = np.empty((g.c, g.h, g.w * g.n), self._dz_padded.dtype)  # gd's output is x's H x W
         for rows, columns, cols in self._pieces(self._dz_padded, gd, g.c):
             np.matmul(Wf, cols, out=dx[:, rows, columns].transpose(1, 0, 2))
         return dx.reshape(g.c, g.h, g.w, g.n)
