@@ -86,9 +86,9 @@ class _Geometry:
 
     def pieces(self, filters: int) -> list[range]:
         """An output row's columns cut into (nearly) equal pieces whose products with ``filters`` filters stay
-        within SMALL_PRODUCT (one column at least)."""
-        most = max(1, SMALL_PRODUCT // (self.c * self.kernel[0] * self.kernel[1] * filters * self.n))
-        count = -(-self.wo // most)
+        within SMALL_PRODUCT; not cut where even one column's would not."""
+        most = SMALL_PRODUCT // (self.c * self.kernel[0] * self.kernel[1] * filters * self.n)
+        count = -(-self.wo // most) if most else 1
         cuts = [self.wo * p // count for p in range(count + 1)]
         return [range(a, b) for a, b in zip(cuts, cuts[1:])]
 
@@ -271,7 +271,8 @@ class _Conv2D(_Kernel):
         if border is not None:  # dx is a convolution of dz in this zero border (`_input_gradient`): for speed,
             # dz is laid out there at once (one copy, not two), and its inside is the dz the products read
             gd = _Geometry.of(dz.shape, (kh, kw), (1, 1), border)
-            self._dz_padded = gd.padded(dz, reuse=self._dz_padded)  # (F, H', W', N)
+            # (F, H', W', N); a copy even with no border, for its inside and rows are read as flat runs
+            self._dz_padded = np.ascontiguousarray(gd.padded(dz, reuse=self._dz_padded))
             (top, _), (left, _) = border
             dz3 = self._dz_padded[:, top:top + g.ho, left:left + g.wo].reshape(filters, g.ho, -1)  # a view
             dz_rows = self._dz_padded.reshape(filters, -1)  # its zero border adds nothing to db
