@@ -309,8 +309,10 @@ def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
         dz_kernel = ne._Conv2D(op, layer.kernel.activation)
         dz_pieces = list(dz_kernel._pieces(dzp, gd, g.c))
         dx = np.empty((g.c, g.h, g.w * g.n), x.dtype)
-    else:  # dx by col2im
+    else:  # dx by col2im: dcols = W2.T @ dz, piece by piece, added back onto the pixels
         dx = np.zeros((g.c, g.h, g.w, g.n), x.dtype)
+        dcols = [(rows, range(columns.start // g.n, columns.stop // g.n),
+                  W2.T @ dz3[:, rows, columns].transpose(1, 0, 2)) for rows, columns, _ in pieces]
 
     def products() -> None:  # one pass for each, as the kernel makes them
         for rows, columns, cols in pieces:
@@ -329,12 +331,9 @@ def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
             return None
         if border is not None:
             return list(dz_kernel._pieces(dzp, gd, g.c))
-        for rows, columns, _ in pieces:
-            dcols = (W2.T @ dz3[:, rows, columns].transpose(1, 0, 2)).reshape(-1, kh, g.c, kw, columns.stop -
-                                                                              columns.start, 1)
-            ne._add_patches(dx, g, range(rows.start, rows.stop), range(columns.start // g.n, columns.stop // g.n),
-                            dcols.reshape(-1, kh, g.c, kw, (columns.stop - columns.start) // g.n, g.n)
-                            .transpose(2, 1, 3, 0, 4, 5))
+        for rows, pixels, d in dcols:
+            d6 = d.reshape(len(d), kh, g.c, kw, len(pixels), g.n).transpose(2, 1, 3, 0, 4, 5)
+            ne._add_patches(dx, g, range(rows.start, rows.stop), pixels, d6)
         return None
 
     return {
