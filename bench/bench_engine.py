@@ -16,8 +16,8 @@
     recurrent layers, their matrix products at the exact shapes are also timed
     alone in NumPy and torch: how much of the gap is the BLAS, how much the rest.
 
-(2) and (3) also show where the engine's time goes: its phases (im2col, GEMM,
-col2im, pooling, ...) timed on their own at the run's shapes.
+(2) and (3) also show where the engine's time goes: its phases (patches, GEMM,
+pooling, ...) timed on their own at the run's shapes.
 
 Everything runs side by side in this process, alternating, with torch using as
 many threads as NumPy's BLAS: ONE unless OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS)
@@ -27,6 +27,16 @@ torch LSTM took 7 ms, 12 ms or 100 ms, its RNN 5 to 85 ms, from run to run, and
 the engine's conv 9 to 20 ms; one thread each gave the same figures run after run.
 The figures are medians over the repeats, with the best runs as a second opinion
 when other work shares the machine.
+Both sides allocate from the same heap, kept from page faults the same way for every section: at
+start-up, before NumPy or torch allocate anything, glibc's malloc is told (`mallopt`) to keep blocks of up to
+32 MiB on its heap instead of mapping each one afresh, and to give memory back to the system only past 64 MiB
+free (`quiet_heap`; the header says whether it was done). Without that, how long a call took depended on
+the heap's history: glibc maps every block above its mmap threshold (128 KiB at first, raised as blocks
+are freed) afresh, and a fresh mapping page-faults on its first touch. In a fresh process each of torch's
+conv calls made ~1,500 minor faults (16 ms against 8 ms without), so ``--only conv`` printed 0.71x while
+the whole bench, after the MLP section had grown the heap, printed 1.46x for the same code. With the
+thresholds fixed, a warmed-up call of either side makes no page faults, and a section times the same alone
+or after the others.
 ``--clock cpu`` (the default) times the process's CPU time, which a busy machine
 inflates far less than wall time (nothing here waits on anything but the CPU);
 with one thread each it is the fairest figure on a shared machine. ``--clock
@@ -36,6 +46,7 @@ wall`` times elapsed seconds. Nothing is asserted: figures and ratios are printe
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import statistics
 import sys
@@ -45,7 +56,24 @@ from typing import TYPE_CHECKING, Callable
 for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # read when numpy and torch load
     os.environ.setdefault(_threads, os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "1")
 
-import numpy as np  # noqa: E402 - after the thread count is set
+
+def quiet_heap() -> bool:
+    """Serve blocks of up to 32 MiB from glibc's heap (reused after they are freed) and give memory back to the
+    system only past 64 MiB free, so that no timed call page-faults on freshly mapped memory (see the module's
+    docstring); False where the C library has no `mallopt` (not glibc). Called before NumPy or torch allocate."""
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # mallopt returns 1 on success; 32 MiB is the largest mmap threshold glibc accepts on 64-bit systems
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(M_TRIM_THRESHOLD, 64 << 20))
+
+
+QUIET_HEAP = quiet_heap()
+
+import numpy as np  # noqa: E402 - after the thread count and the heap are set
 
 if TYPE_CHECKING:
     from gradbook.reference.layers import Conv2D
@@ -315,40 +343,66 @@ def bench_conv(repeats: int) -> None:
 def conv_phases(layer: Conv2D, x: np.ndarray, dout: np.ndarray | None = None,
                 input_grad: bool = False) -> dict[str, Callable[[], object]]:
     """One Conv2D layer's forward+backward cut into its phases, each run as the layer's kernel runs it (band by
-    band, numpy_engine.BAND_BYTES) at its shapes: the padded input, the patches (im2col: made twice, for the
-    forward and again for dW), the matrix products (forward, dW, and dcols for ``input_grad``), col2im (the
-    input gradient's adds), the bias, and ``dout`` (NCHW, as torch gets it) laid out as the products read it;
-    without ``dout``, dz is already laid out so (it comes from the layer above). `phases` prints them."""
+    band and piece by piece, numpy_engine's `_Conv2D._pieces`) at its shapes: the padded input, the patches
+    (made twice, for the forward and again for dW), the matrix products (forward, dW, and dx's for
+    ``input_grad``), "dx patches" (``input_grad``: the patches of dz where dx is a convolution of it, else
+    col2im's adds), the bias and its gradient, and the dz layout: ``dout`` (NCHW, as torch gets it) laid out
+    as the products read it, in its zero border where dx is a convolution of dz; without ``dout``, dz is
+    already laid out (it comes from the layer above), and only that border is added. `phases` prints them."""
     from gradbook.reference import numpy_engine as ne
 
-    W, kernel = layer.params["W"], layer.kernel
-    filters = len(W)
-    g = ne._Geometry.of(x.shape, W.shape[2:], kernel.op.strides, kernel.op.pads)
-    xp = g.padded(x)
-    windows, W2, width = g.windows(xp), W.reshape(filters, -1), g.wo * g.n
-    bands = g.bands(x.dtype.itemsize)
-    scratch = np.empty(W2.shape[1] * max(g.columns(rows) for rows in bands), x.dtype)
-    z = np.empty((filters, g.columns(range(g.ho))), x.dtype)
-    dz = np.random.default_rng(0).standard_normal(z.shape, dtype=np.float32) if dout is None else dout
-    dz2 = dz if dout is None else dz.transpose(1, 2, 3, 0).reshape(filters, -1)
-    dx = np.zeros((g.c, g.h, g.w, g.n), x.dtype)
+    W, op = layer.params["W"], layer.kernel.op
+    kernel = ne._Conv2D(op, layer.kernel.activation)  # its own scratch
+    (filters, _, kh, kw), b = W.shape, layer.params["b"]
+    g = ne._Geometry.of(x.shape, (kh, kw), op.strides, op.pads)
+    xp, W2 = g.padded(x), ne._by_rows(W)
+    pieces = list(kernel._pieces(xp, g, filters))  # the last band's patches: the products' speed is the same
+    z = np.empty((filters, g.ho, g.wo * g.n), x.dtype)
+    dz = np.random.default_rng(0).standard_normal(z.shape, dtype=x.dtype) if dout is None else dout
+    dz3 = dz if dout is None else dz.transpose(1, 2, 3, 0).reshape(z.shape)
+    border = ne._dz_border(g)
+    dz_nchw = dz3.reshape(filters, g.ho, g.wo, g.n).transpose(3, 0, 1, 2) if dout is None else dout
+    if border is not None:  # dx: a convolution of dz in a zero border (`_Conv2D._input_gradient`)
+        gd = ne._Geometry.of(dz_nchw.shape, (kh, kw), (1, 1), border)
+        dzp, Wf = gd.padded(dz_nchw), ne._by_rows(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        dz_kernel = ne._Conv2D(op, layer.kernel.activation)
+        dz_pieces = list(dz_kernel._pieces(dzp, gd, g.c))
+        dx = np.empty((g.c, g.h, g.w * g.n), x.dtype)
+    else:  # dx by col2im: dcols = W2.T @ dz, piece by piece, added back onto the pixels
+        dx = np.zeros((g.c, g.h, g.w, g.n), x.dtype)
+        dcols = [(rows, range(columns.start // g.n, columns.stop // g.n),
+                  W2.T @ dz3[:, rows, columns].transpose(1, 0, 2)) for rows, columns, _ in pieces]
 
-    def products() -> None:
-        for rows in bands:
-            cols = scratch[:W2.shape[1] * g.columns(rows)].reshape(W2.shape[1], -1)
-            part = slice(rows.start * width, rows.stop * width)
-            np.matmul(W2, cols, out=z[:, part])           # forward
-            cols @ dz2[:, part].T                          # dW
-            if input_grad:
-                np.matmul(W2.T, dz2[:, part], out=cols)   # dcols, which col2im adds back
+    def products() -> None:  # one pass for each, as the kernel makes them
+        for rows, columns, cols in pieces:
+            np.matmul(W2, cols, out=z[:, rows, columns].transpose(1, 0, 2))  # forward
+        for rows, columns, cols in pieces:
+            dz_piece = dz3[:, rows, columns].transpose(1, 0, 2)
+            (cols @ dz_piece.transpose(0, 2, 1)).sum(axis=0)                  # dW
+            if input_grad and border is None:
+                W2.T @ dz_piece                                               # dcols, which col2im adds back
+        if input_grad and border is not None:
+            for rows, columns, cols in dz_pieces:
+                np.matmul(Wf, cols, out=dx[:, rows, columns].transpose(1, 0, 2))  # dx, from dz's patches
+
+    def dx_patches() -> object:
+        if not input_grad:
+            return None
+        if border is not None:
+            return list(dz_kernel._pieces(dzp, gd, g.c))
+        for rows, pixels, d in dcols:
+            d6 = d.reshape(len(d), kh, g.c, kw, len(pixels), g.n).transpose(2, 1, 3, 0, 4, 5)
+            ne._add_patches(dx, g, range(rows.start, rows.stop), pixels, d6)
+        return None
 
     return {
-        "padding": lambda: g.windows(g.padded(x, reuse=xp)),
-        "im2col": lambda: [ne._patches_into(windows, g, rows, scratch) for rows in bands * 2],
+        "padding": lambda: g.padded(x, reuse=xp),
+        "patches": lambda: [list(kernel._pieces(xp, g, filters)) for _ in range(2)],
         "GEMM": products,
-        "col2im": lambda: [ne._add_patches(dx, g, rows, scratch) for rows in bands] if input_grad else None,
-        "bias": lambda: (np.add(z, layer.params["b"][:, None], out=z), dz2.sum(axis=1)),
-        "dz layout": lambda: None if dout is None else dout.transpose(1, 2, 3, 0).reshape(filters, -1),
+        "dx patches": dx_patches,
+        "bias": lambda: (np.add(z, b[:, None, None], out=z), np.einsum("fk->f", dz3.reshape(filters, -1))),
+        "dz layout": lambda: (gd.padded(dz_nchw, reuse=dzp) if input_grad and border is not None
+                              else None if dout is None else dout.transpose(1, 2, 3, 0).reshape(filters, -1)),
     }
 
 
@@ -401,8 +455,8 @@ def bench_cnn_epoch(repeats: int) -> None:
                 fn()
         return epoch
 
-    conv_parts = conv_phases(conv, xb, None)  # the images need no gradient: no col2im
-    del conv_parts["col2im"], conv_parts["dz layout"]
+    conv_parts = conv_phases(conv, xb, None)  # the images need no gradient: no dx patches
+    del conv_parts["dx patches"], conv_parts["dz layout"]
     phases(statistics.median(times["engine"]), {
         **{f"conv {name}": per_batch(fn) for name, fn in conv_parts.items()},
         "relu": per_batch(lambda: relu.backward(dconv, relu.forward(conv.logits))),
@@ -540,6 +594,7 @@ def main() -> None:
     torch.set_num_threads(threads)
     print(f"numpy {np.__version__}, torch {torch.__version__}, {threads} thread(s) for BLAS and torch, "
           f"{args.clock} time; "
+          f"{'glibc heap kept (mmap threshold 32 MiB, trim 64 MiB)' if QUIET_HEAP else 'heap as the C library sets it'}; "
           f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPU(s)")
     for name, (run, scale) in SECTIONS.items():
         if args.only in (None, name):

@@ -118,6 +118,38 @@ def test_conv2d_matches_torch(kernel, stride, padding, torch_pad, dtype, band_by
     np.testing.assert_allclose(layer.grads["b"], b.grad.numpy(), **tol)
 
 
+@pytest.mark.parametrize("kernel", [(1, 1), (2, 3), (3, 3), (5, 2), (4, 5)])
+@pytest.mark.parametrize("stride", [1, 2, (1, 2)])
+@pytest.mark.parametrize("padding", [0, 1, 3, "same"])  # 3: wider than some kernels less one (dx by col2im)
+@pytest.mark.parametrize("bands", ["default", "one row", "pieces of rows"])
+def test_conv2d_gradients_match_torch_for_every_shape(kernel, stride, padding, bands, monkeypatch) -> None:
+    """dx by either road (a convolution of dz for stride 1 and a border no wider than the kernel less one,
+    col2im otherwise), bands of one output row or more, rows cut into (unequal) pieces or not, a non-square
+    image, float64."""
+    import torch
+    import torch.nn.functional as F
+
+    from gradbook.reference import numpy_engine
+
+    kh, kw = kernel
+    if bands == "one row":
+        monkeypatch.setattr(numpy_engine, "BAND_BYTES", 1)
+    elif bands == "pieces of rows":  # two output columns a piece (products of 4·kh·kw by 3 filters, 5 images)
+        monkeypatch.setattr(numpy_engine, "SMALL_PRODUCT", 2 * 4 * kh * kw * 3 * 5)
+    layer = built(Conv2D(3, kernel, strides=stride, padding=padding), (4, 9, 7), 7)
+    x = np.random.default_rng(8).standard_normal((5, 4, 9, 7))
+    out = layer.forward(x)
+    dout = np.random.default_rng(9).standard_normal(out.shape)
+    W, b, tx = (torch.tensor(a, requires_grad=True) for a in (layer.params["W"], layer.params["b"], x))
+    (pt, pb), (pl, pr) = layer.kernel.op.pads  # "same" with an even kernel: one more row below than above
+    expected = F.conv2d(F.pad(tx, (pl, pr, pt, pb)), W, b, stride=stride)
+    expected.backward(torch.tensor(dout))
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(dout), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["W"], W.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["b"], b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("pool,stride", [(2, None), (3, 2), (2, 1), (3, None)])
 def test_maxpool_matches_torch_even_with_ties(pool, stride) -> None:
     import torch
