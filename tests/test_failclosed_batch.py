@@ -629,24 +629,33 @@ def real_grading() -> Callable[..., tuple[Any, float]]:
     return graded
 
 
-@pytest.mark.slow  # grades seven submissions in the sandbox
+@pytest.mark.slow  # grades nine submissions in the sandbox, five of them honest
 def test_a_stalling_submission_costs_a_small_factor_of_an_honest_one(real_grading: Callable) -> None:
     """Issue 23: dropped, mismatched or garbage replies, or an answer that sleeps, once cost the full cell
     limit per question and restarted the notebook (165-250 s against ~3 s). Now the runner is seen not to
     answer at once (or after `stall_seconds` without computing) and its remaining questions fail saying
     so: worker seconds within a small factor of an honest submission's, graded here, now."""
     src = source()
-    honest_grade, honest_seconds = real_grading(honest(src))  # the calibration: this machine, now
-    assert honest_grade.score == honest_grade.max_score == 10
-    stall = max(1.0, honest_seconds / 2)  # stall detection scaled to this machine's pace
+
+    def honest_seconds() -> float:  # the calibration: this machine, at this moment
+        grade, seconds = real_grading(honest(src))
+        assert grade.score == grade.max_score == 10
+        return seconds
+
+    before = honest_seconds()
+    stall = max(1.0, before / 2)  # stall detection scaled to this machine's pace
     for name, answer in STALLS.items():
         grade, seconds = real_grading(honest(src, {"naive-relu": answer}), stall_seconds=stall)
+        # An honest submission graded just before and just after each stalling one: on a busy machine its pace
+        # changes from one grade to the next, and the slower of the two is the pace this one ran at, or near it.
+        after = honest_seconds()
+        honest_pace, before = max(before, after), after
         relu = grade.cells["test-naive-relu"]
         assert grade.error is None and relu.points == 0 and SAID[name] in relu.message, (name, relu.message)
         rest = [c for gid, c in grade.cells.items() if gid != "test-naive-relu"]
         assert all(c.points == 0 and "not asked" in c.message and SAID[name] in c.message for c in rest), name
         assert not any("ran the notebook again" in e for e in grade.events), (name, grade.events)  # no restarts
-        assert seconds < 3 * honest_seconds + stall, (name, seconds, honest_seconds)
+        assert seconds < 3 * honest_pace + stall, (name, seconds, honest_pace)
 
 
 @pytest.mark.slow  # grades in the sandbox
