@@ -68,9 +68,10 @@ class Optimizer:
         self.iterations += 1
         slots = {k: [self.state[name][k] for name in params] for k in self._slots()}
         self._update(list(params.values()), [grads[name] for name in params], slots)
-        every = flush_interval(self._slots().values())
-        if self.engine is NUMPY and every is not None and self.iterations % every == 0:
-            flush_tiny([array for arrays in slots.values() for array in arrays])
+        if self.engine is NUMPY:
+            every = flush_interval(self._slots().values())
+            if every is not None and self.iterations % every == 0:
+                flush_tiny([array for arrays in slots.values() for array in arrays])
 
     def _slots(self) -> dict[str, float]:
         """The state kept per parameter, each with the factor it decays by at a step whose gradient is 0."""
